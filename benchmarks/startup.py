@@ -1,0 +1,92 @@
+"""Benchmark: time to generate a project, and time from process start to `/health/ready` 200.
+
+Prints figures beside their targets; it is not a test and fails nothing. Run it with
+`uv run python -m benchmarks.startup [--runs N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from copier import run_copy
+
+from tests.support.commands import pin_python_for_generated_projects, run, uv_executable
+from tests.support.projects import DEFAULTS, generate
+from tests.support.service import start
+
+STARTUP_TARGET_SECONDS = 2.0
+DEFAULTS_PACKAGE = "acme_orders"
+TEMPLATE = Path(__file__).resolve().parents[1]
+
+
+def time_generation(workdir: Path, runs: int) -> list[float]:
+    timings = []
+    for index in range(runs):
+        started = time.perf_counter()
+        # Without tasks: the figure is Copier's rendering, not dependency locking.
+        run_copy(
+            str(TEMPLATE),
+            str(workdir / f"render-{index}"),
+            data=DEFAULTS,
+            defaults=True,
+            unsafe=True,
+            skip_tasks=True,
+            quiet=True,
+        )
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def time_startup(project: Path, workdir: Path, runs: int) -> list[float]:
+    timings = []
+    for index in range(runs):
+        service = start(
+            project,
+            ["-m", DEFAULTS_PACKAGE],
+            env={
+                "APP_ENV": "development",
+                "DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/bench-{index}.sqlite3",
+            },
+            log_path=workdir / f"startup-{index}.log",
+            wait_path="/health/ready",
+        )
+        timings.append(time.perf_counter() - service.started_at)
+        service.stop()
+    return timings
+
+
+def report(name: str, timings: list[float], target: float | None = None) -> None:
+    line = (
+        f"{name:<38} median {statistics.median(timings):6.3f} s"
+        f"   min {min(timings):6.3f} s   max {max(timings):6.3f} s   (n={len(timings)})"
+    )
+    if target is not None:
+        verdict = "meets" if statistics.median(timings) < target else "MISSES"
+        line += f"   target < {target:.1f} s: {verdict}"
+    print(line)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    pin_python_for_generated_projects()
+    with tempfile.TemporaryDirectory(prefix="goldenpath-bench-") as tmp:
+        workdir = Path(tmp)
+        report("copier copy --defaults (no tasks)", time_generation(workdir, args.runs))
+        project = generate(workdir / "project", DEFAULTS)
+        run([uv_executable(), "sync", "--locked", "--quiet"], cwd=project)
+        report(
+            "process start -> /health/ready 200",
+            time_startup(project, workdir, args.runs),
+            STARTUP_TARGET_SECONDS,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Post-copy task: make a freshly generated service ready to use.
+
+Copier runs this once, after `copier copy` (never during `copier update`, see `_tasks` in
+copier.yml). It only uses the standard library, because it runs with the interpreter Copier runs
+with, before the project has an environment of its own.
+
+Steps, each skipped with a clear warning when its tool is missing, so that generation never fails
+half-way on a machine without git or uv:
+1. `git init` (unless the destination is already in a work tree), so `copier update` works later;
+2. `uv lock`, so the first `uv sync` and CI install exactly the same, reviewed versions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _warn(message: str) -> None:
+    print(f"post-copy: WARNING: {message}", file=sys.stderr)
+
+
+def _inside_work_tree(project: Path) -> bool:
+    result = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode == 0 and result.stdout.strip() == "true"
+
+
+def init_git(project: Path) -> None:
+    if shutil.which("git") is None:
+        _warn("git is not installed; run `git init` before your first `copier update`.")
+        return
+    if _inside_work_tree(project):
+        return
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=main"], cwd=project, check=True)
+
+
+def _uv() -> str | None:
+    # `uv run` exports the path of the running uv; prefer it to whatever PATH finds first.
+    return os.environ.get("UV") or shutil.which("uv")
+
+
+def lock_dependencies(project: Path) -> None:
+    uv = _uv()
+    if uv is None:
+        _warn("uv is not installed (https://docs.astral.sh/uv/); run `uv lock` in the project.")
+        return
+    result = subprocess.run([uv, "lock", "--quiet"], cwd=project, check=False)
+    if result.returncode != 0:
+        _warn("`uv lock` failed (see above); the project is complete, run `uv lock` again later.")
+
+
+def main() -> int:
+    project = Path.cwd()
+    init_git(project)
+    lock_dependencies(project)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

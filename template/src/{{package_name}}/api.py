@@ -1,0 +1,23 @@
+"""The versioned API (API-1): every business route lives under /v1.
+
+Each domain router carries its full path (`/v1/items`), so the route template that logs, metrics
+and traces report is the real one. A breaking change gets a new version beside this one (see
+the README's "Versioning" section); /v1 keeps working, marked deprecated, until its clients
+have moved.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from .items.router import router as items_router
+
+V1_PREFIX = "/v1"
+V1_ROUTERS: tuple[APIRouter, ...] = (items_router,)
+
+
+def install_routes(app: FastAPI) -> None:
+    for router in V1_ROUTERS:
+        if not (router.prefix or "").startswith(V1_PREFIX + "/"):
+            raise ValueError(f"router {router.prefix!r} is not under {V1_PREFIX}")
+        app.include_router(router)

@@ -1,0 +1,1 @@
+"""Cross-cutting concerns, one module each. Nothing here imports a domain package."""

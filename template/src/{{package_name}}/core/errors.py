@@ -1,0 +1,196 @@
+"""One error format for every error (OBS-4): RFC 9457 problem details.
+
+Domain code raises a `DomainError` subclass that carries its status and meaning; the handlers here
+turn it, FastAPI's validation errors and Starlette's HTTP errors into `application/problem+json`.
+Anything unexpected is caught by `UnhandledErrorMiddleware`, logged once with its request ID, and
+answered with a bare 500 problem: no stack trace or internal detail ever reaches a client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .logging import get_logger
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_log = get_logger(__name__)
+
+
+class InvalidParam(BaseModel):
+    """One invalid part of a request, as in RFC 9457's `invalid-params` example."""
+
+    loc: list[str | int] = Field(description="Where the problem is, e.g. ['body', 'name'].")
+    msg: str
+    type: str
+
+
+class ProblemDetail(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "type": "about:blank",
+                "title": "Not Found",
+                "status": 404,
+                "detail": "No item with id 0190c1b0-7dd1-7c1d-8000-000000000000.",
+                "instance": "/v1/items/0190c1b0-7dd1-7c1d-8000-000000000000",
+                "request_id": "5f0c6a0e4b0e4b5c9c1f0f6b7b3c2d1e",
+            }
+        }
+    )
+
+    type: str = Field("about:blank", description="A URI reference that identifies the problem.")
+    title: str = Field(description="A short summary of the problem type.")
+    status: int = Field(ge=400, le=599)
+    detail: str | None = Field(None, description="What went wrong in this occurrence.")
+    instance: str | None = Field(None, description="The request path.")
+    request_id: str | None = Field(None, description="Quote it when reporting a problem.")
+    errors: list[InvalidParam] | None = Field(None, description="Each invalid request part.")
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+class DomainError(Exception):
+    """Base class for errors with a meaning for clients; subclasses set the class variables."""
+
+    status: ClassVar[int] = HTTPStatus.BAD_REQUEST
+    code: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad Request"
+    headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def problem_type(code: str) -> str:
+    """The `type` URI of a domain-specific problem."""
+    return f"urn:problem-type:{code}"
+
+
+def request_id_of(request_scope: Scope) -> str | None:
+    state = request_scope.get("state") or {}
+    value = state.get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def problem_response(
+    *,
+    status: int,
+    scope: Scope,
+    detail: str | None = None,
+    type_: str = "about:blank",
+    title: str | None = None,
+    errors: list[InvalidParam] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    problem = ProblemDetail(
+        type=type_,
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=scope.get("path"),
+        request_id=request_id_of(scope),
+        errors=errors,
+    )
+    return ProblemResponse(
+        problem.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers
+    )
+
+
+async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(
+        status=exc.status,
+        scope=request.scope,
+        detail=exc.detail,
+        type_=problem_type(exc.code),
+        title=exc.title,
+        headers=exc.headers or None,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
+    return problem_response(
+        status=exc.status_code, scope=request.scope, detail=detail, headers=exc.headers
+    )
+
+
+def _invalid_params(errors: list[Any]) -> list[InvalidParam]:
+    # Never echo the rejected input back: it may be large, or a secret sent in the wrong field.
+    return [
+        InvalidParam(loc=list(error.get("loc", ())), msg=error["msg"], type=error["type"])
+        for error in errors
+    ]
+
+
+async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(
+        status=HTTPStatus.UNPROCESSABLE_ENTITY,
+        scope=request.scope,
+        detail="The request is not valid; see `errors`.",
+        type_=problem_type("validation-error"),
+        errors=_invalid_params(list(exc.errors())),
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+class UnhandledErrorMiddleware:
+    """Turn an unexpected exception into a 500 problem, logged once.
+
+    Starlette's own ServerErrorMiddleware would log the error and then re-raise it to the server,
+    which logs it a second time with a traceback; catching it here, inside, keeps it to one line.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        response_started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception:
+            _log.exception(
+                "unhandled_error", http_method=scope.get("method"), url_path=scope.get("path")
+            )
+            if response_started:
+                # Too late for a problem response; the server closes the connection.
+                return
+            response = problem_response(
+                status=HTTPStatus.INTERNAL_SERVER_ERROR,
+                scope=scope,
+                detail="An unexpected error occurred; quote the request ID when reporting it.",
+            )
+            await response(scope, receive, send)

@@ -1,0 +1,64 @@
+"""The OpenAPI document (API-2), corrected to say what the service really sends.
+
+FastAPI documents validation errors with its own `HTTPValidationError` schema as
+`application/json`; this service answers every error with a problem document (OBS-4). The
+document is rewritten once, when first requested, so that clients and contract tests see
+`application/problem+json` with the `ProblemDetail` schema for every error response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from .errors import PROBLEM_MEDIA_TYPE, ProblemDetail
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetail"}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries documenting problem responses, for route decorators."""
+    return {status: {"model": ProblemDetail} for status in statuses}
+
+
+def _rewrite_error_responses(document: dict[str, Any]) -> None:
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if not str(status).startswith(("4", "5")):
+                    continue
+                content = response.get("content", {})
+                schema = content.pop("application/json", {}).get("schema")
+                if schema is None or "HTTPValidationError" in str(schema):
+                    schema = _PROBLEM_REF
+                if schema == _PROBLEM_REF:
+                    content[PROBLEM_MEDIA_TYPE] = {"schema": schema}
+                    response["content"] = content
+
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    if "ProblemDetail" not in schemas:
+        schema = ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas["ProblemDetail"] = schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+                servers=app.servers,
+            )
+            _rewrite_error_responses(document)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,98 @@
+"""HTTP routes for items, under /v1 (API-1). Translation only: rules live in the service."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from ..core.errors import DomainError
+from ..core.openapi import problem_responses
+from .dependencies import ItemServiceDep
+from .schemas import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ItemCreate, ItemPage, ItemRead, ItemUpdate
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+
+
+class InvalidCursorError(DomainError):
+    status = 400
+    code = "invalid-cursor"
+    title = "Invalid cursor"
+
+    def __init__(self) -> None:
+        super().__init__("The cursor is not one this service issued; start from the first page.")
+
+
+def encode_cursor(item_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(item_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursorError from exc
+
+
+@router.post(
+    "",
+    summary="Create an item",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ItemRead,
+    responses=problem_responses(409, 422),
+)
+async def create_item(data: ItemCreate, service: ItemServiceDep, response: Response) -> ItemRead:
+    item = ItemRead.model_validate(await service.create(data))
+    response.headers["Location"] = f"{router.prefix}/{item.id}"
+    return item
+
+
+@router.get(
+    "",
+    summary="List items, oldest first",
+    response_model=ItemPage,
+    responses=problem_responses(400, 422),
+)
+async def list_items(
+    service: ItemServiceDep,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
+    cursor: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+) -> ItemPage:
+    after = decode_cursor(cursor) if cursor else None
+    items, has_more = await service.list(after=after, limit=limit)
+    reads = [ItemRead.model_validate(item) for item in items]
+    next_cursor = encode_cursor(reads[-1].id) if has_more and reads else None
+    return ItemPage(items=reads, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{item_id}",
+    summary="Get one item",
+    response_model=ItemRead,
+    responses=problem_responses(404, 422),
+)
+async def get_item(item_id: uuid.UUID, service: ItemServiceDep) -> ItemRead:
+    return ItemRead.model_validate(await service.get(item_id))
+
+
+@router.patch(
+    "/{item_id}",
+    summary="Change an item",
+    response_model=ItemRead,
+    responses=problem_responses(404, 409, 422),
+)
+async def update_item(item_id: uuid.UUID, data: ItemUpdate, service: ItemServiceDep) -> ItemRead:
+    return ItemRead.model_validate(await service.update(item_id, data))
+
+
+@router.delete(
+    "/{item_id}",
+    summary="Delete an item",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 422),
+)
+async def delete_item(item_id: uuid.UUID, service: ItemServiceDep) -> None:
+    await service.delete(item_id)

@@ -1,0 +1,105 @@
+"""Serve the app with uvicorn as one process (INF-1), and stop it gracefully (INF-3).
+
+On SIGTERM or SIGINT the process flips readiness to 503 at once, keeps serving for
+`SHUTDOWN_DRAIN_SECONDS` (so load balancers stop sending traffic), then closes its listener, lets
+in-flight requests finish within `SHUTDOWN_GRACE_SECONDS`, runs the lifespan shutdown (pools and
+exporters closed and flushed) and exits 0. A second signal skips the drain; a third forces exit.
+
+uvicorn re-raises the signal after a graceful shutdown, which makes the exit code 143 (128 +
+SIGTERM) and looks like a crash to orchestrators; `GracefulServer` does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Generator
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from .core.lifecycle import Lifecycle
+from .core.logging import get_logger
+from .core.settings import Settings
+
+EXIT_OK = 0
+EXIT_STARTUP_FAILED = 3
+_HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+_log = get_logger(__name__)
+
+
+class GracefulServer(uvicorn.Server):
+    def __init__(
+        self, config: uvicorn.Config, *, lifecycle: Lifecycle, drain_seconds: float
+    ) -> None:
+        super().__init__(config)
+        self.lifecycle = lifecycle
+        self.drain_seconds = drain_seconds
+        self._exit_at: float | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in _HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+            # Unlike uvicorn, do not re-raise the captured signal: a graceful stop is a success.
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        elif self.lifecycle.draining:
+            self.should_exit = True
+        else:
+            self.lifecycle.begin_draining()
+            self._exit_at = time.monotonic() + self.drain_seconds
+            _log.info(
+                "shutdown_signal", signal=signal.Signals(sig).name, drain_seconds=self.drain_seconds
+            )
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._exit_at is not None and time.monotonic() >= self._exit_at:
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def build_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        # One process; replicas are the orchestrator's job (INF-1).
+        workers=None,
+        # Our logging pipeline handles uvicorn's loggers; the access log is ours (OBS-3).
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(max(1, round(settings.shutdown_grace_seconds))),
+        server_header=False,
+        # Forwarded headers are read by the service itself, from trusted proxies only.
+        proxy_headers=False,
+        lifespan="on",
+    )
+
+
+def serve(app: FastAPI, settings: Settings) -> int:
+    """Run until stopped; return the process exit code."""
+    lifecycle: Lifecycle = app.state.lifecycle
+    server = GracefulServer(
+        build_config(app, settings),
+        lifecycle=lifecycle,
+        drain_seconds=settings.shutdown_drain_seconds,
+    )
+    server.run()
+    if not server.started:
+        return EXIT_STARTUP_FAILED
+    _log.info("shutdown_complete")
+    return EXIT_OK

@@ -1,0 +1,61 @@
+"""INF-2: liveness touches nothing; readiness reports every dependency and draining."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+pytestmark = pytest.mark.integration
+
+
+async def test_inf2_live_answers_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_inf2_ready_reports_each_check(client: httpx.AsyncClient, app: FastAPI) -> None:
+    response = await client.get("/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == set(app.state.health.names)
+
+
+async def test_inf2_ready_is_503_naming_a_failing_dependency(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    async def broken() -> None:
+        raise ConnectionRefusedError
+
+    app.state.health.register("broken-dependency", broken)
+    response = await client.get("/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["broken-dependency"] == {
+        "status": "failing",
+        "latency_ms": body["checks"]["broken-dependency"]["latency_ms"],
+        "error": "ConnectionRefusedError",
+    }
+
+
+async def test_inf2_a_hanging_dependency_times_out(client: httpx.AsyncClient, app: FastAPI) -> None:
+    async def hangs() -> None:
+        await asyncio.sleep(60)
+
+    app.state.health.register("hanging-dependency", hangs)
+    response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["hanging-dependency"]["error"] == "timeout"
+
+
+async def test_inf3_ready_is_503_while_draining(client: httpx.AsyncClient, app: FastAPI) -> None:
+    app.state.lifecycle.begin_draining()
+    response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["status"] == "draining"
+    assert (await client.get("/health/live")).status_code == 200

@@ -1,0 +1,84 @@
+"""Start the service as a real process on loopback and wait for it, for process-level tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServiceProcess:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 30) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_service(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    port: int,
+    log_path: Path,
+    wait_path: str | None = "/health/live",
+    timeout: float = 30,
+) -> ServiceProcess:
+    """Run `python <command...>` with `env` on top of a clean environment; wait until it answers."""
+    full_env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"}
+    }
+    full_env |= {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONUNBUFFERED": "1", **env}
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, *command], env=full_env, stdout=log, stderr=subprocess.STDOUT
+    )
+    service = ServiceProcess(process, f"http://127.0.0.1:{port}", log_path)
+    if wait_path is None:
+        return service
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited with {process.returncode}:\n{service.output()}")
+        try:
+            if httpx.get(service.base_url + wait_path, timeout=1).status_code < 500:
+                return service
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    service.stop()
+    raise TimeoutError(f"service did not answer {wait_path} in {timeout}s:\n{service.output()}")

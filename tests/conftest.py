@@ -1,0 +1,59 @@
+"""Session fixtures: each answer set is generated and synced once, then shared by the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.commands import pin_python_for_generated_projects
+from tests.support.projects import VARIANTS, GeneratedProject, generate, recorded_answers
+
+ProjectFactory = Callable[[str], GeneratedProject]
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> ProjectFactory:
+    cache: dict[str, GeneratedProject] = {}
+
+    def get(variant: str) -> GeneratedProject:
+        if variant not in cache:
+            destination = tmp_path_factory.mktemp(f"generated-{variant}") / "project"
+            generate(destination, VARIANTS[variant])
+            cache[variant] = GeneratedProject(destination, recorded_answers(destination))
+        return cache[variant]
+
+    return get
+
+
+@pytest.fixture(scope="session", params=sorted(VARIANTS))
+def variant_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def project(generated: ProjectFactory, variant_name: str) -> GeneratedProject:
+    return generated(variant_name)
+
+
+@pytest.fixture(scope="session")
+def synced_project(project: GeneratedProject) -> GeneratedProject:
+    project.sync()
+    return project
+
+
+@pytest.fixture(scope="session")
+def default_project(generated: ProjectFactory) -> GeneratedProject:
+    project = generated("defaults")
+    project.sync()
+    return project
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    pin_python_for_generated_projects()
+
+
+def pytest_report_header() -> list[str]:
+    return [f"template: {Path(__file__).resolve().parents[1]}", f"variants: {sorted(VARIANTS)}"]

@@ -1,0 +1,1 @@
+"""Helpers for the template's tests: generate projects, run their tools, start their services."""

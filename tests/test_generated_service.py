@@ -1,0 +1,82 @@
+"""INF-1/INF-2/INF-3/CFG-1: the generated service, started as a real process on loopback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.projects import GeneratedProject
+from tests.support.service import start
+
+
+def development_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "APP_ENV": "development",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3",
+    }
+
+
+def test_inf2_both_health_endpoints_answer(
+    default_project: GeneratedProject, tmp_path: Path
+) -> None:
+    service = start(
+        default_project.path,
+        ["-m", default_project.package],
+        env=development_env(tmp_path),
+        log_path=tmp_path / "service.log",
+    )
+    try:
+        assert httpx.get(service.base_url + "/health/live").json() == {"status": "ok"}
+        ready = httpx.get(service.base_url + "/health/ready")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["status"] == "ok"
+    finally:
+        exit_code = service.stop()
+    assert exit_code == 0, service.output()
+
+
+def test_inf3_sigterm_during_a_slow_request_finishes_it_and_exits_0(
+    default_project: GeneratedProject, tmp_path: Path
+) -> None:
+    service = start(
+        default_project.path,
+        ["tests/support/slow_app.py"],
+        env=development_env(tmp_path) | {"SHUTDOWN_GRACE_SECONDS": "15"},
+        log_path=tmp_path / "service.log",
+    )
+    outcome: dict[str, object] = {}
+
+    def slow_request() -> None:
+        response = httpx.get(service.base_url + "/test/slow?seconds=2", timeout=30)
+        outcome["status"] = response.status_code
+
+    client = threading.Thread(target=slow_request)
+    client.start()
+    time.sleep(0.5)
+    service.process.send_signal(signal.SIGTERM)
+    client.join(timeout=30)
+    exit_code = service.process.wait(timeout=30)
+    assert outcome == {"status": 200}, service.output()
+    assert exit_code == 0, service.output()
+
+
+def test_cfg1_production_without_database_url_exits_non_zero_naming_it(
+    default_project: GeneratedProject,
+) -> None:
+    python = default_project.path / ".venv" / "bin" / "python"
+    completed = subprocess.run(
+        [str(python), "-m", default_project.package],
+        env={"APP_ENV": "production", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "DATABASE_URL" in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -1,0 +1,69 @@
+"""TPL-1/TPL-3: what `copier copy --trust --defaults` writes, for every supported answer set."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from tests.support.projects import GeneratedProject
+
+# Jinja left in an output file means a template forgot its suffix or a variable is undefined.
+# GitHub expressions (`${{ ... }}`) are the one legitimate use of double braces.
+GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+JINJA_MARKUP = re.compile(r"\{\{|\{%|\{#")
+BINARY_SUFFIXES = {".png", ".ico", ".woff2", ".lock"}
+
+
+def text_files(project: GeneratedProject) -> list[str]:
+    """Every file a user would commit (git's view, so caches and the venv are left out)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    return sorted(name for name in listed if Path(name).suffix not in BINARY_SUFFIXES)
+
+
+def test_tpl1_nothing_is_left_unrendered(project: GeneratedProject) -> None:
+    leftovers = []
+    for relative in text_files(project):
+        text = (project.path / relative).read_text()
+        for number, line in enumerate(text.splitlines(), start=1):
+            if JINJA_MARKUP.search(GITHUB_EXPRESSION.sub("", line)):
+                leftovers.append(f"{relative}:{number}: {line.strip()}")
+    assert not leftovers, "\n".join(leftovers)
+    assert not any(name.endswith(".jinja") for name in text_files(project))
+
+
+def test_tpl1_answers_are_recorded_for_updates(project: GeneratedProject) -> None:
+    answers = project.answers
+    assert answers["_src_path"]
+    assert answers["_commit"]
+    assert answers["package_name"] == answers["project_slug"].replace("-", "_")
+
+
+def test_tpl1_post_copy_tasks_initialise_git_and_lock(project: GeneratedProject) -> None:
+    assert (project.path / ".git").is_dir()
+    assert (project.path / "uv.lock").is_file()
+    assert f'name = "{project.answers["project_slug"]}"' in (project.path / "uv.lock").read_text()
+    status = subprocess.run(
+        ["git", "status", "--porcelain"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert status.returncode == 0
+
+
+def test_tpl1_package_is_named_from_the_answers(project: GeneratedProject) -> None:
+    package = project.path / "src" / project.package
+    assert (package / "__init__.py").is_file()
+    assert (package / "py.typed").is_file()
+    generated = (package / "_project.py").read_text()
+    assert repr(project.answers["project_name"]).strip("'") in generated
+    backend = project.answers["database"]
+    assert f'DATABASE_BACKEND: Final[Literal["postgresql", "sqlite"]] = "{backend}"' in generated
