@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.commands import pin_python_for_generated_projects
 from tests.support.projects import VARIANTS, GeneratedProject, generate, recorded_answers
+from tests.support.servers import PostgresServer, RedisServer
 
 ProjectFactory = Callable[[str], GeneratedProject]
 
@@ -49,6 +51,24 @@ def default_project(generated: ProjectFactory) -> GeneratedProject:
     project = generated("defaults")
     project.sync()
     return project
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL 15+ server from the local binaries, shared by the session."""
+    server = PostgresServer.create()
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[Any]:
+    """A Redis server from the local binaries, shared by the session."""
+    server = RedisServer.create()
+    server.start()
+    yield server
+    server.destroy()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,0 +1,207 @@
+"""Throwaway PostgreSQL and Redis servers started from the local binaries, for tests.
+
+Real servers, not mocks: the suites run against what production runs. Each server lives in a
+temporary directory on a free loopback port and can be stopped and started again on the same
+data and port, which is how the reliability tests take a dependency away and bring it back.
+
+PostgreSQL refuses to run as root, so under root (CI containers) it runs as the `postgres` user.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+POSTGRES_HINTS = (
+    "install the PostgreSQL server binaries (Debian/Ubuntu: `apt-get install postgresql`, "
+    "macOS: `brew install postgresql`) or set TEST_DATABASE_URL to a database the tests may "
+    "use, e.g. postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres"
+)
+REDIS_HINTS = (
+    "install redis-server (Debian/Ubuntu: `apt-get install redis-server`, macOS: "
+    "`brew install redis`) or set TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/0"
+)
+
+
+class ServerUnavailableError(RuntimeError):
+    """The binaries for a server are missing; the message says how to provide one."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for_port(port: int, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def postgres_bindir() -> Path | None:
+    """Where initdb and pg_ctl live: PG_BINDIR, then PATH, then Debian's versioned folders."""
+    candidates = [os.environ.get("PG_BINDIR", "")]
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(str(Path(on_path).resolve().parent))
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    candidates += sorted(glob.glob("/opt/homebrew/opt/postgresql*/bin"), reverse=True)
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "initdb").is_file():
+            return Path(candidate)
+    return None
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL cluster: `start()`, `stop()`, `start()` again keeps data and port."""
+
+    bindir: Path
+    root: Path
+    port: int = field(default_factory=free_port)
+    user: str = "postgres"
+    _run_as: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls) -> PostgresServer:
+        bindir = postgres_bindir()
+        if bindir is None:
+            raise ServerUnavailableError(f"PostgreSQL is needed for these tests: {POSTGRES_HINTS}")
+        root = Path(tempfile.mkdtemp(prefix="test-postgres-"))
+        run_as: list[str] = []
+        if os.geteuid() == 0:
+            # initdb refuses root; hand the folder to the postgres user and run as it.
+            shutil.chown(root, user="postgres")
+            run_as = ["runuser", "-u", "postgres", "--"]
+        server = cls(bindir=bindir, root=root, _run_as=run_as)
+        server._run(
+            "initdb",
+            "--pgdata",
+            str(server.data),
+            "--username",
+            server.user,
+            "--auth",
+            "trust",
+            "--encoding",
+            "UTF8",
+            "--no-sync",
+        )
+        return server
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/postgres"
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        completed = subprocess.run(
+            [*self._run_as, str(self.bindir / tool), *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=self.root,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(
+                f"{tool} failed with {completed.returncode}:\n{completed.stdout}{completed.stderr}"
+            )
+
+    def start(self) -> None:
+        options = " ".join(
+            [
+                f"-p {self.port}",
+                "-c listen_addresses=127.0.0.1",
+                f"-c unix_socket_directories={self.root}",
+                # Durability is not what these tests measure; speed is what they need.
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+                "-c max_connections=200",
+            ]
+        )
+        self._run(
+            "pg_ctl", "--pgdata", str(self.data), "--log", str(self.root / "postgres.log"),
+            "--options", options, "--wait", "start",
+        )  # fmt: skip
+        _wait_for_port(self.port, timeout=30)
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "--pgdata", str(self.data), "--mode", "fast", "--wait", "stop")
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database and return its URL."""
+        self._run(
+            "psql", "--host", "127.0.0.1", "--port", str(self.port), "--username", self.user,
+            "--dbname", "postgres", "--quiet", "--command", f'CREATE DATABASE "{name}"',
+        )  # fmt: skip
+        return self.url_for(name)
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class RedisServer:
+    """A private Redis without persistence: `start()`, `stop()`, `start()` again on one port."""
+
+    binary: Path
+    root: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def create(cls) -> RedisServer:
+        found = shutil.which("redis-server") or (
+            "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+        )
+        if found is None:
+            raise ServerUnavailableError(f"Redis is needed for these tests: {REDIS_HINTS}")
+        return cls(binary=Path(found), root=Path(tempfile.mkdtemp(prefix="test-redis-")))
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        log = (self.root / "redis.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", str(self.root),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        _wait_for_port(self.port, timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
