@@ -4,6 +4,9 @@ argument is read): `--variant NAME` keeps only the tests of those answer sets.
 Which project a test takes says which combination it belongs to: `project`/`synced_project`
 are parametrized over every combination; `default_project` is the all-defaults one (the slow
 gates); a test that takes neither tests the template itself (`--variant template`).
+
+Slow gates run for the all-defaults service only: a test carrying one of SLOW_GATE_MARKERS
+must take `default_project`, and collection fails if it is parametrized per combination.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import pytest
 from .projects import DEFAULTS_VARIANT, VARIANTS
 
 TEMPLATE_ONLY = "template"
+# Markers of the slow gates (register each in pyproject.toml when its tests arrive).
+SLOW_GATE_MARKERS = ("image", "contract", "load")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,6 +43,17 @@ def variant_of(item: pytest.Item) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    misplaced = [
+        item.nodeid
+        for item in items
+        if any(item.get_closest_marker(marker) for marker in SLOW_GATE_MARKERS)
+        and variant_of(item) not in {DEFAULTS_VARIANT, TEMPLATE_ONLY}
+    ]
+    if misplaced:
+        raise pytest.UsageError(
+            f"slow gates ({', '.join(SLOW_GATE_MARKERS)}) run for the all-defaults service only; "
+            f"take the `default_project` fixture in: {misplaced}"
+        )
     wanted: list[str] = config.getoption("--variant")
     unknown = set(wanted) - {*VARIANTS, TEMPLATE_ONLY}
     if unknown:
