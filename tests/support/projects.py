@@ -152,7 +152,7 @@ class ConditionalFile:
 CONDITIONAL_FILES: tuple[ConditionalFile, ...] = ()
 
 # Never in a generated project, whatever the answers: template machinery, update debris.
-FORBIDDEN_GLOBS = ("**/*.jinja", "**/*.rej", "**/*.orig", "copier.y*ml", "hooks", "**/.DS_Store")
+FORBIDDEN_GLOBS = ("**/*.jinja", "**/*.rej", "**/*.orig", "copier.y*ml", "hooks/**", "**/.DS_Store")
 
 
 # Generating ------------------------------------------------------------------------------------
