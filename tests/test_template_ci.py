@@ -38,7 +38,7 @@ def steps(workflow: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def test_tpl3_there_is_a_template_workflow() -> None:
-    assert [path.name for path in WORKFLOWS] == ["template-ci.yml"]
+    assert "template-ci.yml" in [path.name for path in WORKFLOWS]
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
