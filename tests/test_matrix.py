@@ -62,11 +62,11 @@ def test_tpl3_the_matrix_has_every_value_and_the_defaults_first() -> None:
 def test_tpl3_new_boolean_questions_join_the_matrix_pairwise() -> None:
     """Adding booleans grows the matrix by pairs, not by the full product."""
     config = yaml.safe_load((REPOSITORY / "copier.yml").read_text())
-    for name in ("rate_limiting", "tracing", "job_queue", "auth"):
+    for name in ("rate_limiting", "tracing", "job_queue", "auth", "metrics", "cache", "csrf"):
         config[name] = {"type": "bool", "default": True, "help": name}
     config["computed_flag"] = {"type": "bool", "when": False, "default": True}
     questions = choice_questions(config)
-    assert {"rate_limiting", "tracing", "job_queue", "auth"} <= {q.name for q in questions}
+    assert {"rate_limiting", "tracing", "job_queue", "auth", "csrf"} <= {q.name for q in questions}
     assert "computed_flag" not in {q.name for q in questions}
     variants = build_variants(questions)
     assert not uncovered_pairs(variants, questions)
@@ -75,4 +75,6 @@ def test_tpl3_new_boolean_questions_join_the_matrix_pairwise() -> None:
         full_product *= len(question.values)
     assert len(variants) <= 8 < full_product
     assert variants[DEFAULTS_VARIANT] == {"project_name": "Acme Orders"}
+    names = [answers["project_name"] for answers in variants.values()]
+    assert len(set(names)) == len(names)
     assert all(name == DEFAULTS_VARIANT or "no-" in name or "sqlite" in name for name in variants)

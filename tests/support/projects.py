@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ DEFAULTS_VARIANT = "defaults"
 DEFAULTS: dict[str, Any] = {"project_name": "Acme Orders"}
 # Each non-default combination gets its own name, so names, slugs and packages vary too and a
 # hard-coded "acme_orders" anywhere in the template fails some combination.
-OTHER_PROJECT_NAMES = ("Tiny Ledger", "Beta Billing", "Zeta Stock 2", "Orbit Mail", "Kilo Maps")
+OTHER_PROJECT_NAMES = ("Tiny Ledger", "Beta Billing", "Zeta Stock", "Orbit Mail", "Kilo Maps")
 
 
 @dataclass(frozen=True)
@@ -116,15 +116,25 @@ def _variant_name(answers: Mapping[str, Any], questions: Sequence[ChoiceQuestion
     return "+".join(parts) or "explicit-defaults"
 
 
+def _project_names() -> Iterator[str]:
+    """Distinct project names: the list, then the list again with a number, and so on."""
+    for round_ in itertools.count(1):
+        for name in OTHER_PROJECT_NAMES:
+            yield name if round_ == 1 else f"{name} {round_}"
+
+
 def build_variants(questions: Sequence[ChoiceQuestion]) -> dict[str, dict[str, Any]]:
     """`defaults` first, then each pairwise row that is not the all-defaults project."""
     variants: dict[str, dict[str, Any]] = {DEFAULTS_VARIANT: dict(DEFAULTS)}
     defaults = {question.name: question.default for question in questions}
-    names = itertools.cycle(OTHER_PROJECT_NAMES)
+    names = _project_names()
     for answers in pairwise_answer_sets(questions):
         if answers == defaults:
             continue
-        variants[_variant_name(answers, questions)] = {"project_name": next(names), **answers}
+        name = _variant_name(answers, questions)
+        if name in variants:
+            raise ValueError(f"two answer sets are both named {name!r}; rename a choice value")
+        variants[name] = {"project_name": next(names), **answers}
     return variants
 
 
