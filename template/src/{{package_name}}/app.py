@@ -15,14 +15,20 @@ from . import __version__
 from ._project import DESCRIPTION, PROJECT_NAME
 from .api import install_routes
 from .core import health
+from .core.cache import Cache, cache_backend
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
 from .core.health import HealthRegistry
+from .core.http_client import outbound_http
 from .core.lifecycle import Lifecycle
 from .core.logging import get_logger
+from .core.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from .core.openapi import install_openapi
 from .core.redis import redis_client
 from .core.request_context import RequestContextMiddleware
+from .core.resilience import CircuitBreakers
 from .core.settings import Settings, load_settings
+from .core.static import install_static
+from .core.tracing import Tracing
 from .items.repository import ItemRepository
 
 _log = get_logger(__name__)
@@ -31,9 +37,24 @@ _log = get_logger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    tracing: Tracing = app.state.tracing
+    breakers: CircuitBreakers = app.state.breakers
     async with AsyncExitStack() as resources:
+        # First in, last out: spans from every other resource's shutdown are flushed too.
+        await resources.enter_async_context(tracing.exporting())
         app.state.redis = await resources.enter_async_context(
             redis_client(settings, app.state.health)
+        )
+        if app.state.redis is not None:
+            tracing.instrument_redis(app.state.redis)
+        app.state.cache = Cache(
+            cache_backend(settings, app.state.redis, breakers=breakers),
+            ttl_seconds=settings.cache_ttl_seconds,
+            ttl_jitter=settings.cache_ttl_jitter,
+            metrics=app.state.metrics,
+        )
+        app.state.http = await resources.enter_async_context(
+            outbound_http(settings, breakers=breakers, metrics=app.state.metrics, tracing=tracing)
         )
         app.state.item_repository = ItemRepository()
         _log.info(
@@ -41,6 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app_env=settings.app_env,
             version=__version__,
             checks=app.state.health.names,
+            tracing=tracing.enabled,
+            cache=app.state.cache.backend.kind,
         )
         yield
     _log.info("resources_closed")
@@ -49,27 +72,42 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _install_middleware(app: FastAPI) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
     app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    tracing = Tracing(settings, service_version=__version__)
     app = FastAPI(
         title=PROJECT_NAME,
         description=DESCRIPTION,
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs_enabled else None,
+        docs_url=None,  # served by core/static.py, from fingerprinted local assets
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        telemetry=tracing.fastapi_telemetry(),
     )
     app.state.settings = settings
     app.state.health = HealthRegistry()
     app.state.lifecycle = Lifecycle()
+    app.state.tracing = tracing
+    app.state.metrics = Metrics(
+        service_name=settings.otel_service_name, service_version=__version__
+    )
+    app.state.breakers = CircuitBreakers(
+        threshold=settings.breaker_failure_threshold,
+        reset_seconds=settings.breaker_reset_seconds,
+        metrics=app.state.metrics,
+    )
+    app.state.health.register_breakers(app.state.breakers.states)
 
     install_error_handlers(app)
     install_openapi(app)
     _install_middleware(app)
     app.include_router(health.router)
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    install_static(app, settings)
     install_routes(app)
     return app

@@ -1,0 +1,229 @@
+"""Prometheus metrics (OBS-1), served at `/metrics` on the service's own port.
+
+One `Metrics` object per app (`app.state.metrics`), with its own registry, so two apps in one
+process (tests) never share counts. Names follow the OpenTelemetry semantic conventions as the
+OpenTelemetry Prometheus exporter would write them (`http.server.request.duration` in seconds is
+`http_server_request_duration_seconds`, attribute `http.route` is label `http_route`), so
+dashboards built for OpenTelemetry-instrumented services work unchanged.
+
+The request path pays for one histogram observation and one gauge change; everything that can
+be read at scrape time instead (pool usage, breaker states, queue depth) is collected then.
+
+Other concerns record through the methods here, for example the rate limiter:
+`app.state.metrics.rate_limit_rejected(limiter="ip")`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import platform
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .logging import get_logger
+
+# The OpenTelemetry semantic conventions' advisory buckets for http.server.request.duration.
+HTTP_DURATION_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+_KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
+)
+# A scrape must answer even when a refresher (a database query) hangs.
+_REFRESH_TIMEOUT_SECONDS = 2.0
+
+_log = get_logger(__name__)
+
+Refresher = Callable[[], Awaitable[None]]
+"""Updates gauges that need I/O (queue depth); runs before each scrape."""
+
+
+class _CollectFunction(Collector):
+    """Adapts a function returning metric families into a registry collector."""
+
+    def __init__(self, collect: Callable[[], Iterable[Metric]]) -> None:
+        self._collect = collect
+
+    def collect(self) -> Iterable[Metric]:
+        return self._collect()
+
+
+class _HistogramChild(Protocol):
+    def observe(self, amount: float) -> None: ...
+
+
+class Metrics:
+    """Every metric the service exports, in one registry."""
+
+    def __init__(self, *, service_name: str, service_version: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+
+        build_info = Gauge(
+            "service_build_info",
+            "Always 1; the labels say which build is running.",
+            ["service_name", "service_version", "python_version"],
+            registry=registry,
+        )
+        build_info.labels(service_name, service_version, platform.python_version()).set(1)
+
+        self.http_server_request_duration = Histogram(
+            "http_server_request_duration_seconds",
+            "Duration of HTTP server requests.",
+            ["http_request_method", "http_route", "http_response_status_code"],
+            buckets=HTTP_DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.http_server_active_requests = Gauge(
+            "http_server_active_requests",
+            "Number of active HTTP server requests.",
+            ["http_request_method"],
+            registry=registry,
+        )
+        self.cache_hits = Counter(
+            "cache_hits", "Reads answered from the cache.", ["cache"], registry=registry
+        )
+        self.cache_misses = Counter(
+            "cache_misses", "Reads the cache could not answer.", ["cache"], registry=registry
+        )
+        self.cache_errors = Counter(
+            "cache_errors",
+            "Cache operations that failed; the read went to the source instead.",
+            ["cache"],
+            registry=registry,
+        )
+        self.rate_limit_rejections = Counter(
+            "rate_limit_rejections",
+            "Requests refused with 429 by a rate limiter.",
+            ["limiter"],
+            registry=registry,
+        )
+        self.http_client_request_duration = Histogram(
+            "http_client_request_duration_seconds",
+            "Duration of outbound HTTP requests, each attempt on its own.",
+            ["dependency", "http_request_method", "http_response_status_code"],
+            buckets=HTTP_DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.http_client_retries = Counter(
+            "http_client_retries",
+            "Outbound HTTP attempts that were retried after a transient failure.",
+            ["dependency"],
+            registry=registry,
+        )
+        self.circuit_breaker_opened = Counter(
+            "circuit_breaker_opened",
+            "Times a dependency's circuit breaker opened.",
+            ["dependency"],
+            registry=registry,
+        )
+        self._duration_children: dict[tuple[str, str, int], _HistogramChild] = {}
+        self._refreshers: list[Refresher] = []
+
+    # --- API for other concerns -----------------------------------------------------------------
+    def rate_limit_rejected(self, *, limiter: str) -> None:
+        """Count one request refused by `limiter` (a small, fixed set of names: 'ip', 'user')."""
+        self.rate_limit_rejections.labels(limiter).inc()
+
+    def add_collector(self, collect: Callable[[], Iterable[Metric]]) -> None:
+        """Register a function that yields metric families at scrape time (pool, breakers)."""
+        self.registry.register(_CollectFunction(collect))
+
+    def add_refresher(self, refresher: Refresher) -> None:
+        """Run `refresher` before each scrape, for values that need I/O (queue depth)."""
+        self._refreshers.append(refresher)
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        child = self._duration_children.get(key)
+        if child is None:
+            child = self.http_server_request_duration.labels(method, route, str(status))
+            self._duration_children[key] = child
+        child.observe(seconds)
+
+    async def refresh(self) -> None:
+        for refresher in self._refreshers:
+            try:
+                async with asyncio.timeout(_REFRESH_TIMEOUT_SECONDS):
+                    await refresher()
+            except Exception as exc:  # a failing refresher leaves its last value, never a 500
+                _log.warning("metrics_refresh_failed", refresher=repr(refresher), error=repr(exc))
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (`/v1/items/{item_id}`), never the raw path; '' if none."""
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return path if isinstance(path, str) else ""
+
+
+class MetricsMiddleware:
+    """Records `http_server_request_duration_seconds` and active requests. Pure ASGI."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self._active = {
+            method: metrics.http_server_active_requests.labels(method)
+            for method in (*_KNOWN_METHODS, "_OTHER")
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        if method not in _KNOWN_METHODS:
+            method = "_OTHER"  # bounded cardinality, as the conventions require
+        status = 500
+        active = self._active[method]
+        active.inc()
+        started = time.perf_counter()
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording_status)
+        finally:
+            active.dec()
+            self.metrics.observe_request(
+                method, route_template(scope), status, time.perf_counter() - started
+            )
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """The Prometheus exposition (text or OpenMetrics, gzip when asked)."""
+    metrics: Metrics = request.app.state.metrics
+    await metrics.refresh()
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+    body = encoder(metrics.registry)
+    headers = {"Cache-Control": "no-store"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=1)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=content_type, headers=headers)
