@@ -138,6 +138,12 @@ class Metrics:
             ["dependency"],
             registry=registry,
         )
+        self.job_queue_depth = Gauge(
+            "job_queue_depth",
+            "Jobs in the queue by state, read from the database at scrape time.",
+            ["queue", "state"],
+            registry=registry,
+        )
         self._duration_children: dict[tuple[str, str, int], _HistogramChild] = {}
         self._refreshers: list[Refresher] = []
 
