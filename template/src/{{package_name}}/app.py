@@ -21,7 +21,7 @@ from .core.health import HealthRegistry
 from .core.http_client import outbound_http
 from .core.lifecycle import Lifecycle
 from .core.logging import get_logger
-from .core.metrics import Metrics, MetricsMiddleware, metrics_endpoint
+from .core.metrics import HttpServerMetrics, Metrics, metrics_endpoint
 from .core.openapi import install_openapi
 from .core.redis import redis_client
 from .core.request_context import RequestContextMiddleware
@@ -72,8 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _install_middleware(app: FastAPI) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, observers=[HttpServerMetrics(app.state.metrics)])
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     _install_middleware(app)
     app.include_router(health.router)
+    install_routes(app)
+    # After the API: routing tries routes in order, and these are rarely requested.
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     install_static(app, settings)
-    install_routes(app)
     return app
