@@ -11,11 +11,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import __version__
+from . import __version__, models  # noqa: F401 - every table registered, so foreign keys resolve
 from ._project import DESCRIPTION, PROJECT_NAME
 from .api import install_routes
 from .core import health
 from .core.cache import Cache, cache_backend
+from .core.database import install_database_error_handlers, open_database
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
 from .core.health import HealthRegistry
 from .core.http_client import outbound_http
@@ -29,7 +30,6 @@ from .core.resilience import CircuitBreakers
 from .core.settings import Settings, load_settings
 from .core.static import install_static
 from .core.tracing import Tracing
-from .items.repository import ItemRepository
 
 _log = get_logger(__name__)
 
@@ -39,9 +39,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     tracing: Tracing = app.state.tracing
     breakers: CircuitBreakers = app.state.breakers
+    if settings.app_env == "development" and settings.database_url is None:
+        # Zero set-up: the embedded development database migrates itself. Everywhere else,
+        # migrations are a deliberate step (`migrate` command, the Kubernetes migration Job).
+        from .core.migrations import upgrade_async  # noqa: PLC0415 - Alembic only when needed
+
+        await upgrade_async(settings)
     async with AsyncExitStack() as resources:
         # First in, last out: spans from every other resource's shutdown are flushed too.
         await resources.enter_async_context(tracing.exporting())
+        app.state.database = await resources.enter_async_context(
+            open_database(settings, app.state.health)
+        )
         app.state.redis = await resources.enter_async_context(
             redis_client(settings, app.state.health)
         )
@@ -56,7 +65,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.http = await resources.enter_async_context(
             outbound_http(settings, breakers=breakers, metrics=app.state.metrics, tracing=tracing)
         )
-        app.state.item_repository = ItemRepository()
         _log.info(
             "startup_complete",
             app_env=settings.app_env,
@@ -103,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.health.register_breakers(app.state.breakers.states)
 
     install_error_handlers(app)
+    install_database_error_handlers(app)
     install_openapi(app)
     _install_middleware(app)
     app.include_router(health.router)
