@@ -15,7 +15,7 @@ from . import __version__, models  # noqa: F401 - every table registered, so for
 from ._project import DESCRIPTION, PROJECT_NAME
 from .api import install_routes
 from .core import health
-from .core.cache import Cache, cache_backend
+from .core.cache import build_cache
 from .core.database import install_database_error_handlers, open_database
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
 from .core.health import HealthRegistry
@@ -51,16 +51,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = await resources.enter_async_context(
             open_database(settings, app.state.health)
         )
+        tracing.instrument_engine(app.state.database.engine)
         app.state.redis = await resources.enter_async_context(
             redis_client(settings, app.state.health)
         )
         if app.state.redis is not None:
             tracing.instrument_redis(app.state.redis)
-        app.state.cache = Cache(
-            cache_backend(settings, app.state.redis, breakers=breakers),
-            ttl_seconds=settings.cache_ttl_seconds,
-            ttl_jitter=settings.cache_ttl_jitter,
-            metrics=app.state.metrics,
+        app.state.cache = build_cache(
+            settings, app.state.redis, breakers=breakers, metrics=app.state.metrics
         )
         app.state.http = await resources.enter_async_context(
             outbound_http(settings, breakers=breakers, metrics=app.state.metrics, tracing=tracing)

@@ -15,7 +15,9 @@ its transaction commits. The guarantees, and how:
 - Redis down: reads go to the source (counted in `cache_errors_total`), the "redis" circuit
   breaker makes that immediate, and invalidations that could not be applied are replayed
   before the cache is trusted again; until then this process bypasses it.
-- Development without Redis: a bounded in-memory LRU (`CACHE_MEMORY_MAX_ENTRIES`).
+- Development without Redis: a bounded in-memory LRU (`CACHE_MEMORY_MAX_ENTRIES`). It is one
+  process's: the worker process cannot invalidate it, so its TTL is capped at 5 seconds, the
+  longest a worker's write can go unseen there. Production requires Redis.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._project import PROJECT_SLUG
 from .logging import get_logger
@@ -41,6 +44,10 @@ from .resilience import CircuitBreakers, CircuitOpenError
 from .settings import Settings
 
 REDIS_DEPENDENCY = "redis"
+# Without Redis, another process (the worker) cannot reach this process's entries: bound how
+# long one of its writes can stay unseen here.
+MEMORY_TTL_CAP_SECONDS = 5.0
+_AFTER_COMMIT = "cache_invalidations"
 # Invalidation leaves a generation key behind for longer than any load can take.
 GENERATION_TTL_SECONDS = 3600
 # Invalidations remembered while Redis is unreachable; beyond this, the whole cache is cleared.
@@ -256,6 +263,12 @@ class Cache:
         self._count("misses", name)
         return await self._single_flight(key, load, codec, generation=generation)
 
+    async def apply_invalidations(self, session: AsyncSession) -> None:
+        """Invalidate what `invalidate_after_commit` noted on `session`; call after its commit."""
+        noted: list[str] = session.info.pop(_AFTER_COMMIT, [])
+        for key in noted:
+            await self.invalidate(key.partition(":")[0], [key])
+
     async def invalidate(self, name: str, keys: Sequence[str]) -> None:
         for key in keys:
             flight = self._flights.pop(key, None)
@@ -379,11 +392,31 @@ class CachedResource[T]:
         await self.cache.invalidate(label, [self._key(key) for key in keys])
 
 
-def cache_backend(
-    settings: Settings, redis: Redis | None, *, breakers: CircuitBreakers
-) -> CacheBackend:
+def invalidate_after_commit(session: AsyncSession, resource: str, *keys: str) -> None:
+    """Note entries to invalidate once `session` commits, for code that does not commit itself
+    (job handlers: the worker commits, then calls `Cache.apply_invalidations`)."""
+    session.info.setdefault(_AFTER_COMMIT, []).extend(f"{resource}:{key}" for key in keys)
+
+
+def build_cache(
+    settings: Settings,
+    redis: Redis | None,
+    *,
+    breakers: CircuitBreakers,
+    metrics: Metrics | None = None,
+) -> Cache:
     """Redis when configured; otherwise the bounded in-memory fallback (development)."""
     if redis is None:
-        return MemoryBackend(max_entries=settings.cache_memory_max_entries)
+        return Cache(
+            MemoryBackend(max_entries=settings.cache_memory_max_entries),
+            ttl_seconds=min(settings.cache_ttl_seconds, MEMORY_TTL_CAP_SECONDS),
+            ttl_jitter=settings.cache_ttl_jitter,
+            metrics=metrics,
+        )
     breakers.declare(REDIS_DEPENDENCY, reset_seconds=min(5.0, settings.breaker_reset_seconds))
-    return RedisBackend(redis, breakers=breakers, prefix=f"{PROJECT_SLUG}:cache:")
+    return Cache(
+        RedisBackend(redis, breakers=breakers, prefix=f"{PROJECT_SLUG}:cache:"),
+        ttl_seconds=settings.cache_ttl_seconds,
+        ttl_jitter=settings.cache_ttl_jitter,
+        metrics=metrics,
+    )

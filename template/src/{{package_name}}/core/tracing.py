@@ -21,8 +21,8 @@ The provider is shut down, flushing every buffered span, when the app's lifespan
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Probes and scrapes arrive every few seconds from every replica; tracing them is noise.
 _UNTRACED_PREFIXES = ("/health/", "/metrics")
@@ -110,6 +111,21 @@ class Tracing:
 
             RedisInstrumentor.instrument_client(client, tracer_provider=self.provider)
 
+    def instrument_engine(self, engine: AsyncEngine) -> None:
+        """A span per SQL statement (the statement's shape, never its parameters)."""
+        if self.provider is None:
+            return
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+        from opentelemetry.instrumentation.sqlalchemy.version import __version__ as version
+        from opentelemetry.metrics import NoOpMeterProvider
+
+        # EngineTracer is what `SQLAlchemyInstrumentor().instrument(engine=...)` builds; used
+        # directly because the instrumentor is a process-wide singleton that instruments one
+        # provider only, and it would also patch `create_engine` for the whole process.
+        tracer = self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", version)
+        usage = NoOpMeterProvider().get_meter(__name__).create_up_down_counter("unused")
+        EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
+
     @asynccontextmanager
     async def exporting(self, exporter: SpanExporter | None = None) -> AsyncIterator[None]:
         """Export spans while the app runs; flush and stop the exporter when it stops."""
@@ -130,6 +146,25 @@ class Tracing:
             await anyio.to_thread.run_sync(self.provider.shutdown)
 
 
+@contextmanager
+def job_span(
+    tracer: trace.Tracer, kind: str, job_id: str, carrier: Mapping[str, str] | None
+) -> Iterator[trace.Span]:
+    """The worker's span for one job: a consumer span in the enqueuing request's trace."""
+    with tracer.start_as_current_span(
+        f"process {kind}",
+        context=context_from_carrier(carrier),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "jobs",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": kind,
+            "messaging.message.id": job_id,
+        },
+    ) as span:
+        yield span
+
+
 def trace_carrier() -> dict[str, str]:
     """The current trace context as W3C headers, to store with work done later (jobs)."""
     carrier: dict[str, str] = {}
@@ -137,9 +172,9 @@ def trace_carrier() -> dict[str, str]:
     return carrier
 
 
-def context_from_carrier(carrier: MutableMapping[str, str] | None) -> Context:
+def context_from_carrier(carrier: Mapping[str, str] | None) -> Context:
     """The trace context saved by `trace_carrier`, to continue the trace in the worker."""
-    return propagate.extract(carrier or {})
+    return propagate.extract(dict(carrier or {}))
 
 
 def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
