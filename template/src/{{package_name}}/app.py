@@ -22,7 +22,7 @@ from .core.health import HealthRegistry
 from .core.http_client import outbound_http
 from .core.lifecycle import Lifecycle
 from .core.logging import get_logger
-from .core.metrics import HttpServerMetrics, Metrics, metrics_endpoint
+from .core.metrics import HttpServerMetrics, Metrics, metrics_endpoint, watch_database
 from .core.openapi import install_openapi
 from .core.redis import redis_client
 from .core.request_context import RequestContextMiddleware
@@ -52,6 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             open_database(settings, app.state.health)
         )
         tracing.instrument_engine(app.state.database.engine)
+        resources.callback(watch_database(app.state.metrics, app.state.database))
         app.state.redis = await resources.enter_async_context(
             redis_client(settings, app.state.health)
         )

@@ -50,6 +50,11 @@ def add_query_observer(observer: QueryObserver) -> None:
         _query_observers.append(observer)
 
 
+def remove_query_observer(observer: QueryObserver) -> None:
+    if observer in _query_observers:
+        _query_observers.remove(observer)
+
+
 class DatabaseUnavailableError(DomainError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "database-unavailable"

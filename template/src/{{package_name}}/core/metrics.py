@@ -38,12 +38,17 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.pool import QueuePool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from . import queue
+from .database import Database, add_query_observer, remove_query_observer
 from .logging import get_logger
 
+# The OpenTelemetry semantic conventions' advisory buckets for db.client.operation.duration.
+DB_DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 # The OpenTelemetry semantic conventions' advisory buckets for http.server.request.duration.
 HTTP_DURATION_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -129,6 +134,13 @@ class Metrics:
         self.add_collector(self.http_server_request_duration.collect)
         self.active_requests: dict[str, int] = {}
         self.add_collector(self._collect_active_requests)
+        self.db_client_operation_duration = LoopHistogram(
+            "db_client_operation_duration_seconds",
+            "Duration of database statements.",
+            ["db_operation_name"],
+            DB_DURATION_BUCKETS,
+        )
+        self.add_collector(self.db_client_operation_duration.collect)
         self.cache_hits = Counter(
             "cache_hits", "Reads answered from the cache.", ["cache"], registry=registry
         )
@@ -169,7 +181,7 @@ class Metrics:
         self.job_queue_depth = Gauge(
             "job_queue_depth",
             "Jobs in the queue by state, read from the database at scrape time.",
-            ["queue", "state"],
+            ["state"],
             registry=registry,
         )
         self._refreshers: list[Refresher] = []
@@ -186,6 +198,10 @@ class Metrics:
     def add_refresher(self, refresher: Refresher) -> None:
         """Run `refresher` before each scrape, for values that need I/O (queue depth)."""
         self._refreshers.append(refresher)
+
+    def observe_query(self, operation: str, seconds: float) -> None:
+        """A `core.database` query observer: one statement's duration, by its kind (SELECT...)."""
+        self.db_client_operation_duration.observe((operation,), seconds)
 
     def _collect_active_requests(self) -> Iterable[Metric]:
         family = GaugeMetricFamily(
@@ -249,3 +265,38 @@ async def metrics_endpoint(request: Request) -> Response:
         body = gzip.compress(body, compresslevel=1)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=content_type, headers=headers)
+
+
+def watch_database(metrics: Metrics, database: Database) -> Callable[[], None]:
+    """Export the pool's usage, statement durations and the job queue's depth.
+
+    Returns the function that stops the statement timing (call it when the engine closes).
+    """
+    pool = database.engine.sync_engine.pool
+
+    def collect_pool() -> Iterable[Metric]:
+        labels = ["db_client_connection_pool_name", "db_client_connection_state"]
+        count = GaugeMetricFamily(
+            "db_client_connection_count", "Connections in the pool, by state.", labels=labels
+        )
+        maximum = GaugeMetricFamily(
+            "db_client_connection_max",
+            "The most connections the pool may open.",
+            labels=labels[:1],
+        )
+        if isinstance(pool, QueuePool):
+            count.add_metric(["default", "used"], pool.checkedout())
+            count.add_metric(["default", "idle"], pool.checkedin())
+            maximum.add_metric(["default"], pool.size() + max(0, pool._max_overflow))  # noqa: SLF001
+        yield count
+        yield maximum
+
+    async def refresh_queue_depth() -> None:
+        async with database.sessionmaker() as session:
+            for state, jobs in (await queue.depth(session)).items():
+                metrics.job_queue_depth.labels(state).set(jobs)
+
+    metrics.add_collector(collect_pool)
+    metrics.add_refresher(refresh_queue_depth)
+    add_query_observer(metrics.observe_query)
+    return lambda: remove_query_observer(metrics.observe_query)

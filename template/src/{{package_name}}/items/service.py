@@ -97,6 +97,8 @@ class ItemService:
             await self._require_category(changes["category_id"])
         for field, value in changes.items():
             setattr(item, field, value)
+        # Read before a rollback can expire them (a lazy load is not possible in async code).
+        name, category_id = item.name, item.category_id
         try:
             await self._repository.flush()
             await self._session.commit()
@@ -105,7 +107,7 @@ class ItemService:
             raise ItemConcurrentUpdateError(item_id) from error
         except IntegrityError as error:
             await self._session.rollback()
-            raise self._domain_error(error, item.name, item.category_id) from error
+            raise self._domain_error(error, name, category_id) from error
         await self._invalidate(item_id)
         return item
 
