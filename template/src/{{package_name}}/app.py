@@ -49,7 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # First in, last out: spans from every other resource's shutdown are flushed too.
         await resources.enter_async_context(tracing.exporting())
         app.state.database = await resources.enter_async_context(
-            open_database(settings, app.state.health)
+            open_database(settings, app.state.health, breakers=breakers)
         )
         tracing.instrument_engine(app.state.database.engine)
         resources.callback(watch_database(app.state.metrics, app.state.database))

@@ -31,7 +31,9 @@ async def run_worker(settings: Settings) -> None:
     health = HealthRegistry()  # nobody probes the worker; the clients still want one
     async with AsyncExitStack() as resources:
         await resources.enter_async_context(tracing.exporting())
-        database = await resources.enter_async_context(open_database(settings, health))
+        database = await resources.enter_async_context(
+            open_database(settings, health, breakers=breakers)
+        )
         tracing.instrument_engine(database.engine)
         redis = await resources.enter_async_context(redis_client(settings, health))
         if redis is not None:

@@ -287,7 +287,7 @@ def watch_database(metrics: Metrics, database: Database) -> Callable[[], None]:
         if isinstance(pool, QueuePool):
             count.add_metric(["default", "used"], pool.checkedout())
             count.add_metric(["default", "idle"], pool.checkedin())
-            maximum.add_metric(["default"], pool.size() + max(0, pool._max_overflow))  # noqa: SLF001
+            maximum.add_metric(["default"], pool.size() + max(0, pool._max_overflow))
         yield count
         yield maximum
 

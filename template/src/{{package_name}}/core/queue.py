@@ -148,5 +148,5 @@ async def depth(session: AsyncSession) -> dict[str, int]:
     """How many jobs are in each state (queued, running, failed)."""
     rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
     counts = {QUEUED: 0, RUNNING: 0, FAILED: 0}
-    counts.update({status: count for status, count in rows})
+    counts.update(rows.all())
     return counts

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -29,7 +30,9 @@ from purgatory.domain.model import OpenedState
 from .errors import DomainError
 from .health import BreakerState
 from .logging import get_logger
-from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from .metrics import Metrics  # metrics imports the database, which uses breakers
 
 BREAKER_STATES: tuple[BreakerState, ...] = ("closed", "open", "half-open")
 
