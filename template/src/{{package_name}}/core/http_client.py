@@ -57,9 +57,8 @@ class TransientStatusError(Exception):
     """A response whose status says 'try again later'; retried, then returned as is."""
 
     def __init__(self, response: httpx.Response) -> None:
-        super().__init__(
-            f"{response.request.method} {response.request.url}: {response.status_code}"
-        )
+        # No URL in the message: it is logged, and URLs often carry tokens (webhooks do).
+        super().__init__(f"{response.request.method} answered {response.status_code}")
         self.response = response
 
 
