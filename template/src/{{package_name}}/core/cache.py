@@ -158,7 +158,7 @@ class RedisBackend:
 
     def _keys(self, key: str) -> tuple[str, str]:
         # The braces make both keys hash to one Redis Cluster slot, as the script needs.
-        value_key = f"{self._prefix}{{{key}}}"
+        value_key = self._prefix + "{" + key + "}"
         return value_key, value_key + ":gen"
 
     @asynccontextmanager

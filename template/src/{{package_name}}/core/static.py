@@ -126,9 +126,7 @@ def install_static(app: FastAPI, settings: Settings) -> StaticAssets:
     """Serve /static, and /docs from those assets when docs are enabled."""
     assets = StaticAssets(default_asset_files(), base_url=settings.cdn_base_url)
     app.state.static_assets = assets
-    app.add_route(
-        f"{STATIC_PREFIX}/{{name}}", assets.serve, methods=["GET"], include_in_schema=False
-    )
+    app.add_route(STATIC_PREFIX + "/{name}", assets.serve, methods=["GET"], include_in_schema=False)
     if settings.docs_enabled and app.openapi_url is not None:
         _install_docs_page(app, assets, openapi_url=app.openapi_url)
     return assets
