@@ -159,7 +159,13 @@ class ConditionalFile:
     present_when: Callable[[Mapping[str, Any]], bool] = field(repr=False)
 
 
-CONDITIONAL_FILES: tuple[ConditionalFile, ...] = ()
+CONDITIONAL_FILES: tuple[ConditionalFile, ...] = (
+    ConditionalFile(
+        source="tests/resilience/{% if uses_postgresql %}test_postgres_outage.py{% endif %}.jinja",
+        rendered="tests/resilience/test_postgres_outage.py",
+        present_when=lambda answers: answers.get("database", "postgresql") == "postgresql",
+    ),
+)
 
 # Never in a generated project, whatever the answers: template machinery, update debris.
 FORBIDDEN_GLOBS = ("**/*.jinja", "**/*.rej", "**/*.orig", "copier.y*ml", "hooks/**", "**/.DS_Store")

@@ -15,15 +15,21 @@ from . import __version__, models  # noqa: F401 - every table registered, so for
 from ._project import DESCRIPTION, PROJECT_NAME
 from .api import API_VERSION, install_routes
 from .core import health
+from .core.cache import build_cache
 from .core.database import install_database_error_handlers, open_database
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
 from .core.health import HealthRegistry
+from .core.http_client import outbound_http
 from .core.lifecycle import Lifecycle
 from .core.logging import get_logger
+from .core.metrics import HttpServerMetrics, Metrics, metrics_endpoint, watch_database
 from .core.openapi import install_openapi
 from .core.redis import redis_client
 from .core.request_context import RequestContextMiddleware
+from .core.resilience import CircuitBreakers
 from .core.settings import Settings, load_settings
+from .core.static import install_static
+from .core.tracing import Tracing
 
 _log = get_logger(__name__)
 
@@ -31,6 +37,8 @@ _log = get_logger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    tracing: Tracing = app.state.tracing
+    breakers: CircuitBreakers = app.state.breakers
     if settings.app_env == "development" and settings.database_url is None:
         # Zero set-up: the embedded development database migrates itself. Everywhere else,
         # migrations are a deliberate step (`migrate` command, the Kubernetes migration Job).
@@ -38,17 +46,31 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         await upgrade_async(settings)
     async with AsyncExitStack() as resources:
+        # First in, last out: spans from every other resource's shutdown are flushed too.
+        await resources.enter_async_context(tracing.exporting())
         app.state.database = await resources.enter_async_context(
-            open_database(settings, app.state.health)
+            open_database(settings, app.state.health, breakers=breakers)
         )
+        tracing.instrument_engine(app.state.database.engine)
+        resources.callback(watch_database(app.state.metrics, app.state.database))
         app.state.redis = await resources.enter_async_context(
             redis_client(settings, app.state.health)
+        )
+        if app.state.redis is not None:
+            tracing.instrument_redis(app.state.redis)
+        app.state.cache = build_cache(
+            settings, app.state.redis, breakers=breakers, metrics=app.state.metrics
+        )
+        app.state.http = await resources.enter_async_context(
+            outbound_http(settings, breakers=breakers, metrics=app.state.metrics, tracing=tracing)
         )
         _log.info(
             "startup_complete",
             app_env=settings.app_env,
             version=__version__,
             checks=app.state.health.names,
+            tracing=tracing.enabled,
+            cache=app.state.cache.backend.kind,
         )
         yield
     _log.info("resources_closed")
@@ -57,11 +79,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _install_middleware(app: FastAPI) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, observers=[HttpServerMetrics(app.state.metrics)])
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    tracing = Tracing(settings, service_version=__version__)
     app = FastAPI(
         title=PROJECT_NAME,
         description=DESCRIPTION,
@@ -70,13 +93,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Operation IDs are the route functions' names (`get_item`): stable, and readable in
         # generated clients and in OpenAPI links.
         generate_unique_id_function=lambda route: route.name,
-        docs_url="/docs" if settings.docs_enabled else None,
+        docs_url=None,  # served by core/static.py, from fingerprinted local assets
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        telemetry=tracing.fastapi_telemetry(),
     )
     app.state.settings = settings
     app.state.health = HealthRegistry()
     app.state.lifecycle = Lifecycle()
+    app.state.tracing = tracing
+    app.state.metrics = Metrics(
+        service_name=settings.otel_service_name, service_version=__version__
+    )
+    app.state.breakers = CircuitBreakers(
+        threshold=settings.breaker_failure_threshold,
+        reset_seconds=settings.breaker_reset_seconds,
+        metrics=app.state.metrics,
+    )
+    app.state.health.register_breakers(app.state.breakers.states)
 
     install_error_handlers(app)
     install_database_error_handlers(app)
@@ -84,4 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_middleware(app)
     app.include_router(health.router)
     install_routes(app)
+    # After the API: routing tries routes in order, and these are rarely requested.
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    install_static(app, settings)
     return app

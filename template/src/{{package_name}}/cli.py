@@ -11,8 +11,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from .core.logging import configure_logging
+from .core.logging import add_processor, configure_logging
 from .core.settings import ConfigurationError, Settings, load_settings
+from .core.tracing import add_trace_ids
 
 EXIT_CONFIG = 78
 PACKAGE = __name__.rpartition(".")[0]
@@ -108,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"{PACKAGE}: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    add_processor(add_trace_ids)  # trace_id and span_id on every line inside a span (OBS-3)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     handler: Command = args.handler
     return handler(args, settings)

@@ -40,7 +40,31 @@ async def test_inf2_ready_is_503_naming_a_failing_dependency(
         "status": "failing",
         "latency_ms": body["checks"]["broken-dependency"]["latency_ms"],
         "error": "ConnectionRefusedError",
+        "critical": True,
     }
+
+
+async def test_inf2_a_failing_optional_dependency_degrades_but_stays_ready(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    async def broken() -> None:
+        raise ConnectionRefusedError
+
+    app.state.health.register("optional-dependency", broken, critical=False)
+    response = await client.get("/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["optional-dependency"]["status"] == "failing"
+    assert body["checks"]["optional-dependency"]["critical"] is False
+
+
+async def test_res1_readiness_shows_each_circuit_breaker(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    app.state.breakers.declare("example-dependency")
+    response = await client.get("/health/ready")
+    assert response.json()["circuit_breakers"]["example-dependency"] == "closed"
 
 
 async def test_inf2_a_hanging_dependency_times_out(client: httpx.AsyncClient, app: FastAPI) -> None:

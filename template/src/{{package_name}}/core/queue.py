@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
+from .tracing import trace_carrier
 
 QUEUED, RUNNING, FAILED = "queued", "running", "failed"
 BACKOFF_BASE_SECONDS = 2.0
@@ -68,13 +69,17 @@ class Job(UUIDPrimaryKey, Timestamps, Base):
     run_after: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+    # W3C trace context of the enqueuing request, so the worker's span joins its trace (OBS-2).
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 def enqueue(
     session: AsyncSession, kind: str, payload: dict[str, Any], *, max_attempts: int = 5
 ) -> Job:
     """Add a job to the caller's transaction; it exists only if that transaction commits."""
-    job = Job(kind=kind, payload=payload, max_attempts=max_attempts)
+    job = Job(
+        kind=kind, payload=payload, max_attempts=max_attempts, trace_context=trace_carrier() or None
+    )
     session.add(job)
     return job
 
@@ -143,5 +148,5 @@ async def depth(session: AsyncSession) -> dict[str, int]:
     """How many jobs are in each state (queued, running, failed)."""
     rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
     counts = {QUEUED: 0, RUNNING: 0, FAILED: 0}
-    counts.update(dict(rows.tuples().all()))
+    counts.update(rows.all())
     return counts

@@ -1,8 +1,9 @@
 """The shared Redis client, one per process, or none in development without `REDIS_URL`.
 
 Redis backs the cache and the rate limiter's counters, so every replica sees the same state.
-Start-up does not wait for Redis: an outage shows in readiness and the users of the client
-degrade by their documented policy, rather than the process refusing to start.
+Start-up does not wait for Redis: an outage shows in readiness (as "degraded": the check is not
+critical) and the users of the client degrade by their documented policy (the cache is bypassed,
+the rate limiter fails open), rather than the process refusing to start or leaving rotation.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ async def redis_client(settings: Settings, health: HealthRegistry) -> AsyncItera
     async def ping() -> None:
         await client.ping()
 
-    health.register("redis", ping)
+    health.register("redis", ping, critical=False)
     try:
         yield client
     finally:

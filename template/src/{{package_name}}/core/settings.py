@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .._project import DATABASE_BACKEND
+from .._project import DATABASE_BACKEND, PROJECT_SLUG
 
 Environment = Literal["development", "test", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -121,6 +122,52 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     redis_timeout_seconds: float = Field(0.5, gt=0, le=10)
 
+    # --- Observability: metrics and tracing (docs/observability.md) ----------------------------
+    # The standard OpenTelemetry variables, validated like every other setting. Tracing is off
+    # (no provider, no exporter) unless an OTLP endpoint is set. The SDK itself reads the rest:
+    # OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER(_ARG), OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*.
+    otel_sdk_disabled: bool = False
+    otel_service_name: str = Field(PROJECT_SLUG, min_length=1, max_length=255)
+    otel_traces_exporter: Literal["otlp", "none"] = "otlp"
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_exporter_otlp_protocol: str = "http/protobuf"
+    otel_exporter_otlp_traces_protocol: str | None = None
+
+    # --- Cache (PERF-1) -------------------------------------------------------------------------
+    cache_ttl_seconds: float = Field(300.0, gt=0, le=86_400)
+    cache_ttl_jitter: float = Field(
+        0.1, ge=0, le=0.5, description="Each TTL is spread by up to this fraction, either way."
+    )
+    cache_memory_max_entries: int = Field(
+        10_000, ge=1, le=1_000_000, description="Bound of the in-process cache used without Redis."
+    )
+
+    # --- Outbound HTTP and resilience (RES-1, RES-2) --------------------------------------------
+    http_connect_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    http_read_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    http_retry_attempts: int = Field(4, ge=1, le=10, description="Attempts, the first included.")
+    http_retry_deadline_seconds: float = Field(
+        15.0, gt=0, le=600, description="No outbound call, retries included, takes longer."
+    )
+    breaker_failure_threshold: int = Field(
+        5, ge=1, le=1000, description="Consecutive failures that open a dependency's breaker."
+    )
+    breaker_reset_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How long a breaker stays open before one trial call."
+    )
+    webhook_url: str | None = Field(
+        None, description="Where item events are POSTed by the worker; unset: no webhooks."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Signs webhook bodies (HMAC-SHA256, Standard Webhooks headers)."
+    )
+
+    # --- Static assets (PERF-3) -----------------------------------------------------------------
+    cdn_base_url: str | None = Field(
+        None, description="Asset URLs start with this origin (the CDN that pulls from /static)."
+    )
+
     # --- Validation -----------------------------------------------------------------------------
     @field_validator("log_level", mode="before")
     @classmethod
@@ -163,6 +210,38 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator(
+        "otel_exporter_otlp_endpoint", "otel_exporter_otlp_traces_endpoint", "webhook_url",
+        "cdn_base_url",
+    )  # fmt: skip
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value
+
+    @field_validator("cdn_base_url")
+    @classmethod
+    def _cdn_base_is_an_origin_or_prefix(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if urlsplit(value).query or urlsplit(value).fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("otel_exporter_otlp_protocol", "otel_exporter_otlp_traces_protocol")
+    @classmethod
+    def _otlp_over_http(cls, value: str | None) -> str | None:
+        if value is not None and value != "http/protobuf":
+            raise ValueError(
+                "only http/protobuf is supported; point the endpoint at the collector's "
+                "OTLP/HTTP port (4318)"
+            )
+        return value
+
     # --- Derived values -------------------------------------------------------------------------
     @property
     def is_production(self) -> bool:
@@ -174,6 +253,17 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return DEVELOPMENT_DATABASE_URL
+
+    @property
+    def otlp_traces_endpoint(self) -> str | None:
+        """Where spans go, by the OTLP exporter rules; None when tracing is off."""
+        if self.otel_sdk_disabled or self.otel_traces_exporter == "none":
+            return None
+        if self.otel_exporter_otlp_traces_endpoint is not None:
+            return self.otel_exporter_otlp_traces_endpoint
+        if self.otel_exporter_otlp_endpoint is not None:
+            return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None
 
 
 def retired_variables(environ: Mapping[str, str]) -> list[tuple[str, str]]:

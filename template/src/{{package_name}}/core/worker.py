@@ -14,11 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import queue
+from .cache import Cache
 from .database import Database
 from .logging import get_logger
+from .tracing import job_span
 
 JobHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 """Does the job's work in the given session; the worker commits it with the job's removal."""
@@ -40,8 +43,12 @@ class Worker:
         poll_seconds: float = 1.0,
         lease_seconds: float = 120.0,
         shutdown_grace_seconds: float = 30.0,
+        cache: Cache | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._database = database
+        self._cache = cache
+        self._tracer = tracer or trace.NoOpTracer()
         self._handlers = dict(handlers)
         self._concurrency = concurrency
         self._poll_seconds = poll_seconds
@@ -56,7 +63,7 @@ class Worker:
         """Claim one batch and run it to the end; return how many jobs were claimed."""
         async with self._database.sessionmaker() as session:
             jobs = await queue.claim(session, limit=self._concurrency, lease=self._lease)
-        await asyncio.gather(*(self._run_job(job.id, job.kind, job.payload) for job in jobs))
+        await asyncio.gather(*(self._run_job(job) for job in jobs))
         return len(jobs)
 
     async def run(self) -> None:
@@ -69,7 +76,7 @@ class Worker:
                 async with self._database.sessionmaker() as session:
                     jobs = await queue.claim(session, limit=free, lease=self._lease)
                 for job in jobs:
-                    task = asyncio.create_task(self._run_job(job.id, job.kind, job.payload))
+                    task = asyncio.create_task(self._run_job(job))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
                 if jobs and len(in_flight) < self._concurrency:
@@ -93,7 +100,12 @@ class Worker:
             if waiter not in in_flight:
                 waiter.cancel()
 
-    async def _run_job(self, job_id: Any, kind: str, payload: dict[str, Any]) -> None:
+    async def _run_job(self, job: queue.Job) -> None:
+        # One span per job, continuing the trace of the request that enqueued it.
+        with job_span(self._tracer, job.kind, str(job.id), job.trace_context):
+            await self._run_job_traced(job.id, job.kind, job.payload)
+
+    async def _run_job_traced(self, job_id: Any, kind: str, payload: dict[str, Any]) -> None:
         log = _log.bind(job_id=str(job_id), job_kind=kind)
         try:
             handler = self._handlers.get(kind)
@@ -103,6 +115,9 @@ class Worker:
                 await handler(session, payload)
                 await queue.complete(session, job_id)
                 await session.commit()
+                if self._cache is not None:
+                    # What the handler changed must not be served stale from the cache (PERF-1).
+                    await self._cache.apply_invalidations(session)
         except asyncio.CancelledError:
             log.warning("job_cancelled_at_shutdown")
             raise

@@ -7,11 +7,18 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..core.database import DbSession
+from .cache import item_cache
 from .service import ItemService
 
 
 def get_item_service(session: DbSession, request: Request) -> ItemService:
-    return ItemService(session, job_max_attempts=request.app.state.settings.job_max_attempts)
+    settings = request.app.state.settings
+    return ItemService(
+        session,
+        cache=item_cache(request.app.state.cache),
+        job_max_attempts=settings.job_max_attempts,
+        webhooks=settings.webhook_url is not None,
+    )
 
 
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]

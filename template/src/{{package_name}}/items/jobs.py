@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..core.cache import invalidate_after_commit
 from ..core.logging import get_logger
+from .cache import ITEM_CACHE
 from .models import Item
 
 PUBLISH_ITEM = "items.publish"
@@ -27,6 +29,7 @@ async def publish_item(session: AsyncSession, payload: dict[str, Any]) -> None:
     if item.status == "pending":
         item.status = "active"
         await session.flush()
+        invalidate_after_commit(session, ITEM_CACHE, str(item.id))
 
 
 HANDLERS = {PUBLISH_ITEM: publish_item}

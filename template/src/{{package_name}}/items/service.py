@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 
@@ -10,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..categories.models import Category
+from ..core.cache import CachedResource
 from ..core.integrity import violation_of
 from ..core.queue import enqueue
+from ..core.webhooks import enqueue_webhook
 from .exceptions import (
     ItemConcurrentUpdateError,
     ItemNameTakenError,
@@ -22,14 +25,23 @@ from .exceptions import (
 from .jobs import PUBLISH_ITEM
 from .models import Item
 from .repository import ItemRepository
-from .schemas import ItemCreate, ItemUpdate
+from .schemas import ItemCreate, ItemRead, ItemUpdate
 
 
 class ItemService:
-    def __init__(self, session: AsyncSession, *, job_max_attempts: int = 5) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        cache: CachedResource[ItemRead] | None = None,
+        job_max_attempts: int = 5,
+        webhooks: bool = False,
+    ) -> None:
         self._session = session
         self._repository = ItemRepository(session)
+        self._cache = cache
         self._job_max_attempts = job_max_attempts
+        self._webhooks = webhooks
 
     async def create(self, data: ItemCreate) -> Item:
         await self._require_category(data.category_id)
@@ -47,17 +59,29 @@ class ItemService:
                 {"item_id": str(item.id)},
                 max_attempts=self._job_max_attempts,
             )
+            if self._webhooks:
+                # An outside system hears of the item exactly when it exists, resiliently.
+                event = ItemRead.model_validate(item).model_dump(mode="json")
+                enqueue_webhook(
+                    self._session, "item.created", event, max_attempts=self._job_max_attempts
+                )
             await self._session.commit()
         except IntegrityError as error:
             await self._session.rollback()
             raise self._domain_error(error, data.name, data.category_id) from error
         return item
 
-    async def get(self, item_id: uuid.UUID) -> Item:
-        item = await self._repository.get(item_id)
-        if item is None:
+    async def get(self, item_id: uuid.UUID) -> ItemRead:
+        """One item, read through the cache (PERF-1); writes never use this copy."""
+
+        async def load() -> ItemRead | None:
+            item = await self._repository.get(item_id)
+            return None if item is None else ItemRead.model_validate(item)
+
+        found = await (self._cache.get_or_load(str(item_id), load) if self._cache else load())
+        if found is None:
             raise ItemNotFoundError(item_id)
-        return item
+        return found
 
     async def list(self, *, after: uuid.UUID | None, limit: int) -> tuple[Sequence[Item], bool]:
         """One page, and whether there are more."""
@@ -73,6 +97,8 @@ class ItemService:
             await self._require_category(changes["category_id"])
         for field, value in changes.items():
             setattr(item, field, value)
+        # Read before a rollback can expire them (a lazy load is not possible in async code).
+        name, category_id = item.name, item.category_id
         try:
             await self._repository.flush()
             await self._session.commit()
@@ -81,7 +107,8 @@ class ItemService:
             raise ItemConcurrentUpdateError(item_id) from error
         except IntegrityError as error:
             await self._session.rollback()
-            raise self._domain_error(error, item.name, item.category_id) from error
+            raise self._domain_error(error, name, category_id) from error
+        await self._invalidate(item_id)
         return item
 
     async def delete(self, item_id: uuid.UUID, *, expected_version: int | None = None) -> None:
@@ -92,9 +119,19 @@ class ItemService:
         except StaleDataError as error:
             await self._session.rollback()
             raise ItemConcurrentUpdateError(item_id) from error
+        await self._invalidate(item_id)
+
+    async def _invalidate(self, item_id: uuid.UUID) -> None:
+        """After the commit, never before: a read in between would cache the old row again.
+        Shielded, so a client hanging up cannot cancel it between the commit and here."""
+        if self._cache is not None:
+            await asyncio.shield(self._cache.invalidate(str(item_id)))
 
     async def _get_at_version(self, item_id: uuid.UUID, expected_version: int | None) -> Item:
-        item = await self.get(item_id)
+        # Writes start from the database's row, never from the cache.
+        item = await self._repository.get(item_id)
+        if item is None:
+            raise ItemNotFoundError(item_id)
         if expected_version is not None and item.version != expected_version:
             raise ItemVersionMismatchError(item_id, item.version)
         return item

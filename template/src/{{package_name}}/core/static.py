@@ -1,0 +1,155 @@
+"""CDN-ready static assets (PERF-3), and the API docs page that uses them.
+
+Every asset is served under a name that carries a hash of its content
+(`/static/swagger-ui.4f1c2a9d0b7e6c3a.css`), with `Cache-Control: public, max-age=31536000,
+immutable`: a browser or CDN keeps it for a year and never revalidates, and a new release is a
+new name, so nothing stale is ever served. Unhashed names are not served at all.
+
+`asset_url(name)` is how pages refer to assets; with `CDN_BASE_URL` set it returns
+`<CDN_BASE_URL>/static/<hashed name>`, so the CDN (pulling from this service's /static) serves
+them. The assets are the service's own `static/` folder plus Swagger UI's files from
+fastapi-offline, so `/docs` loads nothing from a third-party CDN (and a strict CSP can say
+`'self'` or the CDN's origin).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import mimetypes
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, Response
+
+from .settings import Settings
+
+STATIC_PREFIX = "/static"
+IMMUTABLE = "public, max-age=31536000, immutable"
+_HASH_LENGTH = 16
+_COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml")
+_PACKAGE_STATIC = Path(__file__).resolve().parents[1] / "static"
+_SWAGGER_UI_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
+
+
+@dataclass
+class Asset:
+    name: str
+    hashed_name: str
+    content: bytes
+    media_type: str
+    etag: str
+    _gzipped: bytes | None = field(default=None, repr=False)
+
+    @property
+    def compressible(self) -> bool:
+        return self.media_type.startswith(_COMPRESSIBLE) and len(self.content) > 1024
+
+    def gzipped(self) -> bytes:
+        # Compressed once, on first request, then kept: the content never changes.
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.content, compresslevel=6, mtime=0)
+        return self._gzipped
+
+
+def _media_type(path: Path) -> str:
+    guessed, _ = mimetypes.guess_type(path.name)
+    if guessed is None:
+        return "application/octet-stream"
+    if guessed.startswith("text/") or guessed == "application/javascript":
+        return f"{guessed}; charset=utf-8"
+    return guessed
+
+
+def _hashed_name(name: str, digest: str) -> str:
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}.{digest}.{suffix}" if dot else f"{name}.{digest}"
+
+
+class StaticAssets:
+    """The fingerprinted assets of one app, and the URLs pages use for them."""
+
+    def __init__(self, files: Iterable[Path], *, base_url: str | None = None) -> None:
+        self.base_url = base_url or ""
+        self.by_name: dict[str, Asset] = {}
+        self.by_hashed_name: dict[str, Asset] = {}
+        for path in files:
+            content = path.read_bytes()
+            digest = hashlib.sha256(content).hexdigest()[:_HASH_LENGTH]
+            asset = Asset(
+                name=path.name,
+                hashed_name=_hashed_name(path.name, digest),
+                content=content,
+                media_type=_media_type(path),
+                etag=f'"{digest}"',
+            )
+            if asset.name in self.by_name:
+                raise ValueError(f"two static assets are named {asset.name!r}")
+            self.by_name[asset.name] = asset
+            self.by_hashed_name[asset.hashed_name] = asset
+
+    def url(self, name: str) -> str:
+        """Where a page should load asset `name` from (the CDN when one is configured)."""
+        return f"{self.base_url}{STATIC_PREFIX}/{self.by_name[name].hashed_name}"
+
+    async def serve(self, request: Request) -> Response:
+        asset = self.by_hashed_name.get(request.path_params["name"])
+        if asset is None:
+            raise HTTPException(404)
+        headers = {"Cache-Control": IMMUTABLE, "ETag": asset.etag, "Vary": "Accept-Encoding"}
+        if request.headers.get("if-none-match") == asset.etag:
+            return Response(status_code=304, headers=headers)
+        body = asset.content
+        if asset.compressible and "gzip" in request.headers.get("accept-encoding", ""):
+            body = asset.gzipped()
+            headers["Content-Encoding"] = "gzip"
+        return Response(body, media_type=asset.media_type, headers=headers)
+
+
+def default_asset_files() -> list[Path]:
+    """The service's own `static/` folder, and Swagger UI's files."""
+    own = (
+        sorted(p for p in _PACKAGE_STATIC.iterdir() if p.is_file())
+        if _PACKAGE_STATIC.is_dir()
+        else []
+    )
+    swagger = Path(fastapi_offline.__file__).parent / "static"
+    return [*own, *(swagger / name for name in _SWAGGER_UI_FILES)]
+
+
+def install_static(app: FastAPI, settings: Settings) -> StaticAssets:
+    """Serve /static, and /docs from those assets when docs are enabled."""
+    assets = StaticAssets(default_asset_files(), base_url=settings.cdn_base_url)
+    app.state.static_assets = assets
+    app.add_route(STATIC_PREFIX + "/{name}", assets.serve, methods=["GET"], include_in_schema=False)
+    if settings.docs_enabled and app.openapi_url is not None:
+        _install_docs_page(app, assets, openapi_url=app.openapi_url)
+    return assets
+
+
+def _install_docs_page(app: FastAPI, assets: StaticAssets, *, openapi_url: str) -> None:
+    oauth2_redirect_url = "/docs/oauth2-redirect"
+
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        page = get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - API docs",
+            swagger_js_url=assets.url("swagger-ui-bundle.js"),
+            swagger_css_url=assets.url("swagger-ui.css"),
+            swagger_favicon_url=assets.url("favicon.svg"),
+            oauth2_redirect_url=root + oauth2_redirect_url,
+        )
+        page.headers["Cache-Control"] = "no-cache"  # the page is small; its assets are immutable
+        return page
+
+    async def oauth2_redirect(_: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    app.add_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    app.add_route(oauth2_redirect_url, oauth2_redirect, methods=["GET"], include_in_schema=False)
