@@ -10,7 +10,7 @@ from ..core.database import DbSession
 from .service import CategoryService
 
 
-def get_category_service(session: DbSession) -> CategoryService:
+async def get_category_service(session: DbSession) -> CategoryService:
     return CategoryService(session)
 
 

@@ -202,7 +202,8 @@ async def open_database(
         await engine.dispose()
 
 
-def get_database(request: Request) -> Database:
+# async: a plain `def` dependency would cost a thread-pool hop per request.
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 

@@ -98,12 +98,12 @@ class HealthRegistry:
         )
 
 
-def get_health_registry(request: Request) -> HealthRegistry:
+async def get_health_registry(request: Request) -> HealthRegistry:
     registry: HealthRegistry = request.app.state.health
     return registry
 
 
-def get_lifecycle(request: Request) -> Lifecycle:
+async def get_lifecycle(request: Request) -> Lifecycle:
     lifecycle: Lifecycle = request.app.state.lifecycle
     return lifecycle
 

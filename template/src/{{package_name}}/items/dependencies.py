@@ -11,7 +11,9 @@ from .cache import item_cache
 from .service import ItemService
 
 
-def get_item_service(session: DbSession, request: Request) -> ItemService:
+# `async def` although nothing is awaited: FastAPI runs plain `def` dependencies in a thread
+# pool, a hop per request for what is a constructor call.
+async def get_item_service(session: DbSession, request: Request) -> ItemService:
     settings = request.app.state.settings
     return ItemService(
         session,
