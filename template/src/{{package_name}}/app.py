@@ -17,6 +17,7 @@ from .api import install_routes
 from .core import health
 from .core.database import install_database_error_handlers, open_database
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
+from .core.header_limit import HeaderLimitMiddleware
 from .core.health import HealthRegistry
 from .core.lifecycle import Lifecycle
 from .core.logging import get_logger
@@ -54,9 +55,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     _log.info("resources_closed")
 
 
-def _install_middleware(app: FastAPI) -> None:
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
     app.add_middleware(UnhandledErrorMiddleware)
+    # Inside the request context, so a 431 carries a request ID and is logged.
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.request_max_header_bytes)
     app.add_middleware(RequestContextMiddleware)
 
 
@@ -78,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_database_error_handlers(app)
     install_openapi(app)
-    _install_middleware(app)
+    _install_middleware(app, settings)
     app.include_router(health.router)
     install_routes(app)
     return app

@@ -8,10 +8,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.text import SINGLE_LINE
+
 CATEGORY_NAME_MAX_LENGTH = 50
 
 CategoryName = Annotated[
-    str, Field(min_length=1, max_length=CATEGORY_NAME_MAX_LENGTH, examples=["Widgets"])
+    str,
+    Field(
+        min_length=1, max_length=CATEGORY_NAME_MAX_LENGTH, pattern=SINGLE_LINE, examples=["Widgets"]
+    ),
 ]
 
 

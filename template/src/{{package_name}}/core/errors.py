@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -139,8 +139,39 @@ def _invalid_params(errors: list[Any]) -> list[InvalidParam]:
     ]
 
 
+def _body_in_another_format(request: Request) -> bool:
+    """Whether a JSON route was sent a body that does not say it is JSON.
+
+    FastAPI parses a body as JSON only when its content type says JSON; anything else reaches
+    validation as raw bytes and fails there. That failure is about the client's format, not
+    its fields, so it is answered 415. Checked only once validation has failed: the happy path
+    pays nothing.
+    """
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    if body_field is None or isinstance(body_field.field_info, params.Form):
+        return False
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return request.headers.get("content-length", "0") != "0" or (
+            "transfer-encoding" in request.headers
+        )
+    media_type = content_type.partition(";")[0].strip().lower()
+    return not (
+        media_type == "application/json"
+        or (media_type.startswith("application/") and media_type.endswith("+json"))
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
+    if _body_in_another_format(request):
+        # The content type is not echoed: like every rejected input, it may be anything.
+        return problem_response(
+            status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            scope=request.scope,
+            detail="Send the body as application/json.",
+            type_=problem_type("unsupported-media-type"),
+        )
     return problem_response(
         status=HTTPStatus.UNPROCESSABLE_ENTITY,
         scope=request.scope,

@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     redis_timeout_seconds: float = Field(0.5, gt=0, le=10)
 
+    # --- Request limits (SEC-1) -----------------------------------------------------------------
+    request_max_header_bytes: int = Field(
+        32_768,
+        ge=1024,
+        le=1_048_576,
+        description="Larger request headers (names and values together) are refused with 431.",
+    )
+
     # --- Validation -----------------------------------------------------------------------------
     @field_validator("log_level", mode="before")
     @classmethod

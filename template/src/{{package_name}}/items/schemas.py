@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..core.text import MULTI_LINE, SINGLE_LINE
+
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 2000
 PRICE_CENTS_MAX = 100_000_000
@@ -15,9 +17,13 @@ PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
 
 ItemStatus = Literal["pending", "active"]
-ItemName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Blue widget"])]
+ItemName = Annotated[
+    str,
+    Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=SINGLE_LINE, examples=["Blue widget"]),
+]
 ItemDescription = Annotated[
-    str, Field(max_length=DESCRIPTION_MAX_LENGTH, examples=["A widget, in blue."])
+    str,
+    Field(max_length=DESCRIPTION_MAX_LENGTH, pattern=MULTI_LINE, examples=["A widget, in blue."]),
 ]
 # strict: "12" or 12.0 is a client bug to report, not a number to guess.
 PriceCents = Annotated[
