@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
@@ -54,7 +55,9 @@ class ProblemDetail(BaseModel):
     title: str = Field(description="A short summary of the problem type.")
     status: int = Field(ge=400, le=599)
     detail: str | None = Field(None, description="What went wrong in this occurrence.")
-    instance: str | None = Field(None, description="The request path.")
+    instance: str | None = Field(
+        None, description="The request path, percent-encoded as a URI reference."
+    )
     request_id: str | None = Field(None, description="Quote it when reporting a problem.")
     errors: list[InvalidParam] | None = Field(None, description="Each invalid request part.")
 
@@ -87,6 +90,16 @@ def request_id_of(request_scope: Scope) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# RFC 3986 path characters: the rest is percent-encoded, so `instance` is a valid URI reference
+# and markup or quotes in a requested path never come back as they were sent.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def instance_of(scope: Scope) -> str | None:
+    path = scope.get("path")
+    return quote(path, safe=_PATH_SAFE) if isinstance(path, str) else None
+
+
 def problem_response(
     *,
     status: int,
@@ -102,7 +115,7 @@ def problem_response(
         title=title or HTTPStatus(status).phrase,
         status=status,
         detail=detail,
-        instance=scope.get("path"),
+        instance=instance_of(scope),
         request_id=request_id_of(scope),
         errors=errors,
     )
