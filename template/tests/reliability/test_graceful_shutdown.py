@@ -27,7 +27,7 @@ import pytest
 
 from tests.support.figures import Figures
 from tests.support.live import ServiceCredentials
-from tests.support.processes import ServiceProcess, free_port, start_service
+from tests.support.processes import free_port, start_service
 from tests.support.traffic import REFUSALS, Traffic, accepted_by_service, stored_item_names
 
 pytestmark = [pytest.mark.reliability, pytest.mark.database]
@@ -48,12 +48,6 @@ def shutdown_seconds(output: str) -> float:
             record = json.loads(line)
             moments[record["event"]] = datetime.fromisoformat(record["timestamp"])
     return (moments["shutdown_complete"] - moments["shutdown_signal"]).total_seconds()
-
-
-def wait_for_exit(service: ServiceProcess, timeout: float) -> tuple[int, float]:
-    """The exit code, and when it came (measured here: the event loop is busy with clients)."""
-    code = service.wait(timeout)
-    return code, time.monotonic()
 
 
 async def test_inf3_sigterm_under_load_loses_no_accepted_request_and_exits_0(
@@ -93,7 +87,7 @@ async def test_inf3_sigterm_under_load_loses_no_accepted_request_and_exits_0(
             async with httpx.AsyncClient(base_url=service.base_url) as probe:
                 readiness = await probe.get("/health/ready")
             exit_code, exited = await asyncio.to_thread(
-                wait_for_exit, service, GRACE_SECONDS + DRAIN_SECONDS + 10
+                service.wait_timed, GRACE_SECONDS + DRAIN_SECONDS + 10
             )
             await asyncio.sleep(0.3)  # and keep sending at a service that is gone
             traffic.stop.set()

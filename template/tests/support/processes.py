@@ -41,6 +41,12 @@ class ServiceProcess:
     def wait(self, timeout: float = 30) -> int:
         return self.process.wait(timeout=timeout)
 
+    def wait_timed(self, timeout: float = 30) -> tuple[int, float]:
+        """The exit code, and the monotonic time it came: measured in the waiting thread, as a
+        busy event loop would notice late."""
+        code = self.process.wait(timeout=timeout)
+        return code, time.monotonic()
+
     def wait_until_answers(self, path: str = "/health/live", *, timeout: float = 30) -> None:
         """Block until `path` answers below 500; fail with the output if the process dies."""
         deadline = time.monotonic() + timeout

@@ -48,6 +48,7 @@ class Traffic:
     client: httpx.AsyncClient
     label: str
     warm_up_requests: int = 100
+    think_seconds: float = 0.0  # between one client's rounds: steady load, not a saturated CPU
     attempts: list[Attempt] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     warmed_up: asyncio.Event = field(default_factory=asyncio.Event)
@@ -92,6 +93,8 @@ class Traffic:
             listed = await self.send("list", "GET", "/v1/items", params={"limit": 5})
             if listed.error is not None:
                 await asyncio.sleep(0.1)  # refused: back off a little, as a client would
+            elif self.think_seconds:
+                await asyncio.sleep(self.think_seconds)
 
     def run(self, clients: int) -> list[asyncio.Task[None]]:
         return [asyncio.create_task(self.client_loop()) for _ in range(clients)]
