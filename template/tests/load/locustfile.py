@@ -4,7 +4,8 @@ changes its own item with `If-Match` (so users never conflict with one another).
 
 Headless, with thresholds: `uv run python -m tests.load.run` (see tests/load/run.py).
 Locust's web UI against any URL: `uv run locust -f tests/load/locustfile.py --host URL`.
-Headers for every request (credentials, say) come from `LOAD_HEADERS`, a JSON object.
+Headers for every request (credentials, say) come from `LOAD_HEADERS`, a JSON object;
+`LOAD_WAIT_FOR=/health/live` makes the run wait until a target that is starting answers.
 
 Request names are route templates, so statistics group by route, not by item.
 """
@@ -14,26 +15,44 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
+import urllib.request
 import uuid
 from typing import Any
 
 import gevent
 from locust import FastHttpUser, between, events, task
+from locust.env import Environment
 
 HEADERS: dict[str, str] = json.loads(os.environ.get("LOAD_HEADERS") or "{}")
 ITEMS = "/v1/items"
 ONE_ITEM = "/v1/items/{item_id}"
 KNOWN_ITEMS_PER_USER = 50
+WAIT_FOR_TARGET_SECONDS = 120
 
 
-def _refresh_the_event_loop_clock(**_: Any) -> None:
+def _prepare(environment: Environment, **_: Any) -> None:
+    """Before the run (and its `--run-time` timer) starts: wait for a target that is still
+    starting, when asked to (`LOAD_WAIT_FOR`, a path such as /health/live), then refresh the
+    event loop's clock."""
+    path = os.environ.get("LOAD_WAIT_FOR")
+    deadline = time.monotonic() + WAIT_FOR_TARGET_SECONDS
+    while path:
+        try:
+            # The URL is the load target's, from the command line.
+            with urllib.request.urlopen(f"{environment.host}{path}", timeout=1):  # noqa: S310
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{environment.host}{path} did not answer") from None
+            time.sleep(0.1)
     # gevent's loop caches "now" and has not run since Locust started importing; on a slow
     # machine that clock is seconds old, and `--run-time` (scheduled right after this event)
-    # would end the run before a single request. Bring the clock up to date first.
+    # would end the run before a single request. Bring the clock up to date.
     gevent.get_hub().loop.update_now()
 
 
-events.init.add_listener(_refresh_the_event_loop_clock)  # type: ignore[no-untyped-call]
+events.init.add_listener(_prepare)  # type: ignore[no-untyped-call]
 
 
 class ItemsUser(FastHttpUser):

@@ -24,6 +24,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from tests.load.report import (
     read_stats,
 )
 from tests.support.live import SERVICE_COMMAND, ServiceCredentials, service_environment
-from tests.support.processes import free_port, start_service
+from tests.support.processes import ServiceProcess, free_port, start_service
 
 HERE = Path(__file__).parent
 LOCUSTFILE = HERE / "locustfile.py"
@@ -118,28 +119,21 @@ def _database(options: LoadOptions, work: Path) -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def _service(options: LoadOptions, work: Path) -> Iterator[str]:
-    """The URL under load: `--host`, or the service started on loopback for this run."""
-    if options.host is not None:
-        yield options.host.rstrip("/")
-        return
-    with _database(options, work) as database_url:
-        env = service_environment(
-            database_url=database_url,
-            redis_url=options.redis_url,
-            credentials=ServiceCredentials(env=options.service_env),
-        )
-        service = start_service(
-            SERVICE_COMMAND, env=env, port=free_port(), log_path=work / "service.log"
-        )
-        try:
-            yield service.base_url
-        finally:
-            service.stop()
+def _start_service(options: LoadOptions, database_url: str, work: Path) -> ServiceProcess:
+    env = service_environment(
+        database_url=database_url,
+        redis_url=options.redis_url,
+        credentials=ServiceCredentials(env=options.service_env),
+    )
+    # Not waited for: Locust imports while the service starts, and waits for it to answer.
+    return start_service(
+        SERVICE_COMMAND, env=env, port=free_port(), log_path=work / "service.log", wait_path=None
+    )
 
 
-def _run_locust(options: LoadOptions, host: str, work: Path) -> Path:
+def _run_locust(
+    options: LoadOptions, host: str, work: Path, *, service: ServiceProcess | None
+) -> Path:
     seconds = duration_seconds(options.duration)
     prefix = work / "locust"
     command = [
@@ -151,24 +145,28 @@ def _run_locust(options: LoadOptions, host: str, work: Path) -> Path:
         "--exit-code-on-error", "0", "--loglevel", "WARNING",
     ]  # fmt: skip
     env = os.environ | {"LOAD_HEADERS": json.dumps(dict(options.headers))}
+    if service is not None:
+        env["LOAD_WAIT_FOR"] = "/health/live"
     log = work / "locust.log"
-    try:
-        with log.open("wb") as output:
-            completed = subprocess.run(
-                command,
-                env=env,
-                cwd=work,  # Locust reads settings from a pyproject.toml in its working directory
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                timeout=seconds + 120,
-                check=False,
-            )
-    except subprocess.TimeoutExpired as error:
-        raise LoadRunError(f"locust ran past its run time by two minutes: {error}") from error
+    deadline = time.monotonic() + seconds + 180
+    with log.open("wb") as output:
+        # Locust reads settings from a pyproject.toml in its working directory: not ours.
+        locust = subprocess.Popen(command, env=env, cwd=work, stdout=output, stderr=output)
+        try:
+            while locust.poll() is None:
+                if service is not None and service.process.poll() is not None:
+                    raise LoadRunError(f"the service exited:\n{service.output()[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise LoadRunError("locust ran three minutes past its run time")
+                time.sleep(0.2)
+        finally:
+            if locust.poll() is None:
+                locust.kill()
+                locust.wait()
     stats = prefix.with_name(prefix.name + "_stats.csv")
-    if completed.returncode != 0 or not stats.exists():
+    if locust.returncode != 0 or not stats.exists():
         tail = log.read_text(errors="replace")[-3000:]
-        raise LoadRunError(f"locust exited with {completed.returncode}:\n{tail}")
+        raise LoadRunError(f"locust exited with {locust.returncode}:\n{tail}")
     return prefix
 
 
@@ -176,11 +174,17 @@ def run_load(options: LoadOptions) -> LoadResult:
     thresholds = load_thresholds(options.thresholds)
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="load-")))
-        try:
-            host = stack.enter_context(_service(options, work))
-        except (RuntimeError, TimeoutError) as error:  # no database server, or no service
-            raise LoadRunError(str(error)) from error
-        prefix = _run_locust(options, host, work)
+        service = None
+        host = (options.host or "").rstrip("/")
+        if options.host is None:
+            try:
+                database_url = stack.enter_context(_database(options, work))
+            except RuntimeError as error:  # no database server to start
+                raise LoadRunError(str(error)) from error
+            service = _start_service(options, database_url, work)
+            stack.callback(service.stop)
+            host = service.base_url
+        prefix = _run_locust(options, host, work, service=service)
         stats = read_stats(prefix.with_name(prefix.name + "_stats.csv"))
         failures = read_failures(prefix.with_name(prefix.name + "_failures.csv"))
     return LoadResult(options, host, stats, evaluate(stats, thresholds), failures)
