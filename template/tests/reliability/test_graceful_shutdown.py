@@ -122,7 +122,10 @@ async def test_inf3_sigterm_under_load_loses_no_accepted_request_and_exits_0(
     # The rest were refused cleanly, at the connection, once the listener had closed.
     assert refused, "no request was refused: the test stopped sending too early"
     assert {a.error for a in refused} <= REFUSALS, {a.error for a in refused}
-    assert all(a.started >= signalled + DRAIN_SECONDS - 0.2 for a in refused)
+    # (A refusal ends after the listener closed, which was at least DRAIN_SECONDS after the
+    # signal; when it started says little on a busy machine, where the client is slow too.)
+    early = [a for a in refused if a.ended < signalled + DRAIN_SECONDS]
+    assert not early, f"refused while draining: {early[:3]} (signal at {signalled})"
     assert any(a.error == "ConnectError" and a.started >= exited for a in refused)
     # Nothing accepted is lost, nothing unanswered was written.
     assert names_in_database == traffic.created_names()
