@@ -237,7 +237,7 @@ CORPUS: list[Case] = [
          body=body({"name": SEEDED_ITEM_NAME})),
     Case("category-unknown", "POST", ITEMS, 422, "urn:problem-type:unknown-category",
          body=body({"name": "n", "category_id": str(uuid.uuid4())})),
-    Case("category-in-use", "DELETE", f"{CATEGORIES}/{{category_id}}", 409,
+    Case("category-in-use", "DELETE", CATEGORIES + "/{category_id}", 409,
          "urn:problem-type:category-in-use"),
     Case("method-not-allowed", "PUT", ITEM, 405, BLANK, body=body({"name": "b"})),
     Case("no-such-route", "GET", "/v1/nothing-here", 404, BLANK),

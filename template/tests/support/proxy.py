@@ -36,23 +36,23 @@ NGINX_HINTS = (
 )
 
 _CONFIG = """\
-{user}worker_processes 1;
+<user>worker_processes 1;
 daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log notice;
-events {{ worker_connections 1024; }}
-http {{
-    access_log {root}/access.log;
-    client_body_temp_path {root}/client_body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    include {root}/routing.conf;
-    server {{
-        listen 127.0.0.1:{port};
-        location = /_proxy/generation {{ return 200 $routing_generation; }}
-        location / {{
+pid <root>/nginx.pid;
+error_log <root>/error.log notice;
+events { worker_connections 1024; }
+http {
+    access_log <root>/access.log;
+    client_body_temp_path <root>/client_body;
+    proxy_temp_path <root>/proxy;
+    fastcgi_temp_path <root>/fastcgi;
+    uwsgi_temp_path <root>/uwsgi;
+    scgi_temp_path <root>/scgi;
+    include <root>/routing.conf;
+    server {
+        listen 127.0.0.1:<port>;
+        location = /_proxy/generation { return 200 $routing_generation; }
+        location / {
             proxy_pass http://replicas;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -62,9 +62,9 @@ http {{
             proxy_connect_timeout 2s;
             proxy_read_timeout 30s;
             add_header X-Upstream $upstream_addr always;
-        }}
-    }}
-}}
+        }
+    }
+}
 """
 
 
@@ -113,7 +113,7 @@ class NginxProxy:
                 *servers,
                 "    keepalive 16;",
                 "}",
-                f'map $host $routing_generation {{ default "{self.generation}"; }}',
+                "map $host $routing_generation { default " + f'"{self.generation}"; ' + "}",
                 "",
             ]
         )
@@ -125,7 +125,11 @@ class NginxProxy:
         self.root.mkdir(parents=True, exist_ok=True)
         # As root, workers would run as `nobody` and could not use the test's folders.
         user = "user root;\n" if os.geteuid() == 0 else ""
-        config = _CONFIG.format(user=user, root=self.root, port=self.port)
+        config = (
+            _CONFIG.replace("<user>", user)
+            .replace("<root>", str(self.root))
+            .replace("<port>", str(self.port))
+        )
         (self.root / "nginx.conf").write_text(config)
         self._write_routing(upstreams)
         log = (self.root / "nginx.out").open("wb")
