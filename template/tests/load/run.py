@@ -11,7 +11,7 @@ Locust runs in a subprocess of its own: it monkey-patches the standard library w
 which must never happen to the process that runs the service's tests.
 
 Prints requests per second, p50/p95/p99 and the error rate, overall and per request, and exits
-0 when the run is within every threshold of `tests/load/thresholds.toml`, 1 when it passed one,
+0 when the run is within every threshold of `tests/load/thresholds.toml`, 1 when it went over one,
 2 when the run itself could not be made.
 """
 
@@ -99,7 +99,7 @@ class LoadResult:
         lines = [heading]
         lines += [f"  {name}: {row.summary()}" for name, row in self.stats.items()]
         lines += [f"  failure: {failure}" for failure in self.failures]
-        verdict = "within every threshold" if self.passed else "THRESHOLDS PASSED"
+        verdict = "within every threshold" if self.passed else "FAILED, over a threshold"
         lines.append(f"  verdict: {verdict} ({self.options.thresholds.name})")
         lines += [f"    - {violation}" for violation in self.violations]
         return lines
