@@ -18,6 +18,7 @@ from .core import health
 from .core.cache import build_cache
 from .core.database import install_database_error_handlers, open_database
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
+from .core.header_limit import HeaderLimitMiddleware
 from .core.health import HealthRegistry
 from .core.http_client import outbound_http
 from .core.lifecycle import Lifecycle
@@ -76,9 +77,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     _log.info("resources_closed")
 
 
-def _install_middleware(app: FastAPI) -> None:
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
     app.add_middleware(UnhandledErrorMiddleware)
+    # Inside the request context, so a 431 carries a request ID and is logged.
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.request_max_header_bytes)
     app.add_middleware(RequestContextMiddleware, observers=[HttpServerMetrics(app.state.metrics)])
 
 
@@ -115,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_database_error_handlers(app)
     install_openapi(app)
-    _install_middleware(app)
+    _install_middleware(app, settings)
     app.include_router(health.router)
     install_routes(app)
     # After the API: routing tries routes in order, and these are rarely requested.

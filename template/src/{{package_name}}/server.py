@@ -12,6 +12,7 @@ SIGTERM) and looks like a crash to orchestrators; `GracefulServer` does not.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import signal
 import threading
 import time
@@ -62,8 +63,13 @@ class GracefulServer(uvicorn.Server):
         else:
             self.lifecycle.begin_draining()
             self._exit_at = time.monotonic() + self.drain_seconds
-            _log.info(
-                "shutdown_signal", signal=signal.Signals(sig).name, drain_seconds=self.drain_seconds
+            # A signal handler runs inside whatever request is current: log from an empty
+            # context, or the line would carry that request's ID (OBS-3).
+            contextvars.Context().run(
+                _log.info,
+                "shutdown_signal",
+                signal=signal.Signals(sig).name,
+                drain_seconds=self.drain_seconds,
             )
 
     async def on_tick(self, counter: int) -> bool:

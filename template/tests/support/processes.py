@@ -28,6 +28,10 @@ class ServiceProcess:
     base_url: str
     log_path: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rpartition(":")[2])
+
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -36,6 +40,29 @@ class ServiceProcess:
 
     def wait(self, timeout: float = 30) -> int:
         return self.process.wait(timeout=timeout)
+
+    def wait_timed(self, timeout: float = 30) -> tuple[int, float]:
+        """The exit code, and the monotonic time it came: measured in the waiting thread, as a
+        busy event loop would notice late."""
+        code = self.process.wait(timeout=timeout)
+        return code, time.monotonic()
+
+    def wait_until_answers(self, path: str = "/health/live", *, timeout: float = 30) -> None:
+        """Block until `path` answers below 500; fail with the output if the process dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"service exited with {self.process.returncode}:\n{self.output()}"
+                )
+            try:
+                if httpx.get(self.base_url + path, timeout=1).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"service did not answer {path} in {timeout}s:\n{self.output()}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -72,17 +99,6 @@ def start_service(
         [sys.executable, *command], env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd
     )
     service = ServiceProcess(process, f"http://127.0.0.1:{port}", log_path)
-    if wait_path is None:
-        return service
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"service exited with {process.returncode}:\n{service.output()}")
-        try:
-            if httpx.get(service.base_url + wait_path, timeout=1).status_code < 500:
-                return service
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    service.stop()
-    raise TimeoutError(f"service did not answer {wait_path} in {timeout}s:\n{service.output()}")
+    if wait_path is not None:
+        service.wait_until_answers(wait_path, timeout=timeout)
+    return service

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,7 +55,9 @@ class ProblemDetail(BaseModel):
     title: str = Field(description="A short summary of the problem type.")
     status: int = Field(ge=400, le=599)
     detail: str | None = Field(None, description="What went wrong in this occurrence.")
-    instance: str | None = Field(None, description="The request path.")
+    instance: str | None = Field(
+        None, description="The request path, percent-encoded as a URI reference."
+    )
     request_id: str | None = Field(None, description="Quote it when reporting a problem.")
     errors: list[InvalidParam] | None = Field(None, description="Each invalid request part.")
 
@@ -87,6 +90,16 @@ def request_id_of(request_scope: Scope) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# RFC 3986 path characters: the rest is percent-encoded, so `instance` is a valid URI reference
+# and markup or quotes in a requested path never come back as they were sent.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def instance_of(scope: Scope) -> str | None:
+    path = scope.get("path")
+    return quote(path, safe=_PATH_SAFE) if isinstance(path, str) else None
+
+
 def problem_response(
     *,
     status: int,
@@ -102,7 +115,7 @@ def problem_response(
         title=title or HTTPStatus(status).phrase,
         status=status,
         detail=detail,
-        instance=scope.get("path"),
+        instance=instance_of(scope),
         request_id=request_id_of(scope),
         errors=errors,
     )
@@ -146,8 +159,39 @@ def _invalid_params(errors: list[Any]) -> list[InvalidParam]:
     ]
 
 
+def _body_in_another_format(request: Request) -> bool:
+    """Whether a JSON route was sent a body that does not say it is JSON.
+
+    FastAPI parses a body as JSON only when its content type says JSON; anything else reaches
+    validation as raw bytes and fails there. That failure is about the client's format, not
+    its fields, so it is answered 415. Checked only once validation has failed: the happy path
+    pays nothing.
+    """
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    if body_field is None or isinstance(body_field.field_info, params.Form):
+        return False
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return request.headers.get("content-length", "0") != "0" or (
+            "transfer-encoding" in request.headers
+        )
+    media_type = content_type.partition(";")[0].strip().lower()
+    return not (
+        media_type == "application/json"
+        or (media_type.startswith("application/") and media_type.endswith("+json"))
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
+    if _body_in_another_format(request):
+        # The content type is not echoed: like every rejected input, it may be anything.
+        return problem_response(
+            status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            scope=request.scope,
+            detail="Send the body as application/json.",
+            type_=problem_type("unsupported-media-type"),
+        )
     return problem_response(
         status=HTTPStatus.UNPROCESSABLE_ENTITY,
         scope=request.scope,

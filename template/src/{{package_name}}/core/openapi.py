@@ -73,6 +73,18 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+def _document_unsupported_media_type(document: dict[str, Any]) -> None:
+    """Operations with a JSON body also answer 415 (core/errors.py): say so."""
+    problem = {
+        "description": "The body is not sent as application/json.",
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}},
+    }
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation.setdefault("responses", {}).setdefault("415", problem)
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -85,6 +97,7 @@ def install_openapi(app: FastAPI) -> None:
                 servers=app.servers,
             )
             _rewrite_error_responses(document)
+            _document_unsupported_media_type(document)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -168,6 +168,14 @@ class Settings(BaseSettings):
         None, description="Asset URLs start with this origin (the CDN that pulls from /static)."
     )
 
+    # --- Request limits (SEC-1) -----------------------------------------------------------------
+    request_max_header_bytes: int = Field(
+        32_768,
+        ge=1024,
+        le=1_048_576,
+        description="Larger request headers (names and values together) are refused with 431.",
+    )
+
     # --- Validation -----------------------------------------------------------------------------
     @field_validator("log_level", mode="before")
     @classmethod
