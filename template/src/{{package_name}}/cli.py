@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from . import healthcheck
 from .core.logging import configure_logging
 from .core.settings import ConfigurationError, Settings, load_settings
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 type Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 # Each registrar adds one subcommand; the module that owns a process or chore provides it.
-_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = ()
+_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (healthcheck.register,)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
