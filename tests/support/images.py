@@ -261,10 +261,10 @@ def _assemble_runtime(debs: Path, rootfs: Path) -> None:
     tmp = rootfs / "tmp"
     tmp.mkdir(exist_ok=True)
     tmp.chmod(0o1777)
-    for name in ("python3", "python"):
-        link = rootfs / "usr" / "bin" / name
-        if not link.exists():
-            link.symlink_to("python3.13")
+    for alias in ("python3", "python"):
+        alias_path = rootfs / "usr" / "bin" / alias
+        if not alias_path.exists():
+            alias_path.symlink_to("python3.13")
     assert not (rootfs / "bin" / "sh").exists(), "the runtime stand-in must have no shell"
 
 
@@ -321,7 +321,20 @@ def ensure_stand_ins(tools: ContainerTools) -> StandIns:
             tools.import_rootfs(uv_root, stand_ins.uv, ['ENTRYPOINT ["/uv"]'])
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        _remove_stale_stand_ins(tools, keep=set(wanted))
     return stand_ins
+
+
+def _remove_stale_stand_ins(tools: ContainerTools, *, keep: set[str]) -> None:
+    """Stand-ins of earlier recipes only take disk space (vfs stores whole layers)."""
+    listed = tools.run("podman", "images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    stale = [
+        reference
+        for reference in listed.split()
+        if reference.startswith("localhost/goldenpath-standin-") and reference not in keep
+    ]
+    if stale:
+        tools.run("podman", "rmi", "--force", *stale, check=False)
 
 
 def build_image(
@@ -333,7 +346,9 @@ def build_image(
     timeout: float = 1200,
 ) -> subprocess.CompletedProcess[str]:
     """`buildah bud` the project's Dockerfile, in Docker format so HEALTHCHECK is kept."""
-    arguments = [item for key, value in build_args.items() for item in ("--build-arg", f"{key}={value}")]
+    arguments = [
+        item for key, value in build_args.items() for item in ("--build-arg", f"{key}={value}")
+    ]
     return tools.run(
         "buildah", "bud", "--isolation", "chroot", "--network", "host", "--format", "docker",
         "--pull-never", "--layers=false", *arguments, "-f", "Dockerfile", "-t", reference, ".",
