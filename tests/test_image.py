@@ -37,6 +37,15 @@ GRACE_SECONDS = 5
 STOP_TIMEOUT_SECONDS = 20
 
 
+def report(config: pytest.Config, line: str) -> None:
+    """A figure for the run's output, shown even when pytest captures stdout."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"\n[image] {line}")
+    else:
+        print(line)
+
+
 @dataclass(frozen=True)
 class BuiltImage:
     reference: str
@@ -60,7 +69,9 @@ def tools() -> ContainerTools:
 
 
 @pytest.fixture(scope="module")
-def image(tools: ContainerTools, default_project: GeneratedProject) -> Iterator[BuiltImage]:
+def image(
+    tools: ContainerTools, default_project: GeneratedProject, pytestconfig: pytest.Config
+) -> Iterator[BuiltImage]:
     stand_ins = ensure_stand_ins(tools)
     slug = default_project.answers["project_slug"]
     reference = f"localhost/goldenpath-test-{slug}:{uuid.uuid4().hex[:8]}"
@@ -71,7 +82,7 @@ def image(tools: ContainerTools, default_project: GeneratedProject) -> Iterator[
     built_in = time.perf_counter() - started
     inspected = tools.image_inspect(reference)
     size = int(str(inspected["Size"]))
-    print(f"\nimage {reference}: {size / 1e6:.1f} MB, built in {built_in:.0f} s")
+    report(pytestconfig, f"image {reference}: {size / 1e6:.1f} MB, built in {built_in:.0f} s")
     config = inspected["Config"]
     assert isinstance(config, dict)
     try:
@@ -156,7 +167,11 @@ def _wait_ready(base_url: str, tools: ContainerTools, name: str, timeout: float 
 
 
 def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
-    tools: ContainerTools, image: BuiltImage, postgres: Any, redis: Any
+    tools: ContainerTools,
+    image: BuiltImage,
+    postgres: Any,
+    redis: Any,
+    pytestconfig: pytest.Config,
 ) -> None:
     name = f"goldenpath-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
@@ -200,7 +215,7 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
         logs = tools.run("podman", "logs", name, check=False)
         assert state["ExitCode"] == 0, f"exit code {state['ExitCode']}:\n{logs.stdout}{logs.stderr}"
         assert stopped_in < STOP_TIMEOUT_SECONDS, "podman had to kill the container"
-        print(f"\ncontainer stopped gracefully in {stopped_in:.1f} s")
+        report(pytestconfig, f"container stopped gracefully in {stopped_in:.1f} s (exit 0)")
     finally:
         subprocess.run(
             ["podman", "rm", "--force", "--time", "0", name],

@@ -19,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import inspect
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,15 +56,6 @@ def cache_root() -> Path:
 
 def missing_tools() -> list[str]:
     return [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
-
-
-def _recipe_hash() -> str:
-    """Changes whenever this module (the recipe) or the host's uv or CA bundle changes."""
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(Path(uv_executable()).resolve().read_bytes())
-    if HOST_CA_BUNDLE.is_file():
-        digest.update(HOST_CA_BUNDLE.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -276,6 +268,56 @@ def _build_uv(rootfs: Path) -> None:
         shutil.copy2(uvx, rootfs / "uvx")
 
 
+def _build_stand_ins(tools: ContainerTools, stand_ins: StandIns, work: Path) -> None:
+    builder_root, runtime_root, debs, uv_root = (
+        work / name for name in ("builder", "runtime", "debs", "uv")
+    )
+    for folder in (runtime_root, debs, uv_root):
+        folder.mkdir()
+    _debootstrap(builder_root)
+    _download_runtime_packages(builder_root, debs)
+    # The machine reaches PyPI through a TLS proxy whose CA only the host trusts: give
+    # the builder the host's bundle, outside the image's own (never in the Dockerfile).
+    if HOST_CA_BUNDLE.is_file():
+        (builder_root / "etc" / "ssl").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HOST_CA_BUNDLE, builder_root / "etc" / "ssl" / "host-ca.crt")
+    tools.import_rootfs(
+        builder_root,
+        stand_ins.builder,
+        [
+            "ENV SSL_CERT_FILE=/etc/ssl/host-ca.crt",
+            "ENV PIP_CERT=/etc/ssl/host-ca.crt",
+            'CMD ["/bin/bash"]',
+        ],
+    )
+    _assemble_runtime(debs, runtime_root)
+    tools.import_rootfs(
+        runtime_root,
+        stand_ins.runtime,
+        [f"USER {NONROOT_UID}", 'ENTRYPOINT ["/usr/bin/python3.13"]'],
+    )
+    _build_uv(uv_root)
+    tools.import_rootfs(uv_root, stand_ins.uv, ['ENTRYPOINT ["/uv"]'])
+
+
+def _recipe_hash() -> str:
+    """Changes when the recipe, the host's uv or its CA bundle change; not on other edits."""
+    recipe: list[Callable[..., object]] = [
+        _debootstrap,
+        _download_runtime_packages,
+        _assemble_runtime,
+        _build_uv,
+        _build_stand_ins,
+    ]
+    digest = hashlib.sha256(repr((DEBIAN_MIRROR, DEBIAN_SUITE, RUNTIME_PACKAGES)).encode())
+    for function in recipe:
+        digest.update(inspect.getsource(function).encode())
+    digest.update(Path(uv_executable()).resolve().read_bytes())
+    if HOST_CA_BUNDLE.is_file():
+        digest.update(HOST_CA_BUNDLE.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def ensure_stand_ins(tools: ContainerTools) -> StandIns:
     """Build the three stand-in base images unless this recipe's are already cached."""
     tag = _recipe_hash()
@@ -290,35 +332,7 @@ def ensure_stand_ins(tools: ContainerTools) -> StandIns:
             return stand_ins
         work = Path(tempfile.mkdtemp(prefix="goldenpath-stand-ins-", dir=cache_root()))
         try:
-            builder_root, runtime_root, debs, uv_root = (
-                work / name for name in ("builder", "runtime", "debs", "uv")
-            )
-            for folder in (runtime_root, debs, uv_root):
-                folder.mkdir()
-            _debootstrap(builder_root)
-            _download_runtime_packages(builder_root, debs)
-            # The machine reaches PyPI through a TLS proxy whose CA only the host trusts: give
-            # the builder the host's bundle, outside the image's own (never in the Dockerfile).
-            if HOST_CA_BUNDLE.is_file():
-                (builder_root / "etc" / "ssl").mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(HOST_CA_BUNDLE, builder_root / "etc" / "ssl" / "host-ca.crt")
-            tools.import_rootfs(
-                builder_root,
-                stand_ins.builder,
-                [
-                    "ENV SSL_CERT_FILE=/etc/ssl/host-ca.crt",
-                    "ENV PIP_CERT=/etc/ssl/host-ca.crt",
-                    'CMD ["/bin/bash"]',
-                ],
-            )
-            _assemble_runtime(debs, runtime_root)
-            tools.import_rootfs(
-                runtime_root,
-                stand_ins.runtime,
-                [f"USER {NONROOT_UID}", 'ENTRYPOINT ["/usr/bin/python3.13"]'],
-            )
-            _build_uv(uv_root)
-            tools.import_rootfs(uv_root, stand_ins.uv, ['ENTRYPOINT ["/uv"]'])
+            _build_stand_ins(tools, stand_ins, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         _remove_stale_stand_ins(tools, keep=set(wanted))
@@ -333,8 +347,12 @@ def _remove_stale_stand_ins(tools: ContainerTools, *, keep: set[str]) -> None:
         for reference in listed.split()
         if reference.startswith("localhost/goldenpath-standin-") and reference not in keep
     ]
-    if stale:
-        tools.run("podman", "rmi", "--force", *stale, check=False)
+    for reference in stale:
+        # Without --force: a stand-in identical to the current one shares its image ID, and
+        # plain `rmi` of one of two tags only removes that tag.
+        tools.run("podman", "rmi", reference, check=False)
+    # Earlier stand-ins whose tags moved to identical rebuilds: untagged, unused, ours alone.
+    tools.run("podman", "image", "prune", "--force", check=False)
 
 
 def build_image(
@@ -349,8 +367,17 @@ def build_image(
     arguments = [
         item for key, value in build_args.items() for item in ("--build-arg", f"{key}={value}")
     ]
-    return tools.run(
-        "buildah", "bud", "--isolation", "chroot", "--network", "host", "--format", "docker",
-        "--pull-never", "--layers=false", *arguments, "-f", "Dockerfile", "-t", reference, ".",
-        cwd=context, timeout=timeout,
-    )  # fmt: skip
+    before = set(tools.run("buildah", "containers", "--quiet").stdout.split())
+    try:
+        return tools.run(
+            "buildah", "bud", "--isolation", "chroot", "--network", "host", "--format", "docker",
+            "--pull-never", "--layers=false", *arguments, "-f", "Dockerfile",
+            "-t", reference, ".",
+            cwd=context, timeout=timeout,
+        )  # fmt: skip
+    finally:
+        # buildah keeps the working container of a stage used only by `COPY --from`. (Not
+        # `--force-rm`: buildah 1.28 then deletes that stage's base image, our uv stand-in.)
+        leftovers = set(tools.run("buildah", "containers", "--quiet").stdout.split()) - before
+        if leftovers:
+            tools.run("buildah", "rm", *sorted(leftovers), check=False)

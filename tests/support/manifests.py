@@ -76,12 +76,12 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text())
 
 
-def workflows(project: Path) -> dict[str, dict[str, Any]]:
+def workflows(project: Path) -> dict[str, dict[Any, Any]]:
     folder = project / ".github" / "workflows"
     return {path.name: load_yaml(path) for path in sorted(folder.glob("*.yml"))}
 
 
-def steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def steps(workflow: dict[Any, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for job_name, job in workflow["jobs"].items():
         for step in job.get("steps", []):
             yield job_name, step
