@@ -123,6 +123,8 @@ def test_ops1_final_image_has_no_shell_build_tools_sources_or_tests(
             "app/pyproject.toml", "app/uv.lock", "app/.env", "app/.venv/bin/pip",
         ):  # fmt: skip
             assert not (root / absent).exists(), f"/{absent} must not be in the runtime image"
+        # Only the virtual environment was copied in: no sources, lock files, tests or .env.
+        assert sorted(path.name for path in (root / "app").iterdir()) == [".venv"]
         # The venv's interpreter is the runtime's own, at the path the builder used.
         python = root / "app" / ".venv" / "bin" / "python"
         assert python.is_symlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -85,3 +86,27 @@ def steps(workflow: dict[Any, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for job_name, job in workflow["jobs"].items():
         for step in job.get("steps", []):
             yield job_name, step
+
+
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?P<rest>.*)$")
+FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"^\s+#\s+v\d+(\.\d+)*")
+
+
+def unpinned_uses(text: str) -> tuple[int, list[str]]:
+    """Count `uses:` lines, and list those not pinned to a full SHA with a `# vX.Y` comment."""
+    count, problems = 0, []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "uses:" not in line.split("#", 1)[0]:
+            continue
+        count += 1
+        match = USES.match(line)
+        if match is None:
+            problems.append(f"{number}: cannot read `{line.strip()}`")
+        elif match["action"].startswith(("./", "docker://")):
+            problems.append(f"{number}: {match['action']} is not a pinned action")
+        elif not FULL_SHA.match(match["ref"]):
+            problems.append(f"{number}: {match['action']}@{match['ref']} is not a commit SHA")
+        elif not VERSION_COMMENT.match(match["rest"]):
+            problems.append(f"{number}: {match['action']} has no `# vX.Y.Z` comment")
+    return count, problems
