@@ -38,12 +38,14 @@ STOP_TIMEOUT_SECONDS = 20
 
 
 def report(config: pytest.Config, line: str) -> None:
-    """A figure for the run's output, shown even when pytest captures stdout."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    """A figure for the run's output, shown even though pytest captures output."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if capture is None or reporter is None:
+        print(f"[image] {line}")
+        return
+    with capture.global_and_fixture_disabled():
         reporter.write_line(f"\n[image] {line}")
-    else:
-        print(line)
 
 
 @dataclass(frozen=True)
