@@ -1,0 +1,15 @@
+"""Every table of the service in one metadata, for migrations and tests.
+
+`core` never imports a domain, so the list of domains' models lives here, at the top.
+"""
+
+from __future__ import annotations
+
+from .categories.models import Category
+from .core.models import Base
+from .core.queue import Job
+from .items.models import Item
+
+metadata = Base.metadata
+
+__all__ = ["Category", "Item", "Job", "metadata"]
