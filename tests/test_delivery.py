@@ -12,6 +12,7 @@ import re
 import subprocess
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -265,14 +266,19 @@ def test_ops3_pre_commit_refuses_copier_conflict_markers_and_rej_files(
 def test_ops3_compose_brings_up_the_whole_stack(project: GeneratedProject) -> None:
     compose = load_yaml(project.path / "compose.yaml")
     services = compose["services"]
-    assert {"app", "migrate", "postgres", "redis", "otel-collector", "jaeger", "prometheus"} == set(
-        services
-    )
+    expected = {"app", "worker", "migrate", "redis", "otel-collector", "jaeger", "prometheus"}
+    if project.answers["database"] == "postgresql":
+        expected.add("postgres")
+    assert set(services) == expected
     assert services["app"]["build"]["context"] == "."
+    assert services["app"]["command"] == ["serve"]
+    assert services["worker"]["command"] == ["worker"]
+    assert services["migrate"]["command"] == ["migrate"]
     assert services["prometheus"]["profiles"] == ["metrics"]
-    assert services["app"]["depends_on"]["migrate"]["condition"] == (
-        "service_completed_successfully"
-    )
+    for waiting in ("app", "worker"):
+        assert services[waiting]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
     for mounted in ("deploy/compose/otel-collector.yaml", "deploy/compose/prometheus.yaml"):
         assert (project.path / mounted).is_file(), mounted
     for name, service in services.items():
@@ -315,13 +321,24 @@ def test_arch2_pods_are_locked_down(rendered: list[Rendered]) -> None:
                 assert "/tmp" in mounts, label
 
 
+def _deployment(overlay: Rendered, component: str) -> dict[str, Any]:
+    found = [
+        deployment
+        for deployment in overlay.of_kind("Deployment")
+        if deployment["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    ]
+    assert len(found) == 1, f"{overlay.overlay}: {len(found)} {component} deployments"
+    return found[0]
+
+
 def test_arch2_inf3_probes_and_grace_period_fit_the_service(
     project: GeneratedProject, rendered: list[Rendered]
 ) -> None:
     for overlay in rendered:
-        deployment = overlay.one("Deployment")
+        deployment = _deployment(overlay, "api")
         pod = deployment["spec"]["template"]["spec"]
         app = next(container for container in pod["containers"] if container["name"] == "app")
+        assert app["args"] == ["serve"]
         assert app["livenessProbe"]["httpGet"]["path"] == "/health/live"
         assert app["readinessProbe"]["httpGet"]["path"] == "/health/ready"
         assert app["startupProbe"]["httpGet"]["path"] == "/health/live"
@@ -344,6 +361,7 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
             overlay.one("Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
             == "restricted"
         )
+        worker_grace = float(settings["WORKER_SHUTDOWN_GRACE_SECONDS"])
         if project.answers["database"] == "postgresql":
             autoscaler = overlay.one("HorizontalPodAutoscaler")
             assert autoscaler["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
@@ -351,10 +369,16 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
             assert "replicas" not in deployment["spec"], "the autoscaler owns the count"
             job = overlay.one("Job")
             assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+            worker_pod = _deployment(overlay, "worker")["spec"]["template"]["spec"]
+            assert worker_pod["containers"][0]["args"] == ["worker"]
+            assert worker_pod["terminationGracePeriodSeconds"] > worker_grace
         else:
             assert not overlay.of_kind("HorizontalPodAutoscaler")
             assert deployment["spec"]["replicas"] == 1
             assert pod["initContainers"][0]["args"] == ["migrate"]
+            worker = next(c for c in pod["containers"] if c["name"] == "worker")
+            assert worker["args"] == ["worker"]
+            assert pod["terminationGracePeriodSeconds"] > worker_grace
 
 
 def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secrets(

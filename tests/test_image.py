@@ -188,6 +188,13 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
         "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
     }
     arguments = [item for key, value in environment.items() for item in ("--env", f"{key}={value}")]
+    # The release order: migrations first, from the same image (they ship inside the package).
+    migrated = tools.run(
+        "podman", "run", "--rm", "--network", "host", "--pids-limit", "0", "--read-only",
+        "--tmpfs", "/tmp", "--cap-drop", "ALL", *arguments, image.reference, "migrate",
+        check=False,
+    )  # fmt: skip
+    assert migrated.returncode == 0, f"migrate failed:\n{migrated.stdout}{migrated.stderr}"
     tools.run(
         "podman", "run", "--detach", "--name", name, "--network", "host", "--pids-limit", "0",
         # Kubernetes' restrictions (deploy/k8s): read-only root with a /tmp, no capabilities.
