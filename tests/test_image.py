@@ -139,8 +139,34 @@ def test_ops1_final_image_has_no_shell_build_tools_sources_or_tests(
             assert "/src" not in pth.read_text(), f"{pth.name}: an editable install of /src"
         assert list((installed / "__pycache__").glob("*.cpython-313.pyc")), "bytecode compiled"
         assert not (installed / "tests").exists()
+        extensions = list(site.rglob("*.so"))
+        assert extensions
+        for extension in extensions:
+            assert ".debug_info" not in elf_section_names(extension), f"{extension} not stripped"
     finally:
         tools.run("podman", "image", "unmount", image.reference, check=False)
+
+
+def elf_section_names(path: Path) -> set[str]:
+    """The section names of a 64-bit little-endian ELF file (what `readelf -S` lists)."""
+    data = path.read_bytes()
+    assert data[:4] == b"\x7fELF", f"{path}: not ELF"
+    assert (data[4], data[5]) == (2, 1), f"{path}: not 64-bit little-endian"
+    section_offset = int.from_bytes(data[0x28:0x30], "little")
+    entry_size = int.from_bytes(data[0x3A:0x3C], "little")
+    count = int.from_bytes(data[0x3C:0x3E], "little")
+    names_index = int.from_bytes(data[0x3E:0x40], "little")
+
+    def header(index: int) -> bytes:
+        start = section_offset + index * entry_size
+        return data[start : start + entry_size]
+
+    names_offset = int.from_bytes(header(names_index)[0x18:0x20], "little")
+    names = set()
+    for index in range(count):
+        name_start = names_offset + int.from_bytes(header(index)[0:4], "little")
+        names.add(data[name_start : data.index(b"\0", name_start)].decode())
+    return names
 
 
 def _process_uid(pid: int) -> int:
