@@ -55,14 +55,26 @@ def test_ops1_hadolint_finds_nothing(project: GeneratedProject) -> None:
 
 def test_ops1_base_images_are_pinned_by_digest_and_overridable(project: GeneratedProject) -> None:
     dockerfile = (project.path / "Dockerfile").read_text()
+    froms = re.findall(r"^FROM (\S+)(?: AS (\S+))?$", dockerfile, flags=re.MULTILINE)
+    pinned = {stage: image for image, stage in froms if stage.startswith("default-")}
+    # In FROM lines, where Dependabot finds them (it does not read ARG values).
+    assert set(pinned) == {"default-uv", "default-builder", "default-runtime"}
+    for stage, reference in pinned.items():
+        assert DIGEST_PINNED.search(reference), f"{stage}: {reference} is not pinned by digest"
+    assert pinned["default-runtime"].startswith("gcr.io/distroless/python3-debian13:nonroot@")
+    # Every real stage starts from a global argument that defaults to those stages, so a
+    # mirror or a stand-in can replace each base image.
     arguments = dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", dockerfile, flags=re.MULTILINE))
-    assert set(arguments) == {"UV_IMAGE", "BUILDER_IMAGE", "RUNTIME_IMAGE"}
-    for name, reference in arguments.items():
-        assert DIGEST_PINNED.search(reference), f"{name}={reference} is not pinned by digest"
-    assert "gcr.io/distroless/python3-debian13:nonroot@" in arguments["RUNTIME_IMAGE"]
-    # Every stage starts from an argument, so a mirror or a stand-in can replace it.
-    froms = re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE)
-    assert froms == ["${UV_IMAGE}", "${BUILDER_IMAGE}", "${RUNTIME_IMAGE}"]
+    assert arguments == {
+        "UV_IMAGE": "default-uv",
+        "BUILDER_IMAGE": "default-builder",
+        "RUNTIME_IMAGE": "default-runtime",
+    }
+    first_from = re.search(r"^FROM ", dockerfile, flags=re.MULTILINE)
+    assert first_from is not None
+    assert dockerfile.index("ARG UV_IMAGE") < first_from.start(), "the ARGs must be global"
+    used = [image for image, stage in froms if not stage.startswith("default-")]
+    assert used == ["${UV_IMAGE}", "${BUILDER_IMAGE}", "${RUNTIME_IMAGE}"]
     assert "uv sync --locked --no-dev --no-editable" in dockerfile
     assert "--mount=type=cache,target=/root/.cache/uv" in dockerfile
 
