@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from . import __version__, models  # noqa: F401 - every table registered, so foreign keys resolve
 from ._project import DESCRIPTION, PROJECT_NAME
-from .api import install_routes
+from .api import API_VERSION, install_routes
 from .core import health
 from .core.database import install_database_error_handlers, open_database
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
@@ -65,8 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title=PROJECT_NAME,
         description=DESCRIPTION,
-        version=__version__,
+        version=API_VERSION,
         lifespan=lifespan,
+        # Operation IDs are the route functions' names (`get_item`): stable, and readable in
+        # generated clients and in OpenAPI links.
+        generate_unique_id_function=lambda route: route.name,
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from ..core.schemas import RequestModel, Text, name_field, omit_null
 
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 2000
@@ -15,42 +17,40 @@ PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
 
 ItemStatus = Literal["pending", "active"]
-ItemName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Blue widget"])]
+ItemName = Annotated[str, name_field(NAME_MAX_LENGTH, "Blue widget")]
 ItemDescription = Annotated[
-    str, Field(max_length=DESCRIPTION_MAX_LENGTH, examples=["A widget, in blue."])
+    Text, Field(max_length=DESCRIPTION_MAX_LENGTH, examples=["A widget, in blue."])
 ]
-# strict: "12" or 12.0 is a client bug to report, not a number to guess.
+
+
+def _json_integer(value: object) -> object:
+    """Accept what JSON Schema calls an integer (1999 or 1999.0), never a string like "1999"."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON number, not a string or boolean")
+    return value
+
+
+# The bounds come before the validator, so they are documented as minimum/maximum.
 PriceCents = Annotated[
     int,
-    Field(strict=True, ge=0, le=PRICE_CENTS_MAX, description="Price in cents.", examples=[1999]),
+    Field(ge=0, le=PRICE_CENTS_MAX, description="Price in cents.", examples=[1999]),
+    BeforeValidator(_json_integer),
 ]
 
 
-class _Request(BaseModel):
-    # Unknown fields are an error, not silently dropped: a typo must not look like success.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ItemCreate(_Request):
+class ItemCreate(RequestModel):
     name: ItemName
     description: ItemDescription = ""
     price_cents: PriceCents = 0
     category_id: UUID | None = None
 
 
-def _omit_null(schema: dict[str, Any]) -> None:
-    """Document an optional field as "may be omitted" rather than "may be null"."""
-    variants = schema.pop("anyOf", [])
-    schema.update(next((v for v in variants if v.get("type") != "null"), {}))
-    schema.pop("default", None)
-
-
-class ItemUpdate(_Request):
+class ItemUpdate(RequestModel):
     """A partial update: omitted fields keep their value; `category_id: null` clears it."""
 
-    name: ItemName | None = Field(None, json_schema_extra=_omit_null)
-    description: ItemDescription | None = Field(None, json_schema_extra=_omit_null)
-    price_cents: PriceCents | None = Field(None, json_schema_extra=_omit_null)
+    name: ItemName | None = Field(None, json_schema_extra=omit_null)
+    description: ItemDescription | None = Field(None, json_schema_extra=omit_null)
+    price_cents: PriceCents | None = Field(None, json_schema_extra=omit_null)
     category_id: UUID | None = None
 
     @model_validator(mode="after")
