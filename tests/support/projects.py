@@ -159,7 +159,39 @@ class ConditionalFile:
     present_when: Callable[[Mapping[str, Any]], bool] = field(repr=False)
 
 
-CONDITIONAL_FILES: tuple[ConditionalFile, ...] = ()
+def _uses_postgresql(answers: Mapping[str, Any]) -> bool:
+    return bool(answers.get("database", "postgresql") == "postgresql")
+
+
+def _uses_sqlite(answers: Mapping[str, Any]) -> bool:
+    return not _uses_postgresql(answers)
+
+
+_K8S_BASE = "deploy/k8s/base/"
+CONDITIONAL_FILES: tuple[ConditionalFile, ...] = (
+    # PostgreSQL services scale out: an autoscaler, a migration Job and a worker Deployment.
+    # SQLite services run one pod on a volume, with migrations and the worker inside it.
+    ConditionalFile(
+        _K8S_BASE + "{% if uses_postgresql %}horizontalpodautoscaler.yaml{% endif %}.jinja",
+        _K8S_BASE + "horizontalpodautoscaler.yaml",
+        _uses_postgresql,
+    ),
+    ConditionalFile(
+        _K8S_BASE + "{% if uses_postgresql %}migration-job.yaml{% endif %}.jinja",
+        _K8S_BASE + "migration-job.yaml",
+        _uses_postgresql,
+    ),
+    ConditionalFile(
+        _K8S_BASE + "{% if uses_postgresql %}worker-deployment.yaml{% endif %}.jinja",
+        _K8S_BASE + "worker-deployment.yaml",
+        _uses_postgresql,
+    ),
+    ConditionalFile(
+        _K8S_BASE + "{% if not uses_postgresql %}persistentvolumeclaim.yaml{% endif %}.jinja",
+        _K8S_BASE + "persistentvolumeclaim.yaml",
+        _uses_sqlite,
+    ),
+)
 
 # Never in a generated project, whatever the answers: template machinery, update debris.
 FORBIDDEN_GLOBS = ("**/*.jinja", "**/*.rej", "**/*.orig", "copier.y*ml", "hooks/**", "**/.DS_Store")
