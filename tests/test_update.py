@@ -174,7 +174,7 @@ def test_tpl2_update_keeps_the_teams_changes_and_applies_the_release(tmp_path: P
     commit_all(project, f"update to {next_tag}")
     uv_run(project, "ruff", "check", "--output-format", "concise")
     uv_run(project, "ruff", "format", "--check")
-    tests = uv_run(project, "pytest", "-v", "-m", "unit", "-p", "no:cacheprovider")
+    tests = uv_run(project, "pytest", "-v", "-m", "unit", "--no-cov", "-p", "no:cacheprovider")
     assert "test_team.py::test_team_code_survives_the_update PASSED" in tests.stdout
 
 
