@@ -159,11 +159,47 @@ class ConditionalFile:
     present_when: Callable[[Mapping[str, Any]], bool] = field(repr=False)
 
 
+def _uses_postgresql(answers: Mapping[str, Any]) -> bool:
+    return bool(answers.get("database", "postgresql") == "postgresql")
+
+
+def _uses_sqlite(answers: Mapping[str, Any]) -> bool:
+    return not _uses_postgresql(answers)
+
+
+_K8S_BASE = "deploy/k8s/base/"
 CONDITIONAL_FILES: tuple[ConditionalFile, ...] = (
+    # PostgreSQL services scale out: an autoscaler, a migration Job and a worker Deployment.
+    # SQLite services run one pod on a volume, with migrations and the worker inside it.
     ConditionalFile(
-        source="tests/resilience/{% if uses_postgresql %}test_postgres_outage.py{% endif %}.jinja",
-        rendered="tests/resilience/test_postgres_outage.py",
-        present_when=lambda answers: answers.get("database", "postgresql") == "postgresql",
+        _K8S_BASE + "{% if uses_postgresql %}horizontalpodautoscaler.yaml{% endif %}.jinja",
+        _K8S_BASE + "horizontalpodautoscaler.yaml",
+        _uses_postgresql,
+    ),
+    ConditionalFile(
+        _K8S_BASE + "{% if uses_postgresql %}migration-job.yaml{% endif %}.jinja",
+        _K8S_BASE + "migration-job.yaml",
+        _uses_postgresql,
+    ),
+    ConditionalFile(
+        _K8S_BASE + "{% if uses_postgresql %}worker-deployment.yaml{% endif %}.jinja",
+        _K8S_BASE + "worker-deployment.yaml",
+        _uses_postgresql,
+    ),
+    ConditionalFile(
+        _K8S_BASE + "{% if not uses_postgresql %}persistentvolumeclaim.yaml{% endif %}.jinja",
+        _K8S_BASE + "persistentvolumeclaim.yaml",
+        _uses_sqlite,
+    ),
+    ConditionalFile(
+        "tests/resilience/{% if uses_postgresql %}test_postgres_outage.py{% endif %}.jinja",
+        "tests/resilience/test_postgres_outage.py",
+        _uses_postgresql,
+    ),
+    ConditionalFile(
+        "tests/reliability/{% if uses_postgresql %}test_replicas.py{% endif %}",
+        "tests/reliability/test_replicas.py",
+        _uses_postgresql,
     ),
 )
 

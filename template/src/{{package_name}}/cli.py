@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from . import healthcheck
 from .core.logging import add_processor, configure_logging
 from .core.settings import ConfigurationError, Settings, load_settings
 from .core.tracing import add_trace_ids
@@ -87,6 +88,7 @@ _COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (
     _register_migrate,
     _register_worker,
     _register_openapi,
+    healthcheck.register,
 )
 
 

@@ -1,0 +1,424 @@
+"""OPS-1/OPS-2/OPS-3/ARCH-2: the delivery files of every generated project, checked offline.
+
+The same scanners the generated project's CI and pre-commit run (hadolint, Trivy, zizmor), the
+official schemas (GitHub workflows, Dependabot, Compose, Kubernetes), and the invariants that
+tie the files together: the grace periods, the probes, the settings the manifests set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.commands import run, uv_run
+from tests.support.manifests import (
+    Rendered,
+    load_yaml,
+    render_overlays,
+    steps,
+    tool,
+    unpinned_uses,
+    workflows,
+)
+from tests.support.projects import GeneratedProject
+
+DIGEST_PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
+TRIVY = ["--skip-check-update", "--skip-version-check", "--disable-telemetry", "--quiet"]
+
+
+@cache
+def _rendered(project_path: Path) -> list[Rendered]:
+    return render_overlays(project_path)
+
+
+@pytest.fixture
+def rendered(project: GeneratedProject) -> list[Rendered]:
+    return _rendered(project.path)
+
+
+def _configmap_values(overlay: Rendered) -> dict[str, str]:
+    data: dict[str, str] = overlay.one("ConfigMap")["data"]
+    return data
+
+
+# --- OPS-1: the Dockerfile ------------------------------------------------------------------
+def test_ops1_hadolint_finds_nothing(project: GeneratedProject) -> None:
+    run([tool("hadolint"), "Dockerfile"], cwd=project.path)
+
+
+def test_ops1_base_images_are_pinned_by_digest_and_overridable(project: GeneratedProject) -> None:
+    dockerfile = (project.path / "Dockerfile").read_text()
+    froms = re.findall(r"^FROM (\S+)(?: AS (\S+))?$", dockerfile, flags=re.MULTILINE)
+    pinned = {stage: image for image, stage in froms if stage.startswith("default-")}
+    # In FROM lines, where Dependabot finds them (it does not read ARG values).
+    assert set(pinned) == {"default-uv", "default-builder", "default-runtime"}
+    for stage, reference in pinned.items():
+        assert DIGEST_PINNED.search(reference), f"{stage}: {reference} is not pinned by digest"
+    assert pinned["default-runtime"].startswith("gcr.io/distroless/python3-debian13:nonroot@")
+    # Every real stage starts from a global argument that defaults to those stages, so a
+    # mirror or a stand-in can replace each base image.
+    arguments = dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", dockerfile, flags=re.MULTILINE))
+    assert arguments == {
+        "UV_IMAGE": "default-uv",
+        "BUILDER_IMAGE": "default-builder",
+        "RUNTIME_IMAGE": "default-runtime",
+    }
+    first_from = re.search(r"^FROM ", dockerfile, flags=re.MULTILINE)
+    assert first_from is not None
+    assert dockerfile.index("ARG UV_IMAGE") < first_from.start(), "the ARGs must be global"
+    used = [image for image, stage in froms if not stage.startswith("default-")]
+    assert used == ["${UV_IMAGE}", "${BUILDER_IMAGE}", "${RUNTIME_IMAGE}"]
+    assert "uv sync --locked --no-dev --no-editable" in dockerfile
+    assert "--mount=type=cache,target=/root/.cache/uv" in dockerfile
+
+
+def test_ops1_dockerignore_sends_only_what_the_build_reads(project: GeneratedProject) -> None:
+    patterns = [
+        line.strip()
+        for line in (project.path / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert patterns[0] == "*", "an allow-list: everything is excluded first"
+    allowed = {pattern.removeprefix("!") for pattern in patterns if pattern.startswith("!")}
+    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "src/"}
+
+
+# --- OPS-2: scanners --------------------------------------------------------------------------
+def test_ops2_trivy_config_finds_no_high_or_critical_misconfiguration(
+    project: GeneratedProject, rendered: list[Rendered], tmp_path: Path
+) -> None:
+    for overlay in rendered:
+        (tmp_path / f"{overlay.overlay}.yaml").write_text(overlay.text)
+    gate = ["--severity", "HIGH,CRITICAL", "--exit-code", "1"]
+    # The repository as committed (Dockerfile, base manifests, workflows), then the overlays
+    # as they would be applied.
+    for target in (project.path, tmp_path):
+        result = run([tool("trivy"), "config", *TRIVY, *gate, str(target)], cwd=project.path)
+        assert "Dockerfile" in result.stdout or target == tmp_path, result.stdout
+
+
+def test_ops2_ops3_zizmor_finds_nothing_in_the_workflows(project: GeneratedProject) -> None:
+    run(
+        [tool("zizmor"), "--offline", "--persona", "pedantic", ".github/"],
+        cwd=project.path,
+    )
+
+
+# --- OPS-3: workflows -------------------------------------------------------------------------
+def test_ops3_workflows_dependabot_and_compose_match_their_schemas(
+    project: GeneratedProject,
+) -> None:
+    checks = {
+        "vendor.github-workflows": sorted((project.path / ".github" / "workflows").glob("*.yml")),
+        "vendor.dependabot": [project.path / ".github" / "dependabot.yml"],
+        "vendor.compose-spec": [project.path / "compose.yaml"],
+    }
+    for schema, files in checks.items():
+        assert files, schema
+        run(
+            [tool("check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
+            cwd=project.path,
+        )
+
+
+def test_ops3_every_action_is_pinned_by_commit_sha_with_its_version(
+    project: GeneratedProject,
+) -> None:
+    total = 0
+    for path in sorted((project.path / ".github" / "workflows").glob("*.yml")):
+        count, problems = unpinned_uses(path.read_text())
+        assert not problems, f"{path.name}:\n" + "\n".join(problems)
+        total += count
+    assert total >= 10
+
+
+def test_ops3_the_pin_check_catches_tags_short_shas_and_missing_versions() -> None:
+    sha = "3d3c42e5aac5ba805825da76410c181273ba90b1"
+    good = f"      - uses: actions/checkout@{sha} # v7.0.1\n"
+    assert unpinned_uses(good) == (1, [])
+    for bad in (
+        "      - uses: actions/checkout@v7\n",
+        "      - uses: actions/checkout@3d3c42e # v7.0.1\n",
+        f"      - uses: actions/checkout@{sha}\n",
+        "        uses: ./local-action\n",
+    ):
+        count, problems = unpinned_uses(bad)
+        assert count == 1
+        assert problems, bad
+
+
+def test_ops3_permissions_are_least_privilege_and_checkouts_keep_no_credentials(
+    project: GeneratedProject,
+) -> None:
+    allowed_writes = {
+        "ci.yml": {"image": {"security-events"}},
+        "security.yml": {"config-scan": {"security-events"}},
+        "release.yml": {"image": {"packages", "id-token", "attestations"}},
+    }
+    found = workflows(project.path)
+    assert set(found) == set(allowed_writes)
+    for name, workflow in found.items():
+        assert workflow["permissions"] == {"contents": "read"}, name
+        for job_name, job in workflow["jobs"].items():
+            permissions = job.get("permissions", {})
+            writes = {scope for scope, level in permissions.items() if level == "write"}
+            assert writes == allowed_writes[name].get(job_name, set()), f"{name}:{job_name}"
+            assert job.get("timeout-minutes"), f"{name}:{job_name} has no timeout"
+        for job_name, step in steps(workflow):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, f"{name}:{job_name}"
+
+
+def test_ops3_ci_runs_every_gate(project: GeneratedProject) -> None:
+    ci = workflows(project.path)["ci.yml"]
+    commands = "\n".join(str(step.get("run", "")) for _, step in steps(ci))
+    for gate in (
+        "uv run ruff check",
+        "uv run ruff format --check",
+        "uv run mypy",
+        "uv run pytest",
+        "pytest -m contract",
+        "pytest -m load",
+        "alembic downgrade base",
+    ):
+        assert gate in commands, gate
+    services = ci["jobs"]["test"]["services"]
+    assert {"postgres", "redis"} <= set(services)
+    uses = [str(step.get("uses", "")) for _, step in steps(ci)]
+    assert any(action.startswith("aquasecurity/trivy-action@") for action in uses)
+    assert any(action.startswith("github/codeql-action/upload-sarif@") for action in uses)
+    build = next(s for _, s in steps(ci) if str(s.get("uses", "")).startswith("docker/build-push"))
+    assert build["with"]["cache-from"] == "type=gha"
+
+    security = workflows(project.path)["security.yml"]
+    security_text = yaml.safe_dump(security)
+    assert "scan-type: config" in security_text
+    assert "pip-audit" in security_text
+    assert "trufflesecurity/trufflehog@" in security_text
+
+    release = workflows(project.path)["release.yml"]
+    triggers = release.get("on", release.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers == {"push": {"tags": ["v*.*.*"]}}
+    push = next(
+        s for _, s in steps(release) if str(s.get("uses", "")).startswith("docker/build-push")
+    )
+    assert push["with"]["push"] is True
+    assert push["with"]["sbom"] is True
+    assert push["with"]["provenance"] == "mode=max"
+
+
+def test_ops3_dependabot_keeps_python_actions_and_images_current(
+    project: GeneratedProject,
+) -> None:
+    config = load_yaml(project.path / ".github" / "dependabot.yml")
+    ecosystems = {update["package-ecosystem"] for update in config["updates"]}
+    assert ecosystems == {"uv", "github-actions", "docker", "docker-compose"}
+
+
+def test_ops3_pre_commit_config_is_valid_and_has_every_gate(project: GeneratedProject) -> None:
+    config_path = project.path / ".pre-commit-config.yaml"
+    run([tool("pre-commit"), "validate-config", str(config_path)], cwd=project.path)
+    config = load_yaml(config_path)
+    hook_ids = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+    for required in (
+        "ruff-check", "ruff-format", "mypy", "check-yaml", "check-toml", "gitleaks",
+        "hadolint", "zizmor", "actionlint", "no-copier-conflict-markers", "no-copier-rejects",
+    ):  # fmt: skip
+        assert required in hook_ids, required
+
+
+def test_ops3_pre_commit_refuses_copier_conflict_markers_and_rej_files(
+    project: GeneratedProject, tmp_path: Path
+) -> None:
+    """The two local hooks, run for real by pre-commit on a scratch repository."""
+    config = load_yaml(project.path / ".pre-commit-config.yaml")
+    local = next(repo for repo in config["repos"] if repo["repo"] == "local")
+    hooks = [hook for hook in local["hooks"] if hook["id"].startswith("no-copier-")]
+    scratch = tmp_path / "repository"
+    scratch.mkdir()
+    (scratch / ".pre-commit-config.yaml").write_text(
+        yaml.safe_dump({"repos": [{"repo": "local", "hooks": hooks}]})
+    )
+    subprocess.run(["git", "init", "--quiet", str(scratch)], check=True)
+    clean = scratch / "clean.py"
+    clean.write_text("# ======= a heading, not a conflict\nVALUE = 1\n")
+    conflicted = scratch / "settings.py"
+    conflicted.write_text(
+        "<<<<<<< before updating\nTIMEOUT = 1\n=======\nTIMEOUT = 2\n>>>>>>> after updating\n"
+    )
+    rejected = scratch / "pyproject.toml.rej"
+    rejected.write_text("@@ -1 +1 @@\n")
+
+    def pre_commit(*files: Path) -> subprocess.CompletedProcess[str]:
+        names = [str(path.relative_to(scratch)) for path in files]
+        return subprocess.run(
+            [tool("pre-commit"), "run", "--files", *names],
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert pre_commit(clean).returncode == 0
+    refused = pre_commit(conflicted, rejected)
+    assert refused.returncode == 1
+    assert "settings.py:1:<<<<<<< before updating" in refused.stdout
+    assert "pyproject.toml.rej" in refused.stdout
+
+
+# --- Local stack ----------------------------------------------------------------------------
+def test_ops3_compose_brings_up_the_whole_stack(project: GeneratedProject) -> None:
+    compose = load_yaml(project.path / "compose.yaml")
+    services = compose["services"]
+    expected = {"app", "worker", "migrate", "redis", "otel-collector", "jaeger", "prometheus"}
+    if project.answers["database"] == "postgresql":
+        expected.add("postgres")
+    assert set(services) == expected
+    assert services["app"]["build"]["context"] == "."
+    assert services["app"]["command"] == ["serve"]
+    assert services["worker"]["command"] == ["worker"]
+    assert services["migrate"]["command"] == ["migrate"]
+    assert services["prometheus"]["profiles"] == ["metrics"]
+    for waiting in ("app", "worker"):
+        assert services[waiting]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+    for mounted in ("deploy/compose/otel-collector.yaml", "deploy/compose/prometheus.yaml"):
+        assert (project.path / mounted).is_file(), mounted
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+# --- ARCH-2: Kubernetes ---------------------------------------------------------------------
+def test_arch2_every_manifest_is_valid_kubernetes(
+    project: GeneratedProject, rendered: list[Rendered], tmp_path: Path
+) -> None:
+    files = []
+    for overlay in rendered:
+        path = tmp_path / f"{overlay.overlay}.yaml"
+        path.write_text(overlay.text)
+        files.append(path)
+    base = project.path / "deploy" / "k8s" / "base"
+    files += [path for path in sorted(base.glob("*.yaml")) if path.name != "kustomization.yaml"]
+    result = run([tool("kubernetes-validate"), "--strict", *map(str, files)], cwd=project.path)
+    assert "fail" not in result.stdout.lower() + result.stderr.lower()
+
+
+def test_arch2_pods_are_locked_down(rendered: list[Rendered]) -> None:
+    for overlay in rendered:
+        for where, pod in overlay.pod_specs():
+            label = f"{overlay.overlay} {where}"
+            assert pod["automountServiceAccountToken"] is False, label
+            assert pod["securityContext"]["runAsNonRoot"] is True, label
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, label
+            volumes = {volume["name"]: volume for volume in pod["volumes"]}
+            assert "emptyDir" in volumes["tmp"], label
+            for container in pod["containers"] + pod.get("initContainers", []):
+                context = container["securityContext"]
+                assert context["readOnlyRootFilesystem"] is True, label
+                assert context["allowPrivilegeEscalation"] is False, label
+                assert context["runAsUser"] == 65532, label
+                assert context["capabilities"] == {"drop": ["ALL"]}, label
+                assert {"requests", "limits"} <= set(container["resources"]), label
+                mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+                assert "/tmp" in mounts, label
+
+
+def _deployment(overlay: Rendered, component: str) -> dict[str, Any]:
+    found = [
+        deployment
+        for deployment in overlay.of_kind("Deployment")
+        if deployment["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    ]
+    assert len(found) == 1, f"{overlay.overlay}: {len(found)} {component} deployments"
+    return found[0]
+
+
+def test_arch2_inf3_probes_and_grace_period_fit_the_service(
+    project: GeneratedProject, rendered: list[Rendered]
+) -> None:
+    for overlay in rendered:
+        deployment = _deployment(overlay, "api")
+        pod = deployment["spec"]["template"]["spec"]
+        app = next(container for container in pod["containers"] if container["name"] == "app")
+        assert app["args"] == ["serve"]
+        assert app["livenessProbe"]["httpGet"]["path"] == "/health/live"
+        assert app["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+        assert app["startupProbe"]["httpGet"]["path"] == "/health/live"
+        assert app["ports"][0]["containerPort"] == 8000
+        pre_stop = app["lifecycle"]["preStop"]
+        assert set(pre_stop) == {"sleep"}, "no exec hook: the image has no shell"
+        settings = _configmap_values(overlay)
+        needed = (
+            pre_stop["sleep"]["seconds"]
+            + float(settings["SHUTDOWN_DRAIN_SECONDS"])
+            + float(settings["SHUTDOWN_GRACE_SECONDS"])
+        )
+        assert pod["terminationGracePeriodSeconds"] > needed, overlay.overlay
+        assert settings["APP_ENV"] == "production"
+        assert settings["HOST"] == "0.0.0.0"  # noqa: S104 - inside the pod
+        assert overlay.one("Service")["spec"]["ports"][0]["targetPort"] == "http"
+        assert overlay.one("PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+        assert overlay.one("NetworkPolicy")["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        assert (
+            overlay.one("Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+            == "restricted"
+        )
+        worker_grace = float(settings["WORKER_SHUTDOWN_GRACE_SECONDS"])
+        if project.answers["database"] == "postgresql":
+            autoscaler = overlay.one("HorizontalPodAutoscaler")
+            assert autoscaler["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+            assert autoscaler["spec"]["minReplicas"] >= 2
+            assert "replicas" not in deployment["spec"], "the autoscaler owns the count"
+            job = overlay.one("Job")
+            assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+            worker_pod = _deployment(overlay, "worker")["spec"]["template"]["spec"]
+            assert worker_pod["containers"][0]["args"] == ["worker"]
+            assert worker_pod["terminationGracePeriodSeconds"] > worker_grace
+        else:
+            assert not overlay.of_kind("HorizontalPodAutoscaler")
+            assert deployment["spec"]["replicas"] == 1
+            assert pod["initContainers"][0]["args"] == ["migrate"]
+            worker = next(c for c in pod["containers"] if c["name"] == "worker")
+            assert worker["args"] == ["worker"]
+            assert pod["terminationGracePeriodSeconds"] > worker_grace
+
+
+def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secrets(
+    synced_project: GeneratedProject, rendered: list[Rendered]
+) -> None:
+    """Each variable the manifests set names a settings field (env = field name, upper-cased)."""
+    fields = json.loads(
+        uv_run(
+            synced_project.path,
+            "python",
+            "-c",
+            f"import json; from {synced_project.package}.core.settings import Settings; "
+            "print(json.dumps(sorted(Settings.model_fields)))",
+        ).stdout
+    )
+    known = {field.upper() for field in fields}
+    secrets = {"DATABASE_URL", "REDIS_URL"} & known
+    for overlay in rendered:
+        for name in _configmap_values(overlay):
+            assert name in known or name.startswith("OTEL_"), f"{overlay.overlay}: {name}"
+        for where, pod in overlay.pod_specs():
+            for container in pod["containers"] + pod.get("initContainers", []):
+                names = set()
+                for variable in container.get("env", []):
+                    names.add(variable["name"])
+                    assert variable["name"] in known, f"{where}: {variable['name']}"
+                    if variable["name"] in secrets:
+                        assert "secretKeyRef" in variable["valueFrom"], f"{where}: {variable}"
+                        assert "value" not in variable
+                configured = names | set(_configmap_values(overlay))
+                assert {"REDIS_URL", "DATABASE_URL"} <= configured, f"{where} lacks a URL"

@@ -1,0 +1,262 @@
+"""OPS-1/INF-1/INF-3: the generated Dockerfile, built for real and run as a container.
+
+buildah builds the defaults project's Dockerfile on stand-in base images (tests/support/images.py)
+passed through its build arguments; podman runs it on loopback against a real PostgreSQL and
+Redis, with the restrictions Kubernetes applies (read-only root, no capabilities). Built once per
+session, for the defaults project only: the other answer sets change nothing in the image.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.images import (
+    NONROOT_UID,
+    ContainerTools,
+    build_image,
+    ensure_stand_ins,
+    missing_tools,
+)
+from tests.support.projects import GeneratedProject
+from tests.support.servers import free_port
+
+pytestmark = [pytest.mark.image, pytest.mark.slow]
+
+BUILD_ARGS = {"VERSION": "1.2.3-test", "REVISION": "0123456789abcdef"}
+GRACE_SECONDS = 5
+STOP_TIMEOUT_SECONDS = 20
+
+
+def report(config: pytest.Config, line: str) -> None:
+    """A figure for the run's output, shown even though pytest captures output."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if capture is None or reporter is None:
+        print(f"[image] {line}")
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(f"\n[image] {line}")
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    reference: str
+    config: dict[str, Any]
+    healthcheck: dict[str, Any]
+    size_bytes: int
+    package: str
+
+
+@pytest.fixture(scope="module")
+def tools() -> ContainerTools:
+    missing = missing_tools()
+    if missing:
+        message = (
+            f"IMAGE TESTS SKIPPED: {', '.join(missing)} missing. Install them "
+            "(`apt-get install buildah podman runc debootstrap`) to build and run the image."
+        )
+        print(f"\n{'!' * 80}\n{message}\n{'!' * 80}")
+        pytest.skip(message)
+    return ContainerTools.create()
+
+
+@pytest.fixture(scope="module")
+def image(
+    tools: ContainerTools, default_project: GeneratedProject, pytestconfig: pytest.Config
+) -> Iterator[BuiltImage]:
+    stand_ins = ensure_stand_ins(tools)
+    slug = default_project.answers["project_slug"]
+    reference = f"localhost/goldenpath-test-{slug}:{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
+    build_image(
+        tools, default_project.path, reference, build_args=stand_ins.build_args() | BUILD_ARGS
+    )
+    built_in = time.perf_counter() - started
+    inspected = tools.image_inspect(reference)
+    size = int(str(inspected["Size"]))
+    report(pytestconfig, f"image {reference}: {size / 1e6:.1f} MB, built in {built_in:.0f} s")
+    config = inspected["Config"]
+    assert isinstance(config, dict)
+    try:
+        healthcheck = inspected.get("Healthcheck") or config.get("Healthcheck") or {}
+        assert isinstance(healthcheck, dict)
+        yield BuiltImage(reference, config, healthcheck, size, default_project.package)
+    finally:
+        tools.run("podman", "rmi", "--force", reference, check=False)
+
+
+def test_ops1_image_runs_as_65532_in_production_with_labels_and_a_shell_free_healthcheck(
+    image: BuiltImage,
+) -> None:
+    config = image.config
+    assert config["User"] == f"{NONROOT_UID}:{NONROOT_UID}"
+    environment = dict(item.split("=", 1) for item in config["Env"])
+    assert environment["APP_ENV"] == "production"
+    assert environment["HOST"] == "0.0.0.0"  # noqa: S104 - the container's own interface
+    assert config["Entrypoint"] == ["/app/.venv/bin/python", "-m", image.package]
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.version"] == BUILD_ARGS["VERSION"]
+    assert labels["org.opencontainers.image.revision"] == BUILD_ARGS["REVISION"]
+    assert labels["org.opencontainers.image.source"].startswith("https://github.com/")
+    # Exec form ("CMD"), not "CMD-SHELL": there is no shell to run a string in.
+    assert image.healthcheck.get("Test") == [
+        "CMD", "/app/.venv/bin/python", "-m", image.package, "healthcheck",
+    ]  # fmt: skip
+
+
+def test_ops1_final_image_has_no_shell_build_tools_sources_or_tests(
+    tools: ContainerTools, image: BuiltImage
+) -> None:
+    root = Path(tools.run("podman", "image", "mount", image.reference).stdout.strip())
+    try:
+        for absent in (
+            "bin/sh", "bin/bash", "usr/bin/sh", "usr/bin/bash", "usr/bin/apt-get",
+            "usr/bin/dpkg", "usr/bin/gcc", "usr/local/bin/uv", "src", "app/tests",
+            "app/pyproject.toml", "app/uv.lock", "app/.env", "app/.venv/bin/pip",
+        ):  # fmt: skip
+            assert not (root / absent).exists(), f"/{absent} must not be in the runtime image"
+        # Only the virtual environment was copied in: no sources, lock files, tests or .env.
+        assert sorted(path.name for path in (root / "app").iterdir()) == [".venv"]
+        # The venv's interpreter is the runtime's own, at the path the builder used.
+        python = root / "app" / ".venv" / "bin" / "python"
+        assert python.is_symlink()
+        assert str(python.readlink()).startswith("/usr/bin/python3"), python.readlink()
+        assert (root / "usr" / "bin" / "python3.13").is_file()
+        site = root / "app" / ".venv" / "lib" / "python3.13" / "site-packages"
+        installed = site / image.package
+        assert (installed / "app.py").is_file(), "the project is installed into the venv"
+        for pth in site.glob("*.pth"):
+            assert "/src" not in pth.read_text(), f"{pth.name}: an editable install of /src"
+        assert list((installed / "__pycache__").glob("*.cpython-313.pyc")), "bytecode compiled"
+        assert not (installed / "tests").exists()
+        extensions = list(site.rglob("*.so"))
+        assert extensions
+        for extension in extensions:
+            assert ".debug_info" not in elf_section_names(extension), f"{extension} not stripped"
+    finally:
+        tools.run("podman", "image", "unmount", image.reference, check=False)
+
+
+def elf_section_names(path: Path) -> set[str]:
+    """The section names of a 64-bit little-endian ELF file (what `readelf -S` lists)."""
+    data = path.read_bytes()
+    assert data[:4] == b"\x7fELF", f"{path}: not ELF"
+    assert (data[4], data[5]) == (2, 1), f"{path}: not 64-bit little-endian"
+    section_offset = int.from_bytes(data[0x28:0x30], "little")
+    entry_size = int.from_bytes(data[0x3A:0x3C], "little")
+    count = int.from_bytes(data[0x3C:0x3E], "little")
+    names_index = int.from_bytes(data[0x3E:0x40], "little")
+
+    def header(index: int) -> bytes:
+        start = section_offset + index * entry_size
+        return data[start : start + entry_size]
+
+    names_offset = int.from_bytes(header(names_index)[0x18:0x20], "little")
+    names = set()
+    for index in range(count):
+        name_start = names_offset + int.from_bytes(header(index)[0:4], "little")
+        names.add(data[name_start : data.index(b"\0", name_start)].decode())
+    return names
+
+
+def _process_uid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid line for pid {pid}")
+
+
+def _wait_ready(base_url: str, tools: ContainerTools, name: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        state = tools.run("podman", "inspect", name, "--format", "{{.State.Status}}", check=False)
+        if state.stdout.strip() in {"exited", "stopped"}:
+            logs = tools.run("podman", "logs", name, check=False)
+            raise AssertionError(f"container exited:\n{logs.stdout}{logs.stderr}")
+        try:
+            response = httpx.get(base_url + "/health/ready", timeout=2)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text}"
+        except httpx.TransportError as error:
+            last = repr(error)
+        time.sleep(0.25)
+    logs = tools.run("podman", "logs", name, check=False)
+    raise AssertionError(f"/health/ready never answered 200 ({last}):\n{logs.stdout}{logs.stderr}")
+
+
+def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
+    tools: ContainerTools,
+    image: BuiltImage,
+    postgres: Any,
+    redis: Any,
+    pytestconfig: pytest.Config,
+) -> None:
+    name = f"goldenpath-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    # What production needs (the image already says APP_ENV=production); loopback only.
+    environment = {
+        "DATABASE_URL": postgres.create_database(f"image_{uuid.uuid4().hex[:8]}"),
+        "REDIS_URL": redis.url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+    }
+    arguments = [item for key, value in environment.items() for item in ("--env", f"{key}={value}")]
+    # The release order: migrations first, from the same image (they ship inside the package).
+    migrated = tools.run(
+        "podman", "run", "--rm", "--network", "host", "--pids-limit", "0", "--read-only",
+        "--tmpfs", "/tmp", "--cap-drop", "ALL", *arguments, image.reference, "migrate",
+        check=False,
+    )  # fmt: skip
+    assert migrated.returncode == 0, f"migrate failed:\n{migrated.stdout}{migrated.stderr}"
+    tools.run(
+        "podman", "run", "--detach", "--name", name, "--network", "host", "--pids-limit", "0",
+        # Kubernetes' restrictions (deploy/k8s): read-only root with a /tmp, no capabilities.
+        "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges",
+        # Keep the HEALTHCHECK but run it on demand: there is no systemd here for its timer.
+        "--health-interval", "disable",
+        *arguments, image.reference,
+    )  # fmt: skip
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_ready(base_url, tools, name)
+        ready = httpx.get(base_url + "/health/ready", timeout=5)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["status"] == "ok"
+
+        pid = int(tools.run("podman", "inspect", name, "--format", "{{.State.Pid}}").stdout)
+        assert _process_uid(pid) == NONROOT_UID
+
+        health = tools.run("podman", "healthcheck", "run", name, check=False)
+        assert health.returncode == 0, f"HEALTHCHECK failed: {health.stdout}{health.stderr}"
+
+        started = time.monotonic()
+        tools.run("podman", "stop", "--time", str(STOP_TIMEOUT_SECONDS), name)
+        stopped_in = time.monotonic() - started
+        state = json.loads(
+            tools.run("podman", "inspect", name, "--format", "{{json .State}}").stdout
+        )
+        logs = tools.run("podman", "logs", name, check=False)
+        assert state["ExitCode"] == 0, f"exit code {state['ExitCode']}:\n{logs.stdout}{logs.stderr}"
+        assert stopped_in < STOP_TIMEOUT_SECONDS, "podman had to kill the container"
+        report(pytestconfig, f"container stopped gracefully in {stopped_in:.1f} s (exit 0)")
+    finally:
+        subprocess.run(
+            ["podman", "rm", "--force", "--time", "0", name],
+            env=tools.env(),
+            capture_output=True,
+            check=False,
+        )
