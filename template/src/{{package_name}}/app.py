@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from . import __version__
 from ._project import DESCRIPTION, PROJECT_NAME
 from .api import install_routes
+from .api_keys.repository import InMemoryApiKeyRepository
 from .core import health
+from .core.docs import install_docs
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
 from .core.health import HealthRegistry
 from .core.lifecycle import Lifecycle
@@ -22,6 +24,7 @@ from .core.logging import get_logger
 from .core.openapi import install_openapi
 from .core.redis import redis_client
 from .core.request_context import RequestContextMiddleware
+from .core.security.install import add_request_guards, add_security_headers, security_resources
 from .core.settings import Settings, load_settings
 from .items.repository import ItemRepository
 
@@ -36,6 +39,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             redis_client(settings, app.state.health)
         )
         app.state.item_repository = ItemRepository()
+        app.state.api_key_repository = InMemoryApiKeyRepository()
+        await resources.enter_async_context(
+            security_resources(app, settings, api_key_store=app.state.api_key_repository)
+        )
         _log.info(
             "startup_complete",
             app_env=settings.app_env,
@@ -46,9 +53,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     _log.info("resources_closed")
 
 
-def _install_middleware(app: FastAPI) -> None:
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
+    # A request meets: request context, security headers, unhandled errors, CORS, the per-IP
+    # rate limit, the body size limit, then routing (see core/security/install.py).
+    add_request_guards(app, settings)
     app.add_middleware(UnhandledErrorMiddleware)
+    add_security_headers(app, settings)
     app.add_middleware(RequestContextMiddleware)
 
 
@@ -59,8 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs_enabled else None,
+        # /docs is served by core/docs.py, without inline script (strict CSP, SEC-5).
+        docs_url=None,
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
@@ -69,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_openapi(app)
-    _install_middleware(app)
+    install_docs(app)
+    _install_middleware(app, settings)
     app.include_router(health.router)
     install_routes(app)
     return app

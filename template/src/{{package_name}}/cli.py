@@ -11,7 +11,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from .api_keys.cli import register_api_key_commands
 from .core.logging import configure_logging
+from .core.security.commands import register_dev_token_command
 from .core.settings import ConfigurationError, Settings, load_settings
 
 EXIT_CONFIG = 78
@@ -44,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 type Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 # Each registrar adds one subcommand; the module that owns a process or chore provides it.
-_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = ()
+_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (
+    register_dev_token_command,
+    register_api_key_commands,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

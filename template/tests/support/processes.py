@@ -55,6 +55,7 @@ def start_service(
     log_path: Path,
     wait_path: str | None = "/health/live",
     timeout: float = 30,
+    cwd: Path | None = None,
 ) -> ServiceProcess:
     """Run `python <command...>` with `env` on top of a clean environment; wait until it answers."""
     full_env = {
@@ -65,7 +66,7 @@ def start_service(
     full_env |= {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONUNBUFFERED": "1", **env}
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, *command], env=full_env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, *command], env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd
     )
     service = ServiceProcess(process, f"http://127.0.0.1:{port}", log_path)
     if wait_path is None:

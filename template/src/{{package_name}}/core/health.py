@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from .lifecycle import Lifecycle
+from .security.scopes import Public
 
 HealthCheck = Callable[[], Awaitable[object]]
 """Returns when the dependency answers; raises (or times out) when it does not."""
@@ -82,7 +83,8 @@ def get_lifecycle(request: Request) -> Lifecycle:
     return lifecycle
 
 
-router = APIRouter(prefix="/health", tags=["health"])
+# Probes come from the orchestrator, which holds no credentials: deliberately public (SEC-3).
+router = APIRouter(prefix="/health", tags=["health"], dependencies=[Public])
 
 
 @router.get("/live", summary="Liveness: the process is up", response_model=LiveReport)

@@ -46,6 +46,33 @@ def _rewrite_error_responses(document: dict[str, Any]) -> None:
         schemas["ProblemDetail"] = schema
 
 
+# What the security layers (SEC-1, SEC-3, SEC-4) may answer, documented on the operations they
+# guard, so clients and contract tests know every status an operation can return.
+_GUARD_RESPONSES = {
+    "401": "Missing or invalid credentials (see `WWW-Authenticate`).",
+    "403": "A required scope is missing, or a cookie-authenticated request failed the CSRF check.",
+    "429": "Too many requests; retry after `Retry-After` seconds.",
+}
+_BODY_TOO_LARGE = "The request body is larger than the configured limit."
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
+
+
+def _document_guard_responses(document: dict[str, Any]) -> None:
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            if operation.get("security"):
+                for status, description in _GUARD_RESPONSES.items():
+                    responses.setdefault(status, _problem(description))
+            if "requestBody" in operation:
+                responses.setdefault("413", _problem(_BODY_TOO_LARGE))
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -58,6 +85,7 @@ def install_openapi(app: FastAPI) -> None:
                 servers=app.servers,
             )
             _rewrite_error_responses(document)
+            _document_guard_responses(document)
             app.openapi_schema = document
         return app.openapi_schema
 

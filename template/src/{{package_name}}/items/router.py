@@ -11,10 +11,15 @@ from fastapi import APIRouter, Query, Response, status
 
 from ..core.errors import DomainError
 from ..core.openapi import problem_responses
+from ..core.security.scopes import RequireScopes
 from .dependencies import ItemServiceDep
 from .schemas import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ItemCreate, ItemPage, ItemRead, ItemUpdate
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
+
+# Each route names the scopes it needs (SEC-3); the OpenAPI document shows them.
+READ = RequireScopes("items:read")
+WRITE = RequireScopes("items:write")
 
 
 class InvalidCursorError(DomainError):
@@ -43,6 +48,7 @@ def decode_cursor(cursor: str) -> uuid.UUID:
     status_code=status.HTTP_201_CREATED,
     response_model=ItemRead,
     responses=problem_responses(409, 422),
+    dependencies=[WRITE],
 )
 async def create_item(data: ItemCreate, service: ItemServiceDep, response: Response) -> ItemRead:
     item = ItemRead.model_validate(await service.create(data))
@@ -55,6 +61,7 @@ async def create_item(data: ItemCreate, service: ItemServiceDep, response: Respo
     summary="List items, oldest first",
     response_model=ItemPage,
     responses=problem_responses(400, 422),
+    dependencies=[READ],
 )
 async def list_items(
     service: ItemServiceDep,
@@ -73,6 +80,7 @@ async def list_items(
     summary="Get one item",
     response_model=ItemRead,
     responses=problem_responses(404, 422),
+    dependencies=[READ],
 )
 async def get_item(item_id: uuid.UUID, service: ItemServiceDep) -> ItemRead:
     return ItemRead.model_validate(await service.get(item_id))
@@ -83,6 +91,7 @@ async def get_item(item_id: uuid.UUID, service: ItemServiceDep) -> ItemRead:
     summary="Change an item",
     response_model=ItemRead,
     responses=problem_responses(404, 409, 422),
+    dependencies=[WRITE],
 )
 async def update_item(item_id: uuid.UUID, data: ItemUpdate, service: ItemServiceDep) -> ItemRead:
     return ItemRead.model_validate(await service.update(item_id, data))
@@ -93,6 +102,7 @@ async def update_item(item_id: uuid.UUID, data: ItemUpdate, service: ItemService
     summary="Delete an item",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 422),
+    dependencies=[WRITE],
 )
 async def delete_item(item_id: uuid.UUID, service: ItemServiceDep) -> None:
     await service.delete(item_id)

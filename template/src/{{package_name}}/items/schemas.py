@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.security.sanitize import sanitized_html
+
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 2000
 PAGE_SIZE_DEFAULT = 20
@@ -17,9 +19,11 @@ ItemName = Annotated[
     str,
     Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Blue widget"]),
 ]
+# Free text that a web page may render: stored sanitized (SEC-1), so it is inert everywhere.
 ItemDescription = Annotated[
     str,
-    Field(max_length=DESCRIPTION_MAX_LENGTH, examples=["A widget, in blue."]),
+    Field(max_length=DESCRIPTION_MAX_LENGTH, examples=["A widget, <em>in blue</em>."]),
+    sanitized_html(DESCRIPTION_MAX_LENGTH),
 ]
 
 

@@ -1,0 +1,78 @@
+"""Browsable API docs (API-2): Swagger UI at /docs, without inline script.
+
+FastAPI's own docs page starts Swagger UI with an inline `<script>`, which a strict
+Content-Security-Policy must either forbid or allow with `'unsafe-inline'` (which would undo
+most of the CSP). This page loads the same Swagger UI and starts it from a small script served
+by the service itself, so the docs' CSP (`security/headers.py`) allows scripts only from this
+origin and Swagger UI's CDN.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+
+from .security.headers import SWAGGER_UI_CDN
+from .security.scopes import declare_public_path
+
+SWAGGER_UI_VERSION = "5"
+DOCS_PATH = "/docs"
+DOCS_SCRIPT_PATH = "/docs/swagger-ui-init.js"
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>{title}</title>
+<link rel="stylesheet" href="{cdn}/npm/swagger-ui-dist@{version}/swagger-ui.css">
+<link rel="icon" href="https://fastapi.tiangolo.com/img/favicon.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{cdn}/npm/swagger-ui-dist@{version}/swagger-ui-bundle.js"></script>
+<script src="{script}"></script>
+</body>
+</html>
+"""
+
+_SCRIPT = """window.ui = SwaggerUIBundle({{
+  url: {openapi_url},
+  dom_id: "#swagger-ui",
+  layout: "BaseLayout",
+  deepLinking: true,
+  showExtensions: true,
+  showCommonExtensions: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+}});
+"""
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve /docs when the OpenAPI document is served (`DOCS_ENABLED`)."""
+    if app.openapi_url is None:
+        return
+    openapi_url = app.openapi_url
+    page = _PAGE.format(
+        title=html.escape(f"{app.title} - API docs"),
+        cdn=SWAGGER_UI_CDN,
+        version=SWAGGER_UI_VERSION,
+        script=DOCS_SCRIPT_PATH,
+    ).replace('src="/docs/', 'src="{root}/docs/')
+
+    async def docs_page(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return HTMLResponse(page.replace("{root}", root))
+
+    async def docs_script(request: Request) -> Response:
+        root = request.scope.get("root_path", "").rstrip("/")
+        script = _SCRIPT.format(openapi_url=json.dumps(root + openapi_url))
+        return Response(script, media_type="text/javascript")
+
+    app.add_route(DOCS_PATH, docs_page, include_in_schema=False)
+    app.add_route(DOCS_SCRIPT_PATH, docs_script, include_in_schema=False)
+    for path in (DOCS_PATH, DOCS_SCRIPT_PATH, openapi_url):
+        declare_public_path(app, path)
