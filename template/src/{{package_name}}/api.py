@@ -11,10 +11,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from .auth.router import router as auth_router
+from .categories.router import router as categories_router
 from .items.router import router as items_router
 
 V1_PREFIX = "/v1"
-V1_ROUTERS: tuple[APIRouter, ...] = (auth_router, items_router)
+V1_ROUTERS: tuple[APIRouter, ...] = (auth_router, items_router, categories_router)
 
 
 def install_routes(app: FastAPI) -> None:

@@ -11,11 +11,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import __version__
+from . import __version__, models  # noqa: F401 - every table registered, so foreign keys resolve
 from ._project import DESCRIPTION, PROJECT_NAME
 from .api import install_routes
-from .api_keys.repository import InMemoryApiKeyRepository
+from .api_keys.repository import ApiKeyStore
 from .core import health
+from .core.database import install_database_error_handlers, open_database
 from .core.docs import install_docs
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
 from .core.health import HealthRegistry
@@ -26,7 +27,6 @@ from .core.redis import redis_client
 from .core.request_context import RequestContextMiddleware
 from .core.security.install import add_request_guards, add_security_headers, security_resources
 from .core.settings import Settings, load_settings
-from .items.repository import ItemRepository
 
 _log = get_logger(__name__)
 
@@ -34,14 +34,21 @@ _log = get_logger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    if settings.app_env == "development" and settings.database_url is None:
+        # Zero set-up: the embedded development database migrates itself. Everywhere else,
+        # migrations are a deliberate step (`migrate` command, the Kubernetes migration Job).
+        from .core.migrations import upgrade_async  # noqa: PLC0415 - Alembic only when needed
+
+        await upgrade_async(settings)
     async with AsyncExitStack() as resources:
+        app.state.database = await resources.enter_async_context(
+            open_database(settings, app.state.health)
+        )
         app.state.redis = await resources.enter_async_context(
             redis_client(settings, app.state.health)
         )
-        app.state.item_repository = ItemRepository()
-        app.state.api_key_repository = InMemoryApiKeyRepository()
         await resources.enter_async_context(
-            security_resources(app, settings, api_key_store=app.state.api_key_repository)
+            security_resources(app, settings, api_key_store=ApiKeyStore(app.state.database))
         )
         _log.info(
             "startup_complete",
@@ -81,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lifecycle = Lifecycle()
 
     install_error_handlers(app)
+    install_database_error_handlers(app)
     install_openapi(app)
     install_docs(app)
     _install_middleware(app, settings)

@@ -2,7 +2,7 @@
 
 Each command loads and validates the settings itself, so a configuration error is reported the
 same way everywhere: one message naming every bad variable on stderr and exit code 78
-(EX_CONFIG), never a traceback.
+(EX_CONFIG), never a traceback. Heavy imports happen inside the commands, so `--help` is fast.
 """
 
 from __future__ import annotations
@@ -19,14 +19,57 @@ from .core.settings import ConfigurationError, Settings, load_settings
 EXIT_CONFIG = 78
 PACKAGE = __name__.rpartition(".")[0]
 
-Command = Callable[[argparse.Namespace, Settings], int]
+type Command = Callable[[argparse.Namespace, Settings], int]
+type Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _serve(_: argparse.Namespace, settings: Settings) -> int:
-    from .app import create_app  # noqa: PLC0415 - keep `--help` fast
+    from .app import create_app  # noqa: PLC0415
     from .server import serve  # noqa: PLC0415
 
     return serve(create_app(settings), settings)
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from .core import migrations  # noqa: PLC0415
+
+    if args.downgrade:
+        migrations.downgrade(settings, args.downgrade)
+    else:
+        migrations.upgrade(settings, args.revision)
+    return 0
+
+
+def _worker(_: argparse.Namespace, settings: Settings) -> int:
+    from .jobs import main as run_worker  # noqa: PLC0415
+
+    return run_worker(settings)
+
+
+def _register_serve(commands: Subcommands) -> None:
+    commands.add_parser("serve", help="serve HTTP (the default)").set_defaults(handler=_serve)
+
+
+def _register_migrate(commands: Subcommands) -> None:
+    migrate = commands.add_parser("migrate", help="apply database migrations (DB-2)")
+    migrate.add_argument("revision", nargs="?", default="head", help="target (default: head)")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="roll back to REVISION instead")
+    migrate.set_defaults(handler=_migrate)
+
+
+def _register_worker(commands: Subcommands) -> None:
+    worker = commands.add_parser("worker", help="run the background job worker (ARCH-3)")
+    worker.set_defaults(handler=_worker)
+
+
+# Each registrar adds one subcommand; the module that owns a process or chore provides it.
+_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (
+    _register_serve,
+    _register_migrate,
+    _register_worker,
+    register_dev_token_command,
+    register_api_key_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,21 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the service or one of its chores. Settings come from the environment.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve = commands.add_parser("serve", help="serve HTTP (the default)")
-    serve.set_defaults(handler=_serve)
     for register in _COMMAND_REGISTRARS:
         register(commands)
     parser.set_defaults(handler=_serve)
     return parser
-
-
-type Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
-
-# Each registrar adds one subcommand; the module that owns a process or chore provides it.
-_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (
-    register_dev_token_command,
-    register_api_key_commands,
-)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,36 +1,62 @@
-"""ARCH-1/API-3: the example resource through the real app, router -> service -> repository."""
+"""ARCH-1/API-3/DB-*: the example resource through the real app and the real database."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 
-pytestmark = pytest.mark.integration
+from tests.support.databases import assert_max_queries
+
+pytestmark = [pytest.mark.integration, pytest.mark.database]
+
+Json = dict[str, Any]
 
 
-async def create(client: httpx.AsyncClient, name: str, description: str = "") -> dict[str, object]:
-    response = await client.post("/v1/items", json={"name": name, "description": description})
+async def create(client: httpx.AsyncClient, name: str, **fields: Any) -> Json:
+    response = await client.post("/v1/items", json={"name": name, **fields})
     assert response.status_code == 201, response.text
-    body: dict[str, object] = response.json()
+    body: Json = response.json()
     assert response.headers["location"] == f"/v1/items/{body['id']}"
+    assert response.headers["etag"] == '"1"'
     return body
 
 
+async def count_items(app: FastAPI) -> int:
+    async with app.state.database.engine.connect() as connection:
+        return int((await connection.execute(text("SELECT count(*) FROM items"))).scalar_one())
+
+
 async def test_arch1_create_then_read(client: httpx.AsyncClient) -> None:
-    created = await create(client, "Blue widget", "A widget, in blue.")
+    created = await create(client, "Blue widget", description="In blue.", price_cents=1999)
     response = await client.get(f"/v1/items/{created['id']}")
     assert response.status_code == 200
     assert response.json() == created
+    assert response.headers["etag"] == '"1"'
     assert created["version"] == 1
+    assert created["status"] == "pending"
+    assert uuid.UUID(created["id"]).version == 7
 
 
-async def test_arch1_duplicate_name_is_a_409_problem(client: httpx.AsyncClient) -> None:
+async def test_db4_ids_are_time_ordered(client: httpx.AsyncClient) -> None:
+    first = await create(client, "first")
+    second = await create(client, "second")
+    assert uuid.UUID(first["id"]) < uuid.UUID(second["id"])
+
+
+async def test_arch1_duplicate_name_is_a_409_and_changes_nothing(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
     await create(client, "Only one")
     response = await client.post("/v1/items", json={"name": "Only one"})
     assert response.status_code == 409
     assert response.json()["type"] == "urn:problem-type:item-name-taken"
+    assert await count_items(app) == 1
 
 
 async def test_arch1_missing_item_is_a_404_problem(client: httpx.AsyncClient) -> None:
@@ -40,12 +66,12 @@ async def test_arch1_missing_item_is_a_404_problem(client: httpx.AsyncClient) ->
 
 
 async def test_arch1_update_changes_fields_and_version(client: httpx.AsyncClient) -> None:
-    created = await create(client, "Before")
+    created = await create(client, "Before", price_cents=100)
     response = await client.patch(f"/v1/items/{created['id']}", json={"name": "After"})
     assert response.status_code == 200
     body = response.json()
-    assert body["name"] == "After"
-    assert body["version"] == 2
+    assert (body["name"], body["price_cents"], body["version"]) == ("After", 100, 2)
+    assert response.headers["etag"] == '"2"'
 
 
 async def test_arch1_delete_then_gone(client: httpx.AsyncClient) -> None:
@@ -54,23 +80,136 @@ async def test_arch1_delete_then_gone(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"/v1/items/{created['id']}")).status_code == 404
 
 
-async def test_arch1_list_pages_through_everything_once(client: httpx.AsyncClient) -> None:
-    names = {f"item {n:02d}" for n in range(7)}
-    for name in sorted(names):
+async def test_arch1_list_pages_through_everything_once_in_order(
+    client: httpx.AsyncClient,
+) -> None:
+    names = [f"item {n:02d}" for n in range(7)]
+    for name in names:
         await create(client, name)
     seen: list[str] = []
     cursor: str | None = None
     while True:
-        params: dict[str, str | int] = {"limit": 3}
-        if cursor:
-            params["cursor"] = cursor
+        params: dict[str, str | int] = {"limit": 3, **({"cursor": cursor} if cursor else {})}
         page = (await client.get("/v1/items", params=params)).json()
         seen.extend(item["name"] for item in page["items"])
         cursor = page.get("next_cursor")
         if cursor is None:
             break
-    assert sorted(seen) == sorted(names)
-    assert len(seen) == len(names)
+    assert seen == names  # stable, oldest first, nothing twice
+
+
+async def test_perf2_listing_a_full_page_is_one_query(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    for n in range(25):
+        await create(client, f"bulk {n}")
+    with assert_max_queries(app.state.database.engine, 2):
+        response = await client.get("/v1/items", params={"limit": 25})
+    assert len(response.json()["items"]) == 25
+
+
+# --- Optimistic concurrency ---------------------------------------------------------------------
+
+
+async def test_db3_stale_if_match_is_a_412_and_changes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await create(client, "Versioned")
+    await client.patch(f"/v1/items/{created['id']}", json={"price_cents": 5})
+    stale = await client.patch(
+        f"/v1/items/{created['id']}", json={"price_cents": 9}, headers={"If-Match": '"1"'}
+    )
+    assert stale.status_code == 412
+    assert stale.json()["type"] == "urn:problem-type:item-version-mismatch"
+    current = (await client.get(f"/v1/items/{created['id']}")).json()
+    assert (current["price_cents"], current["version"]) == (5, 2)
+
+
+async def test_db3_current_if_match_applies(client: httpx.AsyncClient) -> None:
+    created = await create(client, "Versioned")
+    response = await client.patch(
+        f"/v1/items/{created['id']}", json={"price_cents": 9}, headers={"If-Match": '"1"'}
+    )
+    assert response.status_code == 200
+    assert response.json()["version"] == 2
+
+
+async def test_db3_concurrent_updates_never_silently_overwrite(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await create(client, "Contended")
+    responses = await asyncio.gather(
+        *(
+            client.patch(f"/v1/items/{created['id']}", json={"price_cents": price})
+            for price in range(1, 9)
+        )
+    )
+    statuses = [response.status_code for response in responses]
+    assert set(statuses) <= {200, 409}, statuses
+    succeeded = statuses.count(200)
+    final = (await client.get(f"/v1/items/{created['id']}")).json()
+    # Every success bumped the version exactly once: no lost update.
+    assert final["version"] == 1 + succeeded
+
+
+# --- Categories and the foreign key -------------------------------------------------------------
+
+
+async def test_db3_item_in_a_category(client: httpx.AsyncClient) -> None:
+    category = (await client.post("/v1/categories", json={"name": "Widgets"})).json()
+    item = await create(client, "Filed widget", category_id=category["id"])
+    assert item["category_id"] == category["id"]
+    in_use = await client.delete(f"/v1/categories/{category['id']}")
+    assert in_use.status_code == 409
+    assert in_use.json()["type"] == "urn:problem-type:category-in-use"
+    cleared = await client.patch(f"/v1/items/{item['id']}", json={"category_id": None})
+    assert cleared.json()["category_id"] is None
+    assert (await client.delete(f"/v1/categories/{category['id']}")).status_code == 204
+
+
+async def test_db3_dangling_category_is_a_422_and_changes_nothing(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    response = await client.post(
+        "/v1/items", json={"name": "Orphan", "category_id": str(uuid.uuid4())}
+    )
+    assert response.status_code == 422
+    assert response.json()["type"] == "urn:problem-type:unknown-category"
+    assert await count_items(app) == 0
+
+
+# --- Bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": ""},
+        {"name": "x" * 101},
+        {"name": "ok", "description": "d" * 2001},
+        {"name": "ok", "price_cents": -1},
+        {"name": "ok", "price_cents": 100_000_001},
+        {"name": "ok", "price_cents": "12"},
+        {"name": "ok", "colour": "blue"},
+        {"name": None},
+    ],
+)
+async def test_sec1_bad_item_is_a_422_and_changes_nothing(
+    client: httpx.AsyncClient, app: FastAPI, body: Json
+) -> None:
+    response = await client.post("/v1/items", json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await count_items(app) == 0
+
+
+async def test_sec1_explicit_null_for_a_required_field_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await create(client, "Keep my name")
+    response = await client.patch(f"/v1/items/{created['id']}", json={"name": None})
+    assert response.status_code == 422
+    assert (await client.get(f"/v1/items/{created['id']}")).json()["name"] == "Keep my name"
 
 
 @pytest.mark.parametrize("limit", [0, -1, 101])

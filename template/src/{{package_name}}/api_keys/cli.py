@@ -8,30 +8,56 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ..core.errors import DomainError
 from ..core.settings import Settings
-from .repository import open_repository
-from .service import DEFAULT_LIFETIME, ApiKeyService
 
 if TYPE_CHECKING:
     from ..cli import Subcommands
+    from .service import ApiKeyService
 
 EXIT_FAILED = 1
+DEFAULT_LIFETIME_DAYS = 90
+
+
+@asynccontextmanager
+async def _service(settings: Settings) -> AsyncIterator[ApiKeyService]:
+    # Imported here: `--help` must stay fast, and only these commands need the database.
+    from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
+
+    from ..core.database import create_engine  # noqa: PLC0415
+    from .service import ApiKeyService  # noqa: PLC0415
+
+    if settings.app_env == "development" and settings.database_url is None:
+        # The embedded database migrates itself, as in `serve`; quietly, since stdout is for
+        # the key.
+        from ..core.migrations import upgrade_async  # noqa: PLC0415
+
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        await upgrade_async(settings)
+    engine = create_engine(settings)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            yield ApiKeyService(session)
+    finally:
+        await engine.dispose()
 
 
 async def _create(args: argparse.Namespace, settings: Settings) -> int:
-    async with open_repository(settings) as repository:
-        record, plaintext = await ApiKeyService(repository).create(
+    async with _service(settings) as service:
+        api_key, plaintext = await service.create(
             name=args.name, scopes=args.scopes, lifetime=timedelta(days=args.expires_in_days)
         )
     print(plaintext)
     print(
-        f"api-keys: created {record.key_id} ({record.name}), scopes: "
-        f"{' '.join(sorted(record.scopes)) or '(none)'}, expires {record.expires_at:%Y-%m-%d}. "
+        f"api-keys: created {api_key.key_id} ({api_key.name}), scopes: "
+        f"{api_key.scopes or '(none)'}, expires {api_key.expires_at:%Y-%m-%d}. "
         "Store the key now: it is not shown again.",
         file=sys.stderr,
     )
@@ -39,20 +65,22 @@ async def _create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _list(_: argparse.Namespace, settings: Settings) -> int:
-    async with open_repository(settings) as repository:
-        records = await ApiKeyService(repository).list()
-    for record in records:
-        state = "revoked" if record.revoked_at else "active"
-        expires = f"{record.expires_at:%Y-%m-%d}" if record.expires_at else "never"
-        scopes = ",".join(sorted(record.scopes)) or "-"
-        print(f"{record.key_id}\t{state}\texpires {expires}\t{scopes}\t{record.name}")
+    async with _service(settings) as service:
+        api_keys = await service.list()
+    for api_key in api_keys:
+        state = "revoked" if api_key.revoked_at else "active"
+        scopes = api_key.scopes.replace(" ", ",") or "-"
+        print(
+            f"{api_key.key_id}\t{state}\texpires {api_key.expires_at:%Y-%m-%d}\t"
+            f"{scopes}\t{api_key.name}"
+        )
     return 0
 
 
 async def _revoke(args: argparse.Namespace, settings: Settings) -> int:
-    async with open_repository(settings) as repository:
-        record = await ApiKeyService(repository).revoke(args.key_id)
-    print(f"api-keys: revoked {record.key_id} ({record.name})", file=sys.stderr)
+    async with _service(settings) as service:
+        api_key = await service.revoke(args.key_id)
+    print(f"api-keys: revoked {api_key.key_id} ({api_key.name})", file=sys.stderr)
     return 0
 
 
@@ -76,8 +104,8 @@ def register_api_key_commands(commands: Subcommands) -> None:
         help="a scope to grant (repeat for more), e.g. items:read",
     )  # fmt: skip
     create.add_argument(
-        "--expires-in-days", type=int, default=DEFAULT_LIFETIME.days,
-        help=f"lifetime in days (default {DEFAULT_LIFETIME.days})",
+        "--expires-in-days", type=int, default=DEFAULT_LIFETIME_DAYS,
+        help=f"lifetime in days (default {DEFAULT_LIFETIME_DAYS})",
     )  # fmt: skip
     create.set_defaults(handler=_run, action=_create)
 

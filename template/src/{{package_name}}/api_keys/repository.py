@@ -1,58 +1,56 @@
-"""API key storage. Queries only: the service decides what they mean."""
+"""API key queries. Flushes, never commits: the service owns the transaction (ARCH-1)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import datetime
-from typing import Protocol
+from collections.abc import Sequence
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..core.database import Database
 from ..core.security.api_keys import ApiKeyRecord
-from ..core.settings import Settings
+from .models import ApiKey
 
 
-class ApiKeyRepository(Protocol):
-    async def find(self, key_id: str) -> ApiKeyRecord | None: ...
+def record_of(row: ApiKey) -> ApiKeyRecord:
+    """The verification view of a row, detached from the session."""
+    return ApiKeyRecord(
+        key_id=row.key_id,
+        name=row.name,
+        secret_hash=row.secret_hash,
+        scopes=frozenset(row.scopes.split()),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
 
-    async def add(self, record: ApiKeyRecord) -> None: ...
 
-    async def list_all(self) -> list[ApiKeyRecord]: ...
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
-    async def mark_revoked(self, key_id: str, at: datetime) -> ApiKeyRecord | None: ...
+    async def find(self, key_id: str) -> ApiKey | None:
+        return await self._session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+
+    async def add(self, api_key: ApiKey) -> ApiKey:
+        self._session.add(api_key)
+        await self._session.flush()
+        return api_key
+
+    async def list_all(self) -> Sequence[ApiKey]:
+        return (await self._session.scalars(select(ApiKey).order_by(ApiKey.id))).all()
+
+    async def flush(self) -> None:
+        await self._session.flush()
 
 
-class InMemoryApiKeyRepository:
-    """Process-local storage, for unit tests of the service."""
+class ApiKeyStore:
+    """What `core.security.api_keys` needs on every keyed request: one indexed lookup."""
 
-    def __init__(self) -> None:
-        self._records: dict[str, ApiKeyRecord] = {}
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     async def find(self, key_id: str) -> ApiKeyRecord | None:
-        return self._records.get(key_id)
-
-    async def add(self, record: ApiKeyRecord) -> None:
-        self._records[record.key_id] = record
-
-    async def list_all(self) -> list[ApiKeyRecord]:
-        return sorted(self._records.values(), key=lambda record: record.created_at)
-
-    async def mark_revoked(self, key_id: str, at: datetime) -> ApiKeyRecord | None:
-        record = self._records.get(key_id)
-        if record is None:
-            return None
-        if record.revoked_at is None:
-            record = replace(record, revoked_at=at)
-            self._records[key_id] = record
-        return record
-
-
-@asynccontextmanager
-async def open_repository(settings: Settings) -> AsyncIterator[ApiKeyRepository]:
-    """The repository the management command works on.
-
-    TODO(data layer): the SQL repository on the configured database; until then keys live in
-    the process that creates them.
-    """
-    del settings
-    yield InMemoryApiKeyRepository()
+        async with self._database.sessionmaker() as session:
+            row = await ApiKeyRepository(session).find(key_id)
+            return record_of(row) if row is not None else None

@@ -104,8 +104,34 @@ class Settings(BaseSettings):
     )
     health_timeout_seconds: float = Field(1.0, gt=0, le=30)
 
-    # --- Database -------------------------------------------------------------------------------
+    # --- Database (DB-1, PERF-2) -----------------------------------------------------------------
     database_url: SecretStr | None = None
+    # Connections per process = pool size + overflow; keep (replicas x that) + worker pools under
+    # PostgreSQL's max_connections minus a reserve for migrations and humans (see README).
+    database_pool_size: int = Field(10, ge=1, le=100)
+    database_max_overflow: int = Field(5, ge=0, le=100)
+    database_pool_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="How long a request waits for a pooled connection."
+    )
+    database_pool_recycle_seconds: int = Field(
+        1800, ge=30, le=86400, description="Reopen connections older than this."
+    )
+    database_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    database_statement_timeout_ms: int = Field(
+        5000, ge=100, le=600_000, description="The server cancels statements that run longer."
+    )
+    database_slow_query_ms: int = Field(
+        200, ge=1, le=600_000, description="Statements slower than this are logged."
+    )
+
+    # --- Job queue (ARCH-3) -----------------------------------------------------------------------
+    worker_concurrency: int = Field(4, ge=1, le=64)
+    worker_poll_seconds: float = Field(1.0, gt=0, le=60)
+    worker_shutdown_grace_seconds: float = Field(30.0, gt=0, le=600)
+    job_max_attempts: int = Field(5, ge=1, le=50)
+    job_lease_seconds: float = Field(
+        120.0, ge=5, le=3600, description="A job held longer than this by a worker is retried."
+    )
 
     # --- Redis ----------------------------------------------------------------------------------
     redis_url: SecretStr | None = None
@@ -323,10 +349,3 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigurationError.from_validation_error(error) from None
     except SecretSourceError as error:
         raise ConfigurationError.from_secret_source_error(error) from None
-
-
-def ensure_parent_directory(sqlite_url: str) -> None:
-    """Create the folder of a file-backed SQLite URL, so the embedded default just works."""
-    prefix = "sqlite+aiosqlite:///"
-    if sqlite_url.startswith(prefix) and ":memory:" not in sqlite_url:
-        Path(sqlite_url.removeprefix(prefix)).parent.mkdir(parents=True, exist_ok=True)

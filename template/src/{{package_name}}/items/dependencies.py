@@ -6,13 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from .repository import ItemRepository
+from ..core.database import DbSession
 from .service import ItemService
 
 
-def get_item_service(request: Request) -> ItemService:
-    repository: ItemRepository = request.app.state.item_repository
-    return ItemService(repository)
+def get_item_service(session: DbSession, request: Request) -> ItemService:
+    return ItemService(session, job_max_attempts=request.app.state.settings.job_max_attempts)
 
 
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]

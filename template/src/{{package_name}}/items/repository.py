@@ -1,57 +1,43 @@
-"""Item storage. Queries only: the service decides what they mean."""
+"""Item queries. Flushes, never commits: the service owns the transaction (ARCH-1)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-@dataclass(frozen=True)
-class Item:
-    id: uuid.UUID
-    name: str
-    description: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
+from .models import Item
 
 
 class ItemRepository:
-    """In-process storage for the example resource (the data layer replaces it)."""
-
-    def __init__(self) -> None:
-        self._items: dict[uuid.UUID, Item] = {}
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
     async def get(self, item_id: uuid.UUID) -> Item | None:
-        return self._items.get(item_id)
+        return await self._session.get(Item, item_id)
 
-    async def name_exists(self, name: str, *, excluding: uuid.UUID | None = None) -> bool:
-        return any(i.name == name and i.id != excluding for i in self._items.values())
-
-    async def add(self, *, name: str, description: str) -> Item:
-        now = datetime.now(UTC)
-        item = Item(uuid.uuid4(), name, description, 1, now, now)
-        self._items[item.id] = item
+    async def add(
+        self, *, name: str, description: str, price_cents: int, category_id: uuid.UUID | None
+    ) -> Item:
+        item = Item(
+            name=name, description=description, price_cents=price_cents, category_id=category_id
+        )
+        self._session.add(item)
+        await self._session.flush()
         return item
 
-    async def list_after(self, *, after: uuid.UUID | None, limit: int) -> list[Item]:
-        ordered = sorted(self._items.values(), key=lambda i: (i.created_at, i.id))
-        if after is not None and after in self._items:
-            anchor = self._items[after]
-            ordered = [i for i in ordered if (i.created_at, i.id) > (anchor.created_at, anchor.id)]
-        return ordered[:limit]
+    async def list_after(self, *, after: uuid.UUID | None, limit: int) -> Sequence[Item]:
+        """Oldest first; UUIDv7 keys are time-ordered, so the primary key is the cursor."""
+        query = select(Item).order_by(Item.id).limit(limit)
+        if after is not None:
+            query = query.where(Item.id > after)
+        return (await self._session.scalars(query)).all()
 
-    async def update(self, item: Item, *, name: str, description: str) -> Item:
-        updated = replace(
-            item,
-            name=name,
-            description=description,
-            version=item.version + 1,
-            updated_at=datetime.now(UTC),
-        )
-        self._items[item.id] = updated
-        return updated
+    async def flush(self) -> None:
+        await self._session.flush()
 
     async def delete(self, item: Item) -> None:
-        self._items.pop(item.id, None)
+        await self._session.delete(item)
+        await self._session.flush()

@@ -1,18 +1,26 @@
-"""HTTP routes for items, under /v1 (API-1). Translation only: rules live in the service."""
+"""HTTP routes for items, under /v1 (API-1). Translation only: rules live in the service.
+
+Reads return an `ETag` with the item's version; `PATCH` and `DELETE` honour `If-Match`, so a
+client can make sure it changes what it read (412 otherwise). Without `If-Match`, two concurrent
+writers still cannot silently overwrite each other: the loser gets a 409.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
+from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from ..core.errors import DomainError
 from ..core.openapi import problem_responses
 from ..core.security.scopes import RequireScopes
 from .dependencies import ItemServiceDep
+from .models import Item
 from .schemas import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ItemCreate, ItemPage, ItemRead, ItemUpdate
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -21,9 +29,21 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 READ = RequireScopes("items:read")
 WRITE = RequireScopes("items:write")
 
+_ETAG = re.compile(r'^(?:W/)?"(\d{1,10})"$')
+_ETAG_HEADERS = {"ETag": {"description": "The item's version", "schema": {"type": "string"}}}
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=64,
+        pattern=r'^(\*|(W/)?"\d{1,10}")$',
+        description='Only apply the change if the item is still at this ETag (e.g. `"3"`).',
+    ),
+]
+
 
 class InvalidCursorError(DomainError):
-    status = 400
+    status = HTTPStatus.BAD_REQUEST
     code = "invalid-cursor"
     title = "Invalid cursor"
 
@@ -42,25 +62,35 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         raise InvalidCursorError from exc
 
 
+def etag(item: Item | ItemRead) -> str:
+    return f'"{item.version}"'
+
+
+def expected_version(if_match: str | None) -> int | None:
+    match = _ETAG.match(if_match or "")
+    return int(match.group(1)) if match else None
+
+
 @router.post(
     "",
     summary="Create an item",
     status_code=status.HTTP_201_CREATED,
     response_model=ItemRead,
-    responses=problem_responses(409, 422),
+    responses=problem_responses(409, 422, 503),
     dependencies=[WRITE],
 )
 async def create_item(data: ItemCreate, service: ItemServiceDep, response: Response) -> ItemRead:
-    item = ItemRead.model_validate(await service.create(data))
+    item = await service.create(data)
     response.headers["Location"] = f"{router.prefix}/{item.id}"
-    return item
+    response.headers["ETag"] = etag(item)
+    return ItemRead.model_validate(item)
 
 
 @router.get(
     "",
     summary="List items, oldest first",
     response_model=ItemPage,
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 422, 503),
     dependencies=[READ],
 )
 async def list_items(
@@ -79,30 +109,42 @@ async def list_items(
     "/{item_id}",
     summary="Get one item",
     response_model=ItemRead,
-    responses=problem_responses(404, 422),
+    responses={200: {"headers": _ETAG_HEADERS}, **problem_responses(404, 422, 503)},
     dependencies=[READ],
 )
-async def get_item(item_id: uuid.UUID, service: ItemServiceDep) -> ItemRead:
-    return ItemRead.model_validate(await service.get(item_id))
+async def get_item(item_id: uuid.UUID, service: ItemServiceDep, response: Response) -> ItemRead:
+    item = await service.get(item_id)
+    response.headers["ETag"] = etag(item)
+    return ItemRead.model_validate(item)
 
 
 @router.patch(
     "/{item_id}",
     summary="Change an item",
     response_model=ItemRead,
-    responses=problem_responses(404, 409, 422),
+    responses={200: {"headers": _ETAG_HEADERS}, **problem_responses(404, 409, 412, 422, 503)},
     dependencies=[WRITE],
 )
-async def update_item(item_id: uuid.UUID, data: ItemUpdate, service: ItemServiceDep) -> ItemRead:
-    return ItemRead.model_validate(await service.update(item_id, data))
+async def update_item(
+    item_id: uuid.UUID,
+    data: ItemUpdate,
+    service: ItemServiceDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ItemRead:
+    item = await service.update(item_id, data, expected_version=expected_version(if_match))
+    response.headers["ETag"] = etag(item)
+    return ItemRead.model_validate(item)
 
 
 @router.delete(
     "/{item_id}",
     summary="Delete an item",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(404, 409, 412, 422, 503),
     dependencies=[WRITE],
 )
-async def delete_item(item_id: uuid.UUID, service: ItemServiceDep) -> None:
-    await service.delete(item_id)
+async def delete_item(
+    item_id: uuid.UUID, service: ItemServiceDep, if_match: IfMatch = None
+) -> None:
+    await service.delete(item_id, expected_version=expected_version(if_match))

@@ -1,22 +1,57 @@
-"""Business rules for items. Raises domain errors; knows nothing of HTTP."""
+"""Business rules for items. Owns the transaction; raises domain errors; knows nothing of HTTP."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from .exceptions import ItemNameTakenError, ItemNotFoundError
-from .repository import Item, ItemRepository
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..categories.models import Category
+from ..core.integrity import violation_of
+from ..core.queue import enqueue
+from .exceptions import (
+    ItemConcurrentUpdateError,
+    ItemNameTakenError,
+    ItemNotFoundError,
+    ItemVersionMismatchError,
+    UnknownCategoryError,
+)
+from .jobs import PUBLISH_ITEM
+from .models import Item
+from .repository import ItemRepository
 from .schemas import ItemCreate, ItemUpdate
 
 
 class ItemService:
-    def __init__(self, repository: ItemRepository) -> None:
-        self._repository = repository
+    def __init__(self, session: AsyncSession, *, job_max_attempts: int = 5) -> None:
+        self._session = session
+        self._repository = ItemRepository(session)
+        self._job_max_attempts = job_max_attempts
 
     async def create(self, data: ItemCreate) -> Item:
-        if await self._repository.name_exists(data.name):
-            raise ItemNameTakenError(data.name)
-        return await self._repository.add(name=data.name, description=data.description)
+        await self._require_category(data.category_id)
+        try:
+            item = await self._repository.add(
+                name=data.name,
+                description=data.description,
+                price_cents=data.price_cents,
+                category_id=data.category_id,
+            )
+            # Same transaction as the item: the job exists exactly when the item does.
+            enqueue(
+                self._session,
+                PUBLISH_ITEM,
+                {"item_id": str(item.id)},
+                max_attempts=self._job_max_attempts,
+            )
+            await self._session.commit()
+        except IntegrityError as error:
+            await self._session.rollback()
+            raise self._domain_error(error, data.name, data.category_id) from error
+        return item
 
     async def get(self, item_id: uuid.UUID) -> Item:
         item = await self._repository.get(item_id)
@@ -24,18 +59,55 @@ class ItemService:
             raise ItemNotFoundError(item_id)
         return item
 
-    async def list(self, *, after: uuid.UUID | None, limit: int) -> tuple[list[Item], bool]:
+    async def list(self, *, after: uuid.UUID | None, limit: int) -> tuple[Sequence[Item], bool]:
         """One page, and whether there are more."""
         items = await self._repository.list_after(after=after, limit=limit + 1)
         return items[:limit], len(items) > limit
 
-    async def update(self, item_id: uuid.UUID, data: ItemUpdate) -> Item:
-        item = await self.get(item_id)
-        name = data.name if data.name is not None else item.name
-        if name != item.name and await self._repository.name_exists(name, excluding=item.id):
-            raise ItemNameTakenError(name)
-        description = data.description if data.description is not None else item.description
-        return await self._repository.update(item, name=name, description=description)
+    async def update(
+        self, item_id: uuid.UUID, data: ItemUpdate, *, expected_version: int | None = None
+    ) -> Item:
+        item = await self._get_at_version(item_id, expected_version)
+        changes = data.model_dump(exclude_unset=True)
+        if "category_id" in changes:
+            await self._require_category(changes["category_id"])
+        for field, value in changes.items():
+            setattr(item, field, value)
+        try:
+            await self._repository.flush()
+            await self._session.commit()
+        except StaleDataError as error:
+            await self._session.rollback()
+            raise ItemConcurrentUpdateError(item_id) from error
+        except IntegrityError as error:
+            await self._session.rollback()
+            raise self._domain_error(error, item.name, item.category_id) from error
+        return item
 
-    async def delete(self, item_id: uuid.UUID) -> None:
-        await self._repository.delete(await self.get(item_id))
+    async def delete(self, item_id: uuid.UUID, *, expected_version: int | None = None) -> None:
+        item = await self._get_at_version(item_id, expected_version)
+        try:
+            await self._repository.delete(item)
+            await self._session.commit()
+        except StaleDataError as error:
+            await self._session.rollback()
+            raise ItemConcurrentUpdateError(item_id) from error
+
+    async def _get_at_version(self, item_id: uuid.UUID, expected_version: int | None) -> Item:
+        item = await self.get(item_id)
+        if expected_version is not None and item.version != expected_version:
+            raise ItemVersionMismatchError(item_id, item.version)
+        return item
+
+    async def _require_category(self, category_id: uuid.UUID | None) -> None:
+        if category_id is not None and await self._session.get(Category, category_id) is None:
+            raise UnknownCategoryError(category_id)
+
+    @staticmethod
+    def _domain_error(error: IntegrityError, name: str, category_id: uuid.UUID | None) -> Exception:
+        violation = violation_of(error)
+        if violation.kind == "unique":
+            return ItemNameTakenError(name)
+        if violation.kind == "foreign_key" and category_id is not None:
+            return UnknownCategoryError(category_id)
+        return error

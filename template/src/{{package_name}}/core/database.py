@@ -1,0 +1,219 @@
+"""The database: one async engine per process, sessions per request (DB-1, PERF-2).
+
+The engine is created in the app's lifespan and disposed on shutdown. PostgreSQL connections
+come from a bounded pool with pre-ping, recycling and a server-side statement timeout; SQLite
+(the zero-setup development default) gets foreign keys, WAL and a busy timeout. Every statement
+is timed: slow ones are logged (the statement, never its parameters) and registered observers
+(metrics) see each duration.
+
+A lost database is not a bug in a request: `DatabaseUnavailableError` and the handlers installed
+here answer 503 problems, never a 500 with a traceback, and readiness reports it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from .._project import PROJECT_SLUG
+from .errors import DomainError, problem_response
+from .health import HealthRegistry
+from .logging import get_logger
+from .settings import Settings
+
+QueryObserver = Callable[[str, float], None]
+"""Called with (statement kind, duration in seconds) after every statement."""
+
+_log = get_logger(__name__)
+_query_observers: list[QueryObserver] = []
+
+
+def add_query_observer(observer: QueryObserver) -> None:
+    if observer not in _query_observers:
+        _query_observers.append(observer)
+
+
+class DatabaseUnavailableError(DomainError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "database-unavailable"
+    title = "Database unavailable"
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
+
+    def __init__(self) -> None:
+        super().__init__("The database cannot be reached right now; retry shortly.")
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+
+def _postgres_engine(url: str, settings: Settings) -> AsyncEngine:
+    import asyncpg  # noqa: PLC0415 - only PostgreSQL services install the driver
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    server_settings = {
+        "statement_timeout": str(settings.database_statement_timeout_ms),
+        "application_name": PROJECT_SLUG,
+    }
+
+    async def connect() -> Any:
+        # asyncpg reports a refused or timed-out connection with plain OSError/TimeoutError,
+        # which SQLAlchemy passes through unwrapped; name it for what it is.
+        try:
+            return await asyncpg.connect(
+                dsn,
+                timeout=settings.database_connect_timeout_seconds,
+                server_settings=server_settings,
+            )
+        except (OSError, TimeoutError) as exc:
+            raise DatabaseUnavailableError from exc
+
+    return create_async_engine(
+        url,
+        async_creator=connect,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        pool_recycle=settings.database_pool_recycle_seconds,
+        pool_pre_ping=True,
+    )
+
+
+def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url, connect_args={"timeout": settings.database_statement_timeout_ms / 1000}
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # SQLite enforces foreign keys only when asked, per connection (DB-3).
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={settings.database_statement_timeout_ms}")
+        cursor.close()
+
+    return engine
+
+
+def _statement_kind(statement: str) -> str:
+    head = statement.lstrip().split(None, 1)
+    return head[0].upper() if head else "UNKNOWN"
+
+
+def instrument_queries(engine: Engine, *, slow_query_ms: int) -> None:
+    """Time every statement: log the slow ones, report each to the query observers."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Connection, *_: Any) -> None:
+        conn.info.setdefault("query_started", []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _finish(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
+        duration = time.perf_counter() - conn.info["query_started"].pop()
+        kind = _statement_kind(statement)
+        for observer in _query_observers:
+            observer(kind, duration)
+        if duration * 1000 >= slow_query_ms:
+            # The statement shows the query's shape; parameter values may be personal data.
+            _log.warning(
+                "slow_query", duration_ms=round(duration * 1000, 2), statement=statement[:2000]
+            )
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = settings.effective_database_url
+    engine = (
+        _sqlite_engine(url, settings)
+        if url.startswith("sqlite")
+        else _postgres_engine(url, settings)
+    )
+    instrument_queries(engine.sync_engine, slow_query_ms=settings.database_slow_query_ms)
+    return engine
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, health: HealthRegistry) -> AsyncIterator[Database]:
+    engine = create_engine(settings)
+    database = Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+    async def ping() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    health.register("database", ping)
+    try:
+        yield database
+    finally:
+        await engine.dispose()
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def get_session(
+    database: Annotated[Database, Depends(get_database)],
+) -> AsyncIterator[AsyncSession]:
+    """One session per request; services commit, anything uncommitted is rolled back."""
+    async with database.sessionmaker() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """Whether an error means "the database is not there", as opposed to a bad statement."""
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> Any:
+    if not is_connection_failure(exc):
+        raise exc
+    _log.warning("database_unavailable", error=type(exc).__name__)
+    unavailable = DatabaseUnavailableError()
+    return problem_response(
+        status=unavailable.status,
+        scope=request.scope,
+        detail=unavailable.detail,
+        type_=f"urn:problem-type:{unavailable.code}",
+        title=unavailable.title,
+        headers=unavailable.headers,
+    )
+
+
+def install_database_error_handlers(app: FastAPI) -> None:
+    for error in (DBAPIError, PoolTimeoutError):
+        app.add_exception_handler(error, _database_error)

@@ -1,0 +1,147 @@
+"""A job queue in the service's own database (ARCH-3): a transactional outbox with a worker.
+
+`enqueue()` adds the job to the caller's session, so the job commits or rolls back with the
+business write: a job is never lost, and never runs for a write that did not happen. Workers
+claim due jobs in one statement (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never take
+the same job; SQLite serialises writers by itself), hold them under a lease, and delete them in
+the same transaction as the handler's writes. A failed job is retried later with exponential
+backoff and jitter; after `max_attempts` it stays as `failed` for a human to inspect. A worker
+that dies mid-job leaves its lease to expire, and another worker retries the job.
+
+Why not a library: procrastinate and pgqueuer are PostgreSQL-only and bring their own driver and
+connection, so enqueueing would not share the business transaction on SQLite, or even on the
+same asyncpg session; this module is ~150 lines on the SQLAlchemy session every request already
+has.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .models import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
+
+QUEUED, RUNNING, FAILED = "queued", "running", "failed"
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 600.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Job(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(f"status IN ('{QUEUED}', '{RUNNING}', '{FAILED}')", name="status_known"),
+        CheckConstraint("attempts >= 0 AND attempts <= max_attempts", name="attempts_range"),
+        CheckConstraint("length(kind) BETWEEN 1 AND 100", name="kind_length"),
+        # The claim query's path: due jobs by time.
+        Index("ix_jobs_status_run_after", "status", "run_after"),
+    )
+    # SQLAlchemy reads this mapping once, at class creation.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+
+    kind: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+def enqueue(
+    session: AsyncSession, kind: str, payload: dict[str, Any], *, max_attempts: int = 5
+) -> Job:
+    """Add a job to the caller's transaction; it exists only if that transaction commits."""
+    job = Job(kind=kind, payload=payload, max_attempts=max_attempts)
+    session.add(job)
+    return job
+
+
+def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with jitter: uniform in [ceiling/2, ceiling], where the ceiling
+    doubles with each attempt (2 s, 4 s, 8 s, ...) up to 10 minutes. The jitter spreads retries
+    of jobs that failed together; the lower bound keeps each retry later than the last."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=(rng or random).uniform(ceiling / 2, ceiling))
+
+
+async def claim(session: AsyncSession, *, limit: int, lease: timedelta) -> Sequence[Job]:
+    """Take up to `limit` due jobs (or jobs whose worker's lease ran out) and commit the claim."""
+    now = utc_now()
+    due = (
+        select(Job.id)
+        .where(
+            or_(
+                (Job.status == QUEUED) & (Job.run_after <= now),
+                (Job.status == RUNNING) & (Job.locked_until < now),
+            )
+        )
+        .order_by(Job.run_after)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = await session.scalars(
+        update(Job)
+        .where(Job.id.in_(due.scalar_subquery()))
+        .values(status=RUNNING, attempts=Job.attempts + 1, locked_until=now + lease)
+        .returning(Job)
+        .execution_options(synchronize_session=False)
+    )
+    jobs = claimed.all()
+    await session.commit()
+    return jobs
+
+
+async def complete(session: AsyncSession, job_id: uuid.UUID) -> None:
+    """Remove a finished job, in the same transaction as the handler's writes."""
+    job = await session.get(Job, job_id)
+    if job is not None:
+        await session.delete(job)
+
+
+async def record_failure(
+    session: AsyncSession, job_id: uuid.UUID, error: BaseException
+) -> Job | None:
+    """Schedule a retry with backoff, or give up after the last attempt. Commits."""
+    job = await session.get(Job, job_id)
+    if job is None:
+        return None
+    job.last_error = f"{type(error).__name__}: {error}"[:2000]
+    job.locked_until = None
+    if job.attempts >= job.max_attempts:
+        job.status = FAILED
+    else:
+        job.status = QUEUED
+        job.run_after = utc_now() + backoff_delay(job.attempts)
+    await session.commit()
+    return job
+
+
+async def depth(session: AsyncSession) -> dict[str, int]:
+    """How many jobs are in each state (queued, running, failed)."""
+    rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
+    counts = {QUEUED: 0, RUNNING: 0, FAILED: 0}
+    counts.update(dict(rows.tuples().all()))
+    return counts

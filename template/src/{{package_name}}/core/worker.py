@@ -1,0 +1,123 @@
+"""The job worker process (ARCH-3): claims due jobs and runs their handlers, stops gracefully.
+
+Runs as its own process (`python -m <package> worker`), one per container like the API
+(INF-1); scale by replicas. On SIGTERM/SIGINT it stops claiming, lets the jobs in hand finish
+within `WORKER_SHUTDOWN_GRACE_SECONDS`, and exits 0; a job cut off by the grace period keeps its
+lease and is retried by another worker once the lease expires, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import queue
+from .database import Database
+from .logging import get_logger
+
+JobHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+"""Does the job's work in the given session; the worker commits it with the job's removal."""
+
+_log = get_logger(__name__)
+
+
+class UnknownJobKindError(Exception):
+    pass
+
+
+class Worker:
+    def __init__(
+        self,
+        database: Database,
+        handlers: Mapping[str, JobHandler],
+        *,
+        concurrency: int = 4,
+        poll_seconds: float = 1.0,
+        lease_seconds: float = 120.0,
+        shutdown_grace_seconds: float = 30.0,
+    ) -> None:
+        self._database = database
+        self._handlers = dict(handlers)
+        self._concurrency = concurrency
+        self._poll_seconds = poll_seconds
+        self._lease = timedelta(seconds=lease_seconds)
+        self._grace = shutdown_grace_seconds
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run_once(self) -> int:
+        """Claim one batch and run it to the end; return how many jobs were claimed."""
+        async with self._database.sessionmaker() as session:
+            jobs = await queue.claim(session, limit=self._concurrency, lease=self._lease)
+        await asyncio.gather(*(self._run_job(job.id, job.kind, job.payload) for job in jobs))
+        return len(jobs)
+
+    async def run(self) -> None:
+        """Work until `stop()`; then finish the jobs in hand, within the grace period."""
+        _log.info("worker_started", kinds=sorted(self._handlers), concurrency=self._concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
+        while not self._stopping.is_set():
+            free = self._concurrency - len(in_flight)
+            if free > 0:
+                async with self._database.sessionmaker() as session:
+                    jobs = await queue.claim(session, limit=free, lease=self._lease)
+                for job in jobs:
+                    task = asyncio.create_task(self._run_job(job.id, job.kind, job.payload))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if jobs and len(in_flight) < self._concurrency:
+                    continue  # more may be due right away
+            await self._sleep_or_stop(in_flight)
+        if in_flight:
+            _log.info("worker_draining", jobs=len(in_flight), grace_seconds=self._grace)
+            _, unfinished = await asyncio.wait(in_flight, timeout=self._grace)
+            for task in unfinished:
+                task.cancel()
+        _log.info("worker_stopped")
+
+    async def _sleep_or_stop(self, in_flight: set[asyncio.Task[None]]) -> None:
+        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._stopping.wait())}
+        if len(in_flight) >= self._concurrency:
+            waiters |= set(in_flight)  # wake as soon as a slot frees up
+        _, pending = await asyncio.wait(
+            waiters, timeout=self._poll_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in pending:
+            if waiter not in in_flight:
+                waiter.cancel()
+
+    async def _run_job(self, job_id: Any, kind: str, payload: dict[str, Any]) -> None:
+        log = _log.bind(job_id=str(job_id), job_kind=kind)
+        try:
+            handler = self._handlers.get(kind)
+            if handler is None:
+                raise UnknownJobKindError(kind)
+            async with self._database.sessionmaker() as session:
+                await handler(session, payload)
+                await queue.complete(session, job_id)
+                await session.commit()
+        except asyncio.CancelledError:
+            log.warning("job_cancelled_at_shutdown")
+            raise
+        except Exception as error:
+            async with self._database.sessionmaker() as session:
+                job = await queue.record_failure(session, job_id, error)
+            final = job is not None and job.status == queue.FAILED
+            log.warning(
+                "job_failed", error=type(error).__name__, attempts=job and job.attempts, final=final
+            )
+        else:
+            log.info("job_done")
+
+
+def install_signal_handlers(worker: Worker) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)

@@ -1,0 +1,42 @@
+"""The items table. Its constraints repeat the rules of `schemas.py` (DB-3), so a row written
+around the application (a script, a migration, a bug) cannot break them either."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core.models import Base, Timestamps, UUIDPrimaryKey
+from .schemas import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, PRICE_CENTS_MAX
+
+
+class Item(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        CheckConstraint(
+            f"length(name) BETWEEN 1 AND {NAME_MAX_LENGTH} AND name = trim(name)",
+            name="name_length",
+        ),
+        CheckConstraint(
+            f"length(description) <= {DESCRIPTION_MAX_LENGTH}", name="description_length"
+        ),
+        CheckConstraint(f"price_cents BETWEEN 0 AND {PRICE_CENTS_MAX}", name="price_range"),
+        CheckConstraint("status IN ('pending', 'active')", name="status_known"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), unique=True)
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_MAX_LENGTH), default="")
+    price_cents: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # RESTRICT: a category with items cannot disappear under them. Indexed for the join.
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="RESTRICT"), index=True
+    )
+    # Optimistic locking: every UPDATE says "WHERE version = <the version I read>".
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    # SQLAlchemy reads this mapping once, at class creation.
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
