@@ -39,16 +39,19 @@ _PAGE = """<!DOCTYPE html>
 </html>
 """
 
-_SCRIPT = """window.ui = SwaggerUIBundle({{
-  url: {openapi_url},
-  dom_id: "#swagger-ui",
-  layout: "BaseLayout",
-  deepLinking: true,
-  showExtensions: true,
-  showCommonExtensions: true,
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
-}});
-"""
+_SWAGGER_OPTIONS = {
+    "dom_id": "#swagger-ui",
+    "layout": "BaseLayout",
+    "deepLinking": True,
+    "showExtensions": True,
+    "showCommonExtensions": True,
+}
+_PRESETS = "{presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset]}"
+
+
+def _init_script(openapi_url: str) -> str:
+    options = json.dumps({"url": openapi_url, **_SWAGGER_OPTIONS})
+    return f"window.ui = SwaggerUIBundle(Object.assign({options}, {_PRESETS}));\n"
 
 
 def install_docs(app: FastAPI) -> None:
@@ -69,8 +72,7 @@ def install_docs(app: FastAPI) -> None:
 
     async def docs_script(request: Request) -> Response:
         root = request.scope.get("root_path", "").rstrip("/")
-        script = _SCRIPT.format(openapi_url=json.dumps(root + openapi_url))
-        return Response(script, media_type="text/javascript")
+        return Response(_init_script(root + openapi_url), media_type="text/javascript")
 
     app.add_route(DOCS_PATH, docs_page, include_in_schema=False)
     app.add_route(DOCS_SCRIPT_PATH, docs_script, include_in_schema=False)
