@@ -10,8 +10,9 @@ Only the one header the proxies are configured to append is read (`TRUSTED_PROXY
 proxy appends to `X-Forwarded-For` but passes a client's `Forwarded` header through untouched,
 reading `Forwarded` would let the client choose its address.
 
-uvicorn's own `proxy_headers` is off on purpose: it trusts a whole header, not the rightmost
-untrusted entry, and it knows nothing of networks.
+uvicorn's own `proxy_headers` is off on purpose (`server.py`): the rule lives here, configured
+by the validated settings, so it is the same under any server and in the in-process tests, and
+it also reads RFC 7239 `Forwarded`.
 """
 
 from __future__ import annotations
