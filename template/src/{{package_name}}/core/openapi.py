@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from .errors import PROBLEM_MEDIA_TYPE, ProblemDetail
+from .security.authentication import document_credential_schemes
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetail"}
 
@@ -85,6 +86,7 @@ def install_openapi(app: FastAPI) -> None:
                 servers=app.servers,
             )
             _rewrite_error_responses(document)
+            document_credential_schemes(document)
             _document_guard_responses(document)
             app.openapi_schema = document
         return app.openapi_schema

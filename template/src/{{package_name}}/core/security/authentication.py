@@ -18,16 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Annotated
+from typing import Any
 
-from fastapi import Request, Security
-from fastapi.security import (
-    APIKeyCookie,
-    APIKeyHeader,
-    HTTPAuthorizationCredentials,
-    HTTPBearer,
-    SecurityScopes,
-)
+from fastapi import Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase
 
 from ..errors import DomainError
 from ..logging import get_logger
@@ -43,25 +39,24 @@ PRINCIPAL_STATE_KEY = "principal"
 
 _log = get_logger(__name__)
 
-bearer_scheme = HTTPBearer(
-    scheme_name="bearerToken",
-    bearerFormat="JWT",
-    description="A JWT from the identity provider; its `scope` claim grants the scopes.",
-    auto_error=False,
-)
-api_key_scheme = APIKeyHeader(
-    name=API_KEY_HEADER,
-    scheme_name="apiKey",
-    description="A service-to-service API key (`python -m <package> api-keys create`).",
-    auto_error=False,
-)
-session_scheme = APIKeyCookie(
-    name=SESSION_COOKIE,
-    scheme_name="sessionCookie",
-    description="A browser session from `POST /v1/auth/session`; state-changing requests "
-    "also need the `X-CSRF-Token` header.",
-    auto_error=False,
-)
+BEARER_SCHEME = "bearerToken"
+# The other two ways to authenticate, documented as alternatives to the bearer token (any one
+# will do) by `document_credential_schemes`.
+OTHER_SCHEMES: dict[str, dict[str, str]] = {
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": API_KEY_HEADER,
+        "description": "A service-to-service API key (`python -m <package> api-keys create`).",
+    },
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "A browser session from `POST /v1/auth/session`; POST, PUT, PATCH and "
+        "DELETE also need the `X-CSRF-Token` header.",
+    },
+}
 
 
 def _challenge(error: str | None = None, **params: str) -> dict[str, str]:
@@ -174,19 +169,11 @@ class Authenticator:
         self.csrf = csrf
         self.limiter = limiter
 
-    async def authenticate(
-        self,
-        request: Request,
-        required: Sequence[str],
-        *,
-        bearer: HTTPAuthorizationCredentials | None,
-        api_key: str | None,
-        session_cookie: str | None,
-    ) -> Principal:
+    async def authenticate(self, request: Request, required: Sequence[str]) -> Principal:
         state = request.scope.setdefault("state", {})
         principal: Principal | None = state.get(PRINCIPAL_STATE_KEY)
         if principal is None:
-            principal = await self._identify(request, bearer, api_key, session_cookie)
+            principal = await self._identify(request)
             if self.limiter is not None:
                 rejection = await self.limiter.hit("principal", principal.rate_limit_key)
                 if rejection is not None:
@@ -197,19 +184,19 @@ class Authenticator:
             raise InsufficientScopeError(missing)
         return principal
 
-    async def _identify(
-        self,
-        request: Request,
-        bearer: HTTPAuthorizationCredentials | None,
-        api_key: str | None,
-        session_cookie: str | None,
-    ) -> Principal:
-        if bearer is not None:
-            return await self._from_token(bearer.credentials)
-        if "authorization" in request.headers:
-            raise InvalidCredentialsError("use the Bearer scheme")
+    async def _identify(self, request: Request) -> Principal:
+        headers = request.headers
+        authorization = headers.get("authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise InvalidCredentialsError("use the Bearer scheme")
+            return await self._from_token(token.strip())
+        api_key = headers.get(API_KEY_HEADER)
         if api_key is not None:
             return await self._from_api_key(api_key)
+        # Cookies are parsed only when no header credential was sent.
+        session_cookie = request.cookies.get(SESSION_COOKIE)
         if session_cookie is not None:
             return self._from_session(request, session_cookie)
         raise AuthenticationRequiredError
@@ -255,19 +242,40 @@ class Authenticator:
         return Principal(session.subject, session.scopes, "session", session.session_id)
 
 
-async def authenticate(
-    request: Request,
-    security_scopes: SecurityScopes,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    api_key: Annotated[str | None, Security(api_key_scheme)],
-    session_cookie: Annotated[str | None, Security(session_scheme)],
-) -> Principal:
-    """The dependency behind `RequireScopes`: authenticate, limit, then check scopes."""
-    authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.authenticate(
-        request,
-        security_scopes.scopes,
-        bearer=bearer,
-        api_key=api_key,
-        session_cookie=session_cookie,
-    )
+class _Authenticate(SecurityBase):
+    """The one security dependency behind `RequireScopes`: authenticate, limit, check scopes.
+
+    A single dependency, not one per scheme: each dependency FastAPI solves costs time on every
+    request. The OpenAPI document still lists all three schemes (`document_credential_schemes`).
+    """
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(
+            bearerFormat="JWT",
+            description="A JWT from the identity provider; its `scope` claim grants the scopes.",
+        )
+        self.scheme_name = BEARER_SCHEME
+
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
+        authenticator: Authenticator = request.app.state.authenticator
+        return await authenticator.authenticate(request, security_scopes.scopes)
+
+
+authenticate = _Authenticate()
+
+
+def document_credential_schemes(document: dict[str, Any]) -> None:
+    """Offer the API key and the session cookie wherever a bearer token is accepted."""
+    used = False
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for requirement in list(operation.get("security", ())):
+                scopes = requirement.get(BEARER_SCHEME)
+                if scopes is not None:
+                    operation["security"] += [{name: scopes} for name in OTHER_SCHEMES]
+                    used = True
+    if used:
+        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes.update(OTHER_SCHEMES)
