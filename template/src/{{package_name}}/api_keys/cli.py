@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ..core.errors import DomainError
 from ..core.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from .service import ApiKeyService
 
 EXIT_FAILED = 1
+PACKAGE = __name__.split(".")[0]
 DEFAULT_LIFETIME_DAYS = 90
 
 
@@ -85,10 +85,22 @@ async def _revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from ..core.errors import DomainError  # noqa: PLC0415
+
     try:
         code: int = asyncio.run(args.action(args, settings))
     except DomainError as error:
         print(f"api-keys: {error.detail}", file=sys.stderr)
+        return EXIT_FAILED
+    except (SQLAlchemyError, OSError) as error:
+        # Unreachable, or not migrated: say so in one line, never a traceback.
+        print(
+            f"api-keys: the database cannot be used ({type(error).__name__}); check "
+            f"DATABASE_URL and run `python -m {PACKAGE} migrate`.",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return code
 

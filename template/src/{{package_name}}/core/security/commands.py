@@ -12,7 +12,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..settings import Settings
-from .dev_keys import DEVELOPMENT_AUDIENCE, DEVELOPMENT_ISSUER, load_or_create_development_key
 
 if TYPE_CHECKING:
     from ...cli import Subcommands
@@ -22,6 +21,13 @@ MAX_TTL_SECONDS = 7 * 24 * 3600
 
 
 def _mint(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here, so that `--help` stays fast.
+    from .dev_keys import (  # noqa: PLC0415
+        DEVELOPMENT_AUDIENCE,
+        DEVELOPMENT_ISSUER,
+        load_or_create_development_key,
+    )
+
     if settings.is_production:
         print(
             "dev-token: refusing in production; tokens come from the identity provider there.",

@@ -32,11 +32,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 
 from ..logging import get_logger
+from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
 
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
-DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 MAX_TOKEN_LENGTH = 8192
 MAX_SCOPES = 100

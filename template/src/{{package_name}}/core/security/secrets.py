@@ -50,10 +50,13 @@ def _bootstrap_value(
     return None
 
 
-def _secrets_directory(value: str | None) -> Path | None:
+def _secrets_directory(value: str | None, app_env: str | None) -> Path | None:
     if value is None:
-        # The conventional mount point, used only when something is mounted there.
-        return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+        # The conventional mount point, used only when something is mounted there, and never
+        # by tests, which must not depend on what the machine running them has mounted.
+        if app_env == "test" or not DEFAULT_SECRETS_DIR.is_dir():
+            return None
+        return DEFAULT_SECRETS_DIR
     directory = Path(value)
     if not directory.is_dir():
         raise SecretSourceError(SECRETS_DIR_VARIABLE, f"{value} is not a directory")
@@ -90,7 +93,10 @@ def secret_file_and_cloud_sources(
     """The sources after the environment, in precedence order; empty when none is configured."""
     environ = os.environ if environ is None else environ
     sources: list[PydanticBaseSettingsSource] = []
-    directory = _secrets_directory(_bootstrap_value(SECRETS_DIR_VARIABLE, init_settings, environ))
+    directory = _secrets_directory(
+        _bootstrap_value(SECRETS_DIR_VARIABLE, init_settings, environ),
+        _bootstrap_value("APP_ENV", init_settings, environ),
+    )
     if directory is not None:
         sources.append(SecretsSettingsSource(settings_cls, secrets_dir=directory))
     secret_id = _bootstrap_value(AWS_SECRET_ID_VARIABLE, init_settings, environ)

@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import limits
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-from .jwt import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, compatible_algorithms
+from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
 
 DEFAULT_JWT_ALGORITHMS = DEFAULT_ALGORITHMS
 MIN_RSA_BITS = 2048
+# One limit in the notation of the `limits` library (a subset of what it parses).
+_RATE_LIMIT = re.compile(
+    r"\s*[1-9][0-9]{0,9}\s*(/|\s+per\s+)\s*([1-9][0-9]{0,5}\s*)?"
+    r"(second|minute|hour|day)s?\s*",
+    re.IGNORECASE,
+)
 _ORIGIN = re.compile(
     r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
@@ -44,6 +46,12 @@ def check_jwt_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
 
 
 def check_public_key(pem: str, algorithms: object) -> str:
+    # Imported only when a key is configured, so reading the settings stays light.
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key  # noqa: PLC0415
+
+    from .jwt import compatible_algorithms  # noqa: PLC0415
+
     text = pem.strip().replace("\\n", "\n")  # one-line values from .env-style tooling
     try:
         key = load_pem_public_key(text.encode())
@@ -77,11 +85,9 @@ def check_origin(origin: str) -> str:
 
 
 def check_rate_limit(value: str) -> str:
-    try:
-        limits.parse(value)
-    except ValueError:
+    if not _RATE_LIMIT.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a rate limit: use '<count>/<second|minute|hour|day>', "
             "e.g. '600/minute'"
-        ) from None
+        )
     return value
