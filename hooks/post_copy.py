@@ -48,20 +48,25 @@ def _uv() -> str | None:
     return os.environ.get("UV") or shutil.which("uv")
 
 
-def lock_dependencies(project: Path) -> None:
+def lock_dependencies(project: Path) -> bool:
+    """`uv lock`; on failure warn and carry on, because the project itself is complete."""
     uv = _uv()
     if uv is None:
         _warn("uv is not installed (https://docs.astral.sh/uv/); run `uv lock` in the project.")
-        return
+        return False
     result = subprocess.run([uv, "lock", "--quiet"], cwd=project, check=False)
     if result.returncode != 0:
         _warn("`uv lock` failed (see above); the project is complete, run `uv lock` again later.")
+        return False
+    return True
 
 
 def main() -> int:
     project = Path.cwd()
     init_git(project)
     lock_dependencies(project)
+    # The template's tests look for this line to prove the task never runs during updates.
+    print("post-copy: done", file=sys.stderr)
     return 0
 
 

@@ -1,4 +1,17 @@
-"""Session fixtures: each answer set is generated and synced once, then shared by the tests."""
+"""Session fixtures: each answer set is generated and synced once, then shared by the tests.
+
+Which project a test runs against says which gates it is:
+- `project` / `synced_project`: a per-combination gate, run for every answer set in the matrix
+  (tests/support/projects.py: VARIANTS);
+- `default_project`: a slow gate (image, contract, load smoke), run for the all-defaults
+  project only; mark it `@pytest.mark.slow` and with its gate's marker (`image`, `contract`,
+  `load`: see SLOW_GATE_MARKERS in tests/support/selection.py);
+- neither: a test of the template itself (questions, hooks, workflows, docs).
+
+`--variant NAME` (repeatable; tests/support/selection.py) keeps only the tests of those
+combinations, `--variant template` only the tests of the template itself. The template's CI runs
+one job per combination this way; without the option everything runs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +22,13 @@ from typing import Any
 import pytest
 
 from tests.support.commands import pin_python_for_generated_projects
-from tests.support.projects import VARIANTS, GeneratedProject, generate, recorded_answers
+from tests.support.projects import (
+    DEFAULTS_VARIANT,
+    VARIANTS,
+    GeneratedProject,
+    generate,
+    recorded_answers,
+)
 from tests.support.servers import PostgresServer, RedisServer
 
 ProjectFactory = Callable[[str], GeneratedProject]
@@ -29,7 +48,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> ProjectFactory:
     return get
 
 
-@pytest.fixture(scope="session", params=sorted(VARIANTS))
+@pytest.fixture(scope="session", params=list(VARIANTS))
 def variant_name(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     return name
@@ -48,7 +67,7 @@ def synced_project(project: GeneratedProject) -> GeneratedProject:
 
 @pytest.fixture(scope="session")
 def default_project(generated: ProjectFactory) -> GeneratedProject:
-    project = generated("defaults")
+    project = generated(DEFAULTS_VARIANT)
     project.sync()
     return project
 
@@ -76,4 +95,4 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header() -> list[str]:
-    return [f"template: {Path(__file__).resolve().parents[1]}", f"variants: {sorted(VARIANTS)}"]
+    return [f"template: {Path(__file__).resolve().parents[1]}", f"variants: {list(VARIANTS)}"]

@@ -14,6 +14,9 @@ from .auth.router import router as auth_router
 from .categories.router import router as categories_router
 from .items.router import router as items_router
 
+# The API's version, in the OpenAPI document: its major is the URL's /v1. A breaking change
+# (tests/contract/test_openapi_snapshot.py knows which are) needs a new major, hence a /v2.
+API_VERSION = "1.0.0"
 V1_PREFIX = "/v1"
 V1_ROUTERS: tuple[APIRouter, ...] = (auth_router, items_router, categories_router)
 

@@ -46,6 +46,20 @@ def _worker(_: argparse.Namespace, settings: Settings) -> int:
     return run_worker(settings)
 
 
+def _openapi(args: argparse.Namespace, settings: Settings) -> int:
+    import json  # noqa: PLC0415
+
+    from .app import create_app  # noqa: PLC0415
+
+    document = json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True) + "\n"
+    if args.output == "-":
+        sys.stdout.write(document)
+    else:
+        with open(args.output, "w", encoding="utf-8") as output:
+            output.write(document)
+    return 0
+
+
 def _register_serve(commands: Subcommands) -> None:
     commands.add_parser("serve", help="serve HTTP (the default)").set_defaults(handler=_serve)
 
@@ -62,11 +76,18 @@ def _register_worker(commands: Subcommands) -> None:
     worker.set_defaults(handler=_worker)
 
 
+def _register_openapi(commands: Subcommands) -> None:
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document (API-2, TEST-3)")
+    openapi.add_argument("--output", default="-", help="file to write (default: stdout)")
+    openapi.set_defaults(handler=_openapi)
+
+
 # Each registrar adds one subcommand; the module that owns a process or chore provides it.
 _COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (
     _register_serve,
     _register_migrate,
     _register_worker,
+    _register_openapi,
     register_dev_token_command,
     register_api_key_commands,
 )

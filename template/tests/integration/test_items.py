@@ -167,13 +167,13 @@ async def test_db3_item_in_a_category(client: httpx.AsyncClient) -> None:
     assert (await client.delete(f"/v1/categories/{category['id']}")).status_code == 204
 
 
-async def test_db3_dangling_category_is_a_422_and_changes_nothing(
+async def test_db3_dangling_category_is_a_409_and_changes_nothing(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     response = await client.post(
         "/v1/items", json={"name": "Orphan", "category_id": str(uuid.uuid4())}
     )
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert response.json()["type"] == "urn:problem-type:unknown-category"
     assert await count_items(app) == 0
 
@@ -218,7 +218,10 @@ async def test_sec1_page_size_is_bounded(client: httpx.AsyncClient, limit: int) 
     assert response.status_code == 422
 
 
-async def test_sec1_foreign_cursor_is_a_400_problem(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/items", params={"cursor": "AAAA"})
-    assert response.status_code == 400
-    assert response.json()["type"] == "urn:problem-type:invalid-cursor"
+@pytest.mark.parametrize("cursor", ["AAAA", "x" * 23, "not/base64+chars!!!!!!"])
+async def test_sec1_malformed_cursor_is_a_422_problem(
+    client: httpx.AsyncClient, cursor: str
+) -> None:
+    response = await client.get("/v1/items", params={"cursor": cursor})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "cursor"]

@@ -58,10 +58,13 @@ def start_service(
     cwd: Path | None = None,
 ) -> ServiceProcess:
     """Run `python <command...>` with `env` on top of a clean environment; wait until it answers."""
+    # A clean environment (the service must not depend on the developer's shell), except what
+    # the OS needs and coverage's variables, so the subprocess is measured too.
     full_env = {
         key: value
         for key, value in os.environ.items()
         if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"}
+        or key.startswith("COVERAGE_")
     }
     full_env |= {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONUNBUFFERED": "1", **env}
     log = log_path.open("wb")

@@ -6,18 +6,16 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from ..core.schemas import RequestModel, name_field
 
 CATEGORY_NAME_MAX_LENGTH = 50
 
-CategoryName = Annotated[
-    str, Field(min_length=1, max_length=CATEGORY_NAME_MAX_LENGTH, examples=["Widgets"])
-]
+CategoryName = Annotated[str, name_field(CATEGORY_NAME_MAX_LENGTH, "Widgets")]
 
 
-class CategoryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class CategoryCreate(RequestModel):
     name: CategoryName
 
 

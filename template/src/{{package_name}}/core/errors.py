@@ -128,8 +128,15 @@ async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
 async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        from .openapi import allowed_methods  # noqa: PLC0415 - openapi imports this module
+
+        documented = allowed_methods(request.app, request.url.path)
+        if documented:
+            headers["Allow"] = ", ".join(documented)
     return problem_response(
-        status=exc.status_code, scope=request.scope, detail=detail, headers=exc.headers
+        status=exc.status_code, scope=request.scope, detail=detail, headers=headers or None
     )
 
 

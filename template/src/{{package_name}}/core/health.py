@@ -108,7 +108,7 @@ async def ready(
         # Answer at once: the point is to be taken out of rotation, not to test dependencies.
         response.status_code = 503
         return ReadinessReport(status="draining", checks={})
-    deadline: float = request.app.state.settings.health_timeout_seconds
+    deadline: float = request.app.state.settings.readiness_timeout_seconds
     checks = await registry.run(deadline_seconds=deadline)
     if any(result.status == "failing" for result in checks.values()):
         response.status_code = 503

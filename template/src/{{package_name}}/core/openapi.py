@@ -8,6 +8,8 @@ document is rewritten once, when first requested, so that clients and contract t
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,19 +26,26 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ProblemDetail} for status in statuses}
 
 
+# Errors any operation with a request body can answer, before its own code runs.
+_BODY_ERRORS = {"400": "The request body could not be read (for example, it is not UTF-8)."}
+
+
 def _rewrite_error_responses(document: dict[str, Any]) -> None:
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
-            for status, response in operation.get("responses", {}).items():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                for status, description in _BODY_ERRORS.items():
+                    responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
                 if not str(status).startswith(("4", "5")):
                     continue
-                content = response.get("content", {})
-                schema = content.pop("application/json", {}).get("schema")
-                if schema is None or "HTTPValidationError" in str(schema):
-                    schema = _PROBLEM_REF
-                if schema == _PROBLEM_REF:
-                    content[PROBLEM_MEDIA_TYPE] = {"schema": schema}
-                    response["content"] = content
+                content = response.setdefault("content", {})
+                schema = content.get("application/json", {}).get("schema")
+                # Errors are problems, except where a route documents its own body (readiness).
+                if schema is None or schema == _PROBLEM_REF or "HTTPValidationError" in str(schema):
+                    content.pop("application/json", None)
+                    content[PROBLEM_MEDIA_TYPE] = {"schema": _PROBLEM_REF}
 
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
@@ -72,6 +81,24 @@ def _document_guard_responses(document: dict[str, Any]) -> None:
                     responses.setdefault(status, _problem(description))
             if "requestBody" in operation:
                 responses.setdefault("413", _problem(_BODY_TOO_LARGE))
+
+
+@cache
+def _template_pattern(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every documented method of the resource at `path`, for a 405's `Allow` header.
+
+    Starlette lists only the methods of the first route that matched the path; a resource
+    served by several routes (GET and POST on /v1/items) needs all of them.
+    """
+    methods: set[str] = set()
+    for template, operations in app.openapi().get("paths", {}).items():
+        if _template_pattern(template).match(path):
+            methods.update(method.upper() for method in operations)
+    return sorted(methods)
 
 
 def install_openapi(app: FastAPI) -> None:

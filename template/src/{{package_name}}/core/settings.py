@@ -7,9 +7,11 @@ that only make sense on a laptop. Secrets are `SecretStr`, so they never show in
 
 from __future__ import annotations
 
+import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import (
     Field,
@@ -41,6 +43,13 @@ Environment = Literal["development", "test", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 DEVELOPMENT_DATABASE_URL = "sqlite+aiosqlite:///./var/development.sqlite3"
+
+# Variables a template release renamed (old -> new). Still set, an old name would be silently
+# ignored, so start-up refuses it and names its replacement. `copier update` renames them in the
+# project's own files (see the template's CHANGELOG).
+RETIRED_VARIABLES: Final[Mapping[str, str]] = {
+    "HEALTH_TIMEOUT_SECONDS": "READINESS_TIMEOUT_SECONDS",  # template 0.2.0
+}
 
 
 class ConfigurationError(Exception):
@@ -102,7 +111,9 @@ class Settings(BaseSettings):
         description="After SIGTERM, keep serving while readiness is 503 for this long, so load "
         "balancers stop routing here before the listener closes.",
     )
-    health_timeout_seconds: float = Field(1.0, gt=0, le=30)
+    readiness_timeout_seconds: float = Field(
+        1.0, gt=0, le=30, description="How long /health/ready waits for each dependency."
+    )
 
     # --- Database (DB-1, PERF-2) -----------------------------------------------------------------
     database_url: SecretStr | None = None
@@ -341,11 +352,28 @@ class Settings(BaseSettings):
         return DEVELOPMENT_DATABASE_URL
 
 
+def retired_variables(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """A problem for each retired variable that is still set, naming its replacement."""
+    present = {name.upper() for name in environ}
+    return [
+        (old, f"was renamed to {new}; rename it")
+        for old, new in RETIRED_VARIABLES.items()
+        if old in present
+    ]
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the environment; raise `ConfigurationError` naming every bad variable."""
+    problems = retired_variables(os.environ)
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        raise ConfigurationError.from_validation_error(error) from None
+        validation = ConfigurationError.from_validation_error(error)
+        raise ConfigurationError(problems + validation.problems) from None
     except SecretSourceError as error:
-        raise ConfigurationError.from_secret_source_error(error) from None
+        raise ConfigurationError(
+            problems + ConfigurationError.from_secret_source_error(error).problems
+        ) from None
+    if problems:
+        raise ConfigurationError(problems)
+    return settings

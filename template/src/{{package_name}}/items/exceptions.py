@@ -27,7 +27,10 @@ class ItemNameTakenError(DomainError):
 
 
 class UnknownCategoryError(DomainError):
-    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    """The request is well-formed but names a category that does not exist (now): a conflict
+    with the current state, which the client resolves by creating the category first."""
+
+    status = HTTPStatus.CONFLICT
     code = "unknown-category"
     title = "Unknown category"
 

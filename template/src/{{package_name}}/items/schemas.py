@@ -3,59 +3,61 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ..core.schemas import RequestModel, Text, name_field, omit_null
 from ..core.security.sanitize import sanitized_html
 
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 2000
+# Sanitized HTML escapes text (`&` becomes `&amp;`): what is stored may be up to five times what
+# was sent, and is never cut (SEC-1).
+DESCRIPTION_STORED_MAX_LENGTH = 5 * DESCRIPTION_MAX_LENGTH
 PRICE_CENTS_MAX = 100_000_000
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
 
 ItemStatus = Literal["pending", "active"]
-ItemName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Blue widget"])]
+ItemName = Annotated[str, name_field(NAME_MAX_LENGTH, "Blue widget")]
 # Free text that a web page may render: stored sanitized (SEC-1), so it is inert everywhere.
 ItemDescription = Annotated[
-    str,
+    Text,
     Field(max_length=DESCRIPTION_MAX_LENGTH, examples=["A widget, <em>in blue</em>."]),
-    sanitized_html(DESCRIPTION_MAX_LENGTH),
+    sanitized_html(DESCRIPTION_STORED_MAX_LENGTH),
 ]
-# strict: "12" or 12.0 is a client bug to report, not a number to guess.
+
+
+def _json_integer(value: object) -> object:
+    """Accept what JSON Schema calls an integer (1999 or 1999.0), never a string like "1999"."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON number, not a string or boolean")
+    return value
+
+
+# The bounds come before the validator, so they are documented as minimum/maximum.
 PriceCents = Annotated[
     int,
-    Field(strict=True, ge=0, le=PRICE_CENTS_MAX, description="Price in cents.", examples=[1999]),
+    Field(ge=0, le=PRICE_CENTS_MAX, description="Price in cents.", examples=[1999]),
+    BeforeValidator(_json_integer),
 ]
 
 
-class _Request(BaseModel):
-    # Unknown fields are an error, not silently dropped: a typo must not look like success.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ItemCreate(_Request):
+class ItemCreate(RequestModel):
     name: ItemName
     description: ItemDescription = ""
     price_cents: PriceCents = 0
     category_id: UUID | None = None
 
 
-def _omit_null(schema: dict[str, Any]) -> None:
-    """Document an optional field as "may be omitted" rather than "may be null"."""
-    variants = schema.pop("anyOf", [])
-    schema.update(next((v for v in variants if v.get("type") != "null"), {}))
-    schema.pop("default", None)
-
-
-class ItemUpdate(_Request):
+class ItemUpdate(RequestModel):
     """A partial update: omitted fields keep their value; `category_id: null` clears it."""
 
-    name: ItemName | None = Field(None, json_schema_extra=_omit_null)
-    description: ItemDescription | None = Field(None, json_schema_extra=_omit_null)
-    price_cents: PriceCents | None = Field(None, json_schema_extra=_omit_null)
+    name: ItemName | None = Field(None, json_schema_extra=omit_null)
+    description: ItemDescription | None = Field(None, json_schema_extra=omit_null)
+    price_cents: PriceCents | None = Field(None, json_schema_extra=omit_null)
     category_id: UUID | None = None
 
     @model_validator(mode="after")

@@ -1,0 +1,25 @@
+"""Runs once after every `copier update`, in the project itself (an unversioned migration).
+
+A release may change `pyproject.toml`; re-locking keeps `uv sync --locked` (and CI) working
+without a manual step. `uv lock` keeps every existing pin that still satisfies the new
+constraints, so the lock file changes only where the template's dependencies did. Copier runs
+migrations in the real project only, never in the replays of the old and new template versions
+it renders to compute the update.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from post_copy import lock_dependencies
+
+
+def main() -> int:
+    if lock_dependencies(Path.cwd()):
+        print("post-update: dependencies re-locked", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""TPL-3: the template's own GitHub workflows are valid, least-privilege and pinned.
+
+GitHub cannot run here; these checks are what can be proven offline: the workflow schema,
+zizmor's audits, every action pinned by commit SHA with its version beside it, read-only
+permissions, no persisted credentials, and a matrix that is the tests' own matrix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.commands import REPOSITORY, run
+from tests.support.projects import VARIANTS, main
+
+WORKFLOWS = sorted((REPOSITORY / ".github" / "workflows").glob("*.y*ml"))
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}$")
+# The validators are dev dependencies, installed beside the interpreter running the tests.
+VENV_BIN = Path(sys.executable).parent
+
+
+def load(workflow: Path) -> dict[str, Any]:
+    loaded = yaml.safe_load(workflow.read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def steps(workflow: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for job in workflow["jobs"].values():
+        yield from job.get("steps", [])
+
+
+def test_tpl3_there_is_a_template_workflow() -> None:
+    assert "template-ci.yml" in [path.name for path in WORKFLOWS]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_tpl3_workflows_match_the_github_schema(workflow: Path) -> None:
+    run(
+        [
+            str(VENV_BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(workflow),
+        ],
+        cwd=REPOSITORY,
+    )
+
+
+def test_tpl3_zizmor_finds_nothing() -> None:
+    run(
+        [str(VENV_BIN / "zizmor"), "--offline", "--no-progress", ".github/workflows"],
+        cwd=REPOSITORY,
+    )
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_tpl3_every_action_is_pinned_by_sha_with_its_version(workflow: Path) -> None:
+    uses = [
+        line.strip().removeprefix("- ").removeprefix("uses: ")
+        for line in workflow.read_text().splitlines()
+        if re.match(r"^\s*(- )?uses: ", line)
+    ]
+    assert uses, "no actions found: the check would prove nothing"
+    unpinned = [line for line in uses if not PINNED.match(line)]
+    assert not unpinned, unpinned
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_tpl3_least_privilege_and_no_persisted_credentials(workflow: Path) -> None:
+    loaded = load(workflow)
+    assert loaded["permissions"] == {"contents": "read"}
+    widened = {
+        name: job["permissions"]
+        for name, job in loaded["jobs"].items()
+        if any(level != "read" for level in job.get("permissions", {}).values())
+    }
+    assert not widened, f"jobs that widen permissions: {widened}"
+    checkouts = [
+        step for step in steps(loaded) if step.get("uses", "").startswith("actions/checkout@")
+    ]
+    assert checkouts
+    assert all(step.get("with", {}).get("persist-credentials") is False for step in checkouts)
+    assert all("timeout-minutes" in job for job in loaded["jobs"].values())
+
+
+def test_tpl3_ci_fans_out_over_the_tests_own_matrix(capsys: pytest.CaptureFixture[str]) -> None:
+    workflow = load(REPOSITORY / ".github" / "workflows" / "template-ci.yml")
+    jobs = workflow["jobs"]
+    plan = "\n".join(step.get("run", "") for step in jobs["plan"]["steps"])
+    assert "python -m tests.support.projects --github-matrix" in plan
+    assert main(["--github-matrix"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"variant": list(VARIANTS)}
+    generated = jobs["generated"]
+    assert generated["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert {"postgres", "redis"} <= set(generated["services"])
+    assert any('--variant "$VARIANT"' in step.get("run", "") for step in generated["steps"])
+    # The image is built by Docker and scanned by Trivy; the update path has its own job.
+    image_steps = jobs["image"]["steps"]
+    assert any("docker build" in step.get("run", "") for step in image_steps)
+    assert any(
+        step.get("uses", "").startswith("aquasecurity/trivy-action@") for step in image_steps
+    )
+    assert any("pytest -m update" in step.get("run", "") for step in jobs["update"]["steps"])
