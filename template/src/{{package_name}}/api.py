@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from .auth.router import router as auth_router
 from .categories.router import router as categories_router
 from .items.router import router as items_router
 
@@ -17,7 +18,7 @@ from .items.router import router as items_router
 # (tests/contract/test_openapi_snapshot.py knows which are) needs a new major, hence a /v2.
 API_VERSION = "1.0.0"
 V1_PREFIX = "/v1"
-V1_ROUTERS: tuple[APIRouter, ...] = (items_router, categories_router)
+V1_ROUTERS: tuple[APIRouter, ...] = (auth_router, items_router, categories_router)
 
 
 def install_routes(app: FastAPI) -> None:

@@ -14,20 +14,30 @@ from fastapi import FastAPI
 from . import __version__, models  # noqa: F401 - every table registered, so foreign keys resolve
 from ._project import DESCRIPTION, PROJECT_NAME
 from .api import API_VERSION, install_routes
+from .api_keys.repository import ApiKeyStore
 from .core import health
 from .core.cache import build_cache
 from .core.database import install_database_error_handlers, open_database
+from .core.docs import install_docs
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
 from .core.header_limit import HeaderLimitMiddleware
 from .core.health import HealthRegistry
 from .core.http_client import outbound_http
 from .core.lifecycle import Lifecycle
 from .core.logging import get_logger
-from .core.metrics import HttpServerMetrics, Metrics, metrics_endpoint, watch_database
+from .core.metrics import (
+    HttpServerMetrics,
+    Metrics,
+    RateLimitMetrics,
+    metrics_endpoint,
+    watch_database,
+)
 from .core.openapi import install_openapi
 from .core.redis import redis_client
 from .core.request_context import RequestContextMiddleware
 from .core.resilience import CircuitBreakers
+from .core.security.install import add_request_guards, add_security_headers, security_resources
+from .core.security.scopes import METRICS_SCOPE, RequireScopes
 from .core.settings import Settings, load_settings
 from .core.static import install_static
 from .core.tracing import Tracing
@@ -65,6 +75,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.http = await resources.enter_async_context(
             outbound_http(settings, breakers=breakers, metrics=app.state.metrics, tracing=tracing)
         )
+        await resources.enter_async_context(
+            security_resources(app, settings, api_key_store=ApiKeyStore(app.state.database))
+        )
         _log.info(
             "startup_complete",
             app_env=settings.app_env,
@@ -79,9 +92,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
+    # A request meets: request context, security headers, the header limit, unhandled errors,
+    # CORS, the per-IP rate limit, the body size limit, then routing (core/security/install.py).
+    add_request_guards(app, settings)
+    if app.state.rate_limiter is not None:
+        app.state.rate_limiter.observers.append(RateLimitMetrics(app.state.metrics))
     app.add_middleware(UnhandledErrorMiddleware)
-    # Inside the request context, so a 431 carries a request ID and is logged.
+    # Inside the security headers and the request context, so a 431 carries both and is logged.
     app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.request_max_header_bytes)
+    add_security_headers(app, settings)
     app.add_middleware(RequestContextMiddleware, observers=[HttpServerMetrics(app.state.metrics)])
 
 
@@ -96,8 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Operation IDs are the route functions' names (`get_item`): stable, and readable in
         # generated clients and in OpenAPI links.
         generate_unique_id_function=lambda route: route.name,
-        docs_url=None,  # served by core/static.py, from fingerprinted local assets
+        # /docs is served by core/docs.py from fingerprinted local assets, without inline script
+        # (a strict CSP, SEC-5).
+        docs_url=None,
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         telemetry=tracing.fastapi_telemetry(),
     )
@@ -122,6 +144,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     install_routes(app)
     # After the API: routing tries routes in order, and these are rarely requested.
-    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
-    install_static(app, settings)
+    # /metrics shares the API's port, so it is protected like the API: Prometheus scrapes it
+    # with an API key holding the `metrics:read` scope (docs/observability.md).
+    app.add_api_route(
+        "/metrics",
+        metrics_endpoint,
+        methods=["GET"],
+        include_in_schema=False,
+        dependencies=[RequireScopes(METRICS_SCOPE)],
+    )
+    assets = install_static(app, settings)
+    install_docs(app, assets)
     return app

@@ -12,7 +12,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import healthcheck
+from .api_keys.cli import register_api_key_commands
 from .core.logging import add_processor, configure_logging
+from .core.security.commands import register_dev_token_command
 from .core.settings import ConfigurationError, Settings, load_settings
 from .core.tracing import add_trace_ids
 
@@ -89,6 +91,8 @@ _COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (
     _register_worker,
     _register_openapi,
     healthcheck.register,
+    register_dev_token_command,
+    register_api_key_commands,
 )
 
 

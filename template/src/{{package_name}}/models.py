@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from .api_keys.models import ApiKey
 from .categories.models import Category
 from .core.models import Base
 from .core.queue import Job
@@ -12,4 +13,4 @@ from .items.models import Item
 
 metadata = Base.metadata
 
-__all__ = ["Category", "Item", "Job", "metadata"]
+__all__ = ["ApiKey", "Category", "Item", "Job", "metadata"]

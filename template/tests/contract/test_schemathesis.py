@@ -35,23 +35,33 @@ _SEEN_OPERATIONS: set[str] = set()
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_test3_every_operation_honours_its_contract(case: Any, contract_app: FastAPI) -> None:
+def test_test3_every_operation_honours_its_contract(
+    case: Any, contract_app: FastAPI, contract_headers: dict[str, str]
+) -> None:
+    # Explicit credentials: the `ignored_auth` check also replays each case without them and
+    # with invalid ones, and expects a refusal (SEC-3); its replays go to the same app.
+    case.operation.schema.app = contract_app
     STATS.cases += 1
     if case.operation.label not in _SEEN_OPERATIONS:
         _SEEN_OPERATIONS.add(case.operation.label)
         STATS.operations += 1
-    case.call_and_validate(app=contract_app, checks=ALL_CHECKS)
+    case.call_and_validate(app=contract_app, headers=contract_headers, checks=ALL_CHECKS)
 
 
 def test_test3_stateful_item_lifecycle_follows_links(
-    contract_app: FastAPI, database_url: str
+    contract_app: FastAPI, contract_headers: dict[str, str], database_url: str
 ) -> None:
     stateful = schemathesis.openapi.from_path(CONTRACT)
     stateful.app = contract_app
 
     class ItemLifecycle(stateful.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            # The same explicit credentials as above, so `ignored_auth` can test without them.
+            return {"headers": contract_headers}
+
         def teardown(self) -> None:
             # Every sequence starts from empty tables, so Hypothesis can replay it exactly.
+            super().teardown()
             asyncio.run(empty_database(database_url))
 
     ItemLifecycle.run(

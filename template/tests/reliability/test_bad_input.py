@@ -49,10 +49,6 @@ BLANK = "about:blank"
 ITEMS = "/v1/items"
 ITEM = "/v1/items/{item_id}"
 SEEDED_ITEM_NAME = "Seeded item"
-BODY_LIMIT_REASON = (
-    "SEC-1: the request body size limit (413) lands with the security branch "
-    "(core/security/body_limit.py); remove this marker when it is merged"
-)
 
 
 @dataclass(frozen=True)
@@ -249,9 +245,6 @@ CORPUS: list[Case] = [
 ]
 # fmt: on
 
-# Refusals that need a change on another branch before they can hold.
-EXPECTED_TO_FAIL = {"body-8-mib": BODY_LIMIT_REASON}
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -391,16 +384,7 @@ def corpus_params() -> list[Any]:
     ids = [case.id for case in CORPUS]
     duplicates = {case_id for case_id in ids if ids.count(case_id) > 1}
     assert not duplicates, f"corpus ids must be unique: {duplicates}"
-    return [
-        pytest.param(
-            case,
-            id=case.id,
-            marks=[pytest.mark.xfail(strict=True, reason=EXPECTED_TO_FAIL[case.id])]
-            if case.id in EXPECTED_TO_FAIL
-            else [],
-        )
-        for case in CORPUS
-    ]
+    return [pytest.param(case, id=case.id) for case in CORPUS]
 
 
 @pytest.mark.parametrize("case", corpus_params())

@@ -80,7 +80,7 @@ async def test_inf3_sigterm_under_load_loses_no_accepted_request_and_exits_0(
                 )
                 for _ in range(3)
             ]
-            await asyncio.sleep(0.3)  # the slow requests are in flight
+            await _until_in_flight(client, len(slow))
 
             signalled = time.monotonic()
             service.signal(signal.SIGTERM)
@@ -106,8 +106,11 @@ async def test_inf3_sigterm_under_load_loses_no_accepted_request_and_exits_0(
     assert exit_code == 0, service.output()[-3000:]
     assert readiness.status_code == 503
     assert readiness.json()["status"] == "draining"
-    # Sent before the signal: every one answered, successfully.
-    assert all(a.ok for a in sent_before), [a for a in sent_before if not a.ok]
+    # Sent before the signal: every one answered, successfully, unless the client (slow on a
+    # busy machine) had not connected it before the listener closed: a clean refusal, which
+    # the checks below hold to "after the drain" and "never accepted".
+    unanswered = [a for a in sent_before if not a.ok and a.error != "ConnectError"]
+    assert not unanswered, unanswered
     # Draining still serves: readiness takes the replica out, the listener stays open.
     assert while_draining, "nothing was served between the signal and the listener closing"
     # Requests running when the listener closed finished within the grace period.
@@ -138,3 +141,13 @@ async def test_inf3_sigterm_under_load_loses_no_accepted_request_and_exits_0(
         f"Shutdown complete {shutdown_seconds(service.output()):.1f} s after SIGTERM, "
         f"exit code 0 after {exited - signalled:.1f} s",
     )
+
+
+async def _until_in_flight(client: httpx.AsyncClient, count: int) -> None:
+    """Wait until the service is serving `count` slow requests (on a busy machine they may take
+    a while to connect), so that the signal lands while they are in flight."""
+    async with asyncio.timeout(30):
+        while True:
+            if (await client.get("/test/slow/in-flight")).json()["in_flight"] >= count:
+                return
+            await asyncio.sleep(0.05)

@@ -7,10 +7,15 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from ..core.openapi import problem_responses
+from ..core.security.scopes import RequireScopes
 from .dependencies import CategoryServiceDep
 from .schemas import CategoryCreate, CategoryList, CategoryRead
 
 router = APIRouter(prefix="/v1/categories", tags=["categories"])
+
+# Each route names the scopes it needs (SEC-3); the OpenAPI document shows them.
+READ = RequireScopes("categories:read")
+WRITE = RequireScopes("categories:write")
 
 
 @router.post(
@@ -19,6 +24,7 @@ router = APIRouter(prefix="/v1/categories", tags=["categories"])
     status_code=status.HTTP_201_CREATED,
     response_model=CategoryRead,
     responses=problem_responses(409, 422, 503),
+    dependencies=[WRITE],
 )
 async def create_category(
     data: CategoryCreate, service: CategoryServiceDep, response: Response
@@ -33,6 +39,7 @@ async def create_category(
     summary="List categories by name",
     response_model=CategoryList,
     responses=problem_responses(503),
+    dependencies=[READ],
 )
 async def list_categories(service: CategoryServiceDep) -> CategoryList:
     categories = await service.list_all()
@@ -44,6 +51,7 @@ async def list_categories(service: CategoryServiceDep) -> CategoryList:
     summary="Get one category",
     response_model=CategoryRead,
     responses=problem_responses(404, 422, 503),
+    dependencies=[READ],
 )
 async def get_category(category_id: uuid.UUID, service: CategoryServiceDep) -> CategoryRead:
     return CategoryRead.model_validate(await service.get(category_id))
@@ -54,6 +62,7 @@ async def get_category(category_id: uuid.UUID, service: CategoryServiceDep) -> C
     summary="Delete a category that has no items",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 409, 422, 503),
+    dependencies=[WRITE],
 )
 async def delete_category(category_id: uuid.UUID, service: CategoryServiceDep) -> None:
     await service.delete(category_id)

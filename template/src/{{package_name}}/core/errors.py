@@ -74,9 +74,11 @@ class DomainError(Exception):
     title: ClassVar[str] = "Bad Request"
     headers: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        # Per-occurrence headers (Retry-After, WWW-Authenticate) on top of the class's own.
+        self.extra_headers = dict(headers or {})
 
 
 def problem_type(code: str) -> str:
@@ -132,7 +134,7 @@ async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
         detail=exc.detail,
         type_=problem_type(exc.code),
         title=exc.title,
-        headers=exc.headers or None,
+        headers={**exc.headers, **exc.extra_headers} or None,
     )
 
 

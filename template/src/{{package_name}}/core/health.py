@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from .lifecycle import Lifecycle
+from .security.scopes import Public
 
 HealthCheck = Callable[[], Awaitable[object]]
 """Returns when the dependency answers; raises (or times out) when it does not."""
@@ -108,7 +109,8 @@ async def get_lifecycle(request: Request) -> Lifecycle:
     return lifecycle
 
 
-router = APIRouter(prefix="/health", tags=["health"])
+# Probes come from the orchestrator, which holds no credentials: deliberately public (SEC-3).
+router = APIRouter(prefix="/health", tags=["health"], dependencies=[Public])
 
 
 @router.get("/live", summary="Liveness: the process is up", response_model=LiveReport)

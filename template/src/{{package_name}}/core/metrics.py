@@ -159,6 +159,12 @@ class Metrics:
             ["limiter"],
             registry=registry,
         )
+        self.rate_limit_storage_errors = Counter(
+            "rate_limit_storage_errors",
+            "Rate-limit checks that could not reach their counters (RATE_LIMIT_ON_STORAGE_ERROR).",
+            ["limiter"],
+            registry=registry,
+        )
         self.http_client_request_duration = Histogram(
             "http_client_request_duration_seconds",
             "Duration of outbound HTTP requests, each attempt on its own.",
@@ -188,7 +194,7 @@ class Metrics:
 
     # --- API for other concerns -----------------------------------------------------------------
     def rate_limit_rejected(self, *, limiter: str) -> None:
-        """Count one request refused by `limiter` (a small, fixed set of names: 'ip', 'user')."""
+        """Count one request refused by `limiter` (a small, fixed set: 'ip', 'principal')."""
         self.rate_limit_rejections.labels(limiter).inc()
 
     def add_collector(self, collect: Callable[[], Iterable[Metric]]) -> Collector:
@@ -316,3 +322,17 @@ def watch_database(metrics: Metrics, database: Database) -> Callable[[], None]:
         metrics.remove_refresher(refresh_queue_depth)
 
     return uninstall
+
+
+class RateLimitMetrics:
+    """The rate limiter's observer (core/security/rate_limit.py): rejections and storage errors
+    by layer."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def rejected(self, layer: str) -> None:
+        self._metrics.rate_limit_rejected(limiter=layer)
+
+    def storage_failed(self, layer: str) -> None:
+        self._metrics.rate_limit_storage_errors.labels(layer).inc()

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from .errors import PROBLEM_MEDIA_TYPE, ProblemDetail
+from .security.authentication import document_credential_schemes
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetail"}
 
@@ -55,6 +56,33 @@ def _rewrite_error_responses(document: dict[str, Any]) -> None:
         schemas["ProblemDetail"] = schema
 
 
+# What the security layers (SEC-1, SEC-3, SEC-4) may answer, documented on the operations they
+# guard, so clients and contract tests know every status an operation can return.
+_GUARD_RESPONSES = {
+    "401": "Missing or invalid credentials (see `WWW-Authenticate`).",
+    "403": "A required scope is missing, or a cookie-authenticated request failed the CSRF check.",
+    "429": "Too many requests; retry after `Retry-After` seconds.",
+}
+_BODY_TOO_LARGE = "The request body is larger than the configured limit."
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
+
+
+def _document_guard_responses(document: dict[str, Any]) -> None:
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            if operation.get("security"):
+                for status, description in _GUARD_RESPONSES.items():
+                    responses.setdefault(status, _problem(description))
+            if "requestBody" in operation:
+                responses.setdefault("413", _problem(_BODY_TOO_LARGE))
+
+
 @cache
 def _template_pattern(template: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
@@ -75,10 +103,7 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 def _document_unsupported_media_type(document: dict[str, Any]) -> None:
     """Operations with a JSON body also answer 415 (core/errors.py): say so."""
-    problem = {
-        "description": "The body is not sent as application/json.",
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}},
-    }
+    problem = _problem("The body is not sent as application/json.")
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
             if isinstance(operation, dict) and "requestBody" in operation:
@@ -98,6 +123,8 @@ def install_openapi(app: FastAPI) -> None:
             )
             _rewrite_error_responses(document)
             _document_unsupported_media_type(document)
+            document_credential_schemes(document)
+            _document_guard_responses(document)
             app.openapi_schema = document
         return app.openapi_schema
 

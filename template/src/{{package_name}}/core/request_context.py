@@ -96,6 +96,8 @@ class RequestContextMiddleware:
                     http_route=_route_template(scope),
                     status=status,
                     duration_ms=round(seconds * 1000, 2),
-                    client=scope["client"][0] if scope.get("client") else None,
+                    # The address behind trusted proxies when the rate limiter resolved it.
+                    client=scope["state"].get("client_ip")
+                    or (scope["client"][0] if scope.get("client") else None),
                 )
             structlog.contextvars.clear_contextvars()

@@ -8,14 +8,37 @@ that only make sense on a laptop. Secrets are `SecretStr`, so they never show in
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from typing import Final, Literal
+from pathlib import Path
+from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from .._project import DATABASE_BACKEND, PROJECT_SLUG
+from .security.secrets import SecretSourceError, secret_file_and_cloud_sources
+from .security.settings_checks import (
+    DEFAULT_JWT_ALGORITHMS,
+    check_jwt_algorithms,
+    check_origin,
+    check_public_key,
+    check_rate_limit,
+    split_list,
+)
 
 Environment = Literal["development", "test", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -41,6 +64,10 @@ class ConfigurationError(Exception):
             f"invalid configuration, {len(problems)} environment {noun} to fix:\n"
             + "\n".join(lines)
         )
+
+    @classmethod
+    def from_secret_source_error(cls, error: SecretSourceError) -> ConfigurationError:
+        return cls([(error.variable, error.reason)])
 
     @classmethod
     def from_validation_error(cls, error: ValidationError) -> ConfigurationError:
@@ -176,6 +203,75 @@ class Settings(BaseSettings):
         description="Larger request headers (names and values together) are refused with 431.",
     )
 
+    # --- Security: authentication (SEC-3) and browser sessions (SEC-2) --------------------------
+    # Issuer, audience and a key source are required in production; development and tests fall
+    # back to a local key pair (`python -m <package> dev-token`).
+    auth_jwt_issuer: str | None = Field(None, min_length=1, max_length=2048)
+    auth_jwt_audience: str | None = Field(None, min_length=1, max_length=2048)
+    auth_jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = DEFAULT_JWT_ALGORITHMS
+    auth_jwt_public_key: str | None = Field(None, description="A PEM public key.")
+    auth_jwt_jwks_url: str | None = Field(None, max_length=2048)
+    auth_jwt_leeway_seconds: int = Field(30, ge=0, le=300)
+    auth_jwt_jwks_cache_seconds: float = Field(600.0, ge=10, le=86400)
+    auth_jwt_jwks_min_refresh_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="An unknown `kid` refreshes the key set at most this often.",
+    )
+    auth_api_key_cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="How long a verified API key is trusted without a lookup."
+    )
+    auth_session_secret: SecretStr | None = Field(
+        None, description="Signs session and CSRF cookies; random per process outside production."
+    )
+    auth_session_max_age_seconds: int = Field(8 * 3600, ge=60, le=30 * 86400)
+    auth_session_same_site: Literal["strict", "lax"] = "strict"
+
+    # --- Security: HTTP (SEC-1, SEC-5) and client addresses (SEC-4) -----------------------------
+    request_max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824)
+    cors_allow_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    security_hsts_seconds: int = Field(63_072_000, ge=0, le=63_072_000)
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        (), description="Networks of the proxies whose forwarding header is believed."
+    )
+    trusted_proxy_header: Literal["x-forwarded-for", "forwarded"] = Field(
+        "x-forwarded-for", description="The one header those proxies append the client to."
+    )
+
+    # --- Security: rate limiting (SEC-4) --------------------------------------------------------
+    rate_limit_enabled: bool = True
+    rate_limit_per_ip: str = Field("1200/minute", description="Before authentication.")
+    rate_limit_per_principal: str = Field("600/minute", description="Per user or API key.")
+    rate_limit_on_storage_error: Literal["allow", "deny"] = Field(
+        "allow", description="When Redis cannot be reached: serve (and warn) or answer 503."
+    )
+    rate_limit_storage_retry_seconds: float = Field(
+        2.0, ge=0, le=60, description="After a Redis failure, skip Redis this long."
+    )
+
+    # --- Secrets sources (CFG-2) ----------------------------------------------------------------
+    # Read first, before the other settings: they say where the other settings come from.
+    secrets_dir: Path | None = Field(None, description="Mounted secret files; /run/secrets if any.")
+    secrets_aws_secret_id: str | None = Field(None, min_length=1, max_length=2048)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, the environment, mounted secret files, AWS Secrets
+        # Manager. No .env file: configuration comes from the platform, not the working tree.
+        return (
+            init_settings,
+            env_settings,
+            *secret_file_and_cloud_sources(settings_cls, init_settings),
+        )
+
     # --- Validation -----------------------------------------------------------------------------
     @field_validator("log_level", mode="before")
     @classmethod
@@ -250,10 +346,90 @@ class Settings(BaseSettings):
             )
         return value
 
+    # --- Security validation --------------------------------------------------------------------
+    @field_validator("auth_jwt_issuer", "auth_jwt_audience")
+    @classmethod
+    def _auth_required_in_production(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("app_env") == "production":
+            raise ValueError("is required in production")
+        return value
+
+    @field_validator("auth_jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("auth_jwt_algorithms")
+    @classmethod
+    def _asymmetric_algorithms_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_jwt_algorithms(value)
+
+    @field_validator("auth_jwt_public_key")
+    @classmethod
+    def _public_key_is_pem(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return check_public_key(value, info.data.get("auth_jwt_algorithms"))
+
+    @field_validator("auth_jwt_jwks_url")
+    @classmethod
+    def _one_key_source(cls, value: str | None, info: ValidationInfo) -> str | None:
+        production = info.data.get("app_env") == "production"
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an https:// URL")
+        if value is not None and production and not value.startswith("https://"):
+            raise ValueError("must be an https:// URL in production")
+        if "auth_jwt_public_key" not in info.data:
+            return value  # the public key was invalid and is reported on its own
+        has_key = info.data["auth_jwt_public_key"] is not None
+        if value is not None and has_key:
+            raise ValueError("set AUTH_JWT_PUBLIC_KEY or AUTH_JWT_JWKS_URL, not both")
+        if value is None and not has_key and production:
+            raise ValueError("AUTH_JWT_JWKS_URL or AUTH_JWT_PUBLIC_KEY is required in production")
+        return value
+
+    @field_validator("auth_session_secret")
+    @classmethod
+    def _session_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr:
+        if value is None:
+            if info.data.get("app_env") == "production":
+                raise ValueError("is required in production (32 or more random characters)")
+            # Outside production, sessions live as long as the process: nothing to configure.
+            return SecretStr(secrets.token_urlsafe(32))
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters long")
+        return value
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _explicit_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_origin(origin) for origin in value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("rate_limit_per_ip", "rate_limit_per_principal")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        return check_rate_limit(value)
+
     # --- Derived values -------------------------------------------------------------------------
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def effective_session_secret(self) -> str:
+        # The validator fills a random secret outside production; None cannot reach here.
+        assert self.auth_session_secret is not None
+        return self.auth_session_secret.get_secret_value()
 
     @property
     def effective_database_url(self) -> str:
@@ -292,6 +468,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         validation = ConfigurationError.from_validation_error(error)
         raise ConfigurationError(problems + validation.problems) from None
+    except SecretSourceError as error:
+        raise ConfigurationError(
+            problems + ConfigurationError.from_secret_source_error(error).problems
+        ) from None
     if problems:
         raise ConfigurationError(problems)
     return settings

@@ -1,4 +1,4 @@
-"""CDN-ready static assets (PERF-3), and the API docs page that uses them.
+"""CDN-ready static assets (PERF-3), Swagger UI's among them.
 
 Every asset is served under a name that carries a hash of its content
 (`/static/swagger-ui.4f1c2a9d0b7e6c3a.css`), with `Cache-Control: public, max-age=31536000,
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
+from .security.scopes import declare_public_path
 from .settings import Settings
 
 STATIC_PREFIX = "/static"
@@ -123,33 +123,9 @@ def default_asset_files() -> list[Path]:
 
 
 def install_static(app: FastAPI, settings: Settings) -> StaticAssets:
-    """Serve /static, and /docs from those assets when docs are enabled."""
+    """Serve /static (the docs page, core/docs.py, refers to its Swagger UI files)."""
     assets = StaticAssets(default_asset_files(), base_url=settings.cdn_base_url)
     app.state.static_assets = assets
     app.add_route(STATIC_PREFIX + "/{name}", assets.serve, methods=["GET"], include_in_schema=False)
-    if settings.docs_enabled and app.openapi_url is not None:
-        _install_docs_page(app, assets, openapi_url=app.openapi_url)
+    declare_public_path(app, STATIC_PREFIX + "/{name}")
     return assets
-
-
-def _install_docs_page(app: FastAPI, assets: StaticAssets, *, openapi_url: str) -> None:
-    oauth2_redirect_url = "/docs/oauth2-redirect"
-
-    async def docs(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
-        page = get_swagger_ui_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - API docs",
-            swagger_js_url=assets.url("swagger-ui-bundle.js"),
-            swagger_css_url=assets.url("swagger-ui.css"),
-            swagger_favicon_url=assets.url("favicon.svg"),
-            oauth2_redirect_url=root + oauth2_redirect_url,
-        )
-        page.headers["Cache-Control"] = "no-cache"  # the page is small; its assets are immutable
-        return page
-
-    async def oauth2_redirect(_: Request) -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
-
-    app.add_route("/docs", docs, methods=["GET"], include_in_schema=False)
-    app.add_route(oauth2_redirect_url, oauth2_redirect, methods=["GET"], include_in_schema=False)

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.models import Base, Timestamps, UUIDPrimaryKey
-from .schemas import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, PRICE_CENTS_MAX
+from .schemas import DESCRIPTION_STORED_MAX_LENGTH, NAME_MAX_LENGTH, PRICE_CENTS_MAX
 
 
 class Item(UUIDPrimaryKey, Timestamps, Base):
@@ -19,8 +19,9 @@ class Item(UUIDPrimaryKey, Timestamps, Base):
             f"length(name) BETWEEN 1 AND {NAME_MAX_LENGTH} AND name = trim(name)",
             name="name_length",
         ),
+        # Sanitized HTML: the escaped form of a description sent within its limit (SEC-1).
         CheckConstraint(
-            f"length(description) <= {DESCRIPTION_MAX_LENGTH}", name="description_length"
+            f"length(description) <= {DESCRIPTION_STORED_MAX_LENGTH}", name="description_length"
         ),
         CheckConstraint(f"price_cents BETWEEN 0 AND {PRICE_CENTS_MAX}", name="price_range"),
         CheckConstraint("status IN ('pending', 'active')", name="status_known"),
@@ -28,7 +29,7 @@ class Item(UUIDPrimaryKey, Timestamps, Base):
     )
 
     name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), unique=True)
-    description: Mapped[str] = mapped_column(String(DESCRIPTION_MAX_LENGTH), default="")
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_STORED_MAX_LENGTH), default="")
     price_cents: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     # RESTRICT: a category with items cannot disappear under them. Indexed for the join.

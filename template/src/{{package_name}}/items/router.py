@@ -16,11 +16,16 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from ..core.openapi import problem_responses
 from ..core.schemas import omit_null
+from ..core.security.scopes import RequireScopes
 from .dependencies import ItemServiceDep
 from .models import Item
 from .schemas import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ItemCreate, ItemPage, ItemRead, ItemUpdate
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
+
+# Each route names the scopes it needs (SEC-3); the OpenAPI document shows them.
+READ = RequireScopes("items:read")
+WRITE = RequireScopes("items:write")
 
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,10})"$')
 _ETAG_HEADERS = {"ETag": {"description": "The item's version", "schema": {"type": "string"}}}
@@ -70,6 +75,7 @@ def expected_version(if_match: str | None) -> int | None:
         201: {"links": _CREATED_LINKS, "headers": _ETAG_HEADERS},
         **problem_responses(409, 422, 503),
     },
+    dependencies=[WRITE],
 )
 async def create_item(data: ItemCreate, service: ItemServiceDep, response: Response) -> ItemRead:
     item = await service.create(data)
@@ -83,6 +89,7 @@ async def create_item(data: ItemCreate, service: ItemServiceDep, response: Respo
     summary="List items, oldest first",
     response_model=ItemPage,
     responses=problem_responses(422, 503),
+    dependencies=[READ],
 )
 async def list_items(
     service: ItemServiceDep,
@@ -107,6 +114,7 @@ async def list_items(
     summary="Get one item",
     response_model=ItemRead,
     responses={200: {"headers": _ETAG_HEADERS}, **problem_responses(404, 422, 503)},
+    dependencies=[READ],
 )
 async def get_item(item_id: uuid.UUID, service: ItemServiceDep, response: Response) -> ItemRead:
     item = await service.get(item_id)
@@ -119,6 +127,7 @@ async def get_item(item_id: uuid.UUID, service: ItemServiceDep, response: Respon
     summary="Change an item",
     response_model=ItemRead,
     responses={200: {"headers": _ETAG_HEADERS}, **problem_responses(404, 409, 412, 422, 503)},
+    dependencies=[WRITE],
 )
 async def update_item(
     item_id: uuid.UUID,
@@ -137,6 +146,7 @@ async def update_item(
     summary="Delete an item",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 409, 412, 422, 503),
+    dependencies=[WRITE],
 )
 async def delete_item(
     item_id: uuid.UUID, service: ItemServiceDep, if_match: IfMatch = None

@@ -9,17 +9,24 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..core.schemas import RequestModel, Text, name_field, omit_null
+from ..core.security.sanitize import sanitized_html
 
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 2000
+# Sanitized HTML escapes text (`&` becomes `&amp;`): what is stored may be up to five times what
+# was sent, and is never cut (SEC-1).
+DESCRIPTION_STORED_MAX_LENGTH = 5 * DESCRIPTION_MAX_LENGTH
 PRICE_CENTS_MAX = 100_000_000
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
 
 ItemStatus = Literal["pending", "active"]
 ItemName = Annotated[str, name_field(NAME_MAX_LENGTH, "Blue widget")]
+# Free text that a web page may render: stored sanitized (SEC-1), so it is inert everywhere.
 ItemDescription = Annotated[
-    Text, Field(max_length=DESCRIPTION_MAX_LENGTH, examples=["A widget, in blue."])
+    Text,
+    Field(max_length=DESCRIPTION_MAX_LENGTH, examples=["A widget, <em>in blue</em>."]),
+    sanitized_html(DESCRIPTION_STORED_MAX_LENGTH),
 ]
 
 

@@ -1,0 +1,320 @@
+"""JWT bearer tokens (SEC-3), verified with PyJWT.
+
+Rules, each a defence against a known attack on JWT libraries and their users (RFC 8725):
+- an explicit allow-list of asymmetric algorithms: `none` and HMAC are refused before any key
+  is touched, so a token "signed" with the public key as an HMAC secret cannot pass;
+- every key is bound to one algorithm (a `PyJWK`), so the token's header cannot choose how the
+  key is used;
+- `exp`, `iat`, `iss`, `aud` and `sub` are required; issuer and audience must match exactly;
+  clocks may disagree by a small leeway.
+
+Keys come from one PEM public key or from a JWKS URL. The key set is fetched with httpx (never
+blocking the event loop), cached, and refreshed when it expires or when a token names an
+unknown `kid`, at most once per `min_refresh_seconds` whatever the traffic, so junk tokens
+cannot turn the service into a load generator against the identity provider.
+
+Verification costs a signature check (tens of microseconds); a bounded cache of verified tokens
+makes a token's second and later uses a dictionary lookup plus an expiry check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+
+from ..logging import get_logger
+from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
+
+REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
+MAX_TOKEN_LENGTH = 8192
+MAX_SCOPES = 100
+
+_EC_ALGORITHM_BY_CURVE = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+_REJECTIONS: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.InvalidSignatureError, "signature does not verify"),
+    (jwt.ExpiredSignatureError, "token expired"),
+    (jwt.ImmatureSignatureError, "token not valid yet"),
+    (jwt.InvalidAudienceError, "wrong audience"),
+    (jwt.InvalidIssuerError, "wrong issuer"),
+    (jwt.InvalidAlgorithmError, "algorithm does not fit the key"),
+    (jwt.InvalidIssuedAtError, "iat is not a number"),
+    (jwt.exceptions.InvalidSubjectError, "sub is not a string"),
+    (jwt.DecodeError, "malformed token"),
+)
+
+_log = get_logger(__name__)
+
+
+class TokenRejectedError(Exception):
+    """The token is not acceptable; `reason` is safe to show to the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class KeySetUnavailableError(Exception):
+    """No verification key could be obtained (the JWKS endpoint is down and nothing is cached)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    subject: str
+    scopes: frozenset[str]
+    expires_at: float
+    claims: dict[str, Any]
+
+
+class KeySource(Protocol):
+    """Finds the key, bound to `algorithm`, for a token's `kid`; rejects what it cannot find."""
+
+    async def resolve(self, kid: str | None, algorithm: str) -> jwt.PyJWK: ...
+
+
+def compatible_algorithms(key: object, algorithms: Iterable[str]) -> tuple[str, ...]:
+    """The configured algorithms that this public key can verify."""
+    if isinstance(key, rsa.RSAPublicKey):
+        fits = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        fits = {_EC_ALGORITHM_BY_CURVE.get(key.curve.name, "")}
+    elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        fits = {"EdDSA"}
+    else:
+        fits = set()
+    return tuple(name for name in algorithms if name in fits)
+
+
+def _jwk_of(key: Any, algorithm: str) -> jwt.PyJWK:
+    if algorithm.startswith("RS"):
+        data = RSAAlgorithm.to_jwk(key, as_dict=True)
+    elif algorithm.startswith("PS"):
+        data = RSAPSSAlgorithm.to_jwk(key, as_dict=True)
+    elif algorithm.startswith("ES"):
+        data = ECAlgorithm.to_jwk(key, as_dict=True)
+    else:
+        data = OKPAlgorithm.to_jwk(key, as_dict=True)
+    return jwt.PyJWK.from_dict(data, algorithm=algorithm)
+
+
+class StaticKeySource:
+    """One PEM public key, bound once to each configured algorithm it fits."""
+
+    def __init__(self, pem: str, *, algorithms: Sequence[str]) -> None:
+        key = load_pem_public_key(pem.encode())
+        self._by_algorithm = {
+            name: _jwk_of(key, name) for name in compatible_algorithms(key, algorithms)
+        }
+        if not self._by_algorithm:
+            raise ValueError("the public key fits none of the configured algorithms")
+
+    async def resolve(self, kid: str | None, algorithm: str) -> jwt.PyJWK:
+        try:
+            return self._by_algorithm[algorithm]
+        except KeyError:
+            raise TokenRejectedError("algorithm does not fit the key") from None
+
+
+class JwksKeySource:
+    """Keys from a JWKS URL, cached for `cache_seconds`, refreshed at a bounded rate."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client: httpx.AsyncClient,
+        cache_seconds: float = 600.0,
+        min_refresh_seconds: float = 30.0,
+        timeout_seconds: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = url
+        self._client = client
+        self._cache_seconds = cache_seconds
+        self._min_refresh_seconds = min_refresh_seconds
+        self._timeout = timeout_seconds
+        self._clock = clock
+        self._jwks: dict[str | None, dict[str, Any]] = {}
+        self._bound: dict[tuple[str | None, str], jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._lock = asyncio.Lock()
+        self.fetches = 0
+
+    async def resolve(self, kid: str | None, algorithm: str) -> jwt.PyJWK:
+        if self._fetched_at is None or self._clock() - self._fetched_at > self._cache_seconds:
+            await self.refresh()
+        if kid not in self._jwks:
+            # A new signing key may have been published since the last fetch.
+            await self.refresh()
+        if self._fetched_at is None:
+            raise KeySetUnavailableError
+        jwk = self._jwks.get(kid)
+        if jwk is None:
+            raise TokenRejectedError("unknown key id" if kid else "token names no key id")
+        return self._bind(kid, jwk, algorithm)
+
+    def _bind(self, kid: str | None, jwk: dict[str, Any], algorithm: str) -> jwt.PyJWK:
+        bound = self._bound.get((kid, algorithm))
+        if bound is None:
+            declared = jwk.get("alg")
+            if declared is not None and declared != algorithm:
+                raise TokenRejectedError("algorithm does not fit the key")
+            try:
+                bound = jwt.PyJWK.from_dict(jwk, algorithm=algorithm)
+            except jwt.PyJWTError:
+                raise TokenRejectedError("algorithm does not fit the key") from None
+            self._bound[(kid, algorithm)] = bound
+        return bound
+
+    def _may_fetch(self) -> bool:
+        if self._attempted_at is None:
+            return True
+        # Without any key, retry sooner: every request is failing until a fetch succeeds.
+        interval = self._min_refresh_seconds if self._jwks else min(self._min_refresh_seconds, 2.0)
+        return self._clock() - self._attempted_at >= interval
+
+    async def refresh(self) -> None:
+        """Fetch the key set now, unless one was fetched (or tried) too recently."""
+        if not self._may_fetch():
+            return
+        async with self._lock:
+            if not self._may_fetch():
+                return  # another request refreshed while this one waited
+            self._attempted_at = self._clock()
+            self.fetches += 1
+            try:
+                response = await self._client.get(self._url, timeout=self._timeout)
+                response.raise_for_status()
+                keys = _usable_keys(response.json())
+            except (httpx.HTTPError, ValueError) as error:
+                _log.warning("jwks_refresh_failed", url=self._url, error=type(error).__name__)
+                return
+            self._jwks = keys
+            self._bound.clear()
+            self._fetched_at = self._clock()
+            _log.info("jwks_refreshed", url=self._url, keys=len(keys))
+
+
+def _usable_keys(document: object) -> dict[str | None, dict[str, Any]]:
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWK set")
+    keys: dict[str | None, dict[str, Any]] = {}
+    candidates = [
+        key
+        for key in document["keys"]
+        if isinstance(key, dict)
+        and key.get("kty") in {"RSA", "EC", "OKP"}  # never a symmetric ("oct") key
+        and key.get("use", "sig") == "sig"
+    ]
+    for key in candidates:
+        kid = key.get("kid")
+        keys[kid if isinstance(kid, str) else None] = key
+    if len(candidates) == 1:
+        keys[None] = candidates[0]  # a token without `kid` may use the only key
+    else:
+        keys.pop(None, None)
+    if not keys:
+        raise ValueError("no signing keys in the JWK set")
+    return keys
+
+
+def _scopes_of(claims: dict[str, Any]) -> frozenset[str]:
+    value = claims.get("scope", "")
+    if not isinstance(value, str):
+        raise TokenRejectedError("scope must be a space-separated string")
+    scopes = value.split()
+    if len(scopes) > MAX_SCOPES:
+        raise TokenRejectedError("too many scopes")
+    return frozenset(scopes)
+
+
+class JwtVerifier:
+    """Verifies bearer tokens against one issuer, audience and key source."""
+
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
+        leeway_seconds: float = 30,
+        cache_size: int = 4096,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        unsafe = set(algorithms) - ASYMMETRIC_ALGORITHMS
+        if unsafe:
+            raise ValueError(f"refusing non-asymmetric algorithms: {sorted(unsafe)}")
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._algorithms = frozenset(algorithms)
+        self._leeway = leeway_seconds
+        self._cache_size = cache_size
+        self._clock = clock
+        self._verified: dict[str, VerifiedToken] = {}
+        self._jwt = jwt.PyJWT(options={"require": list(REQUIRED_CLAIMS)})
+
+    async def verify(self, token: str) -> VerifiedToken:
+        """Return the token's subject and scopes, or raise `TokenRejectedError`."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached.expires_at + self._leeway > self._clock():
+                return cached
+            del self._verified[token]
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenRejectedError("malformed token")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenRejectedError("malformed token") from None
+        algorithm = header.get("alg")
+        if algorithm not in self._algorithms:
+            raise TokenRejectedError("algorithm not allowed")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise TokenRejectedError("malformed token")
+        key = await self._keys.resolve(kid, algorithm)
+        claims = self._decode(token, key, algorithm)
+        subject = claims["sub"]
+        if not subject.strip():
+            raise TokenRejectedError("sub is empty")
+        verified = VerifiedToken(subject, _scopes_of(claims), float(claims["exp"]), claims)
+        self._remember(token, verified)
+        return verified
+
+    def _decode(self, token: str, key: jwt.PyJWK, algorithm: str) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = self._jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+            )
+        except jwt.MissingRequiredClaimError as error:
+            raise TokenRejectedError(f"missing claim {error.claim}") from None
+        except jwt.PyJWTError as error:
+            reason = next(
+                (text for kind, text in _REJECTIONS if isinstance(error, kind)), "invalid token"
+            )
+            raise TokenRejectedError(reason) from None
+        if not isinstance(claims.get("exp"), int | float):
+            raise TokenRejectedError("exp is not a number")
+        return claims
+
+    def _remember(self, token: str, verified: VerifiedToken) -> None:
+        if len(self._verified) >= self._cache_size:
+            # Oldest first: dictionaries keep insertion order.
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = verified

@@ -1,0 +1,208 @@
+"""Rate limiting in two layers (SEC-4), with the `limits` library.
+
+1. Per client IP, before authentication (`IpRateLimitMiddleware`): cheap, stops floods and
+   credential guessing before any token is verified or key looked up.
+2. Per principal (user or API key), after authentication (`Authenticator` calls
+   `RateLimiter.hit("principal", ...)`): fair shares between callers behind one address.
+
+Counters live in Redis when `REDIS_URL` is set, so every replica enforces the same budget; in
+development without Redis they live in process memory. The sliding-window-counter strategy
+costs one Redis round trip (one Lua script) per request and has no burst at window edges.
+IPv6 clients are counted per /64 network, the block one subscriber usually holds.
+
+A rejected request gets a 429 problem with `Retry-After` and the `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset` headers (IETF draft, widely understood). Admitted
+requests carry no counters: that would cost a second round trip on every request.
+
+When Redis fails, the limiter follows `RATE_LIMIT_ON_STORAGE_ERROR`: `allow` (the default)
+serves the request, logs a warning at most every few seconds and tells the observers (metrics);
+`deny` answers 503. Either way it then skips Redis for a short cool-down, so an unreachable
+Redis costs one timeout per cool-down, not one per request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Literal, Protocol
+
+import limits
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import Redis
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..errors import problem_response, problem_type
+from ..logging import get_logger
+from .client_ip import ClientIpResolver
+
+Layer = Literal["ip", "principal"]
+StoragePolicy = Literal["allow", "deny"]
+_WARNING_INTERVAL_SECONDS = 10.0
+
+_log = get_logger(__name__)
+
+
+class RateLimitObserver(Protocol):
+    """Told about rejections and storage failures; metrics plug in here (OBS-1)."""
+
+    def rejected(self, layer: Layer) -> None: ...
+
+    def storage_failed(self, layer: Layer) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a request may not proceed, with the headers that tell the client when to retry."""
+
+    status: int
+    headers: dict[str, str]
+    detail: str
+
+    @property
+    def code(self) -> str:
+        if self.status == HTTPStatus.TOO_MANY_REQUESTS:
+            return "rate-limited"
+        return "rate-limiter-unavailable"
+
+
+def ip_bucket(address: str) -> str:
+    """The unit an IP limit applies to: the address, or its /64 for IPv6."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        *,
+        per_ip: str,
+        per_principal: str,
+        on_storage_error: StoragePolicy = "allow",
+        namespace: str = "ratelimit",
+        cooldown_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._items: dict[Layer, limits.RateLimitItem] = {
+            "ip": limits.parse(per_ip),
+            "principal": limits.parse(per_principal),
+        }
+        self._on_storage_error = on_storage_error
+        self._namespace = namespace
+        self._cooldown_seconds = cooldown_seconds
+        self._clock = clock
+        self._storage: Storage = MemoryStorage()
+        self._strategy = SlidingWindowCounterRateLimiter(self._storage)
+        self._skip_until = 0.0
+        self._last_warning = -math.inf
+        self.observers: list[RateLimitObserver] = []
+
+    @property
+    def shared(self) -> bool:
+        return isinstance(self._storage, RedisStorage)
+
+    def use_redis(self, client: Redis) -> None:
+        """Count in Redis, through the app's connection pool, shared by all replicas."""
+        self._storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            connection_pool=client.connection_pool,  # type: ignore[arg-type] # passed through
+            key_prefix=self._namespace,
+            wrap_exceptions=True,
+        )
+        self._strategy = SlidingWindowCounterRateLimiter(self._storage)
+
+    async def hit(self, layer: Layer, key: str) -> Rejection | None:
+        """Count one request; a `Rejection` when it must not proceed."""
+        if self._clock() < self._skip_until:
+            return self._storage_unavailable(layer)
+        item = self._items[layer]
+        try:
+            if await self._strategy.hit(item, layer, key):
+                return None
+            reset_at, remaining = await self._strategy.get_window_stats(item, layer, key)
+        except Exception as error:  # storage errors must never become a 500
+            self._skip_until = self._clock() + self._cooldown_seconds
+            self._warn(layer, error)
+            return self._storage_unavailable(layer)
+        for observer in self.observers:
+            observer.rejected(layer)
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        return Rejection(
+            status=HTTPStatus.TOO_MANY_REQUESTS,
+            headers={
+                "Retry-After": str(retry_after),
+                "RateLimit-Limit": str(item.amount),
+                "RateLimit-Remaining": str(max(0, remaining)),
+                "RateLimit-Reset": str(retry_after),
+            },
+            detail=f"Too many requests: the limit is {item}. Retry after {retry_after}s.",
+        )
+
+    def _storage_unavailable(self, layer: Layer) -> Rejection | None:
+        for observer in self.observers:
+            observer.storage_failed(layer)
+        if self._on_storage_error == "allow":
+            return None
+        return Rejection(
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(max(1, math.ceil(self._cooldown_seconds)))},
+            detail="Rate limiting is unavailable; retry shortly.",
+        )
+
+    def _warn(self, layer: Layer, error: Exception) -> None:
+        now = self._clock()
+        if now - self._last_warning >= _WARNING_INTERVAL_SECONDS:
+            self._last_warning = now
+            _log.warning(
+                "rate_limit_storage_unavailable",
+                layer=layer,
+                error=type(error).__name__,
+                policy=self._on_storage_error,
+            )
+
+
+class IpRateLimitMiddleware:
+    """The first layer: one counter per client address, before anything else is done."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: RateLimiter,
+        client_ip: ClientIpResolver,
+        exempt_prefixes: tuple[str, ...] = ("/health/",),
+    ) -> None:
+        self.app = app
+        self._limiter = limiter
+        self._client_ip = client_ip
+        self._exempt = exempt_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        address = self._client_ip(scope)
+        scope.setdefault("state", {})["client_ip"] = address
+        if not scope["path"].startswith(self._exempt):
+            rejection = await self._limiter.hit("ip", ip_bucket(address))
+            if rejection is not None:
+                response = problem_response(
+                    status=rejection.status,
+                    scope=scope,
+                    detail=rejection.detail,
+                    type_=problem_type(rejection.code),
+                    headers=rejection.headers,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

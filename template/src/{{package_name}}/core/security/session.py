@@ -1,0 +1,108 @@
+"""Browser sessions (SEC-2): a signed, HttpOnly cookie issued in exchange for a bearer token.
+
+A browser application should not keep access tokens where scripts can read them. Its backend
+for frontend exchanges a token once (`POST /v1/auth/session`) for a session cookie that scripts
+cannot read (`HttpOnly`), that only travels over HTTPS (`Secure`, `__Host-` prefix: no
+`Domain`, path `/`), and that other sites cannot make the browser send (`SameSite`).
+
+The cookie is stateless (the service stays stateless, ARCH-2): subject, scopes, a random
+session id and an expiry, signed with HMAC-SHA256 under a key derived from
+`AUTH_SESSION_SECRET`. Logging out clears the cookie; a copied cookie stays valid until it
+expires, so keep `AUTH_SESSION_MAX_AGE_SECONDS` short.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import orjson
+
+SESSION_COOKIE = "__Host-session"
+MAX_COOKIE_LENGTH = 4096
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """One key per purpose from one configured secret, so a session MAC is never a CSRF MAC."""
+    return hmac.new(secret.encode(), f"goldenpath/{purpose}".encode(), hashlib.sha256).digest()
+
+
+def same_text(a: str, b: str) -> bool:
+    """Constant-time comparison that also accepts non-ASCII input (which never matches)."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    session_id: str
+    subject: str
+    scopes: frozenset[str]
+    expires_at: int
+
+
+class SessionCodec:
+    def __init__(
+        self,
+        secret: str,
+        *,
+        max_age_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._key = derive_key(secret, "session")
+        self.max_age_seconds = max_age_seconds
+        self._clock = clock
+
+    def _sign(self, payload: str) -> str:
+        return b64encode(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+    def issue(self, *, subject: str, scopes: Iterable[str]) -> tuple[str, Session]:
+        session = Session(
+            session_id=secrets.token_urlsafe(16),
+            subject=subject,
+            scopes=frozenset(scopes),
+            expires_at=int(self._clock()) + self.max_age_seconds,
+        )
+        payload = b64encode(
+            orjson.dumps(
+                {
+                    "sid": session.session_id,
+                    "sub": session.subject,
+                    "scp": sorted(session.scopes),
+                    "exp": session.expires_at,
+                }
+            )
+        )
+        return f"{payload}.{self._sign(payload)}", session
+
+    def read(self, cookie: str) -> Session | None:
+        """The session in a cookie, or None when it is forged, damaged or expired."""
+        if len(cookie) > MAX_COOKIE_LENGTH:
+            return None
+        payload, _, signature = cookie.rpartition(".")
+        if not payload or not same_text(self._sign(payload), signature):
+            return None
+        try:
+            data = orjson.loads(b64decode(payload))
+            session = Session(
+                session_id=str(data["sid"]),
+                subject=str(data["sub"]),
+                scopes=frozenset(str(scope) for scope in data["scp"]),
+                expires_at=int(data["exp"]),
+            )
+        except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+        return session if session.expires_at > self._clock() else None

@@ -1,0 +1,93 @@
+"""Validation helpers for the security settings, so `core/settings.py` stays one flat list.
+
+Each helper raises `ValueError` with a message that names what is wrong (never the value, which
+may be a secret); the settings class turns it into a `ConfigurationError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
+
+DEFAULT_JWT_ALGORITHMS = DEFAULT_ALGORITHMS
+MIN_RSA_BITS = 2048
+# One limit in the notation of the `limits` library (a subset of what it parses).
+_RATE_LIMIT = re.compile(
+    r"\s*[1-9][0-9]{0,9}\s*(/|\s+per\s+)\s*([1-9][0-9]{0,5}\s*)?"
+    r"(second|minute|hour|day)s?\s*",
+    re.IGNORECASE,
+)
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+
+
+def split_list(value: object) -> object:
+    """Comma-separated environment values become tuples; other inputs pass through."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def check_jwt_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(algorithms))
+    if not chosen:
+        raise ValueError("name at least one algorithm, e.g. RS256,ES256,EdDSA")
+    refused = [name for name in chosen if name not in ASYMMETRIC_ALGORITHMS]
+    if refused:
+        raise ValueError(
+            f"{', '.join(refused)} not allowed: use asymmetric algorithms only "
+            f"({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}); with a shared secret every "
+            "verifier could also mint tokens"
+        )
+    return chosen
+
+
+def check_public_key(pem: str, algorithms: object) -> str:
+    # Imported only when a key is configured, so reading the settings stays light.
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key  # noqa: PLC0415
+
+    from .jwt import compatible_algorithms  # noqa: PLC0415
+
+    text = pem.strip().replace("\\n", "\n")  # one-line values from .env-style tooling
+    try:
+        key = load_pem_public_key(text.encode())
+    except ValueError:
+        raise ValueError("is not a PEM public key (-----BEGIN PUBLIC KEY-----)") from None
+    if not isinstance(
+        key,
+        rsa.RSAPublicKey
+        | ec.EllipticCurvePublicKey
+        | ed25519.Ed25519PublicKey
+        | ed448.Ed448PublicKey,
+    ):
+        raise ValueError("must be an RSA, EC or Ed25519/Ed448 public key")
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        raise ValueError(f"RSA keys must have at least {MIN_RSA_BITS} bits")
+    if isinstance(algorithms, tuple) and not compatible_algorithms(key, algorithms):
+        raise ValueError(
+            f"fits none of AUTH_JWT_ALGORITHMS ({', '.join(algorithms)}) for its key type"
+        )
+    return text
+
+
+def check_origin(origin: str) -> str:
+    if origin == "*":
+        raise ValueError("'*' is not allowed: list each origin (credentials are allowed)")
+    if not _ORIGIN.fullmatch(origin):
+        raise ValueError(
+            f"{origin!r} is not an origin: scheme://host[:port], no path or trailing slash"
+        )
+    return origin.lower()
+
+
+def check_rate_limit(value: str) -> str:
+    if not _RATE_LIMIT.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a rate limit: use '<count>/<second|minute|hour|day>', "
+            "e.g. '600/minute'"
+        )
+    return value
