@@ -12,6 +12,7 @@ from goldenpath.audit.facts.python import (
     keyword,
     last_name,
     literal,
+    module_constant,
     names_in,
     string_value,
 )
@@ -315,9 +316,12 @@ def _declares_access(route: Route, app_wide: bool) -> bool:
             handler
         ):
             return True
-    return any(
-        AUTH_NAMES.search(name) for expression in expressions for name in names_in(expression)
-    )
+    names = {name for expression in expressions for name in names_in(expression)}
+    # `dependencies=[READ]` with `READ = RequireScopes("items:read")` at module level.
+    names |= {
+        inner for name in list(names) for inner in names_in(module_constant(route.module, name))
+    }
+    return any(AUTH_NAMES.search(name) for name in names)
 
 
 @check("SEC-3")

@@ -159,7 +159,7 @@ def names_in(node: ast.AST | None) -> set[str]:
     return found
 
 
-def _module_constant(module: PythonModule, name: str) -> ast.expr | None:
+def module_constant(module: PythonModule, name: str) -> ast.expr | None:
     for statement in module.tree.body:
         if isinstance(statement, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == name for t in statement.targets
@@ -183,7 +183,7 @@ def constant_string(module: PythonModule, node: ast.AST | None, depth: int = 0) 
     if isinstance(node, ast.Constant):
         return node.value if isinstance(node.value, str) else None
     if isinstance(node, ast.Name):
-        return constant_string(module, _module_constant(module, node.id), depth + 1)
+        return constant_string(module, module_constant(module, node.id), depth + 1)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         parts = [node.left, node.right]
     elif isinstance(node, ast.JoinedStr):
