@@ -38,12 +38,7 @@ def own_release() -> str | None:
 
 def _proven_by(facts: Facts, standard: Standard) -> tuple[Evidence, ...]:
     prefix = "test_" + standard.id.replace("-", "").lower() + "_"
-    return tuple(
-        module.evidence(node, node.name)
-        for module in facts.code.tests
-        for node in module.functions()
-        if node.name.startswith(prefix)
-    )[:10]
+    return tuple(e for e in facts.test_functions if e.detail.startswith(prefix))[:10]
 
 
 def _judge(facts: Facts, standard: Standard) -> StandardResult:

@@ -40,7 +40,7 @@ def settings_modules(facts: Facts) -> list[PythonModule]:
 
 def _environment_reads(module: PythonModule) -> list[Evidence]:
     reads = []
-    for node in ast.walk(module.tree):
+    for node in module.nodes:
         name = dotted(node) if isinstance(node, ast.Call | ast.Subscript) else ""
         if isinstance(node, ast.Subscript):
             name = dotted(node.value)
@@ -144,7 +144,7 @@ def _literal_secrets(facts: Facts) -> list[Evidence]:
     for module in facts.code.modules:
         if ENVIRONMENT_FILES.search(module.path):
             continue
-        for node in ast.walk(module.tree):
+        for node in module.nodes:
             pairs: list[tuple[str, ast.AST | None]] = []
             if isinstance(node, ast.Assign):
                 pairs = [(dotted(t), node.value) for t in node.targets]

@@ -286,7 +286,7 @@ def constraints(facts: Facts) -> Assessment:
         + [
             module.evidence(node, "Mapped[...] is NOT NULL")
             for module in models
-            for node in ast.walk(module.tree)
+            for node in module.nodes
             if isinstance(node, ast.AnnAssign)
             and "Mapped[" in ast.unparse(node.annotation)
             and "None" not in ast.unparse(node.annotation)
@@ -346,7 +346,7 @@ def constraints(facts: Facts) -> Assessment:
 def _uuid_keys(models: list[PythonModule]) -> list[Evidence]:
     keys = []
     for module in models:
-        for node in ast.walk(module.tree):
+        for node in module.nodes:
             if not isinstance(node, ast.AnnAssign | ast.Assign):
                 continue
             if not isinstance(node.value, ast.Call):
@@ -369,7 +369,7 @@ def _foreign_key_indexes(models: list[PythonModule]) -> tuple[list[Evidence], li
             for argument in call.args
             if isinstance(value := literal(argument), str)
         }
-        for node in ast.walk(module.tree):
+        for node in module.nodes:
             if not isinstance(node, ast.AnnAssign | ast.Assign) or not isinstance(
                 node.value, ast.Call
             ):

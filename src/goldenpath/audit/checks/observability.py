@@ -376,7 +376,7 @@ def error_format(facts: Facts) -> Assessment:
     leaks += [
         module.evidence(call, "traceback sent in a response")
         for module, call in facts.code.calls_named("format_exc", "format_exception")
-        if "Response" in ast.unparse(module.tree) and "JSONResponse" in ast.unparse(module.tree)
+        if any(token.value.endswith("Response") for token in module.tokens)
     ][:3]
     requirements.append(
         verdict(

@@ -66,7 +66,7 @@ def _django_middleware(facts: Facts, suffix: str) -> list[Evidence]:
 # --- SEC-1 ---------------------------------------------------------------------------------
 def _forbids_extra(module: PythonModule) -> list[Evidence]:
     hits = []
-    for node in ast.walk(module.tree):
+    for node in module.nodes:
         if isinstance(node, ast.keyword) and node.arg == "extra":
             value = node.value
             if string_value(value) == "forbid" or dotted(value).endswith("forbid"):
@@ -599,6 +599,6 @@ def _cors_uses(facts: Facts) -> list[tuple[PythonModule, ast.Name]]:
     return [
         (module, node)
         for module in facts.code.modules
-        for node in ast.walk(module.tree)
+        for node in module.nodes
         if isinstance(node, ast.Name) and node.id == "CORSMiddleware"
     ][:3]

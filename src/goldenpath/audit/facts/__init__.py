@@ -129,6 +129,16 @@ class Facts:
         return self.dockerfiles[0] if self.dockerfiles else None
 
     @cached_property
+    def test_functions(self) -> tuple[Evidence, ...]:
+        """Every test function (`test_*`), with its name as the detail."""
+        return tuple(
+            module.evidence(node, node.name)
+            for module in self.code.tests
+            for node in module.functions()
+            if node.name.startswith("test")
+        )
+
+    @cached_property
     def answers(self) -> dict[str, Any]:
         documents = self.repository.yaml_documents(".copier-answers.yml")
         return documents[0] if documents and isinstance(documents[0], dict) else {}

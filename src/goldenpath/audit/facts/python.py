@@ -39,7 +39,7 @@ class PythonModule:
     def tokens(self) -> tuple[Token, ...]:
         docstrings = {id(node) for node in _docstring_nodes(self.tree)}
         found: list[Token] = []
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             line = getattr(node, "lineno", 0)
             if isinstance(node, ast.Name):
                 found.append(Token(line, "name", node.id))
@@ -65,7 +65,7 @@ class PythonModule:
     def imported_modules(self) -> frozenset[str]:
         """Top-level and full names of every imported module (absolute imports)."""
         names: set[str] = set()
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     names.update(_prefixes(alias.name))
@@ -74,20 +74,33 @@ class PythonModule:
                 names.update(f"{node.module}.{alias.name}" for alias in node.names)
         return frozenset(names)
 
+    @cached_property
+    def nodes(self) -> tuple[ast.AST, ...]:
+        """Every node of the module, walked once (checks walk modules dozens of times)."""
+        return tuple(ast.walk(self.tree))
+
+    @cached_property
+    def _calls(self) -> tuple[ast.Call, ...]:
+        return tuple(node for node in self.nodes if isinstance(node, ast.Call))
+
+    @cached_property
+    def _functions(self) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, ...]:
+        return tuple(
+            node for node in self.nodes if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        )
+
+    @cached_property
+    def _classes(self) -> tuple[ast.ClassDef, ...]:
+        return tuple(node for node in self.nodes if isinstance(node, ast.ClassDef))
+
     def calls(self) -> Iterator[ast.Call]:
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call):
-                yield node
+        return iter(self._calls)
 
     def functions(self) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                yield node
+        return iter(self._functions)
 
     def classes(self) -> Iterator[ast.ClassDef]:
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.ClassDef):
-                yield node
+        return iter(self._classes)
 
     def evidence(self, node: ast.AST | int | None, detail: str = "") -> Evidence:
         line = node if isinstance(node, int) or node is None else getattr(node, "lineno", None)
@@ -310,7 +323,7 @@ class PythonCode:
 
 
 def _import_line(module: PythonModule, name: str) -> int | None:
-    for node in ast.walk(module.tree):
+    for node in module.nodes:
         if isinstance(node, ast.Import) and any(a.name.startswith(name) for a in node.names):
             return node.lineno
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(name):
@@ -324,7 +337,7 @@ def _import_table(module: PythonModule) -> dict[str, str]:
     package = module.name.split(".")
     if not module.path.endswith("__init__.py"):
         package = package[:-1]
-    for node in ast.walk(module.tree):
+    for node in module.nodes:
         if not isinstance(node, ast.ImportFrom):
             continue
         if node.level:

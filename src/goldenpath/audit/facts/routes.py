@@ -143,7 +143,7 @@ class Routes:
     def _routers(self) -> dict[tuple[str, str], _Router]:
         routers: dict[tuple[str, str], _Router] = {}
         for module in self._code.modules:
-            for node in ast.walk(module.tree):
+            for node in module.nodes:
                 if not (isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None):
                     continue
                 value = node.value
