@@ -95,7 +95,7 @@ def _rate_limiter(facts: Facts) -> list[Evidence]:
         if re.search(r"(rate_?limit|limiter|throttl)", node.name, re.IGNORECASE)
     ]
     drf = facts.django_setting("REST_FRAMEWORK")
-    if drf is not None and "THROTTLE" in str(facts.django_settings["REST_FRAMEWORK"][2]).upper():
+    if drf is not None and "THROTTLE" in facts.django_text("REST_FRAMEWORK").upper():
         found.append(drf)
     return found
 

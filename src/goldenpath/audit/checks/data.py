@@ -66,7 +66,7 @@ def pooling(facts: Facts) -> Assessment:
         )
     calls = _engine_calls(facts)
     databases = facts.django_settings.get("DATABASES")
-    django = str(databases[2]) if databases else ""
+    django = facts.django_text("DATABASES")
     django_evidence = [Evidence(databases[0], databases[1], "DATABASES")] if databases else []
 
     def django_has(*words: str) -> list[Evidence]:

@@ -31,7 +31,7 @@ def _metric_names(facts: Facts, pattern: str) -> list[Evidence]:
     return [
         hit
         for hit in facts.code.find_tokens(pattern, kinds=("string",), limit=10)
-        if re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:.]*", hit.detail)
+        if re.fullmatch(r"[a-z_:][a-z0-9_:]*", hit.detail) and "_" in hit.detail
     ]
 
 

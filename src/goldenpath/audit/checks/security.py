@@ -404,7 +404,7 @@ def authentication(facts: Facts) -> Assessment:
         and any(AUTH_NAMES.search(n) for n in names_in(keyword(call, "dependencies")))
     ]
     default_permission = facts.django_setting("REST_FRAMEWORK")
-    if default_permission and "IsAuthenticated" in str(facts.django_settings["REST_FRAMEWORK"][2]):
+    if default_permission and "IsAuthenticated" in facts.django_text("REST_FRAMEWORK"):
         app_wide.append(default_permission)
     app_wide += _django_middleware(facts, "LoginRequiredMiddleware")
     app_wide += [

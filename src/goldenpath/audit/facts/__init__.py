@@ -214,6 +214,14 @@ class Facts:
                             )
         return found
 
+    def django_text(self, name: str) -> str:
+        """A Django setting's source text ('' when unset): for settings built from calls."""
+        found = self.django_settings.get(name)
+        if found is None:
+            return ""
+        value = found[2]
+        return ast.unparse(value) if isinstance(value, ast.AST) else repr(value)
+
     def django_setting(self, name: str) -> Evidence | None:
         found = self.django_settings.get(name)
         if found is None:

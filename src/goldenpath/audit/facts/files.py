@@ -127,7 +127,7 @@ class Repository:
             any(part in TEST_DIRECTORIES for part in parts[:-1])
             or name.startswith("test_")
             or name.endswith("_test.py")
-            or name == "conftest.py"
+            or name in {"tests.py", "conftest.py"}  # tests.py: Django's convention
         )
 
     @staticmethod
