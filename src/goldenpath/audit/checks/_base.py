@@ -73,6 +73,12 @@ def skipped(name: str, reason: str) -> Requirement:
     return Requirement(name, Outcome.NOT_APPLICABLE, reason)
 
 
+def only_if(condition: bool, reason: str, requirement: Requirement) -> Requirement:
+    """`requirement`, or skipped for `reason` when there is nothing it could be judged on (an
+    absence proves nothing in a repository with no code to look at)."""
+    return requirement if condition else skipped(requirement.name, reason)
+
+
 def listing(evidence: Sequence[Evidence], limit: int = 3) -> str:
     shown = ", ".join(str(item) for item in evidence[:limit])
     more = len(evidence) - limit

@@ -10,7 +10,7 @@ from goldenpath.audit.facts.python import PythonModule, dotted, last_name, names
 from goldenpath.audit.facts.routes import Route
 from goldenpath.audit.model import Evidence, Requirement
 
-from ._base import Assessment, NotApplicable, check, found, listing, verdict
+from ._base import Assessment, NotApplicable, check, found, listing, only_if, verdict
 from ._signals import task_queue
 from .infrastructure import server_commands
 
@@ -182,6 +182,7 @@ def stateless(facts: Facts) -> Assessment:
             fix="keep shared state in the database or Redis, never in module globals",
         )
     ]
+    requirements[0] = only_if(bool(facts.routes.business), "no HTTP routes found", requirements[0])
     kube = facts.kubernetes
     workloads = kube.workloads
     templates = kube.chart_templates

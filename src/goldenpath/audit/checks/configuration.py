@@ -10,7 +10,7 @@ from goldenpath.audit.facts.files import Repository
 from goldenpath.audit.facts.python import PythonModule, dotted, string_value
 from goldenpath.audit.model import Evidence, Requirement
 
-from ._base import Assessment, check, found, listing, skipped, verdict
+from ._base import Assessment, check, found, listing, only_if, skipped, verdict
 
 SECRET_NAME = re.compile(
     r"(password|passwd|secret|token|api_?key|private_?key|credentials?)$", re.IGNORECASE
@@ -99,6 +99,7 @@ def environment_validation(facts: Facts) -> Assessment:
             fix="read every variable through the settings class and pass settings down",
         )
     )
+    requirements[-1] = only_if(bool(facts.code.modules), "no Python code found", requirements[-1])
     guards: list[Evidence] = []
     for module in modules:
         tokens = {token.value for token in module.tokens}
@@ -237,6 +238,7 @@ def secrets_management(facts: Facts) -> Assessment:
             "secret files",
         )
     )
+    requirements[-1] = only_if(bool(facts.code.modules), "no Python code found", requirements[-1])
     dockerfile = facts.dockerfile
     if dockerfile is None:
         requirements.append(skipped("none baked into the image", "no Dockerfile"))

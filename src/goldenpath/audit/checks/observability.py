@@ -9,7 +9,7 @@ from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.python import keyword, last_name, literal
 from goldenpath.audit.model import Evidence, Requirement
 
-from ._base import Assessment, check, found, skipped, verdict
+from ._base import Assessment, check, found, only_if, skipped, verdict
 from ._signals import breakers, cache_layer, rate_limiter, task_queue
 from .infrastructure import server_commands
 
@@ -388,6 +388,9 @@ def error_format(facts: Facts) -> Assessment:
             leaks,
             fix="never enable debug in deployed settings; log the traceback, answer a generic 500",
         )
+    )
+    requirements[-1] = only_if(
+        facts.framework != "unknown", "no web framework found", requirements[-1]
     )
     logged = [
         evidence
