@@ -57,11 +57,13 @@ def test_audit_flask_service_gets_a_meaningful_score(flask_report: Report) -> No
     # What the service has is credited, with where it is.
     assert "/health" in met(report.result("INF-2"), "liveness endpoint")
     assert "MAX_CONTENT_LENGTH" in met(report.result("SEC-1"), "request body size limit")
-    assert "app.test_client" in met(report.result("TEST-1"), "API tests through the real application") or (
-        report.result("TEST-1").status is Status.PASS
-    )
+    assert "app.test_client" in met(
+        report.result("TEST-1"), "API tests through the real application"
+    ) or (report.result("TEST-1").status is Status.PASS)
     # What it lacks is named, with the file and line to change.
-    assert "Dockerfile:5 4 worker processes" in missing(report.result("INF-1"), "no in-process workers")
+    assert "Dockerfile:5 4 worker processes" in missing(
+        report.result("INF-1"), "no in-process workers"
+    )
     assert "shell form" in missing(report.result("INF-3"), "signals reach the server")
     assert "no readiness route" in missing(report.result("INF-2"), "readiness endpoint")
     assert "python:3.12-slim" in missing(report.result("OPS-1"), "base images pinned by digest")
@@ -107,7 +109,9 @@ def test_audit_django_service_gets_a_meaningful_score(django_report: Report) -> 
     assert queue.status is Status.PARTIAL
     assert "Procfile" in met(queue, "worker process")
     assert "on_commit" in missing(queue, "enqueued with the business write")
-    assert "RunPython without reverse_code" in missing(report.result("DB-2"), "every migration reversible")
+    assert "RunPython without reverse_code" in missing(
+        report.result("DB-2"), "every migration reversible"
+    )
     assert report.result("DB-4").status is Status.PASS
     assert "CONN_MAX_AGE" not in missing(report.result("DB-1"), "pool timeout")
     assert "whitenoise" in met(report.result("PERF-3"), "fingerprinted file names")
