@@ -1,13 +1,35 @@
-"""`goldenpath` command line. Subcommands arrive with the audit and fleet tools."""
+"""`goldenpath`: the template's command line for platform teams.
+
+Each subcommand registers itself from its own package (`_COMMAND_REGISTRARS`), so a new tool
+adds one line here.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from .audit.cli import register as register_audit
+
+type Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]  # private in argparse
+_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (register_audit,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="goldenpath", description="Tools that keep services on the golden path."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for register in _COMMAND_REGISTRARS:
+        register(commands)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="goldenpath", description=__doc__)
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    return handler(args)
