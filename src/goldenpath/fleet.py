@@ -56,11 +56,11 @@ class ServiceStatus:
 def inspect_service(repository: Path, templates: Templates) -> ServiceStatus:
     """One service's row; a problem with it becomes its `error`, never the whole run's."""
     repository = repository.resolve()
-    audit = audit_score(repository)
     try:
         plan, report = try_update(repository, templates)
     except (NotAGeneratedProjectError, UpdateError, GitError) as error:
-        return ServiceStatus(repository, audit=audit, error=str(error))
+        return ServiceStatus(repository, error=str(error))
+    audit = audit_score(repository)
     if report is None:
         return ServiceStatus(repository, plan, UP_TO_DATE, audit=audit)
     paths = tuple(dict.fromkeys(conflict.path for conflict in report.applied.conflicts))
