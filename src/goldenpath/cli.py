@@ -1,7 +1,7 @@
-"""`goldenpath`: the platform team's tools for services generated from the template.
+"""`goldenpath`: the template's command line for platform teams.
 
-Each tool registers its own subcommands (a `register(commands)` function in its module) and
-sets a `handler`; adding a tool is one line in `_COMMAND_REGISTRARS`.
+Each subcommand registers itself from its own module (`_COMMAND_REGISTRARS`, a `register`
+function that adds its parser and sets `handler`), so a new tool adds one line here.
 """
 
 from __future__ import annotations
@@ -10,23 +10,28 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from . import fleet_cli, update_cli
-from ._cli_support import Subcommands
+from .audit.cli import register as register_audit
 
-DESCRIPTION = "Tools that keep services generated from the golden-path template on it."
-
-type Registrar = Callable[[Subcommands], None]
-
-_COMMAND_REGISTRARS: tuple[Registrar, ...] = (
+type Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]  # private in argparse
+_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (
+    register_audit,
     update_cli.register,
     fleet_cli.register,
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="goldenpath", description=DESCRIPTION)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="goldenpath", description="Tools that keep services on the golden path."
+    )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for register in _COMMAND_REGISTRARS:
         register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:

@@ -1,0 +1,278 @@
+"""CFG-1..2: settings validated at start-up and read in one place; secrets kept out of code."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from goldenpath.audit.facts import Facts
+from goldenpath.audit.facts.files import Repository
+from goldenpath.audit.facts.python import PythonModule, dotted, string_value
+from goldenpath.audit.model import Evidence, Requirement
+
+from ._base import Assessment, check, found, listing, skipped, verdict
+
+SECRET_NAME = re.compile(
+    r"(password|passwd|secret|token|api_?key|private_?key|credentials?)$", re.IGNORECASE
+)
+PLACEHOLDER = re.compile(
+    r"^(|changeme|change-me|example|dummy|test|secret|password|xxx+|\*+|<.*>|\$\{.*\})$",
+    re.IGNORECASE,
+)
+ENVIRONMENT_FILES = re.compile(
+    r"(^|/)(manage|wsgi|asgi|conftest|noxfile|setup|gunicorn[^/]*|env)\.py$|(^|/)(scripts|migrations|"
+    r"alembic|deploy|docs|benchmarks)/"
+)
+
+
+def settings_modules(facts: Facts) -> list[PythonModule]:
+    """Where configuration is read: settings classes, Django settings, config modules."""
+    modules = {module.path: module for module, _ in facts.code.subclasses("BaseSettings")}
+    for module in facts.code.modules:
+        if re.search(r"(^|/)(settings|config|conf|configuration)(/[^/]+)?\.py$", module.path):
+            modules.setdefault(module.path, module)
+    for path, _, _ in facts.django_settings.values():
+        match = next((m for m in facts.code.modules if m.path == path), None)
+        if match is not None:
+            modules.setdefault(path, match)
+    return list(modules.values())
+
+
+def _environment_reads(module: PythonModule) -> list[Evidence]:
+    reads = []
+    for node in ast.walk(module.tree):
+        name = dotted(node) if isinstance(node, ast.Call | ast.Subscript) else ""
+        if isinstance(node, ast.Subscript):
+            name = dotted(node.value)
+        if name in {
+            "os.environ",
+            "os.getenv",
+            "os.environ.get",
+            "environ.get",
+            "getenv",
+            "environ",
+        }:
+            reads.append(module.evidence(node, name))
+    return reads
+
+
+@check("CFG-1")
+def environment_validation(facts: Facts) -> Assessment:
+    modules = settings_modules(facts)
+    typed = [
+        module.evidence(node, f"{node.name}(BaseSettings)")
+        for module, node in facts.code.subclasses("BaseSettings")
+    ]
+    typed += facts.uses(
+        "environs",
+        "dynaconf",
+        "django-environ",
+        "typed-settings",
+        "pydantic-settings",
+        "python-decouple",
+        "everett",
+    )
+    requirements: list[Requirement] = [
+        found(
+            "typed settings validated at start-up",
+            typed,
+            met="settings are typed and validated when the process starts",
+            missing="settings are read as raw strings, unvalidated",
+            fix="declare settings in one pydantic-settings class, validated at start-up",
+        )
+    ]
+    settings_paths = {module.path for module in modules}
+    stray = [
+        read
+        for module in facts.code.modules
+        if module.path not in settings_paths and not ENVIRONMENT_FILES.search(module.path)
+        for read in _environment_reads(module)
+    ]
+    requirements.append(
+        verdict(
+            "read in one place",
+            not stray,
+            "only the settings module reads the environment"
+            if not stray
+            else f"the environment is read outside the settings: {listing(stray)}",
+            stray or [Evidence(path) for path in sorted(settings_paths)],
+            fix="read every variable through the settings class and pass settings down",
+        )
+    )
+    guards: list[Evidence] = []
+    for module in modules:
+        tokens = {token.value for token in module.tokens}
+        validators = tokens & {
+            "field_validator",
+            "model_validator",
+            "validator",
+            "root_validator",
+            "Validator",
+            "validate",
+        }
+        if validators and any(re.search(r"prod", value, re.IGNORECASE) for value in tokens):
+            guards.append(
+                Evidence(module.path, None, "validators refuse development values in production")
+            )
+    secret_key = facts.django_settings.get("SECRET_KEY")
+    debug = facts.django_settings.get("DEBUG")
+    if (
+        secret_key is not None
+        and not isinstance(secret_key[2], str)
+        and (debug is None or debug[2] is not True)
+    ):
+        guards.append(
+            Evidence(secret_key[0], secret_key[1], "SECRET_KEY and DEBUG from the environment")
+        )
+    requirements.append(
+        found(
+            "production refuses development defaults",
+            guards,
+            met="production refuses settings that only make sense on a laptop",
+            missing="nothing stops production from starting with development defaults",
+            fix="validate that production sets every secret and endpoint (a validator "
+            "reading APP_ENV)",
+            where=[Evidence(module.path) for module in modules],
+        )
+    )
+    return requirements
+
+
+def _literal_secrets(facts: Facts) -> list[Evidence]:
+    """Secret-named variables and arguments given a literal value in the application's code."""
+    found_ = []
+    for module in facts.code.modules:
+        if ENVIRONMENT_FILES.search(module.path):
+            continue
+        for node in ast.walk(module.tree):
+            pairs: list[tuple[str, ast.AST | None]] = []
+            if isinstance(node, ast.Assign):
+                pairs = [(dotted(t), node.value) for t in node.targets]
+            elif isinstance(node, ast.AnnAssign):
+                pairs = [(dotted(node.target), node.value)]
+            elif isinstance(node, ast.keyword) and node.arg:
+                pairs = [(node.arg, node.value)]
+            for name, value in pairs:
+                text = string_value(value)
+                if (
+                    text is not None
+                    and SECRET_NAME.search(name.rsplit(".", 1)[-1])
+                    and len(text) >= 8
+                    and not PLACEHOLDER.match(text)
+                    and " " not in text
+                    and not re.fullmatch(r"[A-Z0-9_]+", text)
+                    and "/" not in text
+                ):
+                    found_.append(module.evidence(node, f"{name} = '{text[:4]}…'"))
+    return found_ + _secret_files(facts)
+
+
+def _secret_files(facts: Facts) -> list[Evidence]:
+    """Committed private keys, and environment files that .gitignore does not keep out."""
+    found_ = []
+    for path in facts.repository.files:
+        if Repository.is_test_path(path) or path.endswith((".md", ".pub")):
+            continue
+        text = facts.repository.text(path) or ""
+        if "-----BEGIN" in text and "PRIVATE KEY-----" in text:
+            found_.append(
+                Evidence(path, facts.repository.line_of(text, "-----BEGIN"), "private key")
+            )
+    gitignore = facts.repository.text(".gitignore") or ""
+    for path in facts.repository.files:
+        if (
+            re.search(r"(^|/)\.env(\.\w+)?$", path)
+            and not path.endswith((".example", ".sample", ".template"))
+            and not re.search(r"^\.env", gitignore, re.MULTILINE)
+        ):
+            found_.append(Evidence(path, None, "environment file in the repository"))
+    return found_
+
+
+@check("CFG-2")
+def secrets_management(facts: Facts) -> Assessment:
+    typed = facts.code.find_tokens(r"^(SecretStr|SecretBytes|Secret)$", kinds=("name",), limit=3)
+    secret_key = facts.django_settings.get("SECRET_KEY")
+    if secret_key is not None and not isinstance(secret_key[2], str):
+        typed.append(Evidence(secret_key[0], secret_key[1], "SECRET_KEY from the environment"))
+    requirements: list[Requirement] = [
+        found(
+            "secrets typed as secrets",
+            typed,
+            met="secrets are SecretStr: never shown in a repr or a log",
+            missing="secrets are plain strings: a repr or a log line shows them",
+            fix="type secret settings as SecretStr",
+        )
+    ]
+    sources = facts.code.find_tokens(
+        re.compile(  # case matters: `is_file` is not an `X_FILE` variable
+            r"(secrets_dir|/run/secrets|^[A-Z0-9_]+_FILE$|secretsmanager|SecretManagerServiceClient"
+            r"|^hvac$|SecretClient)"
+        ),
+        kinds=("name", "string"),
+        limit=3,
+    ) + facts.uses("hvac", "boto3", "google-cloud-secret-manager", "azure-keyvault-secrets")
+    requirements.append(
+        found(
+            "mounted secret files or a secrets manager",
+            sources,
+            met="secrets can come from mounted files or a secrets manager, not only the "
+            "environment",
+            missing="secrets can only come from environment variables",
+            fix="read secrets from mounted files (pydantic-settings "
+            "secrets_dir=/run/secrets) or AWS "
+            "Secrets Manager",
+        )
+    )
+    literals = _literal_secrets(facts)
+    requirements.append(
+        verdict(
+            "no secrets in the repository",
+            not literals,
+            "no secret values in the code or committed files"
+            if not literals
+            else "secret values are committed",
+            literals,
+            fix="remove the values, rotate them, and read them from the environment or "
+            "secret files",
+        )
+    )
+    dockerfile = facts.dockerfile
+    if dockerfile is None:
+        requirements.append(skipped("none baked into the image", "no Dockerfile"))
+        return requirements
+    baked = []
+    for stage in dockerfile.stages:
+        for instruction in stage.all("ENV") + stage.all("ARG"):
+            for name, value in re.findall(r"(\w+)\s*=\s*(\S+)", instruction.arguments):
+                if SECRET_NAME.search(name) and value.strip("\"'"):
+                    baked.append(
+                        dockerfile.evidence(instruction.line, f"{instruction.keyword} {name}")
+                    )
+        for instruction in stage.all("COPY") + stage.all("ADD"):
+            if re.search(r"(^|\s)\.env\b|id_rsa|\.pem\b", instruction.arguments):
+                baked.append(
+                    dockerfile.evidence(
+                        instruction.line, f"{instruction.keyword} {instruction.arguments}"
+                    )
+                )
+    copies_all = [
+        i
+        for stage in dockerfile.stages
+        for i in stage.all("COPY")
+        if re.search(r"(^|\s)\.\s+\S+$", i.arguments) and "--from" not in i.arguments
+    ]
+    if copies_all and not facts.repository.exists(".dockerignore"):
+        baked.append(dockerfile.evidence(copies_all[0].line, "COPY . without a .dockerignore"))
+    requirements.append(
+        verdict(
+            "none baked into the image",
+            not baked,
+            "no secret reaches the image (a .dockerignore keeps .env and keys out)"
+            if not baked
+            else "secrets can end up in the image",
+            baked or [dockerfile.evidence(None, "")],
+            fix="pass secrets at run time (mounted files, environment); add a .dockerignore",
+        )
+    )
+    return requirements

@@ -1,0 +1,199 @@
+"""PERF-1..3: cache-aside caching, query performance monitoring, CDN-ready static assets."""
+
+from __future__ import annotations
+
+import re
+
+from goldenpath.audit.facts import Facts
+from goldenpath.audit.facts.python import PythonModule
+from goldenpath.audit.model import Evidence
+
+from ._base import Assessment, NotApplicable, check, found
+from ._signals import cache_layer
+
+
+def _cache_modules(facts: Facts) -> list[PythonModule]:
+    return [
+        module
+        for module in facts.code.modules
+        if re.search(r"cach(e|ing)", module.path, re.IGNORECASE)
+        or module.imported_modules
+        & {"cachetools", "aiocache", "cashews", "flask_caching", "dogpile"}
+    ]
+
+
+@check("PERF-1")
+def caching(facts: Facts) -> Assessment:
+    layer = cache_layer(facts)
+    requirements = [
+        found(
+            "cache layer",
+            layer,
+            met="reads go through a cache",
+            missing="no cache layer",
+            fix="add cache-aside reads through Redis, with a bounded in-memory fallback for "
+            "development",
+        )
+    ]
+    if not layer:
+        return requirements
+    modules = _cache_modules(facts)
+    where = [Evidence(module.path) for module in modules[:3]]
+
+    def tokens(pattern: str) -> list[Evidence]:
+        return facts.code.find_tokens(pattern, modules=modules, limit=3)
+
+    ttl = tokens(r"(ttl|expire|timeout)")
+    jitter = tokens(r"(jitter|uniform)")
+    requirements += [
+        found(
+            "jittered TTLs",
+            ttl[:1] + jitter[:1] if ttl and jitter else [],
+            met="entries expire after an explicit TTL spread by jitter",
+            missing="TTLs are missing or not jittered: entries written together expire together",
+            fix="give every entry an explicit TTL spread by a random jitter",
+            where=where,
+        ),
+        found(
+            "invalidation on writes",
+            facts.code.find_tokens(
+                r"(invalidat|evict|delete_memoized|delete_many|bust)", kinds=("name",), limit=3
+            ),
+            met="write paths invalidate what they change",
+            missing="nothing invalidates cached entries when the data changes",
+            fix="invalidate the entry after every committed write",
+            where=where,
+        ),
+        found(
+            "stampede protection",
+            tokens(r"(single_?flight|stampede|in_?flight|^lock$|early_ttl|dogpile)")
+            + facts.uses("dogpile-cache"),
+            met="concurrent misses of one key share a single load",
+            missing="no stampede protection: a popular key's expiry sends every request to "
+            "the source",
+            fix="coalesce concurrent misses (single flight) or lock per key",
+            where=where,
+        ),
+        found(
+            "bounded in-memory fallback",
+            tokens(r"(lru|max_?entries|maxsize|max_size|OrderedDict|TTLCache|LRUCache)"),
+            met="the in-process cache is bounded",
+            missing="no bounded in-memory cache for development (or an unbounded one)",
+            fix="fall back to a bounded LRU (cachetools.TTLCache) when Redis is not configured",
+            where=where,
+        ),
+    ]
+    return requirements
+
+
+@check("PERF-2")
+def query_monitoring(facts: Facts) -> Assessment:
+    if not facts.has_database:
+        return NotApplicable("no database client among the dependencies or imports")
+    return [
+        found(
+            "slow-query log",
+            facts.code.find_tokens(r"(slow_?query|slow_?statement|log_min_duration|slow_?sql)"),
+            met="statements over a threshold are logged",
+            missing="slow statements are not logged",
+            fix="time every statement (SQLAlchemy cursor events) and log those over a setting",
+        ),
+        found(
+            "query duration metrics",
+            list(
+                facts.code.find_tokens(
+                    r"(db_client_operation_duration|query_duration|sql_duration|db_\w*duration|"
+                    r"database\w*duration|statement_duration)",
+                    kinds=("string",),
+                )
+            ),
+            met="query durations are a metric",
+            missing="no query duration metric",
+            fix="record db_client_operation_duration_seconds for every statement",
+        ),
+        found(
+            "N+1 guard in tests",
+            facts.code.find_tokens(
+                r"^(assertNumQueries|django_assert_num_queries|django_assert_max_num_queries|"
+                r"assert_max_queries|count_queries|QueryCounter|query_count|nplusone|"
+                r"before_cursor_execute)$",
+                tests=True,
+            )
+            + facts.uses("nplusone", runtime_only=False),
+            met="tests fail when a request runs more queries than it should",
+            missing="no test counts queries: N+1 queries creep in unseen",
+            fix="count the statements a request runs in tests and fail above a bound",
+        ),
+    ]
+
+
+@check("PERF-3")
+def static_assets(facts: Facts) -> Assessment:
+    serving = [route.evidence() for route in facts.routes.with_path(r"^/(static|assets)")]
+    serving += facts.code.find_tokens(
+        r"^(StaticFiles|static_folder|STATIC_URL|WhiteNoise|"
+        r"send_from_directory)$",
+        kinds=("name",),
+        limit=3,
+    )
+    static_url = facts.django_setting("STATIC_URL")
+    if static_url is not None:
+        serving.append(static_url)
+    serving += [
+        Evidence(path, None, "static asset")
+        for path in facts.repository.files
+        if re.search(r"(^|/)static/[^/]+\.(css|js|svg|png|ico|jpg|woff2?)$", path)
+        and not facts.repository.is_test_path(path)
+    ][:1]
+    if not serving:
+        return NotApplicable("the service serves no static files")
+    static_modules = [
+        module
+        for module in facts.code.modules
+        if re.search(r"static|assets", module.path, re.IGNORECASE)
+        or any(
+            t.value in {"StaticFiles", "STATIC_URL", "STATICFILES_STORAGE", "STORAGES"}
+            for t in module.tokens
+        )
+    ]
+    whitenoise = facts.uses("whitenoise")
+    fingerprints = (
+        facts.code.find_tokens(
+            r"(Manifest\w*Storage|fingerprint|hashed|content_?hash|sha256|md5|blake2|hashlib)",
+            modules=static_modules,
+            limit=3,
+        )
+        + whitenoise
+    )
+    immutable = facts.code.find_tokens(
+        r"immutable", kinds=("string",), modules=static_modules, limit=3
+    )
+    immutable += whitenoise
+    cdn = facts.code.find_tokens(r"(cdn|asset_?url|static_?host)", kinds=("name",), limit=3)
+    return [
+        found(
+            "fingerprinted file names",
+            fingerprints,
+            met="asset names carry a hash of their content",
+            missing="assets keep their plain names: a new release cannot be cached safely",
+            fix="serve assets under content-hashed names (ManifestStaticFilesStorage, or hash at "
+            "start-up)",
+            where=serving,
+        ),
+        found(
+            "immutable cache headers",
+            immutable,
+            met="hashed assets are cached for a year, immutable",
+            missing="no long-lived immutable Cache-Control on assets",
+            fix="send Cache-Control: public, max-age=31536000, immutable for hashed assets",
+            where=serving,
+        ),
+        found(
+            "CDN base URL setting",
+            cdn,
+            met="asset URLs can point at a CDN",
+            missing="no setting to serve assets from a CDN",
+            fix="add a CDN_BASE_URL setting that asset URLs start with",
+            where=serving,
+        ),
+    ]

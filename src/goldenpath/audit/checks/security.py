@@ -1,0 +1,600 @@
+"""SEC-1..5: input validation, CSRF, authentication, rate limiting, headers and CORS."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from goldenpath.audit.facts import Facts
+from goldenpath.audit.facts.python import (
+    PythonModule,
+    dotted,
+    keyword,
+    last_name,
+    literal,
+    names_in,
+    string_value,
+)
+from goldenpath.audit.facts.routes import Route
+from goldenpath.audit.model import Evidence, Requirement
+
+from ._base import Assessment, NotApplicable, check, found, listing, skipped, verdict
+from ._signals import rate_limiter
+
+SQL_CALLS = frozenset(
+    {
+        "execute",
+        "executemany",
+        "executescript",
+        "exec_driver_sql",
+        "text",
+        "raw",
+        "extra",
+        "mogrify",
+        "fetch",
+        "fetchrow",
+        "fetchval",
+    }
+)
+DML = re.compile(r"\b(select|insert|update|delete|where|values)\b", re.IGNORECASE)
+AUTH_NAMES = re.compile(
+    r"(auth|principal|user|scope|permission|token|api_?key|login|security|public|role|guard|"
+    r"current|jwt|credential|session|access)",
+    re.IGNORECASE,
+)
+AUTH_DECORATORS = re.compile(
+    r"(login_required|jwt_required|auth_required|requires_auth|permission_required|"
+    r"roles_required|roles_accepted|token_required|authenticated|require_scopes|user_passes_test)",
+    re.IGNORECASE,
+)
+
+
+def _middleware(facts: Facts) -> list[str]:
+    setting = facts.django_settings.get("MIDDLEWARE")
+    value = setting[2] if setting else None
+    return [str(item) for item in value] if isinstance(value, list | tuple) else []
+
+
+def _django_middleware(facts: Facts, suffix: str) -> list[Evidence]:
+    setting = facts.django_settings.get("MIDDLEWARE")
+    if setting and any(item.endswith(suffix) for item in _middleware(facts)):
+        return [Evidence(setting[0], setting[1], f"MIDDLEWARE has {suffix}")]
+    return []
+
+
+# --- SEC-1 ---------------------------------------------------------------------------------
+def _forbids_extra(module: PythonModule) -> list[Evidence]:
+    hits = []
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.keyword) and node.arg == "extra":
+            value = node.value
+            if string_value(value) == "forbid" or dotted(value).endswith("forbid"):
+                hits.append(module.evidence(value, 'extra="forbid"'))
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if string_value(key) == "extra" and string_value(value) == "forbid":
+                    hits.append(module.evidence(node, "'extra': 'forbid'"))
+        elif (
+            isinstance(node, ast.Assign)
+            and string_value(node.value) == "forbid"
+            and any(isinstance(t, ast.Name) and t.id == "extra" for t in node.targets)
+        ):
+            hits.append(module.evidence(node, 'extra = "forbid"'))
+    return hits
+
+
+def _unsafe_sql(facts: Facts) -> tuple[int, list[Evidence]]:
+    calls, unsafe = 0, []
+    for module, call in facts.code.calls_named(*SQL_CALLS):
+        if not call.args:
+            continue
+        calls += 1
+        first = call.args[0]
+        built = isinstance(first, ast.JoinedStr) and any(
+            isinstance(part, ast.FormattedValue) for part in first.values
+        )
+        built = (
+            built
+            or (isinstance(first, ast.BinOp) and isinstance(first.op, ast.Add | ast.Mod))
+            or (isinstance(first, ast.Call) and last_name(first.func) == "format")
+        )
+        if built and DML.search(ast.unparse(first)):
+            unsafe.append(
+                module.evidence(call, f"SQL built from values: {ast.unparse(first)[:60]}")
+            )
+    return calls, unsafe
+
+
+@check("SEC-1")
+def input_validation(facts: Facts) -> Assessment:
+    requirements: list[Requirement] = []
+    writes = [
+        route
+        for route in facts.routes.business
+        if route.changes_state or route.framework == "django"
+    ]
+    strict = [hit for module in facts.code.modules for hit in _forbids_extra(module)]
+    strict += [
+        module.evidence(node, f"{node.name} (marshmallow raises on unknown fields)")
+        for module, node in facts.code.subclasses("Schema")
+        if "marshmallow" in module.imported_modules
+    ]
+    if writes or strict:
+        requirements.append(
+            found(
+                "unknown fields rejected",
+                strict,
+                met="request models refuse fields they do not define",
+                missing="request models silently accept unknown fields",
+                fix='configure request models with extra="forbid" (pydantic ConfigDict)',
+                where=[route.evidence() for route in writes],
+            )
+        )
+    else:
+        requirements.append(skipped("unknown fields rejected", "no route takes a request body"))
+    bounds = facts.code.find_tokens(
+        r"^(max_length|max_items|max_len|le|lt|Length|conlist|constr)$", kinds=("name",)
+    )
+    requirements.append(
+        found(
+            "bounded fields",
+            bounds,
+            met="lengths and ranges are bounded",
+            missing="no length or range bounds on input fields",
+            fix="bound every string and number: Field(max_length=...), Field(le=...)",
+        )
+    )
+    limits = facts.code.find_tokens(
+        r"(max_?body|body_?(size|limit)|request_?max_?body|max_?request_?size|"
+        r"max_?content_?length|data_upload_max)",
+        kinds=("name", "string"),
+    )
+    if not limits and facts.framework == "django":
+        settings = next(iter(facts.django_settings.values()), None)
+        if settings:
+            limits = [Evidence(settings[0], None, "Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)")]
+    limits += _text_hits(facts, r"client_max_body_size|proxy-body-size", (".conf", ".yaml", ".yml"))
+    requirements.append(
+        found(
+            "request body size limit",
+            limits,
+            met="oversized bodies are refused (413) before they are read",
+            missing="no request body size limit: one large body can exhaust memory",
+            fix="refuse bodies over a configured size with 413 (a pure ASGI middleware, or "
+            "MAX_CONTENT_LENGTH in Flask)",
+        )
+    )
+    requirements.append(
+        found(
+            "HTML sanitized",
+            facts.uses(
+                "nh3",
+                "bleach",
+                "html-sanitizer",
+                "lxml-html-clean",
+                "ammonia",
+                modules=("nh3", "bleach", "html_sanitizer"),
+            ),
+            met="a maintained HTML sanitizer cleans HTML-bearing fields",
+            missing="no HTML sanitizer (nh3, bleach) among the dependencies",
+            fix="sanitize HTML-bearing fields with nh3 before storing them",
+        )
+    )
+    if facts.has_database:
+        calls, unsafe = _unsafe_sql(facts)
+        requirements.append(
+            verdict(
+                "parameterized queries",
+                not unsafe,
+                f"no SQL statement is built from values ({calls} query calls read)"
+                if not unsafe
+                else "SQL statements are built by string formatting: an injection risk",
+                unsafe,
+                fix="pass values as bound parameters (text(':id'), cursor.execute(sql, params))",
+            )
+        )
+    else:
+        requirements.append(skipped("parameterized queries", "no database client"))
+    return requirements
+
+
+def _text_hits(facts: Facts, pattern: str, suffixes: tuple[str, ...]) -> list[Evidence]:
+    regex = re.compile(pattern, re.IGNORECASE)
+    hits = []
+    for path in facts.repository.matching(*suffixes):
+        if path.startswith(".github/"):
+            continue
+        text = facts.repository.text(path) or ""
+        match = regex.search(text)
+        if match:
+            hits.append(Evidence(path, text.count("\n", 0, match.start()) + 1, match.group(0)))
+    return hits
+
+
+# --- SEC-2 ---------------------------------------------------------------------------------
+@check("SEC-2")
+def csrf(facts: Facts) -> Assessment:
+    cookies = [
+        module.evidence(call, "sets a cookie")
+        for module, call in facts.code.calls_named("set_cookie")
+    ]
+    cookies += facts.code.find_tokens(
+        r"^(SessionMiddleware|session_cookie|SESSION_COOKIE.*|flask_login|LoginManager)$",
+        kinds=("name",),
+    )
+    cookies += _django_middleware(facts, "SessionMiddleware")
+    if not cookies:
+        return NotApplicable(
+            "no cookie-based authentication: bearer tokens and API keys are not sent by browsers "
+            "on their own, so they need no CSRF token"
+        )
+    tokens = facts.code.find_tokens(r"csrf", kinds=("name", "string"))
+    tokens += facts.uses(
+        "flask-wtf", "flask-seasurf", "starlette-csrf", "fastapi-csrf-protect", "asgi-csrf"
+    )
+    django_csrf = _django_middleware(facts, "CsrfViewMiddleware")
+    tokens += django_csrf
+    origin = facts.code.find_tokens(r"^(sec-fetch-site|origin|HTTP_ORIGIN)$", kinds=("string",))
+    origin += django_csrf  # Django's CSRF middleware checks Origin (4.0+)
+    requirements = [
+        found(
+            "CSRF token checked",
+            tokens,
+            met="cookie-authenticated state changes need a CSRF token",
+            missing="cookies authenticate requests but no CSRF token is checked",
+            fix="require a CSRF token (double-submit or synchronizer) on state-changing requests "
+            "that authenticate with a cookie",
+            where=cookies,
+        ),
+        found(
+            "same-origin check",
+            origin,
+            met="the Origin / Sec-Fetch-Site of state-changing requests is checked",
+            missing="the Origin and Sec-Fetch-Site headers are never checked",
+            fix="refuse state-changing cookie requests whose Origin is not trusted or whose "
+            "Sec-Fetch-Site is cross-site",
+            where=cookies,
+        ),
+    ]
+    flags = []
+    loose = []
+    for module, call in facts.code.calls_named("set_cookie"):
+        if keyword(call, "samesite") is not None and literal(keyword(call, "secure")) is not False:
+            flags.append(module.evidence(call, "SameSite, Secure"))
+        else:
+            loose.append(module.evidence(call, "cookie without SameSite or Secure"))
+    for name in ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+        setting = facts.django_setting(name)
+        if setting is not None and "True" in setting.detail:
+            flags.append(setting)
+    if facts.framework == "django" and not flags:
+        loose.append(
+            Evidence(
+                next(iter(facts.django_settings.values()), ("settings.py",))[0],
+                None,
+                "SESSION_COOKIE_SECURE is False by default",
+            )
+        )
+    requirements.append(
+        verdict(
+            "cookies SameSite and Secure",
+            bool(flags) and not loose,
+            "cookies are SameSite and Secure"
+            if flags and not loose
+            else "some cookies lack SameSite or Secure",
+            loose or flags,
+            fix="set cookies with secure=True and samesite='strict' (or 'lax')",
+        )
+    )
+    return requirements
+
+
+# --- SEC-3 ---------------------------------------------------------------------------------
+def _declares_access(route: Route, app_wide: bool) -> bool:
+    if app_wide:
+        return True
+    expressions: list[ast.AST] = list(route.inherited_dependencies)
+    dependencies = route.keyword("dependencies")
+    if dependencies is not None:
+        expressions.append(dependencies)
+    handler = route.handler
+    if isinstance(handler, ast.FunctionDef | ast.AsyncFunctionDef):
+        arguments = [*handler.args.args, *handler.args.kwonlyargs]
+        expressions.extend(arg.annotation for arg in arguments if arg.annotation is not None)
+        expressions.extend(handler.args.defaults)
+        expressions.extend(d for d in handler.args.kw_defaults if d is not None)
+        if any(AUTH_DECORATORS.search(dotted(d)) for d in handler.decorator_list):
+            return True
+    if isinstance(handler, ast.ClassDef):
+        bases = {last_name(base) for base in handler.bases}
+        if bases & {"LoginRequiredMixin", "PermissionRequiredMixin", "UserPassesTestMixin"}:
+            return True
+        if any(AUTH_DECORATORS.search(dotted(d)) for d in handler.decorator_list):
+            return True
+        if "permission_classes" in names_in(handler) or "authentication_classes" in names_in(
+            handler
+        ):
+            return True
+    return any(
+        AUTH_NAMES.search(name) for expression in expressions for name in names_in(expression)
+    )
+
+
+@check("SEC-3")
+def authentication(facts: Facts) -> Assessment:
+    requirements: list[Requirement] = []
+    decodes = [
+        (module, call)
+        for module, call in facts.code.calls_named("decode")
+        if keyword(call, "algorithms") is not None
+    ]
+    jwt_settings = [e for e in (facts.django_setting("SIMPLE_JWT"),) if e] + facts.code.find_tokens(
+        r"^JWT_ALGORITHM$", kinds=("name", "string")
+    )
+    requirements.append(
+        found(
+            "JWT with pinned algorithms",
+            [
+                module.evidence(
+                    call, f"algorithms={ast.unparse(keyword(call, 'algorithms') or call)[:40]}"
+                )
+                for module, call in decodes
+            ]
+            + jwt_settings,
+            met="bearer tokens are verified against an explicit algorithm list",
+            missing="no JWT verification with an explicit algorithm list",
+            fix="verify bearer tokens with PyJWT: jwt.decode(token, key, algorithms=[...], "
+            "audience=..., issuer=...)",
+        )
+    )
+    claims = [
+        module.evidence(call, "issuer and audience required")
+        for module, call in decodes
+        if keyword(call, "audience") is not None and keyword(call, "issuer") is not None
+    ]
+    requirements.append(
+        found(
+            "issuer and audience checked",
+            claims,
+            met="tokens from another issuer or for another audience are refused",
+            missing="tokens are not checked for issuer and audience",
+            fix="pass audience= and issuer= to jwt.decode and require exp",
+            where=[module.evidence(call) for module, call in decodes],
+        )
+    )
+    hashed = []
+    for module in facts.code.modules:
+        names = {token.value.lower() for token in module.tokens}
+        if any(re.search(r"api_?key", name) for name in names) and names & {
+            "sha256",
+            "sha512",
+            "blake2b",
+            "hmac",
+            "argon2",
+            "bcrypt",
+            "pbkdf2_hmac",
+            "scrypt",
+            "passwordhasher",
+            "hash_key",
+        }:
+            hashed.append(Evidence(module.path, None, "API keys hashed"))
+    hashed += facts.uses("djangorestframework-api-key")
+    requirements.append(
+        found(
+            "API keys stored hashed",
+            hashed,
+            met="API keys are stored as hashes, never in clear",
+            missing="no API keys stored as hashes",
+            fix="issue random API keys, store only their SHA-256 digest, with scopes and "
+            "revocation",
+        )
+    )
+    business = facts.routes.business
+    if not business:
+        requirements.append(skipped("every route declares access", "no business routes found"))
+        return requirements
+    app_wide = [
+        module.evidence(call, "app-wide dependencies")
+        for module, call in facts.routes.app_dependencies
+        if last_name(call.func) == "FastAPI"
+        and any(AUTH_NAMES.search(n) for n in names_in(keyword(call, "dependencies")))
+    ]
+    default_permission = facts.django_setting("REST_FRAMEWORK")
+    if default_permission and "IsAuthenticated" in str(facts.django_settings["REST_FRAMEWORK"][2]):
+        app_wide.append(default_permission)
+    app_wide += _django_middleware(facts, "LoginRequiredMiddleware")
+    app_wide += [
+        module.evidence(node, "before_request authentication")
+        for module in facts.code.modules
+        for node in module.functions()
+        if any(last_name(d) == "before_request" for d in node.decorator_list)
+        and AUTH_NAMES.search(" ".join(names_in(node)))
+    ]
+    open_routes = [route for route in business if not _declares_access(route, bool(app_wide))]
+    declared = len(business) - len(open_routes)
+    requirements.append(
+        verdict(
+            "every route declares access",
+            not open_routes,
+            f"{declared}/{len(business)} business routes require authentication or are "
+            "marked public"
+            + (f"; open: {listing([r.evidence() for r in open_routes])}" if open_routes else ""),
+            [route.evidence("no authentication") for route in open_routes]
+            or app_wide
+            or [route.evidence() for route in business],
+            fix="give every route an authentication dependency (scopes) or an explicit "
+            "Public mark, "
+            "and refuse to start when one has neither",
+        )
+    )
+    return requirements
+
+
+# --- SEC-4 ---------------------------------------------------------------------------------
+@check("SEC-4")
+def rate_limiting(facts: Facts) -> Assessment:
+    limiter = rate_limiter(facts)
+    limiter_paths = {evidence.path for evidence in limiter}
+    limiter_modules = [
+        module
+        for module in facts.code.modules
+        if module.path in limiter_paths
+        or module.imported_modules & {"limits", "slowapi", "fastapi_limiter", "flask_limiter"}
+    ]
+    requirements = [
+        found(
+            "rate limiter",
+            limiter,
+            met="requests are rate limited",
+            missing="no rate limiting",
+            fix="limit requests per client IP before authentication and per caller after it "
+            "(the `limits` library with Redis storage)",
+        )
+    ]
+    if not limiter:
+        return requirements
+
+    def in_limiters(pattern: str) -> list[Evidence]:
+        return facts.code.find_tokens(pattern, modules=limiter_modules, limit=5)
+
+    requirements.append(
+        found(
+            "shared store",
+            in_limiters(r"(redis|memcache|storage_uri)"),
+            met="counters live in a store every replica shares",
+            missing="counters live in process memory: each replica counts on its own",
+            fix="keep the counters in Redis (storage_uri='redis://...')",
+            where=[Evidence(m.path) for m in limiter_modules],
+        )
+    )
+    per_ip = in_limiters(r"(^ip$|client_?ip|remote_?addr|client_host|get_remote_address|per_ip)")
+    per_caller = in_limiters(r"(principal|user|api_?key|subject|identity|account|tenant|caller)")
+    requirements.append(
+        verdict(
+            "per IP and per caller",
+            bool(per_ip and per_caller),
+            "limits per client IP and per authenticated caller"
+            if per_ip and per_caller
+            else "only one layer: "
+            + ("per IP" if per_ip else "per caller" if per_caller else "unkeyed"),
+            per_ip[:2] + per_caller[:2] or [Evidence(m.path) for m in limiter_modules],
+            fix="add the missing layer: per IP before authentication, per user/API key after it",
+        )
+    )
+    retry_after = facts.code.find_tokens(r"^retry-after$", kinds=("string",)) + facts.uses(
+        "slowapi", "flask-limiter", "fastapi-limiter"
+    )
+    requirements.append(
+        found(
+            "429 with Retry-After",
+            retry_after,
+            met="rejected requests are told when to retry",
+            missing="rejections carry no Retry-After header",
+            fix="answer 429 with Retry-After and RateLimit-* headers",
+            where=[Evidence(m.path) for m in limiter_modules],
+        )
+    )
+    trusted = facts.code.find_tokens(
+        r"(trusted_?prox|forwarded_allow_ips|ProxyFix|ProxyHeadersMiddleware|NUM_PROXIES|"
+        r"trusted_hosts)",
+        kinds=("name", "string"),
+    )
+    requirements.append(
+        found(
+            "client IP from trusted proxies",
+            trusted,
+            met="forwarded client addresses are believed only from trusted proxies",
+            missing="no trusted-proxy configuration: behind a load balancer every client "
+            "shares its "
+            "address, or any client can forge X-Forwarded-For",
+            fix="read X-Forwarded-For only from a configured list of proxy networks",
+        )
+    )
+    return requirements
+
+
+# --- SEC-5 ---------------------------------------------------------------------------------
+HEADERS = {
+    "HSTS": r"^strict-transport-security$",
+    "nosniff": r"^(x-content-type-options|nosniff)$",
+    "CSP": r"^content-security-policy$",
+    "frame protection": r"(^x-frame-options$|frame-ancestors)",
+    "referrer policy": r"^referrer-policy$",
+}
+
+
+@check("SEC-5")
+def headers_and_cors(facts: Facts) -> Assessment:
+    seen: dict[str, list[Evidence]] = {
+        label: facts.code.find_tokens(pattern, kinds=("string",), limit=2)
+        for label, pattern in HEADERS.items()
+    }
+    library = facts.uses(
+        "secure", "flask-talisman", "django-csp", modules=("secure", "flask_talisman")
+    )
+    if library:
+        seen = {label: hits or library for label, hits in seen.items()}
+    security_middleware = _django_middleware(facts, "SecurityMiddleware")
+    if security_middleware:
+        seen["nosniff"] = seen["nosniff"] or security_middleware
+        seen["referrer policy"] = seen["referrer policy"] or security_middleware
+        hsts = facts.django_settings.get("SECURE_HSTS_SECONDS")
+        if hsts and hsts[2]:
+            seen["HSTS"] = seen["HSTS"] or [Evidence(hsts[0], hsts[1], "SECURE_HSTS_SECONDS")]
+    seen["frame protection"] += _django_middleware(facts, "XFrameOptionsMiddleware")
+    absent = [label for label, hits in seen.items() if not hits]
+    present = [hit for hits in seen.values() for hit in hits[:1]]
+    requirements = [
+        verdict(
+            "security headers",
+            not absent,
+            "HSTS, CSP, nosniff, frame protection and referrer policy are set"
+            if not absent
+            else f"missing: {', '.join(absent)}",
+            present,
+            fix="send the helmet-equivalent headers on every response (a pure ASGI middleware)",
+        )
+    ]
+    cors = [module.evidence(node, "CORSMiddleware") for module, node in _cors_uses(facts)]
+    wildcard = [
+        module.evidence(call, "allows any origin")
+        for module, call in facts.code.calls_named("add_middleware", "CORS", "CORSMiddleware")
+        for name in ("allow_origins", "origins", "allow_origin_regex")
+        if (value := literal(keyword(call, name))) in ("*", ".*")
+        or (isinstance(value, list | tuple) and "*" in value)
+        or (last_name(call.func) == "CORS" and not call.keywords)
+    ]
+    cors += facts.uses("flask-cors", "django-cors-headers")
+    allowed = facts.django_setting("CORS_ALLOWED_ORIGINS") or facts.django_setting(
+        "CORS_ORIGIN_WHITELIST"
+    )
+    if allowed:
+        cors.append(allowed)
+    allow_all = facts.django_setting("CORS_ALLOW_ALL_ORIGINS") or facts.django_setting(
+        "CORS_ORIGIN_ALLOW_ALL"
+    )
+    if allow_all and "True" in allow_all.detail:
+        wildcard.append(allow_all)
+    requirements.append(
+        verdict(
+            "CORS with explicit origins",
+            bool(cors) and not wildcard,
+            "CORS allows only listed origins"
+            if cors and not wildcard
+            else "CORS allows any origin"
+            if wildcard
+            else "no CORS policy configured",
+            wildcard or cors,
+            fix="configure CORS with an explicit list of origins from a setting (never '*')",
+        )
+    )
+    return requirements
+
+
+def _cors_uses(facts: Facts) -> list[tuple[PythonModule, ast.Name]]:
+    return [
+        (module, node)
+        for module in facts.code.modules
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.Name) and node.id == "CORSMiddleware"
+    ][:3]

@@ -1,0 +1,99 @@
+"""TPL-1..4, the golden path itself: reported for every service, never part of its score.
+
+A service that never came from the template can meet every standard, so where it came from is
+information for the platform team (which services are on the golden path, and how current),
+not a defect. TPL-3 and TPL-4 are about the template repository (its CI and docs site) and do
+not apply to a service.
+"""
+
+from __future__ import annotations
+
+import re
+
+from goldenpath.audit.facts import Facts
+from goldenpath.audit.model import Evidence
+
+from ._base import Assessment, NotApplicable, check, found, verdict
+
+DESCRIBED = re.compile(r"^v?(?P<version>\d+(\.\d+)*)(-(?P<ahead>\d+)-g[0-9a-f]+)?$")
+
+
+def release_tuple(value: str) -> tuple[int, ...] | None:
+    """(0, 2, 0) for 'v0.2.0', 'v0.2.0-3-gabc1234' or '0.2.0'; None for a bare commit hash."""
+    match = DESCRIBED.match(value.strip())
+    if match is None:
+        return None
+    return tuple(int(part) for part in match.group("version").split("."))
+
+
+def _answers_evidence(facts: Facts, key: str) -> Evidence:
+    text = facts.repository.text(".copier-answers.yml") or ""
+    return Evidence(
+        ".copier-answers.yml",
+        facts.repository.line_of(text, f"{key}:"),
+        f"{key}: {facts.answers.get(key)}",
+    )
+
+
+@check("TPL-1")
+def generated(facts: Facts) -> Assessment:
+    source = facts.answers.get("_src_path")
+    return [
+        found(
+            "generated from a Copier template",
+            [_answers_evidence(facts, "_src_path")] if source else [],
+            met=f"generated from {source}",
+            missing="no .copier-answers.yml: the service did not come from the template (or "
+            "lost its "
+            "link to it)",
+            fix="adopt the golden path: generate a service and move the code in, or run "
+            "`copier copy` over the repository and resolve the differences",
+        )
+    ]
+
+
+@check("TPL-2")
+def current(facts: Facts) -> Assessment:
+    commit = facts.answers.get("_commit")
+    if not commit:
+        return NotApplicable("the service records no template release")
+    recorded = release_tuple(str(commit))
+    evidence = [_answers_evidence(facts, "_commit")]
+    if recorded is None:
+        return [
+            verdict(
+                "on a template release",
+                False,
+                f"generated from commit {commit}, not from a release: updates cannot tell "
+                "what changed",
+                evidence,
+                fix="generate from (or update to) a tagged release: copier update --vcs-ref vX.Y.Z",
+            )
+        ]
+    latest = release_tuple(facts.current_release or "")
+    if latest is None:
+        return [verdict("on a template release", True, f"on release {commit}", evidence)]
+    behind = recorded[:2] < latest[:2]
+    return [
+        verdict(
+            "on the current release line",
+            not behind,
+            f"on {commit}; the current release is {facts.current_release}"
+            if not behind
+            else f"on {commit}, behind the current release {facts.current_release}",
+            evidence,
+            fix="run `copier update` and merge the release's changes",
+        )
+    ]
+
+
+@check("TPL-3")
+def outputs_tested(facts: Facts) -> Assessment:
+    return NotApplicable(
+        "about the template repository: its CI generates and tests every answer set"
+    )
+
+
+@check("TPL-4")
+def docs(facts: Facts) -> Assessment:
+    return NotApplicable("about the template's documentation site, not a service")

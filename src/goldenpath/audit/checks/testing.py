@@ -1,0 +1,236 @@
+"""TEST-1..3: integration tests against real services, load tests, contract tests."""
+
+from __future__ import annotations
+
+import re
+
+from goldenpath.audit.facts import Facts
+from goldenpath.audit.model import Evidence, Requirement
+
+from ._base import Assessment, check, found, skipped
+
+SERVER_DATABASES = (
+    "psycopg",
+    "psycopg2",
+    "psycopg2-binary",
+    "asyncpg",
+    "pymysql",
+    "mysqlclient",
+    "aiomysql",
+    "pymongo",
+    "motor",
+)
+
+
+def _test_functions(facts: Facts) -> list[Evidence]:
+    return [
+        module.evidence(node, node.name)
+        for module in facts.code.tests
+        for node in module.functions()
+        if node.name.startswith("test")
+    ]
+
+
+def _real_services(facts: Facts) -> list[Evidence]:
+    found_ = facts.uses(
+        "testcontainers",
+        "pytest-postgresql",
+        "pytest-redis",
+        "pytest-docker",
+        "pytest-mysql",
+        "pytest-mongo",
+        runtime_only=False,
+    )
+    found_ += facts.code.find_tokens(
+        r"(postgres(ql)?(\+\w+)?://|redis://|^initdb$|pg_ctl|redis-server|TEST_DATABASE_URL|"
+        r"TEST_REDIS_URL|PostgresContainer|RedisContainer)",
+        tests=True,
+        limit=3,
+    )
+    for workflow in facts.ci.workflows:
+        for job_name, job in workflow.jobs.items():
+            services = job.get("services") or {}
+            if isinstance(services, dict) and services:
+                found_.append(
+                    Evidence(workflow.path, None, f"{job_name}: services {', '.join(services)}")
+                )
+    return found_
+
+
+@check("TEST-1")
+def integration_tests(facts: Facts) -> Assessment:
+    tests = _test_functions(facts)
+    requirements: list[Requirement] = [
+        found(
+            "test suite",
+            tests,
+            met=f"{len(tests)} test functions",
+            missing="no tests",
+            fix="add a pytest suite (tests/unit, tests/integration)",
+        )
+    ]
+    through_app = facts.code.find_tokens(
+        r"^(TestClient|ASGITransport|LifespanManager|test_client|APIClient|APITestCase|FlaskClient|"
+        r"AsyncClient|WebTestApp)$",
+        kinds=("name",),
+        tests=True,
+        limit=3,
+    ) + facts.code.imports_any("django.test", tests=True)
+    requirements.append(
+        found(
+            "API tests through the real application",
+            through_app,
+            met="tests call the API through the application itself",
+            missing="no test calls the API through the application",
+            fix="test the API through the app (httpx.AsyncClient with ASGITransport, or "
+            "TestClient)",
+        )
+    )
+    declared = facts.dependencies.names(runtime_only=True)
+    servers = [name for name in (*SERVER_DATABASES, "redis") if name in declared]
+    if servers:
+        requirements.append(
+            found(
+                "against real databases",
+                _real_services(facts),
+                met="integration tests run against real servers",
+                missing=f"the service uses {', '.join(servers)} but no test starts or "
+                "reaches a real "
+                "server (mocks or SQLite stand in for them)",
+                fix="run the integration tests against real PostgreSQL and Redis (CI service "
+                "containers, or servers the tests start)",
+            )
+        )
+    else:
+        requirements.append(skipped("against real databases", "no database or cache server"))
+    return requirements
+
+
+@check("TEST-2")
+def load_tests(facts: Facts) -> Assessment:
+    files = [
+        Evidence(path, None, "load scenario")
+        for path in facts.repository.files
+        if re.search(
+            r"(^|/)locustfile[^/]*\.py$|(^|/)(k6|load)[^/]*\.js$|artillery[^/]*\.ya?ml$|\.jmx$",
+            path,
+        )
+    ]
+    locust_users = [
+        module.evidence(node, node.name)
+        for module in facts.code.all_modules
+        for node in module.classes()
+        if "locust" in module.imported_modules
+    ]
+    scenario = files + locust_users
+    requirements = [
+        found(
+            "load scenario",
+            scenario,
+            met="a load scenario exercises the API",
+            missing="no load test scenario",
+            fix="write a Locust scenario (tests/load/locustfile.py) for the API's main requests",
+        )
+    ]
+    if not scenario:
+        return requirements
+    load_paths = {evidence.path.rsplit("/", 1)[0] for evidence in scenario}
+    in_load = [
+        path
+        for path in facts.repository.files
+        if any(path.startswith(prefix + "/") or path == prefix for prefix in load_paths)
+    ]
+    thresholds = []
+    for path in in_load:
+        text = facts.repository.text(path) or ""
+        match = re.search(
+            r"(threshold|p9[059]|percentile|max_error|fail_ratio|error_rate)", text, re.IGNORECASE
+        )
+        if match:
+            thresholds.append(
+                Evidence(path, text.count("\n", 0, match.start()) + 1, match.group(0))
+            )
+    requirements.append(
+        found(
+            "latency and error thresholds",
+            thresholds,
+            met="the run fails past latency and error-rate thresholds",
+            missing="the load run has no pass/fail thresholds: it measures but never fails",
+            fix="fail the run when p95 latency or the error rate passes a threshold",
+            where=scenario,
+        )
+    )
+    headless = facts.ci.search(
+        r"(locust\b.*--headless|k6 run|artillery run|-m\s+['\"]?load|tests/load)"
+    )
+    headless += [
+        Evidence(path, None, "run by the test suite")
+        for path in in_load
+        if re.search(r"(^|/)test_[^/]*\.py$", path)
+    ]
+    requirements.append(
+        found(
+            "runs headless in CI",
+            headless,
+            met="the scenario runs headless in CI or in the test suite",
+            missing="the scenario is never run automatically",
+            fix="run a short headless smoke of the scenario in CI against a live server",
+            where=scenario,
+        )
+    )
+    return requirements
+
+
+@check("TEST-3")
+def contract_tests(facts: Facts) -> Assessment:
+    property_based = facts.uses("schemathesis", "pact-python", "dredd-hooks", runtime_only=False)
+    property_based += facts.code.imports_any("schemathesis", "pact", tests=True)
+    requirements = [
+        found(
+            "property-based API tests",
+            property_based,
+            met="generated requests exercise every operation of the OpenAPI document",
+            missing="no contract tests over the OpenAPI document",
+            fix="run Schemathesis over the whole OpenAPI document in the test suite",
+        )
+    ]
+    snapshots = [
+        Evidence(path, None, "OpenAPI snapshot")
+        for path in facts.repository.files
+        if re.search(r"(^|/)(openapi|swagger)[^/]*\.(json|ya?ml)$", path)
+        and not path.startswith((".github/", "node_modules/"))
+    ]
+    used = [
+        evidence
+        for snapshot in snapshots
+        for evidence in facts.code.find_tokens(
+            re.escape(snapshot.path.rsplit("/", 1)[-1]), kinds=("string",), tests=True, limit=1
+        )
+    ]
+    requirements.append(
+        found(
+            "committed OpenAPI snapshot",
+            used,
+            met="the reviewed OpenAPI document is committed and tests compare against it",
+            missing="no committed OpenAPI document the tests compare with"
+            if not snapshots
+            else "an OpenAPI file is committed but no test reads it",
+            fix="commit openapi.json and test that the generated document matches it",
+            where=snapshots,
+        )
+    )
+    breaking = facts.code.find_tokens(r"breaking", tests=True, limit=3) + facts.ci.search(
+        r"(oasdiff|openapi-diff|optic)"
+    )
+    requirements.append(
+        found(
+            "breaking changes fail the build",
+            breaking,
+            met="a breaking API change fails unless the API version changes",
+            missing="nothing tells a breaking API change from a compatible one",
+            fix="diff the generated document against the snapshot and fail on breaking changes "
+            "unless the major version changed",
+            where=snapshots,
+        )
+    )
+    return requirements

@@ -1,0 +1,337 @@
+"""The service's Python code, parsed once with `ast`: modules, imports, calls and tokens.
+
+Checks look for code, not for words: `tokens` are the identifiers and string literals of the
+code with docstrings and comments left out, so a module that merely *talks about* a circuit
+breaker does not count as having one. Import aliases are resolved (relative imports included)
+so a router imported under another name is still found.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import PurePosixPath
+
+from goldenpath.audit.model import Evidence
+
+from .files import Repository
+
+
+@dataclass(frozen=True)
+class Token:
+    line: int
+    kind: str  # "name" (identifier, attribute, keyword argument, def/class name) or "string"
+    value: str
+
+
+@dataclass
+class PythonModule:
+    path: str
+    name: str  # dotted module name (`src/` stripped)
+    tree: ast.Module
+    is_test: bool
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> "module:attr"
+
+    @cached_property
+    def tokens(self) -> tuple[Token, ...]:
+        docstrings = {id(node) for node in _docstring_nodes(self.tree)}
+        found: list[Token] = []
+        for node in ast.walk(self.tree):
+            line = getattr(node, "lineno", 0)
+            if isinstance(node, ast.Name):
+                found.append(Token(line, "name", node.id))
+            elif isinstance(node, ast.Attribute):
+                found.append(Token(line, "name", node.attr))
+            elif isinstance(node, ast.keyword) and node.arg:
+                found.append(Token(line, "name", node.arg))
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                found.append(Token(line, "name", node.name))
+            elif isinstance(node, ast.arg):
+                found.append(Token(line, "name", node.arg))
+            elif isinstance(node, ast.alias):
+                found.append(Token(line, "name", node.asname or node.name))
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+            ):
+                found.append(Token(line, "string", node.value))
+        return tuple(sorted(found, key=lambda token: token.line))
+
+    @cached_property
+    def imported_modules(self) -> frozenset[str]:
+        """Top-level and full names of every imported module (absolute imports)."""
+        names: set[str] = set()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    names.update(_prefixes(alias.name))
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.update(_prefixes(node.module))
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        return frozenset(names)
+
+    def calls(self) -> Iterator[ast.Call]:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Call):
+                yield node
+
+    def functions(self) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                yield node
+
+    def classes(self) -> Iterator[ast.ClassDef]:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.ClassDef):
+                yield node
+
+    def evidence(self, node: ast.AST | int | None, detail: str = "") -> Evidence:
+        line = node if isinstance(node, int) or node is None else getattr(node, "lineno", None)
+        return Evidence(self.path, line, detail)
+
+
+def _prefixes(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    return [".".join(parts[: index + 1]) for index in range(len(parts))]
+
+
+def _docstring_nodes(tree: ast.Module) -> Iterator[ast.Constant]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                yield body[0].value
+
+
+def dotted(node: ast.AST | None) -> str:
+    """`a.b.c` for a name or attribute chain (the callee's name for a call), else ''."""
+    if isinstance(node, ast.Call):
+        return dotted(node.func)
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr}" if base else node.attr
+    return ""
+
+
+def last_name(node: ast.AST | None) -> str:
+    return dotted(node).rsplit(".", 1)[-1]
+
+
+def keyword(call: ast.Call, name: str) -> ast.expr | None:
+    for item in call.keywords:
+        if item.arg == name:
+            return item.value
+    return None
+
+
+def string_value(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def literal(node: ast.AST | None) -> object:
+    """The value of a literal expression, or None when it is not one."""
+    if node is None:
+        return None
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def names_in(node: ast.AST | None) -> set[str]:
+    """Every identifier and attribute name inside an expression."""
+    if node is None:
+        return set()
+    found: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            found.add(child.id)
+        elif isinstance(child, ast.Attribute):
+            found.add(child.attr)
+    return found
+
+
+def _module_constant(module: PythonModule, name: str) -> ast.expr | None:
+    for statement in module.tree.body:
+        if isinstance(statement, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in statement.targets
+        ):
+            return statement.value
+        if (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and statement.target.id == name
+        ):
+            return statement.value
+    return None
+
+
+def constant_string(module: PythonModule, node: ast.AST | None, depth: int = 0) -> str | None:
+    """The value of a string expression built from literals and module-level string constants
+    (`PREFIX + "/{name}"`, `f"{API}/items"`), or None when it depends on anything else."""
+    parts: list[ast.AST | None]
+    if node is None or depth > 5:
+        return None
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.Name):
+        return constant_string(module, _module_constant(module, node.id), depth + 1)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        parts = [node.left, node.right]
+    elif isinstance(node, ast.JoinedStr):
+        parts = [v.value if isinstance(v, ast.FormattedValue) else v for v in node.values]
+    else:
+        return None
+    values = [constant_string(module, part, depth + 1) for part in parts]
+    return None if any(value is None for value in values) else "".join(map(str, values))
+
+
+def module_name(path: str) -> str:
+    parts = list(PurePosixPath(path).with_suffix("").parts)
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+class PythonCode:
+    """Every parseable Python file of the repository, application and tests apart."""
+
+    def __init__(self, repository: Repository) -> None:
+        self._repository = repository
+
+    @cached_property
+    def all_modules(self) -> tuple[PythonModule, ...]:
+        modules = []
+        for path in self._repository.matching(".py"):
+            text = self._repository.text(path)
+            if text is None:
+                continue
+            try:
+                tree = ast.parse(text, filename=path)
+            except (SyntaxError, ValueError):
+                continue  # a template file or Python 2: nothing to learn from it
+            module = PythonModule(path, module_name(path), tree, Repository.is_test_path(path))
+            module.imports = _import_table(module)
+            modules.append(module)
+        return tuple(modules)
+
+    @cached_property
+    def modules(self) -> tuple[PythonModule, ...]:
+        """The application's modules (tests excluded)."""
+        return tuple(module for module in self.all_modules if not module.is_test)
+
+    @cached_property
+    def tests(self) -> tuple[PythonModule, ...]:
+        return tuple(module for module in self.all_modules if module.is_test)
+
+    @cached_property
+    def by_name(self) -> dict[str, PythonModule]:
+        return {module.name: module for module in self.all_modules}
+
+    def imports_any(self, *prefixes: str, tests: bool = False) -> list[Evidence]:
+        """Modules importing any of `prefixes` (`redis`, `prometheus_client`)."""
+        pool = self.tests if tests else self.modules
+        found = []
+        for module in pool:
+            hit = sorted(module.imported_modules & set(prefixes))
+            if hit:
+                found.append(
+                    Evidence(module.path, _import_line(module, hit[0]), f"imports {hit[0]}")
+                )
+        return found
+
+    def find_tokens(
+        self,
+        pattern: str | re.Pattern[str],
+        *,
+        kinds: Iterable[str] = ("name", "string"),
+        tests: bool = False,
+        modules: Iterable[PythonModule] | None = None,
+        limit: int = 20,
+    ) -> list[Evidence]:
+        """Identifiers or string literals matching `pattern` (case-insensitive), one per line."""
+        regex = re.compile(pattern, re.IGNORECASE) if isinstance(pattern, str) else pattern
+        wanted = set(kinds)
+        pool = modules if modules is not None else (self.tests if tests else self.modules)
+        found: list[Evidence] = []
+        for module in pool:
+            seen_lines: set[int] = set()
+            for token in module.tokens:
+                if (
+                    token.kind in wanted
+                    and token.line not in seen_lines
+                    and regex.search(token.value)
+                ):
+                    seen_lines.add(token.line)
+                    value = token.value if len(token.value) <= 80 else token.value[:77] + "..."
+                    found.append(Evidence(module.path, token.line, value))
+                    if len(found) >= limit:
+                        return found
+        return found
+
+    def calls_named(self, *names: str, tests: bool = False) -> list[tuple[PythonModule, ast.Call]]:
+        """Calls whose callee's last name is one of `names` (`create_async_engine`)."""
+        wanted = set(names)
+        pool = self.tests if tests else self.modules
+        return [
+            (module, call)
+            for module in pool
+            for call in module.calls()
+            if last_name(call.func) in wanted
+        ]
+
+    def subclasses(self, *base_names: str) -> list[tuple[PythonModule, ast.ClassDef]]:
+        """Classes with a base whose last name is one of `base_names` (`BaseSettings`)."""
+        wanted = set(base_names)
+        return [
+            (module, node)
+            for module in self.modules
+            for node in module.classes()
+            if any(last_name(base) in wanted for base in node.bases)
+        ]
+
+    def resolve(self, module: PythonModule, local: str) -> tuple[str, str] | None:
+        """Where a name used in `module` was defined: (module name, attribute)."""
+        target = module.imports.get(local)
+        if target is None:
+            return (module.name, local)
+        defined_in, _, attribute = target.partition(":")
+        return (defined_in, attribute) if attribute else None
+
+
+def _import_line(module: PythonModule, name: str) -> int | None:
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import) and any(a.name.startswith(name) for a in node.names):
+            return node.lineno
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(name):
+            return node.lineno
+    return None
+
+
+def _import_table(module: PythonModule) -> dict[str, str]:
+    """Local name -> "module:attribute" for every `from ... import ...` (relative resolved)."""
+    table: dict[str, str] = {}
+    package = module.name.split(".")
+    if not module.path.endswith("__init__.py"):
+        package = package[:-1]
+    for node in ast.walk(module.tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+            source = ".".join([*base, node.module] if node.module else base)
+        else:
+            source = node.module or ""
+        for alias in node.names:
+            table[alias.asname or alias.name] = f"{source}:{alias.name}"
+    return table
