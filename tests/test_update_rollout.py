@@ -35,6 +35,7 @@ from tests.support.releases import (
     recorded_commit,
     working_tree_version,
 )
+from tests.support.workflows import read_github_output
 
 pytestmark = [pytest.mark.update, pytest.mark.slow]
 
@@ -151,21 +152,6 @@ def state(repository: Path) -> tuple[str, str, str]:
     )
 
 
-def github_outputs(path: Path) -> dict[str, str]:
-    """Parse `name<<DELIMITER\\nvalue\\nDELIMITER` blocks, as GitHub Actions does."""
-    values: dict[str, str] = {}
-    lines = iter(path.read_text().splitlines())
-    for line in lines:
-        name, _, delimiter = line.partition("<<")
-        value = []
-        for following in lines:
-            if following == delimiter:
-                break
-            value.append(following)
-        values[name] = "\n".join(value)
-    return values
-
-
 def section(body: str, title: str) -> str:
     start = body.index(f"## {title}\n")
     end = body.find("\n## ", start + 1)
@@ -201,7 +187,7 @@ def test_tpl2_update_branch_commits_the_newest_release_runs_the_gates_and_writes
         ]
     )
     assert code == 0, capsys.readouterr()
-    outputs = github_outputs(outputs_path)
+    outputs = read_github_output(outputs_path)
     assert outputs == {
         "status": "ready",
         "title": f"Update the template from {tag1} to {tag3}",
@@ -272,7 +258,7 @@ def test_tpl2_update_branch_reports_a_conflict_instead_of_committing_markers(
         f"--github-output={outputs_path}",
     ]
     assert main(arguments) == 0, capsys.readouterr()
-    outputs = github_outputs(outputs_path)
+    outputs = read_github_output(outputs_path)
     assert outputs["status"] == "ready"
     assert outputs["draft"] == "true"
     assert outputs["title"].endswith(f"to {tag3} (conflicts to resolve)")
@@ -294,7 +280,7 @@ def test_tpl2_update_branch_reports_a_conflict_instead_of_committing_markers(
     git(service, "switch", "--quiet", "-")
     capsys.readouterr()
     assert main([*arguments[:-1], f"--github-output={work / 'again'}"]) == 0
-    assert github_outputs(work / "again")["status"] == "skipped"
+    assert read_github_output(work / "again")["status"] == "skipped"
     assert "not made by this tool" in capsys.readouterr().out
     assert git(service, "rev-parse", "template-update").strip() == resolved
     assert git(service, "branch", "--show-current").strip() != "template-update"
@@ -307,19 +293,24 @@ def test_tpl2_update_preview_says_what_would_change_and_touches_nothing(
     environment: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    tag1, tag2, tag3 = releases.tags
     service = services["first"]
     before = state(service)
-    code = main(["update-preview", str(service), "--gates=none", "--format=json"])
+    # A given release rather than the newest: the one with the migration.
+    code = main(["update-preview", str(service), f"--to={tag2}", "--gates=none", "--format=json"])
     preview = json.loads(capsys.readouterr().out)
     assert code == 0
     assert state(service) == before
-    assert preview["target"] == releases.tags[2]
-    assert preview["releases_behind"] == 2
+    assert (preview["version"], preview["target"], preview["newest"]) == (tag1, tag2, tag3)
+    assert preview["missing_releases"] == [tag2, tag3]
     assert preview["conflicts"] == []
     assert preview["ready"] is True
-    for change in ("M\tREADME.md", "A\tdocs/runbook.md", "M\tdeploy/service.env"):
-        assert change in preview["changes"]
-    assert [migration["version"] for migration in preview["migrations"]] == [releases.tags[1], None]
+    assert {"M\tREADME.md", "M\tdeploy/service.env", "M\t.copier-answers.yml"} <= set(
+        preview["changes"]
+    )
+    assert "A\tdocs/runbook.md" not in preview["changes"]  # that is the newest release's
+    assert [migration["version"] for migration in preview["migrations"]] == [tag2, None]
+    assert preview["changelog"] == [f"{tag2[1:]} - {DATES[1][:10]}"]
 
 
 # fleet: three services, three releases, one drifted --------------------------------------------
@@ -354,7 +345,7 @@ def test_tpl2_fleet_reports_each_service_and_only_reads_the_clones(
     expected_common = {
         "newest": tag3,
         "newest_date": DATES[2][:10],
-        "audit_score": None,
+        "audit_note": None,
         "error": None,
     }
     assert first | expected_common == first
@@ -382,6 +373,9 @@ def test_tpl2_fleet_reports_each_service_and_only_reads_the_clones(
         0,
     )
     assert (third["days_behind"], third["update"], third["conflicts"]) == (0, "up-to-date", [])
+
+    # The audit's score (tests/test_goldenpath_units.py proves it is the audit's own number).
+    assert all(0 < service["audit_score"] <= 100 for service in (first, second, third))
 
     assert broken["repository"] == str(missing)
     assert "no such directory" in broken["error"]

@@ -53,24 +53,36 @@ class ServiceStatus:
         }
 
 
-def inspect_service(repository: Path, templates: Templates) -> ServiceStatus:
+def inspect_service(
+    repository: Path, templates: Templates, *, with_audit: bool = True
+) -> ServiceStatus:
     """One service's row; a problem with it becomes its `error`, never the whole run's."""
     repository = repository.resolve()
     try:
         plan, report = try_update(repository, templates)
     except (NotAGeneratedProjectError, UpdateError, GitError) as error:
         return ServiceStatus(repository, error=str(error))
-    audit = audit_score(repository)
+    audit = (
+        audit_score(repository, newest_release=plan.newest.tag)
+        if with_audit
+        else AuditScore(note="not audited (--no-audit)")
+    )
     if report is None:
         return ServiceStatus(repository, plan, UP_TO_DATE, audit=audit)
     paths = tuple(dict.fromkeys(conflict.path for conflict in report.applied.conflicts))
     return ServiceStatus(repository, plan, CONFLICTS if paths else CLEAN, paths, audit)
 
 
-def inspect_fleet(repositories: Sequence[Path], *, jobs: int = 2) -> list[ServiceStatus]:
+def inspect_fleet(
+    repositories: Sequence[Path], *, jobs: int = 2, with_audit: bool = True
+) -> list[ServiceStatus]:
     """Every service's status, in the order given; `jobs` services are tried at once."""
     with Templates() as templates, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda path: inspect_service(path, templates), repositories))
+        return list(
+            pool.map(
+                lambda path: inspect_service(path, templates, with_audit=with_audit), repositories
+            )
+        )
 
 
 def repositories_from(arguments: Iterable[str]) -> list[Path]:
@@ -93,9 +105,9 @@ def repositories_from(arguments: Iterable[str]) -> list[Path]:
 def _behind(status: ServiceStatus, now: datetime) -> str:
     if status.plan is None:
         return "-"
-    if status.plan.up_to_date:
+    if not status.plan.missing:
         return "0"
-    return f"{len(status.plan.pending)} ({status.plan.days_behind(now)} d)"
+    return f"{len(status.plan.missing)} ({status.plan.days_behind(now)} d)"
 
 
 def _update(status: ServiceStatus) -> str:

@@ -19,7 +19,7 @@ def _fleet(args: argparse.Namespace) -> int:
         print("goldenpath: error: no repositories given (the list files were empty)")
         return 2
     now = datetime.now(UTC)
-    statuses = inspect_fleet(repositories, jobs=args.jobs)
+    statuses = inspect_fleet(repositories, jobs=args.jobs, with_audit=args.audit)
     if args.format == "json":
         document = {
             "generated_at": now.isoformat(timespec="seconds"),
@@ -45,4 +45,10 @@ def register(commands: Subcommands) -> None:
     )
     fleet.add_argument("--format", choices=("text", "json"), default="text")
     fleet.add_argument("--jobs", type=int, default=2, help="services tried at once (default: 2)")
+    fleet.add_argument(
+        "--no-audit",
+        dest="audit",
+        action="store_false",
+        help="leave the audit score out (it reads every service's code: seconds per service)",
+    )
     fleet.set_defaults(handler=_fleet)

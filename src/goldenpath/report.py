@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from datetime import datetime
 
 from .changelog import ChangelogSection
 from .conflicts import Conflict
@@ -170,14 +171,17 @@ def pull_request_body(report: UpdateReport) -> str:
     return body
 
 
-def plan_text(plan: UpdatePlan, days_behind: int) -> str:
-    if plan.up_to_date:
+def plan_text(plan: UpdatePlan, now: datetime) -> str:
+    """One line: where the service is, and what an update would bring."""
+    if not plan.missing:
         return f"{plan.service}: on {plan.recorded_commit}, the newest release. Nothing to do."
-    return (
-        f"{plan.service}: on {plan.recorded_commit}; {plan.target.tag} is available "
-        f"({len(plan.pending)} release(s) behind: {', '.join(r.tag for r in plan.pending)}; "
-        f"{days_behind} day(s) since {plan.pending[0].tag})."
+    behind = (
+        f"{len(plan.missing)} release(s) behind the newest, {plan.newest.tag}: "
+        f"{plan.days_behind(now)} day(s) since {plan.missing[0].tag} came out"
     )
+    if plan.up_to_date:
+        return f"{plan.service}: on {plan.recorded_commit}, past {plan.target.tag}; {behind}."
+    return f"{plan.service}: on {plan.recorded_commit}; {plan.target.tag} is available; {behind}."
 
 
 def report_text(report: UpdateReport) -> str:

@@ -76,16 +76,18 @@ class UpdatePlan:
     version: Version | None
     current: Release | None  # None when `_commit` is not a release tag
     newest: Release
-    target: Release
-    pending: tuple[Release, ...]  # the releases the update brings, oldest first
+    target: Release  # the newest, unless a given release was asked for
+    missing: tuple[Release, ...]  # every release newer than the service's, oldest first
+    pending: tuple[Release, ...]  # those the update to `target` brings
 
     @property
     def up_to_date(self) -> bool:
+        """Nothing to apply: the service is on (or past) the target release."""
         return not self.pending
 
     def days_behind(self, now: datetime) -> int:
-        """Days since the first release this service has not taken came out (0: up to date)."""
-        return max(0, (now - self.pending[0].date).days) if self.pending else 0
+        """Days since the first release this service has not taken came out (0: current)."""
+        return max(0, (now - self.missing[0].date).days) if self.missing else 0
 
     def to_json(self, now: datetime) -> dict[str, object]:
         return {
@@ -95,9 +97,10 @@ class UpdatePlan:
             "version_date": self.current.date.date().isoformat() if self.current else None,
             "newest": self.newest.tag,
             "newest_date": self.newest.date.date().isoformat(),
-            "releases_behind": len(self.pending),
+            "releases_behind": len(self.missing),
             "days_behind": self.days_behind(now),
-            "missing_releases": [release.tag for release in self.pending],
+            "missing_releases": [release.tag for release in self.missing],
+            "target": self.target.tag,
         }
 
 
@@ -112,11 +115,8 @@ def plan_update(project: Path, templates: Templates, *, to: str | None = None) -
         known = ", ".join(release.tag for release in template.releases)
         raise UpdateError(f"the template has no release {to!r} (releases: {known})")
     version = recorded.version
-    pending = tuple(
-        release for release in template.releases_after(version) if release.version <= target.version
-    )
-    if to is not None and version is not None and target.version <= version:
-        raise UpdateError(f"{recorded.slug} is already on {recorded.commit}, past {to}")
+    missing = tuple(template.releases_after(version))
+    pending = tuple(release for release in missing if release.version <= target.version)
     return UpdatePlan(
         project=project,
         service=recorded.slug,
@@ -126,6 +126,7 @@ def plan_update(project: Path, templates: Templates, *, to: str | None = None) -
         current=template.release(recorded.commit),
         newest=newest,
         target=target,
+        missing=missing,
         pending=pending,
     )
 
@@ -197,7 +198,6 @@ class UpdateReport:
     def to_json(self, now: datetime) -> dict[str, object]:
         return {
             **self.plan.to_json(now),
-            "target": self.plan.target.tag,
             "changes": list(self.applied.changes),
             "conflicts": [conflict.to_json() for conflict in self.applied.conflicts],
             "migrations": [migration.to_json() for migration in self.migrations],

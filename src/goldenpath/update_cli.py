@@ -47,7 +47,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(plan.to_json(now), indent=2))
     else:
-        print(plan_text(plan, plan.days_behind(now)))
+        print(plan_text(plan, now))
     if args.github_output:
         write_github_output(
             args.github_output,
@@ -67,7 +67,7 @@ def _preview(args: argparse.Namespace) -> int:
         plan, report = try_update(args.project, templates, to=args.to, gates=args.gates)
     json_output = args.format == "json"
     if report is None:
-        print(json.dumps(plan.to_json(now), indent=2) if json_output else plan_text(plan, 0))
+        print(json.dumps(plan.to_json(now), indent=2) if json_output else plan_text(plan, now))
         return 0
     write_text(args.pr_body, pull_request_body(report))
     print(json.dumps(report.to_json(now), indent=2) if json_output else report_text(report))
@@ -97,7 +97,8 @@ def _branch(args: argparse.Namespace) -> int:
         print(report_text(result.report))
         print(f"Committed on branch {args.branch!r}; the pull request text is in {args.pr_body}.")
     else:
-        summary = plan_text(result.plan, 0) if result.status == "up-to-date" else result.reason
+        up_to_date = result.status == "up-to-date"
+        summary = plan_text(result.plan, datetime.now(UTC)) if up_to_date else result.reason
         print(summary)
     if args.github_output:
         write_github_output(args.github_output, outputs)
