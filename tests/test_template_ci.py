@@ -1,8 +1,10 @@
-"""TPL-3: the template's own GitHub workflows are valid, least-privilege and pinned.
+"""TPL-3: the GitHub workflows are valid, least-privilege and pinned: the template's own CI,
+and the workflows every generated service carries (template/.github/workflows, verbatim files).
 
 GitHub cannot run here; these checks are what can be proven offline: the workflow schema,
 zizmor's audits, every action pinned by commit SHA with its version beside it, read-only
-permissions, no persisted credentials, and a matrix that is the tests' own matrix.
+permissions (widened only where a job must write, as listed below), no persisted credentials,
+and a matrix that is the tests' own matrix.
 """
 
 from __future__ import annotations
@@ -20,7 +22,27 @@ import yaml
 from tests.support.commands import REPOSITORY, run
 from tests.support.projects import VARIANTS, main
 
-WORKFLOWS = sorted((REPOSITORY / ".github" / "workflows").glob("*.y*ml"))
+TEMPLATE_WORKFLOWS = REPOSITORY / "template" / ".github" / "workflows"
+WORKFLOWS = sorted((REPOSITORY / ".github" / "workflows").glob("*.y*ml")) + sorted(
+    TEMPLATE_WORKFLOWS.glob("*.y*ml")
+)
+# The only jobs allowed to write, and what: workflow file -> job -> scopes.
+ALLOWED_WRITES = {
+    # The generated service's template updates: push the update branch, open its pull request.
+    "template/.github/workflows/template-update.yml": {
+        "pull-request": {"contents", "pull-requests"}
+    },
+    # The generated service's delivery workflows (OPS-2, OPS-3).
+    "template/.github/workflows/ci.yml": {"image": {"security-events"}},
+    "template/.github/workflows/security.yml": {"config-scan": {"security-events"}},
+    "template/.github/workflows/release.yml": {"image": {"packages", "id-token", "attestations"}},
+}
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(REPOSITORY))
+
+
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}$")
 # The validators are dev dependencies, installed beside the interpreter running the tests.
 VENV_BIN = Path(sys.executable).parent
@@ -39,9 +61,10 @@ def steps(workflow: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def test_tpl3_there_is_a_template_workflow() -> None:
     assert "template-ci.yml" in [path.name for path in WORKFLOWS]
+    assert TEMPLATE_WORKFLOWS / "template-update.yml" in WORKFLOWS
 
 
-@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=relative)
 def test_tpl3_workflows_match_the_github_schema(workflow: Path) -> None:
     run(
         [
@@ -54,14 +77,22 @@ def test_tpl3_workflows_match_the_github_schema(workflow: Path) -> None:
     )
 
 
-def test_tpl3_zizmor_finds_nothing() -> None:
+@pytest.mark.parametrize(
+    ("folder", "persona"),
+    [
+        (".github/workflows", "regular"),
+        # The generated service's own CI runs zizmor with the pedantic persona.
+        ("template/.github/workflows", "pedantic"),
+    ],
+)
+def test_tpl3_zizmor_finds_nothing(folder: str, persona: str) -> None:
     run(
-        [str(VENV_BIN / "zizmor"), "--offline", "--no-progress", ".github/workflows"],
+        [str(VENV_BIN / "zizmor"), "--offline", "--no-progress", "--persona", persona, folder],
         cwd=REPOSITORY,
     )
 
 
-@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=relative)
 def test_tpl3_every_action_is_pinned_by_sha_with_its_version(workflow: Path) -> None:
     uses = [
         line.strip().removeprefix("- ").removeprefix("uses: ")
@@ -73,16 +104,16 @@ def test_tpl3_every_action_is_pinned_by_sha_with_its_version(workflow: Path) -> 
     assert not unpinned, unpinned
 
 
-@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=relative)
 def test_tpl3_least_privilege_and_no_persisted_credentials(workflow: Path) -> None:
     loaded = load(workflow)
     assert loaded["permissions"] == {"contents": "read"}
-    widened = {
-        name: job["permissions"]
+    writes = {
+        name: {scope for scope, level in job.get("permissions", {}).items() if level != "read"}
         for name, job in loaded["jobs"].items()
-        if any(level != "read" for level in job.get("permissions", {}).values())
     }
-    assert not widened, f"jobs that widen permissions: {widened}"
+    allowed = ALLOWED_WRITES.get(relative(workflow), {})
+    assert {name: scopes for name, scopes in writes.items() if scopes} == allowed
     checkouts = [
         step for step in steps(loaded) if step.get("uses", "").startswith("actions/checkout@")
     ]

@@ -1,7 +1,7 @@
 """`goldenpath`: the template's command line for platform teams.
 
-Each subcommand registers itself from its own package (`_COMMAND_REGISTRARS`), so a new tool
-adds one line here.
+Each subcommand registers itself from its own module (`_COMMAND_REGISTRARS`, a `register`
+function that adds its parser and sets `handler`), so a new tool adds one line here.
 """
 
 from __future__ import annotations
@@ -9,10 +9,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
+from . import fleet_cli, update_cli
 from .audit.cli import register as register_audit
 
 type Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]  # private in argparse
-_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (register_audit,)
+_COMMAND_REGISTRARS: tuple[Callable[[Subcommands], None], ...] = (
+    register_audit,
+    update_cli.register,
+    fleet_cli.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

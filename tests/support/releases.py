@@ -84,12 +84,18 @@ class TemplateCopy:
         assert changed != path.read_text(), f"{relative}: the edit changed nothing"
         path.write_text(changed)
 
-    def release(self, version: Version | str, summary: str) -> str:
-        """Commit whatever changed and tag it `v<version>`; return the tag."""
+    def release(self, version: Version | str, summary: str, *, date: str | None = None) -> str:
+        """Commit whatever changed and tag it `v<version>`; return the tag.
+
+        `date` (ISO 8601) backdates the release, for tests of how long a service is behind.
+        """
         tag = f"v{version}"
-        git(self.path, "add", "--all")
-        git(self.path, "commit", "--quiet", "--allow-empty", "--message", f"{tag}: {summary}")
-        git(self.path, "tag", tag)
+        dated = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else {}
+        env = GIT_IDENTITY | dated
+        run(["git", "add", "--all"], cwd=self.path, env=env)
+        message = f"{tag}: {summary}"
+        run(["git", "commit", "--quiet", "--allow-empty", "-m", message], cwd=self.path, env=env)
+        run(["git", "tag", tag], cwd=self.path, env=env)
         return tag
 
 

@@ -1,0 +1,54 @@
+"""What the subcommands share: argument types, error reporting, GitHub Actions outputs."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import secrets
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ._git import GitError
+from .answers import NotAGeneratedProjectError
+from .gates import parse_gates
+from .update import UpdateError
+
+type Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+type Handler = Callable[[argparse.Namespace], int]
+
+EXIT_ERROR = 2
+# The errors a user can act on: reported in one line, never as a traceback.
+EXPECTED_ERRORS = (UpdateError, NotAGeneratedProjectError, GitError, OSError)
+
+
+def reports_errors(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except EXPECTED_ERRORS as error:
+            print(f"goldenpath: error: {error}", file=sys.stderr)
+            return EXIT_ERROR
+
+    return wrapper
+
+
+def gates_argument(value: str) -> tuple[str, ...]:
+    try:
+        return parse_gates(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def write_github_output(path: Path, values: Mapping[str, str]) -> None:
+    """Append `values` to a `$GITHUB_OUTPUT` file, in the delimiter form that no value can break."""
+    with path.open("a", encoding="utf-8") as output:
+        for name, value in values.items():
+            delimiter = f"goldenpath_{secrets.token_hex(8)}"
+            output.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def write_text(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.write_text(text, encoding="utf-8")

@@ -1,0 +1,50 @@
+"""Running git: the one tool every command here needs, with errors that say what failed."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+
+class GitError(RuntimeError):
+    """A git command failed; the message carries the command, the folder and git's own words."""
+
+
+def git(
+    repository: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> str:
+    """Run `git ARGS` in `repository` and return its stdout (decoded, untouched)."""
+    completed = subprocess.run(
+        ["git", *args],
+        cwd=repository,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and completed.returncode != 0:
+        raise GitError(
+            f"`git {' '.join(args)}` failed in {repository}: "
+            f"{completed.stderr.strip() or completed.stdout.strip()}"
+        )
+    return completed.stdout
+
+
+def is_clean(repository: Path) -> bool:
+    """No staged, unstaged or untracked (not ignored) change: what `copier update` requires."""
+    return not git(repository, "status", "--porcelain", "--untracked-files=normal").strip()
+
+
+def head(repository: Path) -> str:
+    return git(repository, "rev-parse", "HEAD").strip()
+
+
+def clone(source: str | Path, destination: Path, *, bare: bool = False) -> Path:
+    """A private copy (`git clone`), so whatever happens in it never touches `source`."""
+    args = ["clone", "--quiet", *(["--bare"] if bare else []), "--", str(source), str(destination)]
+    git(destination.parent, *args)
+    return destination

@@ -1,0 +1,142 @@
+"""The fleet view: every service's template release, lag, audit score and update outlook.
+
+A platform team points it at local clones of its services. Per service it reads the recorded
+release (`.copier-answers.yml`), counts the releases and days since it fell behind, asks the
+audit for its score, and tries the update in a private clone (update.try_update) to say
+whether it would apply cleanly. The clones themselves are only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ._git import GitError
+from .answers import NotAGeneratedProjectError
+from .fleet_audit import AuditScore, audit_score
+from .update import Templates, UpdateError, UpdatePlan, try_update
+
+# What an update would do: "up-to-date", "clean", "conflicts", or "failed" (see `error`).
+UP_TO_DATE, CLEAN, CONFLICTS, FAILED = "up-to-date", "clean", "conflicts", "failed"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    repository: Path
+    plan: UpdatePlan | None = None
+    update: str = FAILED
+    conflicts: tuple[str, ...] = ()
+    audit: AuditScore = field(default_factory=AuditScore)
+    error: str | None = None
+
+    @property
+    def service(self) -> str:
+        return self.plan.service if self.plan else self.repository.name
+
+    def to_json(self, now: datetime) -> dict[str, object]:
+        plan: dict[str, object] = (
+            self.plan.to_json(now)
+            if self.plan
+            else {"service": self.service, "version": None, "releases_behind": None}
+        )
+        return {
+            "repository": str(self.repository),
+            **plan,
+            "audit_score": self.audit.score,
+            "audit_note": self.audit.note,
+            "update": self.update,
+            "conflicts": list(self.conflicts),
+            "error": self.error,
+        }
+
+
+def inspect_service(
+    repository: Path, templates: Templates, *, with_audit: bool = True
+) -> ServiceStatus:
+    """One service's row; a problem with it becomes its `error`, never the whole run's."""
+    repository = repository.resolve()
+    try:
+        plan, report = try_update(repository, templates)
+    except (NotAGeneratedProjectError, UpdateError, GitError) as error:
+        return ServiceStatus(repository, error=str(error))
+    audit = (
+        audit_score(repository, newest_release=plan.newest.tag)
+        if with_audit
+        else AuditScore(note="not audited (--no-audit)")
+    )
+    if report is None:
+        return ServiceStatus(repository, plan, UP_TO_DATE, audit=audit)
+    paths = tuple(dict.fromkeys(conflict.path for conflict in report.applied.conflicts))
+    return ServiceStatus(repository, plan, CONFLICTS if paths else CLEAN, paths, audit)
+
+
+def inspect_fleet(
+    repositories: Sequence[Path], *, jobs: int = 2, with_audit: bool = True
+) -> list[ServiceStatus]:
+    """Every service's status, in the order given; `jobs` services are tried at once."""
+    with Templates() as templates, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(
+            pool.map(
+                lambda path: inspect_service(path, templates, with_audit=with_audit), repositories
+            )
+        )
+
+
+def repositories_from(arguments: Iterable[str]) -> list[Path]:
+    """Folders as given; a file argument lists more, one per line (`#` comments, blank lines
+    skipped, relative paths relative to the file)."""
+    found: list[Path] = []
+    for argument in arguments:
+        path = Path(argument).expanduser()
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                entry = line.split("#", 1)[0].strip()
+                if entry:
+                    listed = Path(entry).expanduser()
+                    found.append(listed if listed.is_absolute() else path.parent / listed)
+        else:
+            found.append(path)
+    return found
+
+
+def _behind(status: ServiceStatus, now: datetime) -> str:
+    if status.plan is None:
+        return "-"
+    if not status.plan.missing:
+        return "0"
+    return f"{len(status.plan.missing)} ({status.plan.days_behind(now)} d)"
+
+
+def _update(status: ServiceStatus) -> str:
+    if status.error:
+        return f"error: {status.error.splitlines()[0]}"
+    if status.conflicts:
+        return f"{status.update}: {', '.join(status.conflicts)}"
+    return status.update
+
+
+def table(statuses: Sequence[ServiceStatus], now: datetime) -> str:
+    header = ("service", "release", "newest", "behind", "audit", "update")
+    rows = [
+        (
+            status.service,
+            status.plan.recorded_commit if status.plan else "-",
+            status.plan.newest.tag if status.plan else "-",
+            _behind(status, now),
+            "-" if status.audit.score is None else f"{status.audit.score:.0f}%",
+            _update(status),
+        )
+        for status in statuses
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True))
+        + "  "
+        + row[-1]
+        for row in (header, *rows)
+    ]
+    notes = sorted({status.audit.note for status in statuses if status.audit.note})
+    return "\n".join(lines + [f"audit: {note}" for note in notes])

@@ -1,0 +1,164 @@
+"""`goldenpath update-check`, `update-preview` and `update-branch`: one service's update.
+
+- `update-check` says whether a newer template release exists and how far behind the service is.
+- `update-preview` applies it in a private clone and runs quick gates there: what would change,
+  whether it conflicts, whether the gates still pass. The service is not touched.
+- `update-branch` commits it on a branch and writes the pull request's text: what the scheduled
+  template-update workflow runs, and what a team runs to do the same by hand.
+
+Exit codes: 0 done (for `update-preview`: the update is clean and the gates pass), 1 the preview
+needs a person (conflicts or a failing gate), 2 an error (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ._cli_support import (
+    Subcommands,
+    gates_argument,
+    reports_errors,
+    write_github_output,
+    write_text,
+)
+from .gates import ALL, QUICK
+from .report import plan_text, pull_request_body, report_text, title
+from .update import (
+    BRANCH,
+    REMOTE,
+    Templates,
+    plan_update,
+    prepare_branch,
+    try_update,
+    write_bundle,
+)
+
+EXIT_NEEDS_A_PERSON = 1
+
+
+@reports_errors
+def _check(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    with Templates() as templates:
+        plan = plan_update(args.project, templates, to=args.to)
+    if args.format == "json":
+        print(json.dumps(plan.to_json(now), indent=2))
+    else:
+        print(plan_text(plan, now))
+    if args.github_output:
+        write_github_output(
+            args.github_output,
+            {
+                "available": str(not plan.up_to_date).lower(),
+                "current": plan.recorded_commit,
+                "newest": plan.target.tag,
+            },
+        )
+    return 0
+
+
+@reports_errors
+def _preview(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    with Templates() as templates:
+        plan, report = try_update(args.project, templates, to=args.to, gates=args.gates)
+    json_output = args.format == "json"
+    if report is None:
+        print(json.dumps(plan.to_json(now), indent=2) if json_output else plan_text(plan, now))
+        return 0
+    write_text(args.pr_body, pull_request_body(report))
+    print(json.dumps(report.to_json(now), indent=2) if json_output else report_text(report))
+    return 0 if report.ready else EXIT_NEEDS_A_PERSON
+
+
+@reports_errors
+def _branch(args: argparse.Namespace) -> int:
+    with Templates() as templates:
+        result = prepare_branch(
+            args.project,
+            templates,
+            branch=args.branch,
+            remote=args.remote,
+            to=args.to,
+            gates=args.gates,
+        )
+    outputs = {"status": result.status, "title": "", "draft": "false", "lease": result.lease}
+    summary = ""
+    if result.report is not None:
+        body = pull_request_body(result.report)
+        write_text(args.pr_body, body)
+        if args.bundle:
+            write_bundle(args.project, result, args.branch, args.bundle)
+        outputs |= {"title": title(result.report), "draft": str(not result.report.ready).lower()}
+        summary = f"# {title(result.report)}\n\n{body}"
+        print(report_text(result.report))
+        print(f"Committed on branch {args.branch!r}; the pull request text is in {args.pr_body}.")
+    else:
+        up_to_date = result.status == "up-to-date"
+        summary = plan_text(result.plan, datetime.now(UTC)) if up_to_date else result.reason
+        print(summary)
+    if args.github_output:
+        write_github_output(args.github_output, outputs)
+    if args.github_summary:
+        with args.github_summary.open("a", encoding="utf-8") as file:
+            file.write(summary + "\n")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "project", nargs="?", type=Path, default=Path(), help="the service (default: .)"
+    )
+    parser.add_argument("--to", metavar="TAG", help="a given release instead of the newest")
+
+
+def register(commands: Subcommands) -> None:
+    check = commands.add_parser(
+        "update-check", help="is a newer template release available, and how far behind is it"
+    )
+    _common(check)
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--github-output", type=Path, metavar="FILE", help="$GITHUB_OUTPUT")
+    check.set_defaults(handler=_check)
+
+    preview = commands.add_parser(
+        "update-preview",
+        help="apply the update in a private clone and run the gates there (changes nothing)",
+    )
+    _common(preview)
+    preview.add_argument(
+        "--gates",
+        type=gates_argument,
+        default=QUICK,
+        metavar="LIST",
+        help="comma-separated: sync, lint, format, types, unit, tests; or quick (default: "
+        "lint,format,unit), all, none",
+    )
+    preview.add_argument("--format", choices=("text", "json"), default="text")
+    preview.add_argument("--pr-body", type=Path, metavar="FILE", help="write the PR text here")
+    preview.set_defaults(handler=_preview)
+
+    branch = commands.add_parser(
+        "update-branch",
+        help="commit the update on a branch, run the gates, write the pull request's text",
+    )
+    _common(branch)
+    branch.add_argument("--branch", default=BRANCH, help=f"(default: {BRANCH})")
+    branch.add_argument(
+        "--remote", default=REMOTE, help=f"whose copy of the branch to respect (default: {REMOTE})"
+    )
+    branch.add_argument(
+        "--gates",
+        type=gates_argument,
+        default=ALL,
+        metavar="LIST",
+        help="as for update-preview (default: all = lint,format,types,tests)",
+    )
+    branch.add_argument("--pr-body", type=Path, default=Path("template-update.md"), metavar="FILE")
+    branch.add_argument("--bundle", type=Path, metavar="FILE", help="the new commit, as a bundle")
+    branch.add_argument("--github-output", type=Path, metavar="FILE", help="$GITHUB_OUTPUT")
+    branch.add_argument("--github-summary", type=Path, metavar="FILE", help="$GITHUB_STEP_SUMMARY")
+    branch.set_defaults(handler=_branch)

@@ -1,0 +1,437 @@
+"""TPL-2: the update and fleet tools (`goldenpath update-*`, `goldenpath fleet`), piece by piece.
+
+Fast tests on small real git repositories; tests/test_update_rollout.py runs the same tools on
+generated services with `copier update`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from goldenpath._cli_support import write_github_output
+from goldenpath.answers import recorded_version
+from goldenpath.audit import audit
+from goldenpath.changelog import sections_between
+from goldenpath.cli import main
+from goldenpath.conflicts import Conflict, keep_ours, resolve_to_ours
+from goldenpath.fleet import ServiceStatus, repositories_from, table
+from goldenpath.fleet_audit import audit_score
+from goldenpath.gates import GateResult, parse_gates, run_gates
+from goldenpath.migrations import migrations_run
+from goldenpath.releases import Release, clone_url, list_releases
+from goldenpath.report import fenced, pull_request_body, title
+from goldenpath.update import (
+    TRAILER,
+    AppliedUpdate,
+    Templates,
+    UpdatePlan,
+    UpdateReport,
+    foreign_commits,
+    plan_update,
+)
+from tests.support.releases import GIT_IDENTITY
+from tests.support.workflows import read_github_output
+
+
+def git(repository: Path, *args: str, date: str | None = None) -> str:
+    env = GIT_IDENTITY | ({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else {})
+    completed = subprocess.run(
+        ["git", *args], cwd=repository, capture_output=True, text=True, check=True, env=env
+    )
+    return completed.stdout
+
+
+def repository(path: Path) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "--quiet", "--initial-branch=main")
+    return path
+
+
+def commit(path: Path, message: str, *, date: str | None = None) -> str:
+    git(path, "add", "--all")
+    git(path, "commit", "--quiet", "--allow-empty", "-m", message, date=date)
+    return git(path, "rev-parse", "HEAD").strip()
+
+
+# Versions and releases ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("commit_", "expected"),
+    [
+        ("v0.2.0", Version("0.2.0")),
+        ("0.3.1", Version("0.3.1")),
+        # Past a tag, as Copier reads it: newer than v0.2.0, older than v0.2.1.
+        ("v0.2.0-3-gabc1234", Version("0.2.0.post3+gabc1234")),
+        ("3f2c9a1", None),
+    ],
+)
+def test_tpl2_the_recorded_commit_is_read_as_copier_reads_it(
+    commit_: str, expected: Version | None
+) -> None:
+    assert recorded_version(commit_) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "url"),
+    [
+        ("gh:acme/goldenpath", "https://github.com/acme/goldenpath.git"),
+        ("gl:acme/goldenpath.git", "https://gitlab.com/acme/goldenpath.git"),
+        ("git+https://git.example.com/golden", "https://git.example.com/golden"),
+        ("/srv/templates/goldenpath", "/srv/templates/goldenpath"),
+    ],
+)
+def test_tpl2_template_sources_become_git_urls(source: str, url: str) -> None:
+    assert clone_url(source) == url
+
+
+def make_template(path: Path) -> Path:
+    """A template repository with releases, a prerelease and a tag that is no version."""
+    template = repository(path)
+    for tag, date in (("v0.1.0", "2026-01-01T00:00:00Z"), ("v0.10.0", "2026-03-01T00:00:00Z")):
+        commit(template, tag, date=date)
+        git(template, "tag", tag)
+    commit(template, "next", date="2026-02-01T00:00:00Z")
+    git(template, "tag", "-a", "v0.2.0", "-m", "annotated", date="2026-02-01T00:00:00Z")
+    git(template, "tag", "v0.11.0rc1")
+    git(template, "tag", "latest")
+    return template
+
+
+def test_tpl2_releases_are_the_version_tags_copier_would_update_to(tmp_path: Path) -> None:
+    releases = list_releases(make_template(tmp_path / "template"))
+    # PEP 440 order (v0.10.0 after v0.2.0), prereleases and other tags left out, tag dates kept.
+    assert [release.tag for release in releases] == ["v0.1.0", "v0.2.0", "v0.10.0"]
+    assert [release.date.date().isoformat() for release in releases] == [
+        "2026-01-01",
+        "2026-02-01",
+        "2026-03-01",
+    ]
+
+
+def answers(project: Path, source: Path | str, commit_: str) -> Path:
+    project.mkdir(parents=True, exist_ok=True)
+    (project / ".copier-answers.yml").write_text(
+        f"_commit: {commit_}\n_src_path: {source}\nproject_slug: probe\n"
+    )
+    return project
+
+
+def test_tpl2_update_check_counts_releases_and_days_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = make_template(tmp_path / "template")
+    project = answers(tmp_path / "service", template, "v0.1.0")
+    output = tmp_path / "github-output"
+    assert main(["update-check", str(project), "--format=json", f"--github-output={output}"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    days = (datetime.now(UTC) - datetime(2026, 2, 1, tzinfo=UTC)).days
+    assert checked["missing_releases"] == ["v0.2.0", "v0.10.0"]
+    assert checked["releases_behind"] == 2
+    assert checked["days_behind"] in {days, days + 1}
+    assert (checked["version_date"], checked["newest"]) == ("2026-01-01", "v0.10.0")
+    assert read_github_output(output) == {
+        "available": "true",
+        "current": "v0.1.0",
+        "newest": "v0.10.0",
+    }
+
+    answers(project, template, "v0.10.0")
+    assert main(["update-check", str(project)]) == 0
+    assert "the newest release. Nothing to do." in capsys.readouterr().out
+
+
+def test_tpl2_update_commands_refuse_bad_input_with_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = make_template(tmp_path / "template")
+    assert main(["update-check", str(tmp_path / "nowhere")]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == f"goldenpath: error: {tmp_path / 'nowhere'}: no such directory"
+    )
+    (tmp_path / "plain").mkdir()
+    assert main(["update-check", str(tmp_path / "plain")]) == 2
+    assert "no .copier-answers.yml, not generated by Copier" in capsys.readouterr().err
+    answers(tmp_path / "service", template, "v0.1.0")
+    assert main(["update-check", str(tmp_path / "service"), "--to=v9.9.9"]) == 2
+    assert "has no release 'v9.9.9' (releases: v0.1.0, v0.2.0, v0.10.0)" in capsys.readouterr().err
+    answers(tmp_path / "lost", tmp_path / "gone", "v0.1.0")
+    assert main(["update-check", str(tmp_path / "lost")]) == 2
+    assert "cannot read the template at" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["update-preview", "--gates=lint,coverage"])
+    assert usage.value.code == 2
+    assert "unknown gate(s) coverage" in capsys.readouterr().err
+
+
+# Release notes and migrations ----------------------------------------------------------------
+CHANGELOG = """# Changelog
+
+## [Unreleased]
+
+- not yet
+
+## [0.3.0] - 2026-03-01
+
+### Added
+- three
+
+## [0.2.0] - 2026-02-01
+
+- two
+
+## [0.1.0]
+
+- one
+
+[0.3.0]: https://example.com/compare/v0.2.0...v0.3.0
+"""
+
+
+def test_tpl2_release_notes_are_the_sections_an_update_crosses() -> None:
+    sections = sections_between(CHANGELOG, Version("0.1.0"), Version("0.3.0"))
+    assert [section.heading for section in sections] == ["0.3.0 - 2026-03-01", "0.2.0 - 2026-02-01"]
+    assert sections[0].body == "### Added\n- three"
+    assert [s.body for s in sections_between(CHANGELOG, Version("0.2.0"), Version("0.2.0"))] == []
+    assert [s.body for s in sections_between(CHANGELOG, None, Version("0.1.0"))] == ["- one"]
+
+
+COPIER_YML = """
+_migrations:
+  - version: v0.2.0
+    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrations/a.py", "X"]
+  - version: v0.4.0
+    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrations/b.py"]
+  - command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/post_update.py"]
+"""
+
+
+def test_tpl2_the_migrations_named_are_those_copier_runs() -> None:
+    crossing = migrations_run(COPIER_YML, Version("0.1.0"), Version("0.3.0"))
+    assert [(m.command, m.version) for m in crossing] == [
+        ("hooks/migrations/a.py X", "v0.2.0"),
+        ("hooks/post_update.py", None),
+    ]
+    # new >= version > old: from v0.2.0 itself the v0.2.0 migration does not run again.
+    after = migrations_run(COPIER_YML, Version("0.2.0"), Version("0.4.0"))
+    assert [m.command for m in after] == ["hooks/migrations/b.py", "hooks/post_update.py"]
+    assert migrations_run(COPIER_YML, None, Version("0.4.0")) == []
+
+
+# Conflicts ---------------------------------------------------------------------------------------
+MARKED = """keep 1
+<<<<<<< before updating
+ours A
+=======
+theirs A
+>>>>>>> after updating
+keep 2
+<<<<<<< before updating
+ours B
+||||||| last update
+base B
+=======
+theirs B1
+theirs B2
+>>>>>>> after updating
+"""
+
+
+def test_tpl2_conflicts_keep_the_teams_lines_and_report_the_releases() -> None:
+    text, found = keep_ours(MARKED)
+    assert text == "keep 1\nours A\nkeep 2\nours B\n"
+    assert found == [(2, "ours A\n", "theirs A\n"), (4, "ours B\n", "theirs B1\ntheirs B2\n")]
+    unterminated = "a\n<<<<<<< before updating\nb\n"
+    assert keep_ours(unterminated) == (unterminated, [])
+
+
+def test_tpl2_a_real_merge_conflict_is_resolved_to_our_side_and_staged(tmp_path: Path) -> None:
+    project = repository(tmp_path / "service")
+    (project / "README.md").write_text("# Title\n\ntext\n")
+    commit(project, "base")
+    git(project, "switch", "--quiet", "-c", "release")
+    (project / "README.md").write_text("# Release title\n\ntext\n")
+    commit(project, "release")
+    git(project, "switch", "--quiet", "main")
+    (project / "README.md").write_text("# Team title\n\ntext\n")
+    commit(project, "team")
+    subprocess.run(["git", "merge", "release"], cwd=project, capture_output=True, check=False)
+
+    conflicts = resolve_to_ours(project)
+    assert conflicts == [Conflict("README.md", 1, "# Team title\n", "# Release title\n")]
+    assert (project / "README.md").read_text() == "# Team title\n\ntext\n"
+    assert not git(project, "diff", "--name-only", "--diff-filter=U").strip()
+
+
+def test_tpl2_a_branch_with_a_persons_commit_is_foreign(tmp_path: Path) -> None:
+    project = repository(tmp_path / "service")
+    commit(project, "base")
+    git(project, "switch", "--quiet", "-c", "template-update")
+    commit(project, f"Update the template\n\n{TRAILER}")
+    git(project, "switch", "--quiet", "main")
+    assert foreign_commits(project, "refs/heads/template-update") == []
+    assert foreign_commits(project, "refs/heads/no-such-branch") == []
+    git(project, "switch", "--quiet", "template-update")
+    fix = commit(project, "resolve the conflict by hand")
+    git(project, "switch", "--quiet", "main")
+    assert foreign_commits(project, "refs/heads/template-update") == [fix]
+
+
+# Gates -------------------------------------------------------------------------------------------
+def test_tpl2_gate_lists_name_known_gates() -> None:
+    assert parse_gates("quick") == ("lint", "format", "unit")
+    assert parse_gates("all") == ("lint", "format", "types", "tests")
+    assert parse_gates("none") == ()
+    assert parse_gates("lint, types") == ("lint", "types")
+    with pytest.raises(ValueError, match=r"unknown gate\(s\) pytest"):
+        parse_gates("lint,pytest")
+
+
+def test_tpl2_gates_do_not_run_on_a_service_that_does_not_install(tmp_path: Path) -> None:
+    results = run_gates(tmp_path, ["lint", "unit"])  # no pyproject.toml: `uv sync` fails
+    assert [(gate.name, gate.passed) for gate in results] == [
+        ("sync", False),
+        ("lint", False),
+        ("unit", False),
+    ]
+    assert results[0].output
+    assert results[1].output == "not run: sync failed"
+    assert run_gates(tmp_path, []) == []
+
+
+# The pull request's text ---------------------------------------------------------------------
+def release(tag: str, day: int) -> Release:
+    return Release(tag, Version(tag), "0" * 40, datetime(2026, 1, day, tzinfo=UTC))
+
+
+def a_report(*, conflicts: tuple[Conflict, ...] = (), gates_pass: bool = True) -> UpdateReport:
+    old, new = release("v0.1.0", 1), release("v0.2.0", 20)
+    plan = UpdatePlan(
+        project=Path("service"),
+        service="probe",
+        source="gh:acme/goldenpath",
+        recorded_commit="v0.1.0",
+        version=old.version,
+        current=old,
+        newest=new,
+        target=new,
+        missing=(new,),
+        pending=(new,),
+    )
+    applied = AppliedUpdate("migration x: renamed\n", conflicts, ("M\tREADME.md",))
+    gates = (GateResult("lint", "uv run ruff check", gates_pass, 1.0, "E501 too long"),)
+    changelog = tuple(sections_between(CHANGELOG, Version("0.1.0"), Version("0.2.0")))
+    migrations = tuple(migrations_run(COPIER_YML, Version("0.1.0"), Version("0.2.0")))
+    return UpdateReport(plan, applied, changelog, migrations, gates)
+
+
+def test_tpl2_the_pull_request_says_what_needs_a_person() -> None:
+    ready = a_report()
+    assert title(ready) == "Update the template from v0.1.0 to v0.2.0"
+    body = pull_request_body(ready)
+    assert "Ready for review" in body
+    assert "### 0.2.0 - 2026-02-01\n\n- two" in body
+    assert "- `hooks/migrations/a.py X` (crossing v0.2.0)" in body
+    assert "migration x: renamed" in body
+
+    conflict = Conflict("README.md", 1, "# Ours ``` fenced\n", "# Theirs\n")
+    blocked = a_report(conflicts=(conflict,), gates_pass=False)
+    assert title(blocked).endswith("(conflicts to resolve)")
+    body = pull_request_body(blocked)
+    assert "**Needs a person**: conflicts are left below and a gate failed." in body
+    assert "````diff\n-# Ours ``` fenced\n+# Theirs\n````" in body
+    assert "| lint | `uv run ruff check` | **failed** (1 s) |" in body
+    assert "E501 too long" in body
+
+
+def test_tpl2_code_blocks_outlast_the_backticks_they_hold() -> None:
+    assert fenced("plain") == "```\nplain\n```"
+    assert fenced("a ```` b", "diff") == "`````diff\na ```` b\n`````"
+
+
+def test_tpl2_github_outputs_survive_any_value(tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    output.write_text("earlier=kept\n")
+    write_github_output(output, {"title": "Update: v1 -> v2", "body": "two\nlines", "empty": ""})
+    assert read_github_output(output) == {
+        "earlier": "kept",
+        "title": "Update: v1 -> v2",
+        "body": "two\nlines",
+        "empty": "",
+    }
+
+
+# The fleet ---------------------------------------------------------------------------------------
+def test_tpl2_fleet_lists_can_name_repositories(tmp_path: Path) -> None:
+    listing = tmp_path / "lists" / "services.txt"
+    listing.parent.mkdir()
+    listing.write_text("# ours\n/srv/a\n\n../b   # relative to the list\n")
+    found = repositories_from([str(listing), str(tmp_path / "c")])
+    assert found == [Path("/srv/a"), listing.parent / "../b", tmp_path / "c"]
+
+
+def test_tpl2_fleet_table_has_a_row_per_service() -> None:
+    plan = a_report().plan
+    now = datetime(2026, 1, 30, tzinfo=UTC)
+    statuses = [
+        ServiceStatus(Path("/srv/probe"), plan, "conflicts", ("README.md",)),
+        ServiceStatus(Path("/srv/lost"), error="/srv/lost: no such directory\nmore"),
+    ]
+    lines = table(statuses, now).splitlines()
+    assert lines[0].split() == ["service", "release", "newest", "behind", "audit", "update"]
+    assert lines[1].split() == [
+        "probe",
+        "v0.1.0",
+        "v0.2.0",
+        "1",
+        "(10",
+        "d)",
+        "-",
+        "conflicts:",
+        "README.md",
+    ]
+    assert lines[2].split() == [
+        "lost",
+        "-",
+        "-",
+        "-",
+        "-",
+        "error:",
+        "/srv/lost:",
+        "no",
+        "such",
+        "directory",
+    ]
+
+
+def test_tpl2_the_fleets_audit_column_is_the_audits_own_score(tmp_path: Path) -> None:
+    service = tmp_path / "service"
+    (service / "src" / "service").mkdir(parents=True)
+    (service / "pyproject.toml").write_text(
+        '[project]\nname = "service"\ndependencies = ["fastapi"]\n'
+    )
+    (service / "src" / "service" / "app.py").write_text(
+        "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n"
+        '@app.get("/health/live")\ndef live() -> dict[str, str]:\n    return {"status": "ok"}\n'
+    )
+    scored = audit_score(service)
+    assert scored.score == round(audit(service).score, 1)
+    assert scored.note is None
+    broken = audit_score(tmp_path / "missing")
+    assert broken.score is None
+    assert "the audit failed" in str(broken.note)
+
+
+def test_tpl2_templates_are_cloned_once_per_source(tmp_path: Path) -> None:
+    template = make_template(tmp_path / "template")
+    with Templates() as templates:
+        first = plan_update(answers(tmp_path / "a", template, "v0.1.0"), templates)
+        second = plan_update(answers(tmp_path / "b", template, "v0.2.0"), templates)
+        assert templates.get(str(template)) is templates.get(str(template))
+    assert [r.tag for r in first.missing] == ["v0.2.0", "v0.10.0"]
+    assert [r.tag for r in second.missing] == ["v0.10.0"]
