@@ -34,7 +34,7 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <div id="swagger-ui"></div>
 <script src="{bundle}"></script>
-<script src="{{root}}{script}"></script>
+<script src="{script}"></script>
 </body>
 </html>
 """
@@ -59,20 +59,18 @@ def install_docs(app: FastAPI, assets: StaticAssets) -> None:
     if app.openapi_url is None:
         return
     openapi_url = app.openapi_url
-    page = _PAGE.format(
-        title=html.escape(f"{app.title} - API docs"),
-        css=html.escape(assets.url("swagger-ui.css")),
-        favicon=html.escape(assets.url("favicon.svg")),
-        bundle=html.escape(assets.url("swagger-ui-bundle.js")),
-        script=DOCS_SCRIPT_PATH,
-    )
+    urls = {
+        "css": html.escape(assets.url("swagger-ui.css")),
+        "favicon": html.escape(assets.url("favicon.svg")),
+        "bundle": html.escape(assets.url("swagger-ui-bundle.js")),
+    }
+    title = html.escape(f"{app.title} - API docs")
 
     async def docs_page(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
+        page = _PAGE.format(title=title, script=html.escape(root + DOCS_SCRIPT_PATH), **urls)
         # The page is small and names the current assets; the assets themselves are immutable.
-        return HTMLResponse(
-            page.replace("{root}", html.escape(root)), headers={"Cache-Control": "no-cache"}
-        )
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
     async def docs_script(request: Request) -> Response:
         root = request.scope.get("root_path", "").rstrip("/")
