@@ -132,8 +132,10 @@ REMOVALS = {
         "OBS-1",
         _replace(
             "src/{package}/app.py",
-            'app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)',
-            "pass",
+            '    app.add_api_route(\n        "/metrics",\n        metrics_endpoint,\n'
+            '        methods=["GET"],\n        include_in_schema=False,\n'
+            "        dependencies=[RequireScopes(METRICS_SCOPE)],\n    )\n",
+            "",
         ),
         "/metrics endpoint",
         r"no /metrics endpoint",
