@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def _refusing_metrics(status: int, *, challenge: bool) -> type[BaseHTTPRequestHa
     return Handler
 
 
+@contextmanager
 def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -107,7 +109,8 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 
 @pytest.fixture
 def plain_server() -> Iterator[str]:
-    yield from _serve(_PlainHandler)
+    with _serve(_PlainHandler) as url:
+        yield url
 
 
 def test_audit_probe_of_a_bare_server_finds_what_is_missing(
@@ -147,11 +150,7 @@ def test_audit_probe_counts_an_authentication_challenge_as_protected_metrics(
     status: int, challenge: bool, outcome: Outcome, detail: str, tmp_path: Path
 ) -> None:
     service = flask_service(tmp_path / "flask")
-    server = _serve(_refusing_metrics(status, challenge=challenge))
-    url = next(server)
-    try:
+    with _serve(_refusing_metrics(status, challenge=challenge)) as url:
         report = audit(service, url=url, probe_options=ProbeOptions(timeout=2))
-    finally:
-        server.close()
     assert live(report, "OBS-1") == {"live: /metrics serves request metrics": outcome}
     assert detail in _probe_detail(report, "OBS-1")
