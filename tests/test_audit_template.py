@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,3 +190,26 @@ def test_audit_a_standard_removed_by_hand_is_lost_alone_with_its_reason(
     assert re.search(removal.reason, explained), explained
     if AREA_BY_KEY[removal.standard.split("-")[0]].scored:
         assert after.score < baseline.score
+
+
+def test_audit_a_git_ignored_development_key_is_not_a_committed_secret(
+    default_project: GeneratedProject, baseline: Report, tmp_path: Path
+) -> None:
+    """`dev-token` writes a private key to var/dev-keys/, which git ignores: no finding. The same
+    key anywhere git would commit it is one."""
+    copy = tmp_path / "service"
+    shutil.copytree(default_project.path, copy, ignore=COPY_IGNORES)
+    subprocess.run(["git", "init", "-q"], cwd=copy, check=True)
+    key = "-----BEGIN " + "PRIVATE KEY-----\nnot a real key\n-----END " + "PRIVATE KEY-----\n"
+    (copy / "var" / "dev-keys").mkdir(parents=True)
+    (copy / "var" / "dev-keys" / "jwt-signing-key.pem").write_text(key)
+    assert audit(copy).result("CFG-2").status is baseline.result("CFG-2").status is Status.PASS
+
+    (copy / "deploy" / "signing-key.pem").write_text(key)
+    requirement = next(
+        r
+        for r in audit(copy).result("CFG-2").requirements
+        if r.name == "no secrets in the repository"
+    )
+    assert requirement.outcome is Outcome.MISSING
+    assert [e.path for e in requirement.evidence] == ["deploy/signing-key.pem"]
