@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -47,10 +48,16 @@ def test_audit_probes_the_running_generated_service(
         "live: readiness answers with a report": Outcome.MET,
     }
     assert live(report, "OBS-4") == {"live: errors are problem documents": Outcome.MET}
+    # /metrics is closed by default (SEC-3): a 401 problem is a protected endpoint, not none.
     assert live(report, "OBS-1") == {"live: /metrics serves request metrics": Outcome.MET}
+    assert "protected: 401" in _probe_detail(report, "OBS-1")
+    assert any("/metrics needs credentials" in note for note in report.notes)
     assert live(report, "API-2") == {"live: OpenAPI document and docs served": Outcome.MET}
-    # Security headers arrive with the security branch; the probe reports them either way.
-    assert list(live(report, "SEC-5")) == ["live: security headers on responses"]
+    assert live(report, "SEC-5") == {"live: security headers on responses": Outcome.MET}
+
+
+def _probe_detail(report: Report, standard: str) -> str:
+    return next(r.detail for r in report.result(standard).requirements if r.source == "probe")
 
 
 class _PlainHandler(BaseHTTPRequestHandler):
@@ -68,9 +75,29 @@ class _PlainHandler(BaseHTTPRequestHandler):
         return
 
 
-@pytest.fixture
-def plain_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _PlainHandler)
+def _refusing_metrics(status: int, *, challenge: bool) -> type[BaseHTTPRequestHandler]:
+    """Like _PlainHandler, but /metrics answers `status` text, with or without a challenge."""
+
+    class Handler(_PlainHandler):
+        def do_GET(self) -> None:
+            if self.path != "/metrics":
+                super().do_GET()
+                return
+            body = b"no"
+            self.send_response(status)
+            if challenge:
+                self.send_header("WWW-Authenticate", 'Bearer realm="api"')
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+@contextmanager
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -78,6 +105,12 @@ def plain_server() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def plain_server() -> Iterator[str]:
+    with _serve(_PlainHandler) as url:
+        yield url
 
 
 def test_audit_probe_of_a_bare_server_finds_what_is_missing(
@@ -104,3 +137,20 @@ def test_audit_probe_of_nothing_listening_adds_a_note_not_verdicts(tmp_path: Pat
     )
     assert any("did not answer" in note for note in report.notes)
     assert all(r.source == "static" for result in report.results for r in result.requirements)
+
+
+@pytest.mark.parametrize(
+    ("status", "challenge", "outcome", "detail"),
+    [
+        (401, True, Outcome.MET, "protected: 401"),
+        (403, False, Outcome.MISSING, "answered 403"),  # a refusal, but no authentication asked
+    ],
+)
+def test_audit_probe_counts_an_authentication_challenge_as_protected_metrics(
+    status: int, challenge: bool, outcome: Outcome, detail: str, tmp_path: Path
+) -> None:
+    service = flask_service(tmp_path / "flask")
+    with _serve(_refusing_metrics(status, challenge=challenge)) as url:
+        report = audit(service, url=url, probe_options=ProbeOptions(timeout=2))
+    assert live(report, "OBS-1") == {"live: /metrics serves request metrics": outcome}
+    assert detail in _probe_detail(report, "OBS-1")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +45,6 @@ def _unmet(report: Report) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="waits for the security (SEC-1..5, CFG-2), delivery (OPS-1..3, ARCH-2: Dockerfile, "
-    "workflows, Kubernetes) and quality (TEST-2: load tests) branches to land on main",
-)
 def test_audit_generated_defaults_score_100(baseline: Report) -> None:
     assert _unmet(baseline) == {}
     assert baseline.score == 100
@@ -137,14 +133,26 @@ REMOVALS = {
         "OBS-1",
         _replace(
             "src/{package}/app.py",
-            'app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)',
-            "pass",
+            '    app.add_api_route(\n        "/metrics",\n        metrics_endpoint,\n'
+            '        methods=["GET"],\n        include_in_schema=False,\n'
+            "        dependencies=[RequireScopes(METRICS_SCOPE)],\n    )\n",
+            "",
         ),
         "/metrics endpoint",
         r"no /metrics endpoint",
     ),
     "openapi-snapshot": Removal(
         "TEST-3", _delete("openapi.json"), "committed OpenAPI snapshot", r"no committed OpenAPI"
+    ),
+    "request-model": Removal(
+        "API-3",
+        _replace(
+            "src/{package}/items/router.py",
+            "async def create_item(data: ItemCreate,",
+            "async def create_item(data: dict[str, object],",
+        ),
+        "request and response models",
+        r"items/router.py:\d+ POST /v1/items no request model",
     ),
     "summary": Removal(
         "API-2",
@@ -182,3 +190,26 @@ def test_audit_a_standard_removed_by_hand_is_lost_alone_with_its_reason(
     assert re.search(removal.reason, explained), explained
     if AREA_BY_KEY[removal.standard.split("-")[0]].scored:
         assert after.score < baseline.score
+
+
+def test_audit_a_git_ignored_development_key_is_not_a_committed_secret(
+    default_project: GeneratedProject, baseline: Report, tmp_path: Path
+) -> None:
+    """`dev-token` writes a private key to var/dev-keys/, which git ignores: no finding. The same
+    key anywhere git would commit it is one."""
+    copy = tmp_path / "service"
+    shutil.copytree(default_project.path, copy, ignore=COPY_IGNORES)
+    subprocess.run(["git", "init", "-q"], cwd=copy, check=True)
+    key = "-----BEGIN " + "PRIVATE KEY-----\nnot a real key\n-----END " + "PRIVATE KEY-----\n"
+    (copy / "var" / "dev-keys").mkdir(parents=True)
+    (copy / "var" / "dev-keys" / "jwt-signing-key.pem").write_text(key)
+    assert audit(copy).result("CFG-2").status is baseline.result("CFG-2").status is Status.PASS
+
+    (copy / "deploy" / "signing-key.pem").write_text(key)
+    requirement = next(
+        r
+        for r in audit(copy).result("CFG-2").requirements
+        if r.name == "no secrets in the repository"
+    )
+    assert requirement.outcome is Outcome.MISSING
+    assert [e.path for e in requirement.evidence] == ["deploy/signing-key.pem"]

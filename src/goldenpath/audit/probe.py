@@ -203,13 +203,26 @@ def probe(base_url: str, facts: Facts, options: ProbeOptions) -> ProbeFindings:
         ),
         None,
     )
+    # A deliberate refusal (401/403 with a problem document or a WWW-Authenticate challenge) is
+    # an endpoint that exists and is protected, as a service that denies by default should be:
+    # evidence of metrics, whose names the probe cannot read without credentials.
+    protected = metrics.status in {401, 403} and (
+        metrics.media_type == "application/problem+json" or "www-authenticate" in metrics.headers
+    )
+    if protected:
+        findings.notes.append(
+            f"/metrics needs credentials (it answered {metrics.status}): the probe counts it as "
+            "served and protected, and cannot read its metric names"
+        )
     findings.add(
         "OBS-1",
         _requirement(
             "/metrics serves request metrics",
-            request_metric is not None,
+            request_metric is not None or protected,
             f"/metrics serves {request_metric}"
             if request_metric
+            else f"/metrics is protected: {metrics.status} {metrics.media_type} without credentials"
+            if protected
             else f"/metrics answered {metrics.status} without request metrics",
             metrics,
             "serve Prometheus metrics with http_server_request_duration_seconds",

@@ -7,6 +7,8 @@
 Without `--host` it starts what the test suite starts: a fresh, migrated database of the
 project's kind (`--database-url`, or a private PostgreSQL from the local binaries or in
 TEST_DATABASE_URL's server, or a SQLite file) and the service as a real process on loopback.
+Unless `--header` gives credentials, that service trusts a key pair made for the run, and every
+request carries a bearer token with every scope (SEC-3: no route is open by default).
 Locust runs in a subprocess of its own: it monkey-patches the standard library with gevent,
 which must never happen to the process that runs the service's tests.
 
@@ -27,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tests.load.report import (
@@ -170,6 +172,22 @@ def _run_locust(
     return prefix
 
 
+def _with_run_credentials(options: LoadOptions) -> LoadOptions:
+    """The started service's credentials, unless the command line gave some."""
+    if options.headers:
+        return options
+    from tests.support.auth import fresh_service_credentials  # noqa: PLC0415 - imports the service
+
+    # Valid for the whole run, however long Locust and the service take to start.
+    ttl_seconds = duration_seconds(options.duration) + 900
+    credentials = fresh_service_credentials(ttl_seconds=ttl_seconds)
+    return replace(
+        options,
+        headers=credentials.headers,
+        service_env={**credentials.env, **options.service_env},
+    )
+
+
 def run_load(options: LoadOptions) -> LoadResult:
     thresholds = load_thresholds(options.thresholds)
     with ExitStack() as stack:
@@ -177,6 +195,7 @@ def run_load(options: LoadOptions) -> LoadResult:
         service = None
         host = (options.host or "").rstrip("/")
         if options.host is None:
+            options = _with_run_credentials(options)
             try:
                 database_url = stack.enter_context(_database(options, work))
             except RuntimeError as error:  # no database server to start

@@ -12,7 +12,6 @@ from tests.load import run
 from tests.load.report import AGGREGATE, RequestStats
 from tests.support.databases import empty_database
 from tests.support.figures import Figures
-from tests.support.live import ServiceCredentials
 
 pytestmark = [pytest.mark.load, pytest.mark.database]
 
@@ -33,7 +32,6 @@ def test_test2_load_smoke_stays_within_the_thresholds(
     tmp_path: Path,
     database_url: str,
     redis_url: str,
-    service_credentials: ServiceCredentials,
     figures: Figures,
 ) -> None:
     report_path = tmp_path / "load.json"
@@ -41,9 +39,8 @@ def test_test2_load_smoke_stays_within_the_thresholds(
         "--users", str(SMOKE_USERS), "--duration", SMOKE_DURATION,
         "--database-url", database_url, "--redis-url", redis_url, "--report", str(report_path),
         "--thresholds", str(SMOKE_THRESHOLDS),
-        *(f"--env={name}={value}" for name, value in service_credentials.env.items()),
-        *(f"--header={name}: {value}" for name, value in service_credentials.headers.items()),
     ]  # fmt: skip
+    # No --header: the run's own credentials, exactly as `python -m tests.load.run` gets them.
     try:
         exit_code = run.main(argv)
     finally:

@@ -225,9 +225,39 @@ def _declares_models(route: Route, models: set[str]) -> tuple[bool, str]:
                 )
             )
         ]
-        if not bodies:
+        # A route that takes no body at all (its input is the path and the credential, such
+        # as POST /v1/auth/session exchanging a bearer token) has nothing to validate.
+        if not bodies and _takes_unmodelled_body(handler):
             return False, "no request model"
     return True, ""
+
+
+UNMODELLED_BODY = re.compile(r"^(Annotated\[)?(dict|list|Any|bytes|typing\.Any)\b")
+BODY_READS = {"json", "body", "form", "stream"}
+
+
+def _takes_unmodelled_body(handler: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """The handler reads a request body that no model validates: a parameter FastAPI treats as
+    a raw body (`dict`, `list`, `Any`, `bytes`, or `Body(...)`), or `request.json()`-style reads.
+    """
+    arguments = handler.args
+    defaults = [*arguments.defaults, *(d for d in arguments.kw_defaults if d is not None)]
+    for parameter in [*arguments.args, *arguments.kwonlyargs]:
+        if parameter.annotation is None:
+            continue
+        annotation = ast.unparse(parameter.annotation)
+        if UNMODELLED_BODY.match(annotation) or "Body(" in annotation:
+            return True
+    if any("Body(" in ast.unparse(default) for default in defaults):
+        return True
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in BODY_READS
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in {"request", "req"}
+        for node in ast.walk(handler)
+    )
 
 
 @check("API-3")

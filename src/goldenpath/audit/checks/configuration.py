@@ -174,6 +174,8 @@ def _secret_files(facts: Facts) -> list[Evidence]:
     for path in facts.repository.files:
         if Repository.is_test_path(path) or path.endswith((".md", ".pub")):
             continue
+        if facts.repository.is_ignored(path):  # never committed: a local development key
+            continue
         text = facts.repository.text(path) or ""
         if "-----BEGIN" in text and "PRIVATE KEY-----" in text:
             found_.append(

@@ -8,6 +8,7 @@ third-party code never counts as the service's own.
 from __future__ import annotations
 
 import os
+import subprocess
 import tomllib
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -66,6 +67,37 @@ class Repository:
             relative = Path(directory).relative_to(self.root)
             found.extend((relative / name).as_posix() for name in sorted(names))
         return tuple(found)
+
+    @cached_property
+    def _git_ignored(self) -> tuple[str, ...]:
+        """What git ignores here (files, and directories ending in /); () outside a work tree."""
+        try:
+            listed = subprocess.run(
+                [
+                    "git",
+                    "ls-files",
+                    "-z",
+                    "--others",
+                    "--ignored",
+                    "--exclude-standard",
+                    "--directory",
+                ],
+                cwd=self.root,
+                capture_output=True,
+                timeout=30,
+                check=True,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ()
+        return tuple(entry for entry in listed.decode("utf-8", "replace").split("\0") if entry)
+
+    def is_ignored(self, path: str) -> bool:
+        """True when git ignores the file: it lives only in this working tree, never in a commit
+        (a development key in `var/`, say)."""
+        return any(
+            path == entry or (entry.endswith("/") and path.startswith(entry))
+            for entry in self._git_ignored
+        )
 
     def exists(self, path: str) -> bool:
         return path in self._file_set
