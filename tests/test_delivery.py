@@ -161,6 +161,7 @@ def test_ops3_permissions_are_least_privilege_and_checkouts_keep_no_credentials(
         "ci.yml": {"image": {"security-events"}},
         "security.yml": {"config-scan": {"security-events"}},
         "release.yml": {"image": {"packages", "id-token", "attestations"}},
+        # The standards audit (its SARIF to code scanning) and the template updates (TPL-2).
         "standards-audit.yml": {"code-scanning": {"security-events"}},
         "template-update.yml": {"pull-request": {"contents", "pull-requests"}},
     }

@@ -36,7 +36,7 @@ ALLOWED_WRITES = {
     "template/.github/workflows/ci.yml": {"image": {"security-events"}},
     "template/.github/workflows/security.yml": {"config-scan": {"security-events"}},
     "template/.github/workflows/release.yml": {"image": {"packages", "id-token", "attestations"}},
-    # The generated service's standards audit: missing standards as code-scanning alerts.
+    # The generated service's standards audit: its SARIF report goes to code scanning.
     "template/.github/workflows/standards-audit.yml": {"code-scanning": {"security-events"}},
 }
 

@@ -114,7 +114,7 @@ def services(releases: Releases, tmp_path_factory: pytest.TempPathFactory) -> di
     tag1, tag2, tag3 = releases.tags
     first = generated_at(releases, tag1, "Rollout One", root / "rollout-one")
     # The team set the variable the second release renames, and added to the README.
-    (first / "deploy").mkdir()
+    (first / "deploy").mkdir(exist_ok=True)  # the template ships deploy/ (Kubernetes, Compose)
     (first / "deploy" / "service.env").write_text(f"{LEGACY}=3\n")
     readme = first / "README.md"
     readme.write_text(readme.read_text() + TEAM_SECTION)

@@ -20,7 +20,7 @@ from goldenpath.audit import audit
 from goldenpath.changelog import sections_between
 from goldenpath.cli import main
 from goldenpath.conflicts import Conflict, keep_ours, resolve_to_ours
-from goldenpath.fleet import ServiceStatus, repositories_from, table
+from goldenpath.fleet import FAILED, ServiceStatus, inspect_service, repositories_from, table
 from goldenpath.fleet_audit import audit_score
 from goldenpath.gates import GateResult, parse_gates, run_gates
 from goldenpath.migrations import migrations_run
@@ -435,3 +435,23 @@ def test_tpl2_templates_are_cloned_once_per_source(tmp_path: Path) -> None:
         assert templates.get(str(template)) is templates.get(str(template))
     assert [r.tag for r in first.missing] == ["v0.2.0", "v0.10.0"]
     assert [r.tag for r in second.missing] == ["v0.10.0"]
+
+
+def test_tpl2_a_fleet_row_keeps_the_release_and_lag_when_the_update_cannot_be_tried(
+    tmp_path: Path,
+) -> None:
+    template = make_template(tmp_path / "template")
+    # The answers are readable, but the folder is no git repository: nothing to clone.
+    service = answers(tmp_path / "service", template, "v0.1.0")
+    with Templates() as templates:
+        status = inspect_service(service, templates, with_audit=False)
+    assert status.plan is not None
+    assert status.update == FAILED
+    assert status.error
+    row = status.to_json(datetime(2026, 3, 1, tzinfo=UTC))
+    assert (row["version"], row["newest"], row["releases_behind"]) == ("v0.1.0", "v0.10.0", 2)
+    assert row["update"] == "failed"
+    assert row["audit_note"] == "not audited (--no-audit)"
+    line = table([status], datetime(2026, 3, 1, tzinfo=UTC)).splitlines()[1]
+    assert line.split()[:4] == ["probe", "v0.1.0", "v0.10.0", "2"]
+    assert "error:" in line

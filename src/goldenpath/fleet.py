@@ -2,7 +2,7 @@
 
 A platform team points it at local clones of its services. Per service it reads the recorded
 release (`.copier-answers.yml`), counts the releases and days since it fell behind, asks the
-audit for its score, and tries the update in a private clone (update.try_update) to say
+audit for its score, and tries the update in a private clone (update.try_plan) to say
 whether it would apply cleanly. The clones themselves are only read.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from ._git import GitError
 from .answers import NotAGeneratedProjectError
 from .fleet_audit import AuditScore, audit_score
-from .update import Templates, UpdateError, UpdatePlan, try_update
+from .update import Templates, UpdateError, UpdatePlan, plan_update, try_plan
 
 # What an update would do: "up-to-date", "clean", "conflicts", or "failed" (see `error`).
 UP_TO_DATE, CLEAN, CONFLICTS, FAILED = "up-to-date", "clean", "conflicts", "failed"
@@ -56,10 +56,14 @@ class ServiceStatus:
 def inspect_service(
     repository: Path, templates: Templates, *, with_audit: bool = True
 ) -> ServiceStatus:
-    """One service's row; a problem with it becomes its `error`, never the whole run's."""
+    """One service's row; a problem with it becomes its `error`, never the whole run's.
+
+    An update that cannot be tried (Copier fails, the clone has no commit) still leaves the
+    release, the lag and the audit score in the row: only `update` says "failed".
+    """
     repository = repository.resolve()
     try:
-        plan, report = try_update(repository, templates)
+        plan = plan_update(repository, templates)
     except (NotAGeneratedProjectError, UpdateError, GitError) as error:
         return ServiceStatus(repository, error=str(error))
     audit = (
@@ -67,6 +71,10 @@ def inspect_service(
         if with_audit
         else AuditScore(note="not audited (--no-audit)")
     )
+    try:
+        report = try_plan(plan, templates)
+    except (UpdateError, GitError) as error:
+        return ServiceStatus(repository, plan, FAILED, audit=audit, error=str(error))
     if report is None:
         return ServiceStatus(repository, plan, UP_TO_DATE, audit=audit)
     paths = tuple(dict.fromkeys(conflict.path for conflict in report.applied.conflicts))

@@ -236,13 +236,20 @@ def try_update(
     The clone holds the last commit: uncommitted changes are not part of the result.
     """
     plan = plan_update(project, templates, to=to)
+    return plan, try_plan(plan, templates, gates=gates)
+
+
+def try_plan(
+    plan: UpdatePlan, templates: Templates, *, gates: Sequence[str] = ()
+) -> UpdateReport | None:
+    """`try_update` for a plan already made (None: nothing to apply)."""
     if plan.up_to_date:
-        return plan, None
-    with private_clone(project) as copy:
+        return None
+    with private_clone(plan.project) as copy:
         applied = apply_update(copy, plan)
         results = run_gates(copy, gates)
     changelog, migrations = describe_release(plan, templates)
-    return plan, UpdateReport(plan, applied, changelog, migrations, tuple(results))
+    return UpdateReport(plan, applied, changelog, migrations, tuple(results))
 
 
 # Preparing the pull-request branch ---------------------------------------------------------
