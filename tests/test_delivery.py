@@ -410,7 +410,7 @@ def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secre
         ).stdout
     )
     known = {field.upper() for field in fields}
-    secrets = {"DATABASE_URL", "REDIS_URL"} & known
+    secrets = {"DATABASE_URL", "REDIS_URL", "AUTH_SESSION_SECRET"} & known
     for overlay in rendered:
         for name in _configmap_values(overlay):
             assert name in known or name.startswith("OTEL_"), f"{overlay.overlay}: {name}"
@@ -425,3 +425,7 @@ def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secre
                         assert "value" not in variable
                 configured = names | set(_configmap_values(overlay))
                 assert {"REDIS_URL", "DATABASE_URL"} <= configured, f"{where} lacks a URL"
+                # What production refuses to start without (SEC-3, CFG-1).
+                required = {"AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_SESSION_SECRET"}
+                assert required <= configured, f"{where} lacks {required - configured}"
+                assert configured & {"AUTH_JWT_JWKS_URL", "AUTH_JWT_PUBLIC_KEY"}, where

@@ -212,6 +212,12 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+        # Authentication settings production insists on (SEC-3). The key set is fetched when
+        # the first token arrives, and this test sends none, so the URL is never contacted.
+        "AUTH_JWT_ISSUER": "https://issuer.invalid",
+        "AUTH_JWT_AUDIENCE": "image-test",
+        "AUTH_JWT_JWKS_URL": "https://issuer.invalid/.well-known/jwks.json",
+        "AUTH_SESSION_SECRET": "image-test-" + uuid.uuid4().hex + uuid.uuid4().hex,
     }
     arguments = [item for key, value in environment.items() for item in ("--env", f"{key}={value}")]
     # The release order: migrations first, from the same image (they ship inside the package).
