@@ -157,6 +157,9 @@ class WrkResult:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    # The server process's own CPU time (user + system) per request: steadier than req/s on a
+    # shared machine, where throughput also depends on how much CPU the process was given.
+    cpu_ms: float
 
 
 @dataclass(frozen=True)
@@ -166,9 +169,15 @@ class Endpoint:
     headers: Mapping[str, str]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux: /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(
-    url: str,
-    headers: Mapping[str, str],
+    service: RunningService,
+    endpoint: Endpoint,
     *,
     script: Path,
     duration: float,
@@ -178,9 +187,12 @@ def wrk(
         "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", "5s",
         "-s", str(script),
     ]  # fmt: skip
-    for name, value in headers.items():
+    for name, value in endpoint.headers.items():
         command += ["-H", f"{name}: {value}"]
+    url = service.base_url + endpoint.path
+    cpu_before = cpu_seconds(service.process.pid)
     output = run([*command, url], cwd=script.parent).stdout
+    cpu = cpu_seconds(service.process.pid) - cpu_before
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
     fields = {key: int(value) for key, value in (part.split("=") for part in line.split()[1:])}
     if fields["non2xx"] or fields["socket"]:
@@ -190,6 +202,7 @@ def wrk(
         p50_ms=fields["p50_us"] / 1000,
         p95_ms=fields["p95_us"] / 1000,
         p99_ms=fields["p99_us"] / 1000,
+        cpu_ms=cpu / fields["requests"] * 1000,
     )
 
 
@@ -199,6 +212,7 @@ def median_result(results: Sequence[WrkResult]) -> WrkResult:
         p50_ms=statistics.median(r.p50_ms for r in results),
         p95_ms=statistics.median(r.p95_ms for r in results),
         p99_ms=statistics.median(r.p99_ms for r in results),
+        cpu_ms=statistics.median(r.cpu_ms for r in results),
     )
 
 
@@ -326,8 +340,8 @@ def measure_load(
         for endpoint in endpoints:  # warm-up: lazy imports, caches, pools
             for kind in kinds_for(endpoint, 0):
                 wrk(
-                    services[kind].base_url + endpoint.path,
-                    endpoint.headers,
+                    services[kind],
+                    endpoint,
                     script=script,
                     duration=min(duration, 3),
                     connections=connections,
@@ -337,8 +351,8 @@ def measure_load(
                 for kind in kinds_for(endpoint, round_number):
                     results[endpoint.name].setdefault(kind, []).append(
                         wrk(
-                            services[kind].base_url + endpoint.path,
-                            endpoint.headers,
+                            services[kind],
+                            endpoint,
                             script=script,
                             duration=duration,
                             connections=connections,
@@ -395,7 +409,10 @@ def image_size_mb(build: bool, project: Path) -> tuple[float | None, str]:
 
 def print_load(results: Mapping[str, Mapping[str, Sequence[WrkResult]]], rounds: int) -> bool:
     print(f"\nLoad: wrk on loopback, medians of {rounds} alternating runs; ratio = generated/bare")
-    header = f"{'endpoint':<42} {'app':<10} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+    header = (
+        f"{'endpoint':<42} {'app':<10} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f" {'CPU ms/req':>11}"
+    )
     print(header)
     print("-" * len(header))
     passed = True
@@ -405,7 +422,7 @@ def print_load(results: Mapping[str, Mapping[str, Sequence[WrkResult]]], rounds:
         for kind, result in medians.items():
             print(
                 f"{name:<42} {kind:<10} {result.requests_per_second:8.0f} {result.p50_ms:8.2f}"
-                f" {result.p95_ms:8.2f} {result.p99_ms:8.2f}"
+                f" {result.p95_ms:8.2f} {result.p99_ms:8.2f} {result.cpu_ms:11.3f}"
             )
         for kind, result in medians.items():
             if kind == "bare":
@@ -414,7 +431,7 @@ def print_load(results: Mapping[str, Mapping[str, Sequence[WrkResult]]], rounds:
                 f"{'':<42} {'ratio' if kind == 'generated' else kind + '/b':<10}"
                 f" {result.requests_per_second / bare.requests_per_second:8.0%}"
                 f" {result.p50_ms / bare.p50_ms:7.2f}x {result.p95_ms / bare.p95_ms:7.2f}x"
-                f" {result.p99_ms / bare.p99_ms:7.2f}x"
+                f" {result.p99_ms / bare.p99_ms:7.2f}x {result.cpu_ms / bare.cpu_ms:10.2f}x"
             )
         if name.startswith("authenticated cached GET"):
             generated = medians["generated"]
