@@ -394,11 +394,15 @@ def image_size_mb(build: bool, project: Path) -> tuple[float | None, str]:
     missing = missing_tools()
     if missing:
         return None, f"not built: {', '.join(missing)} missing"
+    print("image ...", flush=True)
     tools = ContainerTools.create()
     stand_ins = ensure_stand_ins(tools)
     reference = f"localhost/goldenpath-bench-{PACKAGE}:latest"
     started = time.perf_counter()
-    build_image(tools, project, reference, build_args=stand_ins.build_args())
+    try:
+        build_image(tools, project, reference, build_args=stand_ins.build_args())
+    except Exception as error:  # a failed build is a figure missing, not a failed benchmark
+        return None, f"the build failed: {str(error).splitlines()[0]}"
     built_in = time.perf_counter() - started
     try:
         size = int(str(tools.image_inspect(reference)["Size"])) / 1e6
@@ -583,9 +587,9 @@ def main() -> int:
         finally:
             redis.destroy()
             postgres.destroy()
+        load_ok = print_load(results, args.rounds)  # before the image build, which may fail
         image_mb, image_note = image_size_mb(args.image, project)
 
-    load_ok = print_load(results, args.rounds)
     process_ok = print_process(startup, rss, generation, image_mb, image_note)
     print(f"\nSummary: cached GET {verdict(load_ok)}, {process_ok}")
     return 0
