@@ -196,7 +196,11 @@ def wrk(
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
     fields = {key: int(value) for key, value in (part.split("=") for part in line.split()[1:])}
     if fields["non2xx"] or fields["socket"]:
-        raise RuntimeError(f"wrk saw errors against {url}: {line}")
+        state = "running" if service.process.poll() is None else f"exited {service.process.poll()}"
+        raise RuntimeError(
+            f"wrk saw errors against {url} (server {state}): {line}\n"
+            f"last lines of its output:\n{service.output()[-3000:]}"
+        )
     return WrkResult(
         requests_per_second=fields["requests"] / (fields["duration_us"] / 1e6),
         p50_ms=fields["p50_us"] / 1000,
