@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.loopback_http import loopback_http_server
+
 
 @dataclass(frozen=True)
 class Respond:
@@ -117,14 +119,7 @@ def _handler(flaky: FlakyServer) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def flaky_server() -> Iterator[FlakyServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads = True
-    flaky = FlakyServer(server)
-    server.RequestHandlerClass = _handler(flaky)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with loopback_http_server() as server:
+        flaky = FlakyServer(server)
+        server.RequestHandlerClass = _handler(flaky)
         yield flaky
-    finally:
-        server.shutdown()
-        server.server_close()

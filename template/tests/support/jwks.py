@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback_http import loopback_http_server
 
 
 @dataclass
@@ -43,12 +44,6 @@ def serve_jwks(*keys: dict[str, Any]) -> Iterator[JwksEndpoint]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback_http_server(Handler) as server:
+        endpoint.url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
         yield endpoint
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -22,6 +22,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from tests.support.loopback_http import loopback_http_server
+
 SPAN_KIND_SERVER = Span.SpanKind.SPAN_KIND_SERVER
 SPAN_KIND_CLIENT = Span.SpanKind.SPAN_KIND_CLIENT
 SPAN_KIND_PRODUCER = Span.SpanKind.SPAN_KIND_PRODUCER
@@ -123,13 +125,7 @@ def _handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def otlp_receiver() -> Iterator[OtlpReceiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    receiver = OtlpReceiver(server)
-    server.RequestHandlerClass = _handler(receiver)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with loopback_http_server() as server:
+        receiver = OtlpReceiver(server)
+        server.RequestHandlerClass = _handler(receiver)
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
