@@ -7,8 +7,17 @@
 
 Counters live in Redis when `REDIS_URL` is set, so every replica enforces the same budget; in
 development without Redis they live in process memory. The sliding-window-counter strategy
-costs one Redis round trip (one Lua script) per request and has no burst at window edges.
-IPv6 clients are counted per /64 network, the block one subscriber usually holds.
+has no burst at window edges. IPv6 clients are counted per /64 network, the block one
+subscriber usually holds.
+
+Leases keep busy callers off Redis: a Redis round trip costs more service CPU than the rest of
+a cached read, and two layers made two of them per request. A caller whose previous lease was
+used up within `LEASE_SECONDS` takes the next one twice as large (at most 1% of its limit, and
+`MAX_LEASE`), in one round trip, and spends it locally. Leased tokens are counted in Redis when
+taken, so replicas together never admit more than the limit; what a lease leaves unspent when
+its caller slows down is lost (at most 1% of the limit per replica, the safe direction). A
+slow caller, a limit under 200 per window, and a caller near its limit (a lease that does not
+fit falls back to a single token) are counted exactly, one round trip a request, as before.
 
 A rejected request gets a 429 problem with `Retry-After` and the `RateLimit-Limit`,
 `RateLimit-Remaining` and `RateLimit-Reset` headers (IETF draft, widely understood). Admitted
@@ -25,6 +34,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -43,6 +53,13 @@ from .client_ip import ClientIpResolver
 Layer = Literal["ip", "principal"]
 StoragePolicy = Literal["allow", "deny"]
 _WARNING_INTERVAL_SECONDS = 10.0
+# A lease is spent within this time or its rest is lost; the next one doubles only if it was.
+LEASE_SECONDS = 1.0
+# Leases are at most 1% of the limit (so a limit under 200 is counted exactly) and this many.
+LEASE_SHARE_DIVISOR = 100
+MAX_LEASE = 64
+# Callers with a lease held in memory; the least recently seen are forgotten first.
+MAX_LEASED_CALLERS = 10_000
 
 _log = get_logger(__name__)
 
@@ -53,6 +70,15 @@ class RateLimitObserver(Protocol):
     def rejected(self, layer: Layer) -> None: ...
 
     def storage_failed(self, layer: Layer) -> None: ...
+
+
+@dataclass(slots=True)
+class _Lease:
+    """Tokens taken from the shared counter in one round trip, to spend in this process."""
+
+    tokens: int
+    size: int
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +130,11 @@ class RateLimiter:
         self._strategy = SlidingWindowCounterRateLimiter(self._storage)
         self._skip_until = 0.0
         self._last_warning = -math.inf
+        self._leases: OrderedDict[tuple[Layer, str], _Lease] = OrderedDict()
+        self._max_lease: dict[Layer, int] = {
+            layer: max(1, min(MAX_LEASE, item.amount // LEASE_SHARE_DIVISOR))
+            for layer, item in self._items.items()
+        }
         self.observers: list[RateLimitObserver] = []
 
     @property
@@ -123,11 +154,23 @@ class RateLimiter:
 
     async def hit(self, layer: Layer, key: str) -> Rejection | None:
         """Count one request; a `Rejection` when it must not proceed."""
-        if self._clock() < self._skip_until:
+        now = self._clock()
+        lease = self._leases.get((layer, key))
+        if lease is not None and lease.tokens > 0 and now < lease.expires_at:
+            lease.tokens -= 1
+            self._leases.move_to_end((layer, key))
+            return None
+        if now < self._skip_until:
             return self._storage_unavailable(layer)
         item = self._items[layer]
+        size = self._next_lease_size(layer, lease, now)
         try:
+            if size > 1 and await self._strategy.hit(item, layer, key, cost=size):
+                self._lease(layer, key, size, now)
+                return None
+            # No lease (or it would not fit under the limit): one token, counted exactly.
             if await self._strategy.hit(item, layer, key):
+                self._lease(layer, key, 1, now)
                 return None
             reset_at, remaining = await self._strategy.get_window_stats(item, layer, key)
         except Exception as error:  # storage errors must never become a 500
@@ -147,6 +190,24 @@ class RateLimiter:
             },
             detail=f"Too many requests: the limit is {item}. Retry after {retry_after}s.",
         )
+
+    def _next_lease_size(self, layer: Layer, previous: _Lease | None, now: float) -> int:
+        """Double a lease that was spent in time; otherwise one token. Only with shared counters:
+        in one process's memory a round trip costs nothing."""
+        if not self.shared or previous is None or now >= previous.expires_at:
+            return 1
+        return min(previous.size * 2, self._max_lease[layer])
+
+    def _lease(self, layer: Layer, key: str, size: int, now: float) -> None:
+        """Keep what is left of `size` tokens (one is this request's) for the next requests."""
+        tokens = size - 1
+        current = self._leases.get((layer, key))
+        if current is not None and now < current.expires_at:
+            tokens += current.tokens  # a concurrent request's lease: keep its tokens too
+        self._leases[(layer, key)] = _Lease(tokens, size, now + LEASE_SECONDS)
+        self._leases.move_to_end((layer, key))
+        while len(self._leases) > MAX_LEASED_CALLERS:
+            self._leases.popitem(last=False)
 
     def _storage_unavailable(self, layer: Layer) -> Rejection | None:
         for observer in self.observers:
