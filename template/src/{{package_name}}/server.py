@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import signal
+import socket
 import threading
 import time
 from collections.abc import Generator
@@ -22,6 +23,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from .core.garbage_collection import tune_for_serving
 from .core.lifecycle import Lifecycle
 from .core.logging import get_logger
 from .core.settings import Settings
@@ -71,6 +73,12 @@ class GracefulServer(uvicorn.Server):
                 signal=signal.Signals(sig).name,
                 drain_seconds=self.drain_seconds,
             )
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            # Everything built so far lives as long as the process: out of the collector's way.
+            tune_for_serving()
 
     async def on_tick(self, counter: int) -> bool:
         if self._exit_at is not None and time.monotonic() >= self._exit_at:
