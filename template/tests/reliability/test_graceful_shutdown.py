@@ -36,7 +36,9 @@ SLOW_APP = str(Path(__file__).parents[1] / "support" / "slow_app.py")
 DRAIN_SECONDS = 1.0
 GRACE_SECONDS = 10.0
 CLIENTS = 16
-SLOW_SECONDS = 2.0
+# Long enough to outlast the drain even when the signal lands a second or two after they began
+# (waiting for them to be in flight takes that long on a busy machine).
+SLOW_SECONDS = 4.0
 LABEL = "shutdown"
 
 
