@@ -8,6 +8,7 @@ same way everywhere: one message naming every bad variable on stderr and exit co
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Sequence
 
@@ -29,7 +30,12 @@ def _serve(_: argparse.Namespace, settings: Settings) -> int:
     from .app import create_app  # noqa: PLC0415
     from .server import serve  # noqa: PLC0415
 
-    return serve(create_app(settings), settings)
+    app = create_app(settings)
+    # Start-up's objects (modules, classes, the app) live as long as the process: frozen,
+    # later full collections skip them. Then the collector `__main__` paused resumes.
+    gc.freeze()
+    gc.enable()
+    return serve(app, settings)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -118,4 +124,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_processor(add_trace_ids)  # trace_id and span_id on every line inside a span (OBS-3)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     handler: Command = args.handler
+    if handler is not _serve:
+        gc.enable()  # paused for the imports by `__main__`; serving resumes it itself
     return handler(args, settings)

@@ -93,6 +93,8 @@ def build_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         # Forwarded headers are read by the service itself, from trusted proxies only.
         proxy_headers=False,
         lifespan="on",
+        # No WebSocket routes: "auto" would load a WebSocket implementation (wsproto) at start.
+        ws="none",
     )
 
 
