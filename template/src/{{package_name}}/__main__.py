@@ -2,8 +2,8 @@ import gc
 
 # Start-up makes a few hundred thousand objects that live as long as the process (modules,
 # classes, the app); collecting while they are made finds next to nothing and costs about a
-# tenth of start-up. `cli.main` turns the collector back on before a command runs, and serving
-# once the app is built (freezing what start-up made out of later collections).
+# tenth of start-up. `cli.main` turns the collector back on before a command runs; serving turns
+# it on once the server has started (server.py), freezing what start-up made.
 gc.disable()
 
 from .cli import main  # noqa: E402 - after gc.disable(): the imports are what it is for

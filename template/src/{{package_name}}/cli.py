@@ -30,12 +30,8 @@ def _serve(_: argparse.Namespace, settings: Settings) -> int:
     from .app import create_app  # noqa: PLC0415
     from .server import serve  # noqa: PLC0415
 
-    app = create_app(settings)
-    # Start-up's objects (modules, classes, the app) live as long as the process: frozen,
-    # later full collections skip them. Then the collector `__main__` paused resumes.
-    gc.freeze()
-    gc.enable()
-    return serve(app, settings)
+    # The collector `__main__` paused stays paused until the server has started (server.py).
+    return serve(create_app(settings), settings)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,5 +121,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     handler: Command = args.handler
     if handler is not _serve:
-        gc.enable()  # paused for the imports by `__main__`; serving resumes it itself
+        gc.enable()  # paused for the imports by `__main__`; serving resumes it once started
     return handler(args, settings)

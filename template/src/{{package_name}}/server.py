@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import gc
 import signal
+import socket
 import threading
 import time
 from collections.abc import Generator
@@ -71,6 +73,14 @@ class GracefulServer(uvicorn.Server):
                 signal=signal.Signals(sig).name,
                 drain_seconds=self.drain_seconds,
             )
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # The lifespan has run and the listener is open: start-up is over. The collector,
+        # paused for it by `__main__`, resumes; what start-up made (modules, classes, the app,
+        # its resources) lives as long as the process, so it is frozen out of collections.
+        gc.freeze()
+        gc.enable()
 
     async def on_tick(self, counter: int) -> bool:
         if self._exit_at is not None and time.monotonic() >= self._exit_at:
