@@ -78,7 +78,8 @@ class GracefulServer(uvicorn.Server):
         await super().startup(sockets)
         # The lifespan has run and the listener is open: start-up is over. The collector,
         # paused for it by `__main__`, resumes; what start-up made (modules, classes, the app,
-        # its resources) lives as long as the process, so it is frozen out of collections.
+        # its resources) lives as long as the process, so it is frozen out of collections
+        # (with the few cycles start-up left behind: about a thousand objects, under 1 MB).
         gc.freeze()
         gc.enable()
 
