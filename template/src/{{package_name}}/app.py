@@ -6,6 +6,7 @@ reverse order on shutdown; each registers its own readiness check.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -22,7 +23,7 @@ from .core.docs import install_docs
 from .core.errors import UnhandledErrorMiddleware, install_error_handlers
 from .core.header_limit import HeaderLimitMiddleware
 from .core.health import HealthRegistry
-from .core.http_client import outbound_http
+from .core.http_client import load_tls_context, outbound_http
 from .core.lifecycle import Lifecycle
 from .core.logging import get_logger
 from .core.metrics import (
@@ -56,6 +57,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from .core.migrations import upgrade_async  # noqa: PLC0415 - Alembic only when needed
 
         await upgrade_async(settings)
+    # In a thread, while the resources below open; awaited by the outbound clients.
+    tls = asyncio.create_task(load_tls_context())
     async with AsyncExitStack() as resources:
         # First in, last out: spans from every other resource's shutdown are flushed too.
         await resources.enter_async_context(tracing.exporting())
@@ -72,8 +75,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.cache = build_cache(
             settings, app.state.redis, breakers=breakers, metrics=app.state.metrics
         )
+        app.state.tls_context = await tls
         app.state.http = await resources.enter_async_context(
-            outbound_http(settings, breakers=breakers, metrics=app.state.metrics, tracing=tracing)
+            outbound_http(
+                settings,
+                breakers=breakers,
+                metrics=app.state.metrics,
+                tracing=tracing,
+                tls=app.state.tls_context,
+            )
         )
         await resources.enter_async_context(
             security_resources(app, settings, api_key_store=ApiKeyStore(app.state.database))

@@ -8,6 +8,7 @@ same way everywhere: one message naming every bad variable on stderr and exit co
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Sequence
 
@@ -29,6 +30,7 @@ def _serve(_: argparse.Namespace, settings: Settings) -> int:
     from .app import create_app  # noqa: PLC0415
     from .server import serve  # noqa: PLC0415
 
+    # The collector `__main__` paused stays paused until the server has started (server.py).
     return serve(create_app(settings), settings)
 
 
@@ -118,4 +120,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_processor(add_trace_ids)  # trace_id and span_id on every line inside a span (OBS-3)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     handler: Command = args.handler
+    if handler is not _serve:
+        gc.enable()  # paused for the imports by `__main__`; serving resumes it once started
     return handler(args, settings)

@@ -76,9 +76,9 @@ class GracefulServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started:
-            # Everything built so far lives as long as the process: out of the collector's way.
-            tune_for_serving()
+        # The lifespan has run and the listener is open: start-up is over. The collector, paused
+        # for it by `__main__`, resumes, with start-up's objects frozen out of its way.
+        tune_for_serving()
 
     async def on_tick(self, counter: int) -> bool:
         if self._exit_at is not None and time.monotonic() >= self._exit_at:
@@ -101,6 +101,8 @@ def build_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         # Forwarded headers are read by the service itself, from trusted proxies only.
         proxy_headers=False,
         lifespan="on",
+        # No WebSocket routes: "auto" would load a WebSocket implementation (wsproto) at start.
+        ws="none",
     )
 
 

@@ -50,17 +50,20 @@ class ServiceProcess:
     def wait_until_answers(self, path: str = "/health/live", *, timeout: float = 30) -> None:
         """Block until `path` answers below 500; fail with the output if the process dies."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"service exited with {self.process.returncode}:\n{self.output()}"
-                )
-            try:
-                if httpx.get(self.base_url + path, timeout=1).status_code < 500:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
+        # One client for every poll: `httpx.get` builds one, loading the CA bundle, each time
+        # (about 50 ms of CPU taken from the process that is starting).
+        with httpx.Client(timeout=1) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"service exited with {self.process.returncode}:\n{self.output()}"
+                    )
+                try:
+                    if client.get(self.base_url + path).status_code < 500:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"service did not answer {path} in {timeout}s:\n{self.output()}")
 

@@ -132,11 +132,12 @@ class Tracing:
         if self.provider is None or self.endpoint is None:
             yield
             return
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        # Headers, timeout, compression and certificates come from OTEL_EXPORTER_OTLP_*.
-        exporter = exporter or OTLPSpanExporter(endpoint=self.endpoint)
+        from .otlp import DeferredOtlpExporter
+
+        # Built on the first export, off the start-up path (core/otlp.py).
+        exporter = exporter or DeferredOtlpExporter(self.endpoint)
         self.provider.add_span_processor(BatchSpanProcessor(exporter))
         _log.info("tracing_enabled", endpoint=self.endpoint)
         try:

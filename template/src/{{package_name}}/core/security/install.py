@@ -13,6 +13,7 @@ body is read and before any credential is checked.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -96,10 +97,15 @@ def add_security_headers(app: FastAPI, settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def _key_source(settings: Settings) -> AsyncIterator[KeySource]:
+async def _key_source(
+    settings: Settings, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[KeySource]:
     if settings.auth_jwt_jwks_url is not None:
         # Identity providers answer JWKS quickly or not at all: short timeouts, no redirects.
-        async with httpx.AsyncClient(timeout=3.0, follow_redirects=False) as client:
+        # The TLS context is the outbound client's, when there is one: its CA bundle is loaded.
+        async with httpx.AsyncClient(
+            timeout=3.0, follow_redirects=False, verify=tls if tls is not None else True
+        ) as client:
             yield JwksKeySource(
                 settings.auth_jwt_jwks_url,
                 client=client,
@@ -126,7 +132,8 @@ async def security_resources(
     if limiter is not None and redis is not None:
         limiter.use_redis(redis)
     async with AsyncExitStack() as stack:
-        keys = await stack.enter_async_context(_key_source(settings))
+        tls: ssl.SSLContext | None = getattr(app.state, "tls_context", None)
+        keys = await stack.enter_async_context(_key_source(settings, tls))
         verifier = JwtVerifier(
             keys,
             issuer=settings.auth_jwt_issuer or DEVELOPMENT_ISSUER,
