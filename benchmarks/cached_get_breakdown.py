@@ -6,11 +6,12 @@ load generator) with the production environment of `standards_cost.py` (PostgreS
 JWT, rate limits, tracing to a loopback OTLP receiver, JSON logs at INFO), then again with one
 standard switched off at a time, and bare FastAPI serving the same payload. For each it prints:
 
-- CPU time per request: the whole process's (the span exporter's thread included) and the
-  event loop thread's alone, the best of interleaved rounds, each round a fresh process; they
-  move with the machine's load;
-- Python function calls per request (cProfile's count): deterministic, the same on a busy
-  machine, so a change to the code shows here even when the timings are noise.
+- CPU time per request: the whole process's (the span exporter's thread included, the spans
+  flushed at the end of the run) and the event loop thread's alone, the best of interleaved
+  rounds, each round a fresh process; they move with the machine's load;
+- Python function calls per request (cProfile's count, every thread: the export of the
+  requests' spans is flushed inside the count): steady on a busy machine, so a change to the
+  code shows here even when the timings are noise.
 
 The difference to "production" is what the switched-off standard costs. Prints figures; fails
 nothing. `uv run python benchmarks/cached_get_breakdown.py [--rounds N] [--project PATH]`.
@@ -73,6 +74,12 @@ DRIVER = textwrap.dedent(
 
         return app
 
+    def flush(app):
+        # Export every span made so far (building the exporter the first time), now.
+        tracing = getattr(app.state, "tracing", None)
+        if tracing is not None and tracing.provider is not None:
+            tracing.provider.force_flush()
+
     async def receive():
         return {{"type": "http.request", "body": b"", "more_body": False}}
 
@@ -95,15 +102,18 @@ DRIVER = textwrap.dedent(
             for _ in range(300):  # warm-up: pools, caches, leases, lazy imports
                 await one(app)
             tune_for_serving()  # as the server does once started (server.py)
+            flush(app)
             started, started_main = time.process_time(), time.thread_time()
             for _ in range(REQUESTS):
                 await one(app)
+            flush(app)  # the spans these requests made are exported on their account
             cpu = (time.process_time() - started) / REQUESTS
             cpu_main = (time.thread_time() - started_main) / REQUESTS
             profile = cProfile.Profile()
             profile.enable()
             for _ in range(PROFILED):
                 await one(app)
+            flush(app)
             profile.disable()
         calls = pstats.Stats(profile).total_calls / PROFILED
         print(json.dumps({{"cpu_us": cpu * 1e6, "main_us": cpu_main * 1e6, "calls": calls}}))

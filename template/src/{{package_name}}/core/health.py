@@ -135,7 +135,9 @@ async def ready(
         response.status_code = 503
         return ReadinessReport(status="draining", checks={})
     deadline: float = request.app.state.settings.readiness_timeout_seconds
-    checks = await registry.run(deadline_seconds=deadline)
+    # Probes are not traced (core/tracing.py), and neither are the queries they make.
+    with request.app.state.tracing.untraced():
+        checks = await registry.run(deadline_seconds=deadline)
     breakers = registry.breaker_states()
     failing = [result for result in checks.values() if result.status == "failing"]
     if any(result.critical for result in failing):

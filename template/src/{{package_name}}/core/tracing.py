@@ -99,6 +99,18 @@ class Tracing:
         provider = self.provider or trace.NoOpTracerProvider()
         return provider.get_tracer(name)
 
+    @contextmanager
+    def untraced(self) -> Iterator[None]:
+        """No spans from the instrumentations inside (readiness checks' `SELECT 1` and `PING`,
+        which would otherwise be root spans exported on every probe)."""
+        if self.provider is None:
+            yield
+            return
+        from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+        with suppress_instrumentation():
+            yield
+
     def instrument_httpx(self, client: httpx.AsyncClient) -> None:
         if self.provider is not None:
             from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
