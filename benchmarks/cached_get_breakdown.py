@@ -50,7 +50,11 @@ DRIVER = textwrap.dedent(
     from fastapi import FastAPI
 
     from {PACKAGE}.app import create_app
-    from {PACKAGE}.core.garbage_collection import tune_for_serving
+    try:
+        from {PACKAGE}.core.garbage_collection import tune_for_serving
+    except ImportError:  # a service generated before 0.3.0: nothing tuned
+        def tune_for_serving():
+            pass
     from {PACKAGE}.core.logging import configure_logging
     from {PACKAGE}.core.settings import load_settings
 
