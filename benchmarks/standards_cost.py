@@ -253,6 +253,21 @@ def otlp_receiver(project: Path) -> Iterator[str]:
         print(f"OTLP receiver: {summary}")
 
 
+def runtime_environment(project: Path, workdir: Path) -> Path:
+    """The project's runtime dependencies only, as the image has them; returns its python.
+
+    The project's own `.venv` also holds the development tools, and some change what the service
+    imports (schemathesis brings rich, which structlog then loads at start-up).
+    """
+    venv = workdir / "runtime-venv"
+    run(
+        [uv_executable(), "sync", "--locked", "--no-dev", "--quiet"],
+        cwd=project,
+        env={"UV_PROJECT_ENVIRONMENT": str(venv)},
+    )
+    return venv / "bin" / "python"
+
+
 @dataclass
 class Bench:
     project: Path
@@ -260,6 +275,8 @@ class Bench:
     env: dict[str, str]
     credentials: dict[str, str]
     sampled_env: dict[str, str]
+    # The service and bare FastAPI run on the runtime dependencies only (`runtime_environment`).
+    python: Path | None = None
 
     def start_service(self, label: str) -> RunningService:
         return start(
@@ -268,6 +285,7 @@ class Bench:
             env=self.env,
             log_path=self.workdir / f"{label}.log",
             wait_path="/health/ready",
+            python=self.python,
         )
 
     def start_sampled(self, label: str) -> RunningService:
@@ -277,6 +295,7 @@ class Bench:
             env=self.env | self.sampled_env,
             log_path=self.workdir / f"{label}.log",
             wait_path="/health/ready",
+            python=self.python,
         )
 
     def start_bare(self, label: str) -> RunningService:
@@ -286,6 +305,7 @@ class Bench:
             env={},
             log_path=self.workdir / f"{label}.log",
             wait_path="/health/ready",
+            python=self.python,
         )
 
 
@@ -564,7 +584,8 @@ def main() -> int:
                 )
                 run([python, "-m", PACKAGE, "migrate"], cwd=project, env=env)
                 sampled = {} if args.no_sampled else SAMPLED_ENV
-                bench = Bench(project, workdir, env, credentials, sampled)
+                runtime = runtime_environment(project, workdir)
+                bench = Bench(project, workdir, env, credentials, sampled, runtime)
                 service = bench.start_service("seed")
                 try:
                     payloads = seed(service, credentials)

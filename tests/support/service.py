@@ -51,12 +51,14 @@ def start(
     wait_path: str = "/health/live",
     wait_status: int = 200,
     timeout: float = 60,
+    python: Path | None = None,
 ) -> RunningService:
-    """Start `<project>/.venv/bin/python <arguments>` and wait until `wait_path` answers."""
+    """Start `<project>/.venv/bin/python <arguments>` (or `python`'s) and wait until `wait_path`
+    answers."""
     port = free_port()
     base_env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     full_env = base_env | {"HOST": "127.0.0.1", "PORT": str(port)} | dict(env)
-    python = project / ".venv" / "bin" / "python"
+    python = python or project / ".venv" / "bin" / "python"
     log = log_path.open("wb")
     started_at = time.perf_counter()
     process = subprocess.Popen(
