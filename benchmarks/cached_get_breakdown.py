@@ -14,7 +14,10 @@ standard switched off at a time, and bare FastAPI serving the same payload. For 
   code shows here even when the timings are noise.
 
 The difference to "production" is what the switched-off standard costs. Prints figures; fails
-nothing. `uv run python benchmarks/cached_get_breakdown.py [--rounds N] [--project PATH]`.
+nothing. `uv run python benchmarks/cached_get_breakdown.py [--rounds N] [--project PATH]`;
+`--profile DIR` also saves each configuration's cProfile statistics (read them with `pstats`;
+cProfile counts each resumption of a coroutine as a call, so read call counts, not cumulative
+times, across an `await`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -120,6 +124,8 @@ DRIVER = textwrap.dedent(
             flush(app)
             profile.disable()
         calls = pstats.Stats(profile).total_calls / PROFILED
+        if os.environ.get("BENCH_PROFILE_OUT"):
+            profile.dump_stats(os.environ["BENCH_PROFILE_OUT"])
         print(json.dumps({{"cpu_us": cpu * 1e6, "main_us": cpu_main * 1e6, "calls": calls}}))
 
     asyncio.run(main())
@@ -164,6 +170,15 @@ def measure(
     return result
 
 
+def profile_path(folder: Path | None, configuration: str) -> dict[str, str]:
+    """The driver's variable that makes it save its profile, for `pstats` or snakeviz."""
+    if folder is None:
+        return {}
+    folder.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^a-z0-9]+", "-", configuration.lower()).strip("-")
+    return {"BENCH_PROFILE_OUT": str((folder / f"{name}.pstats").resolve())}
+
+
 def print_table(results: dict[str, list[dict[str, float]]], rounds: int) -> None:
     best = {name: min(r["cpu_us"] for r in runs) for name, runs in results.items()}
     main_thread = {name: min(r["main_us"] for r in runs) for name, runs in results.items()}
@@ -197,6 +212,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (min kept)")
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per run")
     parser.add_argument("--project", type=Path, help="an already generated, synced project")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="a folder: write each configuration's cProfile statistics there (NAME.pstats)",
+    )
     args = parser.parse_args()
     pin_python_for_generated_projects()
     with tempfile.TemporaryDirectory(prefix="goldenpath-breakdown-") as tmp:
@@ -236,8 +256,9 @@ def main() -> int:
                 results: dict[str, list[dict[str, float]]] = {name: [] for name in CONFIGURATIONS}
                 for round_number in range(args.rounds):
                     for name, changes in CONFIGURATIONS.items():
+                        profile = profile_path(args.profile, name)
                         results[name].append(
-                            measure(project, driver, {**env, **changes}, arguments)
+                            measure(project, driver, {**env, **changes, **profile}, arguments)
                         )
                     print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
         finally:
