@@ -80,6 +80,10 @@ DRIVER = textwrap.dedent(
         async def item(item_id: str) -> dict:
             return payload
 
+        @app.get("/v1/items")
+        async def items() -> dict:
+            return payload
+
         return app
 
     def flush(app):
@@ -179,12 +183,27 @@ def profile_path(folder: Path | None, configuration: str) -> dict[str, str]:
     return {"BENCH_PROFILE_OUT": str((folder / f"{name}.pstats").resolve())}
 
 
-def print_table(results: dict[str, list[dict[str, float]]], rounds: int) -> None:
+# What `--endpoint` drives: a description, and the path and payload (from `seed`) for each.
+ENDPOINTS = {
+    "item": "Authenticated cached GET /v1/items/{id}",
+    "list": "Authenticated list GET /v1/items (a page of 20)",
+}
+
+
+def endpoint_path(endpoint: str, payloads: dict[str, object]) -> tuple[str, object]:
+    if endpoint == "list":
+        return "/v1/items", payloads["list"]
+    return f"/v1/items/{payloads['id']}", payloads["item"]
+
+
+def print_table(
+    results: dict[str, list[dict[str, float]]], rounds: int, endpoint: str = "item"
+) -> None:
     best = {name: min(r["cpu_us"] for r in runs) for name, runs in results.items()}
     main_thread = {name: min(r["main_us"] for r in runs) for name, runs in results.items()}
     calls = {name: runs[0]["calls"] for name, runs in results.items()}
     production_cpu, production_calls = best[PRODUCTION], calls[PRODUCTION]
-    print(f"\nAuthenticated cached GET, in-process; CPU: best of {rounds} interleaved rounds")
+    print(f"\n{ENDPOINTS[endpoint]}, in-process; CPU: best of {rounds} interleaved rounds")
     header = (
         f"{'configuration':<36} {'CPU µs/req':>11} {'loop thread':>12} {'calls/req':>10}"
         f" {'vs production':>22}"
@@ -212,6 +231,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (min kept)")
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per run")
     parser.add_argument("--project", type=Path, help="an already generated, synced project")
+    parser.add_argument(
+        "--endpoint", choices=sorted(ENDPOINTS), default="item", help="the request to break down"
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -246,11 +268,12 @@ def main() -> int:
                     payloads = seed(service, credentials)
                 finally:
                     service.stop()
-                (workdir / "item.json").write_text(json.dumps(payloads["item"]))
+                path, payload = endpoint_path(args.endpoint, payloads)
+                (workdir / "payload.json").write_text(json.dumps(payload))
                 arguments = [
-                    f"/v1/items/{payloads['id']}",
+                    path,
                     credentials["read"],
-                    str(workdir / "item.json"),
+                    str(workdir / "payload.json"),
                     str(args.requests),
                 ]
                 results: dict[str, list[dict[str, float]]] = {name: [] for name in CONFIGURATIONS}
@@ -264,7 +287,7 @@ def main() -> int:
         finally:
             redis.destroy()
             postgres.destroy()
-    print_table(results, args.rounds)
+    print_table(results, args.rounds, args.endpoint)
     return 0
 
 

@@ -141,6 +141,12 @@ REMOVALS = {
         "/metrics endpoint",
         r"no /metrics endpoint",
     ),
+    "pre-ping": Removal(
+        "DB-1",
+        _replace("src/{package}/core/database.py", "dialect.do_ping(dbapi_connection)", "pass"),
+        "recycle and pre-ping",
+        r"neither recycled nor checked before use",
+    ),
     "openapi-snapshot": Removal(
         "TEST-3", _delete("openapi.json"), "committed OpenAPI snapshot", r"no committed OpenAPI"
     ),

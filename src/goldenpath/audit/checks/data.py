@@ -53,6 +53,18 @@ def _with(calls: list[tuple[PythonModule, ast.Call]], *names: str) -> list[Evide
     ]
 
 
+def _checkout_pings(facts: Facts) -> list[Evidence]:
+    """Pre-ping by hand: a pool "checkout" listener that pings the connection (for example one
+    that skips connections returned a moment ago, as the generated service's does)."""
+    found: list[Evidence] = []
+    for module in facts.code.modules:
+        listens = facts.code.find_tokens(r"^checkout$", kinds=("string",), modules=[module])
+        pings = facts.code.find_tokens(r"^do_ping$", kinds=("name",), modules=[module])
+        if listens and pings:
+            found.append(Evidence(pings[0].path, pings[0].line, "pings on pool checkout"))
+    return found
+
+
 @check("DB-1")
 def pooling(facts: Facts) -> Assessment:
     if not facts.has_database:
@@ -65,6 +77,7 @@ def pooling(facts: Facts) -> Assessment:
             "the only database is embedded (SQLite): there is no server to pool connections to"
         )
     calls = _engine_calls(facts)
+    checkout_pings = _checkout_pings(facts)
     databases = facts.django_settings.get("DATABASES")
     django = facts.django_text("DATABASES")
     django_evidence = [Evidence(databases[0], databases[1], "DATABASES")] if databases else []
@@ -95,6 +108,7 @@ def pooling(facts: Facts) -> Assessment:
         found(
             "recycle and pre-ping",
             _with(calls, "pool_recycle", "pool_pre_ping")
+            + (_with(calls, "pool_recycle") + checkout_pings if checkout_pings else [])
             + _with(calls, "max_lifetime")
             + django_has("CONN_HEALTH_CHECKS"),
             met="stale connections are recycled and checked before use",

@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     database_pool_recycle_seconds: int = Field(
         1800, ge=30, le=86400, description="Reopen connections older than this."
     )
+    database_pool_pre_ping_idle_seconds: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="Test a pooled connection before use if it was idle longer (0: always).",
+    )
     database_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
     database_statement_timeout_ms: int = Field(
         5000, ge=100, le=600_000, description="The server cancels statements that run longer."
