@@ -11,6 +11,9 @@ on loopback, runs alternating (generated, bare, generated, bare...), medians rep
 - an authenticated list (`/v1/items`, one full page);
 - `/health/live`.
 
+For the cached GET, a third app sets the scale: the floor, bare FastAPI plus the one redis-py
+GET a read through a shared cache needs, and nothing else (`--no-floor` skips it).
+
 It also measures start-up to `/health/ready` 200 (production settings), resident memory after
 the load, `copier copy --defaults` time (rendering only: no `uv lock`, no install) and reads the
 image size if an image was built (`--image` builds one, slowly). Each figure is printed beside
@@ -60,6 +63,10 @@ ITEMS = 20  # one full default page for the list
 # The documented alternative to the default sampler (docs/observability.md of a service).
 SAMPLED = "gen. 10%"
 SAMPLED_ENV = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+# Bare FastAPI plus the one Redis read a shared cache needs: the least any cached GET can cost.
+FLOOR = "floor"
+# Apps that run the first endpoint (the cached GET) only.
+CACHED_GET_ONLY = (SAMPLED, FLOOR)
 
 # The targets of issue 10.
 THROUGHPUT_SHARE_TARGET = 0.60  # authenticated cached GET: >= 60% of bare req/s
@@ -142,6 +149,51 @@ BARE = textwrap.dedent(
     @app.get("/v1/items/{item_id}")
     async def item(item_id: str) -> dict[str, Any]:
         return payloads["item"]
+
+    uvicorn.run(
+        app, host="127.0.0.1", port=int(os.environ["PORT"]), log_config=None,
+        access_log=False, server_header=False, lifespan="on",
+    )
+    """
+)
+
+
+# Run in the generated project's venv: bare FastAPI whose item route reads the item's JSON from
+# Redis (redis-py as the service configures it) and returns those bytes, nothing else: no
+# authentication, decoding, validation, tracing, metrics or logs. The least a read through a
+# cache shared by replicas (PERF-1) can cost, so the cached GET's target can be set against it.
+FLOOR_APP = textwrap.dedent(
+    """
+    import json, os, sys
+    from contextlib import asynccontextmanager
+    from typing import Any
+
+    import uvicorn
+    from fastapi import FastAPI, Response
+    from redis.asyncio import Redis
+
+    payloads = json.loads(open(sys.argv[1]).read())
+    redis = Redis.from_url(
+        os.environ["REDIS_URL"], socket_connect_timeout=0.5, socket_timeout=0.5,
+        health_check_interval=30,
+    )
+    KEY = "bench:floor:item"
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await redis.set(KEY, json.dumps(payloads["item"]).encode())
+        yield
+        await redis.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/health/ready")
+    async def ready() -> dict[str, Any]:
+        return payloads["live"]
+
+    @app.get("/v1/items/{item_id}")
+    async def item(item_id: str) -> Response:
+        return Response(await redis.get(KEY), media_type="application/json")
 
     uvicorn.run(
         app, host="127.0.0.1", port=int(os.environ["PORT"]), log_config=None,
@@ -277,6 +329,8 @@ class Bench:
     sampled_env: dict[str, str]
     # The service and bare FastAPI run on the runtime dependencies only (`runtime_environment`).
     python: Path | None = None
+    # The Redis the floor app reads from (none: no floor run).
+    floor_redis: str | None = None
 
     def start_service(self, label: str) -> RunningService:
         return start(
@@ -293,6 +347,17 @@ class Bench:
             self.project,
             ["-m", PACKAGE],
             env=self.env | self.sampled_env,
+            log_path=self.workdir / f"{label}.log",
+            wait_path="/health/ready",
+            python=self.python,
+        )
+
+    def start_floor(self, label: str) -> RunningService:
+        assert self.floor_redis is not None
+        return start(
+            self.project,
+            [str(self.workdir / "floor.py"), str(self.workdir / "payloads.json")],
+            env={"REDIS_URL": self.floor_redis},
             log_path=self.workdir / f"{label}.log",
             wait_path="/health/ready",
             python=self.python,
@@ -341,8 +406,9 @@ def measure_load(
 ) -> tuple[dict[str, dict[str, list[WrkResult]]], dict[str, list[float]]]:
     """Alternate the apps for each endpoint; keep every run's figures and the RSS.
 
-    The sampled variant (the service with 10% of traces kept) runs the first endpoint only: it
-    answers "what would the documented alternative to the default sampler buy".
+    The sampled variant (the service with 10% of traces kept) and the floor run the first
+    endpoint only: they answer "what would the documented alternative to the default sampler
+    buy" and "what does the one Redis read of a shared cache cost by itself".
     """
     script = bench.workdir / "report.lua"
     script.write_text(WRK_SCRIPT)
@@ -354,10 +420,14 @@ def measure_load(
     }
     if bench.sampled_env:
         starters[SAMPLED] = bench.start_sampled
+    if bench.floor_redis is not None:
+        starters[FLOOR] = bench.start_floor
     services = {kind: starter(f"load-{kind}") for kind, starter in starters.items()}
 
     def kinds_for(endpoint: Endpoint, round_number: int) -> list[str]:
-        kinds = [kind for kind in services if kind != SAMPLED or endpoint is endpoints[0]]
+        kinds = [
+            kind for kind in services if kind not in CACHED_GET_ONLY or endpoint is endpoints[0]
+        ]
         return kinds if round_number % 2 == 0 else kinds[::-1]
 
     try:
@@ -473,6 +543,14 @@ def print_load(results: Mapping[str, Mapping[str, Sequence[WrkResult]]], rounds:
                 f"{verdict(throughput_ok)}; p99 <= {P99_RATIO_TARGET:g}x bare: "
                 f"{p99_ratio:.2f}x {verdict(latency_ok)}"
             )
+            if FLOOR in medians:
+                floor = medians[FLOOR]
+                print(
+                    f"  floor (bare FastAPI + one redis-py GET, nothing else): "
+                    f"{floor.requests_per_second / bare.requests_per_second:.0%} of bare req/s, "
+                    f"p99 {floor.p99_ms / bare.p99_ms:.2f}x; the service reaches "
+                    f"{generated.requests_per_second / floor.requests_per_second:.0%} of the floor"
+                )
     return passed
 
 
@@ -550,6 +628,11 @@ def parse_arguments() -> argparse.Namespace:
         action="store_true",
         help="skip the extra run of the service with 10%% of traces sampled",
     )
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip the floor: bare FastAPI plus one Redis GET, for the cached GET",
+    )
     return parser.parse_args()
 
 
@@ -570,6 +653,7 @@ def main() -> int:
         python = str(project / ".venv/bin/python")
         credentials = json.loads(run([python, "-c", CREDENTIALS], cwd=project).stdout)
         (workdir / "bare.py").write_text(BARE)
+        (workdir / "floor.py").write_text(FLOOR_APP)
         postgres = PostgresServer.create()
         redis = RedisServer.create()
         postgres.start()
@@ -585,7 +669,15 @@ def main() -> int:
                 run([python, "-m", PACKAGE, "migrate"], cwd=project, env=env)
                 sampled = {} if args.no_sampled else SAMPLED_ENV
                 runtime = runtime_environment(project, workdir)
-                bench = Bench(project, workdir, env, credentials, sampled, runtime)
+                bench = Bench(
+                    project,
+                    workdir,
+                    env,
+                    credentials,
+                    sampled,
+                    runtime,
+                    floor_redis=None if args.no_floor else redis.url,
+                )
                 service = bench.start_service("seed")
                 try:
                     payloads = seed(service, credentials)
