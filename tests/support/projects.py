@@ -197,6 +197,11 @@ CONDITIONAL_FILES: tuple[ConditionalFile, ...] = (
         _uses_postgresql,
     ),
     ConditionalFile(
+        "tests/integration/{% if uses_postgresql %}test_connection_pool.py{% endif %}.jinja",
+        "tests/integration/test_connection_pool.py",
+        _uses_postgresql,
+    ),
+    ConditionalFile(
         "tests/reliability/{% if uses_postgresql %}test_replicas.py{% endif %}",
         "tests/reliability/test_replicas.py",
         _uses_postgresql,

@@ -1,0 +1,91 @@
+"""The benchmarks keep working as the service changes: each runs once, briefly, against the
+all-defaults service and must print every figure it promises, beside its target.
+
+No figure is judged here: speed and size targets live in the benchmarks' output (PASS or MISS),
+not in timed tests. What fails is a benchmark that no longer runs against the service the
+template generates today.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.cached_get_breakdown import CONFIGURATIONS
+from tests.support.projects import GeneratedProject
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_benchmark(script: str, *arguments: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, (
+        f"{script} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
+    )
+    return completed.stdout
+
+
+@pytest.mark.parametrize("endpoint", ["item", "list"])
+def test_breakdown_prints_every_configuration(
+    default_project: GeneratedProject, endpoint: str, tmp_path: Path
+) -> None:
+    output = run_benchmark(
+        "cached_get_breakdown.py",
+        "--project", str(default_project.path),
+        "--endpoint", endpoint,
+        "--rounds", "1",
+        "--requests", "50",
+        "--profile", str(tmp_path),
+    )  # fmt: skip
+
+    rows = {line[:36].rstrip() for line in output.splitlines()}
+    assert set(CONFIGURATIONS) <= rows, output
+    assert re.search(r"production costs [\d.]+x bare FastAPI's CPU", output), output
+    assert len(list(tmp_path.glob("*.pstats"))) == len(CONFIGURATIONS)
+
+
+def test_standards_cost_prints_every_figure_beside_its_target(
+    default_project: GeneratedProject,
+) -> None:
+    if shutil.which("wrk") is None:
+        message = "BENCHMARK TEST SKIPPED: wrk is missing (`apt-get install wrk`)."
+        print(f"\n{'!' * 80}\n{message}\n{'!' * 80}")
+        pytest.skip(message)
+    output = run_benchmark(
+        "standards_cost.py",
+        "--project", str(default_project.path),
+        "--rounds", "1",
+        "--duration", "1",
+        "--startups", "1",
+        "--generations", "1",
+    )  # fmt: skip
+
+    cached_get = "authenticated cached GET /v1/items/{id}"
+    for app in ("generated", "bare", "gen. 10%", "floor"):
+        assert re.search(rf"{re.escape(cached_get)}\s+{re.escape(app)}\s+\d+\s", output), app
+    for endpoint in ("authenticated list /v1/items", "/health/live"):
+        assert re.search(rf"^{re.escape(endpoint)}\s+generated\s+\d+", output, re.M), endpoint
+    assert re.search(r"target: >= 60% of bare req/s: \d+% (PASS|MISS)", output), output
+    assert re.search(r"floor \(bare FastAPI \+ one redis-py GET.*: \d+% of bare", output)
+    for figure, target in (
+        (r"start-up to /health/ready 200\s+[\d.]+ s", "target < 2 s"),
+        (r"RSS after warm-up and load\s+[\d.]+ MB", "target < 150 MB"),
+        (r"image size\s+", "target < 120 MB"),
+    ):
+        assert re.search(rf"{figure}.*{re.escape(target)}", output), figure
+    assert re.search(r"copier copy --defaults \(no tasks\)\s+[\d.]+ s", output), output
+    assert "Summary: cached GET " in output
