@@ -1,11 +1,10 @@
 """The database: one async engine per process, sessions per request (DB-1, PERF-2).
 
 The engine is created in the app's lifespan and disposed on shutdown. PostgreSQL connections
-come from a bounded pool with pre-ping (of connections idle past a short window), recycling and a
-server-side statement timeout; SQLite
-(the zero-setup development default) gets foreign keys, WAL and a busy timeout. Every statement
-is timed: slow ones are logged (the statement, never its parameters) and registered observers
-(metrics) see each duration.
+come from a bounded pool with pre-ping (of connections idle past a short window), recycling and
+a server-side statement timeout; SQLite (the zero-setup development default) gets foreign keys,
+WAL and a busy timeout. Every statement is timed: slow ones are logged (the statement, never
+its parameters) and registered observers (metrics) see each duration.
 
 A lost database is not a bug in a request: `DatabaseUnavailableError` and the handlers installed
 here answer 503 problems, never a 500 with a traceback, and readiness reports it. New PostgreSQL
@@ -137,7 +136,7 @@ def ping_before_use(engine: Engine, *, idle_seconds: float) -> None:
     to the pool less than `idle_seconds` ago (0: test on every checkout).
 
     SQLAlchemy's `pool_pre_ping` tests on every checkout, and with asyncpg a test is three round
-    trips (BEGIN, an empty statement, ROLLBACK): more than a page of items costs itself. A
+    trips (BEGIN, an empty statement, ROLLBACK), as many as a read's own transaction. A
     connection that finished a statement a moment ago is as alive as a test would find it
     (HikariCP skips its check within 500 ms for the same reason). What can go wrong: a database
     lost within that window fails the one statement that finds out, which invalidates the
