@@ -332,46 +332,31 @@ class Bench:
     # The Redis the floor app reads from (none: no floor run).
     floor_redis: str | None = None
 
-    def start_service(self, label: str) -> RunningService:
+    def _start(self, label: str, command: list[str], env: dict[str, str]) -> RunningService:
         return start(
             self.project,
-            ["-m", PACKAGE],
-            env=self.env,
+            command,
+            env=env,
             log_path=self.workdir / f"{label}.log",
             wait_path="/health/ready",
             python=self.python,
         )
 
+    def start_service(self, label: str) -> RunningService:
+        return self._start(label, ["-m", PACKAGE], self.env)
+
     def start_sampled(self, label: str) -> RunningService:
-        return start(
-            self.project,
-            ["-m", PACKAGE],
-            env=self.env | self.sampled_env,
-            log_path=self.workdir / f"{label}.log",
-            wait_path="/health/ready",
-            python=self.python,
-        )
+        return self._start(label, ["-m", PACKAGE], self.env | self.sampled_env)
 
     def start_floor(self, label: str) -> RunningService:
         assert self.floor_redis is not None
-        return start(
-            self.project,
-            [str(self.workdir / "floor.py"), str(self.workdir / "payloads.json")],
-            env={"REDIS_URL": self.floor_redis},
-            log_path=self.workdir / f"{label}.log",
-            wait_path="/health/ready",
-            python=self.python,
-        )
+        return self._start(label, self._app("floor.py"), {"REDIS_URL": self.floor_redis})
 
     def start_bare(self, label: str) -> RunningService:
-        return start(
-            self.project,
-            [str(self.workdir / "bare.py"), str(self.workdir / "payloads.json")],
-            env={},
-            log_path=self.workdir / f"{label}.log",
-            wait_path="/health/ready",
-            python=self.python,
-        )
+        return self._start(label, self._app("bare.py"), {})
+
+    def _app(self, script: str) -> list[str]:
+        return [str(self.workdir / script), str(self.workdir / "payloads.json")]
 
 
 def seed(service: RunningService, credentials: Mapping[str, str]) -> dict[str, object]:
