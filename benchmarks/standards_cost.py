@@ -123,16 +123,40 @@ RECEIVER = textwrap.dedent(
 
 # Run in the generated project's venv: the same payloads from FastAPI alone, on the same uvicorn
 # configuration the service's server.py uses (uvloop and httptools picked the same way).
+# With REDIS_URL set it is the floor: the item route reads the item's JSON from Redis
+# (redis-py as the service configures it) and returns those bytes, nothing else: no
+# authentication, decoding, validation, tracing, metrics or logs. The least a read through a
+# cache shared by replicas (PERF-1) can cost, so the cached GET's target can be set against it.
 BARE = textwrap.dedent(
     """
     import json, os, sys
+    from contextlib import asynccontextmanager
     from typing import Any
 
     import uvicorn
-    from fastapi import FastAPI
+    from fastapi import FastAPI, Response
 
     payloads = json.loads(open(sys.argv[1]).read())
-    app = FastAPI()
+    FLOOR = bool(os.environ.get("REDIS_URL"))
+    if FLOOR:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(
+            os.environ["REDIS_URL"], socket_connect_timeout=0.5, socket_timeout=0.5,
+            health_check_interval=30,
+        )
+    KEY = "bench:floor:item"
+
+    @asynccontextmanager
+    async def lifespan(app):
+        if not FLOOR:
+            yield
+            return
+        await redis.set(KEY, json.dumps(payloads["item"]).encode())
+        yield
+        await redis.aclose()
+
+    app = FastAPI(lifespan=lifespan)
 
     @app.get("/health/live")
     async def live() -> dict[str, Any]:
@@ -146,54 +170,14 @@ BARE = textwrap.dedent(
     async def items() -> dict[str, Any]:
         return payloads["list"]
 
-    @app.get("/v1/items/{item_id}")
-    async def item(item_id: str) -> dict[str, Any]:
-        return payloads["item"]
-
-    uvicorn.run(
-        app, host="127.0.0.1", port=int(os.environ["PORT"]), log_config=None,
-        access_log=False, server_header=False, lifespan="on",
-    )
-    """
-)
-
-
-# Run in the generated project's venv: bare FastAPI whose item route reads the item's JSON from
-# Redis (redis-py as the service configures it) and returns those bytes, nothing else: no
-# authentication, decoding, validation, tracing, metrics or logs. The least a read through a
-# cache shared by replicas (PERF-1) can cost, so the cached GET's target can be set against it.
-FLOOR_APP = textwrap.dedent(
-    """
-    import json, os, sys
-    from contextlib import asynccontextmanager
-    from typing import Any
-
-    import uvicorn
-    from fastapi import FastAPI, Response
-    from redis.asyncio import Redis
-
-    payloads = json.loads(open(sys.argv[1]).read())
-    redis = Redis.from_url(
-        os.environ["REDIS_URL"], socket_connect_timeout=0.5, socket_timeout=0.5,
-        health_check_interval=30,
-    )
-    KEY = "bench:floor:item"
-
-    @asynccontextmanager
-    async def lifespan(app):
-        await redis.set(KEY, json.dumps(payloads["item"]).encode())
-        yield
-        await redis.aclose()
-
-    app = FastAPI(lifespan=lifespan)
-
-    @app.get("/health/ready")
-    async def ready() -> dict[str, Any]:
-        return payloads["live"]
-
-    @app.get("/v1/items/{item_id}")
-    async def item(item_id: str) -> Response:
-        return Response(await redis.get(KEY), media_type="application/json")
+    if FLOOR:
+        @app.get("/v1/items/{item_id}")
+        async def item(item_id: str) -> Response:
+            return Response(await redis.get(KEY), media_type="application/json")
+    else:
+        @app.get("/v1/items/{item_id}")
+        async def item(item_id: str) -> dict[str, Any]:
+            return payloads["item"]
 
     uvicorn.run(
         app, host="127.0.0.1", port=int(os.environ["PORT"]), log_config=None,
@@ -350,7 +334,7 @@ class Bench:
 
     def start_floor(self, label: str) -> RunningService:
         assert self.floor_redis is not None
-        return self._start(label, self._app("floor.py"), {"REDIS_URL": self.floor_redis})
+        return self._start(label, self._app("bare.py"), {"REDIS_URL": self.floor_redis})
 
     def start_bare(self, label: str) -> RunningService:
         return self._start(label, self._app("bare.py"), {})
@@ -638,7 +622,6 @@ def main() -> int:
         python = str(project / ".venv/bin/python")
         credentials = json.loads(run([python, "-c", CREDENTIALS], cwd=project).stdout)
         (workdir / "bare.py").write_text(BARE)
-        (workdir / "floor.py").write_text(FLOOR_APP)
         postgres = PostgresServer.create()
         redis = RedisServer.create()
         postgres.start()
