@@ -11,8 +11,10 @@ SIGTERM) and looks like a crash to orchestrators; `GracefulServer` does not.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
+import functools
 import signal
 import socket
 import threading
@@ -43,12 +45,14 @@ class GracefulServer(uvicorn.Server):
         self.lifecycle = lifecycle
         self.drain_seconds = drain_seconds
         self._exit_at: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None]:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
+        self._loop = asyncio.get_running_loop()  # uvicorn enters this inside `serve()`
         originals = {sig: signal.signal(sig, self.handle_exit) for sig in _HANDLED_SIGNALS}
         try:
             yield
@@ -65,14 +69,26 @@ class GracefulServer(uvicorn.Server):
         else:
             self.lifecycle.begin_draining()
             self._exit_at = time.monotonic() + self.drain_seconds
-            # A signal handler runs inside whatever request is current: log from an empty
-            # context, or the line would carry that request's ID (OBS-3).
-            contextvars.Context().run(
-                _log.info,
+            self._log_soon(
                 "shutdown_signal",
                 signal=signal.Signals(sig).name,
                 drain_seconds=self.drain_seconds,
             )
+
+    def _log_soon(self, event: str, **fields: object) -> None:
+        """Log from the event loop, never from the signal handler itself.
+
+        A handler runs between any two bytecodes of the main thread, possibly in the middle of
+        a log write that holds the logger's lock (not reentrant): logging there would deadlock
+        the process. The empty context keeps the line free of the interrupted request's ID
+        (OBS-3).
+        """
+        if self._loop is None:  # signals not captured (not the main thread): no handler runs
+            _log.info(event, **fields)
+            return
+        self._loop.call_soon_threadsafe(
+            functools.partial(_log.info, event, **fields), context=contextvars.Context()
+        )
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
