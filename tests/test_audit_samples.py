@@ -128,3 +128,14 @@ def test_audit_of_an_empty_folder_says_so(tmp_path: Path) -> None:
     assert report.profile.framework == "unknown"
     assert "no HTTP routes" in str(report.result("API-1").not_applicable)
     assert report.result("OPS-1").status is Status.FAIL
+
+
+def test_audit_knows_every_server_database_driver_as_one_list(tmp_path: Path) -> None:
+    """A driver the audit knows is a database server's makes both DB-1 (pooling) and TEST-1
+    (tests against a real server) apply; the two checks once kept separate lists of drivers."""
+    service = flask_service(tmp_path)
+    requirements = service / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "oracledb==2.4.1\n")
+    report = audit(service)
+    assert report.result("DB-1").status is not Status.NOT_APPLICABLE
+    assert "oracledb" in missing(report.result("TEST-1"), "against real databases")

@@ -10,27 +10,14 @@ import ast
 import re
 from collections.abc import Iterator
 
-from goldenpath.audit.facts import Facts
+from goldenpath.audit.facts import SERVER_DATABASE_DRIVERS, Facts
 from goldenpath.audit.facts.python import PythonModule, dotted, keyword, last_name, literal
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, NotApplicable, check, found, listing, skipped, verdict
 
-SERVER_DATABASES = (
-    "psycopg",
-    "psycopg2",
-    "psycopg2-binary",
-    "asyncpg",
-    "pymysql",
-    "mysqlclient",
-    "aiomysql",
-    "pymongo",
-    "motor",
-    "oracledb",
-    "pyodbc",
-    "django",
-    "psycopg-pool",
-)
+# Django counts: its DATABASES setting is where a Django service pools, whatever the driver.
+SERVER_DATABASES = (*SERVER_DATABASE_DRIVERS, "django")
 NO_DATABASE = "no database client among the dependencies or imports"
 
 

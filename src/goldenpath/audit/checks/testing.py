@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import re
 
-from goldenpath.audit.facts import Facts
+from goldenpath.audit.facts import SERVER_DATABASE_DRIVERS, Facts
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, skipped
-
-SERVER_DATABASES = (
-    "psycopg",
-    "psycopg2",
-    "psycopg2-binary",
-    "asyncpg",
-    "pymysql",
-    "mysqlclient",
-    "aiomysql",
-    "pymongo",
-    "motor",
-)
 
 
 def _test_functions(facts: Facts) -> list[Evidence]:
@@ -87,7 +75,7 @@ def integration_tests(facts: Facts) -> Assessment:
         )
     )
     declared = facts.dependencies.names(runtime_only=True)
-    servers = [name for name in (*SERVER_DATABASES, "redis") if name in declared]
+    servers = [name for name in (*SERVER_DATABASE_DRIVERS, "redis") if name in declared]
     if servers:
         requirements.append(
             found(

@@ -51,6 +51,8 @@ DATABASE_LIBRARIES = Library(
         "mysqlclient",
         "pymysql",
         "aiomysql",
+        "oracledb",
+        "pyodbc",
     ),
     (
         "sqlalchemy",
@@ -67,7 +69,25 @@ DATABASE_LIBRARIES = Library(
         "databases",
         "flask_sqlalchemy",
         "sqlite3",
+        "oracledb",
+        "pyodbc",
     ),
+)
+# Clients of a database *server* (not embedded SQLite): what makes pooling (DB-1) and tests
+# against a real server (TEST-1) apply.
+SERVER_DATABASE_DRIVERS = (
+    "psycopg",
+    "psycopg2",
+    "psycopg2-binary",
+    "psycopg-pool",
+    "asyncpg",
+    "pymysql",
+    "mysqlclient",
+    "aiomysql",
+    "pymongo",
+    "motor",
+    "oracledb",
+    "pyodbc",
 )
 REDIS = Library("Redis", ("redis", "aioredis", "valkey", "django-redis"), ("redis", "aioredis"))
 HTTP_CLIENTS = Library(
