@@ -73,8 +73,22 @@ class ServiceProcess:
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self._abort_with_tracebacks()
+
+    def _abort_with_tracebacks(self) -> None:
+        """A service that ignores SIGTERM is hung: SIGABRT makes faulthandler (enabled by
+        `start_service`) write every thread's traceback to the log, shown here (pytest prints
+        it with the failure), so a hang can be read instead of guessed."""
+        self.process.send_signal(signal.SIGABRT)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        print(
+            f"service hung after SIGTERM; its last output:\n{self.output()[-8000:]}",
+            file=sys.stderr,
+        )
 
 
 def start_service(
@@ -96,7 +110,13 @@ def start_service(
         if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"}
         or key.startswith("COVERAGE_")
     }
-    full_env |= {"HOST": "127.0.0.1", "PORT": str(port), "PYTHONUNBUFFERED": "1", **env}
+    full_env |= {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONFAULTHANDLER": "1",  # a hung service's tracebacks on SIGABRT (see `stop`)
+        **env,
+    }
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, *command], env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd
