@@ -30,29 +30,35 @@ class Library:
     modules: tuple[str, ...] = ()
 
 
+# Clients of a database *server* (not embedded SQLite): what makes pooling (DB-1) and tests
+# against a real server (TEST-1) apply.
+SERVER_DATABASE_DRIVERS = (
+    "psycopg",
+    "psycopg2",
+    "psycopg2-binary",
+    "psycopg-pool",
+    "asyncpg",
+    "pymysql",
+    "mysqlclient",
+    "aiomysql",
+    "pymongo",
+    "motor",
+    "oracledb",
+    "pyodbc",
+)
 DATABASE_LIBRARIES = Library(
     "a database client",
     (
         "sqlalchemy",
         "sqlmodel",
         "django",
-        "psycopg",
-        "psycopg2",
-        "psycopg2-binary",
-        "asyncpg",
         "aiosqlite",
-        "pymongo",
-        "motor",
         "peewee",
         "tortoise-orm",
         "piccolo",
         "databases",
         "flask-sqlalchemy",
-        "mysqlclient",
-        "pymysql",
-        "aiomysql",
-        "oracledb",
-        "pyodbc",
+        *SERVER_DATABASE_DRIVERS,
     ),
     (
         "sqlalchemy",
@@ -72,22 +78,6 @@ DATABASE_LIBRARIES = Library(
         "oracledb",
         "pyodbc",
     ),
-)
-# Clients of a database *server* (not embedded SQLite): what makes pooling (DB-1) and tests
-# against a real server (TEST-1) apply.
-SERVER_DATABASE_DRIVERS = (
-    "psycopg",
-    "psycopg2",
-    "psycopg2-binary",
-    "psycopg-pool",
-    "asyncpg",
-    "pymysql",
-    "mysqlclient",
-    "aiomysql",
-    "pymongo",
-    "motor",
-    "oracledb",
-    "pyodbc",
 )
 REDIS = Library("Redis", ("redis", "aioredis", "valkey", "django-redis"), ("redis", "aioredis"))
 HTTP_CLIENTS = Library(
