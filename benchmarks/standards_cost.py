@@ -334,13 +334,13 @@ class Bench:
 
     def start_floor(self, label: str) -> RunningService:
         assert self.floor_redis is not None
-        return self._start(label, self._app("bare.py"), {"REDIS_URL": self.floor_redis})
+        return self._start(label, self._bare_app(), {"REDIS_URL": self.floor_redis})
 
     def start_bare(self, label: str) -> RunningService:
-        return self._start(label, self._app("bare.py"), {})
+        return self._start(label, self._bare_app(), {})
 
-    def _app(self, script: str) -> list[str]:
-        return [str(self.workdir / script), str(self.workdir / "payloads.json")]
+    def _bare_app(self) -> list[str]:
+        return [str(self.workdir / "bare.py"), str(self.workdir / "payloads.json")]
 
 
 def seed(service: RunningService, credentials: Mapping[str, str]) -> dict[str, object]:
