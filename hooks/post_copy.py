@@ -7,7 +7,9 @@ with, before the project has an environment of its own.
 Steps, each skipped with a clear warning when its tool is missing, so that generation never fails
 half-way on a machine without git or uv:
 1. `git init` (unless the destination is already in a work tree), so `copier update` works later;
-2. `uv lock`, so the first `uv sync` and CI install exactly the same, reviewed versions.
+2. when the service takes goldenpath-chassis from a local clone of the template, build that
+   clone's chassis wheel into the service's `.chassis/` folder (see `chassis_wheel.py`);
+3. `uv lock`, so the first `uv sync` and CI install exactly the same, reviewed versions.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from chassis_wheel import build_chassis_wheel
 
 
 def _warn(message: str) -> None:
@@ -64,6 +68,7 @@ def lock_dependencies(project: Path) -> bool:
 def main() -> int:
     project = Path.cwd()
     init_git(project)
+    build_chassis_wheel(project)
     lock_dependencies(project)
     # The template's tests look for this line to prove the task never runs during updates.
     print("post-copy: done", file=sys.stderr)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
+from goldenpath_chassis.data import DbSession
 
-from ..core.database import DbSession
 from .service import CategoryService
 
 

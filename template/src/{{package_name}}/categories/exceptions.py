@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from uuid import UUID
 
-from ..core.errors import DomainError
+from goldenpath_chassis.web import DomainError
 
 
 class CategoryNotFoundError(DomainError):

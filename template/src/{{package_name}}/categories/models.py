@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from goldenpath_chassis.data import Base, Timestamps, UUIDPrimaryKey
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.models import Base, Timestamps, UUIDPrimaryKey
 from .schemas import CATEGORY_NAME_MAX_LENGTH
 
 

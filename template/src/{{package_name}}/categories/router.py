@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
+from goldenpath_chassis.security import RequireScopes
+from goldenpath_chassis.web import problem_responses
 
-from ..core.openapi import problem_responses
-from ..core.security.scopes import RequireScopes
 from .dependencies import CategoryServiceDep
 from .schemas import CategoryCreate, CategoryList, CategoryRead
 

@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
+from goldenpath_chassis.web import RequestModel, name_field
 from pydantic import BaseModel, ConfigDict
-
-from ..core.schemas import RequestModel, name_field
 
 CATEGORY_NAME_MAX_LENGTH = 50
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from goldenpath_chassis.data import violation_of
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.integrity import violation_of
 from .exceptions import CategoryInUseError, CategoryNameTakenError, CategoryNotFoundError
 from .models import Category
 from .repository import CategoryRepository

@@ -8,7 +8,8 @@ shape, so a deployment never decodes the previous one's entries.
 
 from __future__ import annotations
 
-from ..core.cache import Cache, CachedResource, JsonCodec
+from goldenpath_chassis.cache import Cache, CachedResource, JsonCodec
+
 from .schemas import ItemRead
 
 ITEM_CACHE = "items:v1"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from goldenpath_chassis.data import DbSession
+from goldenpath_chassis.web import resources_of, settings_of
 
-from ..core.database import DbSession
 from .cache import item_cache
 from .service import ItemService
 
@@ -14,12 +15,12 @@ from .service import ItemService
 # `async def` although nothing is awaited: FastAPI runs plain `def` dependencies in a thread
 # pool, a hop per request for what is a constructor call.
 async def get_item_service(session: DbSession, request: Request) -> ItemService:
-    settings = request.app.state.settings
+    settings = settings_of(request)
     return ItemService(
         session,
-        cache=item_cache(request.app.state.cache),
-        job_max_attempts=settings.job_max_attempts,
-        webhooks=settings.webhook_url is not None,
+        cache=item_cache(resources_of(request).cache),
+        job_max_attempts=settings.jobs.max_attempts,
+        webhooks=settings.webhooks.url is not None,
     )
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from goldenpath_chassis.cache import invalidate_after_commit
+from goldenpath_chassis.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.cache import invalidate_after_commit
-from ..core.logging import get_logger
 from .cache import ITEM_CACHE
 from .models import Item
 
@@ -30,6 +30,3 @@ async def publish_item(session: AsyncSession, payload: dict[str, Any]) -> None:
         item.status = "active"
         await session.flush()
         invalidate_after_commit(session, ITEM_CACHE, str(item.id))
-
-
-HANDLERS = {PUBLISH_ITEM: publish_item}

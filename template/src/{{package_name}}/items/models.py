@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 
+from goldenpath_chassis.data import Base, Timestamps, UUIDPrimaryKey
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.models import Base, Timestamps, UUIDPrimaryKey
 from .schemas import DESCRIPTION_STORED_MAX_LENGTH, NAME_MAX_LENGTH, PRICE_CENTS_MAX
 
 

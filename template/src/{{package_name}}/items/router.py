@@ -13,10 +13,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
+from goldenpath_chassis.security import RequireScopes
+from goldenpath_chassis.web import omit_null, problem_responses
 
-from ..core.openapi import problem_responses
-from ..core.schemas import omit_null
-from ..core.security.scopes import RequireScopes
 from .dependencies import ItemServiceDep
 from .models import Item
 from .schemas import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ItemCreate, ItemPage, ItemRead, ItemUpdate

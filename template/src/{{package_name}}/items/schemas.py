@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
+from goldenpath_chassis.security import sanitized_html
+from goldenpath_chassis.web import RequestModel, Text, name_field, omit_null
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-
-from ..core.schemas import RequestModel, Text, name_field, omit_null
-from ..core.security.sanitize import sanitized_html
 
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 2000

@@ -6,15 +6,14 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
+from goldenpath_chassis.cache import CachedResource
+from goldenpath_chassis.data import violation_of
+from goldenpath_chassis.jobs import enqueue, enqueue_webhook
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..categories.models import Category
-from ..core.cache import CachedResource
-from ..core.integrity import violation_of
-from ..core.queue import enqueue
-from ..core.webhooks import enqueue_webhook
 from .exceptions import (
     ItemConcurrentUpdateError,
     ItemNameTakenError,

@@ -1,0 +1,150 @@
+"""The API of a chassis service: `build_api(service, settings)` composes every standard.
+
+Nothing runs at import. The app is built in a stated order: instruments and request guards
+first (the middleware needs them), then error handlers, middleware, the domains' routes, the
+metrics endpoint, static assets and docs. The lifespan opens the resources (resources.py) and
+the authenticator, and closes them in reverse order on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+
+from .api_keys.repository import ApiKeyStore
+from .database import install_database_error_handlers
+from .docs import install_docs
+from .errors import UnhandledErrorMiddleware, install_error_handlers
+from .header_limit import HeaderLimitMiddleware
+from .logging import get_logger
+from .metrics import HttpServerMetrics, RateLimitMetrics, metrics_endpoint, watch_database
+from .openapi import install_openapi
+from .request_context import RequestContextMiddleware
+from .resources import Instruments, open_resources
+from .security.install import (
+    RequestGuards,
+    add_request_guards,
+    add_security_headers,
+    open_authenticator,
+)
+from .security.scopes import METRICS_SCOPE, RequireScopes
+from .service import Service
+from .settings import ChassisSettings
+from .state import ChassisState, chassis_of
+from .static import install_static
+
+_log = get_logger(__name__)
+
+
+def _lifespan(
+    service: Service,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        chassis = chassis_of(app)
+        settings = chassis.settings
+        if settings.uses_embedded_database:
+            # Zero set-up: the embedded development database migrates itself. Everywhere else,
+            # migrations are a deliberate step (`migrate` command, the Kubernetes migration Job).
+            from .migrations import upgrade_async  # noqa: PLC0415 - Alembic only when needed
+
+            await upgrade_async(settings, location=service.migrations)
+        async with open_resources(
+            settings, service_version=service.version, instruments=chassis.instruments
+        ) as resources:
+            stop_watching = watch_database(resources.metrics, resources.database)
+            try:
+                async with open_authenticator(
+                    app,
+                    settings,
+                    chassis.guards,
+                    redis=resources.redis,
+                    tls=resources.tls,
+                    api_key_store=ApiKeyStore(resources.database),
+                ) as authenticator:
+                    chassis.open_resources = resources
+                    chassis.open_authenticator = authenticator
+                    _log.info(
+                        "startup_complete",
+                        app_env=settings.app_env,
+                        version=service.version,
+                        checks=resources.health.names,
+                        tracing=resources.tracing.enabled,
+                        cache=resources.cache.backend.kind,
+                    )
+                    try:
+                        yield
+                    finally:
+                        chassis.open_authenticator = None
+                        chassis.open_resources = None
+            finally:
+                stop_watching()
+        _log.info("resources_closed")
+
+    return lifespan
+
+
+def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
+    # Starlette wraps in reverse order of addition: the last added runs first (outermost).
+    # A request meets: request context, security headers, the header limit, unhandled errors,
+    # CORS, the per-IP rate limit, the body size limit, then routing (security/install.py).
+    settings = chassis.settings
+    metrics = chassis.instruments.metrics
+    add_request_guards(app, settings, chassis.guards)
+    if chassis.guards.rate_limiter is not None:
+        chassis.guards.rate_limiter.observers.append(RateLimitMetrics(metrics))
+    app.add_middleware(UnhandledErrorMiddleware)
+    # Inside the security headers and the request context, so a 431 carries both and is logged.
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.request_limits.max_header_bytes)
+    add_security_headers(app, settings)
+    app.add_middleware(RequestContextMiddleware, observers=[HttpServerMetrics(metrics)])
+
+
+def build_api(service: Service, settings: ChassisSettings) -> FastAPI:
+    """The service's ASGI app; its resources open when its lifespan starts."""
+    instruments = Instruments.build(settings, service_version=service.version)
+    app = FastAPI(
+        title=service.title,
+        description=service.description,
+        version=service.api_version,
+        lifespan=_lifespan(service),
+        # Operation IDs are the route functions' names (`get_item`): stable, and readable in
+        # generated clients and in OpenAPI links.
+        generate_unique_id_function=lambda route: route.name,
+        # /docs is served by docs.py from fingerprinted local assets, without inline script
+        # (a strict CSP, SEC-5).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        openapi_url="/openapi.json" if settings.docs.enabled else None,
+        telemetry=instruments.tracing.fastapi_telemetry(),
+    )
+    chassis = ChassisState(
+        service=service,
+        settings=settings,
+        instruments=instruments,
+        guards=RequestGuards.build(settings),
+    )
+    app.state.chassis = chassis
+    install_error_handlers(app)
+    install_database_error_handlers(app)
+    install_openapi(app)
+    _install_middleware(app, chassis)
+    for domain in service.all_domains:
+        for router in domain.routers:
+            app.include_router(router)
+    # After the API: routing tries routes in order, and these are rarely requested.
+    # /metrics shares the API's port, so it is protected like the API: Prometheus scrapes it
+    # with an API key holding the `metrics:read` scope.
+    app.add_api_route(
+        "/metrics",
+        metrics_endpoint,
+        methods=["GET"],
+        include_in_schema=False,
+        dependencies=[RequireScopes(METRICS_SCOPE)],
+    )
+    chassis.static = install_static(app, settings, own_folder=service.static)
+    install_docs(app, chassis.static)
+    return app

@@ -1,0 +1,130 @@
+"""`python -m <package> api-keys create|list|revoke`: manage service-to-service API keys.
+
+`create` prints the key once on stdout (so `KEY=$(... api-keys create ...)` captures it) and
+its details on stderr; only its SHA-256 digest is stored, so it can never be shown again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..settings import ChassisSettings
+
+if TYPE_CHECKING:
+    from ..domain import Subcommands
+    from ..service import Service
+    from .service import ApiKeyService
+
+EXIT_FAILED = 1
+DEFAULT_LIFETIME_DAYS = 90
+
+
+@asynccontextmanager
+async def _service(settings: ChassisSettings, migrations: Path) -> AsyncIterator[ApiKeyService]:
+    # Imported here: `--help` must stay fast, and only these commands need the database.
+    from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
+
+    from ..database import create_engine  # noqa: PLC0415
+    from .service import ApiKeyService  # noqa: PLC0415
+
+    if settings.uses_embedded_database:
+        # The embedded database migrates itself, as in `serve`; quietly, since stdout is for
+        # the key.
+        from ..migrations import upgrade_async  # noqa: PLC0415
+
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        await upgrade_async(settings, location=migrations)
+    engine = create_engine(settings)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            yield ApiKeyService(session)
+    finally:
+        await engine.dispose()
+
+
+async def _create(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    async with _service(settings, args.service.migrations) as service:
+        api_key, plaintext = await service.create(
+            name=args.name, scopes=args.scopes, lifetime=timedelta(days=args.expires_in_days)
+        )
+    print(plaintext)
+    print(
+        f"api-keys: created {api_key.key_id} ({api_key.name}), scopes: "
+        f"{api_key.scopes or '(none)'}, expires {api_key.expires_at:%Y-%m-%d}. "
+        "Store the key now: it is not shown again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _list(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    async with _service(settings, args.service.migrations) as service:
+        api_keys = await service.list()
+    for api_key in api_keys:
+        state = "revoked" if api_key.revoked_at else "active"
+        scopes = api_key.scopes.replace(" ", ",") or "-"
+        print(
+            f"{api_key.key_id}\t{state}\texpires {api_key.expires_at:%Y-%m-%d}\t"
+            f"{scopes}\t{api_key.name}"
+        )
+    return 0
+
+
+async def _revoke(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    async with _service(settings, args.service.migrations) as service:
+        api_key = await service.revoke(args.key_id)
+    print(f"api-keys: revoked {api_key.key_id} ({api_key.name})", file=sys.stderr)
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from ..errors import DomainError  # noqa: PLC0415
+
+    try:
+        code: int = asyncio.run(args.action(args, settings))
+    except DomainError as error:
+        print(f"api-keys: {error.detail}", file=sys.stderr)
+        return EXIT_FAILED
+    except (SQLAlchemyError, OSError) as error:
+        # Unreachable, or not migrated: say so in one line, never a traceback.
+        print(
+            f"api-keys: the database cannot be used ({type(error).__name__}); check "
+            f"DATABASE_URL and run `python -m {args.service.package} migrate`.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return code
+
+
+def register_api_key_commands(commands: Subcommands, service: Service) -> None:
+    parser = commands.add_parser("api-keys", help="create, list and revoke API keys")
+    actions = parser.add_subparsers(dest="api_keys_action", metavar="ACTION", required=True)
+
+    create = actions.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True, help="who or what uses the key")
+    create.add_argument(
+        "--scope", dest="scopes", action="append", default=[], metavar="SCOPE",
+        help=f"a scope to grant (repeat for more): {", ".join(service.scopes)}",
+    )  # fmt: skip
+    create.add_argument(
+        "--expires-in-days", type=int, default=DEFAULT_LIFETIME_DAYS,
+        help=f"lifetime in days (default {DEFAULT_LIFETIME_DAYS})",
+    )  # fmt: skip
+    create.set_defaults(handler=_run, action=_create)
+
+    listing = actions.add_parser("list", help="list keys (never their secrets)")
+    listing.set_defaults(handler=_run, action=_list)
+
+    revoke = actions.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", help="the 12-character id shown by create and list")
+    revoke.set_defaults(handler=_run, action=_revoke)

@@ -1,0 +1,71 @@
+"""Business rules for API keys: what a key may be, and that its secret is shown only once.
+Owns the transaction; raises domain errors; knows nothing of HTTP or the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..domain import SCOPE_PATTERN
+from ..security.api_keys import generate_api_key
+from .exceptions import ApiKeyNotFoundError, InvalidApiKeyRequestError
+from .models import NAME_MAX_LENGTH, SCOPES_MAX_LENGTH, ApiKey
+from .repository import ApiKeyRepository
+
+MAX_LIFETIME = timedelta(days=3650)
+DEFAULT_LIFETIME = timedelta(days=90)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApiKeyService:
+    def __init__(self, session: AsyncSession, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._session = session
+        self._repository = ApiKeyRepository(session)
+        self._clock = clock
+
+    async def create(
+        self, *, name: str, scopes: Iterable[str], lifetime: timedelta = DEFAULT_LIFETIME
+    ) -> tuple[ApiKey, str]:
+        """Store a new key and return it with its plaintext, which is never stored."""
+        name = name.strip()
+        if not name or len(name) > NAME_MAX_LENGTH:
+            raise InvalidApiKeyRequestError(f"The name must be 1 to {NAME_MAX_LENGTH} characters.")
+        chosen = sorted(set(scopes))
+        invalid = [scope for scope in chosen if not SCOPE_PATTERN.fullmatch(scope)]
+        if invalid:
+            raise InvalidApiKeyRequestError(f"Not scope names: {', '.join(invalid)}.")
+        if len(" ".join(chosen)) > SCOPES_MAX_LENGTH:
+            raise InvalidApiKeyRequestError("Too many scopes for one key.")
+        if not timedelta(0) < lifetime <= MAX_LIFETIME:
+            raise InvalidApiKeyRequestError(
+                f"The lifetime must be positive and at most {MAX_LIFETIME.days} days."
+            )
+        new = generate_api_key()
+        api_key = await self._repository.add(
+            ApiKey(
+                key_id=new.key_id,
+                name=name,
+                secret_hash=new.secret_hash,
+                scopes=" ".join(chosen),
+                expires_at=self._clock() + lifetime,
+            )
+        )
+        await self._session.commit()
+        return api_key, new.plaintext
+
+    async def revoke(self, key_id: str) -> ApiKey:
+        api_key = await self._repository.find(key_id)
+        if api_key is None:
+            raise ApiKeyNotFoundError(key_id)
+        if api_key.revoked_at is None:
+            api_key.revoked_at = self._clock()
+            await self._session.commit()
+        return api_key
+
+    async def list(self) -> Sequence[ApiKey]:
+        return await self._repository.list_all()

@@ -1,0 +1,421 @@
+"""Cache-aside (PERF-1): reads from Redis, loads from the source on a miss, never serves stale.
+
+`Cache` is the process's cache; `cache.resource(name, codec)` gives one typed, namespaced view
+(`items:v1`). Reads go `get_or_load(key, load)`; every write path calls `invalidate(key)` after
+its transaction commits. The guarantees, and how:
+
+- Explicit, jittered TTLs: each entry lives `ttl * (1 ± jitter)`, so entries written together
+  do not expire together.
+- No stale read after a write: a load that started before an invalidation never stores its
+  (old) value. In-process, invalidation marks the in-flight load stale; across processes
+  (replicas, the worker), Redis keeps a generation per key that invalidation bumps, and the
+  store is a compare-and-set on it (one Lua script), so it fails if any writer came between.
+- Stampede protection: concurrent misses of one key in one process share a single load
+  (single flight); N replicas make at most N loads of a key, not one per request.
+- Redis down: reads go to the source (counted in `cache_errors_total`), the "redis" circuit
+  breaker makes that immediate, and invalidations that could not be applied are replayed
+  before the cache is trusted again; until then this process bypasses it.
+- Development without Redis: a bounded in-memory LRU (`CACHE_MEMORY_MAX_ENTRIES`). It is one
+  process's: the worker process cannot invalidate it, so its TTL is capped at 5 seconds, the
+  longest a worker's write can go unseen there. Production requires Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import TypeAdapter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .logging import get_logger
+from .metrics import Metrics
+from .resilience import CircuitBreakers, CircuitOpenError
+from .settings import ChassisSettings
+
+REDIS_DEPENDENCY = "redis"
+# Without Redis, another process (the worker) cannot reach this process's entries: bound how
+# long one of its writes can stay unseen here.
+MEMORY_TTL_CAP_SECONDS = 5.0
+_AFTER_COMMIT = "cache_invalidations"
+# Invalidation leaves a generation key behind for longer than any load can take.
+GENERATION_TTL_SECONDS = 3600
+# Invalidations remembered while Redis is unreachable; beyond this, the whole cache is cleared.
+MAX_PENDING_INVALIDATIONS = 10_000
+
+_log = get_logger(__name__)
+
+# KEYS[1]: the value, KEYS[2]: its generation; ARGV: value, TTL in ms, generation seen at read.
+_STORE_IF_GENERATION_UNCHANGED = """
+if (redis.call('GET', KEYS[2]) or '') == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class CacheUnavailableError(Exception):
+    """The backend could not answer; callers fall back to the source."""
+
+
+class Codec[T](Protocol):
+    def encode(self, value: T) -> bytes: ...
+    def decode(self, data: bytes) -> T: ...
+
+
+class JsonCodec[T]:
+    """JSON through pydantic: models, dataclasses and plain types."""
+
+    def __init__(self, type_: type[T]) -> None:
+        self._adapter = TypeAdapter(type_)
+
+    def encode(self, value: T) -> bytes:
+        return self._adapter.dump_json(value)
+
+    def decode(self, data: bytes) -> T:
+        return self._adapter.validate_json(data)
+
+
+class CacheBackend(Protocol):
+    kind: str
+
+    async def read(self, key: str) -> tuple[bytes | None, bytes]:
+        """The value (None on a miss) and the generation to pass to `write`."""
+        ...
+
+    async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
+        """Store unless `key` was invalidated since the read that returned `generation`."""
+        ...
+
+    async def invalidate(self, keys: Sequence[str]) -> None: ...
+
+    async def clear(self) -> None: ...
+
+
+class MemoryBackend:
+    """A bounded LRU with expiry, for one process without Redis."""
+
+    kind = "memory"
+
+    def __init__(self, *, max_entries: int) -> None:
+        self._max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    async def read(self, key: str) -> tuple[bytes | None, bytes]:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None, b""
+        expires_at, value = entry
+        if expires_at <= time.monotonic():
+            del self._entries[key]
+            return None, b""
+        self._entries.move_to_end(key)
+        return value, b""
+
+    async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
+        # One process: in-flight loads are marked stale by `Cache.invalidate` itself.
+        self._entries[key] = (time.monotonic() + ttl_seconds, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    async def invalidate(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+    async def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _as_bytes(value: bytes | str | None) -> bytes | None:
+    return value.encode() if isinstance(value, str) else value
+
+
+class RedisBackend:
+    """Redis, shared by every replica and the worker, behind the "redis" circuit breaker."""
+
+    kind = "redis"
+
+    def __init__(self, redis: Redis, *, breakers: CircuitBreakers, prefix: str) -> None:
+        self._redis = redis
+        self._breakers = breakers
+        self._prefix = prefix
+        self._store = redis.register_script(_STORE_IF_GENERATION_UNCHANGED)
+
+    def _keys(self, key: str) -> tuple[str, str]:
+        # The braces make both keys hash to one Redis Cluster slot, as the script needs.
+        value_key = self._prefix + "{" + key + "}"
+        return value_key, value_key + ":gen"
+
+    @asynccontextmanager
+    async def _guarded(self) -> AsyncIterator[None]:
+        try:
+            async with self._breakers.protect(REDIS_DEPENDENCY):
+                yield
+        except (RedisError, OSError, TimeoutError, CircuitOpenError) as exc:
+            raise CacheUnavailableError(type(exc).__name__) from exc
+
+    async def read(self, key: str) -> tuple[bytes | None, bytes]:
+        async with self._guarded():
+            value, generation = await self._redis.mget(self._keys(key))
+        return _as_bytes(value), _as_bytes(generation) or b""
+
+    async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
+        async with self._guarded():
+            await self._store(
+                keys=list(self._keys(key)),
+                args=[value, max(1, int(ttl_seconds * 1000)), generation],
+            )
+
+    async def invalidate(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        async with self._guarded():
+            pipeline = self._redis.pipeline(transaction=False)
+            for key in keys:
+                value_key, generation_key = self._keys(key)
+                pipeline.incr(generation_key)
+                pipeline.expire(generation_key, GENERATION_TTL_SECONDS)
+                pipeline.unlink(value_key)
+            await pipeline.execute()
+
+    async def clear(self) -> None:
+        async with self._guarded():
+            batch: list[Any] = []
+            async for key in self._redis.scan_iter(match=f"{self._prefix}*", count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    await self._redis.unlink(*batch)
+                    batch.clear()
+            if batch:
+                await self._redis.unlink(*batch)
+
+
+@dataclass(eq=False)
+class _Flight:
+    """One load in progress; `stale` once the key was invalidated while it ran."""
+
+    task: asyncio.Task[Any] | None = None
+    stale: bool = False
+
+
+class Cache:
+    """The process's cache-aside layer over one backend; see the module docstring."""
+
+    def __init__(
+        self,
+        backend: CacheBackend,
+        *,
+        ttl_seconds: float,
+        ttl_jitter: float = 0.1,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.backend = backend
+        self.ttl_seconds = ttl_seconds
+        self.ttl_jitter = ttl_jitter
+        self._metrics = metrics
+        self._flights: dict[str, _Flight] = {}
+        self._pending: set[str] = set()
+        self._clear_pending = False
+
+    def resource[T](self, name: str, codec: Codec[T]) -> CachedResource[T]:
+        return CachedResource(self, name, codec)
+
+    def ttl(self) -> float:
+        """One entry's TTL: the configured one, spread by up to ±jitter."""
+        spread = random.uniform(-self.ttl_jitter, self.ttl_jitter)  # noqa: S311 - not security
+        return self.ttl_seconds * (1 + spread)
+
+    # --- used by CachedResource -----------------------------------------------------------------
+    async def get_or_load[T](
+        self, name: str, key: str, load: Callable[[], Awaitable[T | None]], codec: Codec[T]
+    ) -> T | None:
+        if (self._pending or self._clear_pending) and not await self._replay_pending():
+            self._count("errors", name)
+            return await load()  # invalidations are owed: do not trust the cache yet
+        try:
+            cached, generation = await self.backend.read(key)
+        except CacheUnavailableError:
+            self._count("errors", name)
+            return await self._single_flight(key, load, codec, generation=None)
+        if cached is not None:
+            try:
+                value = codec.decode(cached)
+            except ValueError:
+                _log.warning("cache_entry_undecodable", key=key)
+            else:
+                self._count("hits", name)
+                return value
+        self._count("misses", name)
+        return await self._single_flight(key, load, codec, generation=generation)
+
+    async def apply_invalidations(self, session: AsyncSession) -> None:
+        """Invalidate what `invalidate_after_commit` noted on `session`; call after its commit."""
+        noted: list[str] = session.info.pop(_AFTER_COMMIT, [])
+        for key in noted:
+            await self.invalidate(key.partition(":")[0], [key])
+
+    async def invalidate(self, name: str, keys: Sequence[str]) -> None:
+        for key in keys:
+            flight = self._flights.pop(key, None)
+            if flight is not None:
+                flight.stale = True
+        try:
+            await self.backend.invalidate(keys)
+        except CacheUnavailableError:
+            self._count("errors", name)
+            self._owe(keys)
+
+    # --- internals ------------------------------------------------------------------------------
+    async def _single_flight[T](
+        self,
+        key: str,
+        load: Callable[[], Awaitable[T | None]],
+        codec: Codec[T],
+        *,
+        generation: bytes | None,
+    ) -> T | None:
+        flight = self._flights.get(key)
+        owner = flight is None
+        if flight is None:
+            flight = _Flight()
+            flight.task = asyncio.create_task(
+                self._load_and_store(key, load, codec, flight, generation)
+            )
+            flight.task.add_done_callback(lambda _: self._land(key, flight))
+            self._flights[key] = flight
+        assert flight.task is not None
+        try:
+            # Shielded: one caller giving up (a client disconnect) must not cancel the others.
+            result: T | None = await asyncio.shield(flight.task)
+        except Exception:
+            if owner:
+                raise
+            return await load()  # the shared load failed (its caller's session may be gone)
+        return result
+
+    async def _load_and_store[T](
+        self,
+        key: str,
+        load: Callable[[], Awaitable[T | None]],
+        codec: Codec[T],
+        flight: _Flight,
+        generation: bytes | None,
+    ) -> T | None:
+        value = await load()
+        if value is None or generation is None or flight.stale:
+            return value
+        with contextlib.suppress(CacheUnavailableError):
+            await self.backend.write(
+                key, codec.encode(value), ttl_seconds=self.ttl(), generation=generation
+            )
+        return value
+
+    def _land(self, key: str, flight: _Flight) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        task = flight.task
+        if task is not None and not task.cancelled():
+            task.exception()  # retrieved here, so asyncio does not warn when no caller waits
+
+    def _owe(self, keys: Sequence[str]) -> None:
+        if self._clear_pending:
+            return
+        self._pending.update(keys)
+        if len(self._pending) > MAX_PENDING_INVALIDATIONS:
+            self._pending.clear()
+            self._clear_pending = True
+
+    async def _replay_pending(self) -> bool:
+        owed, clear = set(self._pending), self._clear_pending
+        try:
+            if clear:
+                await self.backend.clear()
+            else:
+                await self.backend.invalidate(sorted(owed))
+        except CacheUnavailableError:
+            return False
+        self._pending -= owed
+        if clear:
+            self._clear_pending = False
+        _log.info("cache_invalidations_replayed", keys=len(owed), cleared=clear)
+        return True
+
+    def _count(self, outcome: str, name: str) -> None:
+        if self._metrics is None:
+            return
+        counter = {
+            "hits": self._metrics.cache_hits,
+            "misses": self._metrics.cache_misses,
+            "errors": self._metrics.cache_errors,
+        }[outcome]
+        counter.labels(name).inc()
+
+
+class CachedResource[T]:
+    """One namespaced, typed part of the cache: `items:v1` holding `Item` values.
+
+    Bump the version in the name when the cached shape changes, so a deployment never decodes
+    entries written by the previous one.
+    """
+
+    def __init__(self, cache: Cache, name: str, codec: Codec[T]) -> None:
+        self.cache = cache
+        self.name = name
+        self.codec = codec
+
+    def _key(self, key: str) -> str:
+        return f"{self.name}:{key}"
+
+    async def get_or_load(self, key: str, load: Callable[[], Awaitable[T | None]]) -> T | None:
+        """The cached value, or `load()`'s (stored unless None or invalidated meanwhile)."""
+        label = self.name.partition(":")[0]
+        return await self.cache.get_or_load(label, self._key(key), load, self.codec)
+
+    async def invalidate(self, *keys: str) -> None:
+        """Call after the write commits, on every path that changes or deletes the value."""
+        label = self.name.partition(":")[0]
+        await self.cache.invalidate(label, [self._key(key) for key in keys])
+
+
+def invalidate_after_commit(session: AsyncSession, resource: str, *keys: str) -> None:
+    """Note entries to invalidate once `session` commits, for code that does not commit itself
+    (job handlers: the worker commits, then calls `Cache.apply_invalidations`)."""
+    session.info.setdefault(_AFTER_COMMIT, []).extend(f"{resource}:{key}" for key in keys)
+
+
+def build_cache(
+    settings: ChassisSettings,
+    redis: Redis | None,
+    *,
+    breakers: CircuitBreakers,
+    metrics: Metrics | None = None,
+) -> Cache:
+    """Redis when configured; otherwise the bounded in-memory fallback (development)."""
+    if redis is None:
+        return Cache(
+            MemoryBackend(max_entries=settings.cache.memory_max_entries),
+            ttl_seconds=min(settings.cache.ttl_seconds, MEMORY_TTL_CAP_SECONDS),
+            ttl_jitter=settings.cache.ttl_jitter,
+            metrics=metrics,
+        )
+    breakers.declare(REDIS_DEPENDENCY, reset_seconds=min(5.0, settings.breakers.reset_seconds))
+    return Cache(
+        RedisBackend(redis, breakers=breakers, prefix=f"{settings.service_name}:cache:"),
+        ttl_seconds=settings.cache.ttl_seconds,
+        ttl_jitter=settings.cache.ttl_jitter,
+        metrics=metrics,
+    )

@@ -1,0 +1,124 @@
+"""Command line: `python -m <package>` serves; subcommands run the other processes and chores.
+
+Each command loads and validates the settings itself, so a configuration error is reported the
+same way everywhere: one message naming every bad variable on stderr and exit code 78
+(EX_CONFIG), never a traceback. Heavy imports happen inside the commands, and the domains'
+commands are loaded only when asked for, so `--help` and `healthcheck` stay fast.
+
+A command handler takes `(args, settings)`; `args.service` is the `Service`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from . import healthcheck
+from .logging import add_processor, configure_logging
+from .settings import ChassisSettings, ConfigurationError
+
+if TYPE_CHECKING:
+    from .domain import Subcommands
+    from .service import Service
+
+EXIT_CONFIG = 78
+
+type Command = Callable[[argparse.Namespace, ChassisSettings], int]
+
+
+def _serve(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    from .server import serve  # noqa: PLC0415
+
+    service: Service = args.service
+    # The collector `__main__` paused stays paused until the server has started (server.py).
+    return serve(service.create_app(settings), settings)
+
+
+def _migrate(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    from . import migrations  # noqa: PLC0415
+
+    service: Service = args.service
+    if args.downgrade:
+        migrations.downgrade(settings, args.downgrade, location=service.migrations)
+    else:
+        migrations.upgrade(settings, args.revision, location=service.migrations)
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    from .worker_process import main as run_worker  # noqa: PLC0415
+
+    return run_worker(args.service, settings)
+
+
+def _openapi(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    import json  # noqa: PLC0415
+
+    service: Service = args.service
+    document = json.dumps(service.create_app(settings).openapi(), indent=2, sort_keys=True)
+    if args.output == "-":
+        sys.stdout.write(document + "\n")
+    else:
+        with open(args.output, "w", encoding="utf-8") as output:
+            output.write(document + "\n")
+    return 0
+
+
+def _register_processes(commands: Subcommands) -> None:
+    commands.add_parser("serve", help="serve HTTP (the default)").set_defaults(handler=_serve)
+    worker = commands.add_parser("worker", help="run the background job worker (ARCH-3)")
+    worker.set_defaults(handler=_worker)
+    migrate = commands.add_parser("migrate", help="apply database migrations (DB-2)")
+    migrate.add_argument("revision", nargs="?", default="head", help="target (default: head)")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="roll back to REVISION instead")
+    migrate.set_defaults(handler=_migrate)
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document (API-2, TEST-3)")
+    openapi.add_argument("--output", default="-", help="file to write (default: stdout)")
+    openapi.set_defaults(handler=_openapi)
+    healthcheck.register(commands)
+
+
+_PROCESS_COMMANDS = frozenset({"serve", "worker", "migrate", "openapi", "healthcheck"})
+
+
+def _wants_domain_commands(argv: Sequence[str]) -> bool:
+    """Help, or a command that is not one of the processes: load the domains' commands."""
+    words = [word for word in argv if not word.startswith("-")]
+    return not words or words[0] not in _PROCESS_COMMANDS or "-h" in argv or "--help" in argv
+
+
+def build_parser(service: Service, *, with_domains: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {service.package}",
+        description="Run the service or one of its chores. Settings come from the environment.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _register_processes(commands)
+    if with_domains:
+        for domain in service.all_domains:
+            for register in domain.commands:
+                register(commands, service)
+    parser.set_defaults(handler=_serve, service=service)
+    return parser
+
+
+def main(service: Service, argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(service, with_domains=_wants_domain_commands(arguments))
+    args = parser.parse_args(arguments)
+    try:
+        settings = service.load_settings()
+    except ConfigurationError as error:
+        print(f"{service.package}: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    from .tracing import add_trace_ids  # noqa: PLC0415
+
+    add_processor(add_trace_ids)  # trace_id and span_id on every line inside a span (OBS-3)
+    configure_logging(level=settings.logging.level, fmt=settings.logging.format)
+    handler: Command = args.handler
+    if handler is not _serve:
+        gc.enable()  # paused for the imports by `__main__`; serving resumes it once started
+    return handler(args, settings)

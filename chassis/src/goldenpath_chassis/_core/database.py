@@ -1,0 +1,293 @@
+"""The database: one async engine per process, sessions per request (DB-1, PERF-2).
+
+The engine is created in the app's lifespan and disposed on shutdown. PostgreSQL connections
+come from a bounded pool with pre-ping (of connections idle past a short window), recycling and
+a server-side statement timeout; SQLite (the zero-setup development default) gets foreign keys,
+WAL and a busy timeout. Every statement is timed: slow ones are logged (the statement, never
+its parameters) and registered observers (metrics) see each duration.
+
+A lost database is not a bug in a request: `DatabaseUnavailableError` and the handlers installed
+here answer 503 problems, never a 500 with a traceback, and readiness reports it. New PostgreSQL
+connections go through the "database" circuit breaker (RES-1): while it is open, requests fail
+at once instead of each waiting out the connect timeout on a database that is down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from .errors import DomainError, problem_response
+from .health import HealthRegistry
+from .logging import get_logger
+from .resilience import CircuitBreakers, CircuitOpenError
+from .settings import ChassisSettings
+from .state import request_chassis
+
+QueryObserver = Callable[[str, float], None]
+"""Called with (statement kind, duration in seconds) after every statement."""
+
+_log = get_logger(__name__)
+_query_observers: list[QueryObserver] = []
+# Where the pool's checkin records when a connection was last returned (pre-ping, below).
+_RETURNED_AT = "returned_at"
+
+
+def add_query_observer(observer: QueryObserver) -> None:
+    if observer not in _query_observers:
+        _query_observers.append(observer)
+
+
+def remove_query_observer(observer: QueryObserver) -> None:
+    if observer in _query_observers:
+        _query_observers.remove(observer)
+
+
+class DatabaseUnavailableError(DomainError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "database-unavailable"
+    title = "Database unavailable"
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
+
+    def __init__(self) -> None:
+        super().__init__("The database cannot be reached right now; retry shortly.")
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+
+DATABASE_DEPENDENCY = "database"
+
+
+def _postgres_engine(
+    url: str, settings: ChassisSettings, breakers: CircuitBreakers | None = None
+) -> AsyncEngine:
+    import asyncpg  # noqa: PLC0415 - only PostgreSQL services install the driver
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    server_settings = {
+        "statement_timeout": str(settings.database.statement_timeout_ms),
+        "application_name": settings.service_name,
+    }
+
+    async def connect() -> Any:
+        # asyncpg reports a refused or timed-out connection with plain OSError/TimeoutError,
+        # which SQLAlchemy passes through unwrapped; name it for what it is.
+        try:
+            if breakers is None:
+                return await _connect()
+            async with breakers.protect(DATABASE_DEPENDENCY):
+                return await _connect()
+        except (OSError, TimeoutError, CircuitOpenError) as exc:
+            raise DatabaseUnavailableError from exc
+
+    async def _connect() -> Any:
+        return await asyncpg.connect(
+            dsn, timeout=settings.database.connect_timeout_seconds, server_settings=server_settings
+        )
+
+    if breakers is not None:
+        # Only a failed connection counts against the database, never a bad statement; and a
+        # short reset, so service resumes within seconds of the database coming back.
+        breakers.declare(
+            DATABASE_DEPENDENCY,
+            reset_seconds=min(5.0, settings.breakers.reset_seconds),
+            is_failure=lambda exc: isinstance(exc, OSError | TimeoutError),
+        )
+
+    engine = create_async_engine(
+        url,
+        async_creator=connect,
+        pool_size=settings.database.pool_size,
+        max_overflow=settings.database.max_overflow,
+        pool_timeout=settings.database.pool_timeout_seconds,
+        pool_recycle=settings.database.pool_recycle_seconds,
+    )
+    ping_before_use(engine.sync_engine, idle_seconds=settings.database.pool_pre_ping_idle_seconds)
+    return engine
+
+
+def ping_before_use(engine: Engine, *, idle_seconds: float) -> None:
+    """Pre-ping (DB-1): test a pooled connection before it is handed out, unless it came back
+    to the pool less than `idle_seconds` ago (0: test on every checkout).
+
+    SQLAlchemy's `pool_pre_ping` tests on every checkout, and with asyncpg a test is three round
+    trips (BEGIN, an empty statement, ROLLBACK), as many as a read's own transaction. A
+    connection that finished a statement a moment ago is as alive as a test would find it
+    (HikariCP skips its check within 500 ms for the same reason). What can go wrong: a database
+    lost within that window fails the one statement that finds out, which invalidates the
+    pool as a failed test does; every other request reconnects.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _test(dbapi_connection: Any, record: Any, _: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        # A new connection has never been returned: it was tested by being made.
+        if returned_at is None or time.monotonic() - returned_at < idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            # As `pool_pre_ping` does: every older connection is replaced, this one at once.
+            raise InvalidatePoolError(str(error)) from error
+
+
+def _sqlite_engine(url: str, settings: ChassisSettings) -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url, connect_args={"timeout": settings.database.statement_timeout_ms / 1000}
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # SQLite enforces foreign keys only when asked, per connection (DB-3).
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={settings.database.statement_timeout_ms}")
+        cursor.close()
+
+    return engine
+
+
+def _statement_kind(statement: str) -> str:
+    head = statement.lstrip().split(None, 1)
+    return head[0].upper() if head else "UNKNOWN"
+
+
+def instrument_queries(engine: Engine, *, slow_query_ms: int) -> None:
+    """Time every statement: log the slow ones, report each to the query observers."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Connection, *_: Any) -> None:
+        conn.info.setdefault("query_started", []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _finish(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
+        duration = time.perf_counter() - conn.info["query_started"].pop()
+        kind = _statement_kind(statement)
+        for observer in _query_observers:
+            observer(kind, duration)
+        if duration * 1000 >= slow_query_ms:
+            # The statement shows the query's shape; parameter values may be personal data.
+            _log.warning(
+                "slow_query", duration_ms=round(duration * 1000, 2), statement=statement[:2000]
+            )
+
+
+def create_engine(
+    settings: ChassisSettings, *, breakers: CircuitBreakers | None = None
+) -> AsyncEngine:
+    url = settings.database.effective_url
+    engine = (
+        _sqlite_engine(url, settings)
+        if url.startswith("sqlite")
+        else _postgres_engine(url, settings, breakers)
+    )
+    instrument_queries(engine.sync_engine, slow_query_ms=settings.database.slow_query_ms)
+    return engine
+
+
+@asynccontextmanager
+async def open_database(
+    settings: ChassisSettings, health: HealthRegistry, *, breakers: CircuitBreakers | None = None
+) -> AsyncIterator[Database]:
+    engine = create_engine(settings, breakers=breakers)
+    database = Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+    async def ping() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    health.register("database", ping)
+    try:
+        yield database
+    finally:
+        await engine.dispose()
+
+
+# async: a plain `def` dependency would cost a thread-pool hop per request. The database comes
+# from the request, not from a dependency of its own: each dependency FastAPI solves costs time
+# on every request.
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; services commit, anything uncommitted is rolled back.
+
+    A request that never touches the database (a cache hit) leaves its session unused, and an
+    unused session holds no connection, transaction or object: it is dropped without `close()`,
+    which would still cost a greenlet switch (about 100 µs, most of a cached read's own work).
+    """
+    database = request_chassis(request).resources.database
+    session = database.sessionmaker()
+    try:
+        yield session
+    finally:
+        # Any query, flush or `add()` begins a transaction; objects kept after a commit stay in
+        # the identity map. Either way the session is closed as `async with` would close it.
+        if session.in_transaction() or session.identity_map or session.new:
+            async with session:
+                pass
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """Whether an error means "the database is not there", as opposed to a bad statement."""
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> Any:
+    if not is_connection_failure(exc):
+        raise exc
+    _log.warning("database_unavailable", error=type(exc).__name__)
+    unavailable = DatabaseUnavailableError()
+    return problem_response(
+        status=unavailable.status,
+        scope=request.scope,
+        detail=unavailable.detail,
+        type_=f"urn:problem-type:{unavailable.code}",
+        title=unavailable.title,
+        headers=unavailable.headers,
+    )
+
+
+def install_database_error_handlers(app: FastAPI) -> None:
+    for error in (DBAPIError, PoolTimeoutError):
+        app.add_exception_handler(error, _database_error)

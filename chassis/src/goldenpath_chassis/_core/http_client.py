@@ -1,0 +1,251 @@
+"""The one outbound HTTP client (RES-1, RES-2): timeouts, retries with backoff, breakers.
+
+Every call to another service goes through `OutboundHttp.request(...)`, which adds, on top of
+one shared `httpx.AsyncClient` (connection pooling, connect/read timeouts):
+- a circuit breaker per dependency (`core/resilience.py`), checked before every attempt;
+- bounded retries with exponential backoff and jitter (stamina), only for idempotent requests
+  (GET, HEAD, OPTIONS, PUT, DELETE, or any request with an `Idempotency-Key`) and only after
+  transient failures (connection errors, timeouts, 429, 502, 503, 504), honouring
+  `Retry-After` when it fits in the deadline;
+- an overall deadline: no call, retries and waits included, outlasts it;
+- a trace span per attempt with `traceparent` injected (when tracing is on), and the
+  `http_client_request_duration_seconds` and `http_client_retries_total` metrics.
+
+Tests switch waits off with `stamina.set_testing(True)`, or pass a short `RetryPolicy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ssl
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import stamina
+
+from .logging import get_logger
+from .metrics import Metrics
+from .resilience import CircuitBreakers, DependencyUnavailableError
+from .settings import ChassisSettings
+from .tracing import Tracing
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How hard to try. Delays grow as `wait_initial * 2**n` plus up to `wait_jitter`."""
+
+    attempts: int = 4
+    deadline_seconds: float = 15.0
+    wait_initial: float = 0.2
+    wait_max: float = 5.0
+    wait_jitter: float = 0.2
+
+
+class TransientStatusError(Exception):
+    """A response whose status says 'try again later'; retried, then returned as is."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        # No URL in the message: it is logged, and URLs often carry tokens (webhooks do).
+        super().__init__(f"{response.request.method} answered {response.status_code}")
+        self.response = response
+
+
+class DeadlineExceededError(DependencyUnavailableError):
+    """The call, retries included, did not succeed within its deadline."""
+
+    def __init__(self, dependency: str, deadline_seconds: float) -> None:
+        super().__init__(
+            dependency, f"The {dependency} dependency did not answer within {deadline_seconds}s."
+        )
+
+
+def is_breaker_failure(exc: BaseException) -> bool:
+    """What counts against a dependency: transport errors and 5xx answers, nothing else."""
+    if isinstance(exc, TransientStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
+
+
+def _retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class OutboundHttp:
+    """Resilient outbound HTTP for the whole process; see the module docstring."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        breakers: CircuitBreakers,
+        metrics: Metrics | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.client = client
+        self.breakers = breakers
+        self.metrics = metrics
+        self.policy = policy or RetryPolicy()
+
+    def declare(self, dependency: str, **breaker_options: Any) -> None:
+        """Name a dependency up front, so its breaker shows in metrics and readiness."""
+        self.breakers.declare(dependency, is_failure=is_breaker_failure, **breaker_options)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        dependency: str,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        json: Any = None,
+        policy: RetryPolicy | None = None,
+    ) -> httpx.Response:
+        """Send a request to `dependency`; return the final response, whatever its status.
+
+        Raises `CircuitOpenError` while the dependency's breaker is open,
+        `DeadlineExceededError` past the deadline, and `DependencyUnavailableError` when every
+        attempt failed without a response. All three are 503 problems if they reach a client.
+        """
+        policy = policy or self.policy
+        method = method.upper()
+        if dependency not in self.breakers:
+            self.declare(dependency)
+        idempotent = method in IDEMPOTENT_METHODS or any(
+            name.lower() == IDEMPOTENCY_KEY_HEADER.lower() for name in headers or {}
+        )
+        deadline = asyncio.get_running_loop().time() + policy.deadline_seconds
+
+        def retry_on(exc: Exception) -> bool | float:
+            if not isinstance(exc, TransientStatusError | httpx.TransportError):
+                return False
+            remaining = deadline - asyncio.get_running_loop().time()
+            if isinstance(exc, TransientStatusError):
+                wait = _retry_after_seconds(exc.response)
+                if wait is not None:
+                    return wait if wait < remaining else False
+            return True
+
+        try:
+            async with asyncio.timeout_at(deadline):
+                async for attempt in stamina.retry_context(
+                    on=retry_on,
+                    attempts=policy.attempts if idempotent else 1,
+                    timeout=policy.deadline_seconds,
+                    wait_initial=policy.wait_initial,
+                    wait_max=policy.wait_max,
+                    wait_jitter=policy.wait_jitter,
+                ):
+                    with attempt:
+                        if attempt.num > 1 and self.metrics is not None:
+                            self.metrics.http_client_retries.labels(dependency).inc()
+                        return await self._attempt(
+                            method, url, dependency=dependency, headers=headers,
+                            content=content, json=json,
+                        )  # fmt: skip
+        except TransientStatusError as exc:
+            return exc.response  # retries exhausted: the caller sees the last answer
+        except httpx.TransportError as exc:
+            raise DependencyUnavailableError(
+                dependency, f"The {dependency} dependency failed: {type(exc).__name__}."
+            ) from exc
+        except TimeoutError as exc:
+            raise DeadlineExceededError(dependency, policy.deadline_seconds) from exc
+        raise AssertionError("unreachable: stamina either returns or re-raises")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        dependency: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        json: Any,
+    ) -> httpx.Response:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            async with self.breakers.protect(dependency):
+                response = await self.client.request(
+                    method, url, headers=headers, content=content, json=json
+                )
+                outcome = str(response.status_code)
+                if response.status_code in TRANSIENT_STATUSES:
+                    raise TransientStatusError(response)
+                return response
+        finally:
+            if self.metrics is not None:
+                self.metrics.http_client_request_duration.labels(
+                    dependency, method, outcome
+                ).observe(time.perf_counter() - started)
+
+
+def retry_policy_from(settings: ChassisSettings) -> RetryPolicy:
+    return RetryPolicy(
+        attempts=settings.http_client.retry_attempts,
+        deadline_seconds=settings.http_client.retry_deadline_seconds,
+    )
+
+
+async def load_tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context: certifi's CA bundle, or `SSL_CERT_FILE` / `SSL_CERT_DIR`.
+
+    Loading the bundle takes about 50 ms, in OpenSSL with the GIL released: the lifespan starts
+    this first, in a thread, so it overlaps the rest of start-up, and the outbound clients
+    share the one context instead of loading the bundle each.
+    """
+    return await asyncio.to_thread(httpx.create_ssl_context)
+
+
+@asynccontextmanager
+async def outbound_http(
+    settings: ChassisSettings,
+    *,
+    breakers: CircuitBreakers,
+    metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
+    tls: ssl.SSLContext | None = None,
+    service_version: str = "0",
+) -> AsyncIterator[OutboundHttp]:
+    """The process's shared outbound client, closed (connections and all) on exit."""
+    client = httpx.AsyncClient(
+        verify=tls if tls is not None else True,
+        timeout=httpx.Timeout(
+            connect=settings.http_client.connect_timeout_seconds,
+            read=settings.http_client.read_timeout_seconds,
+            write=settings.http_client.read_timeout_seconds,
+            pool=settings.http_client.connect_timeout_seconds,
+        ),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        headers={"User-Agent": f"{settings.service_name}/{service_version}"},
+        follow_redirects=False,
+    )
+    if tracing is not None:
+        tracing.instrument_httpx(client)
+    try:
+        yield OutboundHttp(
+            client, breakers=breakers, metrics=metrics, policy=retry_policy_from(settings)
+        )
+    finally:
+        await client.aclose()

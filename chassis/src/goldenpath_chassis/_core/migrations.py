@@ -1,0 +1,110 @@
+"""Alembic, driven from code (DB-2): `python -m <package> migrate` and the tests use this.
+
+The migration scripts live inside the service's package (`migrations/`), so they ship in its
+wheel and image, and the migration Job runs exactly the code it deploys. The service's
+`migrations/env.py` calls `run_migrations` with the service's metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command, context
+from alembic.autogenerate.api import AutogenContext
+from alembic.config import Config
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+
+from .database import create_engine
+from .models import UTCDateTime
+from .settings import ChassisSettings
+
+
+def alembic_config(location: Path, connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def _run(settings: ChassisSettings, action: str, revision: str, location: Path) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_run_sync, action, revision, location)
+    finally:
+        await engine.dispose()
+
+
+def _run_sync(connection: Connection, action: str, revision: str, location: Path) -> None:
+    config = alembic_config(location, connection)
+    if action == "upgrade":
+        command.upgrade(config, revision)
+    else:
+        command.downgrade(config, revision)
+
+
+def upgrade(settings: ChassisSettings, revision: str = "head", *, location: Path) -> None:
+    asyncio.run(_run(settings, "upgrade", revision, location))
+
+
+def downgrade(settings: ChassisSettings, revision: str, *, location: Path) -> None:
+    asyncio.run(_run(settings, "downgrade", revision, location))
+
+
+async def upgrade_async(
+    settings: ChassisSettings, revision: str = "head", *, location: Path
+) -> None:
+    await _run(settings, "upgrade", revision, location)
+
+
+async def downgrade_async(settings: ChassisSettings, revision: str, *, location: Path) -> None:
+    await _run(settings, "downgrade", revision, location)
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write chassis column types as plain SQLAlchemy types: migrations never import the app."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def _configure_and_run(connection: Connection, metadata: MetaData) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        render_item=render_item,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_from_settings(settings: ChassisSettings, metadata: MetaData) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_configure_and_run, metadata)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def run_migrations(metadata: MetaData, load_settings: Callable[[], ChassisSettings]) -> None:
+    """The body of a service's `migrations/env.py`.
+
+    From code and tests, Alembic is handed a connection; from the `alembic` command line
+    (`alembic revision --autogenerate`), the service's settings say where the database is.
+    """
+    if context.is_offline_mode():
+        raise SystemExit("offline (--sql) migrations are not supported; run against a database")
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _configure_and_run(connection, metadata)
+    else:
+        asyncio.run(_run_from_settings(load_settings(), metadata))

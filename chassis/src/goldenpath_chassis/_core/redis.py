@@ -1,0 +1,41 @@
+"""The shared Redis client, one per process, or none in development without `REDIS_URL`.
+
+Redis backs the cache and the rate limiter's counters, so every replica sees the same state.
+Start-up does not wait for Redis: an outage shows in readiness (as "degraded": the check is not
+critical) and the users of the client degrade by their documented policy (the cache is bypassed,
+the rate limiter fails open), rather than the process refusing to start or leaving rotation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+
+from .health import HealthRegistry
+from .settings import ChassisSettings
+
+
+@asynccontextmanager
+async def redis_client(
+    settings: ChassisSettings, health: HealthRegistry
+) -> AsyncIterator[Redis | None]:
+    if settings.redis.url is None:
+        yield None
+        return
+    client = Redis.from_url(
+        settings.redis.url.get_secret_value(),
+        socket_connect_timeout=settings.redis.timeout_seconds,
+        socket_timeout=settings.redis.timeout_seconds,
+        health_check_interval=30,
+    )
+
+    async def ping() -> None:
+        await client.ping()
+
+    health.register("redis", ping, critical=False)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -1,0 +1,282 @@
+"""Authentication (SEC-3): who is calling, from exactly one credential.
+
+Precedence: `Authorization: Bearer <JWT>`, then `X-API-Key`, then the session cookie. The first
+one present decides: a request is never authenticated by a weaker credential because a stronger
+one failed, and a cookie is ignored when a header credential is present (so such requests are
+exempt from CSRF, see `csrf.py`).
+
+After the caller is known, the per-principal rate limit counts the request (SEC-4, second layer),
+then the route's scopes are checked. The principal is kept in the request's state, so a route
+that depends on it twice authenticates once.
+
+Failures are problem responses: 401 with a `WWW-Authenticate` challenge naming the reason (RFC
+6750), 403 naming the missing scopes or the CSRF failure, 429 from the limiter, and 503 when the
+identity provider's keys cannot be fetched. Never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase
+
+from ..errors import DomainError
+from ..logging import get_logger
+from ..state import request_chassis
+from .api_keys import ApiKeyRejectedError, ApiKeyVerifier
+from .csrf import CSRF_COOKIE, CSRF_HEADER, SAFE_METHODS, CsrfProtection
+from .jwt import JwtVerifier, KeySetUnavailableError, TokenRejectedError
+from .principal import Principal
+from .rate_limit import RateLimiter, Rejection
+from .session import SESSION_COOKIE, SessionCodec
+
+API_KEY_HEADER = "X-API-Key"
+PRINCIPAL_STATE_KEY = "principal"
+
+_log = get_logger(__name__)
+
+BEARER_SCHEME = "bearerToken"
+# The other two ways to authenticate, documented as alternatives to the bearer token (any one
+# will do) by `document_credential_schemes`.
+OTHER_SCHEMES: dict[str, dict[str, str]] = {
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": API_KEY_HEADER,
+        "description": "A service-to-service API key (`python -m <package> api-keys create`).",
+    },
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "A browser session from `POST /v1/auth/session`; POST, PUT, PATCH and "
+        "DELETE also need the `X-CSRF-Token` header.",
+    },
+}
+
+
+def _challenge(error: str | None = None, **params: str) -> dict[str, str]:
+    parts = ['Bearer realm="api"']
+    if error:
+        parts.append(f'error="{error}"')
+    parts += [f'{name}="{value}"' for name, value in params.items()]
+    return {"WWW-Authenticate": ", ".join(parts)}
+
+
+class AuthenticationRequiredError(DomainError):
+    status = HTTPStatus.UNAUTHORIZED
+    code = "authentication-required"
+    title = "Authentication required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Send a bearer token (Authorization: Bearer ...), an API key (X-API-Key) or a "
+            "session cookie.",
+            headers=_challenge(),
+        )
+
+
+class InvalidCredentialsError(DomainError):
+    status = HTTPStatus.UNAUTHORIZED
+    code = "invalid-credentials"
+    title = "Invalid credentials"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The credentials were refused: {reason}.",
+            headers=_challenge("invalid_token", error_description=reason),
+        )
+
+
+class InsufficientScopeError(DomainError):
+    status = HTTPStatus.FORBIDDEN
+    code = "insufficient-scope"
+    title = "Insufficient scope"
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        needed = " ".join(missing)
+        super().__init__(
+            f"This operation needs the scopes: {needed}.",
+            headers=_challenge("insufficient_scope", scope=needed),
+        )
+
+
+class CsrfRejectedError(DomainError):
+    status = HTTPStatus.FORBIDDEN
+    code = "csrf-rejected"
+    title = "Cross-site request refused"
+
+
+class SessionOnlyForBearerError(DomainError):
+    status = HTTPStatus.FORBIDDEN
+    code = "bearer-token-required"
+    title = "A bearer token is required"
+
+    def __init__(self) -> None:
+        super().__init__("A session is opened by exchanging a bearer token.")
+
+
+class AuthenticationUnavailableError(DomainError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "authentication-unavailable"
+    title = "Authentication unavailable"
+    headers = {"Retry-After": "5"}  # noqa: RUF012 - read-only class default
+
+    def __init__(self) -> None:
+        super().__init__("The identity provider's signing keys cannot be fetched right now.")
+
+
+class RateLimitedError(DomainError):
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    code = "rate-limited"
+    title = "Too many requests"
+
+
+class RateLimiterUnavailableError(DomainError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "rate-limiter-unavailable"
+    title = "Rate limiting unavailable"
+
+
+def _rate_limit_error(rejection: Rejection) -> DomainError:
+    kind = (
+        RateLimitedError
+        if rejection.status == HTTPStatus.TOO_MANY_REQUESTS
+        else RateLimiterUnavailableError
+    )
+    return kind(rejection.detail, headers=rejection.headers)
+
+
+class Authenticator:
+    """Turns the credential of a request into a `Principal`, or refuses it."""
+
+    def __init__(
+        self,
+        *,
+        jwt: JwtVerifier,
+        api_keys: ApiKeyVerifier | None,
+        sessions: SessionCodec,
+        csrf: CsrfProtection,
+        limiter: RateLimiter | None,
+    ) -> None:
+        self.jwt = jwt
+        self.api_keys = api_keys
+        self.sessions = sessions
+        self.csrf = csrf
+        self.limiter = limiter
+
+    async def authenticate(self, request: Request, required: Sequence[str]) -> Principal:
+        state = request.scope.setdefault("state", {})
+        principal: Principal | None = state.get(PRINCIPAL_STATE_KEY)
+        if principal is None:
+            principal = await self._identify(request)
+            if self.limiter is not None:
+                rejection = await self.limiter.hit("principal", principal.rate_limit_key)
+                if rejection is not None:
+                    raise _rate_limit_error(rejection)
+            state[PRINCIPAL_STATE_KEY] = principal
+        missing = principal.missing(required)
+        if missing:
+            raise InsufficientScopeError(missing)
+        return principal
+
+    async def _identify(self, request: Request) -> Principal:
+        headers = request.headers
+        authorization = headers.get("authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise InvalidCredentialsError("use the Bearer scheme")
+            return await self._from_token(token.strip())
+        api_key = headers.get(API_KEY_HEADER)
+        if api_key is not None:
+            return await self._from_api_key(api_key)
+        # Cookies are parsed only when no header credential was sent.
+        session_cookie = request.cookies.get(SESSION_COOKIE)
+        if session_cookie is not None:
+            return self._from_session(request, session_cookie)
+        raise AuthenticationRequiredError
+
+    async def _from_token(self, token: str) -> Principal:
+        try:
+            verified = await self.jwt.verify(token)
+        except TokenRejectedError as error:
+            _log.info("credentials_refused", method="bearer", reason=error.reason)
+            raise InvalidCredentialsError(error.reason) from None
+        except KeySetUnavailableError:
+            raise AuthenticationUnavailableError from None
+        return Principal(verified.subject, verified.scopes, "bearer")
+
+    async def _from_api_key(self, api_key: str) -> Principal:
+        if self.api_keys is None:
+            raise InvalidCredentialsError("API keys are not accepted here")
+        try:
+            record = await self.api_keys.verify(api_key)
+        except ApiKeyRejectedError as error:
+            _log.info("credentials_refused", method="api_key", reason=error.reason)
+            raise InvalidCredentialsError(error.reason) from None
+        return Principal(record.key_id, record.scopes, "api_key")
+
+    def _from_session(self, request: Request, cookie: str) -> Principal:
+        session = self.sessions.read(cookie)
+        if session is None:
+            _log.info("credentials_refused", method="session", reason="invalid or expired")
+            raise InvalidCredentialsError("the session is invalid or expired")
+        if request.method not in SAFE_METHODS:
+            headers = request.headers
+            problem = self.csrf.problem(
+                session_id=session.session_id,
+                origin=headers.get("origin"),
+                fetch_site=headers.get("sec-fetch-site"),
+                host=headers.get("host"),
+                header_token=headers.get(CSRF_HEADER),
+                cookie_token=request.cookies.get(CSRF_COOKIE),
+            )
+            if problem is not None:
+                _log.warning("csrf_rejected", reason=problem)
+                raise CsrfRejectedError(f"Cross-site request refused: {problem}.")
+        return Principal(session.subject, session.scopes, "session", session.session_id)
+
+
+class _Authenticate(SecurityBase):
+    """The one security dependency behind `RequireScopes`: authenticate, limit, check scopes.
+
+    A single dependency, not one per scheme: each dependency FastAPI solves costs time on every
+    request. The OpenAPI document still lists all three schemes (`document_credential_schemes`).
+    """
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(
+            bearerFormat="JWT",
+            description="A JWT from the identity provider; its `scope` claim grants the scopes.",
+        )
+        self.scheme_name = BEARER_SCHEME
+
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
+        authenticator = request_chassis(request).authenticator
+        return await authenticator.authenticate(request, security_scopes.scopes)
+
+
+authenticate = _Authenticate()
+
+
+def document_credential_schemes(document: dict[str, Any]) -> None:
+    """Offer the API key and the session cookie wherever a bearer token is accepted."""
+    used = False
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for requirement in list(operation.get("security", ())):
+                scopes = requirement.get(BEARER_SCHEME)
+                if scopes is not None:
+                    operation["security"] += [{name: scopes} for name in OTHER_SCHEMES]
+                    used = True
+    if used:
+        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes.update(OTHER_SCHEMES)

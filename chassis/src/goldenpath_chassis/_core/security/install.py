@@ -1,0 +1,174 @@
+"""Wire the security concerns into the app: middleware at creation, resources in the lifespan.
+
+Request path, outermost first (see `api.py`):
+
+    request context -> security headers -> unhandled errors -> CORS -> per-IP rate limit
+    -> body size limit -> routing -> authentication, per-principal rate limit, scopes (route
+    dependencies)
+
+Security headers sit outside the error handler so that even a 500 carries them; CORS sits
+outside the limiters so that a browser can read a 401 or 429; the per-IP limit runs before the
+body is read and before any credential is checked.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from starlette.middleware.cors import CORSMiddleware
+
+from ..logging import get_logger
+from ..settings import ChassisSettings
+from ..static import STATIC_PREFIX
+from .api_keys import ApiKeyStore, ApiKeyVerifier
+from .authentication import Authenticator
+from .body_limit import BodyLimitMiddleware
+from .client_ip import ClientIpResolver
+from .cors import cors_options
+from .csrf import CsrfProtection
+from .dev_keys import (
+    DEVELOPMENT_ALGORITHM,
+    DEVELOPMENT_KEY_DIR,
+    development_audience,
+    development_issuer,
+    load_or_create_development_key,
+)
+from .headers import SecurityHeadersMiddleware, default_headers, docs_csp
+from .jwt import JwksKeySource, JwtVerifier, KeySource, StaticKeySource
+from .rate_limit import IpRateLimitMiddleware, RateLimiter
+from .scopes import ensure_access_declared
+from .session import SessionCodec
+
+_log = get_logger(__name__)
+
+# Probes must never be throttled: a rate-limited liveness probe restarts a healthy pod.
+RATE_LIMIT_EXEMPT_PREFIXES = ("/health/",)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RequestGuards:
+    """What the request guards and authentication share, built with the app."""
+
+    rate_limiter: RateLimiter | None
+    client_ip: ClientIpResolver
+    sessions: SessionCodec
+    csrf: CsrfProtection
+
+    @classmethod
+    def build(cls, settings: ChassisSettings) -> RequestGuards:
+        limits = settings.rate_limits
+        limiter = (
+            RateLimiter(
+                per_ip=limits.per_ip,
+                per_principal=limits.per_principal,
+                on_storage_error=limits.on_storage_error,
+                cooldown_seconds=limits.storage_retry_seconds,
+                namespace=f"{settings.service_name}:ratelimit",
+            )
+            if limits.enabled
+            else None
+        )
+        secret = settings.sessions.secret.get_secret_value()
+        return cls(
+            rate_limiter=limiter,
+            client_ip=ClientIpResolver(
+                settings.proxies.proxies, header=settings.proxies.proxy_header
+            ),
+            sessions=SessionCodec(secret, max_age_seconds=settings.sessions.max_age_seconds),
+            csrf=CsrfProtection(secret, trusted_origins=settings.cors.allow_origins),
+        )
+
+
+def add_request_guards(app: FastAPI, settings: ChassisSettings, guards: RequestGuards) -> None:
+    """CORS, the per-IP rate limit and the body size limit (add before the error handler)."""
+    # Starlette wraps in reverse order of addition: the last added runs first (outermost).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.request_limits.max_body_bytes)
+    if guards.rate_limiter is not None:
+        app.add_middleware(
+            IpRateLimitMiddleware,
+            limiter=guards.rate_limiter,
+            client_ip=guards.client_ip,
+            exempt_prefixes=RATE_LIMIT_EXEMPT_PREFIXES,
+        )
+    if settings.cors.allow_origins:
+        app.add_middleware(CORSMiddleware, **cors_options(settings.cors.allow_origins))
+
+
+def add_security_headers(app: FastAPI, settings: ChassisSettings) -> None:
+    """Security headers on every response (add after the error handler, so it wraps it)."""
+    overrides = {STATIC_PREFIX: {"cross-origin-resource-policy": "cross-origin"}}
+    if app.openapi_url is not None:
+        overrides["/docs"] = {"content-security-policy": docs_csp(settings.static.base_url)}
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        headers=default_headers(hsts_seconds=settings.headers.hsts_seconds),
+        path_overrides=overrides,
+    )
+
+
+@asynccontextmanager
+async def _key_source(
+    settings: ChassisSettings, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[KeySource]:
+    if settings.jwt.jwks_url is not None:
+        # Identity providers answer JWKS quickly or not at all: short timeouts, no redirects.
+        # The TLS context is the outbound client's, when there is one: its CA bundle is loaded.
+        async with httpx.AsyncClient(
+            timeout=3.0, follow_redirects=False, verify=tls if tls is not None else True
+        ) as client:
+            yield JwksKeySource(
+                settings.jwt.jwks_url,
+                client=client,
+                cache_seconds=settings.jwt.jwks_cache_seconds,
+                min_refresh_seconds=settings.jwt.jwks_min_refresh_seconds,
+            )
+    elif settings.jwt.public_key is not None:
+        yield StaticKeySource(settings.jwt.public_key, algorithms=settings.jwt.algorithms)
+    else:
+        # Development and tests only: production refuses to start without a key source.
+        key = load_or_create_development_key()
+        _log.warning("development_signing_key", directory=str(DEVELOPMENT_KEY_DIR))
+        yield StaticKeySource(key.public_pem, algorithms=(DEVELOPMENT_ALGORITHM,))
+
+
+@asynccontextmanager
+async def open_authenticator(
+    app: FastAPI,
+    settings: ChassisSettings,
+    guards: RequestGuards,
+    *,
+    redis: Redis | None,
+    tls: ssl.SSLContext | None,
+    api_key_store: ApiKeyStore | None,
+) -> AsyncIterator[Authenticator]:
+    """Open what authentication and rate limiting need; refuse undeclared routes."""
+    ensure_access_declared(app)
+    if guards.rate_limiter is not None and redis is not None:
+        guards.rate_limiter.use_redis(redis)
+    async with AsyncExitStack() as stack:
+        keys = await stack.enter_async_context(_key_source(settings, tls))
+        verifier = JwtVerifier(
+            keys,
+            issuer=settings.jwt.issuer or development_issuer(settings.service_name),
+            audience=settings.jwt.audience or development_audience(settings.service_name),
+            algorithms=settings.jwt.algorithms,
+            leeway_seconds=settings.jwt.leeway_seconds,
+        )
+        api_keys = (
+            ApiKeyVerifier(api_key_store, cache_seconds=settings.api_keys.cache_seconds)
+            if api_key_store is not None
+            else None
+        )
+        yield Authenticator(
+            jwt=verifier,
+            api_keys=api_keys,
+            sessions=guards.sessions,
+            csrf=guards.csrf,
+            limiter=guards.rate_limiter,
+        )

@@ -1,0 +1,84 @@
+"""Session routes under /v1/auth: open (exchange a bearer token), inspect, close."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Response, status
+
+from ..openapi import problem_responses
+from ..security.authentication import SessionOnlyForBearerError
+from ..security.csrf import CSRF_COOKIE
+from ..security.scopes import Authenticated, CurrentPrincipal
+from ..security.session import SESSION_COOKIE
+from .dependencies import CsrfDep, SameSiteDep, SessionsDep
+from .schemas import PrincipalRead, SessionRead
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+@router.post(
+    "/session",
+    summary="Open a browser session with a bearer token",
+    description="Sets an HttpOnly, Secure, SameSite session cookie and a CSRF token. Browser "
+    "code then calls the API with the cookie and sends `X-CSRF-Token` on state-changing "
+    "requests; it never has to keep the bearer token.",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionRead,
+    responses=problem_responses(401, 403, 429),
+)
+async def open_session(
+    principal: CurrentPrincipal,
+    sessions: SessionsDep,
+    csrf: CsrfDep,
+    same_site: SameSiteDep,
+    response: Response,
+) -> SessionRead:
+    if principal.method != "bearer":
+        raise SessionOnlyForBearerError
+    cookie, session = sessions.issue(subject=principal.subject, scopes=principal.scopes)
+    csrf_token = csrf.token_for(session.session_id)
+    for name, value, http_only in (
+        (SESSION_COOKIE, cookie, True),
+        (CSRF_COOKIE, csrf_token, False),  # page scripts read it to send the header
+    ):
+        response.set_cookie(
+            name,
+            value,
+            max_age=sessions.max_age_seconds,
+            path="/",
+            secure=True,
+            httponly=http_only,
+            samesite=same_site,
+        )
+    return SessionRead(
+        subject=session.subject,
+        scopes=sorted(session.scopes),
+        expires_at=datetime.fromtimestamp(session.expires_at, UTC),
+        csrf_token=csrf_token,
+    )
+
+
+@router.get(
+    "/session",
+    summary="Who is calling",
+    response_model=PrincipalRead,
+    responses=problem_responses(401, 429),
+)
+async def read_principal(principal: CurrentPrincipal) -> PrincipalRead:
+    return PrincipalRead(
+        subject=principal.subject, scopes=sorted(principal.scopes), method=principal.method
+    )
+
+
+@router.delete(
+    "/session",
+    summary="Close the browser session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 429),
+    # Authenticated, and CSRF-checked when the session cookie is what authenticates it.
+    dependencies=[Authenticated],
+)
+async def close_session(response: Response) -> None:
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        response.delete_cookie(name, path="/", secure=True, httponly=name == SESSION_COOKIE)

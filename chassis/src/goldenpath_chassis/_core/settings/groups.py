@@ -1,0 +1,537 @@
+"""The chassis's settings, one model per concern (CFG-1).
+
+Each group reads the environment variables that share its prefix: `DatabaseSettings.pool_size`
+is `DATABASE_POOL_SIZE`. The variable names are the ones services have always used, so moving a
+concern into a group renames nothing a deployment sets. A group validates alone; the checks that
+depend on the environment ("required in production") read `app_env` from the validation context
+that `load_settings` passes, so one bad group never hides another's problems.
+
+Every message names what is wrong and never the value, which may be a secret.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import ClassVar, Final, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
+
+from ..security.settings_checks import (
+    DEFAULT_JWT_ALGORITHMS,
+    check_jwt_algorithms,
+    check_origin,
+    check_public_key,
+    check_rate_limit,
+    split_list,
+)
+
+Environment = Literal["development", "test", "production"]
+DatabaseBackend = Literal["postgresql", "sqlite"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+DEVELOPMENT_DATABASE_URL: Final = "sqlite+aiosqlite:///./var/development.sqlite3"
+_DATABASE_SCHEMES: Final[dict[str, str]] = {
+    "postgresql": "postgresql+asyncpg://",
+    "sqlite": "sqlite+aiosqlite://",
+}
+
+
+def app_env_of(info: ValidationInfo) -> str:
+    """The environment `load_settings` validates for ("development" when built directly)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    return str(context.get("app_env", "development"))
+
+
+def in_production(info: ValidationInfo) -> bool:
+    return app_env_of(info) == "production"
+
+
+def _absolute_http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value
+
+
+class SettingsGroup(BaseModel):
+    """Settings of one concern, read from the environment variables that share `env_prefix`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    env_prefix: ClassVar[str] = ""
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable of one of this group's fields."""
+        return (cls.env_prefix + field).upper()
+
+
+class ServerSettings(SettingsGroup):
+    """The HTTP server and its shutdown (INF-1, INF-3)."""
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(8000, ge=1, le=65535)
+    shutdown_grace_seconds: float = Field(
+        20.0, gt=0, le=600, description="How long in-flight requests may take after SIGTERM."
+    )
+    shutdown_drain_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=120,
+        description="After SIGTERM, keep serving while readiness is 503 for this long, so load "
+        "balancers stop routing here before the listener closes.",
+    )
+
+
+class LoggingSettings(SettingsGroup):
+    """Structured logs (OBS-3): `LOG_LEVEL`, `LOG_FORMAT`."""
+
+    env_prefix: ClassVar[str] = "LOG_"
+
+    level: LogLevel = "INFO"
+    format: Literal["json", "console"] = "json"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class DocsSettings(SettingsGroup):
+    """The OpenAPI document and the docs page (API-2): `DOCS_ENABLED`."""
+
+    env_prefix: ClassVar[str] = "DOCS_"
+
+    enabled: bool = True
+
+
+class HealthSettings(SettingsGroup):
+    """Readiness (INF-2): `READINESS_TIMEOUT_SECONDS`."""
+
+    env_prefix: ClassVar[str] = "READINESS_"
+
+    timeout_seconds: float = Field(
+        1.0, gt=0, le=30, description="How long /health/ready waits for each dependency."
+    )
+
+
+class DatabaseSettings(SettingsGroup):
+    """The database and its connection pool (DB-1, PERF-2).
+
+    Connections per process = pool size + overflow; keep (replicas x that) + worker pools under
+    PostgreSQL's max_connections minus a reserve for migrations and humans.
+    """
+
+    env_prefix: ClassVar[str] = "DATABASE_"
+
+    url: SecretStr | None = None
+    pool_size: int = Field(10, ge=1, le=100)
+    max_overflow: int = Field(5, ge=0, le=100)
+    pool_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="How long a request waits for a pooled connection."
+    )
+    pool_recycle_seconds: int = Field(
+        1800, ge=30, le=86400, description="Reopen connections older than this."
+    )
+    pool_pre_ping_idle_seconds: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="Test a pooled connection before use if it was idle longer (0: always).",
+    )
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    statement_timeout_ms: int = Field(
+        5000, ge=100, le=600_000, description="The server cancels statements that run longer."
+    )
+    slow_query_ms: int = Field(
+        200, ge=1, le=600_000, description="Statements slower than this are logged."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_fits_backend(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            if in_production(info):
+                raise ValueError("is required in production")
+            return None
+        context = info.context if isinstance(info.context, dict) else {}
+        backend = context.get("database_backend")
+        # The service's declared backend; any known one when the group is built on its own.
+        allowed = {_DATABASE_SCHEMES[backend]} if backend else set(_DATABASE_SCHEMES.values())
+        if not in_production(info):
+            # Development and tests may also use the embedded SQLite database.
+            allowed.add(_DATABASE_SCHEMES["sqlite"])
+        if not value.get_secret_value().startswith(tuple(allowed)):
+            raise ValueError(f"must start with {' or '.join(sorted(allowed))}")
+        return value
+
+    @property
+    def effective_url(self) -> str:
+        """The configured database, or the embedded development database."""
+        if self.url is not None:
+            return self.url.get_secret_value()
+        return DEVELOPMENT_DATABASE_URL
+
+
+class JobSettings(SettingsGroup):
+    """Jobs in the queue (ARCH-3): `JOB_MAX_ATTEMPTS`, `JOB_LEASE_SECONDS`."""
+
+    env_prefix: ClassVar[str] = "JOB_"
+
+    max_attempts: int = Field(5, ge=1, le=50)
+    lease_seconds: float = Field(
+        120.0, ge=5, le=3600, description="A job held longer than this by a worker is retried."
+    )
+
+
+class WorkerSettings(SettingsGroup):
+    """The worker process (ARCH-3)."""
+
+    env_prefix: ClassVar[str] = "WORKER_"
+
+    concurrency: int = Field(4, ge=1, le=64)
+    poll_seconds: float = Field(1.0, gt=0, le=60)
+    shutdown_grace_seconds: float = Field(30.0, gt=0, le=600)
+
+
+class RedisSettings(SettingsGroup):
+    """Redis: the shared cache and rate-limit store."""
+
+    env_prefix: ClassVar[str] = "REDIS_"
+
+    url: SecretStr | None = None
+    timeout_seconds: float = Field(0.5, gt=0, le=10)
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            if in_production(info):
+                raise ValueError("is required in production")
+            return None
+        if not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
+class TelemetrySettings(SettingsGroup):
+    """OpenTelemetry, by its standard variables (OBS-2).
+
+    Tracing is off (no provider, no exporter) unless an OTLP endpoint is set. The SDK itself
+    reads the rest: OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER(_ARG),
+    OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*.
+    """
+
+    env_prefix: ClassVar[str] = "OTEL_"
+
+    sdk_disabled: bool = False
+    service_name: str | None = Field(
+        None, min_length=1, max_length=255, description="Default: the service's slug."
+    )
+    traces_exporter: Literal["otlp", "none"] = "otlp"
+    exporter_otlp_endpoint: str | None = None
+    exporter_otlp_traces_endpoint: str | None = None
+    exporter_otlp_protocol: str = "http/protobuf"
+    exporter_otlp_traces_protocol: str | None = None
+
+    @field_validator("exporter_otlp_endpoint", "exporter_otlp_traces_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return _absolute_http_url(value)
+
+    @field_validator("exporter_otlp_protocol", "exporter_otlp_traces_protocol")
+    @classmethod
+    def _otlp_over_http(cls, value: str | None) -> str | None:
+        if value is not None and value != "http/protobuf":
+            raise ValueError(
+                "only http/protobuf is supported; point the endpoint at the collector's "
+                "OTLP/HTTP port (4318)"
+            )
+        return value
+
+    @property
+    def traces_endpoint(self) -> str | None:
+        """Where spans go, by the OTLP exporter rules; None when tracing is off."""
+        if self.sdk_disabled or self.traces_exporter == "none":
+            return None
+        if self.exporter_otlp_traces_endpoint is not None:
+            return self.exporter_otlp_traces_endpoint
+        if self.exporter_otlp_endpoint is not None:
+            return self.exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None
+
+
+class CacheSettings(SettingsGroup):
+    """Cache-aside (PERF-1)."""
+
+    env_prefix: ClassVar[str] = "CACHE_"
+
+    ttl_seconds: float = Field(300.0, gt=0, le=86_400)
+    ttl_jitter: float = Field(
+        0.1, ge=0, le=0.5, description="Each TTL is spread by up to this fraction, either way."
+    )
+    memory_max_entries: int = Field(
+        10_000, ge=1, le=1_000_000, description="Bound of the in-process cache used without Redis."
+    )
+
+
+class HttpClientSettings(SettingsGroup):
+    """Outbound HTTP: timeouts, retries and the overall deadline (RES-2)."""
+
+    env_prefix: ClassVar[str] = "HTTP_"
+
+    connect_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    read_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    retry_attempts: int = Field(4, ge=1, le=10, description="Attempts, the first included.")
+    retry_deadline_seconds: float = Field(
+        15.0, gt=0, le=600, description="No outbound call, retries included, takes longer."
+    )
+
+
+class BreakerSettings(SettingsGroup):
+    """Circuit breakers on every dependency (RES-1)."""
+
+    env_prefix: ClassVar[str] = "BREAKER_"
+
+    failure_threshold: int = Field(
+        5, ge=1, le=1000, description="Consecutive failures that open a dependency's breaker."
+    )
+    reset_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How long a breaker stays open before one trial call."
+    )
+
+
+class WebhookSettings(SettingsGroup):
+    """Signed webhooks, delivered by the worker."""
+
+    env_prefix: ClassVar[str] = "WEBHOOK_"
+
+    url: str | None = Field(None, description="Where events are POSTed; unset: no webhooks.")
+    secret: SecretStr | None = Field(
+        None, description="Signs webhook bodies (HMAC-SHA256, Standard Webhooks headers)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return _absolute_http_url(value)
+
+
+class StaticSettings(SettingsGroup):
+    """CDN-ready static assets (PERF-3): `CDN_BASE_URL`."""
+
+    env_prefix: ClassVar[str] = "CDN_"
+
+    base_url: str | None = Field(
+        None, description="Asset URLs start with this origin (the CDN that pulls from /static)."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _origin_or_prefix(cls, value: str | None) -> str | None:
+        if _absolute_http_url(value) is None or value is None:
+            return None
+        if urlsplit(value).query or urlsplit(value).fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.rstrip("/")
+
+
+class RequestLimitSettings(SettingsGroup):
+    """Request size limits (SEC-1)."""
+
+    env_prefix: ClassVar[str] = "REQUEST_"
+
+    max_header_bytes: int = Field(
+        32_768,
+        ge=1024,
+        le=1_048_576,
+        description="Larger request headers (names and values together) are refused with 431.",
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824)
+
+
+class JwtSettings(SettingsGroup):
+    """Bearer tokens (SEC-3).
+
+    Issuer, audience and a key source are required in production; development and tests fall
+    back to a local key pair (`python -m <package> dev-token`).
+    """
+
+    env_prefix: ClassVar[str] = "AUTH_JWT_"
+
+    issuer: str | None = Field(None, min_length=1, max_length=2048)
+    audience: str | None = Field(None, min_length=1, max_length=2048)
+    algorithms: tuple[str, ...] = DEFAULT_JWT_ALGORITHMS
+    public_key: str | None = Field(None, description="A PEM public key.")
+    jwks_url: str | None = Field(None, max_length=2048)
+    leeway_seconds: int = Field(30, ge=0, le=300)
+    jwks_cache_seconds: float = Field(600.0, ge=10, le=86400)
+    jwks_min_refresh_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="An unknown `kid` refreshes the key set at most this often.",
+    )
+
+    @field_validator("issuer", "audience")
+    @classmethod
+    def _required_in_production(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and in_production(info):
+            raise ValueError("is required in production")
+        return value
+
+    @field_validator("algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_algorithms_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_jwt_algorithms(value)
+
+    @field_validator("public_key")
+    @classmethod
+    def _public_key_is_pem(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return check_public_key(value, info.data.get("algorithms"))
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _one_key_source(cls, value: str | None, info: ValidationInfo) -> str | None:
+        production = in_production(info)
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an https:// URL")
+        if value is not None and production and not value.startswith("https://"):
+            raise ValueError("must be an https:// URL in production")
+        if "public_key" not in info.data:
+            return value  # the public key was invalid and is reported on its own
+        has_key = info.data["public_key"] is not None
+        if value is not None and has_key:
+            raise ValueError("set AUTH_JWT_PUBLIC_KEY or AUTH_JWT_JWKS_URL, not both")
+        if value is None and not has_key and production:
+            raise ValueError("AUTH_JWT_JWKS_URL or AUTH_JWT_PUBLIC_KEY is required in production")
+        return value
+
+
+class ApiKeySettings(SettingsGroup):
+    """API keys (SEC-3): `AUTH_API_KEY_CACHE_SECONDS`."""
+
+    env_prefix: ClassVar[str] = "AUTH_API_KEY_"
+
+    cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="How long a verified API key is trusted without a lookup."
+    )
+
+
+class SessionSettings(SettingsGroup):
+    """Browser sessions and CSRF tokens (SEC-2)."""
+
+    env_prefix: ClassVar[str] = "AUTH_SESSION_"
+
+    secret: SecretStr = Field(
+        None,  # type: ignore[assignment]  # the validator fills it outside production
+        description="Signs session and CSRF cookies; random per process outside production.",
+    )
+    max_age_seconds: int = Field(8 * 3600, ge=60, le=30 * 86400)
+    same_site: Literal["strict", "lax"] = "strict"
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def _secret(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            if in_production(info):
+                raise ValueError("is required in production (32 or more random characters)")
+            # Outside production, sessions live as long as the process: nothing to configure.
+            return secrets.token_urlsafe(32)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and len(text) < 32:
+            raise ValueError("must be at least 32 characters long")
+        return value
+
+
+class CorsSettings(SettingsGroup):
+    """CORS from an explicit list of origins (SEC-5): `CORS_ALLOW_ORIGINS`."""
+
+    env_prefix: ClassVar[str] = "CORS_"
+
+    allow_origins: tuple[str, ...] = ()
+
+    @field_validator("allow_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("allow_origins")
+    @classmethod
+    def _explicit_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_origin(origin) for origin in value)
+
+
+class SecurityHeaderSettings(SettingsGroup):
+    """Security headers (SEC-5): `SECURITY_HSTS_SECONDS`."""
+
+    env_prefix: ClassVar[str] = "SECURITY_"
+
+    hsts_seconds: int = Field(63_072_000, ge=0, le=63_072_000)
+
+
+class ProxySettings(SettingsGroup):
+    """Which proxies' forwarding headers are believed for the client address (SEC-4)."""
+
+    env_prefix: ClassVar[str] = "TRUSTED_"
+
+    proxies: tuple[IPvAnyNetwork, ...] = Field(
+        (), description="Networks of the proxies whose forwarding header is believed."
+    )
+    proxy_header: Literal["x-forwarded-for", "forwarded"] = Field(
+        "x-forwarded-for", description="The one header those proxies append the client to."
+    )
+
+    @field_validator("proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        return split_list(value)
+
+
+class RateLimitSettings(SettingsGroup):
+    """Two layers of rate limits, shared through Redis (SEC-4)."""
+
+    env_prefix: ClassVar[str] = "RATE_LIMIT_"
+
+    enabled: bool = True
+    per_ip: str = Field("1200/minute", description="Before authentication.")
+    per_principal: str = Field("600/minute", description="Per user or API key.")
+    on_storage_error: Literal["allow", "deny"] = Field(
+        "allow", description="When Redis cannot be reached: serve (and warn) or answer 503."
+    )
+    storage_retry_seconds: float = Field(
+        2.0, ge=0, le=60, description="After a Redis failure, skip Redis this long."
+    )
+
+    @field_validator("per_ip", "per_principal")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        return check_rate_limit(value)
+
+
+class SecretSourceSettings(SettingsGroup):
+    """Where secret settings come from (CFG-2), read before every other setting."""
+
+    env_prefix: ClassVar[str] = "SECRETS_"
+
+    dir: Path | None = Field(None, description="Mounted secret files; /run/secrets if any.")
+    aws_secret_id: str | None = Field(None, min_length=1, max_length=2048)

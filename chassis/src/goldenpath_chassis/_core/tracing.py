@@ -1,0 +1,199 @@
+"""Distributed tracing (OBS-2) with OpenTelemetry, and trace IDs on every log line (OBS-3).
+
+Configured only by the standard `OTEL_*` variables (validated in `core/settings.py`). With no
+OTLP endpoint there is no provider, no exporter and no instrumentation at all: FastAPI's native
+telemetry sees tracing switched off and calls the app directly, so the cost is one dict lookup.
+
+With an endpoint, one `TracerProvider` per app (not the process-global one: two apps in one
+process, as in tests, keep their spans apart) feeds a `BatchSpanProcessor` and the OTLP/HTTP
+exporter. Spans come from:
+- incoming requests: FastAPI's native telemetry (`FastAPI(telemetry=...)`), which names spans
+  by route template even for nested routers, and reads W3C `traceparent`/`tracestate`;
+- outbound HTTP (httpx) and Redis: the OpenTelemetry instrumentations, per client; httpx
+  injects `traceparent` into every outbound request;
+- the database and the job queue: see `core/database.py` and the worker.
+The provider is shut down, flushing every buffered span, when the app's lifespan ends.
+"""
+
+# The SDK, the exporter and the instrumentations are imported only when tracing is on, so a
+# service without an endpoint does not even pay for loading them at start-up.
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from structlog.typing import EventDict, WrappedLogger
+
+from .logging import get_logger
+from .settings import ChassisSettings
+
+if TYPE_CHECKING:
+    import httpx
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+# Probes and scrapes arrive every few seconds from every replica; tracing them is noise.
+_UNTRACED_PREFIXES = ("/health/", "/metrics")
+
+_log = get_logger(__name__)
+
+
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    path = scope.get("path", "")
+    return isinstance(path, str) and path.startswith(_UNTRACED_PREFIXES)
+
+
+class Tracing:
+    """The app's tracer provider, or nothing when tracing is off."""
+
+    def __init__(self, settings: ChassisSettings, *, service_version: str) -> None:
+        self.endpoint = settings.telemetry.traces_endpoint
+        self.provider: TracerProvider | None = None
+        if self.endpoint is not None:
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+
+            resource = Resource.create(
+                {
+                    "service.name": settings.telemetry_service_name,
+                    "service.version": service_version,
+                    "deployment.environment.name": settings.app_env,
+                }
+            )
+            # The sampler comes from OTEL_TRACES_SAMPLER(_ARG), parent-based always-on by default.
+            self.provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider is not None
+
+    def fastapi_telemetry(self) -> TelemetryConfig:
+        """The `FastAPI(telemetry=...)` configuration: request spans only, from our provider.
+
+        Metrics are Prometheus's job (core/metrics.py), and exceptions are logged by
+        core/errors.py, so FastAPI's OpenTelemetry metrics and logs stay off.
+        """
+        config: TelemetryConfig = {
+            "metrics": False,
+            "logs": False,
+            "auto_configure": False,
+            "operation_spans": False,
+            "tracing": self.provider is not None,
+            "exclude": _untraced,
+        }
+        if self.provider is not None:
+            config["tracer_provider"] = self.provider
+        return config
+
+    def tracer(self, name: str) -> trace.Tracer:
+        """A tracer for hand-made spans (the job queue); a no-op one when tracing is off."""
+        provider = self.provider or trace.NoOpTracerProvider()
+        return provider.get_tracer(name)
+
+    @contextmanager
+    def untraced(self) -> Iterator[None]:
+        """No spans from the instrumentations inside (readiness checks' `SELECT 1` and `PING`,
+        which would otherwise be root spans exported on every probe)."""
+        if self.provider is None:
+            yield
+            return
+        from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+        with suppress_instrumentation():
+            yield
+
+    def instrument_httpx(self, client: httpx.AsyncClient) -> None:
+        if self.provider is not None:
+            from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+            HTTPXClientInstrumentor.instrument_client(client, tracer_provider=self.provider)
+
+    def instrument_redis(self, client: Redis) -> None:
+        if self.provider is not None:
+            from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+            RedisInstrumentor.instrument_client(client, tracer_provider=self.provider)
+
+    def instrument_engine(self, engine: AsyncEngine) -> None:
+        """A span per SQL statement (the statement's shape, never its parameters)."""
+        if self.provider is None:
+            return
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+        from opentelemetry.instrumentation.sqlalchemy.version import __version__ as version
+        from opentelemetry.metrics import NoOpMeterProvider
+
+        # EngineTracer is what `SQLAlchemyInstrumentor().instrument(engine=...)` builds; used
+        # directly because the instrumentor is a process-wide singleton that instruments one
+        # provider only, and it would also patch `create_engine` for the whole process.
+        tracer = self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", version)
+        usage = NoOpMeterProvider().get_meter(__name__).create_up_down_counter("unused")
+        EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
+
+    @asynccontextmanager
+    async def exporting(self, exporter: SpanExporter | None = None) -> AsyncIterator[None]:
+        """Export spans while the app runs; flush and stop the exporter when it stops."""
+        if self.provider is None or self.endpoint is None:
+            yield
+            return
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        from .otlp import DeferredOtlpExporter
+
+        # Built on the first export, off the start-up path (core/otlp.py).
+        exporter = exporter or DeferredOtlpExporter(self.endpoint)
+        self.provider.add_span_processor(BatchSpanProcessor(exporter))
+        _log.info("tracing_enabled", endpoint=self.endpoint)
+        try:
+            yield
+        finally:
+            # shutdown() flushes what is buffered; it blocks on the network, so not on the loop.
+            await anyio.to_thread.run_sync(self.provider.shutdown)
+
+
+@contextmanager
+def job_span(
+    tracer: trace.Tracer, kind: str, job_id: str, carrier: Mapping[str, str] | None
+) -> Iterator[trace.Span]:
+    """The worker's span for one job: a consumer span in the enqueuing request's trace."""
+    with tracer.start_as_current_span(
+        f"process {kind}",
+        context=context_from_carrier(carrier),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "jobs",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": kind,
+            "messaging.message.id": job_id,
+        },
+    ) as span:
+        yield span
+
+
+def trace_carrier() -> dict[str, str]:
+    """The current trace context as W3C headers, to store with work done later (jobs)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def context_from_carrier(carrier: Mapping[str, str] | None) -> Context:
+    """The trace context saved by `trace_carrier`, to continue the trace in the worker."""
+    return propagate.extract(dict(carrier or {}))
+
+
+def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: the current trace and span IDs, as the W3C hex strings."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict

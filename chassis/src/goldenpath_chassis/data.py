@@ -1,0 +1,15 @@
+"""The database for a domain: models' base and mixins, the request's session, constraints."""
+
+from ._core.database import Database, DbSession
+from ._core.integrity import violation_of
+from ._core.models import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
+
+__all__ = [
+    "Base",
+    "Database",
+    "DbSession",
+    "Timestamps",
+    "UTCDateTime",
+    "UUIDPrimaryKey",
+    "violation_of",
+]

@@ -1,0 +1,16 @@
+"""The categories domain, declared once: registered in `service.py`'s list of domains."""
+
+from goldenpath_chassis import Domain
+
+from .models import Category
+from .router import router
+
+DOMAIN = Domain(
+    name="categories",
+    routers=(router,),
+    models=(Category,),
+    scopes={
+        "categories:read": "read categories",
+        "categories:write": "create, change and delete categories",
+    },
+)

@@ -1,0 +1,18 @@
+"""The items domain, declared once: registered in `service.py`'s list of domains."""
+
+from goldenpath_chassis import Domain
+
+from .jobs import PUBLISH_ITEM, publish_item
+from .models import Item
+from .router import router
+
+DOMAIN = Domain(
+    name="items",
+    routers=(router,),
+    models=(Item,),
+    scopes={
+        "items:read": "read items",
+        "items:write": "create, change and delete items",
+    },
+    jobs={PUBLISH_ITEM: publish_item},
+)
