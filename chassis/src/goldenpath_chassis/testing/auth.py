@@ -15,19 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from {{ package_name }}.core.security.dev_keys import SigningKey, generate_signing_key
-
-from tests.support.live import ServiceCredentials
+from .._core.security.dev_keys import SigningKey, generate_signing_key
+from .live import ServiceCredentials
 
 TEST_ISSUER = "https://issuer.test.invalid"
-TEST_AUDIENCE = "{{ project_slug }}-tests"
-ALL_SCOPES = (
-    "items:read",
-    "items:write",
-    "categories:read",
-    "categories:write",
-    "metrics:read",
-)
+TEST_AUDIENCE = "service-under-test"
 
 
 def auth_overrides(key: SigningKey) -> dict[str, str]:
@@ -48,11 +40,13 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def fresh_service_credentials(*, ttl_seconds: int = 3600) -> ServiceCredentials:
+def fresh_service_credentials(
+    scopes: Iterable[str], *, ttl_seconds: int = 3600
+) -> ServiceCredentials:
     """A new key pair for a service started as a process: the service accepts its tokens, and
-    the requests carry one with every scope, valid for `ttl_seconds`."""
+    the requests carry one with `scopes`, valid for `ttl_seconds`."""
     key = generate_signing_key()
-    token = TokenFactory(key)(*ALL_SCOPES, ttl_seconds=ttl_seconds)
+    token = TokenFactory(key)(*scopes, ttl_seconds=ttl_seconds)
     return ServiceCredentials(env=auth_environment(key), headers=bearer(token))
 
 

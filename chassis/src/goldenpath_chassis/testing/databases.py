@@ -22,12 +22,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from {{ package_name }}._project import DATABASE_BACKEND
-from {{ package_name }}.core import migrations
-from {{ package_name }}.core.settings import load_settings
-from {{ package_name }}.models import metadata
-
-from tests.support.servers import PostgresServer
+from .._core import migrations
+from .._core.service import Service
+from .servers import PostgresServer
 
 
 async def _execute_autocommit(url: str, statement: str) -> None:
@@ -51,25 +48,26 @@ def drop_postgres_database(server_url: str, database_url: str) -> None:
     asyncio.run(_execute_autocommit(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def migrate(database_url: str) -> None:
-    migrations.upgrade(load_settings(app_env="test", database_url=database_url))
+def migrate(service: Service, database_url: str) -> None:
+    settings = service.load_settings(app_env="test", database_url=database_url)
+    migrations.upgrade(settings, location=service.migrations)
 
 
-async def delete_all_rows(engine: AsyncEngine) -> None:
+async def delete_all_rows(service: Service, engine: AsyncEngine) -> None:
     """Empty every table, children first: each test starts from an empty database."""
     async with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
+        for table in reversed(service.metadata.sorted_tables):
             await connection.execute(table.delete())
 
 
 @contextmanager
-def temporary_database(directory: Path) -> Iterator[str]:
+def temporary_database(service: Service, directory: Path) -> Iterator[str]:
     """A fresh, migrated database of the project's kind, gone afterwards: what the test session
     gets, for tools that run outside pytest (the load command). PostgreSQL comes from
     TEST_DATABASE_URL's server or a private one from the local binaries."""
-    if DATABASE_BACKEND == "sqlite":
+    if service.settings.database_backend == "sqlite":
         url = f"sqlite+aiosqlite:///{directory}/temporary.sqlite3"
-        migrate(url)
+        migrate(service, url)
         yield url
         return
     with ExitStack() as stack:
@@ -81,18 +79,18 @@ def temporary_database(directory: Path) -> Iterator[str]:
             admin_url = server.url
         url = create_postgres_database(admin_url)
         stack.callback(drop_postgres_database, admin_url, url)
-        migrate(url)
+        migrate(service, url)
         yield url
 
 
-def empty_database(database_url: str) -> None:
+def empty_database(service: Service, database_url: str) -> None:
     """`delete_all_rows` through a connection of its own, for tests that ran the service as a
     process (the database then holds what those requests wrote)."""
 
     async def empty() -> None:
         engine = create_async_engine(database_url, poolclass=NullPool)
         try:
-            await delete_all_rows(engine)
+            await delete_all_rows(service, engine)
         finally:
             await engine.dispose()
 

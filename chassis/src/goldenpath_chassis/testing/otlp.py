@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.support.loopback_http import loopback_http_server
+from .loopback_http import loopback_http_server
 
 SPAN_KIND_SERVER = Span.SpanKind.SPAN_KIND_SERVER
 SPAN_KIND_CLIENT = Span.SpanKind.SPAN_KIND_CLIENT

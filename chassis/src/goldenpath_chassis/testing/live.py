@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-PACKAGE = "{{ package_name }}"
-SERVICE_COMMAND = ("-m", PACKAGE)
+
+def service_command(package: str) -> tuple[str, ...]:
+    """The arguments after the interpreter that start the service: `python -m <package>`."""
+    return ("-m", package)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,3 @@
+from .service import SERVICE
+
+raise SystemExit(SERVICE.main())

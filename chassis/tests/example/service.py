@@ -1,0 +1,39 @@
+"""The example service's declaration, as a generated service's `service.py` would write it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+from goldenpath_chassis import ChassisSettings, Domain, Service
+from goldenpath_chassis.settings import DatabaseBackend
+
+HERE = Path(__file__).resolve().parent
+# The suite runs against PostgreSQL unless told otherwise; SQLite is the other backend.
+BACKEND: DatabaseBackend = (
+    "sqlite" if os.environ.get("EXAMPLE_BACKEND") == "sqlite" else "postgresql"
+)
+
+
+class ExampleSettings(ChassisSettings):
+    service_name: ClassVar[str] = "example"
+    database_backend: ClassVar[DatabaseBackend | None] = BACKEND
+
+
+def domains() -> tuple[Domain, ...]:
+    from .widgets import DOMAIN  # noqa: PLC0415
+
+    return (DOMAIN,)
+
+
+SERVICE = Service(
+    title="Example",
+    description="The chassis's test service.",
+    version="1.2.3",
+    package="tests.example",
+    settings=ExampleSettings,
+    domains=domains,
+    migrations=HERE / "migrations",
+    static=HERE / "static",
+)

@@ -1,0 +1,254 @@
+"""The widgets domain in one module: model, schemas, service, routes, job and declaration.
+
+A real service splits these into a package (router, schemas, models, repository, service);
+here one module keeps the fixture small. A widget is `pending` until its job publishes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import CheckConstraint, Integer, String, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from goldenpath_chassis import Domain
+from goldenpath_chassis.cache import CachedResource, JsonCodec, invalidate_after_commit
+from goldenpath_chassis.data import Base, DbSession, Timestamps, UUIDPrimaryKey, violation_of
+from goldenpath_chassis.jobs import enqueue, enqueue_webhook
+from goldenpath_chassis.security import RequireScopes, sanitized_html
+from goldenpath_chassis.web import (
+    DomainError,
+    RequestModel,
+    Text,
+    name_field,
+    problem_responses,
+    resources_of,
+    settings_of,
+)
+
+NAME_MAX = 100
+DESCRIPTION_MAX = 500
+PUBLISH = "widgets.publish"
+CACHE = "widgets:v1"
+
+
+class Widget(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "widgets"
+    __table_args__ = (
+        CheckConstraint(f"length(name) BETWEEN 1 AND {NAME_MAX}", name="name_length"),
+        CheckConstraint("price_cents >= 0", name="price_positive"),
+    )
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    description: Mapped[str] = mapped_column(String(5 * DESCRIPTION_MAX), default="")
+    price_cents: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    version: Mapped[int] = mapped_column(Integer)
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}  # noqa: RUF012
+
+
+WidgetName = Annotated[str, name_field(NAME_MAX, "Blue widget")]
+WidgetDescription = Annotated[
+    Text, Field(max_length=DESCRIPTION_MAX), sanitized_html(5 * DESCRIPTION_MAX)
+]
+
+
+class WidgetCreate(RequestModel):
+    name: WidgetName
+    description: WidgetDescription = ""
+    price_cents: int = Field(0, ge=0, le=1_000_000)
+
+
+class WidgetUpdate(RequestModel):
+    name: WidgetName | None = None
+    price_cents: int | None = Field(None, ge=0, le=1_000_000)
+
+
+class WidgetRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str
+    price_cents: int
+    status: str
+    version: int
+    created_at: datetime
+
+
+class WidgetPage(BaseModel):
+    items: list[WidgetRead]
+
+
+class WidgetNotFoundError(DomainError):
+    status = 404
+    code = "widget-not-found"
+    title = "Widget not found"
+
+    def __init__(self, widget_id: uuid.UUID) -> None:
+        super().__init__(f"No widget has the id {widget_id}.")
+
+
+class WidgetNameTakenError(DomainError):
+    status = 409
+    code = "widget-name-taken"
+    title = "Widget name taken"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"A widget named {name!r} already exists.")
+
+
+class WidgetService:
+    def __init__(
+        self, session: AsyncSession, *, cache: CachedResource[WidgetRead], webhooks: bool
+    ) -> None:
+        self._session = session
+        self._cache = cache
+        self._webhooks = webhooks
+
+    async def create(self, data: WidgetCreate) -> Widget:
+        widget = Widget(**data.model_dump())
+        self._session.add(widget)
+        try:
+            await self._session.flush()
+            enqueue(self._session, PUBLISH, {"widget_id": str(widget.id)})
+            if self._webhooks:
+                event = WidgetRead.model_validate(widget).model_dump(mode="json")
+                enqueue_webhook(self._session, "widget.created", event)
+            await self._session.commit()
+        except IntegrityError as error:
+            await self._session.rollback()
+            if violation_of(error).kind == "unique":
+                raise WidgetNameTakenError(data.name) from error
+            raise
+        return widget
+
+    async def get(self, widget_id: uuid.UUID) -> WidgetRead:
+        async def load() -> WidgetRead | None:
+            widget = await self._session.get(Widget, widget_id)
+            return None if widget is None else WidgetRead.model_validate(widget)
+
+        found = await self._cache.get_or_load(str(widget_id), load)
+        if found is None:
+            raise WidgetNotFoundError(widget_id)
+        return found
+
+    async def list(self, *, limit: int) -> list[Widget]:
+        query = select(Widget).order_by(Widget.id).limit(limit)
+        return list((await self._session.scalars(query)).all())
+
+    async def update(self, widget_id: uuid.UUID, data: WidgetUpdate) -> Widget:
+        widget = await self._session.get(Widget, widget_id)
+        if widget is None:
+            raise WidgetNotFoundError(widget_id)
+        for field, value in data.model_dump(exclude_unset=True).items():
+            setattr(widget, field, value)
+        await self._session.commit()
+        await asyncio.shield(self._cache.invalidate(str(widget_id)))
+        return widget
+
+    async def delete(self, widget_id: uuid.UUID) -> None:
+        widget = await self._session.get(Widget, widget_id)
+        if widget is None:
+            raise WidgetNotFoundError(widget_id)
+        await self._session.delete(widget)
+        await self._session.commit()
+        await asyncio.shield(self._cache.invalidate(str(widget_id)))
+
+
+async def get_widget_service(session: DbSession, request: Request) -> WidgetService:
+    return WidgetService(
+        session,
+        cache=resources_of(request).cache.resource(CACHE, JsonCodec(WidgetRead)),
+        webhooks=settings_of(request).webhooks.url is not None,
+    )
+
+
+Widgets = Annotated[WidgetService, Depends(get_widget_service)]
+READ = RequireScopes("widgets:read")
+WRITE = RequireScopes("widgets:write")
+router = APIRouter(prefix="/v1/widgets", tags=["widgets"])
+
+
+@router.post(
+    "",
+    summary="Create a widget",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WidgetRead,
+    responses=problem_responses(409, 422),
+    dependencies=[WRITE],
+)
+async def create_widget(data: WidgetCreate, widgets: Widgets, response: Response) -> WidgetRead:
+    widget = await widgets.create(data)
+    response.headers["Location"] = f"{router.prefix}/{widget.id}"
+    return WidgetRead.model_validate(widget)
+
+
+@router.get(
+    "",
+    summary="List widgets",
+    response_model=WidgetPage,
+    responses=problem_responses(422),
+    dependencies=[READ],
+)
+async def list_widgets(widgets: Widgets, limit: int = 20) -> WidgetPage:
+    found = await widgets.list(limit=min(max(limit, 1), 100))
+    return WidgetPage(items=[WidgetRead.model_validate(widget) for widget in found])
+
+
+@router.get(
+    "/{widget_id}",
+    summary="Get one widget",
+    response_model=WidgetRead,
+    responses=problem_responses(404, 422),
+    dependencies=[READ],
+)
+async def get_widget(widget_id: uuid.UUID, widgets: Widgets, response: Response) -> WidgetRead:
+    widget = await widgets.get(widget_id)
+    response.headers["ETag"] = f'"{widget.version}"'
+    return widget
+
+
+@router.patch(
+    "/{widget_id}",
+    summary="Change a widget",
+    response_model=WidgetRead,
+    responses=problem_responses(404, 409, 422),
+    dependencies=[WRITE],
+)
+async def update_widget(widget_id: uuid.UUID, data: WidgetUpdate, widgets: Widgets) -> WidgetRead:
+    return WidgetRead.model_validate(await widgets.update(widget_id, data))
+
+
+@router.delete(
+    "/{widget_id}",
+    summary="Delete a widget",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 422),
+    dependencies=[WRITE],
+)
+async def delete_widget(widget_id: uuid.UUID, widgets: Widgets) -> None:
+    await widgets.delete(widget_id)
+
+
+async def publish_widget(session: AsyncSession, payload: dict[str, Any]) -> None:
+    widget = await session.get(Widget, uuid.UUID(payload["widget_id"]))
+    if widget is not None and widget.status == "pending":
+        widget.status = "active"
+        await session.flush()
+        invalidate_after_commit(session, CACHE, str(widget.id))
+
+
+DOMAIN = Domain(
+    name="widgets",
+    routers=(router,),
+    models=(Widget,),
+    scopes={"widgets:read": "read widgets", "widgets:write": "create, change and delete widgets"},
+    jobs={PUBLISH: publish_widget},
+)
