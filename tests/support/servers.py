@@ -1,7 +1,8 @@
 """PostgreSQL and Redis for the template's own tests.
 
 One implementation serves both the template's tests and every generated project's tests: the
-module lives in `template/tests/support/servers.py` (verbatim, no Jinja) and is loaded from there.
+module lives in the chassis (`goldenpath_chassis/testing/servers.py`, which has no dependency
+beyond the standard library) and is loaded from there.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .commands import REPOSITORY
 
 
 def _load_generated_servers_module() -> ModuleType:
-    path = REPOSITORY / "template" / "tests" / "support" / "servers.py"
+    path = REPOSITORY / "chassis" / "src" / "goldenpath_chassis" / "testing" / "servers.py"
     spec = importlib.util.spec_from_file_location("_template_test_servers", path)
     assert spec is not None
     assert spec.loader is not None

@@ -303,6 +303,13 @@ STANDARDS: tuple[Standard, ...] = (
     _standard(
         "TPL-4", "Docs", "About the template's documentation site, not a service.", "template"
     ),
+    _standard(
+        "TPL-5",
+        "On the service chassis",
+        "The cross-cutting standards come from goldenpath-chassis, a versioned dependency, not "
+        "from platform code copied into the service.",
+        "template",
+    ),
 )
 
 BY_ID: dict[str, Standard] = {standard.id: standard for standard in STANDARDS}

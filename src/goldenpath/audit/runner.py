@@ -69,6 +69,11 @@ def audit(
     facts = Facts(path, current_release=current_release or own_release())
     results = [_judge(facts, standard) for standard in STANDARDS]
     notes: list[str] = []
+    if facts.chassis is not None:
+        notes.append(
+            f"goldenpath-chassis {facts.chassis.version or '(version unknown)'} is audited with "
+            f"the service: read from {facts.chassis.origin}"
+        )
     if url is not None:
         findings = probe(url, facts, probe_options or ProbeOptions())
         notes.extend(findings.notes)

@@ -169,7 +169,8 @@ def static_assets(facts: Facts) -> Assessment:
         r"immutable", kinds=("string",), modules=static_modules, limit=3
     )
     immutable += whitenoise
-    cdn = facts.code.find_tokens(r"(cdn|asset_?url|static_?host)", kinds=("name",), limit=3)
+    # A setting named for it, or the `CDN_` prefix of a settings group that holds one.
+    cdn = facts.code.find_tokens(r"(cdn|asset_?url|static_?host)", limit=3)
     return [
         found(
             "fingerprinted file names",

@@ -1,4 +1,4 @@
-"""TPL-1..4, the golden path itself: reported for every service, never part of its score.
+"""TPL-1..5, the golden path itself: reported for every service, never part of its score.
 
 A service that never came from the template can meet every standard, so where it came from is
 information for the platform team (which services are on the golden path, and how current),
@@ -97,3 +97,35 @@ def outputs_tested(facts: Facts) -> Assessment:
 @check("TPL-4")
 def docs(facts: Facts) -> Assessment:
     return NotApplicable("about the template's documentation site, not a service")
+
+
+# Modules of the chassis that a copy in the service would repeat (the 0.3 layout's `core/`).
+_COPIED_CORE = re.compile(r"(^|/)core/(security/)?(rate_limit|resilience|settings|tracing)\.py$")
+
+
+@check("TPL-5")
+def on_the_chassis(facts: Facts) -> Assessment:
+    declared = facts.dependencies.find("goldenpath-chassis", runtime_only=True)
+    copies = [
+        Evidence(path, None, "platform code copied into the service")
+        for path in facts.repository.files
+        if _COPIED_CORE.search(path) and not path.startswith("goldenpath-chassis/")
+    ]
+    return [
+        found(
+            "depends on goldenpath-chassis",
+            [d.evidence() for d in declared],
+            met="the standards come from the chassis, updated by a version bump",
+            missing="the service does not depend on goldenpath-chassis",
+            fix="declare goldenpath-chassis and compose it in the app factory (docs/chassis.md)",
+        ),
+        verdict(
+            "no copied platform code",
+            not copies,
+            "no copy of the chassis's modules in the service"
+            if not copies
+            else "the service carries its own copy of platform modules",
+            copies[:3],
+            fix="delete the copies and use the chassis's (docs/updating.md, 0.4.0)",
+        ),
+    ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from goldenpath.audit.model import Evidence
 
+from .chassis import ChassisSource, find_chassis
 from .ci import ContinuousIntegration
 from .dependencies import Dependencies
 from .dockerfile import Dockerfile, find_dockerfiles
@@ -18,7 +19,7 @@ from .kubernetes import Kubernetes
 from .python import PythonCode, literal
 from .routes import Routes
 
-__all__ = ["Facts", "Library"]
+__all__ = ["ChassisSource", "Facts", "Library"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,10 @@ class Facts:
         # The template release the service is measured against (TPL-2): the audit's own.
         self.current_release = current_release
         self.repository = Repository(root)
+        # A service built on the chassis is audited together with the chassis it uses.
+        self.chassis = find_chassis(self.repository.root, self.repository.toml("pyproject.toml"))
+        if self.chassis is not None:
+            self.repository.add_overlay(self.chassis.files)
         self.code = PythonCode(self.repository)
         self.routes = Routes(self.code)
         self.dependencies = Dependencies(self.repository)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tomllib
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -54,6 +55,14 @@ class Repository:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._texts: dict[str, str | None] = {}
+        # Files that are not in the tree but count as the service's (its chassis, facts/chassis.py).
+        self._overlay: dict[str, str] = {}
+
+    def add_overlay(self, files: Mapping[str, str]) -> None:
+        """Count `files` (path -> text) as part of the repository, before anything is read."""
+        self._overlay.update(files)
+        self.__dict__.pop("files", None)
+        self.__dict__.pop("_file_set", None)
 
     @cached_property
     def files(self) -> tuple[str, ...]:
@@ -66,7 +75,7 @@ class Repository:
             )
             relative = Path(directory).relative_to(self.root)
             found.extend((relative / name).as_posix() for name in sorted(names))
-        return tuple(found)
+        return (*found, *sorted(self._overlay))
 
     @cached_property
     def _git_ignored(self) -> tuple[str, ...]:
@@ -121,6 +130,8 @@ class Repository:
         return self._texts[path]
 
     def _read(self, path: str) -> str | None:
+        if path in self._overlay:
+            return self._overlay[path]
         full = self.root / path
         try:
             if full.stat().st_size > MAX_FILE_BYTES:

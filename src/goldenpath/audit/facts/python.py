@@ -209,8 +209,8 @@ def constant_string(module: PythonModule, node: ast.AST | None, depth: int = 0) 
 
 def module_name(path: str) -> str:
     parts = list(PurePosixPath(path).with_suffix("").parts)
-    if parts and parts[0] == "src":
-        parts = parts[1:]
+    if "src" in parts[:2]:  # `src/pkg/...`, or a chassis's `goldenpath-chassis/src/pkg/...`
+        parts = parts[parts.index("src") + 1 :]
     if parts and parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
