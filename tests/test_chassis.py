@@ -1,0 +1,43 @@
+"""TPL-5: the chassis's own gates, once, in its own environment: format, lint, types and its
+suite against real PostgreSQL, Redis and processes (chassis/tests)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.commands import REPOSITORY, run, uv_executable
+
+CHASSIS = REPOSITORY / "chassis"
+
+
+@pytest.fixture(scope="module")
+def chassis() -> Path:
+    run([uv_executable(), "sync", "--locked", "--quiet"], cwd=CHASSIS)
+    return CHASSIS
+
+
+def test_tpl5_chassis_ruff_format_leaves_no_diff(chassis: Path) -> None:
+    run([uv_executable(), "run", "ruff", "format", "--check", "--diff"], cwd=chassis)
+
+
+def test_tpl5_chassis_ruff_lint_is_clean(chassis: Path) -> None:
+    run([uv_executable(), "run", "ruff", "check", "--output-format", "concise"], cwd=chassis)
+
+
+def test_tpl5_chassis_mypy_strict_is_clean(chassis: Path) -> None:
+    run([uv_executable(), "run", "mypy"], cwd=chassis)
+
+
+@pytest.mark.slow
+def test_tpl5_the_chassis_suite_passes(chassis: Path) -> None:
+    started = time.monotonic()
+    result = run(
+        [uv_executable(), "run", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=chassis,
+        timeout=1800,
+    )
+    print(result.stdout[-3000:])
+    print(f"chassis suite: {time.monotonic() - started:.0f} s")
