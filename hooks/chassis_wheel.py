@@ -19,7 +19,9 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 CHASSIS = TEMPLATE / "chassis"
-WHEEL_SOURCE = re.compile(r'^goldenpath-chassis = \{ path = "(?P<wheel>\.chassis/[^"]+\.whl)" \}$', re.M)
+WHEEL_SOURCE = re.compile(
+    r'^goldenpath-chassis = \{ path = "(?P<wheel>\.chassis/[^"]+\.whl)" \}$', re.M
+)
 
 
 def _warn(message: str) -> None:

@@ -1,9 +1,10 @@
 """Runs once after every `copier update`, in the project itself (an unversioned migration).
 
 A release may change `pyproject.toml` and the chassis; a service on a local template clone gets
-the new release's chassis wheel first (chassis_wheel.py). Re-locking keeps `uv sync --locked` (and CI) working
-without a manual step. `uv lock` keeps every existing pin that still satisfies the new
-constraints, so the lock file changes only where the template's dependencies did. Copier runs
+the new release's chassis wheel first (chassis_wheel.py). Re-locking keeps `uv sync --locked`
+(and CI) working without a manual step. `uv lock` keeps every existing pin that still
+satisfies the new constraints, so the lock file changes only where the template's dependencies
+did. Copier runs
 migrations in the real project only, never in the replays of the old and new template versions
 it renders to compute the update.
 """
