@@ -1,13 +1,19 @@
 """Migration 0.4.0: the platform code leaves the service for goldenpath-chassis.
 
-Usage (from `_migrations` in copier.yml, after `copier update` applied 0.4.0, in the project):
-`python to_chassis.py TEMPLATE_CLONE OLD_REF`.
+Usage (from `_migrations` in copier.yml, in the project): `python to_chassis.py before|after
+TEMPLATE_CLONE OLD_REF`, once before `copier update` merges 0.4.0 and once after.
 
 Up to 0.3.x the template copied the platform into the service (`src/<package>/core/`, `api.py`,
 `models.py`, `cli.py`, ... and their tests). From 0.4.0 those come from the chassis, and Copier
 leaves the old files behind, where they no longer import. This renders the old release and the
-new one side by side (Copier itself, no tasks), and for every file the old release generated
-and the new one does not:
+new one side by side (Copier itself, no tasks).
+
+Before the merge: a file the team changed that 0.4.0 rewrote for another role (`app.py` was
+the platform's app factory and is now the team's short one) would conflict. Its change goes
+into the report and the file is reset to what 0.3 generated, so Copier applies 0.4.0's version
+cleanly: no conflict markers in the files a team owns.
+
+After the merge, for every file the old release generated and the new one does not:
 - unchanged by the team: deleted;
 - changed by the team: the change is carried over where it has an obvious new home (settings
   fields the team added go into `settings.py`; routers and models the team registered in
@@ -23,16 +29,20 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 REPORT = "CHASSIS-MIGRATION.md"
+ANSWERS = ".copier-answers.yml"
 SKIPPED_PARTS = frozenset({".git", ".venv", "__pycache__", ".chassis"})
 # The old platform modules, and the public chassis module each one's names are in now.
 PUBLIC_MODULES = {
@@ -162,13 +172,14 @@ def _class_fields(source: str, class_name: str) -> dict[str, str]:
     return {}
 
 
-def carry_settings(old: str, team: str, settings_py: Path) -> list[str]:
-    """Fields the team added to the old Settings class go into the new one."""
-    added = {
-        name: code
-        for name, code in _class_fields(team, "Settings").items()
-        if name not in _class_fields(old, "Settings")
-    }
+def added_settings(old: str, team: str) -> dict[str, str]:
+    """Fields the team added to the old Settings class: name -> source."""
+    known = _class_fields(old, "Settings")
+    return {n: code for n, code in _class_fields(team, "Settings").items() if n not in known}
+
+
+def carry_settings(added: dict[str, str], settings_py: Path) -> list[str]:
+    """Put the team's fields into the new Settings class."""
     if not added or not settings_py.is_file():
         return []
     text = settings_py.read_text()
@@ -247,51 +258,72 @@ def carry_domains(old: Registrations, team: Registrations, service_py: Path) -> 
     return sorted(domains)
 
 
-def main(argv: list[str]) -> int:
-    template, old_ref = argv
-    project = Path.cwd()
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    package = str(answers["package_name"])
-    report: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="to-chassis-") as scratch:
-        old = render(template, old_ref, answers, Path(scratch) / "old")
-        new = render(template, "HEAD", answers, Path(scratch) / "new")
-        generated = files_under(new)
-        retired = sorted(files_under(old) - generated)
-        deleted, carried = 0, []
-        registrations: dict[str, Registrations] = {"old": {}, "team": {}}
-        for relative in retired:
-            mine = project / relative
-            if not mine.is_file():
-                continue
-            before = (old / relative).read_text(errors="replace")
-            now = mine.read_text(errors="replace")
-            if relative == f"src/{package}/api.py":
-                registrations["old"]["api"] = _registered(before, "V1_ROUTERS")
-                registrations["team"]["api"] = _registered(now, "V1_ROUTERS")
-            if relative == f"src/{package}/models.py":
-                registrations["old"]["models"] = _registered(before, None)
-                registrations["team"]["models"] = _registered(now, None)
-            if before != now:
-                if relative == f"src/{package}/core/settings.py":
-                    fields = carry_settings(before, now, project / "src" / package / "settings.py")
-                    carried += [f"settings field `{field}` -> settings.py" for field in fields]
-                diff = "".join(difflib.unified_diff(
-                    before.splitlines(keepends=True), now.splitlines(keepends=True),
-                    f"0.3 template: {relative}", f"your {relative}",
-                ))  # fmt: skip
-                report.append(f"### `{relative}`\n\n```diff\n{diff}```\n")
-            mine.unlink()
-            deleted += 1
-        domains = carry_domains(
-            registrations["old"], registrations["team"], project / "src" / package / "service.py"
+def _diff(relative: str, was: str, now: str) -> str:
+    diff = "".join(difflib.unified_diff(
+        was.splitlines(keepends=True), now.splitlines(keepends=True),
+        f"0.3 template: {relative}", f"your {relative}",
+    ))  # fmt: skip
+    return f"### `{relative}`\n\n```diff\n{diff}```\n"
+
+
+def would_conflict(team: str, old: str, new: str) -> bool:
+    """Whether git's three-way merge of the team's and the release's changes conflicts."""
+    with tempfile.TemporaryDirectory(prefix="to-chassis-merge-") as scratch:
+        paths = []
+        for name, text in (("team", team), ("old", old), ("new", new)):
+            path = Path(scratch) / name
+            path.write_text(text)
+            paths.append(str(path))
+        merged = subprocess.run(
+            ["git", "merge-file", "-p", "-q", *paths], capture_output=True, check=False
         )
-        carried += [f"domain `{name}` -> service.py's domains()" for name in domains]
-    for folder in sorted((project / "src").rglob("*"), reverse=True):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        return merged.returncode != 0
+
+
+def before(project: Path, package: str, old: Path, new: Path) -> dict[str, Any]:
+    """What the merge would lose or conflict on, taken aside before Copier merges.
+
+    Copier deletes every file the old release generated and the new one does not, changed or
+    not: the team's changes to them are read here. A file the team changed that the new
+    release rewrote would conflict: it is reset to the old release's version, its change kept.
+    """
+    diffs: list[str] = []
+    settings: dict[str, str] = {}
+    registrations: dict[str, Registrations] = {"old": {}, "team": {}}
+    retired = 0
+    new_files = files_under(new)
+    for relative in sorted(files_under(old)):
+        mine = project / relative
+        if relative == ANSWERS or not mine.is_file():
+            continue
+        was, now = (old / relative).read_text(errors="replace"), mine.read_text(errors="replace")
+        if relative not in new_files:
+            retired += 1
+            for name, registry in (("api", "V1_ROUTERS"), ("models", None)):
+                if relative == f"src/{package}/{name}.py":
+                    registrations["old"][name] = _registered(was, registry)
+                    registrations["team"][name] = _registered(now, registry)
+            if relative == f"src/{package}/core/settings.py":
+                settings = added_settings(was, now)
+            if was != now:
+                diffs.append(_diff(relative, was, now))
+        elif was != now and would_conflict(now, was, (new / relative).read_text(errors="replace")):
+            diffs.append(_diff(relative, was, now))
+            mine.write_text(was)
+            # Copier computes the team's changes from the index.
+            subprocess.run(["git", "add", "--", relative], cwd=project, check=True)
+    return {
+        "diffs": diffs,
+        "settings": settings,
+        "registrations": registrations,
+        "retired": retired,
+    }
+
+
+def rewrite_team_modules(project: Path, generated: set[str]) -> tuple[list[Path], set[str]]:
+    """The team's own modules only: what the new release generates is already right."""
+    changed: list[Path] = []
     unmapped: set[str] = set()
-    # The team's own modules only: what the new release generates is already right.
     for path in sorted((project / "src").rglob("*.py")) + sorted((project / "tests").rglob("*.py")):
         inside = path.relative_to(project)
         if SKIPPED_PARTS.intersection(inside.parts) or inside.as_posix() in generated:
@@ -301,9 +333,61 @@ def main(argv: list[str]) -> int:
         unmapped.update(missing)
         if rewritten != text:
             path.write_text(rewritten)
-            carried.append(f"imports and settings in `{path.relative_to(project)}`")
-    _write_report(project, deleted, carried, report, unmapped)
-    _log(f"{deleted} platform files retired, {len(report)} with your changes (see {REPORT})")
+            changed.append(path)
+    return changed, unmapped
+
+
+def tidy(project: Path, paths: list[Path]) -> bool:
+    """Sort the imports and format what this migration wrote, with the project's ruff rules
+    (through `uvx`: the project is not synced yet). False when uv is not there."""
+    uvx = shutil.which("uvx")
+    if uvx is None or not paths:
+        return not paths
+    files = [str(path) for path in paths if path.is_file()]
+    for command in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
+        subprocess.run([uvx, "ruff", *command, *files], cwd=project, check=False)
+    return True
+
+
+def after(project: Path, package: str, new: Path, taken: dict[str, Any]) -> None:
+    """Give the team's changes their new homes, rewrite its modules, write the report."""
+    fields = carry_settings(taken["settings"], project / "src" / package / "settings.py")
+    carried = [f"settings field `{field}` -> settings.py" for field in fields]
+    registrations = taken["registrations"]
+    domains = carry_domains(
+        registrations["old"], registrations["team"], project / "src" / package / "service.py"
+    )
+    carried += [f"domain `{name}` -> service.py's domains()" for name in domains]
+    for folder in sorted((project / "src").rglob("*"), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    rewritten, unmapped = rewrite_team_modules(project, files_under(new))
+    carried += [f"imports and settings in `{path.relative_to(project)}`" for path in rewritten]
+    touched = [project / "src" / package / name for name in ("settings.py", "service.py")]
+    if not tidy(project, [*touched, *rewritten]):
+        carried.append("(uv was not found: run `uv run ruff check --fix && uv run ruff format`)")
+    _write_report(project, taken["retired"], carried, taken["diffs"], unmapped)
+    retired, changed = taken["retired"], len(taken["diffs"])
+    _log(f"{retired} platform files retired, {changed} with your changes (see {REPORT})")
+
+
+def main(argv: list[str]) -> int:
+    stage, template, old_ref = argv
+    project = Path.cwd()
+    answers = yaml.safe_load((project / ANSWERS).read_text())
+    package = str(answers["package_name"])
+    git_dir = subprocess.run(
+        ["git", "rev-parse", "--absolute-git-dir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    taken = Path(git_dir) / "to-chassis.json"  # from the stage before the merge to after
+    with tempfile.TemporaryDirectory(prefix="to-chassis-") as scratch:
+        new = render(template, "HEAD", answers, Path(scratch) / "new")
+        if stage == "before":
+            old = render(template, old_ref, answers, Path(scratch) / "old")
+            taken.write_text(json.dumps(before(project, package, old, new)))
+            return 0
+        after(project, package, new, json.loads(taken.read_text()))
+    taken.unlink()
     return 0
 
 

@@ -13,7 +13,6 @@ clone's chassis changed. Standard library only: it runs before anything is insta
 from __future__ import annotations
 
 import os
-
 import shutil
 import subprocess
 import sys
@@ -72,12 +71,18 @@ def refresh() -> int:
     uv = os.environ.get("UV") or shutil.which("uv") or "uv"
     for old in WHEELS.glob("goldenpath_chassis-*.whl"):
         old.unlink()
-    subprocess.run([uv, "build", "--wheel", "--quiet", "--out-dir", str(WHEELS), str(clone / "chassis")], check=True)  # noqa: S603
+    build = [uv, "build", "--wheel", "--quiet", "--out-dir", str(WHEELS), str(clone / "chassis")]
+    subprocess.run(build, check=True)  # noqa: S603 - uv, on the clone named in .chassis/SOURCE
     if not Path(wheel).is_file():
         built = ", ".join(p.name for p in WHEELS.glob("*.whl")) or "nothing"
-        print(f"chassis_source: built {built}, but pyproject.toml wants {wheel}; run `copier update`.", file=sys.stderr)
+        print(
+            f"chassis_source: built {built}, but pyproject.toml wants {wheel}; "
+            "run `copier update`.",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
-    subprocess.run([uv, "lock", "--quiet", "--upgrade-package", "goldenpath-chassis"], check=True)  # noqa: S603
+    relock = [uv, "lock", "--quiet", "--upgrade-package", "goldenpath-chassis"]
+    subprocess.run(relock, check=True)  # noqa: S603 - uv, in this service
     print(f"chassis_source: rebuilt {wheel} from {clone} and re-locked.")
     return EXIT_OK
 
