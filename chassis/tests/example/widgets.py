@@ -67,6 +67,7 @@ class WidgetCreate(RequestModel):
 
 class WidgetUpdate(RequestModel):
     name: WidgetName | None = None
+    description: WidgetDescription | None = None
     price_cents: int | None = Field(None, ge=0, le=1_000_000)
 
 

@@ -7,18 +7,17 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from {{ package_name }}.app import create_app
-from {{ package_name }}.core.security.dev_keys import SigningKey, generate_signing_key
-from {{ package_name }}.core.security.jwt import (
+from goldenpath_chassis import ChassisSettings, Service
+from goldenpath_chassis._core.security.dev_keys import SigningKey, generate_signing_key
+from goldenpath_chassis._core.security.jwt import (
     JwksKeySource,
     JwtVerifier,
     KeySetUnavailableError,
     TokenRejectedError,
 )
-from {{ package_name }}.core.settings import Settings
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.auth import TEST_AUDIENCE, TEST_ISSUER, bearer
 
-from tests.support.asgi import asgi_client
-from tests.support.auth import TEST_AUDIENCE, TEST_ISSUER, bearer
 from tests.support.jwks import JwksEndpoint, serve_jwks
 
 pytestmark = pytest.mark.integration
@@ -43,25 +42,35 @@ def jwks(idp_key: SigningKey) -> Iterator[JwksEndpoint]:
         yield endpoint
 
 
-@pytest.fixture
-async def jwks_client(settings: Settings, jwks: JwksEndpoint) -> AsyncIterator[httpx.AsyncClient]:
-    configured = settings.model_copy(
-        update={"auth_jwt_public_key": None, "auth_jwt_jwks_url": jwks.url}
+def jwks_settings(service: Service, database_url: str, jwks_url: str) -> ChassisSettings:
+    """The test issuer's settings, with the key set published at `jwks_url` (no static key)."""
+    return service.load_settings(
+        app_env="test",
+        database_url=database_url,
+        auth_jwt_issuer=TEST_ISSUER,
+        auth_jwt_audience=TEST_AUDIENCE,
+        auth_jwt_jwks_url=jwks_url,
     )
-    app = create_app(configured)
+
+
+@pytest.fixture
+async def jwks_client(
+    service: Service, database_url: str, jwks: JwksEndpoint
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = service.create_app(jwks_settings(service, database_url, jwks.url))
     async with asgi_client(app, lifespan=True) as http:
         yield http
 
 
 def mint(key: SigningKey, **options: object) -> str:
-    return key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, scopes=["items:read"], **options)  # type: ignore[arg-type]
+    return key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, scopes=["widgets:read"], **options)  # type: ignore[arg-type]
 
 
 async def test_sec3_a_token_signed_by_a_published_key_is_accepted(
     jwks_client: httpx.AsyncClient, jwks: JwksEndpoint, idp_key: SigningKey
 ) -> None:
     for _ in range(5):
-        response = await jwks_client.get("/v1/items", headers=bearer(mint(idp_key)))
+        response = await jwks_client.get("/v1/widgets", headers=bearer(mint(idp_key)))
         assert response.status_code == 200, response.text
     assert jwks.fetches == 1  # fetched once, then cached
 
@@ -71,7 +80,7 @@ async def test_sec3_unknown_kids_are_401_and_cannot_hammer_the_identity_provider
 ) -> None:
     for number in range(30):
         stranger = generate_signing_key(kid=f"unknown-{number}")
-        response = await jwks_client.get("/v1/items", headers=bearer(mint(stranger)))
+        response = await jwks_client.get("/v1/widgets", headers=bearer(mint(stranger)))
         assert response.status_code == 401
         assert "unknown key id" in response.json()["detail"]
     # One fetch on first use; unknown kids may refresh at most once per 30 s.
@@ -98,16 +107,13 @@ async def test_sec3_a_rotated_key_is_picked_up_after_the_refresh_interval(
 
 
 async def test_sec3_jwks_outage_is_a_503_not_a_500_and_recovers(
-    settings: Settings, idp_key: SigningKey
+    service: Service, database_url: str, idp_key: SigningKey
 ) -> None:
     with serve_jwks(idp_key.public_jwk) as jwks:
         jwks.failing = True
-        configured = settings.model_copy(
-            update={"auth_jwt_public_key": None, "auth_jwt_jwks_url": jwks.url}
-        )
-        app = create_app(configured)
+        app = service.create_app(jwks_settings(service, database_url, jwks.url))
         async with asgi_client(app, lifespan=True) as http:
-            response = await http.get("/v1/items", headers=bearer(mint(idp_key)))
+            response = await http.get("/v1/widgets", headers=bearer(mint(idp_key)))
             assert response.status_code == 503
             assert response.json()["type"] == "urn:problem-type:authentication-unavailable"
             assert response.headers["retry-after"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -14,27 +15,35 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from {{ package_name }}.api_keys.exceptions import ApiKeyNotFoundError, InvalidApiKeyRequestError
-from {{ package_name }}.api_keys.service import ApiKeyService
-from {{ package_name }}.core.database import Database
-from {{ package_name }}.core.security.api_keys import API_KEY_PATTERN
-from {{ package_name }}.core.settings import Settings
+from goldenpath_chassis import ChassisSettings, Service, chassis_of
+from goldenpath_chassis._core.api_keys.exceptions import (
+    ApiKeyNotFoundError,
+    InvalidApiKeyRequestError,
+)
+from goldenpath_chassis._core.api_keys.service import ApiKeyService
+from goldenpath_chassis._core.security.api_keys import API_KEY_PATTERN
 
 pytestmark = pytest.mark.integration
 
-PACKAGE = "{{ package_name }}"
+# The example service's package; its command line is run from the chassis's directory.
+PACKAGE = "tests.example"
+CHASSIS = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
+def settings(service: Service, database_url: str, auth_settings: dict[str, str]) -> ChassisSettings:
     """No verification cache here: revocation shows at once (the cache has its own test)."""
-    return settings.model_copy(update={"auth_api_key_cache_seconds": 0})
+    return service.load_settings(
+        app_env="test",
+        database_url=database_url,
+        auth_api_key_cache_seconds=0,
+        **auth_settings,
+    )
 
 
 @pytest.fixture
-async def service(app: FastAPI) -> AsyncIterator[ApiKeyService]:
-    database: Database = app.state.database
-    async with database.sessionmaker() as session:
+async def keys(app: FastAPI) -> AsyncIterator[ApiKeyService]:
+    async with chassis_of(app).resources.database.sessionmaker() as session:
         yield ApiKeyService(session)
 
 
@@ -50,13 +59,12 @@ def key_header(key: str) -> dict[str, str]:
 
 
 async def test_sec3_a_key_is_shown_once_and_stored_only_as_a_hash(
-    service: ApiKeyService, app: FastAPI
+    keys: ApiKeyService, app: FastAPI
 ) -> None:
-    api_key, plaintext = await service.create(name="billing", scopes=["items:read"])
+    api_key, plaintext = await keys.create(name="billing", scopes=["widgets:read"])
     assert API_KEY_PATTERN.fullmatch(plaintext)
     assert api_key.key_id in plaintext
-    database: Database = app.state.database
-    async with database.engine.connect() as connection:
+    async with chassis_of(app).resources.database.engine.connect() as connection:
         rows = (await connection.execute(text("SELECT * FROM api_keys"))).mappings().all()
     assert len(rows) == 1
     secret = secret_of(plaintext)
@@ -65,14 +73,16 @@ async def test_sec3_a_key_is_shown_once_and_stored_only_as_a_hash(
 
 
 async def test_sec3_a_key_authenticates_within_its_scopes(
-    service: ApiKeyService, anonymous_client: httpx.AsyncClient
+    keys: ApiKeyService, anonymous_client: httpx.AsyncClient
 ) -> None:
-    _, reader = await service.create(name="reporting", scopes=["items:read"])
-    assert (await anonymous_client.get("/v1/items", headers=key_header(reader))).status_code == 200
+    _, reader = await keys.create(name="reporting", scopes=["widgets:read"])
+    assert (
+        await anonymous_client.get("/v1/widgets", headers=key_header(reader))
+    ).status_code == 200
     whoami = (await anonymous_client.get("/v1/auth/session", headers=key_header(reader))).json()
     assert whoami["method"] == "api_key"
     denied = await anonymous_client.post(
-        "/v1/items", json={"name": "x"}, headers=key_header(reader)
+        "/v1/widgets", json={"name": "x"}, headers=key_header(reader)
     )
     assert denied.status_code == 403
     assert denied.json()["type"] == "urn:problem-type:insufficient-scope"
@@ -94,28 +104,28 @@ async def test_sec3_a_key_authenticates_within_its_scopes(
 async def test_sec3_unknown_or_malformed_keys_are_401(
     anonymous_client: httpx.AsyncClient, key: str
 ) -> None:
-    response = await anonymous_client.get("/v1/items", headers=key_header(key))
+    response = await anonymous_client.get("/v1/widgets", headers=key_header(key))
     assert response.status_code == 401
     assert response.json()["type"] == "urn:problem-type:invalid-credentials"
 
 
 async def test_sec3_a_key_with_the_right_id_but_wrong_secret_is_401(
-    service: ApiKeyService, anonymous_client: httpx.AsyncClient
+    keys: ApiKeyService, anonymous_client: httpx.AsyncClient
 ) -> None:
-    api_key, _ = await service.create(name="victim", scopes=["items:read"])
+    api_key, _ = await keys.create(name="victim", scopes=["widgets:read"])
     guess = f"ak_{api_key.key_id}_" + "B" * 43
-    response = await anonymous_client.get("/v1/items", headers=key_header(guess))
+    response = await anonymous_client.get("/v1/widgets", headers=key_header(guess))
     assert response.status_code == 401
     assert "unknown API key" in response.json()["detail"]
 
 
 async def test_sec3_a_revoked_key_stops_working(
-    service: ApiKeyService, anonymous_client: httpx.AsyncClient
+    keys: ApiKeyService, anonymous_client: httpx.AsyncClient
 ) -> None:
-    api_key, key = await service.create(name="leaked", scopes=["items:read"])
-    assert (await anonymous_client.get("/v1/items", headers=key_header(key))).status_code == 200
-    await service.revoke(api_key.key_id)
-    response = await anonymous_client.get("/v1/items", headers=key_header(key))
+    api_key, key = await keys.create(name="leaked", scopes=["widgets:read"])
+    assert (await anonymous_client.get("/v1/widgets", headers=key_header(key))).status_code == 200
+    await keys.revoke(api_key.key_id)
+    response = await anonymous_client.get("/v1/widgets", headers=key_header(key))
     assert response.status_code == 401
     assert "revoked" in response.json()["detail"]
 
@@ -123,66 +133,69 @@ async def test_sec3_a_revoked_key_stops_working(
 async def test_sec3_an_expired_key_stops_working(
     app: FastAPI, anonymous_client: httpx.AsyncClient
 ) -> None:
-    database: Database = app.state.database
     created_earlier = datetime.now(UTC) - timedelta(days=2)
-    async with database.sessionmaker() as session:
+    async with chassis_of(app).resources.database.sessionmaker() as session:
         _, key = await ApiKeyService(session, clock=lambda: created_earlier).create(
-            name="temporary", scopes=["items:read"], lifetime=timedelta(days=1)
+            name="temporary", scopes=["widgets:read"], lifetime=timedelta(days=1)
         )
-    response = await anonymous_client.get("/v1/items", headers=key_header(key))
+    response = await anonymous_client.get("/v1/widgets", headers=key_header(key))
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
 
 
-async def test_sec3_key_requests_are_checked(service: ApiKeyService) -> None:
+async def test_sec3_key_requests_are_checked(keys: ApiKeyService) -> None:
     with pytest.raises(InvalidApiKeyRequestError):
-        await service.create(name=" ", scopes=[])
+        await keys.create(name=" ", scopes=[])
     with pytest.raises(InvalidApiKeyRequestError):
-        await service.create(name="x", scopes=["Not A Scope"])
+        await keys.create(name="x", scopes=["Not A Scope"])
     with pytest.raises(InvalidApiKeyRequestError):
-        await service.create(name="x", scopes=[], lifetime=timedelta(days=99999))
+        await keys.create(name="x", scopes=[], lifetime=timedelta(days=99999))
     with pytest.raises(ApiKeyNotFoundError):
-        await service.revoke("nosuchkey000")
+        await keys.revoke("nosuchkey000")
 
 
-def manage(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def manage(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m tests.example api-keys ...`, from the chassis's directory like a developer."""
+    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "test", "DATABASE_URL": database_url}
+    if "EXAMPLE_BACKEND" in os.environ:
+        env["EXAMPLE_BACKEND"] = os.environ["EXAMPLE_BACKEND"]
     return subprocess.run(
         [sys.executable, "-m", PACKAGE, "api-keys", *args],
-        env={"PATH": "/usr/bin:/bin", "APP_ENV": "test", "DATABASE_URL": database_url},
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        cwd=cwd,
+        cwd=CHASSIS,
     )
 
 
 async def test_sec3_the_management_command_creates_lists_and_revokes_keys(
-    database_url: str, anonymous_client: httpx.AsyncClient, tmp_path: Path
+    database_url: str, anonymous_client: httpx.AsyncClient
 ) -> None:
-    created = manage(database_url, tmp_path, "create", "--name", "billing", "--scope", "items:read")
+    created = manage(database_url, "create", "--name", "billing", "--scope", "widgets:read")
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     assert API_KEY_PATTERN.fullmatch(key)  # stdout holds the key and nothing else
     assert "not shown again" in created.stderr
-    assert (await anonymous_client.get("/v1/items", headers=key_header(key))).status_code == 200
+    assert (await anonymous_client.get("/v1/widgets", headers=key_header(key))).status_code == 200
 
-    listed = manage(database_url, tmp_path, "list")
+    listed = manage(database_url, "list")
     key_id = key.split("_")[1]
     assert key_id in listed.stdout
     assert secret_of(key) not in listed.stdout  # never the secret
 
-    revoked = manage(database_url, tmp_path, "revoke", key_id)
+    revoked = manage(database_url, "revoke", key_id)
     assert revoked.returncode == 0, revoked.stderr
-    assert (await anonymous_client.get("/v1/items", headers=key_header(key))).status_code == 401
-    unknown = manage(database_url, tmp_path, "revoke", "nosuchkey000")
+    assert (await anonymous_client.get("/v1/widgets", headers=key_header(key))).status_code == 401
+    unknown = manage(database_url, "revoke", "nosuchkey000")
     assert unknown.returncode == 1
     assert "No API key" in unknown.stderr
 
 
 def test_sec3_the_management_command_explains_an_unusable_database(tmp_path: Path) -> None:
     unmigrated = f"sqlite+aiosqlite:///{tmp_path}/empty.sqlite3"
-    listed = manage(unmigrated, tmp_path, "list")
+    listed = manage(unmigrated, "list")
     assert listed.returncode == 1
     assert "the database cannot be used" in listed.stderr
     assert "migrate" in listed.stderr

@@ -13,15 +13,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from {{ package_name }}.core.security.session import SessionCodec
+from goldenpath_chassis import chassis_of
+from goldenpath_chassis._core.security.session import SessionCodec
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.auth import TokenFactory, bearer
 
-from tests.support.asgi import asgi_client
-from tests.support.auth import ALL_SCOPES, TokenFactory, bearer
+from tests.example.service import SERVICE
 
 pytestmark = pytest.mark.integration
 
 ORIGIN = "https://testserver"
 SAME_ORIGIN = {"Origin": ORIGIN}
+ALL_SCOPES = tuple(SERVICE.scopes)
 
 
 @pytest.fixture
@@ -40,20 +43,20 @@ async def sign_in(browser: httpx.AsyncClient, tokens: TokenFactory) -> str:
     return csrf_token
 
 
-async def count_items(browser: httpx.AsyncClient) -> int:
-    return len((await browser.get("/v1/items")).json()["items"])
+async def count_widgets(browser: httpx.AsyncClient) -> int:
+    return len((await browser.get("/v1/widgets")).json()["items"])
 
 
 async def test_sec2_signing_in_sets_hardened_cookies(
     browser: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
     response = await browser.post(
-        "/v1/auth/session", headers=tokens.headers("items:read", subject="alice")
+        "/v1/auth/session", headers=tokens.headers("widgets:read", subject="alice")
     )
     assert response.status_code == 201
     body = response.json()
     assert body["subject"] == "alice"
-    assert body["scopes"] == ["items:read"]
+    assert body["scopes"] == ["widgets:read"]
     cookies = SimpleCookie()
     for header in response.headers.get_list("set-cookie"):
         cookies.load(header)
@@ -74,7 +77,7 @@ async def test_sec2_the_session_cookie_authenticates_reads(
     await sign_in(browser, tokens)
     whoami = await browser.get("/v1/auth/session")
     assert whoami.json() == {"subject": "alice", "scopes": sorted(ALL_SCOPES), "method": "session"}
-    assert (await browser.get("/v1/items")).status_code == 200
+    assert (await browser.get("/v1/widgets")).status_code == 200
 
 
 async def test_sec2_a_write_with_token_and_same_origin_passes(
@@ -82,13 +85,13 @@ async def test_sec2_a_write_with_token_and_same_origin_passes(
 ) -> None:
     csrf_token = await sign_in(browser, tokens)
     response = await browser.post(
-        "/v1/items",
+        "/v1/widgets",
         json={"name": "from the browser"},
         headers={"X-CSRF-Token": csrf_token, **SAME_ORIGIN},
     )
     assert response.status_code == 201, response.text
     fetch_metadata_only = await browser.post(
-        "/v1/items",
+        "/v1/widgets",
         json={"name": "fetch metadata"},
         headers={"X-CSRF-Token": csrf_token, "Sec-Fetch-Site": "same-origin"},
     )
@@ -112,12 +115,12 @@ async def test_sec2_cookie_writes_without_proof_are_403_and_change_nothing(
 ) -> None:
     csrf_token = await sign_in(browser, tokens)
     headers = {name: value.replace("{token}", csrf_token) for name, value in headers.items()}
-    for method, path in (("POST", "/v1/items"), ("DELETE", "/v1/auth/session")):
+    for method, path in (("POST", "/v1/widgets"), ("DELETE", "/v1/auth/session")):
         response = await browser.request(method, path, json={"name": "csrf"}, headers=headers)
         assert response.status_code == 403, (method, response.text)
         assert response.json()["type"] == "urn:problem-type:csrf-rejected"
         assert reason in response.json()["detail"]
-    assert await count_items(browser) == 0
+    assert await count_widgets(browser) == 0
 
 
 def cookie_header(client: httpx.AsyncClient, replacements: dict[str, str]) -> dict[str, str]:
@@ -135,7 +138,7 @@ async def test_sec2_a_token_from_another_session_is_worthless(
         stolen = await sign_in(attacker, tokens)
     # Plant the attacker's valid token in both places (as a cookie-tossing attacker could).
     response = await browser.post(
-        "/v1/items",
+        "/v1/widgets",
         json={"name": "x"},
         headers={
             "X-CSRF-Token": stolen,
@@ -152,10 +155,10 @@ async def test_sec2_bearer_requests_are_exempt_even_with_a_session_cookie(
 ) -> None:
     await sign_in(browser, tokens)
     response = await browser.post(
-        "/v1/items",
+        "/v1/widgets",
         json={"name": "server to server"},
         headers={
-            **tokens.headers("items:write", subject="robot"),
+            **tokens.headers("widgets:write", subject="robot"),
             "Origin": "https://evil.example",
         },
     )
@@ -168,17 +171,17 @@ async def test_sec2_a_forged_or_expired_session_cookie_is_401(
     await sign_in(browser, tokens)
     payload, _, signature = browser.cookies["__Host-session"].rpartition(".")
     forged = cookie_header(browser, {"__Host-session": payload + "x." + signature})
-    assert (await browser.get("/v1/items", headers=forged)).status_code == 401
+    assert (await browser.get("/v1/widgets", headers=forged)).status_code == 401
 
     # Signed with the service's secret, but issued two hours ago for one hour.
     issued_earlier = SessionCodec(
-        app.state.settings.effective_session_secret,
+        chassis_of(app).settings.sessions.secret.get_secret_value(),
         max_age_seconds=3600,
         clock=lambda: time.time() - 7200,
     )
-    expired, _ = issued_earlier.issue(subject="alice", scopes=["items:read"])
+    expired, _ = issued_earlier.issue(subject="alice", scopes=["widgets:read"])
     response = await browser.get(
-        "/v1/items", headers=cookie_header(browser, {"__Host-session": expired})
+        "/v1/widgets", headers=cookie_header(browser, {"__Host-session": expired})
     )
     assert response.status_code == 401
     assert "session is invalid or expired" in response.json()["detail"]
@@ -205,13 +208,13 @@ async def test_sec2_signing_out_clears_the_cookies(
     )
     assert response.status_code == 204
     assert "__Host-session" not in browser.cookies
-    assert (await browser.get("/v1/items")).status_code == 401
+    assert (await browser.get("/v1/widgets")).status_code == 401
 
 
 async def test_sec2_plain_http_clients_never_send_the_secure_cookie(
     app: FastAPI, tokens: TokenFactory
 ) -> None:
     async with asgi_client(app) as http:
-        response = await http.post("/v1/auth/session", headers=bearer(tokens("items:read")))
+        response = await http.post("/v1/auth/session", headers=bearer(tokens("widgets:read")))
         assert response.status_code == 201
-        assert (await http.get("/v1/items")).status_code == 401
+        assert (await http.get("/v1/widgets")).status_code == 401

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from {{ package_name }}.core.security.api_keys import (
+from goldenpath_chassis._core.security.api_keys import (
     ApiKeyRecord,
     ApiKeyRejectedError,
     ApiKeyVerifier,
@@ -35,7 +35,7 @@ async def test_sec3_revocation_takes_effect_when_the_cache_entry_ages_out() -> N
             key_id=new.key_id,
             name="svc",
             secret_hash=new.secret_hash,
-            scopes=frozenset({"items:read"}),
+            scopes=frozenset({"widgets:read"}),
             created_at=now,
             expires_at=now + timedelta(days=1),
         )

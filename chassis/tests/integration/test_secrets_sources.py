@@ -10,8 +10,10 @@ import boto3
 import pytest
 from structlog.testing import capture_logs
 
-from {{ package_name }}.core.settings import ConfigurationError, load_settings
+from goldenpath_chassis import ChassisSettings, ConfigurationError
+from goldenpath_chassis import load_settings as load_chassis_settings
 
+from tests.example.service import ExampleSettings
 from tests.support.moto import moto_server
 
 pytestmark = pytest.mark.integration
@@ -19,13 +21,18 @@ pytestmark = pytest.mark.integration
 SECRET_REDIS_URL = "redis://:hunter2-from-a-file@cache.internal:6379/0"
 
 
+def load_settings(**overrides: object) -> ChassisSettings:
+    """The example service's settings from this process's environment, as it starts."""
+    return load_chassis_settings(ExampleSettings, overrides)
+
+
 def test_cfg2_settings_read_mounted_secret_files(tmp_path: Path) -> None:
     (tmp_path / "redis_url").write_text(SECRET_REDIS_URL + "\n")
     (tmp_path / "AUTH_SESSION_SECRET").write_text("f" * 40)
     settings = load_settings(app_env="test", secrets_dir=str(tmp_path))
-    assert settings.redis_url is not None
-    assert settings.redis_url.get_secret_value() == SECRET_REDIS_URL
-    assert settings.effective_session_secret == "f" * 40
+    assert settings.redis.url is not None
+    assert settings.redis.url.get_secret_value() == SECRET_REDIS_URL
+    assert settings.sessions.secret.get_secret_value() == "f" * 40
     assert "hunter2" not in repr(settings)
 
 
@@ -36,8 +43,8 @@ def test_cfg2_the_environment_wins_over_a_secret_file(
     monkeypatch.setenv("REDIS_URL", "redis://from-the-environment:6379/0")
     monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
     settings = load_settings(app_env="test")
-    assert settings.redis_url is not None
-    assert settings.redis_url.get_secret_value() == "redis://from-the-environment:6379/0"
+    assert settings.redis.url is not None
+    assert settings.redis.url.get_secret_value() == "redis://from-the-environment:6379/0"
 
 
 def test_cfg2_a_missing_secrets_dir_is_a_configuration_error(tmp_path: Path) -> None:
@@ -85,16 +92,16 @@ def test_cfg2_settings_read_aws_secrets_manager(aws: str) -> None:
     )
     with capture_logs() as logs:
         settings = load_settings(app_env="test", secrets_aws_secret_id="team/service")
-    assert settings.redis_url is not None
-    assert settings.redis_url.get_secret_value() == SECRET_REDIS_URL
-    assert settings.effective_session_secret == "a" * 48
-    assert settings.log_level == "DEBUG"
+    assert settings.redis.url is not None
+    assert settings.redis.url.get_secret_value() == SECRET_REDIS_URL
+    assert settings.sessions.secret.get_secret_value() == "a" * 48
+    assert settings.logging.level == "DEBUG"
     assert "hunter2" not in repr(settings) + str(logs)
     # Explicit values and the environment still win over the cloud secret.
     assert (
         load_settings(
             app_env="test", secrets_aws_secret_id="team/service", log_level="ERROR"
-        ).log_level
+        ).logging.level
         == "ERROR"
     )
 

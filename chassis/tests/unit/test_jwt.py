@@ -9,15 +9,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt import PyJWK
 
-from {{ package_name }}.core.security.dev_keys import generate_signing_key
-from {{ package_name }}.core.security.jwt import (
+from goldenpath_chassis._core.security.dev_keys import generate_signing_key
+from goldenpath_chassis._core.security.jwt import (
     JwtVerifier,
     StaticKeySource,
     TokenRejectedError,
     compatible_algorithms,
 )
-
-from tests.support.auth import TEST_AUDIENCE, TEST_ISSUER
+from goldenpath_chassis.testing.auth import TEST_AUDIENCE, TEST_ISSUER
 
 pytestmark = pytest.mark.unit
 

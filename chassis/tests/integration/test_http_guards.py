@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 
@@ -10,11 +11,11 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message
 
-from {{ package_name }}.app import create_app
-from {{ package_name }}.core.settings import Settings
+from goldenpath_chassis import ChassisSettings, Service
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.auth import TokenFactory
 
-from tests.support.asgi import asgi_client
-from tests.support.auth import TokenFactory
+from tests.example.widgets import DESCRIPTION_MAX
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +31,25 @@ HEADERS = {
 FRONTEND = "https://app.example.com"
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={"request_max_body_bytes": 4096, "cors_allow_origins": (FRONTEND,)}
+BODY_LIMIT = 4096
+
+
+def guarded_settings(
+    service: Service, database_url: str, auth_settings: dict[str, str], **changes: object
+) -> ChassisSettings:
+    return service.load_settings(
+        app_env="test",
+        database_url=database_url,
+        request_max_body_bytes=BODY_LIMIT,
+        cors_allow_origins=FRONTEND,
+        **auth_settings,
+        **changes,
     )
+
+
+@pytest.fixture
+def settings(service: Service, database_url: str, auth_settings: dict[str, str]) -> ChassisSettings:
+    return guarded_settings(service, database_url, auth_settings)
 
 
 # --- SEC-1: body size ----------------------------------------------------------------------------
@@ -57,8 +72,8 @@ async def test_sec1_a_declared_oversized_body_is_413_before_anything_reads_it(
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/v1/items",
-        "raw_path": b"/v1/items",
+        "path": "/v1/widgets",
+        "raw_path": b"/v1/widgets",
         "query_string": b"",
         "root_path": "",
         "headers": [(b"content-length", b"10000"), (b"content-type", b"application/json")],
@@ -83,7 +98,7 @@ async def test_sec1_a_streamed_oversized_body_stops_at_the_limit(
             yield b'{"name": "' + b"x" * 1000
 
     response = await client.post(
-        "/v1/items", content=chunks(), headers={"Content-Type": "application/json"}
+        "/v1/widgets", content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
     assert response.headers["content-type"] == PROBLEM
@@ -92,8 +107,12 @@ async def test_sec1_a_streamed_oversized_body_stops_at_the_limit(
 
 
 async def test_sec1_a_body_within_the_limit_passes(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/items", json={"name": "small", "description": "x" * 2000})
-    assert response.status_code == 201
+    body = json.dumps({"name": "small", "description": "x" * DESCRIPTION_MAX}).encode()
+    exactly_the_limit = body + b" " * (BODY_LIMIT - len(body))  # JSON allows trailing spaces
+    response = await client.post(
+        "/v1/widgets", content=exactly_the_limit, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
 
 
 # --- SEC-1: HTML sanitizing --------------------------------------------------------------------
@@ -122,13 +141,13 @@ async def test_sec1_html_in_descriptions_is_stored_inert(
     client: httpx.AsyncClient, payload: str, stored: str | tuple[str, ...]
 ) -> None:
     accepted = stored if isinstance(stored, tuple) else (stored,)
-    created = await client.post("/v1/items", json={"name": "html", "description": payload})
+    created = await client.post("/v1/widgets", json={"name": "html", "description": payload})
     assert created.status_code == 201, created.text
     assert created.json()["description"] in accepted
-    fetched = await client.get(f"/v1/items/{created.json()['id']}")
+    fetched = await client.get(f"/v1/widgets/{created.json()['id']}")
     assert fetched.json()["description"] == created.json()["description"]
     updated = await client.patch(
-        f"/v1/items/{created.json()['id']}", json={"description": payload + "!"}
+        f"/v1/widgets/{created.json()['id']}", json={"description": payload + "!"}
     )
     assert "<script" not in updated.json()["description"]
     assert "onerror" not in updated.json()["description"]
@@ -138,9 +157,12 @@ async def test_sec1_text_that_grows_when_escaped_is_stored_whole(
     client: httpx.AsyncClient,
 ) -> None:
     """Escaping may make a valid description five times longer: it is kept, not cut or refused."""
-    response = await client.post("/v1/items", json={"name": "amp", "description": "&" * 2000})
+    longest = DESCRIPTION_MAX
+    response = await client.post("/v1/widgets", json={"name": "amp", "description": "&" * longest})
     assert response.status_code == 201, response.text
-    assert response.json()["description"] == "&amp;" * 2000
+    assert response.json()["description"] == "&amp;" * longest
+    fetched = await client.get(f"/v1/widgets/{response.json()['id']}")
+    assert fetched.json()["description"] == "&amp;" * longest  # stored whole, not only echoed
 
 
 # --- SEC-5: headers ----------------------------------------------------------------------------
@@ -153,10 +175,10 @@ async def test_sec5_every_response_carries_the_security_headers(
 
     responses = [
         await anonymous_client.get("/health/live"),  # 200
-        await anonymous_client.get("/v1/items"),  # 401
+        await anonymous_client.get("/v1/widgets"),  # 401
         await client.get("/v1/nothing"),  # 404
-        await client.post("/v1/items", content=b"x" * 5000),  # 413
-        await client.get("/v1/items", params={"limit": 0}),  # 422
+        await client.post("/v1/widgets", content=b"x" * 5000),  # 413
+        await client.get("/v1/widgets", params={"limit": "many"}),  # 422
         await anonymous_client.get("/test/boom"),  # 500
         await anonymous_client.get("/openapi.json"),
     ]
@@ -199,8 +221,12 @@ async def test_sec5_the_docs_page_works_under_its_csp_without_inline_script(
     )
 
 
-async def test_sec5_docs_can_be_switched_off(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"docs_enabled": False}))
+async def test_sec5_docs_can_be_switched_off(
+    service: Service, database_url: str, auth_settings: dict[str, str]
+) -> None:
+    app = service.create_app(
+        guarded_settings(service, database_url, auth_settings, docs_enabled=False)
+    )
     async with asgi_client(app, lifespan=True) as http:
         assert (await http.get("/docs")).status_code == 404
         assert (await http.get("/openapi.json")).status_code == 404
@@ -211,7 +237,7 @@ async def test_sec5_cors_allows_only_listed_origins(
     anonymous_client: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
     preflight = await anonymous_client.options(
-        "/v1/items",
+        "/v1/widgets",
         headers={
             "Origin": FRONTEND,
             "Access-Control-Request-Method": "POST",
@@ -223,18 +249,18 @@ async def test_sec5_cors_allows_only_listed_origins(
     assert preflight.headers["access-control-allow-credentials"] == "true"
 
     refused = await anonymous_client.options(
-        "/v1/items",
+        "/v1/widgets",
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert refused.status_code == 400
     assert "access-control-allow-origin" not in refused.headers
 
     # Error responses carry CORS headers too, so the page can read why it was refused.
-    denied = await anonymous_client.get("/v1/items", headers={"Origin": FRONTEND})
+    denied = await anonymous_client.get("/v1/widgets", headers={"Origin": FRONTEND})
     assert denied.status_code == 401
     assert denied.headers["access-control-allow-origin"] == FRONTEND
     assert "x-request-id" in denied.headers["access-control-expose-headers"].lower()
     other = await anonymous_client.get(
-        "/v1/items", headers={"Origin": "https://evil.example", **tokens.headers("items:read")}
+        "/v1/widgets", headers={"Origin": "https://evil.example", **tokens.headers("widgets:read")}
     )
     assert "access-control-allow-origin" not in other.headers

@@ -11,12 +11,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from {{ package_name }}.app import create_app
-from {{ package_name }}.core.security.dev_keys import SigningKey, generate_signing_key
-from {{ package_name }}.core.security.scopes import route_access
-from {{ package_name }}.core.settings import Settings
-
-from tests.support.auth import (
+from goldenpath_chassis import ChassisSettings, Service
+from goldenpath_chassis._core.security.dev_keys import SigningKey, generate_signing_key
+from goldenpath_chassis.security import route_access
+from goldenpath_chassis.testing.auth import (
     TEST_AUDIENCE,
     TEST_ISSUER,
     TokenFactory,
@@ -57,7 +55,8 @@ async def test_sec3_every_route_requires_authentication_unless_public(
     assert routes[("GET", "/metrics")] == "authenticated"
 
     protected = sorted(route for route, access in routes.items() if access == "authenticated")
-    assert protected, "no protected route found: the walk is broken"
+    # The walk reaches the service's own domains, not only the chassis's routes.
+    assert {("POST", "/v1/widgets"), ("GET", "/v1/widgets/{widget_id}")} <= set(protected)
     for method, path in protected:
         response = await anonymous_client.request(method, concrete(path), json={})
         assert response.status_code == 401, (method, path, response.text)
@@ -72,9 +71,9 @@ async def test_sec3_every_route_requires_authentication_unless_public(
 
 
 async def test_sec3_a_route_without_an_access_declaration_stops_start_up(
-    settings: Settings,
+    service: Service, settings: ChassisSettings
 ) -> None:
-    app = create_app(settings)
+    app = service.create_app(settings)
 
     @app.get("/v1/forgotten")
     async def forgotten() -> dict[str, str]:
@@ -103,40 +102,40 @@ async def test_sec3_openapi_shows_each_operations_schemes_and_scopes(app: FastAP
         return result
 
     # One alternative per scheme (any one credential will do), each naming the scopes.
-    assert requirements("/v1/items", "post") == [
-        {"bearerToken": ["items:write"]},
-        {"apiKey": ["items:write"]},
-        {"sessionCookie": ["items:write"]},
+    assert requirements("/v1/widgets", "post") == [
+        {"bearerToken": ["widgets:write"]},
+        {"apiKey": ["widgets:write"]},
+        {"sessionCookie": ["widgets:write"]},
     ]
-    assert {"bearerToken": ["items:read"]} in requirements("/v1/items/{item_id}", "get")
+    assert {"bearerToken": ["widgets:read"]} in requirements("/v1/widgets/{widget_id}", "get")
     assert "security" not in document["paths"]["/health/live"]["get"]
     for status in ("401", "403", "429"):
-        assert status in document["paths"]["/v1/items"]["post"]["responses"]
+        assert status in document["paths"]["/v1/widgets"]["post"]["responses"]
 
 
 async def test_sec3_a_valid_token_with_the_scope_is_accepted(
     anonymous_client: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
-    response = await anonymous_client.get("/v1/items", headers=tokens.headers("items:read"))
+    response = await anonymous_client.get("/v1/widgets", headers=tokens.headers("widgets:read"))
     assert response.status_code == 200
     whoami = await anonymous_client.get(
-        "/v1/auth/session", headers=tokens.headers("items:read", subject="alice")
+        "/v1/auth/session", headers=tokens.headers("widgets:read", subject="alice")
     )
-    assert whoami.json() == {"subject": "alice", "scopes": ["items:read"], "method": "bearer"}
+    assert whoami.json() == {"subject": "alice", "scopes": ["widgets:read"], "method": "bearer"}
 
 
 async def test_sec3_a_valid_token_without_the_scope_is_a_403_naming_it(
     anonymous_client: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
     response = await anonymous_client.post(
-        "/v1/items", json={"name": "nope"}, headers=tokens.headers("items:read")
+        "/v1/widgets", json={"name": "nope"}, headers=tokens.headers("widgets:read")
     )
     assert response.status_code == 403
     assert response.json()["type"] == "urn:problem-type:insufficient-scope"
-    assert "items:write" in response.json()["detail"]
+    assert "widgets:write" in response.json()["detail"]
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
-    assert 'scope="items:write"' in response.headers["www-authenticate"]
-    listed = await anonymous_client.get("/v1/items", headers=tokens.headers("items:read"))
+    assert 'scope="widgets:write"' in response.headers["www-authenticate"]
+    listed = await anonymous_client.get("/v1/widgets", headers=tokens.headers("widgets:read"))
     assert listed.json()["items"] == []  # nothing was written
 
 
@@ -148,7 +147,7 @@ def _flip_last_character(token: str) -> str:
 
 def _bad_tokens(key: SigningKey, other_key: SigningKey) -> dict[str, tuple[str, str]]:
     """Each token that must be refused, with the reason the response must give."""
-    good = key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, scopes=["items:read"])
+    good = key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, scopes=["widgets:read"])
     claims = claims_of(good)
     now = int(time.time())
     return {
@@ -200,7 +199,7 @@ def _bad_tokens(key: SigningKey, other_key: SigningKey) -> dict[str, tuple[str, 
         "three garbage segments": ("a.b.c", "malformed token"),
         "tampered signature": (_flip_last_character(good), "signature does not verify"),
         "tampered claims": (
-            with_claims(good, {"scope": "items:read items:write admin"}),
+            with_claims(good, {"scope": "widgets:read widgets:write admin"}),
             "signature does not verify",
         ),
         "signed by another key": (
@@ -208,7 +207,9 @@ def _bad_tokens(key: SigningKey, other_key: SigningKey) -> dict[str, tuple[str, 
             "signature does not verify",
         ),
         "scope is not a string": (
-            key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, claims={"scope": ["items:read"]}),
+            key.mint(
+                issuer=TEST_ISSUER, audience=TEST_AUDIENCE, claims={"scope": ["widgets:read"]}
+            ),
             "scope must be a space-separated string",
         ),
     }
@@ -222,7 +223,7 @@ async def test_sec3_bad_tokens_are_401_with_the_reason(
     anonymous_client: httpx.AsyncClient, signing_key: SigningKey, case: str
 ) -> None:
     token, reason = _bad_tokens(signing_key, generate_signing_key())[case]
-    for method, path in (("GET", "/v1/items"), ("POST", "/v1/items")):
+    for method, path in (("GET", "/v1/widgets"), ("POST", "/v1/widgets")):
         response = await anonymous_client.request(
             method, path, json={"name": "x"}, headers=bearer(token)
         )
@@ -247,6 +248,8 @@ async def test_sec3_bad_tokens_are_401_with_the_reason(
 async def test_sec3_other_authorization_headers_are_401_never_500(
     anonymous_client: httpx.AsyncClient, authorization: bytes
 ) -> None:
-    response = await anonymous_client.get("/v1/items", headers=[(b"authorization", authorization)])
+    response = await anonymous_client.get(
+        "/v1/widgets", headers=[(b"authorization", authorization)]
+    )
     assert response.status_code == 401
     assert response.headers["content-type"] == PROBLEM

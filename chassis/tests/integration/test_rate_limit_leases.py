@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from {{ package_name }}.core.security.rate_limit import LEASE_SECONDS, RateLimiter
+from goldenpath_chassis._core.security.rate_limit import LEASE_SECONDS, RateLimiter
 
 pytestmark = pytest.mark.integration
 

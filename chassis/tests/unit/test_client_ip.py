@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from {{ package_name }}.core.security.client_ip import ClientIpResolver, ProxyHeader, parse_ip
-from {{ package_name }}.core.security.rate_limit import ip_bucket
+from goldenpath_chassis._core.security.client_ip import ClientIpResolver, ProxyHeader, parse_ip
+from goldenpath_chassis._core.security.rate_limit import ip_bucket
 
 pytestmark = pytest.mark.unit
 
