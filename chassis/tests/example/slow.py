@@ -9,6 +9,7 @@ document: they exist for the shutdown tests (tests/process, tests/reliability).
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -20,7 +21,7 @@ _in_flight = 0
 
 
 @router.get("")
-async def slow(seconds: float = Query(2.0, ge=0, le=60)) -> dict[str, float]:
+async def slow(seconds: Annotated[float, Query(ge=0, le=60)] = 2.0) -> dict[str, float]:
     global _in_flight  # noqa: PLW0603 - one process, one counter: what the tests read
     _in_flight += 1
     try:

@@ -36,7 +36,9 @@ def base_env(signing_key: SigningKey) -> dict[str, str]:
     }
 
 
-def run_command(cwd: Path, env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+def run_command(
+    cwd: Path, env: dict[str, str], *arguments: str
+) -> subprocess.CompletedProcess[str]:
     """`python -m tests.example ARGUMENTS` with only `env` (and what makes it importable)."""
     return subprocess.run(
         [sys.executable, *EXAMPLE_COMMAND, *arguments],
