@@ -22,9 +22,10 @@ class ExampleSettings(ChassisSettings):
 
 
 def domains() -> tuple[Domain, ...]:
-    from .widgets import DOMAIN  # noqa: PLC0415
+    from . import slow, widgets  # noqa: PLC0415
 
-    return (DOMAIN,)
+    # `slow` is test-only: a slow public route for the graceful-shutdown tests.
+    return (widgets.DOMAIN, slow.DOMAIN)
 
 
 SERVICE = Service(

@@ -33,10 +33,10 @@ async def test_obs3_access_log_line_carries_the_request_id_and_route(
     client: httpx.AsyncClient,
 ) -> None:
     with capture_logs(processors=[merge_contextvars]) as logs:
-        response = await client.get("/v1/items/not-a-uuid")
+        response = await client.get("/v1/widgets/not-a-uuid")
     access = [line for line in logs if line["event"] == "request"]
     assert len(access) == 1
     assert access[0]["request_id"] == response.headers["x-request-id"]
-    assert access[0]["http_route"] == "/v1/items/{item_id}"
-    assert access[0]["url_path"] == "/v1/items/not-a-uuid"
+    assert access[0]["http_route"] == "/v1/widgets/{widget_id}"
+    assert access[0]["url_path"] == "/v1/widgets/not-a-uuid"
     assert access[0]["status"] == 422

@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from {{ package_name }}.app import create_app
-from {{ package_name }}.core.settings import ConfigurationError, load_settings
-
-from tests.support.asgi import asgi_client
+from goldenpath_chassis import ConfigurationError, Service
+from goldenpath_chassis.testing.asgi import asgi_client
 
 pytestmark = pytest.mark.integration
 
@@ -68,13 +66,17 @@ async def test_perf3_unfingerprinted_names_are_not_served(
 
 
 @pytest.fixture
-async def cdn_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(
+async def cdn_client(
+    service: Service, database_url: str, auth_settings: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    # The session's token issuer: without one, a development key would be written to ./var.
+    settings = service.load_settings(
+        **auth_settings,
         app_env="test",
         database_url=database_url,
         cdn_base_url="https://cdn.example.com/acme/",
     )
-    app = create_app(settings)
+    app = service.create_app(settings)
     async with asgi_client(app, lifespan=True) as client:
         yield client
 
@@ -90,6 +92,6 @@ async def test_perf3_cdn_base_url_prefixes_every_asset_url(cdn_client: httpx.Asy
     assert response.headers["cache-control"] == IMMUTABLE
 
 
-def test_perf3_cdn_base_url_must_be_an_absolute_url() -> None:
+def test_perf3_cdn_base_url_must_be_an_absolute_url(service: Service) -> None:
     with pytest.raises(ConfigurationError, match="CDN_BASE_URL"):
-        load_settings(cdn_base_url="cdn.example.com")
+        service.load_settings(cdn_base_url="cdn.example.com")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.openapi_diff import breaking_changes
+from goldenpath_chassis.testing.openapi_diff import breaking_changes
 
 pytestmark = pytest.mark.unit
 

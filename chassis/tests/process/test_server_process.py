@@ -12,23 +12,63 @@ from pathlib import Path
 import httpx
 import pytest
 
-from {{ package_name }}._project import DATABASE_BACKEND
-from {{ package_name }}.core.security.dev_keys import SigningKey
+from goldenpath_chassis._core.security.dev_keys import SigningKey
+from goldenpath_chassis.testing.auth import TokenFactory, auth_environment
+from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
 
-from tests.support.auth import TokenFactory, auth_environment
-from tests.support.processes import free_port, start_service
+from tests.example.service import BACKEND
+from tests.support.example_process import EXAMPLE_COMMAND, PACKAGE, importable
 
 pytestmark = pytest.mark.process
 
-PACKAGE = "{{ package_name }}"
-SLOW_APP = str(Path(__file__).parents[1] / "support" / "slow_app.py")
+SLOW = "/v1/test/slow"  # the example's test-only slow route (tests/example/slow.py)
 
 
 @pytest.fixture
 def base_env(signing_key: SigningKey) -> dict[str, str]:
     # The zero-set-up development defaults, embedded database included (it lands in the test's
     # folder, the working directory, and migrates itself), plus this session's token issuer.
-    return {"APP_ENV": "development", "LOG_FORMAT": "json", **auth_environment(signing_key)}
+    return {
+        **importable(),
+        "APP_ENV": "development",
+        "LOG_FORMAT": "json",
+        **auth_environment(signing_key),
+    }
+
+
+def run_command(
+    cwd: Path, env: dict[str, str], *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m tests.example ARGUMENTS` with only `env` (and what makes it importable)."""
+    return subprocess.run(
+        [sys.executable, *EXAMPLE_COMMAND, *arguments],
+        env={"PATH": "/usr/bin:/bin", **importable(), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def wait_until_in_flight(service: ServiceProcess, count: int, *, timeout: float = 30) -> None:
+    """Until the service is serving `count` slow requests: the signal must land while they run."""
+    deadline = time.monotonic() + timeout
+    while httpx.get(service.base_url + SLOW + "/in-flight").json()["in_flight"] < count:
+        assert time.monotonic() < deadline, "the slow request never reached the service"
+        time.sleep(0.02)
+
+
+def readiness_once_signalled(service: ServiceProcess, *, timeout: float = 10) -> httpx.Response:
+    """The first readiness answer that is not 200: the signal is delivered asynchronously, and
+    until it is handled the service is rightly still ready. A refused connection here would
+    mean the listener closed without a drain, and fails the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = httpx.get(service.base_url + "/health/ready", timeout=5)
+        if ready.status_code != 200 or time.monotonic() > deadline:
+            return ready
+        time.sleep(0.01)
 
 
 def json_lines(text: str) -> list[dict[str, object]]:
@@ -38,7 +78,7 @@ def json_lines(text: str) -> list[dict[str, object]]:
 
 def test_inf2_health_endpoints_answer_on_loopback(tmp_path: Path, base_env: dict[str, str]) -> None:
     service = start_service(
-        ["-m", PACKAGE], env=base_env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
+        EXAMPLE_COMMAND, env=base_env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
     )
     try:
         assert httpx.get(service.base_url + "/health/live").status_code == 200
@@ -54,24 +94,23 @@ def test_inf3_sigterm_lets_an_in_flight_request_finish_and_exits_0(
 ) -> None:
     env = base_env | {"SHUTDOWN_DRAIN_SECONDS": "1", "SHUTDOWN_GRACE_SECONDS": "10"}
     service = start_service(
-        [SLOW_APP], env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
+        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
     )
     result: dict[str, object] = {}
 
     def slow_request() -> None:
-        response = httpx.get(service.base_url + "/test/slow", params={"seconds": 2.5}, timeout=20)
+        response = httpx.get(service.base_url + SLOW, params={"seconds": 2.5}, timeout=20)
         result["status"] = response.status_code
         result["body"] = response.json()
 
     try:
         worker = threading.Thread(target=slow_request)
         worker.start()
-        time.sleep(0.5)  # the request is now in flight
+        wait_until_in_flight(service, 1)
         signalled = time.monotonic()
         service.signal()
-        time.sleep(0.2)
         # Draining: still serving, but readiness already says "take me out".
-        ready = httpx.get(service.base_url + "/health/ready", timeout=5)
+        ready = readiness_once_signalled(service)
         assert ready.status_code == 503
         assert ready.json()["status"] == "draining"
         worker.join(timeout=20)
@@ -90,16 +129,9 @@ def test_inf3_sigterm_lets_an_in_flight_request_finish_and_exits_0(
 
 def test_cfg1_production_without_database_url_exits_naming_it(tmp_path: Path) -> None:
     env = {"APP_ENV": "production", "REDIS_URL": "redis://127.0.0.1:1/0", "PORT": "8000"}
-    completed = subprocess.run(
-        [sys.executable, "-m", PACKAGE],
-        env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-    )
+    completed = run_command(tmp_path, env)
     assert completed.returncode == 78
+    assert completed.stderr.startswith(f"{PACKAGE}: "), completed.stderr
     assert "DATABASE_URL: is required in production" in completed.stderr
     # Authentication has no development fallback in production (SEC-3).
     for variable in (
@@ -115,31 +147,27 @@ def test_cfg1_production_without_database_url_exits_naming_it(tmp_path: Path) ->
 def test_sec3_dev_token_opens_the_api_of_a_development_service(tmp_path: Path) -> None:
     """The README's flow: mint a token with `dev-token`, call the API with it."""
     env = {"APP_ENV": "development"}  # nothing configured: the development key signs
-    minted = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "dev-token", "--scope", "items:read"],
-        env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-    )
+    minted = run_command(tmp_path, env, "dev-token", "--scope", "widgets:read")
     assert minted.returncode == 0, minted.stderr
     token = minted.stdout.strip()
     assert token.count(".") == 2
     assert (tmp_path / "var" / "dev-keys").is_dir()  # the key pair stays in the project
 
     service = start_service(
-        ["-m", PACKAGE], env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
+        EXAMPLE_COMMAND,
+        env=importable() | env,
+        port=free_port(),
+        log_path=tmp_path / "out.log",
+        cwd=tmp_path,
     )
     try:
-        items = service.base_url + "/v1/items"
-        assert httpx.get(items).status_code == 401
-        assert httpx.get(items, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        widgets = service.base_url + "/v1/widgets"
+        assert httpx.get(widgets).status_code == 401
+        assert httpx.get(widgets, headers={"Authorization": f"Bearer {token}"}).status_code == 200
         created = httpx.post(
-            items, json={"name": "x"}, headers={"Authorization": f"Bearer {token}"}
+            widgets, json={"name": "x"}, headers={"Authorization": f"Bearer {token}"}
         )
-        assert created.status_code == 403  # the token was minted without items:write
+        assert created.status_code == 403  # the token was minted without widgets:write
     finally:
         service.stop()
     assert service.process.returncode == 0
@@ -148,7 +176,7 @@ def test_sec3_dev_token_opens_the_api_of_a_development_service(tmp_path: Path) -
 def test_sec3_dev_token_refuses_production(tmp_path: Path, signing_key: SigningKey) -> None:
     database_url = (
         "postgresql+asyncpg://app@127.0.0.1:1/app"
-        if DATABASE_BACKEND == "postgresql"
+        if BACKEND == "postgresql"
         else f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3"
     )
     production = {
@@ -158,15 +186,7 @@ def test_sec3_dev_token_refuses_production(tmp_path: Path, signing_key: SigningK
         "AUTH_SESSION_SECRET": "s" * 40,
         **auth_environment(signing_key),
     }
-    completed = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "dev-token"],
-        env={"PATH": "/usr/bin:/bin", **production},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-    )
+    completed = run_command(tmp_path, production, "dev-token")
     assert completed.returncode == 64, completed.stderr
     assert "refusing in production" in completed.stderr
     assert completed.stdout == ""
@@ -177,12 +197,12 @@ def test_obs3_every_output_line_is_json_with_request_ids(
     tmp_path: Path, base_env: dict[str, str], tokens: TokenFactory
 ) -> None:
     service = start_service(
-        ["-m", PACKAGE], env=base_env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
+        EXAMPLE_COMMAND, env=base_env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
     )
     try:
         response = httpx.get(
-            service.base_url + "/v1/items",
-            headers={"X-Request-ID": "abc-12345678", **tokens.headers("items:read")},
+            service.base_url + "/v1/widgets",
+            headers={"X-Request-ID": "abc-12345678", **tokens.headers("widgets:read")},
         )
         assert response.status_code == 200
     finally:

@@ -9,22 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import free_port, start_service
+from goldenpath_chassis.testing.processes import free_port, start_service
+
+from tests.support.example_process import EXAMPLE_COMMAND, importable
 
 pytestmark = pytest.mark.process
 
-PACKAGE = "{{ package_name }}"
 
-
-def run_healthcheck(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+def run_healthcheck(
+    env: dict[str, str], cwd: Path, *arguments: str
+) -> subprocess.CompletedProcess[str]:
     clean = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}}
     return subprocess.run(
-        [sys.executable, "-m", PACKAGE, "healthcheck", *arguments],
-        env=clean | env,
+        [sys.executable, *EXAMPLE_COMMAND, "healthcheck", *arguments],
+        env=clean | importable() | env,
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -38,18 +41,19 @@ def test_ops1_healthcheck_exits_0_while_the_server_is_live_and_1_once_it_is_gone
         "PORT": str(free_port()),
     }
     service = start_service(
-        ["-m", PACKAGE], env=env | {"HOST": "127.0.0.1"}, port=int(env["PORT"]),
-        log_path=tmp_path / "out.log", timeout=90,  # a cold start under coverage on a busy CI
+        EXAMPLE_COMMAND, env=importable() | env | {"HOST": "127.0.0.1"}, port=int(env["PORT"]),
+        log_path=tmp_path / "out.log", cwd=tmp_path,
+        timeout=90,  # a cold start under coverage on a busy CI
     )  # fmt: skip
     try:
-        healthy = run_healthcheck(env)
+        healthy = run_healthcheck(env, tmp_path)
         assert healthy.returncode == 0, healthy.stderr
-        missing = run_healthcheck(env, "--path", "/no/such/path")
+        missing = run_healthcheck(env, tmp_path, "--path", "/no/such/path")
         assert missing.returncode == 1
         assert "answered 404" in missing.stderr
     finally:
         service.stop()
-    gone = run_healthcheck(env, "--timeout", "1")
+    gone = run_healthcheck(env, tmp_path, "--timeout", "1")
     assert gone.returncode == 1
     assert "unreachable" in gone.stderr
     assert "Traceback" not in gone.stderr

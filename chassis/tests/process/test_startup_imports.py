@@ -17,24 +17,29 @@ from pathlib import Path
 
 import pytest
 
-from {{ package_name }}.core.security.dev_keys import SigningKey
+from goldenpath_chassis._core.security.dev_keys import SigningKey
+from goldenpath_chassis.testing.auth import auth_environment
+from goldenpath_chassis.testing.processes import free_port
 
-from tests.support.auth import auth_environment
-from tests.support.processes import free_port
+from tests.support.example_process import importable
 
 pytestmark = pytest.mark.process
 
+OTLP_EXPORT = "the OTLP exporter, built on the first export (goldenpath_chassis._core.otlp)"
 # Each with where it belongs instead.
 NOT_AT_STARTUP = {
     "alembic": "the migrate command (and the embedded development database)",
     "boto3": "the AWS Secrets Manager source, only when configured",
     "botocore": "the AWS Secrets Manager source, only when configured",
-    "requests": "the OTLP exporter, built on the first export (core/otlp.py)",
-    "urllib3": "the OTLP exporter, built on the first export (core/otlp.py)",
-    "google.protobuf": "the OTLP exporter, built on the first export (core/otlp.py)",
-    "opentelemetry.exporter.otlp.proto.http": "the first export (core/otlp.py)",
-    "wsproto": "WebSockets, which the service does not serve (server.py: ws='none')",
-    "websockets": "WebSockets, which the service does not serve (server.py: ws='none')",
+    "requests": OTLP_EXPORT,
+    "urllib3": OTLP_EXPORT,
+    "google.protobuf": OTLP_EXPORT,
+    "opentelemetry.exporter.otlp.proto.http": "the first export (goldenpath_chassis._core.otlp)",
+    "wsproto": "WebSockets, which the service does not serve (_core/server.py: ws='none')",
+    "websockets": "WebSockets, which the service does not serve (_core/server.py: ws='none')",
+    "goldenpath_chassis._core.migrations": "the migrate command (Alembic's runner)",
+    "goldenpath_chassis._core.worker_process": "the worker command",
+    "goldenpath_chassis.testing": "a service's tests (real servers, fixtures, OTLP receiver)",
     "schemathesis": "the contract tests",
     "moto": "the tests",
 }
@@ -47,12 +52,11 @@ SERVE_UNTIL_READY = textwrap.dedent(
 
     from asgi_lifespan import LifespanManager
 
-    from {{ package_name }}.app import create_app
-    from {{ package_name }}.core.settings import load_settings
-    from {{ package_name }}.server import build_config
+    from goldenpath_chassis._core.server import build_config
+    from tests.example.service import SERVICE
 
-    settings = load_settings()
-    app = create_app(settings)
+    settings = SERVICE.load_settings()
+    app = SERVICE.create_app(settings)
     build_config(app, settings).load()
 
     async def main() -> None:
@@ -73,6 +77,7 @@ def test_serving_loads_no_module_it_does_not_need_at_startup(
         if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"}
     }
     env |= {
+        **importable(),
         "APP_ENV": "development",
         # A database of its own: without DATABASE_URL, development migrates (Alembic) itself.
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'startup.sqlite3'}",
@@ -92,7 +97,8 @@ def test_serving_loads_no_module_it_does_not_need_at_startup(
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("MODULES "))
     loaded = set(json.loads(line.removeprefix("MODULES ")))
-    assert "{{ package_name }}.app" in loaded  # the script did build the app
+    # The script did build the app, with the example's domains.
+    assert {"goldenpath_chassis._core.api", "tests.example.widgets"} <= loaded
     unexpected = {
         name: reason
         for name, reason in NOT_AT_STARTUP.items()

@@ -9,9 +9,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from {{ package_name }}.core.garbage_collection import SERVING_THRESHOLDS, tune_for_serving
-from {{ package_name }}.core.lifecycle import Lifecycle
-from {{ package_name }}.server import GracefulServer
+from goldenpath_chassis._core.garbage_collection import SERVING_THRESHOLDS, tune_for_serving
+from goldenpath_chassis._core.lifecycle import Lifecycle
+from goldenpath_chassis._core.server import GracefulServer
 
 pytestmark = pytest.mark.unit
 

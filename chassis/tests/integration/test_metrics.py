@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from {{ package_name }}.core.metrics import Metrics
-
-from tests.support.auth import TokenFactory
+from goldenpath_chassis import chassis_of
+from goldenpath_chassis.testing.auth import TokenFactory
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +38,13 @@ async def test_obs1_request_duration_is_labelled_by_route_template(
     client: httpx.AsyncClient,
 ) -> None:
     missing = uuid.uuid4()
-    assert (await client.get(f"/v1/items/{missing}")).status_code == 404
-    assert (await client.get(f"/v1/items/{uuid.uuid4()}")).status_code == 404
-    assert (await client.get("/v1/items/not-a-uuid")).status_code == 422
+    assert (await client.get(f"/v1/widgets/{missing}")).status_code == 404
+    assert (await client.get(f"/v1/widgets/{uuid.uuid4()}")).status_code == 404
+    assert (await client.get("/v1/widgets/not-a-uuid")).status_code == 422
     samples = await scrape(client)
 
     count = "http_server_request_duration_seconds_count"
-    route = "/v1/items/{item_id}"
+    route = "/v1/widgets/{widget_id}"
     labels = {"http_request_method": "GET", "http_route": route}
     assert value(samples, count, http_response_status_code="404", **labels) == 2
     assert value(samples, count, http_response_status_code="422", **labels) == 1
@@ -73,18 +72,18 @@ async def test_obs1_unknown_methods_are_bucketed_as_other(client: httpx.AsyncCli
 
 async def test_obs1_build_info_and_process_metrics(client: httpx.AsyncClient) -> None:
     samples = await scrape(client)
-    assert value(samples, "service_build_info", service_version="0.1.0") == 1
+    assert value(samples, "service_build_info", service_version="1.2.3") == 1
     assert value(samples, "process_resident_memory_bytes") is not None
 
 
 async def test_obs1_resilience_cache_and_rate_limit_metrics_are_exported(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    metrics: Metrics = app.state.metrics
-    metrics.rate_limit_rejected(limiter="ip")
-    metrics.rate_limit_rejected(limiter="ip")
-    app.state.breakers.declare("example")
-    resource = app.state.cache.resource("example:v1", _StrCodec())
+    chassis = chassis_of(app)
+    chassis.instruments.metrics.rate_limit_rejected(limiter="ip")
+    chassis.instruments.metrics.rate_limit_rejected(limiter="ip")
+    chassis.instruments.breakers.declare("example")
+    resource = chassis.resources.cache.resource("example:v1", _StrCodec())
     for _ in range(3):
         await resource.get_or_load("key", _load_value)
     samples = await scrape(client)
@@ -98,8 +97,8 @@ async def test_obs1_resilience_cache_and_rate_limit_metrics_are_exported(
 async def test_obs1_database_pool_statements_and_queue_depth(client: httpx.AsyncClient) -> None:
     before = value(await scrape(client), "job_queue_depth", state="queued")
     assert before == 0
-    created = await client.post("/v1/items", json={"name": "Measured"})
-    assert created.status_code == 201  # enqueues the item's publish job
+    created = await client.post("/v1/widgets", json={"name": "Measured"})
+    assert created.status_code == 201  # enqueues the widget's publish job
     samples = await scrape(client)
     assert value(samples, "job_queue_depth", state="queued") == 1  # read at scrape time
     assert value(samples, "db_client_operation_duration_seconds_count", db_operation_name="INSERT")
@@ -129,7 +128,7 @@ async def test_obs1_sec3_metrics_need_the_metrics_scope(
     anonymous_client: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
     assert (await anonymous_client.get("/metrics")).status_code == 401
-    without_scope = await anonymous_client.get("/metrics", headers=tokens.headers("items:read"))
+    without_scope = await anonymous_client.get("/metrics", headers=tokens.headers("widgets:read"))
     assert without_scope.status_code == 403
     scraper = await anonymous_client.get("/metrics", headers=tokens.headers("metrics:read"))
     assert scraper.status_code == 200

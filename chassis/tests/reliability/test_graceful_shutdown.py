@@ -9,7 +9,7 @@ the server did, not what the client guessed, and the test can prove that:
 - a request still running when the listener closed finished within the grace period;
 - once the listener closed, requests were refused at the connection (never reaching the
   application), and no request the service accepted went unanswered or got a 5xx;
-- every item whose creation was answered 201 is in the database, and no other;
+- every widget whose creation was answered 201 is in the database, and no other;
 - the process exited 0.
 """
 
@@ -21,18 +21,23 @@ import signal
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from tests.support.figures import Figures
-from tests.support.live import ServiceCredentials
-from tests.support.processes import free_port, start_service
-from tests.support.traffic import REFUSALS, Traffic, accepted_by_service, stored_item_names
+from goldenpath_chassis.testing.live import ServiceCredentials
+from goldenpath_chassis.testing.processes import free_port, start_service
 
-pytestmark = [pytest.mark.reliability, pytest.mark.database]
+from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.traffic import REFUSALS, Traffic, accepted_by_service, stored_widget_names
 
-SLOW_APP = str(Path(__file__).parents[1] / "support" / "slow_app.py")
+if TYPE_CHECKING:
+    from tests.reliability.conftest import Figures
+
+pytestmark = pytest.mark.reliability
+
+SLOW = "/v1/test/slow"  # the example's test-only slow route (tests/example/slow.py)
 DRAIN_SECONDS = 1.0
 GRACE_SECONDS = 10.0
 CLIENTS = 16
@@ -59,12 +64,16 @@ async def test_inf3_sigterm_under_load_loses_no_accepted_request_and_exits_0(
     emptied_database: str,
     figures: Figures,
 ) -> None:
-    env = service_env | {
-        "SHUTDOWN_DRAIN_SECONDS": str(DRAIN_SECONDS),
-        "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
-    }
+    env = (
+        importable()
+        | service_env
+        | {
+            "SHUTDOWN_DRAIN_SECONDS": str(DRAIN_SECONDS),
+            "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+        }
+    )
     service = start_service(
-        [SLOW_APP], env=env, port=free_port(), log_path=tmp_path / "service.log"
+        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "service.log"
     )
     limits = httpx.Limits(max_connections=CLIENTS + 8)
     headers = dict(service_credentials.headers)
@@ -78,7 +87,7 @@ async def test_inf3_sigterm_under_load_loses_no_accepted_request_and_exits_0(
                 await traffic.warmed_up.wait()
             slow = [
                 asyncio.create_task(
-                    traffic.send("slow", "GET", "/test/slow", params={"seconds": SLOW_SECONDS})
+                    traffic.send("slow", "GET", SLOW, params={"seconds": SLOW_SECONDS})
                 )
                 for _ in range(3)
             ]
@@ -97,7 +106,7 @@ async def test_inf3_sigterm_under_load_loses_no_accepted_request_and_exits_0(
             slow_attempts = await asyncio.gather(*slow)
     finally:
         service.stop()
-    names_in_database = await stored_item_names(emptied_database, LABEL)
+    names_in_database = await stored_widget_names(emptied_database, LABEL)
 
     attempts = traffic.attempts
     accepted = accepted_by_service(service.output())
@@ -150,6 +159,6 @@ async def _until_in_flight(client: httpx.AsyncClient, count: int) -> None:
     a while to connect), so that the signal lands while they are in flight."""
     async with asyncio.timeout(30):
         while True:
-            if (await client.get("/test/slow/in-flight")).json()["in_flight"] >= count:
+            if (await client.get(SLOW + "/in-flight")).json()["in_flight"] >= count:
                 return
             await asyncio.sleep(0.05)

@@ -7,8 +7,8 @@ the replicas whose readiness answers 200, as Kubernetes' endpoints controller do
 Service. nginx neither retries on another replica nor takes one out by itself, so a request
 sent to a replica that has stopped listening fails visibly.
 
-SQLite services run one replica by design (one file, one writer): this module exists only in
-PostgreSQL services.
+SQLite services run one replica by design (one file, one writer): this module runs only when
+the example service is on PostgreSQL (the default; not with EXAMPLE_BACKEND=sqlite).
 """
 
 from __future__ import annotations
@@ -20,18 +20,29 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.support.figures import Figures
-from tests.support.live import SERVICE_COMMAND, ServiceCredentials
-from tests.support.processes import ServiceProcess, free_port, start_service
-from tests.support.proxy import NGINX_HINTS, NginxProxy, ReadinessRouter, nginx_binary
-from tests.support.traffic import Traffic, stored_item_names
+from goldenpath_chassis.testing.live import ServiceCredentials
+from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
 
-pytestmark = [pytest.mark.reliability, pytest.mark.database]
+from tests.example.service import BACKEND
+from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.proxy import NGINX_HINTS, NginxProxy, ReadinessRouter, nginx_binary
+from tests.support.traffic import Traffic, stored_widget_names
+
+if TYPE_CHECKING:
+    from tests.reliability.conftest import Figures
+
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.skipif(
+        BACKEND == "sqlite", reason="SQLite runs one replica (one file, one writer)"
+    ),
+]
 
 # Long enough for the router to see readiness turn 503 (it polls every 50 ms) and reload nginx
 # before the listener closes; production sets it from the load balancer's probe period.
@@ -82,8 +93,8 @@ class Cluster:
         port = free_port()
         self.addresses[name] = f"127.0.0.1:{port}"
         self.instances[name] = start_service(
-            SERVICE_COMMAND,
-            env=self.env,
+            EXAMPLE_COMMAND,
+            env=importable() | self.env,
             port=port,
             log_path=self.logs / f"replica-{name}.log",
             wait_path=None,
@@ -195,13 +206,16 @@ async def test_inf3_rolling_restart_behind_a_proxy_loses_no_request(
             replacements = [
                 await replace(running, router, old, new) for old, new in REPLACEMENTS.items()
             ]
-            exits = await asyncio.gather(*(item.exit for item in replacements))
-            for item in replacements:
-                router.forget(item.old)
+            exits = await asyncio.gather(*(replacement.exit for replacement in replacements))
+            for replacement in replacements:
+                router.forget(replacement.old)
             async with asyncio.timeout(30):  # both new replicas take traffic
-                for item in replacements:
+                for replacement in replacements:
                     await served_by(
-                        traffic, running.addresses[item.new], after=item.added, count=10
+                        traffic,
+                        running.addresses[replacement.new],
+                        after=replacement.added,
+                        count=10,
                     )
             traffic.stop.set()
             await asyncio.gather(*loops)
@@ -221,19 +235,21 @@ async def test_inf3_rolling_restart_behind_a_proxy_loses_no_request(
             await asyncio.sleep(0.5)
             control.stop.set()
             await asyncio.gather(*control_loops)
-    names_in_database = await stored_item_names(emptied_database, "rolling")
+    names_in_database = await stored_widget_names(emptied_database, "rolling")
 
     failed = [a for a in traffic.attempts if not a.ok]
     assert not failed, f"{len(failed)} requests failed during the rolling restart: {failed[:5]}"
-    for item, (exit_code, exited) in zip(replacements, exits, strict=True):
+    for replacement, (exit_code, exited) in zip(replacements, exits, strict=True):
         assert exit_code == 0
         # Out of rotation while still serving, well before the listener closed.
-        assert item.removed - item.signalled < DRAIN_SECONDS
-        assert item.removed < exited
+        assert replacement.removed - replacement.signalled < DRAIN_SECONDS
+        assert replacement.removed < exited
         # Once out of rotation, it got no new request.
-        address = running.addresses[item.old]
-        stray = [a for a in traffic.attempts if a.upstream == address and a.started > item.removed]
-        assert not stray, f"routed to {item.old} after it was out of rotation: {stray[:3]}"
+        address = running.addresses[replacement.old]
+        stray = [
+            a for a in traffic.attempts if a.upstream == address and a.started > replacement.removed
+        ]
+        assert not stray, f"routed to {replacement.old} after it was out of rotation: {stray[:3]}"
     # Every write answered 201 is stored, and nothing else.
     assert names_in_database == traffic.created_names()
     lost_in_control = [a for a in control.attempts if a.status == 502]
@@ -246,9 +262,9 @@ async def test_inf3_rolling_restart_behind_a_proxy_loses_no_request(
         f"2 replicas, {len(traffic.attempts)} requests ({writes} writes) from {CLIENTS} clients "
         "during the restart of both: 0 failed",
     )
-    for item, (exit_code, exited) in zip(replacements, exits, strict=True):
+    for replacement, (exit_code, exited) in zip(replacements, exits, strict=True):
         figures.add(
-            "Rolling restart behind nginx (INF-3)", "  " + describe(item, exit_code, exited)
+            "Rolling restart behind nginx (INF-3)", "  " + describe(replacement, exit_code, exited)
         )
     figures.add(
         "Rolling restart behind nginx (INF-3)",
@@ -294,7 +310,7 @@ async def test_sec4_rate_limits_hold_across_replicas(
 
             async def get() -> httpx.Response:
                 async with gate:
-                    return await client.get("/v1/items")
+                    return await client.get("/v1/widgets")
 
             responses = await asyncio.gather(*(get() for _ in range(3 * RATE_LIMIT)))
 

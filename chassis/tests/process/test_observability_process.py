@@ -8,13 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.live import ServiceCredentials
-from tests.support.otlp import SPAN_KIND_SERVER, otlp_receiver
-from tests.support.processes import free_port, start_service
+from goldenpath_chassis.testing.live import ServiceCredentials
+from goldenpath_chassis.testing.otlp import SPAN_KIND_SERVER, otlp_receiver
+from goldenpath_chassis.testing.processes import free_port, start_service
+
+from tests.support.example_process import EXAMPLE_COMMAND, importable
 
 pytestmark = pytest.mark.process
 
-PACKAGE = "{{ package_name }}"
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
 
@@ -25,6 +26,7 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
     headers = dict(service_credentials.headers)
     with otlp_receiver() as receiver:
         env = {
+            **importable(),
             **service_credentials.env,
             "APP_ENV": "development",  # the embedded database, in the test's folder
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
@@ -33,7 +35,7 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
             "OTEL_BSP_SCHEDULE_DELAY": "600000",
         }
         service = start_service(
-            ["-m", PACKAGE],
+            EXAMPLE_COMMAND,
             env=env,
             port=free_port(),
             log_path=tmp_path / "out.log",
@@ -42,7 +44,7 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
         )
         try:
             response = httpx.get(
-                service.base_url + "/v1/items", headers={"traceparent": TRACEPARENT, **headers}
+                service.base_url + "/v1/widgets", headers={"traceparent": TRACEPARENT, **headers}
             )
             assert response.status_code == 200
             scrape = httpx.get(service.base_url + "/metrics", headers=headers).text
@@ -52,10 +54,10 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
         assert service.process.returncode == 0, service.output()
         span = receiver.wait_for(lambda s: s.kind == SPAN_KIND_SERVER, timeout=5)
 
-    assert span.name == "GET /v1/items"
+    assert span.name == "GET /v1/widgets"
     assert span.trace_id == TRACE_ID
     assert span.resource["service.name"] == "orders-under-test"
-    assert 'http_route="/v1/items"' in scrape
+    assert 'http_route="/v1/widgets"' in scrape
     lines = [json.loads(line) for line in service.output().splitlines() if line.startswith("{")]
     access = next(line for line in lines if line.get("event") == "request")
     assert access["trace_id"] == TRACE_ID

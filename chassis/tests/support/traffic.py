@@ -1,6 +1,6 @@
 """Client traffic for the reliability tests: many concurrent clients working on the example
-resource, with every request recorded (when it started and ended, how it was answered, which
-replica answered it) so a test can account for each one.
+service's widgets, with every request recorded (when it started and ended, how it was answered,
+which replica answered it) so a test can account for each one.
 
 Each request carries its own `X-Request-ID`, so a test can also match the client's view with
 the service's access log: what the service accepted, not what the client guessed.
@@ -43,7 +43,7 @@ class Attempt:
 
 @dataclass
 class Traffic:
-    """Clients that create, read and list items until told to stop."""
+    """Clients that create, read and list widgets until told to stop."""
 
     client: httpx.AsyncClient
     label: str
@@ -82,15 +82,15 @@ class Traffic:
         return attempt
 
     async def client_loop(self) -> None:
-        """One client: create an item, read it back, list a page; again, until `stop`."""
-        item_id: object = None
+        """One client: create a widget, read it back, list a page; again, until `stop`."""
+        widget_id: object = None
         while not self.stop.is_set():
             name = f"{self.label} {len(self.attempts)}"
-            created = await self.send("create", "POST", "/v1/items", json={"name": name})
-            item_id = created.body.get("id", item_id)
-            if item_id is not None:
-                await self.send("read", "GET", f"/v1/items/{item_id}")
-            listed = await self.send("list", "GET", "/v1/items", params={"limit": 5})
+            created = await self.send("create", "POST", "/v1/widgets", json={"name": name})
+            widget_id = created.body.get("id", widget_id)
+            if widget_id is not None:
+                await self.send("read", "GET", f"/v1/widgets/{widget_id}")
+            listed = await self.send("list", "GET", "/v1/widgets", params={"limit": 5})
             if listed.error is not None:
                 await asyncio.sleep(0.1)  # refused: back off a little, as a client would
             elif self.think_seconds:
@@ -100,7 +100,7 @@ class Traffic:
         return [asyncio.create_task(self.client_loop()) for _ in range(clients)]
 
     def created_names(self) -> set[str]:
-        """The names of the items whose creation was answered 201: what must be stored."""
+        """The names of the widgets whose creation was answered 201: what must be stored."""
         return {
             str(a.body["name"]) for a in self.attempts if a.kind == "create" and a.status == 201
         }
@@ -116,12 +116,12 @@ def accepted_by_service(output: str) -> dict[str, int]:
     return accepted
 
 
-async def stored_item_names(database_url: str, label: str) -> set[str]:
-    """The names of the items a `Traffic` with this label created, read from the database."""
+async def stored_widget_names(database_url: str, label: str) -> set[str]:
+    """The names of the widgets a `Traffic` with this label created, read from the database."""
     engine = create_async_engine(database_url, poolclass=NullPool)
     try:
         async with engine.connect() as connection:
-            query = text("SELECT name FROM items WHERE name LIKE :prefix")
+            query = text("SELECT name FROM widgets WHERE name LIKE :prefix")
             rows = await connection.execute(query, {"prefix": f"{label} %"})
             return {row.name for row in rows}
     finally:

@@ -8,6 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from goldenpath_chassis import chassis_of
+
 pytestmark = pytest.mark.integration
 
 
@@ -22,7 +24,7 @@ async def test_inf2_ready_reports_each_check(client: httpx.AsyncClient, app: Fas
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == set(app.state.health.names)
+    assert set(body["checks"]) == set(chassis_of(app).instruments.health.names)
 
 
 async def test_inf2_ready_is_503_naming_a_failing_dependency(
@@ -31,7 +33,7 @@ async def test_inf2_ready_is_503_naming_a_failing_dependency(
     async def broken() -> None:
         raise ConnectionRefusedError
 
-    app.state.health.register("broken-dependency", broken)
+    chassis_of(app).instruments.health.register("broken-dependency", broken)
     response = await client.get("/health/ready")
     assert response.status_code == 503
     body = response.json()
@@ -50,7 +52,7 @@ async def test_inf2_a_failing_optional_dependency_degrades_but_stays_ready(
     async def broken() -> None:
         raise ConnectionRefusedError
 
-    app.state.health.register("optional-dependency", broken, critical=False)
+    chassis_of(app).instruments.health.register("optional-dependency", broken, critical=False)
     response = await client.get("/health/ready")
     assert response.status_code == 200
     body = response.json()
@@ -62,7 +64,7 @@ async def test_inf2_a_failing_optional_dependency_degrades_but_stays_ready(
 async def test_res1_readiness_shows_each_circuit_breaker(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    app.state.breakers.declare("example-dependency")
+    chassis_of(app).instruments.breakers.declare("example-dependency")
     response = await client.get("/health/ready")
     assert response.json()["circuit_breakers"]["example-dependency"] == "closed"
 
@@ -71,14 +73,14 @@ async def test_inf2_a_hanging_dependency_times_out(client: httpx.AsyncClient, ap
     async def hangs() -> None:
         await asyncio.sleep(60)
 
-    app.state.health.register("hanging-dependency", hangs)
+    chassis_of(app).instruments.health.register("hanging-dependency", hangs)
     response = await client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["checks"]["hanging-dependency"]["error"] == "timeout"
 
 
 async def test_inf3_ready_is_503_while_draining(client: httpx.AsyncClient, app: FastAPI) -> None:
-    app.state.lifecycle.begin_draining()
+    chassis_of(app).instruments.lifecycle.begin_draining()
     response = await client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["status"] == "draining"

@@ -34,7 +34,7 @@ async def test_obs4_wrong_method_is_a_405_problem_with_allow(client: httpx.Async
 async def test_obs4_invalid_body_is_a_422_problem_listing_errors(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.post("/v1/items", json={"name": "", "colour": "blue"})
+    response = await client.post("/v1/widgets", json={"name": "", "colour": "blue"})
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
     body = response.json()
@@ -66,7 +66,7 @@ async def test_obs4_unexpected_error_is_a_bare_500_logged_once(
 async def test_api2_openapi_documents_problems_for_errors(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     assert "HTTPValidationError" not in str(document)
-    create = document["paths"]["/v1/items"]["post"]
+    create = document["paths"]["/v1/widgets"]["post"]
     for status in ("409", "422"):
         content = create["responses"][status]["content"]
         assert list(content) == [PROBLEM]

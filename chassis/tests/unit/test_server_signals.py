@@ -17,9 +17,9 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from {{ package_name }} import server as server_module
-from {{ package_name }}.core.lifecycle import Lifecycle
-from {{ package_name }}.server import GracefulServer
+from goldenpath_chassis._core import server as server_module
+from goldenpath_chassis._core.lifecycle import Lifecycle
+from goldenpath_chassis._core.server import GracefulServer
 
 pytestmark = pytest.mark.unit
 

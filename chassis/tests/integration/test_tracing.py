@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
@@ -11,16 +12,13 @@ from fastapi import FastAPI
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from {{ package_name }}.app import create_app
-from {{ package_name }}.core.settings import ConfigurationError, Settings, load_settings
-from {{ package_name }}.core.tracing import add_trace_ids
-from {{ package_name }}.core.worker import Worker
-from {{ package_name }}.jobs import HANDLERS
-
-from tests.support.asgi import asgi_client
-from tests.support.databases import delete_all_rows
-from tests.support.flaky_server import flaky_server
-from tests.support.otlp import (
+from goldenpath_chassis import ChassisSettings, ConfigurationError, Service, chassis_of
+from goldenpath_chassis._core.tracing import add_trace_ids
+from goldenpath_chassis._core.worker import Worker
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.databases import delete_all_rows
+from goldenpath_chassis.testing.loopback_http import loopback_http_server
+from goldenpath_chassis.testing.otlp import (
     SPAN_KIND_CLIENT,
     SPAN_KIND_CONSUMER,
     SPAN_KIND_SERVER,
@@ -42,85 +40,98 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture
-def traced_settings(
+def traced_overrides(
     receiver: OtlpReceiver, database_url: str, auth_settings: dict[str, str]
-) -> Settings:
-    return load_settings(
+) -> dict[str, str]:
+    return {
         **auth_settings,
-        app_env="test",
-        database_url=database_url,
-        otel_exporter_otlp_endpoint=receiver.endpoint,
-        otel_service_name="traced-service",
-    )
+        "app_env": "test",
+        "database_url": database_url,
+        "otel_exporter_otlp_endpoint": receiver.endpoint,
+        "otel_service_name": "traced-service",
+    }
 
 
 @pytest.fixture
-async def traced_app(traced_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(traced_settings)
+def traced_settings(service: Service, traced_overrides: dict[str, str]) -> ChassisSettings:
+    return service.load_settings(**traced_overrides)
+
+
+@pytest.fixture
+async def traced_app(service: Service, traced_settings: ChassisSettings) -> AsyncIterator[FastAPI]:
+    application = service.create_app(traced_settings)
     async with LifespanManager(application):
         yield application
 
 
 async def test_obs2_request_spans_reach_an_otlp_receiver_on_the_wire(
-    traced_settings: Settings, receiver: OtlpReceiver, auth_headers: dict[str, str]
+    service: Service,
+    traced_settings: ChassisSettings,
+    receiver: OtlpReceiver,
+    auth_headers: dict[str, str],
 ) -> None:
-    app = create_app(traced_settings)
+    app = service.create_app(traced_settings)
     async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
-        response = await client.get("/v1/items/not-a-uuid", headers={"traceparent": TRACEPARENT})
+        response = await client.get("/v1/widgets/not-a-uuid", headers={"traceparent": TRACEPARENT})
         assert response.status_code == 422
     # The lifespan has ended: the provider was shut down and flushed what it buffered.
     span = receiver.wait_for(lambda s: s.kind == SPAN_KIND_SERVER)
-    assert span.name == "GET /v1/items/{item_id}"
-    assert span.attributes["http.route"] == "/v1/items/{item_id}"
+    assert span.name == "GET /v1/widgets/{widget_id}"
+    assert span.attributes["http.route"] == "/v1/widgets/{widget_id}"
     assert span.attributes["http.response.status_code"] == 422
     # W3C trace context in: the span continues the caller's trace.
     assert span.trace_id == TRACE_ID
     assert span.parent_span_id == PARENT_ID
     assert span.resource["service.name"] == "traced-service"
-    assert span.resource["service.version"] == "0.1.0"
+    assert span.resource["service.version"] == "1.2.3"
 
 
 async def test_obs2_spans_are_flushed_on_shutdown_not_before(
-    traced_settings: Settings,
+    service: Service,
+    traced_settings: ChassisSettings,
     receiver: OtlpReceiver,
     monkeypatch: pytest.MonkeyPatch,
     auth_headers: dict[str, str],
 ) -> None:
     # The batch processor would otherwise export after 5 s; make it wait far longer.
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")
-    app = create_app(traced_settings)
+    app = service.create_app(traced_settings)
     async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
-        await client.get("/v1/items")
-        await client.get("/v1/items")
+        await client.get("/v1/widgets")
+        await client.get("/v1/widgets")
         assert receiver.received() == []
     server_spans = [s for s in receiver.received() if s.kind == SPAN_KIND_SERVER]
-    assert [s.name for s in server_spans] == ["GET /v1/items", "GET /v1/items"]
+    assert [s.name for s in server_spans] == ["GET /v1/widgets", "GET /v1/widgets"]
 
 
 async def test_obs2_probes_and_scrapes_are_not_traced(
-    traced_settings: Settings, receiver: OtlpReceiver, auth_headers: dict[str, str]
+    service: Service,
+    traced_settings: ChassisSettings,
+    receiver: OtlpReceiver,
+    auth_headers: dict[str, str],
 ) -> None:
-    app = create_app(traced_settings)
+    app = service.create_app(traced_settings)
     async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
         await client.get("/health/live")
         await client.get("/metrics")
-        await client.get("/v1/items")
-    receiver.wait_for(lambda s: s.name == "GET /v1/items")
+        await client.get("/v1/widgets")
+    receiver.wait_for(lambda s: s.name == "GET /v1/widgets")
     assert not [s for s in receiver.received() if "/health" in s.name or "/metrics" in s.name]
 
 
 async def test_obs2_readiness_checks_make_no_spans(
-    traced_settings: Settings, receiver: OtlpReceiver, auth_headers: dict[str, str], redis_url: str
+    service: Service,
+    traced_overrides: dict[str, str],
+    receiver: OtlpReceiver,
+    auth_headers: dict[str, str],
+    redis_url: str,
 ) -> None:
-    settings = traced_settings.model_copy(
-        update={"redis_url": load_settings(redis_url=redis_url).redis_url}
-    )
-    app = create_app(settings)
+    app = service.create_app(service.load_settings(**traced_overrides, redis_url=redis_url))
     async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
         for _ in range(3):
             assert (await client.get("/health/ready")).json()["checks"]["redis"]["status"] == "ok"
-        await client.get("/v1/items")  # its spans come after any the probes would have made
-    receiver.wait_for(lambda s: s.name == "GET /v1/items")
+        await client.get("/v1/widgets")  # its spans come after any the probes would have made
+    receiver.wait_for(lambda s: s.name == "GET /v1/widgets")
     probe_spans = [
         s
         for s in receiver.received()
@@ -130,19 +141,39 @@ async def test_obs2_readiness_checks_make_no_spans(
     assert not probe_spans, [s.name for s in probe_spans]
 
 
+class _RecordingHandler(BaseHTTPRequestHandler):
+    """A downstream service that answers 200 and keeps the headers of what it received."""
+
+    received: list[dict[str, str]]
+
+    def do_GET(self) -> None:
+        self.received.append(dict(self.headers.items()))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 async def test_obs2_outbound_http_is_a_child_span_and_carries_traceparent(
-    traced_settings: Settings, receiver: OtlpReceiver
+    service: Service, traced_settings: ChassisSettings, receiver: OtlpReceiver
 ) -> None:
-    app = create_app(traced_settings)
-    with flaky_server() as downstream:
+    app = service.create_app(traced_settings)
+    received: list[dict[str, str]] = []
+    handler = type("Downstream", (_RecordingHandler,), {"received": received})
+    with loopback_http_server(handler) as downstream:
+        host, port = downstream.server_address[:2]
         async with LifespanManager(app):
-            tracer = app.state.tracing.tracer("test")
+            chassis = chassis_of(app)
+            tracer = chassis.instruments.tracing.tracer("test")
             with tracer.start_as_current_span("job"):
-                response = await app.state.http.request(
-                    "GET", downstream.url + "/hook", dependency="downstream"
+                response = await chassis.resources.http.request(
+                    "GET", f"http://{host!s}:{port}/hook", dependency="downstream"
                 )
             assert response.status_code == 200
-    sent = downstream.arrivals[0].headers
+    assert len(received) == 1
+    sent = {name.lower(): value for name, value in received[0].items()}
     client_span = receiver.wait_for(lambda s: s.kind == SPAN_KIND_CLIENT)
     job_span = receiver.wait_for(lambda s: s.name == "job")
     assert client_span.trace_id == job_span.trace_id
@@ -152,19 +183,24 @@ async def test_obs2_outbound_http_is_a_child_span_and_carries_traceparent(
 
 
 async def test_obs2_jobs_and_sql_continue_the_trace_of_the_request_that_enqueued_them(
-    traced_settings: Settings, receiver: OtlpReceiver, auth_headers: dict[str, str]
+    service: Service,
+    traced_settings: ChassisSettings,
+    receiver: OtlpReceiver,
+    auth_headers: dict[str, str],
 ) -> None:
-    app = create_app(traced_settings)
+    app = service.create_app(traced_settings)
     async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
         created = await client.post(
-            "/v1/items", json={"name": "Traced"}, headers={"traceparent": TRACEPARENT}
+            "/v1/widgets", json={"name": "Traced"}, headers={"traceparent": TRACEPARENT}
         )
         assert created.status_code == 201
-        worker = Worker(app.state.database, HANDLERS, tracer=app.state.tracing.tracer("worker"))
+        chassis = chassis_of(app)
+        database = chassis.resources.database
+        worker = Worker(database, service.jobs, tracer=chassis.instruments.tracing.tracer("w"))
         assert await worker.run_once() == 1
-        await delete_all_rows(app.state.database.engine)
+        await delete_all_rows(service, database.engine)
     job = receiver.wait_for(lambda s: s.kind == SPAN_KIND_CONSUMER)
-    assert job.name == "process items.publish"
+    assert job.name == "process widgets.publish"
     assert job.trace_id == TRACE_ID  # the worker's span joins the request's trace
     sql = [
         s
@@ -177,14 +213,13 @@ async def test_obs2_jobs_and_sql_continue_the_trace_of_the_request_that_enqueued
 
 
 async def test_obs2_redis_commands_are_spans(
-    receiver: OtlpReceiver, traced_settings: Settings, redis_url: str
+    service: Service, receiver: OtlpReceiver, traced_overrides: dict[str, str], redis_url: str
 ) -> None:
-    settings = traced_settings.model_copy(
-        update={"redis_url": load_settings(redis_url=redis_url).redis_url}
-    )
-    app = create_app(settings)
+    app = service.create_app(service.load_settings(**traced_overrides, redis_url=redis_url))
     async with LifespanManager(app):
-        await app.state.redis.ping()
+        redis = chassis_of(app).resources.redis
+        assert redis is not None
+        await redis.ping()
     span = receiver.wait_for(lambda s: s.name == "PING")
     assert span.kind == SPAN_KIND_CLIENT
     assert span.attributes.get("db.system.name", span.attributes.get("db.system")) == "redis"
@@ -195,7 +230,7 @@ async def test_obs3_log_lines_in_a_request_carry_request_trace_and_span_ids(
 ) -> None:
     async with asgi_client(traced_app, headers=auth_headers) as client:
         with capture_logs(processors=[merge_contextvars, add_trace_ids]) as logs:
-            response = await client.get("/v1/items", headers={"traceparent": TRACEPARENT})
+            response = await client.get("/v1/widgets", headers={"traceparent": TRACEPARENT})
     access = next(line for line in logs if line["event"] == "request")
     assert access["request_id"] == response.headers["x-request-id"]
     assert access["trace_id"] == TRACE_ID
@@ -206,20 +241,20 @@ async def test_obs3_log_lines_in_a_request_carry_request_trace_and_span_ids(
 async def test_obs2_without_an_endpoint_there_is_no_provider_and_no_ids(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    assert app.state.tracing.provider is None
+    assert chassis_of(app).instruments.tracing.provider is None
     with capture_logs(processors=[merge_contextvars, add_trace_ids]) as logs:
-        await client.get("/v1/items", headers={"traceparent": TRACEPARENT})
+        await client.get("/v1/widgets", headers={"traceparent": TRACEPARENT})
     access = next(line for line in logs if line["event"] == "request")
     assert "trace_id" not in access
     assert "request_id" in access
 
 
-def test_obs2_only_otlp_over_http_is_accepted() -> None:
+def test_obs2_only_otlp_over_http_is_accepted(service: Service) -> None:
     with pytest.raises(ConfigurationError, match="OTEL_EXPORTER_OTLP_PROTOCOL"):
-        load_settings(otel_exporter_otlp_protocol="grpc")
-    settings = load_settings(otel_exporter_otlp_endpoint="http://collector:4318/")
-    assert settings.otlp_traces_endpoint == "http://collector:4318/v1/traces"
-    disabled = load_settings(
+        service.load_settings(otel_exporter_otlp_protocol="grpc")
+    settings = service.load_settings(otel_exporter_otlp_endpoint="http://collector:4318/")
+    assert settings.telemetry.traces_endpoint == "http://collector:4318/v1/traces"
+    disabled = service.load_settings(
         otel_exporter_otlp_endpoint="http://collector:4318", otel_sdk_disabled=True
     )
-    assert disabled.otlp_traces_endpoint is None
+    assert disabled.telemetry.traces_endpoint is None

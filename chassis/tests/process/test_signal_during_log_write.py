@@ -25,9 +25,9 @@ SCRIPT = textwrap.dedent(
     import uvicorn
     from fastapi import FastAPI
 
-    from {{ package_name }}.core.lifecycle import Lifecycle
-    from {{ package_name }}.core.logging import configure_logging, get_logger
-    from {{ package_name }}.server import GracefulServer
+    from goldenpath_chassis._core.lifecycle import Lifecycle
+    from goldenpath_chassis._core.logging import configure_logging, get_logger
+    from goldenpath_chassis._core.server import GracefulServer
 
 
     class SignalsDuringFirstWrite(io.RawIOBase):

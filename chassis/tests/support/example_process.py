@@ -1,0 +1,24 @@
+"""The example service (tests/example) as a real process: `python -m tests.example`, importable
+from any working directory, on the same database backend as the rest of the session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from goldenpath_chassis.testing.live import service_command
+
+# chassis/: where `tests.example` is importable from.
+CHASSIS_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "tests.example"
+EXAMPLE_COMMAND = service_command(PACKAGE)
+
+
+def importable() -> dict[str, str]:
+    """What a process needs, on top of its settings, to run the example from any folder (a test's
+    own, where a development service keeps its embedded database and keys)."""
+    env = {"PYTHONPATH": str(CHASSIS_ROOT)}
+    backend = os.environ.get("EXAMPLE_BACKEND")
+    if backend:
+        env["EXAMPLE_BACKEND"] = backend
+    return env
