@@ -1,4 +1,8 @@
-"""RES-1/RES-2 in use: the worker delivers item events to a real, flaky receiver on loopback."""
+"""RES-1/RES-2 in use: the worker delivers widget events to a real, flaky receiver on loopback.
+
+The example service enqueues a `widget.created` webhook with each widget it creates, in the same
+transaction, when WEBHOOK_URL is set.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,14 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from {{ package_name }}.app import create_app
-from {{ package_name }}.core.database import Database
-from {{ package_name }}.core.queue import Job
-from {{ package_name }}.core.settings import Settings, load_settings
-from {{ package_name }}.core.webhooks import DELIVER_WEBHOOK, signature, webhook_handlers
-from {{ package_name }}.core.worker import Worker
-from {{ package_name }}.jobs import HANDLERS
+from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core.queue import Job
+from goldenpath_chassis._core.webhooks import DELIVER_WEBHOOK, signature, webhook_handlers
+from goldenpath_chassis._core.worker import Worker
+from goldenpath_chassis.settings import ChassisSettings
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.databases import delete_all_rows
 
-from tests.support.asgi import asgi_client
-from tests.support.databases import delete_all_rows
 from tests.support.flaky_server import FlakyServer, Respond, flaky_server
 
 pytestmark = pytest.mark.integration
@@ -36,13 +38,13 @@ def receiver() -> Iterator[FlakyServer]:
 
 @pytest.fixture
 def webhook_settings(
-    receiver: FlakyServer, database_url: str, auth_settings: dict[str, str]
-) -> Settings:
-    return load_settings(
+    service: Service, receiver: FlakyServer, database_url: str, auth_settings: dict[str, str]
+) -> ChassisSettings:
+    return service.load_settings(
         **auth_settings,
         app_env="test",
         database_url=database_url,
-        webhook_url=receiver.url + "/hooks/orders",
+        webhook_url=receiver.url + "/hooks/widgets",
         webhook_secret=SECRET,
         http_retry_attempts=2,
         http_retry_deadline_seconds=3,
@@ -50,52 +52,58 @@ def webhook_settings(
 
 
 @pytest.fixture
-async def webhook_app(webhook_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(webhook_settings)
+async def webhook_app(
+    service: Service, webhook_settings: ChassisSettings
+) -> AsyncIterator[FastAPI]:
+    application = service.create_app(webhook_settings)
     async with LifespanManager(application):
         yield application
-        database: Database = application.state.database
-        await delete_all_rows(database.engine)
+        await delete_all_rows(service, chassis_of(application).resources.database.engine)
 
 
-def worker_for(app: FastAPI, settings: Settings) -> Worker:
-    handlers = {**HANDLERS, **webhook_handlers(app.state.http, settings)}
-    return Worker(app.state.database, handlers, cache=app.state.cache)
+def worker_for(app: FastAPI, service: Service, settings: ChassisSettings) -> Worker:
+    """The worker as its process builds it: the service's jobs and the webhook delivery."""
+    resources = chassis_of(app).resources
+    handlers = {**service.jobs, **webhook_handlers(resources.http, settings)}
+    return Worker(resources.database, handlers, cache=resources.cache)
 
 
-async def create_item(app: FastAPI, name: str, headers: dict[str, str]) -> dict[str, object]:
+async def create_widget(app: FastAPI, name: str, headers: dict[str, str]) -> dict[str, object]:
     async with asgi_client(app, headers=headers) as client:
-        response = await client.post("/v1/items", json={"name": name})
+        response = await client.post("/v1/widgets", json={"name": name})
     assert response.status_code == 201
-    item: dict[str, object] = response.json()
-    return item
+    widget: dict[str, object] = response.json()
+    return widget
 
 
 async def webhook_jobs(app: FastAPI) -> list[Job]:
-    database: Database = app.state.database
+    database = chassis_of(app).resources.database
     async with database.sessionmaker() as session:
         found = await session.scalars(select(Job).where(Job.kind == DELIVER_WEBHOOK))
         return list(found.all())
 
 
-async def test_res2_a_created_item_is_announced_once_signed_and_idempotent(
+async def test_res2_a_created_widget_is_announced_once_signed_and_idempotent(
     webhook_app: FastAPI,
-    webhook_settings: Settings,
+    service: Service,
+    webhook_settings: ChassisSettings,
     receiver: FlakyServer,
     auth_headers: dict[str, str],
 ) -> None:
-    item = await create_item(webhook_app, "Announced", auth_headers)
-    assert len(await webhook_jobs(webhook_app)) == 1  # enqueued with the item, atomically
+    widget = await create_widget(webhook_app, "Announced", auth_headers)
+    assert len(await webhook_jobs(webhook_app)) == 1  # enqueued with the widget, atomically
     receiver.then(Respond(503))  # one transient failure: retried within the same job run
-    assert await worker_for(webhook_app, webhook_settings).run_once() == 2
+    # Two jobs: the widget's publication and its webhook.
+    assert await worker_for(webhook_app, service, webhook_settings).run_once() == 2
 
     posts = [a for a in receiver.arrivals if a.method == "POST"]
     assert len(posts) == 2
     delivered = posts[-1]
-    assert delivered.path == "/hooks/orders"
+    assert delivered.path == "/hooks/widgets"
     event = json.loads(delivered.body)
-    assert event["type"] == "item.created"
-    assert event["data"]["id"] == item["id"]
+    assert event["type"] == "widget.created"
+    assert event["data"]["id"] == widget["id"]
+    assert event["data"]["name"] == "Announced"
     headers = {name.lower(): value for name, value in delivered.headers.items()}
     assert headers["webhook-id"] == event["id"] == headers["idempotency-key"]
     assert {posts[0].headers["webhook-id"]} == {event["id"]}  # the retry is the same event
@@ -104,15 +112,27 @@ async def test_res2_a_created_item_is_announced_once_signed_and_idempotent(
     assert await webhook_jobs(webhook_app) == []  # delivered: the job is gone
 
 
+async def test_res2_a_refused_write_announces_nothing(
+    webhook_app: FastAPI, auth_headers: dict[str, str]
+) -> None:
+    await create_widget(webhook_app, "Twin", auth_headers)
+    async with asgi_client(webhook_app, headers=auth_headers) as client:
+        refused = await client.post("/v1/widgets", json={"name": "Twin"})
+    assert refused.status_code == 409
+    [job] = await webhook_jobs(webhook_app)  # the first widget's only: rolled back together
+    assert job.payload["data"]["name"] == "Twin"
+
+
 async def test_res1_a_receiver_that_stays_down_fails_the_job_for_a_later_retry(
     webhook_app: FastAPI,
-    webhook_settings: Settings,
+    service: Service,
+    webhook_settings: ChassisSettings,
     receiver: FlakyServer,
     auth_headers: dict[str, str],
 ) -> None:
     receiver.always(Respond(503))
-    await create_item(webhook_app, "Unlucky", auth_headers)
-    await worker_for(webhook_app, webhook_settings).run_once()
+    await create_widget(webhook_app, "Unlucky", auth_headers)
+    await worker_for(webhook_app, service, webhook_settings).run_once()
     [job] = await webhook_jobs(webhook_app)
     assert job.status == "queued"  # kept, and scheduled again with the queue's backoff
     assert job.attempts == 1
@@ -123,5 +143,5 @@ async def test_res1_a_receiver_that_stays_down_fails_the_job_for_a_later_retry(
 async def test_res1_without_a_webhook_url_nothing_is_enqueued(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    assert (await client.post("/v1/items", json={"name": "Quiet"})).status_code == 201
+    assert (await client.post("/v1/widgets", json={"name": "Quiet"})).status_code == 201
     assert await webhook_jobs(app) == []
