@@ -150,7 +150,13 @@ class WidgetService:
             raise WidgetNotFoundError(widget_id)
         for field, value in data.model_dump(exclude_unset=True).items():
             setattr(widget, field, value)
-        await self._session.commit()
+        try:
+            await self._session.commit()
+        except IntegrityError as error:
+            await self._session.rollback()
+            if violation_of(error).kind == "unique" and data.name is not None:
+                raise WidgetNameTakenError(data.name) from error
+            raise
         await asyncio.shield(self._cache.invalidate(str(widget_id)))
         return widget
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support.loopback_http import loopback_http_server
+from goldenpath_chassis.testing.loopback_http import loopback_http_server
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,20 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from {{ package_name }}.app import create_app
-from {{ package_name }}.core.cache import CachedResource, JsonCodec
-from {{ package_name }}.core.settings import load_settings
-
-from tests.support.asgi import asgi_client
-from tests.support.databases import delete_all_rows
-from tests.support.servers import RedisServer
+from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis.cache import CachedResource, JsonCodec
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.databases import delete_all_rows
+from goldenpath_chassis.testing.servers import RedisServer
 
 pytestmark = pytest.mark.resilience
 
 
 @pytest.fixture
 async def app(
-    redis_server: RedisServer, database_url: str, auth_settings: dict[str, str]
+    service: Service, redis_server: RedisServer, database_url: str, auth_settings: dict[str, str]
 ) -> AsyncIterator[FastAPI]:
-    settings = load_settings(
+    settings = service.load_settings(
         **auth_settings,
         app_env="test",
         database_url=database_url,
@@ -41,11 +39,11 @@ async def app(
         breaker_failure_threshold=3,
         breaker_reset_seconds=0.5,
     )
-    application = create_app(settings)
+    application = service.create_app(settings)
     try:
         async with LifespanManager(application):
             yield application
-            await delete_all_rows(application.state.database.engine)
+            await delete_all_rows(service, chassis_of(application).resources.database.engine)
     finally:
         if redis_server.process is None:  # a failed test must not leave Redis down
             redis_server.start()
@@ -60,8 +58,19 @@ async def client(app: FastAPI, auth_headers: dict[str, str]) -> AsyncIterator[ht
 def things(app: FastAPI) -> CachedResource[str]:
     """A namespace of its own per test: the Redis server outlives each test."""
     name = f"things-{uuid.uuid4().hex[:8]}:v1"
-    resource: CachedResource[str] = app.state.cache.resource(name, JsonCodec(str))
-    return resource
+    return chassis_of(app).resources.cache.resource(name, JsonCodec(str))
+
+
+def redis_breaker(app: FastAPI) -> str:
+    return chassis_of(app).instruments.breakers.state("redis")
+
+
+async def until_breaker_is_not_open(app: FastAPI) -> None:
+    """Its reset time passed: the next call through it is a trial."""
+    deadline = time.monotonic() + 10
+    while redis_breaker(app) == "open":
+        assert time.monotonic() < deadline, "the redis breaker never half-opened"
+        await asyncio.sleep(0.05)
 
 
 async def wait_for_readiness(client: httpx.AsyncClient, status: str) -> dict[str, object]:
@@ -87,21 +96,22 @@ async def test_perf1_a_stopped_redis_is_bypassed_reported_and_recovered(
     assert await resource.get_or_load("k", load) == "from the source"
     assert await resource.get_or_load("k", load) == "from the source"
     assert loads == 1  # a hit
-    item = (await client.post("/v1/items", json={"name": "Read through Redis"})).json()
-    assert (await client.get(f"/v1/items/{item['id']}")).status_code == 200
+    widget = (await client.post("/v1/widgets", json={"name": "Read through Redis"})).json()
+    url = f"/v1/widgets/{widget['id']}"
+    assert (await client.get(url)).status_code == 200  # cached in Redis
 
     redis_server.stop()
     # The API keeps answering, from the database: reads, and writes with their invalidation.
-    assert (await client.get(f"/v1/items/{item['id']}")).status_code == 200
-    changed = await client.patch(f"/v1/items/{item['id']}", json={"name": "Changed meanwhile"})
+    assert (await client.get(url)).status_code == 200
+    changed = await client.patch(url, json={"name": "Changed meanwhile"})
     assert changed.status_code == 200
-    assert (await client.get(f"/v1/items/{item['id']}")).json()["name"] == "Changed meanwhile"
+    assert (await client.get(url)).json()["name"] == "Changed meanwhile"
     started = time.monotonic()
     for _ in range(10):  # the service keeps answering, from the source
         assert await resource.get_or_load("k", load) == "from the source"
     assert loads == 11
     assert time.monotonic() - started < 3  # no read waits on the dead Redis for long
-    assert app.state.breakers.state("redis") == "open"
+    assert redis_breaker(app) == "open"
 
     ready = await client.get("/health/ready")
     assert ready.status_code == 200  # Redis is not critical: degraded, still in rotation
@@ -113,14 +123,14 @@ async def test_perf1_a_stopped_redis_is_bypassed_reported_and_recovered(
     redis_server.start()  # same port: the client reconnects by itself
     body = await wait_for_readiness(client, "ok")
     assert body["status"] == "ok", body
-    await asyncio.sleep(0.6)  # the breaker's reset time: the next call is a trial
+    await until_breaker_is_not_open(app)
     await resource.get_or_load("k", load)
-    assert app.state.breakers.state("redis") == "closed"
+    assert redis_breaker(app) == "closed"
     loads_before = loads
     assert await resource.get_or_load("k", load) == "from the source"
     assert loads == loads_before  # cached again
     # The invalidation owed from the outage was replayed: the cached copy is the new one.
-    assert (await client.get(f"/v1/items/{item['id']}")).json()["name"] == "Changed meanwhile"
+    assert (await client.get(url)).json()["name"] == "Changed meanwhile"
 
 
 async def test_perf1_invalidations_missed_during_an_outage_are_replayed(
@@ -140,9 +150,12 @@ async def test_perf1_invalidations_missed_during_an_outage_are_replayed(
     source["k"] = "v2"
     await resource.invalidate("k")  # times out: owed, not forgotten
     assert await resource.get_or_load("k", load) == "v2"  # bypasses the cache meanwhile
-    await asyncio.sleep(1.6)  # Redis answers again, still holding "v1"
-    assert await admin.exists(*await admin.keys(f"*{resource.name}:k}}")) == 1
-    await asyncio.sleep(0.5)  # the breaker's reset time
+    await asyncio.sleep(1.6)  # the pause (1.5 s from its start) is over: Redis answers again
+    [key] = await admin.keys(f"*{resource.name}:k}}")
+    assert await admin.get(key) == b'"v1"'  # still holding the value the write made stale
+    await until_breaker_is_not_open(app)
     assert await resource.get_or_load("k", load) == "v2"  # replayed first: never "v1"
     assert await resource.get_or_load("k", load) == "v2"
+    # The owed invalidation reached Redis, and the cache is trusted again: it holds "v2".
+    assert await admin.get(key) == b'"v2"'
     await admin.aclose()

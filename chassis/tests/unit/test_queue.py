@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from {{ package_name }}.core.queue import BACKOFF_MAX_SECONDS, backoff_delay
+from goldenpath_chassis._core.queue import BACKOFF_MAX_SECONDS, backoff_delay
 
 pytestmark = pytest.mark.unit
 

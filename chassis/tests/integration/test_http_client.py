@@ -10,17 +10,16 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from {{ package_name }}.app import create_app
-from {{ package_name }}.core.http_client import (
+from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core.http_client import (
     DeadlineExceededError,
     OutboundHttp,
     RetryPolicy,
 )
-from {{ package_name }}.core.metrics import Metrics
-from {{ package_name }}.core.resilience import CircuitBreakers, CircuitOpenError
-from {{ package_name }}.core.settings import load_settings
+from goldenpath_chassis._core.metrics import Metrics
+from goldenpath_chassis._core.resilience import CircuitBreakers, CircuitOpenError
+from goldenpath_chassis.testing.asgi import asgi_client
 
-from tests.support.asgi import asgi_client
 from tests.support.flaky_server import Drop, FlakyServer, Hang, Respond, flaky_server
 
 pytestmark = pytest.mark.integration
@@ -189,19 +188,21 @@ async def test_res1_breakers_are_per_dependency(
 
 
 async def test_res1_an_open_breaker_shows_in_readiness_without_failing_it(
-    server: FlakyServer, database_url: str
+    server: FlakyServer, service: Service, database_url: str, auth_settings: dict[str, str]
 ) -> None:
-    settings = load_settings(
+    settings = service.load_settings(
+        **auth_settings,
         app_env="test",
         database_url=database_url,
         breaker_failure_threshold=2,
         http_retry_attempts=1,
     )
-    app = create_app(settings)
+    app = service.create_app(settings)
     server.always(Respond(503))
     async with asgi_client(app, lifespan=True) as client:
+        http = chassis_of(app).resources.http
         for _ in range(2):
-            await app.state.http.request("GET", server.url, dependency="partner")
+            await http.request("GET", server.url, dependency="partner")
         response = await client.get("/health/ready")
     assert response.status_code == 200
     assert response.json()["circuit_breakers"]["partner"] == "open"

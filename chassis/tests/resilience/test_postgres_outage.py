@@ -8,30 +8,46 @@ recovers by itself (the pool's pre-ping replaces dead connections), without a re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import ClassVar
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from {{ package_name }}.app import create_app
-from {{ package_name }}.core.settings import load_settings
+from goldenpath_chassis import Service
+from goldenpath_chassis.settings import BreakerSettings, DatabaseBackend
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.databases import (
+    create_postgres_database,
+    drop_postgres_database,
+    migrate,
+)
+from goldenpath_chassis.testing.servers import PostgresServer
 
-from tests.support.asgi import asgi_client
-from tests.support.databases import create_postgres_database, drop_postgres_database, migrate
-from tests.support.servers import PostgresServer
+from tests.example.service import ExampleSettings
 
 pytestmark = pytest.mark.resilience
 
 PROBLEM = "application/problem+json"
 
 
+class PostgresExampleSettings(ExampleSettings):
+    database_backend: ClassVar[DatabaseBackend | None] = "postgresql"
+
+
+@pytest.fixture(scope="module")
+def postgres_service(service: Service) -> Service:
+    """The example on PostgreSQL, even in a run on SQLite (EXAMPLE_BACKEND=sqlite)."""
+    return dataclasses.replace(service, settings=PostgresExampleSettings)
+
+
 @pytest.fixture
-def outage_database(postgres_server: PostgresServer) -> Iterator[str]:
+def outage_database(postgres_service: Service, postgres_server: PostgresServer) -> Iterator[str]:
     """A database of its own on the restartable server (never CI's shared one)."""
     url = create_postgres_database(postgres_server.url)
-    migrate(url)
+    migrate(postgres_service, url)
     yield url
     if postgres_server.data.joinpath("postmaster.pid").exists():
         drop_postgres_database(postgres_server.url, url)
@@ -39,18 +55,19 @@ def outage_database(postgres_server: PostgresServer) -> Iterator[str]:
 
 @pytest.fixture
 async def client(
+    postgres_service: Service,
     outage_database: str,
     postgres_server: PostgresServer,
     auth_settings: dict[str, str],
     auth_headers: dict[str, str],
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(
+    settings = postgres_service.load_settings(
         **auth_settings,
         app_env="test",
         database_url=outage_database,
         database_connect_timeout_seconds=1,
     )
-    app: FastAPI = create_app(settings)
+    app = postgres_service.create_app(settings)
     try:
         async with asgi_client(app, headers=auth_headers, lifespan=True) as http:
             yield http
@@ -79,9 +96,9 @@ async def database_breaker(client: httpx.AsyncClient) -> str:
 async def test_inf2_a_stopped_database_is_reported_answered_with_503_and_recovered(
     client: httpx.AsyncClient, postgres_server: PostgresServer
 ) -> None:
-    created = await client.post("/v1/items", json={"name": "Survivor"})
+    created = await client.post("/v1/widgets", json={"name": "Survivor"})
     assert created.status_code == 201
-    assert (await client.get("/v1/items")).status_code == 200
+    assert (await client.get("/v1/widgets")).status_code == 200
 
     postgres_server.stop()
     stopped = time.monotonic()
@@ -93,8 +110,8 @@ async def test_inf2_a_stopped_database_is_reported_answered_with_503_and_recover
     assert ready["checks"]["database"]["status"] == "failing"
 
     for response in (
-        await client.get("/v1/items"),
-        await client.post("/v1/items", json={"name": "Refused"}),
+        await client.get("/v1/widgets"),
+        await client.post("/v1/widgets", json={"name": "Refused"}),
     ):
         assert response.status_code == 503, response.text
         assert response.headers["content-type"] == PROBLEM
@@ -104,17 +121,17 @@ async def test_inf2_a_stopped_database_is_reported_answered_with_503_and_recover
     # Connections now fail fast (RES-1): the database's breaker opens after `threshold` failed
     # connection attempts, and each request that needs the database makes at most one. (The
     # first failure may be a statement on a pooled connection, which makes no attempt.)
-    threshold = load_settings(app_env="test").breaker_failure_threshold
+    threshold = BreakerSettings().failure_threshold  # the settings above keep the default
     for _ in range(threshold):
         if await database_breaker(client) in {"open", "half-open"}:
             break
-        assert (await client.get("/v1/items")).status_code == 503
+        assert (await client.get("/v1/widgets")).status_code == 503
     assert await database_breaker(client) in {"open", "half-open"}
 
     postgres_server.start()
     await poll(client, "/health/ready", 200, within=15)
-    await poll(client, "/v1/items", 200, within=15)
-    assert (await client.post("/v1/items", json={"name": "After"})).status_code == 201
-    names = [item["name"] for item in (await client.get("/v1/items")).json()["items"]]
+    await poll(client, "/v1/widgets", 200, within=15)
+    assert (await client.post("/v1/widgets", json={"name": "After"})).status_code == 201
+    names = [widget["name"] for widget in (await client.get("/v1/widgets")).json()["items"]]
     assert names == ["Survivor", "After"]
     assert (await client.get("/health/ready")).json()["circuit_breakers"]["database"] == "closed"

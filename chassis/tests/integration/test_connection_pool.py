@@ -17,26 +17,37 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from {{ package_name }}.core.database import create_engine
-from {{ package_name }}.core.settings import load_settings
+from goldenpath_chassis._core.database import create_engine
+from goldenpath_chassis.settings import ChassisSettings, load_settings
 
-pytestmark = [pytest.mark.integration, pytest.mark.database]
+pytestmark = pytest.mark.integration
 
 EngineFactory = Callable[[float], AsyncEngine]
 
 
+@pytest.fixture(scope="module")
+def postgres_url(database_url: str, postgres_admin_url: str) -> str:
+    """PostgreSQL whatever the example runs on (EXAMPLE_BACKEND=sqlite): the suite's database,
+    or the server's own; these tests need a server, not a schema."""
+    return database_url if database_url.startswith("postgresql") else postgres_admin_url
+
+
 @pytest.fixture
-async def pooled_engine(database_url: str) -> AsyncIterator[EngineFactory]:
-    """The service's engine with one pooled connection and a given pre-ping window."""
+async def pooled_engine(postgres_url: str) -> AsyncIterator[EngineFactory]:
+    """The chassis's engine with one pooled connection and a given pre-ping window."""
     engines: list[AsyncEngine] = []
 
     def build(idle_seconds: float) -> AsyncEngine:
         settings = load_settings(
-            app_env="test",
-            database_url=database_url,
-            database_pool_size=1,
-            database_max_overflow=0,
-            database_pool_pre_ping_idle_seconds=idle_seconds,
+            ChassisSettings,
+            {
+                "app_env": "test",
+                "database_url": postgres_url,
+                "database_pool_size": 1,
+                "database_max_overflow": 0,
+                "database_pool_pre_ping_idle_seconds": idle_seconds,
+            },
+            environ={},
         )
         engines.append(create_engine(settings))
         return engines[-1]
@@ -67,11 +78,11 @@ async def terminate(database_url: str, pid: int) -> None:
 
 
 async def test_db1_a_connection_idle_past_the_window_is_tested_and_replaced(
-    pooled_engine: EngineFactory, database_url: str
+    pooled_engine: EngineFactory, postgres_url: str
 ) -> None:
     engine = pooled_engine(0.05)
     first = await backend_pid(engine)
-    await terminate(database_url, first)
+    await terminate(postgres_url, first)
     await asyncio.sleep(0.2)  # idle past the window: the next checkout tests it
 
     second = await backend_pid(engine)  # no error: the test found it dead and reconnected
@@ -80,21 +91,21 @@ async def test_db1_a_connection_idle_past_the_window_is_tested_and_replaced(
 
 
 async def test_db1_a_zero_window_tests_every_checkout(
-    pooled_engine: EngineFactory, database_url: str
+    pooled_engine: EngineFactory, postgres_url: str
 ) -> None:
     engine = pooled_engine(0)
     first = await backend_pid(engine)
-    await terminate(database_url, first)
+    await terminate(postgres_url, first)
 
     assert await backend_pid(engine) != first  # at once, without an idle period
 
 
 async def test_db1_a_connection_returned_within_the_window_is_trusted_and_recovers(
-    pooled_engine: EngineFactory, database_url: str
+    pooled_engine: EngineFactory, postgres_url: str
 ) -> None:
     engine = pooled_engine(60)
     first = await backend_pid(engine)
-    await terminate(database_url, first)
+    await terminate(postgres_url, first)
 
     # Not tested (it was in use a moment ago): its statement finds out, once.
     with pytest.raises(DBAPIError) as failure:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import pytest
 from redis.asyncio import Redis
 
-from {{ package_name }}.core.cache import (
+from goldenpath_chassis._core.cache import (
     Cache,
     CacheBackend,
     CachedResource,
@@ -20,8 +20,8 @@ from {{ package_name }}.core.cache import (
     MemoryBackend,
     RedisBackend,
 )
-from {{ package_name }}.core.metrics import Metrics
-from {{ package_name }}.core.resilience import CircuitBreakers
+from goldenpath_chassis._core.metrics import Metrics
+from goldenpath_chassis._core.resilience import CircuitBreakers
 
 pytestmark = pytest.mark.integration
 
@@ -151,6 +151,14 @@ async def test_perf1_a_write_from_another_process_beats_a_racing_load(redis: Red
     assert await here.get_or_load("a", source.loader("a")) == "new"
 
 
+async def until(condition: Callable[[], bool], failure: str, *, within: float = 5) -> None:
+    """Wait, yielding to the tasks under test, until `condition` holds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, failure
+        await asyncio.sleep(0.001)
+
+
 class CountingReads:
     """A backend wrapper that counts completed reads, so a test knows every reader missed."""
 
@@ -206,7 +214,8 @@ async def test_perf1_a_read_after_a_write_does_not_join_an_older_load(
     source.values["a"] = "new"
     await things.invalidate("a")
     late = asyncio.create_task(things.get_or_load("a", source.loader("a")))
-    await asyncio.sleep(0.05)
+    # The late read must start a load of its own (it reads "new"), not join the early one.
+    await until(lambda: source.loads == 2, "the late read never started its own load")
     source.gate.set()
     assert await early == "old"
     assert await late == "new"

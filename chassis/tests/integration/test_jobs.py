@@ -1,0 +1,257 @@
+"""ARCH-3: jobs commit with the business write, run once, retry with backoff, survive workers.
+
+On the example service's `widgets.publish` job: creating a widget enqueues it, and the worker
+turns the widget from `pending` to `active`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+
+from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core import queue
+from goldenpath_chassis._core.database import Database
+from goldenpath_chassis._core.queue import Job
+from goldenpath_chassis._core.worker import Worker
+from goldenpath_chassis._core.worker_process import run_worker
+from goldenpath_chassis.settings import ChassisSettings
+
+from tests.example.widgets import PUBLISH, Widget
+
+pytestmark = pytest.mark.integration
+
+
+def database_of(app: FastAPI) -> Database:
+    return chassis_of(app).resources.database
+
+
+async def jobs_in(database: Database) -> list[Job]:
+    async with database.sessionmaker() as session:
+        return list((await session.scalars(select(Job))).all())
+
+
+async def until(condition: Callable[[], Awaitable[bool]], failure: str, within: float = 10) -> None:
+    """Poll `condition` (a query) until it holds; fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, failure
+        await asyncio.sleep(0.05)
+
+
+async def test_arch3_creating_a_widget_enqueues_its_job(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    widget = (await client.post("/v1/widgets", json={"name": "queued"})).json()
+    jobs = await jobs_in(database_of(app))
+    assert [(job.kind, job.payload, job.status) for job in jobs] == [
+        (PUBLISH, {"widget_id": widget["id"]}, "queued")
+    ]
+
+
+async def test_arch3_a_refused_write_enqueues_nothing(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    await client.post("/v1/widgets", json={"name": "twin"})
+    refused = await client.post("/v1/widgets", json={"name": "twin"})
+    assert refused.status_code == 409
+    assert len(await jobs_in(database_of(app))) == 1
+
+
+async def test_arch3_a_rolled_back_transaction_leaves_no_job(app: FastAPI) -> None:
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        session.add(Widget(name="never"))
+        queue.enqueue(session, PUBLISH, {"widget_id": str(uuid.uuid4())})
+        await session.flush()
+        await session.rollback()
+    assert await jobs_in(database) == []
+
+
+async def test_arch3_the_worker_publishes_the_widget_and_removes_the_job(
+    client: httpx.AsyncClient, app: FastAPI, service: Service
+) -> None:
+    widget = (await client.post("/v1/widgets", json={"name": "to publish"})).json()
+    assert widget["status"] == "pending"
+    worker = Worker(database_of(app), service.jobs)
+    assert await worker.run_once() == 1
+    assert (await client.get(f"/v1/widgets/{widget['id']}")).json()["status"] == "active"
+    assert await jobs_in(database_of(app)) == []
+    assert await worker.run_once() == 0  # nothing runs twice
+
+
+async def test_arch3_a_job_for_a_deleted_widget_completes_quietly(
+    client: httpx.AsyncClient, app: FastAPI, service: Service
+) -> None:
+    widget = (await client.post("/v1/widgets", json={"name": "gone soon"})).json()
+    await client.delete(f"/v1/widgets/{widget['id']}")
+    assert await Worker(database_of(app), service.jobs).run_once() == 1
+    assert await jobs_in(database_of(app)) == []
+
+
+async def failing(_: Any, __: dict[str, Any]) -> None:
+    raise ConnectionResetError("the webhook hung up")
+
+
+async def make_due(database: Database) -> None:
+    async with database.sessionmaker() as session:
+        await session.execute(
+            update(Job).values(run_after=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+
+
+async def test_arch3_a_failing_job_is_retried_with_growing_backoff_then_failed(
+    app: FastAPI,
+) -> None:
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        queue.enqueue(session, "flaky", {}, max_attempts=3)
+        await session.commit()
+    worker = Worker(database, {"flaky": failing})
+    delays = []
+    for attempt in (1, 2):
+        before = datetime.now(UTC)
+        assert await worker.run_once() == 1
+        (job,) = await jobs_in(database)
+        assert (job.status, job.attempts) == ("queued", attempt)
+        assert job.last_error == "ConnectionResetError: the webhook hung up"
+        delays.append((job.run_after - before).total_seconds())
+        assert await worker.run_once() == 0  # not due yet
+        await make_due(database)
+    assert 0.9 <= delays[0] < delays[1] <= 4.1
+    assert await worker.run_once() == 1
+    (job,) = await jobs_in(database)
+    assert (job.status, job.attempts) == ("failed", 3)  # kept for a human to inspect
+    await make_due(database)
+    assert await worker.run_once() == 0
+
+
+async def test_arch3_a_job_whose_worker_died_is_retried_after_its_lease(app: FastAPI) -> None:
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        queue.enqueue(session, "slow", {})
+        await session.commit()
+        claimed = await queue.claim(session, limit=1, lease=timedelta(seconds=60))
+    assert len(claimed) == 1
+    # The worker that claimed it vanished; until the lease runs out, nobody else takes it.
+    done: list[str] = []
+
+    async def record(_: Any, __: dict[str, Any]) -> None:
+        done.append("ran")
+
+    worker = Worker(database, {"slow": record})
+    assert await worker.run_once() == 0
+    async with database.sessionmaker() as session:
+        await session.execute(
+            update(Job).values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+    assert await worker.run_once() == 1
+    assert done == ["ran"]
+    assert await jobs_in(database) == []
+
+
+async def test_arch3_stopping_lets_the_job_in_hand_finish(app: FastAPI) -> None:
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        queue.enqueue(session, "slow", {})
+        await session.commit()
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow(_: Any, __: dict[str, Any]) -> None:
+        started.set()
+        await asyncio.sleep(0.5)
+        finished.set()
+
+    worker = Worker(database, {"slow": slow}, poll_seconds=0.05, shutdown_grace_seconds=5)
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(started.wait(), timeout=5)
+    worker.stop()
+    await asyncio.wait_for(running, timeout=5)
+    assert finished.is_set()
+    assert await jobs_in(database) == []
+
+
+async def test_arch3_a_job_cut_off_by_the_grace_period_keeps_its_lease(app: FastAPI) -> None:
+    """Nothing is lost: the job stays claimed, and another worker retries it after its lease."""
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        queue.enqueue(session, "stuck", {})
+        await session.commit()
+    started = asyncio.Event()
+
+    async def stuck(_: Any, __: dict[str, Any]) -> None:
+        started.set()
+        await asyncio.Event().wait()  # never finishes by itself
+
+    worker = Worker(
+        database,
+        {"stuck": stuck},
+        poll_seconds=0.05,
+        lease_seconds=60,
+        shutdown_grace_seconds=0.2,
+    )
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(started.wait(), timeout=5)
+    worker.stop()
+    await asyncio.wait_for(running, timeout=5)
+
+    (job,) = await jobs_in(database)
+    assert (job.status, job.attempts, job.last_error) == ("running", 1, None)
+    assert job.locked_until is not None
+    assert job.locked_until > datetime.now(UTC) + timedelta(seconds=50)
+    ran: list[str] = []
+
+    async def record(_: Any, __: dict[str, Any]) -> None:
+        ran.append("again")
+
+    successor = Worker(database, {"stuck": record})
+    assert await successor.run_once() == 0  # the lease still holds
+    async with database.sessionmaker() as session:
+        await session.execute(
+            update(Job).values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+    assert await successor.run_once() == 1
+    assert ran == ["again"]
+
+
+async def test_arch3_the_worker_process_runs_the_services_jobs_and_stops_on_sigterm(
+    client: httpx.AsyncClient, app: FastAPI, service: Service, settings: ChassisSettings
+) -> None:
+    """`run_worker` (what `python -m <package> worker` runs): the service's jobs on resources of
+    its own, until SIGTERM stops it cleanly."""
+    worker_settings = settings.model_copy(
+        update={"worker": settings.worker.model_copy(update={"poll_seconds": 0.05})}
+    )
+    previous = signal.getsignal(signal.SIGTERM)
+    running = asyncio.create_task(run_worker(service, worker_settings))
+    try:
+        widget = (await client.post("/v1/widgets", json={"name": "published"})).json()
+        database = database_of(app)
+
+        async def published() -> bool:
+            async with database.sessionmaker() as session:
+                found = await session.get(Widget, uuid.UUID(widget["id"]))
+                return found is not None and found.status == "active"
+
+        await until(published, "the worker never published the widget")
+        # It handles SIGTERM by now (before it ran a job): the signal stops it, not pytest.
+        assert signal.getsignal(signal.SIGTERM) is not previous
+        assert await jobs_in(database) == []
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(running, timeout=10)  # stopped, without an error
+    finally:
+        if not running.done():
+            running.cancel()

@@ -1,0 +1,147 @@
+"""RES-1/RES-2 in use: the worker delivers widget events to a real, flaky receiver on loopback.
+
+The example service enqueues a `widget.created` webhook with each widget it creates, in the same
+transaction, when WEBHOOK_URL is set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core.queue import Job
+from goldenpath_chassis._core.webhooks import DELIVER_WEBHOOK, signature, webhook_handlers
+from goldenpath_chassis._core.worker import Worker
+from goldenpath_chassis.settings import ChassisSettings
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.databases import delete_all_rows
+
+from tests.support.flaky_server import FlakyServer, Respond, flaky_server
+
+pytestmark = pytest.mark.integration
+
+SECRET = "whsec-test-secret"
+
+
+@pytest.fixture
+def receiver() -> Iterator[FlakyServer]:
+    with flaky_server() as server:
+        yield server
+
+
+@pytest.fixture
+def webhook_settings(
+    service: Service, receiver: FlakyServer, database_url: str, auth_settings: dict[str, str]
+) -> ChassisSettings:
+    return service.load_settings(
+        **auth_settings,
+        app_env="test",
+        database_url=database_url,
+        webhook_url=receiver.url + "/hooks/widgets",
+        webhook_secret=SECRET,
+        http_retry_attempts=2,
+        http_retry_deadline_seconds=3,
+    )
+
+
+@pytest.fixture
+async def webhook_app(
+    service: Service, webhook_settings: ChassisSettings
+) -> AsyncIterator[FastAPI]:
+    application = service.create_app(webhook_settings)
+    async with LifespanManager(application):
+        yield application
+        await delete_all_rows(service, chassis_of(application).resources.database.engine)
+
+
+def worker_for(app: FastAPI, service: Service, settings: ChassisSettings) -> Worker:
+    """The worker as its process builds it: the service's jobs and the webhook delivery."""
+    resources = chassis_of(app).resources
+    handlers = {**service.jobs, **webhook_handlers(resources.http, settings)}
+    return Worker(resources.database, handlers, cache=resources.cache)
+
+
+async def create_widget(app: FastAPI, name: str, headers: dict[str, str]) -> dict[str, object]:
+    async with asgi_client(app, headers=headers) as client:
+        response = await client.post("/v1/widgets", json={"name": name})
+    assert response.status_code == 201
+    widget: dict[str, object] = response.json()
+    return widget
+
+
+async def webhook_jobs(app: FastAPI) -> list[Job]:
+    database = chassis_of(app).resources.database
+    async with database.sessionmaker() as session:
+        found = await session.scalars(select(Job).where(Job.kind == DELIVER_WEBHOOK))
+        return list(found.all())
+
+
+async def test_res2_a_created_widget_is_announced_once_signed_and_idempotent(
+    webhook_app: FastAPI,
+    service: Service,
+    webhook_settings: ChassisSettings,
+    receiver: FlakyServer,
+    auth_headers: dict[str, str],
+) -> None:
+    widget = await create_widget(webhook_app, "Announced", auth_headers)
+    assert len(await webhook_jobs(webhook_app)) == 1  # enqueued with the widget, atomically
+    receiver.then(Respond(503))  # one transient failure: retried within the same job run
+    # Two jobs: the widget's publication and its webhook.
+    assert await worker_for(webhook_app, service, webhook_settings).run_once() == 2
+
+    posts = [a for a in receiver.arrivals if a.method == "POST"]
+    assert len(posts) == 2
+    delivered = posts[-1]
+    assert delivered.path == "/hooks/widgets"
+    event = json.loads(delivered.body)
+    assert event["type"] == "widget.created"
+    assert event["data"]["id"] == widget["id"]
+    assert event["data"]["name"] == "Announced"
+    headers = {name.lower(): value for name, value in delivered.headers.items()}
+    assert headers["webhook-id"] == event["id"] == headers["idempotency-key"]
+    assert {posts[0].headers["webhook-id"]} == {event["id"]}  # the retry is the same event
+    expected = signature(SECRET, event["id"], int(headers["webhook-timestamp"]), delivered.body)
+    assert headers["webhook-signature"] == expected
+    assert await webhook_jobs(webhook_app) == []  # delivered: the job is gone
+
+
+async def test_res2_a_refused_write_announces_nothing(
+    webhook_app: FastAPI, auth_headers: dict[str, str]
+) -> None:
+    await create_widget(webhook_app, "Twin", auth_headers)
+    async with asgi_client(webhook_app, headers=auth_headers) as client:
+        refused = await client.post("/v1/widgets", json={"name": "Twin"})
+    assert refused.status_code == 409
+    [job] = await webhook_jobs(webhook_app)  # the first widget's only: rolled back together
+    assert job.payload["data"]["name"] == "Twin"
+
+
+async def test_res1_a_receiver_that_stays_down_fails_the_job_for_a_later_retry(
+    webhook_app: FastAPI,
+    service: Service,
+    webhook_settings: ChassisSettings,
+    receiver: FlakyServer,
+    auth_headers: dict[str, str],
+) -> None:
+    receiver.always(Respond(503))
+    await create_widget(webhook_app, "Unlucky", auth_headers)
+    await worker_for(webhook_app, service, webhook_settings).run_once()
+    [job] = await webhook_jobs(webhook_app)
+    assert job.status == "queued"  # kept, and scheduled again with the queue's backoff
+    assert job.attempts == 1
+    assert job.last_error is not None
+    assert "503" in job.last_error
+
+
+async def test_res1_without_a_webhook_url_nothing_is_enqueued(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    assert (await client.post("/v1/widgets", json={"name": "Quiet"})).status_code == 201
+    assert await webhook_jobs(app) == []
