@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import CheckConstraint, Integer, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,9 +66,18 @@ class WidgetCreate(RequestModel):
 
 
 class WidgetUpdate(RequestModel):
+    """A partial update: an omitted field keeps its value; none of them may be set to null."""
+
     name: WidgetName | None = None
     description: WidgetDescription | None = None
     price_cents: int | None = Field(None, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Self:
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null; omit a field to keep it")
+        return self
 
 
 class WidgetRead(BaseModel):
