@@ -21,11 +21,15 @@ class ExampleSettings(ChassisSettings):
     database_backend: ClassVar[DatabaseBackend | None] = BACKEND
 
 
+# A slow public route for the shutdown tests (tests/example/slow.py), only in the processes
+# they start: everywhere else the example has exactly its widgets.
+WITH_SLOW_ROUTES = os.environ.get("EXAMPLE_SLOW_ROUTES") == "1"
+
+
 def domains() -> tuple[Domain, ...]:
     from . import slow, widgets  # noqa: PLC0415
 
-    # `slow` is test-only: a slow public route for the graceful-shutdown tests.
-    return (widgets.DOMAIN, slow.DOMAIN)
+    return (widgets.DOMAIN, slow.DOMAIN) if WITH_SLOW_ROUTES else (widgets.DOMAIN,)
 
 
 SERVICE = Service(

@@ -209,8 +209,8 @@ CORPUS: list[Case] = [
             data={"name": "n", "status": "active"}),
     invalid("read-only-id", "PATCH", WIDGET, "extra_forbidden", data={"id": str(uuid.uuid4())}),
     invalid("read-only-version", "PATCH", WIDGET, "extra_forbidden", data={"version": 99}),
-    invalid("patch-description", "PATCH", WIDGET, "extra_forbidden",
-            data={"description": "not changeable"}),
+    invalid("status-patched", "PATCH", WIDGET, "extra_forbidden", data={"status": "active"}),
+    invalid("patch-name-null", "PATCH", WIDGET, "value_error", data={"name": None}),
     # --- Out of range, and the resource's rules ---------------------------------------------
     invalid("name-empty", "POST", WIDGETS, "string_too_short", data={"name": ""}),
     invalid("name-blank", "POST", WIDGETS, "string_pattern_mismatch", data={"name": "   "}),
