@@ -15,7 +15,7 @@ STANDARDS = DOCS / "standards"
 # The catalogue's IDs are stable (see docs/standards/index.md).
 CATALOGUE = (
     *(f"INF-{n}" for n in (1, 2, 3)),
-    *(f"SEC-{n}" for n in (1, 2, 3, 4, 5)),
+    *(f"SEC-{n}" for n in (1, 2, 3, 4, 5, 6)),
     *(f"OBS-{n}" for n in (1, 2, 3, 4)),
     *(f"DB-{n}" for n in (1, 2, 3, 4)),
     *(f"PERF-{n}" for n in (1, 2, 3)),
@@ -25,7 +25,7 @@ CATALOGUE = (
     *(f"API-{n}" for n in (1, 2, 3)),
     *(f"OPS-{n}" for n in (1, 2, 3)),
     *(f"ARCH-{n}" for n in (1, 2, 3)),
-    *(f"TPL-{n}" for n in (1, 2, 3, 4)),
+    *(f"TPL-{n}" for n in (1, 2, 3, 4, 5)),
 )
 FIVE_PARTS = (
     "**What.**",
