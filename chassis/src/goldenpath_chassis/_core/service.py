@@ -13,6 +13,7 @@ healthcheck` stays a cheap process.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 
     from .worker import JobHandler
 
-API_PREFIX = "/v1"
+# Every business route is under a version (API-1): /v1, and /v2 beside it after a breaking change.
+API_VERSIONED = re.compile(r"^/v[1-9][0-9]*/")
 
 
 def _chassis_domains() -> tuple[Domain, ...]:
@@ -65,9 +67,10 @@ class Service:
         own = tuple(self.domains())
         for domain in own:
             for router in domain.routers:
-                if not (router.prefix or "").startswith(API_PREFIX + "/"):
+                if not API_VERSIONED.match(router.prefix or ""):
                     raise ValueError(
-                        f"domain {domain.name}: router {router.prefix!r} is not under {API_PREFIX}"
+                        f"domain {domain.name}: router {router.prefix!r} is not under a "
+                        "version (/v1, /v2, ...)"
                     )
         return check_domains((*self.chassis_domains(), *own))
 
