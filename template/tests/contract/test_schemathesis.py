@@ -8,18 +8,17 @@ run follows the document's links (create an item, then read, change and delete i
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from goldenpath_chassis import Service
+from goldenpath_chassis.testing.databases import empty_database
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.contract.conftest import CONTRACT, STATS
-from tests.support.databases import delete_all_rows
 
 pytestmark = [pytest.mark.contract, pytest.mark.database]
 
@@ -49,7 +48,7 @@ def test_test3_every_operation_honours_its_contract(
 
 
 def test_test3_stateful_item_lifecycle_follows_links(
-    contract_app: FastAPI, contract_headers: dict[str, str], database_url: str
+    contract_app: FastAPI, contract_headers: dict[str, str], service: Service, database_url: str
 ) -> None:
     stateful = schemathesis.openapi.from_path(CONTRACT)
     stateful.app = contract_app
@@ -62,7 +61,7 @@ def test_test3_stateful_item_lifecycle_follows_links(
         def teardown(self) -> None:
             # Every sequence starts from empty tables, so Hypothesis can replay it exactly.
             super().teardown()
-            asyncio.run(empty_database(database_url))
+            empty_database(service, database_url)
 
     ItemLifecycle.run(
         settings=settings(
@@ -73,11 +72,3 @@ def test_test3_stateful_item_lifecycle_follows_links(
             suppress_health_check=list(HealthCheck),
         )
     )
-
-
-async def empty_database(url: str) -> None:
-    engine = create_async_engine(url)
-    try:
-        await delete_all_rows(engine)
-    finally:
-        await engine.dispose()
