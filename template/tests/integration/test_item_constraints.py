@@ -8,7 +8,7 @@ migrations created: the models' rules (src/<package>/items/models.py) are the da
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 from fastapi import FastAPI
@@ -56,11 +56,11 @@ async def count(raw: AsyncConnection, table: str) -> int:
     return int((await raw.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
 
 
-async def refused(raw: AsyncConnection, statement: TextClause, row: dict[str, object]) -> bool:
+async def refused(raw: AsyncConnection, statement: TextClause, row: Mapping[str, object]) -> bool:
     """Whether the database refuses the row; the transaction stays usable either way."""
     savepoint = await raw.begin_nested()
     try:
-        await raw.execute(statement, row)
+        await raw.execute(statement, dict(row))
     except DBAPIError:  # IntegrityError; PostgreSQL says DataError for an over-long VARCHAR
         await savepoint.rollback()
         return True
