@@ -2,9 +2,10 @@
 
 Each standard is tested in depth once, in the chassis's own suite. These tests prove that this
 service gets them: every route of its domains declares its access and refuses anonymous callers
-(SEC-3), errors are problem details (OBS-4), the health endpoints answer (INF-2), /metrics
-counts its requests (OBS-1), its spans reach an OTLP receiver and continue the caller's W3C trace
-(OBS-2), and its request IDs are echoed and on its log lines (OBS-3).
+(SEC-3), errors are problem details (OBS-4), answers carry the security headers (SEC-5), the
+health endpoints answer (INF-2), /metrics counts its requests (OBS-1), its spans reach an OTLP
+receiver and continue the caller's W3C trace (OBS-2), and its request IDs are echoed and on its
+log lines (OBS-3).
 """
 
 from __future__ import annotations
@@ -112,6 +113,17 @@ async def test_obs4_errors_are_problem_details(client: httpx.AsyncClient) -> Non
     missing = await client.get(f"/v1/items/{uuid.uuid4()}")
     assert_problem(missing, 404)
     assert missing.json()["type"] == "urn:problem-type:item-not-found"
+
+
+# --- SEC-5: security headers --------------------------------------------------------------------
+
+
+async def test_sec5_the_services_answers_carry_the_security_headers(
+    client: httpx.AsyncClient,
+) -> None:
+    for response in (await client.get("/v1/items"), await client.get("/v1/items/not-a-uuid")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["content-security-policy"].startswith("default-src 'none'")
 
 
 # --- INF-2: health ------------------------------------------------------------------------------
