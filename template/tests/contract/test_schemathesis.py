@@ -8,18 +8,17 @@ run follows the document's links (create an item, then read, change and delete i
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from goldenpath_chassis import Service
+from goldenpath_chassis.testing.databases import empty_database
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.contract.conftest import CONTRACT, STATS
-from tests.support.databases import delete_all_rows
 
 pytestmark = [pytest.mark.contract, pytest.mark.database]
 
@@ -29,9 +28,15 @@ ALL_CHECKS: list[Any] = CHECKS.get_all()
 _SEEN_OPERATIONS: set[str] = set()
 
 
+# Cases per operation, valid and invalid: a few seconds for the whole document, so the contract
+# runs in every `uv run pytest`. The cases differ from run to run (a failure is kept in
+# .hypothesis/ and replayed first), so the runs of every branch and CI add up to far more.
+EXAMPLES_PER_OPERATION = 15
+
+
 @schema.parametrize()
 @settings(
-    max_examples=30,
+    max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -49,7 +54,7 @@ def test_test3_every_operation_honours_its_contract(
 
 
 def test_test3_stateful_item_lifecycle_follows_links(
-    contract_app: FastAPI, contract_headers: dict[str, str], database_url: str
+    contract_app: FastAPI, contract_headers: dict[str, str], service: Service, database_url: str
 ) -> None:
     stateful = schemathesis.openapi.from_path(CONTRACT)
     stateful.app = contract_app
@@ -62,22 +67,14 @@ def test_test3_stateful_item_lifecycle_follows_links(
         def teardown(self) -> None:
             # Every sequence starts from empty tables, so Hypothesis can replay it exactly.
             super().teardown()
-            asyncio.run(empty_database(database_url))
+            empty_database(service, database_url)
 
     ItemLifecycle.run(
         settings=settings(
-            max_examples=15,
+            max_examples=10,
             stateful_step_count=6,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
         )
     )
-
-
-async def empty_database(url: str) -> None:
-    engine = create_async_engine(url)
-    try:
-        await delete_all_rows(engine)
-    finally:
-        await engine.dispose()

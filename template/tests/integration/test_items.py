@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from goldenpath_chassis import chassis_of
+from goldenpath_chassis.testing.databases import assert_max_queries
 from sqlalchemy import text
-
-from tests.support.databases import assert_max_queries
 
 pytestmark = [pytest.mark.integration, pytest.mark.database]
 
@@ -28,7 +28,7 @@ async def create(client: httpx.AsyncClient, name: str, **fields: Any) -> Json:
 
 
 async def count_items(app: FastAPI) -> int:
-    async with app.state.database.engine.connect() as connection:
+    async with chassis_of(app).resources.database.engine.connect() as connection:
         return int((await connection.execute(text("SELECT count(*) FROM items"))).scalar_one())
 
 
@@ -103,7 +103,7 @@ async def test_perf2_listing_a_full_page_is_one_query(
 ) -> None:
     for n in range(25):
         await create(client, f"bulk {n}")
-    with assert_max_queries(app.state.database.engine, 2):
+    with assert_max_queries(chassis_of(app).resources.database.engine, 2):
         response = await client.get("/v1/items", params={"limit": 25})
     assert len(response.json()["items"]) == 25
 

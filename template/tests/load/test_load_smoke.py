@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from goldenpath_chassis import Service
+from goldenpath_chassis.testing.databases import empty_database
 
 from tests.load import run
 from tests.load.report import AGGREGATE, RequestStats
-from tests.support.databases import empty_database
 from tests.support.figures import Figures
 
 pytestmark = [pytest.mark.load, pytest.mark.database]
@@ -30,6 +31,7 @@ SCENARIO = (
 
 def test_test2_load_smoke_stays_within_the_thresholds(
     tmp_path: Path,
+    service: Service,
     database_url: str,
     redis_url: str,
     figures: Figures,
@@ -44,7 +46,7 @@ def test_test2_load_smoke_stays_within_the_thresholds(
     try:
         exit_code = run.main(argv)
     finally:
-        empty_database(database_url)
+        empty_database(service, database_url)
 
     assert report_path.exists(), "the load run failed before measuring anything; see its output"
     report = json.loads(report_path.read_text())

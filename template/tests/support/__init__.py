@@ -1,1 +1,2 @@
-"""Helpers shared by the test suites: real processes and servers, started and stopped cleanly."""
+"""Helpers of this suite only: the coverage gate and the figures report. Servers, databases,
+tokens and processes come from `goldenpath_chassis.testing`."""

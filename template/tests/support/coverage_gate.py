@@ -18,7 +18,7 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 def _is_partial_run(config: pytest.Config) -> bool:
     named_paths = config.args_source is not pytest.Config.ArgsSource.TESTPATHS
-    return bool(_deselected) or named_paths
+    return bool(_deselected) or named_paths or bool(config.option.collectonly)
 
 
 @pytest.hookimpl(trylast=True)
