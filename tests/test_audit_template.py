@@ -12,6 +12,7 @@ import ast
 import re
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,25 @@ def _replace(relative: str, old: str, new: str) -> Callable[[Path, str], None]:
     return edit
 
 
+def _replace_in_chassis(module: str, old: str, new: str) -> Callable[[Path, str], None]:
+    """The same edit in the chassis the service builds from (its wheel in .chassis/): the
+    audit reads that chassis as part of the service."""
+
+    def edit(root: Path, package: str) -> None:
+        (wheel,) = root.glob(".chassis/goldenpath_chassis-*.whl")
+        name = f"goldenpath_chassis/_core/{module}"
+        with zipfile.ZipFile(wheel) as source:
+            entries = {item: source.read(item) for item in source.namelist()}
+        text = entries[name].decode()
+        assert old in text, f"{old!r} is no longer in the chassis's {module}: update this test"
+        entries[name] = text.replace(old, new).encode()
+        with zipfile.ZipFile(wheel, "w") as target:
+            for item, data in entries.items():
+                target.writestr(item, data)
+
+    return edit
+
+
 def _empty_downgrade(root: Path, package: str) -> None:
     path = root / "src" / package / "migrations" / "versions" / "0001_initial_schema.py"
     text = path.read_text()
@@ -109,7 +129,7 @@ class Removal:
 REMOVALS = {
     "workers": Removal(
         "INF-1",
-        _replace("src/{package}/server.py", "workers=None,", "workers=4,"),
+        _replace_in_chassis("server.py", "workers=None,", "workers=4,"),
         "no in-process workers",
         r"forks 4 workers",
     ),
@@ -121,8 +141,8 @@ REMOVALS = {
     ),
     "integer-keys": Removal(
         "DB-4",
-        _replace(
-            "src/{package}/core/models.py",
+        _replace_in_chassis(
+            "models.py",
             "id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)",
             "id: Mapped[int] = mapped_column(primary_key=True)",
         ),
@@ -131,8 +151,8 @@ REMOVALS = {
     ),
     "metrics-route": Removal(
         "OBS-1",
-        _replace(
-            "src/{package}/app.py",
+        _replace_in_chassis(
+            "api.py",
             '    app.add_api_route(\n        "/metrics",\n        metrics_endpoint,\n'
             '        methods=["GET"],\n        include_in_schema=False,\n'
             "        dependencies=[RequireScopes(METRICS_SCOPE)],\n    )\n",
@@ -143,7 +163,7 @@ REMOVALS = {
     ),
     "pre-ping": Removal(
         "DB-1",
-        _replace("src/{package}/core/database.py", "dialect.do_ping(dbapi_connection)", "pass"),
+        _replace_in_chassis("database.py", "dialect.do_ping(dbapi_connection)", "pass"),
         "recycle and pre-ping",
         r"neither recycled nor checked before use",
     ),

@@ -87,7 +87,8 @@ def test_ops1_dockerignore_sends_only_what_the_build_reads(project: GeneratedPro
     ]
     assert patterns[0] == "*", "an allow-list: everything is excluded first"
     allowed = {pattern.removeprefix("!") for pattern in patterns if pattern.startswith("!")}
-    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "src/"}
+    # .chassis/: the chassis wheel, for a service generated from a local template clone.
+    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "src/", ".chassis/"}
 
 
 # --- OPS-2: scanners --------------------------------------------------------------------------
@@ -405,8 +406,9 @@ def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secre
             synced_project.path,
             "python",
             "-c",
-            f"import json; from {synced_project.package}.core.settings import Settings; "
-            "print(json.dumps(sorted(Settings.model_fields)))",
+            "import json; from goldenpath_chassis.settings import variables; "
+            f"from {synced_project.package}.settings import Settings; "
+            "print(json.dumps(sorted(variables(Settings))))",
         ).stdout
     )
     known = {field.upper() for field in fields}

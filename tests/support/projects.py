@@ -191,21 +191,6 @@ CONDITIONAL_FILES: tuple[ConditionalFile, ...] = (
         _K8S_BASE + "persistentvolumeclaim.yaml",
         _uses_sqlite,
     ),
-    ConditionalFile(
-        "tests/resilience/{% if uses_postgresql %}test_postgres_outage.py{% endif %}.jinja",
-        "tests/resilience/test_postgres_outage.py",
-        _uses_postgresql,
-    ),
-    ConditionalFile(
-        "tests/integration/{% if uses_postgresql %}test_connection_pool.py{% endif %}.jinja",
-        "tests/integration/test_connection_pool.py",
-        _uses_postgresql,
-    ),
-    ConditionalFile(
-        "tests/reliability/{% if uses_postgresql %}test_replicas.py{% endif %}",
-        "tests/reliability/test_replicas.py",
-        _uses_postgresql,
-    ),
 )
 
 # Never in a generated project, whatever the answers: template machinery, update debris.

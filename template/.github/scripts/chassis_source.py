@@ -90,7 +90,7 @@ def refresh() -> int:
 def main(argv: list[str]) -> int:
     commands = {"check": check, "refresh": refresh}
     if len(argv) != 1 or argv[0] not in commands:
-        print(f"usage: chassis_source.py {{{'|'.join(commands)}}}", file=sys.stderr)
+        print(f"usage: chassis_source.py ({' | '.join(commands)})", file=sys.stderr)
         return EXIT_USAGE
     return commands[argv[0]]()
 
