@@ -1,5 +1,5 @@
-"""Figures the tests measure (load, shutdown, rolling restarts), printed once at the end of
-the run, whether or not pytest captures output (`-s` or not).
+"""Figures the tests measure (the load smoke's throughput and latency, and any a team adds),
+printed once at the end of the run, whether or not pytest captures output (`-s` or not).
 
 A test takes the `figures` fixture and calls `figures.add("Load smoke (TEST-2)", "...")`; the
 root conftest's `pytest_terminal_summary` prints every section. Figures are reports, not
