@@ -4,11 +4,14 @@ suite against real PostgreSQL, Redis and processes (chassis/tests)."""
 from __future__ import annotations
 
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.commands import REPOSITORY, run, uv_executable
+from tests.support.releases import working_tree_version
 
 CHASSIS = REPOSITORY / "chassis"
 
@@ -41,3 +44,11 @@ def test_tpl5_the_chassis_suite_passes(chassis: Path) -> None:
     )
     print(result.stdout[-3000:])
     print(f"chassis suite: {time.monotonic() - started:.0f} s")
+
+
+def test_tpl5_one_version_for_the_template_and_the_chassis() -> None:
+    """The chassis is released with the template: one tag, one CHANGELOG, one version."""
+    chassis = tomllib.loads((CHASSIS / "pyproject.toml").read_text())["project"]["version"]
+    copier_yml = yaml.safe_load((REPOSITORY / "copier.yml").read_text())
+    assert copier_yml["chassis_version"]["default"] == chassis
+    assert str(working_tree_version()) == chassis

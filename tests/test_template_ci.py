@@ -28,6 +28,8 @@ WORKFLOWS = sorted((REPOSITORY / ".github" / "workflows").glob("*.y*ml")) + sort
 )
 # The only jobs allowed to write, and what: workflow file -> job -> scopes.
 ALLOWED_WRITES = {
+    # The template's release: the GitHub release carries the chassis's and the tools' builds.
+    ".github/workflows/release.yml": {"publish": {"contents"}},
     # The generated service's template updates: push the update branch, open its pull request.
     "template/.github/workflows/template-update.yml": {
         "pull-request": {"contents", "pull-requests"}
