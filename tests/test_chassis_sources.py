@@ -83,7 +83,8 @@ def test_tpl5_from_a_local_clone_a_wheel_in_chassis_and_a_check_before_pushing(
     copier("copy", "--trust", "--defaults", *ANSWERS, str(REPOSITORY), str(project), cwd=tmp_path)
 
     wheel = chassis_source(project)["path"]
-    assert isinstance(wheel, str) and wheel.startswith(".chassis/")
+    assert isinstance(wheel, str)
+    assert wheel.startswith(".chassis/")
     assert (project / wheel).is_file()
     assert (project / ".chassis" / "SOURCE").read_text().strip() == str(REPOSITORY)
     ignored = run(["git", "check-ignore", wheel], cwd=project).stdout.strip()
@@ -91,7 +92,8 @@ def test_tpl5_from_a_local_clone_a_wheel_in_chassis_and_a_check_before_pushing(
     assert installed_chassis_version(project) == str(working_tree_version())
     refused = check(project)
     assert refused.returncode == 1
-    assert "_src_path" in refused.stderr and "chassis_index_url" in refused.stderr
+    assert "_src_path" in refused.stderr
+    assert "chassis_index_url" in refused.stderr
 
 
 @contextmanager
