@@ -54,13 +54,18 @@ DRIVER = textwrap.dedent(
     from fastapi import FastAPI
 
     from {PACKAGE}.app import create_app
-    try:
-        from {PACKAGE}.core.garbage_collection import tune_for_serving
-    except ImportError:  # a service generated before 0.3.0: nothing tuned
-        def tune_for_serving():
-            pass
-    from {PACKAGE}.core.logging import configure_logging
-    from {PACKAGE}.core.settings import load_settings
+    try:  # 0.4.0 and later: the platform code is the chassis's
+        from goldenpath_chassis._core.garbage_collection import tune_for_serving
+        from goldenpath_chassis._core.logging import configure_logging
+        from {PACKAGE}.settings import load_settings
+    except ImportError:  # a service generated before 0.4.0: the platform code is its own
+        from {PACKAGE}.core.logging import configure_logging
+        from {PACKAGE}.core.settings import load_settings
+        try:
+            from {PACKAGE}.core.garbage_collection import tune_for_serving
+        except ImportError:  # before 0.3.0: nothing tuned
+            def tune_for_serving():
+                pass
 
     PATH, TOKEN, PAYLOAD, REQUESTS = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     PROFILED = 200
@@ -88,7 +93,8 @@ DRIVER = textwrap.dedent(
 
     def flush(app):
         # Export every span made so far (building the exporter the first time), now.
-        tracing = getattr(app.state, "tracing", None)
+        chassis = getattr(app.state, "chassis", None)
+        tracing = chassis.instruments.tracing if chassis else getattr(app.state, "tracing", None)
         if tracing is not None and tracing.provider is not None:
             tracing.provider.force_flush()
 
@@ -108,7 +114,10 @@ DRIVER = textwrap.dedent(
 
     async def main():
         settings = load_settings()
-        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        if hasattr(settings, "logging"):
+            configure_logging(level=settings.logging.level, fmt=settings.logging.format)
+        else:
+            configure_logging(level=settings.log_level, fmt=settings.log_format)
         app = bare_app() if os.environ.get("BENCH_BARE") else create_app(settings)
         async with app.router.lifespan_context(app):
             for _ in range(300):  # warm-up: pools, caches, leases, lazy imports

@@ -37,10 +37,10 @@ DRIVER = textwrap.dedent(
     from fastapi import FastAPI
 
     from {package}.app import create_app
-    from {package}.core import tracing
-    from {package}.core.logging import add_processor, configure_logging
-    from {package}.core.settings import load_settings
-    from tests.support.otlp import otlp_receiver
+    from {package}.settings import load_settings
+    from goldenpath_chassis._core import tracing
+    from goldenpath_chassis._core.logging import add_processor, configure_logging
+    from goldenpath_chassis.testing.otlp import otlp_receiver
 
     PATH = "/bench/0190c1b0-7dd1-7c1d-8000-000000000000"
     SCOPE = {{
@@ -63,7 +63,8 @@ DRIVER = textwrap.dedent(
         return app
 
     async def cpu_per_request(app, n):
-        provider = getattr(app.state, "tracing", None) and app.state.tracing.provider
+        chassis = getattr(app.state, "chassis", None)
+        provider = chassis.instruments.tracing.provider if chassis else None
         started = time.process_time()
         for _ in range(n):
             await app(dict(SCOPE), receive, send)
@@ -100,7 +101,7 @@ DRIVER = textwrap.dedent(
             else:
                 contrib = service(endpoint, tracing=False)
                 FastAPIInstrumentor.instrument_app(
-                    contrib, tracer_provider=contrib.state.tracing.provider
+                    contrib, tracer_provider=contrib.state.chassis.instruments.tracing.provider
                 )
                 configs["  instrumentation-fastapi instead"] = contrib
             os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"

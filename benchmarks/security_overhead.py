@@ -25,11 +25,11 @@ MEASURE = textwrap.dedent(
     from asgi_lifespan import LifespanManager
     from fastapi import FastAPI
     from acme_orders.app import create_app
-    from acme_orders.api_keys.service import ApiKeyService
-    from acme_orders.core.logging import configure_logging
-    from acme_orders.core.settings import load_settings
-    from acme_orders.core.security.dev_keys import generate_signing_key
-    from acme_orders.core.security.jwt import JwtVerifier, StaticKeySource
+    from acme_orders.settings import load_settings
+    from goldenpath_chassis._core.api_keys.service import ApiKeyService
+    from goldenpath_chassis._core.logging import configure_logging
+    from goldenpath_chassis._core.security.dev_keys import generate_signing_key
+    from goldenpath_chassis._core.security.jwt import JwtVerifier, StaticKeySource
 
     REQUESTS, REDIS_URL, DATABASE = int(sys.argv[1]), sys.argv[2] or None, sys.argv[3]
     KEY = generate_signing_key()
@@ -97,7 +97,8 @@ MEASURE = textwrap.dedent(
                 scenarios.append((f"public /health/live, limiter {label}", app, health, [], 200))
                 scenarios.append((f"bearer (cached), limiter {label}", app, me, bearer, 200))
                 if label == "memory":
-                    async with app.state.database.sessionmaker() as session:
+                    database = app.state.chassis.resources.database
+                    async with database.sessionmaker() as session:
                         service = ApiKeyService(session)
                         _, key = await service.create(name="b", scopes=["items:read"])
                     api_key = [(b"x-api-key", key.encode())]

@@ -93,7 +93,10 @@ WRK_SCRIPT = textwrap.dedent(
 CREDENTIALS = textwrap.dedent(
     f"""
     import json
-    from {PACKAGE}.core.security.dev_keys import generate_signing_key
+    try:
+        from goldenpath_chassis._core.security.dev_keys import generate_signing_key
+    except ImportError:  # a service generated before 0.4.0
+        from {PACKAGE}.core.security.dev_keys import generate_signing_key
 
     key = generate_signing_key()
     mint = lambda *scopes: key.mint(
@@ -112,7 +115,10 @@ CREDENTIALS = textwrap.dedent(
 RECEIVER = textwrap.dedent(
     """
     import sys
-    from tests.support.otlp import otlp_receiver
+    try:
+        from goldenpath_chassis.testing.otlp import otlp_receiver
+    except ImportError:  # a service generated before 0.4.0
+        from tests.support.otlp import otlp_receiver
 
     with otlp_receiver() as receiver:
         print(receiver.endpoint, flush=True)
