@@ -60,56 +60,74 @@ def update(project: Path) -> str:
 
 
 # The team's changes ------------------------------------------------------------------------------
-# Edits that only assume the standards' contracts (a README, `V1_ROUTERS` in api.py), so the
-# test keeps working as the template grows.
+# What a team does to its service: a README section, a new domain (its own package, one
+# registration in service.py's `domains()`), a setting of its own in settings.py, and a test.
 USER_README_SECTION = "\n## On call\n\nPage the orders team in #orders-oncall.\n"
-USER_API_ADDITION = '''
-
-def route_prefixes() -> list[str]:
-    """Added by the team: the prefixes the gateway exposes."""
-    return [router.prefix for router in V1_ROUTERS]
-'''
 USER_DOMAIN = '''"""Orders: a domain the team added after generation."""
 
 from fastapi import APIRouter
+from goldenpath_chassis import Domain
+from goldenpath_chassis.security import RequireScopes
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 
-@router.get("", summary="List orders")
+@router.get("", summary="List orders", dependencies=[RequireScopes("orders:read")])
 async def list_orders() -> list[str]:
     return []
+
+
+DOMAIN = Domain(name="orders", routers=(router,), scopes={"orders:read": "read orders"})
 '''
+USER_REGISTRATION = "    from .orders import DOMAIN as ORDERS  # noqa: PLC0415\n"
+USER_SETTING = "    orders_page_size: int = 50\n"
 USER_TEST = f"""import pytest
 
-from {PACKAGE}.api import route_prefixes
-from {PACKAGE}.orders import router
+from {PACKAGE}.service import SERVICE
+from {PACKAGE}.settings import load_settings
 
 pytestmark = pytest.mark.unit
 
 
 def test_team_code_survives_the_update() -> None:
-    assert router.prefix == "/v1/orders"
-    assert "/v1/items" in route_prefixes()
+    assert [domain.name for domain in SERVICE.domains()] == ["items", "categories", "orders"]
+    assert "orders:read" in SERVICE.scopes
+    assert load_settings().orders_page_size == 50
 """
+
+
+def _register_orders(text: str) -> str:
+    body = text.replace(
+        "    return (ITEMS, CATEGORIES)\n", "    return (ITEMS, CATEGORIES, ORDERS)\n"
+    )
+    return body.replace(
+        "    from .items.domain import DOMAIN as ITEMS  # noqa: PLC0415\n",
+        "    from .items.domain import DOMAIN as ITEMS  # noqa: PLC0415\n" + USER_REGISTRATION,
+    )
 
 
 def make_team_changes(project: Path) -> None:
     package = project / "src" / PACKAGE
-    for path, addition in (
-        (project / "README.md", USER_README_SECTION),
-        (package / "api.py", USER_API_ADDITION),
-    ):
-        path.write_text(path.read_text() + addition)
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + USER_README_SECTION)
     (package / "orders.py").write_text(USER_DOMAIN)
+    service = package / "service.py"
+    registered = _register_orders(service.read_text())
+    assert USER_REGISTRATION in registered, "update this test"
+    assert "ORDERS)" in registered, "update this test"
+    service.write_text(registered)
+    settings = package / "settings.py"
+    anchor = "    database_backend: ClassVar[DatabaseBackend | None] = DATABASE_BACKEND\n"
+    assert anchor in settings.read_text(), "update this test"
+    settings.write_text(settings.read_text().replace(anchor, anchor + USER_SETTING))
     (project / "tests" / "unit" / "test_team.py").write_text(USER_TEST)
     commit_all(project, "orders domain")
 
 
 # The template's next release ------------------------------------------------------------------
 RUNBOOK = "template/docs/runbook.md.jinja"
-API = "template/src/{{package_name}}/api.py"
-NEW_API_SUMMARY = '"""The versioned API (API-1): every business route, under /v1 only.'
+SERVICE_PY = "template/src/{{package_name}}/service.py"
+NEW_SERVICE_SUMMARY = '"""The service, declared once: its identity, settings and domains.'
 NEW_README_TITLE = "# {{ project_name }} service"
 
 
@@ -123,9 +141,9 @@ def make_template_changes(template: TemplateCopy) -> tuple[str, str]:
     template.file(RUNBOOK).write_text(
         "# Runbook for {{ project_name }}\n\nRestart: `kubectl rollout restart`.\n"
     )
-    # Files the team also edited (api.py, README), changed elsewhere than the team did: at the
-    # top, where the team appended at the bottom.
-    template.edit(API, lambda text: replace_first_line(text, NEW_API_SUMMARY))
+    # Files the team also edited (service.py, README), changed elsewhere than the team did: at
+    # the top, where the team registered its domain and appended its section.
+    template.edit(SERVICE_PY, lambda text: replace_first_line(text, NEW_SERVICE_SUMMARY))
     template.edit(
         "template/README.md.jinja", lambda text: replace_first_line(text, NEW_README_TITLE)
     )
@@ -154,15 +172,16 @@ def test_tpl2_update_keeps_the_teams_changes_and_applies_the_release(tmp_path: P
     assert MIGRATION_MARK not in printed, "a migration ran although no version boundary was crossed"
     assert recorded_commit(project) == next_tag
     package = project / "src" / PACKAGE
-    api = (package / "api.py").read_text()
+    service = (package / "service.py").read_text()
     readme = (project / "README.md").read_text()
     # The team's changes are kept...
-    assert api.endswith(USER_API_ADDITION)
+    assert USER_REGISTRATION in service
+    assert USER_SETTING in (package / "settings.py").read_text()
     assert readme.endswith(USER_README_SECTION)
     assert (package / "orders.py").read_text() == USER_DOMAIN
     assert (project / "tests" / "unit" / "test_team.py").read_text() == USER_TEST
     # ...and the release is applied.
-    assert api.startswith(NEW_API_SUMMARY + "\n")
+    assert service.startswith(NEW_SERVICE_SUMMARY + "\n")
     assert readme.startswith("# Update Probe service\n")
     assert (project / "docs" / "runbook.md").read_text().startswith("# Runbook for Update Probe")
     assert (project / renamed_to).is_file()
@@ -202,13 +221,13 @@ def test_tpl2_the_0_2_0_migration_renames_the_setting_once_across_its_boundary(
     as_before_0_2_0(template)
     template.release("0.1.0", "the setting under its old name")
     project = copy_from(template, tmp_path / "service")
-    assert lines_naming(project, "health_timeout_seconds"), "0.1.0 should use the old name"
+    assert lines_naming(project, OLD), "0.1.0 should use the old name"
     # Where teams set it: an ignored .env, a tracked deployment file, and their own code.
     (project / ".env").write_text(f"APP_ENV=development\n{OLD}=3\n")
     (project / "deploy").mkdir(exist_ok=True)  # generated projects ship deploy/k8s/
     (project / "deploy" / "service.env").write_text(f"{OLD}=5\n")
     (project / "src" / PACKAGE / "timeouts.py").write_text(
-        "from .core.settings import Settings\n\n\n"
+        "from .settings import Settings\n\n\n"
         "def readiness_budget(settings: Settings) -> float:\n"
         "    return settings.health_timeout_seconds * 2\n"
     )

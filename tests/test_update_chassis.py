@@ -159,6 +159,8 @@ def test_tpl5_a_0_3_service_moves_to_the_chassis_without_conflicts(tmp_path: Pat
         project,
         "python",
         "-c",
-        f"from {PACKAGE}.app import create_app; print(sorted(r.path for r in create_app().routes))",
+        f"from {PACKAGE}.app import create_app; "
+        "from goldenpath_chassis.security import route_access; "
+        "print(sorted(path for _, path in route_access(create_app())))",
     )
     assert "/v1/orders" in routes.stdout
