@@ -19,7 +19,8 @@ from goldenpath.audit.model import Outcome
 from goldenpath.audit.probe import ProbeOptions
 from tests.support.projects import GeneratedProject
 from tests.support.samples import flask_service
-from tests.support.service import free_port, start
+from tests.support.servers import free_port
+from tests.support.service import start
 
 
 def live(report: Report, standard: str) -> dict[str, Outcome]:

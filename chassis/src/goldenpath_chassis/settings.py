@@ -1,12 +1,11 @@
 """Settings, one group per concern; a service composes them and adds its own (CFG-1, CFG-2)."""
 
-from ._core.settings import (
+from ._core.settings.chassis import ChassisSettings
+from ._core.settings.groups import (
     DEVELOPMENT_DATABASE_URL,
     ApiKeySettings,
     BreakerSettings,
     CacheSettings,
-    ChassisSettings,
-    ConfigurationError,
     CorsSettings,
     DatabaseBackend,
     DatabaseSettings,
@@ -31,9 +30,8 @@ from ._core.settings import (
     WebhookSettings,
     WorkerSettings,
     in_production,
-    load_settings,
-    variables,
 )
+from ._core.settings.loading import ConfigurationError, load_settings, variables
 
 __all__ = [
     "DEVELOPMENT_DATABASE_URL",

@@ -33,7 +33,7 @@ from tests.support.example_process import EXAMPLE_COMMAND, importable
 from tests.support.traffic import REFUSALS, Traffic, accepted_by_service, stored_widget_names
 
 if TYPE_CHECKING:
-    from tests.reliability.conftest import Figures
+    from goldenpath_chassis.testing.figures import Figures
 
 pytestmark = pytest.mark.reliability
 

@@ -35,7 +35,7 @@ from tests.support.proxy import NGINX_HINTS, NginxProxy, ReadinessRouter, nginx_
 from tests.support.traffic import Traffic, stored_widget_names
 
 if TYPE_CHECKING:
-    from tests.reliability.conftest import Figures
+    from goldenpath_chassis.testing.figures import Figures
 
 pytestmark = [
     pytest.mark.reliability,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from goldenpath_chassis import Service
 from goldenpath_chassis.testing.databases import empty_database
+from goldenpath_chassis.testing.figures import Figures
 
 from tests.load import run
 from tests.load.report import AGGREGATE, RequestStats
-from tests.support.figures import Figures
 
 pytestmark = [pytest.mark.load, pytest.mark.database]
 

@@ -20,6 +20,7 @@ from .._core.state import chassis_of
 from .asgi import asgi_client
 from .auth import TokenFactory, auth_environment, auth_overrides
 from .databases import create_postgres_database, delete_all_rows, drop_postgres_database, migrate
+from .figures import Figures, figures_of
 from .live import ServiceCredentials, service_environment
 from .servers import PostgresServer, RedisServer, ServerUnavailableError
 
@@ -168,3 +169,13 @@ def service_env(
     return service_environment(
         database_url=database_url, redis_url=redis_url, credentials=service_credentials
     )
+
+
+@pytest.fixture(scope="session")
+def figures(pytestconfig: pytest.Config) -> Figures:
+    """Measured figures, printed at the end of the run (see testing/figures.py)."""
+    return figures_of(pytestconfig)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    figures_of(terminalreporter.config).write(terminalreporter)

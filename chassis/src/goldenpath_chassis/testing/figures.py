@@ -1,9 +1,9 @@
-"""Figures the tests measure (the load smoke's throughput and latency, and any a team adds),
-printed once at the end of the run, whether or not pytest captures output (`-s` or not).
+"""Figures the tests measure (a load smoke's throughput, shutdown under load, and any a team
+adds), printed once at the end of the run, whether or not pytest captures output (`-s` or not).
 
-A test takes the `figures` fixture and calls `figures.add("Load smoke (TEST-2)", "...")`; the
-root conftest's `pytest_terminal_summary` prints every section. Figures are reports, not
-assertions: a threshold belongs in the test (or in `tests/load/thresholds.toml`).
+A test takes the `figures` fixture (goldenpath_chassis.testing.fixtures) and calls
+`figures.add("Load smoke (TEST-2)", "...")`; the plugin's `pytest_terminal_summary` prints
+every section. Figures are reports, not assertions: a threshold belongs in the test.
 """
 
 from __future__ import annotations
