@@ -21,15 +21,18 @@ class ExampleSettings(ChassisSettings):
     database_backend: ClassVar[DatabaseBackend | None] = BACKEND
 
 
-# A slow public route for the shutdown tests (tests/example/slow.py), only in the processes
-# they start: everywhere else the example has exactly its widgets.
-WITH_SLOW_ROUTES = os.environ.get("EXAMPLE_SLOW_ROUTES") == "1"
+# Test-only routes, only in the processes the process-level tests start: a slow public route
+# for the shutdown tests (tests/example/slow.py) and a failing one for the logging tests
+# (tests/example/failing.py). Everywhere else the example has exactly its widgets.
+WITH_TEST_ROUTES = os.environ.get("EXAMPLE_TEST_ROUTES") == "1"
 
 
 def domains() -> tuple[Domain, ...]:
-    from . import slow, widgets  # noqa: PLC0415
+    from . import failing, slow, widgets  # noqa: PLC0415
 
-    return (widgets.DOMAIN, slow.DOMAIN) if WITH_SLOW_ROUTES else (widgets.DOMAIN,)
+    if WITH_TEST_ROUTES:
+        return (widgets.DOMAIN, slow.DOMAIN, failing.DOMAIN)
+    return (widgets.DOMAIN,)
 
 
 SERVICE = Service(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from goldenpath_chassis import chassis_of
+from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis.testing.asgi import asgi_client
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +88,92 @@ async def test_inf3_ready_is_503_while_draining(client: httpx.AsyncClient, app: 
     assert response.status_code == 503
     assert response.json()["status"] == "draining"
     assert (await client.get("/health/live")).status_code == 200
+
+
+# --- Readiness answers from a recent result ------------------------------------------------------
+class CountingCheck:
+    """A dependency check that counts its runs, and can be made to fail."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.failing = False
+
+    async def __call__(self) -> None:
+        self.runs += 1
+        await asyncio.sleep(0.01)  # a real check takes a round trip: probes arrive meanwhile
+        if self.failing:
+            raise ConnectionRefusedError
+
+
+async def test_inf2_a_flood_of_probes_checks_the_dependencies_about_once_a_second(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    check = CountingCheck()
+    chassis_of(app).instruments.health.register("counted-dependency", check)
+
+    burst = await asyncio.gather(*(client.get("/health/ready") for _ in range(200)))
+    assert {response.status_code for response in burst} == {200}
+    assert check.runs == 1  # 200 concurrent probes, one check
+
+    started = time.monotonic()
+    probes = 0
+    while time.monotonic() - started < 2.5:
+        responses = await asyncio.gather(*(client.get("/health/ready") for _ in range(20)))
+        assert {response.status_code for response in responses} == {200}
+        probes += len(responses)
+    elapsed = time.monotonic() - started
+    # A result is reused for a second: at most one check per second that passed, plus the one
+    # whose second was running when the flood began.
+    assert check.runs <= 1 + math.ceil(elapsed), (check.runs, probes, elapsed)
+    assert probes >= 100
+
+
+async def test_inf2_a_failure_shows_within_a_second(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    check = CountingCheck()
+    chassis_of(app).instruments.health.register("flaky-dependency", check)
+    assert (await client.get("/health/ready")).status_code == 200
+    check.failing = True
+    failed_at = time.monotonic()
+    while (response := await client.get("/health/ready")).status_code == 200:
+        assert time.monotonic() - failed_at < 1.5, "a failure took more than a second to show"
+        await asyncio.sleep(0.05)
+    assert response.status_code == 503
+    assert response.json()["checks"]["flaky-dependency"]["error"] == "ConnectionRefusedError"
+
+
+async def test_inf3_draining_answers_at_once_whatever_the_last_result(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    assert (await client.get("/health/ready")).status_code == 200  # a fresh result is kept
+    chassis_of(app).instruments.lifecycle.begin_draining()
+    response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json() == {"status": "draining"}
+
+
+async def test_inf2_in_production_readiness_shows_no_dependency_details(
+    service: Service, database_url: str, redis_url: str, auth_settings: dict[str, str]
+) -> None:
+    settings = service.load_settings(
+        app_env="production",
+        database_url=database_url,
+        redis_url=redis_url,
+        auth_session_secret="a-production-secret-of-at-least-32-characters",
+        **auth_settings,
+    )
+    app = service.create_app(settings)
+    async with asgi_client(app, lifespan=True) as http:
+        ready = await http.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ok"}
+
+        async def broken() -> None:
+            raise ConnectionRefusedError
+
+        chassis_of(app).instruments.health.register("broken-dependency", broken)
+        unready = await http.get("/health/ready")
+        assert unready.status_code == 503
+        assert unready.json() == {"status": "unavailable"}
+        assert "broken-dependency" not in unready.text

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from starlette.types import Message
 
 from goldenpath_chassis import ChassisSettings, Service
+from goldenpath_chassis.security import RequireScopes
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.auth import TokenFactory
 
@@ -133,7 +135,13 @@ async def test_sec1_a_body_within_the_limit_passes(client: httpx.AsyncClient) ->
         ("a < b & c", "a &lt; b &amp; c"),
         (
             '<p>A <em>fine</em> <a href="https://example.com">link</a></p>',
-            '<p>A <em>fine</em> <a href="https://example.com">link</a></p>',
+            '<p>A <em>fine</em> <a href="https://example.com" rel="noopener noreferrer nofollow">'
+            "link</a></p>",
+        ),
+        # A `rel` of the client's own is replaced: the page never opens a link with its opener.
+        (
+            '<a href="https://example.com" rel="opener">x</a>',
+            '<a href="https://example.com" rel="noopener noreferrer nofollow">x</a>',
         ),
     ],
 )
@@ -264,3 +272,65 @@ async def test_sec5_cors_allows_only_listed_origins(
         "/v1/widgets", headers={"Origin": "https://evil.example", **tokens.headers("widgets:read")}
     )
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_sec5_docs_are_off_in_production_unless_enabled(
+    service: Service, database_url: str, redis_url: str, auth_settings: dict[str, str]
+) -> None:
+    production = {
+        "app_env": "production",
+        "redis_url": redis_url,
+        "auth_session_secret": "a-production-secret-of-at-least-32-characters",
+        "database_url": database_url,
+        **auth_settings,
+    }
+    for changes, served in (({}, False), ({"docs_enabled": True}, True)):
+        app = service.create_app(service.load_settings(**production, **changes))
+        async with asgi_client(app, lifespan=True) as http:
+            for path in ("/docs", "/openapi.json", "/docs/swagger-ui-init.js"):
+                response = await http.get(path)
+                assert response.status_code == (200 if served else 404), (changes, path)
+
+
+# --- No redirect built from request headers ----------------------------------------------------
+@pytest.mark.parametrize("path", ["/v1/widgets/", "/v1/auth/session/", "/health/live/"])
+async def test_sec5_a_trailing_slash_is_a_404_never_a_redirect_to_the_host_header(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path, headers={"Host": "evil.example"})
+    assert response.status_code == 404, response.headers
+    assert "location" not in response.headers
+    assert response.headers["content-type"] == PROBLEM
+    assert "evil.example" not in response.text
+
+
+# --- Cache-Control on authenticated responses ---------------------------------------------------
+async def test_sec5_authenticated_responses_are_never_stored_by_caches(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    anonymous_client: httpx.AsyncClient,
+    tokens: TokenFactory,
+) -> None:
+    created = await client.post("/v1/widgets", json={"name": "private"})
+    widget = f"/v1/widgets/{created.json()['id']}"
+    authenticated = [
+        created,  # 201
+        await client.get("/v1/widgets"),  # 200
+        await client.get(widget),  # 200 with an ETag
+        await client.get(f"/v1/widgets/{uuid.uuid4()}"),  # 404 after authentication
+        await anonymous_client.get("/v1/widgets", headers=tokens.headers("metrics:read")),  # 403
+        await client.get("/v1/auth/session"),
+    ]
+    for response in authenticated:
+        assert response.headers.get("cache-control") == "no-store", response.request.url
+    # Public answers keep their own caching.
+    assert "cache-control" not in (await anonymous_client.get("/health/live")).headers
+    assert (await anonymous_client.get("/docs")).headers["cache-control"] == "no-cache"
+
+    # A route that sets its own Cache-Control keeps it.
+    @app.get("/test/cacheable", include_in_schema=False, dependencies=[RequireScopes()])
+    async def cacheable(response: Response) -> dict[str, str]:
+        response.headers["Cache-Control"] = "private, max-age=60"
+        return {"cached": "for a minute"}
+
+    assert (await client.get("/test/cacheable")).headers["cache-control"] == "private, max-age=60"

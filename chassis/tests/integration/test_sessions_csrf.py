@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 
 import httpx
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 from goldenpath_chassis import chassis_of
 from goldenpath_chassis._core.security.session import SessionCodec
 from goldenpath_chassis.testing.asgi import asgi_client
-from goldenpath_chassis.testing.auth import TokenFactory, bearer
+from goldenpath_chassis.testing.auth import TokenFactory, bearer, claims_of
 
 from tests.example.service import SERVICE
 
@@ -218,3 +219,89 @@ async def test_sec2_plain_http_clients_never_send_the_secure_cookie(
         response = await http.post("/v1/auth/session", headers=bearer(tokens("widgets:read")))
         assert response.status_code == 201
         assert (await http.get("/v1/widgets")).status_code == 401
+
+
+# --- A session's lifetime, and signing out on every replica --------------------------------------
+def session_codec_at(app: FastAPI, moment: float) -> SessionCodec:
+    """A codec with the app's secret whose clock reads `moment`: what the app will see then."""
+    return SessionCodec(
+        chassis_of(app).settings.sessions.secret.get_secret_value(),
+        max_age_seconds=chassis_of(app).settings.sessions.max_age_seconds,
+        clock=lambda: moment,
+    )
+
+
+async def test_sec2_a_session_ends_when_the_token_that_opened_it_expires(
+    app: FastAPI, browser: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    token = tokens("widgets:read", subject="alice", ttl_seconds=60)
+    token_expires = claims_of(token)["exp"]
+    response = await browser.post("/v1/auth/session", headers=bearer(token))
+    assert response.status_code == 201, response.text
+    expires_at = datetime.fromisoformat(response.json()["expires_at"])
+    assert expires_at == datetime.fromtimestamp(token_expires, UTC)
+    cookies = SimpleCookie()
+    for header in response.headers.get_list("set-cookie"):
+        cookies.load(header)
+    for name in ("__Host-session", "__Host-csrf"):
+        assert 0 < int(cookies[name]["max-age"]) <= 60, cookies[name]
+    cookie = browser.cookies["__Host-session"]
+    assert session_codec_at(app, token_expires - 1).read(cookie) is not None
+    # Not the eight hours of AUTH_SESSION_MAX_AGE_SECONDS: the token's own expiry.
+    assert session_codec_at(app, token_expires).read(cookie) is None
+
+
+async def test_sec2_a_copied_cookie_is_refused_after_signing_out(
+    browser: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    """Without Redis (development, tests): the revocation is kept in the process's memory."""
+    csrf_token = await sign_in(browser, tokens)
+    copied = cookie_header(browser, {})
+    assert (await browser.get("/v1/widgets", headers=copied)).status_code == 200
+    signed_out = await browser.delete(
+        "/v1/auth/session", headers={"X-CSRF-Token": csrf_token, **SAME_ORIGIN}
+    )
+    assert signed_out.status_code == 204
+    replayed = await browser.get("/v1/widgets", headers=copied)
+    assert replayed.status_code == 401, replayed.text
+    assert "signed out" in replayed.json()["detail"]
+    write = await browser.post(
+        "/v1/widgets",
+        json={"name": "after sign-out"},
+        headers={"X-CSRF-Token": csrf_token, **SAME_ORIGIN, **copied},
+    )
+    assert write.status_code == 401
+    assert await count_widgets_with(browser, tokens) == 0
+
+
+async def count_widgets_with(browser: httpx.AsyncClient, tokens: TokenFactory) -> int:
+    response = await browser.get("/v1/widgets", headers=tokens.headers("widgets:read"))
+    return len(response.json()["items"])
+
+
+# --- CSRF: what an Origin header may hold --------------------------------------------------------
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://[",  # not a URL at all: urlsplit raises on it
+        "http://[::1",
+        "https://[not-an-address]",
+        "http://testserver",  # this host, but over plain HTTP: another origin
+        "https://testserver:8443",
+        "https://testserver.evil.example",
+        "ftp://testserver",
+    ],
+)
+async def test_sec2_an_unparseable_or_other_scheme_origin_is_another_origin(
+    browser: httpx.AsyncClient, tokens: TokenFactory, origin: str
+) -> None:
+    csrf_token = await sign_in(browser, tokens)
+    response = await browser.post(
+        "/v1/widgets",
+        json={"name": "csrf"},
+        headers={"X-CSRF-Token": csrf_token, "Origin": origin},
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["type"] == "urn:problem-type:csrf-rejected"
+    assert "another origin" in response.json()["detail"]
+    assert await count_widgets(browser) == 0

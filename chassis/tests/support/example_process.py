@@ -17,8 +17,8 @@ EXAMPLE_COMMAND = service_command(PACKAGE)
 def importable() -> dict[str, str]:
     """What a process needs, on top of its settings, to run the example from any folder (a test's
     own, where a development service keeps its embedded database and keys)."""
-    # The slow test-only route is there for the shutdown tests (tests/example/service.py).
-    env = {"PYTHONPATH": str(CHASSIS_ROOT), "EXAMPLE_SLOW_ROUTES": "1"}
+    # The test-only routes (slow, failing) serve the process tests (tests/example/service.py).
+    env = {"PYTHONPATH": str(CHASSIS_ROOT), "EXAMPLE_TEST_ROUTES": "1"}
     backend = os.environ.get("EXAMPLE_BACKEND")
     if backend:
         env["EXAMPLE_BACKEND"] = backend

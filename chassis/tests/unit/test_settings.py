@@ -214,6 +214,24 @@ def test_sec3_production_starts_with_a_complete_auth_configuration() -> None:
 
 
 @pytest.mark.parametrize(
+    ("app_env", "variable", "enabled"),
+    [
+        ("development", None, True),
+        ("test", None, True),
+        ("production", None, False),  # a changed default (0.5.0): say so to turn them on
+        ("production", "true", True),
+        ("development", "false", False),
+    ],
+)
+def test_sec5_docs_are_off_by_default_in_production_only(
+    app_env: str, variable: str | None, enabled: bool
+) -> None:
+    base = {**PRODUCTION_BASE, **PRODUCTION_AUTH} if app_env == "production" else {}
+    environ = {"DOCS_ENABLED": variable} if variable is not None else {}
+    assert load(environ, **{**base, "app_env": app_env}).docs.enabled is enabled
+
+
+@pytest.mark.parametrize(
     ("overrides", "variable", "message"),
     [
         ({"auth_jwt_algorithms": "RS256,HS256"}, "AUTH_JWT_ALGORITHMS", "HS256 not allowed"),

@@ -89,7 +89,8 @@ def _lifespan(
 def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
     # A request meets: request context, security headers, the header limit, unhandled errors,
-    # CORS, the per-IP rate limit, the body size limit, then routing (security/install.py).
+    # CORS, the per-IP rate limit, the body size limit, authentication before the body, then
+    # routing (security/install.py).
     settings = chassis.settings
     metrics = chassis.instruments.metrics
     add_request_guards(app, settings, chassis.guards)
@@ -119,6 +120,10 @@ def build_api(service: Service, settings: ChassisSettings) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         openapi_url="/openapi.json" if settings.docs.enabled else None,
+        # No redirect to the path with(out) a trailing slash: Starlette builds its absolute
+        # location from the request's Host header and scheme, which a client chooses. A path
+        # that is not a route is a 404.
+        redirect_slashes=False,
         telemetry=instruments.tracing.fastapi_telemetry(),
     )
     chassis = ChassisState(

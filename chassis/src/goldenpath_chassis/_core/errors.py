@@ -126,16 +126,20 @@ def problem_response(
     )
 
 
+def domain_error_response(request: Request, error: DomainError) -> ProblemResponse:
+    return problem_response(
+        status=error.status,
+        scope=request.scope,
+        detail=error.detail,
+        type_=problem_type(error.code),
+        title=error.title,
+        headers={**error.headers, **error.extra_headers} or None,
+    )
+
+
 async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DomainError)
-    return problem_response(
-        status=exc.status,
-        scope=request.scope,
-        detail=exc.detail,
-        type_=problem_type(exc.code),
-        title=exc.title,
-        headers={**exc.headers, **exc.extra_headers} or None,
-    )
+    return domain_error_response(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> ProblemResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.util import find_spec
 from typing import Any, Literal
 
 import orjson
@@ -64,6 +65,23 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+# Tracebacks as data, without each frame's local variables: those hold what the request carried
+# (its headers, cookies, tokens, the session), which must never reach a log.
+_dict_tracebacks: Processor = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
+
+def _console_renderer() -> structlog.dev.ConsoleRenderer:
+    # Rich's tracebacks (used when rich is installed) show locals by default: not here either.
+    formatter = (
+        structlog.dev.RichTracebackFormatter(show_locals=False)
+        if find_spec("rich") is not None
+        else structlog.dev.plain_traceback
+    )
+    return structlog.dev.ConsoleRenderer(exception_formatter=formatter)
+
+
 def configure_logging(*, level: str = "INFO", fmt: LogFormat = "json") -> None:
     """Route structlog and the standard library's logging to stdout in one format.
 
@@ -71,9 +89,7 @@ def configure_logging(*, level: str = "INFO", fmt: LogFormat = "json") -> None:
     """
     numeric_level = logging.getLevelNamesMapping()[level.upper()]
     shared = _shared_processors()
-    exceptions: Processor = (
-        structlog.processors.dict_tracebacks if fmt == "json" else structlog.dev.set_exc_info
-    )
+    exceptions: Processor = _dict_tracebacks if fmt == "json" else structlog.dev.set_exc_info
 
     if fmt == "json":
         structlog.configure(
@@ -85,12 +101,12 @@ def configure_logging(*, level: str = "INFO", fmt: LogFormat = "json") -> None:
         stdlib_renderer: Processor = structlog.processors.JSONRenderer(_json_str)
     else:
         structlog.configure(
-            processors=[*shared, exceptions, structlog.dev.ConsoleRenderer()],
+            processors=[*shared, exceptions, _console_renderer()],
             logger_factory=_NamedPrintLogger,
             wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
             cache_logger_on_first_use=True,
         )
-        stdlib_renderer = structlog.dev.ConsoleRenderer()
+        stdlib_renderer = _console_renderer()
 
     stdlib_chain: Sequence[Processor] = [
         *shared,
@@ -101,7 +117,7 @@ def configure_logging(*, level: str = "INFO", fmt: LogFormat = "json") -> None:
         foreign_pre_chain=stdlib_chain,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *([structlog.processors.dict_tracebacks] if fmt == "json" else []),
+            *([_dict_tracebacks] if fmt == "json" else []),
             stdlib_renderer,
         ],
     )

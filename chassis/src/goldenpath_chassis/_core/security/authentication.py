@@ -11,7 +11,8 @@ that depends on it twice authenticates once.
 
 Failures are problem responses: 401 with a `WWW-Authenticate` challenge naming the reason (RFC
 6750), 403 naming the missing scopes or the CSRF failure, 429 from the limiter, and 503 when the
-identity provider's keys cannot be fetched. Never a 500.
+identity provider's keys cannot be fetched or a session's revocation cannot be checked
+(`revocation.py`). Never a 500.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from .csrf import CSRF_COOKIE, CSRF_HEADER, SAFE_METHODS, CsrfProtection
 from .jwt import JwtVerifier, KeySetUnavailableError, TokenRejectedError
 from .principal import Principal
 from .rate_limit import RateLimiter, Rejection
+from .revocation import RevocationUnavailableError, SessionRevocations
 from .session import SESSION_COOKIE, SessionCodec
 
 API_KEY_HEADER = "X-API-Key"
 PRINCIPAL_STATE_KEY = "principal"
+SESSIONS_UNAVAILABLE = "Whether this session was signed out cannot be checked right now."
 
 _log = get_logger(__name__)
 
@@ -127,8 +130,10 @@ class AuthenticationUnavailableError(DomainError):
     title = "Authentication unavailable"
     headers = {"Retry-After": "5"}  # noqa: RUF012 - read-only class default
 
-    def __init__(self) -> None:
-        super().__init__("The identity provider's signing keys cannot be fetched right now.")
+    def __init__(
+        self, detail: str = "The identity provider's signing keys cannot be fetched right now."
+    ) -> None:
+        super().__init__(detail)
 
 
 class RateLimitedError(DomainError):
@@ -161,12 +166,14 @@ class Authenticator:
         jwt: JwtVerifier,
         api_keys: ApiKeyVerifier | None,
         sessions: SessionCodec,
+        revocations: SessionRevocations,
         csrf: CsrfProtection,
         limiter: RateLimiter | None,
     ) -> None:
         self.jwt = jwt
         self.api_keys = api_keys
         self.sessions = sessions
+        self.revocations = revocations
         self.csrf = csrf
         self.limiter = limiter
 
@@ -199,7 +206,7 @@ class Authenticator:
         # Cookies are parsed only when no header credential was sent.
         session_cookie = request.cookies.get(SESSION_COOKIE)
         if session_cookie is not None:
-            return self._from_session(request, session_cookie)
+            return await self._from_session(request, session_cookie)
         raise AuthenticationRequiredError
 
     async def _from_token(self, token: str) -> Principal:
@@ -210,7 +217,9 @@ class Authenticator:
             raise InvalidCredentialsError(error.reason) from None
         except KeySetUnavailableError:
             raise AuthenticationUnavailableError from None
-        return Principal(verified.subject, verified.scopes, "bearer")
+        return Principal(
+            verified.subject, verified.scopes, "bearer", expires_at=verified.expires_at
+        )
 
     async def _from_api_key(self, api_key: str) -> Principal:
         if self.api_keys is None:
@@ -222,7 +231,7 @@ class Authenticator:
             raise InvalidCredentialsError(error.reason) from None
         return Principal(record.key_id, record.scopes, "api_key")
 
-    def _from_session(self, request: Request, cookie: str) -> Principal:
+    async def _from_session(self, request: Request, cookie: str) -> Principal:
         session = self.sessions.read(cookie)
         if session is None:
             _log.info("credentials_refused", method="session", reason="invalid or expired")
@@ -240,7 +249,20 @@ class Authenticator:
             if problem is not None:
                 _log.warning("csrf_rejected", reason=problem)
                 raise CsrfRejectedError(f"Cross-site request refused: {problem}.")
-        return Principal(session.subject, session.scopes, "session", session.session_id)
+        try:
+            revoked = await self.revocations.is_revoked(session.session_id)
+        except RevocationUnavailableError:
+            raise AuthenticationUnavailableError(SESSIONS_UNAVAILABLE) from None
+        if revoked:
+            _log.info("credentials_refused", method="session", reason="signed out")
+            raise InvalidCredentialsError("the session was signed out")
+        return Principal(
+            session.subject,
+            session.scopes,
+            "session",
+            session.session_id,
+            expires_at=session.expires_at,
+        )
 
 
 class _Authenticate(SecurityBase):

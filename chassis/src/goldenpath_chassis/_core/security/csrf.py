@@ -4,9 +4,10 @@ A browser attaches cookies to requests that other sites make it send; that is th
 CSRF. So a state-changing request (POST, PUT, PATCH, DELETE) authenticated by the session cookie
 must prove it comes from our own pages, twice over:
 
-1. Provenance: `Origin` is this service's own origin (or an origin trusted through
-   `CORS_ALLOW_ORIGINS`); without `Origin`, `Sec-Fetch-Site` must be `same-origin`. Browsers
-   set both and scripts cannot forge them. A request with neither is refused.
+1. Provenance: `Origin` is this service's own origin, scheme included (or an origin trusted
+   through `CORS_ALLOW_ORIGINS`); without `Origin`, `Sec-Fetch-Site` must be `same-origin`.
+   Browsers set both and scripts cannot forge them. A request with neither is refused, and so
+   is an `Origin` that is not a URL at all.
 2. A signed double-submit token: the `__Host-csrf` cookie (readable by our scripts) and the
    `X-CSRF-Token` header must carry the same token, and the token must be an HMAC of this
    session's id, so a token planted or copied from another session is worthless.
@@ -30,6 +31,9 @@ CSRF_COOKIE = "__Host-csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MAX_TOKEN_LENGTH = 128
+_SECURE_SCHEMES = frozenset({"https"})
+_LOOPBACK_SCHEMES = frozenset({"http", "https"})
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class CsrfProtection:
@@ -89,6 +93,16 @@ class CsrfProtection:
             return True
         if origin == "null" or host is None:
             return False
+        host = host.lower()
+        try:
+            parts = urlsplit(origin)
+            own_host = urlsplit(f"//{host}").hostname
+        except ValueError:  # not a URL (`http://[`): not this service's origin either
+            return False
         # The Host header names the origin the browser is talking to; another site cannot set
-        # it, so an Origin with the same host (and port) is this service's own page.
-        return urlsplit(origin).netloc == host.lower()
+        # it, so an Origin with the same host (and port) and scheme is this service's own page.
+        # Browsers send the Secure session cookie only over HTTPS, or to a loopback host: the
+        # only schemes this service's own pages can have. (The scheme the service itself sees
+        # says nothing: TLS usually ends at a proxy.)
+        schemes = _LOOPBACK_SCHEMES if own_host in _LOOPBACK_HOSTS else _SECURE_SCHEMES
+        return parts.scheme in schemes and parts.netloc == host

@@ -14,6 +14,9 @@ request. Headers a route set itself are left alone, so a route can override one.
 - `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, cross-origin isolation
   (`Cross-Origin-Opener-Policy`, `Cross-Origin-Resource-Policy`), and the legacy headers helmet
   still sets (`X-XSS-Protection: 0` turns off a filter that caused more harm than good).
+- `Cache-Control: no-store` on every response to an authenticated request (one whose principal
+  is in the request's state): what one caller may read must not be kept by a shared cache, or
+  by the browser, for the next. A route that sets its own `Cache-Control` keeps it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .authentication import PRINCIPAL_STATE_KEY
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
@@ -40,6 +45,8 @@ def docs_csp(asset_origin: str | None = None) -> str:
 
 
 Headers = list[tuple[bytes, bytes]]
+_CACHE_CONTROL = b"cache-control"
+_NO_STORE = (_CACHE_CONTROL, b"no-store")
 
 
 def default_headers(*, hsts_seconds: int) -> dict[str, str]:
@@ -104,6 +111,8 @@ class SecurityHeadersMiddleware:
                 existing = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in existing}
                 existing.extend(pair for pair in extra if pair[0] not in present)
+                if _CACHE_CONTROL not in present and PRINCIPAL_STATE_KEY in scope.get("state", ()):
+                    existing.append(_NO_STORE)
                 message["headers"] = existing
             await send(message)
 

@@ -3,12 +3,13 @@
 Request path, outermost first (see `api.py`):
 
     request context -> security headers -> unhandled errors -> CORS -> per-IP rate limit
-    -> body size limit -> routing -> authentication, per-principal rate limit, scopes (route
-    dependencies)
+    -> body size limit -> authentication before the body -> routing -> authentication,
+    per-principal rate limit, scopes (route dependencies)
 
 Security headers sit outside the error handler so that even a 500 carries them; CORS sits
 outside the limiters so that a browser can read a 401 or 429; the per-IP limit runs before the
-body is read and before any credential is checked.
+body is read and before any credential is checked; a protected route's caller is authenticated
+on the first read of its body, so an anonymous body is never read (`before_body.py`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ from ..settings import ChassisSettings
 from ..static import STATIC_PREFIX
 from .api_keys import ApiKeyStore, ApiKeyVerifier
 from .authentication import Authenticator
+from .before_body import (
+    AuthenticateBeforeBodyMiddleware,
+    BodyGuard,
+    RefusedBeforeBodyError,
+    refused_before_body,
+)
 from .body_limit import BodyLimitMiddleware
 from .client_ip import ClientIpResolver
 from .cors import cors_options
@@ -42,6 +49,7 @@ from .dev_keys import (
 from .headers import SecurityHeadersMiddleware, default_headers, docs_csp
 from .jwt import JwksKeySource, JwtVerifier, KeySource, StaticKeySource
 from .rate_limit import IpRateLimitMiddleware, RateLimiter
+from .revocation import SessionRevocations
 from .scopes import ensure_access_declared
 from .session import SessionCodec
 
@@ -58,7 +66,9 @@ class RequestGuards:
     rate_limiter: RateLimiter | None
     client_ip: ClientIpResolver
     sessions: SessionCodec
+    revocations: SessionRevocations
     csrf: CsrfProtection
+    before_body: BodyGuard
 
     @classmethod
     def build(cls, settings: ChassisSettings) -> RequestGuards:
@@ -81,13 +91,18 @@ class RequestGuards:
                 settings.proxies.proxies, header=settings.proxies.proxy_header
             ),
             sessions=SessionCodec(secret, max_age_seconds=settings.sessions.max_age_seconds),
+            revocations=SessionRevocations(namespace=f"{settings.service_name}:revoked-session"),
             csrf=CsrfProtection(secret, trusted_origins=settings.cors.allow_origins),
+            before_body=BodyGuard(),
         )
 
 
 def add_request_guards(app: FastAPI, settings: ChassisSettings, guards: RequestGuards) -> None:
-    """CORS, the per-IP rate limit and the body size limit (add before the error handler)."""
+    """CORS, the per-IP rate limit, the body size limit and authentication before the body
+    (add before the error handler)."""
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
+    app.add_middleware(AuthenticateBeforeBodyMiddleware, guard=guards.before_body)
+    app.add_exception_handler(RefusedBeforeBodyError, refused_before_body)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.request_limits.max_body_bytes)
     if guards.rate_limiter is not None:
         app.add_middleware(
@@ -151,6 +166,8 @@ async def open_authenticator(
     ensure_access_declared(app)
     if guards.rate_limiter is not None and redis is not None:
         guards.rate_limiter.use_redis(redis)
+    if redis is not None:
+        guards.revocations.use_redis(redis)
     async with AsyncExitStack() as stack:
         keys = await stack.enter_async_context(_key_source(settings, tls))
         verifier = JwtVerifier(
@@ -165,10 +182,16 @@ async def open_authenticator(
             if api_key_store is not None
             else None
         )
-        yield Authenticator(
+        authenticator = Authenticator(
             jwt=verifier,
             api_keys=api_keys,
             sessions=guards.sessions,
+            revocations=guards.revocations,
             csrf=guards.csrf,
             limiter=guards.rate_limiter,
         )
+        guards.before_body.open(app, authenticator)
+        try:
+            yield authenticator
+        finally:
+            guards.before_body.close()

@@ -15,6 +15,8 @@ class Principal:
     scopes: frozenset[str]
     method: AuthMethod
     session_id: str | None = None
+    # When the credential stops being valid (a token's `exp`, a session's end), if it says.
+    expires_at: float | None = None
 
     @property
     def rate_limit_key(self) -> str:

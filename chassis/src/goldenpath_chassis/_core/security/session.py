@@ -7,8 +7,10 @@ cannot read (`HttpOnly`), that only travels over HTTPS (`Secure`, `__Host-` pref
 
 The cookie is stateless (the service stays stateless, ARCH-2): subject, scopes, a random
 session id and an expiry, signed with HMAC-SHA256 under a key derived from
-`AUTH_SESSION_SECRET`. Logging out clears the cookie; a copied cookie stays valid until it
-expires, so keep `AUTH_SESSION_MAX_AGE_SECONDS` short.
+`AUTH_SESSION_SECRET`. A session ends when the token that opened it would have
+(`AUTH_SESSION_MAX_AGE_SECONDS` is only an upper bound), and its scopes are the token's, fixed
+when it opens. Signing out clears the cookies and revokes the session on every replica
+(`revocation.py`), so a copied cookie is refused from then on.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -69,12 +72,18 @@ class SessionCodec:
     def _sign(self, payload: str) -> str:
         return b64encode(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
-    def issue(self, *, subject: str, scopes: Iterable[str]) -> tuple[str, Session]:
+    def issue(
+        self, *, subject: str, scopes: Iterable[str], not_after: float | None = None
+    ) -> tuple[str, Session]:
+        """A new session, which ends at the latest at `not_after` (the token's `exp`)."""
+        expires_at = int(self._clock()) + self.max_age_seconds
+        if not_after is not None:
+            expires_at = min(expires_at, math.floor(not_after))
         session = Session(
             session_id=secrets.token_urlsafe(16),
             subject=subject,
             scopes=frozenset(scopes),
-            expires_at=int(self._clock()) + self.max_age_seconds,
+            expires_at=expires_at,
         )
         payload = b64encode(
             orjson.dumps(

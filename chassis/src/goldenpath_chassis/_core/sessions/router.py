@@ -1,17 +1,23 @@
-"""Session routes under /v1/auth: open (exchange a bearer token), inspect, close."""
+"""Session routes under /v1/auth: open (exchange a bearer token), inspect, close (revoke)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response, status
 
 from ..openapi import problem_responses
-from ..security.authentication import SessionOnlyForBearerError
+from ..security.authentication import (
+    SESSIONS_UNAVAILABLE,
+    AuthenticationUnavailableError,
+    SessionOnlyForBearerError,
+)
 from ..security.csrf import CSRF_COOKIE
-from ..security.scopes import Authenticated, CurrentPrincipal
+from ..security.revocation import RevocationUnavailableError
+from ..security.scopes import CurrentPrincipal
 from ..security.session import SESSION_COOKIE
-from .dependencies import CsrfDep, SameSiteDep, SessionsDep
+from .dependencies import CsrfDep, RevocationsDep, SameSiteDep, SessionsDep
 from .schemas import PrincipalRead, SessionRead
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -36,8 +42,12 @@ async def open_session(
 ) -> SessionRead:
     if principal.method != "bearer":
         raise SessionOnlyForBearerError
-    cookie, session = sessions.issue(subject=principal.subject, scopes=principal.scopes)
+    # The session ends when the token would have, and keeps the token's scopes until then.
+    cookie, session = sessions.issue(
+        subject=principal.subject, scopes=principal.scopes, not_after=principal.expires_at
+    )
     csrf_token = csrf.token_for(session.session_id)
+    max_age = max(0, session.expires_at - int(time.time()))
     for name, value, http_only in (
         (SESSION_COOKIE, cookie, True),
         (CSRF_COOKIE, csrf_token, False),  # page scripts read it to send the header
@@ -45,7 +55,7 @@ async def open_session(
         response.set_cookie(
             name,
             value,
-            max_age=sessions.max_age_seconds,
+            max_age=max_age,
             path="/",
             secure=True,
             httponly=http_only,
@@ -74,11 +84,21 @@ async def read_principal(principal: CurrentPrincipal) -> PrincipalRead:
 @router.delete(
     "/session",
     summary="Close the browser session",
+    description="Clears the cookies and revokes the session on every replica: a copy of its "
+    "cookie is refused from then on.",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 429),
-    # Authenticated, and CSRF-checked when the session cookie is what authenticates it.
-    dependencies=[Authenticated],
+    responses=problem_responses(401, 403, 429, 503),
 )
-async def close_session(response: Response) -> None:
+async def close_session(
+    # Authenticated, and CSRF-checked when the session cookie is what authenticates it.
+    principal: CurrentPrincipal,
+    revocations: RevocationsDep,
+    response: Response,
+) -> None:
+    if principal.session_id is not None and principal.expires_at is not None:
+        try:
+            await revocations.revoke(principal.session_id, expires_at=principal.expires_at)
+        except RevocationUnavailableError:
+            raise AuthenticationUnavailableError(SESSIONS_UNAVAILABLE) from None
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path="/", secure=True, httponly=name == SESSION_COOKIE)

@@ -114,7 +114,17 @@ class DocsSettings(SettingsGroup):
 
     env_prefix: ClassVar[str] = "DOCS_"
 
-    enabled: bool = True
+    enabled: bool = Field(
+        None,  # type: ignore[assignment]  # the validator decides by the environment
+        description="Serve /docs and /openapi.json; by default everywhere but production.",
+    )
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _enabled(cls, value: object, info: ValidationInfo) -> object:
+        # Production serves neither unless asked: the document maps every route and scope for
+        # whoever can reach the service, and its clients have the committed `openapi.json`.
+        return not in_production(info) if value is None else value
 
 
 class HealthSettings(SettingsGroup):

@@ -1,0 +1,153 @@
+"""OBS-3/SEC-2: the logs of a failing request hold none of the secrets it carried.
+
+The service runs as a real process writing JSON logs. A browser session is opened, then two
+requests fail while carrying every credential there is: a cookie write with an unparseable
+`Origin` (once a 500 whose traceback rendered each frame's local variables: the CSRF token,
+the session id, the cookie and every header), and a route that raises an unexpected error. The
+whole log is then searched for each secret, and for the head of each.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from goldenpath_chassis._core.security.session import b64decode
+from goldenpath_chassis.testing.auth import TokenFactory, bearer
+from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+
+from tests.example.service import SERVICE
+from tests.support.example_process import EXAMPLE_COMMAND, importable
+
+pytestmark = pytest.mark.process
+
+HEAD = 16  # characters: a secret's first few are a secret too
+
+
+@pytest.fixture
+def live(service_env: dict[str, str], tmp_path: Path) -> Iterator[ServiceProcess]:
+    process = start_service(
+        EXAMPLE_COMMAND,
+        env=importable() | service_env,
+        port=free_port(),
+        log_path=tmp_path / "service.log",
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def log_lines(process: ServiceProcess) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in process.output().splitlines() if line.startswith("{")]
+
+
+def frames_of(exception: object) -> Iterator[dict[str, Any]]:
+    for link in exception if isinstance(exception, list) else []:
+        yield from link.get("frames", [])
+
+
+def test_obs3_the_logs_of_failing_requests_hold_none_of_their_secrets(
+    live: ServiceProcess, tokens: TokenFactory
+) -> None:
+    token = tokens(*SERVICE.scopes, subject="alice")
+    with httpx.Client(base_url=live.base_url, timeout=10) as http:
+        opened = http.post("/v1/auth/session", headers=bearer(token))
+        assert opened.status_code == 201, opened.text
+        # The test talks plain HTTP, where a client keeps no Secure cookie: read them by hand.
+        cookies = SimpleCookie()
+        for header in opened.headers.get_list("set-cookie"):
+            cookies.load(header)
+        session_cookie = cookies["__Host-session"].value
+        csrf_token = opened.json()["csrf_token"]
+        cookie = f"__Host-session={session_cookie}; __Host-csrf={csrf_token}"
+        session_id = json.loads(b64decode(session_cookie.rpartition(".")[0]))["sid"]
+
+        malformed_origin = http.post(
+            "/v1/widgets",
+            json={"name": "csrf"},
+            headers={"Cookie": cookie, "X-CSRF-Token": csrf_token, "Origin": "http://["},
+        )
+
+        failing = http.get(
+            "/v1/test/fail",
+            headers={**bearer(token), "Cookie": cookie, "X-CSRF-Token": csrf_token},
+        )
+    live.stop()
+
+    output = live.output()
+    secrets = {
+        "bearer token": token,
+        "bearer token's signature": token.rpartition(".")[2],
+        "session cookie": session_cookie,
+        "session cookie's signature": session_cookie.rpartition(".")[2],
+        "session id": session_id,
+        "CSRF token": csrf_token,
+        "CSRF token's MAC": csrf_token.rpartition(".")[2],
+    }
+    for name, value in secrets.items():
+        assert value not in output, f"the {name} is in the log"
+        assert value[:HEAD] not in output, f"the head of the {name} is in the log"
+        assert value[-HEAD:] not in output, f"the tail of the {name} is in the log"
+
+    # An unparseable Origin is another origin; the failing route is the one 500.
+    assert malformed_origin.status_code == 403, malformed_origin.text
+    assert malformed_origin.json()["type"] == "urn:problem-type:csrf-rejected"
+    assert failing.status_code == 500
+    lines = log_lines(live)
+    unhandled = [line for line in lines if line.get("event") == "unhandled_error"]
+    assert len(unhandled) == 1, unhandled
+    # The traceback is there, to debug from; the frames' variables are not.
+    frames = list(frames_of(unhandled[0].get("exception")))
+    assert any(frame.get("name") == "fail" for frame in frames), unhandled[0]
+    assert all("locals" not in frame for frame in frames), frames[-1]
+    assert "DeliberateFailureError" in json.dumps(unhandled[0])
+
+
+TRACEBACK_SCRIPT = textwrap.dedent(
+    """
+    import logging, sys
+
+    from goldenpath_chassis._core.logging import configure_logging, get_logger
+
+    configure_logging(level="INFO", fmt=sys.argv[1])
+
+
+    def handle(cookie):
+        session_secret = "local-" + cookie
+        raise ValueError("a failure whose message is safe")
+
+
+    for log in (get_logger("ours").exception, logging.getLogger("library").exception):
+        try:
+            handle(sys.argv[2])  # from outside: the source lines printed hold no secret
+        except ValueError:
+            log("request_failed")
+    """
+)
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_obs3_tracebacks_are_logged_without_frame_locals(fmt: str) -> None:
+    """Our own lines and libraries' (through the standard library) alike, in both formats."""
+    completed = subprocess.run(
+        [sys.executable, "-c", TRACEBACK_SCRIPT, fmt, "the-cookie-value-in-a-frame"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    output = completed.stdout + completed.stderr
+    assert output.count("a failure whose message is safe") >= 2, output  # both tracebacks
+    assert "handle" in output  # the frames are named
+    assert "the-cookie-value-in-a-frame" not in output
+    assert "local-" not in output
