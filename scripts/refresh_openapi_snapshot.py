@@ -31,7 +31,7 @@ def main() -> int:
         project = Path(tmp) / "project"
         run_copy(
             str(REPOSITORY), str(project), data=ANSWERS, defaults=True, unsafe=True,
-            skip_tasks=True, quiet=True, vcs_ref="HEAD",
+            quiet=True, vcs_ref="HEAD",  # the tasks build the chassis wheel the project uses
         )  # fmt: skip
         subprocess.run([uv, "sync", "--quiet"], cwd=project, check=True)
         document = subprocess.run(

@@ -218,7 +218,7 @@ def test_sec3_production_starts_with_a_complete_auth_configuration() -> None:
     [
         ("development", None, True),
         ("test", None, True),
-        ("production", None, False),  # a changed default (0.5.0): say so to turn them on
+        ("production", None, False),  # a changed default: DOCS_ENABLED=true turns them on
         ("production", "true", True),
         ("development", "false", False),
     ],

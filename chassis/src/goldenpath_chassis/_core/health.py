@@ -14,9 +14,10 @@ the circuit breakers' states are for operators (the `readiness_checks_changed` l
 metrics), not for whoever can reach the endpoint; development and tests show the whole report.
 
 A dependency the service can work without (Redis: the cache is bypassed, the rate limiter fails
-open) is registered with `critical=False`: its failure is reported (status "degraded") but keeps
-the answer 200, since taking every replica out of rotation over a cache outage would turn a
-slowdown into an outage. The report also shows each circuit breaker's state (RES-1).
+open, only browser sessions wait for it) is registered with `critical=False`: its failure is
+reported (status "degraded") but keeps the answer 200, since taking every replica out of
+rotation over a cache outage would turn a slowdown into an outage. The report also shows each
+circuit breaker's state (RES-1).
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ class LiveReport(BaseModel):
 
 class ReadinessReport(BaseModel):
     status: Literal["ok", "degraded", "unavailable", "draining"]
-    checks: dict[str, CheckResult] | None = Field(
-        None, description="Each dependency's check; not shown in production."
+    # Left out of the answer when not set (the route excludes unset fields).
+    checks: dict[str, CheckResult] = Field(
+        default_factory=dict, description="Each dependency's check; not shown in production."
     )
-    circuit_breakers: dict[str, BreakerState] | None = Field(
-        None, description="Each outbound dependency's circuit breaker; not shown in production."
+    circuit_breakers: dict[str, BreakerState] = Field(
+        default_factory=dict,
+        description="Each outbound dependency's circuit breaker; not shown in production.",
     )
 
 
