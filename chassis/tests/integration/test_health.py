@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core.health import MAX_AGE_SECONDS
 from goldenpath_chassis.testing.asgi import asgi_client
 
 pytestmark = pytest.mark.integration
@@ -111,21 +112,22 @@ async def test_inf2_a_flood_of_probes_checks_the_dependencies_about_once_a_secon
     check = CountingCheck()
     chassis_of(app).instruments.health.register("counted-dependency", check)
 
+    # A run starts only once the last one is a second old: in `elapsed` seconds from the
+    # first probe, at most 1 + floor(elapsed) runs, however many probes.
+    started = time.monotonic()
     burst = await asyncio.gather(*(client.get("/health/ready") for _ in range(200)))
     assert {response.status_code for response in burst} == {200}
-    assert check.runs == 1  # 200 concurrent probes, one check
+    assert check.runs <= 1 + math.floor(time.monotonic() - started), check.runs
 
-    started = time.monotonic()
-    probes = 0
+    probes = len(burst)
     while time.monotonic() - started < 2.5:
         responses = await asyncio.gather(*(client.get("/health/ready") for _ in range(20)))
         assert {response.status_code for response in responses} == {200}
         probes += len(responses)
     elapsed = time.monotonic() - started
-    # A result is reused for a second: at most one check per second that passed, plus the one
-    # whose second was running when the flood began.
-    assert check.runs <= 1 + math.ceil(elapsed), (check.runs, probes, elapsed)
-    assert probes >= 100
+    assert check.runs <= 1 + math.floor(elapsed), (check.runs, probes, elapsed)
+    assert check.runs >= 2  # and the results are renewed while the flood goes on
+    assert probes >= 200 + 100
 
 
 async def test_inf2_a_failure_shows_within_a_second(
@@ -136,8 +138,13 @@ async def test_inf2_a_failure_shows_within_a_second(
     assert (await client.get("/health/ready")).status_code == 200
     check.failing = True
     failed_at = time.monotonic()
-    while (response := await client.get("/health/ready")).status_code == 200:
-        assert time.monotonic() - failed_at < 1.5, "a failure took more than a second to show"
+    while True:
+        sent_at = time.monotonic()
+        response = await client.get("/health/ready")
+        if response.status_code != 200:
+            break
+        # A result from before the failure may answer for a second after it, not longer.
+        assert sent_at < failed_at + MAX_AGE_SECONDS, sent_at - failed_at
         await asyncio.sleep(0.05)
     assert response.status_code == 503
     assert response.json()["checks"]["flaky-dependency"]["error"] == "ConnectionRefusedError"

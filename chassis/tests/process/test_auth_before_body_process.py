@@ -42,7 +42,11 @@ MAX_SHARE = 0.2
 
 
 def cpu_seconds(pid: int) -> float:
-    """The process's user and system CPU time, from /proc (Linux)."""
+    """The CPU time the process's main thread has run, from /proc (Linux): in nanoseconds from
+    schedstat where the kernel keeps it, else user and system time in clock ticks."""
+    schedstat = Path(f"/proc/{pid}/schedstat")
+    if schedstat.exists():
+        return int(schedstat.read_text().split()[0]) / 1e9
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     # After the command name: state is field 3, utime and stime fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
