@@ -210,7 +210,7 @@ class Authenticator:
             raise InvalidCredentialsError(error.reason) from None
         except KeySetUnavailableError:
             raise AuthenticationUnavailableError from None
-        return Principal(verified.subject, verified.scopes, "bearer")
+        return Principal(verified.subject, verified.scopes, "bearer", tenant=verified.tenant)
 
     async def _from_api_key(self, api_key: str) -> Principal:
         if self.api_keys is None:
@@ -240,7 +240,9 @@ class Authenticator:
             if problem is not None:
                 _log.warning("csrf_rejected", reason=problem)
                 raise CsrfRejectedError(f"Cross-site request refused: {problem}.")
-        return Principal(session.subject, session.scopes, "session", session.session_id)
+        return Principal(
+            session.subject, session.scopes, "session", session.session_id, session.tenant
+        )
 
 
 class _Authenticate(SecurityBase):

@@ -5,10 +5,10 @@ for frontend exchanges a token once (`POST /v1/auth/session`) for a session cook
 cannot read (`HttpOnly`), that only travels over HTTPS (`Secure`, `__Host-` prefix: no
 `Domain`, path `/`), and that other sites cannot make the browser send (`SameSite`).
 
-The cookie is stateless (the service stays stateless, ARCH-2): subject, scopes, a random
-session id and an expiry, signed with HMAC-SHA256 under a key derived from
-`AUTH_SESSION_SECRET`. Logging out clears the cookie; a copied cookie stays valid until it
-expires, so keep `AUTH_SESSION_MAX_AGE_SECONDS` short.
+The cookie is stateless (the service stays stateless, ARCH-2): subject, scopes, the tenant (when
+tenants come from a claim, SEC-6), a random session id and an expiry, signed with HMAC-SHA256
+under a key derived from `AUTH_SESSION_SECRET`. Logging out clears the cookie; a copied cookie
+stays valid until it expires, so keep `AUTH_SESSION_MAX_AGE_SECONDS` short.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class Session:
     subject: str
     scopes: frozenset[str]
     expires_at: int
+    tenant: str | None = None
 
 
 class SessionCodec:
@@ -69,23 +70,25 @@ class SessionCodec:
     def _sign(self, payload: str) -> str:
         return b64encode(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
-    def issue(self, *, subject: str, scopes: Iterable[str]) -> tuple[str, Session]:
+    def issue(
+        self, *, subject: str, scopes: Iterable[str], tenant: str | None = None
+    ) -> tuple[str, Session]:
         session = Session(
             session_id=secrets.token_urlsafe(16),
             subject=subject,
             scopes=frozenset(scopes),
             expires_at=int(self._clock()) + self.max_age_seconds,
+            tenant=tenant,
         )
-        payload = b64encode(
-            orjson.dumps(
-                {
-                    "sid": session.session_id,
-                    "sub": session.subject,
-                    "scp": sorted(session.scopes),
-                    "exp": session.expires_at,
-                }
-            )
-        )
+        data = {
+            "sid": session.session_id,
+            "sub": session.subject,
+            "scp": sorted(session.scopes),
+            "exp": session.expires_at,
+        }
+        if tenant is not None:
+            data["tnt"] = tenant
+        payload = b64encode(orjson.dumps(data))
         return f"{payload}.{self._sign(payload)}", session
 
     def read(self, cookie: str) -> Session | None:
@@ -102,6 +105,7 @@ class SessionCodec:
                 subject=str(data["sub"]),
                 scopes=frozenset(str(scope) for scope in data["scp"]),
                 expires_at=int(data["exp"]),
+                tenant=None if data.get("tnt") is None else str(data["tnt"]),
             )
         except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return None

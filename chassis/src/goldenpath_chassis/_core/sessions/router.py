@@ -36,7 +36,9 @@ async def open_session(
 ) -> SessionRead:
     if principal.method != "bearer":
         raise SessionOnlyForBearerError
-    cookie, session = sessions.issue(subject=principal.subject, scopes=principal.scopes)
+    cookie, session = sessions.issue(
+        subject=principal.subject, scopes=principal.scopes, tenant=principal.tenant
+    )
     csrf_token = csrf.token_for(session.session_id)
     for name, value, http_only in (
         (SESSION_COOKIE, cookie, True),
