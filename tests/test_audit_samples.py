@@ -15,7 +15,7 @@ import pytest
 from goldenpath.audit import Report, Status, audit
 from goldenpath.audit.catalogue import STANDARDS
 from goldenpath.audit.model import Outcome, StandardResult
-from tests.support.samples import django_service, flask_service
+from tests.support.samples import django_service, flask_service, write
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_audit_flask_service_not_applicable_where_it_does_not_apply(flask_report
         for result in flask_report.results
         if result.status is Status.NOT_APPLICABLE
     }
-    for standard in ("DB-1", "DB-2", "DB-3", "DB-4", "PERF-2"):
+    for standard in ("DB-1", "DB-2", "DB-3", "DB-4", "PERF-2", "SEC-6"):
         assert reasons[standard] is not None
     assert "no database" in str(reasons["DB-1"]) or "no ORM models" in str(reasons["DB-3"])
     assert "cookie" in str(reasons["SEC-2"])
@@ -120,6 +120,8 @@ def test_audit_django_service_gets_a_meaningful_score(django_report: Report) -> 
         r.detail for r in report.result("OPS-1").requirements if r.name == "non-root user"
     )
     assert report.result("TPL-1").status is Status.FAIL  # informational: not in the score
+    # Any caller allowed to read orders reads everyone's: no query names an owner.
+    assert "OWASP API1" in missing(report.result("SEC-6"), "queries filtered by owner")
 
 
 def test_audit_of_an_empty_folder_says_so(tmp_path: Path) -> None:
@@ -139,3 +141,73 @@ def test_audit_knows_every_server_database_driver_as_one_list(tmp_path: Path) ->
     report = audit(service)
     assert report.result("DB-1").status is not Status.NOT_APPLICABLE
     assert "oracledb" in missing(report.result("TEST-1"), "against real databases")
+
+
+def owned_orders(root: Path, queryset: str) -> Path:
+    """The Django sample with an owner on each order, listed by `get_queryset` as `queryset`."""
+    service = django_service(root)
+    models = service / "orders" / "models.py"
+    column = "    customer = models.ForeignKey"
+    assert column in models.read_text(), "the Django sample changed: update this test"
+    owner = '    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE)\n'
+    models.write_text(models.read_text().replace(column, owner + column))
+    views = service / "orders" / "views.py"
+    method = f"\n    def get_queryset(self):\n        return {queryset}\n"
+    views.write_text(views.read_text() + method)
+    return service
+
+
+def test_audit_sec6_credits_owner_filtered_queries_and_names_each_unfiltered_one(
+    tmp_path: Path,
+) -> None:
+    filtered = audit(owned_orders(tmp_path / "a", "Order.objects.filter(owner=self.request.user)"))
+    assert filtered.result("SEC-6").status is Status.PASS
+    assert "views.py" in met(filtered.result("SEC-6"), "queries filtered by owner")
+
+    everyone = audit(owned_orders(tmp_path / "b", "Order.objects.select_related('customer')"))
+    result = everyone.result("SEC-6")
+    assert result.status is Status.FAIL
+    assert "get_queryset: Order without an owner filter" in missing(
+        result, "every query of an owned table filtered"
+    )
+
+
+def test_audit_sec6_a_lookup_by_primary_key_alone_reaches_every_owner(tmp_path: Path) -> None:
+    """A SQLAlchemy repository that filters its list by owner but reads one note by id alone."""
+    files = {
+        "requirements.txt": "fastapi==0.115.0\nsqlalchemy==2.0.35\n",
+        "notes/models.py": """
+            from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+            class Base(DeclarativeBase):
+                pass
+
+
+            class Note(Base):
+                __tablename__ = "notes"
+                id: Mapped[int] = mapped_column(primary_key=True)
+                owner: Mapped[str]
+        """,
+        "notes/repository.py": """
+            from sqlalchemy import select
+
+            from .models import Note
+
+
+            class NoteRepository:
+                def __init__(self, session):
+                    self.session = session
+
+                async def list(self, owner):
+                    return await self.session.scalars(select(Note).where(Note.owner == owner))
+
+                async def get(self, note_id):
+                    return await self.session.get(Note, note_id)
+        """,
+    }
+    result = audit(write(tmp_path, files)).result("SEC-6")
+    assert "notes/repository.py:11" in met(result, "queries filtered by owner")
+    assert "notes/repository.py:14 get: Note by primary key alone" in missing(
+        result, "every query of an owned table filtered"
+    )

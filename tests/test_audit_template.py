@@ -26,9 +26,9 @@ from tests.support.projects import GeneratedProject
 
 # Standards main already ships in every generated service; the audit must find each of them.
 SHIPPED_ON_MAIN = (
-    "INF-1", "INF-2", "INF-3", "OBS-1", "OBS-2", "OBS-3", "OBS-4", "DB-1", "DB-2", "DB-3", "DB-4",
-    "PERF-1", "PERF-2", "PERF-3", "TEST-1", "TEST-3", "CFG-1", "RES-1", "RES-2", "API-1", "API-2",
-    "API-3", "ARCH-1", "ARCH-3", "TPL-1",
+    "INF-1", "INF-2", "INF-3", "SEC-6", "OBS-1", "OBS-2", "OBS-3", "OBS-4", "DB-1", "DB-2",
+    "DB-3", "DB-4", "PERF-1", "PERF-2", "PERF-3", "TEST-1", "TEST-3", "CFG-1", "RES-1", "RES-2",
+    "API-1", "API-2", "API-3", "ARCH-1", "ARCH-3", "TPL-1",
 )  # fmt: skip
 COPY_IGNORES = shutil.ignore_patterns(".venv", ".git", "__pycache__", "var", ".*_cache")
 
@@ -174,11 +174,21 @@ REMOVALS = {
         "API-3",
         _replace(
             "src/{package}/items/router.py",
-            "async def create_item(data: ItemCreate,",
-            "async def create_item(data: dict[str, object],",
+            "    data: ItemCreate, service: ItemServiceDep,",
+            "    data: dict[str, object], service: ItemServiceDep,",
         ),
         "request and response models",
         r"items/router.py:\d+ POST /v1/items no request model",
+    ),
+    "owner-filter": Removal(
+        "SEC-6",
+        _replace(
+            "src/{package}/items/repository.py",
+            "select(Item).where(Item.id == item_id, access.criterion(Item.owner))",
+            "select(Item).where(Item.id == item_id)",
+        ),
+        "every query of an owned table filtered",
+        r"items/repository.py:\d+ get: Item without an owner filter",
     ),
     "summary": Removal(
         "API-2",

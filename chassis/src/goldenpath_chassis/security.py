@@ -1,12 +1,17 @@
-"""Access declarations for routes (SEC-3) and HTML sanitizing for inputs (SEC-1).
+"""Access declarations for routes (SEC-3), object ownership (SEC-6) and HTML sanitizing (SEC-1).
 
     @router.get("", dependencies=[RequireScopes("items:read")])
     async def me(principal: CurrentPrincipal) -> ...
     router = APIRouter(prefix="/v1/status", dependencies=[Public])
 
 Every route declares one or the other; the app refuses to start otherwise (deny by default).
+A domain's repository filters every query by owner:
+
+    ITEMS = Ownership(domain="items", admin_scope="items:admin")
+    select(Item).where(Item.id == item_id, ITEMS.access(principal, "read").criterion(Item.owner))
 """
 
+from ._core.security.ownership import OWNER_MAX_LENGTH, Owned, OwnerAccess, Ownership
 from ._core.security.principal import Principal
 from ._core.security.sanitize import sanitized_html
 from ._core.security.scopes import (
@@ -20,8 +25,12 @@ from ._core.security.scopes import (
 
 __all__ = [
     "METRICS_SCOPE",
+    "OWNER_MAX_LENGTH",
     "Authenticated",
     "CurrentPrincipal",
+    "Owned",
+    "OwnerAccess",
+    "Ownership",
     "Principal",
     "Public",
     "RequireScopes",

@@ -2,6 +2,8 @@
 
 A real service splits these into a package (router, schemas, models, repository, service);
 here one module keeps the fixture small. A widget is `pending` until its job publishes it.
+Each widget belongs to its creator's owner (SEC-6): every query is filtered by it, names are
+unique per owner, and `widgets:admin` reaches every owner's widgets, each access logged.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import CheckConstraint, Integer, String, select
+from sqlalchemy import CheckConstraint, Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -22,7 +24,14 @@ from goldenpath_chassis import Domain
 from goldenpath_chassis.cache import CachedResource, JsonCodec, invalidate_after_commit
 from goldenpath_chassis.data import Base, DbSession, Timestamps, UUIDPrimaryKey, violation_of
 from goldenpath_chassis.jobs import enqueue, enqueue_webhook
-from goldenpath_chassis.security import RequireScopes, sanitized_html
+from goldenpath_chassis.security import (
+    OWNER_MAX_LENGTH,
+    CurrentPrincipal,
+    Ownership,
+    Principal,
+    RequireScopes,
+    sanitized_html,
+)
 from goldenpath_chassis.web import (
     DomainError,
     RequestModel,
@@ -37,6 +46,8 @@ NAME_MAX = 100
 DESCRIPTION_MAX = 500
 PUBLISH = "widgets.publish"
 CACHE = "widgets:v1"
+ADMIN_SCOPE = "widgets:admin"
+WIDGETS = Ownership(domain="widgets", admin_scope=ADMIN_SCOPE)
 
 
 class Widget(UUIDPrimaryKey, Timestamps, Base):
@@ -44,8 +55,11 @@ class Widget(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         CheckConstraint(f"length(name) BETWEEN 1 AND {NAME_MAX}", name="name_length"),
         CheckConstraint("price_cents >= 0", name="price_positive"),
+        UniqueConstraint("owner", "name"),
+        Index(None, "owner", "id"),
     )
-    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    owner: Mapped[str] = mapped_column(String(OWNER_MAX_LENGTH))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
     description: Mapped[str] = mapped_column(String(5 * DESCRIPTION_MAX), default="")
     price_cents: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
@@ -114,6 +128,11 @@ class WidgetNameTakenError(DomainError):
         super().__init__(f"A widget named {name!r} already exists.")
 
 
+def cache_key(owner: str, widget_id: uuid.UUID | str) -> str:
+    """Entries are per owner: a cached widget is only ever found by a query of its owner."""
+    return f"{owner}/{widget_id}"
+
+
 class WidgetService:
     def __init__(
         self, session: AsyncSession, *, cache: CachedResource[WidgetRead], webhooks: bool
@@ -122,8 +141,8 @@ class WidgetService:
         self._cache = cache
         self._webhooks = webhooks
 
-    async def create(self, data: WidgetCreate) -> Widget:
-        widget = Widget(**data.model_dump())
+    async def create(self, principal: Principal, data: WidgetCreate) -> Widget:
+        widget = Widget(owner=principal.owner, **data.model_dump())
         self._session.add(widget)
         try:
             await self._session.flush()
@@ -139,24 +158,41 @@ class WidgetService:
             raise
         return widget
 
-    async def get(self, widget_id: uuid.UUID) -> WidgetRead:
-        async def load() -> WidgetRead | None:
-            widget = await self._session.get(Widget, widget_id)
-            return None if widget is None else WidgetRead.model_validate(widget)
-
-        found = await self._cache.get_or_load(str(widget_id), load)
-        if found is None:
-            raise WidgetNotFoundError(widget_id)
-        return found
-
-    async def list(self, *, limit: int) -> list[Widget]:
-        query = select(Widget).order_by(Widget.id).limit(limit)
-        return list((await self._session.scalars(query)).all())
-
-    async def update(self, widget_id: uuid.UUID, data: WidgetUpdate) -> Widget:
-        widget = await self._session.get(Widget, widget_id)
+    async def _find(self, principal: Principal, action: str, widget_id: uuid.UUID) -> Widget:
+        access = WIDGETS.access(principal, action)
+        query = select(Widget).where(Widget.id == widget_id, access.criterion(Widget.owner))
+        widget = await self._session.scalar(query)
         if widget is None:
             raise WidgetNotFoundError(widget_id)
+        access.reached([widget])
+        return widget
+
+    async def get(self, principal: Principal, widget_id: uuid.UUID) -> WidgetRead:
+        own = WIDGETS.access(principal, "read").own_only()
+
+        async def load() -> WidgetRead | None:
+            query = select(Widget).where(Widget.id == widget_id, own.criterion(Widget.owner))
+            widget = await self._session.scalar(query)
+            return None if widget is None else WidgetRead.model_validate(widget)
+
+        found = await self._cache.get_or_load(cache_key(principal.owner, widget_id), load)
+        if found is not None:
+            return found
+        # Another owner's widget, for the admin scope only: read, logged, never cached.
+        return WidgetRead.model_validate(await self._find(principal, "read", widget_id))
+
+    async def list(self, principal: Principal, *, limit: int) -> list[Widget]:
+        access = WIDGETS.access(principal, "list")
+        query = select(Widget).where(access.criterion(Widget.owner))
+        found = list((await self._session.scalars(query.order_by(Widget.id).limit(limit))).all())
+        access.reached(found)
+        return found
+
+    async def update(
+        self, principal: Principal, widget_id: uuid.UUID, data: WidgetUpdate
+    ) -> Widget:
+        widget = await self._find(principal, "update", widget_id)
+        owner = widget.owner
         for field, value in data.model_dump(exclude_unset=True).items():
             setattr(widget, field, value)
         try:
@@ -166,16 +202,15 @@ class WidgetService:
             if violation_of(error).kind == "unique" and data.name is not None:
                 raise WidgetNameTakenError(data.name) from error
             raise
-        await asyncio.shield(self._cache.invalidate(str(widget_id)))
+        await asyncio.shield(self._cache.invalidate(cache_key(owner, widget_id)))
         return widget
 
-    async def delete(self, widget_id: uuid.UUID) -> None:
-        widget = await self._session.get(Widget, widget_id)
-        if widget is None:
-            raise WidgetNotFoundError(widget_id)
+    async def delete(self, principal: Principal, widget_id: uuid.UUID) -> None:
+        widget = await self._find(principal, "delete", widget_id)
+        owner = widget.owner
         await self._session.delete(widget)
         await self._session.commit()
-        await asyncio.shield(self._cache.invalidate(str(widget_id)))
+        await asyncio.shield(self._cache.invalidate(cache_key(owner, widget_id)))
 
 
 async def get_widget_service(session: DbSession, request: Request) -> WidgetService:
@@ -200,8 +235,10 @@ router = APIRouter(prefix="/v1/widgets", tags=["widgets"])
     responses=problem_responses(409, 422),
     dependencies=[WRITE],
 )
-async def create_widget(data: WidgetCreate, widgets: Widgets, response: Response) -> WidgetRead:
-    widget = await widgets.create(data)
+async def create_widget(
+    data: WidgetCreate, widgets: Widgets, principal: CurrentPrincipal, response: Response
+) -> WidgetRead:
+    widget = await widgets.create(principal, data)
     response.headers["Location"] = f"{router.prefix}/{widget.id}"
     return WidgetRead.model_validate(widget)
 
@@ -213,8 +250,10 @@ async def create_widget(data: WidgetCreate, widgets: Widgets, response: Response
     responses=problem_responses(422),
     dependencies=[READ],
 )
-async def list_widgets(widgets: Widgets, limit: int = 20) -> WidgetPage:
-    found = await widgets.list(limit=min(max(limit, 1), 100))
+async def list_widgets(
+    widgets: Widgets, principal: CurrentPrincipal, limit: int = 20
+) -> WidgetPage:
+    found = await widgets.list(principal, limit=min(max(limit, 1), 100))
     return WidgetPage(items=[WidgetRead.model_validate(widget) for widget in found])
 
 
@@ -225,8 +264,10 @@ async def list_widgets(widgets: Widgets, limit: int = 20) -> WidgetPage:
     responses=problem_responses(404, 422),
     dependencies=[READ],
 )
-async def get_widget(widget_id: uuid.UUID, widgets: Widgets, response: Response) -> WidgetRead:
-    widget = await widgets.get(widget_id)
+async def get_widget(
+    widget_id: uuid.UUID, widgets: Widgets, principal: CurrentPrincipal, response: Response
+) -> WidgetRead:
+    widget = await widgets.get(principal, widget_id)
     response.headers["ETag"] = f'"{widget.version}"'
     return widget
 
@@ -238,8 +279,10 @@ async def get_widget(widget_id: uuid.UUID, widgets: Widgets, response: Response)
     responses=problem_responses(404, 409, 422),
     dependencies=[WRITE],
 )
-async def update_widget(widget_id: uuid.UUID, data: WidgetUpdate, widgets: Widgets) -> WidgetRead:
-    return WidgetRead.model_validate(await widgets.update(widget_id, data))
+async def update_widget(
+    widget_id: uuid.UUID, data: WidgetUpdate, widgets: Widgets, principal: CurrentPrincipal
+) -> WidgetRead:
+    return WidgetRead.model_validate(await widgets.update(principal, widget_id, data))
 
 
 @router.delete(
@@ -249,8 +292,10 @@ async def update_widget(widget_id: uuid.UUID, data: WidgetUpdate, widgets: Widge
     responses=problem_responses(404, 422),
     dependencies=[WRITE],
 )
-async def delete_widget(widget_id: uuid.UUID, widgets: Widgets) -> None:
-    await widgets.delete(widget_id)
+async def delete_widget(
+    widget_id: uuid.UUID, widgets: Widgets, principal: CurrentPrincipal
+) -> None:
+    await widgets.delete(principal, widget_id)
 
 
 async def publish_widget(session: AsyncSession, payload: dict[str, Any]) -> None:
@@ -258,13 +303,17 @@ async def publish_widget(session: AsyncSession, payload: dict[str, Any]) -> None
     if widget is not None and widget.status == "pending":
         widget.status = "active"
         await session.flush()
-        invalidate_after_commit(session, CACHE, str(widget.id))
+        invalidate_after_commit(session, CACHE, cache_key(widget.owner, widget.id))
 
 
 DOMAIN = Domain(
     name="widgets",
     routers=(router,),
     models=(Widget,),
-    scopes={"widgets:read": "read widgets", "widgets:write": "create, change and delete widgets"},
+    scopes={
+        "widgets:read": "read widgets",
+        "widgets:write": "create, change and delete widgets",
+        ADMIN_SCOPE: "reach every owner's widgets (each access is logged)",
+    },
     jobs={PUBLISH: publish_widget},
 )

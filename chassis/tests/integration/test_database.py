@@ -141,8 +141,8 @@ async def raw(database_url: str) -> AsyncIterator[AsyncConnection]:
 
 async def test_db4_the_database_sets_the_timestamps_itself(raw: AsyncConnection) -> None:
     insert = text(
-        "INSERT INTO widgets (id, name, description, price_cents, status, version) "
-        "VALUES (:id, 'raw', '', 0, 'pending', 1)"
+        "INSERT INTO widgets (id, owner, name, description, price_cents, status, version) "
+        "VALUES (:id, 'user:raw', 'raw', '', 0, 'pending', 1)"
     ).bindparams(bindparam("id", type_=Uuid))
     await raw.execute(insert, {"id": uuid.uuid4()})  # written around the app: no timestamps
     created = (await raw.execute(text("SELECT created_at, updated_at FROM widgets"))).one()
@@ -171,7 +171,7 @@ async def test_db4_constraints_and_indexes_have_conventional_names(database_url:
             indexes = await connection.run_sync(job_indexes)
     finally:
         await engine.dispose()
-    assert "uq_widgets_name" in names["unique"]
+    assert "uq_widgets_owner_name" in names["unique"]
     assert {"ck_widgets_name_length", "ck_widgets_price_positive"} <= names["check"]
     # The queue's claim query reads due jobs by status and time (ARCH-3).
     assert ("status", "run_after") in indexes

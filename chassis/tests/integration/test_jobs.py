@@ -71,7 +71,7 @@ async def test_arch3_a_refused_write_enqueues_nothing(
 async def test_arch3_a_rolled_back_transaction_leaves_no_job(app: FastAPI) -> None:
     database = database_of(app)
     async with database.sessionmaker() as session:
-        session.add(Widget(name="never"))
+        session.add(Widget(owner="user:tester", name="never"))
         queue.enqueue(session, PUBLISH, {"widget_id": str(uuid.uuid4())})
         await session.flush()
         await session.rollback()

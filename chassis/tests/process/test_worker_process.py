@@ -14,6 +14,7 @@ from goldenpath_chassis._core.cache import JsonCodec, build_cache
 from goldenpath_chassis._core.database import open_database
 from goldenpath_chassis._core.health import HealthRegistry
 from goldenpath_chassis._core.resilience import CircuitBreakers
+from goldenpath_chassis.security import Principal
 from goldenpath_chassis.testing.processes import free_port, start_service
 
 from tests.example.widgets import CACHE, Widget, WidgetCreate, WidgetRead, WidgetService
@@ -31,7 +32,10 @@ async def create_widget(service: Service, database_url: str, name: str) -> None:
     ):
         cache = build_cache(settings, None, breakers=CircuitBreakers())
         resource = cache.resource(CACHE, JsonCodec(WidgetRead))
-        await WidgetService(session, cache=resource, webhooks=False).create(WidgetCreate(name=name))
+        widgets = WidgetService(session, cache=resource, webhooks=False)
+        await widgets.create(
+            Principal("worker-test", frozenset(), "bearer"), WidgetCreate(name=name)
+        )
 
 
 async def status_of(service: Service, database_url: str, name: str) -> str | None:

@@ -110,6 +110,14 @@ STANDARDS: tuple[Standard, ...] = (
         "security",
     ),
     _standard(
+        "SEC-6",
+        "Object-level authorization",
+        "Every object belongs to a principal or tenant; every read, list, update and delete is "
+        "filtered by it in the repository, and only an explicit, logged admin scope crosses "
+        "owners (OWASP API1).",
+        "security",
+    ),
+    _standard(
         "OBS-1",
         "Metrics",
         "Prometheus /metrics with request rate, errors and duration by route, and the "

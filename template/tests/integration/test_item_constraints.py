@@ -32,13 +32,15 @@ async def raw(app: FastAPI) -> AsyncIterator[AsyncConnection]:
 
 # Typed parameters, so each backend gets UUIDs in its own storage format.
 INSERT_ITEM = text(
-    "INSERT INTO items (id, name, description, price_cents, status, category_id, version) "
-    "VALUES (:id, :name, :description, :price_cents, :status, :category_id, :version)"
+    "INSERT INTO items (id, owner, name, description, price_cents, status, category_id, version) "
+    "VALUES (:id, :owner, :name, :description, :price_cents, :status, :category_id, :version)"
 ).bindparams(bindparam("id", type_=Uuid), bindparam("category_id", type_=Uuid))
-INSERT_CATEGORY = text("INSERT INTO categories (id, name) VALUES (:id, :name)").bindparams(
-    bindparam("id", type_=Uuid)
-)
+INSERT_CATEGORY = text(
+    "INSERT INTO categories (id, owner, name) VALUES (:id, :owner, :name)"
+).bindparams(bindparam("id", type_=Uuid))
+OWNER = "user:alice"
 GOOD_ITEM = {
+    "owner": OWNER,
     "name": "good",
     "description": "",
     "price_cents": 0,
@@ -70,7 +72,7 @@ async def refused(raw: AsyncConnection, statement: TextClause, row: Mapping[str,
 
 async def test_db3_a_good_row_is_accepted(raw: AsyncConnection) -> None:
     category_id = uuid.uuid4()
-    await raw.execute(INSERT_CATEGORY, {"id": category_id, "name": "Tools"})
+    await raw.execute(INSERT_CATEGORY, {"id": category_id, "owner": OWNER, "name": "Tools"})
     await raw.execute(INSERT_ITEM, item_row(category_id=category_id))
     created = (await raw.execute(text("SELECT created_at, updated_at FROM items"))).one()
     # The database sets the timestamps itself (DB-4).
@@ -81,6 +83,9 @@ async def test_db3_a_good_row_is_accepted(raw: AsyncConnection) -> None:
 @pytest.mark.parametrize(
     ("changes", "rule"),
     [
+        ({"owner": None}, "NOT NULL owner (SEC-6: every item has an owner)"),
+        ({"owner": ""}, "CHECK owner length"),
+        ({"owner": "o" * 301}, "CHECK/VARCHAR owner length"),
         ({"name": None}, "NOT NULL name"),
         ({"name": ""}, "CHECK name length"),
         ({"name": " padded "}, "CHECK name trimmed"),
@@ -101,26 +106,37 @@ async def test_db3_the_database_refuses_bad_items(
 
 
 @pytest.mark.parametrize(
-    ("name", "rule"),
-    [(None, "NOT NULL name"), ("", "CHECK name length"), (" x", "CHECK name trimmed")],
+    ("owner", "name", "rule"),
+    [
+        (None, "Tools", "NOT NULL owner"),
+        ("", "Tools", "CHECK owner length"),
+        (OWNER, None, "NOT NULL name"),
+        (OWNER, "", "CHECK name length"),
+        (OWNER, " x", "CHECK name trimmed"),
+    ],
 )
 async def test_db3_the_database_refuses_bad_categories(
-    raw: AsyncConnection, name: str | None, rule: str
+    raw: AsyncConnection, owner: str | None, name: str | None, rule: str
 ) -> None:
-    row = {"id": uuid.uuid4(), "name": name}
+    row = {"id": uuid.uuid4(), "owner": owner, "name": name}
     assert await refused(raw, INSERT_CATEGORY, row), f"{rule} was not enforced"
     assert await count(raw, "categories") == 0
 
 
-async def test_db3_names_are_unique(raw: AsyncConnection) -> None:
+async def test_db3_sec6_names_are_unique_per_owner(raw: AsyncConnection) -> None:
     await raw.execute(INSERT_ITEM, item_row(name="twin"))
+    await raw.execute(INSERT_ITEM, item_row(name="twin", owner="user:bob"))
+    await raw.execute(INSERT_CATEGORY, {"id": uuid.uuid4(), "owner": OWNER, "name": "twin"})
+    row = {"id": uuid.uuid4(), "owner": "user:bob", "name": "twin"}
+    await raw.execute(INSERT_CATEGORY, row)
+    assert await refused(raw, INSERT_CATEGORY, {**row, "id": uuid.uuid4()})
     with pytest.raises(IntegrityError):
         await raw.execute(INSERT_ITEM, item_row(name="twin"))
 
 
 async def test_db3_a_category_with_items_cannot_be_deleted(raw: AsyncConnection) -> None:
     category_id = uuid.uuid4()
-    await raw.execute(INSERT_CATEGORY, {"id": category_id, "name": "Tools"})
+    await raw.execute(INSERT_CATEGORY, {"id": category_id, "owner": OWNER, "name": "Tools"})
     await raw.execute(INSERT_ITEM, item_row(category_id=category_id))
     delete = text("DELETE FROM categories WHERE id = :id").bindparams(bindparam("id", type_=Uuid))
     assert await refused(raw, delete, {"id": category_id}), "ON DELETE RESTRICT was not enforced"
@@ -132,3 +148,4 @@ async def test_db4_the_items_foreign_key_is_indexed(raw: AsyncConnection) -> Non
         lambda sync: [tuple(index["column_names"]) for index in inspect(sync).get_indexes("items")]
     )
     assert ("category_id",) in indexes
+    assert ("owner", "id") in indexes  # one owner's page of items, in order (SEC-6)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from . import (
     api,
     architecture,
+    authorization,
     configuration,
     data,
     devops,
@@ -20,8 +21,8 @@ from . import (
 from ._base import REGISTRY, Assessment, NotApplicable
 
 AREA_MODULES = (
-    infrastructure, security, observability, data, performance, testing, configuration,
-    resilience, api, devops, architecture, template,
+    infrastructure, security, authorization, observability, data, performance, testing,
+    configuration, resilience, api, devops, architecture, template,
 )  # fmt: skip
 
 __all__ = ["AREA_MODULES", "REGISTRY", "Assessment", "NotApplicable"]

@@ -4,6 +4,7 @@ from goldenpath_chassis import Domain
 
 from .models import Category
 from .router import router
+from .service import OWNERSHIP
 
 DOMAIN = Domain(
     name="categories",
@@ -12,5 +13,6 @@ DOMAIN = Domain(
     scopes={
         "categories:read": "read categories",
         "categories:write": "create, change and delete categories",
+        OWNERSHIP.admin_scope: "reach every owner's categories (each access is logged)",
     },
 )

@@ -1,9 +1,11 @@
-"""The categories table."""
+"""The categories table. A category belongs to an owner, like an item (SEC-6), and its name is
+unique per owner."""
 
 from __future__ import annotations
 
 from goldenpath_chassis.data import Base, Timestamps, UUIDPrimaryKey
-from sqlalchemy import CheckConstraint, String
+from goldenpath_chassis.security import OWNER_MAX_LENGTH
+from sqlalchemy import CheckConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .schemas import CATEGORY_NAME_MAX_LENGTH
@@ -17,8 +19,12 @@ class Category(UUIDPrimaryKey, Timestamps, Base):
             f"length(name) BETWEEN 1 AND {CATEGORY_NAME_MAX_LENGTH} AND name = trim(name)",
             name="name_length",
         ),
+        CheckConstraint(f"length(owner) BETWEEN 1 AND {OWNER_MAX_LENGTH}", name="owner_length"),
+        # Also the index of the owner's list, by name.
+        UniqueConstraint("owner", "name"),
     )
     # SQLAlchemy reads this mapping once, at class creation.
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
 
-    name: Mapped[str] = mapped_column(String(CATEGORY_NAME_MAX_LENGTH), unique=True)
+    owner: Mapped[str] = mapped_column(String(OWNER_MAX_LENGTH))
+    name: Mapped[str] = mapped_column(String(CATEGORY_NAME_MAX_LENGTH))

@@ -1,10 +1,14 @@
-"""Category queries. Flushes, never commits: the service owns the transaction."""
+"""Category queries. Flushes, never commits: the service owns the transaction.
+
+Every query is filtered by owner in its WHERE clause (SEC-6), as in `items/repository.py`.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
+from goldenpath_chassis.security import OwnerAccess
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,20 +21,29 @@ class CategoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, category_id: uuid.UUID) -> Category | None:
-        return await self._session.get(Category, category_id)
+    async def get(self, access: OwnerAccess, category_id: uuid.UUID) -> Category | None:
+        query = select(Category).where(Category.id == category_id, access.criterion(Category.owner))
+        category = await self._session.scalar(query)
+        if category is not None:
+            access.reached([category])
+        return category
 
-    async def add(self, *, name: str) -> Category:
-        category = Category(name=name)
+    async def add(self, *, owner: str, name: str) -> Category:
+        category = Category(owner=owner, name=name)
         self._session.add(category)
         await self._session.flush()
         return category
 
-    async def list_all(self) -> Sequence[Category]:
-        result = await self._session.scalars(
-            select(Category).order_by(Category.name).limit(MAX_CATEGORIES)
+    async def list_all(self, access: OwnerAccess) -> Sequence[Category]:
+        query = (
+            select(Category)
+            .where(access.criterion(Category.owner))
+            .order_by(Category.name, Category.id)
+            .limit(MAX_CATEGORIES)
         )
-        return result.all()
+        categories = (await self._session.scalars(query)).all()
+        access.reached(categories)
+        return categories
 
     async def delete(self, category: Category) -> None:
         await self._session.delete(category)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
-from goldenpath_chassis.security import RequireScopes
+from goldenpath_chassis.security import CurrentPrincipal, RequireScopes
 from goldenpath_chassis.web import problem_responses
 
 from .dependencies import CategoryServiceDep
@@ -13,7 +13,8 @@ from .schemas import CategoryCreate, CategoryList, CategoryRead
 
 router = APIRouter(prefix="/v1/categories", tags=["categories"])
 
-# Each route names the scopes it needs (SEC-3); the OpenAPI document shows them.
+# Each route names the scopes it needs (SEC-3); the OpenAPI document shows them. Each passes the
+# caller on (`CurrentPrincipal`): the service reaches only the caller's categories (SEC-6).
 READ = RequireScopes("categories:read")
 WRITE = RequireScopes("categories:write")
 
@@ -27,9 +28,12 @@ WRITE = RequireScopes("categories:write")
     dependencies=[WRITE],
 )
 async def create_category(
-    data: CategoryCreate, service: CategoryServiceDep, response: Response
+    data: CategoryCreate,
+    service: CategoryServiceDep,
+    principal: CurrentPrincipal,
+    response: Response,
 ) -> CategoryRead:
-    category = CategoryRead.model_validate(await service.create(data))
+    category = CategoryRead.model_validate(await service.create(principal, data))
     response.headers["Location"] = f"{router.prefix}/{category.id}"
     return category
 
@@ -41,8 +45,8 @@ async def create_category(
     responses=problem_responses(503),
     dependencies=[READ],
 )
-async def list_categories(service: CategoryServiceDep) -> CategoryList:
-    categories = await service.list_all()
+async def list_categories(service: CategoryServiceDep, principal: CurrentPrincipal) -> CategoryList:
+    categories = await service.list_all(principal)
     return CategoryList(categories=[CategoryRead.model_validate(c) for c in categories])
 
 
@@ -53,8 +57,10 @@ async def list_categories(service: CategoryServiceDep) -> CategoryList:
     responses=problem_responses(404, 422, 503),
     dependencies=[READ],
 )
-async def get_category(category_id: uuid.UUID, service: CategoryServiceDep) -> CategoryRead:
-    return CategoryRead.model_validate(await service.get(category_id))
+async def get_category(
+    category_id: uuid.UUID, service: CategoryServiceDep, principal: CurrentPrincipal
+) -> CategoryRead:
+    return CategoryRead.model_validate(await service.get(principal, category_id))
 
 
 @router.delete(
@@ -64,5 +70,7 @@ async def get_category(category_id: uuid.UUID, service: CategoryServiceDep) -> C
     responses=problem_responses(404, 409, 422, 503),
     dependencies=[WRITE],
 )
-async def delete_category(category_id: uuid.UUID, service: CategoryServiceDep) -> None:
-    await service.delete(category_id)
+async def delete_category(
+    category_id: uuid.UUID, service: CategoryServiceDep, principal: CurrentPrincipal
+) -> None:
+    await service.delete(principal, category_id)

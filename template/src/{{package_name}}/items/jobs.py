@@ -2,6 +2,7 @@
 
 A new item is `pending` until its job has run; the job publishes it (`active`). The job is
 enqueued in the same transaction that creates the item, so it runs exactly when the item exists.
+The worker acts for no principal, so it reads the item by its ID alone.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from goldenpath_chassis.cache import invalidate_after_commit
 from goldenpath_chassis.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .cache import ITEM_CACHE
+from .cache import ITEM_CACHE, item_key
 from .models import Item
 
 PUBLISH_ITEM = "items.publish"
@@ -29,4 +30,4 @@ async def publish_item(session: AsyncSession, payload: dict[str, Any]) -> None:
     if item.status == "pending":
         item.status = "active"
         await session.flush()
-        invalidate_after_commit(session, ITEM_CACHE, str(item.id))
+        invalidate_after_commit(session, ITEM_CACHE, item_key(item.owner, item.id))

@@ -1,12 +1,17 @@
 """The items table. Its constraints repeat the rules of `schemas.py` (DB-3), so a row written
-around the application (a script, a migration, a bug) cannot break them either."""
+around the application (a script, a migration, a bug) cannot break them either.
+
+Each item belongs to an owner (SEC-6): the principal or tenant that created it. Names are unique
+per owner: what a user expects, and a global rule would tell one owner, by a 409, which names
+another has used."""
 
 from __future__ import annotations
 
 import uuid
 
 from goldenpath_chassis.data import Base, Timestamps, UUIDPrimaryKey
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from goldenpath_chassis.security import OWNER_MAX_LENGTH
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .schemas import DESCRIPTION_STORED_MAX_LENGTH, NAME_MAX_LENGTH, PRICE_CENTS_MAX
@@ -25,10 +30,15 @@ class Item(UUIDPrimaryKey, Timestamps, Base):
         ),
         CheckConstraint(f"price_cents BETWEEN 0 AND {PRICE_CENTS_MAX}", name="price_range"),
         CheckConstraint("status IN ('pending', 'active')", name="status_known"),
+        CheckConstraint(f"length(owner) BETWEEN 1 AND {OWNER_MAX_LENGTH}", name="owner_length"),
         CheckConstraint("version >= 1", name="version_positive"),
+        UniqueConstraint("owner", "name"),
+        # Lists are one owner's items in ID order.
+        Index("ix_items_owner_id", "owner", "id"),
     )
 
-    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), unique=True)
+    owner: Mapped[str] = mapped_column(String(OWNER_MAX_LENGTH))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     description: Mapped[str] = mapped_column(String(DESCRIPTION_STORED_MAX_LENGTH), default="")
     price_cents: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")

@@ -13,7 +13,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
-from goldenpath_chassis.security import RequireScopes
+from goldenpath_chassis.security import CurrentPrincipal, RequireScopes
 from goldenpath_chassis.web import omit_null, problem_responses
 
 from .dependencies import ItemServiceDep
@@ -22,7 +22,8 @@ from .schemas import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, ItemCreate, ItemPage, Ite
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
-# Each route names the scopes it needs (SEC-3); the OpenAPI document shows them.
+# Each route names the scopes it needs (SEC-3); the OpenAPI document shows them. Each passes the
+# caller on (`CurrentPrincipal`): the service reaches only the caller's items (SEC-6).
 READ = RequireScopes("items:read")
 WRITE = RequireScopes("items:write")
 
@@ -76,8 +77,10 @@ def expected_version(if_match: str | None) -> int | None:
     },
     dependencies=[WRITE],
 )
-async def create_item(data: ItemCreate, service: ItemServiceDep, response: Response) -> ItemRead:
-    item = await service.create(data)
+async def create_item(
+    data: ItemCreate, service: ItemServiceDep, principal: CurrentPrincipal, response: Response
+) -> ItemRead:
+    item = await service.create(principal, data)
     response.headers["Location"] = f"{router.prefix}/{item.id}"
     response.headers["ETag"] = etag(item)
     return ItemRead.model_validate(item)
@@ -92,6 +95,7 @@ async def create_item(data: ItemCreate, service: ItemServiceDep, response: Respo
 )
 async def list_items(
     service: ItemServiceDep,
+    principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
     cursor: Annotated[
         str | None,
@@ -102,7 +106,7 @@ async def list_items(
     ] = None,
 ) -> ItemPage:
     after = decode_cursor(cursor) if cursor else None
-    items, has_more = await service.list(after=after, limit=limit)
+    items, has_more = await service.list(principal, after=after, limit=limit)
     reads = [ItemRead.model_validate(item) for item in items]
     next_cursor = encode_cursor(reads[-1].id) if has_more and reads else None
     return ItemPage(items=reads, next_cursor=next_cursor)
@@ -115,8 +119,10 @@ async def list_items(
     responses={200: {"headers": _ETAG_HEADERS}, **problem_responses(404, 422, 503)},
     dependencies=[READ],
 )
-async def get_item(item_id: uuid.UUID, service: ItemServiceDep, response: Response) -> ItemRead:
-    item = await service.get(item_id)
+async def get_item(
+    item_id: uuid.UUID, service: ItemServiceDep, principal: CurrentPrincipal, response: Response
+) -> ItemRead:
+    item = await service.get(principal, item_id)
     response.headers["ETag"] = etag(item)
     return ItemRead.model_validate(item)
 
@@ -131,11 +137,15 @@ async def get_item(item_id: uuid.UUID, service: ItemServiceDep, response: Respon
 async def update_item(
     item_id: uuid.UUID,
     data: ItemUpdate,
+    *,
     service: ItemServiceDep,
+    principal: CurrentPrincipal,
     response: Response,
     if_match: IfMatch = None,
 ) -> ItemRead:
-    item = await service.update(item_id, data, expected_version=expected_version(if_match))
+    item = await service.update(
+        principal, item_id, data, expected_version=expected_version(if_match)
+    )
     response.headers["ETag"] = etag(item)
     return ItemRead.model_validate(item)
 
@@ -148,6 +158,9 @@ async def update_item(
     dependencies=[WRITE],
 )
 async def delete_item(
-    item_id: uuid.UUID, service: ItemServiceDep, if_match: IfMatch = None
+    item_id: uuid.UUID,
+    service: ItemServiceDep,
+    principal: CurrentPrincipal,
+    if_match: IfMatch = None,
 ) -> None:
-    await service.delete(item_id, expected_version=expected_version(if_match))
+    await service.delete(principal, item_id, expected_version=expected_version(if_match))

@@ -1,4 +1,9 @@
-"""Business rules for items. Owns the transaction; raises domain errors; knows nothing of HTTP."""
+"""Business rules for items. Owns the transaction; raises domain errors; knows nothing of HTTP.
+
+Every operation is a principal's (SEC-6): it reaches that principal's items (or its tenant's),
+and the admin scope, `items:admin`, reaches every owner's, each such access logged. Another
+owner's item is "not found", exactly like one that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from collections.abc import Sequence
 from goldenpath_chassis.cache import CachedResource
 from goldenpath_chassis.data import violation_of
 from goldenpath_chassis.jobs import enqueue, enqueue_webhook
+from goldenpath_chassis.security import OwnerAccess, Ownership, Principal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..categories.models import Category
+from .cache import item_key
 from .exceptions import (
     ItemConcurrentUpdateError,
     ItemNameTakenError,
@@ -25,6 +31,8 @@ from .jobs import PUBLISH_ITEM
 from .models import Item
 from .repository import ItemRepository
 from .schemas import ItemCreate, ItemRead, ItemUpdate
+
+OWNERSHIP = Ownership(domain="items", admin_scope="items:admin")
 
 
 class ItemService:
@@ -42,10 +50,12 @@ class ItemService:
         self._job_max_attempts = job_max_attempts
         self._webhooks = webhooks
 
-    async def create(self, data: ItemCreate) -> Item:
-        await self._require_category(data.category_id)
+    async def create(self, principal: Principal, data: ItemCreate) -> Item:
+        # A new item is its creator's, whatever scopes the creator holds.
+        await self._require_category(principal.owner, data.category_id)
         try:
             item = await self._repository.add(
+                owner=principal.owner,
                 name=data.name,
                 description=data.description,
                 price_cents=data.price_cents,
@@ -70,34 +80,50 @@ class ItemService:
             raise self._domain_error(error, data.name, data.category_id) from error
         return item
 
-    async def get(self, item_id: uuid.UUID) -> ItemRead:
+    async def get(self, principal: Principal, item_id: uuid.UUID) -> ItemRead:
         """One item, read through the cache (PERF-1); writes never use this copy."""
+        access = OWNERSHIP.access(principal, "read")
+        own = access.own_only()
 
         async def load() -> ItemRead | None:
-            item = await self._repository.get(item_id)
+            item = await self._repository.get(own, item_id)
             return None if item is None else ItemRead.model_validate(item)
 
-        found = await (self._cache.get_or_load(str(item_id), load) if self._cache else load())
+        key = item_key(principal.owner, item_id)
+        found = await (self._cache.get_or_load(key, load) if self._cache else load())
+        if found is None and access.all_owners:
+            # Another owner's item, for the admin scope: read and logged, never cached.
+            item = await self._repository.get(access, item_id)
+            found = None if item is None else ItemRead.model_validate(item)
         if found is None:
             raise ItemNotFoundError(item_id)
         return found
 
-    async def list(self, *, after: uuid.UUID | None, limit: int) -> tuple[Sequence[Item], bool]:
+    async def list(
+        self, principal: Principal, *, after: uuid.UUID | None, limit: int
+    ) -> tuple[Sequence[Item], bool]:
         """One page, and whether there are more."""
-        items = await self._repository.list_after(after=after, limit=limit + 1)
+        access = OWNERSHIP.access(principal, "list")
+        items = await self._repository.list_after(access, after=after, limit=limit + 1)
         return items[:limit], len(items) > limit
 
     async def update(
-        self, item_id: uuid.UUID, data: ItemUpdate, *, expected_version: int | None = None
+        self,
+        principal: Principal,
+        item_id: uuid.UUID,
+        data: ItemUpdate,
+        *,
+        expected_version: int | None = None,
     ) -> Item:
-        item = await self._get_at_version(item_id, expected_version)
+        access = OWNERSHIP.access(principal, "update")
+        item = await self._get_at_version(access, item_id, expected_version)
         changes = data.model_dump(exclude_unset=True)
         if "category_id" in changes:
-            await self._require_category(changes["category_id"])
+            await self._require_category(item.owner, changes["category_id"])
         for field, value in changes.items():
             setattr(item, field, value)
         # Read before a rollback can expire them (a lazy load is not possible in async code).
-        name, category_id = item.name, item.category_id
+        name, category_id, owner = item.name, item.category_id, item.owner
         try:
             await self._repository.flush()
             await self._session.commit()
@@ -107,36 +133,43 @@ class ItemService:
         except IntegrityError as error:
             await self._session.rollback()
             raise self._domain_error(error, name, category_id) from error
-        await self._invalidate(item_id)
+        await self._invalidate(owner, item_id)
         return item
 
-    async def delete(self, item_id: uuid.UUID, *, expected_version: int | None = None) -> None:
-        item = await self._get_at_version(item_id, expected_version)
+    async def delete(
+        self, principal: Principal, item_id: uuid.UUID, *, expected_version: int | None = None
+    ) -> None:
+        access = OWNERSHIP.access(principal, "delete")
+        item = await self._get_at_version(access, item_id, expected_version)
+        owner = item.owner
         try:
             await self._repository.delete(item)
             await self._session.commit()
         except StaleDataError as error:
             await self._session.rollback()
             raise ItemConcurrentUpdateError(item_id) from error
-        await self._invalidate(item_id)
+        await self._invalidate(owner, item_id)
 
-    async def _invalidate(self, item_id: uuid.UUID) -> None:
+    async def _invalidate(self, owner: str, item_id: uuid.UUID) -> None:
         """After the commit, never before: a read in between would cache the old row again.
         Shielded, so a client hanging up cannot cancel it between the commit and here."""
         if self._cache is not None:
-            await asyncio.shield(self._cache.invalidate(str(item_id)))
+            await asyncio.shield(self._cache.invalidate(item_key(owner, item_id)))
 
-    async def _get_at_version(self, item_id: uuid.UUID, expected_version: int | None) -> Item:
+    async def _get_at_version(
+        self, access: OwnerAccess, item_id: uuid.UUID, expected_version: int | None
+    ) -> Item:
         # Writes start from the database's row, never from the cache.
-        item = await self._repository.get(item_id)
+        item = await self._repository.get(access, item_id)
         if item is None:
             raise ItemNotFoundError(item_id)
         if expected_version is not None and item.version != expected_version:
             raise ItemVersionMismatchError(item_id, item.version)
         return item
 
-    async def _require_category(self, category_id: uuid.UUID | None) -> None:
-        if category_id is not None and await self._session.get(Category, category_id) is None:
+    async def _require_category(self, owner: str, category_id: uuid.UUID | None) -> None:
+        """An item's category is its owner's; another owner's is as unknown as a missing one."""
+        if category_id is not None and not await self._repository.has_category(owner, category_id):
             raise UnknownCategoryError(category_id)
 
     @staticmethod

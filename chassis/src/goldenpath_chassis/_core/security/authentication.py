@@ -218,7 +218,11 @@ class Authenticator:
         except KeySetUnavailableError:
             raise AuthenticationUnavailableError from None
         return Principal(
-            verified.subject, verified.scopes, "bearer", expires_at=verified.expires_at
+            verified.subject,
+            verified.scopes,
+            "bearer",
+            expires_at=verified.expires_at,
+            tenant=verified.tenant,
         )
 
     async def _from_api_key(self, api_key: str) -> Principal:
@@ -262,6 +266,7 @@ class Authenticator:
             "session",
             session.session_id,
             expires_at=session.expires_at,
+            tenant=session.tenant,
         )
 
 

@@ -45,6 +45,14 @@ def _mint(args: argparse.Namespace, settings: ChassisSettings) -> int:
     if not 1 <= args.ttl_seconds <= MAX_TTL_SECONDS:
         print(f"dev-token: --ttl-seconds must be 1 to {MAX_TTL_SECONDS}.", file=sys.stderr)
         return EXIT_USAGE
+    claim = settings.jwt.tenant_claim
+    if (claim is None) != (args.tenant is None):
+        print(
+            "dev-token: --tenant is required when AUTH_JWT_TENANT_CLAIM is set, and refused "
+            "otherwise.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     key = load_or_create_development_key()
     token = key.mint(
         subject=args.subject,
@@ -52,6 +60,7 @@ def _mint(args: argparse.Namespace, settings: ChassisSettings) -> int:
         issuer=settings.jwt.issuer or development_issuer(settings.service_name),
         audience=settings.jwt.audience or development_audience(settings.service_name),
         ttl_seconds=args.ttl_seconds,
+        claims=None if claim is None else {claim: args.tenant},
     )
     print(token)
     return 0
@@ -77,4 +86,7 @@ def register_dev_token_command(commands: Subcommands, service: Service) -> None:
     )
     parser.add_argument("--subject", default="developer", help="the token's `sub` (user id)")
     parser.add_argument("--ttl-seconds", type=int, default=3600, help="lifetime (default 3600)")
+    parser.add_argument(
+        "--tenant", help="the tenant claim's value (when AUTH_JWT_TENANT_CLAIM is set)"
+    )
     parser.set_defaults(handler=_mint)

@@ -176,6 +176,7 @@ async def open_authenticator(
             audience=settings.jwt.audience or development_audience(settings.service_name),
             algorithms=settings.jwt.algorithms,
             leeway_seconds=settings.jwt.leeway_seconds,
+            tenant_claim=settings.jwt.tenant_claim,
         )
         api_keys = (
             ApiKeyVerifier(api_key_store, cache_seconds=settings.api_keys.cache_seconds)

@@ -7,6 +7,8 @@ Rules, each a defence against a known attack on JWT libraries and their users (R
   key is used;
 - `exp`, `iat`, `iss`, `aud` and `sub` are required; issuer and audience must match exactly;
   clocks may disagree by a small leeway.
+- `sub` is at most 255 characters (OpenID Connect's bound), and so is the tenant claim, which is
+  required when one is configured (SEC-6): both end up in an object's `owner` column.
 
 Keys come from one PEM public key or from a JWKS URL. The key set is fetched with httpx (never
 blocking the event loop), cached, and refreshed when it expires or when a token names an
@@ -37,6 +39,7 @@ from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 MAX_TOKEN_LENGTH = 8192
 MAX_SCOPES = 100
+MAX_IDENTITY_LENGTH = 255
 
 _EC_ALGORITHM_BY_CURVE = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 _REJECTIONS: tuple[tuple[type[Exception], str], ...] = (
@@ -72,6 +75,7 @@ class VerifiedToken:
     scopes: frozenset[str]
     expires_at: float
     claims: dict[str, Any]
+    tenant: str | None = None
 
 
 class KeySource(Protocol):
@@ -250,6 +254,7 @@ class JwtVerifier:
         leeway_seconds: float = 30,
         cache_size: int = 4096,
         clock: Callable[[], float] = time.time,
+        tenant_claim: str | None = None,
     ) -> None:
         unsafe = set(algorithms) - ASYMMETRIC_ALGORITHMS
         if unsafe:
@@ -261,6 +266,7 @@ class JwtVerifier:
         self._leeway = leeway_seconds
         self._cache_size = cache_size
         self._clock = clock
+        self._tenant_claim = tenant_claim
         self._verified: dict[str, VerifiedToken] = {}
         self._jwt = jwt.PyJWT(options={"require": list(REQUIRED_CLAIMS)})
 
@@ -288,9 +294,25 @@ class JwtVerifier:
         subject = claims["sub"]
         if not subject.strip():
             raise TokenRejectedError("sub is empty")
-        verified = VerifiedToken(subject, _scopes_of(claims), float(claims["exp"]), claims)
+        if len(subject) > MAX_IDENTITY_LENGTH:
+            raise TokenRejectedError("sub is too long")
+        verified = VerifiedToken(
+            subject, _scopes_of(claims), float(claims["exp"]), claims, self._tenant_of(claims)
+        )
         self._remember(token, verified)
         return verified
+
+    def _tenant_of(self, claims: dict[str, Any]) -> str | None:
+        if self._tenant_claim is None:
+            return None
+        tenant = claims.get(self._tenant_claim)
+        if tenant is None:
+            raise TokenRejectedError(f"missing claim {self._tenant_claim}")
+        if not isinstance(tenant, str) or not tenant.strip() or len(tenant) > MAX_IDENTITY_LENGTH:
+            raise TokenRejectedError(
+                f"{self._tenant_claim} must be a string of 1 to 255 characters"
+            )
+        return tenant
 
     def _decode(self, token: str, key: jwt.PyJWK, algorithm: str) -> dict[str, Any]:
         try:

@@ -17,6 +17,19 @@ class Principal:
     session_id: str | None = None
     # When the credential stops being valid (a token's `exp`, a session's end), if it says.
     expires_at: float | None = None
+    # The tenant claim's value, when AUTH_JWT_TENANT_CLAIM is set and the credential carries one.
+    tenant: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who owns what this principal creates (SEC-6): its tenant, else the user or the key.
+
+        The prefixes keep the three kinds apart: no token's `sub` can pose as an API key's id.
+        """
+        if self.tenant is not None:
+            return f"tenant:{self.tenant}"
+        kind = "key" if self.method == "api_key" else "user"
+        return f"{kind}:{self.subject}"
 
     @property
     def rate_limit_key(self) -> str:

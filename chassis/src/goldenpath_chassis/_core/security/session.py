@@ -5,12 +5,12 @@ for frontend exchanges a token once (`POST /v1/auth/session`) for a session cook
 cannot read (`HttpOnly`), that only travels over HTTPS (`Secure`, `__Host-` prefix: no
 `Domain`, path `/`), and that other sites cannot make the browser send (`SameSite`).
 
-The cookie is stateless (the service stays stateless, ARCH-2): subject, scopes, a random
-session id and an expiry, signed with HMAC-SHA256 under a key derived from
-`AUTH_SESSION_SECRET`. A session ends when the token that opened it would have
-(`AUTH_SESSION_MAX_AGE_SECONDS` is only an upper bound), and its scopes are the token's, fixed
-when it opens. Signing out clears the cookies and revokes the session on every replica
-(`revocation.py`), so a copied cookie is refused from then on.
+The cookie is stateless (the service stays stateless, ARCH-2): subject, scopes, the tenant (when
+tenants come from a claim, SEC-6), a random session id and an expiry, signed with HMAC-SHA256
+under a key derived from `AUTH_SESSION_SECRET`. A session ends when the token that opened it
+would have (`AUTH_SESSION_MAX_AGE_SECONDS` is only an upper bound), and its scopes are the
+token's, fixed when it opens. Signing out clears the cookies and revokes the session on every
+replica (`revocation.py`), so a copied cookie is refused from then on.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class Session:
     subject: str
     scopes: frozenset[str]
     expires_at: int
+    tenant: str | None = None
 
 
 class SessionCodec:
@@ -73,7 +74,12 @@ class SessionCodec:
         return b64encode(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
     def issue(
-        self, *, subject: str, scopes: Iterable[str], not_after: float | None = None
+        self,
+        *,
+        subject: str,
+        scopes: Iterable[str],
+        not_after: float | None = None,
+        tenant: str | None = None,
     ) -> tuple[str, Session]:
         """A new session, which ends at the latest at `not_after` (the token's `exp`)."""
         expires_at = int(self._clock()) + self.max_age_seconds
@@ -84,17 +90,17 @@ class SessionCodec:
             subject=subject,
             scopes=frozenset(scopes),
             expires_at=expires_at,
+            tenant=tenant,
         )
-        payload = b64encode(
-            orjson.dumps(
-                {
-                    "sid": session.session_id,
-                    "sub": session.subject,
-                    "scp": sorted(session.scopes),
-                    "exp": session.expires_at,
-                }
-            )
-        )
+        data = {
+            "sid": session.session_id,
+            "sub": session.subject,
+            "scp": sorted(session.scopes),
+            "exp": session.expires_at,
+        }
+        if tenant is not None:
+            data["tnt"] = tenant
+        payload = b64encode(orjson.dumps(data))
         return f"{payload}.{self._sign(payload)}", session
 
     def read(self, cookie: str) -> Session | None:
@@ -111,6 +117,7 @@ class SessionCodec:
                 subject=str(data["sub"]),
                 scopes=frozenset(str(scope) for scope in data["scp"]),
                 expires_at=int(data["exp"]),
+                tenant=None if data.get("tnt") is None else str(data["tnt"]),
             )
         except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return None

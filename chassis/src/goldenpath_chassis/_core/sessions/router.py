@@ -44,7 +44,10 @@ async def open_session(
         raise SessionOnlyForBearerError
     # The session ends when the token would have, and keeps the token's scopes until then.
     cookie, session = sessions.issue(
-        subject=principal.subject, scopes=principal.scopes, not_after=principal.expires_at
+        subject=principal.subject,
+        scopes=principal.scopes,
+        not_after=principal.expires_at,
+        tenant=principal.tenant,
     )
     csrf_token = csrf.token_for(session.session_id)
     max_age = max(0, session.expires_at - int(time.time()))

@@ -394,6 +394,12 @@ class JwtSettings(SettingsGroup):
         le=3600,
         description="An unknown `kid` refreshes the key set at most this often.",
     )
+    tenant_claim: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.:/-]{1,200}$",
+        description="The claim naming the caller's tenant; when set, objects belong to tenants "
+        "(SEC-6) and every token must carry it.",
+    )
 
     @field_validator("issuer", "audience")
     @classmethod
