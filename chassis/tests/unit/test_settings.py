@@ -91,7 +91,11 @@ VARIABLES_BEFORE_GROUPS = {
     "SECRETS_DIR", "SECRETS_AWS_SECRET_ID",
 }  # fmt: skip
 # Added since, each with a default (a new variable renames nothing either).
-VARIABLES_ADDED_SINCE = {"AUTH_JWT_TENANT_CLAIM"}
+VARIABLES_ADDED_SINCE = {
+    "AUTH_JWT_TENANT_CLAIM",
+    "CACHE_NEAR_MAX_STALENESS_MS",
+    "CACHE_NEAR_MAX_ENTRIES",
+}
 
 
 # --- CFG-1: defaults, production, one error for every bad variable -----------------------------

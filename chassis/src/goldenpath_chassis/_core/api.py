@@ -16,18 +16,17 @@ from fastapi import FastAPI
 from .api_keys.repository import ApiKeyStore
 from .database import install_database_error_handlers
 from .docs import install_docs
-from .errors import UnhandledErrorMiddleware, install_error_handlers
-from .header_limit import HeaderLimitMiddleware
+from .errors import install_error_handlers
 from .logging import get_logger
 from .metrics import HttpServerMetrics, RateLimitMetrics, metrics_endpoint, watch_database
 from .openapi import install_openapi
-from .request_context import RequestContextMiddleware
+from .request_context import RequestLayer
 from .resources import Instruments, open_resources
 from .security.install import (
     RequestGuards,
     add_request_guards,
-    add_security_headers,
     open_authenticator,
+    security_headers,
 )
 from .security.scopes import METRICS_SCOPE, RequireScopes
 from .service import Service
@@ -88,19 +87,21 @@ def _lifespan(
 
 def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
-    # A request meets: request context, security headers, the header limit, unhandled errors,
-    # CORS, the per-IP rate limit, the body size limit, authentication before the body, then
-    # routing (security/install.py).
+    # A request meets: the request layer (request ID, metrics, span, access log, security
+    # headers, the header limit, unhandled errors, clean-ups), CORS, the per-IP rate limit, the
+    # body size limit, authentication before the body, then routing (security/install.py).
     settings = chassis.settings
     metrics = chassis.instruments.metrics
     add_request_guards(app, settings, chassis.guards)
     if chassis.guards.rate_limiter is not None:
         chassis.guards.rate_limiter.observers.append(RateLimitMetrics(metrics))
-    app.add_middleware(UnhandledErrorMiddleware)
-    # Inside the security headers and the request context, so a 431 carries both and is logged.
-    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.request_limits.max_header_bytes)
-    add_security_headers(app, settings)
-    app.add_middleware(RequestContextMiddleware, observers=[HttpServerMetrics(metrics)])
+    app.add_middleware(
+        RequestLayer,
+        security_headers=security_headers(app, settings),
+        max_header_bytes=settings.request_limits.max_header_bytes,
+        metrics=HttpServerMetrics(metrics),
+        spans=chassis.instruments.tracing.server_spans(),
+    )
 
 
 def build_api(service: Service, settings: ChassisSettings) -> FastAPI:

@@ -1,4 +1,5 @@
-"""Cache-aside (PERF-1): reads from Redis, loads from the source on a miss, never serves stale.
+"""Cache-aside (PERF-1): reads from Redis, loads from the source on a miss, and a bounded
+staleness across processes.
 
 `Cache` is the process's cache; `cache.resource(name, codec)` gives one typed, namespaced view
 (`items:v1`). Reads go `get_or_load(key, load)`; every write path calls `invalidate(key)` after
@@ -10,6 +11,10 @@ its transaction commits. The guarantees, and how:
   (old) value. In-process, invalidation marks the in-flight load stale; across processes
   (replicas, the worker), Redis keeps a generation per key that invalidation bumps, and the
   store is a compare-and-set on it (one Lua script), so it fails if any writer came between.
+- Reads without a round trip: each process keeps copies of what it read (`near_cache.py`),
+  dropped by Redis's invalidation messages. A process never reads its own write's old value;
+  another process's write is seen within `CACHE_NEAR_MAX_STALENESS_MS` of its completion (0:
+  every read goes to Redis).
 - Stampede protection: concurrent misses of one key in one process share a single load
   (single flight); N replicas make at most N loads of a key, not one per request.
 - Redis down: reads go to the source (counted in `cache_errors_total`), the "redis" circuit
@@ -39,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .logging import get_logger
 from .metrics import Metrics
+from .near_cache import NearCache
 from .resilience import CircuitBreakers, CircuitOpenError
 from .settings import ChassisSettings
 
@@ -149,11 +155,20 @@ class RedisBackend:
 
     kind = "redis"
 
-    def __init__(self, redis: Redis, *, breakers: CircuitBreakers, prefix: str) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        breakers: CircuitBreakers,
+        prefix: str,
+        near: NearCache | None = None,
+    ) -> None:
         self._redis = redis
         self._breakers = breakers
         self._prefix = prefix
         self._store = redis.register_script(_STORE_IF_GENERATION_UNCHANGED)
+        # Copies in process memory, served while Redis's invalidations are known to arrive.
+        self.near = near
 
     def _keys(self, key: str) -> tuple[str, str]:
         # The braces make both keys hash to one Redis Cluster slot, as the script needs.
@@ -169,9 +184,22 @@ class RedisBackend:
             raise CacheUnavailableError(type(exc).__name__) from exc
 
     async def read(self, key: str) -> tuple[bytes | None, bytes]:
+        keys = self._keys(key)
+        near = self.near
+        if near is None:
+            async with self._guarded():
+                value, generation = await self._redis.mget(keys)
+            return _as_bytes(value), _as_bytes(generation) or b""
+        copy = near.get(keys[0])
+        if copy is not None:
+            return copy, b""
+        since = near.epoch
         async with self._guarded():
-            value, generation = await self._redis.mget(self._keys(key))
-        return _as_bytes(value), _as_bytes(generation) or b""
+            value, generation = await self._redis.mget(keys)
+        found = _as_bytes(value)
+        if found is not None:
+            near.keep(keys[0], found, since)
+        return found, _as_bytes(generation) or b""
 
     async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
         async with self._guarded():
@@ -183,6 +211,9 @@ class RedisBackend:
     async def invalidate(self, keys: Sequence[str]) -> None:
         if not keys:
             return
+        if self.near is not None:
+            for key in keys:  # at once: this process's own reads never see the old copy
+                self.near.invalidate(self._keys(key)[0])
         async with self._guarded():
             pipeline = self._redis.pipeline(transaction=False)
             for key in keys:
@@ -193,6 +224,8 @@ class RedisBackend:
             await pipeline.execute()
 
     async def clear(self) -> None:
+        if self.near is not None:
+            self.near.clear()
         async with self._guarded():
             batch: list[Any] = []
             async for key in self._redis.scan_iter(match=f"{self._prefix}*", count=500):
@@ -413,8 +446,19 @@ def build_cache(
             metrics=metrics,
         )
     breakers.declare(REDIS_DEPENDENCY, reset_seconds=min(5.0, settings.breakers.reset_seconds))
+    prefix = f"{settings.service_name}:cache:"
+    near = (
+        NearCache(
+            prefix=prefix,
+            max_staleness_seconds=settings.cache.near_max_staleness_ms / 1000,
+            max_entries=settings.cache.near_max_entries,
+            ttl_seconds=settings.cache.ttl_seconds,
+        )
+        if settings.cache.near_max_staleness_ms > 0
+        else None
+    )
     return Cache(
-        RedisBackend(redis, breakers=breakers, prefix=f"{settings.service_name}:cache:"),
+        RedisBackend(redis, breakers=breakers, prefix=prefix, near=near),
         ttl_seconds=settings.cache.ttl_seconds,
         ttl_jitter=settings.cache.ttl_jitter,
         metrics=metrics,

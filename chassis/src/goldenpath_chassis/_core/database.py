@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import (
 from .errors import DomainError, problem_response
 from .health import HealthRegistry
 from .logging import get_logger
+from .request_context import on_request_end
 from .resilience import CircuitBreakers, CircuitOpenError
 from .settings import ChassisSettings
 from .state import request_chassis
@@ -239,10 +240,10 @@ async def open_database(
         await engine.dispose()
 
 
-# async: a plain `def` dependency would cost a thread-pool hop per request. The database comes
-# from the request, not from a dependency of its own: each dependency FastAPI solves costs time
-# on every request.
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+# async: a plain `def` dependency would cost a thread-pool hop per request. Not a generator:
+# FastAPI's machinery around a dependency with `yield` costs more than the session itself on a
+# request that never uses it (a cache hit); the request layer closes it instead.
+async def get_session(request: Request) -> AsyncSession:
     """One session per request; services commit, anything uncommitted is rolled back.
 
     A request that never touches the database (a cache hit) leaves its session unused, and an
@@ -251,14 +252,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     database = request_chassis(request).resources.database
     session = database.sessionmaker()
-    try:
-        yield session
-    finally:
+
+    async def close() -> None:
         # Any query, flush or `add()` begins a transaction; objects kept after a commit stay in
         # the identity map. Either way the session is closed as `async with` would close it.
         if session.in_transaction() or session.identity_map or session.new:
-            async with session:
-                pass
+            await session.close()
+
+    on_request_end(request.scope, close)
+    return session
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session)]

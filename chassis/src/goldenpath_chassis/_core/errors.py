@@ -2,8 +2,8 @@
 
 Domain code raises a `DomainError` subclass that carries its status and meaning; the handlers here
 turn it, FastAPI's validation errors and Starlette's HTTP errors into `application/problem+json`.
-Anything unexpected is caught by `UnhandledErrorMiddleware`, logged once with its request ID, and
-answered with a bare 500 problem: no stack trace or internal detail ever reaches a client.
+Anything unexpected is caught by the request layer (`log_unhandled`), logged once with its request
+ID, and answered with a bare 500 problem: no stack trace or internal detail ever reaches a client.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from .logging import get_logger
 
@@ -213,41 +213,20 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
 
 
-class UnhandledErrorMiddleware:
-    """Turn an unexpected exception into a 500 problem, logged once.
+def log_unhandled(scope: Scope) -> None:
+    """Log the exception being handled, once, with the request's method and path.
 
-    Starlette's own ServerErrorMiddleware would log the error and then re-raise it to the server,
-    which logs it a second time with a traceback; catching it here, inside, keeps it to one line.
+    Called by the request layer (`request_context.py`), inside everything but the request ID,
+    which catches what nothing else handled. Starlette's own ServerErrorMiddleware would log
+    the error and then re-raise it to the server, which logs it a second time with a traceback.
     """
+    _log.exception("unhandled_error", http_method=scope.get("method"), url_path=scope.get("path"))
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        response_started = False
-
-        async def send_tracking(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_tracking)
-        except Exception:
-            _log.exception(
-                "unhandled_error", http_method=scope.get("method"), url_path=scope.get("path")
-            )
-            if response_started:
-                # Too late for a problem response; the server closes the connection.
-                return
-            response = problem_response(
-                status=HTTPStatus.INTERNAL_SERVER_ERROR,
-                scope=scope,
-                detail="An unexpected error occurred; quote the request ID when reporting it.",
-            )
-            await response(scope, receive, send)
+def unhandled_error_response(scope: Scope) -> ProblemResponse:
+    """A bare 500 problem: no stack trace or internal detail ever reaches a client."""
+    return problem_response(
+        status=HTTPStatus.INTERNAL_SERVER_ERROR,
+        scope=scope,
+        detail="An unexpected error occurred; quote the request ID when reporting it.",
+    )

@@ -248,7 +248,7 @@ def route_template(scope: Scope) -> str:
 class HttpServerMetrics:
     """Records `http_server_request_duration_seconds` and active requests.
 
-    A `RequestObserver` of `RequestContextMiddleware`, which already watches every response.
+    Called by the request layer (`request_context.py`), which already watches every response.
     """
 
     def __init__(self, metrics: Metrics) -> None:
@@ -259,10 +259,14 @@ class HttpServerMetrics:
         method = _method_label(scope)
         self.active[method] = self.active.get(method, 0) + 1
 
-    def request_finished(self, scope: Scope, status: int, seconds: float) -> None:
+    def request_finished(
+        self, scope: Scope, status: int, seconds: float, route: str | None = None
+    ) -> None:
+        """`route`: the matched route's template, if the caller has it (else read here)."""
         method = _method_label(scope)
         self.active[method] -= 1
-        self.durations.observe((method, route_template(scope), str(status)), seconds)
+        template = route_template(scope) if route is None else route
+        self.durations.observe((method, template, str(status)), seconds)
 
 
 def _method_label(scope: Scope) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 
 from .health import HealthRegistry
 from .settings import ChassisSettings
@@ -41,3 +43,22 @@ async def redis_client(
         yield client
     finally:
         await client.aclose()
+
+
+async def tracking_connection(url: str, *, connect_timeout: float) -> Connection:
+    """A connection of its own for the near cache's invalidations (`near_cache.py`).
+
+    RESP2, so the invalidations arrive as Pub/Sub messages on it, and no read timeout: it waits
+    for messages, and the listener's PINGs tell whether Redis still answers.
+    """
+    client = Redis.from_url(
+        url,
+        protocol=2,
+        socket_connect_timeout=connect_timeout,
+        socket_timeout=None,
+        health_check_interval=0,
+    )
+    made = client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+    connection = cast(Connection, made)
+    await connection.connect()  # type: ignore[no-untyped-call]
+    return connection

@@ -1,14 +1,26 @@
-"""Request IDs and the access log (OBS-3), as one pure ASGI middleware.
+"""The request layer: what every HTTP request gets before and after the app, in one pure ASGI
+layer rather than a chain of middlewares that each wrap `send` and watch the response.
 
-A well-formed `X-Request-ID` from the caller is kept (so an ID can follow a request across
-services); anything else is replaced by a fresh one. The ID is bound to structlog's context, so
-every log line of the request carries it, stored in `scope["state"]` for error responses, and
-echoed in the response. Pure ASGI rather than `BaseHTTPMiddleware`: no extra task or body copy
-per request.
+Outermost first, as the layers it replaces were stacked:
+- the request ID (OBS-3): a well-formed `X-Request-ID` from the caller is kept (so an ID can
+  follow a request across services), anything else replaced by a fresh one; bound to
+  structlog's context (every log line of the request carries it), kept in `scope["state"]`
+  for error responses, and echoed in the response;
+- the request's metrics (OBS-1, `metrics.py`), its server span (OBS-2, `tracing.py`) and the
+  access log line (OBS-3), all from the one measurement of the status and the duration;
+  probes and scrapes are neither traced nor logged, unless they fail;
+- the security headers (SEC-5, `security/headers.py`) on every response, a 431 or a 500 too;
+- the header size limit (SEC-1): uvicorn's httptools parser sets none (it accepts a 10 MB
+  header, or a hundred thousand headers); past `REQUEST_MAX_HEADER_BYTES`, names and values
+  together, the request is refused with a 431 problem before any handler, limiter or
+  authenticator looks at the headers;
+- unhandled errors (OBS-4): anything the app raises is logged once and answered with a bare
+  500 problem, if no response had started;
+- the request's clean-ups (`on_request_end`), once the app has answered: the database session
+  is closed here rather than by a FastAPI dependency with `yield`, which costs more than the
+  session itself on a request that never uses it.
 
-Other per-request records (the request metrics of core/metrics.py) hook in as observers rather
-than as middleware of their own: each middleware layer that watches the response costs about
-2 µs a request, and this one already knows the status and the duration.
+The headers are read in one pass: their size, the request ID and the trace context.
 """
 
 from __future__ import annotations
@@ -16,36 +28,44 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import log_unhandled, problem_response, unhandled_error_response
 from .logging import get_logger
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from .metrics import HttpServerMetrics
+    from .security.headers import SecurityHeaders
+    from .tracing import ServerSpans
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_BYTES = REQUEST_ID_HEADER.encode()
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
 # Probes and scrapes would drown the access log; they are logged only when they fail.
 _QUIET_PREFIXES = ("/health/", "/metrics")
+_CLEANUPS = "chassis.cleanups"
 
 _access_log = get_logger("access")
+_log = get_logger(__name__)
+
+Cleanup = Callable[[], Awaitable[None]]
+# What `ServerSpans.start` returns: the span, the context's token and its name so far.
+_Span = tuple["Span", object, str]
 
 
-class RequestObserver(Protocol):
-    """Told when each HTTP request starts and ends (after routing: `scope["route"]` is set)."""
-
-    def request_started(self, scope: Scope) -> None: ...
-
-    def request_finished(self, scope: Scope, status: int, seconds: float) -> None: ...
-
-
-def _incoming_request_id(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == _REQUEST_ID_BYTES:
-            return value.decode("ascii") if _VALID_REQUEST_ID.fullmatch(value) else None
-    return None
+def on_request_end(scope: Scope, cleanup: Cleanup) -> None:
+    """Run `cleanup` once the app has answered the request (the request layer runs it)."""
+    cleanups: list[Cleanup] | None = scope.get("state", {}).get(_CLEANUPS)
+    if cleanups is None:
+        raise RuntimeError("the chassis's request layer is not installed on this app")
+    cleanups.append(cleanup)
 
 
 def _route_template(scope: Scope) -> str | None:
@@ -54,50 +74,145 @@ def _route_template(scope: Scope) -> str | None:
     return path if isinstance(path, str) else None
 
 
-class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, observers: Sequence[RequestObserver] = ()) -> None:
+class RequestLayer:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        security_headers: SecurityHeaders,
+        max_header_bytes: int,
+        metrics: HttpServerMetrics | None = None,
+        spans: ServerSpans | None = None,
+    ) -> None:
         self.app = app
-        self.observers = tuple(observers)
+        self.security_headers = security_headers
+        self.max_header_bytes = max_header_bytes
+        self.metrics = metrics
+        self.spans = spans
+        self._carrier_headers = spans.carrier_headers if spans is not None else frozenset()
+
+    def _read_headers(self, scope: Scope) -> tuple[int, str, dict[str, str] | None]:
+        """The headers' size, the request ID (the caller's, or a new one) and the carrier of
+        the trace context, in one pass."""
+        size = 0
+        request_id: str | None = None
+        carrier: dict[str, str] | None = None
+        carrier_headers = self._carrier_headers
+        for name, value in scope["headers"]:
+            size += len(name) + len(value)
+            if name == _REQUEST_ID_BYTES:
+                if request_id is None and _VALID_REQUEST_ID.fullmatch(value):
+                    request_id = value.decode("ascii")
+            elif name in carrier_headers:
+                if carrier is None:
+                    carrier = {}
+                carrier[name.decode("latin-1")] = value.decode("latin-1")
+        return size, request_id or uuid.uuid4().hex, carrier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        size, request_id, carrier = self._read_headers(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        cleanups: list[Cleanup] = []
+        state[_CLEANUPS] = cleanups
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        header = (_REQUEST_ID_BYTES, request_id.encode("ascii"))
-        status = 500
-        for observer in self.observers:
-            observer.request_started(scope)
-        started = time.perf_counter()
+        extra_headers = self.security_headers.for_path(scope["path"])
+        add_headers = self.security_headers.add
+        request_id_header = (_REQUEST_ID_BYTES, request_id.encode("ascii"))
+        status: int | None = None
 
-        async def send_with_request_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                message["headers"] = [*message.get("headers", ()), header]
+                headers = list(message.get("headers", ()))
+                add_headers(extra_headers, scope, headers)
+                headers.append(request_id_header)
+                message["headers"] = headers
             await send(message)
 
+        if self.metrics is not None:
+            self.metrics.request_started(scope)
+        span: _Span | None = None
+        if self.spans is not None and self.spans.traced(scope):
+            span = self.spans.start(scope, carrier)
+        error: BaseException | None = None
+        started = time.perf_counter()
         try:
-            await self.app(scope, receive, send_with_request_id)
+            if size > self.max_header_bytes:
+                await self._refuse_headers(scope, receive, send_with_headers)
+                return
+            try:
+                await self.app(scope, receive, send_with_headers)
+            except Exception as exc:
+                error = exc
+                log_unhandled(scope)
+                # Once a response has started it is too late for a problem: the server closes
+                # the connection.
+                if status is None:
+                    await unhandled_error_response(scope)(scope, receive, send_with_headers)
+        except BaseException as exc:  # cancelled, or the client went away
+            error = exc
+            raise
         finally:
-            seconds = time.perf_counter() - started
-            for observer in self.observers:
-                observer.request_finished(scope, status, seconds)
-            path: str = scope["path"]
-            if status >= 400 or not path.startswith(_QUIET_PREFIXES):
-                _access_log.info(
-                    "request",
-                    http_method=scope["method"],
-                    url_path=path,
-                    http_route=_route_template(scope),
-                    status=status,
-                    duration_ms=round(seconds * 1000, 2),
-                    # The address behind trusted proxies when the rate limiter resolved it.
-                    client=scope["state"].get("client_ip")
-                    or (scope["client"][0] if scope.get("client") else None),
-                )
-            structlog.contextvars.clear_contextvars()
+            await self._finish(
+                scope,
+                cleanups=cleanups,
+                span=span,
+                status=status,
+                error=error,
+                seconds=time.perf_counter() - started,
+            )
+
+    async def _refuse_headers(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = problem_response(
+            status=HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+            scope=scope,
+            detail=f"The request headers are larger than {self.max_header_bytes} bytes.",
+            headers={"Connection": "close"},
+        )
+        await refusal(scope, receive, send)
+
+    async def _finish(
+        self,
+        scope: Scope,
+        *,
+        cleanups: list[Cleanup],
+        span: _Span | None,
+        status: int | None,
+        error: BaseException | None,
+        seconds: float,
+    ) -> None:
+        for cleanup in cleanups:
+            await self._clean_up(cleanup)
+        route = _route_template(scope)
+        answered = 500 if status is None else status
+        if self.metrics is not None:
+            self.metrics.request_finished(scope, answered, seconds, route)
+        path: str = scope["path"]
+        if answered >= 400 or not path.startswith(_QUIET_PREFIXES):
+            client = scope.get("client")
+            _access_log.info(
+                "request",
+                http_method=scope["method"],
+                url_path=path,
+                http_route=route,
+                status=answered,
+                duration_ms=round(seconds * 1000, 2),
+                # The address behind trusted proxies when the rate limiter resolved it.
+                client=scope["state"].get("client_ip") or (client[0] if client else None),
+            )
+        if span is not None and self.spans is not None:
+            self.spans.finish(*span, route=route, status=status, error=error)
+        structlog.contextvars.clear_contextvars()
+
+    @staticmethod
+    async def _clean_up(cleanup: Cleanup) -> None:
+        try:
+            await cleanup()
+        except Exception as exc:  # the response has gone: log it, never raise into the server
+            _log.warning("request_cleanup_failed", error=type(exc).__name__)

@@ -14,6 +14,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from redis.asyncio import Redis
 
@@ -23,7 +24,8 @@ from .health import HealthRegistry
 from .http_client import OutboundHttp, load_tls_context, outbound_http
 from .lifecycle import Lifecycle
 from .metrics import Metrics
-from .redis import redis_client
+from .near_cache import NearCache
+from .redis import redis_client, tracking_connection
 from .resilience import CircuitBreakers
 from .settings import ChassisSettings
 from .tracing import Tracing
@@ -100,6 +102,14 @@ async def open_resources(
         if redis is not None:
             tracing.instrument_redis(redis)
         cache = build_cache(settings, redis, breakers=made.breakers, metrics=made.metrics)
+        near = getattr(cache.backend, "near", None)
+        if isinstance(near, NearCache) and settings.redis.url is not None:
+            connect = partial(
+                tracking_connection,
+                settings.redis.url.get_secret_value(),
+                connect_timeout=settings.redis.timeout_seconds,
+            )
+            await stack.enter_async_context(near.listening_while(connect))
         tls = await tls_loading
         http = await stack.enter_async_context(
             outbound_http(

@@ -1,16 +1,19 @@
 """Distributed tracing (OBS-2) with OpenTelemetry, and trace IDs on every log line (OBS-3).
 
 Configured only by the standard `OTEL_*` variables (validated in `core/settings.py`). With no
-OTLP endpoint there is no provider, no exporter and no instrumentation at all: FastAPI's native
-telemetry sees tracing switched off and calls the app directly, so the cost is one dict lookup.
+OTLP endpoint there is no provider, no exporter and no instrumentation at all, and the request
+layer records no span.
 
 With an endpoint, one `TracerProvider` per app (not the process-global one: two apps in one
 process, as in tests, keep their spans apart) feeds a `BatchSpanProcessor` and the OTLP/HTTP
 exporter. Spans come from:
-- incoming requests: FastAPI's native telemetry (`FastAPI(telemetry=...)`), which names spans
-  by route template even for nested routers, and reads W3C `traceparent`/`tracestate`;
+- incoming requests: `ServerSpans`, called by the request layer (`request_context.py`): one
+  server span a request, named by its route template, continuing the W3C `traceparent` (and
+  whatever else `OTEL_PROPAGATORS` reads), with the attributes the HTTP semantic conventions
+  require and no others;
 - outbound HTTP (httpx) and Redis: the OpenTelemetry instrumentations, per client; httpx
-  injects `traceparent` into every outbound request;
+  injects `traceparent` into every outbound request. A read served from the near cache makes
+  no Redis call, so no span;
 - the database and the job queue: see `core/database.py` and the worker.
 The provider is shut down, flushing every buffered span, when the app's lifespan ends.
 """
@@ -24,11 +27,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 import anyio
 from fastapi.telemetry import TelemetryConfig
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, StatusCode
 from structlog.typing import EventDict, WrappedLogger
 
 from .logging import get_logger
@@ -43,6 +49,15 @@ if TYPE_CHECKING:
 
 # Probes and scrapes arrive every few seconds from every replica; tracing them is noise.
 _UNTRACED_PREFIXES = ("/health/", "/metrics")
+# Query parameters the HTTP semantic conventions say to redact in `url.query`.
+_SENSITIVE_QUERY_PARAMETERS = frozenset(
+    {"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "sig", "X-Goog-Signature"}
+)
+_KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
+)
+_EMPTY_CONTEXT = Context()
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.44.0"
 
 _log = get_logger(__name__)
 
@@ -77,22 +92,25 @@ class Tracing:
         return self.provider is not None
 
     def fastapi_telemetry(self) -> TelemetryConfig:
-        """The `FastAPI(telemetry=...)` configuration: request spans only, from our provider.
+        """The `FastAPI(telemetry=...)` configuration: all of it off.
 
-        Metrics are Prometheus's job (core/metrics.py), and exceptions are logged by
-        core/errors.py, so FastAPI's OpenTelemetry metrics and logs stay off.
+        Request spans come from the request layer (`server_spans`), which already watches every
+        request: FastAPI's native telemetry is a second wrapper around each one, with more
+        attributes than the conventions require. Metrics are Prometheus's job (core/metrics.py)
+        and exceptions are logged by core/errors.py.
         """
-        config: TelemetryConfig = {
+        return {
             "metrics": False,
             "logs": False,
             "auto_configure": False,
             "operation_spans": False,
-            "tracing": self.provider is not None,
+            "tracing": False,
             "exclude": _untraced,
         }
-        if self.provider is not None:
-            config["tracer_provider"] = self.provider
-        return config
+
+    def server_spans(self) -> ServerSpans | None:
+        """What the request layer records each request's span with; None when tracing is off."""
+        return None if self.provider is None else ServerSpans(self.provider)
 
     def tracer(self, name: str) -> trace.Tracer:
         """A tracer for hand-made spans (the job queue); a no-op one when tracing is off."""
@@ -157,6 +175,84 @@ class Tracing:
         finally:
             # shutdown() flushes what is buffered; it blocks on the network, so not on the loop.
             await anyio.to_thread.run_sync(self.provider.shutdown)
+
+
+class ServerSpans:
+    """The server span of each HTTP request (OBS-2), for the request layer.
+
+    `start` continues the caller's trace (from the headers `OTEL_PROPAGATORS` reads, collected
+    by the request layer's one pass over the headers) and makes the span current, so the
+    Redis, SQL and outbound spans of the request are its children and its log lines carry its
+    IDs; `finish` names it by route template, adds the status, and ends it.
+    """
+
+    def __init__(self, provider: TracerProvider) -> None:
+        self._tracer = provider.get_tracer(__name__, schema_url=_SCHEMA_URL)
+        self._propagator = propagate.get_global_textmap()
+        # The request headers the propagators read (traceparent, tracestate, baggage).
+        self.carrier_headers = frozenset(name.encode() for name in self._propagator.fields)
+
+    @staticmethod
+    def traced(scope: MutableMapping[str, Any]) -> bool:
+        return not _untraced(scope)
+
+    def start(
+        self, scope: MutableMapping[str, Any], carrier: dict[str, str] | None
+    ) -> tuple[trace.Span, object, str]:
+        """Start the request's span and make it current: the span, the context's token and the
+        span's name until the route is known."""
+        method = scope["method"]
+        known = method if method in _KNOWN_METHODS else "_OTHER"
+        attributes: dict[str, str] = {
+            "http.request.method": known,
+            "url.path": scope["path"],
+            "url.scheme": scope.get("scheme", "http"),
+        }
+        if known != method:
+            attributes["http.request.method_original"] = method
+        query = scope.get("query_string")
+        if query:
+            attributes["url.query"] = _redacted_query(query)
+        parent = self._propagator.extract(carrier) if carrier else _EMPTY_CONTEXT
+        name = "HTTP" if known == "_OTHER" else known
+        span = self._tracer.start_span(
+            name, context=parent, kind=SpanKind.SERVER, attributes=attributes
+        )
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        return span, token, name
+
+    @staticmethod
+    def finish(
+        span: trace.Span,
+        token: object,
+        name: str,
+        *,
+        route: str | None,
+        status: int | None,
+        error: BaseException | None,
+    ) -> None:
+        try:
+            if span.is_recording():
+                if route:
+                    span.update_name(f"{name} {route}")
+                    span.set_attribute("http.route", route)
+                if status is not None:
+                    span.set_attribute("http.response.status_code", status)
+                if error is not None or status is None or status >= 500:
+                    span.set_attribute(
+                        "error.type", type(error).__qualname__ if error else str(status or "500")
+                    )
+                    span.set_status(StatusCode.ERROR)
+            span.end()
+        finally:
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+
+def _redacted_query(query: bytes) -> str:
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return urlencode(
+        [(key, "REDACTED" if key in _SENSITIVE_QUERY_PARAMETERS else value) for key, value in pairs]
+    )
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from .authentication import PRINCIPAL_STATE_KEY
 
@@ -74,15 +74,15 @@ def _encode(headers: Mapping[str, str]) -> Headers:
     ]
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeaders:
+    """The headers for each response, added by the request layer (`request_context.py`)."""
+
     def __init__(
         self,
-        app: ASGIApp,
         *,
         headers: Mapping[str, str],
         path_overrides: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        self.app = app
         self._default = _encode(headers)
         # Longest prefix first, so "/docs/x" beats "/docs" when both are configured.
         self._overrides = sorted(
@@ -94,26 +94,16 @@ class SecurityHeadersMiddleware:
             reverse=True,
         )
 
-    def _headers_for(self, path: str) -> Headers:
+    def for_path(self, path: str) -> Headers:
         for prefix, headers in self._overrides:
             if path == prefix or path.startswith(prefix + "/"):
                 return headers
         return self._default
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = self._headers_for(scope["path"]) if self._overrides else self._default
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                existing = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in existing}
-                existing.extend(pair for pair in extra if pair[0] not in present)
-                if _CACHE_CONTROL not in present and PRINCIPAL_STATE_KEY in scope.get("state", ()):
-                    existing.append(_NO_STORE)
-                message["headers"] = existing
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    @staticmethod
+    def add(extra: Headers, scope: Scope, headers: Headers) -> None:
+        """Add `extra` (from `for_path`) to a response's `headers`, keeping what it set."""
+        present = {name.lower() for name, _ in headers}
+        headers.extend(pair for pair in extra if pair[0] not in present)
+        if _CACHE_CONTROL not in present and PRINCIPAL_STATE_KEY in scope.get("state", ()):
+            headers.append(_NO_STORE)

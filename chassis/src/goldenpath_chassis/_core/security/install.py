@@ -2,11 +2,11 @@
 
 Request path, outermost first (see `api.py`):
 
-    request context -> security headers -> unhandled errors -> CORS -> per-IP rate limit
-    -> body size limit -> authentication before the body -> routing -> authentication,
-    per-principal rate limit, scopes (route dependencies)
+    request layer (request ID, metrics, span, access log, security headers, header limit,
+    unhandled errors) -> CORS -> per-IP rate limit -> body size limit -> authentication before
+    the body -> routing -> authentication, per-principal rate limit, scopes (route dependencies)
 
-Security headers sit outside the error handler so that even a 500 carries them; CORS sits
+Security headers are added by the request layer to every response, even a 500; CORS sits
 outside the limiters so that a browser can read a 401 or 429; the per-IP limit runs before the
 body is read and before any credential is checked; a protected route's caller is authenticated
 on the first read of its body, so an anonymous body is never read (`before_body.py`).
@@ -46,7 +46,7 @@ from .dev_keys import (
     development_issuer,
     load_or_create_development_key,
 )
-from .headers import SecurityHeadersMiddleware, default_headers, docs_csp
+from .headers import SecurityHeaders, default_headers, docs_csp
 from .jwt import JwksKeySource, JwtVerifier, KeySource, StaticKeySource
 from .rate_limit import IpRateLimitMiddleware, RateLimiter
 from .revocation import SessionRevocations
@@ -115,13 +115,12 @@ def add_request_guards(app: FastAPI, settings: ChassisSettings, guards: RequestG
         app.add_middleware(CORSMiddleware, **cors_options(settings.cors.allow_origins))
 
 
-def add_security_headers(app: FastAPI, settings: ChassisSettings) -> None:
-    """Security headers on every response (add after the error handler, so it wraps it)."""
+def security_headers(app: FastAPI, settings: ChassisSettings) -> SecurityHeaders:
+    """The security headers of every response, for the request layer (`request_context.py`)."""
     overrides = {STATIC_PREFIX: {"cross-origin-resource-policy": "cross-origin"}}
     if app.openapi_url is not None:
         overrides["/docs"] = {"content-security-policy": docs_csp(settings.static.base_url)}
-    app.add_middleware(
-        SecurityHeadersMiddleware,
+    return SecurityHeaders(
         headers=default_headers(hsts_seconds=settings.headers.hsts_seconds),
         path_overrides=overrides,
     )

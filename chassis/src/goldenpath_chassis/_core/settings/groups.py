@@ -295,6 +295,16 @@ class CacheSettings(SettingsGroup):
     memory_max_entries: int = Field(
         10_000, ge=1, le=1_000_000, description="Bound of the in-process cache used without Redis."
     )
+    near_max_staleness_ms: int = Field(
+        100,
+        ge=0,
+        le=60_000,
+        description="With Redis: entries are also kept in process memory, and a read served there "
+        "is never staler than this after another process's write (0: always read Redis).",
+    )
+    near_max_entries: int = Field(
+        10_000, ge=1, le=1_000_000, description="Bound of the entries kept in process memory."
+    )
 
 
 class HttpClientSettings(SettingsGroup):
