@@ -1,26 +1,33 @@
-"""Benchmark: the cost of the standards, against a bare FastAPI service in the same run.
+"""Benchmark: the cost of the standards, side by side in one run with what sets the scale.
 
 A generated service (the defaults project) runs as in production: APP_ENV=production on
 PostgreSQL and Redis, JWTs verified against a key pair made for the run, rate limiting on (with
-limits too high to throttle), metrics, tracing exported to a loopback OTLP receiver with the
-documented default sampling, JSON logs at INFO. Beside it, a bare FastAPI app on the same uvicorn
-(same venv, uvloop and httptools) returns the same payloads with nothing else. wrk drives both
-on loopback, runs alternating (generated, bare, generated, bare...), medians reported, for:
+limits too high to throttle), metrics, every request traced and exported to a loopback OTLP
+receiver (the documented default sampler), JSON logs at INFO. Beside it, in the same run, on
+the same uvicorn (uvloop and httptools) and the project's runtime dependencies only:
 
-- an authenticated, cached GET of one item (`/v1/items/{id}`, bearer token with items:read);
-- an authenticated list (`/v1/items`, one full page);
-- `/health/live`.
+- the floor: bare FastAPI plus the one redis-py GET a read through a shared cache needs, and
+  nothing else; the cached GET's target is set against it;
+- bare FastAPI returning the same payloads;
+- the service with 10% of traces sampled (the documented alternative to the default sampler),
+  for the cached GET;
+- with `--before PROJECT`, another generated service (an earlier chassis, say), on a database of
+  its own: a before-and-after comparison from one sitting;
+- with `--peer PATH`, fastapi/full-stack-fastapi-template's backend (`benchmarks/peer.py`), as
+  its Dockerfile runs it with one worker, on a PostgreSQL of its own, signed in as its API
+  requires, on its equivalent endpoints (one item, the list).
 
-For the cached GET, a third app sets the scale: the floor, bare FastAPI plus the one redis-py
-GET a read through a shared cache needs, and nothing else (`--no-floor` skips it).
-
-It also measures start-up to `/health/ready` 200 (production settings), resident memory after
-the load, `copier copy --defaults` time (rendering only: no `uv lock`, no install) and reads the
-image size if an image was built (`--image` builds one, slowly). Each figure is printed beside
-its target with PASS or MISS. It is a benchmark, not a test: it fails nothing.
+wrk drives them on loopback, one app at a time, in alternating order, for three endpoints: an
+authenticated, cached GET of one item, an authenticated list (one full page) and
+`/health/live`. Then: what each side does per request (counted where it can be), start-up to
+readiness (production settings, the median of five), resident memory after the load,
+`copier copy --defaults` time (rendering only) and the image size (`--image` builds one,
+slowly). Each figure is printed beside its target with PASS or MISS, with the machine's load
+before and after; it is a benchmark, not a test: it fails nothing.
 
 Run it from the template repository:
-`uv run python benchmarks/standards_cost.py [--rounds N] [--duration S] [--project PATH]`.
+`uv run python benchmarks/standards_cost.py [--rounds N] [--duration S] [--project PATH]
+[--before PATH] [--peer PATH]`.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +45,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -45,6 +53,7 @@ import httpx
 # `python benchmarks/standards_cost.py` puts benchmarks/ first on sys.path, not the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import peer as peer_side
 from benchmarks.startup import time_generation
 from tests.support.commands import (
     pin_python_for_generated_projects,
@@ -63,17 +72,30 @@ ITEMS = 20  # one full default page for the list
 # The documented alternative to the default sampler (docs/observability.md of a service).
 SAMPLED = "gen. 10%"
 SAMPLED_ENV = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+GENERATED = "generated"
+BARE = "bare"
 # Bare FastAPI plus the one Redis read a shared cache needs: the least any cached GET can cost.
 FLOOR = "floor"
-# Apps that run the first endpoint (the cached GET) only.
-CACHED_GET_ONLY = (SAMPLED, FLOOR)
+BEFORE = "before"
+PEER = "peer"
 
-# The targets of issue 10.
-THROUGHPUT_SHARE_TARGET = 0.60  # authenticated cached GET: >= 60% of bare req/s
-P99_RATIO_TARGET = 2.0  # ... and <= 2x bare p99
-STARTUP_TARGET_SECONDS = 2.0
+# The endpoints, by the name each app serves them under.
+ITEM, LIST, LIVE = "item", "list", "live"
+ENDPOINT_TITLES = {
+    ITEM: "authenticated cached GET /v1/items/{id}",
+    LIST: "authenticated list /v1/items",
+    LIVE: "/health/live",
+}
+
+# The targets of issue 18.
+FLOOR_THROUGHPUT_TARGET = 0.35  # the cached GET: >= 0.35 of the floor's req/s ...
+FLOOR_P99_TARGET = 3.0  # ... and a p99 <= 3x the floor's
+PEER_TARGET = 4.0  # >= 4x the peer's req/s on its equivalent endpoints
+STARTUP_TARGET_SECONDS = 1.0
 RSS_TARGET_MB = 150.0
-IMAGE_TARGET_MB = 120.0
+IMAGE_TARGET_MB = 100.0
+# Sequential requests per endpoint for the count of what each does per request.
+CENSUS_REQUESTS = 100
 
 # Printed by wrk's done() callback: one line a run, latencies in microseconds.
 WRK_SCRIPT = textwrap.dedent(
@@ -89,7 +111,7 @@ WRK_SCRIPT = textwrap.dedent(
     """
 )
 
-# Run in the generated project's venv: a key pair, its public half and two tokens.
+# Run in the generated project's venv: a key pair, its public half and tokens.
 CREDENTIALS = textwrap.dedent(
     f"""
     import json
@@ -107,23 +129,60 @@ CREDENTIALS = textwrap.dedent(
         "public_pem": key.public_pem,
         "read": mint("items:read"),
         "write": mint("items:read", "items:write"),
+        "metrics": mint("metrics:read"),
     }}))
     """
 )
 
-# Run in the generated project's venv: the OTLP/HTTP receiver of its own tests, until stdin closes.
+# Run in the generated project's venv: an OTLP/HTTP sink, until stdin closes. It answers each
+# export at once and keeps its body; the spans are decoded and counted only at the end, so the
+# sink takes as little CPU from the machine as a collector elsewhere would.
 RECEIVER = textwrap.dedent(
     """
-    import sys
-    try:
-        from goldenpath_chassis.testing.otlp import otlp_receiver
-    except ImportError:  # a service generated before 0.4.0
-        from tests.support.otlp import otlp_receiver
+    import asyncio, sys, threading
 
-    with otlp_receiver() as receiver:
-        print(receiver.endpoint, flush=True)
-        sys.stdin.read()
-        print(f"{len(receiver.received())} spans in {receiver.requests} exports", flush=True)
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    bodies = []
+    OK = b"HTTP/1.1 200 OK\\r\\nContent-Type: application/x-protobuf\\r\\nContent-Length: 0\\r\\n\\r\\n"
+
+    async def serve(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\\r\\n\\r\\n")
+                length = 0
+                for line in head.split(b"\\r\\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                bodies.append(await reader.readexactly(length))
+                writer.write(OK)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main():
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        print(f"http://127.0.0.1:{port}", flush=True)
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        threading.Thread(
+            target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(done.set)), daemon=True
+        ).start()
+        await done.wait()
+        server.close()
+
+    asyncio.run(main())
+    spans = 0
+    for body in bodies:
+        request = ExportTraceServiceRequest.FromString(body)
+        spans += sum(
+            len(scope.spans) for resource in request.resource_spans
+            for scope in resource.scope_spans
+        )
+    print(f"{spans} spans in {len(bodies)} exports", flush=True)
     """
 )
 
@@ -133,7 +192,7 @@ RECEIVER = textwrap.dedent(
 # (redis-py as the service configures it) and returns those bytes, nothing else: no
 # authentication, decoding, validation, tracing, metrics or logs. The least a read through a
 # cache shared by replicas (PERF-1) can cost, so the cached GET's target can be set against it.
-BARE = textwrap.dedent(
+BARE_APP = textwrap.dedent(
     """
     import json, os, sys
     from contextlib import asynccontextmanager
@@ -199,16 +258,25 @@ class WrkResult:
     p50_ms: float
     p95_ms: float
     p99_ms: float
-    # The server process's own CPU time (user + system) per request: steadier than req/s on a
-    # shared machine, where throughput also depends on how much CPU the process was given.
+    # The server process's own CPU time (user + system, every thread) per request: steadier
+    # than requests/s on a shared machine, where throughput also depends on how much CPU the
+    # process was given.
     cpu_ms: float
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    name: str
     path: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class App:
+    """One process under load: how to start it, and the endpoints it serves, by name."""
+
+    label: str
+    start: Callable[[str], RunningService]
+    endpoints: Mapping[str, Endpoint]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -273,6 +341,13 @@ def verdict(passed: bool) -> str:
     return "PASS" if passed else "MISS"
 
 
+def machine_load() -> str:
+    one, five, _ = os.getloadavg()
+    cores = os.cpu_count() or 1
+    busy = " (busy: other work shares the cores)" if five > cores * 0.5 else ""
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {cores} cores{busy}"
+
+
 @contextmanager
 def otlp_receiver(project: Path) -> Iterator[str]:
     """The generated project's OTLP receiver in its own process; yields the endpoint."""
@@ -295,15 +370,15 @@ def otlp_receiver(project: Path) -> Iterator[str]:
         print(f"OTLP receiver: {summary}")
 
 
-def runtime_environment(project: Path, workdir: Path) -> Path:
-    """The project's runtime dependencies only, as the image has them; returns its python.
+def runtime_environment(project: Path, venv: Path) -> Path:
+    """The project's runtime dependencies only, compiled to bytecode, as the image has them;
+    returns its python.
 
     The project's own `.venv` also holds the development tools, and some change what the service
     imports (schemathesis brings rich, which structlog then loads at start-up).
     """
-    venv = workdir / "runtime-venv"
     run(
-        [uv_executable(), "sync", "--locked", "--no-dev", "--quiet"],
+        [uv_executable(), "sync", "--locked", "--no-dev", "--compile-bytecode", "--quiet"],
         cwd=project,
         env={"UV_PROJECT_ENVIRONMENT": str(venv)},
     )
@@ -311,42 +386,38 @@ def runtime_environment(project: Path, workdir: Path) -> Path:
 
 
 @dataclass
-class Bench:
-    project: Path
-    workdir: Path
-    env: dict[str, str]
-    credentials: dict[str, str]
-    sampled_env: dict[str, str]
-    # The service and bare FastAPI run on the runtime dependencies only (`runtime_environment`).
-    python: Path | None = None
-    # The Redis the floor app reads from (none: no floor run).
-    floor_redis: str | None = None
+class ServiceSide:
+    """A generated service: its project, its runtime environment and its production settings."""
 
-    def _start(self, label: str, command: list[str], env: dict[str, str]) -> RunningService:
+    label: str
+    project: Path
+    python: Path
+    env: dict[str, str]
+    workdir: Path
+
+    def start(self, label: str, extra: Mapping[str, str] | None = None) -> RunningService:
         return start(
             self.project,
-            command,
-            env=env,
+            ["-m", PACKAGE],
+            env=self.env | dict(extra or {}),
             log_path=self.workdir / f"{label}.log",
             wait_path="/health/ready",
             python=self.python,
         )
 
-    def start_service(self, label: str) -> RunningService:
-        return self._start(label, ["-m", PACKAGE], self.env)
 
-    def start_sampled(self, label: str) -> RunningService:
-        return self._start(label, ["-m", PACKAGE], self.env | self.sampled_env)
-
-    def start_floor(self, label: str) -> RunningService:
-        assert self.floor_redis is not None
-        return self._start(label, self._bare_app(), {"REDIS_URL": self.floor_redis})
-
-    def start_bare(self, label: str) -> RunningService:
-        return self._start(label, self._bare_app(), {})
-
-    def _bare_app(self) -> list[str]:
-        return [str(self.workdir / "bare.py"), str(self.workdir / "payloads.json")]
+def start_bare(
+    workdir: Path, python: Path, project: Path, label: str, redis: str | None = None
+) -> RunningService:
+    """Bare FastAPI (or, given Redis, the floor) on the generated service's environment."""
+    return start(
+        project,
+        [str(workdir / "bare.py"), str(workdir / "payloads.json")],
+        env={"REDIS_URL": redis} if redis else {},
+        log_path=workdir / f"{label}.log",
+        wait_path="/health/ready",
+        python=python,
+    )
 
 
 def seed(service: RunningService, credentials: Mapping[str, str]) -> dict[str, object]:
@@ -376,59 +447,56 @@ def seed(service: RunningService, credentials: Mapping[str, str]) -> dict[str, o
     return {"item": item.json(), "list": listing.json(), "live": live.json(), "id": ids[0]}
 
 
-def measure_load(
-    bench: Bench, endpoints: Sequence[Endpoint], *, rounds: int, duration: float, connections: int
-) -> tuple[dict[str, dict[str, list[WrkResult]]], dict[str, list[float]]]:
-    """Alternate the apps for each endpoint; keep every run's figures and the RSS.
-
-    The sampled variant (the service with 10% of traces kept) and the floor run the first
-    endpoint only: they answer "what would the documented alternative to the default sampler
-    buy" and "what does the one Redis read of a shared cache cost by itself".
-    """
-    script = bench.workdir / "report.lua"
-    script.write_text(WRK_SCRIPT)
-    results: dict[str, dict[str, list[WrkResult]]] = {endpoint.name: {} for endpoint in endpoints}
-    rss: dict[str, list[float]] = {}
-    starters: dict[str, Callable[[str], RunningService]] = {
-        "generated": bench.start_service,
-        "bare": bench.start_bare,
+def service_endpoints(item_id: object, credentials: Mapping[str, str]) -> dict[str, Endpoint]:
+    bearer = {"Authorization": f"Bearer {credentials['read']}"}
+    return {
+        ITEM: Endpoint(f"/v1/items/{item_id}", bearer),
+        LIST: Endpoint("/v1/items", bearer),
+        LIVE: Endpoint("/health/live"),
     }
-    if bench.sampled_env:
-        starters[SAMPLED] = bench.start_sampled
-    if bench.floor_redis is not None:
-        starters[FLOOR] = bench.start_floor
-    services = {kind: starter(f"load-{kind}") for kind, starter in starters.items()}
 
-    def kinds_for(endpoint: Endpoint, round_number: int) -> list[str]:
-        kinds = [
-            kind for kind in services if kind not in CACHED_GET_ONLY or endpoint is endpoints[0]
-        ]
-        return kinds if round_number % 2 == 0 else kinds[::-1]
 
+def measure_load(
+    apps: Sequence[App], workdir: Path, *, rounds: int, duration: float, connections: int
+) -> tuple[dict[str, dict[str, list[WrkResult]]], dict[str, list[float]]]:
+    """Each endpoint, app after app in alternating order, `rounds` times; and the RSS after each
+    round. Every app runs for the whole measurement, so all share the machine alike."""
+    script = workdir / "report.lua"
+    script.write_text(WRK_SCRIPT)
+    results: dict[str, dict[str, list[WrkResult]]] = {name: {} for name in ENDPOINT_TITLES}
+    rss: dict[str, list[float]] = {}
+    services: dict[str, RunningService] = {}
     try:
-        for endpoint in endpoints:  # warm-up: lazy imports, caches, pools
-            for kind in kinds_for(endpoint, 0):
+        for app in apps:
+            services[app.label] = app.start(f"load-{app.label}")
+
+        def serving(name: str, round_number: int) -> list[App]:
+            found = [app for app in apps if name in app.endpoints]
+            return found if round_number % 2 == 0 else found[::-1]
+
+        for name in ENDPOINT_TITLES:  # warm-up: lazy imports, caches, pools, leases
+            for app in serving(name, 0):
                 wrk(
-                    services[kind],
-                    endpoint,
+                    services[app.label],
+                    app.endpoints[name],
                     script=script,
                     duration=min(duration, 3),
                     connections=connections,
                 )
         for round_number in range(rounds):
-            for endpoint in endpoints:
-                for kind in kinds_for(endpoint, round_number):
-                    results[endpoint.name].setdefault(kind, []).append(
+            for name in ENDPOINT_TITLES:
+                for app in serving(name, round_number):
+                    results[name].setdefault(app.label, []).append(
                         wrk(
-                            services[kind],
-                            endpoint,
+                            services[app.label],
+                            app.endpoints[name],
                             script=script,
                             duration=duration,
                             connections=connections,
                         )
                     )
-            for kind, service in services.items():
-                rss.setdefault(kind, []).append(rss_mb(service.process.pid))
+            for label, service in services.items():
+                rss.setdefault(label, []).append(rss_mb(service.process.pid))
             print(f"  round {round_number + 1}/{rounds} done", flush=True)
     finally:
         for service in services.values():
@@ -436,12 +504,80 @@ def measure_load(
     return results, rss
 
 
-def measure_startup(bench: Bench, runs: int) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {"generated": [], "bare": []}
+def redis_commands(port: int) -> int:
+    """Commands Redis has answered, but for PING (the near cache's listener pings on a clock,
+    not per request) and INFO (this count's own). One inline command, read as RESP: the
+    template repository's environment has no Redis client."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(b"INFO commandstats\r\n")
+        reader = connection.makefile("rb")
+        size = int(reader.readline()[1:])
+        text = reader.read(size).decode()
+    calls = 0
+    for line in text.splitlines():
+        name, _, values = line.partition(":")
+        if name.startswith("cmdstat_") and name not in {"cmdstat_ping", "cmdstat_info"}:
+            calls += int(values.split(",")[0].removeprefix("calls="))
+    return calls
+
+
+def sql_statements(service: RunningService, token: str) -> float:
+    """Statements the service has run, from its own metrics (`/metrics`, OBS-1)."""
+    response = httpx.get(
+        service.base_url + "/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    response.raise_for_status()
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in response.text.splitlines()
+        if line.startswith("db_client_operation_duration_seconds_count")
+    )
+
+
+@dataclass(frozen=True)
+class Census:
+    redis_commands: float | None
+    sql_statements: float | None
+    log_lines: float
+
+
+def census(
+    app: App, workdir: Path, *, redis_port: int, metrics_token: str | None
+) -> dict[str, Census]:
+    """What one request to each endpoint costs the app in round trips and log lines, counted
+    over `CENSUS_REQUESTS` sequential requests (the app alone on the machine's Redis)."""
+    service = app.start(f"census-{app.label}")
+    counted: dict[str, Census] = {}
+    try:
+        with httpx.Client(base_url=service.base_url, timeout=30) as client:
+            for name, endpoint in app.endpoints.items():
+                client.get(endpoint.path, headers=dict(endpoint.headers)).raise_for_status()
+                lines = service.output().count("\n")
+                commands = redis_commands(redis_port)
+                statements = sql_statements(service, metrics_token) if metrics_token else None
+                for _ in range(CENSUS_REQUESTS):
+                    client.get(endpoint.path, headers=dict(endpoint.headers)).raise_for_status()
+                per = 1 / CENSUS_REQUESTS
+                counted[name] = Census(
+                    redis_commands=(redis_commands(redis_port) - commands) * per
+                    if app.label != PEER
+                    else None,
+                    sql_statements=(sql_statements(service, metrics_token) - statements) * per
+                    if metrics_token and statements is not None
+                    else None,
+                    log_lines=(service.output().count("\n") - lines) * per,
+                )
+    finally:
+        service.stop()
+    return counted
+
+
+def measure_startup(apps: Sequence[App], runs: int) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {app.label: [] for app in apps}
     for index in range(runs):
-        for kind, starter in (("generated", bench.start_service), ("bare", bench.start_bare)):
-            service = starter(f"startup-{kind}-{index}")
-            timings[kind].append(time.perf_counter() - service.started_at)
+        for app in apps:
+            service = app.start(f"startup-{app.label}-{index}")
+            timings[app.label].append(time.perf_counter() - service.started_at)
             service.stop()
     return timings
 
@@ -480,53 +616,145 @@ def image_size_mb(build: bool, project: Path) -> tuple[float | None, str]:
     return size, f"built in {built_in:.0f} s on stand-in base images (tests/support/images.py)"
 
 
-def print_load(results: Mapping[str, Mapping[str, Sequence[WrkResult]]], rounds: int) -> bool:
-    print(f"\nLoad: wrk on loopback, medians of {rounds} alternating runs; ratio = generated/bare")
+def _row(name: str, label: str, result: WrkResult) -> str:
+    return (
+        f"{name:<42} {label:<10} {result.requests_per_second:8.0f} {result.p50_ms:8.2f}"
+        f" {result.p95_ms:8.2f} {result.p99_ms:8.2f} {result.cpu_ms:11.3f}"
+    )
+
+
+def _ratio(label: str, result: WrkResult, reference: WrkResult) -> str:
+    return (
+        f"{'':<42} {label:<10} {result.requests_per_second / reference.requests_per_second:7.2f}x"
+        f" {result.p50_ms / reference.p50_ms:7.2f}x {result.p95_ms / reference.p95_ms:7.2f}x"
+        f" {result.p99_ms / reference.p99_ms:7.2f}x {result.cpu_ms / reference.cpu_ms:10.2f}x"
+    )
+
+
+def floor_verdicts(medians: Mapping[str, WrkResult], verdicts: dict[str, bool]) -> None:
+    """The cached GET against the floor, for each sampler setting measured."""
+    floor = medians.get(FLOOR)
+    if floor is None:
+        return
+    for label, setting in ((GENERATED, "every request traced (the default)"),
+                           (SAMPLED, "10% of traces sampled")):  # fmt: skip
+        result = medians.get(label)
+        if result is None:
+            continue
+        share = result.requests_per_second / floor.requests_per_second
+        p99 = result.p99_ms / floor.p99_ms
+        verdicts[f"cached GET vs floor, {setting}: throughput"] = share >= FLOOR_THROUGHPUT_TARGET
+        verdicts[f"cached GET vs floor, {setting}: p99"] = p99 <= FLOOR_P99_TARGET
+        print(
+            f"  target, {setting}: >= {FLOOR_THROUGHPUT_TARGET:.2f} of the floor's req/s: "
+            f"{share:.2f} {verdict(share >= FLOOR_THROUGHPUT_TARGET)}; p99 <= "
+            f"{FLOOR_P99_TARGET:g}x the floor's: {p99:.2f}x {verdict(p99 <= FLOOR_P99_TARGET)}"
+        )
+
+
+def peer_verdict(name: str, medians: Mapping[str, WrkResult], verdicts: dict[str, bool]) -> None:
+    peer, generated = medians.get(PEER), medians.get(GENERATED)
+    if peer is None or generated is None:
+        return
+    times = generated.requests_per_second / peer.requests_per_second
+    verdicts[f"{name} vs the peer"] = times >= PEER_TARGET
+    print(
+        f"  target: >= {PEER_TARGET:g}x the peer's req/s: {times:.2f}x "
+        f"{verdict(times >= PEER_TARGET)} (CPU a request: {peer.cpu_ms / generated.cpu_ms:.2f}x "
+        "less than the peer's)"
+    )
+
+
+def print_load(
+    results: Mapping[str, Mapping[str, Sequence[WrkResult]]], rounds: int
+) -> dict[str, bool]:
+    print(
+        f"\nLoad: wrk on loopback, medians of {rounds} alternating runs; under each endpoint, "
+        "the generated service over each other app"
+    )
     header = (
         f"{'endpoint':<42} {'app':<10} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
         f" {'CPU ms/req':>11}"
     )
     print(header)
     print("-" * len(header))
-    passed = True
-    for name, by_kind in results.items():
-        medians = {kind: median_result(runs) for kind, runs in by_kind.items()}
-        bare = medians["bare"]
-        for kind, result in medians.items():
+    verdicts: dict[str, bool] = {}
+    for name, by_label in results.items():
+        medians = {label: median_result(runs) for label, runs in by_label.items()}
+        title = ENDPOINT_TITLES[name]
+        for label, result in medians.items():
+            print(_row(title, label, result))
+        generated = medians.get(GENERATED)
+        if generated is None:
+            continue
+        for label, result in medians.items():
+            if label != GENERATED:
+                print(_ratio(f"/{label}", generated, result))
+        if name == ITEM:
+            floor_verdicts(medians, verdicts)
+        if name in {ITEM, LIST}:
+            peer_verdict(title, medians, verdicts)
+    return verdicts
+
+
+def print_census(counted: Mapping[str, Mapping[str, Census]], with_peer: bool) -> None:
+    print(
+        f"\nWhat each request does, counted over {CENSUS_REQUESTS} sequential requests "
+        "(Redis: commands answered; SQL: statements, from the service's own metrics)"
+    )
+    for label, by_endpoint in counted.items():
+        for name, found in by_endpoint.items():
+            redis = "-" if found.redis_commands is None else f"{found.redis_commands:.2f}"
+            sql = "-" if found.sql_statements is None else f"{found.sql_statements:.2f}"
             print(
-                f"{name:<42} {kind:<10} {result.requests_per_second:8.0f} {result.p50_ms:8.2f}"
-                f" {result.p95_ms:8.2f} {result.p99_ms:8.2f} {result.cpu_ms:11.3f}"
+                f"  {ENDPOINT_TITLES[name]:<42} {label:<10} Redis {redis:>5}  SQL {sql:>5}  "
+                f"log lines {found.log_lines:.2f}"
             )
-        for kind, result in medians.items():
-            if kind == "bare":
-                continue
-            print(
-                f"{'':<42} {'ratio' if kind == 'generated' else kind + '/b':<10}"
-                f" {result.requests_per_second / bare.requests_per_second:8.0%}"
-                f" {result.p50_ms / bare.p50_ms:7.2f}x {result.p95_ms / bare.p95_ms:7.2f}x"
-                f" {result.p99_ms / bare.p99_ms:7.2f}x {result.cpu_ms / bare.cpu_ms:10.2f}x"
-            )
-        if name.startswith("authenticated cached GET"):
-            generated = medians["generated"]
-            share = generated.requests_per_second / bare.requests_per_second
-            p99_ratio = generated.p99_ms / bare.p99_ms
-            throughput_ok = share >= THROUGHPUT_SHARE_TARGET
-            latency_ok = p99_ratio <= P99_RATIO_TARGET
-            passed = throughput_ok and latency_ok
-            print(
-                f"  target: >= {THROUGHPUT_SHARE_TARGET:.0%} of bare req/s: {share:.0%} "
-                f"{verdict(throughput_ok)}; p99 <= {P99_RATIO_TARGET:g}x bare: "
-                f"{p99_ratio:.2f}x {verdict(latency_ok)}"
-            )
-            if FLOOR in medians:
-                floor = medians[FLOOR]
-                print(
-                    f"  floor (bare FastAPI + one redis-py GET, nothing else): "
-                    f"{floor.requests_per_second / bare.requests_per_second:.0%} of bare req/s, "
-                    f"p99 {floor.p99_ms / bare.p99_ms:.2f}x; the service reaches "
-                    f"{generated.requests_per_second / floor.requests_per_second:.0%} of the floor"
-                )
-    return passed
+    if with_peer:
+        print(f"\n  {'per request':<16} {'generated (production settings)':<62} peer")
+        for concern, ours, theirs in peer_side.PER_REQUEST:
+            print(f"  {concern:<16} {ours:<62} {theirs}")
+
+
+def print_process(
+    startup: Mapping[str, Sequence[float]],
+    rss: Mapping[str, Sequence[float]],
+    generation: Sequence[float],
+    image: tuple[float | None, str],
+    verdicts: dict[str, bool],
+) -> None:
+    """The process and project figures beside their targets."""
+    print("\nProcess and project")
+    startup_s = statistics.median(startup[GENERATED])
+    verdicts["start-up"] = startup_s < STARTUP_TARGET_SECONDS
+    others = ", ".join(
+        f"{label} {statistics.median(values):.2f} s" for label, values in startup.items()
+        if label != GENERATED
+    )  # fmt: skip
+    print(
+        f"start-up to /health/ready 200       {startup_s:6.2f} s   ({others}; medians of "
+        f"{len(startup[GENERATED])}, production settings, tracing configured)"
+        f"   target < {STARTUP_TARGET_SECONDS:g} s: {verdict(verdicts['start-up'])}"
+    )
+    memory = max(rss[GENERATED])  # the highest reading, taken after each round of load
+    verdicts["RSS"] = memory < RSS_TARGET_MB
+    print(
+        f"RSS after warm-up and load          {memory:6.1f} MB  (bare FastAPI "
+        f"{max(rss[BARE]):.1f} MB)   target < {RSS_TARGET_MB:g} MB: {verdict(verdicts['RSS'])}"
+    )
+    image_mb, image_note = image
+    if image_mb is None:
+        print(f"image size                          {image_note}   target < {IMAGE_TARGET_MB:g} MB")
+    else:
+        verdicts["image"] = image_mb < IMAGE_TARGET_MB
+        print(
+            f"image size                          {image_mb:6.1f} MB  ({image_note})   "
+            f"target < {IMAGE_TARGET_MB:g} MB: {verdict(verdicts['image'])}"
+        )
+    print(
+        f"copier copy --defaults (no tasks)   {statistics.median(generation):6.2f} s   "
+        f"(median of {len(generation)}, min {min(generation):.2f} s; no `uv lock`, no install)"
+    )
 
 
 def production_environment(
@@ -551,52 +779,32 @@ def production_environment(
     }
 
 
-def print_process(
-    startup: Mapping[str, Sequence[float]],
-    rss: Mapping[str, Sequence[float]],
-    generation: Sequence[float],
-    image_mb: float | None,
-    image_note: str,
-) -> str:
-    """The process and project figures beside their targets; returns the verdicts."""
-    print("\nProcess and project")
-    startup_s = statistics.median(startup["generated"])
-    startup_ok = startup_s < STARTUP_TARGET_SECONDS
-    print(
-        f"start-up to /health/ready 200       {startup_s:6.2f} s   (bare FastAPI "
-        f"{statistics.median(startup['bare']):.2f} s; medians of {len(startup['generated'])})"
-        f"   target < {STARTUP_TARGET_SECONDS:g} s: {verdict(startup_ok)}"
-    )
-    memory = max(rss["generated"])  # the highest reading, taken after each round of load
-    memory_ok = memory < RSS_TARGET_MB
-    print(
-        f"RSS after warm-up and load          {memory:6.1f} MB  (bare FastAPI "
-        f"{max(rss['bare']):.1f} MB)   target < {RSS_TARGET_MB:g} MB: {verdict(memory_ok)}"
-    )
-    image = "image not built"
-    if image_mb is None:
-        print(f"image size                          {image_note}   target < {IMAGE_TARGET_MB:g} MB")
-    else:
-        image = f"image {verdict(image_mb < IMAGE_TARGET_MB)}"
-        print(
-            f"image size                          {image_mb:6.1f} MB  ({image_note})   "
-            f"target < {IMAGE_TARGET_MB:g} MB: {verdict(image_mb < IMAGE_TARGET_MB)}"
-        )
-    print(
-        f"copier copy --defaults (no tasks)   {statistics.median(generation):6.2f} s   "
-        f"(median of {len(generation)}, min {min(generation):.2f} s; no `uv lock`, no install)"
-    )
-    return f"start-up {verdict(startup_ok)}, RSS {verdict(memory_ok)}, {image}"
-
-
 def parse_arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternating wrk runs per endpoint")
     parser.add_argument("--duration", type=float, default=8, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--startups", type=int, default=5)
     parser.add_argument("--generations", type=int, default=3)
     parser.add_argument("--project", type=Path, help="an already generated, synced project")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another generated, synced project (an earlier chassis) to run beside it",
+    )
+    parser.add_argument(
+        "--peer",
+        type=Path,
+        help="a checkout of fastapi/full-stack-fastapi-template to run beside it "
+        f"(`git clone {peer_side.PEER_REPOSITORY}`)",
+    )
+    parser.add_argument(
+        "--peer-online",
+        action="store_true",
+        help="let uv download the peer's dependencies (once; later runs read its cache)",
+    )
     parser.add_argument("--image", action="store_true", help="build the image (minutes)")
     parser.add_argument(
         "--no-sampled",
@@ -608,15 +816,70 @@ def parse_arguments() -> argparse.Namespace:
         action="store_true",
         help="skip the floor: bare FastAPI plus one Redis GET, for the cached GET",
     )
+    parser.add_argument("--no-census", action="store_true", help="skip the per-request counts")
     return parser.parse_args()
 
 
-def main() -> int:
+def prepare_service(
+    label: str,
+    project: Path,
+    *,
+    workdir: Path,
+    postgres: PostgresServer,
+    env_for: Callable[[str], dict[str, str]],
+    credentials: Mapping[str, str],
+) -> tuple[ServiceSide, dict[str, object]]:
+    """A generated service on a database of its own, migrated and seeded through its API."""
+    database = postgres.url if label == GENERATED else postgres.create_database(label)
+    env = env_for(database)
+    run([str(project / ".venv/bin/python"), "-m", PACKAGE, "migrate"], cwd=project, env=env)
+    python = runtime_environment(project, workdir / f"runtime-venv-{label}")
+    side = ServiceSide(label, project, python, env, workdir)
+    service = side.start(f"seed-{label}")
+    try:
+        payloads = seed(service, credentials)
+    finally:
+        service.stop()
+    return side, payloads
+
+
+def prepare_peer(args: argparse.Namespace, workdir: Path, postgres: PostgresServer) -> App | None:
+    print("peer ...", flush=True)
+    try:
+        prepared = peer_side.prepare(args.peer, workdir, online=args.peer_online)
+    except peer_side.PeerUnavailableError as error:
+        print(f"\n{'!' * 80}\nTHE PEER DID NOT RUN: {error}\n{'!' * 80}\n")
+        return None
+    database = postgres.create_database("peer").replace("postgresql+asyncpg://", "postgresql://")
+    env = peer_side.environment(database)
+    peer_side.migrate(prepared, env)
+    service = peer_side.start_peer(prepared, env, log_path=workdir / "seed-peer.log")
+    try:
+        seeded = peer_side.seed(service, ITEMS)
+    finally:
+        service.stop()
+    print("The peer, fastapi/full-stack-fastapi-template's backend:")
+    for note in prepared.notes:
+        print(f"  - {note}")
+    print(f"  - {seeded.items} items of one (non-superuser) user, signed in with its password")
+    bearer = {"Authorization": f"Bearer {seeded.token}"}
+    return App(
+        PEER,
+        lambda label: peer_side.start_peer(prepared, env, log_path=workdir / f"{label}.log"),
+        {
+            ITEM: Endpoint(f"{peer_side.API}/items/{seeded.item_id}", bearer),
+            LIST: Endpoint(f"{peer_side.API}/items/", bearer),
+        },
+    )
+
+
+def main() -> int:  # noqa: PLR0912, PLR0915 - one sitting, in order
     args = parse_arguments()
     if shutil.which("wrk") is None:
         print("wrk is needed: `apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`")
         return 1
     pin_python_for_generated_projects()
+    print(f"machine: {machine_load()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="goldenpath-bench-") as tmp:
         workdir = Path(tmp)
         print("copier copy --defaults ...", flush=True)
@@ -627,50 +890,88 @@ def main() -> int:
             run([uv_executable(), "sync", "--locked", "--quiet"], cwd=project)
         python = str(project / ".venv/bin/python")
         credentials = json.loads(run([python, "-c", CREDENTIALS], cwd=project).stdout)
-        (workdir / "bare.py").write_text(BARE)
+        (workdir / "bare.py").write_text(BARE_APP)
         postgres = PostgresServer.create()
         redis = RedisServer.create()
         postgres.start()
         redis.start()
         try:
             with otlp_receiver(project) as endpoint:
-                env = production_environment(
-                    database=postgres.url,
-                    redis=redis.url,
-                    public_key=credentials["public_pem"],
-                    otlp_endpoint=endpoint,
-                )
-                run([python, "-m", PACKAGE, "migrate"], cwd=project, env=env)
-                sampled = {} if args.no_sampled else SAMPLED_ENV
-                runtime = runtime_environment(project, workdir)
-                bench = Bench(
-                    project,
-                    workdir,
-                    env,
-                    credentials,
-                    sampled,
-                    runtime,
-                    floor_redis=None if args.no_floor else redis.url,
-                )
-                service = bench.start_service("seed")
-                try:
-                    payloads = seed(service, credentials)
-                finally:
-                    service.stop()
+
+                def env_for(database: str) -> dict[str, str]:
+                    return production_environment(
+                        database=database,
+                        redis=redis.url,
+                        public_key=credentials["public_pem"],
+                        otlp_endpoint=endpoint,
+                    )
+
+                sides = [(GENERATED, project)] + ([(BEFORE, args.before)] if args.before else [])
+                apps: list[App] = []
+                payloads: dict[str, object] = {}
+                generated: ServiceSide | None = None
+                for label, side_project in sides:
+                    side, seeded = prepare_service(
+                        label,
+                        side_project,
+                        workdir=workdir,
+                        postgres=postgres,
+                        env_for=env_for,
+                        credentials=credentials,
+                    )
+                    endpoints = service_endpoints(seeded["id"], credentials)
+                    apps.append(App(label, side.start, endpoints))
+                    if label == GENERATED:
+                        generated, payloads = side, seeded
+                assert generated is not None
                 (workdir / "payloads.json").write_text(json.dumps(payloads))
-                bearer = {"Authorization": f"Bearer {credentials['read']}"}
-                endpoints = [
-                    Endpoint("authenticated cached GET /v1/items/{id}", "/v1/items/"
-                             + str(payloads["id"]), bearer),
-                    Endpoint("authenticated list /v1/items", "/v1/items", bearer),
-                    Endpoint("/health/live", "/health/live", {}),
-                ]  # fmt: skip
+                item_only = {ITEM: apps[0].endpoints[ITEM]}
+                if not args.no_sampled:
+                    apps.append(
+                        App(SAMPLED, lambda label: generated.start(label, SAMPLED_ENV), item_only)
+                    )
+                bare_endpoints = service_endpoints(payloads["id"], credentials)
+                apps.append(
+                    App(
+                        BARE,
+                        lambda label: start_bare(workdir, generated.python, project, label),
+                        bare_endpoints,
+                    )
+                )
+                if not args.no_floor:
+                    apps.append(
+                        App(
+                            FLOOR,
+                            lambda label: start_bare(
+                                workdir, generated.python, project, label, redis.url
+                            ),
+                            {ITEM: bare_endpoints[ITEM]},
+                        )
+                    )
+                if args.peer is not None:
+                    peer = prepare_peer(args, workdir, postgres)
+                    if peer is not None:
+                        apps.append(peer)
                 print("start-up ...", flush=True)
-                startup = measure_startup(bench, args.startups)
+                startup = measure_startup(
+                    [app for app in apps if app.label in {GENERATED, BEFORE, BARE}],
+                    args.startups,
+                )
+                counted: dict[str, dict[str, Census]] = {}
+                if not args.no_census:
+                    print("per-request counts ...", flush=True)
+                    for app in apps:
+                        if app.label in {GENERATED, BEFORE, PEER}:
+                            counted[app.label] = census(
+                                app,
+                                workdir,
+                                redis_port=redis.port,
+                                metrics_token=credentials["metrics"] if app.label != PEER else None,
+                            )
                 print("load ...", flush=True)
                 results, rss = measure_load(
-                    bench,
-                    endpoints,
+                    apps,
+                    workdir,
                     rounds=args.rounds,
                     duration=args.duration,
                     connections=args.connections,
@@ -678,11 +979,15 @@ def main() -> int:
         finally:
             redis.destroy()
             postgres.destroy()
-        load_ok = print_load(results, args.rounds)  # before the image build, which may fail
-        image_mb, image_note = image_size_mb(args.image, project)
+        verdicts = print_load(results, args.rounds)  # before the image build, which may fail
+        if counted:
+            print_census(counted, with_peer=PEER in counted)
+        image = image_size_mb(args.image, project)
 
-    process_ok = print_process(startup, rss, generation, image_mb, image_note)
-    print(f"\nSummary: cached GET {verdict(load_ok)}, {process_ok}")
+    print_process(startup, rss, generation, image, verdicts)
+    print(f"\nmachine: {machine_load()}")
+    summary = ", ".join(f"{name} {verdict(passed)}" for name, passed in verdicts.items())
+    print(f"\nSummary: {summary}")
     return 0
 
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from goldenpath_chassis._core.cache import (
     Cache,
@@ -19,6 +20,7 @@ from goldenpath_chassis._core.cache import (
     JsonCodec,
     MemoryBackend,
     RedisBackend,
+    invalidate_group_after_commit,
 )
 from goldenpath_chassis._core.metrics import Metrics
 from goldenpath_chassis._core.resilience import CircuitBreakers
@@ -151,6 +153,76 @@ async def test_perf1_a_write_from_another_process_beats_a_racing_load(redis: Red
     assert await here.get_or_load("a", source.loader("a")) == "new"
 
 
+async def test_perf1_a_group_is_invalidated_as_one(backends: BackendFactory) -> None:
+    """Entries no writer could name (the pages of one owner's list) go together."""
+    source = Source()
+    pages = resource(backends())
+    for page in ("first", "second"):
+        for owner in ("ann", "bob"):
+            source.values[f"{owner}/{page}"] = f"{owner}'s {page}, v1"
+            loaded = await pages.get_or_load(page, source.loader(f"{owner}/{page}"), group=owner)
+            assert loaded == f"{owner}'s {page}, v1"
+    loads = source.loads
+    source.values |= {"ann/first": "ann's first, v2", "ann/second": "ann's second, v2"}
+    await pages.invalidate_group("ann")
+    for page in ("first", "second"):
+        assert (
+            await pages.get_or_load(page, source.loader(f"ann/{page}"), group="ann")
+            == f"ann's {page}, v2"
+        )
+        assert (
+            await pages.get_or_load(page, source.loader(f"bob/{page}"), group="bob")
+            == f"bob's {page}, v1"
+        )
+    assert source.loads == loads + 2  # ann's two pages again; bob's still cached
+
+
+async def test_perf1_a_load_racing_a_group_invalidation_is_not_served_again(
+    backends: BackendFactory,
+) -> None:
+    source = Source()
+    source.values["ann/first"] = "old"
+    source.gate = asyncio.Event()
+    pages = resource(backends())
+    reader = asyncio.create_task(
+        pages.get_or_load("first", source.loader("ann/first"), group="ann")
+    )
+    await source.loading.wait()
+    source.values["ann/first"] = "new"
+    await pages.invalidate_group("ann")
+    source.gate.set()
+    assert await reader == "old"  # stored, perhaps, under the group's old generation...
+    source.gate = None
+    assert await pages.get_or_load("first", source.loader("ann/first"), group="ann") == "new"
+
+
+async def test_perf1_a_group_invalidated_after_a_jobs_commit(backends: BackendFactory) -> None:
+    """What a job handler notes on its session is applied by the worker after the commit."""
+    source = Source()
+    source.values["ann/first"] = "v1"
+    backend = backends()
+    cache = Cache(backend, ttl_seconds=60)
+    pages = cache.resource("things:v1", JsonCodec(str))
+    assert await pages.get_or_load("first", source.loader("ann/first"), group="ann") == "v1"
+    session = AsyncSession()
+    invalidate_group_after_commit(session, "things:v1", "ann")
+    source.values["ann/first"] = "v2"
+    await cache.apply_invalidations(session)
+    assert await pages.get_or_load("first", source.loader("ann/first"), group="ann") == "v2"
+
+
+async def test_perf1_another_process_invalidates_a_group(redis: Redis) -> None:
+    prefix = f"test-{uuid.uuid4().hex}:"
+    here = resource(RedisBackend(redis, breakers=CircuitBreakers(), prefix=prefix))
+    elsewhere = resource(RedisBackend(redis, breakers=CircuitBreakers(), prefix=prefix))
+    source = Source()
+    source.values["ann/first"] = "v1"
+    assert await here.get_or_load("first", source.loader("ann/first"), group="ann") == "v1"
+    source.values["ann/first"] = "v2"
+    await elsewhere.invalidate_group("ann")
+    assert await here.get_or_load("first", source.loader("ann/first"), group="ann") == "v2"
+
+
 async def until(condition: Callable[[], bool], failure: str, *, within: float = 5) -> None:
     """Wait, yielding to the tasks under test, until `condition` holds."""
     deadline = asyncio.get_running_loop().time() + within
@@ -179,6 +251,9 @@ class CountingReads:
 
     async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
         await self.inner.write(key, value, ttl_seconds=ttl_seconds, generation=generation)
+
+    async def generation(self, key: str) -> bytes:
+        return await self.inner.generation(key)
 
     async def invalidate(self, keys: Sequence[str]) -> None:
         await self.inner.invalidate(keys)

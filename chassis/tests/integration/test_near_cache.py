@@ -162,3 +162,28 @@ async def test_perf1_a_lost_listener_connection_stops_and_drops_the_copies(
     await wait_for(lambda: here.near.sessions == 2 and here.near.serving)
     assert len(here.near) == 0
     assert await here.things.get_or_load("a", load) == "v1"
+
+
+async def test_perf1_a_group_is_read_in_memory_and_invalidated_across_replicas(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    """A group's generation is copied like any entry: reading a page of it makes no round trip,
+    and another replica's `invalidate_group` reaches every copy within the bound."""
+    reader, writer = replicas
+    source = {"page": "v0"}
+
+    async def load() -> str:
+        return source["page"]
+
+    for version in range(1, 11):
+        await reader.things.get_or_load("first", load, group="ann")
+        await reader.things.get_or_load("first", load, group="ann")
+        before = await commands(reader.redis, "get") + await commands(reader.redis, "mget")
+        for _ in range(10):
+            assert await reader.things.get_or_load("first", load, group="ann") == source["page"]
+        after = await commands(reader.redis, "get") + await commands(reader.redis, "mget")
+        assert after == before, "the group's page was not read from memory"
+        source["page"] = f"v{version}"
+        await writer.things.invalidate_group("ann")
+        await asyncio.sleep(BOUND_SECONDS)
+        assert await reader.things.get_or_load("first", load, group="ann") == source["page"]

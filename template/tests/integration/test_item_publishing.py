@@ -3,8 +3,8 @@
 How jobs are queued, claimed and retried, and how the cache works, is the chassis's (tested
 there). What is the items domain's own: creating an item queues its publish job (and a webhook
 event when WEBHOOK_URL is set) in the same transaction, the job publishes the item, and every
-path that changes an item (update, delete, the job) invalidates its cached copy, so no write is
-followed by a stale read.
+path that changes an item (create, update, delete, the job) invalidates its cached copy and its
+owner's cached list pages, so no write is followed by a stale read.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from goldenpath_chassis import Service, chassis_of
 from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.auth import TokenFactory
 from goldenpath_chassis.testing.databases import delete_all_rows
 from goldenpath_chassis.testing.jobs import run_due_jobs
 from goldenpath_chassis.testing.loopback_http import loopback_http_server
@@ -30,10 +31,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.database]
 Json = dict[str, Any]
 
 
-def cache_count(app: FastAPI, outcome: str) -> float:
+def cache_count(app: FastAPI, outcome: str, cache: str = "items") -> float:
     registry = chassis_of(app).resources.metrics.registry
-    found = registry.get_sample_value(f"cache_{outcome}_total", {"cache": "items"})
+    found = registry.get_sample_value(f"cache_{outcome}_total", {"cache": cache})
     return found or 0.0
+
+
+async def listed(client: httpx.AsyncClient) -> dict[str, Json]:
+    response = await client.get("/v1/items")
+    assert response.status_code == 200, response.text
+    return {item["id"]: item for item in response.json()["items"]}
 
 
 async def queued_jobs(app: FastAPI) -> int:
@@ -94,6 +101,35 @@ async def test_perf1_updates_and_deletes_are_never_followed_by_a_stale_read(
     assert (await client.get(url)).status_code == 404
     # The first read and the one after each write (two changes, the delete) were misses.
     assert cache_count(app, "misses") == 4
+
+
+@pytest.fixture
+async def user_client(app: FastAPI, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """A user's client: an admin's list holds every owner's items, and is never cached."""
+    scopes = ("items:read", "items:write")
+    async with asgi_client(app, headers=tokens.headers(*scopes, subject="lister")) as client:
+        yield client
+
+
+async def test_perf1_every_write_is_seen_by_the_next_list(
+    user_client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    client = user_client
+    assert await listed(client) == {}
+    assert await listed(client) == {}  # an empty page is cached too
+    item = await create(client, "Listed")  # create
+    url = f"/v1/items/{item['id']}"
+    assert (await listed(client))[item["id"]]["name"] == "Listed"
+    assert (await listed(client))[item["id"]]["status"] == "pending"
+    assert cache_count(app, "hits", "item-pages") == 2
+    assert await run_due_jobs(app) == 1  # the publish job
+    assert (await listed(client))[item["id"]]["status"] == "active"
+    assert (await client.patch(url, json={"name": "Renamed"})).status_code == 200  # update
+    assert (await listed(client))[item["id"]]["name"] == "Renamed"
+    assert (await client.delete(url)).status_code == 204  # delete
+    assert await listed(client) == {}
+    # The first read and the one after each of the four writes missed; the rest hit.
+    assert cache_count(app, "misses", "item-pages") == 5
 
 
 async def test_perf1_a_refused_write_leaves_the_cached_item_as_it_is(

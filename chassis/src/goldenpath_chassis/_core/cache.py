@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import time
 from collections import OrderedDict
@@ -103,6 +104,10 @@ class CacheBackend(Protocol):
         """Store unless `key` was invalidated since the read that returned `generation`."""
         ...
 
+    async def generation(self, key: str) -> bytes:
+        """The key's generation: what `invalidate` changes (for groups, `CachedResource`)."""
+        ...
+
     async def invalidate(self, keys: Sequence[str]) -> None: ...
 
     async def clear(self) -> None: ...
@@ -116,6 +121,9 @@ class MemoryBackend:
     def __init__(self, *, max_entries: int) -> None:
         self._max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        # Generations of invalidated keys: never reused, so an old entry is never found again.
+        self._generations: dict[str, bytes] = {}
+        self._invalidations = itertools.count(1)
 
     async def read(self, key: str) -> tuple[bytes | None, bytes]:
         entry = self._entries.get(key)
@@ -135,12 +143,21 @@ class MemoryBackend:
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
+    async def generation(self, key: str) -> bytes:
+        return self._generations.get(key, b"")
+
     async def invalidate(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._entries.pop(key, None)
+            self._generations[key] = str(next(self._invalidations)).encode()
+        if len(self._generations) > self._max_entries:
+            # Forgetting a generation could find entries of an older one: forget those too.
+            self._entries.clear()
+            self._generations.clear()
 
     async def clear(self) -> None:
         self._entries.clear()
+        self._generations.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -162,10 +179,12 @@ class RedisBackend:
         breakers: CircuitBreakers,
         prefix: str,
         near: NearCache | None = None,
+        generation_ttl_seconds: float = GENERATION_TTL_SECONDS,
     ) -> None:
         self._redis = redis
         self._breakers = breakers
         self._prefix = prefix
+        self._generation_ttl = max(1, int(generation_ttl_seconds))
         self._store = redis.register_script(_STORE_IF_GENERATION_UNCHANGED)
         # Copies in process memory, served while Redis's invalidations are known to arrive.
         self.near = near
@@ -201,6 +220,20 @@ class RedisBackend:
             near.keep(keys[0], found, since)
         return found, _as_bytes(generation) or b""
 
+    async def generation(self, key: str) -> bytes:
+        generation_key = self._keys(key)[1]
+        near = self.near
+        if near is not None:
+            copy = near.get(generation_key)
+            if copy is not None:
+                return copy
+            since = near.epoch
+        async with self._guarded():
+            found = _as_bytes(await self._redis.get(generation_key)) or b""
+        if near is not None:
+            near.keep(generation_key, found, since)
+        return found
+
     async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
         async with self._guarded():
             await self._store(
@@ -213,13 +246,14 @@ class RedisBackend:
             return
         if self.near is not None:
             for key in keys:  # at once: this process's own reads never see the old copy
-                self.near.invalidate(self._keys(key)[0])
+                for copied in self._keys(key):
+                    self.near.invalidate(copied)
         async with self._guarded():
             pipeline = self._redis.pipeline(transaction=False)
             for key in keys:
                 value_key, generation_key = self._keys(key)
                 pipeline.incr(generation_key)
-                pipeline.expire(generation_key, GENERATION_TTL_SECONDS)
+                pipeline.expire(generation_key, self._generation_ttl)
                 pipeline.unlink(value_key)
             await pipeline.execute()
 
@@ -294,6 +328,17 @@ class Cache:
                 return value
         self._count("misses", name)
         return await self._single_flight(key, load, codec, generation=generation)
+
+    async def generation(self, name: str, key: str) -> bytes | None:
+        """`key`'s generation (for a group), or None when the cache cannot be trusted now."""
+        if (self._pending or self._clear_pending) and not await self._replay_pending():
+            self._count("errors", name)
+            return None
+        try:
+            return await self.backend.generation(key)
+        except CacheUnavailableError:
+            self._count("errors", name)
+            return None
 
     async def apply_invalidations(self, session: AsyncSession) -> None:
         """Invalidate what `invalidate_after_commit` noted on `session`; call after its commit."""
@@ -403,31 +448,56 @@ class CachedResource[T]:
 
     Bump the version in the name when the cached shape changes, so a deployment never decodes
     entries written by the previous one.
+
+    Entries can belong to a group (`group=`), invalidated together with `invalidate_group`:
+    the pages of one owner's list, say, whose keys (cursors, page sizes) no writer could name.
+    The group's generation is part of each entry's key, so invalidating the group (a new
+    generation) leaves its entries unreachable until their TTL removes them.
     """
 
     def __init__(self, cache: Cache, name: str, codec: Codec[T]) -> None:
         self.cache = cache
         self.name = name
         self.codec = codec
+        self._label = name.partition(":")[0]
 
     def _key(self, key: str) -> str:
         return f"{self.name}:{key}"
 
-    async def get_or_load(self, key: str, load: Callable[[], Awaitable[T | None]]) -> T | None:
+    async def get_or_load(
+        self, key: str, load: Callable[[], Awaitable[T | None]], *, group: str | None = None
+    ) -> T | None:
         """The cached value, or `load()`'s (stored unless None or invalidated meanwhile)."""
-        label = self.name.partition(":")[0]
-        return await self.cache.get_or_load(label, self._key(key), load, self.codec)
+        if group is not None:
+            generation = await self.cache.generation(self._label, group_key(self.name, group))
+            if generation is None:  # the cache cannot be trusted now: the source it is
+                return await load()
+            key = f"{group}@{generation.decode()}/{key}"
+        return await self.cache.get_or_load(self._label, self._key(key), load, self.codec)
 
     async def invalidate(self, *keys: str) -> None:
         """Call after the write commits, on every path that changes or deletes the value."""
-        label = self.name.partition(":")[0]
-        await self.cache.invalidate(label, [self._key(key) for key in keys])
+        await self.cache.invalidate(self._label, [self._key(key) for key in keys])
+
+    async def invalidate_group(self, *groups: str) -> None:
+        """Call after the write commits: every entry of each group is gone for its readers."""
+        await self.cache.invalidate(self._label, [group_key(self.name, g) for g in groups])
+
+
+def group_key(resource: str, group: str) -> str:
+    """The key whose generation a group of `resource`'s entries shares."""
+    return f"{resource}:group/{group}"
 
 
 def invalidate_after_commit(session: AsyncSession, resource: str, *keys: str) -> None:
     """Note entries to invalidate once `session` commits, for code that does not commit itself
     (job handlers: the worker commits, then calls `Cache.apply_invalidations`)."""
     session.info.setdefault(_AFTER_COMMIT, []).extend(f"{resource}:{key}" for key in keys)
+
+
+def invalidate_group_after_commit(session: AsyncSession, resource: str, *groups: str) -> None:
+    """`invalidate_after_commit` for groups of entries (`CachedResource.invalidate_group`)."""
+    session.info.setdefault(_AFTER_COMMIT, []).extend(group_key(resource, g) for g in groups)
 
 
 def build_cache(
@@ -457,8 +527,17 @@ def build_cache(
         if settings.cache.near_max_staleness_ms > 0
         else None
     )
+    # A group's generation must outlive its entries: were it to expire and start again, entries
+    # of the generation that starts again could still be there.
+    generation_ttl = max(GENERATION_TTL_SECONDS, 3 * settings.cache.ttl_seconds)
     return Cache(
-        RedisBackend(redis, breakers=breakers, prefix=prefix, near=near),
+        RedisBackend(
+            redis,
+            breakers=breakers,
+            prefix=prefix,
+            near=near,
+            generation_ttl_seconds=generation_ttl,
+        ),
         ttl_seconds=settings.cache.ttl_seconds,
         ttl_jitter=settings.cache.ttl_jitter,
         metrics=metrics,

@@ -158,7 +158,9 @@ class NearCache:
                 return
             for raw in keys:
                 key = raw.decode() if isinstance(raw, bytes) else str(raw)
-                self.invalidate(key.removesuffix(GENERATION_SUFFIX))
+                self.invalidate(key)
+                if key.endswith(GENERATION_SUFFIX):  # a new generation: the value is gone too
+                    self.invalidate(key.removesuffix(GENERATION_SUFFIX))
         elif kind == b"pong" and pings:
             # Everything Redis queued on this connection before the PING has been applied.
             self._answered(pings.popleft())

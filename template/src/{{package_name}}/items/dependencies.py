@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from goldenpath_chassis.data import DbSession
 from goldenpath_chassis.web import resources_of, settings_of
 
-from .cache import item_cache
+from .cache import item_cache, page_cache
 from .service import ItemService
 
 
@@ -16,9 +16,11 @@ from .service import ItemService
 # pool, a hop per request for what is a constructor call.
 async def get_item_service(session: DbSession, request: Request) -> ItemService:
     settings = settings_of(request)
+    cache = resources_of(request).cache
     return ItemService(
         session,
-        cache=item_cache(resources_of(request).cache),
+        cache=item_cache(cache),
+        pages=page_cache(cache),
         job_max_attempts=settings.jobs.max_attempts,
         webhooks=settings.webhooks.url is not None,
     )

@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from goldenpath_chassis.cache import invalidate_after_commit
+from goldenpath_chassis.cache import invalidate_after_commit, invalidate_group_after_commit
 from goldenpath_chassis.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .cache import ITEM_CACHE, item_key
+from .cache import ITEM_CACHE, PAGE_CACHE, item_key
 from .models import Item
 
 PUBLISH_ITEM = "items.publish"
@@ -31,3 +31,4 @@ async def publish_item(session: AsyncSession, payload: dict[str, Any]) -> None:
         item.status = "active"
         await session.flush()
         invalidate_after_commit(session, ITEM_CACHE, item_key(item.owner, item.id))
+        invalidate_group_after_commit(session, PAGE_CACHE, item.owner)

@@ -106,10 +106,9 @@ async def list_items(
     ] = None,
 ) -> ItemPage:
     after = decode_cursor(cursor) if cursor else None
-    items, has_more = await service.list(principal, after=after, limit=limit)
-    reads = [ItemRead.model_validate(item) for item in items]
+    reads, has_more = await service.list(principal, after=after, limit=limit)
     next_cursor = encode_cursor(reads[-1].id) if has_more and reads else None
-    return ItemPage(items=reads, next_cursor=next_cursor)
+    return ItemPage(items=list(reads), next_cursor=next_cursor)
 
 
 @router.get(

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from .cache import item_key
+from .cache import item_key, page_key
 from .exceptions import (
     ItemConcurrentUpdateError,
     ItemNameTakenError,
@@ -41,12 +41,14 @@ class ItemService:
         session: AsyncSession,
         *,
         cache: CachedResource[ItemRead] | None = None,
+        pages: CachedResource[list[ItemRead]] | None = None,
         job_max_attempts: int = 5,
         webhooks: bool = False,
     ) -> None:
         self._session = session
         self._repository = ItemRepository(session)
         self._cache = cache
+        self._pages = pages
         self._job_max_attempts = job_max_attempts
         self._webhooks = webhooks
 
@@ -78,6 +80,7 @@ class ItemService:
         except IntegrityError as error:
             await self._session.rollback()
             raise self._domain_error(error, data.name, data.category_id) from error
+        await self._invalidate(principal.owner)
         return item
 
     async def get(self, principal: Principal, item_id: uuid.UUID) -> ItemRead:
@@ -101,11 +104,21 @@ class ItemService:
 
     async def list(
         self, principal: Principal, *, after: uuid.UUID | None, limit: int
-    ) -> tuple[Sequence[Item], bool]:
-        """One page, and whether there are more."""
+    ) -> tuple[Sequence[ItemRead], bool]:
+        """One page, read through the cache (PERF-1), and whether there are more."""
         access = OWNERSHIP.access(principal, "list")
-        items = await self._repository.list_after(access, after=after, limit=limit + 1)
-        return items[:limit], len(items) > limit
+
+        async def load() -> list[ItemRead]:
+            items = await self._repository.list_after(access, after=after, limit=limit + 1)
+            return [ItemRead.model_validate(item) for item in items]
+
+        if self._pages is None or access.all_owners:
+            # Every owner's items, for the admin scope: read, logged, never cached.
+            found = await load()
+        else:
+            key = page_key(after, limit)
+            found = await self._pages.get_or_load(key, load, group=principal.owner) or []
+        return found[:limit], len(found) > limit
 
     async def update(
         self,
@@ -150,11 +163,14 @@ class ItemService:
             raise ItemConcurrentUpdateError(item_id) from error
         await self._invalidate(owner, item_id)
 
-    async def _invalidate(self, owner: str, item_id: uuid.UUID) -> None:
-        """After the commit, never before: a read in between would cache the old row again.
-        Shielded, so a client hanging up cannot cancel it between the commit and here."""
-        if self._cache is not None:
+    async def _invalidate(self, owner: str, item_id: uuid.UUID | None = None) -> None:
+        """The item's entry, if it had one, and its owner's list pages. After the commit, never
+        before: a read in between would cache the old rows again. Shielded, so a client hanging
+        up cannot cancel it between the commit and here."""
+        if self._cache is not None and item_id is not None:
             await asyncio.shield(self._cache.invalidate(item_key(owner, item_id)))
+        if self._pages is not None:
+            await asyncio.shield(self._pages.invalidate_group(owner))
 
     async def _get_at_version(
         self, access: OwnerAccess, item_id: uuid.UUID, expected_version: int | None
