@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from .changelog import ChangelogSection
 from .conflicts import Conflict
 from .gates import GateResult
+from .releases import Commit
 from .update import UpdatePlan, UpdateReport
 
 BODY_LIMIT = 60000
 DETAILS_LIMIT = 6000
+COMMITS_LISTED = 100
 
 
 def fenced(text: str, language: str = "") -> str:
@@ -51,8 +53,37 @@ def _demoted(section: ChangelogSection) -> str:
     return f"### {section.heading}\n\n{body}".rstrip()
 
 
+def _commit_list(commits: Sequence[Commit]) -> str:
+    shown = [
+        f"- `{commit.sha[:10]}` {commit.subject} ({commit.date.date().isoformat()})"
+        for commit in commits[-COMMITS_LISTED:]
+    ]
+    if len(commits) > COMMITS_LISTED:
+        shown.insert(0, f"- ... {len(commits) - COMMITS_LISTED} older commit(s)")
+    return "\n".join(shown) or "none"
+
+
+def _untagged_notes(report: UpdateReport) -> str:
+    plan = report.plan
+    since = plan.current.tag if plan.current else plan.recorded_commit
+    parts = [
+        f"The template has no release tag (vX.Y.Z), so there are no release notes by version: "
+        f"this takes its commit {plan.target.tag}. What its CHANGELOG.md says that it did not "
+        f"say at {since}:"
+    ]
+    parts += [_demoted(section) for section in report.changelog] or [
+        "_Nothing: CHANGELOG.md did not change._"
+    ]
+    parts.append(
+        details(f"The {len(plan.pending_commits)} commit(s)", _commit_list(plan.pending_commits))
+    )
+    return "\n\n".join(parts)
+
+
 def _release_notes(report: UpdateReport) -> str:
     plan = report.plan
+    if plan.untagged:
+        return _untagged_notes(report)
     missing = [
         release.tag
         for release in plan.pending
@@ -148,9 +179,16 @@ def pull_request_body(report: UpdateReport) -> str:
         + "."
     )
     changes = "\n".join(f"- `{line}`" for line in report.applied.changes)
+    where = (
+        f"This service is on template commit **{plan.recorded_commit}**. The template has no "
+        f"release tag (vX.Y.Z), so this updates it to the commit **{plan.target.tag}** "
+        f"({len(plan.pending_commits)} commit(s) later) with `copier update`. {status}"
+        if plan.untagged
+        else f"This service is on template release **{plan.recorded_commit}**; this updates it "
+        f"to **{plan.target.tag}** ({len(plan.pending)} release(s)) with `copier update`. {status}"
+    )
     sections = [
-        f"This service is on template release **{plan.recorded_commit}**; this updates it to "
-        f"**{plan.target.tag}** ({len(plan.pending)} release(s)) with `copier update`. {status}",
+        where,
         "## What the release changes for this service\n\n" + _release_notes(report),
         "## Migrations that ran\n\n" + _migrations(report),
         "## Conflicts left for a person\n\n" + _conflicts(report.applied.conflicts),
@@ -173,6 +211,8 @@ def pull_request_body(report: UpdateReport) -> str:
 
 def plan_text(plan: UpdatePlan, now: datetime) -> str:
     """One line: where the service is, and what an update would bring."""
+    if plan.untagged:
+        return _untagged_plan_text(plan, now)
     if not plan.missing:
         return f"{plan.service}: on {plan.recorded_commit}, the newest release. Nothing to do."
     behind = (
@@ -182,6 +222,31 @@ def plan_text(plan: UpdatePlan, now: datetime) -> str:
     if plan.up_to_date:
         return f"{plan.service}: on {plan.recorded_commit}, past {plan.target.tag}; {behind}."
     return f"{plan.service}: on {plan.recorded_commit}; {plan.target.tag} is available; {behind}."
+
+
+def _untagged_plan_text(plan: UpdatePlan, now: datetime) -> str:
+    untagged = (
+        f"the template at {plan.source} is untagged (it has no release tag vX.Y.Z), so its "
+        "commits are compared"
+    )
+    if not plan.commits:
+        return (
+            f"{plan.service}: on commit {plan.recorded_commit}, the newest commit; {untagged}. "
+            "Nothing to do."
+        )
+    behind = (
+        f"{len(plan.commits)} commit(s) behind its newest, {plan.newest.tag}: "
+        f"{plan.days_behind(now)} day(s) since the first of them"
+    )
+    if plan.up_to_date:
+        return (
+            f"{plan.service}: on commit {plan.recorded_commit}, past {plan.target.tag}; "
+            f"{untagged}: {behind}."
+        )
+    return (
+        f"{plan.service}: on commit {plan.recorded_commit}; {untagged}: {behind}. "
+        f"`copier update` takes {plan.target.tag}."
+    )
 
 
 def report_text(report: UpdateReport) -> str:

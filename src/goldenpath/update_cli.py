@@ -54,7 +54,9 @@ def _check(args: argparse.Namespace) -> int:
             {
                 "available": str(not plan.up_to_date).lower(),
                 "current": plan.recorded_commit,
-                "newest": plan.target.tag,
+                # What `uvx --from git+URL@...` and `--to` take: a tag, or untagged a commit.
+                "newest": plan.target.ref,
+                "untagged": str(plan.untagged).lower(),
             },
         )
     return 0
@@ -112,7 +114,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "project", nargs="?", type=Path, default=Path(), help="the service (default: .)"
     )
-    parser.add_argument("--to", metavar="TAG", help="a given release instead of the newest")
+    parser.add_argument(
+        "--to",
+        metavar="TAG",
+        help="a given release instead of the newest (an untagged template: a commit)",
+    )
 
 
 def register(commands: Subcommands) -> None:
