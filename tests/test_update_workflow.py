@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -109,11 +110,23 @@ def run_step(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
     )
 
 
+SOURCE_SCRIPT = REPOSITORY / "template" / ".github" / "scripts" / "template_source.py"
+
+
+def service_with_answers(folder: Path, answers: str) -> Path:
+    """A checkout as the step sees it: the answers file and the script that reads it."""
+    scripts = folder / ".github" / "scripts"
+    scripts.mkdir(parents=True)
+    shutil.copy(SOURCE_SCRIPT, scripts / SOURCE_SCRIPT.name)
+    (folder / ".copier-answers.yml").write_text(answers)
+    return folder
+
+
 ANSWERS_CASES = {
     "github shortcut": (
         "gh:acme/goldenpath",
         "v0.3.0",
-        "https://github.com/acme/goldenpath",
+        "https://github.com/acme/goldenpath.git",
         "v0.3.0",
     ),
     "between releases": (
@@ -121,6 +134,13 @@ ANSWERS_CASES = {
         "v0.3.0-2-gabc1234",
         "https://github.com/acme/goldenpath.git",
         "v0.3.0",
+    ),
+    # A template without release tags: Copier records the commit it took.
+    "untagged": (
+        "https://github.com/acme/goldenpath.git",
+        "3255607",
+        "https://github.com/acme/goldenpath.git",
+        "3255607",
     ),
     "quoted": (
         "git+https://git.example.com/golden",
@@ -136,10 +156,9 @@ def test_tpl2_the_workflow_reads_the_template_and_release_from_the_answers(
     workflow: dict[str, Any], tmp_path: Path, case: tuple[str, str, str, str]
 ) -> None:
     source, commit, url, release = case
-    service = tmp_path / "service"
-    service.mkdir()
-    (service / ".copier-answers.yml").write_text(
-        f"# Changes here will be overwritten by Copier\n_commit: {commit}\n_src_path: {source}\n"
+    service = service_with_answers(
+        tmp_path / "service",
+        f"# Changes here will be overwritten by Copier\n_commit: {commit}\n_src_path: {source}\n",
     )
     output = tmp_path / "output"
     step = step_named(workflow, "update", "Read the template's location")
@@ -152,15 +171,15 @@ def test_tpl2_the_workflow_reads_the_answers_copier_writes(
     workflow: dict[str, Any], project: GeneratedProject, tmp_path: Path
 ) -> None:
     """The real answers file of a generated service (its template is a local path here)."""
-    service = tmp_path / "service"
-    service.mkdir()
     answers = (project.path / ".copier-answers.yml").read_text()
-    (service / ".copier-answers.yml").write_text(answers)
+    service = service_with_answers(tmp_path / "service", answers)
     step = step_named(workflow, "update", "Read the template's location")
     output = tmp_path / "output"
     local = run_step(step["run"], service, {"GITHUB_OUTPUT": str(output)})
     assert local.returncode == 1
-    assert "is not an https URL" in local.stdout
+    # It says what to set, as a GitHub annotation.
+    assert local.stderr.startswith("::error::the template was copied from a local path")
+    assert "set `_src_path` in .copier-answers.yml" in local.stderr
     assert not output.exists() or not output.read_text()
 
     source = re.sub(r"(?m)^_src_path: .*$", "_src_path: gh:acme/goldenpath", answers)
@@ -169,7 +188,7 @@ def test_tpl2_the_workflow_reads_the_answers_copier_writes(
     recorded = str(project.answers["_commit"])
     expected = re.sub(r"-\d+-g[0-9a-f]+$", "", recorded)
     assert read_github_output(output) == {
-        "url": "https://github.com/acme/goldenpath",
+        "url": "https://github.com/acme/goldenpath.git",
         "release": expected,
     }
 
