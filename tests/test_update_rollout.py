@@ -23,7 +23,11 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
+from selenium.webdriver.common.by import By
+
 from goldenpath.cli import main
+from goldenpath.fleet_audit import SCORED_AREAS
+from tests.support.browser import headless_chromium, save_screenshot
 from tests.support.projects import generate
 from tests.support.releases import (
     GIT_IDENTITY,
@@ -380,3 +384,31 @@ def test_tpl2_fleet_reports_each_service_and_only_reads_the_clones(
     assert broken["repository"] == str(missing)
     assert "no such directory" in broken["error"]
     assert broken["update"] == "failed"
+
+
+def test_tpl2_the_fleet_page_of_a_real_fleet_in_a_browser(
+    releases: Releases,
+    services: dict[str, Path],
+    tmp_path: Path,
+    environment: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--format html` on the three services: one file, every area's score, sortable."""
+    page_path = tmp_path / "fleet.html"
+    paths = [str(services[name]) for name in ("first", "second", "third")]
+    assert main(["fleet", *paths, "--format=html", f"--output={page_path}"]) == 0
+    assert "3 service(s) written to" in capsys.readouterr().out
+    with headless_chromium() as browser:
+        browser.get(page_path.as_uri())
+        body = browser.find_element(By.TAG_NAME, "body").text
+        assert "conflicts: README.md" in body
+        cells = browser.find_elements(By.CSS_SELECTOR, "tbody td.number")
+        scores = [cell.text for cell in cells if cell.text.endswith("%")]
+        assert len(scores) == 3 * (1 + len(SCORED_AREAS)), scores  # overall and by area
+        browser.find_element(By.XPATH, "//thead//button[normalize-space()='days']").click()
+        names = [
+            row.find_element(By.TAG_NAME, "td").text
+            for row in browser.find_elements(By.CSS_SELECTOR, "tbody tr")
+        ]
+        assert names == ["rollout-three", "rollout-two", "rollout-one"]
+        save_screenshot(browser, "fleet-page-of-generated-services.png")

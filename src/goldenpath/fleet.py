@@ -46,6 +46,7 @@ class ServiceStatus:
             "repository": str(self.repository),
             **plan,
             "audit_score": self.audit.score,
+            "audit_areas": dict(self.audit.areas),
             "audit_note": self.audit.note,
             "update": self.update,
             "conflicts": list(self.conflicts),
