@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from packaging.version import Version
-
 from selenium.webdriver.common.by import By
 
 from goldenpath.cli import main
