@@ -27,7 +27,7 @@ from goldenpath.fleet_audit import audit_score
 from goldenpath.gates import GateResult, parse_gates, run_gates
 from goldenpath.migrations import migrations_run
 from goldenpath.releases import Release, clone_url, list_releases
-from goldenpath.report import fenced, pull_request_body, title
+from goldenpath.report import fenced, pull_request_body, report_text, title
 from goldenpath.update import (
     TRAILER,
     AppliedUpdate,
@@ -266,7 +266,10 @@ def test_tpl2_a_real_merge_conflict_is_resolved_to_our_side_and_staged(tmp_path:
     subprocess.run(["git", "merge", "release"], cwd=project, capture_output=True, check=False)
 
     conflicts = resolve_to_ours(project)
-    assert conflicts == [Conflict("README.md", 1, "# Team title\n", "# Release title\n")]
+    # The lines both sides started from come from the index: the release's change is exact.
+    assert conflicts == [
+        Conflict("README.md", 1, "# Team title\n", "# Release title\n", base="# Title\n")
+    ]
     assert (project / "README.md").read_text() == "# Team title\n\ntext\n"
     assert not git(project, "diff", "--name-only", "--diff-filter=U").strip()
 
@@ -343,13 +346,45 @@ def test_tpl2_the_pull_request_says_what_needs_a_person() -> None:
     assert "migration x: renamed" in body
 
     conflict = Conflict("README.md", 1, "# Ours ``` fenced\n", "# Theirs\n")
-    blocked = a_report(conflicts=(conflict,), gates_pass=False)
+    exact = Conflict("tests/conftest.py", 7, "x = 1\n", "x = 2\nbearer = token()\n", "x = 0\n")
+    blocked = a_report(conflicts=(conflict, exact), gates_pass=False)
     assert title(blocked).endswith("(conflicts to resolve)")
     body = pull_request_body(blocked)
-    assert "**Needs a person**: conflicts are left below and a gate failed." in body
-    assert "````diff\n-# Ours ``` fenced\n+# Theirs\n````" in body
-    assert "| lint | `uv run ruff check` | **failed** (1 s) |" in body
-    assert "E501 too long" in body
+    assert (
+        "**Needs a person**: 2 conflicts in 2 files (the release's change there was dropped; "
+        "see below) and a gate failed (lint)." in body
+    )
+    conflicts = section(body, "Conflicts left for a person")
+    assert "- `README.md`: line 1\n- `tests/conftest.py`: line 7" in conflicts
+    # Without the common lines: both sides; with them, the release's change itself.
+    assert "````diff\n-# Ours ``` fenced\n+# Theirs\n````" in conflicts
+    assert (
+        "**`tests/conftest.py`**, line 7: the release's change here was **dropped**:\n\n"
+        "```diff\n-x = 0\n+x = 2\n+bearer = token()\n```\n\n"
+        "Your change to the same lines, kept:\n\n```diff\n-x = 0\n+x = 1\n```"
+    ) in conflicts
+    said = report_text(blocked)
+    assert said.splitlines()[0].endswith(
+        "needs a person: 2 conflicts in 2 files (the release's change there was dropped; "
+        "see below) and a gate failed (lint)"
+    )
+    assert (
+        "  conflicts: 2 conflicts in 2 files; your lines are kept, the release's change there "
+        "is dropped:" in said
+    )
+    assert (
+        "    tests/conftest.py:7\n"
+        "      the release's change (dropped):\n"
+        "        -x = 0\n        +x = 2\n        +bearer = token()\n"
+        "      your change (kept):\n"
+        "        -x = 0\n        +x = 1"
+    ) in said
+
+
+def section(body: str, heading: str) -> str:
+    start = body.index(f"## {heading}\n")
+    end = body.find("\n## ", start + 1)
+    return body[start : end if end != -1 else len(body)]
 
 
 def test_tpl2_code_blocks_outlast_the_backticks_they_hold() -> None:

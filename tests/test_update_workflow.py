@@ -50,7 +50,11 @@ def test_tpl2_the_service_checks_weekly_and_on_demand(workflow: dict[str, Any]) 
 def test_tpl2_only_the_job_that_runs_no_template_code_may_write(workflow: dict[str, Any]) -> None:
     update, pull_request = workflow["jobs"]["update"], workflow["jobs"]["pull-request"]
     assert "permissions" not in update  # the workflow's contents: read
-    assert pull_request["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert pull_request["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "statuses": "write",
+    }
     assert pull_request["needs"] == "update"
     assert pull_request["if"] == "needs.update.outputs.status == 'ready'"
     # The update job runs the template's tool: the newest release's, to apply it.
@@ -85,7 +89,7 @@ def test_tpl2_the_prepared_commit_travels_between_the_jobs(workflow: dict[str, A
     assert upload["with"]["path"].rstrip("/") == download["with"]["path"]
     assert download["with"]["path"] == "${{ runner.temp }}/template-update"
     outputs = workflow["jobs"]["update"]["outputs"]
-    assert set(outputs) == {"status", "title", "draft", "lease"}
+    assert set(outputs) == {"status", "title", "draft", "lease", "gates", "gates_summary"}
 
 
 def test_tpl2_the_generated_service_carries_the_workflow_verbatim(
@@ -249,9 +253,22 @@ class PushStep:
         (self.temp / "template-update" / "pull-request.md").write_text("the description\n")
         return git(work, "rev-parse", "HEAD")
 
-    def run(self, *, lease: str, draft: bool, pr: str = "", is_draft: bool = False) -> int:
+    def run(
+        self,
+        *,
+        lease: str,
+        draft: bool,
+        pr: str = "",
+        is_draft: bool = False,
+        gates: tuple[str, str] = ("success", "passed: sync, lint"),
+    ) -> int:
         self.log.write_text("")
         env = {
+            "GATES": gates[0],
+            "GATES_SUMMARY": gates[1],
+            "GITHUB_REPOSITORY": "acme/orders",
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_RUN_ID": "42",
             "PATH": self.path,
             "RUNNER_TEMP": str(self.temp),
             "BRANCH": "template-update",
@@ -279,15 +296,19 @@ def test_tpl2_the_push_step_opens_one_pull_request_then_refreshes_it(
     step = PushStep(workflow, tmp_path)
     body = f"{step.temp}/template-update/pull-request.md"
 
-    # First run: no branch yet (empty lease), no pull request: one is opened, as a draft.
+    # First run: no branch yet (empty lease), no pull request: one is opened, as a draft, and
+    # the gates' result (a failure) is the head commit's status, beside the merge button.
     first = step.prepare("# Service, updated\n")
-    assert step.run(lease="", draft=True) == 0
+    assert step.run(lease="", draft=True, gates=("failure", "failed: lint")) == 0
     assert step.remote_branch() == first
     assert step.calls() == [
         "pr list --head template-update --base main --state open --json number --jq "
         ".[0].number // empty",
         "pr create --base main --head template-update --title Update the template from v0.2.0 "
         f"to v0.3.0 --body-file {body} --draft",
+        f"api --method POST repos/acme/orders/statuses/{first} -f state=failure "
+        "-f context=template-update/gates -f description=failed: lint "
+        "-f target_url=https://github.com/acme/orders/actions/runs/42",
     ]
 
     # A week later: the branch is replaced and the same pull request refreshed, now ready.
@@ -298,6 +319,9 @@ def test_tpl2_the_push_step_opens_one_pull_request_then_refreshes_it(
         f"pr edit 7 --title Update the template from v0.2.0 to v0.3.0 --body-file {body}",
         "pr view 7 --json isDraft --jq .isDraft",
         "pr ready 7",
+        f"api --method POST repos/acme/orders/statuses/{second} -f state=success "
+        "-f context=template-update/gates -f description=passed: sync, lint "
+        "-f target_url=https://github.com/acme/orders/actions/runs/42",
     ]
 
     # Someone pushed to the branch after the update job looked: the push refuses to overwrite.

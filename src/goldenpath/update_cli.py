@@ -30,6 +30,7 @@ from .update import (
     BRANCH,
     REMOTE,
     Templates,
+    UpdateReport,
     plan_update,
     prepare_branch,
     try_update,
@@ -87,17 +88,33 @@ def _branch(args: argparse.Namespace) -> int:
             to=args.to,
             gates=args.gates,
         )
-    outputs = {"status": result.status, "title": "", "draft": "false", "lease": result.lease}
+    outputs = {
+        "status": result.status,
+        "title": "",
+        "draft": "false",
+        "lease": result.lease,
+        "conflicts": "",
+        "gates": "",
+        "gates_summary": "",
+    }
     summary = ""
     if result.report is not None:
-        body = pull_request_body(result.report)
+        report = result.report
+        body = pull_request_body(report)
         write_text(args.pr_body, body)
         if args.bundle:
             write_bundle(args.project, result, args.branch, args.bundle)
-        outputs |= {"title": title(result.report), "draft": str(not result.report.ready).lower()}
+        outputs |= {
+            "title": title(report),
+            "draft": str(not report.ready).lower(),
+            "conflicts": "\n".join(f"{c.path}:{c.line}" for c in report.applied.conflicts),
+            **gate_outputs(report),
+        }
         summary = f"# {title(result.report)}\n\n{body}"
         print(report_text(result.report))
         print(f"Committed on branch {args.branch!r}; the pull request text is in {args.pr_body}.")
+        if args.github_output:
+            annotate_conflicts(report)
     else:
         up_to_date = result.status == "up-to-date"
         summary = plan_text(result.plan, datetime.now(UTC)) if up_to_date else result.reason
@@ -108,6 +125,27 @@ def _branch(args: argparse.Namespace) -> int:
         with args.github_summary.open("a", encoding="utf-8") as file:
             file.write(summary + "\n")
     return 0
+
+
+def gate_outputs(report: UpdateReport) -> dict[str, str]:
+    """The gates' verdict, for the commit status the pull request shows before a merge."""
+    if not report.gates:
+        return {"gates": "not-run", "gates_summary": "the update ran no gate"}
+    failed = [gate.name for gate in report.gates if not gate.passed]
+    if failed:
+        return {"gates": "failure", "gates_summary": f"failed: {', '.join(failed)}"}
+    names = ", ".join(gate.name for gate in report.gates)
+    return {"gates": "success", "gates_summary": f"passed: {names}"}
+
+
+def annotate_conflicts(report: UpdateReport) -> None:
+    """One GitHub Actions warning per conflict, on the file and line, in the run's summary."""
+    for conflict in report.applied.conflicts:
+        where = f"file={conflict.path}" + (f",line={conflict.line}" if conflict.line else "")
+        print(
+            f"::warning {where},title=Template change dropped::Your lines are kept; the "
+            "release's change here was dropped (the pull request shows it)"
+        )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
