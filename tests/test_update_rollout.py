@@ -196,6 +196,9 @@ def test_tpl2_update_branch_commits_the_newest_release_runs_the_gates_and_writes
         "title": f"Update the template from {tag1} to {tag3}",
         "draft": "false",
         "lease": "",
+        "conflicts": "",
+        "gates": "success",
+        "gates_summary": "passed: sync, lint, format, unit",
     }
 
     # One commit on the branch, on top of the service's own; the service is on the newest release.
@@ -272,9 +275,16 @@ def test_tpl2_update_branch_reports_a_conflict_instead_of_committing_markers(
     assert (service / "docs" / "runbook.md").is_file()
     assert not git(service, "status", "--porcelain").strip()
     conflicts = section(body_path.read_text(), "Conflicts left for a person")
-    assert "**`README.md`**, line 1" in conflicts
-    assert f"-{team_title}\n+# Rollout One service\n" in conflicts
-    assert "**Needs a person**: conflicts are left below." in body_path.read_text()
+    assert "- `README.md`: line 1" in conflicts
+    # The release's change that was dropped, and the team's that was kept, from the same lines.
+    assert "**`README.md`**, line 1: the release's change here was **dropped**" in conflicts
+    assert "```diff\n-# Rollout One\n+# Rollout One service\n```" in conflicts
+    assert f"```diff\n-# Rollout One\n+{team_title}\n```" in conflicts
+    assert (
+        "**Needs a person**: 1 conflict in 1 file (the release's change there was dropped; see "
+        "below)." in body_path.read_text()
+    )
+    assert outputs["conflicts"] == "README.md:1"
 
     # A person pushes a fix to the branch: the next run leaves the branch alone.
     readme.write_text(readme.read_text() + "\nResolved by hand.\n")
