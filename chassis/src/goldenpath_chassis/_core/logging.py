@@ -1,4 +1,5 @@
-"""Structured logging (OBS-3): one JSON object per line, for our code and for libraries.
+"""Structured logging (OBS-3): one JSON object per line (or, on a terminal, a readable line),
+for our code and for libraries alike.
 
 structlog renders our own events straight to bytes with orjson (the fast path); records from the
 standard library (uvicorn, SQLAlchemy, ...) go through the same processors via a
@@ -93,11 +94,11 @@ def _shared_processors() -> list[Processor]:
 
 def configure_logging(
     *, level: str = "INFO", fmt: LogFormat | None = "json", stream: TextIO | None = None
-) -> LogFormat:
+) -> None:
     """Route structlog and the standard library's logging to `stream` (stdout) in one format.
 
-    `fmt=None` chooses by the stream (`resolve_format`); the format used is returned. Safe to
-    call more than once (tests do): each call replaces the previous configuration.
+    `fmt=None` chooses by the stream (`resolve_format`). Safe to call more than once (tests
+    do): each call replaces the previous configuration.
     """
     stream = sys.stdout if stream is None else stream
     fmt = resolve_format(fmt, stream)
@@ -150,7 +151,6 @@ def configure_logging(
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     _quiet_alembic()
-    return fmt
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
