@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -93,18 +94,17 @@ def serve_on_a_terminal(tmp_path: Path, env: dict[str, str]) -> tuple[int, list[
         env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
         cwd=tmp_path,
     )
+    answered = False
+    deadline = time.monotonic() + 60
     try:
         with httpx.Client(timeout=1) as client:
-            answered = False
-            for _ in range(600):  # until it answers, or the process has died
-                if terminal.process.poll() is not None:
-                    break
+            # Until it answers, or the process has died.
+            while not answered and terminal.process.poll() is None:
+                assert time.monotonic() < deadline, "the service did not answer within 60 s"
                 try:
                     answered = client.get(f"http://127.0.0.1:{port}/health/live").is_success
                 except httpx.TransportError:
-                    threading.Event().wait(0.05)
-                if answered:
-                    break
+                    time.sleep(0.05)
     finally:
         output = terminal.finish()
     assert answered, output
