@@ -37,16 +37,63 @@ def add_processor(processor: Processor) -> None:
         _extra_processors.append(processor)
 
 
+class _Standard:
+    """sys.stdout or sys.stderr, looked up at each write: a logger made once and cached keeps
+    reaching the process's stream even after something replaced it (pytest's capture, a
+    redirect), never a replaced one that was closed since."""
+
+    def __init__(self, name: Literal["stdout", "stderr"]) -> None:
+        self._name = name
+
+    @property
+    def _stream(self) -> TextIO:
+        stream: TextIO = getattr(sys, self._name)
+        return stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    @property
+    def buffer(self) -> _StandardBuffer:
+        return _StandardBuffer(self)
+
+
+class _StandardBuffer:
+    def __init__(self, text: _Standard) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        return self._text._stream.buffer.write(data)
+
+    def flush(self) -> None:
+        self._text._stream.buffer.flush()
+
+
+def _followed(stream: TextIO) -> Any:
+    """The process's own stdout and stderr are followed by name; any other stream is kept."""
+    if stream is sys.stdout:
+        return _Standard("stdout")
+    if stream is sys.stderr:
+        return _Standard("stderr")
+    return stream
+
+
 class _NamedBytesLogger(structlog.BytesLogger):
     """Writes bytes to its stream and knows its name, so `add_logger_name` works as for stdlib."""
 
-    def __init__(self, name: str, *, stream: TextIO) -> None:
+    def __init__(self, name: str, *, stream: Any) -> None:
         super().__init__(stream.buffer)
         self.name = name
 
 
 class _NamedPrintLogger(structlog.PrintLogger):
-    def __init__(self, name: str, *, stream: TextIO) -> None:
+    def __init__(self, name: str, *, stream: Any) -> None:
         super().__init__(stream)
         self.name = name
 
@@ -118,7 +165,7 @@ def configure_logging(
     `fmt=None` chooses by the stream (`resolve_format`). Safe to call more than once (tests
     do): each call replaces the previous configuration.
     """
-    stream = sys.stdout if stream is None else stream
+    stream = _followed(sys.stdout if stream is None else stream)
     fmt = resolve_format(fmt, stream)
     numeric_level = logging.getLevelNamesMapping()[level.upper()]
     shared = _shared_processors()
