@@ -8,6 +8,7 @@ import re
 from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.files import Repository
 from goldenpath.audit.facts.python import PythonModule, dotted, string_value
+from goldenpath.audit.facts.symbols import External
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, listing, only_if, skipped, verdict
@@ -192,9 +193,34 @@ def _secret_files(facts: Facts) -> list[Evidence]:
     return found_
 
 
+SECRET_TYPES = frozenset({"SecretStr", "SecretBytes", "Secret"})
+SECRET_LIBRARIES = ("pydantic", "pydantic_settings", "starlette", "fastapi", "environs")
+
+
+def _secret_types(facts: Facts) -> list[Evidence]:
+    """Settings typed as secrets: pydantic's SecretStr/SecretBytes (or Secret[...]), Starlette's
+    Secret (`config("X", cast=Secret)`), by what the name is imported from, not by the name."""
+    found_: list[Evidence] = []
+    for module in facts.code.modules:
+        if not {name.split(".")[0] for name in module.imported_modules} & set(SECRET_LIBRARIES):
+            continue
+        for node in module.nodes:
+            if not isinstance(node, ast.Name | ast.Attribute):
+                continue
+            if (node.id if isinstance(node, ast.Name) else node.attr) not in SECRET_TYPES:
+                continue
+            symbol = facts.symbols.resolve(module, node)
+            if isinstance(symbol, External) and symbol.name.startswith(SECRET_LIBRARIES):
+                found_.append(module.evidence(node, symbol.name))
+                if len(found_) >= 3:
+                    return found_
+                break
+    return found_
+
+
 @check("CFG-2")
 def secrets_management(facts: Facts) -> Assessment:
-    typed = facts.code.find_tokens(r"^(SecretStr|SecretBytes|Secret)$", kinds=("name",), limit=3)
+    typed = _secret_types(facts)
     secret_key = facts.django_settings.get("SECRET_KEY")
     if secret_key is not None and not isinstance(secret_key[2], str):
         typed.append(Evidence(secret_key[0], secret_key[1], "SECRET_KEY from the environment"))
