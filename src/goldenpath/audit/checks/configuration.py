@@ -7,7 +7,7 @@ import re
 
 from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.files import Repository
-from goldenpath.audit.facts.python import PythonModule, dotted, string_value
+from goldenpath.audit.facts.python import PythonModule, dotted, last_name, string_value
 from goldenpath.audit.facts.symbols import External
 from goldenpath.audit.model import Evidence, Requirement
 
@@ -193,6 +193,44 @@ def _secret_files(facts: Facts) -> list[Evidence]:
     return found_
 
 
+SECRET_MANAGERS = re.compile(
+    r"^(hvac\.Client|google\.cloud\.secretmanager\w*\.\w+|azure\.keyvault\.secrets\.SecretClient)$"
+)
+
+
+def _secret_sources(facts: Facts) -> list[Evidence]:
+    """Where secrets can come from besides the environment: a configured secrets directory
+    (`secrets_dir=`, a `/run/secrets` path), the `X_FILE` variables Docker secrets use, or a
+    secrets-manager client (`boto3.client("secretsmanager")`, Vault, GCP, Azure)."""
+    found_: list[Evidence] = []
+    for module in facts.code.modules:
+        for node in module.nodes:
+            if isinstance(node, ast.keyword) and node.arg == "secrets_dir":
+                found_.append(module.evidence(node.value, "secrets_dir"))
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and (node.value.startswith(("/run/secrets", "/var/run/secrets")))
+            ):
+                found_.append(module.evidence(node, node.value))
+            elif isinstance(node, ast.Call):
+                first = string_value(node.args[0]) if node.args else None
+                symbol = facts.symbols.resolve(module, node.func)
+                qualified = symbol.name if isinstance(symbol, External) else ""
+                if first and first.endswith("_FILE") and dotted(node.func) in ENVIRONMENT_READS:
+                    found_.append(module.evidence(node, f"{dotted(node.func)}({first!r})"))
+                elif (first == "secretsmanager" and last_name(node.func) == "client") or (
+                    SECRET_MANAGERS.match(qualified)
+                ):
+                    found_.append(module.evidence(node, "a secrets manager client"))
+            if len(found_) >= 3:
+                return found_
+    return found_
+
+
+ENVIRONMENT_READS = frozenset(
+    {"os.environ.get", "os.getenv", "environ.get", "getenv", "config", "env"}
+)
 SECRET_TYPES = frozenset({"SecretStr", "SecretBytes", "Secret"})
 SECRET_LIBRARIES = ("pydantic", "pydantic_settings", "starlette", "fastapi", "environs")
 
@@ -233,14 +271,7 @@ def secrets_management(facts: Facts) -> Assessment:
             fix="type secret settings as SecretStr",
         )
     ]
-    sources = facts.code.find_tokens(
-        re.compile(  # case matters: `is_file` is not an `X_FILE` variable
-            r"(secrets_dir|/run/secrets|^[A-Z0-9_]+_FILE$|secretsmanager|SecretManagerServiceClient"
-            r"|^hvac$|SecretClient)"
-        ),
-        kinds=("name", "string"),
-        limit=3,
-    ) + facts.uses("hvac", "boto3", "google-cloud-secret-manager", "azure-keyvault-secrets")
+    sources = _secret_sources(facts)
     requirements.append(
         found(
             "mounted secret files or a secrets manager",

@@ -29,6 +29,7 @@ import ast
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from goldenpath.audit.model import Evidence
@@ -175,6 +176,8 @@ class AccessAnalysis:
         self._facts = facts
         self._symbols: Symbols = facts.symbols
         self._memo: dict[int, Judgement] = {}
+        self._chains: dict[tuple[Key, ...], list[Judgement]] = {}
+        self._routes: dict[int, Access] = {}
 
     # --- building blocks ---------------------------------------------------------------------
     def _reads(self, module: PythonModule, function: Function) -> bool:
@@ -457,6 +460,11 @@ class AccessAnalysis:
         return judgements
 
     def _middleware(self, chain: tuple[Key, ...]) -> list[Judgement]:
+        if chain not in self._chains:
+            self._chains[chain] = self._chain_middleware(chain)
+        return self._chains[chain]
+
+    def _chain_middleware(self, chain: tuple[Key, ...]) -> list[Judgement]:
         judgements = []
         routers = self._facts.routes.routers
         for key in chain:
@@ -498,30 +506,45 @@ class AccessAnalysis:
             return self.function(symbol.module, symbol.node)
         return NOTHING
 
-    def _attached(self, key: Key, method: str) -> Iterator[tuple[PythonModule, ast.expr]]:
-        """The first argument of `<router>.<method>(X)` calls for the router `key`."""
+    @cached_property
+    def _attachments(self) -> dict[tuple[Key, str], list[tuple[PythonModule, ast.expr]]]:
+        """`<router>.<method>(X)` calls (add_middleware, before_request), by router and method,
+        gathered in one pass."""
+        found: dict[tuple[Key, str], list[tuple[PythonModule, ast.expr]]] = {}
         for module in self._facts.code.modules:
             for call in module.calls():
                 if (
                     isinstance(call.func, ast.Attribute)
-                    and call.func.attr == method
+                    and call.func.attr in {"add_middleware", "before_request"}
                     and call.args
-                    and self._facts.routes.key(module, call.func.value) == key
                 ):
-                    yield module, call.args[0]
+                    key = self._facts.routes.key(module, call.func.value)
+                    if key is not None:
+                        found.setdefault((key, call.func.attr), []).append((module, call.args[0]))
+        return found
 
-    def _hooks(self, key: Key, method: str) -> Iterator[tuple[PythonModule, Function]]:
-        """Functions decorated `@<router>.<method>` (or `@<router>.<method>("http")`)."""
+    @cached_property
+    def _hook_index(self) -> dict[tuple[Key, str], list[tuple[PythonModule, Function]]]:
+        """Functions decorated `@<router>.middleware(...)` or `@<router>.before_request`."""
+        found: dict[tuple[Key, str], list[tuple[PythonModule, Function]]] = {}
         for module in self._facts.code.modules:
             for function in module.functions():
                 for decorator in function.decorator_list:
                     target = decorator.func if isinstance(decorator, ast.Call) else decorator
-                    if (
-                        isinstance(target, ast.Attribute)
-                        and target.attr == method
-                        and self._facts.routes.key(module, target.value) == key
-                    ):
-                        yield module, function
+                    if isinstance(target, ast.Attribute) and target.attr in {
+                        "middleware",
+                        "before_request",
+                    }:
+                        key = self._facts.routes.key(module, target.value)
+                        if key is not None:
+                            found.setdefault((key, target.attr), []).append((module, function))
+        return found
+
+    def _attached(self, key: Key, method: str) -> list[tuple[PythonModule, ast.expr]]:
+        return self._attachments.get((key, method), [])
+
+    def _hooks(self, key: Key, method: str) -> list[tuple[PythonModule, Function]]:
+        return self._hook_index.get((key, method), [])
 
     def decorator(self, module: PythonModule, expression: ast.AST) -> Judgement:
         target = expression.func if isinstance(expression, ast.Call) else expression
@@ -712,7 +735,13 @@ class AccessAnalysis:
                 label="DEFAULT_PERMISSION_CLASSES = []",
             )
         judged = [self._permission(module, ast.Constant(value=str(name))) for name in classes]
-        return next((j for j in judged if j.checks), Judgement.combine(judged))
+        chosen = next((j for j in judged if j.checks), Judgement.combine(judged))
+        where = Evidence(
+            setting[0], setting[1], f"REST_FRAMEWORK DEFAULT_PERMISSION_CLASSES: {chosen.label}"
+        )
+        return Judgement(
+            chosen.reads, chosen.checks, chosen.public, chosen.unknown, where, chosen.label
+        )
 
     def _django_middleware(self) -> list[Judgement]:
         setting = self._facts.django_settings.get("MIDDLEWARE")
@@ -761,6 +790,11 @@ class AccessAnalysis:
 
     # --- the verdict ---------------------------------------------------------------------------
     def of(self, route: Route) -> Access:
+        if id(route) not in self._routes:
+            self._routes[id(route)] = self._of(route)
+        return self._routes[id(route)]
+
+    def _of(self, route: Route) -> Access:
         if route.is_infrastructure:
             return Access(INFRASTRUCTURE, "a probe, metrics, docs or static route")
         if route.kind == "mount":
@@ -775,7 +809,7 @@ class AccessAnalysis:
             judgements = self._flask(route)
         else:
             judgements = self._fastapi(route)
-        judgements += self._middleware(route.chain)
+        judgements = [*judgements, *self._middleware(route.chain)]
         judged = Judgement.combine(judgements)
         if judged.checks:
             return Access(AUTHENTICATED, f"{judged.label} checks credentials", judged.where)

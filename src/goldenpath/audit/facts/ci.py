@@ -81,17 +81,28 @@ class Workflow:
     prefix: str = ""  # where the audited folder sits in the repository the workflow runs in
 
     def _scripts(self, job: dict[str, Any], step: dict[str, Any]) -> str:
-        """The text of the repository's scripts a `run:` step calls (one level)."""
-        if self.repository is None or not isinstance(step.get("run"), str):
+        """The text of the repository's scripts a step runs (and the scripts those run), and
+        the pre-commit hooks a `pre-commit run`/`prek run` step runs."""
+        if self.repository is None:
             return ""
         defaults = ((job.get("defaults") or {}).get("run") or {}) if isinstance(job, dict) else {}
         folder = str(step.get("working-directory") or defaults.get("working-directory") or "")
+        command = f"{step.get('run', '')} {step.get('uses', '')}"
+        texts = self._script_texts(command, folder.strip("./"), 0)
+        if re.search(r"\b(pre-commit run|prek run|pre-commit/action)", command):
+            hooks = self.repository.text(".pre-commit-config.yaml")
+            if hooks is not None:
+                texts.append(hooks)
+        return "\n".join(texts)
+
+    def _script_texts(self, command: str, folder: str, depth: int) -> list[str]:
+        assert self.repository is not None
         texts = []
-        for word in str(step["run"]).split():
-            if not SCRIPT_WORD.match(word):
+        for word in command.split():
+            word = word.strip("\"'")
+            if depth > 2 or not SCRIPT_WORD.match(word):
                 continue
-            path = str(PurePosixPath(folder.strip("./") or ".", word.removeprefix("./")))
-            path = path.removeprefix("./")
+            path = str(PurePosixPath(folder or ".", word.removeprefix("./"))).removeprefix("./")
             if self.prefix:
                 if not path.startswith(self.prefix):
                     continue
@@ -99,7 +110,8 @@ class Workflow:
             text = self.repository.text(path)
             if text is not None:
                 texts.append(text)
-        return "\n".join(texts)
+                texts += self._script_texts(text, folder, depth + 1)
+        return texts
 
     @property
     def jobs(self) -> dict[str, dict[str, Any]]:

@@ -69,7 +69,7 @@ class Repository:
         self.outer_prefix = ""
 
     def adopt_outer_ci(self) -> Path | None:
-        """Read the CI workflows and compose files of the git repository the audited folder
+        """Read the CI workflows, pre-commit hooks and compose files of the git repository the audited folder
         sits in, when the folder has none of its own: auditing `backend/` or the repository's
         root must see the same pipeline. Returns that repository's root, if used."""
         if any(path.startswith(".github/workflows/") for path in self.files):
@@ -79,7 +79,11 @@ class Repository:
             return None
         adopted: dict[str, str] = {}
         candidates = sorted((top / ".github" / "workflows").glob("*.y*ml"))
-        candidates += [top / name for name in COMPOSE_FILES if (top / name).is_file()]
+        candidates += [
+            top / name
+            for name in (*COMPOSE_FILES, ".pre-commit-config.yaml")
+            if (top / name).is_file()
+        ]
         for path in candidates:
             relative = path.relative_to(top).as_posix()
             if relative in self._file_set:
