@@ -128,7 +128,7 @@ def test_audit_of_an_empty_folder_or_another_language_says_there_is_nothing_to_a
 ) -> None:
     """Nothing scored is better than a score of nothing: an empty folder, or a Go service, is
     refused with the reason rather than failed on every standard."""
-    with pytest.raises(NothingToAudit, match="nothing to audit: .* is empty"):
+    with pytest.raises(NothingToAudit, match=r"nothing to audit: .* is empty"):
         audit(tmp_path)
     write(tmp_path, {"go.mod": "module example.com/orders\n", "main.go": "package main\n"})
     with pytest.raises(NothingToAudit, match=r"no Python found .*Go \(go\.mod\)"):

@@ -121,6 +121,46 @@ def _render(report: Report, args: argparse.Namespace, comparison: dict[str, Any]
     return table.render(report, verbose=args.verbose, comparison=lines)
 
 
+class CouldNotRun(Exception):
+    """The audit could not produce or deliver its report: why, in one line."""
+
+
+def _produce(args: argparse.Namespace, previous: dict[str, Any] | None) -> tuple[Report, str]:
+    try:
+        report = audit(
+            args.path,
+            url=args.url,
+            probe_options=ProbeOptions(timeout=args.probe_timeout, burst=max(0, args.probe_burst)),
+            current_release=args.current_release,
+        )
+        comparison = (
+            comparing.compare(previous, json_report.to_data(report))
+            if previous is not None
+            else None
+        )
+        return report, _render(report, args, comparison)
+    except NothingToAudit as error:
+        raise CouldNotRun(str(error)) from error
+    except RecursionError as error:
+        raise CouldNotRun(
+            f"could not run: {args.path} holds code nested too deeply to follow"
+        ) from error
+    except Exception as error:  # an audit defect: one line, and the code that says so
+        raise CouldNotRun(f"could not run: {type(error).__name__}: {error}") from error
+
+
+def _deliver(args: argparse.Namespace, rendered: str) -> None:
+    try:
+        if args.output:
+            args.output.write_text(rendered, encoding="utf-8")
+        else:
+            sys.stdout.write(rendered)
+    except OSError as error:
+        raise CouldNotRun(
+            f"could not write the report to {args.output}: {error.strerror or error}"
+        ) from error
+
+
 def run(args: argparse.Namespace) -> int:
     if args.list:
         sys.stdout.write(_catalogue())
@@ -134,41 +174,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"goldenpath audit: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        report = audit(
-            args.path,
-            url=args.url,
-            probe_options=ProbeOptions(timeout=args.probe_timeout, burst=max(0, args.probe_burst)),
-            current_release=args.current_release,
-        )
-        comparison = (
-            comparing.compare(previous, json_report.to_data(report))
-            if previous is not None
-            else None
-        )
-        rendered = _render(report, args, comparison)
-    except NothingToAudit as error:
+        report, rendered = _produce(args, previous)
+        _deliver(args, rendered)
+    except CouldNotRun as error:
         print(f"goldenpath audit: {error}", file=sys.stderr)
-        return EXIT_COULD_NOT_RUN
-    except RecursionError:
-        print(
-            f"goldenpath audit: could not run: {args.path} holds code nested too deeply to follow",
-            file=sys.stderr,
-        )
-        return EXIT_COULD_NOT_RUN
-    except Exception as error:  # an audit defect: one line, and the code that says so
-        print(f"goldenpath audit: could not run: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_COULD_NOT_RUN
-    try:
-        if args.output:
-            args.output.write_text(rendered, encoding="utf-8")
-        else:
-            sys.stdout.write(rendered)
-    except OSError as error:
-        print(
-            f"goldenpath audit: could not write the report to {args.output}: "
-            f"{error.strerror or error}",
-            file=sys.stderr,
-        )
         return EXIT_COULD_NOT_RUN
     failures = []
     if args.fail_under is not None and round(report.score, 1) < args.fail_under:

@@ -294,7 +294,7 @@ FILES = {
         ) -> Token:
             \"\"\"OAuth2 password login: a token for the next requests.\"\"\"
             user = session.exec(select(User).where(User.email == form_data.username)).first()
-            if user is None or not security.verify_password(form_data.password, user.hashed_password):
+            if not user or not security.verify_password(form_data.password, user.hashed_password):
                 raise HTTPException(status_code=400, detail="incorrect email or password")
             return Token(access_token=security.create_access_token(str(user.id), timedelta(days=1)))
 

@@ -11,6 +11,8 @@ the report must say so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from . import Sample
 
 
@@ -19,7 +21,7 @@ def _countries() -> str:
     return "COUNTRIES = {\n" + rows + "}\n"
 
 
-FILES = {
+FILES: dict[str, str | Callable[[], str]] = {
     "server/pyproject.toml": """
         [project]
         name = "polar"

@@ -8,7 +8,6 @@ the breaker check's rules.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 
 from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.python import PythonModule, last_name
@@ -56,12 +55,20 @@ LIMITER_MODULES = (
     "ratelimit",
     "pyrate_limiter",
 )
-CACHE_MODULES = ("cachetools", "aiocache", "cashews", "flask_caching", "dogpile", "fastapi_cache", "async_lru", "diskcache")  # fmt: skip
-QUEUE_MODULES = ("celery", "rq", "dramatiq", "arq", "huey", "procrastinate", "taskiq", "saq", "pgqueuer", "django_q", "django_rq", "kombu", "aio_pika", "faststream")  # fmt: skip
+CACHE_MODULES = (
+    "cachetools", "aiocache", "cashews", "flask_caching", "dogpile", "fastapi_cache",
+    "async_lru", "diskcache",
+)  # fmt: skip
+QUEUE_MODULES = (
+    "celery", "rq", "dramatiq", "arq", "huey", "procrastinate", "taskiq", "saq", "pgqueuer",
+    "django_q", "django_rq", "kombu", "aio_pika", "faststream",
+)  # fmt: skip
 TOO_MANY_REQUESTS = frozenset(
     {"HTTP_429_TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "HTTPTooManyRequests"}
 )
-COUNTING_CALLS = frozenset({"incr", "incrby", "incrbyfloat", "zadd", "zremrangebyscore", "zcard", "evalsha", "eval", "hit"})  # fmt: skip
+COUNTING_CALLS = frozenset(
+    {"incr", "incrby", "incrbyfloat", "zadd", "zremrangebyscore", "zcard", "evalsha", "eval", "hit"}
+)
 
 
 def _memo(facts: Facts, name: str) -> tuple[Evidence, ...]:
@@ -92,25 +99,30 @@ def reaches(
     facts: Facts,
     module: PythonModule,
     call: ast.Call,
-    wanted: Callable[[str], bool],
+    prefixes: tuple[str, ...],
     depth: int = 0,
 ) -> bool:
     """Whether `call` is, or leads through the code's own functions to, a call of a library
-    function whose qualified name `wanted` accepts (a test's `downgrade(...)` helper that runs
-    `alembic.command.downgrade`)."""
+    function whose qualified name starts with one of `prefixes` (a test's `downgrade(...)`
+    helper that runs `alembic.command.downgrade`)."""
     symbol = facts.symbols.resolve(module, call.func)
     if isinstance(symbol, External):
-        return wanted(symbol.name)
+        return symbol.name.startswith(prefixes)
     if depth >= 4 or not isinstance(symbol, Local):
         return False
     node = symbol.node
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return False
-    return any(
-        reaches(facts, symbol.module, inner, wanted, depth + 1)
-        for inner in ast.walk(node)
-        if isinstance(inner, ast.Call) and inner is not call
-    )
+    memo: dict[tuple[int, tuple[str, ...]], bool] = facts.__dict__.setdefault("_reaches", {})
+    key = (id(node), prefixes)
+    if key not in memo:
+        memo[key] = False  # a recursive function reaches nothing more through itself
+        memo[key] = any(
+            reaches(facts, symbol.module, inner, prefixes, depth + 1)
+            for inner in ast.walk(node)
+            if isinstance(inner, ast.Call) and inner is not call
+        )
+    return memo[key]
 
 
 def _used(facts: Facts, roots: tuple[str, ...]) -> list[Evidence]:

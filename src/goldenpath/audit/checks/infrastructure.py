@@ -27,7 +27,7 @@ def _script(facts: Facts, words: list[str]) -> str | None:
         if word in {"sh", "bash", "/bin/sh", "/bin/bash", "exec", "-c"} or word.startswith("-"):
             continue
         name = word.rsplit("/", 1)[-1]
-        if not name or "." in name and not name.endswith(".sh"):
+        if not name or ("." in name and not name.endswith(".sh")):
             continue
         candidates = [
             path

@@ -417,7 +417,7 @@ def _route_access(facts: Facts) -> Requirement:
             fix=fix,
         )
     if unknown:
-        route, access = unknown[0]
+        _, access = unknown[0]
         return undetermined(
             name,
             f"could not tell whether {len(unknown)} of {len(business)} business routes require "

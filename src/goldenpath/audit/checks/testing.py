@@ -260,6 +260,19 @@ def _reads_openapi_structure(
 ) -> bool:
     """Whether a function (or one it calls) walks an OpenAPI document's paths and their
     parameters, bodies or responses: what telling a breaking change apart takes."""
+    memo: dict[int, bool] = facts.__dict__.setdefault("_openapi_readers", {})
+    if id(function) not in memo:
+        memo[id(function)] = False
+        memo[id(function)] = _walks_openapi(facts, module, function, depth)
+    return memo[id(function)]
+
+
+def _walks_openapi(
+    facts: Facts,
+    module: PythonModule,
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    depth: int,
+) -> bool:
     keys = {
         value
         for node in ast.walk(function)
@@ -270,15 +283,14 @@ def _reads_openapi_structure(
     if depth >= 2:
         return False
     for node in ast.walk(function):
-        if isinstance(node, ast.Call):
-            symbol = facts.symbols.resolve(module, node.func)
-            if (
-                isinstance(symbol, Local)
-                and isinstance(symbol.node, ast.FunctionDef | ast.AsyncFunctionDef)
-                and symbol.node is not function
-            ):
-                if _reads_openapi_structure(facts, symbol.module, symbol.node, depth + 1):
-                    return True
+        symbol = facts.symbols.resolve(module, node.func) if isinstance(node, ast.Call) else None
+        if (
+            isinstance(symbol, Local)
+            and isinstance(symbol.node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and symbol.node is not function
+            and _reads_openapi_structure(facts, symbol.module, symbol.node, depth + 1)
+        ):
+            return True
     return False
 
 

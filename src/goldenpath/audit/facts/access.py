@@ -113,7 +113,9 @@ DRF_AUTHENTICATED = frozenset(
 )
 # Words that make an unreadable dependency or decorator worth a doubt (never a proof).
 AUTHISH = re.compile(
-    r"(auth|login|permission|token|jwt|scope|role|user|principal|guard|access)", re.I
+    r"(auth|login|permission|token|jwt|scope|role|user|principal|guard|access|verif|caller|"
+    r"identity|credential|api_?key)",
+    re.IGNORECASE,
 )
 GENERIC_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "run", "call", "execute",
@@ -148,12 +150,13 @@ class Judgement:
             return checking
         public = next((item for item in items if item.public), None)
         unknown = next((item for item in items if item.unknown), None)
+        shown = public or unknown or NOTHING
         return Judgement(
             reads=any(item.reads for item in items),
             public=public is not None,
             unknown=unknown.unknown if unknown else None,
-            where=(public or unknown).where if (public or unknown) else None,
-            label=(public or unknown).label if (public or unknown) else "",
+            where=shown.where,
+            label=shown.label,
         )
 
 
@@ -161,6 +164,8 @@ NOTHING = Judgement()
 IN_PROGRESS = Judgement(label="(recursion)")
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
+Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+PUBLIC_MARK = re.compile(r"(public|anonymous|allow_?any|no_?auth|unauthenticated)", re.IGNORECASE)
 
 
 def _body_is_empty(function: Function) -> bool:
@@ -321,6 +326,8 @@ class AccessAnalysis:
 
     def _external(self, symbol: External, where: Evidence) -> Judgement:
         name = symbol.name
+        if name.startswith("rest_framework.decorators."):
+            return NOTHING  # api_view, permission_classes: read where they say something
         if symbol.last in SCHEMES:
             return Judgement(reads=True, where=where, label=symbol.last)
         if any(name.endswith(known) or name == known for known in KNOWN_AUTHENTICATORS):
@@ -340,89 +347,77 @@ class AccessAnalysis:
         if depth > MAX_DEPTH:
             return NOTHING
         if isinstance(target, ast.Call):
-            callee = self._symbols.resolve(module, target.func)
-            if isinstance(callee, External):
-                if (
-                    any(callee.name.endswith(k) for k in KNOWN_AUTHENTICATORS)
-                    or callee.last == "current_user"
-                ):
-                    return self._external(External(callee.name), module.evidence(target))
-                owner = (
-                    self._symbols.instance_of(module, target.func.value)
-                    if isinstance(target.func, ast.Attribute)
-                    else None
-                )
-                if isinstance(owner, External) and target.func.attr == "current_user":  # type: ignore[union-attr]
-                    return Judgement(
-                        True,
-                        True,
-                        where=module.evidence(target),
-                        label=f"{owner.name}.current_user",
-                    )
-                return self._external(callee, module.evidence(target))
-            return self._instance(module, target, depth)
+            return self._made(module, target, depth)
         symbol = self._symbols.resolve(module, target)
-        if isinstance(symbol, Local):
-            if isinstance(symbol.node, Function):
-                judged = self.function(symbol.module, symbol.node, depth + 1)
-                if (
-                    not judged.checks
-                    and _body_is_empty(symbol.node)
-                    and not _parameters_of(symbol.node)
-                ):
-                    if re.search(
-                        r"(public|anonymous|allow_?any|no_?auth|unauthenticated)",
-                        symbol.node.name,
-                        re.I,
-                    ):
-                        return Judgement(
-                            public=True,
-                            where=symbol.module.evidence(symbol.node),
-                            label=symbol.node.name,
-                        )
-                return judged
-            if isinstance(symbol.node, ast.ClassDef):
-                init = self._symbols.class_member(symbol.module, symbol.node, "__init__")
-                if init is not None and isinstance(init.node, Function):
-                    return self.function(init.module, init.node, depth + 1)
-                return NOTHING
-            return self._instance(symbol.module, symbol.node, depth)
-        if isinstance(symbol, External):
-            return self._external(
-                symbol, module.evidence(target if hasattr(target, "lineno") else None)
+        if not isinstance(symbol, Local):
+            where = module.evidence(target if hasattr(target, "lineno") else None)
+            return self._external(symbol, where) if isinstance(symbol, External) else NOTHING
+        if isinstance(symbol.node, Function):
+            return self._dependency_function(symbol.module, symbol.node, depth)
+        if isinstance(symbol.node, ast.ClassDef):  # Depends(SomeClass): its __init__ runs
+            init = self._symbols.class_member(symbol.module, symbol.node, "__init__")
+            is_function = init is not None and isinstance(init.node, Function)
+            return self.function(init.module, init.node, depth + 1) if is_function else NOTHING  # type: ignore[union-attr, arg-type]
+        return self._instance(symbol.module, symbol.node, depth)
+
+    def _made(self, module: PythonModule, target: ast.Call, depth: int) -> Judgement:
+        """`Depends(Authenticator(...))`, `Depends(users.current_user(active=True))`."""
+        callee = self._symbols.resolve(module, target.func)
+        if not isinstance(callee, External):
+            return self._instance(module, target, depth)
+        owner = (
+            self._symbols.instance_of(module, target.func.value)
+            if isinstance(target.func, ast.Attribute)
+            else None
+        )
+        if isinstance(owner, External) and callee.last == "current_user":
+            # fastapi-users: `fastapi_users.current_user(...)` authenticates.
+            return Judgement(
+                True, True, where=module.evidence(target), label=f"{owner.last}.current_user"
             )
-        return NOTHING
+        return self._external(callee, module.evidence(target))
+
+    def _dependency_function(
+        self, module: PythonModule, function: Function, depth: int
+    ) -> Judgement:
+        judged = self.function(module, function, depth + 1)
+        is_mark = (
+            not judged.checks
+            and _body_is_empty(function)
+            and not _parameters_of(function)
+            and PUBLIC_MARK.search(function.name)
+        )
+        if is_mark:  # a dependency that does nothing, named as the deliberate mark it is
+            return Judgement(public=True, where=module.evidence(function), label=function.name)
+        return judged
 
     def dependency(self, module: PythonModule, expression: ast.AST, depth: int = 0) -> Judgement:
         """A FastAPI dependency as written: `Depends(x)`, `Security(x)`, a name bound to one,
-        or a call to a function that returns one (`RequireScopes("items:read")`)."""
+        a call to a function that returns one (`RequireScopes("items:read")`), or the
+        `Annotated[T, Depends(x)]` of a parameter."""
         if depth > MAX_DEPTH:
             return NOTHING
         if isinstance(expression, ast.Call):
-            name = last_name(expression.func)
-            if name in {"Depends", "Security"}:
-                target = (
-                    expression.args[0] if expression.args else keyword(expression, "dependency")
-                )
-                return self.callable_(module, target, depth + 1) if target is not None else NOTHING
-            callee = self._symbols.resolve(module, expression.func)
-            if isinstance(callee, Local) and isinstance(callee.node, Function):
-                value = returned(callee.node)
-                if value is not None:
-                    return self.dependency(callee.module, value, depth + 1)
-            return NOTHING
+            return self._dependency_call(module, expression, depth)
         if isinstance(expression, ast.Name | ast.Attribute):
             symbol = self._symbols.resolve(module, expression)
-            if isinstance(symbol, Local) and not isinstance(
-                symbol.node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-            ):
-                judged = self.dependency(symbol.module, symbol.node, depth + 1)
-                if judged.public and not judged.where:
-                    return judged
-                return judged
+            if isinstance(symbol, Local) and not isinstance(symbol.node, Definition):
+                return self.dependency(symbol.module, symbol.node, depth + 1)
+            return NOTHING
         if isinstance(expression, ast.Subscript) and last_name(expression.value) == "Annotated":
             items = expression.slice.elts if isinstance(expression.slice, ast.Tuple) else []
             return Judgement.combine(self.dependency(module, item, depth + 1) for item in items[1:])
+        return NOTHING
+
+    def _dependency_call(self, module: PythonModule, expression: ast.Call, depth: int) -> Judgement:
+        if last_name(expression.func) in {"Depends", "Security"}:
+            target = expression.args[0] if expression.args else keyword(expression, "dependency")
+            return self.callable_(module, target, depth + 1) if target is not None else NOTHING
+        callee = self._symbols.resolve(module, expression.func)
+        if isinstance(callee, Local) and isinstance(callee.node, Function):
+            value = returned(callee.node)
+            if value is not None:
+                return self.dependency(callee.module, value, depth + 1)
         return NOTHING
 
     def annotation(self, module: PythonModule, annotation: ast.AST, depth: int = 0) -> Judgement:
@@ -621,11 +616,8 @@ class AccessAnalysis:
                 public=True, where=module.evidence(values), label="permission_classes = []"
             )
         judged = [self._permission(module, item) for item in items]
-        if any(j.checks for j in judged):
-            return next(j for j in judged if j.checks)
-        if all(j.public for j in judged):
-            return judged[0]
-        return Judgement.combine(judged)
+        # One authenticating class decides; all-public is public; the rest combine.
+        return Judgement.combine(judged) if not all(j.public for j in judged) else judged[0]
 
     def _permission(self, module: PythonModule, node: ast.AST) -> Judgement:
         if isinstance(node, ast.BinOp):
@@ -649,27 +641,30 @@ class AccessAnalysis:
                 unknown=f"permission {symbol.name} is not read", where=where, label=symbol.name
             )
         if isinstance(symbol, Local) and isinstance(symbol.node, ast.ClassDef):
-            bases = {b.rsplit(".", 1)[-1] for b in self._symbols.bases(symbol.module, symbol.node)}
-            if bases & DRF_AUTHENTICATED:
-                return Judgement(True, True, where=where, label=symbol.node.name)
-            check = self._symbols.class_member(symbol.module, symbol.node, "has_permission")
-            if check is not None and isinstance(check.node, Function):
-                if self._reads(check.module, check.node):
-                    return Judgement(
-                        True, True, where=check.module.evidence(check.node), label=symbol.node.name
-                    )
-                body = [s for s in check.node.body if not isinstance(s, ast.Expr)]
-                if (
-                    len(body) == 1
-                    and isinstance(body[0], ast.Return)
-                    and isinstance(body[0].value, ast.Constant)
-                    and body[0].value.value is True
-                ):
-                    return Judgement(public=True, where=where, label=symbol.node.name)
-            return Judgement(
-                unknown=f"permission {symbol.node.name} could not be read", where=where
-            )
+            return self._permission_class(symbol.module, symbol.node, where)
         return NOTHING
+
+    def _permission_class(
+        self, module: PythonModule, node: ast.ClassDef, where: Evidence
+    ) -> Judgement:
+        """A permission class of the project's own: what its `has_permission` checks."""
+        bases = {b.rsplit(".", 1)[-1] for b in self._symbols.bases(module, node)}
+        check = self._symbols.class_member(module, node, "has_permission")
+        function = check.node if check is not None and isinstance(check.node, Function) else None
+        if bases & DRF_AUTHENTICATED or (
+            function is not None and check is not None and self._reads(check.module, function)
+        ):
+            return Judgement(True, True, where=where, label=node.name)
+        body = [s for s in function.body if not isinstance(s, ast.Expr)] if function else []
+        allows_all = (
+            len(body) == 1
+            and isinstance(body[0], ast.Return)
+            and isinstance(body[0].value, ast.Constant)
+            and body[0].value.value is True
+        )
+        if allows_all:
+            return Judgement(public=True, where=where, label=node.name)
+        return Judgement(unknown=f"permission {node.name} could not be read", where=where)
 
     def _django(self, route: Route) -> list[Judgement]:
         handler, module = route.handler, route.handler_module or route.module
@@ -860,7 +855,7 @@ __all__ = [
     "OPEN",
     "PUBLIC",
     "UNDETERMINED",
+    "UNKNOWN",
     "Access",
     "AccessAnalysis",
-    "UNKNOWN",
 ]

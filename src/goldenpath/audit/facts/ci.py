@@ -98,8 +98,8 @@ class Workflow:
     def _script_texts(self, command: str, folder: str, depth: int) -> list[str]:
         assert self.repository is not None
         texts = []
-        for word in command.split():
-            word = word.strip("\"'")
+        for raw in command.split():
+            word = raw.strip("\"'")
             if depth > 2 or not SCRIPT_WORD.match(word):
                 continue
             path = str(PurePosixPath(folder or ".", word.removeprefix("./"))).removeprefix("./")

@@ -1,11 +1,11 @@
 """The service's declared dependencies, from whichever files it uses to declare them.
 
 Every pyproject.toml (PEP 621, dependency groups, Poetry), requirements file, Pipfile and
-setup.py `install_requires` list in the tree declares, not only the root's: a monorepo keeps its
-service's in `backend/pyproject.toml`, and auditing the repository or the folder must agree.
-Test fixtures are not the service's. uv.lock and poetry.lock pin the whole tree. Checks ask for a distribution by its normalised
-name (`prometheus-client`) and get back where it is declared, so a report can say
-"pyproject.toml: prometheus-client>=0.21".
+setup.py `install_requires` list in the tree declares, not only the root's: a monorepo keeps
+its service's in `backend/pyproject.toml`, and auditing the repository or the folder must
+agree. Test fixtures are not the service's. uv.lock and poetry.lock pin the whole tree.
+Checks ask for a distribution by its normalised name (`prometheus-client`) and get back where
+it is declared, so a report can say "pyproject.toml: prometheus-client>=0.21".
 """
 
 from __future__ import annotations

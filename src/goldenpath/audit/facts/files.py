@@ -69,9 +69,9 @@ class Repository:
         self.outer_prefix = ""
 
     def adopt_outer_ci(self) -> Path | None:
-        """Read the CI workflows, pre-commit hooks and compose files of the git repository the audited folder
-        sits in, when the folder has none of its own: auditing `backend/` or the repository's
-        root must see the same pipeline. Returns that repository's root, if used."""
+        """Read the CI workflows, pre-commit hooks and compose files of the git repository the
+        audited folder sits in, when the folder has no workflows of its own: auditing `backend/`
+        or the repository's root must see the same pipeline. Returns that repository's root."""
         if any(path.startswith(".github/workflows/") for path in self.files):
             return None
         top = next((parent for parent in self.root.parents if (parent / ".git").exists()), None)

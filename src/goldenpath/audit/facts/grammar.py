@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 import sys
 import tokenize
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ def _except_groups(tokens: list[tokenize.TokenInfo]) -> list[tuple[int, int, int
 def _template_strings(tokens: list[tokenize.TokenInfo]) -> list[tuple[int, int, int, str]]:
     """`t"..."` (a template string, 3.14) read as the f-string it renders like."""
     edits = []
-    for token, following in zip(tokens, tokens[1:], strict=False):
+    for token, following in itertools.pairwise(tokens):
         if (
             token.type == tokenize.NAME
             and token.string.lower() in _T_PREFIXES

@@ -231,6 +231,7 @@ class PythonCode:
     def __init__(self, repository: Repository) -> None:
         self._repository = repository
         self.rewritten: tuple[str, ...] = ()  # files read through the Python 3.14 rewrite
+        self._definitions: dict[tuple[str, str], tuple[PythonModule, ast.AST] | None] = {}
 
     @cached_property
     def project_roots(self) -> tuple[str, ...]:
@@ -302,6 +303,17 @@ class PythonCode:
     ) -> tuple[PythonModule, ast.AST] | None:
         """Where `name` of module `module_name_` is defined (a def, class or assignment),
         following re-exports (`from ._core.scopes import RequireScopes`)."""
+        key = (module_name_, name)
+        if key in self._definitions:
+            return self._definitions[key]
+        found = self._definition(module_name_, name, depth)
+        if depth == 0:
+            self._definitions[key] = found
+        return found
+
+    def _definition(
+        self, module_name_: str, name: str, depth: int
+    ) -> tuple[PythonModule, ast.AST] | None:
         module = self.module(module_name_)
         if module is None or depth > 6:
             return None

@@ -50,7 +50,10 @@ FACTORIES = {
     "APIFlask": "flask",
     "Api": "flask",  # Flask-RESTful / Flask-RESTX
 }
-FACTORY_LIBRARIES = ("fastapi", "starlette", "flask", "quart", "apiflask", "flask_restful", "flask_restx", "flask_smorest")  # fmt: skip
+FACTORY_LIBRARIES = (
+    "fastapi", "starlette", "flask", "quart", "apiflask", "flask_restful", "flask_restx",
+    "flask_smorest",
+)  # fmt: skip
 PREFIX_KEYWORDS = ("prefix", "url_prefix")
 
 # Paths that are the platform's, not the business API's: probes, metrics, docs, assets, admin.
@@ -264,7 +267,7 @@ class Routes:
         for router in list(routers.values()):
             routes = keyword(router.call, "routes")
             if routes is not None:
-                self._starlette_mounts(router.module, routes, router.key, "", routers, 0)
+                self._starlette_mounts(router.module, routes, router.key, "", routers, depth=0)
         return routers
 
     def _edge(self, module: PythonModule, call: ast.Call, routers: dict[Key, Router]) -> None:
@@ -357,7 +360,9 @@ class Routes:
         for router in routers.values():
             routes = keyword(router.call, "routes")
             if routes is not None:
-                yield from self._starlette_list(router.module, routes, router.key, "", routers, 0)
+                yield from self._starlette_list(
+                    router.module, routes, router.key, "", routers, depth=0
+                )
 
     def _path(self, module: PythonModule, node: ast.AST | None, line: int) -> str | None:
         """A route's path: a value the audit can compute, or the literal inside a helper call
@@ -569,6 +574,7 @@ class Routes:
         key: Key,
         prefix: str,
         routers: dict[Key, Router],
+        *,
         depth: int,
     ) -> Iterator[Route]:
         if depth > 6:
@@ -577,7 +583,7 @@ class Routes:
             symbol = self._symbols.resolve(module, node)
             if isinstance(symbol, Local) and isinstance(symbol.node, ast.List | ast.Tuple):
                 yield from self._starlette_list(
-                    symbol.module, symbol.node, key, prefix, routers, depth + 1
+                    symbol.module, symbol.node, key, prefix, routers, depth=depth + 1
                 )
             return
         for element in _items(node):
@@ -617,7 +623,9 @@ class Routes:
                 )
                 full = _join(prefix, path, "concat")
                 if inner is not None:
-                    yield from self._starlette_list(module, inner, key, full, routers, depth + 1)
+                    yield from self._starlette_list(
+                        module, inner, key, full, routers, depth=depth + 1
+                    )
                 elif self._mounted(module, app) not in routers:
                     yield Route(
                         full,
@@ -636,6 +644,7 @@ class Routes:
         key: Key,
         prefix: str,
         routers: dict[Key, Router],
+        *,
         depth: int,
     ) -> None:
         """`Mount("/api", app=api)` in a routes list: the mounted app's routes go under it."""
@@ -644,7 +653,9 @@ class Routes:
         if isinstance(node, ast.Name):
             symbol = self._symbols.resolve(module, node)
             if isinstance(symbol, Local) and isinstance(symbol.node, ast.List | ast.Tuple):
-                self._starlette_mounts(symbol.module, symbol.node, key, prefix, routers, depth + 1)
+                self._starlette_mounts(
+                    symbol.module, symbol.node, key, prefix, routers, depth=depth + 1
+                )
             return
         for element in _items(node):
             if not (isinstance(element, ast.Call) and last_name(element.func) == "Mount"):
@@ -657,7 +668,7 @@ class Routes:
             full = _join(prefix, path, "concat")
             inner = keyword(element, "routes")
             if inner is not None:
-                self._starlette_mounts(module, inner, key, full, routers, depth + 1)
+                self._starlette_mounts(module, inner, key, full, routers, depth=depth + 1)
                 continue
             app = keyword(element, "app") or (element.args[1] if len(element.args) > 1 else None)
             child = self._mounted(module, app)
@@ -683,7 +694,7 @@ class Routes:
                 if real is not None and real.name in self._urlconfs:
                     return [real.name]
         included: set[str] = set()
-        for module, values in self._urlconfs.values():
+        for _, values in self._urlconfs.values():
             for value in values:
                 for node in ast.walk(value):
                     if (

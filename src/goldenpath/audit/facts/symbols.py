@@ -10,8 +10,9 @@ bounded, and anything the audit cannot follow is UNKNOWN rather than a guess.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 from .python import PythonCode, PythonModule, dotted
 
@@ -71,22 +72,27 @@ def _assigned_value(statement: ast.AST) -> ast.expr | None:
 
 def module_level(module: PythonModule, name: str) -> ast.AST | None:
     """The def, class or (last) assigned value named `name` at the top of `module`."""
-    found: ast.AST | None = None
-    for statement in module.tree.body:
-        if isinstance(statement, Definition) and statement.name == name:
-            found = statement
-        elif isinstance(statement, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == name for t in statement.targets
-        ):
-            found = statement.value
-        elif (
-            isinstance(statement, ast.AnnAssign)
-            and isinstance(statement.target, ast.Name)
-            and statement.target.id == name
-            and statement.value is not None
-        ):
-            found = statement.value
-    return found
+    table: dict[str, ast.AST] | None = module.__dict__.get("_top_level")
+    if table is None:
+        table = {}
+        for statement in module.tree.body:
+            for target in _defined_names(statement):
+                if isinstance(statement, Definition):
+                    table[target] = statement
+                elif isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value:
+                    table[target] = statement.value
+        module.__dict__["_top_level"] = table
+    return table.get(name)
+
+
+def _defined_names(statement: ast.stmt) -> list[str]:
+    if isinstance(statement, Definition):
+        return [statement.name]
+    if isinstance(statement, ast.Assign):
+        return [t.id for t in statement.targets if isinstance(t, ast.Name)]
+    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+        return [statement.target.id] if statement.value is not None else []
+    return []
 
 
 class Symbols:
@@ -136,8 +142,7 @@ class Symbols:
         if isinstance(base, External):
             return External(f"{base.name}.{attribute}")
         if isinstance(base, Local) and isinstance(base.node, ast.ClassDef):
-            member = self.class_member(base.module, base.node, attribute)
-            return member
+            return self.class_member(base.module, base.node, attribute)
         return None
 
     def class_member(
@@ -217,34 +222,27 @@ class Symbols:
                 for key, item in zip(node.keys, node.values, strict=True)
                 if key is not None
             }
-        if isinstance(node, ast.JoinedStr):
-            parts = [
-                self.value(module, part.value if isinstance(part, ast.FormattedValue) else part)
-                for part in node.values
-            ]
-            if any(part is UNKNOWN for part in parts):
-                return UNKNOWN
-            return "".join(str(part) for part in parts)
-        if isinstance(node, ast.BinOp):
-            left, right = (
-                self.value(module, node.left, depth + 1),
-                self.value(module, node.right, depth + 1),
-            )
-            if left is UNKNOWN or right is UNKNOWN:
-                return UNKNOWN
-            try:
-                if isinstance(node.op, ast.Add):
-                    return left + right  # type: ignore[operator]
-                if isinstance(node.op, ast.Mult):
-                    return left * right  # type: ignore[operator]
-            except TypeError:
-                return UNKNOWN
+        evaluate = self._EVALUATORS.get(type(node))
+        return evaluate(self, module, node, depth) if evaluate is not None else UNKNOWN
+
+    def _joined_value(self, module: PythonModule, node: ast.JoinedStr, depth: int) -> object:
+        parts = [
+            self.value(module, part.value if isinstance(part, ast.FormattedValue) else part, depth)
+            for part in node.values
+        ]
+        if any(part is UNKNOWN for part in parts):
             return UNKNOWN
-        if isinstance(node, ast.Call):
-            return self._call_value(module, node, depth)
-        if isinstance(node, ast.Name | ast.Attribute):
-            return self._reference_value(module, node, depth)
-        return UNKNOWN
+        return "".join(str(part) for part in parts)
+
+    def _binary_value(self, module: PythonModule, node: ast.BinOp, depth: int) -> object:
+        left = self.value(module, node.left, depth + 1)
+        right = self.value(module, node.right, depth + 1)
+        if left is UNKNOWN or right is UNKNOWN or not isinstance(node.op, ast.Add | ast.Mult):
+            return UNKNOWN
+        try:
+            return left + right if isinstance(node.op, ast.Add) else left * right  # type: ignore[operator]
+        except TypeError:
+            return UNKNOWN
 
     def _reference_value(self, module: PythonModule, node: ast.expr, depth: int) -> object:
         symbol = self.resolve(module, node, depth + 1)
@@ -271,9 +269,22 @@ class Symbols:
             return self.value(module, default, depth + 1)
         return UNKNOWN
 
+    _EVALUATORS: ClassVar[dict[type, Callable[..., object]]] = {}
+
     def string(self, module: PythonModule, node: ast.AST | None) -> str | None:
         value = self.value(module, node)
         return value if isinstance(value, str) else None
+
+
+Symbols._EVALUATORS.update(
+    {
+        ast.JoinedStr: Symbols._joined_value,
+        ast.BinOp: Symbols._binary_value,
+        ast.Call: Symbols._call_value,
+        ast.Name: Symbols._reference_value,
+        ast.Attribute: Symbols._reference_value,
+    }
+)
 
 
 def _returned(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:

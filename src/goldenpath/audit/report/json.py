@@ -1,7 +1,8 @@
 """The JSON report: every verdict with its evidence, stable keys, scores as percentages.
 
 Dashboards and `--compare` read this format; `schema` names its version, and a change that
-removes or renames a key must bump it (adding one, as `not_read` and `routes` were, does not). Scores are rounded to one decimal; `null` means the
+removes or renames a key must bump it (adding one, as `not_read` and `routes` were, does
+not). Scores are rounded to one decimal; `null` means the
 standard (or the whole area) does not apply.
 """
 
