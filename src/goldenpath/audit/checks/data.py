@@ -142,13 +142,29 @@ def _engine(facts: Facts, module: PythonModule, call: ast.Call) -> EngineCall | 
             if not callers:
                 engine.unfollowed.append(f"**{spread.id}")
             continue
-        mapping = _mapping(facts, module, spread)
+        local = _local_value(function, spread) if function is not None else None
+        mapping = _mapping(facts, module, local if local is not None else spread)
         if mapping is None:
             engine.unfollowed.append(f"**{ast.unparse(spread)[:30]}")
         else:
             for key, value in mapping.items():
                 engine.keywords.setdefault(key, value)
     return engine
+
+
+def _local_value(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, node: ast.expr
+) -> ast.expr | None:
+    """The value a function assigns to a local name (`options = {...}` before the call)."""
+    if not isinstance(node, ast.Name):
+        return None
+    values = [
+        statement.value
+        for statement in ast.walk(function)
+        if isinstance(statement, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == node.id for t in statement.targets)
+    ]
+    return values[-1] if values else None
 
 
 def _with(calls: list[EngineCall], *names: str) -> list[Evidence]:
@@ -449,7 +465,39 @@ def _is_table(facts: Facts, module: PythonModule, node: ast.ClassDef) -> bool:
         for item in node.body
     ):
         return True
-    return any(last_name(base) == "Model" for base in node.bases)
+    if any(last_name(base) == "Model" for base in node.bases):
+        return True
+    # A mapped class of a declarative base (whose `__tablename__` may come from the base).
+    declares = any(
+        isinstance(item, ast.Assign | ast.AnnAssign)
+        and isinstance(item.value, ast.Call)
+        and last_name(item.value.func) in {"Column", "mapped_column"}
+        for item in node.body
+    )
+    return declares and _declarative(facts, module, node)
+
+
+def _declarative(facts: Facts, module: PythonModule, node: ast.ClassDef, depth: int = 0) -> bool:
+    """Whether a class descends from SQLAlchemy's declarative base (a `DeclarativeBase`
+    subclass or a `declarative_base()` value)."""
+    for base in node.bases:
+        symbol = facts.symbols.resolve(module, base)
+        if isinstance(symbol, External) and symbol.last in {
+            "DeclarativeBase",
+            "DeclarativeBaseNoMeta",
+        }:
+            return True
+        if not isinstance(symbol, Local):
+            continue
+        if isinstance(symbol.node, ast.Call) and last_name(symbol.node.func) == "declarative_base":
+            return True
+        if (
+            isinstance(symbol.node, ast.ClassDef)
+            and depth < 6
+            and _declarative(facts, symbol.module, symbol.node, depth + 1)
+        ):
+            return True
+    return False
 
 
 def _model_classes(facts: Facts) -> list[tuple[PythonModule, ast.ClassDef]]:
@@ -457,10 +505,11 @@ def _model_classes(facts: Facts) -> list[tuple[PythonModule, ast.ClassDef]]:
         "_models", {}
     )
     if "all" not in memo:
+        revisions = {module.path for module in _alembic_revisions(facts)}
         memo["all"] = [
             (module, node)
             for module in facts.code.modules
-            if not re.search(r"(^|/)migrations/", module.path)
+            if not re.search(r"(^|/)migrations/", module.path) and module.path not in revisions
             for node in module.classes()
             if _is_table(facts, module, node)
         ]
@@ -635,18 +684,24 @@ def _expects_integrity_error(facts: Facts) -> list[Evidence]:
     return found_
 
 
-def _uuid_keys(models: list[PythonModule]) -> list[Evidence]:
-    keys = []
+def _primary_keys(models: list[PythonModule]) -> tuple[list[Evidence], list[Evidence]]:
+    """Primary-key columns declared in the models: (UUID ones, others)."""
+    uuid_keys: list[Evidence] = []
+    others: list[Evidence] = []
     for module in models:
         for node in module.nodes:
             if not isinstance(node, ast.AnnAssign | ast.Assign):
                 continue
             if not isinstance(node.value, ast.Call):
                 continue
-            is_key = literal(keyword(node.value, "primary_key")) is True
-            if is_key and re.search(r"uuid", ast.unparse(node), re.IGNORECASE):
-                keys.append(module.evidence(node, "UUID primary key"))
-    return keys
+            if literal(keyword(node.value, "primary_key")) is not True:
+                continue
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            if re.search(r"uuid", ast.unparse(node), re.IGNORECASE):
+                uuid_keys.append(module.evidence(node, f"{dotted(target)}: UUID primary key"))
+            else:
+                others.append(module.evidence(node, f"{dotted(target)}: not a UUID"))
+    return uuid_keys, others
 
 
 def _foreign_key_indexes(models: list[PythonModule]) -> tuple[list[Evidence], list[Evidence]]:
@@ -690,7 +745,7 @@ def schema_design(facts: Facts) -> Assessment:
     classes = list(_model_classes(facts))
     if not facts.has_database or not classes:
         return NotApplicable("no ORM models (SQLAlchemy or Django) describe the schema")
-    uuid_keys = _uuid_keys(models)
+    uuid_keys, other_keys = _primary_keys(models)
     timestamps = facts.code.find_tokens(
         r"^(created_at|updated_at|created|modified|inserted_at|auto_now_add)$",
         kinds=("name",),
@@ -699,13 +754,17 @@ def schema_design(facts: Facts) -> Assessment:
     indexed, unindexed = _foreign_key_indexes(models)
     django = _is_django(facts, classes)
     requirements = [
-        found(
+        verdict(
             "UUID primary keys",
-            uuid_keys,
-            met="primary keys are UUIDs: unique without coordination, not guessable",
-            missing="primary keys are sequential integers",
+            bool(uuid_keys) and not other_keys,
+            "primary keys are UUIDs: unique without coordination, not guessable"
+            if uuid_keys and not other_keys
+            else "primary keys are sequential integers"
+            if not uuid_keys
+            else f"{len(other_keys)} of {len(uuid_keys) + len(other_keys)} primary keys are not "
+            f"UUIDs: {listing(other_keys)}",
+            other_keys or uuid_keys or [module.evidence(node) for module, node in classes],
             fix="use UUID (v7 for index locality) primary keys",
-            where=[module.evidence(node) for module, node in classes],
         ),
         found(
             "timestamps",

@@ -117,6 +117,9 @@ AUTHISH = re.compile(
     r"identity|credential|api_?key)",
     re.IGNORECASE,
 )
+# A call on an object the audit cannot type is followed to the methods of that name, when
+# there are few enough of them to be the plugins of one interface, not a common verb.
+MAX_NAMESAKES = 8
 GENERIC_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "run", "call", "execute",
      "__call__", "__init__", "save", "update", "create", "list", "first", "all", "filter",
@@ -248,7 +251,7 @@ class AccessAnalysis:
             for node in module.functions()
             if node.name == name
         ]
-        return found if len(found) <= 3 else []
+        return found if len(found) <= MAX_NAMESAKES else []
 
     def _callees(
         self, module: PythonModule, function: Function
