@@ -145,6 +145,14 @@ def _not_read(facts: Facts) -> tuple[NotRead, ...]:
         )
         for item in facts.routes.unreadable
     ]
+    found += [
+        NotRead(
+            f"{router.module.path}:{router.call.lineno}",
+            f"router `{router.key[1]}` is included nowhere the audit can follow (at run time?): "
+            "its routes are listed without the prefix they get",
+        )
+        for router in facts.routes.orphans
+    ]
     return tuple(sorted(found, key=lambda item: item.path))
 
 

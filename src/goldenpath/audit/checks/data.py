@@ -167,6 +167,15 @@ def _local_value(
     return values[-1] if values else None
 
 
+def _switched_on(facts: Facts, engine: EngineCall, name: str) -> bool:
+    """The keyword is given and not False (a setting whose default is False is off unless a
+    deployment says otherwise, which the audit cannot see)."""
+    if name not in engine.keywords:
+        return False
+    module, value = engine.keywords[name]
+    return facts.symbols.value(module, value) not in (False, None)
+
+
 def _with(calls: list[EngineCall], *names: str) -> list[Evidence]:
     return [engine.evidence(", ".join(names)) for engine in calls if engine.has(*names)]
 
@@ -241,7 +250,11 @@ def pooling(facts: Facts) -> Assessment:
         ),
         _pool_requirement(
             "recycle and pre-ping",
-            _with(calls, "pool_recycle", "pool_pre_ping")
+            [
+                engine.evidence("pool_recycle, pool_pre_ping")
+                for engine in calls
+                if engine.has("pool_recycle") and _switched_on(facts, engine, "pool_pre_ping")
+            ]
             + (_with(calls, "pool_recycle") + checkout_pings if checkout_pings else [])
             + _with(calls, "max_lifetime")
             + django["health"],

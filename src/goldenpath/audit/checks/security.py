@@ -239,18 +239,56 @@ def _text_hits(facts: Facts, pattern: str, suffixes: tuple[str, ...]) -> list[Ev
     return hits
 
 
+SESSION_LIBRARIES = (
+    "starlette.middleware.sessions",
+    "flask_login",
+    "flask_session",
+    "fastapi_sessions",
+)
+
+
+def _cookie_authentication(facts: Facts) -> list[Evidence]:
+    """What makes browsers authenticate with cookies: code that reads the request's cookies, a
+    session middleware or login manager, Django's sessions. A cookie set for another purpose
+    (forwarding a third party's) with none of these read back is not authentication."""
+    found_: list[Evidence] = []
+    for module in facts.code.modules:
+        called = {id(call.func) for call in module.calls()}
+        found_ += [
+            module.evidence(node, "reads the request's cookies")
+            for node in module.nodes
+            if isinstance(node, ast.Attribute)
+            and node.attr in {"cookies", "COOKIES"}
+            and isinstance(node.ctx, ast.Load)
+            and id(node) not in called
+        ][:1]
+    found_ += [
+        module.evidence(call, symbol.name)
+        for module, call, symbol in library_calls(
+            facts, ("starlette", "flask_login", "flask_session", "fastapi_sessions")
+        )
+        if symbol.name.startswith(SESSION_LIBRARIES)
+    ]
+    found_ += [
+        module.evidence(call, "SessionMiddleware")
+        for module, call in facts.code.calls_named("add_middleware", "Middleware")
+        if call.args
+        and str(getattr(facts.symbols.resolve(module, call.args[0]), "name", "")).startswith(
+            SESSION_LIBRARIES
+        )
+    ]
+    return found_ + _django_middleware(facts, "SessionMiddleware")
+
+
 # --- SEC-2 ---------------------------------------------------------------------------------
 @check("SEC-2")
 def csrf(facts: Facts) -> Assessment:
-    cookies = [
-        module.evidence(call, "sets a cookie")
-        for module, call in facts.code.calls_named("set_cookie")
-    ]
-    cookies += facts.code.find_tokens(
-        r"^(SessionMiddleware|session_cookie|SESSION_COOKIE.*|flask_login|LoginManager)$",
-        kinds=("name",),
-    )
-    cookies += _django_middleware(facts, "SessionMiddleware")
+    cookies = _cookie_authentication(facts)
+    if cookies:
+        cookies += [
+            module.evidence(call, "sets a cookie")
+            for module, call in facts.code.calls_named("set_cookie")
+        ]
     if not cookies:
         return NotApplicable(
             "no cookie-based authentication: bearer tokens and API keys are not sent by browsers "

@@ -164,6 +164,7 @@ class Routes:
         self._code = code
         self._symbols = symbols or Symbols(code)
         self.unreadable: list[Unreadable] = []
+        self._dynamic_prefixes: list[tuple[PythonModule, ast.Call]] = []
 
     # --- the public view -------------------------------------------------------------------
     @cached_property
@@ -175,6 +176,21 @@ class Routes:
         for route in found:
             unique.setdefault((route.path, route.methods, route.module.path, route.line), route)
         return tuple(unique.values())
+
+    @cached_property
+    def orphans(self) -> tuple[Router, ...]:
+        """Routers with routes that nothing the audit can follow includes (a plugin's router
+        included at run time): their routes are shown without the prefixes they really get."""
+        apps = {"FastAPI", "Flask", "Starlette", "Quart", "APIFlask"}
+        routers = self.routers  # computed first: it records the run-time inclusions
+        if not self._dynamic_prefixes or not any(r.kind in apps for r in routers.values()):
+            return ()
+        owners = {route.chain[0] for route in self.all if route.chain}
+        return tuple(
+            router
+            for key, router in self.routers.items()
+            if router.kind not in apps | {"Api"} and not router.parents and key in owners
+        )
 
     @property
     def business(self) -> tuple[Route, ...]:
@@ -289,6 +305,9 @@ class Routes:
                         "flask" if method == "register_blueprint" else "concat",
                     )
                 )
+            elif child not in routers and (keyword(call, "prefix") or keyword(call, "url_prefix")):
+                # A router chosen at run time (a plugin's) gets a prefix the audit cannot place.
+                self._dynamic_prefixes.append((module, call))
         elif method == "mount":
             app = call.args[1] if len(call.args) > 1 else keyword(call, "app")
             child, parent = self._mounted(module, app), self.key(module, owner)
