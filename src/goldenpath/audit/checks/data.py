@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from goldenpath.audit.facts import SERVER_DATABASE_DRIVERS, Facts
 from goldenpath.audit.facts.python import PythonModule, dotted, keyword, last_name, literal
-from goldenpath.audit.facts.symbols import External, Local
+from goldenpath.audit.facts.symbols import UNKNOWN, External, Local
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import (
@@ -109,10 +109,34 @@ def _engine_calls(facts: Facts) -> list[EngineCall]:
     if "all" not in memo:
         memo["all"] = [
             engine
-            for module, call in facts.code.calls_named(*ENGINE_FACTORIES)
-            if (engine := _engine(facts, module, call)) is not None
+            for module, call in _pool_factory_calls(facts)
+            if not ONE_OFF_ENGINES.search(module.path)
+            and (engine := _engine(facts, module, call)) is not None
         ]
     return memo["all"]
+
+
+# Engines of migrations and scripts run once and exit: the service's pool is elsewhere.
+ONE_OFF_ENGINES = re.compile(r"(^|/)(scripts/|(migrations|alembic)/env\.py$)")
+
+
+def _pool_factory_calls(facts: Facts) -> list[tuple[PythonModule, ast.Call]]:
+    """Calls of a pool factory, under whatever name it was imported (`create_async_engine as
+    _create_async_engine`)."""
+    found_ = []
+    for module in facts.code.modules:
+        imported = {name.split(".")[0] for name in module.imported_modules}
+        if not imported & set(ENGINE_LIBRARIES):
+            continue
+        for call in module.calls():
+            name = last_name(call.func)
+            if name in ENGINE_FACTORIES:
+                found_.append((module, call))
+                continue
+            symbol = facts.symbols.resolve(module, call.func)
+            if isinstance(symbol, External) and symbol.last in ENGINE_FACTORIES:
+                found_.append((module, call))
+    return found_
 
 
 def _engine(facts: Facts, module: PythonModule, call: ast.Call) -> EngineCall | None:
@@ -168,12 +192,52 @@ def _local_value(
 
 
 def _switched_on(facts: Facts, engine: EngineCall, name: str) -> bool:
-    """The keyword is given and not False (a setting whose default is False is off unless a
-    deployment says otherwise, which the audit cannot see)."""
+    """The keyword is given and not False: followed through the parameters of wrappers to what
+    their callers pass, or the parameter's default (a setting whose default is False is off
+    unless a deployment says otherwise, which the audit cannot see)."""
     if name not in engine.keywords:
         return False
     module, value = engine.keywords[name]
-    return facts.symbols.value(module, value) not in (False, None)
+    return any(v not in (False, None) for v in _values(facts, module, value, engine.call))
+
+
+def _values(
+    facts: Facts, module: PythonModule, node: ast.expr | None, at: ast.AST, depth: int = 0
+) -> list[object]:
+    """The values an expression can have where it is used: a parameter of the enclosing
+    function takes what its callers pass, or its default."""
+    function = _enclosing(module, at) if isinstance(at, ast.Call) else None
+    if isinstance(node, ast.Name) and function is not None and depth < 3:
+        arguments = function.args
+        names = [a.arg for a in (*arguments.args, *arguments.kwonlyargs)]
+        if node.id in names:
+            defaults = dict(
+                zip(
+                    [a.arg for a in arguments.args][-len(arguments.defaults) :]
+                    if arguments.defaults
+                    else [],
+                    arguments.defaults,
+                    strict=True,
+                )
+            )
+            defaults |= {
+                a.arg: d
+                for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+                if d is not None
+            }
+            found_: list[object] = []
+            for caller_module, caller in _callers(facts, function):
+                given = keyword(caller, node.id)
+                if given is not None:
+                    found_ += _values(facts, caller_module, given, caller, depth + 1)
+                elif node.id in defaults:
+                    found_.append(facts.symbols.value(module, defaults[node.id]))
+                else:
+                    found_.append(UNKNOWN)
+            if not found_ and node.id in defaults:
+                found_.append(facts.symbols.value(module, defaults[node.id]))
+            return found_ or [UNKNOWN]
+    return [facts.symbols.value(module, node)]
 
 
 def _with(calls: list[EngineCall], *names: str) -> list[Evidence]:
@@ -236,7 +300,8 @@ def pooling(facts: Facts) -> Assessment:
             _with(calls, "pool_size", "max_overflow") + _with(calls, "max_size") + django["size"],
             calls,
             met="a bounded pool of connections",
-            missing="the pool size is the driver's default",
+            missing="the pool's size and overflow are not both configured: the driver's defaults "
+            "apply",
             fix="set pool_size and max_overflow from settings, sized so replicas x pool stays "
             "under the server's max_connections (Django: CONN_MAX_AGE, or psycopg's pool)",
         ),
@@ -245,7 +310,8 @@ def pooling(facts: Facts) -> Assessment:
             _with(calls, "pool_timeout") + _with(calls, "timeout") + django["timeout"],
             calls,
             met="a request waits for a connection for a bounded time",
-            missing="a request waits for a free connection without a bound",
+            missing="the time a request waits for a free connection is left to the driver's "
+            "default, not configured",
             fix="set pool_timeout",
         ),
         _pool_requirement(

@@ -514,10 +514,13 @@ def rate_limiting(facts: Facts) -> Assessment:
         for module, call, _ in library_calls(facts, LIMITER_MODULES)
         if literal(keyword(call, "headers_enabled")) is True
     ]
-    # fastapi-limiter's default callback answers 429 with Retry-After.
+    # fastapi-limiter's default callback, and asgi-ratelimit's default `on_blocked`, answer
+    # 429 with Retry-After.
     retry_after += [
         module.evidence(call, symbol.name)
-        for module, call, symbol in library_calls(facts, ("fastapi_limiter",))
+        for module, call, symbol in library_calls(facts, ("fastapi_limiter", "ratelimit"))
+        if symbol.name.startswith("fastapi_limiter")
+        or (symbol.last == "RateLimitMiddleware" and keyword(call, "on_blocked") is None)
     ][:1]
     requirements.append(
         found(

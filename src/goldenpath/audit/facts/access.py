@@ -303,6 +303,16 @@ class AccessAnalysis:
     def _instance(self, module: PythonModule, node: ast.AST, depth: int) -> Judgement:
         """A class instance used as a dependency: its `__call__`, or a security scheme."""
         owner = self._symbols.instance_of(module, node)
+        if owner is None and isinstance(node, ast.Call):
+            factory = self._symbols.resolve(module, node.func)
+            if isinstance(factory, Local) and isinstance(factory.node, Function):
+                # A factory that builds its dependency at run time (a class made inside it,
+                # a signature made with makefun): nothing the audit can follow.
+                return Judgement(
+                    unknown=f"{factory.node.name}(...) builds its dependency at run time",
+                    where=module.evidence(node),
+                    label=factory.node.name,
+                )
         if isinstance(owner, External):
             return self._external(owner, module.evidence(node if hasattr(node, "lineno") else None))
         if isinstance(owner, Local) and isinstance(owner.node, ast.ClassDef):

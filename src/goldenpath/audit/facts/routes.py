@@ -26,7 +26,7 @@ from functools import cached_property
 from goldenpath.audit.model import Evidence
 
 from .python import PythonCode, PythonModule, dotted, keyword, last_name, string_value
-from .symbols import UNKNOWN, External, Local, Module, Symbols, module_level
+from .symbols import UNKNOWN, External, Local, Module, Symbols, module_level, returned
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
 DECORATOR_METHODS = frozenset({*HTTP_METHODS, "api_route", "route", "websocket"})
@@ -218,14 +218,32 @@ class Routes:
             if symbol.last in FACTORIES and symbol.name.startswith(FACTORY_LIBRARIES):
                 return symbol.last
             return None
+        if isinstance(symbol, Local) and isinstance(symbol.node, ast.Call):
+            symbol = self._made_class(symbol.module, symbol.node)
         if isinstance(symbol, Local) and isinstance(symbol.node, ast.ClassDef):
-            for base in self._symbols.bases(module, symbol.node):
+            for base in self._symbols.bases(symbol.module, symbol.node):
                 name = base.rsplit(".", 1)[-1]
                 if name in FACTORIES and base.startswith(FACTORY_LIBRARIES):
                     return name
             return None
         name = last_name(call.func)
         return name if symbol is None and name in FACTORIES and name != "Api" else None
+
+    def _made_class(self, module: PythonModule, call: ast.Call) -> Local | None:
+        """The class a class factory returns (`APIRouter = get_api_router_class(Route)`, whose
+        body defines and returns a subclass of FastAPI's APIRouter)."""
+        factory = self._symbols.resolve(module, call.func)
+        if not isinstance(factory, Local) or not isinstance(
+            factory.node, ast.FunctionDef | ast.AsyncFunctionDef
+        ):
+            return None
+        value = returned(factory.node)
+        classes = {
+            node.name: node for node in ast.walk(factory.node) if isinstance(node, ast.ClassDef)
+        }
+        if isinstance(value, ast.Name) and value.id in classes:
+            return Local(factory.module, classes[value.id])
+        return None
 
     def key(self, module: PythonModule, node: ast.AST | None) -> Key | None:
         """The router or app a name refers to, wherever it was assigned."""
