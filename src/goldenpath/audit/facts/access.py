@@ -596,12 +596,10 @@ class AccessAnalysis:
                 member = self._symbols.class_member(module, handler, attribute)
                 if member is None:
                     continue
-                values = member.node
-                if isinstance(values, ast.Dict):
-                    values = ast.List(
-                        elts=[v for v in values.values if v is not None], ctx=ast.Load()
-                    )
-                judgements += [self.decorator(member.module, item) for item in _items(values)]
+                judgements += [
+                    self.decorator(where, item)
+                    for where, item in self._decorator_list(member.module, member.node)
+                ]
             methods = [
                 item
                 for item in handler.body
@@ -614,6 +612,33 @@ class AccessAnalysis:
                 if all(j.checks for j in per_method):
                     judgements.append(per_method[0])
         return judgements
+
+    def _decorator_list(
+        self, module: PythonModule, node: ast.AST, depth: int = 0
+    ) -> list[tuple[PythonModule, ast.expr]]:
+        """A resource's `decorators`: a list, a dict of lists by method, or a sum of those
+        with another class's (`BaseResource.decorators + [limiter.limit(...)]`)."""
+        if depth > 6:
+            return []
+        if isinstance(node, ast.Dict):
+            return [
+                found
+                for value in node.values
+                if value is not None
+                for found in self._decorator_list(module, value, depth + 1)
+            ]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return self._decorator_list(module, node.left, depth + 1) + self._decorator_list(
+                module, node.right, depth + 1
+            )
+        if isinstance(node, ast.Attribute):
+            owner = self._symbols.resolve(module, node.value)
+            if isinstance(owner, Local) and isinstance(owner.node, ast.ClassDef):
+                member = self._symbols.class_member(owner.module, owner.node, node.attr)
+                if member is not None:
+                    return self._decorator_list(member.module, member.node, depth + 1)
+            return []
+        return [(module, item) for item in _items(node)]
 
     def _drf_permissions(self, module: PythonModule, values: ast.AST | None) -> Judgement | None:
         if values is None:
@@ -726,6 +751,28 @@ class AccessAnalysis:
         judgements += self._django_middleware()
         return judgements
 
+    def _dispatcher(self, module: PythonModule, handler: Function) -> Judgement:
+        """A view that only hands the request to other views (one per method), each protected
+        by its own decorators: protected as a whole when every one of them is."""
+        returns = [node.value for node in ast.walk(handler) if isinstance(node, ast.Return)]
+        targets = []
+        for value in returns:
+            symbol = (
+                self._symbols.resolve(module, value.func) if isinstance(value, ast.Call) else None
+            )
+            if not (isinstance(symbol, Local) and isinstance(symbol.node, Function)):
+                return NOTHING
+            targets.append((symbol.module, symbol.node))
+        judged = [
+            Judgement.combine(self._decorators(target_module, target.decorator_list))
+            for target_module, target in targets
+        ]
+        if judged and all(j.checks for j in judged):
+            return Judgement(
+                True, True, where=judged[0].where, label=f"each view {handler.name} calls"
+            )
+        return NOTHING
+
     def _drf_default(self) -> Judgement | None:
         setting = self._facts.django_settings.get("REST_FRAMEWORK")
         if setting is None or not isinstance(setting[2], dict):
@@ -818,6 +865,8 @@ class AccessAnalysis:
         else:
             judgements = self._fastapi(route)
         judgements = [*judgements, *self._middleware(route.chain)]
+        if route.framework in {"django", "flask"} and isinstance(route.handler, Function):
+            judgements.append(self._dispatcher(route.handler_module or route.module, route.handler))
         judged = Judgement.combine(judgements)
         if judged.checks:
             return Access(AUTHENTICATED, f"{judged.label} checks credentials", judged.where)

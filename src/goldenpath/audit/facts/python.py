@@ -235,11 +235,19 @@ class PythonCode:
 
     @cached_property
     def project_roots(self) -> tuple[str, ...]:
-        return tuple(
-            str(PurePosixPath(path).parent)
-            for path in self._repository.files
-            if PurePosixPath(path).name in PROJECT_FILES and "/" in path
-        )
+        """Folders holding a Python project's own packaging (a `setup.py` that is a module
+        of the application, such as a `handlers/setup.py`, is not one)."""
+        roots = []
+        for path in self._repository.files:
+            name = PurePosixPath(path).name
+            if name not in PROJECT_FILES or "/" not in path:
+                continue
+            if name != "pyproject.toml":
+                text = self._repository.text(path) or ""
+                if not re.search(r"setuptools|distutils|\[metadata\]|\[options\]", text):
+                    continue
+            roots.append(str(PurePosixPath(path).parent))
+        return tuple(roots)
 
     @cached_property
     def all_modules(self) -> tuple[PythonModule, ...]:
