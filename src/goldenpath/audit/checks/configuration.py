@@ -8,7 +8,7 @@ import re
 from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.files import Repository
 from goldenpath.audit.facts.python import PythonModule, dotted, last_name, string_value
-from goldenpath.audit.facts.symbols import External
+from goldenpath.audit.facts.symbols import External, Local, returned
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, listing, only_if, skipped, verdict
@@ -57,6 +57,68 @@ def _environment_reads(module: PythonModule) -> list[Evidence]:
     return reads
 
 
+VALIDATORS = frozenset({"field_validator", "model_validator", "validator", "root_validator"})
+
+
+def _compares_to_text(facts: Facts, module: PythonModule, test: ast.AST, depth: int = 0) -> bool:
+    """A condition on a named environment: `self.ENVIRONMENT != "local"`, or a call to a
+    function that returns such a comparison (`in_production(info)`)."""
+    for node in ast.walk(test):
+        if isinstance(node, ast.Compare) and any(
+            isinstance(c, ast.Constant) and isinstance(c.value, str)
+            for c in (node.left, *node.comparators)
+        ):
+            return True
+        if isinstance(node, ast.Call) and depth < 2:
+            symbol = facts.symbols.resolve(module, node.func)
+            if isinstance(symbol, Local) and isinstance(symbol.node, ast.FunctionDef):
+                value = returned(symbol.node)
+                if value is not None and _compares_to_text(facts, symbol.module, value, depth + 1):
+                    return True
+    return False
+
+
+def _refuses_by_environment(facts: Facts, module: PythonModule, function: ast.AST) -> bool:
+    return any(
+        isinstance(node, ast.If)
+        and _compares_to_text(facts, module, node.test)
+        and any(
+            isinstance(inner, ast.Raise)
+            for part in (node.body, node.orelse)
+            for s in part
+            for inner in ast.walk(s)
+        )
+        for node in ast.walk(function)
+    )
+
+
+def _environment_guards(facts: Facts, modules: list[PythonModule]) -> list[Evidence]:
+    """Settings validators that refuse a value depending on the environment the service runs
+    in (directly, or in a method or function the validator calls)."""
+    found_: list[Evidence] = []
+    for module in modules:
+        for function in module.functions():
+            if not any(
+                last_name(d.func if isinstance(d, ast.Call) else d) in VALIDATORS
+                for d in function.decorator_list
+            ):
+                continue
+            called = [function]
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    called += [
+                        f
+                        for f in module.functions()
+                        if f.name == node.func.attr and f is not function
+                    ]
+            if any(_refuses_by_environment(facts, module, f) for f in called):
+                found_.append(
+                    module.evidence(function, f"{function.name} refuses values by environment")
+                )
+                break
+    return found_
+
+
 @check("CFG-1")
 def environment_validation(facts: Facts) -> Assessment:
     modules = settings_modules(facts)
@@ -101,21 +163,7 @@ def environment_validation(facts: Facts) -> Assessment:
         )
     )
     requirements[-1] = only_if(bool(facts.code.modules), "no Python code found", requirements[-1])
-    guards: list[Evidence] = []
-    for module in modules:
-        tokens = {token.value for token in module.tokens}
-        validators = tokens & {
-            "field_validator",
-            "model_validator",
-            "validator",
-            "root_validator",
-            "Validator",
-            "validate",
-        }
-        if validators and any(re.search(r"prod", value, re.IGNORECASE) for value in tokens):
-            guards.append(
-                Evidence(module.path, None, "validators refuse development values in production")
-            )
+    guards = _environment_guards(facts, modules)
     secret_key = facts.django_settings.get("SECRET_KEY")
     debug = facts.django_settings.get("DEBUG")
     if (
