@@ -329,18 +329,21 @@ def csrf(facts: Facts) -> Assessment:
             flags.append(module.evidence(call, "SameSite, Secure"))
         else:
             loose.append(module.evidence(call, "cookie without SameSite or Secure"))
-    for name in ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
-        setting = facts.django_setting(name)
+    # Django's session cookie is what authenticates; its Secure flag is a setting (default
+    # False), whatever other cookies the views set.
+    if _django_middleware(facts, "SessionMiddleware"):
+        setting = facts.django_setting("SESSION_COOKIE_SECURE")
         if setting is not None and "True" in setting.detail:
             flags.append(setting)
-    if facts.framework == "django" and not flags:
-        loose.append(
-            Evidence(
-                next(iter(facts.django_settings.values()), ("settings.py",))[0],
-                None,
-                "SESSION_COOKIE_SECURE is False by default",
+        else:
+            loose.append(
+                setting
+                or Evidence(
+                    next(iter(facts.django_settings.values()), ("settings.py",))[0],
+                    None,
+                    "SESSION_COOKIE_SECURE is False by default",
+                )
             )
-        )
     requirements.append(
         verdict(
             "cookies SameSite and Secure",

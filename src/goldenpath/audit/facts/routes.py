@@ -897,7 +897,7 @@ def _class_methods(
         for item in node.body
         if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name in HTTP_METHODS
     }
-    if not names and symbols is not None and module is not None:
+    if symbols is not None and module is not None:  # and those it inherits
         for base in node.bases:
             parent = symbols.resolve(module, base)
             if isinstance(parent, Local) and isinstance(parent.node, ast.ClassDef):
