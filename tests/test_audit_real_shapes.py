@@ -59,7 +59,8 @@ def test_audit_flask_restful_decorators_summed_from_a_base_resource(tmp_path: Pa
                 "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['flask-restful']\n",
                 "app/__init__.py": "",
                 "app/handlers/__init__.py": "",
-                "app/handlers/setup.py": "from flask import Blueprint\nbp = Blueprint('setup', __name__)\n",
+                "app/handlers/setup.py": "from flask import Blueprint\n"
+                "bp = Blueprint('setup', __name__)\n",
                 "app/handlers/base.py": "from flask_login import login_required\n"
                 "from flask_restful import Resource\n\n"
                 "class BaseResource(Resource):\n    decorators = [login_required]\n\n"
@@ -88,7 +89,8 @@ def test_audit_a_router_included_at_run_time_is_listed_and_not_judged_unversione
             {
                 "requirements.txt": "fastapi\n",
                 "plugins/slack.py": "from fastapi import APIRouter\nrouter = APIRouter()\n\n"
-                "@router.post('/slack/event')\nasync def event() -> dict[str, str]:\n    return {}\n",
+                "@router.post('/slack/event')\n"
+                "async def event() -> dict[str, str]:\n    return {}\n",
                 "main.py": "from fastapi import APIRouter, FastAPI\n"
                 "from plugins import registry\n"
                 "api = APIRouter(prefix='/api/v1')\n\n"
