@@ -91,11 +91,14 @@ def test_sec3_the_readmes_first_steps_work_as_written(
     assert completed.returncode == 0, f"{completed.stdout}\n{completed.stderr}"
     assert exit_code == 0, service.output()
 
-    created, by_token, by_key = json_values(completed.stdout)
+    created, by_token, created_by_key, by_key = json_values(completed.stdout)
     assert created["name"] == "Blue widget"
     assert created["price_cents"] == 1999
     assert created["id"] in {item["id"] for item in by_token["items"]}
-    assert created["id"] in {item["id"] for item in by_key["items"]}  # the captured key works
+    # The captured key works, and owns what it creates (SEC-6): it lists its item, not the
+    # token's.
+    assert created_by_key["name"] == "Red widget"
+    assert {item["id"] for item in by_key["items"]} == {created_by_key["id"]}
     assert "Store the key now" in completed.stderr  # its note went to stderr, not into $KEY
 
     # What the README says comes back is what comes back.

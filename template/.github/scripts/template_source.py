@@ -94,7 +94,7 @@ def local_spec(src_path: str, commit: str) -> str:
             f"URL>@{ref(commit)}"
         )
     clone = clone.resolve()
-    has_commit = ["git", "-C", str(clone), "cat-file", "-e", f"{ref(commit)}^{{commit}}"]
+    has_commit = ["git", "-C", str(clone), "cat-file", "-e", ref(commit) + "^{commit}"]
     found = subprocess.run(has_commit, capture_output=True, check=False)  # noqa: S603 - git, found on PATH
     if found.returncode == 0:
         return f"git+{clone.as_uri()}@{ref(commit)}"
