@@ -607,6 +607,8 @@ def test_tpl2_changelog_sections_that_changed_between_two_commits() -> None:
 
 
 def tpl2(path: Path, current_release: str | None) -> tuple[bool, str]:
+    # The audit scores Python services: one module makes the folder one.
+    (path / "app.py").write_text("print('a service')\n")
     result = audit(path, current_release=current_release).result("TPL-2")
     (requirement,) = result.requirements
     return requirement.met, requirement.detail
