@@ -7,9 +7,11 @@ with, before the project has an environment of its own.
 Steps, each skipped with a clear warning when its tool is missing, so that generation never fails
 half-way on a machine without git or uv:
 1. `git init` (unless the destination is already in a work tree), so `copier update` works later;
-2. when the service takes goldenpath-chassis from a local clone of the template, build that
+2. a template copied from a relative path (`copier copy . ../svc`) is recorded by its absolute
+   path instead, so `copier update` and the goldenpath tools find it later (`answers_path.py`);
+3. when the service takes goldenpath-chassis from a local clone of the template, build that
    clone's chassis wheel into the service's `.chassis/` folder (see `chassis_wheel.py`);
-3. `uv lock`, so the first `uv sync` and CI install exactly the same, reviewed versions.
+4. `uv lock`, so the first `uv sync` and CI install exactly the same, reviewed versions.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from answers_path import pin_template_path
 from chassis_wheel import build_chassis_wheel
 
 
@@ -68,6 +71,7 @@ def lock_dependencies(project: Path) -> bool:
 def main() -> int:
     project = Path.cwd()
     init_git(project)
+    pin_template_path(project)
     build_chassis_wheel(project)
     lock_dependencies(project)
     # The template's tests look for this line to prove the task never runs during updates.

@@ -2,8 +2,9 @@
 
 Run after changing the generated API: `uv run python scripts/refresh_openapi_snapshot.py`.
 It renders a project with the default answers, asks its app for the document, and puts the
-answer-dependent strings (title, description) back as Jinja expressions. The generated projects'
-own snapshot test (tests/contract/test_openapi_snapshot.py) fails until this has been run.
+answer-dependent strings (title, description, the package in a command) back as Jinja
+expressions. The generated projects' own snapshot test (tests/contract/test_openapi_snapshot.py)
+fails until this has been run.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def main() -> int:
             cwd=project, check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
     replacements = {
-        json.dumps(ANSWERS["project_name"]): "{{ project_name | tojson }}",
-        json.dumps(ANSWERS["description"]): "{{ description | tojson }}",
+        json.dumps(ANSWERS["project_name"]): "{{ project_name_quoted }}",
+        json.dumps(ANSWERS["description"]): "{{ description_quoted }}",
+        "python -m snapshot_service ": "python -m {{ package_name }} ",
     }
     for literal, expression in replacements.items():
         if literal not in document:

@@ -15,6 +15,7 @@ import pytest
 from goldenpath.audit import Report, Status, audit
 from goldenpath.audit.catalogue import STANDARDS
 from goldenpath.audit.model import Outcome, StandardResult
+from goldenpath.audit.runner import NothingToAudit
 from tests.support.samples import django_service, flask_service, write
 
 
@@ -124,9 +125,18 @@ def test_audit_django_service_gets_a_meaningful_score(django_report: Report) -> 
     assert "OWASP API1" in missing(report.result("SEC-6"), "queries filtered by owner")
 
 
-def test_audit_of_an_empty_folder_says_so(tmp_path: Path) -> None:
+def test_audit_of_an_empty_folder_or_another_language_says_there_is_nothing_to_audit(
+    tmp_path: Path,
+) -> None:
+    """Nothing scored is better than a score of nothing: an empty folder, or a Go service, is
+    refused with the reason rather than failed on every standard."""
+    with pytest.raises(NothingToAudit, match=r"nothing to audit: .* is empty"):
+        audit(tmp_path)
+    write(tmp_path, {"go.mod": "module example.com/orders\n", "main.go": "package main\n"})
+    with pytest.raises(NothingToAudit, match=r"no Python found .*Go \(go\.mod\)"):
+        audit(tmp_path)
+    write(tmp_path, {"app.py": "print('hello')\n"})
     report = audit(tmp_path)
-    assert report.score < 5
     assert report.profile.framework == "unknown"
     assert "no HTTP routes" in str(report.result("API-1").not_applicable)
     assert report.result("OPS-1").status is Status.FAIL

@@ -179,3 +179,54 @@ def test_audit_runs_from_a_git_url_as_ci_runs_it(tmp_path: Path) -> None:
     assert completed.returncode == 1, completed.stderr  # the Flask service is far below 99%
     assert "below --fail-under 99" in completed.stderr
     assert json.loads(completed.stdout)["score"] == round(audit(service).score, 1)
+
+
+def test_audit_template_source_reaches_a_local_clone_on_its_machine_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A service generated from a local clone (the README's first command): the README's local
+    commands install from the clone; the CI forms and `check` say what to set instead."""
+    script = load_script()
+    clone = tmp_path / "goldenpath"
+    clone.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+    for command in (["git", "init", "-q"], ["git", "commit", "-q", "--allow-empty", "-m", "t"]):
+        subprocess.run(command, cwd=clone, check=True, env=env, capture_output=True)
+    commit = subprocess.run(
+        ["git", "describe", "--tags", "--always"], cwd=clone, check=True, capture_output=True,
+        text=True,
+    ).stdout.strip()  # fmt: skip
+    answers = f"_commit: '{commit}'\n_src_path: {clone}\n"
+    assert script.spec(answers, here=True) == f"git+{clone.as_uri()}@{commit}"
+    # Generated from uncommitted changes: Copier's commit exists nowhere; the working tree does.
+    assert script.spec(answers.replace(commit, "0123abc"), here=True) == str(clone)
+    assert "has no commit 0123abc" in capsys.readouterr().err
+    with pytest.raises(script.TemplateSourceError, match="which is not on this machine"):
+        script.spec(answers.replace(str(clone), "/nowhere/goldenpath"), here=True)
+    for ci_form in (script.spec, script.update_outputs, script.check):
+        with pytest.raises(script.TemplateSourceError) as refused:
+            ci_form(answers)
+        assert f"copied from a local path ({clone}), which CI" in str(refused.value)
+        assert "set `_src_path` in .copier-answers.yml" in str(refused.value)
+        assert f"GOLDENPATH_TEMPLATE to\n    git+<the template's git URL>@{commit}" in str(
+            refused.value
+        )
+
+    (tmp_path / "service").mkdir()
+    (tmp_path / "service" / ".copier-answers.yml").write_text(answers)
+    monkeypatch.chdir(tmp_path / "service")
+    monkeypatch.delenv("GOLDENPATH_TEMPLATE", raising=False)
+    assert script.main(["--spec"]) == 0
+    assert capsys.readouterr().out == f"git+{clone.as_uri()}@{commit}\n"
+    assert script.main(["check"]) == 1
+    assert capsys.readouterr().err.startswith("::error::the template was copied from a local")
+    (tmp_path / "service" / ".copier-answers.yml").write_text(
+        "_commit: v0.3.0-2-gabc1234\n_src_path: gh:acme/goldenpath\n"
+    )
+    assert script.main(["check"]) == 0
+    assert script.main(["--update"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "url=https://github.com/acme/goldenpath.git",
+        "release=v0.3.0",
+    ]

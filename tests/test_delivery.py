@@ -144,6 +144,7 @@ def test_ops3_the_pin_check_catches_tags_short_shas_and_missing_versions() -> No
     sha = "3d3c42e5aac5ba805825da76410c181273ba90b1"
     good = f"      - uses: actions/checkout@{sha} # v7.0.1\n"
     assert unpinned_uses(good) == (1, [])
+    assert unpinned_uses("      statuses: write # the gates' commit status\n") == (0, [])
     for bad in (
         "      - uses: actions/checkout@v7\n",
         "      - uses: actions/checkout@3d3c42e # v7.0.1\n",
@@ -164,7 +165,7 @@ def test_ops3_permissions_are_least_privilege_and_checkouts_keep_no_credentials(
         "release.yml": {"image": {"packages", "id-token", "attestations"}},
         # The standards audit (its SARIF to code scanning) and the template updates (TPL-2).
         "standards-audit.yml": {"code-scanning": {"security-events"}},
-        "template-update.yml": {"pull-request": {"contents", "pull-requests"}},
+        "template-update.yml": {"pull-request": {"contents", "pull-requests", "statuses"}},
     }
     found = workflows(project.path)
     assert set(found) == set(allowed_writes)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import answers_path
 import pytest
 import rename_setting
+import yaml
 
 HOOKS = Path(__file__).resolve().parents[1] / "hooks"
 OLD, NEW = "HEALTH_TIMEOUT_SECONDS", "READINESS_TIMEOUT_SECONDS"
@@ -78,3 +81,71 @@ def test_tpl2_rename_setting_refuses_names_that_are_not_variables(tmp_path: Path
     )
     assert completed.returncode == 2
     assert "'old-name' is not an environment variable name" in completed.stderr
+
+
+# answers_path.py: a relative `_src_path` becomes the clone's absolute path ----------------------
+def _git(cwd: Path, *args: str) -> str:
+    identity = {"GIT_AUTHOR_NAME": "t", "GIT_COMMITTER_NAME": "t"}
+    env = identity | {"GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env["PATH"] = os.environ["PATH"]
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _service(tmp_path: Path, src_path: str) -> Path:
+    project = tmp_path / "service"
+    project.mkdir(parents=True)
+    (project / ".copier-answers.yml").write_text(
+        f"# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n_commit: 3255607\n"
+        f"_src_path: {src_path}\nproject_name: Probe\n"
+    )
+    return project
+
+
+def test_tpl2_a_relative_template_path_is_recorded_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What Copier does with `copier copy . ../svc`: a clone of `.`, whose origin is the path."""
+    original = tmp_path / "my templates" / "goldenpath"
+    original.mkdir(parents=True)
+    (original / "copier.yml").write_text("_subdirectory: template\n")
+    _git(original, "init", "--quiet")
+    _git(original, "add", "copier.yml")
+    _git(original, "commit", "--quiet", "-m", "template")
+    copier_clone = tmp_path / "copier-clone"
+    _git(original, "clone", "--quiet", ".", str(copier_clone))  # relative, as Copier does
+    monkeypatch.setenv("PWD", str(tmp_path / "elsewhere"))  # PWD must not be needed
+    project = _service(tmp_path, ".")
+
+    assert answers_path.pin_template_path(project, copier_clone) == original
+    answers = (project / ".copier-answers.yml").read_text()
+    assert f"_src_path: '{original}'\n" in answers  # a space: quoted, as YAML needs
+    assert answers.endswith("project_name: Probe\n")
+    assert yaml.safe_load(answers)["_src_path"] == str(original)
+
+
+@pytest.mark.parametrize(
+    "src_path", ["gh:acme/goldenpath", "https://example.com/g.git", "git@host:g.git", "/srv/g"]
+)
+def test_tpl2_a_remote_or_absolute_template_source_is_kept(tmp_path: Path, src_path: str) -> None:
+    project = _service(tmp_path, src_path)
+    before = (project / ".copier-answers.yml").read_text()
+    assert answers_path.pin_template_path(project, tmp_path) is None
+    assert (project / ".copier-answers.yml").read_text() == before
+
+
+def test_tpl2_a_template_folder_without_git_is_its_own_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = tmp_path / "plain-template"
+    template.mkdir()
+    (template / "copier.yml").write_text("{}\n")
+    monkeypatch.delenv("PWD", raising=False)
+    project = _service(tmp_path, "../plain-template")
+    assert answers_path.pin_template_path(project, template) == template
+    assert f"_src_path: {template}\n" in (project / ".copier-answers.yml").read_text()
+
+    lost = _service(tmp_path / "other", "./gone")
+    assert answers_path.pin_template_path(lost, tmp_path / "gone") is None
+    assert "is relative to where Copier ran" in capsys.readouterr().err

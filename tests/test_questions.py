@@ -3,9 +3,18 @@ refused with a specific message before anything is written."""
 
 from __future__ import annotations
 
+import ast
+import json
+import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from copier import run_copy
+
+from tests.support.commands import REPOSITORY
 
 
 def test_tpl1_names_are_derived_from_the_project_name(copie: Any) -> None:
@@ -39,3 +48,88 @@ def test_tpl1_bad_answers_are_refused_and_nothing_is_written(
     assert message in str(result.exception)
     destination = copie.test_dir / f"copie{copie.counter - 1:03d}"
     assert not any(destination.iterdir())
+
+
+def test_tpl1_an_empty_project_name_gets_one_clear_message(copie: Any) -> None:
+    result = copie.copy(extra_answers={"project_name": ""})
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "The project name must not be empty." in message
+    assert "letter" not in message, message  # not a second rule's message run on
+
+
+def generate_quietly(destination: Path, answers: dict[str, Any]) -> Path:
+    """Render the template (the working tree) without its tasks: files only."""
+    run_copy(
+        str(REPOSITORY), str(destination), data=answers, defaults=True, unsafe=True,
+        skip_tasks=True, quiet=True, vcs_ref="HEAD",
+    )  # fmt: skip
+    return destination
+
+
+# Accents, "&", quotes, an apostrophe and a backslash: each file format escapes some of them.
+AWKWARD_NAME = 'Zoë\'s "Fish" & Chips \\ Co'
+AWKWARD_DESCRIPTION = 'Zoë\'s "Fish" & Chips: frites à $5.'
+
+
+def test_tpl1_free_text_answers_are_written_as_typed_in_every_format(tmp_path: Path) -> None:
+    project = generate_quietly(
+        tmp_path / "project",
+        {
+            "project_name": AWKWARD_NAME,
+            "description": AWKWARD_DESCRIPTION,
+            "author_name": "Équipe & Co",
+        },
+    )
+    pyproject_text = (project / "pyproject.toml").read_text()
+    pyproject = tomllib.loads(pyproject_text)["project"]
+    assert pyproject["description"] == AWKWARD_DESCRIPTION
+    assert pyproject["authors"][0]["name"] == "Équipe & Co"
+    # TOML's own escapes (quotes, backslashes), not JSON's \u0026 for "&" or \u00eb for "ë".
+    assert '"Zoë\'s \\"Fish\\" & Chips: frites à $5."' in pyproject_text
+    assert "\\u" not in pyproject_text
+
+    facts = next((project / "src").glob("*/_project.py")).read_text()
+    assert "\\u" not in facts
+    literals = dict(re.findall(r"^(PROJECT_NAME|DESCRIPTION): Final = (.+)$", facts, re.M))
+    assert ast.literal_eval(literals["PROJECT_NAME"]) == AWKWARD_NAME
+    assert ast.literal_eval(literals["DESCRIPTION"]) == AWKWARD_DESCRIPTION
+
+    openapi_text = (project / "openapi.json").read_text()
+    assert f'"title": {json.dumps(AWKWARD_NAME, ensure_ascii=False)},' in openapi_text
+    info = json.loads(openapi_text)["info"]
+    assert (info["title"], info["description"]) == (AWKWARD_NAME, AWKWARD_DESCRIPTION)
+
+    assert (project / "README.md").read_text().splitlines()[0] == f"# {AWKWARD_NAME}"
+    catalog = list(yaml.safe_load_all((project / "catalog-info.yaml").read_text()))
+    assert {entity["metadata"]["title"] for entity in catalog} == {AWKWARD_NAME}
+    assert yaml.safe_load((project / "mkdocs.yml").read_text())["site_name"] == AWKWARD_NAME
+    # In a Dockerfile's double quotes "$" would expand: it is escaped there too.
+    dockerfile = (project / "Dockerfile").read_text()
+    assert 'description="Zoë\'s \\"Fish\\" & Chips: frites à \\$5." \\' in dockerfile
+    assert 'vendor="Équipe & Co"' in dockerfile
+
+
+@pytest.mark.parametrize("answers", [{"project_name": "Line\nBreak"}, {"description": "a\tb"}])
+def test_tpl1_control_characters_in_free_text_are_refused(
+    copie: Any, answers: dict[str, Any]
+) -> None:
+    result = copie.copy(extra_answers={"project_name": "Acme", **answers})
+    assert result.exit_code != 0
+    assert "printable characters" in str(result.exception)
+
+
+@pytest.mark.parametrize("package", ["acme", "a_much_longer_package_name_than_the_default"])
+def test_tpl1_the_after_copy_messages_comments_line_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], package: str
+) -> None:
+    generate_quietly(tmp_path / "project", {"project_name": "Acme", "package_name": package})
+    run_copy(
+        str(REPOSITORY), str(tmp_path / "shown"), defaults=True, unsafe=True, skip_tasks=True,
+        vcs_ref="HEAD", data={"project_name": "Acme", "package_name": package},
+    )  # fmt: skip
+    message = capsys.readouterr().err
+    commented = [line for line in message.splitlines() if " # " in line]
+    assert len(commented) == 2, message
+    assert f"uv run python -m {package} " in commented[0]
+    assert len({line.index("#") for line in commented}) == 1, message

@@ -30,9 +30,10 @@ WORKFLOWS = sorted((REPOSITORY / ".github" / "workflows").glob("*.y*ml")) + sort
 ALLOWED_WRITES = {
     # The template's release: the GitHub release carries the chassis's and the tools' builds.
     ".github/workflows/release.yml": {"publish": {"contents"}},
-    # The generated service's template updates: push the update branch, open its pull request.
+    # The generated service's template updates: push the update branch, open its pull request,
+    # show the gates' result as the branch head's commit status.
     "template/.github/workflows/template-update.yml": {
-        "pull-request": {"contents", "pull-requests"}
+        "pull-request": {"contents", "pull-requests", "statuses"}
     },
     # The generated service's delivery workflows (OPS-2, OPS-3).
     "template/.github/workflows/ci.yml": {"image": {"security-events"}},

@@ -22,8 +22,11 @@ from pathlib import Path
 
 import pytest
 from packaging.version import Version
+from selenium.webdriver.common.by import By
 
 from goldenpath.cli import main
+from goldenpath.fleet_audit import SCORED_AREAS
+from tests.support.browser import headless_chromium, save_screenshot
 from tests.support.projects import generate
 from tests.support.releases import (
     GIT_IDENTITY,
@@ -193,6 +196,9 @@ def test_tpl2_update_branch_commits_the_newest_release_runs_the_gates_and_writes
         "title": f"Update the template from {tag1} to {tag3}",
         "draft": "false",
         "lease": "",
+        "conflicts": "",
+        "gates": "success",
+        "gates_summary": "passed: sync, lint, format, unit",
     }
 
     # One commit on the branch, on top of the service's own; the service is on the newest release.
@@ -269,9 +275,16 @@ def test_tpl2_update_branch_reports_a_conflict_instead_of_committing_markers(
     assert (service / "docs" / "runbook.md").is_file()
     assert not git(service, "status", "--porcelain").strip()
     conflicts = section(body_path.read_text(), "Conflicts left for a person")
-    assert "**`README.md`**, line 1" in conflicts
-    assert f"-{team_title}\n+# Rollout One service\n" in conflicts
-    assert "**Needs a person**: conflicts are left below." in body_path.read_text()
+    assert "- `README.md`: line 1" in conflicts
+    # The release's change that was dropped, and the team's that was kept, from the same lines.
+    assert "**`README.md`**, line 1: the release's change here was **dropped**" in conflicts
+    assert "```diff\n-# Rollout One\n+# Rollout One service\n```" in conflicts
+    assert f"```diff\n-# Rollout One\n+{team_title}\n```" in conflicts
+    assert (
+        "**Needs a person**: 1 conflict in 1 file (the release's change there was dropped; see "
+        "below)." in body_path.read_text()
+    )
+    assert outputs["conflicts"] == "README.md:1"
 
     # A person pushes a fix to the branch: the next run leaves the branch alone.
     readme.write_text(readme.read_text() + "\nResolved by hand.\n")
@@ -380,3 +393,31 @@ def test_tpl2_fleet_reports_each_service_and_only_reads_the_clones(
     assert broken["repository"] == str(missing)
     assert "no such directory" in broken["error"]
     assert broken["update"] == "failed"
+
+
+def test_tpl2_the_fleet_page_of_a_real_fleet_in_a_browser(
+    releases: Releases,
+    services: dict[str, Path],
+    tmp_path: Path,
+    environment: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--format html` on the three services: one file, every area's score, sortable."""
+    page_path = tmp_path / "fleet.html"
+    paths = [str(services[name]) for name in ("first", "second", "third")]
+    assert main(["fleet", *paths, "--format=html", f"--output={page_path}"]) == 0
+    assert "3 service(s) written to" in capsys.readouterr().out
+    with headless_chromium() as browser:
+        browser.get(page_path.as_uri())
+        body = browser.find_element(By.TAG_NAME, "body").text
+        assert "conflicts: README.md" in body
+        cells = browser.find_elements(By.CSS_SELECTOR, "tbody td.number")
+        scores = [cell.text for cell in cells if cell.text.endswith("%")]
+        assert len(scores) == 3 * (1 + len(SCORED_AREAS)), scores  # overall and by area
+        browser.find_element(By.XPATH, "//thead//button[normalize-space()='days']").click()
+        names = [
+            row.find_element(By.TAG_NAME, "td").text
+            for row in browser.find_elements(By.CSS_SELECTOR, "tbody tr")
+        ]
+        assert names == ["rollout-three", "rollout-two", "rollout-one"]
+        save_screenshot(browser, "fleet-page-of-generated-services.png")

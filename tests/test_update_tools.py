@@ -11,13 +11,15 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dunamai  # Copier's own dependency: the reference for how Copier versions a commit
 import pytest
 from packaging.version import Version
 
 from goldenpath._cli_support import write_github_output
 from goldenpath.answers import recorded_version
 from goldenpath.audit import audit
-from goldenpath.changelog import sections_between
+from goldenpath.audit.checks.template import release_tuple
+from goldenpath.changelog import changed_sections, sections_between
 from goldenpath.cli import main
 from goldenpath.conflicts import Conflict, keep_ours, resolve_to_ours
 from goldenpath.fleet import FAILED, ServiceStatus, inspect_service, repositories_from, table
@@ -25,7 +27,7 @@ from goldenpath.fleet_audit import audit_score
 from goldenpath.gates import GateResult, parse_gates, run_gates
 from goldenpath.migrations import migrations_run
 from goldenpath.releases import Release, clone_url, list_releases
-from goldenpath.report import fenced, pull_request_body, title
+from goldenpath.report import fenced, pull_request_body, report_text, title
 from goldenpath.update import (
     TRAILER,
     AppliedUpdate,
@@ -138,6 +140,7 @@ def test_tpl2_update_check_counts_releases_and_days_behind(
         "available": "true",
         "current": "v0.1.0",
         "newest": "v0.10.0",
+        "untagged": "false",
     }
 
     answers(project, template, "v0.10.0")
@@ -263,7 +266,10 @@ def test_tpl2_a_real_merge_conflict_is_resolved_to_our_side_and_staged(tmp_path:
     subprocess.run(["git", "merge", "release"], cwd=project, capture_output=True, check=False)
 
     conflicts = resolve_to_ours(project)
-    assert conflicts == [Conflict("README.md", 1, "# Team title\n", "# Release title\n")]
+    # The lines both sides started from come from the index: the release's change is exact.
+    assert conflicts == [
+        Conflict("README.md", 1, "# Team title\n", "# Release title\n", base="# Title\n")
+    ]
     assert (project / "README.md").read_text() == "# Team title\n\ntext\n"
     assert not git(project, "diff", "--name-only", "--diff-filter=U").strip()
 
@@ -340,13 +346,45 @@ def test_tpl2_the_pull_request_says_what_needs_a_person() -> None:
     assert "migration x: renamed" in body
 
     conflict = Conflict("README.md", 1, "# Ours ``` fenced\n", "# Theirs\n")
-    blocked = a_report(conflicts=(conflict,), gates_pass=False)
+    exact = Conflict("tests/conftest.py", 7, "x = 1\n", "x = 2\nbearer = token()\n", "x = 0\n")
+    blocked = a_report(conflicts=(conflict, exact), gates_pass=False)
     assert title(blocked).endswith("(conflicts to resolve)")
     body = pull_request_body(blocked)
-    assert "**Needs a person**: conflicts are left below and a gate failed." in body
-    assert "````diff\n-# Ours ``` fenced\n+# Theirs\n````" in body
-    assert "| lint | `uv run ruff check` | **failed** (1 s) |" in body
-    assert "E501 too long" in body
+    assert (
+        "**Needs a person**: 2 conflicts in 2 files (the release's change there was dropped; "
+        "see below) and a gate failed (lint)." in body
+    )
+    conflicts = section(body, "Conflicts left for a person")
+    assert "- `README.md`: line 1\n- `tests/conftest.py`: line 7" in conflicts
+    # Without the common lines: both sides; with them, the release's change itself.
+    assert "````diff\n-# Ours ``` fenced\n+# Theirs\n````" in conflicts
+    assert (
+        "**`tests/conftest.py`**, line 7: the release's change here was **dropped**:\n\n"
+        "```diff\n-x = 0\n+x = 2\n+bearer = token()\n```\n\n"
+        "Your change to the same lines, kept:\n\n```diff\n-x = 0\n+x = 1\n```"
+    ) in conflicts
+    said = report_text(blocked)
+    assert said.splitlines()[0].endswith(
+        "needs a person: 2 conflicts in 2 files (the release's change there was dropped; "
+        "see below) and a gate failed (lint)"
+    )
+    assert (
+        "  conflicts: 2 conflicts in 2 files; your lines are kept, the release's change there "
+        "is dropped:" in said
+    )
+    assert (
+        "    tests/conftest.py:7\n"
+        "      the release's change (dropped):\n"
+        "        -x = 0\n        +x = 2\n        +bearer = token()\n"
+        "      your change (kept):\n"
+        "        -x = 0\n        +x = 1"
+    ) in said
+
+
+def section(body: str, heading: str) -> str:
+    start = body.index(f"## {heading}\n")
+    end = body.find("\n## ", start + 1)
+    return body[start : end if end != -1 else len(body)]
 
 
 def test_tpl2_code_blocks_outlast_the_backticks_they_hold() -> None:
@@ -455,3 +493,135 @@ def test_tpl2_a_fleet_row_keeps_the_release_and_lag_when_the_update_cannot_be_tr
     line = table([status], datetime(2026, 3, 1, tzinfo=UTC)).splitlines()[1]
     assert line.split()[:4] == ["probe", "v0.1.0", "v0.10.0", "2"]
     assert "error:" in line
+
+
+# An untagged template: commits instead of releases ----------------------------------------------
+UNTAGGED_DATES = ("2026-01-05T12:00:00Z", "2026-02-02T12:00:00Z", "2026-03-02T12:00:00Z")
+
+
+def make_untagged_template(path: Path) -> tuple[Path, list[str]]:
+    """A template with three dated commits and no tag, like a clone made without tags."""
+    template = repository(path)
+    (template / "copier.yml").write_text(COPIER_YML)
+    shas = []
+    for number, date in enumerate(UNTAGGED_DATES, start=1):
+        (template / "CHANGELOG.md").write_text(
+            f"# Changelog\n\n## [Unreleased]\n\n- change {number}\n\n## [0.1.0]\n\n- one\n"
+        )
+        shas.append(commit(template, f"change {number}", date=date))
+    return template, shas
+
+
+def short(template: Path, sha: str) -> str:
+    """The commit as Copier records it in `_commit` (`git describe --tags --always`)."""
+    return git(template, "describe", "--tags", "--always", sha).strip()
+
+
+def test_tpl2_an_untagged_template_is_compared_by_commits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template, shas = make_untagged_template(tmp_path / "template")
+    project = answers(tmp_path / "service", template, short(template, shas[0]))
+    output = tmp_path / "github-output"
+    assert main(["update-check", str(project), "--format=json", f"--github-output={output}"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    days = (datetime.now(UTC) - datetime(2026, 2, 2, 12, tzinfo=UTC)).days
+    assert checked["untagged"] is True
+    assert (checked["commits_behind"], checked["releases_behind"]) == (2, None)
+    assert checked["days_behind"] in {days, days + 1}
+    assert checked["version_date"] == "2026-01-05"
+    assert checked["newest"] == short(template, shas[2])
+    assert checked["newest_date"] == "2026-03-02"
+    # The workflow installs the tool at, and updates to, the newest commit itself.
+    assert read_github_output(output) == {
+        "available": "true",
+        "current": short(template, shas[0]),
+        "newest": shas[2],
+        "untagged": "true",
+    }
+
+    assert main(["update-check", str(project)]) == 0
+    said = capsys.readouterr().out
+    assert "is untagged (it has no release tag vX.Y.Z), so its commits are compared" in said
+    assert f"2 commit(s) behind its newest, {short(template, shas[2])}" in said
+
+    # A given commit instead of the newest; on the newest, nothing to do.
+    assert main(["update-check", str(project), f"--to={shas[1]}", "--format=json"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert (checked["target"], checked["commits_behind"]) == (short(template, shas[1]), 2)
+    answers(project, template, short(template, shas[2]))
+    assert main(["update-check", str(project)]) == 0
+    assert "on commit" in (said := capsys.readouterr().out)
+    assert "the newest commit" in said
+    assert "Nothing to do." in said
+
+
+def test_tpl2_an_untagged_template_without_the_services_commit_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template, _ = make_untagged_template(tmp_path / "template")
+    # What Copier records when it copied a clone's uncommitted changes: a commit made elsewhere.
+    project = answers(tmp_path / "service", template, "0123abc")
+    assert main(["update-check", str(project)]) == 2
+    error = capsys.readouterr().err
+    assert "has no release tag (vX.Y.Z), and not the commit 0123abc" in error
+    assert "uncommitted changes" in error
+    assert main(["update-check", str(project), "--to=no-such-commit"]) == 2
+    assert "has no release tag and no commit 'no-such-commit'" in capsys.readouterr().err
+
+
+def test_tpl2_untagged_commits_are_versioned_as_copier_versions_them(tmp_path: Path) -> None:
+    """dunamai (what Copier asks first) on a checkout agrees with the bare clone's reading."""
+    template, shas = make_untagged_template(tmp_path / "template")
+    with Templates() as templates:
+        repository_ = templates.get(str(template))
+        assert repository_.untagged
+        for sha in shas:
+            git(template, "checkout", "--quiet", sha)
+            expected = dunamai.Version.from_git(
+                pattern=dunamai.Pattern.DefaultUnprefixed, path=template
+            ).serialize(style=dunamai.Style.Pep440)
+            assert Version(expected) == repository_.copier_version(sha)
+        # So Copier runs the unversioned migrations only: no release lies between two commits.
+        old, new = (repository_.copier_version(sha) for sha in (shas[0], shas[2]))
+        assert [m.command for m in migrations_run(COPIER_YML, old, new)] == ["hooks/post_update.py"]
+
+
+def test_tpl2_a_hash_of_digits_only_is_a_commit_not_a_release(tmp_path: Path) -> None:
+    assert recorded_version("3255607") is None
+    assert release_tuple("3255607") is None
+    assert release_tuple("v0.4.0-2-g3255607") == (0, 4, 0)
+
+
+def test_tpl2_changelog_sections_that_changed_between_two_commits() -> None:
+    before = CHANGELOG
+    after = CHANGELOG.replace("- not yet", "- not yet\n- and this").replace(
+        "## [0.3.0]", "## [0.3.1] - 2026-03-09\n\n- fixed\n\n## [0.3.0]"
+    )
+    changed = changed_sections(before, after)
+    assert [(s.heading, s.body) for s in changed] == [
+        ("Unreleased", "- not yet\n- and this"),
+        ("0.3.1 - 2026-03-09", "- fixed"),
+    ]
+    assert changed_sections(after, after) == []
+
+
+def tpl2(path: Path, current_release: str | None) -> tuple[bool, str]:
+    # The audit scores Python services: one module makes the folder one.
+    (path / "app.py").write_text("print('a service')\n")
+    result = audit(path, current_release=current_release).result("TPL-2")
+    (requirement,) = result.requirements
+    return requirement.met, requirement.detail
+
+
+def test_tpl2_the_audit_accepts_a_commit_of_an_untagged_template(tmp_path: Path) -> None:
+    service = answers(tmp_path / "service", "/srv/goldenpath", "3255607")
+    met, detail = tpl2(service, None)
+    assert met, detail
+    assert "no release tag (vX.Y.Z): updates compare commits" in detail
+    # The audit of a release cannot judge a commit; a known newest commit can.
+    assert tpl2(service, "v0.4.0")[0]
+    assert tpl2(service, "3255607aa")[0]  # the same commit, abbreviated longer
+    met, detail = tpl2(service, "abcdef1")
+    assert not met
+    assert "the template (untagged: no release tag) is at abcdef1" in detail

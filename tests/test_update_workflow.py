@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -49,7 +50,11 @@ def test_tpl2_the_service_checks_weekly_and_on_demand(workflow: dict[str, Any]) 
 def test_tpl2_only_the_job_that_runs_no_template_code_may_write(workflow: dict[str, Any]) -> None:
     update, pull_request = workflow["jobs"]["update"], workflow["jobs"]["pull-request"]
     assert "permissions" not in update  # the workflow's contents: read
-    assert pull_request["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert pull_request["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "statuses": "write",
+    }
     assert pull_request["needs"] == "update"
     assert pull_request["if"] == "needs.update.outputs.status == 'ready'"
     # The update job runs the template's tool: the newest release's, to apply it.
@@ -84,7 +89,7 @@ def test_tpl2_the_prepared_commit_travels_between_the_jobs(workflow: dict[str, A
     assert upload["with"]["path"].rstrip("/") == download["with"]["path"]
     assert download["with"]["path"] == "${{ runner.temp }}/template-update"
     outputs = workflow["jobs"]["update"]["outputs"]
-    assert set(outputs) == {"status", "title", "draft", "lease"}
+    assert set(outputs) == {"status", "title", "draft", "lease", "gates", "gates_summary"}
 
 
 def test_tpl2_the_generated_service_carries_the_workflow_verbatim(
@@ -109,11 +114,23 @@ def run_step(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
     )
 
 
+SOURCE_SCRIPT = REPOSITORY / "template" / ".github" / "scripts" / "template_source.py"
+
+
+def service_with_answers(folder: Path, answers: str) -> Path:
+    """A checkout as the step sees it: the answers file and the script that reads it."""
+    scripts = folder / ".github" / "scripts"
+    scripts.mkdir(parents=True)
+    shutil.copy(SOURCE_SCRIPT, scripts / SOURCE_SCRIPT.name)
+    (folder / ".copier-answers.yml").write_text(answers)
+    return folder
+
+
 ANSWERS_CASES = {
     "github shortcut": (
         "gh:acme/goldenpath",
         "v0.3.0",
-        "https://github.com/acme/goldenpath",
+        "https://github.com/acme/goldenpath.git",
         "v0.3.0",
     ),
     "between releases": (
@@ -121,6 +138,13 @@ ANSWERS_CASES = {
         "v0.3.0-2-gabc1234",
         "https://github.com/acme/goldenpath.git",
         "v0.3.0",
+    ),
+    # A template without release tags: Copier records the commit it took.
+    "untagged": (
+        "https://github.com/acme/goldenpath.git",
+        "3255607",
+        "https://github.com/acme/goldenpath.git",
+        "3255607",
     ),
     "quoted": (
         "git+https://git.example.com/golden",
@@ -136,10 +160,9 @@ def test_tpl2_the_workflow_reads_the_template_and_release_from_the_answers(
     workflow: dict[str, Any], tmp_path: Path, case: tuple[str, str, str, str]
 ) -> None:
     source, commit, url, release = case
-    service = tmp_path / "service"
-    service.mkdir()
-    (service / ".copier-answers.yml").write_text(
-        f"# Changes here will be overwritten by Copier\n_commit: {commit}\n_src_path: {source}\n"
+    service = service_with_answers(
+        tmp_path / "service",
+        f"# Changes here will be overwritten by Copier\n_commit: {commit}\n_src_path: {source}\n",
     )
     output = tmp_path / "output"
     step = step_named(workflow, "update", "Read the template's location")
@@ -152,15 +175,15 @@ def test_tpl2_the_workflow_reads_the_answers_copier_writes(
     workflow: dict[str, Any], project: GeneratedProject, tmp_path: Path
 ) -> None:
     """The real answers file of a generated service (its template is a local path here)."""
-    service = tmp_path / "service"
-    service.mkdir()
     answers = (project.path / ".copier-answers.yml").read_text()
-    (service / ".copier-answers.yml").write_text(answers)
+    service = service_with_answers(tmp_path / "service", answers)
     step = step_named(workflow, "update", "Read the template's location")
     output = tmp_path / "output"
     local = run_step(step["run"], service, {"GITHUB_OUTPUT": str(output)})
     assert local.returncode == 1
-    assert "is not an https URL" in local.stdout
+    # It says what to set, as a GitHub annotation.
+    assert local.stderr.startswith("::error::the template was copied from a local path")
+    assert "set `_src_path` in .copier-answers.yml" in local.stderr
     assert not output.exists() or not output.read_text()
 
     source = re.sub(r"(?m)^_src_path: .*$", "_src_path: gh:acme/goldenpath", answers)
@@ -169,7 +192,7 @@ def test_tpl2_the_workflow_reads_the_answers_copier_writes(
     recorded = str(project.answers["_commit"])
     expected = re.sub(r"-\d+-g[0-9a-f]+$", "", recorded)
     assert read_github_output(output) == {
-        "url": "https://github.com/acme/goldenpath",
+        "url": "https://github.com/acme/goldenpath.git",
         "release": expected,
     }
 
@@ -230,9 +253,22 @@ class PushStep:
         (self.temp / "template-update" / "pull-request.md").write_text("the description\n")
         return git(work, "rev-parse", "HEAD")
 
-    def run(self, *, lease: str, draft: bool, pr: str = "", is_draft: bool = False) -> int:
+    def run(
+        self,
+        *,
+        lease: str,
+        draft: bool,
+        pr: str = "",
+        is_draft: bool = False,
+        gates: tuple[str, str] = ("success", "passed: sync, lint"),
+    ) -> int:
         self.log.write_text("")
         env = {
+            "GATES": gates[0],
+            "GATES_SUMMARY": gates[1],
+            "GITHUB_REPOSITORY": "acme/orders",
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_RUN_ID": "42",
             "PATH": self.path,
             "RUNNER_TEMP": str(self.temp),
             "BRANCH": "template-update",
@@ -260,15 +296,19 @@ def test_tpl2_the_push_step_opens_one_pull_request_then_refreshes_it(
     step = PushStep(workflow, tmp_path)
     body = f"{step.temp}/template-update/pull-request.md"
 
-    # First run: no branch yet (empty lease), no pull request: one is opened, as a draft.
+    # First run: no branch yet (empty lease), no pull request: one is opened, as a draft, and
+    # the gates' result (a failure) is the head commit's status, beside the merge button.
     first = step.prepare("# Service, updated\n")
-    assert step.run(lease="", draft=True) == 0
+    assert step.run(lease="", draft=True, gates=("failure", "failed: lint")) == 0
     assert step.remote_branch() == first
     assert step.calls() == [
         "pr list --head template-update --base main --state open --json number --jq "
         ".[0].number // empty",
         "pr create --base main --head template-update --title Update the template from v0.2.0 "
         f"to v0.3.0 --body-file {body} --draft",
+        f"api --method POST repos/acme/orders/statuses/{first} -f state=failure "
+        "-f context=template-update/gates -f description=failed: lint "
+        "-f target_url=https://github.com/acme/orders/actions/runs/42",
     ]
 
     # A week later: the branch is replaced and the same pull request refreshed, now ready.
@@ -279,6 +319,9 @@ def test_tpl2_the_push_step_opens_one_pull_request_then_refreshes_it(
         f"pr edit 7 --title Update the template from v0.2.0 to v0.3.0 --body-file {body}",
         "pr view 7 --json isDraft --jq .isDraft",
         "pr ready 7",
+        f"api --method POST repos/acme/orders/statuses/{second} -f state=success "
+        "-f context=template-update/gates -f description=passed: sync, lint "
+        "-f target_url=https://github.com/acme/orders/actions/runs/42",
     ]
 
     # Someone pushed to the branch after the update job looked: the push refuses to overwrite.

@@ -1,8 +1,9 @@
 """What a generated service records about its template: `.copier-answers.yml`.
 
 Copier writes `_src_path` (where the template lives) and `_commit` (the release the service is
-on, as `git describe --tags` printed it) there on every copy and update. Everything the update
-and fleet commands know about a service starts from these two values.
+on, as `git describe --tags --always` printed it: a tag, a tag and the commits past it, or, from
+a template with no release tag, a bare abbreviated commit hash) there on every copy and update.
+Everything the update and fleet commands know about a service starts from these two values.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from packaging.version import InvalidVersion, Version
 ANSWERS_FILE = ".copier-answers.yml"
 # `git describe` of a commit past a tag: `v0.2.0-3-gabc1234`.
 DESCRIBED = re.compile(r"^(?P<tag>.+)-(?P<count>\d+)-g(?P<sha>[0-9a-f]+)$")
+# A bare abbreviated hash; one of digits only (3255607) would otherwise parse as a version.
+BARE_HASH = re.compile(r"^[0-9a-f]{7,40}$")
 
 
 class NotAGeneratedProjectError(ValueError):
@@ -45,6 +48,8 @@ def recorded_version(commit: str) -> Version | None:
             return Version(f"{found['tag']}.post{found['count']}+g{found['sha']}")
         except InvalidVersion:
             return None
+    if BARE_HASH.match(commit):
+        return None
     try:
         return Version(commit)
     except InvalidVersion:

@@ -46,6 +46,7 @@ class ServiceStatus:
             "repository": str(self.repository),
             **plan,
             "audit_score": self.audit.score,
+            "audit_areas": dict(self.audit.areas),
             "audit_note": self.audit.note,
             "update": self.update,
             "conflicts": list(self.conflicts),
@@ -110,12 +111,17 @@ def repositories_from(arguments: Iterable[str]) -> list[Path]:
     return found
 
 
-def _behind(status: ServiceStatus, now: datetime) -> str:
-    if status.plan is None:
+def behind(status: ServiceStatus, now: datetime) -> str:
+    """`2 (45 d)`: releases behind and days since the first; untagged, `5 commits (12 d)`."""
+    plan = status.plan
+    if plan is None:
         return "-"
-    if not status.plan.missing:
+    if plan.untagged:
+        count = len(plan.commits)
+        return f"{count} commit{'s' * (count != 1)} ({plan.days_behind(now)} d)" if count else "0"
+    if not plan.missing:
         return "0"
-    return f"{len(status.plan.missing)} ({status.plan.days_behind(now)} d)"
+    return f"{len(plan.missing)} ({plan.days_behind(now)} d)"
 
 
 def _update(status: ServiceStatus) -> str:
@@ -133,7 +139,7 @@ def table(statuses: Sequence[ServiceStatus], now: datetime) -> str:
             status.service,
             status.plan.recorded_commit if status.plan else "-",
             status.plan.newest.tag if status.plan else "-",
-            _behind(status, now),
+            behind(status, now),
             "-" if status.audit.score is None else f"{status.audit.score:.0f}%",
             _update(status),
         )
@@ -147,4 +153,14 @@ def table(statuses: Sequence[ServiceStatus], now: datetime) -> str:
         for row in (header, *rows)
     ]
     notes = sorted({status.audit.note for status in statuses if status.audit.note})
-    return "\n".join(lines + [f"audit: {note}" for note in notes])
+    untagged = sorted(
+        {status.plan.source for status in statuses if status.plan and status.plan.untagged}
+    )
+    return "\n".join(
+        lines
+        + [
+            f"template {source}: untagged (no vX.Y.Z tag), behind counts commits"
+            for source in untagged
+        ]
+        + [f"audit: {note}" for note in notes]
+    )

@@ -1,13 +1,16 @@
-"""`goldenpath fleet REPO...`: where every service stands, as a table or JSON for dashboards."""
+"""`goldenpath fleet REPO...`: where every service stands: a table, JSON for dashboards, or one
+static HTML page (fleet_html.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from ._cli_support import Subcommands, reports_errors
 from .fleet import inspect_fleet, repositories_from, table
+from .fleet_html import page
 
 EXIT_SOME_FAILED = 1
 
@@ -25,9 +28,16 @@ def _fleet(args: argparse.Namespace) -> int:
             "generated_at": now.isoformat(timespec="seconds"),
             "services": [status.to_json(now) for status in statuses],
         }
-        print(json.dumps(document, indent=2))
+        rendered = json.dumps(document, indent=2) + "\n"
+    elif args.format == "html":
+        rendered = page(statuses, now)
     else:
-        print(table(statuses, now))
+        rendered = table(statuses, now) + "\n"
+    if args.output:
+        args.output.write_text(rendered, encoding="utf-8")
+        print(f"goldenpath fleet: {len(statuses)} service(s) written to {args.output}")
+    else:
+        print(rendered, end="")
     return EXIT_SOME_FAILED if any(status.error for status in statuses) else 0
 
 
@@ -43,7 +53,13 @@ def register(commands: Subcommands) -> None:
         metavar="REPO",
         help="a service's local clone, or a file listing clones one per line",
     )
-    fleet.add_argument("--format", choices=("text", "json"), default="text")
+    fleet.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="html: one self-contained page, sortable, readable without a server",
+    )
+    fleet.add_argument("--output", type=Path, metavar="FILE", help="write here, not to stdout")
     fleet.add_argument("--jobs", type=int, default=2, help="services tried at once (default: 2)")
     fleet.add_argument(
         "--no-audit",

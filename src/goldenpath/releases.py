@@ -4,10 +4,17 @@ Copier moves a service to the newest tag that parses as a PEP 440 version and is
 prerelease; `TemplateRepository` lists tags by exactly that rule, so "newest" here is what
 `copier update` would pick. It reads a private clone of the template (a bare one: only tags,
 dates and a few files are needed), never the template's working tree.
+
+A template with no release tag at all (a clone made without tags, a fork before its first
+release) is what Copier calls untagged: it copies and updates to the newest commit (HEAD) and
+records that commit's short hash in `_commit`. Then the unit of "how far behind" is a commit:
+`head` and `commit_release` stand for commits as `Release`s with `tagged=False`, and
+`commits_between` lists what an update would bring.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,17 +31,38 @@ TAG_FIELDS = (
     "%(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end)%00"
     "%(creatordate:unix)"
 )
+# `git describe --tags --always` past a tag (`v0.2.0-3-gabc1234`), or a bare abbreviated hash.
+DESCRIBED = re.compile(r"^(?P<tag>.+)-(?P<count>\d+)-g(?P<sha>[0-9a-f]{4,40})$")
+BARE_HASH = re.compile(r"^[0-9a-f]{7,40}$")
 
 
 @dataclass(frozen=True)
 class Release:
+    """A release tag; or, in an untagged template, a commit (`tagged` False, `tag` its hash)."""
+
     tag: str
-    version: Version
+    version: Version  # as Copier orders it (for a commit: dunamai's 0.0.0.postN.dev0+hash)
     commit: str
     date: datetime
+    tagged: bool = True
+
+    @property
+    def ref(self) -> str:
+        """What `copier update --vcs-ref` and `uvx --from git+URL@...` take for it."""
+        return self.tag if self.tagged else self.commit
 
     def to_json(self) -> dict[str, str]:
         return {"tag": self.tag, "date": self.date.date().isoformat()}
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    date: datetime
+    subject: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"commit": self.sha, "date": self.date.isoformat(), "subject": self.subject}
 
 
 def clone_url(src_path: str) -> str:
@@ -55,6 +83,13 @@ def release_version(tag: str) -> Version | None:
     return None if version.is_prerelease else version
 
 
+def recorded_hash(commit: str) -> str | None:
+    """The commit hash inside a recorded `_commit`: past a tag, or bare; None for a tag."""
+    if found := DESCRIBED.match(commit):
+        return found["sha"]
+    return commit if BARE_HASH.match(commit) else None
+
+
 @dataclass
 class TemplateRepository:
     """A bare clone of the template, read for its releases, changelog and `_migrations`."""
@@ -73,8 +108,21 @@ class TemplateRepository:
         return cls(source, destination, list_releases(destination))
 
     @property
+    def untagged(self) -> bool:
+        """No release tag: Copier copies and updates to the newest commit instead."""
+        return not self.releases
+
+    @property
     def newest(self) -> Release | None:
         return self.releases[-1] if self.releases else None
+
+    @property
+    def head(self) -> Release:
+        """The newest commit of the default branch: what Copier takes when there is no tag."""
+        found = self.commit_release("HEAD")
+        if found is None:
+            raise GitError(f"the template at {self.source!r} has no commit")
+        return found
 
     def releases_after(self, version: Version | None) -> list[Release]:
         """The releases an update from `version` would bring, oldest first."""
@@ -85,10 +133,56 @@ class TemplateRepository:
     def release(self, tag: str) -> Release | None:
         return next((release for release in self.releases if release.tag == tag), None)
 
-    def read(self, tag: str, filename: str) -> str | None:
-        """A file as the release `tag` ships it, or None when the release has no such file."""
+    def resolve(self, ref: str) -> str | None:
+        """The full hash of a commit the template has (a hash, tag or branch), else None."""
+        if not ref or ref.startswith("-"):
+            return None
+        found = git(self.path, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        return found.strip() or None
+
+    def commit_release(self, ref: str) -> Release | None:
+        """A commit as Copier records and orders it, when the template has it."""
+        sha = self.resolve(ref)
+        if sha is None:
+            return None
+        described = git(self.path, "describe", "--tags", "--always", sha).strip()
+        timestamp = git(self.path, "show", "-s", "--format=%ct", sha).strip()
+        return Release(
+            described,
+            self.copier_version(sha),
+            sha,
+            datetime.fromtimestamp(int(timestamp), tz=UTC),
+            tagged=False,
+        )
+
+    def copier_version(self, sha: str) -> Version:
+        """The PEP 440 version Copier gives a commit (dunamai's rules): the described tag
+        with `.postN` past it, or `0.0.0.postN.dev0+hash` with N commits when no tag precedes
+        it. Copier runs a versioned migration when an update crosses its version."""
+        described = git(self.path, "describe", "--tags", "--always", sha).strip()
+        if found := DESCRIBED.match(described):
+            try:
+                return Version(f"{found['tag']}.post{found['count']}+g{found['sha']}")
+            except InvalidVersion:
+                pass
+        elif (version := release_version(described)) is not None:
+            return version
+        count = git(self.path, "rev-list", "--count", sha).strip()
+        return Version(f"0.0.0.post{count}.dev0+{sha[:7]}")
+
+    def commits_between(self, old: str, new: str) -> list[Commit]:
+        """The commits `new` has and `old` lacks, oldest first (what an update brings)."""
+        listed = git(self.path, "log", "--reverse", "--format=%H%x00%ct%x00%s", f"{old}..{new}")
+        commits = []
+        for line in filter(None, listed.splitlines()):
+            sha, timestamp, subject = line.split("\0", 2)
+            commits.append(Commit(sha, datetime.fromtimestamp(int(timestamp), tz=UTC), subject))
+        return commits
+
+    def read(self, ref: str, filename: str) -> str | None:
+        """A file as the release (tag or commit) `ref` ships it, or None when it has none."""
         try:
-            return git(self.path, "show", f"{tag}:{filename}")
+            return git(self.path, "show", f"{ref}:{filename}")
         except GitError:
             return None
 

@@ -8,18 +8,21 @@ description at 65,536 characters; long logs are cut first, never the release not
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from .changelog import ChangelogSection
 from .conflicts import Conflict
 from .gates import GateResult
+from .releases import Commit
 from .update import UpdatePlan, UpdateReport
 
 BODY_LIMIT = 60000
 DETAILS_LIMIT = 6000
+COMMITS_LISTED = 100
 
 
 def fenced(text: str, language: str = "") -> str:
@@ -51,8 +54,37 @@ def _demoted(section: ChangelogSection) -> str:
     return f"### {section.heading}\n\n{body}".rstrip()
 
 
+def _commit_list(commits: Sequence[Commit]) -> str:
+    shown = [
+        f"- `{commit.sha[:10]}` {commit.subject} ({commit.date.date().isoformat()})"
+        for commit in commits[-COMMITS_LISTED:]
+    ]
+    if len(commits) > COMMITS_LISTED:
+        shown.insert(0, f"- ... {len(commits) - COMMITS_LISTED} older commit(s)")
+    return "\n".join(shown) or "none"
+
+
+def _untagged_notes(report: UpdateReport) -> str:
+    plan = report.plan
+    since = plan.current.tag if plan.current else plan.recorded_commit
+    parts = [
+        f"The template has no release tag (vX.Y.Z), so there are no release notes by version: "
+        f"this takes its commit {plan.target.tag}. What its CHANGELOG.md says that it did not "
+        f"say at {since}:"
+    ]
+    parts += [_demoted(section) for section in report.changelog] or [
+        "_Nothing: CHANGELOG.md did not change._"
+    ]
+    parts.append(
+        details(f"The {len(plan.pending_commits)} commit(s)", _commit_list(plan.pending_commits))
+    )
+    return "\n\n".join(parts)
+
+
 def _release_notes(report: UpdateReport) -> str:
     plan = report.plan
+    if plan.untagged:
+        return _untagged_notes(report)
     missing = [
         release.tag
         for release in plan.pending
@@ -79,16 +111,39 @@ def _migrations(report: UpdateReport) -> str:
     )
 
 
+def change(before: str, after: str) -> list[str]:
+    """`after` against `before`, line by line (` `, `-`, `+`): one hunk, whole."""
+    old, new = before.splitlines(), after.splitlines()
+    diff = difflib.unified_diff(old, new, lineterm="", n=max(len(old), len(new)))
+    return [line for line in diff if not line.startswith(("---", "+++", "@@"))]
+
+
 def _conflict(conflict: Conflict) -> str:
     if not conflict.line:  # a rejected hunk (`.rej`): nothing of it was applied
         return f"**`{conflict.path}`**: the release's change did not apply:\n\n" + fenced(
             conflict.theirs, "diff"
         )
-    ours = "".join(f"-{line}\n" for line in conflict.ours.splitlines()) or "-\n"
-    theirs = "".join(f"+{line}\n" for line in conflict.theirs.splitlines()) or "+\n"
+    where = f"**`{conflict.path}`**, line {conflict.line}"
+    if conflict.base is None:
+        ours = "".join(f"-{line}\n" for line in conflict.ours.splitlines()) or "-\n"
+        theirs = "".join(f"+{line}\n" for line in conflict.theirs.splitlines()) or "+\n"
+        return f"{where}: kept your lines (`-`); the release has (`+`), dropped:\n\n" + fenced(
+            ours + theirs, "diff"
+        )
+    dropped = "\n".join(change(conflict.base, conflict.theirs)) or "(nothing)"
+    kept = "\n".join(change(conflict.base, conflict.ours)) or "(nothing)"
     return (
-        f"**`{conflict.path}`**, line {conflict.line}: kept your lines (`-`); "
-        f"the release has (`+`):\n\n" + fenced(ours + theirs, "diff")
+        f"{where}: the release's change here was **dropped**:\n\n{fenced(dropped, 'diff')}\n\n"
+        f"Your change to the same lines, kept:\n\n{fenced(kept, 'diff')}"
+    )
+
+
+def conflict_summary(conflicts: Sequence[Conflict]) -> str:
+    """`2 conflicts in 1 file`."""
+    files = len({conflict.path for conflict in conflicts})
+    return (
+        f"{len(conflicts)} conflict{'s' * (len(conflicts) != 1)} in {files} "
+        f"file{'s' * (files != 1)}"
     )
 
 
@@ -96,12 +151,21 @@ def _conflicts(conflicts: Iterable[Conflict]) -> str:
     listed = list(conflicts)
     if not listed:
         return "None: the release merged cleanly with your changes."
+    by_file: dict[str, list[str]] = {}
+    for conflict in listed:
+        by_file.setdefault(conflict.path, []).append(
+            f"line {conflict.line}" if conflict.line else "a hunk that did not apply"
+        )
+    index = "\n".join(f"- `{path}`: {', '.join(hunks)}" for path, hunks in by_file.items())
     intro = (
-        "Where you and the release changed the same lines, this branch keeps **your** lines, so "
-        "it has no conflict markers. Bring in the release's lines below where they still make "
-        "sense (push to this branch), then mark the pull request ready for review.\n\n"
+        f"{conflict_summary(listed)}. Where you and the release changed the same lines, this "
+        "branch keeps **your** lines (so it has no conflict markers) and **drops the release's "
+        "change there**. The rest of the release's changes to these files were applied, so code "
+        "may now refer to something only a dropped change defines: the gates below say whether "
+        "the service still works. Apply each dropped change by hand where it still makes sense "
+        "(push to this branch), then mark the pull request ready for review.\n\n"
     )
-    return intro + "\n\n".join(_conflict(conflict) for conflict in listed)
+    return intro + index + "\n\n" + "\n\n".join(_conflict(conflict) for conflict in listed)
 
 
 def _gates(gates: Iterable[GateResult]) -> str:
@@ -131,26 +195,39 @@ def _run_link() -> str:
     return f" ([run]({server}/{repository}/actions/runs/{run}))"
 
 
+def needs_a_person(report: UpdateReport) -> str:
+    """`2 conflicts in 1 file (the release's change there was dropped) and a gate failed
+    (lint)`: why an update is not ready, for the title's reader and the terminal alike."""
+    reasons = []
+    if report.applied.conflicts:
+        reasons.append(
+            f"{conflict_summary(report.applied.conflicts)} (the release's change there was "
+            "dropped; see below)"
+        )
+    failed = [gate.name for gate in report.gates if not gate.passed]
+    if failed:
+        reasons.append(f"{'a gate' if len(failed) == 1 else 'gates'} failed ({', '.join(failed)})")
+    return " and ".join(reasons)
+
+
 def pull_request_body(report: UpdateReport) -> str:
     plan = report.plan
     status = (
         "Ready for review: the release merged cleanly and the gates passed."
         if report.ready
-        else "**Needs a person**: "
-        + " and ".join(
-            reason
-            for reason, present in (
-                ("conflicts are left below", bool(report.applied.conflicts)),
-                ("a gate failed", not report.gates_passed),
-            )
-            if present
-        )
-        + "."
+        else "**Needs a person**: " + needs_a_person(report) + "."
     )
     changes = "\n".join(f"- `{line}`" for line in report.applied.changes)
+    where = (
+        f"This service is on template commit **{plan.recorded_commit}**. The template has no "
+        f"release tag (vX.Y.Z), so this updates it to the commit **{plan.target.tag}** "
+        f"({len(plan.pending_commits)} commit(s) later) with `copier update`. {status}"
+        if plan.untagged
+        else f"This service is on template release **{plan.recorded_commit}**; this updates it "
+        f"to **{plan.target.tag}** ({len(plan.pending)} release(s)) with `copier update`. {status}"
+    )
     sections = [
-        f"This service is on template release **{plan.recorded_commit}**; this updates it to "
-        f"**{plan.target.tag}** ({len(plan.pending)} release(s)) with `copier update`. {status}",
+        where,
         "## What the release changes for this service\n\n" + _release_notes(report),
         "## Migrations that ran\n\n" + _migrations(report),
         "## Conflicts left for a person\n\n" + _conflicts(report.applied.conflicts),
@@ -173,6 +250,8 @@ def pull_request_body(report: UpdateReport) -> str:
 
 def plan_text(plan: UpdatePlan, now: datetime) -> str:
     """One line: where the service is, and what an update would bring."""
+    if plan.untagged:
+        return _untagged_plan_text(plan, now)
     if not plan.missing:
         return f"{plan.service}: on {plan.recorded_commit}, the newest release. Nothing to do."
     behind = (
@@ -184,20 +263,63 @@ def plan_text(plan: UpdatePlan, now: datetime) -> str:
     return f"{plan.service}: on {plan.recorded_commit}; {plan.target.tag} is available; {behind}."
 
 
+def _untagged_plan_text(plan: UpdatePlan, now: datetime) -> str:
+    untagged = (
+        f"the template at {plan.source} is untagged (it has no release tag vX.Y.Z), so its "
+        "commits are compared"
+    )
+    if not plan.commits:
+        return (
+            f"{plan.service}: on commit {plan.recorded_commit}, the newest commit; {untagged}. "
+            "Nothing to do."
+        )
+    behind = (
+        f"{len(plan.commits)} commit(s) behind its newest, {plan.newest.tag}: "
+        f"{plan.days_behind(now)} day(s) since the first of them"
+    )
+    if plan.up_to_date:
+        return (
+            f"{plan.service}: on commit {plan.recorded_commit}, past {plan.target.tag}; "
+            f"{untagged}: {behind}."
+        )
+    return (
+        f"{plan.service}: on commit {plan.recorded_commit}; {untagged}: {behind}. "
+        f"`copier update` takes {plan.target.tag}."
+    )
+
+
 def report_text(report: UpdateReport) -> str:
-    """What `update-preview` prints: the outcome first, then the details."""
+    """What `update-preview` and `update-branch` print: the outcome first, then the details."""
+    conflicts = report.applied.conflicts
     lines = [
         f"Update {report.plan.service} from {report.plan.recorded_commit} to "
-        f"{report.plan.target.tag}:",
+        f"{report.plan.target.tag}: "
+        + (
+            "ready (merged cleanly, gates passed)"
+            if report.ready
+            else "needs a person: " + needs_a_person(report)
+        ),
         f"  files changed: {len(report.applied.changes)}",
         *(f"    {line}" for line in report.applied.changes),
         f"  migrations: {', '.join(m.command for m in report.migrations) or 'none'}",
-        f"  conflicts: {len(report.applied.conflicts) or 'none'}",
+        f"  conflicts: {conflict_summary(conflicts) if conflicts else 'none'}"
+        + ("; your lines are kept, the release's change there is dropped:" if conflicts else ""),
     ]
-    for conflict in report.applied.conflicts:
+    for conflict in conflicts:
+        if not conflict.line:
+            lines.append(f"    {conflict.path}: a change of the release's that did not apply:")
+            lines += [f"        {line}" for line in conflict.theirs.splitlines()]
+            continue
         lines.append(f"    {conflict.path}:{conflict.line}")
-        lines += [f"      - {line}" for line in conflict.ours.splitlines()]
-        lines += [f"      + {line}" for line in conflict.theirs.splitlines()]
+        if conflict.base is None:
+            lines.append("      yours (kept) / the release's (dropped):")
+            lines += [f"        - {line}" for line in conflict.ours.splitlines()]
+            lines += [f"        + {line}" for line in conflict.theirs.splitlines()]
+            continue
+        lines.append("      the release's change (dropped):")
+        lines += [f"        {line}" for line in change(conflict.base, conflict.theirs)]
+        lines.append("      your change (kept):")
+        lines += [f"        {line}" for line in change(conflict.base, conflict.ours)]
     for gate in report.gates:
         lines.append(f"  gate {gate.name}: {'passed' if gate.passed else 'FAILED'}")
         if not gate.passed:

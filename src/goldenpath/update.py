@@ -25,12 +25,12 @@ from tempfile import TemporaryDirectory
 from packaging.version import Version
 
 from ._git import GitError, clone, git, head, is_clean
-from .answers import read_recorded_template
-from .changelog import ChangelogSection, sections_between
+from .answers import RecordedTemplate, read_recorded_template
+from .changelog import ChangelogSection, changed_sections, sections_between
 from .conflicts import Conflict, files_with_markers, resolve_to_ours
 from .gates import GateResult, run_gates, service_environment
 from .migrations import Migration, migrations_run
-from .releases import Release, TemplateRepository
+from .releases import Commit, Release, TemplateRepository, recorded_hash
 
 BRANCH = "template-update"
 REMOTE = "origin"
@@ -67,18 +67,27 @@ class Templates:
 
 @dataclass(frozen=True)
 class UpdatePlan:
-    """Where a service is and where an update would take it."""
+    """Where a service is and where an update would take it.
+
+    In an untagged template (no release tag) releases are commits (`Release.tagged` False):
+    `newest` and `target` are commits, `missing` and `pending` hold at most that one commit,
+    and `commits` lists every commit the service lacks.
+    """
 
     project: Path
     service: str
     source: str
     recorded_commit: str
     version: Version | None
-    current: Release | None  # None when `_commit` is not a release tag
+    current: Release | None  # None when `_commit` is not a release tag (nor, untagged, a commit)
     newest: Release
     target: Release  # the newest, unless a given release was asked for
     missing: tuple[Release, ...]  # every release newer than the service's, oldest first
     pending: tuple[Release, ...]  # those the update to `target` brings
+    untagged: bool = False
+    commits: tuple[Commit, ...] = ()  # untagged: the commits up to `newest`, oldest first
+    pending_commits: tuple[Commit, ...] = ()  # untagged: those the update to `target` brings
+    commits_behind: int | None = None  # commits up to `newest` (None: the service's is unknown)
 
     @property
     def up_to_date(self) -> bool:
@@ -86,20 +95,25 @@ class UpdatePlan:
         return not self.pending
 
     def days_behind(self, now: datetime) -> int:
-        """Days since the first release this service has not taken came out (0: current)."""
-        return max(0, (now - self.missing[0].date).days) if self.missing else 0
+        """Days since the first release (untagged: commit) this service lacks came out."""
+        first = self.commits[0].date if self.untagged and self.commits else None
+        if first is None and self.missing and not self.untagged:
+            first = self.missing[0].date
+        return max(0, (now - first).days) if first else 0
 
     def to_json(self, now: datetime) -> dict[str, object]:
         return {
             "service": self.service,
             "template": self.source,
+            "untagged": self.untagged,
             "version": self.recorded_commit,
             "version_date": self.current.date.date().isoformat() if self.current else None,
             "newest": self.newest.tag,
             "newest_date": self.newest.date.date().isoformat(),
-            "releases_behind": len(self.missing),
+            "releases_behind": None if self.untagged else len(self.missing),
+            "commits_behind": self.commits_behind,
             "days_behind": self.days_behind(now),
-            "missing_releases": [release.tag for release in self.missing],
+            "missing_releases": [] if self.untagged else [r.tag for r in self.missing],
             "target": self.target.tag,
         }
 
@@ -107,14 +121,17 @@ class UpdatePlan:
 def plan_update(project: Path, templates: Templates, *, to: str | None = None) -> UpdatePlan:
     recorded = read_recorded_template(project)
     template = templates.get(recorded.src_path)
+    if template.untagged:
+        return _plan_untagged(project, recorded, template, to)
     newest = template.newest
-    if newest is None:
-        raise UpdateError(f"the template at {recorded.src_path} has no release tag (vX.Y.Z)")
+    assert newest is not None  # a tagged template has a newest release
     target = newest if to is None else template.release(to)
     if target is None:
         known = ", ".join(release.tag for release in template.releases)
         raise UpdateError(f"the template has no release {to!r} (releases: {known})")
-    version = recorded.version
+    base = _recorded_base(template, recorded.commit)
+    # A bare hash before the first release: Copier orders it as 0.0.0.postN (dunamai).
+    version = recorded.version or (template.copier_version(base) if base else None)
     missing = tuple(template.releases_after(version))
     pending = tuple(release for release in missing if release.version <= target.version)
     return UpdatePlan(
@@ -128,6 +145,52 @@ def plan_update(project: Path, templates: Templates, *, to: str | None = None) -
         target=target,
         missing=missing,
         pending=pending,
+        commits_behind=len(template.commits_between(base, newest.commit)) if base else None,
+    )
+
+
+def _recorded_base(template: TemplateRepository, commit: str) -> str | None:
+    """The full hash of the template commit a service records, when the template has it."""
+    return template.resolve(recorded_hash(commit) or commit)
+
+
+def _plan_untagged(
+    project: Path, recorded: RecordedTemplate, template: TemplateRepository, to: str | None
+) -> UpdatePlan:
+    """Copier's behaviour without release tags: the newest commit is the release."""
+    newest = template.head
+    target = newest if to is None else template.commit_release(to)
+    if target is None:
+        raise UpdateError(
+            f"the template at {recorded.src_path} has no release tag and no commit {to!r}: "
+            "give --to a commit of it (or nothing, for its newest)"
+        )
+    base = _recorded_base(template, recorded.commit)
+    if base is None:
+        raise UpdateError(
+            f"the template at {recorded.src_path} has no release tag (vX.Y.Z), and not the "
+            f"commit {recorded.commit} this service records in .copier-answers.yml: the service "
+            "was generated from changes never committed there (Copier copies a clone's "
+            "uncommitted changes as a temporary commit) or from another clone; set `_src_path` "
+            "to a template that has that commit, or tag a release"
+        )
+    commits = tuple(template.commits_between(base, newest.commit))
+    pending_commits = tuple(template.commits_between(base, target.commit))
+    return UpdatePlan(
+        project=project,
+        service=recorded.slug,
+        source=recorded.src_path,
+        recorded_commit=recorded.commit,
+        version=template.copier_version(base),
+        current=template.commit_release(base),
+        newest=newest,
+        target=target,
+        missing=(newest,) if commits else (),
+        pending=(target,) if pending_commits else (),
+        untagged=True,
+        commits=commits,
+        pending_commits=pending_commits,
+        commits_behind=len(commits),
     )
 
 
@@ -154,7 +217,7 @@ def apply_update(project: Path, plan: UpdatePlan) -> AppliedUpdate:
         "--trust",
         "--defaults",
         "--conflict=inline",
-        f"--vcs-ref={plan.target.tag}",
+        f"--vcs-ref={plan.target.ref}",
     ]
     completed = subprocess.run(
         command,
@@ -210,13 +273,22 @@ class UpdateReport:
 def describe_release(
     plan: UpdatePlan, templates: Templates
 ) -> tuple[tuple[ChangelogSection, ...], tuple[Migration, ...]]:
-    """The changelog sections and the migrations of an update, read from the target release."""
+    """The changelog sections and the migrations of an update, read from the target release.
+
+    Untagged, no section belongs to a version between the two commits: the sections that
+    changed between them (`[Unreleased]` included) say what the update brings instead.
+    """
     template = templates.get(plan.source)
-    tag = plan.target.tag
-    changelog = template.read(tag, "CHANGELOG.md") or ""
-    config = template.read(tag, "copier.yml") or template.read(tag, "copier.yaml") or ""
+    ref = plan.target.ref
+    changelog = template.read(ref, "CHANGELOG.md") or ""
+    config = template.read(ref, "copier.yml") or template.read(ref, "copier.yaml") or ""
+    if plan.untagged and plan.current is not None:
+        before = template.read(plan.current.commit, "CHANGELOG.md") or ""
+        sections = changed_sections(before, changelog)
+    else:
+        sections = sections_between(changelog, plan.version, plan.target.version)
     return (
-        tuple(sections_between(changelog, plan.version, plan.target.version)),
+        tuple(sections),
         tuple(migrations_run(config, plan.version, plan.target.version)),
     )
 

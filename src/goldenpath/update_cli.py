@@ -30,6 +30,7 @@ from .update import (
     BRANCH,
     REMOTE,
     Templates,
+    UpdateReport,
     plan_update,
     prepare_branch,
     try_update,
@@ -54,7 +55,9 @@ def _check(args: argparse.Namespace) -> int:
             {
                 "available": str(not plan.up_to_date).lower(),
                 "current": plan.recorded_commit,
-                "newest": plan.target.tag,
+                # What `uvx --from git+URL@...` and `--to` take: a tag, or untagged a commit.
+                "newest": plan.target.ref,
+                "untagged": str(plan.untagged).lower(),
             },
         )
     return 0
@@ -85,17 +88,33 @@ def _branch(args: argparse.Namespace) -> int:
             to=args.to,
             gates=args.gates,
         )
-    outputs = {"status": result.status, "title": "", "draft": "false", "lease": result.lease}
+    outputs = {
+        "status": result.status,
+        "title": "",
+        "draft": "false",
+        "lease": result.lease,
+        "conflicts": "",
+        "gates": "",
+        "gates_summary": "",
+    }
     summary = ""
     if result.report is not None:
-        body = pull_request_body(result.report)
+        report = result.report
+        body = pull_request_body(report)
         write_text(args.pr_body, body)
         if args.bundle:
             write_bundle(args.project, result, args.branch, args.bundle)
-        outputs |= {"title": title(result.report), "draft": str(not result.report.ready).lower()}
+        outputs |= {
+            "title": title(report),
+            "draft": str(not report.ready).lower(),
+            "conflicts": "\n".join(f"{c.path}:{c.line}" for c in report.applied.conflicts),
+            **gate_outputs(report),
+        }
         summary = f"# {title(result.report)}\n\n{body}"
         print(report_text(result.report))
         print(f"Committed on branch {args.branch!r}; the pull request text is in {args.pr_body}.")
+        if args.github_output:
+            annotate_conflicts(report)
     else:
         up_to_date = result.status == "up-to-date"
         summary = plan_text(result.plan, datetime.now(UTC)) if up_to_date else result.reason
@@ -108,11 +127,36 @@ def _branch(args: argparse.Namespace) -> int:
     return 0
 
 
+def gate_outputs(report: UpdateReport) -> dict[str, str]:
+    """The gates' verdict, for the commit status the pull request shows before a merge."""
+    if not report.gates:
+        return {"gates": "not-run", "gates_summary": "the update ran no gate"}
+    failed = [gate.name for gate in report.gates if not gate.passed]
+    if failed:
+        return {"gates": "failure", "gates_summary": f"failed: {', '.join(failed)}"}
+    names = ", ".join(gate.name for gate in report.gates)
+    return {"gates": "success", "gates_summary": f"passed: {names}"}
+
+
+def annotate_conflicts(report: UpdateReport) -> None:
+    """One GitHub Actions warning per conflict, on the file and line, in the run's summary."""
+    for conflict in report.applied.conflicts:
+        where = f"file={conflict.path}" + (f",line={conflict.line}" if conflict.line else "")
+        print(
+            f"::warning {where},title=Template change dropped::Your lines are kept; the "
+            "release's change here was dropped (the pull request shows it)"
+        )
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "project", nargs="?", type=Path, default=Path(), help="the service (default: .)"
     )
-    parser.add_argument("--to", metavar="TAG", help="a given release instead of the newest")
+    parser.add_argument(
+        "--to",
+        metavar="TAG",
+        help="a given release instead of the newest (an untagged template: a commit)",
+    )
 
 
 def register(commands: Subcommands) -> None:

@@ -93,11 +93,14 @@ FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+#\s+v\d+(\.\d+)*")
 
 
+USES_KEY = re.compile(r"^\s*(-\s+)?uses:")
+
+
 def unpinned_uses(text: str) -> tuple[int, list[str]]:
     """Count `uses:` lines, and list those not pinned to a full SHA with a `# vX.Y` comment."""
     count, problems = 0, []
     for number, line in enumerate(text.splitlines(), start=1):
-        if "uses:" not in line.split("#", 1)[0]:
+        if not USES_KEY.match(line.split("#", 1)[0]):  # the key, not `statuses:`
             continue
         count += 1
         match = USES.match(line)

@@ -22,6 +22,7 @@ from goldenpath_chassis._core.api_keys.exceptions import (
 )
 from goldenpath_chassis._core.api_keys.service import ApiKeyService
 from goldenpath_chassis._core.security.api_keys import API_KEY_PATTERN
+from goldenpath_chassis.testing.auth import TokenFactory
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +90,57 @@ async def test_sec3_a_key_authenticates_within_its_scopes(
     # Keys serve machines: they cannot open a browser session.
     session = await anonymous_client.post("/v1/auth/session", headers=key_header(reader))
     assert session.status_code == 403
+
+
+async def test_sec3_a_key_is_accepted_as_a_bearer_credential(
+    keys: ApiKeyService, anonymous_client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    """RFC 6750 clients (Prometheus's `authorization: credentials_file`) carry a key as a bearer
+    credential; it is the same key, with the same scopes, and a JWT still works beside it."""
+    api_key, reader = await keys.create(name="prometheus", scopes=["widgets:read"])
+    as_bearer = {"Authorization": f"Bearer {reader}"}
+    assert (await anonymous_client.get("/v1/widgets", headers=as_bearer)).status_code == 200
+    whoami = (await anonymous_client.get("/v1/auth/session", headers=as_bearer)).json()
+    assert whoami == {"subject": api_key.key_id, "scopes": ["widgets:read"], "method": "api_key"}
+    denied = await anonymous_client.post("/v1/widgets", json={"name": "x"}, headers=as_bearer)
+    assert denied.status_code == 403
+    assert denied.json()["type"] == "urn:problem-type:insufficient-scope"
+    # A key still cannot open a browser session, whichever header carries it.
+    assert (await anonymous_client.post("/v1/auth/session", headers=as_bearer)).status_code == 403
+
+    token = tokens.headers("widgets:read")
+    jwt = (await anonymous_client.get("/v1/auth/session", headers=token)).json()
+    assert jwt["method"] == "bearer"
+
+    await keys.revoke(api_key.key_id)
+    revoked = await anonymous_client.get("/v1/widgets", headers=as_bearer)
+    assert revoked.status_code == 401
+    assert "revoked" in revoked.json()["detail"]
+    challenge = revoked.headers["www-authenticate"]
+    assert challenge.startswith('Bearer realm="api", error="invalid_token"')
+
+
+@pytest.mark.parametrize(
+    ("credential", "reason"),
+    [
+        ("ak_aaaaaaaaaaaa_" + "A" * 43, "unknown API key"),
+        ("ak_not-a-key", "malformed API key"),
+        ("eyJhbGciOiJSUzI1NiJ9.e30.c2ln", None),  # not a key: verified, and refused, as a JWT
+    ],
+)
+async def test_sec3_a_bad_bearer_key_is_401_naming_why(
+    anonymous_client: httpx.AsyncClient, credential: str, reason: str | None
+) -> None:
+    response = await anonymous_client.get(
+        "/v1/widgets", headers={"Authorization": f"Bearer {credential}"}
+    )
+    assert response.status_code == 401
+    assert response.json()["type"] == "urn:problem-type:invalid-credentials"
+    detail = response.json()["detail"]
+    if reason is None:
+        assert "API key" not in detail, detail
+    else:
+        assert reason in detail, detail
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,10 @@
 
 Exit codes: 0 when the thresholds are met; 1 when the score is under `--fail-under` or a
 `--require`d standard is not met (a standard that does not apply to the service counts as
-met); 2 for a usage error (bad path, unknown standard ID, unreadable `--compare` file).
+met); 2 for a usage error (bad path, unknown standard ID, unreadable `--compare` file); 3 when
+the audit could not run: nothing to audit (an empty folder, a repository with no Python), the
+report cannot be written, or an error of the audit itself. Never a traceback: CI tells "below
+the bar" from "could not tell" by the code, and a person reads one line saying why.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from .model import Report, known_standard
 from .probe import ProbeOptions
 from .report import json as json_report
 from .report import sarif, table
-from .runner import audit
+from .runner import NothingToAudit, audit
 
 EXIT_OK = 0
 EXIT_BELOW_THRESHOLD = 1
 EXIT_USAGE = 2
+EXIT_COULD_NOT_RUN = 3
 
 
 def _required(values: list[str]) -> list[str]:
@@ -117,6 +121,46 @@ def _render(report: Report, args: argparse.Namespace, comparison: dict[str, Any]
     return table.render(report, verbose=args.verbose, comparison=lines)
 
 
+class CouldNotRun(Exception):
+    """The audit could not produce or deliver its report: why, in one line."""
+
+
+def _produce(args: argparse.Namespace, previous: dict[str, Any] | None) -> tuple[Report, str]:
+    try:
+        report = audit(
+            args.path,
+            url=args.url,
+            probe_options=ProbeOptions(timeout=args.probe_timeout, burst=max(0, args.probe_burst)),
+            current_release=args.current_release,
+        )
+        comparison = (
+            comparing.compare(previous, json_report.to_data(report))
+            if previous is not None
+            else None
+        )
+        return report, _render(report, args, comparison)
+    except NothingToAudit as error:
+        raise CouldNotRun(str(error)) from error
+    except RecursionError as error:
+        raise CouldNotRun(
+            f"could not run: {args.path} holds code nested too deeply to follow"
+        ) from error
+    except Exception as error:  # an audit defect: one line, and the code that says so
+        raise CouldNotRun(f"could not run: {type(error).__name__}: {error}") from error
+
+
+def _deliver(args: argparse.Namespace, rendered: str) -> None:
+    try:
+        if args.output:
+            args.output.write_text(rendered, encoding="utf-8")
+        else:
+            sys.stdout.write(rendered)
+    except OSError as error:
+        raise CouldNotRun(
+            f"could not write the report to {args.output}: {error.strerror or error}"
+        ) from error
+
+
 def run(args: argparse.Namespace) -> int:
     if args.list:
         sys.stdout.write(_catalogue())
@@ -129,20 +173,12 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, comparing.ComparisonError) as error:
         print(f"goldenpath audit: {error}", file=sys.stderr)
         return EXIT_USAGE
-    report = audit(
-        args.path,
-        url=args.url,
-        probe_options=ProbeOptions(timeout=args.probe_timeout, burst=max(0, args.probe_burst)),
-        current_release=args.current_release,
-    )
-    comparison = (
-        comparing.compare(previous, json_report.to_data(report)) if previous is not None else None
-    )
-    rendered = _render(report, args, comparison)
-    if args.output:
-        args.output.write_text(rendered, encoding="utf-8")
-    else:
-        sys.stdout.write(rendered)
+    try:
+        report, rendered = _produce(args, previous)
+        _deliver(args, rendered)
+    except CouldNotRun as error:
+        print(f"goldenpath audit: {error}", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
     failures = []
     if args.fail_under is not None and round(report.score, 1) < args.fail_under:
         failures.append(f"score {report.score:.1f}% is below --fail-under {args.fail_under:g}%")

@@ -10,7 +10,11 @@ anyone can recompute them from the JSON report:
 - an area scores the mean of its applicable standards, the overall score the mean of every
   applicable standard in the scored areas (each standard weighs the same);
 - a standard that does not apply to the service (no database, no cookies, no background
-  work) is "not applicable" and left out of every mean, with the reason.
+  work) is "not applicable" and left out of every mean, with the reason;
+- a requirement the audit cannot decide from the code (a dependency from a library it does not
+  read, settings passed through `**kwargs` it cannot follow) "could not be determined": it is
+  shown with the reason and counts neither way, and a standard with nothing but such
+  requirements is itself "could not determine".
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Outcome(StrEnum):
     MET = "met"
     MISSING = "missing"
     NOT_APPLICABLE = "not applicable"
+    UNDETERMINED = "could not determine"
 
 
 class Status(StrEnum):
@@ -33,6 +38,7 @@ class Status(StrEnum):
     PARTIAL = "partial"
     FAIL = "fail"
     NOT_APPLICABLE = "not applicable"
+    UNDETERMINED = "could not determine"
 
 
 @dataclass(frozen=True)
@@ -73,11 +79,16 @@ class StandardResult:
 
     @property
     def applicable(self) -> tuple[Requirement, ...]:
-        return tuple(r for r in self.requirements if r.outcome is not Outcome.NOT_APPLICABLE)
+        """The requirements that count: decided, and applicable to this service."""
+        return tuple(r for r in self.requirements if r.outcome in {Outcome.MET, Outcome.MISSING})
+
+    @property
+    def undetermined(self) -> tuple[Requirement, ...]:
+        return tuple(r for r in self.requirements if r.outcome is Outcome.UNDETERMINED)
 
     @property
     def score(self) -> float | None:
-        """Share of applicable requirements met; None when the standard does not apply."""
+        """Share of decided requirements met; None when nothing could be scored."""
         applicable = self.applicable
         if self.not_applicable is not None or not applicable:
             return None
@@ -87,6 +98,8 @@ class StandardResult:
     def status(self) -> Status:
         score = self.score
         if score is None:
+            if self.not_applicable is None and self.undetermined:
+                return Status.UNDETERMINED
             return Status.NOT_APPLICABLE
         if score >= 1:
             return Status.PASS
@@ -118,6 +131,29 @@ class AreaResult:
 
 
 @dataclass(frozen=True)
+class NotRead:
+    """A file the audit could not read (or read only in part), and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class RouteAccess:
+    """One route the audit found, where it is declared, and who may call it."""
+
+    method: str  # "GET", "GET|POST" or "ANY"
+    path: str  # the full path, prefixes applied
+    location: Evidence
+    business: bool  # False for probes, metrics, docs and static files
+    access: str  # authenticated, public, open, undetermined, or infrastructure
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class ServiceProfile:
     """What kind of repository this is, as far as the audit could tell."""
 
@@ -136,6 +172,8 @@ class Report:
     tool_version: str
     probed_url: str | None = None
     notes: tuple[str, ...] = field(default=())
+    not_read: tuple[NotRead, ...] = field(default=())
+    routes: tuple[RouteAccess, ...] = field(default=())
 
     def result(self, standard_id: str) -> StandardResult:
         for result in self.results:

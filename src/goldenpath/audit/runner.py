@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -11,8 +12,64 @@ from pathlib import Path
 from .catalogue import STANDARDS, Standard
 from .checks import REGISTRY, NotApplicable
 from .facts import Facts
-from .model import Evidence, Report, Requirement, ServiceProfile, StandardResult
+from .model import (
+    Evidence,
+    NotRead,
+    Outcome,
+    Report,
+    Requirement,
+    RouteAccess,
+    ServiceProfile,
+    StandardResult,
+)
 from .probe import ProbeOptions, probe
+
+# What other languages' repositories look like, to say why there is nothing to audit.
+OTHER_LANGUAGES = {
+    "go.mod": "Go",
+    "Cargo.toml": "Rust",
+    "package.json": "JavaScript/TypeScript",
+    "pom.xml": "Java",
+    "build.gradle": "Java/Kotlin",
+    "build.gradle.kts": "Kotlin",
+    "Gemfile": "Ruby",
+    "composer.json": "PHP",
+    "mix.exs": "Elixir",
+}
+PYTHON_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "Pipfile")
+
+
+class NothingToAudit(ValueError):
+    """The directory holds no Python service: an empty folder, or another language's code."""
+
+
+def _nothing_to_audit(facts: Facts, path: Path) -> str | None:
+    own = [
+        p
+        for p in facts.repository.files
+        if not p.startswith("goldenpath-chassis/") and p not in facts.repository.outer_files
+    ]
+    if not own:
+        return f"nothing to audit: {path} is empty"
+    python = [
+        p
+        for p in own
+        if p.endswith((".py", ".pyi"))
+        or p.rsplit("/", 1)[-1] in PYTHON_MARKERS
+        or p.rsplit("/", 1)[-1].startswith("requirements")
+    ]
+    if python:
+        return None
+    others = sorted(
+        {
+            f"{language} ({name})"
+            for p in own
+            for name, language in OTHER_LANGUAGES.items()
+            if p == name or p.endswith("/" + name)
+        }
+    )
+    found = f"; found {', '.join(others)}" if others else ""
+    return f"no Python found in {path}: this audit scores Python services{found}"
 
 
 def tool_version() -> str:
@@ -45,15 +102,58 @@ def _judge(facts: Facts, standard: Standard) -> StandardResult:
     check = REGISTRY[standard.id]
     try:
         assessment = check(facts)
-    except Exception as error:
-        return StandardResult(
-            standard,
-            not_applicable=f"the audit could not check this: {type(error).__name__}: {error}",
-        )
+    except RecursionError:
+        return _failed(standard, "the code is nested too deeply for the audit to follow")
+    except Exception as error:  # one check's defect must not cost the whole report
+        return _failed(standard, f"the check failed: {type(error).__name__}: {error}")
     proven = _proven_by(facts, standard)
     if isinstance(assessment, NotApplicable):
         return StandardResult(standard, not_applicable=assessment.reason, proven_by=proven)
     return StandardResult(standard, tuple(assessment), proven_by=proven)
+
+
+def _failed(standard: Standard, reason: str) -> StandardResult:
+    return StandardResult(
+        standard, (Requirement("the whole standard", Outcome.UNDETERMINED, reason),)
+    )
+
+
+def _routes(facts: Facts) -> tuple[RouteAccess, ...]:
+    found = []
+    for route in facts.routes.all:
+        access = facts.access.of(route)
+        where = access.where
+        found.append(
+            RouteAccess(
+                route.method,
+                route.path,
+                route.evidence(),
+                not route.is_infrastructure,
+                access.kind,
+                access.reason + (f" ({where})" if where is not None else ""),
+            )
+        )
+    return tuple(found)
+
+
+def _not_read(facts: Facts) -> tuple[NotRead, ...]:
+    found = [NotRead(path, reason) for path, reason in facts.repository.not_read.items()]
+    found += [
+        NotRead(
+            f"{item.module.path}:{item.line}",
+            f"a route whose path is computed at run time ({item.expression})",
+        )
+        for item in facts.routes.unreadable
+    ]
+    found += [
+        NotRead(
+            f"{router.module.path}:{router.call.lineno}",
+            f"router `{router.key[1]}` is included nowhere the audit can follow (at run time?): "
+            "its routes are listed without the prefix they get",
+        )
+        for router in facts.routes.orphans
+    ]
+    return tuple(sorted(found, key=lambda item: item.path))
 
 
 def audit(
@@ -67,8 +167,28 @@ def audit(
     if not path.is_dir():
         raise NotADirectoryError(f"{path} is not a directory")
     facts = Facts(path, current_release=current_release or own_release())
+    empty = _nothing_to_audit(facts, path)
+    if empty is not None:
+        raise NothingToAudit(empty)
     results = [_judge(facts, standard) for standard in STANDARDS]
+    try:
+        routes = _routes(facts)
+    except RecursionError:
+        routes = ()
     notes: list[str] = []
+    if facts.code.rewritten:
+        notes.append(
+            f"{len(facts.code.rewritten)} files use Python 3.14 syntax (`except A, B:`, template "
+            "strings); this audit runs on Python "
+            f"{sys.version_info.major}.{sys.version_info.minor} and read them through an "
+            f"equivalent rewrite: {', '.join(facts.code.rewritten[:3])}"
+            + (" and more" if len(facts.code.rewritten) > 3 else "")
+        )
+    if facts.outer_repository is not None:
+        notes.append(
+            f"CI workflows and compose files were read from the repository that holds "
+            f"{path}: {facts.outer_repository}"
+        )
     if facts.chassis is not None:
         notes.append(
             f"goldenpath-chassis {facts.chassis.version or '(version unknown)'} is audited with "
@@ -88,7 +208,16 @@ def audit(
         template_source=str(facts.answers["_src_path"]) if "_src_path" in facts.answers else None,
         template_commit=str(facts.answers["_commit"]) if "_commit" in facts.answers else None,
     )
-    return Report(str(path), profile, tuple(results), tool_version(), url, tuple(notes))
+    return Report(
+        str(path),
+        profile,
+        tuple(results),
+        tool_version(),
+        url,
+        tuple(notes),
+        _not_read(facts),
+        routes,
+    )
 
 
 def _with_probe(result: StandardResult, extra: Sequence[Requirement]) -> StandardResult:

@@ -1,4 +1,4 @@
-"""The service package: `create_app` builds the ASGI app, `python -m <package>` serves it."""
+"""The service package: `app.create_app` builds the ASGI app, `python -m` on it serves it."""
 
 from importlib.metadata import PackageNotFoundError, version
 

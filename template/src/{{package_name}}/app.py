@@ -16,5 +16,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def main() -> int:
-    """The `<project>` console script: the same as `python -m <package>`."""
+    """The console script of `[project.scripts]` in pyproject.toml: `python -m` this package."""
     return SERVICE.main()

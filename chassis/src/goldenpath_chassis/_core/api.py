@@ -136,7 +136,7 @@ def build_api(service: Service, settings: ChassisSettings) -> FastAPI:
     app.state.chassis = chassis
     install_error_handlers(app)
     install_database_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, package=service.package)
     _install_middleware(app, chassis)
     for domain in service.all_domains:
         for router in domain.routers:

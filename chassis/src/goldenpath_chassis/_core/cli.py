@@ -5,6 +5,10 @@ same way everywhere: one message naming every bad variable on stderr and exit co
 (EX_CONFIG), never a traceback. Heavy imports happen inside the commands, and the domains'
 commands are loaded only when asked for, so `--help` and `healthcheck` stay fast.
 
+The processes (`serve`, `worker`) log to stdout, the stream a container's collector reads. Every
+other command logs to stderr: its stdout carries its result only, so
+`KEY=$(python -m <package> api-keys create ...)` captures the key and nothing else.
+
 A command handler takes `(args, settings)`; `args.service` is the `Service`.
 """
 
@@ -58,12 +62,16 @@ def _openapi(args: argparse.Namespace, settings: ChassisSettings) -> int:
     import json  # noqa: PLC0415
 
     service: Service = args.service
-    document = json.dumps(service.create_app(settings).openapi(), indent=2, sort_keys=True)
+    # Names and descriptions as written (a title with an accent or "&"), in UTF-8.
+    document = json.dumps(
+        service.create_app(settings).openapi(), indent=2, sort_keys=True, ensure_ascii=False
+    )
+    encoded = (document + "\n").encode()
     if args.output == "-":
-        sys.stdout.write(document + "\n")
+        sys.stdout.buffer.write(encoded)
     else:
-        with open(args.output, "w", encoding="utf-8") as output:
-            output.write(document + "\n")
+        with open(args.output, "wb") as output:
+            output.write(encoded)
     return 0
 
 
@@ -82,6 +90,8 @@ def _register_processes(commands: Subcommands) -> None:
 
 
 _PROCESS_COMMANDS = frozenset({"serve", "worker", "migrate", "openapi", "healthcheck"})
+# The long-running processes: their output is their log.
+_LOGGING_TO_STDOUT: frozenset[Command] = frozenset({_serve, _worker})
 
 
 def _wants_domain_commands(argv: Sequence[str]) -> bool:
@@ -117,8 +127,12 @@ def main(service: Service, argv: Sequence[str] | None = None) -> int:
     from .tracing import add_trace_ids  # noqa: PLC0415
 
     add_processor(add_trace_ids)  # trace_id and span_id on every line inside a span (OBS-3)
-    configure_logging(level=settings.logging.level, fmt=settings.logging.format)
     handler: Command = args.handler
+    configure_logging(
+        level=settings.logging.level,
+        fmt=settings.logging.format,
+        stream=sys.stdout if handler in _LOGGING_TO_STDOUT else sys.stderr,
+    )
     if handler is not _serve:
         gc.enable()  # paused for the imports by `__main__`; serving resumes it once started
     return handler(args, settings)

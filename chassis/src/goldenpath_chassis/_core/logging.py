@@ -1,18 +1,24 @@
-"""Structured logging (OBS-3): one JSON object per line on stdout, for our code and for libraries.
+"""Structured logging (OBS-3): one JSON object per line (or, on a terminal, a readable line),
+for our code and for libraries alike.
 
 structlog renders our own events straight to bytes with orjson (the fast path); records from the
 standard library (uvicorn, SQLAlchemy, ...) go through the same processors via a
 `ProcessorFormatter`, so every line has the same shape and carries the request context bound in
 `structlog.contextvars` (request ID, and trace and span IDs once tracing is on).
+
+Lines go to the stream the command line chooses: stdout for the long-running processes, stderr
+for a command whose stdout is its result (`cli.py`). Without an explicit format, a terminal gets
+the console renderer (a person reads it) and anything else JSON (a collector reads it).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Sequence
 from importlib.util import find_spec
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
@@ -31,18 +37,87 @@ def add_processor(processor: Processor) -> None:
         _extra_processors.append(processor)
 
 
-class _NamedBytesLogger(structlog.BytesLogger):
-    """Writes bytes to stdout and knows its name, so `add_logger_name` works as for stdlib."""
+class _Standard:
+    """sys.stdout or sys.stderr, looked up at each write: a logger made once and cached keeps
+    reaching the process's stream even after something replaced it (pytest's capture, a
+    redirect), never a replaced one that was closed since."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(sys.stdout.buffer)
+    def __init__(self, name: Literal["stdout", "stderr"]) -> None:
+        self._name = name
+
+    @property
+    def _stream(self) -> TextIO:
+        stream: TextIO = getattr(sys, self._name)
+        return stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    @property
+    def buffer(self) -> _StandardBuffer:
+        return _StandardBuffer(self)
+
+
+class _StandardBuffer:
+    def __init__(self, text: _Standard) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        return self._text._stream.buffer.write(data)
+
+    def flush(self) -> None:
+        self._text._stream.buffer.flush()
+
+
+def _followed(stream: TextIO) -> Any:
+    """The process's own stdout and stderr are followed by name; any other stream is kept."""
+    if stream is sys.stdout:
+        return _Standard("stdout")
+    if stream is sys.stderr:
+        return _Standard("stderr")
+    return stream
+
+
+class _NamedBytesLogger(structlog.BytesLogger):
+    """Writes bytes to its stream and knows its name, so `add_logger_name` works as for stdlib."""
+
+    def __init__(self, name: str, *, stream: Any) -> None:
+        super().__init__(stream.buffer)
         self.name = name
 
 
 class _NamedPrintLogger(structlog.PrintLogger):
-    def __init__(self, name: str) -> None:
-        super().__init__(sys.stdout)
+    def __init__(self, name: str, *, stream: Any) -> None:
+        super().__init__(stream)
         self.name = name
+
+
+# Alembic announces, at INFO on every start, the plugins it loads and the DDL mode it assumes:
+# noise, never an event. What it migrates ("Running upgrade ...") is kept.
+_ALEMBIC_CHATTER = ("Context impl ", "Will assume ")
+
+
+def _drop_alembic_chatter(record: logging.LogRecord) -> bool:
+    return not (isinstance(record.msg, str) and record.msg.startswith(_ALEMBIC_CHATTER))
+
+
+def _quiet_alembic() -> None:
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(_drop_alembic_chatter)
+
+
+def resolve_format(fmt: LogFormat | None, stream: TextIO) -> LogFormat:
+    """`LOG_FORMAT` when set; otherwise console on a terminal, JSON anywhere else."""
+    if fmt is not None:
+        return fmt
+    isatty = getattr(stream, "isatty", None)
+    return "console" if isatty is not None and isatty() else "json"
 
 
 def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -82,11 +157,16 @@ def _console_renderer() -> structlog.dev.ConsoleRenderer:
     return structlog.dev.ConsoleRenderer(exception_formatter=formatter)
 
 
-def configure_logging(*, level: str = "INFO", fmt: LogFormat = "json") -> None:
-    """Route structlog and the standard library's logging to stdout in one format.
+def configure_logging(
+    *, level: str = "INFO", fmt: LogFormat | None = "json", stream: TextIO | None = None
+) -> None:
+    """Route structlog and the standard library's logging to `stream` (stdout) in one format.
 
-    Safe to call more than once (tests do): each call replaces the previous configuration.
+    `fmt=None` chooses by the stream (`resolve_format`). Safe to call more than once (tests
+    do): each call replaces the previous configuration.
     """
+    stream = _followed(sys.stdout if stream is None else stream)
+    fmt = resolve_format(fmt, stream)
     numeric_level = logging.getLevelNamesMapping()[level.upper()]
     shared = _shared_processors()
     exceptions: Processor = _dict_tracebacks if fmt == "json" else structlog.dev.set_exc_info
@@ -94,7 +174,7 @@ def configure_logging(*, level: str = "INFO", fmt: LogFormat = "json") -> None:
     if fmt == "json":
         structlog.configure(
             processors=[*shared, exceptions, structlog.processors.JSONRenderer(orjson.dumps)],
-            logger_factory=_NamedBytesLogger,
+            logger_factory=functools.partial(_NamedBytesLogger, stream=stream),
             wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
             cache_logger_on_first_use=True,
         )
@@ -102,7 +182,7 @@ def configure_logging(*, level: str = "INFO", fmt: LogFormat = "json") -> None:
     else:
         structlog.configure(
             processors=[*shared, exceptions, _console_renderer()],
-            logger_factory=_NamedPrintLogger,
+            logger_factory=functools.partial(_NamedPrintLogger, stream=stream),
             wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
             cache_logger_on_first_use=True,
         )
@@ -121,7 +201,7 @@ def configure_logging(*, level: str = "INFO", fmt: LogFormat = "json") -> None:
             stdlib_renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
 
     root = logging.getLogger()
@@ -133,6 +213,7 @@ def configure_logging(*, level: str = "INFO", fmt: LogFormat = "json") -> None:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    _quiet_alembic()
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

@@ -110,7 +110,7 @@ def _document_unsupported_media_type(document: dict[str, Any]) -> None:
                 operation.setdefault("responses", {}).setdefault("415", problem)
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, *, package: str) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = get_openapi(
@@ -123,7 +123,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             _rewrite_error_responses(document)
             _document_unsupported_media_type(document)
-            document_credential_schemes(document)
+            document_credential_schemes(document, package=package)
             _document_guard_responses(document)
             app.openapi_schema = document
         return app.openapi_schema

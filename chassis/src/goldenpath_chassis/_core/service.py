@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 # Every business route is under a version (API-1): /v1, and /v2 beside it after a breaking change.
 API_VERSIONED = re.compile(r"^/v[1-9][0-9]*/")
+_PACKAGE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 
 
 def _chassis_domains() -> tuple[Domain, ...]:
@@ -55,6 +57,19 @@ class Service:
     static: Path | None = None
     # Only the chassis's own domains; tests of the chassis replace them.
     chassis_domains: Callable[[], Sequence[Domain]] = field(default=_chassis_domains)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.title.strip():
+            problems.append("title: must not be empty")
+        if not _PACKAGE.fullmatch(self.package):
+            problems.append(f"package: {self.package!r} is not an importable module name")
+        if not _SEMVER.fullmatch(self.api_version):
+            problems.append(f"api_version: {self.api_version!r} is not MAJOR.MINOR.PATCH")
+        if not self.migrations.is_dir():
+            problems.append(f"migrations: {self.migrations} is not a directory")
+        if problems:
+            raise ValueError("invalid Service declaration: " + "; ".join(problems))
 
     @property
     def name(self) -> str:

@@ -35,6 +35,11 @@ def check(standard_id: str) -> Callable[[Check], Check]:
     return register
 
 
+def unique(evidence: Sequence[Evidence]) -> tuple[Evidence, ...]:
+    """`evidence` without repeats (two facts often point at the same line), in order."""
+    return tuple(dict.fromkeys(evidence))
+
+
 def found(
     name: str,
     evidence: Sequence[Evidence],
@@ -46,8 +51,8 @@ def found(
 ) -> Requirement:
     """Met when `evidence` is non-empty; otherwise missing, pointing at `where` it belongs."""
     if evidence:
-        return Requirement(name, Outcome.MET, met, tuple(evidence[:MAX_EVIDENCE]))
-    return Requirement(name, Outcome.MISSING, missing, tuple(where[:MAX_EVIDENCE]), fix)
+        return Requirement(name, Outcome.MET, met, unique(evidence)[:MAX_EVIDENCE])
+    return Requirement(name, Outcome.MISSING, missing, unique(where)[:MAX_EVIDENCE], fix)
 
 
 def verdict(
@@ -63,9 +68,14 @@ def verdict(
         name,
         Outcome.MET if ok else Outcome.MISSING,
         detail,
-        tuple(evidence[:MAX_EVIDENCE]),
+        unique(evidence)[:MAX_EVIDENCE],
         "" if ok else fix,
     )
+
+
+def undetermined(name: str, reason: str, evidence: Sequence[Evidence] = ()) -> Requirement:
+    """A requirement the code cannot decide (it counts neither way), and why."""
+    return Requirement(name, Outcome.UNDETERMINED, reason, unique(evidence)[:MAX_EVIDENCE])
 
 
 def skipped(name: str, reason: str) -> Requirement:

@@ -7,9 +7,11 @@ the breaker check's rules.
 
 from __future__ import annotations
 
-import re
+import ast
 
 from goldenpath.audit.facts import Facts
+from goldenpath.audit.facts.python import PythonModule, last_name
+from goldenpath.audit.facts.symbols import External, Local
 from goldenpath.audit.model import Evidence
 
 BREAKER_LIBRARIES = (
@@ -43,11 +45,92 @@ CACHE_LIBRARIES = (
 )
 
 
+BREAKER_MODULES = ("purgatory", "pybreaker", "aiobreaker", "circuitbreaker", "aiocircuitbreaker")
+LIMITER_MODULES = (
+    "limits",
+    "slowapi",
+    "flask_limiter",
+    "fastapi_limiter",
+    "django_ratelimit",
+    "ratelimit",
+    "pyrate_limiter",
+)
+CACHE_MODULES = (
+    "cachetools", "aiocache", "cashews", "flask_caching", "dogpile", "fastapi_cache",
+    "async_lru", "diskcache",
+)  # fmt: skip
+QUEUE_MODULES = (
+    "celery", "rq", "dramatiq", "arq", "huey", "procrastinate", "taskiq", "saq", "pgqueuer",
+    "django_q", "django_rq", "kombu", "aio_pika", "faststream",
+)  # fmt: skip
+TOO_MANY_REQUESTS = frozenset(
+    {"HTTP_429_TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "HTTPTooManyRequests"}
+)
+COUNTING_CALLS = frozenset(
+    {"incr", "incrby", "incrbyfloat", "zadd", "zremrangebyscore", "zcard", "evalsha", "eval", "hit"}
+)
+
+
 def _memo(facts: Facts, name: str) -> tuple[Evidence, ...]:
     memo: dict[str, tuple[Evidence, ...]] = facts.__dict__.setdefault("_signals", {})
     if name not in memo:
         memo[name] = tuple(_COMPUTE[name](facts))
     return memo[name]
+
+
+def library_calls(
+    facts: Facts, roots: tuple[str, ...], *, tests: bool = False
+) -> list[tuple[PythonModule, ast.Call, External]]:
+    """Calls (and decorators) into the libraries `roots`: what the code really does with a
+    library, where an import or a declared dependency alone proves nothing."""
+    wanted = set(roots)
+    found = []
+    for module in facts.code.tests if tests else facts.code.modules:
+        if not {name.split(".")[0] for name in module.imported_modules} & wanted:
+            continue
+        for call in module.calls():
+            symbol = facts.symbols.resolve(module, call.func)
+            if isinstance(symbol, External) and symbol.name.split(".")[0] in wanted:
+                found.append((module, call, symbol))
+    return found
+
+
+def reaches(
+    facts: Facts,
+    module: PythonModule,
+    call: ast.Call,
+    prefixes: tuple[str, ...],
+    depth: int = 0,
+) -> bool:
+    """Whether `call` is, or leads through the code's own functions to, a call of a library
+    function whose qualified name starts with one of `prefixes` (a test's `downgrade(...)`
+    helper that runs `alembic.command.downgrade`)."""
+    symbol = facts.symbols.resolve(module, call.func)
+    if isinstance(symbol, External):
+        return symbol.name.startswith(prefixes)
+    if depth >= 4 or not isinstance(symbol, Local):
+        return False
+    node = symbol.node
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    memo: dict[tuple[int, tuple[str, ...]], bool] = facts.__dict__.setdefault("_reaches", {})
+    key = (id(node), prefixes)
+    if key not in memo:
+        memo[key] = False  # a recursive function reaches nothing more through itself
+        memo[key] = any(
+            reaches(facts, symbol.module, inner, prefixes, depth + 1)
+            for inner in ast.walk(node)
+            if isinstance(inner, ast.Call) and inner is not call
+        )
+    return memo[key]
+
+
+def _used(facts: Facts, roots: tuple[str, ...]) -> list[Evidence]:
+    """One piece of evidence per module that calls into the libraries `roots`."""
+    seen: dict[str, Evidence] = {}
+    for module, call, symbol in library_calls(facts, roots):
+        seen.setdefault(module.path, module.evidence(call, f"{symbol.name}(...)"))
+    return list(seen.values())
 
 
 def breakers(facts: Facts) -> list[Evidence]:
@@ -67,65 +150,82 @@ def task_queue(facts: Facts) -> list[Evidence]:
 
 
 def _breakers(facts: Facts) -> list[Evidence]:
-    found = facts.uses(
-        *BREAKER_LIBRARIES, modules=("purgatory", "pybreaker", "aiobreaker", "circuitbreaker")
-    )
-    found += [
-        module.evidence(node, node.name)
-        for module in facts.code.modules
-        for node in module.classes()
-        if re.search(r"(circuit_?breaker|^breaker)", node.name, re.IGNORECASE)
-    ]
+    found = _used(facts, BREAKER_MODULES)
+    # A breaker of the project's own: a class that counts failures over time and refuses.
+    for module in facts.code.modules:
+        for node in module.classes():
+            nodes = list(ast.walk(node))
+            counts = any(
+                isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Attribute) for n in nodes
+            )
+            refuses = any(isinstance(n, ast.Raise) for n in nodes)
+            clocks = any(
+                isinstance(n, ast.Call)
+                and last_name(n.func) in {"monotonic", "time", "perf_counter"}
+                for n in nodes
+            )
+            states = any(
+                isinstance(n, ast.Constant)
+                and n.value in {"open", "half-open", "half_open", "OPEN"}
+                for n in nodes
+            )
+            if counts and refuses and clocks and states:
+                found.append(module.evidence(node, f"{node.name} (counts failures, opens)"))
     return found
 
 
 def _rate_limiter(facts: Facts) -> list[Evidence]:
-    found = facts.uses(
-        "limits",
-        "slowapi",
-        "fastapi-limiter",
-        "flask-limiter",
-        "django-ratelimit",
-        "pyrate-limiter",
-    )
-    found += [
-        module.evidence(node, node.name)
-        for module in facts.code.modules
-        for node in module.classes()
-        if re.search(r"(rate_?limit|limiter|throttl)", node.name, re.IGNORECASE)
-    ]
-    drf = facts.django_setting("REST_FRAMEWORK")
-    if drf is not None and "THROTTLE" in facts.django_text("REST_FRAMEWORK").upper():
-        found.append(drf)
+    found = _used(facts, LIMITER_MODULES)
+    # A limiter of the project's own: code that counts requests and answers 429.
+    for module in facts.code.modules:
+        answers_429 = any(
+            (isinstance(n, ast.Constant) and n.value == 429)
+            or (isinstance(n, ast.Attribute | ast.Name) and last_name(n) in TOO_MANY_REQUESTS)
+            for n in module.nodes
+        )
+        counting = [call for call in module.calls() if last_name(call.func) in COUNTING_CALLS]
+        if answers_429 and counting:
+            found.append(module.evidence(counting[0], "counts requests and answers 429"))
+    drf = facts.django_settings.get("REST_FRAMEWORK")
+    if drf is not None and isinstance(drf[2], dict) and drf[2].get("DEFAULT_THROTTLE_CLASSES"):
+        found.append(Evidence(drf[0], drf[1], "REST_FRAMEWORK DEFAULT_THROTTLE_CLASSES"))
     return found
 
 
 def _cache(facts: Facts) -> list[Evidence]:
-    found = facts.uses(
-        *CACHE_LIBRARIES, modules=("cachetools", "aiocache", "cashews", "flask_caching")
-    )
+    found = _used(facts, CACHE_MODULES)
     caches = facts.django_setting("CACHES")
     if caches is not None:
         found.append(caches)
-    found += [
-        Evidence(module.path, None, "cache module")
-        for module in facts.code.modules
-        if re.search(r"(^|/)cach(e|ing)[^/]*\.py$", module.path)
-    ]
+    # Cache-aside on Redis by hand: entries read back and written with an expiry.
+    for module in facts.code.modules:
+        if "redis" not in {name.split(".")[0] for name in module.imported_modules}:
+            continue
+        calls = {last_name(call.func): call for call in module.calls()}
+        expiring = [
+            call
+            for call in module.calls()
+            if last_name(call.func) in {"setex", "psetex", "expire", "pexpire"}
+            or (last_name(call.func) == "set" and any(k.arg in {"ex", "px"} for k in call.keywords))
+        ]
+        if expiring and {"get", "mget"} & set(calls):
+            found.append(module.evidence(expiring[0], "entries cached in Redis with an expiry"))
     return found
 
 
 def _queue(facts: Facts) -> list[Evidence]:
-    found = list(facts.has_queue_library)
-    found += [
-        Evidence(module.path, None, "job queue module")
-        for module in facts.code.modules
-        if re.search(r"(^|/)(queue|jobs|tasks|outbox|worker)\.py$", module.path)
-        and any(
-            t.value in {"skip_locked", "SKIP LOCKED", "enqueue", "delay", "apply_async"}
-            for t in module.tokens
-        )
-    ]
+    found = _used(facts, QUEUE_MODULES)
+    # A jobs table claimed with SKIP LOCKED: the durable queue of a service without a broker.
+    for module in facts.code.modules:
+        for call in module.calls():
+            if any(k.arg == "skip_locked" for k in call.keywords):
+                found.append(module.evidence(call, "jobs claimed with SKIP LOCKED"))
+                break
+        else:
+            hits = facts.code.find_tokens(
+                r"for update skip locked", kinds=("string",), modules=[module]
+            )
+            found.extend(hits[:1])
     return found
 
 

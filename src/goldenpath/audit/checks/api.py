@@ -10,7 +10,16 @@ from goldenpath.audit.facts.python import dotted, last_name, literal
 from goldenpath.audit.facts.routes import Route
 from goldenpath.audit.model import Evidence, Requirement
 
-from ._base import Assessment, NotApplicable, check, found, listing, skipped, verdict
+from ._base import (
+    Assessment,
+    NotApplicable,
+    check,
+    found,
+    listing,
+    skipped,
+    undetermined,
+    verdict,
+)
 
 VERSIONED = re.compile(r"^/(api/)?v\d+(/|$)", re.IGNORECASE)
 NO_ROUTES = "no HTTP routes found: not a web service (or routes the audit cannot read)"
@@ -43,6 +52,19 @@ def versioning(facts: Facts) -> Assessment:
     if not business:
         return NotApplicable(NO_ROUTES)
     unversioned = [route for route in business if not VERSIONED.match(route.path)]
+    orphans = {router.key for router in facts.routes.orphans}
+    placed = [route for route in unversioned if not (route.chain and route.chain[-1] in orphans)]
+    if unversioned and not placed:
+        # Only routes of routers included at run time, under a prefix the audit cannot see.
+        return [
+            undetermined(
+                "business routes under /v1",
+                "the only unversioned routes belong to routers included at run time, under a "
+                f"prefix the audit cannot read: {listing([r.evidence() for r in unversioned])}",
+                [r.evidence() for r in unversioned],
+            ),
+            _versioning_documented(facts),
+        ]
     requirements = [
         verdict(
             "business routes under /v1",
@@ -55,6 +77,11 @@ def versioning(facts: Facts) -> Assessment:
             fix="serve every business route under /v1 (a router prefix)",
         )
     ]
+    requirements.append(_versioning_documented(facts))
+    return requirements
+
+
+def _versioning_documented(facts: Facts) -> Requirement:
     documented = []
     for path in facts.repository.matching(".md", ".rst"):
         if path.startswith(("node_modules/", "CHANGELOG")):
@@ -64,17 +91,13 @@ def versioning(facts: Facts) -> Assessment:
             documented.append(
                 Evidence(path, facts.repository.line_of(text, "/v2"), "how /v2 is added")
             )
-    requirements.append(
-        found(
-            "versioning rules documented",
-            documented,
-            met="the docs say how a /v2 is added and how deprecation is signalled",
-            missing="nothing says how a breaking change ships (/v2) or how old versions are "
-            "deprecated",
-            fix="document adding /v2 beside /v1 and the Deprecation/Sunset headers",
-        )
+    return found(
+        "versioning rules documented",
+        documented,
+        met="the docs say how a /v2 is added and how deprecation is signalled",
+        missing="nothing says how a breaking change ships (/v2) or how old versions are deprecated",
+        fix="document adding /v2 beside /v1 and the Deprecation/Sunset headers",
     )
-    return requirements
 
 
 def _has_summary(route: Route) -> bool:

@@ -7,7 +7,8 @@ import re
 
 from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.files import Repository
-from goldenpath.audit.facts.python import PythonModule, dotted, string_value
+from goldenpath.audit.facts.python import PythonModule, dotted, last_name, string_value
+from goldenpath.audit.facts.symbols import External, Local, returned
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, listing, only_if, skipped, verdict
@@ -56,6 +57,68 @@ def _environment_reads(module: PythonModule) -> list[Evidence]:
     return reads
 
 
+VALIDATORS = frozenset({"field_validator", "model_validator", "validator", "root_validator"})
+
+
+def _compares_to_text(facts: Facts, module: PythonModule, test: ast.AST, depth: int = 0) -> bool:
+    """A condition on a named environment: `self.ENVIRONMENT != "local"`, or a call to a
+    function that returns such a comparison (`in_production(info)`)."""
+    for node in ast.walk(test):
+        if isinstance(node, ast.Compare) and any(
+            isinstance(c, ast.Constant) and isinstance(c.value, str)
+            for c in (node.left, *node.comparators)
+        ):
+            return True
+        if isinstance(node, ast.Call) and depth < 2:
+            symbol = facts.symbols.resolve(module, node.func)
+            if isinstance(symbol, Local) and isinstance(symbol.node, ast.FunctionDef):
+                value = returned(symbol.node)
+                if value is not None and _compares_to_text(facts, symbol.module, value, depth + 1):
+                    return True
+    return False
+
+
+def _refuses_by_environment(facts: Facts, module: PythonModule, function: ast.AST) -> bool:
+    return any(
+        isinstance(node, ast.If)
+        and _compares_to_text(facts, module, node.test)
+        and any(
+            isinstance(inner, ast.Raise)
+            for part in (node.body, node.orelse)
+            for s in part
+            for inner in ast.walk(s)
+        )
+        for node in ast.walk(function)
+    )
+
+
+def _environment_guards(facts: Facts, modules: list[PythonModule]) -> list[Evidence]:
+    """Settings validators that refuse a value depending on the environment the service runs
+    in (directly, or in a method or function the validator calls)."""
+    found_: list[Evidence] = []
+    for module in modules:
+        for function in module.functions():
+            if not any(
+                last_name(d.func if isinstance(d, ast.Call) else d) in VALIDATORS
+                for d in function.decorator_list
+            ):
+                continue
+            called = [function]
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    called += [
+                        f
+                        for f in module.functions()
+                        if f.name == node.func.attr and f is not function
+                    ]
+            if any(_refuses_by_environment(facts, module, f) for f in called):
+                found_.append(
+                    module.evidence(function, f"{function.name} refuses values by environment")
+                )
+                break
+    return found_
+
+
 @check("CFG-1")
 def environment_validation(facts: Facts) -> Assessment:
     modules = settings_modules(facts)
@@ -100,21 +163,7 @@ def environment_validation(facts: Facts) -> Assessment:
         )
     )
     requirements[-1] = only_if(bool(facts.code.modules), "no Python code found", requirements[-1])
-    guards: list[Evidence] = []
-    for module in modules:
-        tokens = {token.value for token in module.tokens}
-        validators = tokens & {
-            "field_validator",
-            "model_validator",
-            "validator",
-            "root_validator",
-            "Validator",
-            "validate",
-        }
-        if validators and any(re.search(r"prod", value, re.IGNORECASE) for value in tokens):
-            guards.append(
-                Evidence(module.path, None, "validators refuse development values in production")
-            )
+    guards = _environment_guards(facts, modules)
     secret_key = facts.django_settings.get("SECRET_KEY")
     debug = facts.django_settings.get("DEBUG")
     if (
@@ -192,9 +241,72 @@ def _secret_files(facts: Facts) -> list[Evidence]:
     return found_
 
 
+SECRET_MANAGERS = re.compile(
+    r"^(hvac\.Client|google\.cloud\.secretmanager\w*\.\w+|azure\.keyvault\.secrets\.SecretClient)$"
+)
+
+
+def _secret_sources(facts: Facts) -> list[Evidence]:
+    """Where secrets can come from besides the environment: a configured secrets directory
+    (`secrets_dir=`, a `/run/secrets` path), the `X_FILE` variables Docker secrets use, or a
+    secrets-manager client (`boto3.client("secretsmanager")`, Vault, GCP, Azure)."""
+    found_: list[Evidence] = []
+    for module in facts.code.modules:
+        for node in module.nodes:
+            if isinstance(node, ast.keyword) and node.arg == "secrets_dir":
+                found_.append(module.evidence(node.value, "secrets_dir"))
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and (node.value.startswith(("/run/secrets", "/var/run/secrets")))
+            ):
+                found_.append(module.evidence(node, node.value))
+            elif isinstance(node, ast.Call):
+                first = string_value(node.args[0]) if node.args else None
+                symbol = facts.symbols.resolve(module, node.func)
+                qualified = symbol.name if isinstance(symbol, External) else ""
+                if first and first.endswith("_FILE") and dotted(node.func) in ENVIRONMENT_READS:
+                    found_.append(module.evidence(node, f"{dotted(node.func)}({first!r})"))
+                elif (first == "secretsmanager" and last_name(node.func) == "client") or (
+                    SECRET_MANAGERS.match(qualified)
+                ):
+                    found_.append(module.evidence(node, "a secrets manager client"))
+            if len(found_) >= 3:
+                return found_
+    return found_
+
+
+ENVIRONMENT_READS = frozenset(
+    {"os.environ.get", "os.getenv", "environ.get", "getenv", "config", "env"}
+)
+SECRET_TYPES = frozenset({"SecretStr", "SecretBytes", "Secret"})
+SECRET_LIBRARIES = ("pydantic", "pydantic_settings", "starlette", "fastapi", "environs")
+
+
+def _secret_types(facts: Facts) -> list[Evidence]:
+    """Settings typed as secrets: pydantic's SecretStr/SecretBytes (or Secret[...]), Starlette's
+    Secret (`config("X", cast=Secret)`), by what the name is imported from, not by the name."""
+    found_: list[Evidence] = []
+    for module in facts.code.modules:
+        if not {name.split(".")[0] for name in module.imported_modules} & set(SECRET_LIBRARIES):
+            continue
+        for node in module.nodes:
+            if not isinstance(node, ast.Name | ast.Attribute):
+                continue
+            if (node.id if isinstance(node, ast.Name) else node.attr) not in SECRET_TYPES:
+                continue
+            symbol = facts.symbols.resolve(module, node)
+            if isinstance(symbol, External) and symbol.name.startswith(SECRET_LIBRARIES):
+                found_.append(module.evidence(node, symbol.name))
+                if len(found_) >= 3:
+                    return found_
+                break
+    return found_
+
+
 @check("CFG-2")
 def secrets_management(facts: Facts) -> Assessment:
-    typed = facts.code.find_tokens(r"^(SecretStr|SecretBytes|Secret)$", kinds=("name",), limit=3)
+    typed = _secret_types(facts)
     secret_key = facts.django_settings.get("SECRET_KEY")
     if secret_key is not None and not isinstance(secret_key[2], str):
         typed.append(Evidence(secret_key[0], secret_key[1], "SECRET_KEY from the environment"))
@@ -207,14 +319,7 @@ def secrets_management(facts: Facts) -> Assessment:
             fix="type secret settings as SecretStr",
         )
     ]
-    sources = facts.code.find_tokens(
-        re.compile(  # case matters: `is_file` is not an `X_FILE` variable
-            r"(secrets_dir|/run/secrets|^[A-Z0-9_]+_FILE$|secretsmanager|SecretManagerServiceClient"
-            r"|^hvac$|SecretClient)"
-        ),
-        kinds=("name", "string"),
-        limit=3,
-    ) + facts.uses("hvac", "boto3", "google-cloud-secret-manager", "azure-keyvault-secrets")
+    sources = _secret_sources(facts)
     requirements.append(
         found(
             "mounted secret files or a secrets manager",

@@ -252,7 +252,10 @@ def pipeline(facts: Facts) -> Assessment:
     requirements.append(
         found(
             "image built in CI",
-            search(r"(docker build|build-push-action|buildah|kaniko|docker buildx)"),
+            search(
+                r"(docker build|build-push-action|buildah|kaniko|docker buildx|"
+                r"docker[- ]compose\b.*\bbuild\b)"
+            ),
             met="CI builds the image",
             missing="CI never builds the image",
             fix="build the image in CI (docker/build-push-action)",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+import configparser
 import re
+import shlex
 from collections.abc import Iterator
 
 from goldenpath.audit.facts import Facts
-from goldenpath.audit.facts.python import keyword, literal, names_in
+from goldenpath.audit.facts.files import Repository
+from goldenpath.audit.facts.python import keyword, names_in
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, skipped, verdict
@@ -17,8 +20,64 @@ LIVENESS = r"^/(health/?live(ness)?|livez|healthz|health|live|ping|_?health/?ali
 READINESS = r"^/(health/?ready|health/?readiness|readyz|ready|_?health/?ready)/?$"
 
 
+def _script(facts: Facts, words: list[str]) -> str | None:
+    """The repository file a command runs (`/app/bin/docker-entrypoint`, `./start.sh`), by its
+    path inside the image matched to a file of the same name in the repository."""
+    for word in words[:3]:
+        if word in {"sh", "bash", "/bin/sh", "/bin/bash", "exec", "-c"} or word.startswith("-"):
+            continue
+        name = word.rsplit("/", 1)[-1]
+        if not name or ("." in name and not name.endswith(".sh")):
+            continue
+        candidates = [
+            path
+            for path in facts.repository.files
+            if path.rsplit("/", 1)[-1] == name and not path.endswith(".py")
+        ]
+        candidates.sort(key=lambda path: (not word.endswith(path), path.count("/")))
+        if candidates:
+            return candidates[0]
+    return None
+
+
+def _script_commands(facts: Facts, path: str) -> Iterator[tuple[Evidence, list[str]]]:
+    """The server commands an entry-point script runs."""
+    text = facts.repository.text(path) or ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#") or not SERVERS.search(stripped):
+            continue
+        try:
+            words = shlex.split(stripped, comments=True)
+        except ValueError:
+            words = stripped.split()
+        yield Evidence(path, number, stripped[:100]), words
+
+
+def _uwsgi_ini(facts: Facts, words: list[str]) -> Iterator[tuple[Evidence, list[str]]]:
+    """uWSGI's ini file, read as the command-line options it stands for."""
+    names = [word.rsplit("/", 1)[-1] for word in words if word.endswith(".ini")]
+    for path in facts.repository.files:
+        if path.rsplit("/", 1)[-1] not in names:
+            continue
+        parser = configparser.ConfigParser(allow_no_value=True, strict=False)
+        try:
+            parser.read_string(facts.repository.text(path) or "")
+        except configparser.Error:
+            facts.repository.unread(path, "unparseable ini file")
+            continue
+        if parser.has_section("uwsgi"):
+            for option in ("processes", "workers"):
+                value = parser.get("uwsgi", option, fallback=None)
+                if value:
+                    text = facts.repository.text(path) or ""
+                    line = Repository.line_of(text, option)
+                    yield Evidence(path, line, f"{option} = {value}"), ["--processes", value]
+
+
 def server_commands(facts: Facts) -> Iterator[tuple[Evidence, list[str]]]:
-    """How the service is started: the image's CMD/ENTRYPOINT, Procfile, Kubernetes commands."""
+    """How the service is started: the image's CMD/ENTRYPOINT (and the script or uWSGI ini it
+    runs), Procfile, Kubernetes commands."""
     if facts.dockerfile is not None and facts.dockerfile.final is not None:
         final = facts.dockerfile.final
         entry = final.last("ENTRYPOINT")
@@ -28,6 +87,11 @@ def server_commands(facts: Facts) -> Iterator[tuple[Evidence, list[str]]]:
         start = first.line if first is not None else None
         if words:
             yield facts.dockerfile.evidence(start, " ".join(words)[:100]), words
+            script = _script(facts, words)
+            if script is not None:
+                yield from _script_commands(facts, script)
+            if "uwsgi" in " ".join(words):
+                yield from _uwsgi_ini(facts, words)
     procfile = facts.repository.text("Procfile")
     if procfile:
         for number, line in enumerate(procfile.splitlines(), start=1):
@@ -52,13 +116,20 @@ def _worker_count(words: list[str]) -> int | None:
                 return _int(words[index + 1])
             if word.startswith(flag + "="):
                 return _int(word.split("=", 1)[1])
-        if word.startswith("-w") and word[2:].isdigit():
-            return int(word[2:])
+        if word.startswith("-w") and len(word) > 2 and not word.startswith("-wo"):
+            return _int(word[2:])
     return None
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else 2  # `$(nproc)` and the like: more than one
+    """A worker count as written: a number, a variable's default (`${WORKERS:-4}`), or more
+    than one for what only the machine knows (`$(nproc)`)."""
+    if text.isdigit():
+        return int(text)
+    default = re.search(r"\$\{\w+:?-(\d+)\}", text)
+    if default:
+        return int(default.group(1))
+    return 2
 
 
 def _server_calls(facts: Facts) -> tuple[list[Evidence], list[Evidence]]:
@@ -69,7 +140,8 @@ def _server_calls(facts: Facts) -> tuple[list[Evidence], list[Evidence]]:
         root = callee.split(".")[0]
         if not module.imports.get(root, root).startswith(("uvicorn", "hypercorn", "granian")):
             continue
-        workers = literal(keyword(call, "workers"))
+        value = facts.symbols.value(module, keyword(call, "workers"))
+        workers = value if isinstance(value, int) else None
         entry_points.append(module.evidence(call, f"{callee}(workers={workers})"))
         if isinstance(workers, int) and workers > 1:
             forking.append(module.evidence(call, f"{callee} forks {workers} workers"))

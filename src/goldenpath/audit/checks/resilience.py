@@ -6,14 +6,16 @@ services); a service that calls nothing has nothing to protect.
 
 from __future__ import annotations
 
+import ast
 import re
+from dataclasses import dataclass
 
 from goldenpath.audit.facts import Facts
-from goldenpath.audit.facts.python import PythonModule
+from goldenpath.audit.facts.python import PythonModule, keyword, last_name, literal
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, NotApplicable, check, found, verdict
-from ._signals import RETRY_LIBRARIES, breakers
+from ._signals import breakers, library_calls
 from .infrastructure import READINESS
 
 DEPENDENCY_MODULES = {
@@ -124,53 +126,179 @@ def circuit_breakers(facts: Facts) -> Assessment:
     return requirements
 
 
+@dataclass(frozen=True)
+class RetrySite:
+    """A place that retries, and what its configuration says."""
+
+    module: PythonModule
+    node: ast.AST
+    how: str  # "tenacity", "stamina", "backoff", "urllib3", "by hand"
+    exponential: bool
+    jitter: bool
+    attempts: bool
+    deadline: bool
+    idempotent: bool
+    wait: str  # what the wait is, for the report
+
+    def evidence(self, detail: str = "") -> Evidence:
+        return self.module.evidence(self.node, f"{self.how}: {detail or self.wait}")
+
+
+def _names(node: ast.AST | None) -> set[str]:
+    return (
+        {last_name(n) for n in ast.walk(node) if isinstance(n, ast.Name | ast.Attribute)}
+        if node
+        else set()
+    )
+
+
+def _idempotent_guard(facts: Facts, module: PythonModule, call: ast.Call) -> bool:
+    """Retries limited to idempotent requests: the attempts depend on a condition, or the
+    function checks the method against a set of idempotent methods (or an Idempotency-Key)."""
+    for item in call.keywords:
+        if item.arg in {"attempts", "stop", "max_tries", "total"} and isinstance(
+            item.value, ast.IfExp
+        ):
+            return True
+    for node in module.nodes:
+        if isinstance(node, ast.Compare) and any(
+            isinstance(op, ast.In | ast.NotIn) for op in node.ops
+        ):
+            for comparator in node.comparators:
+                value = facts.symbols.value(module, comparator)
+                if (
+                    isinstance(value, list | set | frozenset)
+                    and "GET" in value
+                    and "POST" not in value
+                ):
+                    return True
+        if isinstance(node, ast.Constant) and str(node.value).lower() == "idempotency-key":
+            return True
+    return False
+
+
+def _retry_sites(facts: Facts) -> list[RetrySite]:
+    sites: list[RetrySite] = []
+    for module, call, symbol in library_calls(facts, ("tenacity", "stamina", "backoff", "urllib3")):
+        name, last = symbol.name, symbol.last
+        guard = _idempotent_guard(facts, module, call)
+        if name.startswith("tenacity") and last in {"retry", "Retrying", "AsyncRetrying"}:
+            wait, stop = keyword(call, "wait"), keyword(call, "stop")
+            waits = _names(wait)
+            stops = _names(stop)
+            sites.append(
+                RetrySite(
+                    module,
+                    call,
+                    "tenacity",
+                    bool(
+                        waits
+                        & {"wait_exponential", "wait_random_exponential", "wait_exponential_jitter"}
+                    ),
+                    bool(
+                        waits
+                        & {"wait_random_exponential", "wait_exponential_jitter", "wait_random"}
+                    ),
+                    "stop_after_attempt" in stops,
+                    "stop_after_delay" in stops,
+                    guard,
+                    f"wait={ast.unparse(wait)[:40]}"
+                    if wait is not None
+                    else "no wait between attempts",
+                )
+            )
+        elif name.startswith("stamina") and last in {
+            "retry",
+            "retry_context",
+            "RetryingCaller",
+            "AsyncRetryingCaller",
+        }:
+            # stamina waits exponentially with jitter, 10 attempts within 45 s unless told.
+            timeout, attempts = keyword(call, "timeout"), keyword(call, "attempts")
+            sites.append(
+                RetrySite(
+                    module,
+                    call,
+                    "stamina",
+                    True,
+                    literal(keyword(call, "wait_jitter")) != 0,
+                    not (isinstance(attempts, ast.Constant) and attempts.value is None),
+                    not (isinstance(timeout, ast.Constant) and timeout.value is None),
+                    guard,
+                    "exponential backoff with jitter",
+                )
+            )
+        elif name.startswith("backoff") and last in {"on_exception", "on_predicate"}:
+            generator = call.args[0] if call.args else keyword(call, "wait_gen")
+            kind = last_name(generator) if generator is not None else ""
+            jitter = keyword(call, "jitter")
+            sites.append(
+                RetrySite(
+                    module,
+                    call,
+                    "backoff",
+                    kind in {"expo", "fibo"},
+                    not (isinstance(jitter, ast.Constant) and jitter.value is None),
+                    keyword(call, "max_tries") is not None,
+                    keyword(call, "max_time") is not None,
+                    guard,
+                    f"backoff.{kind}" if kind else "a custom wait",
+                )
+            )
+        elif name.startswith("urllib3") and last == "Retry":
+            factor = literal(keyword(call, "backoff_factor"))
+            methods = keyword(call, "allowed_methods")
+            sites.append(
+                RetrySite(
+                    module,
+                    call,
+                    "urllib3",
+                    isinstance(factor, int | float) and factor > 0,
+                    isinstance(literal(keyword(call, "backoff_jitter")), int | float),
+                    True,
+                    False,
+                    methods is None or guard,
+                    f"backoff_factor={factor}",
+                )
+            )
+    return sites
+
+
 @check("RES-2")
 def retries(facts: Facts) -> Assessment:
     if not _dependencies(facts):
         return NotApplicable(NO_DEPENDENCIES)
-    libraries = facts.uses(*RETRY_LIBRARIES, modules=("stamina", "tenacity", "backoff", "retrying"))
-    retry_modules = [
-        m
-        for m in facts.code.modules
-        if m.imported_modules & {"stamina", "tenacity", "backoff", "retrying", "urllib3.util.retry"}
-    ]
-    manual = list(
-        facts.code.find_tokens(
-            r"^(backoff|retry_policy|RetryPolicy|Retry)$", kinds=("name",), limit=3
-        )
-    )
+    sites = _retry_sites(facts)
+    exponential = [site for site in sites if site.exponential]
     requirements: list[Requirement] = [
-        found(
+        verdict(
             "retries with exponential backoff",
-            libraries + manual,
-            met="transient failures are retried with exponential backoff",
-            missing="no retries: one dropped connection fails the request",
+            bool(exponential),
+            "transient failures are retried with exponential backoff"
+            if exponential
+            else "retries wait a fixed time: " + ", ".join(sorted({site.wait for site in sites}))
+            if sites
+            else "no retries: one dropped connection fails the request",
+            [site.evidence() for site in exponential or sites],
             fix="retry transient failures with stamina (exponential backoff with jitter)",
         )
     ]
-    if not (libraries or manual):
+    if not sites:
         return requirements
-    names = {t.value.lower() for m in retry_modules for t in m.tokens}
-    default_jitter = facts.uses("stamina", "backoff")
-    jitter = default_jitter or [
-        Evidence(m.path, None, "jitter")
-        for m in retry_modules
-        if any(re.search(r"(jitter|wait_random)", t.value, re.IGNORECASE) for t in m.tokens)
-    ]
+    shown = exponential or sites
+    jitter = [site for site in shown if site.jitter]
     requirements.append(
         found(
             "jitter",
-            jitter,
+            [site.evidence("jitter") for site in jitter],
             met="retries are spread by jitter",
             missing="retries without jitter: clients retry in lockstep",
             fix="add jitter (tenacity.wait_random_exponential, or stamina)",
-            where=[Evidence(m.path) for m in retry_modules],
+            where=[site.evidence() for site in shown],
         )
     )
-    bounded = bool(names & {"attempts", "stop_after_attempt", "max_tries", "total", "max_attempts"})
-    deadline = bool(
-        names & {"timeout", "deadline", "stop_after_delay", "max_time", "deadline_seconds"}
-    )
+    bounded = all(site.attempts for site in shown)
+    deadline = all(site.deadline for site in shown)
     requirements.append(
         verdict(
             "bounded, with an overall deadline",
@@ -183,24 +311,21 @@ def retries(facts: Facts) -> Assessment:
                 for part, ok in (("an attempt bound", bounded), ("an overall deadline", deadline))
                 if not ok
             ),
-            [Evidence(m.path) for m in retry_modules] or libraries,
-            fix="bound attempts and the total time (stamina.retry(attempts=..., timeout=...))",
+            [site.evidence() for site in shown],
+            fix="bound attempts and the total time (stamina.retry(attempts=..., timeout=...), "
+            "backoff's max_time, tenacity's stop_after_delay)",
         )
     )
-    idempotent = [
-        Evidence(m.path, None, "idempotent requests only")
-        for m in retry_modules
-        if any(re.search(r"idempot", t.value, re.IGNORECASE) for t in m.tokens)
-    ]
+    idempotent = [site for site in shown if site.idempotent]
     requirements.append(
         found(
             "idempotent operations only",
-            idempotent,
+            [site.evidence("retries only idempotent requests") for site in idempotent],
             met="only idempotent requests are retried",
             missing="retries do not distinguish idempotent operations: a retried POST can "
             "apply twice",
             fix="retry only idempotent methods (or requests with an Idempotency-Key)",
-            where=[Evidence(m.path) for m in retry_modules],
+            where=[site.evidence() for site in shown],
         )
     )
     return requirements

@@ -6,21 +6,30 @@ import ast
 import re
 
 from goldenpath.audit.facts import Facts
+from goldenpath.audit.facts.access import AUTHENTICATED, OPEN, PUBLIC, UNDETERMINED
 from goldenpath.audit.facts.python import (
     PythonModule,
     dotted,
     keyword,
     last_name,
     literal,
-    module_constant,
     names_in,
     string_value,
 )
-from goldenpath.audit.facts.routes import Route
+from goldenpath.audit.facts.symbols import UNKNOWN
 from goldenpath.audit.model import Evidence, Requirement
 
-from ._base import Assessment, NotApplicable, check, found, listing, skipped, verdict
-from ._signals import rate_limiter
+from ._base import (
+    Assessment,
+    NotApplicable,
+    check,
+    found,
+    listing,
+    skipped,
+    undetermined,
+    verdict,
+)
+from ._signals import LIMITER_MODULES, library_calls, rate_limiter
 
 SQL_CALLS = frozenset(
     {
@@ -38,16 +47,6 @@ SQL_CALLS = frozenset(
     }
 )
 DML = re.compile(r"\b(select|insert|update|delete|where|values)\b", re.IGNORECASE)
-AUTH_NAMES = re.compile(
-    r"(auth|principal|user|scope|permission|token|api_?key|login|security|public|role|guard|"
-    r"current|jwt|credential|session|access)",
-    re.IGNORECASE,
-)
-AUTH_DECORATORS = re.compile(
-    r"(login_required|jwt_required|auth_required|requires_auth|permission_required|"
-    r"roles_required|roles_accepted|token_required|authenticated|require_scopes|user_passes_test)",
-    re.IGNORECASE,
-)
 
 
 def _middleware(facts: Facts) -> list[str]:
@@ -106,6 +105,33 @@ def _unsafe_sql(facts: Facts) -> tuple[int, list[Evidence]]:
     return calls, unsafe
 
 
+UNKNOWN_FIELDS_FIX = {
+    "fastapi": 'configure request models with extra="forbid" (pydantic ConfigDict)',
+    "starlette": 'validate bodies with models that refuse unknown fields (pydantic extra="forbid")',
+    "django": "refuse unknown fields in serializers and forms: compare `initial_data` with the "
+    "declared fields in `validate()` of a base serializer, and raise a ValidationError",
+    "flask": "validate request bodies with a schema that refuses unknown fields (marshmallow's "
+    'unknown=RAISE, or pydantic models with extra="forbid")',
+}
+
+
+def _strict_serializers(facts: Facts) -> list[Evidence]:
+    """REST framework serializers that compare the submitted data with their fields."""
+    found_ = []
+    for module, node in facts.code.subclasses("Serializer", "ModelSerializer"):
+        for item in node.body:
+            if (
+                isinstance(item, ast.FunctionDef)
+                and item.name in {"validate", "to_internal_value"}
+                and "initial_data" in names_in(item)
+                and any(isinstance(n, ast.Raise) for n in ast.walk(item))
+            ):
+                found_.append(
+                    module.evidence(item, f"{node.name}.{item.name} refuses unknown fields")
+                )
+    return found_
+
+
 @check("SEC-1")
 def input_validation(facts: Facts) -> Assessment:
     requirements: list[Requirement] = []
@@ -120,6 +146,7 @@ def input_validation(facts: Facts) -> Assessment:
         for module, node in facts.code.subclasses("Schema")
         if "marshmallow" in module.imported_modules
     ]
+    strict += _strict_serializers(facts)
     if writes or strict:
         requirements.append(
             found(
@@ -127,7 +154,7 @@ def input_validation(facts: Facts) -> Assessment:
                 strict,
                 met="request models refuse fields they do not define",
                 missing="request models silently accept unknown fields",
-                fix='configure request models with extra="forbid" (pydantic ConfigDict)',
+                fix=UNKNOWN_FIELDS_FIX.get(facts.framework, UNKNOWN_FIELDS_FIX["fastapi"]),
                 where=[route.evidence() for route in writes],
             )
         )
@@ -212,18 +239,56 @@ def _text_hits(facts: Facts, pattern: str, suffixes: tuple[str, ...]) -> list[Ev
     return hits
 
 
+SESSION_LIBRARIES = (
+    "starlette.middleware.sessions",
+    "flask_login",
+    "flask_session",
+    "fastapi_sessions",
+)
+
+
+def _cookie_authentication(facts: Facts) -> list[Evidence]:
+    """What makes browsers authenticate with cookies: code that reads the request's cookies, a
+    session middleware or login manager, Django's sessions. A cookie set for another purpose
+    (forwarding a third party's) with none of these read back is not authentication."""
+    found_: list[Evidence] = []
+    for module in facts.code.modules:
+        called = {id(call.func) for call in module.calls()}
+        found_ += [
+            module.evidence(node, "reads the request's cookies")
+            for node in module.nodes
+            if isinstance(node, ast.Attribute)
+            and node.attr in {"cookies", "COOKIES"}
+            and isinstance(node.ctx, ast.Load)
+            and id(node) not in called
+        ][:1]
+    found_ += [
+        module.evidence(call, symbol.name)
+        for module, call, symbol in library_calls(
+            facts, ("starlette", "flask_login", "flask_session", "fastapi_sessions")
+        )
+        if symbol.name.startswith(SESSION_LIBRARIES)
+    ]
+    found_ += [
+        module.evidence(call, "SessionMiddleware")
+        for module, call in facts.code.calls_named("add_middleware", "Middleware")
+        if call.args
+        and str(getattr(facts.symbols.resolve(module, call.args[0]), "name", "")).startswith(
+            SESSION_LIBRARIES
+        )
+    ]
+    return found_ + _django_middleware(facts, "SessionMiddleware")
+
+
 # --- SEC-2 ---------------------------------------------------------------------------------
 @check("SEC-2")
 def csrf(facts: Facts) -> Assessment:
-    cookies = [
-        module.evidence(call, "sets a cookie")
-        for module, call in facts.code.calls_named("set_cookie")
-    ]
-    cookies += facts.code.find_tokens(
-        r"^(SessionMiddleware|session_cookie|SESSION_COOKIE.*|flask_login|LoginManager)$",
-        kinds=("name",),
-    )
-    cookies += _django_middleware(facts, "SessionMiddleware")
+    cookies = _cookie_authentication(facts)
+    if cookies:
+        cookies += [
+            module.evidence(call, "sets a cookie")
+            for module, call in facts.code.calls_named("set_cookie")
+        ]
     if not cookies:
         return NotApplicable(
             "no cookie-based authentication: bearer tokens and API keys are not sent by browsers "
@@ -264,18 +329,21 @@ def csrf(facts: Facts) -> Assessment:
             flags.append(module.evidence(call, "SameSite, Secure"))
         else:
             loose.append(module.evidence(call, "cookie without SameSite or Secure"))
-    for name in ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
-        setting = facts.django_setting(name)
+    # Django's session cookie is what authenticates; its Secure flag is a setting (default
+    # False), whatever other cookies the views set.
+    if _django_middleware(facts, "SessionMiddleware"):
+        setting = facts.django_setting("SESSION_COOKIE_SECURE")
         if setting is not None and "True" in setting.detail:
             flags.append(setting)
-    if facts.framework == "django" and not flags:
-        loose.append(
-            Evidence(
-                next(iter(facts.django_settings.values()), ("settings.py",))[0],
-                None,
-                "SESSION_COOKIE_SECURE is False by default",
+        else:
+            loose.append(
+                setting
+                or Evidence(
+                    next(iter(facts.django_settings.values()), ("settings.py",))[0],
+                    None,
+                    "SESSION_COOKIE_SECURE is False by default",
+                )
             )
-        )
     requirements.append(
         verdict(
             "cookies SameSite and Secure",
@@ -291,37 +359,24 @@ def csrf(facts: Facts) -> Assessment:
 
 
 # --- SEC-3 ---------------------------------------------------------------------------------
-def _declares_access(route: Route, app_wide: bool) -> bool:
-    if app_wide:
-        return True
-    expressions: list[ast.AST] = list(route.inherited_dependencies)
-    dependencies = route.keyword("dependencies")
-    if dependencies is not None:
-        expressions.append(dependencies)
-    handler = route.handler
-    if isinstance(handler, ast.FunctionDef | ast.AsyncFunctionDef):
-        arguments = [*handler.args.args, *handler.args.kwonlyargs]
-        expressions.extend(arg.annotation for arg in arguments if arg.annotation is not None)
-        expressions.extend(handler.args.defaults)
-        expressions.extend(d for d in handler.args.kw_defaults if d is not None)
-        if any(AUTH_DECORATORS.search(dotted(d)) for d in handler.decorator_list):
-            return True
-    if isinstance(handler, ast.ClassDef):
-        bases = {last_name(base) for base in handler.bases}
-        if bases & {"LoginRequiredMixin", "PermissionRequiredMixin", "UserPassesTestMixin"}:
-            return True
-        if any(AUTH_DECORATORS.search(dotted(d)) for d in handler.decorator_list):
-            return True
-        if "permission_classes" in names_in(handler) or "authentication_classes" in names_in(
-            handler
-        ):
-            return True
-    names = {name for expression in expressions for name in names_in(expression)}
-    # `dependencies=[READ]` with `READ = RequireScopes("items:read")` at module level.
-    names |= {
-        inner for name in list(names) for inner in names_in(module_constant(route.module, name))
-    }
-    return any(AUTH_NAMES.search(name) for name in names)
+HASH_CALLS = re.compile(
+    r"^(hashlib|hmac|bcrypt)\.|(^|\.)(pbkdf2_hmac|scrypt|make_password|hashpw)$"
+)
+
+
+def _hashed_api_keys(facts: Facts) -> list[Evidence]:
+    """Modules about API keys that call a hash function: keys stored as digests."""
+    found_ = []
+    for module in facts.code.modules:
+        names = {token.value.lower() for token in module.tokens if token.kind == "name"}
+        if not any(re.search(r"api_?key", name) for name in names):
+            continue
+        hashing = [call for call in module.calls() if HASH_CALLS.search(dotted(call.func))]
+        if hashing:
+            found_.append(
+                module.evidence(hashing[0], f"API keys hashed ({dotted(hashing[0].func)})")
+            )
+    return found_ + facts.uses("djangorestframework-api-key")
 
 
 @check("SEC-3")
@@ -332,9 +387,7 @@ def authentication(facts: Facts) -> Assessment:
         for module, call in facts.code.calls_named("decode")
         if keyword(call, "algorithms") is not None
     ]
-    jwt_settings = [e for e in (facts.django_setting("SIMPLE_JWT"),) if e] + facts.code.find_tokens(
-        r"^JWT_ALGORITHM$", kinds=("name", "string")
-    )
+    simple_jwt = [e for e in (facts.django_setting("SIMPLE_JWT"),) if e]
     requirements.append(
         found(
             "JWT with pinned algorithms",
@@ -344,7 +397,7 @@ def authentication(facts: Facts) -> Assessment:
                 )
                 for module, call in decodes
             ]
-            + jwt_settings,
+            + simple_jwt,
             met="bearer tokens are verified against an explicit algorithm list",
             missing="no JWT verification with an explicit algorithm list",
             fix="verify bearer tokens with PyJWT: jwt.decode(token, key, algorithms=[...], "
@@ -366,72 +419,60 @@ def authentication(facts: Facts) -> Assessment:
             where=[module.evidence(call) for module, call in decodes],
         )
     )
-    hashed = []
-    for module in facts.code.modules:
-        names = {token.value.lower() for token in module.tokens}
-        if any(re.search(r"api_?key", name) for name in names) and names & {
-            "sha256",
-            "sha512",
-            "blake2b",
-            "hmac",
-            "argon2",
-            "bcrypt",
-            "pbkdf2_hmac",
-            "scrypt",
-            "passwordhasher",
-            "hash_key",
-        }:
-            hashed.append(Evidence(module.path, None, "API keys hashed"))
-    hashed += facts.uses("djangorestframework-api-key")
     requirements.append(
         found(
             "API keys stored hashed",
-            hashed,
+            _hashed_api_keys(facts),
             met="API keys are stored as hashes, never in clear",
             missing="no API keys stored as hashes",
             fix="issue random API keys, store only their SHA-256 digest, with scopes and "
             "revocation",
         )
     )
+    requirements.append(_route_access(facts))
+    return requirements
+
+
+def _route_access(facts: Facts) -> Requirement:
+    name = "every route declares access"
     business = facts.routes.business
     if not business:
-        requirements.append(skipped("every route declares access", "no business routes found"))
-        return requirements
-    app_wide = [
-        module.evidence(call, "app-wide dependencies")
-        for module, call in facts.routes.app_dependencies
-        if last_name(call.func) == "FastAPI"
-        and any(AUTH_NAMES.search(n) for n in names_in(keyword(call, "dependencies")))
+        return skipped(name, "no business routes found")
+    judged = [(route, facts.access.of(route)) for route in business]
+    open_routes = [route for route, access in judged if access.kind == OPEN]
+    unknown = [(route, access) for route, access in judged if access.kind == UNDETERMINED]
+    declared = [
+        (route, access) for route, access in judged if access.kind in {AUTHENTICATED, PUBLIC}
     ]
-    default_permission = facts.django_setting("REST_FRAMEWORK")
-    if default_permission and "IsAuthenticated" in facts.django_text("REST_FRAMEWORK"):
-        app_wide.append(default_permission)
-    app_wide += _django_middleware(facts, "LoginRequiredMiddleware")
-    app_wide += [
-        module.evidence(node, "before_request authentication")
-        for module in facts.code.modules
-        for node in module.functions()
-        if any(last_name(d) == "before_request" for d in node.decorator_list)
-        and AUTH_NAMES.search(" ".join(names_in(node)))
-    ]
-    open_routes = [route for route in business if not _declares_access(route, bool(app_wide))]
-    declared = len(business) - len(open_routes)
-    requirements.append(
-        verdict(
-            "every route declares access",
-            not open_routes,
-            f"{declared}/{len(business)} business routes require authentication or are "
-            "marked public"
-            + (f"; open: {listing([r.evidence() for r in open_routes])}" if open_routes else ""),
-            [route.evidence("no authentication") for route in open_routes]
-            or app_wide
-            or [route.evidence() for route in business],
-            fix="give every route an authentication dependency (scopes) or an explicit "
-            "Public mark, "
-            "and refuse to start when one has neither",
-        )
+    fix = (
+        "give every route an authentication dependency (scopes) or an explicit Public mark, "
+        "and refuse to start when one has neither"
     )
-    return requirements
+    if open_routes:
+        return verdict(
+            name,
+            False,
+            f"{len(declared)}/{len(business)} business routes require authentication or are "
+            f"marked public; open: {listing([r.evidence() for r in open_routes])}",
+            [route.evidence("no authentication") for route in open_routes],
+            fix=fix,
+        )
+    if unknown:
+        _, access = unknown[0]
+        return undetermined(
+            name,
+            f"could not tell whether {len(unknown)} of {len(business)} business routes require "
+            f"authentication: {access.reason}",
+            [r.evidence(a.reason) for r, a in unknown],
+        )
+    return verdict(
+        name,
+        True,
+        f"{len(declared)}/{len(business)} business routes require authentication or are "
+        "marked public",
+        [a.where or r.evidence() for r, a in declared],
+        fix=fix,
+    )
 
 
 # --- SEC-4 ---------------------------------------------------------------------------------
@@ -439,12 +480,7 @@ def authentication(facts: Facts) -> Assessment:
 def rate_limiting(facts: Facts) -> Assessment:
     limiter = rate_limiter(facts)
     limiter_paths = {evidence.path for evidence in limiter}
-    limiter_modules = [
-        module
-        for module in facts.code.modules
-        if module.path in limiter_paths
-        or module.imported_modules & {"limits", "slowapi", "fastapi_limiter", "flask_limiter"}
-    ]
+    limiter_modules = [module for module in facts.code.modules if module.path in limiter_paths]
     requirements = [
         found(
             "rate limiter",
@@ -461,16 +497,7 @@ def rate_limiting(facts: Facts) -> Assessment:
     def in_limiters(pattern: str) -> list[Evidence]:
         return facts.code.find_tokens(pattern, modules=limiter_modules, limit=5)
 
-    requirements.append(
-        found(
-            "shared store",
-            in_limiters(r"(redis|memcache|storage_uri)"),
-            met="counters live in a store every replica shares",
-            missing="counters live in process memory: each replica counts on its own",
-            fix="keep the counters in Redis (storage_uri='redis://...')",
-            where=[Evidence(m.path) for m in limiter_modules],
-        )
-    )
+    requirements.append(_shared_store(facts, limiter_modules))
     per_ip = in_limiters(r"(^ip$|client_?ip|remote_?addr|client_host|get_remote_address|per_ip)")
     per_caller = in_limiters(r"(principal|user|api_?key|subject|identity|account|tenant|caller)")
     requirements.append(
@@ -485,9 +512,19 @@ def rate_limiting(facts: Facts) -> Assessment:
             fix="add the missing layer: per IP before authentication, per user/API key after it",
         )
     )
-    retry_after = facts.code.find_tokens(r"^retry-after$", kinds=("string",)) + facts.uses(
-        "slowapi", "flask-limiter", "fastapi-limiter"
-    )
+    retry_after = in_limiters(r"^retry-after$") + [
+        module.evidence(call, "headers_enabled=True")
+        for module, call, _ in library_calls(facts, LIMITER_MODULES)
+        if literal(keyword(call, "headers_enabled")) is True
+    ]
+    # fastapi-limiter's default callback, and asgi-ratelimit's default `on_blocked`, answer
+    # 429 with Retry-After.
+    retry_after += [
+        module.evidence(call, symbol.name)
+        for module, call, symbol in library_calls(facts, ("fastapi_limiter", "ratelimit"))
+        if symbol.name.startswith("fastapi_limiter")
+        or (symbol.last == "RateLimitMiddleware" and keyword(call, "on_blocked") is None)
+    ][:1]
     requirements.append(
         found(
             "429 with Retry-After",
@@ -515,6 +552,49 @@ def rate_limiting(facts: Facts) -> Assessment:
         )
     )
     return requirements
+
+
+SHARED_BACKENDS = frozenset(
+    {"RedisStorage", "RedisClusterStorage", "RedisSentinelStorage", "MemcachedStorage",
+     "MongoDBStorage", "RedisBackend", "RedisBucket"}
+)  # fmt: skip
+
+
+def _shared_store(facts: Facts, modules: list[PythonModule]) -> Requirement:
+    """Where the limiter keeps its counters: a configured storage, a Redis backend, or Redis
+    used by the project's own limiter."""
+    name = "shared store"
+    shared: list[Evidence] = []
+    unknown: list[Evidence] = []
+    for module, call, symbol in library_calls(facts, LIMITER_MODULES):
+        if symbol.last in SHARED_BACKENDS:
+            shared.append(module.evidence(call, symbol.last))
+        uri = keyword(call, "storage_uri")
+        if uri is not None:
+            value = facts.symbols.value(module, uri)
+            if isinstance(value, str) and not value.startswith("memory"):
+                shared.append(module.evidence(call, f"storage_uri={value.split(':')[0]}://..."))
+            elif value is UNKNOWN:
+                unknown.append(module.evidence(call, f"storage_uri={ast.unparse(uri)[:40]}"))
+        if symbol.name.startswith("fastapi_limiter") and symbol.last == "init":
+            shared.append(module.evidence(call, "FastAPILimiter on Redis"))
+    shared += [
+        Evidence(module.path, None, "counts in Redis")
+        for module in modules
+        if "redis" in {name.split(".")[0] for name in module.imported_modules}
+    ]
+    if not shared and unknown:
+        return undetermined(
+            name, "the limiter's storage comes from configuration the audit cannot read", unknown
+        )
+    return found(
+        name,
+        shared,
+        met="counters live in a store every replica shares",
+        missing="counters live in process memory: each replica counts on its own",
+        fix="keep the counters in Redis (storage_uri='redis://...')",
+        where=[Evidence(m.path) for m in modules],
+    )
 
 
 # --- SEC-5 ---------------------------------------------------------------------------------

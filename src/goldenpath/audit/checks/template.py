@@ -11,15 +11,19 @@ from __future__ import annotations
 import re
 
 from goldenpath.audit.facts import Facts
-from goldenpath.audit.model import Evidence
+from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, NotApplicable, check, found, verdict
 
 DESCRIBED = re.compile(r"^v?(?P<version>\d+(\.\d+)*)(-(?P<ahead>\d+)-g[0-9a-f]+)?$")
+COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 
 
 def release_tuple(value: str) -> tuple[int, ...] | None:
-    """(0, 2, 0) for 'v0.2.0', 'v0.2.0-3-gabc1234' or '0.2.0'; None for a bare commit hash."""
+    """(0, 2, 0) for 'v0.2.0', 'v0.2.0-3-gabc1234' or '0.2.0'; None for a bare commit hash
+    (even one of digits only, like 3255607: no release is tagged with such a number)."""
+    if COMMIT.match(value.strip()):
+        return None
     match = DESCRIBED.match(value.strip())
     if match is None:
         return None
@@ -60,16 +64,7 @@ def current(facts: Facts) -> Assessment:
     recorded = release_tuple(str(commit))
     evidence = [_answers_evidence(facts, "_commit")]
     if recorded is None:
-        return [
-            verdict(
-                "on a template release",
-                False,
-                f"generated from commit {commit}, not from a release: updates cannot tell "
-                "what changed",
-                evidence,
-                fix="generate from (or update to) a tagged release: copier update --vcs-ref vX.Y.Z",
-            )
-        ]
+        return [_on_a_commit(str(commit), facts.current_release, evidence)]
     latest = release_tuple(facts.current_release or "")
     if latest is None:
         return [verdict("on a template release", True, f"on release {commit}", evidence)]
@@ -85,6 +80,32 @@ def current(facts: Facts) -> Assessment:
             fix="run `copier update` and merge the release's changes",
         )
     ]
+
+
+def _on_a_commit(commit: str, newest: str | None, evidence: list[Evidence]) -> Requirement:
+    """A bare hash: Copier records one for a template with no release tag (a clone made
+    without tags, a fork before its first release). Updates compare commits then, so the
+    service is on the golden path; only a known newest commit can say it is behind."""
+    if newest and COMMIT.match(newest) and not _same_commit(commit, newest):
+        return verdict(
+            "on the template's newest commit",
+            False,
+            f"on commit {commit}; the template (untagged: no release tag) is at {newest}",
+            evidence,
+            fix="run `goldenpath update-preview .` (it counts the commits), then `copier update`",
+        )
+    return verdict(
+        "on a template commit",
+        True,
+        f"on commit {commit} of a template with no release tag (vX.Y.Z): updates compare "
+        "commits, and `goldenpath update-check .` says how many the service is behind",
+        evidence,
+    )
+
+
+def _same_commit(one: str, other: str) -> bool:
+    """Abbreviated hashes of one commit (their lengths differ between clones)."""
+    return one.startswith(other) or other.startswith(one)
 
 
 @check("TPL-3")

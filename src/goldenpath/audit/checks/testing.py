@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 from goldenpath.audit.facts import SERVER_DATABASE_DRIVERS, Facts
+from goldenpath.audit.facts.files import COMPOSE_FILES
+from goldenpath.audit.facts.python import PythonModule, dotted, last_name
+from goldenpath.audit.facts.symbols import Local
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, skipped
@@ -42,6 +46,30 @@ def _real_services(facts: Facts) -> list[Evidence]:
                 found_.append(
                     Evidence(workflow.path, None, f"{job_name}: services {', '.join(services)}")
                 )
+    servers = _compose_servers(facts)
+    if servers:
+        found_ += [
+            Evidence(e.path, e.line, f"{e.detail} ({', '.join(servers)})")
+            for e in facts.ci.search(r"docker[- ]compose\b.*\bup\b", include_hooks=False)
+        ]
+    return found_
+
+
+SERVER_IMAGES = re.compile(r"^(\S+/)?(postgres|postgis|mysql|mariadb|mongo|redis|valkey)\b")
+
+
+def _compose_servers(facts: Facts) -> list[str]:
+    """Database and cache servers the compose files define (what `docker compose up` starts)."""
+    found_ = []
+    for path in facts.repository.files:
+        if path.rsplit("/", 1)[-1] not in COMPOSE_FILES:
+            continue
+        for document in facts.repository.yaml_documents(path):
+            services = document.get("services") if isinstance(document, dict) else None
+            for name, service in (services or {}).items():
+                image = str(service.get("image", "")) if isinstance(service, dict) else ""
+                if SERVER_IMAGES.match(image):
+                    found_.append(f"{name}: {image}")
     return found_
 
 
@@ -169,10 +197,130 @@ def load_tests(facts: Facts) -> Assessment:
     return requirements
 
 
+SCHEMATHESIS_LOADERS = re.compile(r"^schemathesis\.(openapi\.|graphql\.|pytest\.)?from_\w+$")
+
+
+def _property_based(facts: Facts) -> list[Evidence]:
+    """Tests that run generated requests: a Schemathesis schema loaded in a test module and used
+    by a test (`@schema.parametrize()`, a state machine), or Pact interactions verified."""
+    found_: list[Evidence] = []
+    for module in facts.code.tests:
+        loaders = [
+            call
+            for call in module.calls()
+            if (symbol := facts.symbols.resolve(module, call.func)) is not None
+            and hasattr(symbol, "name")
+            and SCHEMATHESIS_LOADERS.match(str(getattr(symbol, "name", "")))
+        ]
+        used = [
+            function
+            for function in module.functions()
+            if function.name.startswith("test")
+            and (
+                any(
+                    isinstance(d, ast.Call)
+                    and last_name(d.func) == "parametrize"
+                    and "schema" in dotted(d.func).lower()
+                    for d in function.decorator_list
+                )
+                or any(
+                    isinstance(n, ast.Call)
+                    and last_name(n.func)
+                    in {"as_state_machine", "call_and_validate", "run_state_machine_as_test"}
+                    for n in ast.walk(function)
+                )
+            )
+        ]
+        stateful = any(
+            isinstance(n, ast.Call) and last_name(n.func) == "as_state_machine"
+            for n in module.nodes
+        )
+        if loaders and (used or stateful):
+            found_.append(
+                module.evidence(
+                    used[0] if used else loaders[0], "Schemathesis over the OpenAPI document"
+                )
+            )
+        elif "pact" in {name.split(".")[0] for name in module.imported_modules} and any(
+            last_name(call.func) in {"verify", "verify_with_broker", "verify_pacts"}
+            for call in module.calls()
+        ):
+            found_.append(Evidence(module.path, None, "Pact verification"))
+    return found_
+
+
+DIFF_KEYS = frozenset({"required", "responses", "parameters", "properties", "requestBody"})
+
+
+def _reads_openapi_structure(
+    facts: Facts,
+    module: PythonModule,
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    depth: int = 0,
+) -> bool:
+    """Whether a function (or one it calls) walks an OpenAPI document's paths and their
+    parameters, bodies or responses: what telling a breaking change apart takes."""
+    memo: dict[int, bool] = facts.__dict__.setdefault("_openapi_readers", {})
+    if id(function) not in memo:
+        memo[id(function)] = False
+        memo[id(function)] = _walks_openapi(facts, module, function, depth)
+    return memo[id(function)]
+
+
+def _walks_openapi(
+    facts: Facts,
+    module: PythonModule,
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    depth: int,
+) -> bool:
+    keys = {
+        value
+        for node in ast.walk(function)
+        if isinstance(node, ast.Constant) and isinstance(value := node.value, str)
+    }
+    if "paths" in keys and keys & DIFF_KEYS:
+        return True
+    if depth >= 2:
+        return False
+    for node in ast.walk(function):
+        symbol = facts.symbols.resolve(module, node.func) if isinstance(node, ast.Call) else None
+        if (
+            isinstance(symbol, Local)
+            and isinstance(symbol.node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and symbol.node is not function
+            and _reads_openapi_structure(facts, symbol.module, symbol.node, depth + 1)
+        ):
+            return True
+    return False
+
+
+def _document_diffs(facts: Facts) -> list[Evidence]:
+    """Tests that compare the generated OpenAPI document with another one structurally."""
+    found_: list[Evidence] = []
+    for module in facts.code.tests:
+        for function in module.functions():
+            if not function.name.startswith("test"):
+                continue
+            for node in ast.walk(function):
+                if not (isinstance(node, ast.Call) and len(node.args) + len(node.keywords) >= 2):
+                    continue
+                symbol = facts.symbols.resolve(module, node.func)
+                if (
+                    isinstance(symbol, Local)
+                    and isinstance(symbol.node, ast.FunctionDef | ast.AsyncFunctionDef)
+                    and _reads_openapi_structure(facts, symbol.module, symbol.node)
+                ):
+                    found_.append(
+                        module.evidence(node, f"{dotted(node.func)}() compares OpenAPI documents")
+                    )
+                    break
+    return found_
+
+
 @check("TEST-3")
 def contract_tests(facts: Facts) -> Assessment:
-    property_based = facts.uses("schemathesis", "pact-python", "dredd-hooks", runtime_only=False)
-    property_based += facts.code.imports_any("schemathesis", "pact", tests=True)
+    property_based = _property_based(facts)
+    property_based += facts.ci.search(r"(schemathesis|\bst) run\b")
     requirements = [
         found(
             "property-based API tests",
@@ -207,9 +355,7 @@ def contract_tests(facts: Facts) -> Assessment:
             where=snapshots,
         )
     )
-    breaking = facts.code.find_tokens(r"breaking", tests=True, limit=3) + facts.ci.search(
-        r"(oasdiff|openapi-diff|optic)"
-    )
+    breaking = _document_diffs(facts) + facts.ci.search(r"(oasdiff|openapi-diff|optic diff)")
     requirements.append(
         found(
             "breaking changes fail the build",

@@ -10,6 +10,7 @@ from typing import Any
 
 from goldenpath.audit.model import Evidence
 
+from .access import AccessAnalysis
 from .chassis import ChassisSource, find_chassis
 from .ci import ContinuousIntegration
 from .dependencies import Dependencies
@@ -18,6 +19,7 @@ from .files import Repository
 from .kubernetes import Kubernetes
 from .python import PythonCode, literal
 from .routes import Routes
+from .symbols import Symbols
 
 __all__ = ["ChassisSource", "Facts", "Library"]
 
@@ -129,11 +131,19 @@ class Facts:
         self.chassis = find_chassis(self.repository.root, self.repository.toml("pyproject.toml"))
         if self.chassis is not None:
             self.repository.add_overlay(self.chassis.files)
+        # A folder of a larger repository runs in that repository's CI.
+        self.outer_repository = self.repository.adopt_outer_ci()
         self.code = PythonCode(self.repository)
-        self.routes = Routes(self.code)
+        self.symbols = Symbols(self.code)
+        self.routes = Routes(self.code, self.symbols)
         self.dependencies = Dependencies(self.repository)
         self.ci = ContinuousIntegration(self.repository)
         self.kubernetes = Kubernetes(self.repository)
+
+    @cached_property
+    def access(self) -> AccessAnalysis:
+        """Who may call each route (facts/access.py)."""
+        return AccessAnalysis(self)
 
     @cached_property
     def dockerfiles(self) -> list[Dockerfile]:

@@ -47,6 +47,7 @@ class Step:
     index: int
     data: dict[str, Any]
     line: int | None
+    scripts: str = ""  # the text of repository scripts the step runs (`bash scripts/test.sh`)
 
     @property
     def uses(self) -> str:
@@ -61,11 +62,14 @@ class Step:
         """Everything the step says: its action, command and inputs, for searching."""
         with_ = self.data.get("with", {})
         inputs = " ".join(f"{k}={v}" for k, v in with_.items()) if isinstance(with_, dict) else ""
-        return f"{self.uses} {self.run} {inputs} {self.data.get('name', '')}"
+        return f"{self.uses} {self.run} {inputs} {self.data.get('name', '')} {self.scripts}"
 
     def evidence(self, detail: str = "") -> Evidence:
         label = self.data.get("name") or self.uses or self.run.strip().splitlines()[0][:60]
         return Evidence(self.workflow, self.line, f"{self.job}: {label} {detail}".strip())
+
+
+SCRIPT_WORD = re.compile(r"^(\./)?[\w./-]+\.(sh|bash)$|^(\./)?(scripts|bin)/[\w.-]+$")
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,41 @@ class Workflow:
     path: str
     data: dict[Any, Any]
     text: str
+    repository: Repository | None = None
+    prefix: str = ""  # where the audited folder sits in the repository the workflow runs in
+
+    def _scripts(self, job: dict[str, Any], step: dict[str, Any]) -> str:
+        """The text of the repository's scripts a step runs (and the scripts those run), and
+        the pre-commit hooks a `pre-commit run`/`prek run` step runs."""
+        if self.repository is None:
+            return ""
+        defaults = ((job.get("defaults") or {}).get("run") or {}) if isinstance(job, dict) else {}
+        folder = str(step.get("working-directory") or defaults.get("working-directory") or "")
+        command = f"{step.get('run', '')} {step.get('uses', '')}"
+        texts = self._script_texts(command, folder.strip("./"), 0)
+        if re.search(r"\b(pre-commit run|prek run|pre-commit/action)", command):
+            hooks = self.repository.text(".pre-commit-config.yaml")
+            if hooks is not None:
+                texts.append(hooks)
+        return "\n".join(texts)
+
+    def _script_texts(self, command: str, folder: str, depth: int) -> list[str]:
+        assert self.repository is not None
+        texts = []
+        for raw in command.split():
+            word = raw.strip("\"'")
+            if depth > 2 or not SCRIPT_WORD.match(word):
+                continue
+            path = str(PurePosixPath(folder or ".", word.removeprefix("./"))).removeprefix("./")
+            if self.prefix:
+                if not path.startswith(self.prefix):
+                    continue
+                path = path[len(self.prefix) :]
+            text = self.repository.text(path)
+            if text is not None:
+                texts.append(text)
+                texts += self._script_texts(text, folder, depth + 1)
+        return texts
 
     @property
     def jobs(self) -> dict[str, dict[str, Any]]:
@@ -101,7 +140,7 @@ class Workflow:
                         if str(key) in lines[number]:
                             line, cursor = number + 1, number + 1
                             break
-                yield Step(self.path, job_name, index, step, line)
+                yield Step(self.path, job_name, index, step, line, self._scripts(job, step))
 
 
 @dataclass(frozen=True)
@@ -128,7 +167,19 @@ class ContinuousIntegration:
             if path.startswith(".github/workflows/") and path.endswith((".yml", ".yaml")):
                 documents = self._repository.yaml_documents(path)
                 if documents and isinstance(documents[0], dict):
-                    found.append(Workflow(path, documents[0], self._repository.text(path) or ""))
+                    found.append(
+                        Workflow(
+                            path,
+                            documents[0],
+                            self._repository.text(path) or "",
+                            self._repository,
+                            self._repository.outer_prefix
+                            if path in self._repository.outer_files
+                            else "",
+                        )
+                    )
+                else:
+                    self._repository.unread(path, "unparseable YAML: not read as a workflow")
         return tuple(found)
 
     def steps(self) -> Iterator[Step]:

@@ -1,13 +1,16 @@
 """The service's declared dependencies, from whichever files it uses to declare them.
 
-pyproject.toml (PEP 621, dependency groups, Poetry), requirements files and Pipfile declare;
-uv.lock and poetry.lock pin the whole tree. Checks ask for a distribution by its normalised
-name (`prometheus-client`) and get back where it is declared, so a report can say
-"pyproject.toml: prometheus-client>=0.21".
+Every pyproject.toml (PEP 621, dependency groups, Poetry), requirements file, Pipfile and
+setup.py `install_requires` list in the tree declares, not only the root's: a monorepo keeps
+its service's in `backend/pyproject.toml`, and auditing the repository or the folder must
+agree. Test fixtures are not the service's. uv.lock and poetry.lock pin the whole tree.
+Checks ask for a distribution by its normalised name (`prometheus-client`) and get back where
+it is declared, so a report can say "pyproject.toml: prometheus-client>=0.21".
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -53,14 +56,18 @@ class Dependencies:
         found: list[Declared] = []
         for path in self._repository.files:
             name = PurePosixPath(path).name
-            if name == "pyproject.toml" and "/" not in path:
+            if Repository.is_test_path(path) and not path.startswith("goldenpath-chassis/"):
+                continue
+            if name == "pyproject.toml":
                 found.extend(self._from_pyproject(path))
-            elif (name.endswith(".txt") and name.startswith("requirements")) or (
-                path.startswith("requirements/") and name.endswith((".txt", ".in"))
+            elif (name.endswith((".txt", ".in")) and name.startswith("requirements")) or (
+                "requirements/" in path and name.endswith((".txt", ".in"))
             ):
                 found.extend(self._from_requirements(path))
-            elif name == "Pipfile" and "/" not in path:
+            elif name == "Pipfile":
                 found.extend(self._from_pipfile(path))
+            elif name == "setup.py":
+                found.extend(self._from_setup(path))
         return tuple(found)
 
     @cached_property
@@ -142,6 +149,46 @@ class Dependencies:
             name = _name_of(line)
             if name:
                 yield Declared(name, line, path, number, dev)
+
+    def _from_setup(self, path: str) -> Iterator[Declared]:
+        """`install_requires=[...]` and `extras_require={...}` when written as literals."""
+        text = self._repository.text(path) or ""
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError):
+            return
+        for call in ast.walk(tree):
+            if not (
+                isinstance(call, ast.Call)
+                and getattr(call.func, "id", getattr(call.func, "attr", "")) == "setup"
+            ):
+                continue
+            for item in call.keywords:
+                if item.arg == "install_requires":
+                    if isinstance(item.value, ast.List | ast.Tuple):
+                        specs = [
+                            e.value
+                            for e in item.value.elts
+                            if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                        ]
+                        yield from self._located(path, specs, dev=False)
+                    else:
+                        self._repository.unread(
+                            path,
+                            "install_requires is computed when the package is built, not read "
+                            "(requirements files are read on their own)",
+                        )
+                elif item.arg == "extras_require" and isinstance(item.value, ast.Dict):
+                    for key, value in zip(item.value.keys, item.value.values, strict=True):
+                        extra = key.value if isinstance(key, ast.Constant) else ""
+                        if isinstance(value, ast.List | ast.Tuple):
+                            specs = [
+                                e.value
+                                for e in value.elts
+                                if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                            ]
+                            is_dev = any(hint in str(extra).lower() for hint in _DEV_HINTS)
+                            yield from self._located(path, specs, dev=is_dev)
 
     def _from_pipfile(self, path: str) -> Iterator[Declared]:
         data = self._repository.toml(path)

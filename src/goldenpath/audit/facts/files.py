@@ -46,7 +46,11 @@ SKIPPED_DIRECTORIES = frozenset(
     }
 )
 MAX_FILE_BYTES = 2_000_000  # a larger text file is data, not configuration or code
+# Files whose content a check would read: when one cannot be, the report says so.
+SOURCE_SUFFIXES = (".py", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".txt", ".in", ".sh", ".conf")
+SOURCE_NAMES = frozenset({"Dockerfile", "Containerfile", "Procfile", "Pipfile", "Jenkinsfile"})
 TEST_DIRECTORIES = frozenset({"tests", "test", "testing"})
+COMPOSE_FILES = ("compose.yml", "compose.yaml", "docker-compose.yml", "docker-compose.yaml")
 
 
 class Repository:
@@ -57,6 +61,47 @@ class Repository:
         self._texts: dict[str, str | None] = {}
         # Files that are not in the tree but count as the service's (its chassis, facts/chassis.py).
         self._overlay: dict[str, str] = {}
+        # Files the audit could not read (or read only in part): path -> why.
+        self.not_read: dict[str, str] = {}
+        # CI files read from the repository that holds the audited folder (a monorepo's
+        # `backend/`): their paths, and the folder's place in that repository ("backend/").
+        self.outer_files: frozenset[str] = frozenset()
+        self.outer_prefix = ""
+
+    def adopt_outer_ci(self) -> Path | None:
+        """Read the CI workflows, pre-commit hooks and compose files of the git repository the
+        audited folder sits in, when the folder has no workflows of its own: auditing `backend/`
+        or the repository's root must see the same pipeline. Returns that repository's root."""
+        if any(path.startswith(".github/workflows/") for path in self.files):
+            return None
+        top = next((parent for parent in self.root.parents if (parent / ".git").exists()), None)
+        if top is None or not (top / ".github" / "workflows").is_dir():
+            return None
+        adopted: dict[str, str] = {}
+        candidates = sorted((top / ".github" / "workflows").glob("*.y*ml"))
+        candidates += [
+            top / name
+            for name in (*COMPOSE_FILES, ".pre-commit-config.yaml")
+            if (top / name).is_file()
+        ]
+        for path in candidates:
+            relative = path.relative_to(top).as_posix()
+            if relative in self._file_set:
+                continue
+            try:
+                adopted[relative] = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+        if not adopted:
+            return None
+        self.add_overlay(adopted)
+        self.outer_files = frozenset(adopted)
+        self.outer_prefix = self.root.relative_to(top).as_posix() + "/"
+        return top
+
+    def unread(self, path: str, reason: str) -> None:
+        """Record that `path` was not (fully) read, for the report's "not read" list."""
+        self.not_read.setdefault(path, reason)
 
     def add_overlay(self, files: Mapping[str, str]) -> None:
         """Count `files` (path -> text) as part of the repository, before anything is read."""
@@ -132,16 +177,32 @@ class Repository:
     def _read(self, path: str) -> str | None:
         if path in self._overlay:
             return self._overlay[path]
+        if path not in self._file_set:
+            return None
         full = self.root / path
         try:
-            if full.stat().st_size > MAX_FILE_BYTES:
+            size = full.stat().st_size
+            if size > MAX_FILE_BYTES:
+                if self.is_source(path):
+                    self.unread(
+                        path,
+                        f"too large ({size / 1_000_000:.1f} MB; the limit is "
+                        f"{MAX_FILE_BYTES / 1_000_000:.0f} MB)",
+                    )
                 return None
             data = full.read_bytes()
-        except OSError:
+        except OSError as error:
+            if self.is_source(path):
+                self.unread(path, f"cannot be read: {error.strerror or error}")
             return None
         if b"\0" in data[:4096]:
             return None
         return data.decode("utf-8", errors="replace")
+
+    @staticmethod
+    def is_source(path: str) -> bool:
+        name = PurePosixPath(path).name
+        return path.endswith(SOURCE_SUFFIXES) or name in SOURCE_NAMES
 
     def toml(self, path: str) -> dict[str, Any]:
         text = self.text(path)
@@ -149,7 +210,8 @@ class Repository:
             return {}
         try:
             return tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
+        except tomllib.TOMLDecodeError as error:
+            self.unread(path, f"unparseable TOML: {error}")
             return {}
 
     def yaml_documents(self, path: str) -> list[Any]:

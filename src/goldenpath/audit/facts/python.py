@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from goldenpath.audit.model import Evidence
 
 from .files import Repository
+from .grammar import parse_source
 
 
 @dataclass(frozen=True)
@@ -207,8 +208,16 @@ def constant_string(module: PythonModule, node: ast.AST | None, depth: int = 0) 
     return None if any(value is None for value in values) else "".join(map(str, values))
 
 
-def module_name(path: str) -> str:
+PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def module_name(path: str, project_roots: Iterable[str] = ()) -> str:
+    """The dotted name `path` is imported as: relative to the deepest project folder (one with
+    a pyproject.toml or setup.py, such as a monorepo's `backend/`) and below its `src/`."""
     parts = list(PurePosixPath(path).with_suffix("").parts)
+    root = max((r for r in project_roots if r and path.startswith(r + "/")), key=len, default="")
+    if root:
+        parts = parts[len(PurePosixPath(root).parts) :]
     if "src" in parts[:2]:  # `src/pkg/...`, or a chassis's `goldenpath-chassis/src/pkg/...`
         parts = parts[parts.index("src") + 1 :]
     if parts and parts[-1] == "__init__":
@@ -221,21 +230,49 @@ class PythonCode:
 
     def __init__(self, repository: Repository) -> None:
         self._repository = repository
+        self.rewritten: tuple[str, ...] = ()  # files read through the Python 3.14 rewrite
+        self._definitions: dict[tuple[str, str], tuple[PythonModule, ast.AST] | None] = {}
+
+    @cached_property
+    def project_roots(self) -> tuple[str, ...]:
+        """Folders holding a Python project's own packaging (a `setup.py` that is a module
+        of the application, such as a `handlers/setup.py`, is not one)."""
+        roots = []
+        for path in self._repository.files:
+            name = PurePosixPath(path).name
+            if name not in PROJECT_FILES or "/" not in path:
+                continue
+            if name != "pyproject.toml":
+                text = self._repository.text(path) or ""
+                if not re.search(r"setuptools|distutils|\[metadata\]|\[options\]", text):
+                    continue
+            roots.append(str(PurePosixPath(path).parent))
+        return tuple(roots)
 
     @cached_property
     def all_modules(self) -> tuple[PythonModule, ...]:
         modules = []
+        rewritten = []
         for path in self._repository.matching(".py"):
             text = self._repository.text(path)
             if text is None:
                 continue
-            try:
-                tree = ast.parse(text, filename=path)
-            except (SyntaxError, ValueError):
-                continue  # a template file or Python 2: nothing to learn from it
-            module = PythonModule(path, module_name(path), tree, Repository.is_test_path(path))
+            parsed = parse_source(text, path)
+            if parsed.problem is not None:
+                self._repository.unread(path, parsed.problem)
+            if parsed.tree is None:
+                continue
+            if parsed.rewritten:
+                rewritten.append(path)
+            module = PythonModule(
+                path,
+                module_name(path, self.project_roots),
+                parsed.tree,
+                Repository.is_test_path(path),
+            )
             module.imports = _import_table(module)
             modules.append(module)
+        self.rewritten = tuple(rewritten)
         return tuple(modules)
 
     @cached_property
@@ -250,6 +287,66 @@ class PythonCode:
     @cached_property
     def by_name(self) -> dict[str, PythonModule]:
         return {module.name: module for module in self.all_modules}
+
+    @cached_property
+    def _by_suffix(self) -> dict[str, list[PythonModule]]:
+        found: dict[str, list[PythonModule]] = {}
+        for module in self.all_modules:
+            parts = module.name.split(".")
+            for index in range(1, len(parts)):
+                found.setdefault(".".join(parts[index:]), []).append(module)
+        return found
+
+    def module(self, name: str) -> PythonModule | None:
+        """The module imported as `name`: by its full name, else the one module whose name ends
+        with it (a repository audited from above its project folder)."""
+        found = self.by_name.get(name)
+        if found is not None:
+            return found
+        candidates = self._by_suffix.get(name, [])
+        return candidates[0] if len(candidates) == 1 else None
+
+    def definition(
+        self, module_name_: str, name: str, depth: int = 0
+    ) -> tuple[PythonModule, ast.AST] | None:
+        """Where `name` of module `module_name_` is defined (a def, class or assignment),
+        following re-exports (`from ._core.scopes import RequireScopes`)."""
+        key = (module_name_, name)
+        if key in self._definitions:
+            return self._definitions[key]
+        found = self._definition(module_name_, name, depth)
+        if depth == 0:
+            self._definitions[key] = found
+        return found
+
+    def _definition(
+        self, module_name_: str, name: str, depth: int
+    ) -> tuple[PythonModule, ast.AST] | None:
+        module = self.module(module_name_)
+        if module is None or depth > 6:
+            return None
+        for statement in module.tree.body:
+            if (
+                isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and statement.name == name
+            ):
+                return module, statement
+        for statement in reversed(module.tree.body):
+            targets: list[ast.expr] = []
+            if isinstance(statement, ast.Assign):
+                targets = statement.targets
+            elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+                targets = [statement.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return module, statement
+        target = module.imports.get(name)
+        if target is not None:
+            source, _, attribute = target.partition(":")
+            if attribute:
+                if self.module(f"{source}.{attribute}") is not None:
+                    return None  # a module, not a definition
+                return self.definition(source, attribute, depth + 1)
+        return None
 
     def imports_any(self, *prefixes: str, tests: bool = False) -> list[Evidence]:
         """Modules importing any of `prefixes` (`redis`, `prometheus_client`)."""
@@ -338,6 +435,13 @@ def _import_table(module: PythonModule) -> dict[str, str]:
     if not module.path.endswith("__init__.py"):
         package = package[:-1]
     for node in module.nodes:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    table[alias.asname] = f"{alias.name}:"
+                else:
+                    table.setdefault(alias.name.split(".")[0], f"{alias.name.split('.')[0]}:")
+            continue
         if not isinstance(node, ast.ImportFrom):
             continue
         if node.level:

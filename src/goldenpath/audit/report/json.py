@@ -1,7 +1,8 @@
 """The JSON report: every verdict with its evidence, stable keys, scores as percentages.
 
 Dashboards and `--compare` read this format; `schema` names its version, and a change that
-removes or renames a key must bump it. Scores are rounded to one decimal; `null` means the
+removes or renames a key must bump it (adding one, as `not_read` and `routes` were, does
+not). Scores are rounded to one decimal; `null` means the
 standard (or the whole area) does not apply.
 """
 
@@ -78,6 +79,20 @@ def to_data(report: Report, comparison: dict[str, Any] | None = None) -> dict[st
         ],
         "standards": [_standard(result) for result in report.results],
         "notes": list(report.notes),
+        # Always present: an empty list says every file the checks need was read.
+        "not_read": [{"path": item.path, "reason": item.reason} for item in report.not_read],
+        "routes": [
+            {
+                "method": route.method,
+                "path": route.path,
+                "file": route.location.path,
+                "line": route.location.line,
+                "business": route.business,
+                "access": route.access,
+                "reason": route.reason,
+            }
+            for route in report.routes
+        ],
     }
     if comparison is not None:
         data["comparison"] = comparison

@@ -89,7 +89,22 @@ def to_data(report: Report, *, fallback: str, root_uri: str) -> dict[str, Any]:
                 },
                 "automationDetails": {"id": "goldenpath-audit/"},
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},
-                "invocations": [{"executionSuccessful": True}],
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        # Files the audit could not read: their standards may be misjudged.
+                        "toolExecutionNotifications": [
+                            {
+                                "level": "warning",
+                                "message": {"text": f"not read: {item.path}: {item.reason}"},
+                                "locations": [
+                                    _location((Evidence(item.path.split(":")[0]),), fallback)
+                                ],
+                            }
+                            for item in report.not_read
+                        ],
+                    }
+                ],
                 "results": results,
                 "properties": {"score": round(report.score, 1)},
             }

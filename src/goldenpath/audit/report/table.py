@@ -17,7 +17,9 @@ LABELS = {
     Status.PARTIAL: "PARTIAL",
     Status.FAIL: "FAIL",
     Status.NOT_APPLICABLE: "N/A",
+    Status.UNDETERMINED: "UNKNOWN",
 }
+NOT_READ_SHOWN = 10
 
 
 def _bar(score: float | None) -> str:
@@ -47,7 +49,9 @@ def _standard_lines(result: StandardResult, *, verbose: bool) -> list[str]:
     for requirement in result.requirements:
         if requirement.met and not verbose:
             continue
-        mark = {"met": "✓", "missing": "✗"}.get(requirement.outcome.value, "-")
+        mark = {"met": "✓", "missing": "✗", "could not determine": "?"}.get(
+            requirement.outcome.value, "-"
+        )
         lines += _wrap(f"{mark} {requirement.name}: {requirement.detail}", 19)
         for evidence in requirement.evidence[: 3 if verbose or not requirement.met else 0]:
             lines += _wrap(f"at {evidence}", 23)
@@ -55,6 +59,19 @@ def _standard_lines(result: StandardResult, *, verbose: bool) -> list[str]:
             lines += _wrap(f"fix: {requirement.fix}", 23)
     if verbose and result.proven_by:
         lines += _wrap(f"proven by {len(result.proven_by)} tests, e.g. {result.proven_by[0]}", 19)
+    return lines
+
+
+def _not_read_lines(report: Report) -> list[str]:
+    """Always shown: what the verdicts could not take into account."""
+    if not report.not_read:
+        return ["Not read: nothing (every file the checks look at was read)"]
+    lines = [f"Not read ({len(report.not_read)}): verdicts that depend on these may be wrong"]
+    for item in report.not_read[:NOT_READ_SHOWN]:
+        lines += _wrap(f"- {item}", 2)
+    more = len(report.not_read) - NOT_READ_SHOWN
+    if more > 0:
+        lines.append(f"  ... and {more} more (--format json lists them all)")
     return lines
 
 
@@ -76,7 +93,12 @@ def render(report: Report, *, verbose: bool = False, comparison: list[str] | Non
         "",
         f"Overall score {report.score:.1f}%   {report.count(Status.PASS)} pass, "
         f"{report.count(Status.PARTIAL)} partial, {report.count(Status.FAIL)} fail, "
-        f"{report.count(Status.NOT_APPLICABLE)} not applicable",
+        f"{report.count(Status.NOT_APPLICABLE)} not applicable"
+        + (
+            f", {report.count(Status.UNDETERMINED)} could not determine"
+            if report.count(Status.UNDETERMINED)
+            else ""
+        ),
         "",
         f"{'AREA':<40} {'SCORE':>7}  {'':<{BAR}}  STANDARDS",
     ]
@@ -90,13 +112,20 @@ def render(report: Report, *, verbose: bool = False, comparison: list[str] | Non
             f"{passing}/{len(applicable)} pass{note}"
         )
     for area in report.areas:
-        shown = [r for r in area.standards if verbose or r.status in {Status.PARTIAL, Status.FAIL}]
+        shown = [
+            r
+            for r in area.standards
+            if verbose
+            or r.status in {Status.PARTIAL, Status.FAIL, Status.UNDETERMINED}
+            or r.undetermined
+        ]
         if not shown:
             continue
         score = "n/a" if area.score is None else percent_text(area.score)
         lines += ["", f"{area.area.title} ({score})"]
         for result in shown:
             lines += _standard_lines(result, verbose=verbose)
+    lines += ["", *_not_read_lines(report)]
     if report.notes:
         lines += ["", "Notes:"] + [line for note in report.notes for line in _wrap(f"- {note}", 0)]
     if comparison:

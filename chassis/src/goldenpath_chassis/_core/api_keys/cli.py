@@ -36,8 +36,8 @@ async def _service(settings: ChassisSettings, migrations: Path) -> AsyncIterator
     from .service import ApiKeyService  # noqa: PLC0415
 
     if settings.uses_embedded_database:
-        # The embedded database migrates itself, as in `serve`; quietly, since stdout is for
-        # the key.
+        # The embedded database migrates itself, as in `serve`; quietly: who asked for a key
+        # wants the key, not the migration log (which would go to stderr anyway).
         from ..migrations import upgrade_async  # noqa: PLC0415
 
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -78,6 +78,11 @@ def generate_api_key() -> NewApiKey:
     return NewApiKey(plaintext=plaintext, key_id=key_id, secret_hash=hash_key(plaintext))
 
 
+def looks_like_api_key(credential: str) -> bool:
+    """An API key, not a JWT: what a bearer credential is taken for (authentication.py)."""
+    return credential.startswith(f"{KEY_PREFIX}_")
+
+
 def key_id_of(plaintext: str) -> str | None:
     """The lookup part of a well-formed key, or None for anything else."""
     match = API_KEY_PATTERN.fullmatch(plaintext)

@@ -1,9 +1,13 @@
 """Authentication (SEC-3): who is calling, from exactly one credential.
 
-Precedence: `Authorization: Bearer <JWT>`, then `X-API-Key`, then the session cookie. The first
-one present decides: a request is never authenticated by a weaker credential because a stronger
-one failed, and a cookie is ignored when a header credential is present (so such requests are
-exempt from CSRF, see `csrf.py`).
+Precedence: `Authorization: Bearer <JWT or API key>`, then `X-API-Key`, then the session
+cookie. The first one present decides: a request is never authenticated by a weaker credential
+because a stronger one failed, and a cookie is ignored when a header credential is present (so
+such requests are exempt from CSRF, see `csrf.py`).
+
+An API key is accepted as a bearer credential too (`Authorization: Bearer ak_...`), so a client
+that only knows RFC 6750 (Prometheus's `authorization: credentials_file`) can carry one. The
+two cannot be confused: a key starts with `ak_`, a JWT with its base64url header (`eyJ`).
 
 After the caller is known, the per-principal rate limit counts the request (SEC-4, second layer),
 then the route's scopes are checked. The principal is kept in the request's state, so a route
@@ -29,7 +33,7 @@ from fastapi.security.base import SecurityBase
 from ..errors import DomainError
 from ..logging import get_logger
 from ..state import request_chassis
-from .api_keys import ApiKeyRejectedError, ApiKeyVerifier
+from .api_keys import ApiKeyRejectedError, ApiKeyVerifier, looks_like_api_key
 from .csrf import CSRF_COOKIE, CSRF_HEADER, SAFE_METHODS, CsrfProtection
 from .jwt import JwtVerifier, KeySetUnavailableError, TokenRejectedError
 from .principal import Principal
@@ -44,23 +48,31 @@ SESSIONS_UNAVAILABLE = "Whether this session was signed out cannot be checked ri
 _log = get_logger(__name__)
 
 BEARER_SCHEME = "bearerToken"
-# The other two ways to authenticate, documented as alternatives to the bearer token (any one
-# will do) by `document_credential_schemes`.
-OTHER_SCHEMES: dict[str, dict[str, str]] = {
-    "apiKey": {
-        "type": "apiKey",
-        "in": "header",
-        "name": API_KEY_HEADER,
-        "description": "A service-to-service API key (`python -m <package> api-keys create`).",
-    },
-    "sessionCookie": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": SESSION_COOKIE,
-        "description": "A browser session from `POST /v1/auth/session`; POST, PUT, PATCH and "
-        "DELETE also need the `X-CSRF-Token` header.",
-    },
-}
+BEARER_DESCRIPTION = (
+    "A JWT from the identity provider (its `scope` claim grants the scopes), or an API key "
+    "(`ak_...`) as the bearer credential."
+)
+
+
+def other_schemes(package: str) -> dict[str, dict[str, str]]:
+    """The other two ways to authenticate, documented as alternatives to the bearer token (any
+    one will do) by `document_credential_schemes`."""
+    return {
+        "apiKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": API_KEY_HEADER,
+            "description": "A service-to-service API key "
+            f"(`python -m {package} api-keys create`); `Authorization: Bearer <key>` also works.",
+        },
+        "sessionCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": SESSION_COOKIE,
+            "description": "A browser session from `POST /v1/auth/session`; POST, PUT, PATCH and "
+            "DELETE also need the `X-CSRF-Token` header.",
+        },
+    }
 
 
 def _challenge(error: str | None = None, **params: str) -> dict[str, str]:
@@ -78,8 +90,8 @@ class AuthenticationRequiredError(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Send a bearer token (Authorization: Bearer ...), an API key (X-API-Key) or a "
-            "session cookie.",
+            "Send a bearer token or API key (Authorization: Bearer ...), an API key "
+            "(X-API-Key) or a session cookie.",
             headers=_challenge(),
         )
 
@@ -197,9 +209,12 @@ class Authenticator:
         authorization = headers.get("authorization")
         if authorization is not None:
             scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
                 raise InvalidCredentialsError("use the Bearer scheme")
-            return await self._from_token(token.strip())
+            if looks_like_api_key(token):
+                return await self._from_api_key(token)
+            return await self._from_token(token)
         api_key = headers.get(API_KEY_HEADER)
         if api_key is not None:
             return await self._from_api_key(api_key)
@@ -278,10 +293,7 @@ class _Authenticate(SecurityBase):
     """
 
     def __init__(self) -> None:
-        self.model = HTTPBearerModel(
-            bearerFormat="JWT",
-            description="A JWT from the identity provider; its `scope` claim grants the scopes.",
-        )
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=BEARER_DESCRIPTION)
         self.scheme_name = BEARER_SCHEME
 
     async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
@@ -292,8 +304,9 @@ class _Authenticate(SecurityBase):
 authenticate = _Authenticate()
 
 
-def document_credential_schemes(document: dict[str, Any]) -> None:
+def document_credential_schemes(document: dict[str, Any], *, package: str) -> None:
     """Offer the API key and the session cookie wherever a bearer token is accepted."""
+    others = other_schemes(package)
     used = False
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
@@ -302,8 +315,8 @@ def document_credential_schemes(document: dict[str, Any]) -> None:
             for requirement in list(operation.get("security", ())):
                 scopes = requirement.get(BEARER_SCHEME)
                 if scopes is not None:
-                    operation["security"] += [{name: scopes} for name in OTHER_SCHEMES]
+                    operation["security"] += [{name: scopes} for name in others]
                     used = True
     if used:
         schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
-        schemes.update(OTHER_SCHEMES)
+        schemes.update(others)

@@ -101,7 +101,8 @@ class LoggingSettings(SettingsGroup):
     env_prefix: ClassVar[str] = "LOG_"
 
     level: LogLevel = "INFO"
-    format: Literal["json", "console"] = "json"
+    # Unset: console on a terminal, JSON anywhere else (logging.py: resolve_format).
+    format: Literal["json", "console"] | None = None
 
     @field_validator("level", mode="before")
     @classmethod

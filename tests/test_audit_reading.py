@@ -1,0 +1,145 @@
+"""What the audit can read, what it says when it cannot, and how it fails on bad input.
+
+- Python 3.14 code (`except A, B:`, template strings) is read on an older interpreter through
+  an equivalent rewrite, and the report says so.
+- A file that does not parse is read statement by statement; what cannot be read is listed in
+  the report's "not read" list with the reason, as are files over the size limit. The list is
+  in every report, empty or not.
+- An empty folder or another language's repository is "nothing to audit" (exit 3), a
+  10,000-term expression is no crash (no RecursionError traceback), and exit codes tell
+  "below the threshold" (1) from a usage error (2) and "could not run" (3).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from goldenpath.audit import audit
+from goldenpath.audit.facts.grammar import parse_source, rewrite_314
+from goldenpath.cli import main
+from tests.support.samples import flask_service, write
+
+PYTHON_314 = """
+try:
+    connect()
+except ConnectionError, TimeoutError:
+    retry()
+try:
+    group()
+except* ValueError, TypeError:
+    pass
+message = t"hello {name!r}"
+"""
+
+
+def test_audit_reads_python_314_syntax_through_an_equivalent_rewrite() -> None:
+    rewritten = rewrite_314(PYTHON_314)
+    assert rewritten is not None
+    tree = ast.parse(rewritten)
+    handlers = [node for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler)]
+    assert [ast.unparse(h.type) for h in handlers if h.type] == [
+        "(ConnectionError, TimeoutError)",
+        "(ValueError, TypeError)",
+    ]
+    assert "f'hello {name!r}'" in ast.unparse(tree)
+    parsed = parse_source(PYTHON_314, "new.py")
+    assert parsed.tree is not None
+    assert parsed.problem is None
+    assert parsed.rewritten is (sys.version_info < (3, 14))
+    # Parenthesised forms, `as` clauses and plain names called t are left alone.
+    assert rewrite_314("try:\n    x()\nexcept (A, B) as e:\n    t = 1\n") is None
+
+
+def test_audit_reads_what_parses_of_a_broken_file_and_lists_the_rest(tmp_path: Path) -> None:
+    deep = "total = " + " + ".join(["1"] * 10_000) + "\n"
+    service = flask_service(tmp_path)
+    write(
+        service,
+        {
+            "legacy.py": "import csv\n\nprint 'exporting'\n\n\ndef kept():\n    return csv\n",
+            "generated.py": "import os\n" + deep + "LIMIT = 3\n",
+            "data/countries.py": "X = 1\n" + "# padding\n" * 220_000,
+        },
+    )
+    report = audit(service)
+    unread = {item.path: item.reason for item in report.not_read}
+    assert unread["legacy.py"].startswith("partly read: lines 3-5 unparseable"), unread
+    assert "nested too deeply" in unread["generated.py"]
+    assert unread["data/countries.py"].startswith("too large")
+    assert report.result("INF-1").status.value == "partial"  # the rest of the audit ran
+    data = json.loads(_cli(service, "--format", "json").stdout)
+    assert {item["path"] for item in data["not_read"]} == set(unread)
+
+
+def test_audit_says_it_read_everything_when_it_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = flask_service(tmp_path)
+    assert audit(service).not_read == ()
+    assert main(["audit", str(service)]) == 0
+    assert "Not read: nothing" in capsys.readouterr().out
+    assert json.loads(_cli(service, "--format", "json").stdout)["not_read"] == []
+
+
+def _cli(path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "goldenpath", "audit", str(path), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_audit_exit_codes_separate_below_threshold_usage_and_could_not_run(
+    tmp_path: Path,
+) -> None:
+    service = flask_service(tmp_path / "flask")
+    assert _cli(service, "--fail-under", "0").returncode == 0
+    below = _cli(service, "--fail-under", "99")
+    assert below.returncode == 1
+    assert "below --fail-under" in below.stderr
+    assert _cli(tmp_path / "absent").returncode == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = _cli(empty)
+    assert (nothing.returncode, nothing.stdout) == (3, "")
+    assert "nothing to audit" in nothing.stderr
+    go = write(tmp_path / "go", {"go.mod": "module example.com/x\n", "main.go": "package main\n"})
+    no_python = _cli(go)
+    assert no_python.returncode == 3
+    assert "no Python found" in no_python.stderr
+    assert "Go (go.mod)" in no_python.stderr
+    for result in (below, nothing, no_python):
+        assert "Traceback" not in result.stderr
+
+
+def test_audit_a_deep_expression_is_no_crash(tmp_path: Path) -> None:
+    service = write(
+        tmp_path,
+        {
+            "app.py": "from fastapi import FastAPI\napp = FastAPI()\n"
+            "x = (" + " + ".join(["a"] * 10_000) + ")\n"
+            "@app.get('/v1/items')\ndef items():\n    return []\n",
+        },
+    )
+    result = _cli(service, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    data = json.loads(result.stdout)
+    assert [route["path"] for route in data["routes"]] == ["/v1/items"]
+    assert "nested too deeply" in data["not_read"][0]["reason"]
+
+
+def test_audit_writing_the_report_somewhere_impossible_could_not_run(tmp_path: Path) -> None:
+    service = flask_service(tmp_path / "flask")
+    result = _cli(service, "--output", str(tmp_path / "missing" / "dir" / "report.json"))
+    assert result.returncode == 3
+    assert "could not write the report" in result.stderr
+    assert "Traceback" not in result.stderr

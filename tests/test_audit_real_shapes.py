@@ -1,0 +1,251 @@
+"""Shapes found by checking the audit's verdicts by hand on real repositories (issue 17), each
+cut down to the few lines that decide a verdict: a Django API view that hands each method to a
+protected view (healthchecks), resource decorators summed from a base class and a handler
+module called `setup.py` (redash), a plugin's router included at run time under a prefix, a pool
+configured through a local dict with pre-ping off by default, cookies set but never read back
+(dispatch), a router class made by a factory and dependencies built at run time (polar), a
+settings validator that refuses values by environment (full-stack-fastapi-template), integer
+primary keys beside one UUID, mapped classes of a declarative base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from goldenpath.audit import Report, audit
+from goldenpath.audit.model import Outcome
+from tests.support.samples import write
+
+
+def _outcome(report: Report, standard: str, name: str) -> Outcome:
+    return next(r.outcome for r in report.result(standard).requirements if r.name == name)
+
+
+def _access(report: Report) -> dict[str, str]:
+    return {f"{route.method} {route.path}": route.access for route in report.routes}
+
+
+def test_audit_django_view_dispatching_to_protected_views_is_protected(tmp_path: Path) -> None:
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "requirements.txt": "django\n",
+                "hc/settings.py": "ROOT_URLCONF = 'hc.urls'\nINSTALLED_APPS = []\n",
+                "hc/decorators.py": "from django.http import JsonResponse\n\n"
+                "def authorize(f):\n    def wrapper(request, *args):\n"
+                "        if request.headers.get('X-Api-Key') != 'k':\n"
+                "            return JsonResponse({}, status=401)\n"
+                "        return f(request, *args)\n    return wrapper\n",
+                "hc/views.py": "from hc.decorators import authorize\n\n"
+                "@authorize\ndef get_checks(request):\n    return None\n\n"
+                "@authorize\ndef create_check(request):\n    return None\n\n"
+                "def checks(request):\n    if request.method == 'POST':\n"
+                "        return create_check(request)\n    return get_checks(request)\n\n"
+                "def unprotected(request):\n    return get_checks(request) or None\n",
+                "hc/urls.py": "from django.urls import path\nfrom hc import views\n"
+                "urlpatterns = [path('api/checks/', views.checks), "
+                "path('api/other/', views.unprotected)]\n",
+            },
+        )
+    )
+    assert _access(report) == {"ANY /api/checks/": "authenticated", "ANY /api/other/": "open"}
+
+
+def test_audit_flask_restful_decorators_summed_from_a_base_resource(tmp_path: Path) -> None:
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['flask-restful']\n",
+                "app/__init__.py": "",
+                "app/handlers/__init__.py": "",
+                "app/handlers/setup.py": "from flask import Blueprint\n"
+                "bp = Blueprint('setup', __name__)\n",
+                "app/handlers/base.py": "from flask_login import login_required\n"
+                "from flask_restful import Resource\n\n"
+                "class BaseResource(Resource):\n    decorators = [login_required]\n\n"
+                "    def get(self):\n        return []\n",
+                "app/handlers/users.py": "from app.handlers.base import BaseResource\n\n"
+                "def throttled(f):\n    return f\n\n"
+                "class UserList(BaseResource):\n"
+                "    decorators = BaseResource.decorators + [throttled]\n\n"
+                "    def post(self):\n        return {}\n",
+                "app/api.py": "from flask_restful import Api\n"
+                "from app.handlers.users import UserList\n"
+                "api = Api(prefix='/api')\napi.add_resource(UserList, '/users')\n",
+            },
+        )
+    )
+    # A handler module called setup.py is no project root: `app.handlers.users` still resolves.
+    assert _access(report) == {"GET|POST /api/users": "authenticated"}
+
+
+def test_audit_a_router_included_at_run_time_is_listed_and_not_judged_unversioned(
+    tmp_path: Path,
+) -> None:
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "requirements.txt": "fastapi\n",
+                "plugins/slack.py": "from fastapi import APIRouter\nrouter = APIRouter()\n\n"
+                "@router.post('/slack/event')\n"
+                "async def event() -> dict[str, str]:\n    return {}\n",
+                "main.py": "from fastapi import APIRouter, FastAPI\n"
+                "from plugins import registry\n"
+                "api = APIRouter(prefix='/api/v1')\n\n"
+                "@api.get('/items')\nasync def items() -> list[str]:\n    return []\n\n"
+                "for plugin in registry():\n"
+                "    api.include_router(plugin.router, prefix='/{organization}/events')\n"
+                "app = FastAPI()\napp.include_router(api)\n",
+            },
+        )
+    )
+    unread = {item.path: item.reason for item in report.not_read}
+    assert "included nowhere the audit can follow" in unread["plugins/slack.py:2"]
+    assert _outcome(report, "API-1", "business routes under /v1") is Outcome.UNDETERMINED
+
+
+def test_audit_pool_options_in_a_local_dict_and_pre_ping_off_by_default(tmp_path: Path) -> None:
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "requirements.txt": "fastapi\nsqlalchemy\npsycopg\n",
+                "config.py": "import os\nPOOL_SIZE = int(os.getenv('POOL_SIZE', '20'))\n",
+                "db.py": "from sqlalchemy import create_engine\nimport config\n\n"
+                "def make(url: str, *, pre_ping: bool = False):\n"
+                "    options = {'pool_size': config.POOL_SIZE, 'max_overflow': 5, "
+                "'pool_timeout': 30, 'pool_recycle': 600, 'pool_pre_ping': pre_ping}\n"
+                "    return create_engine(url, **options)\n\n"
+                "engine = make('postgresql://db/app')\n",
+            },
+        )
+    )
+    assert _outcome(report, "DB-1", "pool size and overflow") is Outcome.MET
+    assert _outcome(report, "DB-1", "sized from settings") is Outcome.MET
+    assert _outcome(report, "DB-1", "recycle and pre-ping") is Outcome.MISSING
+
+
+def test_audit_cookies_set_but_never_read_back_are_no_cookie_authentication(
+    tmp_path: Path,
+) -> None:
+    forwarding = (
+        "from fastapi import FastAPI, Response\napp = FastAPI()\n\n"
+        "@app.get('/v1/oauth')\ndef oauth(response: Response) -> dict[str, str]:\n"
+        "    response.set_cookie('state', 'x')\n    return {}\n"
+    )
+    report = audit(write(tmp_path / "set", {"requirements.txt": "fastapi\n", "app.py": forwarding}))
+    assert report.result("SEC-2").not_applicable is not None
+    reading = forwarding + (
+        "\n@app.get('/v1/me')\ndef me(request: object) -> dict[str, str]:\n"
+        "    return {'session': request.cookies.get('session', '')}\n"
+    )
+    report = audit(write(tmp_path / "read", {"requirements.txt": "fastapi\n", "app.py": reading}))
+    assert report.result("SEC-2").not_applicable is None
+
+
+def test_audit_django_session_cookie_secure_is_a_setting(tmp_path: Path) -> None:
+    files = {
+        "requirements.txt": "django\n",
+        "proj/settings.py": "ROOT_URLCONF = 'proj.urls'\nINSTALLED_APPS = []\n"
+        "MIDDLEWARE = ['django.contrib.sessions.middleware.SessionMiddleware', "
+        "'django.middleware.csrf.CsrfViewMiddleware']\n",
+        "proj/views.py": "from django.http import HttpResponse\n\n"
+        "def remember(request):\n    response = HttpResponse()\n"
+        "    response.set_cookie('remember', '1', secure=True, samesite='Lax')\n"
+        "    return response\n",
+        "proj/urls.py": "from django.urls import path\nfrom proj import views\n"
+        "urlpatterns = [path('remember/', views.remember)]\n",
+    }
+    report = audit(write(tmp_path, files))
+    assert _outcome(report, "SEC-2", "cookies SameSite and Secure") is Outcome.MISSING
+
+
+def test_audit_router_class_from_a_factory_and_dependencies_built_at_run_time(
+    tmp_path: Path,
+) -> None:
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "requirements.txt": "fastapi\n",
+                "routing.py": "from fastapi import APIRouter as _APIRouter\n\n"
+                "def router_class(route_class):\n"
+                "    class _Router(_APIRouter):\n        pass\n    return _Router\n\n"
+                "APIRouter = router_class(None)\n",
+                "auth.py": "from typing import Annotated\nfrom fastapi import Depends\n\n"
+                "def Authenticator(**options):\n"
+                "    class _Signed:\n        async def __call__(self):\n            ...\n"
+                "    return _Signed()\n\n"
+                "Read = Annotated[str, Depends(Authenticator(scopes={'read'}))]\n",
+                "endpoints.py": "from routing import APIRouter\nfrom auth import Read\n"
+                "router = APIRouter(prefix='/v1/benefits')\n\n"
+                "@router.get('/{id}')\nasync def get(id: str, subject: Read) -> dict[str, str]:\n"
+                "    return {}\n",
+                "app.py": "from fastapi import FastAPI\nfrom endpoints import router\n"
+                "app = FastAPI()\napp.include_router(router)\n",
+            },
+        )
+    )
+    assert _access(report) == {"GET /v1/benefits/{id}": "undetermined"}
+    requirement = next(
+        r for r in report.result("SEC-3").requirements if r.name == "every route declares access"
+    )
+    assert requirement.outcome is Outcome.UNDETERMINED
+    assert "builds its dependency at run time" in requirement.detail
+
+
+def test_audit_settings_validator_refusing_by_environment_guards_production(
+    tmp_path: Path,
+) -> None:
+    settings = (
+        "from pydantic import model_validator\nfrom pydantic_settings import BaseSettings\n\n"
+        "class Settings(BaseSettings):\n    ENV: str = 'development'\n    SECRET: str = 'x'\n\n"
+        "    def _check(self, value):\n        if value == 'changethis':\n"
+        "            if self.ENV == 'development':\n                return\n"
+        "            raise ValueError('change it')\n\n"
+        "    @model_validator(mode='after')\n    def _refuse(self):\n"
+        "        self._check(self.SECRET)\n        return self\n"
+    )
+    guarded = audit(
+        write(tmp_path / "guarded", {"requirements.txt": "fastapi\n", "config.py": settings})
+    )
+    assert _outcome(guarded, "CFG-1", "production refuses development defaults") is Outcome.MET
+    words = "from pydantic_settings import BaseSettings\n\nclass Settings(BaseSettings):\n"
+    words += "    production_url: str = 'https://prod.example.com'\n"
+    unguarded = audit(
+        write(tmp_path / "words", {"requirements.txt": "fastapi\n", "config.py": words})
+    )
+    assert (
+        _outcome(unguarded, "CFG-1", "production refuses development defaults") is Outcome.MISSING
+    )
+
+
+def test_audit_uuid_keys_need_every_table_and_declarative_mapped_classes_count(
+    tmp_path: Path,
+) -> None:
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "requirements.txt": "fastapi\nsqlalchemy\npsycopg\n",
+                "models.py": "import uuid\n"
+                "from sqlalchemy import Column, ForeignKey, Integer, String, Uuid\n"
+                "from sqlalchemy.orm import DeclarativeBase, declared_attr\n\n"
+                "class Base(DeclarativeBase):\n    @declared_attr.directive\n"
+                "    def __tablename__(cls):\n        return cls.__name__.lower()\n\n"
+                "class Project(Base):\n    id = Column(Integer, primary_key=True)\n"
+                "    name = Column(String, nullable=False, unique=True)\n\n"
+                "class Signal(Base):\n    id = Column(Uuid, primary_key=True, default=uuid.uuid4)\n"
+                "    project_id = Column(Integer, ForeignKey('project.id'))\n",
+                "migrations/versions/a1.py": "import sqlalchemy as sa\nrevision = 'a1'\n"
+                "def upgrade():\n    pass\n"
+                "class Legacy(sa.orm.DeclarativeBase):\n    __tablename__ = 'legacy'\n",
+            },
+        )
+    )
+    keys = next(r for r in report.result("DB-4").requirements if r.name == "UUID primary keys")
+    assert keys.outcome is Outcome.MISSING
+    assert "1 of 2 primary keys are not UUIDs" in keys.detail
+    assert _outcome(report, "DB-3", "foreign keys") is Outcome.MET

@@ -1,0 +1,213 @@
+"""SEC-3/OBS-1: the generated README's commands, run as written against the live service.
+
+- The first steps: a development token, an item created and listed, an API key captured with
+  `KEY=$(...)` (stdout holds the key alone) and used against the service.
+- Metrics: the shipped Prometheus config (deploy/compose/prometheus.yaml) passes Debian's
+  `promtool` (Prometheus 2.x), and a real Prometheus scrapes the live service with it, carrying
+  an API key as a bearer credential from a file.
+
+Everything listens on loopback, on ports chosen at run time; Prometheus keeps its data in the
+test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.support.commands import tool_environment, uv_executable
+from tests.support.projects import GeneratedProject
+from tests.support.servers import free_port
+from tests.support.service import RunningService, start
+
+README_ADDRESS = "http://127.0.0.1:8000"
+
+
+def shell_blocks(readme: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", readme, re.DOTALL)
+
+
+def json_values(text: str) -> list[Any]:
+    """Every JSON value in `text`, in order (curl prints bodies back to back)."""
+    decoder = json.JSONDecoder()
+    values, position = [], 0
+    while (position := _skip_space(text, position)) < len(text):
+        value, position = decoder.raw_decode(text, position)
+        values.append(value)
+    return values
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
+
+
+def shell(script: str, project: Path) -> subprocess.CompletedProcess[str]:
+    """`script` in bash, in the project, as a person would type it (uv on PATH)."""
+    env = tool_environment()
+    env["PATH"] = f"{Path(uv_executable()).parent}{os.pathsep}{env.get('PATH', '')}"
+    for variable in [name for name in env if name.startswith(("APP_", "DATABASE_", "AUTH_"))]:
+        del env[variable]  # the README's commands run with nothing configured
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def start_development_service(project: GeneratedProject, tmp_path: Path) -> RunningService:
+    """`python -m <package>` with nothing configured: development, on the embedded database the
+    README's commands use too (`var/` in the project)."""
+    return start(project.path, ["-m", project.package], env={}, log_path=tmp_path / "service.log")
+
+
+def test_sec3_the_readmes_first_steps_work_as_written(
+    default_project: GeneratedProject, tmp_path: Path
+) -> None:
+    readme = (default_project.path / "README.md").read_text()
+    block = next(block for block in shell_blocks(readme) if "dev-token" in block)
+    assert "KEY=$(" in block
+    assert "-X POST" in block
+    service = start_development_service(default_project, tmp_path)
+    try:
+        completed = shell(block.replace(README_ADDRESS, service.base_url), default_project.path)
+    finally:
+        exit_code = service.stop()
+    assert completed.returncode == 0, f"{completed.stdout}\n{completed.stderr}"
+    assert exit_code == 0, service.output()
+
+    created, by_token, created_by_key, by_key = json_values(completed.stdout)
+    assert created["name"] == "Blue widget"
+    assert created["price_cents"] == 1999
+    assert created["id"] in {item["id"] for item in by_token["items"]}
+    # The captured key works, and owns what it creates (SEC-6): it lists its item, not the
+    # token's.
+    assert created_by_key["name"] == "Red widget"
+    assert {item["id"] for item in by_key["items"]} == {created_by_key["id"]}
+    assert "Store the key now" in completed.stderr  # its note went to stderr, not into $KEY
+
+    # What the README says comes back is what comes back.
+    example = re.search(r"```json\n(.*?)```", readme, re.DOTALL)
+    assert example is not None, "the README shows no response"
+    shown = json.loads(example[1])
+    assert set(shown) == set(created)
+    assert shown["status"] == created["status"] == "pending"
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed: apt-get install prometheus (.ci/run does)")
+    return found
+
+
+def prometheus_query(client: httpx.Client, query: str) -> list[dict[str, Any]]:
+    answer = client.get("/api/v1/query", params={"query": query}).json()
+    assert answer["status"] == "success", answer
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result
+
+
+def test_obs1_a_real_prometheus_scrapes_the_live_service_with_the_shipped_config(
+    default_project: GeneratedProject, tmp_path: Path
+) -> None:
+    promtool, prometheus = tool("promtool"), tool("prometheus")
+    shipped = default_project.path / "deploy" / "compose" / "prometheus.yaml"
+    # Valid as shipped (the key file exists only where compose mounts it).
+    syntax = subprocess.run(
+        [promtool, "check", "config", "--syntax-only", str(shipped)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert syntax.returncode == 0, syntax.stdout + syntax.stderr
+
+    service = start_development_service(default_project, tmp_path)
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        key_file = tmp_path / "prometheus-api-key"
+        made = shell(
+            f"uv run python -m {default_project.package} api-keys create --name prometheus "
+            f"--scope metrics:read > {key_file}",
+            default_project.path,
+        )
+        assert made.returncode == 0, made.stderr
+        assert len(key_file.read_text().splitlines()) == 1
+
+        # The shipped config, pointed at this service and this key file; nothing else changed.
+        config = yaml.safe_load(shipped.read_text())
+        config["scrape_configs"] = [
+            job for job in config["scrape_configs"] if job["job_name"] == "service"
+        ]
+        job = config["scrape_configs"][0]
+        assert job["authorization"]["type"] == "Bearer"
+        job["authorization"]["credentials_file"] = str(key_file)
+        job["static_configs"] = [{"targets": [service.base_url.removeprefix("http://")]}]
+        config_file = tmp_path / "prometheus.yaml"
+        config_file.write_text(yaml.safe_dump(config))
+        checked = subprocess.run(
+            [promtool, "check", "config", str(config_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+        port = free_port()
+        log = (tmp_path / "prometheus.log").open("wb")
+        process = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={config_file}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        up, build = wait_for_scrape(process, port, tmp_path / "prometheus.log")
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
+        service.stop()
+    assert up["metric"]["job"] == "service"
+    assert build["metric"]["service_name"] == default_project.answers["project_slug"]
+
+
+def wait_for_scrape(
+    process: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 120
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Until Prometheus has scraped the service successfully: `up == 1` for its job, and one of
+    the service's own metrics stored."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"prometheus exited:\n{log.read_text()}"
+            try:
+                up = prometheus_query(client, 'up{job="service"} == 1')
+                build = prometheus_query(client, 'service_build_info{job="service"}')
+            except httpx.TransportError:
+                up = build = []
+            if up and build:
+                return up[0], build[0]
+            time.sleep(0.5)
+        targets = client.get("/api/v1/targets").text
+    raise AssertionError(f"no successful scrape within {timeout}s; targets: {targets}")
