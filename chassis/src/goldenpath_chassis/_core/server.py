@@ -30,6 +30,7 @@ from .lifecycle import Lifecycle
 from .logging import get_logger
 from .settings import ChassisSettings
 from .state import chassis_of
+from .thread_switching import shorten_switch_interval
 
 EXIT_OK = 0
 EXIT_STARTUP_FAILED = 3
@@ -96,6 +97,8 @@ class GracefulServer(uvicorn.Server):
         # The lifespan has run and the listener is open: start-up is over. The collector, paused
         # for it by `__main__`, resumes, with start-up's objects frozen out of its way.
         tune_for_serving()
+        # And the event loop gets the GIL back from a busy thread (the span exporter) sooner.
+        shorten_switch_interval()
 
     async def on_tick(self, counter: int) -> bool:
         if self._exit_at is not None and time.monotonic() >= self._exit_at:
