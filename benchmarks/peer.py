@@ -320,7 +320,7 @@ PER_REQUEST = (
     ),
     (
         "the list",
-        "one SELECT of the caller's page (owner filter), validated response",
+        "read through the cache, a group per owner (a SELECT with the owner filter on a miss)",
         "a COUNT and a SELECT of the caller's items",
     ),
     (

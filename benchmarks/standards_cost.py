@@ -146,7 +146,10 @@ RECEIVER = textwrap.dedent(
     )
 
     bodies = []
-    OK = b"HTTP/1.1 200 OK\\r\\nContent-Type: application/x-protobuf\\r\\nContent-Length: 0\\r\\n\\r\\n"
+    OK = (
+        b"HTTP/1.1 200 OK\\r\\nContent-Type: application/x-protobuf\\r\\n"
+        b"Content-Length: 0\\r\\n\\r\\n"
+    )
 
     async def serve(reader, writer):
         try:
@@ -654,7 +657,13 @@ def floor_verdicts(medians: Mapping[str, WrkResult], verdicts: dict[str, bool]) 
 
 def peer_verdict(name: str, medians: Mapping[str, WrkResult], verdicts: dict[str, bool]) -> None:
     peer, generated = medians.get(PEER), medians.get(GENERATED)
-    if peer is None or generated is None:
+    if generated is None:
+        return
+    if peer is None:
+        print(
+            f"  target: >= {PEER_TARGET:g}x the peer's req/s: not measured in this run "
+            f"(`--peer PATH`, a clone of {peer_side.PEER_REPOSITORY})"
+        )
         return
     times = generated.requests_per_second / peer.requests_per_second
     verdicts[f"{name} vs the peer"] = times >= PEER_TARGET
