@@ -384,3 +384,42 @@ def test_audit_report_wording_repeats_nothing_and_fits_the_framework(tmp_path: P
     for result in django.results:
         for requirement in result.requirements:
             assert len(set(requirement.evidence)) == len(requirement.evidence), requirement
+
+
+ASGI_LAYER = """
+import logging
+
+_log = logging.getLogger(__name__)
+
+
+def report_failure(path: str) -> None:
+    {report}
+
+
+class RequestLayer:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            report_failure(scope["path"])
+            await send({{"type": "http.response.start", "status": 500, "headers": []}})
+            await send({{"type": "http.response.body", "body": b""}})
+"""
+
+
+def test_audit_a_pure_asgi_layer_is_a_catch_all_and_logs_through_its_helper(
+    tmp_path: Path,
+) -> None:
+    # Named like neither a middleware nor an error handler: what it does decides.
+    logging_layer = _service(
+        tmp_path / "logs",
+        {"layer.py": ASGI_LAYER.format(report='_log.exception("unhandled", extra={"path": path})')},
+    )
+    assert _outcome(logging_layer, "OBS-4", "catch-all handler") is Outcome.MET
+    assert _outcome(logging_layer, "OBS-4", "unexpected errors logged") is Outcome.MET
+    silent = _service(tmp_path / "silent", {"layer.py": ASGI_LAYER.format(report="del path")})
+    assert _outcome(silent, "OBS-4", "catch-all handler") is Outcome.MET
+    assert _outcome(silent, "OBS-4", "unexpected errors logged") is Outcome.MISSING

@@ -300,6 +300,35 @@ def structured_logs(facts: Facts) -> Assessment:
     return requirements
 
 
+_LOGS_AN_ERROR = re.compile(r"\.(exception|error|critical)\(")
+
+
+def _is_asgi(node: ast.ClassDef) -> bool:
+    """A class whose instances are ASGI apps: `__call__(self, scope, receive, send)`."""
+    return any(
+        isinstance(member, ast.AsyncFunctionDef)
+        and member.name == "__call__"
+        and [argument.arg for argument in member.args.args[1:4]] == ["scope", "receive", "send"]
+        for member in node.body
+    )
+
+
+def _logs_errors(facts: Facts, node: ast.AST) -> bool:
+    """The handler logs the error itself, or through a function of the audited code that does."""
+    if _LOGS_AN_ERROR.search(ast.unparse(node)):
+        return True
+    called = {
+        call.func.id
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+    }
+    return any(
+        function.name in called and _LOGS_AN_ERROR.search(ast.unparse(function))
+        for module in facts.code.modules
+        for function in module.functions()
+    )
+
+
 def _catch_all(facts: Facts) -> list[tuple[Evidence, ast.AST]]:
     found_: list[tuple[Evidence, ast.AST]] = []
     for module, call in facts.code.calls_named(
@@ -322,7 +351,7 @@ def _catch_all(facts: Facts) -> list[tuple[Evidence, ast.AST]]:
                     and item.type is not None
                     and ast.unparse(item.type) in {"Exception", "BaseException"}
                     and "await" in ast.unparse(node)
-                    and ("Middleware" in node.name or "Error" in node.name)
+                    and ("Middleware" in node.name or "Error" in node.name or _is_asgi(node))
                 ):
                     found_.append((module.evidence(node, node.name), node))
                     break
@@ -392,11 +421,7 @@ def error_format(facts: Facts) -> Assessment:
     requirements[-1] = only_if(
         facts.framework != "unknown", "no web framework found", requirements[-1]
     )
-    logged = [
-        evidence
-        for evidence, node in catch_all
-        if re.search(r"\.(exception|error|critical)\(", ast.unparse(node))
-    ]
+    logged = [evidence for evidence, node in catch_all if _logs_errors(facts, node)]
     if catch_all:
         requirements.append(
             found(
