@@ -8,20 +8,26 @@ Every configuration serves the same trivial route through its whole stack:
 
 - bare FastAPI (the reference);
 - the service, tracing off (the default without OTEL_EXPORTER_OTLP_ENDPOINT);
-- the service, tracing on, every request sampled, exported to a loopback OTLP receiver:
-  with FastAPI's native telemetry (what the service uses), with its operation spans, and with
-  opentelemetry-instrumentation-fastapi instead (installed for the run only, `uv run --with`);
+- the service, tracing on, every request sampled, exported to a loopback OTLP receiver: with
+  the request layer's own server span (what the service uses), and, the layer's span off, with
+  FastAPI's native telemetry instead, or opentelemetry-instrumentation-fastapi instead
+  (installed for the run only, `uv run --with`);
 - the service, tracing on, 10% sampled (OTEL_TRACES_SAMPLER=parentbased_traceidratio).
 
-Prints figures; fails nothing. `uv run python -m benchmarks.observability [--rounds N]`.
+Prints figures; fails nothing. `uv run python benchmarks/observability.py [--rounds N]` (or
+`python -m benchmarks.observability`).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
+
+# `python benchmarks/observability.py` puts benchmarks/ first on sys.path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.commands import pin_python_for_generated_projects, run, uv_executable
 from tests.support.projects import DEFAULTS, generate
@@ -40,6 +46,7 @@ DRIVER = textwrap.dedent(
     from {package}.settings import load_settings
     from goldenpath_chassis._core import tracing
     from goldenpath_chassis._core.logging import add_processor, configure_logging
+    from goldenpath_chassis.security import Public
     from goldenpath_chassis.testing.otlp import otlp_receiver
 
     PATH = "/bench/0190c1b0-7dd1-7c1d-8000-000000000000"
@@ -56,8 +63,8 @@ DRIVER = textwrap.dedent(
     async def send(message):
         pass
 
-    def with_route(app):
-        @app.get("/bench/{{item_id}}")
+    def with_route(app, dependencies=()):
+        @app.get("/bench/{{item_id}}", dependencies=list(dependencies))
         async def bench(item_id: str) -> dict[str, str]:
             return {{"id": item_id}}
         return app
@@ -72,16 +79,22 @@ DRIVER = textwrap.dedent(
             provider.force_flush()  # each configuration pays for exporting its own spans
         return (time.process_time() - started) / n * 1e6
 
-    def service(endpoint=None, **telemetry):
-        original = tracing.Tracing.fastapi_telemetry
-        def patched(self):
-            return original(self) | telemetry
-        tracing.Tracing.fastapi_telemetry = patched
+    def service(endpoint=None, *, layer_spans=True, native=False):
+        # The service's app; for the comparison, without the request layer's spans, or with
+        # FastAPI's native telemetry recording them instead.
+        telemetry, spans = tracing.Tracing.fastapi_telemetry, tracing.Tracing.server_spans
+        if native:
+            tracing.Tracing.fastapi_telemetry = lambda self: telemetry(self) | {{
+                "tracing": True, "tracer_provider": self.provider,
+            }}
+        if not layer_spans:
+            tracing.Tracing.server_spans = lambda self: None
         try:
             settings = load_settings(app_env="test", otel_exporter_otlp_endpoint=endpoint)
-            return with_route(create_app(settings))
+            # Deny by default (SEC-3): the benchmark's route is declared open, as /health is.
+            return with_route(create_app(settings), [Public])
         finally:
-            tracing.Tracing.fastapi_telemetry = original
+            tracing.Tracing.fastapi_telemetry, tracing.Tracing.server_spans = telemetry, spans
 
     async def main(rounds, per_round):
         add_processor(tracing.add_trace_ids)
@@ -91,15 +104,17 @@ DRIVER = textwrap.dedent(
             configs = {{
                 "bare FastAPI": with_route(FastAPI()),
                 "service, tracing off": service(),
-                "service, tracing on (native)": service(endpoint),
-                "  + operation spans": service(endpoint, operation_spans=True),
+                "service, tracing on": service(endpoint),
+                "  FastAPI's native telemetry instead": service(
+                    endpoint, layer_spans=False, native=True
+                ),
             }}
             try:
                 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
             except ImportError:
                 pass
             else:
-                contrib = service(endpoint, tracing=False)
+                contrib = service(endpoint, layer_spans=False)
                 FastAPIInstrumentor.instrument_app(
                     contrib, tracer_provider=contrib.state.chassis.instruments.tracing.provider
                 )

@@ -96,3 +96,20 @@ def test_standards_cost_prints_every_figure_beside_its_target(
         assert re.search(rf"{figure}.*{re.escape(target)}", output), figure
     assert re.search(r"copier copy --defaults \(no tasks\)\s+[\d.]+ s", output), output
     assert "Summary: cached GET vs floor" in output
+
+
+def test_observability_prints_every_configuration(default_project: GeneratedProject) -> None:
+    output = run_benchmark(
+        "observability.py", "--project", str(default_project.path), "--rounds", "1",
+        "--requests", "20",
+    )  # fmt: skip
+    for configuration in (
+        "bare FastAPI",
+        "service, tracing off",
+        "service, tracing on",
+        "FastAPI's native telemetry instead",
+        "service, tracing on, 10% sampled",
+    ):
+        assert re.search(
+            rf"^\s*{re.escape(configuration)}\s+[\d.]+ us CPU/request", output, re.M
+        ), configuration
