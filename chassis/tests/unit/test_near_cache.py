@@ -227,3 +227,28 @@ def test_perf1_copies_are_bounded_in_number_and_in_age() -> None:
     assert near.get("svc:cache:{4}") == b"x"
     time.sleep(0.06)
     assert near.get("svc:cache:{4}") is None  # no older than the cache's TTL
+
+
+def test_perf1_copies_are_bounded_in_bytes() -> None:
+    near = NearCache(
+        prefix="svc:cache:",
+        max_staleness_seconds=BOUND,
+        max_entries=100,
+        ttl_seconds=60,
+        max_bytes=100,
+    )
+    near._answered(time.monotonic() + 60)
+    keys = [f"svc:cache:{{{index}}}" for index in range(4)]  # 13 characters each
+    for key in keys:
+        near.keep(key, b"x" * 27, near.epoch)  # 40 bytes with its key
+    assert len(near) == 2  # the oldest went first
+    assert near.size_bytes == 80
+    assert near.get(keys[1]) is None
+    assert near.get(keys[3]) == b"x" * 27
+    near.keep(keys[3], b"y" * 7, near.epoch)  # replaced: counted once, at its new size
+    assert near.size_bytes == 60
+    near.invalidate(keys[2])
+    assert near.size_bytes == 20
+    near.keep("svc:cache:{big}", b"z" * 200, near.epoch)  # larger than the bound: not kept
+    assert near.get("svc:cache:{big}") is None
+    assert near.size_bytes == 20

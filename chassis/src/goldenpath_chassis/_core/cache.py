@@ -522,6 +522,7 @@ def build_cache(
             prefix=prefix,
             max_staleness_seconds=settings.cache.near_max_staleness_ms / 1000,
             max_entries=settings.cache.near_max_entries,
+            max_bytes=settings.cache.near_max_bytes,
             ttl_seconds=settings.cache.ttl_seconds,
         )
         if settings.cache.near_max_staleness_ms > 0

@@ -70,11 +70,15 @@ class NearCache:
         max_staleness_seconds: float,
         max_entries: int,
         ttl_seconds: float,
+        max_bytes: int = 32 * 1024 * 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.prefix = prefix
         self.max_staleness_seconds = max_staleness_seconds
         self._max_entries = max_entries
+        # Entries vary from one item to a page of many: the count alone does not bound memory.
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._ttl = ttl_seconds
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
@@ -103,7 +107,7 @@ class NearCache:
             return None
         expires_at, value = entry
         if expires_at <= self._clock():
-            del self._entries[key]
+            self._drop(key)
             return None
         return value
 
@@ -116,14 +120,19 @@ class NearCache:
             since < self._forgotten_until or self._invalidated.get(key, -1) > since
         ):
             return
+        size = _size(key, value)
+        if size > self._max_bytes:
+            return
+        self._drop(key)
         self._entries[key] = (self._clock() + self._ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self._bytes += size
+        while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
+            oldest = next(iter(self._entries))
+            self._drop(oldest)
 
     def invalidate(self, key: str) -> None:
         self._epoch += 1
-        self._entries.pop(key, None)
+        self._drop(key)
         self._invalidated[key] = self._epoch
         self._invalidated.move_to_end(key)
         while len(self._invalidated) > MAX_REMEMBERED_INVALIDATIONS:
@@ -133,11 +142,22 @@ class NearCache:
     def clear(self) -> None:
         self._epoch += 1
         self._entries.clear()
+        self._bytes = 0
         self._invalidated.clear()
         self._forgotten_until = self._epoch
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        """What the kept keys and values take, as counted against `max_bytes`."""
+        return self._bytes
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= _size(key, entry[1])
 
     # --- the listener -----------------------------------------------------------------------------
     def _answered(self, sent_at: float) -> None:
@@ -241,3 +261,7 @@ class NearCache:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             self._stop_serving()
+
+
+def _size(key: str, value: bytes) -> int:
+    return len(key) + len(value)

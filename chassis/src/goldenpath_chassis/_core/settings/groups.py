@@ -306,6 +306,12 @@ class CacheSettings(SettingsGroup):
     near_max_entries: int = Field(
         10_000, ge=1, le=1_000_000, description="Bound of the entries kept in process memory."
     )
+    near_max_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        le=4 * 1024**3,
+        description="Bound of what the entries kept in process memory take (keys and values).",
+    )
 
 
 class HttpClientSettings(SettingsGroup):
