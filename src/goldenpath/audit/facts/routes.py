@@ -301,7 +301,7 @@ class Routes:
         for router in list(routers.values()):
             routes = keyword(router.call, "routes")
             if routes is not None:
-                self._starlette_mounts(router.module, routes, router.key, "", routers, depth=0)
+                self._starlette_mounts(router.module, routes, router.key, routers)
         return routers
 
     def _edge(self, module: PythonModule, call: ast.Call, routers: dict[Key, Router]) -> None:
@@ -397,9 +397,7 @@ class Routes:
         for router in routers.values():
             routes = keyword(router.call, "routes")
             if routes is not None:
-                yield from self._starlette_list(
-                    router.module, routes, router.key, "", routers, depth=0
-                )
+                yield from self._starlette_list(router.module, routes, router.key, routers)
 
     def _path(self, module: PythonModule, node: ast.AST | None, line: int) -> str | None:
         """A route's path: a value the audit can compute, or the literal inside a helper call
@@ -604,47 +602,55 @@ class Routes:
                     resource_decorators=router.decorators,
                 )
 
-    def _starlette_list(
-        self,
-        module: PythonModule,
-        node: ast.expr,
-        key: Key,
-        prefix: str,
-        routers: dict[Key, Router],
-        *,
-        depth: int,
-    ) -> Iterator[Route]:
+    def _starlette_entries(
+        self, module: PythonModule, node: ast.expr, prefix: str, *, depth: int = 0
+    ) -> Iterator[tuple[PythonModule, ast.Call, str, str]]:
+        """Each entry of a Starlette routes list with a readable path: its module, its call, the
+        prefix of the `Mount`s around it, and its own path. A list named by a variable is
+        followed; a `Mount(path, routes=[...])` is entered, not yielded."""
         if depth > 6:
             return
         if isinstance(node, ast.Name):
             symbol = self._symbols.resolve(module, node)
             if isinstance(symbol, Local) and isinstance(symbol.node, ast.List | ast.Tuple):
-                yield from self._starlette_list(
-                    symbol.module, symbol.node, key, prefix, routers, depth=depth + 1
+                yield from self._starlette_entries(
+                    symbol.module, symbol.node, prefix, depth=depth + 1
                 )
             return
         for element in _items(node):
             if not isinstance(element, ast.Call):
                 continue
-            name = last_name(element.func)
             path = self._symbols.string(
                 module, element.args[0] if element.args else keyword(element, "path")
             )
             if path is None:
                 continue
+            inner = keyword(element, "routes") if last_name(element.func) == "Mount" else None
+            if inner is not None:
+                yield from self._starlette_entries(
+                    module, inner, _join(prefix, path, "concat"), depth=depth + 1
+                )
+            else:
+                yield module, element, prefix, path
+
+    def _starlette_list(
+        self, module: PythonModule, node: ast.expr, key: Key, routers: dict[Key, Router]
+    ) -> Iterator[Route]:
+        for module_, element, prefix, path in self._starlette_entries(module, node, ""):
+            name = last_name(element.func)
             if name in {"Route", "WebSocketRoute"}:
                 endpoint = (
                     element.args[1] if len(element.args) > 1 else keyword(element, "endpoint")
                 )
-                handler, handler_module = self._handler(module, endpoint)
-                methods = _methods(self._symbols.value(module, keyword(element, "methods")), "GET")
+                handler, handler_module = self._handler(module_, endpoint)
+                methods = _methods(self._symbols.value(module_, keyword(element, "methods")), "GET")
                 if isinstance(handler, ast.ClassDef):
                     methods = _class_methods(handler) or methods
                 for above, inherited, chain in self._lineages(key, routers):
                     yield Route(
                         _join(_join(above, prefix, "concat"), path, "concat"),
                         methods,
-                        module,
+                        module_,
                         element.lineno,
                         "starlette",
                         handler,
@@ -654,20 +660,14 @@ class Routes:
                         handler_module=handler_module,
                     )
             elif name == "Mount":
-                inner = keyword(element, "routes")
                 app = keyword(element, "app") or (
                     element.args[1] if len(element.args) > 1 else None
                 )
-                full = _join(prefix, path, "concat")
-                if inner is not None:
-                    yield from self._starlette_list(
-                        module, inner, key, full, routers, depth=depth + 1
-                    )
-                elif self._mounted(module, app) not in routers:
+                if self._mounted(module_, app) not in routers:
                     yield Route(
-                        full,
+                        _join(prefix, path, "concat"),
                         ("ANY",),
-                        module,
+                        module_,
                         element.lineno,
                         "starlette",
                         call=element,
@@ -675,41 +675,16 @@ class Routes:
                     )
 
     def _starlette_mounts(
-        self,
-        module: PythonModule,
-        node: ast.expr,
-        key: Key,
-        prefix: str,
-        routers: dict[Key, Router],
-        *,
-        depth: int,
+        self, module: PythonModule, node: ast.expr, key: Key, routers: dict[Key, Router]
     ) -> None:
         """`Mount("/api", app=api)` in a routes list: the mounted app's routes go under it."""
-        if depth > 6:
-            return
-        if isinstance(node, ast.Name):
-            symbol = self._symbols.resolve(module, node)
-            if isinstance(symbol, Local) and isinstance(symbol.node, ast.List | ast.Tuple):
-                self._starlette_mounts(
-                    symbol.module, symbol.node, key, prefix, routers, depth=depth + 1
-                )
-            return
-        for element in _items(node):
-            if not (isinstance(element, ast.Call) and last_name(element.func) == "Mount"):
-                continue
-            path = self._symbols.string(
-                module, element.args[0] if element.args else keyword(element, "path")
-            )
-            if path is None:
-                continue
-            full = _join(prefix, path, "concat")
-            inner = keyword(element, "routes")
-            if inner is not None:
-                self._starlette_mounts(module, inner, key, full, routers, depth=depth + 1)
+        for module_, element, prefix, path in self._starlette_entries(module, node, ""):
+            if last_name(element.func) != "Mount":
                 continue
             app = keyword(element, "app") or (element.args[1] if len(element.args) > 1 else None)
-            child = self._mounted(module, app)
+            child = self._mounted(module_, app)
             if child in routers:
+                full = _join(prefix, path, "concat")
                 routers[child].parents.append(Edge(key, full.rstrip("/"), (), "concat"))
 
     # --- Django ------------------------------------------------------------------------------
