@@ -12,7 +12,7 @@ small fraction of what parsing it costs an authenticated caller (once, it cost t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -20,9 +20,7 @@ import pytest
 
 from goldenpath_chassis.testing.figures import Figures
 from goldenpath_chassis.testing.live import ServiceCredentials
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
-
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from goldenpath_chassis.testing.processes import ServiceProcess
 
 pytestmark = pytest.mark.process
 
@@ -50,20 +48,6 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     # After the command name: state is field 3, utime and stime fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@pytest.fixture
-def live(service_env: dict[str, str], tmp_path: Path) -> Iterator[ServiceProcess]:
-    process = start_service(
-        EXAMPLE_COMMAND,
-        env=importable() | service_env,
-        port=free_port(),
-        log_path=tmp_path / "service.log",
-    )
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def batch_cpu(

@@ -15,7 +15,6 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,28 +22,13 @@ import pytest
 
 from goldenpath_chassis._core.security.session import b64decode
 from goldenpath_chassis.testing.auth import TokenFactory, bearer
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+from goldenpath_chassis.testing.processes import ServiceProcess
 
 from tests.example.service import SERVICE
-from tests.support.example_process import EXAMPLE_COMMAND, importable
 
 pytestmark = pytest.mark.process
 
 HEAD = 16  # characters: a secret's first few are a secret too
-
-
-@pytest.fixture
-def live(service_env: dict[str, str], tmp_path: Path) -> Iterator[ServiceProcess]:
-    process = start_service(
-        EXAMPLE_COMMAND,
-        env=importable() | service_env,
-        port=free_port(),
-        log_path=tmp_path / "service.log",
-    )
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def log_lines(process: ServiceProcess) -> list[dict[str, Any]]:
