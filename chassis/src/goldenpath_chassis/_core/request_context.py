@@ -48,8 +48,9 @@ if TYPE_CHECKING:
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_BYTES = REQUEST_ID_HEADER.encode()
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
-# Probes and scrapes would drown the access log; they are logged only when they fail.
-_QUIET_PREFIXES = ("/health/", "/metrics")
+# Probes and scrapes arrive every few seconds from every replica: they would drown the access
+# log (they are logged only when they fail) and the traces (never traced, `tracing.py`).
+PROBE_AND_SCRAPE_PREFIXES = ("/health/", "/metrics")
 _CLEANUPS = "chassis.cleanups"
 
 _access_log = get_logger("access")
@@ -194,7 +195,7 @@ class RequestLayer:
         if self.metrics is not None:
             self.metrics.request_finished(scope, answered, seconds, route)
         path: str = scope["path"]
-        if answered >= 400 or not path.startswith(_QUIET_PREFIXES):
+        if answered >= 400 or not path.startswith(PROBE_AND_SCRAPE_PREFIXES):
             client = scope.get("client")
             _access_log.info(
                 "request",

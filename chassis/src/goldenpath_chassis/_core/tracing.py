@@ -38,6 +38,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from structlog.typing import EventDict, WrappedLogger
 
 from .logging import get_logger
+from .request_context import PROBE_AND_SCRAPE_PREFIXES
 from .settings import ChassisSettings
 
 if TYPE_CHECKING:
@@ -47,8 +48,6 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-# Probes and scrapes arrive every few seconds from every replica; tracing them is noise.
-_UNTRACED_PREFIXES = ("/health/", "/metrics")
 # Query parameters the HTTP semantic conventions say to redact in `url.query`.
 _SENSITIVE_QUERY_PARAMETERS = frozenset(
     {"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "sig", "X-Goog-Signature"}
@@ -64,7 +63,7 @@ _log = get_logger(__name__)
 
 def _untraced(scope: MutableMapping[str, Any]) -> bool:
     path = scope.get("path", "")
-    return isinstance(path, str) and path.startswith(_UNTRACED_PREFIXES)
+    return isinstance(path, str) and path.startswith(PROBE_AND_SCRAPE_PREFIXES)
 
 
 class Tracing:
