@@ -11,7 +11,7 @@ from pathlib import Path
 
 from goldenpath.audit import Report, audit
 from goldenpath.audit.model import Outcome
-from tests.support.samples import write
+from tests.support.samples import access, outcome, write
 
 FASTAPI = """
 from fastapi import FastAPI
@@ -27,19 +27,11 @@ def _service(root: Path, files: dict[str, str], requirements: str = "fastapi\n")
     return audit(write(root, {"requirements.txt": requirements, "app.py": FASTAPI, **files}))
 
 
-def _outcome(report: Report, standard: str, name: str) -> Outcome:
-    return next(r.outcome for r in report.result(standard).requirements if r.name == name)
-
-
-def _access(report: Report) -> dict[str, str]:
-    return {f"{route.method} {route.path}": route.access for route in report.routes}
-
-
 def test_audit_a_variable_named_secret_is_not_a_secret_type(tmp_path: Path) -> None:
     named = _service(
         tmp_path / "named", {"sign.py": "def sign(secret: str) -> str:\n    return secret\n"}
     )
-    assert _outcome(named, "CFG-2", "secrets typed as secrets") is Outcome.MISSING
+    assert outcome(named, "CFG-2", "secrets typed as secrets") is Outcome.MISSING
     typed = _service(
         tmp_path / "typed",
         {
@@ -48,7 +40,7 @@ def test_audit_a_variable_named_secret_is_not_a_secret_type(tmp_path: Path) -> N
             "class Settings(BaseSettings):\n    secret: SecretStr\n"
         },
     )
-    assert _outcome(typed, "CFG-2", "secrets typed as secrets") is Outcome.MET
+    assert outcome(typed, "CFG-2", "secrets typed as secrets") is Outcome.MET
 
 
 RETRY = """
@@ -68,12 +60,12 @@ def test_audit_tenacity_with_a_fixed_wait_is_not_exponential_backoff(tmp_path: P
         {"client.py": RETRY.format(waits="wait_fixed", wait="wait_fixed(1)")},
         requirements,
     )
-    assert _outcome(fixed, "RES-2", "retries with exponential backoff") is Outcome.MISSING
+    assert outcome(fixed, "RES-2", "retries with exponential backoff") is Outcome.MISSING
     assert "wait_fixed" in fixed.result("RES-2").requirements[0].detail
     imported = _service(
         tmp_path / "imported", {"client.py": "import httpx\nimport tenacity\n"}, requirements
     )
-    assert _outcome(imported, "RES-2", "retries with exponential backoff") is Outcome.MISSING
+    assert outcome(imported, "RES-2", "retries with exponential backoff") is Outcome.MISSING
     exponential = _service(
         tmp_path / "exponential",
         {
@@ -84,8 +76,8 @@ def test_audit_tenacity_with_a_fixed_wait_is_not_exponential_backoff(tmp_path: P
         requirements,
     )
     assert exponential.result("RES-2").requirements[0].outcome is Outcome.MET
-    assert _outcome(exponential, "RES-2", "jitter") is Outcome.MET
-    assert _outcome(exponential, "RES-2", "bounded, with an overall deadline") is Outcome.MET
+    assert outcome(exponential, "RES-2", "jitter") is Outcome.MET
+    assert outcome(exponential, "RES-2", "bounded, with an overall deadline") is Outcome.MET
 
 
 def test_audit_importing_requests_timeout_is_no_overall_deadline(tmp_path: Path) -> None:
@@ -98,7 +90,7 @@ def test_audit_importing_requests_timeout_is_no_overall_deadline(tmp_path: Path)
         },
         "fastapi\nrequests\nbackoff\n",
     )
-    assert _outcome(report, "RES-2", "retries with exponential backoff") is Outcome.MET
+    assert outcome(report, "RES-2", "retries with exponential backoff") is Outcome.MET
     deadline = next(r for r in report.result("RES-2").requirements if r.name.startswith("bounded"))
     assert deadline.outcome is Outcome.MISSING
     assert "an overall deadline" in deadline.detail
@@ -109,7 +101,7 @@ def test_audit_an_enum_named_after_rate_limits_is_no_rate_limiter(tmp_path: Path
         tmp_path / "enum",
         {"limits.py": "import enum\nclass RateLimitTier(enum.Enum):\n    FREE = 'free'\n"},
     )
-    assert _outcome(enum, "SEC-4", "rate limiter") is Outcome.MISSING
+    assert outcome(enum, "SEC-4", "rate limiter") is Outcome.MISSING
     slowapi = _service(
         tmp_path / "slowapi",
         {
@@ -119,8 +111,8 @@ def test_audit_an_enum_named_after_rate_limits_is_no_rate_limiter(tmp_path: Path
         },
         "fastapi\nslowapi\n",
     )
-    assert _outcome(slowapi, "SEC-4", "rate limiter") is Outcome.MET
-    assert _outcome(slowapi, "SEC-4", "shared store") is Outcome.MISSING
+    assert outcome(slowapi, "SEC-4", "rate limiter") is Outcome.MET
+    assert outcome(slowapi, "SEC-4", "shared store") is Outcome.MISSING
 
 
 CONTRACT = """
@@ -148,14 +140,14 @@ def test_audit_a_commented_out_contract_test_and_the_word_breaking_prove_nothing
         },
         requirements,
     )
-    assert _outcome(commented, "TEST-3", "property-based API tests") is Outcome.MISSING
-    assert _outcome(commented, "TEST-3", "breaking changes fail the build") is Outcome.MISSING
+    assert outcome(commented, "TEST-3", "property-based API tests") is Outcome.MISSING
+    assert outcome(commented, "TEST-3", "breaking changes fail the build") is Outcome.MISSING
     running = _service(
         tmp_path / "running",
         {"tests/test_contract.py": CONTRACT.format(decorator="@schema.parametrize()")},
         requirements,
     )
-    assert _outcome(running, "TEST-3", "property-based API tests") is Outcome.MET
+    assert outcome(running, "TEST-3", "property-based API tests") is Outcome.MET
 
 
 def test_audit_a_test_named_after_a_downgrade_is_no_round_trip(tmp_path: Path) -> None:
@@ -171,7 +163,7 @@ def test_audit_a_test_named_after_a_downgrade_is_no_round_trip(tmp_path: Path) -
         {**files, "tests/test_migrations.py": "def test_downgrade_is_listed():\n    assert True\n"},
         requirements,
     )
-    assert _outcome(named, "DB-2", "round trip tested") is Outcome.MISSING
+    assert outcome(named, "DB-2", "round trip tested") is Outcome.MISSING
     helper = (
         "from alembic import command\n\n"
         "def roll_back(config, revision):\n    command.downgrade(config, revision)\n"
@@ -186,7 +178,7 @@ def test_audit_a_test_named_after_a_downgrade_is_no_round_trip(tmp_path: Path) -
         },
         requirements,
     )
-    assert _outcome(tested, "DB-2", "round trip tested") is Outcome.MET
+    assert outcome(tested, "DB-2", "round trip tested") is Outcome.MET
 
 
 def test_audit_worker_counts_in_uwsgi_ini_and_entry_point_scripts(tmp_path: Path) -> None:
@@ -197,7 +189,7 @@ def test_audit_worker_counts_in_uwsgi_ini_and_entry_point_scripts(tmp_path: Path
             "deploy/uwsgi.ini": "[uwsgi]\nmodule = app:app\nprocesses = 4\n",
         },
     )
-    assert _outcome(uwsgi, "INF-1", "no in-process workers") is Outcome.MISSING
+    assert outcome(uwsgi, "INF-1", "no in-process workers") is Outcome.MISSING
     script = _service(
         tmp_path / "script",
         {
@@ -238,7 +230,7 @@ def test_audit_routes_under_mounts_settings_prefixes_and_starlette_lists(tmp_pat
             },
         )
     )
-    assert _access(report) == {
+    assert access(report) == {
         "GET /public/api/v1/items": "open",
         "ANY /static": "infrastructure",
         "GET /health": "infrastructure",
@@ -299,7 +291,7 @@ def test_audit_access_comes_from_what_runs_before_the_handler(tmp_path: Path) ->
     not verify it; a dependency that verifies and refuses is; a no-op `public_route` is an
     explicit mark; an authentication dependency from an unread library cannot be judged."""
     report = audit(write(tmp_path, {"requirements.txt": "fastapi\npyjwt\n", "routes.py": ACCESS}))
-    assert _access(report) == {
+    assert access(report) == {
         "POST /v1/signup": "open",
         "GET /v1/me": "authenticated",
         "GET /v1/token-only": "open",
@@ -330,7 +322,7 @@ def test_audit_flask_and_django_access_mechanisms(tmp_path: Path) -> None:
             },
         )
     )
-    assert _access(flask) == {"GET /admin-api/users": "authenticated", "GET /": "open"}
+    assert access(flask) == {"GET /admin-api/users": "authenticated", "GET /": "open"}
     django = audit(
         write(
             tmp_path / "django",
@@ -353,7 +345,7 @@ def test_audit_flask_and_django_access_mechanisms(tmp_path: Path) -> None:
             },
         )
     )
-    assert _access(django) == {
+    assert access(django) == {
         "ANY /api/report/": "authenticated",  # REST framework's default from the settings
         "ANY /api/badge/": "public",
         "ANY /plain/": "open",  # a plain Django view: REST framework's default does not apply
@@ -418,8 +410,8 @@ def test_audit_a_pure_asgi_layer_is_a_catch_all_and_logs_through_its_helper(
         tmp_path / "logs",
         {"layer.py": ASGI_LAYER.format(report='_log.exception("unhandled", extra={"path": path})')},
     )
-    assert _outcome(logging_layer, "OBS-4", "catch-all handler") is Outcome.MET
-    assert _outcome(logging_layer, "OBS-4", "unexpected errors logged") is Outcome.MET
+    assert outcome(logging_layer, "OBS-4", "catch-all handler") is Outcome.MET
+    assert outcome(logging_layer, "OBS-4", "unexpected errors logged") is Outcome.MET
     silent = _service(tmp_path / "silent", {"layer.py": ASGI_LAYER.format(report="del path")})
-    assert _outcome(silent, "OBS-4", "catch-all handler") is Outcome.MET
-    assert _outcome(silent, "OBS-4", "unexpected errors logged") is Outcome.MISSING
+    assert outcome(silent, "OBS-4", "catch-all handler") is Outcome.MET
+    assert outcome(silent, "OBS-4", "unexpected errors logged") is Outcome.MISSING

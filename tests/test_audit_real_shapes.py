@@ -11,17 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from goldenpath.audit import Report, audit
+from goldenpath.audit import audit
 from goldenpath.audit.model import Outcome
-from tests.support.samples import write
-
-
-def _outcome(report: Report, standard: str, name: str) -> Outcome:
-    return next(r.outcome for r in report.result(standard).requirements if r.name == name)
-
-
-def _access(report: Report) -> dict[str, str]:
-    return {f"{route.method} {route.path}": route.access for route in report.routes}
+from tests.support.samples import access, outcome, write
 
 
 def test_audit_django_view_dispatching_to_protected_views_is_protected(tmp_path: Path) -> None:
@@ -48,7 +40,7 @@ def test_audit_django_view_dispatching_to_protected_views_is_protected(tmp_path:
             },
         )
     )
-    assert _access(report) == {"ANY /api/checks/": "authenticated", "ANY /api/other/": "open"}
+    assert access(report) == {"ANY /api/checks/": "authenticated", "ANY /api/other/": "open"}
 
 
 def test_audit_flask_restful_decorators_summed_from_a_base_resource(tmp_path: Path) -> None:
@@ -77,7 +69,7 @@ def test_audit_flask_restful_decorators_summed_from_a_base_resource(tmp_path: Pa
         )
     )
     # A handler module called setup.py is no project root: `app.handlers.users` still resolves.
-    assert _access(report) == {"GET|POST /api/users": "authenticated"}
+    assert access(report) == {"GET|POST /api/users": "authenticated"}
 
 
 def test_audit_a_router_included_at_run_time_is_listed_and_not_judged_unversioned(
@@ -103,7 +95,7 @@ def test_audit_a_router_included_at_run_time_is_listed_and_not_judged_unversione
     )
     unread = {item.path: item.reason for item in report.not_read}
     assert "included nowhere the audit can follow" in unread["plugins/slack.py:2"]
-    assert _outcome(report, "API-1", "business routes under /v1") is Outcome.UNDETERMINED
+    assert outcome(report, "API-1", "business routes under /v1") is Outcome.UNDETERMINED
 
 
 def test_audit_pool_options_in_a_local_dict_and_pre_ping_off_by_default(tmp_path: Path) -> None:
@@ -122,9 +114,9 @@ def test_audit_pool_options_in_a_local_dict_and_pre_ping_off_by_default(tmp_path
             },
         )
     )
-    assert _outcome(report, "DB-1", "pool size and overflow") is Outcome.MET
-    assert _outcome(report, "DB-1", "sized from settings") is Outcome.MET
-    assert _outcome(report, "DB-1", "recycle and pre-ping") is Outcome.MISSING
+    assert outcome(report, "DB-1", "pool size and overflow") is Outcome.MET
+    assert outcome(report, "DB-1", "sized from settings") is Outcome.MET
+    assert outcome(report, "DB-1", "recycle and pre-ping") is Outcome.MISSING
 
 
 def test_audit_cookies_set_but_never_read_back_are_no_cookie_authentication(
@@ -159,7 +151,7 @@ def test_audit_django_session_cookie_secure_is_a_setting(tmp_path: Path) -> None
         "urlpatterns = [path('remember/', views.remember)]\n",
     }
     report = audit(write(tmp_path, files))
-    assert _outcome(report, "SEC-2", "cookies SameSite and Secure") is Outcome.MISSING
+    assert outcome(report, "SEC-2", "cookies SameSite and Secure") is Outcome.MISSING
 
 
 def test_audit_router_class_from_a_factory_and_dependencies_built_at_run_time(
@@ -188,7 +180,7 @@ def test_audit_router_class_from_a_factory_and_dependencies_built_at_run_time(
             },
         )
     )
-    assert _access(report) == {"GET /v1/benefits/{id}": "undetermined"}
+    assert access(report) == {"GET /v1/benefits/{id}": "undetermined"}
     requirement = next(
         r for r in report.result("SEC-3").requirements if r.name == "every route declares access"
     )
@@ -211,15 +203,13 @@ def test_audit_settings_validator_refusing_by_environment_guards_production(
     guarded = audit(
         write(tmp_path / "guarded", {"requirements.txt": "fastapi\n", "config.py": settings})
     )
-    assert _outcome(guarded, "CFG-1", "production refuses development defaults") is Outcome.MET
+    assert outcome(guarded, "CFG-1", "production refuses development defaults") is Outcome.MET
     words = "from pydantic_settings import BaseSettings\n\nclass Settings(BaseSettings):\n"
     words += "    production_url: str = 'https://prod.example.com'\n"
     unguarded = audit(
         write(tmp_path / "words", {"requirements.txt": "fastapi\n", "config.py": words})
     )
-    assert (
-        _outcome(unguarded, "CFG-1", "production refuses development defaults") is Outcome.MISSING
-    )
+    assert outcome(unguarded, "CFG-1", "production refuses development defaults") is Outcome.MISSING
 
 
 def test_audit_uuid_keys_need_every_table_and_declarative_mapped_classes_count(
@@ -248,4 +238,4 @@ def test_audit_uuid_keys_need_every_table_and_declarative_mapped_classes_count(
     keys = next(r for r in report.result("DB-4").requirements if r.name == "UUID primary keys")
     assert keys.outcome is Outcome.MISSING
     assert "1 of 2 primary keys are not UUIDs" in keys.detail
-    assert _outcome(report, "DB-3", "foreign keys") is Outcome.MET
+    assert outcome(report, "DB-3", "foreign keys") is Outcome.MET

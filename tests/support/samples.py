@@ -11,6 +11,19 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from goldenpath.audit import Report
+from goldenpath.audit.model import Outcome
+
+
+def outcome(report: Report, standard: str, name: str) -> Outcome:
+    """The outcome of one requirement of `standard` in `report`, by the requirement's name."""
+    return next(r.outcome for r in report.result(standard).requirements if r.name == name)
+
+
+def access(report: Report) -> dict[str, str]:
+    """Each route the audit found (`METHOD /path`) with how it is reached."""
+    return {f"{route.method} {route.path}": route.access for route in report.routes}
+
 
 def write(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
