@@ -415,3 +415,14 @@ def test_audit_a_pure_asgi_layer_is_a_catch_all_and_logs_through_its_helper(
     silent = _service(tmp_path / "silent", {"layer.py": ASGI_LAYER.format(report="del path")})
     assert outcome(silent, "OBS-4", "catch-all handler") is Outcome.MET
     assert outcome(silent, "OBS-4", "unexpected errors logged") is Outcome.MISSING
+    # A function of the same name elsewhere that logs is not the one the layer calls.
+    namesake = _service(
+        tmp_path / "namesake",
+        {
+            "layer.py": ASGI_LAYER.format(report="del path"),
+            "jobs.py": "import logging\n\n"
+            "def report_failure(path: str) -> None:\n"
+            "    logging.getLogger(__name__).exception('job failed: %s', path)\n",
+        },
+    )
+    assert outcome(namesake, "OBS-4", "unexpected errors logged") is Outcome.MISSING

@@ -6,7 +6,8 @@ import ast
 import re
 
 from goldenpath.audit.facts import Facts
-from goldenpath.audit.facts.python import keyword, last_name, literal
+from goldenpath.audit.facts.python import PythonModule, keyword, last_name, literal
+from goldenpath.audit.facts.symbols import Local
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, only_if, skipped, verdict
@@ -313,24 +314,27 @@ def _is_asgi(node: ast.ClassDef) -> bool:
     )
 
 
-def _logs_errors(facts: Facts, node: ast.AST) -> bool:
-    """The handler logs the error itself, or through a function of the audited code that does."""
+def _logs_errors(facts: Facts, module: PythonModule, node: ast.AST) -> bool:
+    """The handler logs the error itself, or calls a function of the audited code (resolved as
+    the interpreter would, not by its name) that does."""
     if _LOGS_AN_ERROR.search(ast.unparse(node)):
         return True
-    called = {
-        call.func.id
-        for call in ast.walk(node)
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
-    }
-    return any(
-        function.name in called and _LOGS_AN_ERROR.search(ast.unparse(function))
-        for module in facts.code.modules
-        for function in module.functions()
-    )
+    for call in ast.walk(node):
+        if not isinstance(call, ast.Call):
+            continue
+        symbol = facts.symbols.resolve(module, call.func)
+        if (
+            isinstance(symbol, Local)
+            and isinstance(symbol.node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and _LOGS_AN_ERROR.search(ast.unparse(symbol.node))
+        ):
+            return True
+    return False
 
 
-def _catch_all(facts: Facts) -> list[tuple[Evidence, ast.AST]]:
-    found_: list[tuple[Evidence, ast.AST]] = []
+def _catch_all(facts: Facts) -> list[tuple[Evidence, ast.AST, PythonModule]]:
+    """Each catch-all handler: its evidence, the code to look in for its logging, its module."""
+    found_: list[tuple[Evidence, ast.AST, PythonModule]] = []
     for module, call in facts.code.calls_named(
         "exception_handler", "add_exception_handler", "errorhandler", "register_error_handler"
     ):
@@ -340,9 +344,8 @@ def _catch_all(facts: Facts) -> list[tuple[Evidence, ast.AST]]:
             "BaseException",
             "HTTPStatus.INTERNAL_SERVER_ERROR",
         }:
-            found_.append(
-                (module.evidence(call, f"handler for {ast.unparse(call.args[0])}"), module.tree)
-            )
+            evidence = module.evidence(call, f"handler for {ast.unparse(call.args[0])}")
+            found_.append((evidence, module.tree, module))
     for module in facts.code.modules:
         for node in module.classes():
             for item in ast.walk(node):
@@ -353,13 +356,13 @@ def _catch_all(facts: Facts) -> list[tuple[Evidence, ast.AST]]:
                     and "await" in ast.unparse(node)
                     and ("Middleware" in node.name or "Error" in node.name or _is_asgi(node))
                 ):
-                    found_.append((module.evidence(node, node.name), node))
+                    found_.append((module.evidence(node, node.name), node, module))
                     break
         for assignment in module.tree.body:
             if isinstance(assignment, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == "handler500" for t in assignment.targets
             ):
-                found_.append((module.evidence(assignment, "handler500"), module.tree))
+                found_.append((module.evidence(assignment, "handler500"), module.tree, module))
     return found_
 
 
@@ -388,7 +391,7 @@ def error_format(facts: Facts) -> Assessment:
     requirements.append(
         found(
             "catch-all handler",
-            [evidence for evidence, _ in catch_all],
+            [evidence for evidence, _, _ in catch_all],
             met="unexpected errors are caught and answered as a bare 500",
             missing="no handler for unexpected exceptions: the framework's default page answers",
             fix="catch every unhandled exception in one place and answer a generic 500 problem",
@@ -421,7 +424,7 @@ def error_format(facts: Facts) -> Assessment:
     requirements[-1] = only_if(
         facts.framework != "unknown", "no web framework found", requirements[-1]
     )
-    logged = [evidence for evidence, node in catch_all if _logs_errors(facts, node)]
+    logged = [evidence for evidence, node, module in catch_all if _logs_errors(facts, module, node)]
     if catch_all:
         requirements.append(
             found(
@@ -430,7 +433,7 @@ def error_format(facts: Facts) -> Assessment:
                 met="every unexpected error is logged with its traceback",
                 missing="the catch-all handler does not log the error",
                 fix="log the exception (logger.exception) with the request ID before answering",
-                where=[evidence for evidence, _ in catch_all],
+                where=[evidence for evidence, _, _ in catch_all],
             )
         )
     return requirements
