@@ -21,9 +21,10 @@ wrk drives them on loopback, one app at a time, in alternating order, for three 
 authenticated, cached GET of one item, an authenticated list (one full page) and
 `/health/live`. Then: what each side does per request (counted where it can be), start-up to
 readiness (production settings, the median of five), resident memory after the load,
-`copier copy --defaults` time (rendering only) and the image size (`--image` builds one,
-slowly). Each figure is printed beside its target with PASS or MISS, with the machine's load
-before and after; it is a benchmark, not a test: it fails nothing.
+`copier copy --defaults` time (rendering only), and with `--image` the image: its size and
+its start-up to readiness in a read-only container (benchmarks/image_figures.py). Each figure
+is printed beside its target with PASS or MISS, with the machine's load before and after; it
+is a benchmark, not a test: it fails nothing.
 
 Run it from the template repository:
 `uv run python benchmarks/standards_cost.py [--rounds N] [--duration S] [--project PATH]
@@ -54,6 +55,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import peer as peer_side
+from benchmarks.image_figures import ImageFigures, measure_image
 from benchmarks.startup import time_generation
 from tests.support.commands import (
     pin_python_for_generated_projects,
@@ -585,40 +587,6 @@ def measure_startup(apps: Sequence[App], runs: int) -> dict[str, list[float]]:
     return timings
 
 
-def image_size_mb(build: bool, project: Path) -> tuple[float | None, str]:
-    """The size of an image built from the project, if one is built here (`--image`)."""
-    if not build:
-        return None, (
-            "not built in this run: `--image` builds one here (minutes), or "
-            "`uv run pytest tests/test_image.py -m image` prints `[image] ...: N MB`"
-        )
-    from tests.support.images import (  # noqa: PLC0415
-        ContainerTools,
-        build_image,
-        ensure_stand_ins,
-        missing_tools,
-    )
-
-    missing = missing_tools()
-    if missing:
-        return None, f"not built: {', '.join(missing)} missing"
-    print("image ...", flush=True)
-    tools = ContainerTools.create()
-    stand_ins = ensure_stand_ins(tools)
-    reference = f"localhost/goldenpath-bench-{PACKAGE}:latest"
-    started = time.perf_counter()
-    try:
-        build_image(tools, project, reference, build_args=stand_ins.build_args())
-    except Exception as error:  # a failed build is a figure missing, not a failed benchmark
-        return None, f"the build failed: {str(error).splitlines()[0]}"
-    built_in = time.perf_counter() - started
-    try:
-        size = int(str(tools.image_inspect(reference)["Size"])) / 1e6
-    finally:
-        tools.run("podman", "rmi", "--force", reference, check=False)
-    return size, f"built in {built_in:.0f} s on stand-in base images (tests/support/images.py)"
-
-
 def _row(name: str, label: str, result: WrkResult) -> str:
     return (
         f"{name:<42} {label:<10} {result.requests_per_second:8.0f} {result.p50_ms:8.2f}"
@@ -729,7 +697,7 @@ def print_process(
     startup: Mapping[str, Sequence[float]],
     rss: Mapping[str, Sequence[float]],
     generation: Sequence[float],
-    image: tuple[float | None, str],
+    image: ImageFigures,
     verdicts: dict[str, bool],
 ) -> None:
     """The process and project figures beside their targets."""
@@ -751,14 +719,21 @@ def print_process(
         f"RSS after warm-up and load          {memory:6.1f} MB  (bare FastAPI "
         f"{max(rss[BARE]):.1f} MB)   target < {RSS_TARGET_MB:g} MB: {verdict(verdicts['RSS'])}"
     )
-    image_mb, image_note = image
-    if image_mb is None:
-        print(f"image size                          {image_note}   target < {IMAGE_TARGET_MB:g} MB")
+    if image.size_mb is None:
+        print(f"image size                          {image.note}   target < {IMAGE_TARGET_MB:g} MB")
     else:
-        verdicts["image"] = image_mb < IMAGE_TARGET_MB
+        verdicts["image"] = image.size_mb < IMAGE_TARGET_MB
         print(
-            f"image size                          {image_mb:6.1f} MB  ({image_note})   "
+            f"image size                          {image.size_mb:6.1f} MB  ({image.note})   "
             f"target < {IMAGE_TARGET_MB:g} MB: {verdict(verdicts['image'])}"
+        )
+    if image.median_to_ready is not None:
+        verdicts["start-up in the image"] = image.median_to_ready < STARTUP_TARGET_SECONDS
+        print(
+            f"start-up in the image               {image.median_to_ready:6.2f} s   (the "
+            f"container's process start to /health/ready 200, median of {len(image.to_ready)}, "
+            f"read-only, the same settings)   target < {STARTUP_TARGET_SECONDS:g} s: "
+            f"{verdict(verdicts['start-up in the image'])}"
         )
     print(
         f"copier copy --defaults (no tasks)   {statistics.median(generation):6.2f} s   "
@@ -985,13 +960,14 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one sitting, in order
                     duration=args.duration,
                     connections=args.connections,
                 )
+                # While PostgreSQL, Redis and the OTLP receiver still run: its start-ups need them.
+                image = measure_image(args.image, project, PACKAGE, generated.env, args.startups)
         finally:
             redis.destroy()
             postgres.destroy()
-        verdicts = print_load(results, args.rounds)  # before the image build, which may fail
+        verdicts = print_load(results, args.rounds)
         if counted:
             print_census(counted, with_peer=PEER in counted)
-        image = image_size_mb(args.image, project)
 
     print_process(startup, rss, generation, image, verdicts)
     print(f"\nmachine: {machine_load()}")

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from . import healthcheck
+from . import healthcheck, stdlib_bytecode
 from .logging import add_processor, configure_logging
 from .settings import ChassisSettings, ConfigurationError
 
@@ -87,9 +87,12 @@ def _register_processes(commands: Subcommands) -> None:
     openapi.add_argument("--output", default="-", help="file to write (default: stdout)")
     openapi.set_defaults(handler=_openapi)
     healthcheck.register(commands)
+    stdlib_bytecode.register(commands)
 
 
-_PROCESS_COMMANDS = frozenset({"serve", "worker", "migrate", "openapi", "healthcheck"})
+_PROCESS_COMMANDS = frozenset(
+    {"serve", "worker", "migrate", "openapi", "healthcheck", "compile-stdlib"}
+)
 # The long-running processes: their output is their log.
 _LOGGING_TO_STDOUT: frozenset[Command] = frozenset({_serve, _worker})
 

@@ -1,0 +1,118 @@
+"""The image's figures for `standards_cost.py --image`: its size, and how long it takes to start.
+
+Start-up in the image is timed from the moment the container's process started (podman's
+`State.StartedAt`) to `/health/ready` answering 200, with the same production settings (and the
+same PostgreSQL, Redis and OTLP receiver) as the other start-ups of the run, in a read-only
+container. Creating the container is left out: here podman's `vfs` storage copies the whole image
+for each container, which says nothing about a cluster.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.images import ContainerTools, build_image, ensure_stand_ins, missing_tools
+from tests.support.servers import free_port
+
+READY_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class ImageFigures:
+    size_mb: float | None
+    note: str
+    # From the container's process start to /health/ready 200, one per start.
+    to_ready: Sequence[float] = field(default_factory=list)
+
+    @property
+    def median_to_ready(self) -> float | None:
+        return statistics.median(self.to_ready) if self.to_ready else None
+
+
+def measure_image(
+    build: bool, project: Path, package: str, environment: Mapping[str, str], runs: int
+) -> ImageFigures:
+    """Build the project's image on the stand-in bases, weigh it, and time its start-ups."""
+    if not build:
+        return ImageFigures(
+            None,
+            "not built in this run: `--image` builds one here (minutes), or "
+            "`uv run pytest tests/test_image.py -m image` prints `[image] ...: N MB`",
+        )
+    missing = missing_tools()
+    if missing:
+        return ImageFigures(None, f"not built: {', '.join(missing)} missing")
+    print("image ...", flush=True)
+    tools = ContainerTools.create()
+    stand_ins = ensure_stand_ins(tools)
+    reference = f"localhost/goldenpath-bench-{package}:latest"
+    started = time.perf_counter()
+    try:
+        build_image(tools, project, reference, build_args=stand_ins.build_args())
+    except Exception as error:  # a failed build is a figure missing, not a failed benchmark
+        return ImageFigures(None, f"the build failed: {str(error).splitlines()[0]}")
+    built_in = time.perf_counter() - started
+    try:
+        size = int(str(tools.image_inspect(reference)["Size"])) / 1e6
+        to_ready = [time_to_ready(tools, reference, environment) for _ in range(runs)]
+    finally:
+        tools.run("podman", "rmi", "--force", reference, check=False)
+    note = f"built in {built_in:.0f} s on stand-in base images (tests/support/images.py)"
+    return ImageFigures(size, note, to_ready)
+
+
+# Kubernetes' restrictions, as deploy/k8s sets them and tests/test_image.py runs the image.
+_RESTRICTED = (
+    "--network", "host", "--pids-limit", "0", "--read-only", "--tmpfs", "/tmp",  # noqa: S108
+    "--cap-drop", "ALL",
+)  # fmt: skip
+
+
+def time_to_ready(tools: ContainerTools, reference: str, environment: Mapping[str, str]) -> float:
+    name = f"goldenpath-bench-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    settings = dict(environment) | {"HOST": "127.0.0.1", "PORT": str(port)}
+    arguments = [item for key, value in settings.items() for item in ("--env", f"{key}={value}")]
+    url = f"http://127.0.0.1:{port}/health/ready"
+    tools.run(
+        "podman", "run", "--detach", "--name", name, "--health-interval", "disable",
+        *_RESTRICTED, *arguments, reference,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        with httpx.Client(timeout=1) as client:
+            while time.monotonic() < deadline:
+                try:
+                    if client.get(url).status_code == 200:
+                        return time.time() - _started_at(tools, name)
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.01)
+        logs = tools.run("podman", "logs", name, check=False)
+        raise RuntimeError(f"the image never became ready:\n{logs.stdout}{logs.stderr}")
+    finally:
+        subprocess.run(
+            ["podman", "rm", "--force", "--time", "0", name],
+            env=tools.env(),
+            capture_output=True,
+            check=False,
+        )
+
+
+def _started_at(tools: ContainerTools, name: str) -> float:
+    """When the container's process started, as a Unix time (podman gives nanoseconds)."""
+    inspected = tools.run("podman", "inspect", name, "--format", "{{json .State.StartedAt}}")
+    stamp: str = json.loads(inspected.stdout)
+    seconds, _, fraction = stamp.removesuffix("Z").partition(".")
+    whole = datetime.datetime.fromisoformat(seconds).replace(tzinfo=datetime.UTC)
+    return whole.timestamp() + float(f"0.{fraction or 0}")
