@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,43 +32,65 @@ class ImageFigures:
     size_mb: float | None
     note: str
     # From the container's process start to /health/ready 200, one per start.
-    to_ready: Sequence[float] = field(default_factory=list)
+    to_ready: list[float] = field(default_factory=list)
 
     @property
     def median_to_ready(self) -> float | None:
         return statistics.median(self.to_ready) if self.to_ready else None
 
 
-def measure_image(
-    build: bool, project: Path, package: str, environment: Mapping[str, str], runs: int
-) -> ImageFigures:
-    """Build the project's image on the stand-in bases, weigh it, and time its start-ups."""
+@dataclass(frozen=True)
+class ImageSide:
+    """A project to build, and the production settings its container starts with."""
+
+    project: Path
+    environment: Mapping[str, str]
+
+
+def measure_images(
+    build: bool, sides: Mapping[str, ImageSide], package: str, runs: int
+) -> dict[str, ImageFigures]:
+    """Build each side's image on the stand-in bases, weigh it, and time its start-ups (the
+    sides alternate, start by start, so they share the machine's moods)."""
     if not build:
-        return ImageFigures(
-            None,
+        note = (
             "not built in this run: `--image` builds one here (minutes), or "
-            "`uv run pytest tests/test_image.py -m image` prints `[image] ...: N MB`",
+            "`uv run pytest tests/test_image.py -m image` prints `[image] ...: N MB`"
         )
+        return {label: ImageFigures(None, note) for label in sides}
     missing = missing_tools()
     if missing:
-        return ImageFigures(None, f"not built: {', '.join(missing)} missing")
+        return {
+            label: ImageFigures(None, f"not built: {', '.join(missing)} missing") for label in sides
+        }
     print("image ...", flush=True)
     tools = ContainerTools.create()
     stand_ins = ensure_stand_ins(tools)
-    reference = f"localhost/goldenpath-bench-{package}:latest"
-    started = time.perf_counter()
+    figures: dict[str, ImageFigures] = {}
+    built: dict[str, str] = {}
     try:
-        build_image(tools, project, reference, build_args=stand_ins.build_args())
-    except Exception as error:  # a failed build is a figure missing, not a failed benchmark
-        return ImageFigures(None, f"the build failed: {str(error).splitlines()[0]}")
-    built_in = time.perf_counter() - started
-    try:
-        size = int(str(tools.image_inspect(reference)["Size"])) / 1e6
-        to_ready = [time_to_ready(tools, reference, environment) for _ in range(runs)]
+        for label, side in sides.items():
+            reference = f"localhost/goldenpath-bench-{package}-{label}:latest"
+            started = time.perf_counter()
+            try:
+                build_image(tools, side.project, reference, build_args=stand_ins.build_args())
+            except Exception as error:  # a failed build is a figure missing, not a failure
+                figures[label] = ImageFigures(
+                    None, f"the build failed: {str(error).splitlines()[0]}"
+                )
+                continue
+            built[label] = reference
+            size = int(str(tools.image_inspect(reference)["Size"])) / 1e6
+            note = f"built in {time.perf_counter() - started:.0f} s on stand-in base images"
+            figures[label] = ImageFigures(size, note, [])
+        for _ in range(runs):
+            for label, reference in built.items():
+                seconds = time_to_ready(tools, reference, sides[label].environment)
+                figures[label].to_ready.append(seconds)
     finally:
-        tools.run("podman", "rmi", "--force", reference, check=False)
-    note = f"built in {built_in:.0f} s on stand-in base images (tests/support/images.py)"
-    return ImageFigures(size, note, to_ready)
+        for reference in built.values():
+            tools.run("podman", "rmi", "--force", reference, check=False)
+    return figures
 
 
 # Kubernetes' restrictions, as deploy/k8s sets them and tests/test_image.py runs the image.

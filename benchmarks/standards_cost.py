@@ -55,7 +55,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import peer as peer_side
-from benchmarks.image_figures import ImageFigures, measure_image
+from benchmarks.image_figures import ImageFigures, ImageSide, measure_images
 from benchmarks.startup import time_generation
 from tests.support.commands import (
     pin_python_for_generated_projects,
@@ -697,7 +697,7 @@ def print_process(
     startup: Mapping[str, Sequence[float]],
     rss: Mapping[str, Sequence[float]],
     generation: Sequence[float],
-    image: ImageFigures,
+    images: Mapping[str, ImageFigures],
     verdicts: dict[str, bool],
 ) -> None:
     """The process and project figures beside their targets."""
@@ -719,20 +719,29 @@ def print_process(
         f"RSS after warm-up and load          {memory:6.1f} MB  (bare FastAPI "
         f"{max(rss[BARE]):.1f} MB)   target < {RSS_TARGET_MB:g} MB: {verdict(verdicts['RSS'])}"
     )
+    image = images[GENERATED]
+    others = "".join(
+        f"; {label} {figures.size_mb:.1f} MB" for label, figures in images.items()
+        if label != GENERATED and figures.size_mb is not None
+    )  # fmt: skip
     if image.size_mb is None:
         print(f"image size                          {image.note}   target < {IMAGE_TARGET_MB:g} MB")
     else:
         verdicts["image"] = image.size_mb < IMAGE_TARGET_MB
         print(
-            f"image size                          {image.size_mb:6.1f} MB  ({image.note})   "
-            f"target < {IMAGE_TARGET_MB:g} MB: {verdict(verdicts['image'])}"
+            f"image size                          {image.size_mb:6.1f} MB  ({image.note}{others})"
+            f"   target < {IMAGE_TARGET_MB:g} MB: {verdict(verdicts['image'])}"
         )
     if image.median_to_ready is not None:
         verdicts["start-up in the image"] = image.median_to_ready < STARTUP_TARGET_SECONDS
+        others = "".join(
+            f"; {label} {figures.median_to_ready:.2f} s" for label, figures in images.items()
+            if label != GENERATED and figures.median_to_ready is not None
+        )  # fmt: skip
         print(
             f"start-up in the image               {image.median_to_ready:6.2f} s   (the "
             f"container's process start to /health/ready 200, median of {len(image.to_ready)}, "
-            f"read-only, the same settings)   target < {STARTUP_TARGET_SECONDS:g} s: "
+            f"read-only, the same settings{others})   target < {STARTUP_TARGET_SECONDS:g} s: "
             f"{verdict(verdicts['start-up in the image'])}"
         )
     print(
@@ -894,6 +903,7 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one sitting, in order
                 apps: list[App] = []
                 payloads: dict[str, object] = {}
                 generated: ServiceSide | None = None
+                before: ServiceSide | None = None
                 for label, side_project in sides:
                     side, seeded = prepare_service(
                         label,
@@ -907,6 +917,8 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one sitting, in order
                     apps.append(App(label, side.start, endpoints))
                     if label == GENERATED:
                         generated, payloads = side, seeded
+                    else:
+                        before = side
                 assert generated is not None
                 (workdir / "payloads.json").write_text(json.dumps(payloads))
                 item_only = {ITEM: apps[0].endpoints[ITEM]}
@@ -961,7 +973,10 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one sitting, in order
                     connections=args.connections,
                 )
                 # While PostgreSQL, Redis and the OTLP receiver still run: its start-ups need them.
-                image = measure_image(args.image, project, PACKAGE, generated.env, args.startups)
+                image_sides = {GENERATED: ImageSide(project, generated.env)} | (
+                    {BEFORE: ImageSide(args.before, before.env)} if before is not None else {}
+                )
+                images = measure_images(args.image, image_sides, PACKAGE, args.startups)
         finally:
             redis.destroy()
             postgres.destroy()
@@ -969,7 +984,7 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one sitting, in order
         if counted:
             print_census(counted, with_peer=PEER in counted)
 
-    print_process(startup, rss, generation, image, verdicts)
+    print_process(startup, rss, generation, images, verdicts)
     print(f"\nmachine: {machine_load()}")
     summary = ", ".join(f"{name} {verdict(passed)}" for name, passed in verdicts.items())
     print(f"\nSummary: {summary}")
