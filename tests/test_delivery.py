@@ -73,8 +73,13 @@ def test_ops1_base_images_are_pinned_by_digest_and_overridable(project: Generate
     first_from = re.search(r"^FROM ", dockerfile, flags=re.MULTILINE)
     assert first_from is not None
     assert dockerfile.index("ARG UV_IMAGE") < first_from.start(), "the ARGs must be global"
-    used = [image for image, stage in froms if not stage.startswith("default-")]
-    assert used == ["${UV_IMAGE}", "${BUILDER_IMAGE}", "${RUNTIME_IMAGE}"]
+    stages = {stage: image for image, stage in froms if not stage.startswith("default-")}
+    assert stages == {
+        "uv": "${UV_IMAGE}",
+        "runtime-base": "${RUNTIME_IMAGE}",
+        "build": "${BUILDER_IMAGE}",
+        "": "runtime-base",  # the final stage: the runtime, whose stdlib the build compiled
+    }
     assert "uv sync --locked --no-dev --no-editable" in dockerfile
     assert "--mount=type=cache,target=/root/.cache/uv" in dockerfile
 
