@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import Mapping
@@ -21,7 +20,13 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.images import ContainerTools, build_image, ensure_stand_ins, missing_tools
+from tests.support.images import (
+    RESTRICTED_RUN,
+    ContainerTools,
+    build_image,
+    ensure_stand_ins,
+    missing_tools,
+)
 from tests.support.servers import free_port
 
 READY_TIMEOUT_SECONDS = 60
@@ -93,13 +98,6 @@ def measure_images(
     return figures
 
 
-# Kubernetes' restrictions, as deploy/k8s sets them and tests/test_image.py runs the image.
-_RESTRICTED = (
-    "--network", "host", "--pids-limit", "0", "--read-only", "--tmpfs", "/tmp",  # noqa: S108
-    "--cap-drop", "ALL",
-)  # fmt: skip
-
-
 def time_to_ready(tools: ContainerTools, reference: str, environment: Mapping[str, str]) -> float:
     name = f"goldenpath-bench-{uuid.uuid4().hex[:8]}"
     port = free_port()
@@ -108,7 +106,7 @@ def time_to_ready(tools: ContainerTools, reference: str, environment: Mapping[st
     url = f"http://127.0.0.1:{port}/health/ready"
     tools.run(
         "podman", "run", "--detach", "--name", name, "--health-interval", "disable",
-        *_RESTRICTED, *arguments, reference,
+        *RESTRICTED_RUN, *arguments, reference,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -123,12 +121,7 @@ def time_to_ready(tools: ContainerTools, reference: str, environment: Mapping[st
         logs = tools.run("podman", "logs", name, check=False)
         raise RuntimeError(f"the image never became ready:\n{logs.stdout}{logs.stderr}")
     finally:
-        subprocess.run(
-            ["podman", "rm", "--force", "--time", "0", name],
-            env=tools.env(),
-            capture_output=True,
-            check=False,
-        )
+        tools.remove_container(name)
 
 
 def _started_at(tools: ContainerTools, name: str) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import pytest
 from benchmarks.image_figures import READY_TIMEOUT_SECONDS, time_to_ready
 from tests.support.images import (
     NONROOT_UID,
+    RESTRICTED_RUN,
     ContainerTools,
     build_image,
     ensure_stand_ins,
@@ -259,16 +259,13 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
     arguments = _production_arguments(postgres, redis, port)
     # The release order: migrations first, from the same image (they ship inside the package).
     migrated = tools.run(
-        "podman", "run", "--rm", "--network", "host", "--pids-limit", "0", "--read-only",
-        "--tmpfs", "/tmp", "--cap-drop", "ALL", *arguments, image.reference, "migrate",
+        "podman", "run", "--rm", *RESTRICTED_RUN, *arguments, image.reference, "migrate",
         check=False,
     )  # fmt: skip
     assert migrated.returncode == 0, f"migrate failed:\n{migrated.stdout}{migrated.stderr}"
     tools.run(
-        "podman", "run", "--detach", "--name", name, "--network", "host", "--pids-limit", "0",
-        # Kubernetes' restrictions (deploy/k8s): read-only root with a /tmp, no capabilities.
-        "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
-        "--security-opt", "no-new-privileges",
+        "podman", "run", "--detach", "--name", name,
+        *RESTRICTED_RUN, "--security-opt", "no-new-privileges",
         # Keep the HEALTHCHECK but run it on demand: there is no systemd here for its timer.
         "--health-interval", "disable",
         *arguments, image.reference,
@@ -297,12 +294,7 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
         assert stopped_in < STOP_TIMEOUT_SECONDS, "podman had to kill the container"
         report(pytestconfig, f"container stopped gracefully in {stopped_in:.1f} s (exit 0)")
     finally:
-        subprocess.run(
-            ["podman", "rm", "--force", "--time", "0", name],
-            env=tools.env(),
-            capture_output=True,
-            check=False,
-        )
+        tools.remove_container(name)
 
 
 # `python -v` says where each module's code came from: "code object from /x.py" when it was
@@ -326,17 +318,14 @@ def test_ops1_the_images_processes_compile_nothing_when_they_start(
     name = f"goldenpath-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
     arguments = _production_arguments(postgres, redis, port, PYTHONVERBOSE="1")
-    restricted = (
-        "--network", "host", "--pids-limit", "0", "--read-only", "--tmpfs", "/tmp",
-        "--cap-drop", "ALL",
-    )  # fmt: skip
     migrated = tools.run(
-        "podman", "run", "--rm", *restricted, *arguments, image.reference, "migrate", check=False
-    )
+        "podman", "run", "--rm", *RESTRICTED_RUN, *arguments, image.reference, "migrate",
+        check=False,
+    )  # fmt: skip
     assert migrated.returncode == 0, f"migrate failed:\n{migrated.stderr[-6000:]}"
     tools.run(
         "podman", "run", "--detach", "--name", name, "--health-interval", "disable",
-        *restricted, *arguments, image.reference,
+        *RESTRICTED_RUN, *arguments, image.reference,
     )  # fmt: skip
     try:
         base_url = f"http://127.0.0.1:{port}"
@@ -344,19 +333,14 @@ def test_ops1_the_images_processes_compile_nothing_when_they_start(
         # A request through the whole stack (authentication refuses it), then the check.
         assert httpx.get(base_url + "/v1/items", timeout=5).status_code == 401
         health = tools.run(
-            "podman", "run", "--rm", *restricted, *arguments, image.reference, "healthcheck",
+            "podman", "run", "--rm", *RESTRICTED_RUN, *arguments, image.reference, "healthcheck",
             check=False,
         )  # fmt: skip
         assert health.returncode == 0, f"healthcheck failed:\n{health.stderr[-6000:]}"
         tools.run("podman", "stop", "--time", str(STOP_TIMEOUT_SECONDS), name)
         served = tools.run("podman", "logs", name, check=False)
     finally:
-        subprocess.run(
-            ["podman", "rm", "--force", "--time", "0", name],
-            env=tools.env(),
-            capture_output=True,
-            check=False,
-        )
+        tools.remove_container(name)
     outputs = {
         "migrate": migrated.stderr,
         "serve": served.stdout + served.stderr,

@@ -42,6 +42,12 @@ RUNTIME_PACKAGES = (
 )  # fmt: skip
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 NONROOT_UID = 65532
+# How the tests and the benchmark run the image: on loopback, with Kubernetes' restrictions
+# (deploy/k8s): a read-only root with a /tmp, no capabilities.
+RESTRICTED_RUN = (
+    "--network", "host", "--pids-limit", "0", "--read-only", "--tmpfs", "/tmp",
+    "--cap-drop", "ALL",
+)  # fmt: skip
 REQUIRED_TOOLS = ("buildah", "podman", "runc", "debootstrap")
 
 
@@ -138,6 +144,10 @@ class ContainerTools:
                 f"--- stderr ---\n{completed.stderr[-8000:]}"
             )
         return completed
+
+    def remove_container(self, name: str) -> None:
+        """Remove a container, running or not, at once; quietly, for `finally` blocks."""
+        self.run("podman", "rm", "--force", "--time", "0", name, check=False)
 
     def image_exists(self, reference: str) -> bool:
         return self.run("podman", "image", "exists", reference, check=False).returncode == 0
