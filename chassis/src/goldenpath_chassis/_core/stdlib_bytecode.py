@@ -12,7 +12,7 @@ Which modules: a fresh interpreter does what `serve` does up to its first answer
 with tracing on, uvicorn's configuration loaded, the lifespan run on an SQLite database, one
 probe answered), then imports what comes later or in the other processes (the first span
 export, the Redis client, the PostgreSQL driver if installed, the worker, the migrations).
-Only those: the whole standard library would weigh about twice as much in the image.
+Only those: the image carries no bytecode for modules the service never loads.
 
 Each file is checked against a hash of its source when it is imported, not against the
 source's modification time, which a builder's copy between stages may round to the second.
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# The module is imported with the command line (for `register`), so by `healthcheck` too, every
-# few seconds: what only the command needs is imported inside it.
+# The module is imported with the command line (for `register`), so by every health check too:
+# what only the command needs is imported inside it.
 # ruff: noqa: PLC0415
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ _MARKER = "STDLIB_SOURCES "
 
 # Run in a fresh interpreter (the command's own imports would count otherwise); argv[1] is the
 # service's package. Prints the standard library sources it loaded, relative to the stdlib.
-_RECORD = """
+_RECORD = (
+    f"MARKER = {_MARKER!r}\n"
+    + """
 import asyncio, importlib, importlib.machinery, importlib.util, json, sys, sysconfig
 from pathlib import Path
 
@@ -106,8 +108,9 @@ for module in list(sys.modules.values()):
     origin = Path(spec.origin)
     if origin.is_relative_to(stdlib):
         sources.add(origin.relative_to(stdlib).as_posix())
-print("STDLIB_SOURCES " + json.dumps(sorted(sources)))
+print(MARKER + json.dumps(sorted(sources)))
 """
+)
 
 
 class RecordingError(RuntimeError):
