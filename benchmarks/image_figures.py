@@ -25,6 +25,7 @@ from tests.support.images import (
     ContainerTools,
     build_image,
     ensure_stand_ins,
+    env_arguments,
     missing_tools,
 )
 from tests.support.servers import free_port
@@ -102,7 +103,7 @@ def time_to_ready(tools: ContainerTools, reference: str, environment: Mapping[st
     name = f"goldenpath-bench-{uuid.uuid4().hex[:8]}"
     port = free_port()
     settings = dict(environment) | {"HOST": "127.0.0.1", "PORT": str(port)}
-    arguments = [item for key, value in settings.items() for item in ("--env", f"{key}={value}")]
+    arguments = env_arguments(settings)
     url = f"http://127.0.0.1:{port}/health/ready"
     tools.run(
         "podman", "run", "--detach", "--name", name, "--health-interval", "disable",

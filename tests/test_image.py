@@ -29,6 +29,7 @@ from tests.support.images import (
     ContainerTools,
     build_image,
     ensure_stand_ins,
+    env_arguments,
     missing_tools,
 )
 from tests.support.projects import GeneratedProject
@@ -245,12 +246,6 @@ def _production_environment(postgres: Any, redis: Any, port: int, **more: str) -
     }
 
 
-def _production_arguments(postgres: Any, redis: Any, port: int, **more: str) -> list[str]:
-    """`--env` arguments of `_production_environment`."""
-    environment = _production_environment(postgres, redis, port, **more)
-    return [item for key, value in environment.items() for item in ("--env", f"{key}={value}")]
-
-
 def _wait_ready(base_url: str, tools: ContainerTools, name: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -280,7 +275,7 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
 ) -> None:
     name = f"goldenpath-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
-    arguments = _production_arguments(postgres, redis, port)
+    arguments = env_arguments(_production_environment(postgres, redis, port))
     # The release order: migrations first, from the same image (they ship inside the package).
     migrated = tools.run(
         "podman", "run", "--rm", *RESTRICTED_RUN, *arguments, image.reference, "migrate",
@@ -341,7 +336,7 @@ def test_ops1_the_images_processes_compile_nothing_when_they_start(
     every module as bytecode, in a read-only container that could keep nothing it compiled."""
     name = f"goldenpath-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
-    arguments = _production_arguments(postgres, redis, port, PYTHONVERBOSE="1")
+    arguments = env_arguments(_production_environment(postgres, redis, port, PYTHONVERBOSE="1"))
     migrated = tools.run(
         "podman", "run", "--rm", *RESTRICTED_RUN, *arguments, image.reference, "migrate",
         check=False,
@@ -392,7 +387,7 @@ def test_ops1_the_benchmark_times_the_images_start_up(
 ) -> None:
     """`benchmarks/standards_cost.py --image` times the image's start-up as this does."""
     environment = _production_environment(postgres, redis, free_port())
-    arguments = [item for key, value in environment.items() for item in ("--env", f"{key}={value}")]
+    arguments = env_arguments(environment)
     tools.run("podman", "run", "--rm", "--network", "host", *arguments, image.reference, "migrate")
     seconds = time_to_ready(tools, image.reference, environment)
     # From the process's start, not from `podman run`: less than the whole wait, more than 0.

@@ -51,6 +51,11 @@ RESTRICTED_RUN = (
 REQUIRED_TOOLS = ("buildah", "podman", "runc", "debootstrap")
 
 
+def env_arguments(environment: Mapping[str, str]) -> list[str]:
+    """`--env KEY=VALUE` for each variable, as `podman run` takes them."""
+    return [item for key, value in environment.items() for item in ("--env", f"{key}={value}")]
+
+
 class ImageToolsMissingError(RuntimeError):
     """buildah, podman, runc or debootstrap is not installed."""
 
