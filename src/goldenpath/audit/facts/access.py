@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from goldenpath.audit.model import Evidence
 
-from .python import PythonModule, dotted, keyword, last_name
+from .python import PythonModule, dotted, elements, keyword, last_name
 from .routes import Key, Route
 from .symbols import UNKNOWN, External, Local, Symbols, returned
 
@@ -479,7 +479,7 @@ class AccessAnalysis:
             router = routers.get(key)
             if router is None:
                 continue
-            for item in _items(keyword(router.call, "middleware")):
+            for item in elements(keyword(router.call, "middleware")):
                 if isinstance(item, ast.Call) and item.args:
                     judgements.append(self._middleware_class(router.module, item.args[0]))
             judgements += [
@@ -638,12 +638,12 @@ class AccessAnalysis:
                 if member is not None:
                     return self._decorator_list(member.module, member.node, depth + 1)
             return []
-        return [(module, item) for item in _items(node)]
+        return [(module, item) for item in elements(node)]
 
     def _drf_permissions(self, module: PythonModule, values: ast.AST | None) -> Judgement | None:
         if values is None:
             return None
-        items = _items(values) if isinstance(values, ast.List | ast.Tuple) else None
+        items = elements(values) if isinstance(values, ast.List | ast.Tuple) else None
         if items is None:
             symbol = self._symbols.resolve(module, values)
             if isinstance(symbol, Local) and isinstance(symbol.node, ast.List | ast.Tuple):
@@ -835,7 +835,7 @@ class AccessAnalysis:
             for module, expression in route.inherited_dependencies
         ]
         judgements += [
-            self.dependency(route.module, item) for item in _items(route.keyword("dependencies"))
+            self.dependency(route.module, item) for item in elements(route.keyword("dependencies"))
         ]
         handler, module = route.handler, route.handler_module or route.module
         if isinstance(handler, Function):
@@ -881,10 +881,6 @@ class AccessAnalysis:
         return Access(
             OPEN, reason or "nothing checks a credential before the handler runs", route.evidence()
         )
-
-
-def _items(node: ast.AST | None) -> list[ast.expr]:
-    return list(node.elts) if isinstance(node, ast.List | ast.Tuple) else []
 
 
 def _parameters_of(function: Function) -> list[ast.arg]:

@@ -144,6 +144,11 @@ def keyword(call: ast.Call, name: str) -> ast.expr | None:
     return None
 
 
+def elements(node: ast.AST | None) -> list[ast.expr]:
+    """The items of a list or tuple display; nothing for any other expression."""
+    return list(node.elts) if isinstance(node, ast.List | ast.Tuple) else []
+
+
 def string_value(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value

@@ -25,7 +25,15 @@ from functools import cached_property
 
 from goldenpath.audit.model import Evidence
 
-from .python import PythonCode, PythonModule, dotted, keyword, last_name, string_value
+from .python import (
+    PythonCode,
+    PythonModule,
+    dotted,
+    elements,
+    keyword,
+    last_name,
+    string_value,
+)
 from .symbols import UNKNOWN, External, Local, Module, Symbols, module_level, returned
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
@@ -147,10 +155,6 @@ def _join(prefix: str, path: str, joins: str) -> str:
     if joins == "flask":
         return "/".join((prefix.rstrip("/"), path.lstrip("/"))) if path else prefix
     return prefix.rstrip("/") + path if path.startswith("/") else prefix + path
-
-
-def _items(node: ast.expr | None) -> list[ast.expr]:
-    return list(node.elts) if isinstance(node, ast.List | ast.Tuple) else []
 
 
 def _methods(value: object, default: str) -> tuple[str, ...]:
@@ -291,8 +295,8 @@ class Routes:
                             FACTORIES[kind],
                             prefix or "",
                             value,
-                            tuple((module, d) for d in _items(keyword(value, "dependencies"))),
-                            tuple((module, d) for d in _items(keyword(value, "decorators"))),
+                            tuple((module, d) for d in elements(keyword(value, "dependencies"))),
+                            tuple((module, d) for d in elements(keyword(value, "decorators"))),
                         )
         for module in self._code.modules:
             for call in module.calls():
@@ -319,7 +323,7 @@ class Routes:
                     Edge(
                         parent,
                         prefix or "",
-                        tuple((module, d) for d in _items(keyword(call, "dependencies"))),
+                        tuple((module, d) for d in elements(keyword(call, "dependencies"))),
                         "flask" if method == "register_blueprint" else "concat",
                     )
                 )
@@ -617,7 +621,7 @@ class Routes:
                     symbol.module, symbol.node, prefix, depth=depth + 1
                 )
             return
-        for element in _items(node):
+        for element in elements(node):
             if not isinstance(element, ast.Call):
                 continue
             path = self._symbols.string(
@@ -743,7 +747,7 @@ class Routes:
             if isinstance(symbol, Local) and isinstance(symbol.node, ast.expr):
                 yield from self._patterns(symbol.module, symbol.node, prefix, depth + 1)
             return
-        for element in _items(node):
+        for element in elements(node):
             if isinstance(element, ast.Starred):
                 yield from self._patterns(module, element.value, prefix, depth + 1)
                 continue
