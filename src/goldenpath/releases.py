@@ -145,11 +145,11 @@ class TemplateRepository:
         sha = self.resolve(ref)
         if sha is None:
             return None
-        described = git(self.path, "describe", "--tags", "--always", sha).strip()
+        described = self._describe(sha)
         timestamp = git(self.path, "show", "-s", "--format=%ct", sha).strip()
         return Release(
             described,
-            self.copier_version(sha),
+            self._version_described(sha, described),
             sha,
             datetime.fromtimestamp(int(timestamp), tz=UTC),
             tagged=False,
@@ -159,7 +159,12 @@ class TemplateRepository:
         """The PEP 440 version Copier gives a commit (dunamai's rules): the described tag
         with `.postN` past it, or `0.0.0.postN.dev0+hash` with N commits when no tag precedes
         it. Copier runs a versioned migration when an update crosses its version."""
-        described = git(self.path, "describe", "--tags", "--always", sha).strip()
+        return self._version_described(sha, self._describe(sha))
+
+    def _describe(self, sha: str) -> str:
+        return git(self.path, "describe", "--tags", "--always", sha).strip()
+
+    def _version_described(self, sha: str, described: str) -> Version:
         if found := DESCRIBED.match(described):
             try:
                 return Version(f"{found['tag']}.post{found['count']}+g{found['sha']}")

@@ -176,13 +176,15 @@ def _plan_untagged(
         )
     commits = tuple(template.commits_between(base, newest.commit))
     pending_commits = tuple(template.commits_between(base, target.commit))
+    current = template.commit_release(base)
+    assert current is not None  # `base` is a commit the template resolved
     return UpdatePlan(
         project=project,
         service=recorded.slug,
         source=recorded.src_path,
         recorded_commit=recorded.commit,
-        version=template.copier_version(base),
-        current=template.commit_release(base),
+        version=current.version,
+        current=current,
         newest=newest,
         target=target,
         missing=(newest,) if commits else (),
