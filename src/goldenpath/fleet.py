@@ -116,15 +116,16 @@ def behind(status: ServiceStatus, now: datetime) -> str:
     plan = status.plan
     if plan is None:
         return "-"
-    if plan.untagged:
-        count = len(plan.commits)
-        return f"{count} commit{'s' * (count != 1)} ({plan.days_behind(now)} d)" if count else "0"
-    if not plan.missing:
+    count = plan.behind
+    if not count:
         return "0"
-    return f"{len(plan.missing)} ({plan.days_behind(now)} d)"
+    if plan.untagged:
+        return f"{count} commit{'s' * (count != 1)} ({plan.days_behind(now)} d)"
+    return f"{count} ({plan.days_behind(now)} d)"
 
 
-def _update(status: ServiceStatus) -> str:
+def update_text(status: ServiceStatus) -> str:
+    """The update column: its outcome, the conflicted files, or the error's first line."""
     if status.error:
         return f"error: {status.error.splitlines()[0]}"
     if status.conflicts:
@@ -141,7 +142,7 @@ def table(statuses: Sequence[ServiceStatus], now: datetime) -> str:
             status.plan.newest.tag if status.plan else "-",
             behind(status, now),
             "-" if status.audit.score is None else f"{status.audit.score:.0f}%",
-            _update(status),
+            update_text(status),
         )
         for status in statuses
     ]

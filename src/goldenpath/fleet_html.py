@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from .fleet import CLEAN, CONFLICTS, FAILED, UP_TO_DATE, ServiceStatus
+from .fleet import CLEAN, CONFLICTS, FAILED, UP_TO_DATE, ServiceStatus, update_text
 from .fleet_audit import SCORED_AREAS
 from .update import UpdatePlan
 
@@ -102,11 +102,8 @@ def _behind(plan: UpdatePlan | None, count: int | None) -> str:
 
 def _row(status: ServiceStatus, now: datetime) -> str:
     plan = status.plan
-    count = (len(plan.commits) if plan.untagged else len(plan.missing)) if plan else None
+    count = plan.behind if plan else None
     update = status.update
-    update_text = f"{update}: {', '.join(status.conflicts)}" if status.conflicts else update
-    if status.error:
-        update_text = f"error: {status.error.splitlines()[0]}"
     cells = [
         _cell(status.service, status.service, title=str(status.repository)),
         _cell(plan.recorded_commit if plan else "-", plan.recorded_commit if plan else None),
@@ -124,7 +121,7 @@ def _row(status: ServiceStatus, now: datetime) -> str:
         _score(status.audit.score),
         *(_score(status.audit.area(key)) for key, _ in SCORED_AREAS),
         _cell(
-            update_text,
+            update_text(status),
             UPDATE_ORDER.get(update, 0),
             f"update-{update}",
             title=status.error or status.audit.note or "",

@@ -90,6 +90,11 @@ class UpdatePlan:
     commits_behind: int | None = None  # commits up to `newest` (None: the service's is unknown)
 
     @property
+    def behind(self) -> int:
+        """How far behind its newest, in the template's unit: commits if untagged, else releases."""
+        return len(self.commits) if self.untagged else len(self.missing)
+
+    @property
     def up_to_date(self) -> bool:
         """Nothing to apply: the service is on (or past) the target release."""
         return not self.pending
