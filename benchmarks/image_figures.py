@@ -13,7 +13,6 @@ import datetime
 import json
 import statistics
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,6 @@ from pathlib import Path
 import httpx
 
 from tests.support.images import (
-    RESTRICTED_RUN,
     ContainerTools,
     build_image,
     ensure_stand_ins,
@@ -100,16 +98,10 @@ def measure_images(
 
 
 def time_to_ready(tools: ContainerTools, reference: str, environment: Mapping[str, str]) -> float:
-    name = f"goldenpath-bench-{uuid.uuid4().hex[:8]}"
     port = free_port()
     settings = dict(environment) | {"HOST": "127.0.0.1", "PORT": str(port)}
-    arguments = env_arguments(settings)
     url = f"http://127.0.0.1:{port}/health/ready"
-    tools.run(
-        "podman", "run", "--detach", "--name", name, "--health-interval", "disable",
-        *RESTRICTED_RUN, *arguments, reference,
-    )  # fmt: skip
-    try:
+    with tools.serving(reference, env_arguments(settings)) as name:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         with httpx.Client(timeout=1) as client:
             while time.monotonic() < deadline:
@@ -121,8 +113,6 @@ def time_to_ready(tools: ContainerTools, reference: str, environment: Mapping[st
                 time.sleep(0.01)
         logs = tools.run("podman", "logs", name, check=False)
         raise RuntimeError(f"the image never became ready:\n{logs.stdout}{logs.stderr}")
-    finally:
-        tools.remove_container(name)
 
 
 def _started_at(tools: ContainerTools, name: str) -> float:

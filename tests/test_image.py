@@ -25,7 +25,6 @@ import pytest
 from benchmarks.image_figures import READY_TIMEOUT_SECONDS, time_to_ready
 from tests.support.images import (
     NONROOT_UID,
-    RESTRICTED_RUN,
     ContainerTools,
     build_image,
     ensure_stand_ins,
@@ -273,23 +272,12 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
     redis: Any,
     pytestconfig: pytest.Config,
 ) -> None:
-    name = f"goldenpath-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
     arguments = env_arguments(_production_environment(postgres, redis, port))
     # The release order: migrations first, from the same image (they ship inside the package).
-    migrated = tools.run(
-        "podman", "run", "--rm", *RESTRICTED_RUN, *arguments, image.reference, "migrate",
-        check=False,
-    )  # fmt: skip
+    migrated = tools.run_once(image.reference, arguments, "migrate")
     assert migrated.returncode == 0, f"migrate failed:\n{migrated.stdout}{migrated.stderr}"
-    tools.run(
-        "podman", "run", "--detach", "--name", name,
-        *RESTRICTED_RUN, "--security-opt", "no-new-privileges",
-        # Keep the HEALTHCHECK but run it on demand: there is no systemd here for its timer.
-        "--health-interval", "disable",
-        *arguments, image.reference,
-    )  # fmt: skip
-    try:
+    with tools.serving(image.reference, arguments) as name:
         base_url = f"http://127.0.0.1:{port}"
         _wait_ready(base_url, tools, name)
         ready = httpx.get(base_url + "/health/ready", timeout=5)
@@ -312,8 +300,6 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
         assert state["ExitCode"] == 0, f"exit code {state['ExitCode']}:\n{logs.stdout}{logs.stderr}"
         assert stopped_in < STOP_TIMEOUT_SECONDS, "podman had to kill the container"
         report(pytestconfig, f"container stopped gracefully in {stopped_in:.1f} s (exit 0)")
-    finally:
-        tools.remove_container(name)
 
 
 # `python -v` says where each module's code came from: "code object from /x.py" when it was
@@ -334,32 +320,19 @@ def test_ops1_the_images_processes_compile_nothing_when_they_start(
     """The standard library's bytecode, compiled in the build stage (`compile-stdlib`), is valid
     in the image: `migrate`, `serve` up to its first answers, and the HEALTHCHECK's command read
     every module as bytecode, in a read-only container that could keep nothing it compiled."""
-    name = f"goldenpath-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
     arguments = env_arguments(_production_environment(postgres, redis, port, PYTHONVERBOSE="1"))
-    migrated = tools.run(
-        "podman", "run", "--rm", *RESTRICTED_RUN, *arguments, image.reference, "migrate",
-        check=False,
-    )  # fmt: skip
+    migrated = tools.run_once(image.reference, arguments, "migrate")
     assert migrated.returncode == 0, f"migrate failed:\n{migrated.stderr[-6000:]}"
-    tools.run(
-        "podman", "run", "--detach", "--name", name, "--health-interval", "disable",
-        *RESTRICTED_RUN, *arguments, image.reference,
-    )  # fmt: skip
-    try:
+    with tools.serving(image.reference, arguments) as name:
         base_url = f"http://127.0.0.1:{port}"
         _wait_ready(base_url, tools, name)
         # A request through the whole stack (authentication refuses it), then the check.
         assert httpx.get(base_url + "/v1/items", timeout=5).status_code == 401
-        health = tools.run(
-            "podman", "run", "--rm", *RESTRICTED_RUN, *arguments, image.reference, "healthcheck",
-            check=False,
-        )  # fmt: skip
+        health = tools.run_once(image.reference, arguments, "healthcheck")
         assert health.returncode == 0, f"healthcheck failed:\n{health.stderr[-6000:]}"
         tools.run("podman", "stop", "--time", str(STOP_TIMEOUT_SECONDS), name)
         served = tools.run("podman", "logs", name, check=False)
-    finally:
-        tools.remove_container(name)
     outputs = {
         "migrate": migrated.stderr,
         "serve": served.stdout + served.stderr,
@@ -388,7 +361,7 @@ def test_ops1_the_benchmark_times_the_images_start_up(
     """`benchmarks/standards_cost.py --image` times the image's start-up as this does."""
     environment = _production_environment(postgres, redis, free_port())
     arguments = env_arguments(environment)
-    tools.run("podman", "run", "--rm", "--network", "host", *arguments, image.reference, "migrate")
+    assert tools.run_once(image.reference, arguments, "migrate").returncode == 0
     seconds = time_to_ready(tools, image.reference, environment)
     # From the process's start, not from `podman run`: less than the whole wait, more than 0.
     assert 0.05 < seconds < READY_TIMEOUT_SECONDS

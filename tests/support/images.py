@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +44,10 @@ RUNTIME_PACKAGES = (
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 NONROOT_UID = 65532
 # How the tests and the benchmark run the image: on loopback, with Kubernetes' restrictions
-# (deploy/k8s): a read-only root with a /tmp, no capabilities.
+# (deploy/k8s): a read-only root with a /tmp, no capabilities, no privilege escalation.
 RESTRICTED_RUN = (
     "--network", "host", "--pids-limit", "0", "--read-only", "--tmpfs", "/tmp",
-    "--cap-drop", "ALL",
+    "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 )  # fmt: skip
 REQUIRED_TOOLS = ("buildah", "podman", "runc", "debootstrap")
 
@@ -153,6 +154,30 @@ class ContainerTools:
     def remove_container(self, name: str) -> None:
         """Remove a container, running or not, at once; quietly, for `finally` blocks."""
         self.run("podman", "rm", "--force", "--time", "0", name, check=False)
+
+    def run_once(
+        self, reference: str, arguments: Sequence[str], *command: str
+    ) -> subprocess.CompletedProcess[str]:
+        """One command of the image (`migrate`, `healthcheck`), restricted, removed after."""
+        return self.run(
+            "podman", "run", "--rm", *RESTRICTED_RUN, *arguments, reference, *command,
+            check=False,
+        )  # fmt: skip
+
+    @contextlib.contextmanager
+    def serving(self, reference: str, arguments: Sequence[str]) -> Iterator[str]:
+        """The image's default command in the background, restricted, removed on exit; yields
+        the container's name. Its HEALTHCHECK is kept but run on demand (`podman healthcheck
+        run`): there is no systemd here for its timer."""
+        name = f"goldenpath-{uuid.uuid4().hex[:8]}"
+        self.run(
+            "podman", "run", "--detach", "--name", name, "--health-interval", "disable",
+            *RESTRICTED_RUN, *arguments, reference,
+        )  # fmt: skip
+        try:
+            yield name
+        finally:
+            self.remove_container(name)
 
     def image_exists(self, reference: str) -> bool:
         return self.run("podman", "image", "exists", reference, check=False).returncode == 0
