@@ -1,6 +1,6 @@
 """The database for a domain: models' base and mixins, the request's session, constraints."""
 
-from ._core.database import Database, DbSession
+from ._core.database import Database, DbSession, request_session
 from ._core.integrity import violation_of
 from ._core.models import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
 
@@ -11,5 +11,6 @@ __all__ = [
     "Timestamps",
     "UTCDateTime",
     "UUIDPrimaryKey",
+    "request_session",
     "violation_of",
 ]

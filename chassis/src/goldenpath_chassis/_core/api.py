@@ -8,14 +8,17 @@ the authenticator, and closes them in reverse order on shutdown.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import RouteContext, iter_route_contexts
+from starlette.routing import compile_path
 
 from .api_keys.repository import ApiKeyStore
 from .database import install_database_error_handlers
 from .docs import install_docs
+from .domain import Domain
 from .errors import install_error_handlers
 from .logging import get_logger
 from .metrics import HttpServerMetrics, RateLimitMetrics, metrics_endpoint, watch_database
@@ -104,6 +107,50 @@ def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
     )
 
 
+def _routes(domains: Iterable[Domain]) -> Iterator[tuple[Domain, RouteContext]]:
+    for domain in domains:
+        for router in domain.routers:
+            for route in iter_route_contexts(router.routes):
+                yield domain, route
+
+
+def _shadowing(own: Iterable[Domain], chassis: Iterable[Domain]) -> list[str]:
+    """The service's routes that would answer a request meant for a chassis route."""
+    taken = [
+        (route.methods, route.path)
+        for _, route in _routes(chassis)
+        if route.path and "{" not in route.path
+    ]
+    found = []
+    for domain, route in _routes(own):
+        pattern, _, _ = compile_path(str(route.path_format or route.path))
+        for methods, path in taken:
+            # No methods (a mount, a websocket) means any method.
+            overlap = not route.methods or not methods or route.methods & methods
+            if overlap and pattern.match(path):
+                found.append(f"domain {domain.name}: {route.path} answers the chassis's {path}")
+    return found
+
+
+def _include_domain_routes(app: FastAPI, service: Service) -> None:
+    """Every domain's routes: the service's first, then the chassis's (probes, sessions).
+
+    Routing tries routers in order, and each router passed costs a request a match against
+    each of its routes. The service's API is what is requested most, the probes least. As the
+    service's routes come first, one that would answer a chassis route's path would take its
+    requests: the service refuses to start instead.
+    """
+    domains = service.all_domains
+    own = service.own_domains
+    chassis = domains[: len(domains) - len(own)]
+    shadowing = _shadowing(own, chassis)
+    if shadowing:
+        raise ValueError("routes that would hide the chassis's: " + "; ".join(shadowing))
+    for domain in (*own, *chassis):
+        for router in domain.routers:
+            app.include_router(router)
+
+
 def build_api(service: Service, settings: ChassisSettings) -> FastAPI:
     """The service's ASGI app; its resources open when its lifespan starts."""
     instruments = Instruments.build(settings, service_version=service.version)
@@ -138,9 +185,7 @@ def build_api(service: Service, settings: ChassisSettings) -> FastAPI:
     install_database_error_handlers(app)
     install_openapi(app, package=service.package)
     _install_middleware(app, chassis)
-    for domain in service.all_domains:
-        for router in domain.routers:
-            app.include_router(router)
+    _include_domain_routes(app, service)
     # After the API: routing tries routes in order, and these are rarely requested.
     # /metrics shares the API's port, so it is protected like the API: Prometheus scrapes it
     # with an API key holding the `metrics:read` scope.

@@ -77,8 +77,8 @@ class Service:
         return self.settings.service_name
 
     @cached_property
-    def all_domains(self) -> tuple[Domain, ...]:
-        """The chassis's domains, then the service's, in the order declared."""
+    def own_domains(self) -> tuple[Domain, ...]:
+        """The service's domains, in the order declared, each router under a version."""
         own = tuple(self.domains())
         for domain in own:
             for router in domain.routers:
@@ -87,7 +87,12 @@ class Service:
                         f"domain {domain.name}: router {router.prefix!r} is not under a "
                         "version (/v1, /v2, ...)"
                     )
-        return check_domains((*self.chassis_domains(), *own))
+        return own
+
+    @cached_property
+    def all_domains(self) -> tuple[Domain, ...]:
+        """The chassis's domains, then the service's, in the order declared."""
+        return check_domains((*self.chassis_domains(), *self.own_domains))
 
     @property
     def scopes(self) -> Mapping[str, str]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
-from goldenpath_chassis.data import DbSession
+from fastapi import Depends, Request
+from goldenpath_chassis.data import request_session
 
 from .service import CategoryService
 
 
-async def get_category_service(session: DbSession) -> CategoryService:
-    return CategoryService(session)
+async def get_category_service(request: Request) -> CategoryService:
+    return CategoryService(request_session(request))
 
 
 CategoryServiceDep = Annotated[CategoryService, Depends(get_category_service)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from goldenpath_chassis.data import DbSession
+from goldenpath_chassis.data import request_session
 from goldenpath_chassis.web import resources_of, settings_of
 
 from .cache import item_cache, page_cache
@@ -14,7 +14,8 @@ from .service import ItemService
 
 # `async def` although nothing is awaited: FastAPI runs plain `def` dependencies in a thread
 # pool, a hop per request for what is a constructor call.
-async def get_item_service(session: DbSession, request: Request) -> ItemService:
+async def get_item_service(request: Request) -> ItemService:
+    session = request_session(request)
     settings = settings_of(request)
     cache = resources_of(request).cache
     return ItemService(
