@@ -31,6 +31,7 @@ Redis costs one timeout per cool-down, not one per request.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import time
@@ -96,6 +97,8 @@ class Rejection:
         return "rate-limiter-unavailable"
 
 
+# Parsed once per address: a server sees the same few peers (its proxies) again and again.
+@functools.lru_cache(maxsize=4096)
 def ip_bucket(address: str) -> str:
     """The unit an IP limit applies to: the address, or its /64 for IPv6."""
     try:
