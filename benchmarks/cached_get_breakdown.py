@@ -15,7 +15,9 @@ standard switched off at a time, and bare FastAPI serving the same payload. For 
 
 The difference to "production" is what the switched-off standard costs. Prints figures; fails
 nothing. `uv run python benchmarks/cached_get_breakdown.py [--rounds N] [--project PATH]`;
-`--profile DIR` also saves each configuration's cProfile statistics (read them with `pstats`;
+`--before PROJECT` adds another generated project's production configuration to every round
+(the service as it was before a change, on the same database and credentials); `--profile DIR`
+also saves each configuration's cProfile statistics (read them with `pstats`;
 cProfile counts each resumption of a coroutine as a call, so read call counts, not cumulative
 times, across an `await`).
 """
@@ -146,6 +148,7 @@ DRIVER = textwrap.dedent(
 )
 
 PRODUCTION = "production (as standards_cost.py)"
+BEFORE = "  --before project, production"
 BARE = "bare FastAPI, same payload"
 # Each configuration is the production environment with these variables changed.
 CONFIGURATIONS: dict[str, dict[str, str]] = {
@@ -245,6 +248,9 @@ def main() -> int:
         "--endpoint", choices=sorted(ENDPOINTS), default="item", help="the request to break down"
     )
     parser.add_argument(
+        "--before", type=Path, help="another generated, synced project to run beside it"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="a folder: write each configuration's cProfile statistics there (NAME.pstats)",
@@ -287,12 +293,18 @@ def main() -> int:
                     str(workdir / "payload.json"),
                     str(args.requests),
                 ]
-                results: dict[str, list[dict[str, float]]] = {name: [] for name in CONFIGURATIONS}
+                # Each configuration: the project it runs in, and its changes to the environment.
+                configurations = {
+                    name: (project, changes) for name, changes in CONFIGURATIONS.items()
+                }
+                if args.before is not None:
+                    configurations[BEFORE] = (args.before.resolve(), {})
+                results: dict[str, list[dict[str, float]]] = {name: [] for name in configurations}
                 for round_number in range(args.rounds):
-                    for name, changes in CONFIGURATIONS.items():
+                    for name, (where, changes) in configurations.items():
                         profile = profile_path(args.profile, name)
                         results[name].append(
-                            measure(project, driver, {**env, **changes, **profile}, arguments)
+                            measure(where, driver, {**env, **changes, **profile}, arguments)
                         )
                     print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
         finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.cached_get_breakdown import CONFIGURATIONS
+from benchmarks.cached_get_breakdown import BEFORE, CONFIGURATIONS
 from tests.support.projects import GeneratedProject
 
 pytestmark = pytest.mark.slow
@@ -43,6 +43,8 @@ def run_benchmark(script: str, *arguments: str) -> str:
 def test_breakdown_prints_every_configuration(
     default_project: GeneratedProject, endpoint: str, tmp_path: Path
 ) -> None:
+    # The item's run also compares the project with itself as `--before`, as a change would.
+    before = ["--before", str(default_project.path)] if endpoint == "item" else []
     output = run_benchmark(
         "cached_get_breakdown.py",
         "--project", str(default_project.path),
@@ -50,12 +52,14 @@ def test_breakdown_prints_every_configuration(
         "--rounds", "1",
         "--requests", "50",
         "--profile", str(tmp_path),
+        *before,
     )  # fmt: skip
 
     rows = {line[:36].rstrip() for line in output.splitlines()}
-    assert set(CONFIGURATIONS) <= rows, output
+    expected = {*CONFIGURATIONS, *([BEFORE] if before else [])}
+    assert expected <= rows, output
     assert re.search(r"production costs [\d.]+x bare FastAPI's CPU", output), output
-    assert len(list(tmp_path.glob("*.pstats"))) == len(CONFIGURATIONS)
+    assert len(list(tmp_path.glob("*.pstats"))) == len(expected)
 
 
 def test_standards_cost_prints_every_figure_beside_its_target(
