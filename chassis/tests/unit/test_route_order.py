@@ -57,11 +57,13 @@ def test_arch1_a_route_that_would_answer_a_chassis_path_is_refused_at_start(
 
 
 def test_arch1_a_route_beside_a_chassis_path_is_accepted() -> None:
-    # The same path pattern for a method the chassis does not serve there, and a path that only
-    # shares a prefix: neither takes a chassis route's requests.
+    # The same path pattern for a method the chassis does not serve there, a path that only
+    # shares a prefix, and a parameter whose convertor refuses "session": none takes a chassis
+    # route's requests.
     router = APIRouter(prefix="/v1/auth", dependencies=[Public])
     router.add_api_route("/{anything}", lambda: None, methods=["PUT"])
     router.add_api_route("/sessions", lambda: None, methods=["GET"])
+    router.add_api_route("/{number:int}", lambda: None, methods=["GET"])
     service = with_domain(router)
     app = service.create_app(service.load_settings(app_env="test"))
     assert "/v1/auth/{anything}" in {str(route.path) for route in iter_route_contexts(app.routes)}

@@ -116,6 +116,8 @@ def _routes(domains: Iterable[Domain]) -> Iterator[tuple[Domain, RouteContext]]:
 
 def _shadowing(own: Iterable[Domain], chassis: Iterable[Domain]) -> list[str]:
     """The service's routes that would answer a request meant for a chassis route."""
+    # The chassis's paths are literal (the probes, the sessions); one with a parameter would
+    # need a comparison of two patterns, and is left out.
     taken = [
         (route.methods, route.path)
         for _, route in _routes(chassis)
@@ -123,7 +125,8 @@ def _shadowing(own: Iterable[Domain], chassis: Iterable[Domain]) -> list[str]:
     ]
     found = []
     for domain, route in _routes(own):
-        pattern, _, _ = compile_path(str(route.path_format or route.path))
+        # The path as declared, convertors included: `{n:int}` does not answer "session".
+        pattern, _, _ = compile_path(str(route.path))
         for methods, path in taken:
             # No methods (a mount, a websocket) means any method.
             overlap = not route.methods or not methods or route.methods & methods
