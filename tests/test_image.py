@@ -8,9 +8,11 @@ session, for the defaults project only: the other answer sets change nothing in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import marshal
 import re
+import subprocess
 import time
 import types
 import uuid
@@ -245,6 +247,26 @@ def _production_environment(postgres: Any, redis: Any, port: int, **more: str) -
     }
 
 
+def _migrate(
+    tools: ContainerTools, image: BuiltImage, arguments: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """The release order: migrations first, from the same image (they ship inside the package)."""
+    migrated = tools.run_once(image.reference, arguments, "migrate")
+    assert migrated.returncode == 0, f"migrate failed:\n{migrated.stdout}{migrated.stderr[-6000:]}"
+    return migrated
+
+
+@contextlib.contextmanager
+def _serving_ready(
+    tools: ContainerTools, image: BuiltImage, arguments: list[str], port: int
+) -> Iterator[tuple[str, str]]:
+    """The image serving in the background, ready: its container's name and its base URL."""
+    with tools.serving(image.reference, arguments) as name:
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_ready(base_url, tools, name)
+        yield name, base_url
+
+
 def _wait_ready(base_url: str, tools: ContainerTools, name: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -274,12 +296,8 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
 ) -> None:
     port = free_port()
     arguments = env_arguments(_production_environment(postgres, redis, port))
-    # The release order: migrations first, from the same image (they ship inside the package).
-    migrated = tools.run_once(image.reference, arguments, "migrate")
-    assert migrated.returncode == 0, f"migrate failed:\n{migrated.stdout}{migrated.stderr}"
-    with tools.serving(image.reference, arguments) as name:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(base_url, tools, name)
+    _migrate(tools, image, arguments)
+    with _serving_ready(tools, image, arguments, port) as (name, base_url):
         ready = httpx.get(base_url + "/health/ready", timeout=5)
         assert ready.status_code == 200, ready.text
         assert ready.json()["status"] == "ok"
@@ -322,11 +340,8 @@ def test_ops1_the_images_processes_compile_nothing_when_they_start(
     every module as bytecode, in a read-only container that could keep nothing it compiled."""
     port = free_port()
     arguments = env_arguments(_production_environment(postgres, redis, port, PYTHONVERBOSE="1"))
-    migrated = tools.run_once(image.reference, arguments, "migrate")
-    assert migrated.returncode == 0, f"migrate failed:\n{migrated.stderr[-6000:]}"
-    with tools.serving(image.reference, arguments) as name:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(base_url, tools, name)
+    migrated = _migrate(tools, image, arguments)
+    with _serving_ready(tools, image, arguments, port) as (name, base_url):
         # A request through the whole stack (authentication refuses it), then the check.
         assert httpx.get(base_url + "/v1/items", timeout=5).status_code == 401
         health = tools.run_once(image.reference, arguments, "healthcheck")
@@ -361,7 +376,7 @@ def test_ops1_the_benchmark_times_the_images_start_up(
     """`benchmarks/standards_cost.py --image` times the image's start-up as this does."""
     environment = _production_environment(postgres, redis, free_port())
     arguments = env_arguments(environment)
-    assert tools.run_once(image.reference, arguments, "migrate").returncode == 0
+    _migrate(tools, image, arguments)
     seconds = time_to_ready(tools, image.reference, environment)
     # From the process's start, not from `podman run`: less than the whole wait, more than 0.
     assert 0.05 < seconds < READY_TIMEOUT_SECONDS
