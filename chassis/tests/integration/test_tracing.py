@@ -13,6 +13,7 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from goldenpath_chassis import ChassisSettings, ConfigurationError, Service, chassis_of
+from goldenpath_chassis._core.span_resource import HashedOnceResource
 from goldenpath_chassis._core.tracing import add_trace_ids
 from goldenpath_chassis._core.worker import Worker
 from goldenpath_chassis.testing.asgi import asgi_client
@@ -258,3 +259,13 @@ def test_obs2_only_otlp_over_http_is_accepted(service: Service) -> None:
         otel_exporter_otlp_endpoint="http://collector:4318", otel_sdk_disabled=True
     )
     assert disabled.telemetry.traces_endpoint is None
+
+
+def test_obs2_the_providers_resource_is_hashed_once(
+    service: Service, traced_settings: ChassisSettings
+) -> None:
+    # The exporter hashes the resource for every span it encodes (span_resource.py).
+    provider = chassis_of(service.create_app(traced_settings)).instruments.tracing.provider
+    assert provider is not None
+    assert isinstance(provider.resource, HashedOnceResource)
+    assert provider.resource.attributes["service.name"] == "traced-service"

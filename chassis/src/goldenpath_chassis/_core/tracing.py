@@ -76,6 +76,8 @@ class Tracing:
             from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.trace import TracerProvider
 
+            from .span_resource import hashed_once
+
             resource = Resource.create(
                 {
                     "service.name": settings.telemetry_service_name,
@@ -84,7 +86,7 @@ class Tracing:
                 }
             )
             # The sampler comes from OTEL_TRACES_SAMPLER(_ARG), parent-based always-on by default.
-            self.provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+            self.provider = TracerProvider(resource=hashed_once(resource), shutdown_on_exit=False)
 
     @property
     def enabled(self) -> bool:
