@@ -117,3 +117,15 @@ def test_observability_prints_every_configuration(default_project: GeneratedProj
         assert re.search(
             rf"^\s*{re.escape(configuration)}\s+[\d.]+ us CPU/request", output, re.M
         ), configuration
+
+
+def test_span_encoding_prints_both_resources(default_project: GeneratedProject) -> None:
+    output = run_benchmark(
+        "span_encoding.py", "--project", str(default_project.path), "--rounds", "1"
+    )
+    assert re.search(r"^a plain SDK Resource, same attributes\s+[\d.]+$", output, re.M), output
+    # The service's tracer provider has the chassis's resource, hashed once.
+    assert re.search(r"^the service's \(HashedOnceResource\)\s+[\d.]+ [+-]\d+%$", output, re.M), (
+        output
+    )
+    assert re.search(r"^a batch: [\d.]+ ms", output, re.M), output
