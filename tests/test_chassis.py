@@ -47,8 +47,12 @@ def test_tpl5_the_chassis_suite_passes(chassis: Path) -> None:
 
 
 def test_tpl5_one_version_for_the_template_and_the_chassis() -> None:
-    """The chassis is released with the template: one tag, one CHANGELOG, one version."""
+    """The chassis and the tools (audit, update, fleet) are released with the template: one
+    tag, one CHANGELOG, one version. An audit run from an untagged checkout takes its own
+    version as the current release, which TPL-2 judges services against."""
     chassis = tomllib.loads((CHASSIS / "pyproject.toml").read_text())["project"]["version"]
+    tools = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"]["version"]
+    assert tools == chassis
     copier_yml = yaml.safe_load((REPOSITORY / "copier.yml").read_text())
     assert copier_yml["chassis_version"]["default"] == chassis
     assert str(working_tree_version()) == chassis

@@ -19,6 +19,7 @@ from goldenpath._cli_support import write_github_output
 from goldenpath.answers import recorded_version
 from goldenpath.audit import audit
 from goldenpath.audit.checks.template import release_tuple
+from goldenpath.audit.runner import own_release
 from goldenpath.changelog import changed_sections, sections_between
 from goldenpath.cli import main
 from goldenpath.conflicts import Conflict, keep_ours, resolve_to_ours
@@ -37,7 +38,7 @@ from goldenpath.update import (
     foreign_commits,
     plan_update,
 )
-from tests.support.releases import GIT_IDENTITY
+from tests.support.releases import GIT_IDENTITY, working_tree_version
 from tests.support.workflows import read_github_output
 
 
@@ -625,3 +626,16 @@ def test_tpl2_the_audit_accepts_a_commit_of_an_untagged_template(tmp_path: Path)
     met, detail = tpl2(service, "abcdef1")
     assert not met
     assert "the template (untagged: no release tag) is at abcdef1" in detail
+
+
+def test_tpl2_an_audit_installed_without_a_tag_judges_by_its_own_version(tmp_path: Path) -> None:
+    # Installed from a checkout (no tag requested), the audit's own version is the current
+    # release: the template's, since they are released together (test_chassis.py holds them to
+    # one version). At 0.1.0 it called a service two releases behind current.
+    version = working_tree_version()
+    assert own_release() == str(version)
+    previous_line = f"v{version.major}.{version.minor - 1}.0"
+    met, detail = tpl2(answers(tmp_path / "behind", "/srv/goldenpath", previous_line), None)
+    assert not met
+    assert f"behind the current release {version}" in detail
+    assert tpl2(answers(tmp_path / "current", "/srv/goldenpath", f"v{version}"), None)[0]
