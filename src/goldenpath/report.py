@@ -2,7 +2,8 @@
 
 The description is what a reviewer reads instead of the template's repository: the release notes
 between the service's version and the new one, the migrations that ran (with what they printed),
-each conflict left for a person with both sides, and the gates' results. GitHub caps a
+each conflict left for a person with both sides, the release's changes to files the service
+deleted (which Copier drops silently), and the gates' results. GitHub caps a
 description at 65,536 characters; long logs are cut first, never the release notes.
 """
 
@@ -16,9 +17,10 @@ from datetime import datetime
 
 from .changelog import ChangelogSection
 from .conflicts import Conflict
+from .deleted_files import DeletedFile
 from .gates import GateResult
 from .releases import Commit
-from .update import UpdatePlan, UpdateReport
+from .update import AppliedUpdate, UpdatePlan, UpdateReport
 
 BODY_LIMIT = 60000
 DETAILS_LIMIT = 6000
@@ -138,6 +140,35 @@ def _conflict(conflict: Conflict) -> str:
     )
 
 
+def release_change(deleted: DeletedFile) -> list[str]:
+    """The release's change to a file the service deleted, as a unified diff (3 lines of
+    context), or the whole file when the release adds it."""
+    if deleted.before is None:
+        return [f"+{line}" for line in deleted.after.splitlines()]
+    diff = difflib.unified_diff(
+        deleted.before.splitlines(), deleted.after.splitlines(), lineterm="", n=3
+    )
+    return [line for line in diff if not line.startswith(("---", "+++"))]
+
+
+def _deleted_files(applied: AppliedUpdate) -> str:
+    if applied.deleted_unchecked:
+        return f"Not checked: {applied.deleted_unchecked}"
+    intro = (
+        "This service deleted these files, and the release changes them. `copier update` leaves "
+        "a deleted file deleted and says nothing, so **the release's change to them is not in "
+        "this branch**. If a change matters to you (a fix, a pinned version), carry it over "
+        "where that code lives now.\n\n"
+    )
+    return intro + "\n\n".join(
+        f"**`{deleted.path}`**"
+        + (" (new in the release)" if deleted.before is None else "")
+        + ":\n\n"
+        + fenced("\n".join(release_change(deleted)), "diff")
+        for deleted in applied.deleted
+    )
+
+
 def conflict_summary(conflicts: Sequence[Conflict]) -> str:
     """`2 conflicts in 1 file`."""
     files = len({conflict.path for conflict in conflicts})
@@ -231,6 +262,14 @@ def pull_request_body(report: UpdateReport) -> str:
         "## What the release changes for this service\n\n" + _release_notes(report),
         "## Migrations that ran\n\n" + _migrations(report),
         "## Conflicts left for a person\n\n" + _conflicts(report.applied.conflicts),
+        *(
+            [
+                "## Files this service deleted that the release changes\n\n"
+                + _deleted_files(report.applied)
+            ]
+            if report.applied.deleted or report.applied.deleted_unchecked
+            else []
+        ),
         "## Gates\n\n"
         + _gates(report.gates)
         + "\n\nThe gates ran in the update workflow"
@@ -320,6 +359,17 @@ def report_text(report: UpdateReport) -> str:
         lines += [f"        {line}" for line in change(conflict.base, conflict.theirs)]
         lines.append("      your change (kept):")
         lines += [f"        {line}" for line in change(conflict.base, conflict.ours)]
+    deleted = report.applied.deleted
+    if report.applied.deleted_unchecked:
+        lines.append(f"  deleted files: not checked: {report.applied.deleted_unchecked}")
+    elif deleted:
+        lines.append(
+            f"  deleted files the release changes: {len(deleted)}; they stay deleted, the "
+            "release's change to them is not applied:"
+        )
+    for file in deleted:
+        lines.append(f"    {file.path}" + (" (new in the release)" if file.before is None else ""))
+        lines += [f"        {line}" for line in release_change(file)]
     for gate in report.gates:
         lines.append(f"  gate {gate.name}: {'passed' if gate.passed else 'FAILED'}")
         if not gate.passed:

@@ -28,6 +28,7 @@ from ._git import GitError, clone, git, head, is_clean
 from .answers import RecordedTemplate, read_recorded_template
 from .changelog import ChangelogSection, changed_sections, sections_between
 from .conflicts import Conflict, files_with_markers, resolve_to_ours
+from .deleted_files import DeletedFile, RenderError, deleted_but_changed
 from .gates import GateResult, run_gates, service_environment
 from .migrations import Migration, migrations_run
 from .releases import Commit, Release, TemplateRepository, recorded_hash
@@ -206,9 +207,29 @@ class AppliedUpdate:
     log: str  # what Copier and the migrations printed
     conflicts: tuple[Conflict, ...]
     changes: tuple[str, ...]  # `git diff --name-status` lines, staged
+    # Files the release changes that the service deleted: Copier leaves them deleted, silently.
+    deleted: tuple[DeletedFile, ...] = ()
+    deleted_unchecked: str = ""  # why `deleted` could not be worked out, when it could not
 
 
-def apply_update(project: Path, plan: UpdatePlan) -> AppliedUpdate:
+def _service_ref(plan: UpdatePlan) -> str:
+    if plan.current is not None:
+        return plan.current.ref
+    return recorded_hash(plan.recorded_commit) or plan.recorded_commit
+
+
+def _deleted_files(
+    project: Path, plan: UpdatePlan, templates: Templates
+) -> tuple[tuple[DeletedFile, ...], str]:
+    """The release's changes to files the service deleted, or why they are unknown."""
+    source = f"git+file://{templates.get(plan.source).path}"
+    try:
+        return deleted_but_changed(project, source, _service_ref(plan), plan.target.ref), ""
+    except RenderError as error:
+        return (), str(error)
+
+
+def apply_update(project: Path, plan: UpdatePlan, templates: Templates) -> AppliedUpdate:
     """`copier update` to the plan's target in `project`, conflicts resolved to the team's side.
 
     Everything the update changed is staged. Raises UpdateError when the working tree is not
@@ -243,7 +264,8 @@ def apply_update(project: Path, plan: UpdatePlan) -> AppliedUpdate:
         raise UpdateError(f"conflict markers remain in {', '.join(leftover)}; resolve them by hand")
     git(project, "add", "--all")
     changes = git(project, "diff", "--cached", "--name-status", "--no-renames").splitlines()
-    return AppliedUpdate(log, tuple(conflicts), tuple(changes))
+    deleted, unchecked = _deleted_files(project, plan, templates)
+    return AppliedUpdate(log, tuple(conflicts), tuple(changes), deleted, unchecked)
 
 
 @dataclass(frozen=True)
@@ -270,6 +292,8 @@ class UpdateReport:
             **self.plan.to_json(now),
             "changes": list(self.applied.changes),
             "conflicts": [conflict.to_json() for conflict in self.applied.conflicts],
+            "deleted_files_changed": [deleted.to_json() for deleted in self.applied.deleted],
+            "deleted_files_unchecked": self.applied.deleted_unchecked or None,
             "migrations": [migration.to_json() for migration in self.migrations],
             "changelog": [section.heading for section in self.changelog],
             "gates": [gate.to_json() for gate in self.gates],
@@ -325,7 +349,7 @@ def try_plan(
     if plan.up_to_date:
         return None
     with private_clone(plan.project) as copy:
-        applied = apply_update(copy, plan)
+        applied = apply_update(copy, plan, templates)
         results = run_gates(copy, gates)
     changelog, migrations = describe_release(plan, templates)
     return UpdateReport(plan, applied, changelog, migrations, tuple(results))
@@ -400,7 +424,7 @@ def prepare_branch(
     lease = _ref_commit(project, remote_ref)
     git(project, "switch", "--quiet", "-C", branch)
     try:
-        applied = apply_update(project, plan)
+        applied = apply_update(project, plan, templates)
     except (UpdateError, GitError):
         # Leave the service as it was: back on its branch, the update's debris removed.
         git(project, "reset", "--quiet", "--hard", base, check=False)

@@ -1,0 +1,95 @@
+"""Files a template update changes that the service had deleted.
+
+`copier update` leaves a file the team deleted deleted, even when the release changes it, and
+says nothing: a fix in that file (a workflow's pinned action, a manifest's security context)
+never reaches the service, and nobody is told. To name them, the template is rendered at the
+service's release and at the target with the service's answers, as Copier renders it, without
+tasks; every file the target has, the updated service lacks and the release changed (or added)
+is reported with the release's change, as a conflict's dropped side is.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import yaml
+
+from .answers import ANSWERS_FILE
+from .gates import service_environment
+
+
+class RenderError(RuntimeError):
+    """The template could not be rendered at a release; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class DeletedFile:
+    """A file the release changes that the service deleted: the release's change is not applied."""
+
+    path: str
+    before: str | None  # at the service's release (None: the release adds the file)
+    after: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "added_by_the_release": self.before is None}
+
+
+def service_answers(project: Path) -> dict[str, object]:
+    """The service's answers to the template's questions (Copier's own `_` keys left out)."""
+    loaded = yaml.safe_load((project / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    return {key: value for key, value in loaded.items() if not str(key).startswith("_")}
+
+
+def render(template: str, ref: str, answers: dict[str, object], destination: Path) -> Path:
+    """The template at `ref`, rendered with `answers` into `destination`, tasks skipped."""
+    data = destination.with_suffix(".answers.yml")
+    data.write_text(yaml.safe_dump(answers), encoding="utf-8")
+    command = [
+        sys.executable, "-m", "copier", "copy",
+        "--trust", "--defaults", "--skip-tasks", "--quiet", "--overwrite",
+        f"--vcs-ref={ref}", f"--data-file={data}",
+        template, str(destination),
+    ]  # fmt: skip
+    completed = subprocess.run(
+        command, env=service_environment(), capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise RenderError(
+            f"cannot render the template at {ref}: {(completed.stderr or completed.stdout)[-2000:]}"
+        )
+    return destination
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    except UnicodeDecodeError:
+        return "(binary)"
+
+
+def deleted_but_changed(
+    project: Path, template: str, service_ref: str, target_ref: str
+) -> tuple[DeletedFile, ...]:
+    """The files `target_ref` changes or adds that `project` (already updated) does not have.
+
+    `template` is what Copier takes as a source (a git URL or `git+file://` path).
+    """
+    answers = service_answers(project)
+    with TemporaryDirectory(prefix="goldenpath-renders-") as folder:
+        before = render(template, service_ref, answers, Path(folder) / "before")
+        after = render(template, target_ref, answers, Path(folder) / "after")
+        found = []
+        for rendered in sorted(after.rglob("*")):
+            relative = rendered.relative_to(after)
+            if not rendered.is_file() or (project / relative).exists():
+                continue
+            old, new = _text(before / relative), _text(rendered)
+            if new is not None and old != new:
+                found.append(DeletedFile(relative.as_posix(), old, new))
+    return tuple(found)
