@@ -239,3 +239,82 @@ def test_audit_uuid_keys_need_every_table_and_declarative_mapped_classes_count(
     assert keys.outcome is Outcome.MISSING
     assert "1 of 2 primary keys are not UUIDs" in keys.detail
     assert outcome(report, "DB-3", "foreign keys") is Outcome.MET
+
+
+def test_audit_a_token_bucket_in_the_database_is_a_shared_rate_limiter(tmp_path: Path) -> None:
+    # healthchecks limits sign-ins, invitations and notifications with a bucket of its own kept
+    # in a table, and answers with a "try later" page rather than 429.
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "requirements.txt": "django\n",
+                "app/settings.py": "ROOT_URLCONF = 'app.urls'\nINSTALLED_APPS = ['app']\n",
+                "app/models.py": """
+                    from django.db import models
+                    from django.utils.timezone import now
+
+                    class SendQuota(models.Model):
+                        key = models.CharField(max_length=80, unique=True)
+                        tokens = models.FloatField(default=1.0)
+                        refilled = models.DateTimeField(default=now)
+
+                        @classmethod
+                        def take(cls, key, per_hour):
+                            row, _ = cls.objects.get_or_create(key=key)
+                            elapsed = (now() - row.refilled).total_seconds()
+                            row.tokens = min(1.0, row.tokens + elapsed / 3600)
+                            row.tokens -= 1.0 / per_hour
+                            if row.tokens < 0:
+                                return False
+                            row.refilled = now()
+                            row.save()
+                            return True
+
+                        @classmethod
+                        def take_for_user(cls, user):
+                            return cls.take(f"user-{user.pk}", 20)
+
+                        @classmethod
+                        def take_for_ip(cls, request):
+                            return cls.take("ip-" + request.META["REMOTE_ADDR"], 100)
+                """,
+                "app/views.py": """
+                    from django.shortcuts import render
+                    from app.models import SendQuota
+
+                    def invite(request):
+                        if not SendQuota.take_for_user(request.user):
+                            return render(request, "try_later.html")
+                        return render(request, "invited.html")
+                """,
+            },
+        )
+    )
+    assert outcome(report, "SEC-4", "rate limiter") is Outcome.MET
+    assert outcome(report, "SEC-4", "shared store") is Outcome.MET
+    assert outcome(report, "SEC-4", "per IP and per caller") is Outcome.MET
+    assert outcome(report, "SEC-4", "429 with Retry-After") is Outcome.MISSING
+
+
+def test_audit_a_balance_spent_below_zero_is_no_rate_limiter(tmp_path: Path) -> None:
+    # Taking from an attribute and checking it against zero is a bucket only for tokens.
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "requirements.txt": "fastapi\n",
+                "wallet.py": """
+                    class Wallet:
+                        def __init__(self):
+                            self.balance = 10
+
+                        def pay(self, amount):
+                            self.balance -= amount
+                            if self.balance < 0:
+                                raise ValueError("overdrawn")
+                """,
+            },
+        )
+    )
+    assert outcome(report, "SEC-4", "rate limiter") is Outcome.MISSING

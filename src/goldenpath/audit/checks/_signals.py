@@ -8,6 +8,7 @@ the breaker check's rules.
 from __future__ import annotations
 
 import ast
+import re
 
 from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.python import PythonModule, last_name
@@ -66,6 +67,8 @@ QUEUE_MODULES = (
 TOO_MANY_REQUESTS = frozenset(
     {"HTTP_429_TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "HTTPTooManyRequests"}
 )
+TOKENS = re.compile(r"(^|_)(tokens|allowance)$")
+MODEL_BASES = frozenset({"Model", "SQLModel", "Base", "DeclarativeBase"})
 COUNTING_CALLS = frozenset(
     {"incr", "incrby", "incrbyfloat", "zadd", "zremrangebyscore", "zcard", "evalsha", "eval", "hit"}
 )
@@ -176,7 +179,7 @@ def _breakers(facts: Facts) -> list[Evidence]:
 
 def _rate_limiter(facts: Facts) -> list[Evidence]:
     found = _used(facts, LIMITER_MODULES)
-    # A limiter of the project's own: code that counts requests and answers 429.
+    # A limiter of the project's own: code that counts requests and answers 429, or a bucket.
     for module in facts.code.modules:
         answers_429 = any(
             (isinstance(n, ast.Constant) and n.value == 429)
@@ -186,10 +189,45 @@ def _rate_limiter(facts: Facts) -> list[Evidence]:
         counting = [call for call in module.calls() if last_name(call.func) in COUNTING_CALLS]
         if answers_429 and counting:
             found.append(module.evidence(counting[0], "counts requests and answers 429"))
+        found += [module.evidence(b, f"{b.name} (a token bucket)") for b in token_buckets(module)]
     drf = facts.django_settings.get("REST_FRAMEWORK")
     if drf is not None and isinstance(drf[2], dict) and drf[2].get("DEFAULT_THROTTLE_CLASSES"):
         found.append(Evidence(drf[0], drf[1], "REST_FRAMEWORK DEFAULT_THROTTLE_CLASSES"))
     return found
+
+
+def token_buckets(module: PythonModule) -> list[ast.ClassDef]:
+    """Token buckets of the project's own, wherever they keep their state (a database row, as
+    healthchecks' does, or memory): a class that takes tokens from an attribute and refuses once
+    it falls below zero. Such a limiter need not answer 429 (a "try later" page, a form error)."""
+    found = []
+    for node in module.classes():
+        nodes = list(ast.walk(node))
+        spent = {
+            n.target.attr
+            for n in nodes
+            if isinstance(n, ast.AugAssign)
+            and isinstance(n.op, ast.Sub)
+            and isinstance(n.target, ast.Attribute)
+            and TOKENS.search(n.target.attr)
+        }
+        refused = any(
+            isinstance(n, ast.Compare)
+            and isinstance(n.left, ast.Attribute)
+            and n.left.attr in spent
+            and isinstance(n.ops[0], ast.Lt | ast.LtE)
+            and isinstance(n.comparators[0], ast.Constant)
+            and n.comparators[0].value == 0
+            for n in nodes
+        )
+        if refused:
+            found.append(node)
+    return found
+
+
+def stored_in_a_database(bucket: ast.ClassDef) -> bool:
+    """A Django, SQLAlchemy or SQLModel model: its tokens are rows every replica shares."""
+    return any(last_name(base) in MODEL_BASES for base in bucket.bases)
 
 
 def _cache(facts: Facts) -> list[Evidence]:

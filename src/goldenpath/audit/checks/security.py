@@ -29,7 +29,13 @@ from ._base import (
     undetermined,
     verdict,
 )
-from ._signals import LIMITER_MODULES, library_calls, rate_limiter
+from ._signals import (
+    LIMITER_MODULES,
+    library_calls,
+    rate_limiter,
+    stored_in_a_database,
+    token_buckets,
+)
 
 SQL_CALLS = frozenset(
     {
@@ -562,7 +568,7 @@ SHARED_BACKENDS = frozenset(
 
 def _shared_store(facts: Facts, modules: list[PythonModule]) -> Requirement:
     """Where the limiter keeps its counters: a configured storage, a Redis backend, or Redis
-    used by the project's own limiter."""
+    (or a database model) used by the project's own limiter."""
     name = "shared store"
     shared: list[Evidence] = []
     unknown: list[Evidence] = []
@@ -582,6 +588,12 @@ def _shared_store(facts: Facts, modules: list[PythonModule]) -> Requirement:
         Evidence(module.path, None, "counts in Redis")
         for module in modules
         if "redis" in {name.split(".")[0] for name in module.imported_modules}
+    ]
+    shared += [
+        module.evidence(bucket, f"{bucket.name}: rows of a database table")
+        for module in modules
+        for bucket in token_buckets(module)
+        if stored_in_a_database(bucket)
     ]
     if not shared and unknown:
         return undetermined(
