@@ -44,8 +44,8 @@ from benchmarks.standards_cost import (
     production_environment,
     seed,
 )
-from tests.support.commands import pin_python_for_generated_projects, run, uv_executable
-from tests.support.projects import DEFAULTS, generate
+from tests.support.commands import pin_python_for_generated_projects, run
+from tests.support.projects import synced_defaults
 from tests.support.servers import PostgresServer, RedisServer
 
 # Run in the generated project's venv, one configuration per process: prints one JSON line.
@@ -259,10 +259,7 @@ def main() -> int:
     pin_python_for_generated_projects()
     with tempfile.TemporaryDirectory(prefix="goldenpath-breakdown-") as tmp:
         workdir = Path(tmp)
-        project = args.project
-        if project is None:
-            project = generate(workdir / "project", DEFAULTS)
-            run([uv_executable(), "sync", "--locked", "--quiet"], cwd=project)
+        project = args.project or synced_defaults(workdir / "project")
         python = str(project / ".venv/bin/python")
         credentials = json.loads(run([python, "-c", CREDENTIALS], cwd=project).stdout)
         driver = workdir / "driver.py"

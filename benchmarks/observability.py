@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.commands import pin_python_for_generated_projects, run, uv_executable
-from tests.support.projects import DEFAULTS, generate
+from tests.support.projects import synced_defaults
 
 PACKAGE = "acme_orders"
 
@@ -150,10 +150,7 @@ def main() -> int:
     args = parser.parse_args()
     pin_python_for_generated_projects()
     with tempfile.TemporaryDirectory(prefix="goldenpath-bench-") as tmp:
-        project = args.project
-        if project is None:
-            project = generate(Path(tmp) / "project", DEFAULTS)
-            run([uv_executable(), "sync", "--locked", "--quiet"], cwd=project)
+        project = args.project or synced_defaults(Path(tmp) / "project")
         driver = Path(tmp) / "driver.py"
         driver.write_text(DRIVER)
         result = run(

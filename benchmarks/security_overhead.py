@@ -15,8 +15,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from tests.support.commands import pin_python_for_generated_projects, run, uv_executable
-from tests.support.projects import DEFAULTS, generate
+from tests.support.commands import pin_python_for_generated_projects, run
+from tests.support.projects import synced_defaults
 from tests.support.servers import RedisServer
 
 MEASURE = textwrap.dedent(
@@ -143,8 +143,7 @@ def main() -> None:
     pin_python_for_generated_projects()
     with tempfile.TemporaryDirectory() as directory:
         workdir = Path(directory)
-        project = generate(workdir / "project", DEFAULTS)
-        run([uv_executable(), "sync", "--locked", "--quiet"], cwd=project)
+        project = synced_defaults(workdir / "project")
         database = f"sqlite+aiosqlite:///{workdir}/bench.sqlite3"
         run(
             [str(project / ".venv/bin/python"), "-m", "acme_orders", "migrate"],

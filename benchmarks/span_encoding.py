@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.standards_cost import PACKAGE
-from tests.support.commands import pin_python_for_generated_projects, run, uv_executable
-from tests.support.projects import DEFAULTS, generate
+from tests.support.commands import pin_python_for_generated_projects
+from tests.support.projects import synced_defaults
 
 BATCH = 512
 
@@ -79,10 +79,7 @@ def main() -> int:
     args = parser.parse_args()
     pin_python_for_generated_projects()
     with tempfile.TemporaryDirectory(prefix="goldenpath-span-encoding-") as tmp:
-        project = args.project
-        if project is None:
-            project = generate(Path(tmp) / "project", DEFAULTS)
-            run([uv_executable(), "sync", "--locked", "--quiet"], cwd=project)
+        project = args.project or synced_defaults(Path(tmp) / "project")
         driver = Path(tmp) / "driver.py"
         driver.write_text(DRIVER)
         completed = subprocess.run(

@@ -62,7 +62,7 @@ from tests.support.commands import (
     run,
     uv_executable,
 )
-from tests.support.projects import DEFAULTS, generate
+from tests.support.projects import synced_defaults
 from tests.support.servers import PostgresServer, RedisServer
 from tests.support.service import RunningService, start
 
@@ -883,10 +883,7 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one sitting, in order
         workdir = Path(tmp)
         print("copier copy --defaults ...", flush=True)
         generation = time_generation(workdir, args.generations)
-        project = args.project
-        if project is None:
-            project = generate(workdir / "project", DEFAULTS)
-            run([uv_executable(), "sync", "--locked", "--quiet"], cwd=project)
+        project = args.project or synced_defaults(workdir / "project")
         python = str(project / ".venv/bin/python")
         credentials = json.loads(run([python, "-c", CREDENTIALS], cwd=project).stdout)
         (workdir / "bare.py").write_text(BARE_APP)

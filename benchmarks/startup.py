@@ -14,8 +14,8 @@ from pathlib import Path
 
 from copier import run_copy
 
-from tests.support.commands import pin_python_for_generated_projects, run, uv_executable
-from tests.support.projects import DEFAULTS, generate
+from tests.support.commands import pin_python_for_generated_projects
+from tests.support.projects import DEFAULTS, synced_defaults
 from tests.support.service import start
 
 STARTUP_TARGET_SECONDS = 2.0
@@ -79,8 +79,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="goldenpath-bench-") as tmp:
         workdir = Path(tmp)
         report("copier copy --defaults (no tasks)", time_generation(workdir, args.runs))
-        project = generate(workdir / "project", DEFAULTS)
-        run([uv_executable(), "sync", "--locked", "--quiet"], cwd=project)
+        project = synced_defaults(workdir / "project")
         report(
             "process start -> /health/ready 200",
             time_startup(project, workdir, args.runs),

@@ -234,6 +234,14 @@ def generate(
     return destination
 
 
+def synced_defaults(destination: Path) -> Path:
+    """The all-defaults project at `destination`, its environment synced from the lock: what a
+    benchmark measures when it is given no `--project`."""
+    generate(destination, DEFAULTS)
+    run([uv_executable(), "sync", "--locked", "--quiet"], cwd=destination)
+    return destination
+
+
 def recorded_answers(project: Path) -> dict[str, Any]:
     loaded = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert isinstance(loaded, dict)
