@@ -36,13 +36,16 @@ def git(repository: Path, *args: str) -> str:
     ).stdout
 
 
-def write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
+def write(root: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
+        if isinstance(content, bytes):
+            (root / name).write_bytes(content)
+        else:
+            (root / name).write_text(content)
 
 
-def release(template: Path, tag: str, files: dict[str, str]) -> None:
+def release(template: Path, tag: str, files: dict[str, str | bytes]) -> None:
     write(template / "template", files)
     git(template, "add", "--all")
     git(template, "commit", "--quiet", "-m", tag)
@@ -65,6 +68,7 @@ def template(tmp_path: Path) -> Path:
             "{{ name }}.md.jinja": "Runbook for {{ name }}.\nPage the owner.\n",
             "ci.yml": "steps:\n  - uses: actions/checkout@v4\n  - run: make test\n",
             "notes.md": "Notes.\n",
+            "logo.png": b"\x89PNG\r\n\x1a\n\xff one",
         },
     )
     release(
@@ -75,6 +79,7 @@ def template(tmp_path: Path) -> Path:
             "{{ name }}.md.jinja": "Runbook for {{ name }}.\nPage the owner, then the platform.\n",
             "ci.yml": "steps:\n  - uses: actions/checkout@v5\n  - run: make test\n",
             "scan.yml": "steps:\n  - run: trivy fs .\n",
+            "logo.png": b"\x89PNG\r\n\x1a\n\xff two",
         },
     )
     return template
@@ -100,19 +105,22 @@ def generate(template: Path, destination: Path, *, deleted: tuple[str, ...]) -> 
 def test_tpl2_the_releases_changes_to_deleted_files_are_reported(
     template: Path, tmp_path: Path
 ) -> None:
-    # ci.yml and the templated runbook change in v0.2.0; notes.md does not.
-    service = generate(template, tmp_path / "orders", deleted=("ci.yml", "orders.md", "notes.md"))
+    # ci.yml, the templated runbook and the logo change in v0.2.0; notes.md does not.
+    service = generate(
+        template, tmp_path / "orders", deleted=("ci.yml", "orders.md", "notes.md", "logo.png")
+    )
     with Templates() as templates:
         _, report = try_update(service, templates)
     assert report is not None
     deleted = {file.path: file for file in report.applied.deleted}
-    assert sorted(deleted) == ["ci.yml", "orders.md"], deleted
+    assert sorted(deleted) == ["ci.yml", "logo.png", "orders.md"], deleted
+    assert deleted["logo.png"].after == "(a binary file of 13 bytes)"
     assert deleted["ci.yml"].after.splitlines()[1] == "  - uses: actions/checkout@v5"
     assert not (service / "ci.yml").exists()  # a preview changes nothing in the service
     assert report.ready  # informational: the team deleted them on purpose
 
     text = report_text(report)
-    assert "deleted files the release changes: 2; they stay deleted" in text
+    assert "deleted files the release changes: 3; they stay deleted" in text
     assert "-  - uses: actions/checkout@v4" in text
     assert "+  - uses: actions/checkout@v5" in text
     assert "+Page the owner, then the platform." in text

@@ -64,13 +64,15 @@ def render(template: str, ref: str, answers: dict[str, object], destination: Pat
     return destination
 
 
-def _text(path: Path) -> str | None:
+def _content(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def _text(content: bytes) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
-        return None
+        return content.decode("utf-8")
     except UnicodeDecodeError:
-        return "(binary)"
+        return f"(a binary file of {len(content)} bytes)"
 
 
 def deleted_but_changed(
@@ -89,7 +91,8 @@ def deleted_but_changed(
             relative = rendered.relative_to(after)
             if not rendered.is_file() or (project / relative).exists():
                 continue
-            old, new = _text(before / relative), _text(rendered)
-            if new is not None and old != new:
-                found.append(DeletedFile(relative.as_posix(), old, new))
+            old, new = _content(before / relative), rendered.read_bytes()
+            if old != new:
+                shown = None if old is None else _text(old)
+                found.append(DeletedFile(relative.as_posix(), shown, _text(new)))
     return tuple(found)
