@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from goldenpath.cli import main
-from goldenpath.deleted_files import RenderError, render
-from goldenpath.report import pull_request_body, report_text
+from goldenpath.deleted_files import DeletedFile, RenderError, render
+from goldenpath.report import DELETED_DIFF_LINES, pull_request_body, release_change, report_text
 from goldenpath.update import Templates, prepare_branch, try_update
 from tests.support.releases import GIT_IDENTITY
 
@@ -177,3 +177,13 @@ def test_tpl2_an_update_whose_deleted_files_cannot_be_checked_says_so(
     assert report.applied.deleted == ()
     assert "deleted files: not checked: cannot render the template at v0.1.0" in report_text(report)
     assert "Not checked: cannot render" in pull_request_body(report)
+
+
+def test_tpl2_a_long_change_to_a_deleted_file_is_cut_with_a_count() -> None:
+    before = "".join(f"line {n}\n" for n in range(500))
+    after = "".join(f"line {n} changed\n" for n in range(500))
+    shown = release_change(DeletedFile("big.yml", before, after))
+    assert len(shown) == DELETED_DIFF_LINES + 1
+    assert shown[-1] == f"[... {1001 - DELETED_DIFF_LINES} more lines of the release's change]"
+    added = release_change(DeletedFile("new.yml", None, "one\ntwo\n"))
+    assert added == ["+one", "+two"]

@@ -25,6 +25,7 @@ from .update import AppliedUpdate, UpdatePlan, UpdateReport
 BODY_LIMIT = 60000
 DETAILS_LIMIT = 6000
 COMMITS_LISTED = 100
+DELETED_DIFF_LINES = 80
 
 
 def fenced(text: str, language: str = "") -> str:
@@ -142,13 +143,19 @@ def _conflict(conflict: Conflict) -> str:
 
 def release_change(deleted: DeletedFile) -> list[str]:
     """The release's change to a file the service deleted, as a unified diff (3 lines of
-    context), or the whole file when the release adds it."""
+    context), or the whole file when the release adds it; cut after `DELETED_DIFF_LINES` lines,
+    so one rewritten file cannot push the gates out of a description GitHub caps."""
     if deleted.before is None:
-        return [f"+{line}" for line in deleted.after.splitlines()]
-    diff = difflib.unified_diff(
-        deleted.before.splitlines(), deleted.after.splitlines(), lineterm="", n=3
-    )
-    return [line for line in diff if not line.startswith(("---", "+++"))]
+        lines = [f"+{line}" for line in deleted.after.splitlines()]
+    else:
+        diff = difflib.unified_diff(
+            deleted.before.splitlines(), deleted.after.splitlines(), lineterm="", n=3
+        )
+        lines = [line for line in diff if not line.startswith(("---", "+++"))]
+    if len(lines) > DELETED_DIFF_LINES:
+        left = len(lines) - DELETED_DIFF_LINES
+        lines = [*lines[:DELETED_DIFF_LINES], f"[... {left} more lines of the release's change]"]
+    return lines
 
 
 def _deleted_files(applied: AppliedUpdate) -> str:
