@@ -11,12 +11,14 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from goldenpath.cli import main
 from goldenpath.deleted_files import DeletedFile, RenderError, render
+from goldenpath.fleet import inspect_service, update_text
 from goldenpath.report import DELETED_DIFF_LINES, pull_request_body, release_change, report_text
 from goldenpath.update import Templates, prepare_branch, try_update
 from tests.support.releases import GIT_IDENTITY
@@ -187,3 +189,13 @@ def test_tpl2_a_long_change_to_a_deleted_file_is_cut_with_a_count() -> None:
     assert shown[-1] == f"[... {1001 - DELETED_DIFF_LINES} more lines of the release's change]"
     added = release_change(DeletedFile("new.yml", None, "one\ntwo\n"))
     assert added == ["+one", "+two"]
+
+
+def test_tpl2_the_fleet_row_names_them(template: Path, tmp_path: Path) -> None:
+    service = generate(template, tmp_path / "orders", deleted=("ci.yml",))
+    with Templates() as templates:
+        status = inspect_service(service, templates, with_audit=False)
+    assert status.update == "clean"
+    assert status.deleted == ("ci.yml",)
+    assert update_text(status) == "clean; deleted but changed: ci.yml"
+    assert status.to_json(datetime.now(UTC))["deleted_files_changed"] == ["ci.yml"]

@@ -30,6 +30,8 @@ class ServiceStatus:
     update: str = FAILED
     conflicts: tuple[str, ...] = ()
     audit: AuditScore = field(default_factory=AuditScore)
+    # Files the service deleted that the update changes: Copier would leave them deleted.
+    deleted: tuple[str, ...] = ()
     error: str | None = None
 
     @property
@@ -50,6 +52,7 @@ class ServiceStatus:
             "audit_note": self.audit.note,
             "update": self.update,
             "conflicts": list(self.conflicts),
+            "deleted_files_changed": list(self.deleted),
             "error": self.error,
         }
 
@@ -79,7 +82,10 @@ def inspect_service(
     if report is None:
         return ServiceStatus(repository, plan, UP_TO_DATE, audit=audit)
     paths = tuple(dict.fromkeys(conflict.path for conflict in report.applied.conflicts))
-    return ServiceStatus(repository, plan, CONFLICTS if paths else CLEAN, paths, audit)
+    deleted = tuple(file.path for file in report.applied.deleted)
+    return ServiceStatus(
+        repository, plan, CONFLICTS if paths else CLEAN, paths, audit, deleted=deleted
+    )
 
 
 def inspect_fleet(
@@ -125,12 +131,14 @@ def behind(status: ServiceStatus, now: datetime) -> str:
 
 
 def update_text(status: ServiceStatus) -> str:
-    """The update column: its outcome, the conflicted files, or the error's first line."""
+    """The update column: its outcome, the conflicted files, or the error's first line; and the
+    files the service deleted that the update changes (`clean; deleted but changed: ci.yml`)."""
     if status.error:
         return f"error: {status.error.splitlines()[0]}"
-    if status.conflicts:
-        return f"{status.update}: {', '.join(status.conflicts)}"
-    return status.update
+    text = f"{status.update}: {', '.join(status.conflicts)}" if status.conflicts else status.update
+    if status.deleted:
+        text += f"; deleted but changed: {', '.join(status.deleted)}"
+    return text
 
 
 def table(statuses: Sequence[ServiceStatus], now: datetime) -> str:
