@@ -607,8 +607,14 @@ def _ratio(label: str, result: WrkResult, reference: WrkResult) -> str:
     )
 
 
-def floor_verdicts(medians: Mapping[str, WrkResult], verdicts: dict[str, bool]) -> None:
-    """The cached GET against the floor, for each sampler setting measured."""
+def floor_verdicts(
+    runs: Mapping[str, Sequence[WrkResult]],
+    medians: Mapping[str, WrkResult],
+    verdicts: dict[str, bool],
+) -> None:
+    """The cached GET against the floor, for each sampler setting measured; the p99 ratio of
+    each round too (the two sides ran in the same round), which says how near its target the
+    median's verdict is."""
     floor = medians.get(FLOOR)
     if floor is None:
         return
@@ -621,10 +627,15 @@ def floor_verdicts(medians: Mapping[str, WrkResult], verdicts: dict[str, bool]) 
         p99 = result.p99_ms / floor.p99_ms
         verdicts[f"cached GET vs floor, {setting}: throughput"] = share >= FLOOR_THROUGHPUT_TARGET
         verdicts[f"cached GET vs floor, {setting}: p99"] = p99 <= FLOOR_P99_TARGET
+        each = " ".join(
+            f"{own.p99_ms / reference.p99_ms:.2f}x"
+            for own, reference in zip(runs[label], runs[FLOOR], strict=True)
+        )
         print(
             f"  target, {setting}: >= {FLOOR_THROUGHPUT_TARGET:.2f} of the floor's req/s: "
             f"{share:.2f} {verdict(share >= FLOOR_THROUGHPUT_TARGET)}; p99 <= "
-            f"{FLOOR_P99_TARGET:g}x the floor's: {p99:.2f}x {verdict(p99 <= FLOOR_P99_TARGET)}"
+            f"{FLOOR_P99_TARGET:g}x the floor's: {p99:.2f}x {verdict(p99 <= FLOOR_P99_TARGET)} "
+            f"(each round: {each})"
         )
 
 
@@ -673,7 +684,7 @@ def print_load(
             if label != GENERATED:
                 print(_ratio(f"/{label}", generated, result))
         if name == ITEM:
-            floor_verdicts(medians, verdicts)
+            floor_verdicts(by_label, medians, verdicts)
         if name in {ITEM, LIST}:
             peer_verdict(title, medians, verdicts)
     return verdicts
