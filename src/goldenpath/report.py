@@ -114,11 +114,15 @@ def _migrations(report: UpdateReport) -> str:
     )
 
 
-def change(before: str, after: str) -> list[str]:
-    """`after` against `before`, line by line (` `, `-`, `+`): one hunk, whole."""
+def change(before: str, after: str, *, context: int | None = None) -> list[str]:
+    """`after` against `before`, line by line (` `, `-`, `+`): one hunk, whole; or, given
+    `context`, each hunk with that many lines around it under its `@@` line."""
     old, new = before.splitlines(), after.splitlines()
-    diff = difflib.unified_diff(old, new, lineterm="", n=max(len(old), len(new)))
-    return [line for line in diff if not line.startswith(("---", "+++", "@@"))]
+    if context is None:
+        diff = difflib.unified_diff(old, new, lineterm="", n=max(len(old), len(new)))
+        return [line for line in diff if not line.startswith(("---", "+++", "@@"))]
+    diff = difflib.unified_diff(old, new, lineterm="", n=context)
+    return [line for line in diff if not line.startswith(("---", "+++"))]
 
 
 def _conflict(conflict: Conflict) -> str:
@@ -148,17 +152,14 @@ def release_change(deleted: DeletedFile) -> list[str]:
     if deleted.before is None:
         lines = [f"+{line}" for line in deleted.after.splitlines()]
     else:
-        diff = difflib.unified_diff(
-            deleted.before.splitlines(), deleted.after.splitlines(), lineterm="", n=3
-        )
-        lines = [line for line in diff if not line.startswith(("---", "+++"))]
+        lines = change(deleted.before, deleted.after, context=3)
     if len(lines) > DELETED_DIFF_LINES:
         left = len(lines) - DELETED_DIFF_LINES
         lines = [*lines[:DELETED_DIFF_LINES], f"[... {left} more lines of the release's change]"]
     return lines
 
 
-def _deleted_files(applied: AppliedUpdate) -> str:
+def _deleted_files_section(applied: AppliedUpdate) -> str:
     if applied.deleted_unchecked:
         return f"Not checked: {applied.deleted_unchecked}"
     intro = (
@@ -272,7 +273,7 @@ def pull_request_body(report: UpdateReport) -> str:
         *(
             [
                 "## Files this service deleted that the release changes\n\n"
-                + _deleted_files(report.applied)
+                + _deleted_files_section(report.applied)
             ]
             if report.applied.deleted or report.applied.deleted_unchecked
             else []
