@@ -50,15 +50,21 @@ class ItemRepository:
         await self._session.flush()
         return item
 
-    async def list_after(
-        self, access: OwnerAccess, *, after: uuid.UUID | None, limit: int
+    async def page_after(
+        self, access: OwnerAccess, *, after: uuid.UUID | None, size: int
     ) -> Sequence[Item]:
-        """Oldest first; UUIDv7 keys are time-ordered, so the primary key is the cursor."""
-        query = select(Item).where(access.criterion(Item.owner)).order_by(Item.id).limit(limit)
+        """A page of `size` items, oldest first, and the next item if there is one (so the
+        caller knows whether there is a next page). UUIDv7 keys are time-ordered, so the primary
+        key is the cursor.
+
+        Only the page's own items are logged as reached: the next one is not shown to the caller
+        (the next page logs it when it is).
+        """
+        query = select(Item).where(access.criterion(Item.owner)).order_by(Item.id).limit(size + 1)
         if after is not None:
             query = query.where(Item.id > after)
         items = (await self._session.scalars(query)).all()
-        access.reached(items)
+        access.reached(items[:size])
         return items
 
     async def has_category(self, owner: str, category_id: uuid.UUID) -> bool:

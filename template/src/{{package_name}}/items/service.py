@@ -109,7 +109,7 @@ class ItemService:
         access = OWNERSHIP.access(principal, "list")
 
         async def load() -> list[ItemRead]:
-            items = await self._repository.list_after(access, after=after, limit=limit + 1)
+            items = await self._repository.page_after(access, after=after, size=limit)
             return [ItemRead.model_validate(item) for item in items]
 
         if self._pages is None or access.all_owners:
