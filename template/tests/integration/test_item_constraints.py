@@ -143,6 +143,19 @@ async def test_db3_a_category_with_items_cannot_be_deleted(raw: AsyncConnection)
     assert await count(raw, "categories") == 1
 
 
+async def test_db3_sec6_an_item_is_filed_only_in_its_owners_category(raw: AsyncConnection) -> None:
+    bobs = uuid.uuid4()
+    await raw.execute(INSERT_CATEGORY, {"id": bobs, "owner": "user:bob", "name": "Bob's"})
+    assert await refused(raw, INSERT_ITEM, item_row(category_id=bobs)), "item in another's category"
+    await raw.execute(INSERT_ITEM, item_row(owner="user:bob", category_id=bobs))
+    move = text("UPDATE items SET owner = :owner")
+    assert await refused(raw, move, {"owner": OWNER}), "item moved away from its category's owner"
+    # An operator who gives the category another owner moves its items with it.
+    await raw.execute(text("UPDATE categories SET owner = :owner"), {"owner": OWNER})
+    owners = (await raw.execute(text("SELECT owner FROM items"))).scalars().all()
+    assert owners == [OWNER]
+
+
 async def test_db4_the_items_foreign_key_is_indexed(raw: AsyncConnection) -> None:
     indexes = await raw.run_sync(
         lambda sync: [tuple(index["column_names"]) for index in inspect(sync).get_indexes("items")]

@@ -22,6 +22,8 @@ class Category(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(f"length(owner) BETWEEN 1 AND {OWNER_MAX_LENGTH}", name="owner_length"),
         # Also the index of the owner's list, by name.
         UniqueConstraint("owner", "name"),
+        # What an item's foreign key names, so an item's category is its owner's (SEC-6).
+        UniqueConstraint("id", "owner"),
     )
     # SQLAlchemy reads this mapping once, at class creation.
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012

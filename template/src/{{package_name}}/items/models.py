@@ -11,7 +11,14 @@ import uuid
 
 from goldenpath_chassis.data import Base, Timestamps, UUIDPrimaryKey
 from goldenpath_chassis.security import OWNER_MAX_LENGTH
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .schemas import DESCRIPTION_STORED_MAX_LENGTH, NAME_MAX_LENGTH, PRICE_CENTS_MAX
@@ -33,6 +40,16 @@ class Item(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(f"length(owner) BETWEEN 1 AND {OWNER_MAX_LENGTH}", name="owner_length"),
         CheckConstraint("version >= 1", name="version_positive"),
         UniqueConstraint("owner", "name"),
+        # An item's category is its owner's (SEC-6): the key names the category and the owner,
+        # so the service's check has the database behind it. RESTRICT: a category with items
+        # cannot disappear under them. CASCADE: an operator who gives a category another owner
+        # moves its items with it (docs/security.md).
+        ForeignKeyConstraint(
+            ["category_id", "owner"],
+            ["categories.id", "categories.owner"],
+            ondelete="RESTRICT",
+            onupdate="CASCADE",
+        ),
         # Lists are one owner's items in ID order.
         Index("ix_items_owner_id", "owner", "id"),
     )
@@ -42,10 +59,8 @@ class Item(UUIDPrimaryKey, Timestamps, Base):
     description: Mapped[str] = mapped_column(String(DESCRIPTION_STORED_MAX_LENGTH), default="")
     price_cents: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    # RESTRICT: a category with items cannot disappear under them. Indexed for the join.
-    category_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("categories.id", ondelete="RESTRICT"), index=True
-    )
+    # Its foreign key is in `__table_args__`, with the owner. Indexed for the join.
+    category_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     # Optimistic locking: every UPDATE says "WHERE version = <the version I read>".
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
