@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,16 +134,28 @@ def test_tpl2_the_releases_changes_to_deleted_files_are_reported(
 
 
 def test_tpl2_a_service_that_deleted_nothing_hears_nothing_of_it(
-    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    template: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = generate(template, tmp_path / "orders", deleted=())
     assert main(["update-preview", str(service), "--gates=none", "--format=json"]) == 0
     previewed = json.loads(capsys.readouterr().out)
     assert previewed["deleted_files_changed"] == []
     assert previewed["deleted_files_unchecked"] is None
+    rendered: list[str] = []
+
+    def recorded(template: str, ref: str, *rest: Any) -> Path:
+        rendered.append(ref)
+        return render(template, ref, *rest)
+
+    monkeypatch.setattr("goldenpath.deleted_files.render", recorded)
     with Templates() as templates:
         _, report = try_update(service, templates)
     assert report is not None
+    # The target's render only: with nothing deleted there is no release to compare with.
+    assert rendered == ["v0.2.0"]
     assert "deleted files" not in report_text(report)
     assert "deleted that the release changes" not in pull_request_body(report)
 

@@ -84,14 +84,18 @@ def deleted_but_changed(
     """
     answers = service_answers(project)
     with TemporaryDirectory(prefix="goldenpath-renders-") as folder:
-        before = render(template, service_ref, answers, Path(folder) / "before")
         after = render(template, target_ref, answers, Path(folder) / "after")
+        missing = [
+            rendered.relative_to(after)
+            for rendered in sorted(after.rglob("*"))
+            if rendered.is_file() and not (project / rendered.relative_to(after)).exists()
+        ]
+        if not missing:  # most services: nothing deleted, so no release to compare with
+            return ()
+        before = render(template, service_ref, answers, Path(folder) / "before")
         found = []
-        for rendered in sorted(after.rglob("*")):
-            relative = rendered.relative_to(after)
-            if not rendered.is_file() or (project / relative).exists():
-                continue
-            old, new = _content(before / relative), rendered.read_bytes()
+        for relative in missing:
+            old, new = _content(before / relative), (after / relative).read_bytes()
             if old != new:
                 shown = None if old is None else _text(old)
                 found.append(DeletedFile(relative.as_posix(), shown, _text(new)))
