@@ -2,8 +2,8 @@
 staleness across processes.
 
 `Cache` is the process's cache; `cache.resource(name, codec)` gives one typed, namespaced view
-(`items:v1`). Reads go `get_or_load(key, load)`; every write path calls `invalidate(key)` after
-its transaction commits. The guarantees, and how:
+(`items:3f9c0a7e`, the name versioned by its shape). Reads go `get_or_load(key, load)`; every
+write path calls `invalidate(key)` after its transaction commits. The guarantees, and how:
 
 - Explicit, jittered TTLs: each entry lives `ttl * (1 ± jitter)`, so entries written together
   do not expire together.
@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
+import json
 import random
 import time
 from collections import OrderedDict
@@ -91,6 +93,40 @@ class JsonCodec[T]:
 
     def decode(self, data: bytes) -> T:
         return self._adapter.validate_json(data)
+
+    def versioned(self, name: str) -> str:
+        """`name` with the fingerprint of the type's JSON shape: `items` -> `items:3f9c0a7e`.
+
+        Named so, a resource's entries change namespace whenever a deployment changes the
+        cached type's shape (a field added, removed, renamed or retyped), so no deployment
+        decodes entries written in another shape, and nobody has to remember to bump a version.
+        """
+        return f"{name}:{json_shape_fingerprint(self._adapter)}"
+
+
+# JSON Schema keywords that annotate a schema without constraining it; an edited docstring or
+# field description does not change what is stored. A property *named* like one of them is a
+# schema (a dict), and stays.
+_ANNOTATIONS = frozenset({"title", "description", "examples"})
+
+
+def _without_annotations(node: object) -> object:
+    if isinstance(node, dict):
+        return {
+            key: _without_annotations(value)
+            for key, value in node.items()
+            if not (key in _ANNOTATIONS and not isinstance(value, dict))
+        }
+    if isinstance(node, list):
+        return [_without_annotations(value) for value in node]
+    return node
+
+
+def json_shape_fingerprint(adapter: TypeAdapter[Any]) -> str:
+    """Eight hex digits of a SHA-256 over the type's JSON Schemas, as read and as written."""
+    schemas = [adapter.json_schema(mode=mode) for mode in ("validation", "serialization")]
+    canonical = json.dumps(_without_annotations(schemas), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
 class CacheBackend(Protocol):
@@ -444,10 +480,11 @@ class Cache:
 
 
 class CachedResource[T]:
-    """One namespaced, typed part of the cache: `items:v1` holding `Item` values.
+    """One namespaced, typed part of the cache: `items:3f9c0a7e` holding `ItemRead` values.
 
-    Bump the version in the name when the cached shape changes, so a deployment never decodes
-    entries written by the previous one.
+    Name it with `JsonCodec.versioned("items")`, so its namespace changes with the cached shape
+    and a deployment never decodes entries written by another in a different shape. (With a
+    codec of another kind, put a version in the name and bump it when the shape changes.)
 
     Entries can belong to a group (`group=`), invalidated together with `invalidate_group`:
     the pages of one owner's list, say, whose keys (cursors, page sizes) no writer could name.

@@ -6,8 +6,9 @@ Items are `ItemRead` documents keyed by owner and item ID (`item_key`); list pag
 owner. So a cached item or page is only ever found by a read of its owner (SEC-6). Every path
 that changes an item invalidates, after the change commits, its entry and its owner's pages:
 the service's create, update and delete, and the worker's publish job (through
-`invalidate_after_commit` and `invalidate_group_after_commit`). Bump the version in a name when
-`ItemRead` changes shape, so a deployment never decodes the previous one's entries.
+`invalidate_after_commit` and `invalidate_group_after_commit`). Each name carries the
+fingerprint of its cached shape (`JsonCodec.versioned`): a deployment that changes `ItemRead`
+reads and writes entries of its own, and never decodes another shape's.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from goldenpath_chassis.cache import Cache, CachedResource, JsonCodec
 
 from .schemas import ItemRead
 
-ITEM_CACHE = "items:v1"
-PAGE_CACHE = "item-pages:v1"
 _CODEC = JsonCodec(ItemRead)
 _PAGE_CODEC = JsonCodec(list[ItemRead])
+ITEM_CACHE = _CODEC.versioned("items")
+PAGE_CACHE = _PAGE_CODEC.versioned("item-pages")
 
 
 def item_cache(cache: Cache) -> CachedResource[ItemRead]:
