@@ -259,6 +259,7 @@ def start_peer(prepared: Prepared, env: Mapping[str, str], *, log_path: Path) ->
         log_path=log_path,
         wait_path=READY_PATH,
         python=prepared.python,
+        log_through_pipe=True,
     )
 
 

@@ -446,6 +446,7 @@ class ServiceSide:
             log_path=self.workdir / f"{label}.log",
             wait_path="/health/ready",
             python=self.python,
+            log_through_pipe=True,
         )
 
 
@@ -460,6 +461,7 @@ def start_bare(
         log_path=workdir / f"{label}.log",
         wait_path="/health/ready",
         python=python,
+        log_through_pipe=True,
     )
 
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sys
+from pathlib import Path
 from typing import Any
+
+import httpx
+
+from tests.support.service import start
 
 
 def answers(port: int) -> bool:
@@ -28,3 +34,47 @@ def test_redis_restarts_on_its_port(redis: Any) -> None:
     assert not answers(redis.port)
     redis.start()
     assert answers(redis.port)
+
+
+# A service that writes a line for each request before it answers, and one as it stops.
+LINE_WRITER = """
+import http.server, os, signal, sys
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        print(f"request {self.path}", flush=True)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+def stop(*_):
+    print("stopped", flush=True)
+    os._exit(0)
+
+signal.signal(signal.SIGTERM, stop)
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def test_a_service_logging_through_a_pipe_loses_and_delays_no_line(tmp_path: Path) -> None:
+    # What the benchmarks start services with: each line is in `output()` once the service has
+    # written it, however far the copying thread lags, and every line is there after `stop()`.
+    script = tmp_path / "line_writer.py"
+    script.write_text(LINE_WRITER)
+    service = start(
+        tmp_path,
+        [str(script)],
+        env={},
+        log_path=tmp_path / "service.log",
+        python=Path(sys.executable),
+        log_through_pipe=True,
+    )
+    with httpx.Client(base_url=service.base_url) as client:
+        for count in range(1, 201):
+            client.get(f"/{count}").raise_for_status()
+            assert service.output().count("request") == count + 1  # the readiness poll's too
+    assert service.stop() == 0
+    lines = service.output().splitlines()
+    assert lines[-2:] == ["request /200", "stopped"]

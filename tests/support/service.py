@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import select
 import signal
+import struct
 import subprocess
+import termios
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -21,8 +27,13 @@ class RunningService:
     base_url: str
     log_path: Path
     started_at: float
+    # Copies the service's output from a pipe to `log_path` (`start(log_through_pipe=True)`).
+    log_copier: PipeCopier | None = None
 
     def output(self) -> str:
+        """What the service has written so far (all of it, when it went through a pipe)."""
+        if self.log_copier is not None:
+            self.log_copier.catch_up()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
@@ -33,7 +44,48 @@ class RunningService:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.log_copier is not None:
+            self.log_copier.join(timeout)  # it ends at the pipe's end: every line copied
         return self.process.returncode
+
+
+class PipeCopier(threading.Thread):
+    """Reads a pipe and appends what it reads to a file, as a container runtime reads a
+    service's stdout: each write to a pipe wakes a reader, which a write to a file does not."""
+
+    def __init__(self, read_end: int, log: BinaryIO) -> None:
+        super().__init__(daemon=True)
+        self._read_end = read_end
+        self._log = log
+        # Held from a read to its write, so `catch_up` never sees bytes that are in neither.
+        self._copying = threading.Lock()
+
+    def run(self) -> None:
+        try:
+            while True:
+                select.select([self._read_end], [], [])
+                with self._copying:
+                    chunk = os.read(self._read_end, 1 << 16)
+                    if not chunk:  # every writer closed it: the service ended
+                        return
+                    self._log.write(chunk)
+                    self._log.flush()
+        finally:
+            os.close(self._read_end)
+            self._log.close()
+
+    def catch_up(self) -> None:
+        """Return once everything written to the pipe so far is in the file."""
+        while self.is_alive():
+            with self._copying:
+                if _unread_bytes(self._read_end) == 0:
+                    return
+            time.sleep(0.001)
+
+
+def _unread_bytes(read_end: int) -> int:
+    (count,) = struct.unpack("i", fcntl.ioctl(read_end, termios.FIONREAD, b"\0\0\0\0"))
+    return int(count)
 
 
 def start(
@@ -46,19 +98,36 @@ def start(
     wait_status: int = 200,
     timeout: float = 60,
     python: Path | None = None,
+    log_through_pipe: bool = False,
 ) -> RunningService:
     """Start `<project>/.venv/bin/python <arguments>` (or `python`'s) and wait until `wait_path`
-    answers."""
+    answers.
+
+    Its output goes to `log_path`; with `log_through_pipe`, through a pipe a thread here copies
+    from (`PipeCopier`), as a container runtime reads a service's stdout: what benchmarks
+    measure against.
+    """
     port = free_port()
     base_env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     full_env = base_env | {"HOST": "127.0.0.1", "PORT": str(port)} | dict(env)
     python = python or project / ".venv" / "bin" / "python"
     log = log_path.open("wb")
+    copier, output = None, log.fileno()
+    if log_through_pipe:
+        read_end, output = os.pipe()
+        copier = PipeCopier(read_end, log)
+        copier.start()
     started_at = time.perf_counter()
     process = subprocess.Popen(
-        [str(python), *arguments], cwd=project, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        [str(python), *arguments],
+        cwd=project,
+        env=full_env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
-    service = RunningService(process, f"http://127.0.0.1:{port}", log_path, started_at)
+    if copier is not None:
+        os.close(output)  # the service holds the pipe's only write end now
+    service = RunningService(process, f"http://127.0.0.1:{port}", log_path, started_at, copier)
     deadline = time.monotonic() + timeout
     # One client for every poll: `httpx.get` builds a client, and loads the CA bundle, each
     # time (about 50 ms of CPU), which made each poll slow and took CPU from the very process
