@@ -100,6 +100,7 @@ class JsonCodec[T]:
         Named so, a resource's entries change namespace whenever a deployment changes the
         cached type's shape (a field added, removed, renamed or retyped), so no deployment
         decodes entries written in another shape, and nobody has to remember to bump a version.
+        A type pydantic cannot describe in JSON Schema raises here: name its resource by hand.
         """
         return f"{name}:{json_shape_fingerprint(self._adapter)}"
 
