@@ -118,15 +118,17 @@ def start(
         copier = PipeCopier(read_end, log)
         copier.start()
     started_at = time.perf_counter()
-    process = subprocess.Popen(
-        [str(python), *arguments],
-        cwd=project,
-        env=full_env,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-    )
-    if copier is not None:
-        os.close(output)  # the service holds the pipe's only write end now
+    try:
+        process = subprocess.Popen(
+            [str(python), *arguments],
+            cwd=project,
+            env=full_env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        if copier is not None:
+            os.close(output)  # the service holds the pipe's only write end now (if it started)
     service = RunningService(process, f"http://127.0.0.1:{port}", log_path, started_at, copier)
     deadline = time.monotonic() + timeout
     # One client for every poll: `httpx.get` builds a client, and loads the CA bundle, each
