@@ -6,6 +6,9 @@ principal's owner can be (those are `user:...`, `key:...` or `tenant:...`). Only
 
     UPDATE items SET owner = 'user:<sub>' WHERE owner = 'unowned';
 
+Since `0006` an item's category must be its owner's: give the categories their owner first
+(their items follow them), then the items without a category, as docs/security.md shows.
+
 Downgrading fails while two owners have an item (or a category) of the same name: the names were
 unique across the whole table before. Rename one of each pair first.
 
