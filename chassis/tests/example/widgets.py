@@ -45,7 +45,6 @@ from goldenpath_chassis.web import (
 NAME_MAX = 100
 DESCRIPTION_MAX = 500
 PUBLISH = "widgets.publish"
-CACHE = "widgets:v1"
 ADMIN_SCOPE = "widgets:admin"
 WIDGETS = Ownership(domain="widgets", admin_scope=ADMIN_SCOPE)
 
@@ -104,6 +103,10 @@ class WidgetRead(BaseModel):
     status: str
     version: int
     created_at: datetime
+
+
+# Named by the shape it holds, as a service names its caches (`JsonCodec.versioned`).
+CACHE = JsonCodec(WidgetRead).versioned("widgets")
 
 
 class WidgetPage(BaseModel):
