@@ -121,7 +121,7 @@ def test_tpl2_an_untagged_template_updates_commit_by_commit(
     assert preview.returncode == 0, preview.stdout + preview.stderr
     assert "M\tREADME.md" in preview.stdout
     assert "conflicts: none" in preview.stdout
-    # Both commits rendered (the service deleted nothing, so nothing is named).
+    # The new commit rendered; the service deleted nothing, so nothing is named.
     assert "deleted files" not in preview.stdout
     for gate in ("sync", "lint", "format", "unit"):
         assert f"gate {gate}: passed" in preview.stdout

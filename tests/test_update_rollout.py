@@ -317,7 +317,7 @@ def test_tpl2_update_preview_says_what_would_change_and_touches_nothing(
     assert (preview["version"], preview["target"], preview["newest"]) == (tag1, tag2, tag3)
     assert preview["missing_releases"] == [tag2, tag3]
     assert preview["conflicts"] == []
-    # The real template rendered at both releases: the service deleted nothing, none is named.
+    # The real template rendered at the target: the service deleted nothing, none is named.
     assert preview["deleted_files_changed"] == []
     assert preview["deleted_files_unchecked"] is None
     assert preview["ready"] is True

@@ -56,8 +56,9 @@ def recorded_version(commit: str) -> Version | None:
         return None
 
 
-def read_recorded_template(project: Path) -> RecordedTemplate:
-    """The template source and release recorded in `project`; a clear error when absent."""
+def _recorded(project: Path) -> dict[str, object]:
+    """Everything `project`'s answers file holds, with where it came from; a clear error when
+    there is none, or it is no mapping with `_src_path` and `_commit`."""
     path = project / ANSWERS_FILE
     if not project.is_dir():
         raise NotAGeneratedProjectError(f"{project}: no such directory")
@@ -69,5 +70,16 @@ def read_recorded_template(project: Path) -> RecordedTemplate:
         raise NotAGeneratedProjectError(f"{path}: not valid YAML ({error})") from error
     if not isinstance(loaded, dict) or not loaded.get("_src_path") or not loaded.get("_commit"):
         raise NotAGeneratedProjectError(f"{path}: `_src_path` or `_commit` is missing")
+    return loaded
+
+
+def read_recorded_template(project: Path) -> RecordedTemplate:
+    """The template source and release recorded in `project`; a clear error when absent."""
+    loaded = _recorded(project)
     slug = str(loaded.get("project_slug") or project.resolve().name)
     return RecordedTemplate(str(loaded["_src_path"]), str(loaded["_commit"]), slug)
+
+
+def recorded_answers(project: Path) -> dict[str, object]:
+    """The service's answers to the template's questions (Copier's own `_` keys left out)."""
+    return {key: value for key, value in _recorded(project).items() if not str(key).startswith("_")}

@@ -3,9 +3,9 @@
 `copier update` leaves a file the team deleted deleted, even when the release changes it, and
 says nothing: a fix in that file (a workflow's pinned action, a manifest's security context)
 never reaches the service, and nobody is told. To name them, the template is rendered at the
-service's release and at the target with the service's answers, as Copier renders it, without
-tasks; every file the target has, the updated service lacks and the release changed (or added)
-is reported with the release's change, as a conflict's dropped side is.
+target with the service's answers, as Copier renders it, without tasks, and, only when the
+updated service lacks a file of it, at the service's release too; every such file the release
+changed (or added) is reported with the release's change, as a conflict's dropped side is.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tempfile import TemporaryDirectory
 
 import yaml
 
-from .answers import ANSWERS_FILE
+from .answers import recorded_answers
 from .gates import service_environment
 
 
@@ -36,12 +36,6 @@ class DeletedFile:
 
     def to_json(self) -> dict[str, object]:
         return {"path": self.path, "added_by_the_release": self.before is None}
-
-
-def service_answers(project: Path) -> dict[str, object]:
-    """The service's answers to the template's questions (Copier's own `_` keys left out)."""
-    loaded = yaml.safe_load((project / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
-    return {key: value for key, value in loaded.items() if not str(key).startswith("_")}
 
 
 def render(template: str, ref: str, answers: dict[str, object], destination: Path) -> Path:
@@ -82,14 +76,11 @@ def deleted_but_changed(
 
     `template` is what Copier takes as a source (a git URL or `git+file://` path).
     """
-    answers = service_answers(project)
+    answers = recorded_answers(project)
     with TemporaryDirectory(prefix="goldenpath-renders-") as folder:
         after = render(template, target_ref, answers, Path(folder) / "after")
-        missing = [
-            rendered.relative_to(after)
-            for rendered in sorted(after.rglob("*"))
-            if rendered.is_file() and not (project / rendered.relative_to(after)).exists()
-        ]
+        rendered = (path.relative_to(after) for path in sorted(after.rglob("*")) if path.is_file())
+        missing = [relative for relative in rendered if not (project / relative).exists()]
         if not missing:  # most services: nothing deleted, so no release to compare with
             return ()
         before = render(template, service_ref, answers, Path(folder) / "before")
