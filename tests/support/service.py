@@ -57,28 +57,35 @@ class PipeCopier(threading.Thread):
         super().__init__(daemon=True)
         self._read_end = read_end
         self._log = log
-        # Held from a read to its write, so `catch_up` never sees bytes that are in neither.
+        # Held from a read to its write, and while the pipe is closed, so `catch_up` never sees
+        # bytes that are in neither, nor asks a closed pipe.
         self._copying = threading.Lock()
+        self._finished = False
 
     def run(self) -> None:
         try:
-            while True:
-                select.select([self._read_end], [], [])
-                with self._copying:
-                    chunk = os.read(self._read_end, 1 << 16)
-                    if not chunk:  # every writer closed it: the service ended
-                        return
-                    self._log.write(chunk)
-                    self._log.flush()
+            while self._copy_what_is_there():
+                pass
         finally:
-            os.close(self._read_end)
-            self._log.close()
+            with self._copying:
+                self._finished = True
+                os.close(self._read_end)
+                self._log.close()
+
+    def _copy_what_is_there(self) -> bool:
+        """Wait for output and copy it; False at the pipe's end (every writer closed it)."""
+        select.select([self._read_end], [], [])
+        with self._copying:
+            chunk = os.read(self._read_end, 1 << 16)
+            self._log.write(chunk)
+            self._log.flush()
+        return bool(chunk)
 
     def catch_up(self) -> None:
         """Return once everything written to the pipe so far is in the file."""
-        while self.is_alive():
+        while True:
             with self._copying:
-                if _unread_bytes(self._read_end) == 0:
+                if self._finished or _unread_bytes(self._read_end) == 0:
                     return
             time.sleep(0.001)
 
