@@ -105,8 +105,9 @@ class WidgetRead(BaseModel):
     created_at: datetime
 
 
+WIDGET_CODEC = JsonCodec(WidgetRead)
 # Named by the shape it holds, as a service names its caches (`JsonCodec.versioned`).
-CACHE = JsonCodec(WidgetRead).versioned("widgets")
+CACHE = WIDGET_CODEC.versioned("widgets")
 
 
 class WidgetPage(BaseModel):
@@ -219,7 +220,7 @@ class WidgetService:
 async def get_widget_service(session: DbSession, request: Request) -> WidgetService:
     return WidgetService(
         session,
-        cache=resources_of(request).cache.resource(CACHE, JsonCodec(WidgetRead)),
+        cache=resources_of(request).cache.resource(CACHE, WIDGET_CODEC),
         webhooks=settings_of(request).webhooks.url is not None,
     )
 
