@@ -17,6 +17,7 @@ from goldenpath_chassis._core.cache import (
     Cache,
     CacheBackend,
     CachedResource,
+    Entry,
     JsonCodec,
     MemoryBackend,
     RedisBackend,
@@ -241,22 +242,24 @@ class CountingReads:
         self.expected = expected
         self.all_done = asyncio.Event()
 
-    async def read(self, key: str) -> tuple[bytes | None, bytes]:
+    async def read(self, entry: Entry) -> tuple[bytes | None, bytes]:
         try:
-            return await self.inner.read(key)
+            return await self.inner.read(entry)
         finally:
             self.reads += 1
             if self.reads >= self.expected:
                 self.all_done.set()
 
-    async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
-        await self.inner.write(key, value, ttl_seconds=ttl_seconds, generation=generation)
+    async def write(
+        self, entry: Entry, value: bytes, *, ttl_seconds: float, generation: bytes
+    ) -> None:
+        await self.inner.write(entry, value, ttl_seconds=ttl_seconds, generation=generation)
 
-    async def generation(self, key: str) -> bytes:
-        return await self.inner.generation(key)
+    async def generation(self, entry: Entry) -> bytes:
+        return await self.inner.generation(entry)
 
-    async def invalidate(self, keys: Sequence[str]) -> None:
-        await self.inner.invalidate(keys)
+    async def invalidate(self, entries: Sequence[Entry]) -> None:
+        await self.inner.invalidate(entries)
 
     async def clear(self) -> None:
         await self.inner.clear()

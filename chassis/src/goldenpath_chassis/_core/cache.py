@@ -15,6 +15,11 @@ write path calls `invalidate(key)` after its transaction commits. The guarantees
   dropped by Redis's invalidation messages. A process never reads its own write's old value;
   another process's write is seen within `CACHE_NEAR_MAX_STALENESS_MS` of its completion (0:
   every read goes to Redis).
+- Across versions: a resource's name carries its shape (`items:3f9c0a7e`), so a deployment
+  that changes the shape reads and writes a namespace of its own. During a rolling deployment
+  the old and the new replicas run side by side, and each write invalidates its key in every
+  namespace of the resource that can still hold entries: each process registers its namespace
+  in Redis before it reads or stores there, for a lease that outlives anything it stores.
 - Stampede protection: concurrent misses of one key in one process share a single load
   (single flight); N replicas make at most N loads of a key, not one per request.
 - Redis down: reads go to the source (counted in `cache_errors_total`), the "redis" circuit
@@ -60,6 +65,10 @@ _AFTER_COMMIT = "cache_invalidations"
 GENERATION_TTL_SECONDS = 3600
 # Invalidations remembered while Redis is unreachable; beyond this, the whole cache is cleared.
 MAX_PENDING_INVALIDATIONS = 10_000
+# A process renews its namespace's registration this often while it reads or stores there.
+NAMESPACE_RENEWAL_SECONDS = 30.0
+# Covers the round trips and clock steps between a registration and a store counted against it.
+NAMESPACE_LEASE_MARGIN_SECONDS = 10.0
 
 _log = get_logger(__name__)
 
@@ -70,6 +79,18 @@ if (redis.call('GET', KEYS[2]) or '') == ARGV[3] then
   return 1
 end
 return 0
+"""
+
+# KEYS[1]: the registry of a resource's namespaces; ARGV: this namespace, the lease in ms.
+# Redis's clock, not the process's: every replica's leases are measured on one clock.
+_REGISTER_NAMESPACE = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return 1
 """
 
 
@@ -130,22 +151,40 @@ def json_shape_fingerprint(adapter: TypeAdapter[Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
+# An entry's address: its resource's namespace (`items:3f9c0a7e`) and its key in it.
+type Entry = tuple[str, str]
+
+
+def entry_key(entry: Entry) -> str:
+    """The entry's key across the cache: `items:3f9c0a7e:<key>`."""
+    return f"{entry[0]}:{entry[1]}"
+
+
+def resource_label(namespace: str) -> str:
+    """What every version of a resource's namespace shares: `items` of `items:3f9c0a7e`."""
+    return namespace.partition(":")[0]
+
+
 class CacheBackend(Protocol):
     kind: str
 
-    async def read(self, key: str) -> tuple[bytes | None, bytes]:
+    async def read(self, entry: Entry) -> tuple[bytes | None, bytes]:
         """The value (None on a miss) and the generation to pass to `write`."""
         ...
 
-    async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
-        """Store unless `key` was invalidated since the read that returned `generation`."""
+    async def write(
+        self, entry: Entry, value: bytes, *, ttl_seconds: float, generation: bytes
+    ) -> None:
+        """Store unless `entry` was invalidated since the read that returned `generation`."""
         ...
 
-    async def generation(self, key: str) -> bytes:
-        """The key's generation: what `invalidate` changes (for groups, `CachedResource`)."""
+    async def generation(self, entry: Entry) -> bytes:
+        """The entry's generation: what `invalidate` changes (for groups, `CachedResource`)."""
         ...
 
-    async def invalidate(self, keys: Sequence[str]) -> None: ...
+    async def invalidate(self, entries: Sequence[Entry]) -> None:
+        """Every version's copy of each entry is gone for its readers."""
+        ...
 
     async def clear(self) -> None: ...
 
@@ -162,29 +201,34 @@ class MemoryBackend:
         self._generations: dict[str, bytes] = {}
         self._invalidations = itertools.count(1)
 
-    async def read(self, key: str) -> tuple[bytes | None, bytes]:
-        entry = self._entries.get(key)
-        if entry is None:
+    async def read(self, entry: Entry) -> tuple[bytes | None, bytes]:
+        key = entry_key(entry)
+        found = self._entries.get(key)
+        if found is None:
             return None, b""
-        expires_at, value = entry
+        expires_at, value = found
         if expires_at <= time.monotonic():
             del self._entries[key]
             return None, b""
         self._entries.move_to_end(key)
         return value, b""
 
-    async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
+    async def write(
+        self, entry: Entry, value: bytes, *, ttl_seconds: float, generation: bytes
+    ) -> None:
         # One process: in-flight loads are marked stale by `Cache.invalidate` itself.
+        key = entry_key(entry)
         self._entries[key] = (time.monotonic() + ttl_seconds, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
-    async def generation(self, key: str) -> bytes:
-        return self._generations.get(key, b"")
+    async def generation(self, entry: Entry) -> bytes:
+        return self._generations.get(entry_key(entry), b"")
 
-    async def invalidate(self, keys: Sequence[str]) -> None:
-        for key in keys:
+    async def invalidate(self, entries: Sequence[Entry]) -> None:
+        # One process runs one version: no other namespace of a resource to reach.
+        for key in map(entry_key, entries):
             self._entries.pop(key, None)
             self._generations[key] = str(next(self._invalidations)).encode()
         if len(self._generations) > self._max_entries:
@@ -205,7 +249,11 @@ def _as_bytes(value: bytes | str | None) -> bytes | None:
 
 
 class RedisBackend:
-    """Redis, shared by every replica and the worker, behind the "redis" circuit breaker."""
+    """Redis, shared by every replica and the worker, behind the "redis" circuit breaker.
+
+    `max_entry_ttl_seconds` bounds how long a stored entry lives: a namespace's registration
+    lasts that long past the last store it covers.
+    """
 
     kind = "redis"
 
@@ -217,12 +265,24 @@ class RedisBackend:
         prefix: str,
         near: NearCache | None = None,
         generation_ttl_seconds: float = GENERATION_TTL_SECONDS,
+        max_entry_ttl_seconds: float = GENERATION_TTL_SECONDS,
+        registry_prefix: str | None = None,
     ) -> None:
         self._redis = redis
         self._breakers = breakers
         self._prefix = prefix
+        # Outside the near cache's tracked prefix: a registration is not an entry's change.
+        self._registry_prefix = registry_prefix or prefix.rstrip(":") + "-namespaces:"
         self._generation_ttl = max(1, int(generation_ttl_seconds))
+        self._lease_ms = int(
+            (max_entry_ttl_seconds + NAMESPACE_RENEWAL_SECONDS + NAMESPACE_LEASE_MARGIN_SECONDS)
+            * 1000
+        )
+        # How long after a renewal began its lease certainly still runs, on this process's clock.
+        self._lease_seconds_held = self._lease_ms / 1000 - NAMESPACE_LEASE_MARGIN_SECONDS
+        self._registered: dict[str, float] = {}  # namespace -> when its lease was last renewed
         self._store = redis.register_script(_STORE_IF_GENERATION_UNCHANGED)
+        self._register = redis.register_script(_REGISTER_NAMESPACE)
         # Copies in process memory, served while Redis's invalidations are known to arrive.
         self.near = near
 
@@ -230,6 +290,9 @@ class RedisBackend:
         # The braces make both keys hash to one Redis Cluster slot, as the script needs.
         value_key = self._prefix + "{" + key + "}"
         return value_key, value_key + ":gen"
+
+    def _registry(self, label: str) -> str:
+        return self._registry_prefix + label
 
     @asynccontextmanager
     async def _guarded(self) -> AsyncIterator[None]:
@@ -239,60 +302,115 @@ class RedisBackend:
         except (RedisError, OSError, TimeoutError, CircuitOpenError) as exc:
             raise CacheUnavailableError(type(exc).__name__) from exc
 
-    async def read(self, key: str) -> tuple[bytes | None, bytes]:
-        keys = self._keys(key)
-        near = self.near
-        if near is None:
+    async def _ensure_registered(self, namespace: str) -> None:
+        """Renew this namespace's lease when due. Called before every read of Redis and every
+        store, so a writer that lists the live namespaces after its commit finds this one
+        whenever a read here could have loaded the value its write replaced."""
+        renewed = self._registered.get(namespace)
+        now = time.monotonic()
+        if renewed is not None and now - renewed < NAMESPACE_RENEWAL_SECONDS:
+            return
+        leased = renewed is not None and now - renewed < self._lease_seconds_held
+        if leased:
+            # The lease still runs, so reads meanwhile need not wait for its renewal.
+            self._registered[namespace] = now
+        try:
             async with self._guarded():
-                value, generation = await self._redis.mget(keys)
-            return _as_bytes(value), _as_bytes(generation) or b""
-        copy = near.get(keys[0])
-        if copy is not None:
-            return copy, b""
-        since = near.epoch
+                await self._register(
+                    keys=[self._registry(resource_label(namespace))],
+                    args=[namespace, self._lease_ms],
+                )
+        except CacheUnavailableError:
+            if renewed is not None:
+                self._registered[namespace] = renewed  # the next read tries again
+            raise
+        self._registered[namespace] = now
+
+    async def read(self, entry: Entry) -> tuple[bytes | None, bytes]:
+        keys = self._keys(entry_key(entry))
+        near = self.near
+        if near is not None:
+            copy = near.get(keys[0])
+            if copy is not None:
+                return copy, b""
+            since = near.epoch
+        await self._ensure_registered(entry[0])
         async with self._guarded():
             value, generation = await self._redis.mget(keys)
         found = _as_bytes(value)
-        if found is not None:
+        if near is not None and found is not None:
             near.keep(keys[0], found, since)
         return found, _as_bytes(generation) or b""
 
-    async def generation(self, key: str) -> bytes:
-        generation_key = self._keys(key)[1]
+    async def generation(self, entry: Entry) -> bytes:
+        generation_key = self._keys(entry_key(entry))[1]
         near = self.near
         if near is not None:
             copy = near.get(generation_key)
             if copy is not None:
                 return copy
             since = near.epoch
+        await self._ensure_registered(entry[0])
         async with self._guarded():
             found = _as_bytes(await self._redis.get(generation_key)) or b""
         if near is not None:
             near.keep(generation_key, found, since)
         return found
 
-    async def write(self, key: str, value: bytes, *, ttl_seconds: float, generation: bytes) -> None:
+    async def write(
+        self, entry: Entry, value: bytes, *, ttl_seconds: float, generation: bytes
+    ) -> None:
+        await self._ensure_registered(entry[0])
         async with self._guarded():
             await self._store(
-                keys=list(self._keys(key)),
+                keys=list(self._keys(entry_key(entry))),
                 args=[value, max(1, int(ttl_seconds * 1000)), generation],
             )
 
-    async def invalidate(self, keys: Sequence[str]) -> None:
-        if not keys:
+    async def invalidate(self, entries: Sequence[Entry]) -> None:
+        """Each entry in its own namespace and in every other live one of its resource.
+
+        One round trip asks for the live namespaces and invalidates the entries' own; a second
+        reaches the other versions, only while there are any (a rolling deployment)."""
+        if not entries:
             return
+        own = sorted({entry_key(entry) for entry in entries})
+        labels = sorted({resource_label(namespace) for namespace, _ in entries})
         if self.near is not None:
-            for key in keys:  # at once: this process's own reads never see the old copy
+            for key in own:  # at once: this process's own reads never see the old copy
                 for copied in self._keys(key):
                     self.near.invalidate(copied)
         async with self._guarded():
+            # Plain commands, not a script: a pipeline with a script costs a SCRIPT EXISTS round
+            # trip. Redis's clock is read before the leases, so none that runs is missed.
             pipeline = self._redis.pipeline(transaction=False)
-            for key in keys:
-                value_key, generation_key = self._keys(key)
-                pipeline.incr(generation_key)
-                pipeline.expire(generation_key, self._generation_ttl)
-                pipeline.unlink(value_key)
-            await pipeline.execute()
+            pipeline.time()
+            for label in labels:
+                pipeline.zrange(self._registry(label), 0, -1, withscores=True)
+            self._queue_invalidations(pipeline, own)
+            replies = await pipeline.execute()
+            seconds, micros = replies[0]
+            now_ms = seconds * 1000 + micros // 1000
+            live = {
+                label: {_as_text(name) for name, lease_end in leases if lease_end > now_ms}
+                for label, leases in zip(labels, replies[1 : len(labels) + 1], strict=True)
+            }
+            others = sorted(
+                f"{other}:{key}"
+                for namespace, key in entries
+                for other in live[resource_label(namespace)] - {namespace}
+            )
+            if others:
+                pipeline = self._redis.pipeline(transaction=False)
+                self._queue_invalidations(pipeline, others)
+                await pipeline.execute()
+
+    def _queue_invalidations(self, pipeline: Any, keys: Sequence[str]) -> None:
+        for key in keys:
+            value_key, generation_key = self._keys(key)
+            pipeline.incr(generation_key)
+            pipeline.expire(generation_key, self._generation_ttl)
+            pipeline.unlink(value_key)
 
     async def clear(self) -> None:
         if self.near is not None:
@@ -306,6 +424,10 @@ class RedisBackend:
                     batch.clear()
             if batch:
                 await self._redis.unlink(*batch)
+
+
+def _as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(eq=False)
@@ -331,8 +453,8 @@ class Cache:
         self.ttl_seconds = ttl_seconds
         self.ttl_jitter = ttl_jitter
         self._metrics = metrics
-        self._flights: dict[str, _Flight] = {}
-        self._pending: set[str] = set()
+        self._flights: dict[Entry, _Flight] = {}
+        self._pending: set[Entry] = set()
         self._clear_pending = False
 
     def resource[T](self, name: str, codec: Codec[T]) -> CachedResource[T]:
@@ -345,73 +467,75 @@ class Cache:
 
     # --- used by CachedResource -----------------------------------------------------------------
     async def get_or_load[T](
-        self, name: str, key: str, load: Callable[[], Awaitable[T | None]], codec: Codec[T]
+        self, entry: Entry, load: Callable[[], Awaitable[T | None]], codec: Codec[T]
     ) -> T | None:
         if (self._pending or self._clear_pending) and not await self._replay_pending():
-            self._count("errors", name)
+            self._count("errors", entry)
             return await load()  # invalidations are owed: do not trust the cache yet
         try:
-            cached, generation = await self.backend.read(key)
+            cached, generation = await self.backend.read(entry)
         except CacheUnavailableError:
-            self._count("errors", name)
-            return await self._single_flight(key, load, codec, generation=None)
+            self._count("errors", entry)
+            return await self._single_flight(entry, load, codec, generation=None)
         if cached is not None:
             try:
                 value = codec.decode(cached)
             except ValueError:
-                _log.warning("cache_entry_undecodable", key=key)
+                _log.warning("cache_entry_undecodable", key=entry_key(entry))
             else:
-                self._count("hits", name)
+                self._count("hits", entry)
                 return value
-        self._count("misses", name)
-        return await self._single_flight(key, load, codec, generation=generation)
+        self._count("misses", entry)
+        return await self._single_flight(entry, load, codec, generation=generation)
 
-    async def generation(self, name: str, key: str) -> bytes | None:
-        """`key`'s generation (for a group), or None when the cache cannot be trusted now."""
+    async def generation(self, entry: Entry) -> bytes | None:
+        """`entry`'s generation (for a group), or None when the cache cannot be trusted now."""
         if (self._pending or self._clear_pending) and not await self._replay_pending():
-            self._count("errors", name)
+            self._count("errors", entry)
             return None
         try:
-            return await self.backend.generation(key)
+            return await self.backend.generation(entry)
         except CacheUnavailableError:
-            self._count("errors", name)
+            self._count("errors", entry)
             return None
 
     async def apply_invalidations(self, session: AsyncSession) -> None:
         """Invalidate what `invalidate_after_commit` noted on `session`; call after its commit."""
-        noted: list[str] = session.info.pop(_AFTER_COMMIT, [])
-        for key in noted:
-            await self.invalidate(key.partition(":")[0], [key])
+        noted: list[Entry] = session.info.pop(_AFTER_COMMIT, [])
+        if noted:
+            await self.invalidate(noted)
 
-    async def invalidate(self, name: str, keys: Sequence[str]) -> None:
-        for key in keys:
-            flight = self._flights.pop(key, None)
+    async def invalidate(self, entries: Sequence[Entry]) -> None:
+        if not entries:
+            return
+        for entry in entries:
+            flight = self._flights.pop(entry, None)
             if flight is not None:
                 flight.stale = True
         try:
-            await self.backend.invalidate(keys)
+            await self.backend.invalidate(entries)
         except CacheUnavailableError:
-            self._count("errors", name)
-            self._owe(keys)
+            self._count("errors", entries[0])
+            self._owe(entries)
 
     # --- internals ------------------------------------------------------------------------------
     async def _single_flight[T](
         self,
-        key: str,
+        entry: Entry,
         load: Callable[[], Awaitable[T | None]],
         codec: Codec[T],
         *,
         generation: bytes | None,
     ) -> T | None:
-        flight = self._flights.get(key)
+        flight = self._flights.get(entry)
         owner = flight is None
         if flight is None:
             flight = _Flight()
             flight.task = asyncio.create_task(
-                self._load_and_store(key, load, codec, flight, generation)
+                self._load_and_store(entry, load, codec, flight, generation)
             )
-            flight.task.add_done_callback(lambda _: self._land(key, flight))
-            self._flights[key] = flight
+            flight.task.add_done_callback(lambda _: self._land(entry, flight))
+            self._flights[entry] = flight
         assert flight.task is not None
         try:
             # Shielded: one caller giving up (a client disconnect) must not cancel the others.
@@ -424,7 +548,7 @@ class Cache:
 
     async def _load_and_store[T](
         self,
-        key: str,
+        entry: Entry,
         load: Callable[[], Awaitable[T | None]],
         codec: Codec[T],
         flight: _Flight,
@@ -435,21 +559,21 @@ class Cache:
             return value
         with contextlib.suppress(CacheUnavailableError):
             await self.backend.write(
-                key, codec.encode(value), ttl_seconds=self.ttl(), generation=generation
+                entry, codec.encode(value), ttl_seconds=self.ttl(), generation=generation
             )
         return value
 
-    def _land(self, key: str, flight: _Flight) -> None:
-        if self._flights.get(key) is flight:
-            del self._flights[key]
+    def _land(self, entry: Entry, flight: _Flight) -> None:
+        if self._flights.get(entry) is flight:
+            del self._flights[entry]
         task = flight.task
         if task is not None and not task.cancelled():
             task.exception()  # retrieved here, so asyncio does not warn when no caller waits
 
-    def _owe(self, keys: Sequence[str]) -> None:
+    def _owe(self, entries: Sequence[Entry]) -> None:
         if self._clear_pending:
             return
-        self._pending.update(keys)
+        self._pending.update(entries)
         if len(self._pending) > MAX_PENDING_INVALIDATIONS:
             self._pending.clear()
             self._clear_pending = True
@@ -469,7 +593,7 @@ class Cache:
         _log.info("cache_invalidations_replayed", keys=len(owed), cleared=clear)
         return True
 
-    def _count(self, outcome: str, name: str) -> None:
+    def _count(self, outcome: str, entry: Entry) -> None:
         if self._metrics is None:
             return
         counter = {
@@ -477,7 +601,7 @@ class Cache:
             "misses": self._metrics.cache_misses,
             "errors": self._metrics.cache_errors,
         }[outcome]
-        counter.labels(name).inc()
+        counter.labels(resource_label(entry[0])).inc()
 
 
 class CachedResource[T]:
@@ -485,7 +609,10 @@ class CachedResource[T]:
 
     Name it with `JsonCodec.versioned("items")`, so its namespace changes with the cached shape
     and a deployment never decodes entries written by another in a different shape. (With a
-    codec of another kind, put a version in the name and bump it when the shape changes.)
+    codec of another kind, name it `<resource>:<version>` and bump the version when the shape
+    changes.) Every version of a resource shares what comes before the first colon, and an
+    invalidation reaches each live version's copy of the key: a key must name the same value in
+    every version.
 
     Entries can belong to a group (`group=`), invalidated together with `invalidate_group`:
     the pages of one owner's list, say, whose keys (cursors, page sizes) no writer could name.
@@ -497,45 +624,41 @@ class CachedResource[T]:
         self.cache = cache
         self.name = name
         self.codec = codec
-        self._label = name.partition(":")[0]
-
-    def _key(self, key: str) -> str:
-        return f"{self.name}:{key}"
 
     async def get_or_load(
         self, key: str, load: Callable[[], Awaitable[T | None]], *, group: str | None = None
     ) -> T | None:
         """The cached value, or `load()`'s (stored unless None or invalidated meanwhile)."""
         if group is not None:
-            generation = await self.cache.generation(self._label, group_key(self.name, group))
+            generation = await self.cache.generation((self.name, group_key(group)))
             if generation is None:  # the cache cannot be trusted now: the source it is
                 return await load()
             key = f"{group}@{generation.decode()}/{key}"
-        return await self.cache.get_or_load(self._label, self._key(key), load, self.codec)
+        return await self.cache.get_or_load((self.name, key), load, self.codec)
 
     async def invalidate(self, *keys: str) -> None:
         """Call after the write commits, on every path that changes or deletes the value."""
-        await self.cache.invalidate(self._label, [self._key(key) for key in keys])
+        await self.cache.invalidate([(self.name, key) for key in keys])
 
     async def invalidate_group(self, *groups: str) -> None:
         """Call after the write commits: every entry of each group is gone for its readers."""
-        await self.cache.invalidate(self._label, [group_key(self.name, g) for g in groups])
+        await self.cache.invalidate([(self.name, group_key(group)) for group in groups])
 
 
-def group_key(resource: str, group: str) -> str:
-    """The key whose generation a group of `resource`'s entries shares."""
-    return f"{resource}:group/{group}"
+def group_key(group: str) -> str:
+    """The key whose generation a group of a resource's entries shares."""
+    return f"group/{group}"
 
 
 def invalidate_after_commit(session: AsyncSession, resource: str, *keys: str) -> None:
     """Note entries to invalidate once `session` commits, for code that does not commit itself
     (job handlers: the worker commits, then calls `Cache.apply_invalidations`)."""
-    session.info.setdefault(_AFTER_COMMIT, []).extend(f"{resource}:{key}" for key in keys)
+    session.info.setdefault(_AFTER_COMMIT, []).extend((resource, key) for key in keys)
 
 
 def invalidate_group_after_commit(session: AsyncSession, resource: str, *groups: str) -> None:
     """`invalidate_after_commit` for groups of entries (`CachedResource.invalidate_group`)."""
-    session.info.setdefault(_AFTER_COMMIT, []).extend(group_key(resource, g) for g in groups)
+    session.info.setdefault(_AFTER_COMMIT, []).extend((resource, group_key(g)) for g in groups)
 
 
 def build_cache(
@@ -576,6 +699,7 @@ def build_cache(
             prefix=prefix,
             near=near,
             generation_ttl_seconds=generation_ttl,
+            max_entry_ttl_seconds=settings.cache.ttl_seconds * (1 + settings.cache.ttl_jitter),
         ),
         ttl_seconds=settings.cache.ttl_seconds,
         ttl_jitter=settings.cache.ttl_jitter,

@@ -1,0 +1,31 @@
+"""The chassis's benchmarks keep running as the chassis changes: each runs once, briefly, and
+must print every figure it promises. No figure is judged here (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CHASSIS = Path(__file__).resolve().parents[2]
+
+
+def test_cache_invalidation_prints_both_cases() -> None:
+    completed = subprocess.run(
+        [sys.executable, "benchmarks/cache_invalidation.py", "--rounds", "1", "--writes", "50"],
+        cwd=CHASSIS,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    for count in (1, 2):
+        assert re.search(
+            rf"{count} live version\(s\): median +\d+ us, p99 +\d+ us", completed.stdout
+        ), completed.stdout
