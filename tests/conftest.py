@@ -34,6 +34,15 @@ from tests.support.servers import PostgresServer, RedisServer
 ProjectFactory = Callable[[str], GeneratedProject]
 
 
+@pytest.fixture(autouse=True)
+def private_fleet_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`goldenpath fleet` keeps outcomes in the user's cache folder: each test gets an empty one,
+    so no test reuses another's (or an earlier run's) outcome, and the user's stays untouched."""
+    monkeypatch.setenv("GOLDENPATH_CACHE_DIR", str(tmp_path_factory.mktemp("fleet-cache")))
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> ProjectFactory:
     cache: dict[str, GeneratedProject] = {}

@@ -8,7 +8,8 @@ an answer); services are generated from them and changed the way teams change th
   team's lines, reports the conflict and commits no marker; a branch a person pushed to is left
   alone;
 - `goldenpath update-preview` says the same without touching the service;
-- `goldenpath fleet` reports three services at three releases, one drifted, as JSON.
+- `goldenpath fleet` reports three services at three releases, one drifted, as JSON, and
+  reuses an outcome in a later run until the service's last commit moves.
 
 The services are generated once per module; every command runs in clones of them.
 """
@@ -16,6 +17,7 @@ The services are generated once per module; every command runs in clones of them
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +27,9 @@ from packaging.version import Version
 from selenium.webdriver.common.by import By
 
 from goldenpath.cli import main
+from goldenpath.fleet import ServiceStatus, inspect_fleet
 from goldenpath.fleet_audit import SCORED_AREAS
+from goldenpath.fleet_cache import OutcomeCache
 from tests.support.browser import headless_chromium, save_screenshot
 from tests.support.projects import generate
 from tests.support.releases import (
@@ -396,6 +400,57 @@ def test_tpl2_fleet_reports_each_service_and_only_reads_the_clones(
     assert broken["repository"] == str(missing)
     assert "no such directory" in broken["error"]
     assert broken["update"] == "failed"
+
+
+def outcome(status: ServiceStatus) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    return status.update, status.conflicts, status.deleted
+
+
+def test_tpl2_the_fleet_reuses_an_outcome_until_the_services_commit_moves(
+    services: dict[str, Path],
+    tmp_path: Path,
+    environment: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cache = OutcomeCache(tmp_path / "cache")
+    paths = [services["first"], services["second"], services["third"]]
+    started = time.monotonic()
+    tried = inspect_fleet(paths, cache=cache, with_audit=False)
+    first_run = time.monotonic() - started
+    assert [status.update for status in tried] == ["clean", "conflicts", "up-to-date"]
+    assert cache.hits == 0
+    assert len(list(cache.folder.glob("*.json"))) == 2  # the up-to-date service is not tried
+    # Another run, and a clone of the first service: the same last commit is the same outcome.
+    copy = clone(services["first"], tmp_path / "copy-of-first")
+    started = time.monotonic()
+    again = inspect_fleet([*paths, copy], cache=cache, with_audit=False)
+    with capsys.disabled():  # a figure for the record, not a timed test
+        print(
+            f"\nfleet, no audit: three services tried in {first_run:.1f} s; "
+            f"the same three and a clone, all reused, in {time.monotonic() - started:.1f} s"
+        )
+    assert cache.hits == 3
+    assert [status.reused for status in again] == [True, True, False, True]
+    assert [outcome(status) for status in again] == [
+        outcome(status) for status in (*tried, tried[0])
+    ]
+    # The team commits a change to the line the next release changes: tried again, at once.
+    readme = copy / "README.md"
+    lines = readme.read_text().splitlines(keepends=True)
+    lines[0] = "# Our own title\n"
+    readme.write_text("".join(lines))
+    commit_all(copy, "our own title")
+    moved = inspect_fleet([copy], cache=cache, with_audit=False)[0]
+    assert cache.hits == 3
+    assert not moved.reused
+    assert (moved.update, moved.conflicts) == ("conflicts", ("README.md",))
+    # From the command line: the reuse is said on stderr and in the JSON; --no-cache tries.
+    capsys.readouterr()
+    for options, reused in (([f"--cache-dir={cache.folder}"], True), (["--no-cache"], False)):
+        assert main(["fleet", str(copy), "--no-audit", "--format=json", *options]) == 0
+        output = capsys.readouterr()
+        assert json.loads(output.out)["services"][0]["update_reused"] is reused
+        assert ("1 update outcome(s) reused from" in output.err) is reused
 
 
 def test_tpl2_the_fleet_page_of_a_real_fleet_in_a_browser(

@@ -25,6 +25,7 @@ from goldenpath.cli import main
 from goldenpath.conflicts import Conflict, keep_ours, resolve_to_ours
 from goldenpath.fleet import FAILED, ServiceStatus, inspect_service, repositories_from, table
 from goldenpath.fleet_audit import audit_score
+from goldenpath.fleet_cache import OutcomeCache
 from goldenpath.gates import GateResult, parse_gates, run_gates
 from goldenpath.migrations import migrations_run
 from goldenpath.releases import Release, clone_url, list_releases
@@ -482,11 +483,13 @@ def test_tpl2_a_fleet_row_keeps_the_release_and_lag_when_the_update_cannot_be_tr
     template = make_template(tmp_path / "template")
     # The answers are readable, but the folder is no git repository: nothing to clone.
     service = answers(tmp_path / "service", template, "v0.1.0")
+    cache = OutcomeCache(tmp_path / "cache")
     with Templates() as templates:
-        status = inspect_service(service, templates, with_audit=False)
+        status = inspect_service(service, templates, with_audit=False, cache=cache)
     assert status.plan is not None
     assert status.update == FAILED
     assert status.error
+    assert not list(cache.folder.iterdir()), "a failed try is never kept"
     row = status.to_json(datetime(2026, 3, 1, tzinfo=UTC))
     assert (row["version"], row["newest"], row["releases_behind"]) == ("v0.1.0", "v0.10.0", 2)
     assert row["update"] == "failed"

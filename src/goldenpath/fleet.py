@@ -3,7 +3,9 @@
 A platform team points it at local clones of its services. Per service it reads the recorded
 release (`.copier-answers.yml`), counts the releases and days since it fell behind, asks the
 audit for its score, and tries the update in a private clone (update.try_plan) to say
-whether it would apply cleanly. The clones themselves are only read.
+whether it would apply cleanly. The clones themselves are only read. An outcome is kept
+across runs (fleet_cache.py) and reused while the service's last commit, the release and this
+tool are the same.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ._git import GitError
+from ._git import GitError, head
 from .answers import NotAGeneratedProjectError
 from .fleet_audit import AuditScore, audit_score
+from .fleet_cache import OutcomeCache, UpdateOutcome, outcome_key
 from .update import Templates, UpdateError, UpdatePlan, plan_update, try_plan
 
 # What an update would do: "up-to-date", "clean", "conflicts", or "failed" (see `error`).
@@ -33,6 +36,7 @@ class ServiceStatus:
     # Files the service deleted that the update changes: Copier would leave them deleted.
     deleted: tuple[str, ...] = ()
     error: str | None = None
+    reused: bool = False  # the update's outcome came from an earlier run (fleet_cache.py)
 
     @property
     def service(self) -> str:
@@ -53,12 +57,17 @@ class ServiceStatus:
             "update": self.update,
             "conflicts": list(self.conflicts),
             "deleted_files_changed": list(self.deleted),
+            "update_reused": self.reused,
             "error": self.error,
         }
 
 
 def inspect_service(
-    repository: Path, templates: Templates, *, with_audit: bool = True
+    repository: Path,
+    templates: Templates,
+    *,
+    with_audit: bool = True,
+    cache: OutcomeCache | None = None,
 ) -> ServiceStatus:
     """One service's row; a problem with it becomes its `error`, never the whole run's.
 
@@ -75,27 +84,58 @@ def inspect_service(
         if with_audit
         else AuditScore(note="not audited (--no-audit)")
     )
+    if plan.up_to_date:
+        return ServiceStatus(repository, plan, UP_TO_DATE, audit=audit)
     try:
-        report = try_plan(plan, templates)
+        outcome, reused = _update_outcome(plan, templates, cache)
     except (UpdateError, GitError) as error:
         return ServiceStatus(repository, plan, FAILED, audit=audit, error=str(error))
-    if report is None:
-        return ServiceStatus(repository, plan, UP_TO_DATE, audit=audit)
-    paths = tuple(dict.fromkeys(conflict.path for conflict in report.applied.conflicts))
-    deleted = tuple(file.path for file in report.applied.deleted)
     return ServiceStatus(
-        repository, plan, CONFLICTS if paths else CLEAN, paths, audit, deleted=deleted
+        repository,
+        plan,
+        outcome.update,
+        outcome.conflicts,
+        audit,
+        deleted=outcome.deleted,
+        reused=reused,
     )
 
 
+def _update_outcome(
+    plan: UpdatePlan, templates: Templates, cache: OutcomeCache | None
+) -> tuple[UpdateOutcome, bool]:
+    """The outcome of trying the plan, and whether an earlier run's was reused."""
+    commit = head(plan.project)
+    key = outcome_key(commit, plan.target.commit)
+    if cache is not None and (kept := cache.get(key)) is not None:
+        return kept, True
+    report = try_plan(plan, templates)
+    assert report is not None  # the plan is not up to date
+    conflicts = tuple(dict.fromkeys(conflict.path for conflict in report.applied.conflicts))
+    outcome = UpdateOutcome(
+        CONFLICTS if conflicts else CLEAN,
+        conflicts,
+        tuple(file.path for file in report.applied.deleted),
+    )
+    # Kept only when complete, and when the clone tried was of the commit the key names.
+    if cache is not None and not report.applied.deleted_unchecked and head(plan.project) == commit:
+        cache.put(key, outcome)
+    return outcome, False
+
+
 def inspect_fleet(
-    repositories: Sequence[Path], *, jobs: int = 2, with_audit: bool = True
+    repositories: Sequence[Path],
+    *,
+    jobs: int = 2,
+    with_audit: bool = True,
+    cache: OutcomeCache | None = None,
 ) -> list[ServiceStatus]:
     """Every service's status, in the order given; `jobs` services are tried at once."""
     with Templates() as templates, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(
             pool.map(
-                lambda path: inspect_service(path, templates, with_audit=with_audit), repositories
+                lambda path: inspect_service(path, templates, with_audit=with_audit, cache=cache),
+                repositories,
             )
         )
 

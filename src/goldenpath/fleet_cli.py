@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ._cli_support import Subcommands, reports_errors
 from .fleet import inspect_fleet, repositories_from, table
+from .fleet_cache import OutcomeCache, default_folder
 from .fleet_html import page
 
 EXIT_SOME_FAILED = 1
@@ -21,8 +23,16 @@ def _fleet(args: argparse.Namespace) -> int:
     if not repositories:
         print("goldenpath: error: no repositories given (the list files were empty)")
         return 2
+    cache = None if args.no_cache else OutcomeCache(args.cache_dir or default_folder())
     now = datetime.now(UTC)
-    statuses = inspect_fleet(repositories, jobs=args.jobs, with_audit=args.audit)
+    statuses = inspect_fleet(repositories, jobs=args.jobs, with_audit=args.audit, cache=cache)
+    if cache is not None and cache.hits:
+        # On stderr: stdout may be the JSON a dashboard reads.
+        print(
+            f"goldenpath fleet: {cache.hits} update outcome(s) reused from {cache.folder} "
+            "(same service commit, release and tool; --no-cache tries every update)",
+            file=sys.stderr,
+        )
     if args.format == "json":
         document = {
             "generated_at": now.isoformat(timespec="seconds"),
@@ -66,5 +76,17 @@ def register(commands: Subcommands) -> None:
         dest="audit",
         action="store_false",
         help="leave the audit score out (it reads every service's code: seconds per service)",
+    )
+    fleet.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where update outcomes are kept across runs "
+        "(default: $GOLDENPATH_CACHE_DIR, else goldenpath/fleet in $XDG_CACHE_HOME or ~/.cache)",
+    )
+    fleet.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="try every update, even one an earlier run tried at the same commits",
     )
     fleet.set_defaults(handler=_fleet)

@@ -1,0 +1,131 @@
+"""Update outcomes the fleet view worked out before, kept across runs.
+
+Trying a service's update (a private clone, `copier update`, a render of the release) takes
+seconds, and a fleet inspected every night is mostly services nobody committed to since the
+last run, against a template that did not move. The outcome is a function of the service's
+last commit, the target release's commit and this tool (its code and Copier's version), so it
+is kept under a hash of those and reused while all of them hold. A failed try is never kept:
+its cause may be passing (the network, a full disk).
+
+Entries are small JSON files, one per key, written whole or not at all; one unused for
+`MAX_AGE_DAYS` is removed when a run opens the folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+MAX_AGE_DAYS = 30
+# Bumped when an entry's shape changes, so an older tool's entries are never read as new ones.
+FORMAT = 1
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    """What trying the update found: "clean" or "conflicts", and the paths a person must see."""
+
+    update: str
+    conflicts: tuple[str, ...]
+    deleted: tuple[str, ...]
+
+
+def default_folder() -> Path:
+    """`$GOLDENPATH_CACHE_DIR`, else `goldenpath/fleet` in the user's cache folder (XDG)."""
+    chosen = os.environ.get("GOLDENPATH_CACHE_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "goldenpath" / "fleet"
+
+
+@functools.cache
+def tool_fingerprint() -> str:
+    """This tool's code, file by file, and Copier's version: what else decides an outcome."""
+    digest = hashlib.sha256(f"copier {version('copier')}\nformat {FORMAT}\n".encode())
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def outcome_key(service_commit: str, target_commit: str) -> str:
+    """The key of an outcome: the service's last commit, the release's, and this tool."""
+    parts = f"{service_commit}\n{target_commit}\n{tool_fingerprint()}"
+    return hashlib.sha256(parts.encode()).hexdigest()
+
+
+class OutcomeCache:
+    """A folder of outcomes by key, shared by the fleet view's threads; counts its hits."""
+
+    def __init__(self, folder: Path, *, max_age_days: float = MAX_AGE_DAYS) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OSError(f"cannot use {folder} as the fleet's cache folder: {error}") from error
+        if not folder.is_dir():
+            raise OSError(f"cannot use {folder} as the fleet's cache folder: not a folder")
+        self.folder = folder
+        self.hits = 0
+        self._lock = threading.Lock()
+        self._forget_older_than(time.time() - max_age_days * 86_400)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def _forget_older_than(self, cutoff: float) -> None:
+        for entry in self.folder.glob("*.json"):
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+            except FileNotFoundError:
+                continue  # another run removed it first
+
+    def get(self, key: str) -> UpdateOutcome | None:
+        path = self._path(key)
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            found = UpdateOutcome(
+                update=str(stored["update"]),
+                conflicts=tuple(map(str, stored["conflicts"])),
+                deleted=tuple(map(str, stored["deleted"])),
+            )
+            os.utime(path)  # used: it stays another MAX_AGE_DAYS
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)  # unreadable: worked out again, and written anew
+            return None
+        with self._lock:
+            self.hits += 1
+        return found
+
+    def put(self, key: str, outcome: UpdateOutcome) -> bool:
+        """Keep `outcome`; False when it could not be written (the run goes on without it)."""
+        document = {
+            "update": outcome.update,
+            "conflicts": list(outcome.conflicts),
+            "deleted": list(outcome.deleted),
+        }
+        # Written beside the entry, then renamed over it: a reader sees all of it or none.
+        try:
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+        except OSError:
+            return False
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                json.dump(document, file)
+            Path(temporary).replace(self._path(key))
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
+            return False
+        return True
