@@ -160,8 +160,8 @@ async def test_perf1_only_namespaces_whose_lease_runs_are_invalidated(
     expected = (
         ENTRY_TTL_SECONDS + NAMESPACE_RENEWAL_SECONDS + NAMESPACE_LEASE_MARGIN_SECONDS
     ) * 1000
-    assert expected - 1000 < lease_ms - now_ms <= expected
-    assert expected - 1000 < await redis.pttl(registry) <= expected
+    assert expected - 5000 < lease_ms - now_ms <= expected  # a busy machine may stall a second
+    assert expected - 5000 < await redis.pttl(registry) <= expected
     # Alone, a write invalidates its own namespace only.
     await new.invalidate("a")
     assert await generations(redis, prefix, "a") == {NEW: 1}
