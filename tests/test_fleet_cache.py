@@ -1,7 +1,8 @@
 """TPL-2: the fleet view's outcomes kept across runs (goldenpath/fleet_cache.py).
 
 The cache on its own: what a key depends on, entries written whole, unreadable ones worked out
-again, old ones forgotten, a folder that cannot be used refused in one line. The fleet view's
+again, old ones forgotten, a folder that cannot be used refused in one line. And the audits'
+processes: one that dies costs its row a note, not the run. The fleet view's
 reuse of real update outcomes is in tests/test_update_rollout.py.
 """
 
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from goldenpath import fleet_cache
+from goldenpath.fleet import audit_processes
+from goldenpath.fleet_audit import AuditScore
 from goldenpath.fleet_cache import (
     OutcomeCache,
     UpdateOutcome,
@@ -107,3 +110,16 @@ def test_tpl2_the_cache_folder_is_the_users_unless_one_is_named(
     assert default_folder() == tmp_path / "xdg" / "goldenpath" / "fleet"
     monkeypatch.setenv("GOLDENPATH_CACHE_DIR", str(tmp_path / "named"))
     assert default_folder() == tmp_path / "named"
+
+
+def die(repository: Path, newest_release: str | None) -> AuditScore:
+    """An audit whose process is killed under it (out of memory, say)."""
+    os._exit(9)
+
+
+def test_tpl2_an_audit_whose_process_dies_is_a_note_in_its_row_not_the_runs_end() -> None:
+    with audit_processes(1, audit=die) as auditor:
+        score = auditor(Path("/fleet/orders"), "v0.4.0")
+    assert score.score is None
+    assert score.note is not None
+    assert score.note.startswith("orders: the audit's process died")

@@ -10,8 +10,11 @@ tool are the same.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +24,9 @@ from .answers import NotAGeneratedProjectError
 from .fleet_audit import AuditScore, audit_score
 from .fleet_cache import OutcomeCache, UpdateOutcome, outcome_key
 from .update import Templates, UpdateError, UpdatePlan, plan_update, try_plan
+
+# How a service's audit score is worked out: the repository and the template's newest release.
+type Auditor = Callable[[Path, str | None], AuditScore]
 
 # What an update would do: "up-to-date", "clean", "conflicts", or "failed" (see `error`).
 UP_TO_DATE, CLEAN, CONFLICTS, FAILED = "up-to-date", "clean", "conflicts", "failed"
@@ -68,6 +74,7 @@ def inspect_service(
     *,
     with_audit: bool = True,
     cache: OutcomeCache | None = None,
+    auditor: Auditor | None = None,
 ) -> ServiceStatus:
     """One service's row; a problem with it becomes its `error`, never the whole run's.
 
@@ -80,7 +87,7 @@ def inspect_service(
     except (NotAGeneratedProjectError, UpdateError, GitError) as error:
         return ServiceStatus(repository, error=str(error))
     audit = (
-        audit_score(repository, newest_release=plan.newest.tag)
+        (auditor or _audit_here)(repository, plan.newest.tag)
         if with_audit
         else AuditScore(note="not audited (--no-audit)")
     )
@@ -123,6 +130,28 @@ def _update_outcome(
     return outcome, False
 
 
+def _audit_here(repository: Path, newest_release: str | None) -> AuditScore:
+    return audit_score(repository, newest_release=newest_release)
+
+
+@contextmanager
+def audit_processes(workers: int, audit: Auditor = _audit_here) -> Iterator[Auditor]:
+    """Audits in processes of their own: an audit is Python parsing Python, and threads would
+    take turns on one interpreter's lock, where the update tries (git, Copier) wait on
+    subprocesses and share a thread pool well."""
+    # Not forked: the fleet's threads may hold locks at the moment a fork copies them.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+
+        def audit_elsewhere(repository: Path, newest_release: str | None) -> AuditScore:
+            try:
+                return pool.submit(audit, repository, newest_release).result()
+            except BrokenProcessPool as error:  # a worker died (killed, out of memory)
+                return AuditScore(note=f"{repository.name}: the audit's process died: {error}")
+
+        yield audit_elsewhere
+
+
 def inspect_fleet(
     repositories: Sequence[Path],
     *,
@@ -130,11 +159,19 @@ def inspect_fleet(
     with_audit: bool = True,
     cache: OutcomeCache | None = None,
 ) -> list[ServiceStatus]:
-    """Every service's status, in the order given; `jobs` services are tried at once."""
-    with Templates() as templates, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    """Every service's status, in the order given; `jobs` services are tried (and audited)
+    at once."""
+    workers = max(1, jobs)
+    with (
+        Templates() as templates,
+        audit_processes(workers) as auditor,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
         return list(
             pool.map(
-                lambda path: inspect_service(path, templates, with_audit=with_audit, cache=cache),
+                lambda path: inspect_service(
+                    path, templates, with_audit=with_audit, cache=cache, auditor=auditor
+                ),
                 repositories,
             )
         )
