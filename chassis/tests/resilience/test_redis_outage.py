@@ -19,6 +19,8 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core.cache import Cache, RedisBackend
+from goldenpath_chassis._core.resilience import CircuitBreakers
 from goldenpath_chassis.cache import CachedResource, JsonCodec
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.databases import delete_all_rows
@@ -159,3 +161,41 @@ async def test_perf1_invalidations_missed_during_an_outage_are_replayed(
     # The owed invalidation reached Redis, and the cache is trusted again: it holds "v2".
     assert await admin.get(key) == b'"v2"'
     await admin.aclose()
+
+
+async def test_perf1_a_redis_restarted_empty_gets_each_namespace_registered_again(
+    redis_server: RedisServer,
+) -> None:
+    """A cache's Redis often keeps nothing on disk: a restart loses the namespaces' leases too
+    (cache.py), and a write through another version of the resource would miss what this one
+    stores next. The store finds its registration gone, registers again and drops the entry."""
+    prefix = f"test-{uuid.uuid4().hex}:cache:"
+    registry = prefix.rstrip(":") + "-namespaces:things"
+    redis = Redis.from_url(redis_server.url, socket_timeout=5, socket_connect_timeout=5)
+    backend = RedisBackend(redis, breakers=CircuitBreakers(), prefix=prefix)
+    things = Cache(backend, ttl_seconds=60).resource("things:0ld0ld00", JsonCodec(str))
+    loads = 0
+
+    async def load() -> str:
+        nonlocal loads
+        loads += 1
+        return "v1"
+
+    try:
+        assert await things.get_or_load("a", load) == "v1"
+        assert await things.get_or_load("a", load) == "v1"
+        assert loads == 1  # stored, then read from Redis
+        assert await redis.zscore(registry, "things:0ld0ld00") is not None
+        redis_server.stop()
+        redis_server.start()  # empty: no persistence
+        # The client reconnects without an error: nothing tells the cache that Redis restarted.
+        await redis.connection_pool.disconnect()
+        assert await redis.zscore(registry, "things:0ld0ld00") is None
+        assert await things.get_or_load("a", load) == "v1"  # a miss: loaded, stored...
+        assert await redis.zscore(registry, "things:0ld0ld00") is not None  # ...registered
+        assert await things.get_or_load("a", load) == "v1"
+        assert loads == 3, "what was stored unregistered was dropped, and loaded again"
+        assert await things.get_or_load("a", load) == "v1"
+        assert loads == 3  # stored under the registration, and read from Redis
+    finally:
+        await redis.aclose()

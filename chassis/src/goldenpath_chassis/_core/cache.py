@@ -19,7 +19,9 @@ write path calls `invalidate(key)` after its transaction commits. The guarantees
   that changes the shape reads and writes a namespace of its own. During a rolling deployment
   the old and the new replicas run side by side, and each write invalidates its key in every
   namespace of the resource that can still hold entries: each process registers its namespace
-  in Redis before it reads or stores there, for a lease that outlives anything it stores.
+  in Redis before it reads or stores there, for a lease that outlives anything it stores. A
+  store that finds its registration gone (Redis restarted empty, or was flushed) registers
+  again and drops what it stored, which a write meanwhile could have missed.
 - Stampede protection: concurrent misses of one key in one process share a single load
   (single flight); N replicas make at most N loads of a key, not one per request.
 - Redis down: reads go to the source (counted in `cache_errors_total`), the "redis" circuit
@@ -300,6 +302,9 @@ class RedisBackend:
             async with self._breakers.protect(REDIS_DEPENDENCY):
                 yield
         except (RedisError, OSError, TimeoutError, CircuitOpenError) as exc:
+            # Redis may come back empty: each namespace registers again before its next read
+            # (and a store that finds its registration gone anyway, below, drops its entry).
+            self._registered.clear()
             raise CacheUnavailableError(type(exc).__name__) from exc
 
     async def _ensure_registered(self, namespace: str) -> None:
@@ -310,20 +315,14 @@ class RedisBackend:
         now = time.monotonic()
         if renewed is not None and now - renewed < NAMESPACE_RENEWAL_SECONDS:
             return
-        leased = renewed is not None and now - renewed < self._lease_seconds_held
-        if leased:
-            # The lease still runs, so reads meanwhile need not wait for its renewal.
+        if renewed is not None and now - renewed < self._lease_seconds_held:
+            # The lease still runs, so reads meanwhile need not wait for its renewal (a failure
+            # forgets every registration: the next read waits for one).
             self._registered[namespace] = now
-        try:
-            async with self._guarded():
-                await self._register(
-                    keys=[self._registry(resource_label(namespace))],
-                    args=[namespace, self._lease_ms],
-                )
-        except CacheUnavailableError:
-            if renewed is not None:
-                self._registered[namespace] = renewed  # the next read tries again
-            raise
+        async with self._guarded():
+            await self._register(
+                keys=[self._registry(resource_label(namespace))], args=[namespace, self._lease_ms]
+            )
         self._registered[namespace] = now
 
     async def read(self, entry: Entry) -> tuple[bytes | None, bytes]:
@@ -360,12 +359,25 @@ class RedisBackend:
     async def write(
         self, entry: Entry, value: bytes, *, ttl_seconds: float, generation: bytes
     ) -> None:
-        await self._ensure_registered(entry[0])
+        namespace = entry[0]
+        await self._ensure_registered(namespace)
+        keys = self._keys(entry_key(entry))
         async with self._guarded():
-            await self._store(
-                keys=list(self._keys(entry_key(entry))),
-                args=[value, max(1, int(ttl_seconds * 1000)), generation],
+            stored = await self._store(
+                keys=list(keys), args=[value, max(1, int(ttl_seconds * 1000)), generation]
             )
+            registry = self._registry(resource_label(namespace))
+            if not stored or await self._redis.zscore(registry, namespace) is not None:
+                return
+        # Redis lost the registration (a restart without persistence, a flush) after this
+        # process made it, so a write through another version may have missed this entry:
+        # register again, then drop what was stored.
+        self._registered.pop(namespace, None)
+        await self._ensure_registered(namespace)
+        async with self._guarded():
+            pipeline = self._redis.pipeline(transaction=False)
+            self._queue_invalidations(pipeline, [entry_key(entry)])
+            await pipeline.execute()
 
     async def invalidate(self, entries: Sequence[Entry]) -> None:
         """Each entry in its own namespace and in every other live one of its resource.
