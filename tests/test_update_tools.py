@@ -642,3 +642,14 @@ def test_tpl2_an_audit_installed_without_a_tag_judges_by_its_own_version(tmp_pat
     assert not met
     assert f"behind the current release {version}" in detail
     assert tpl2(answers(tmp_path / "current", "/srv/goldenpath", f"v{version}"), None)[0]
+
+
+def test_tpl2_a_fleet_row_of_a_service_without_a_commit_says_so(tmp_path: Path) -> None:
+    template = make_template(tmp_path / "template")
+    service = answers(tmp_path / "service", template, "v0.1.0")
+    git(service, "init", "--quiet")
+    with Templates() as templates:
+        status = inspect_service(service, templates, with_audit=False)
+    assert status.update == FAILED
+    expected = f"{service.resolve()} has no commit yet: commit the generated service first"
+    assert status.error == expected

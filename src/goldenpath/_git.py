@@ -40,7 +40,12 @@ def is_clean(repository: Path) -> bool:
 
 
 def head(repository: Path) -> str:
-    return git(repository, "rev-parse", "HEAD").strip()
+    """The commit checked out; a repository without one is an error that says so."""
+    commit = git(repository, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip()
+    if not commit:
+        git(repository, "rev-parse", "--git-dir")  # not a repository at all: git's own words
+        raise GitError(f"{repository} has no commit yet: commit the generated service first")
+    return commit
 
 
 def clone(source: str | Path, destination: Path, *, bare: bool = False) -> Path:
