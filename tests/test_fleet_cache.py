@@ -67,7 +67,13 @@ def test_tpl2_outcomes_are_read_back_across_runs(tmp_path: Path) -> None:
 def test_tpl2_an_unreadable_entry_is_worked_out_again(tmp_path: Path) -> None:
     cache = OutcomeCache(tmp_path)
     key = outcome_key(SERVICE, RELEASE)
-    for damaged in ('{"update": "clean"', '{"update": "clean"}', "[]"):
+    for damaged in (
+        '{"update": "clean"',  # cut short
+        '{"update": "clean"}',
+        "[]",
+        '{"update": "failed", "conflicts": [], "deleted": []}',  # never kept
+        '{"update": "clean", "conflicts": "README.md", "deleted": []}',
+    ):
         (tmp_path / f"{key}.json").write_text(damaged)
         assert cache.get(key) is None
         assert not (tmp_path / f"{key}.json").exists()
@@ -81,8 +87,12 @@ def test_tpl2_entries_unused_for_a_month_are_forgotten(tmp_path: Path) -> None:
     cache.put(recent, CONFLICTED)
     month_ago = time.time() - 31 * 86_400
     os.utime(tmp_path / f"{old}.json", (month_ago, month_ago))
+    stopped_mid_write = tmp_path / ".abandoned.tmp"
+    stopped_mid_write.write_text('{"upd')
+    os.utime(stopped_mid_write, (month_ago, month_ago))
     os.utime(tmp_path / f"{recent}.json", (month_ago + 2 * 86_400, month_ago + 2 * 86_400))
     reopened = OutcomeCache(tmp_path)
+    assert not stopped_mid_write.exists()
     assert reopened.get(old) is None
     assert reopened.get(recent) == CONFLICTED  # and read, so kept another month
     assert (tmp_path / f"{recent}.json").stat().st_mtime > time.time() - 60

@@ -13,6 +13,7 @@ Entries are small JSON files, one per key, written whole or not at all; one unus
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -25,6 +26,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 MAX_AGE_DAYS = 30
+# The outcomes worth keeping (fleet.py's CLEAN and CONFLICTS): a failed try is never kept.
+KEPT_OUTCOMES = frozenset({"clean", "conflicts"})
 # Bumped when an entry's shape changes, so an older tool's entries are never read as new ones.
 FORMAT = 1
 _PACKAGE = Path(__file__).resolve().parent
@@ -58,6 +61,21 @@ def tool_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _outcome(stored: object) -> UpdateOutcome:
+    """An entry read back, or ValueError when it is not one this tool wrote."""
+    if not isinstance(stored, dict) or stored.get("update") not in KEPT_OUTCOMES:
+        raise ValueError("not an outcome")
+    return UpdateOutcome(
+        str(stored["update"]), _paths(stored.get("conflicts")), _paths(stored.get("deleted"))
+    )
+
+
+def _paths(stored: object) -> tuple[str, ...]:
+    if not isinstance(stored, list) or not all(isinstance(path, str) for path in stored):
+        raise ValueError("not a list of paths")
+    return tuple(stored)
+
+
 def outcome_key(service_commit: str, target_commit: str) -> str:
     """The key of an outcome: the service's last commit, the release's, and this tool."""
     parts = f"{service_commit}\n{target_commit}\n{tool_fingerprint()}"
@@ -83,27 +101,24 @@ class OutcomeCache:
         return self.folder / f"{key}.json"
 
     def _forget_older_than(self, cutoff: float) -> None:
-        for entry in self.folder.glob("*.json"):
+        # Entries, and what a run stopped mid-write left behind.
+        for entry in [*self.folder.glob("*.json"), *self.folder.glob(".*.tmp")]:
             try:
                 if entry.stat().st_mtime < cutoff:
                     entry.unlink()
-            except FileNotFoundError:
-                continue  # another run removed it first
+            except OSError:
+                continue  # another run removed it first, or it is not ours to remove
 
     def get(self, key: str) -> UpdateOutcome | None:
         path = self._path(key)
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            found = UpdateOutcome(
-                update=str(stored["update"]),
-                conflicts=tuple(map(str, stored["conflicts"])),
-                deleted=tuple(map(str, stored["deleted"])),
-            )
+            found = _outcome(json.loads(path.read_text(encoding="utf-8")))
             os.utime(path)  # used: it stays another MAX_AGE_DAYS
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)  # unreadable: worked out again, and written anew
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)  # unreadable: worked out again, and written anew
             return None
         with self._lock:
             self.hits += 1
