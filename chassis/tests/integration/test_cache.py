@@ -258,8 +258,8 @@ class CountingReads:
     async def generation(self, entry: Entry) -> bytes:
         return await self.inner.generation(entry)
 
-    async def invalidate(self, entries: Sequence[Entry]) -> None:
-        await self.inner.invalidate(entries)
+    async def invalidate(self, entries: Sequence[Entry]) -> Sequence[Entry]:
+        return await self.inner.invalidate(entries)
 
     async def clear(self) -> None:
         await self.inner.clear()

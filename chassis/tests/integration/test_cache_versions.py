@@ -27,6 +27,7 @@ from goldenpath_chassis._core.cache import (
     RedisBackend,
     invalidate_after_commit,
 )
+from goldenpath_chassis._core.metrics import Metrics
 from goldenpath_chassis._core.near_cache import NearCache
 from goldenpath_chassis._core.redis import tracking_connection
 from goldenpath_chassis._core.resilience import CircuitBreakers
@@ -50,7 +51,14 @@ def prefix() -> str:
     return f"test-{uuid.uuid4().hex}:cache:"
 
 
-def version(redis: Redis, prefix: str, name: str, *, near: NearCache | None = None) -> Cache:
+def version(
+    redis: Redis,
+    prefix: str,
+    name: str,
+    *,
+    near: NearCache | None = None,
+    metrics: Metrics | None = None,
+) -> Cache:
     """One process of one version: its own backend (and registrations) over the shared Redis."""
     backend = RedisBackend(
         redis,
@@ -59,7 +67,7 @@ def version(redis: Redis, prefix: str, name: str, *, near: NearCache | None = No
         near=near,
         max_entry_ttl_seconds=ENTRY_TTL_SECONDS,
     )
-    return Cache(backend, ttl_seconds=ENTRY_TTL_SECONDS / 1.1, ttl_jitter=0.1)
+    return Cache(backend, ttl_seconds=ENTRY_TTL_SECONDS / 1.1, ttl_jitter=0.1, metrics=metrics)
 
 
 def things(cache: Cache, name: str) -> CachedResource[str]:
@@ -134,6 +142,26 @@ async def test_perf1_a_load_racing_a_write_in_the_other_version_is_not_stored(
     assert await reader == "v1"  # what the load read before the write...
     source.gate = None
     assert await old.get_or_load("a", source.load) == "v2"  # ...was not stored
+
+
+async def test_perf1_invalidations_are_counted_by_the_versions_they_reach(
+    redis: Redis, prefix: str
+) -> None:
+    """`cache_invalidations_total{reach="other_versions"}` shows a rollout's writes reaching
+    the other version: zero outside one."""
+    metrics = Metrics(service_name="test", service_version="0")
+    old = things(version(redis, prefix, OLD), OLD)
+    new = things(version(redis, prefix, NEW, metrics=metrics), NEW)
+
+    def counted(reach: str) -> float | None:
+        labels = {"cache": "things", "reach": reach}
+        return metrics.registry.get_sample_value("cache_invalidations_total", labels)
+
+    await new.invalidate("a")  # the old version has not read yet: nothing else is live
+    assert (counted("own"), counted("other_versions")) == (1, None)
+    await old.get_or_load("a", Source().load)
+    await new.invalidate("a", "b")
+    assert (counted("own"), counted("other_versions")) == (3, 2)
 
 
 async def generations(redis: Redis, prefix: str, key: str) -> dict[str, int]:

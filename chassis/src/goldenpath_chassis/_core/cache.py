@@ -184,8 +184,9 @@ class CacheBackend(Protocol):
         """The entry's generation: what `invalidate` changes (for groups, `CachedResource`)."""
         ...
 
-    async def invalidate(self, entries: Sequence[Entry]) -> None:
-        """Every version's copy of each entry is gone for its readers."""
+    async def invalidate(self, entries: Sequence[Entry]) -> Sequence[Entry]:
+        """Every version's copy of each entry is gone for its readers; returns the entries
+        reached in other versions' namespaces."""
         ...
 
     async def clear(self) -> None: ...
@@ -228,7 +229,7 @@ class MemoryBackend:
     async def generation(self, entry: Entry) -> bytes:
         return self._generations.get(entry_key(entry), b"")
 
-    async def invalidate(self, entries: Sequence[Entry]) -> None:
+    async def invalidate(self, entries: Sequence[Entry]) -> Sequence[Entry]:
         # One process runs one version: no other namespace of a resource to reach.
         for key in map(entry_key, entries):
             self._entries.pop(key, None)
@@ -237,6 +238,7 @@ class MemoryBackend:
             # Forgetting a generation could find entries of an older one: forget those too.
             self._entries.clear()
             self._generations.clear()
+        return ()
 
     async def clear(self) -> None:
         self._entries.clear()
@@ -379,13 +381,13 @@ class RedisBackend:
             self._queue_invalidations(pipeline, [entry_key(entry)])
             await pipeline.execute()
 
-    async def invalidate(self, entries: Sequence[Entry]) -> None:
+    async def invalidate(self, entries: Sequence[Entry]) -> Sequence[Entry]:
         """Each entry in its own namespace and in every other live one of its resource.
 
         One round trip asks for the live namespaces and invalidates the entries' own; a second
         reaches the other versions, only while there are any (a rolling deployment)."""
         if not entries:
-            return
+            return ()
         own = sorted({entry_key(entry) for entry in entries})
         labels = sorted({resource_label(namespace) for namespace, _ in entries})
         if self.near is not None:
@@ -408,14 +410,17 @@ class RedisBackend:
                 for label, leases in zip(labels, replies[1 : len(labels) + 1], strict=True)
             }
             others = sorted(
-                f"{other}:{key}"
-                for namespace, key in entries
-                for other in live[resource_label(namespace)] - {namespace}
+                {
+                    (other, key)
+                    for namespace, key in entries
+                    for other in live[resource_label(namespace)] - {namespace}
+                }
             )
             if others:
                 pipeline = self._redis.pipeline(transaction=False)
-                self._queue_invalidations(pipeline, others)
+                self._queue_invalidations(pipeline, [entry_key(entry) for entry in others])
                 await pipeline.execute()
+        return others
 
     def _queue_invalidations(self, pipeline: Any, keys: Sequence[str]) -> None:
         for key in keys:
@@ -525,10 +530,15 @@ class Cache:
             if flight is not None:
                 flight.stale = True
         try:
-            await self.backend.invalidate(entries)
+            others = await self.backend.invalidate(entries)
         except CacheUnavailableError:
             self._count("errors", entries[0])
             self._owe(entries)
+            return
+        if self._metrics is not None:
+            for reached, reach in ((entries, "own"), (others, "other_versions")):
+                for namespace, _ in reached:
+                    self._metrics.cache_invalidations.labels(resource_label(namespace), reach).inc()
 
     # --- internals ------------------------------------------------------------------------------
     async def _single_flight[T](

@@ -154,6 +154,13 @@ class Metrics:
             ["cache"],
             registry=registry,
         )
+        self.cache_invalidations = Counter(
+            "cache_invalidations",
+            "Cache keys invalidated after a write: in the writer's own version of the resource, "
+            "or in another live one (during a rolling deployment that changes its shape).",
+            ["cache", "reach"],
+            registry=registry,
+        )
         self.rate_limit_rejections = Counter(
             "rate_limit_rejections",
             "Requests refused with 429 by a rate limiter.",
