@@ -9,6 +9,7 @@ unique per owner, and `widgets:admin` reaches every owner's widgets, each access
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Self
@@ -106,8 +107,10 @@ class WidgetRead(BaseModel):
 
 
 WIDGET_CODEC = JsonCodec(WidgetRead)
-# Named by the shape it holds, as a service names its caches (`JsonCodec.versioned`).
-CACHE = WIDGET_CODEC.versioned("widgets")
+# Named by the shape it holds, as a service names its caches (`JsonCodec.versioned`). A test
+# runs the next version of the example beside this one (a rollout that changes the shape) by
+# naming the cache as that version would.
+CACHE = os.environ.get("EXAMPLE_WIDGETS_CACHE_NAME") or WIDGET_CODEC.versioned("widgets")
 
 
 class WidgetPage(BaseModel):
