@@ -270,13 +270,12 @@ class RedisBackend:
         near: NearCache | None = None,
         generation_ttl_seconds: float = GENERATION_TTL_SECONDS,
         max_entry_ttl_seconds: float = GENERATION_TTL_SECONDS,
-        registry_prefix: str | None = None,
     ) -> None:
         self._redis = redis
         self._breakers = breakers
         self._prefix = prefix
         # Outside the near cache's tracked prefix: a registration is not an entry's change.
-        self._registry_prefix = registry_prefix or prefix.rstrip(":") + "-namespaces:"
+        self._registry_prefix = prefix.rstrip(":") + "-namespaces:"
         self._generation_ttl = max(1, int(generation_ttl_seconds))
         self._lease_ms = int(
             (max_entry_ttl_seconds + NAMESPACE_RENEWAL_SECONDS + NAMESPACE_LEASE_MARGIN_SECONDS)
