@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from functools import partial
 
@@ -29,8 +29,9 @@ from goldenpath_chassis._core.cache import (
 )
 from goldenpath_chassis._core.metrics import Metrics
 from goldenpath_chassis._core.near_cache import NearCache
-from goldenpath_chassis._core.redis import tracking_connection
 from goldenpath_chassis._core.resilience import CircuitBreakers
+
+from tests.support.near_cache import listening_near_cache, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -211,30 +212,21 @@ async def test_perf1_the_other_versions_copies_in_memory_go_within_the_bound(
         for name in (OLD, NEW):
             client = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
             stack.push_async_callback(client.aclose)
-            near = NearCache(
+            near = await listening_near_cache(
+                stack,
+                redis_url,
                 prefix=prefix,
-                max_staleness_seconds=BOUND_SECONDS,
-                max_entries=100,
+                bound_seconds=BOUND_SECONDS,
                 ttl_seconds=ENTRY_TTL_SECONDS,
             )
-            connect = partial(tracking_connection, redis_url, connect_timeout=5)
-            await stack.enter_async_context(near.listening_while(connect))
             made[name] = near, things(version(client, prefix, name, near=near), name)
         for near, _ in made.values():
-            await until(partial(getattr, near, "serving"))
+            await wait_for(partial(getattr, near, "serving"))
         old, new = made[OLD][1], made[NEW][1]
         for attempt in range(10):
             await old.get_or_load("a", source.load)
             await old.get_or_load("a", source.load)  # a copy in memory, unless the bound lapsed
             source.value = f"v{attempt + 2}"
             await new.invalidate("a")
-            done = asyncio.get_running_loop().time()
-            await asyncio.sleep(max(0.0, done + BOUND_SECONDS - asyncio.get_running_loop().time()))
+            await asyncio.sleep(BOUND_SECONDS)  # from the write's completion, the bound
             assert await old.get_or_load("a", source.load) == source.value, attempt
-
-
-async def until(condition: Callable[[], bool], *, within: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
-        await asyncio.sleep(0.005)

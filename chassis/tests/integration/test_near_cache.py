@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -20,8 +20,9 @@ from redis.asyncio import Redis
 
 from goldenpath_chassis._core.cache import Cache, CachedResource, JsonCodec, RedisBackend
 from goldenpath_chassis._core.near_cache import NearCache
-from goldenpath_chassis._core.redis import tracking_connection
 from goldenpath_chassis._core.resilience import CircuitBreakers
+
+from tests.support.near_cache import listening_near_cache, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,13 +43,6 @@ async def commands(redis: Redis, name: str) -> int:
     return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
 
 
-async def wait_for(condition: Callable[[], bool], *, within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        await asyncio.sleep(0.005)
-
-
 @pytest.fixture
 async def replicas(redis_url: str) -> AsyncIterator[tuple[Replica, Replica]]:
     prefix = f"test-{uuid.uuid4().hex}:"
@@ -57,14 +51,9 @@ async def replicas(redis_url: str) -> AsyncIterator[tuple[Replica, Replica]]:
         for _ in range(2):
             redis = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
             stack.push_async_callback(redis.aclose)
-            near = NearCache(
-                prefix=prefix,
-                max_staleness_seconds=BOUND_SECONDS,
-                max_entries=100,
-                ttl_seconds=60,
+            near = await listening_near_cache(
+                stack, redis_url, prefix=prefix, bound_seconds=BOUND_SECONDS, ttl_seconds=60
             )
-            connect = partial(tracking_connection, redis_url, connect_timeout=5)
-            await stack.enter_async_context(near.listening_while(connect))
             backend = RedisBackend(redis, breakers=CircuitBreakers(), prefix=prefix, near=near)
             cache = Cache(backend, ttl_seconds=60, ttl_jitter=0.1)
             made.append(Replica(redis, near, cache.resource("things:v1", JsonCodec(str))))

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from goldenpath_chassis._core.near_cache import INVALIDATION_CHANNEL, NearCache
+
+from tests.support.near_cache import wait_for
 
 pytestmark = pytest.mark.unit
 
@@ -83,13 +84,6 @@ def near_cache(ttl: float = 60) -> NearCache:
     return NearCache(
         prefix="svc:cache:", max_staleness_seconds=BOUND, max_entries=3, ttl_seconds=ttl
     )
-
-
-async def wait_for(condition: Callable[[], bool], *, within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        await asyncio.sleep(0.005)
 
 
 class Listening:
