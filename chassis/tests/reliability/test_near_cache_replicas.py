@@ -101,6 +101,18 @@ def read_until_in_memory(client: httpx.Client, path: str, redis: Redis) -> dict[
         time.sleep(0.01)
 
 
+def renamed_then_read_after_the_bound(
+    reader: httpx.Client, writer: httpx.Client, path: str, name: str, redis: Redis
+) -> None:
+    """The promise: the reader serves the widget from memory, the writer renames it, and one
+    bound after the writer's answer no read of the reader is older than the write."""
+    read_until_in_memory(reader, path, redis)
+    changed = writer.patch(path, json={"name": name})
+    assert changed.status_code == 200, changed.text
+    time.sleep(BOUND_MS / 1000)  # from the writer's answer, at least the bound
+    assert reader.get(path).json()["name"] == name, f"{name}: a stale read"
+
+
 def test_perf1_no_read_is_staler_than_the_bound_after_another_replicas_write(
     replicas: tuple[ServiceProcess, ServiceProcess],
     service_credentials: ServiceCredentials,
@@ -128,13 +140,7 @@ def test_perf1_no_read_is_staler_than_the_bound_after_another_replicas_write(
             while a.get(path).json()["name"] != name:
                 assert time.monotonic() < written + 10, "A never saw B's write"
             seen_after.append(time.monotonic() - written)
-            # The promise: one bound after the write, no read of A is older than it.
-            read_until_in_memory(a, path, redis)
-            name = f"Near widget {write}b"
-            changed = b.patch(path, json={"name": name})
-            assert changed.status_code == 200, changed.text
-            time.sleep(BOUND_MS / 1000)  # from B's answer, at least the bound
-            assert a.get(path).json()["name"] == name, f"write {write}: a stale read"
+            renamed_then_read_after_the_bound(a, b, path, f"Near widget {write}b", redis)
     redis.close()
     figures.add(
         "The near cache across replicas (PERF-1)",
@@ -164,12 +170,8 @@ def test_perf1_during_a_rollout_each_version_sees_the_others_writes_within_the_b
         path = f"/v1/widgets/{created.json()['id']}"
         for write in range(1, 6):
             for reader, writer, version in ((a, b, "new"), (b, a, "old")):
-                read_until_in_memory(reader, path, redis)
                 name = f"Rollout widget {write}, written by the {version} version"
-                changed = writer.patch(path, json={"name": name})
-                assert changed.status_code == 200, changed.text
-                time.sleep(BOUND_MS / 1000)  # from the writer's answer, at least the bound
-                assert reader.get(path).json()["name"] == name, f"write {write}: a stale read"
+                renamed_then_read_after_the_bound(reader, writer, path, name, redis)
         # Each version read and wrote a namespace of its own, registered under the service's name.
         registered = [
             {name.decode() for name in cast(list[bytes], redis.zrange(registry, 0, -1))}
