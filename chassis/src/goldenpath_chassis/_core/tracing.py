@@ -44,7 +44,6 @@ from .settings import ChassisSettings
 if TYPE_CHECKING:
     import httpx
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExporter
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -158,18 +157,18 @@ class Tracing:
         EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
 
     @asynccontextmanager
-    async def exporting(self, exporter: SpanExporter | None = None) -> AsyncIterator[None]:
+    async def exporting(self) -> AsyncIterator[None]:
         """Export spans while the app runs; flush and stop the exporter when it stops."""
         if self.provider is None or self.endpoint is None:
             yield
             return
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
         from .otlp import DeferredOtlpExporter
+        from .span_encoding import EncodeOnEnd
 
-        # Built on the first export, off the start-up path (core/otlp.py).
-        exporter = exporter or DeferredOtlpExporter(self.endpoint)
-        self.provider.add_span_processor(BatchSpanProcessor(exporter))
+        # Built on the first export, off the start-up path (core/otlp.py); from then on each
+        # span is encoded as it ends (core/span_encoding.py).
+        exporter = DeferredOtlpExporter(self.endpoint)
+        self.provider.add_span_processor(EncodeOnEnd(exporter, lambda: exporter.span_encoder))
         _log.info("tracing_enabled", endpoint=self.endpoint)
         try:
             yield

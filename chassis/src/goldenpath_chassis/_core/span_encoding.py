@@ -1,0 +1,119 @@
+"""Spans encoded to OTLP as they end; the exporter's thread only frames and sends them (OBS-2).
+
+The SDK's batch processor hands the exporter's thread a batch of spans, which it encodes to
+protobuf in Python, holding the GIL for the whole batch. On a busy process that is a burst of
+tens of milliseconds every fraction of a second, and during it the event loop waits for the
+GIL after each socket call (the convoy effect): the requests that arrive meanwhile make the
+traced tail. Here each span is encoded by the thread that ends it, a few dozen microseconds
+inside its own request, and the batch processor (the SDK's, with its queue, limits, schedule
+and flush) carries the encoded bytes instead of the span. The exporter's thread joins them.
+
+Protobuf's wire format lets a repeated field be written as its elements' encodings one after
+another, so a batch is the spans' bytes under their scope's and resource's headers, each
+header encoded once by the OTLP encoder itself; `otlp_request` frames them. Until the
+encoder is loaded (the exporter's first export loads it, off the start-up path: otlp.py), a
+span travels as itself and is encoded on the exporter's thread, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
+
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext
+
+# A span's encoding as a `ScopeSpans` holding only that span: its `spans` field, framed.
+type SpanEncoder = Callable[[ReadableSpan], bytes]
+
+# Field numbers of the OTLP messages a request is framed from (opentelemetry-proto).
+_REQUEST_RESOURCE_SPANS = 1
+_RESOURCE_SPANS_SCOPE_SPANS = 2
+_LENGTH_DELIMITED = 2
+
+
+class EndedSpan:
+    """What the batch processor queues for a span: its bytes, or the span until they can be made."""
+
+    __slots__ = ("context", "encoded", "resource", "scope", "span")
+
+    def __init__(self, span: ReadableSpan, encoded: bytes | None) -> None:
+        # The batch processor reads `context` (is it sampled?); the exporter reads the rest.
+        self.context: SpanContext | None = span.context
+        self.resource: Resource = span.resource
+        self.scope: InstrumentationScope | None = span.instrumentation_scope
+        self.encoded = encoded
+        self.span = None if encoded is not None else span
+
+
+class EncodeOnEnd(SpanProcessor):
+    """The SDK's batch processor, fed each span's OTLP bytes instead of the span."""
+
+    def __init__(self, exporter: SpanExporter, encoder: Callable[[], SpanEncoder | None]) -> None:
+        self._batches = BatchSpanProcessor(exporter)
+        self._encoder = encoder  # None until the exporter has loaded the OTLP encoder
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not (span.context and span.context.trace_flags.sampled):
+            return  # what the batch processor would do, without encoding first
+        encoder = self._encoder()
+        ended = EndedSpan(span, encoder(span) if encoder is not None else None)
+        # The batch processor only reads `context`; its exporter is ours and takes EndedSpans.
+        self._batches.on_end(cast("ReadableSpan", ended))
+
+    def shutdown(self) -> None:
+        self._batches.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._batches.force_flush(timeout_millis)
+
+
+def otlp_request(
+    spans: Sequence[EndedSpan],
+    encode: SpanEncoder,
+    resource_header: Callable[[Resource], bytes],
+    scope_header: Callable[[InstrumentationScope | None], bytes],
+) -> bytes:
+    """An `ExportTraceServiceRequest`'s bytes: the spans grouped by resource, then by scope,
+    as the OTLP encoder groups them; a span not yet encoded is encoded here."""
+    groups: dict[Resource, dict[InstrumentationScope | None, list[bytes]]] = {}
+    for ended in spans:
+        encoded = ended.encoded
+        if encoded is None:
+            encoded = encode(cast("ReadableSpan", ended.span))
+        groups.setdefault(ended.resource, {}).setdefault(ended.scope, []).append(encoded)
+    return b"".join(
+        _field(
+            _REQUEST_RESOURCE_SPANS,
+            resource_header(resource)
+            + b"".join(
+                _field(_RESOURCE_SPANS_SCOPE_SPANS, scope_header(scope) + b"".join(encodings))
+                for scope, encodings in scopes.items()
+            ),
+        )
+        for resource, scopes in groups.items()
+    )
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field in protobuf's wire format: its key, its length, its bytes."""
+    return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    """Protobuf's base-128 varint: seven bits a byte, least significant first."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
