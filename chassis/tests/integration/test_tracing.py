@@ -87,6 +87,39 @@ async def test_obs2_request_spans_reach_an_otlp_receiver_on_the_wire(
     assert span.resource["service.version"] == "1.2.3"
 
 
+async def test_obs2_spans_encoded_where_they_end_reach_the_receiver_the_same(
+    service: Service,
+    traced_settings: ChassisSettings,
+    receiver: OtlpReceiver,
+    auth_headers: dict[str, str],
+) -> None:
+    # The first export loads the encoder; from then on a span is encoded by the thread that
+    # ends it, and the exporter frames the bytes (span_encoding.py).
+    app = service.create_app(traced_settings)
+    tracing = chassis_of(app).instruments.tracing
+    async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
+        assert tracing.span_export is not None
+        assert not tracing.span_export.encoding
+        await client.get("/v1/widgets")
+        assert tracing.span_export.force_flush()
+        assert tracing.span_export.encoding
+        response = await client.get("/v1/widgets/not-a-uuid", headers={"traceparent": TRACEPARENT})
+        assert response.status_code == 422
+        assert tracing.span_export.force_flush()
+        span = receiver.wait_for(lambda s: s.kind == SPAN_KIND_SERVER and s.trace_id == TRACE_ID)
+    assert span.name == "GET /v1/widgets/{widget_id}"
+    assert span.attributes == {
+        "http.request.method": "GET",
+        "url.path": "/v1/widgets/not-a-uuid",
+        "url.scheme": "http",
+        "http.route": "/v1/widgets/{widget_id}",
+        "http.response.status_code": 422,
+    }
+    assert span.parent_span_id == PARENT_ID
+    assert span.resource["service.name"] == "traced-service"
+    assert span.scope == "goldenpath_chassis._core.tracing"
+
+
 async def test_obs2_spans_are_flushed_on_shutdown_not_before(
     service: Service,
     traced_settings: ChassisSettings,

@@ -59,6 +59,11 @@ class EncodeOnEnd(SpanProcessor):
         self._batches = BatchSpanProcessor(exporter)
         self._encoder = encoder  # None until the exporter has loaded the OTLP encoder
 
+    @property
+    def encoding(self) -> bool:
+        """Whether spans are encoded where they end yet (from the first export on)."""
+        return self._encoder() is not None
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
 
@@ -66,7 +71,13 @@ class EncodeOnEnd(SpanProcessor):
         if not (span.context and span.context.trace_flags.sampled):
             return  # what the batch processor would do, without encoding first
         encoder = self._encoder()
-        ended = EndedSpan(span, encoder(span) if encoder is not None else None)
+        encoded = None
+        if encoder is not None:
+            try:
+                encoded = encoder(span)
+            except Exception:  # on_end must not raise into the span.end() of a request
+                encoded = None  # sent as itself: the exporter's thread encodes it, or says why not
+        ended = EndedSpan(span, encoded)
         # The batch processor only reads `context`; its exporter is ours and takes EndedSpans.
         self._batches.on_end(cast("ReadableSpan", ended))
 

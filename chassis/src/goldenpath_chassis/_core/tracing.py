@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from .span_encoding import EncodeOnEnd
+
 # Query parameters the HTTP semantic conventions say to redact in `url.query`.
 _SENSITIVE_QUERY_PARAMETERS = frozenset(
     {"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "sig", "X-Goog-Signature"}
@@ -71,6 +73,7 @@ class Tracing:
     def __init__(self, settings: ChassisSettings, *, service_version: str) -> None:
         self.endpoint = settings.telemetry.traces_endpoint
         self.provider: TracerProvider | None = None
+        self.span_export: EncodeOnEnd | None = None  # while `exporting`
         if self.endpoint is not None:
             from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.trace import TracerProvider
@@ -168,13 +171,15 @@ class Tracing:
         # Built on the first export, off the start-up path (core/otlp.py); from then on each
         # span is encoded as it ends (core/span_encoding.py).
         exporter = DeferredOtlpExporter(self.endpoint)
-        self.provider.add_span_processor(EncodeOnEnd(exporter, lambda: exporter.span_encoder))
+        self.span_export = EncodeOnEnd(exporter, lambda: exporter.span_encoder)
+        self.provider.add_span_processor(self.span_export)
         _log.info("tracing_enabled", endpoint=self.endpoint)
         try:
             yield
         finally:
             # shutdown() flushes what is buffered; it blocks on the network, so not on the loop.
             await anyio.to_thread.run_sync(self.provider.shutdown)
+            self.span_export = None
 
 
 class ServerSpans:
