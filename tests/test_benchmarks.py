@@ -129,3 +129,5 @@ def test_span_encoding_prints_both_resources(default_project: GeneratedProject) 
         output
     )
     assert re.search(r"^a batch: [\d.]+ ms", output, re.M), output
+    assert re.search(r"^encoded as it ends \(the chassis\): [\d.]+ µs/span", output, re.M), output
+    assert re.search(r"^framing a batch of them: [\d.]+ ms", output, re.M), output

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,8 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from goldenpath_chassis import ChassisSettings, ConfigurationError, Service, chassis_of
+from goldenpath_chassis._core import otlp
+from goldenpath_chassis._core.span_encoding import EndedSpan, otlp_request
 from goldenpath_chassis._core.span_resource import HashedOnceResource
 from goldenpath_chassis._core.tracing import add_trace_ids
 from goldenpath_chassis._core.worker import Worker
@@ -92,32 +95,49 @@ async def test_obs2_spans_encoded_where_they_end_reach_the_receiver_the_same(
     traced_settings: ChassisSettings,
     receiver: OtlpReceiver,
     auth_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The first export loads the encoder; from then on a span is encoded by the thread that
+    # The first export loads the encoder; from then on each span is encoded by the thread that
     # ends it, and the exporter frames the bytes (span_encoding.py).
+    encoded_on_arrival: list[bool] = []
+
+    def watched(spans: Sequence[EndedSpan], *encoders: Any) -> bytes:
+        encoded_on_arrival.extend(span.encoded is not None for span in spans)
+        return otlp_request(spans, *encoders)
+
+    monkeypatch.setattr(otlp, "otlp_request", watched)
     app = service.create_app(traced_settings)
     tracing = chassis_of(app).instruments.tracing
     async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
         assert tracing.span_export is not None
         assert not tracing.span_export.encoding
-        await client.get("/v1/widgets")
+        await client.get("/v1/widgets/not-a-uuid")
         assert tracing.span_export.force_flush()
         assert tracing.span_export.encoding
-        response = await client.get("/v1/widgets/not-a-uuid", headers={"traceparent": TRACEPARENT})
-        assert response.status_code == 422
+        encoded_on_arrival.clear()
+        for number in range(12):
+            traceparent = f"00-{TRACE_ID[:-2]}{number:02x}-{PARENT_ID}-01"
+            response = await client.get(
+                "/v1/widgets/not-a-uuid", headers={"traceparent": traceparent}
+            )
+            assert response.status_code == 422
         assert tracing.span_export.force_flush()
-        span = receiver.wait_for(lambda s: s.kind == SPAN_KIND_SERVER and s.trace_id == TRACE_ID)
-    assert span.name == "GET /v1/widgets/{widget_id}"
-    assert span.attributes == {
-        "http.request.method": "GET",
-        "url.path": "/v1/widgets/not-a-uuid",
-        "url.scheme": "http",
-        "http.route": "/v1/widgets/{widget_id}",
-        "http.response.status_code": 422,
-    }
-    assert span.parent_span_id == PARENT_ID
-    assert span.resource["service.name"] == "traced-service"
-    assert span.scope == "goldenpath_chassis._core.tracing"
+    assert encoded_on_arrival == [True] * 12
+    received = [s for s in receiver.received() if s.parent_span_id == PARENT_ID]
+    assert sorted(s.trace_id for s in received) == [
+        f"{TRACE_ID[:-2]}{number:02x}" for number in range(12)
+    ]
+    for span in received:
+        assert span.name == "GET /v1/widgets/{widget_id}"
+        assert span.attributes == {
+            "http.request.method": "GET",
+            "url.path": "/v1/widgets/not-a-uuid",
+            "url.scheme": "http",
+            "http.route": "/v1/widgets/{widget_id}",
+            "http.response.status_code": 422,
+        }
+        assert span.resource["service.name"] == "traced-service"
+        assert span.scope == "goldenpath_chassis._core.tracing"
 
 
 async def test_obs2_spans_are_flushed_on_shutdown_not_before(

@@ -23,7 +23,7 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from goldenpath_chassis._core.otlp import DeferredOtlpExporter
+from goldenpath_chassis._core.otlp import OtlpEncoders
 from goldenpath_chassis._core.span_encoding import EncodeOnEnd, EndedSpan, otlp_request
 from goldenpath_chassis._core.span_resource import hashed_once
 
@@ -65,7 +65,7 @@ def spans_of(processor: SpanProcessor, resource: Resource, count: int) -> None:
 
 
 def framed_request(spans: Sequence[ReadableSpan], *, encode_on_end: bool) -> bytes:
-    encoders = DeferredOtlpExporter("http://127.0.0.1:9/v1/traces")._build()[1]
+    encoders = OtlpEncoders()
     ended = [EndedSpan(span, encoders.span(span) if encode_on_end else None) for span in spans]
     return otlp_request(ended, encoders.span, encoders.resource_header, encoders.scope_header)
 
@@ -91,7 +91,7 @@ def test_the_framed_request_is_the_sdk_encoders_request(encode_on_end: bool) -> 
 
 def test_spans_encoded_and_not_yet_encoded_go_in_one_request() -> None:
     spans = finished_spans(4, a_resource("orders"))
-    encoders = DeferredOtlpExporter("http://127.0.0.1:9/v1/traces")._build()[1]
+    encoders = OtlpEncoders()
     ended = [
         EndedSpan(span, encoders.span(span) if number % 2 else None)
         for number, span in enumerate(spans)

@@ -10,7 +10,10 @@ It exports spans already encoded where they ended (`span_encoding.py`): it frame
 request and sends it with the SDK exporter's own HTTP client, which compresses, retries and
 backs off as the SDK's `export` does. That client is the one private part of the SDK the
 chassis uses (`OTLPSpanExporter.export` takes spans, never bytes); the chassis's tests send
-through it to a real receiver, so an SDK upgrade that moves it fails them.
+through it to a real receiver, so an SDK upgrade that moves it fails them. What the SDK's
+`export` adds around that client and this does not: the exporter's own metrics (off unless
+`OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`) and a 64 MiB cap on a request (a batch of 512
+spans is tens of kilobytes).
 """
 
 # The deferred imports this module exists for (see above).
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
 _log = get_logger(__name__)
 
 
-class _Encoders:
+class OtlpEncoders:
     """The OTLP encoder's pieces: a span, and the headers of its resource and its scope."""
 
     def __init__(self) -> None:
@@ -81,7 +84,7 @@ class DeferredOtlpExporter(SpanExporter):
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
         self._exporter: Any = None  # OTLPSpanExporter, typed loosely for its private client
-        self._encoders: _Encoders | None = None
+        self._encoders: OtlpEncoders | None = None
         self._lock = threading.Lock()
 
     @property
@@ -94,7 +97,7 @@ class DeferredOtlpExporter(SpanExporter):
         encoders = self._encoders
         return encoders.span if encoders is not None else None
 
-    def _build(self) -> tuple[Any, _Encoders]:
+    def _build(self) -> tuple[Any, OtlpEncoders]:
         with self._lock:
             if self._exporter is None or self._encoders is None:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
@@ -102,7 +105,7 @@ class DeferredOtlpExporter(SpanExporter):
                 )
 
                 self._exporter = OTLPSpanExporter(endpoint=self.endpoint)
-                self._encoders = _Encoders()
+                self._encoders = OtlpEncoders()
             return self._exporter, self._encoders
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
