@@ -104,8 +104,9 @@ class DeferredOtlpExporter(SpanExporter):
                     OTLPSpanExporter,
                 )
 
-                self._exporter = OTLPSpanExporter(endpoint=self.endpoint)
-                self._encoders = OtlpEncoders()
+                # Both or neither: the encoder is what spans are encoded with where they end.
+                exporter, encoders = OTLPSpanExporter(endpoint=self.endpoint), OtlpEncoders()
+                self._exporter, self._encoders = exporter, encoders
             return self._exporter, self._encoders
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

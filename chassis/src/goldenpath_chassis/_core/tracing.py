@@ -5,8 +5,8 @@ OTLP endpoint there is no provider, no exporter and no instrumentation at all, a
 layer records no span.
 
 With an endpoint, one `TracerProvider` per app (not the process-global one: two apps in one
-process, as in tests, keep their spans apart) feeds a `BatchSpanProcessor` and the OTLP/HTTP
-exporter. Spans come from:
+process, as in tests, keep their spans apart) feeds the SDK's batch processor and the OTLP/HTTP
+exporter, each span encoded where it ends (`core/span_encoding.py`). Spans come from:
 - incoming requests: `ServerSpans`, called by the request layer (`request_context.py`): one
   server span a request, named by its route template, continuing the W3C `traceparent` (and
   whatever else `OTEL_PROPAGATORS` reads), with the attributes the HTTP semantic conventions
