@@ -21,8 +21,9 @@ wrk drives them on loopback, one app at a time, in alternating order, for three 
 authenticated, cached GET of one item, an authenticated list (one full page) and
 `/health/live`. Then: what each side does per request (counted where it can be), start-up to
 readiness (production settings, the median of five), resident memory after the load,
-`copier copy --defaults` time (rendering only), and with `--image` the image: its size and
-its start-up to readiness in a read-only container (benchmarks/image_figures.py). Each figure
+`copier copy --defaults` time (rendering only), with `--image` the image: its size and its
+start-up to readiness in a read-only container (benchmarks/image_figures.py), and with
+`--suite` the project's own test suite (benchmarks/own_suite.py). Each figure
 is printed beside its target with PASS or MISS, with the machine's load before and after; it
 is a benchmark, not a test: it fails nothing.
 
@@ -56,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import peer as peer_side
 from benchmarks.image_figures import ImageFigures, ImageSide, measure_images
+from benchmarks.own_suite import OwnSuite, describe, time_own_suite
 from benchmarks.startup import time_generation
 from tests.support.commands import (
     pin_python_for_generated_projects,
@@ -753,6 +755,8 @@ def print_process(
     generation: Sequence[float],
     images: Mapping[str, ImageFigures],
     verdicts: dict[str, bool],
+    *,
+    suite: OwnSuite | None,
 ) -> None:
     """The process and project figures beside their targets."""
     print("\nProcess and project")
@@ -798,6 +802,10 @@ def print_process(
             f"read-only, the same settings{others})   target < {STARTUP_TARGET_SECONDS:g} s: "
             f"{verdict(verdicts['start-up in the image'])}"
         )
+    line, suite_passed = describe(suite)
+    print(line)
+    if suite_passed is not None:
+        verdicts["the project's own test suite"] = suite_passed
     print(
         f"copier copy --defaults (no tasks)   {statistics.median(generation):6.2f} s   "
         f"(median of {len(generation)}, min {min(generation):.2f} s; no `uv lock`, no install)"
@@ -864,6 +872,11 @@ def parse_arguments() -> argparse.Namespace:
         help="skip the floor: bare FastAPI plus one Redis GET, for the cached GET",
     )
     parser.add_argument("--no-census", action="store_true", help="skip the per-request counts")
+    parser.add_argument(
+        "--suite",
+        action="store_true",
+        help="time the project's own test suite (`uv run pytest` twice, about two minutes)",
+    )
     return parser.parse_args()
 
 
@@ -1031,11 +1044,16 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one sitting, in order
         finally:
             redis.destroy()
             postgres.destroy()
+        # After the load, and with the benchmark's servers gone: the suite starts its own.
+        suite = None
+        if args.suite:
+            print("the project's own test suite ...", flush=True)
+            suite = time_own_suite(project)
         verdicts = print_load(results, args.rounds)
         if counted:
             print_census(counted, with_peer=PEER in counted)
 
-    print_process(startup, rss, generation, images, verdicts)
+    print_process(startup, rss, generation, images, verdicts, suite=suite)
     print(f"\nmachine: {machine_load()}")
     summary = ", ".join(f"{name} {verdict(passed)}" for name, passed in verdicts.items())
     print(f"\nSummary: {summary}")

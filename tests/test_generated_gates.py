@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.support.commands import uv_run
@@ -22,5 +24,11 @@ def test_tpl3_mypy_strict_is_clean(synced_project: GeneratedProject) -> None:
 
 @pytest.mark.slow
 def test_tpl3_the_projects_own_test_suite_passes(synced_project: GeneratedProject) -> None:
+    started = time.monotonic()
     result = uv_run(synced_project.path, "pytest", "-q", "-p", "no:cacheprovider")
+    took = time.monotonic() - started
     print(result.stdout[-3000:])
+    # A figure, not a timed test (issue 18 wants it well under a minute; docs/benchmarks.md):
+    # the first run in a new environment, which also compiles what it imports to bytecode.
+    database = synced_project.answers.get("database", "postgresql")
+    print(f"[suite] the project's own suite ({database}), first run: {took:.1f} s")
