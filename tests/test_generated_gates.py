@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.support.commands import uv_run
+from tests.support.figures import report_figure
 from tests.support.projects import GeneratedProject
 
 
@@ -23,7 +24,9 @@ def test_tpl3_mypy_strict_is_clean(synced_project: GeneratedProject) -> None:
 
 
 @pytest.mark.slow
-def test_tpl3_the_projects_own_test_suite_passes(synced_project: GeneratedProject) -> None:
+def test_tpl3_the_projects_own_test_suite_passes(
+    synced_project: GeneratedProject, pytestconfig: pytest.Config
+) -> None:
     started = time.monotonic()
     result = uv_run(synced_project.path, "pytest", "-q", "-p", "no:cacheprovider")
     took = time.monotonic() - started
@@ -31,4 +34,6 @@ def test_tpl3_the_projects_own_test_suite_passes(synced_project: GeneratedProjec
     # A figure, not a timed test (issue 18 wants it well under a minute; docs/benchmarks.md):
     # the first run in a new environment, which also compiles what it imports to bytecode.
     database = synced_project.answers.get("database", "postgresql")
-    print(f"[suite] the project's own suite ({database}), first run: {took:.1f} s")
+    report_figure(
+        pytestconfig, "suite", f"the project's own suite ({database}), first run: {took:.1f} s"
+    )

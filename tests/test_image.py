@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from benchmarks.image_figures import READY_TIMEOUT_SECONDS, time_to_ready
+from tests.support.figures import report_figure
 from tests.support.images import (
     NONROOT_UID,
     ContainerTools,
@@ -48,14 +49,7 @@ STOP_TIMEOUT_SECONDS = 20
 
 
 def report(config: pytest.Config, line: str) -> None:
-    """A figure for the run's output, shown even though pytest captures output."""
-    capture = config.pluginmanager.getplugin("capturemanager")
-    reporter = config.pluginmanager.getplugin("terminalreporter")
-    if capture is None or reporter is None:
-        print(f"[image] {line}")
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(f"\n[image] {line}")
+    report_figure(config, "image", line)
 
 
 @dataclass(frozen=True)
