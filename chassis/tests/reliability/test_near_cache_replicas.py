@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -87,6 +88,21 @@ def rollout(
     yield from two_replicas(service_env, tmp_path, {"EXAMPLE_WIDGETS_CACHE_NAME": NEXT_VERSION})
 
 
+@contextmanager
+def clients_on_a_new_widget(
+    first: ServiceProcess, second: ServiceProcess, credentials: ServiceCredentials, name: str
+) -> Iterator[tuple[httpx.Client, httpx.Client, str]]:
+    """A client of each replica, and the path of a widget created through the first."""
+    headers = dict(credentials.headers)
+    with (
+        httpx.Client(base_url=first.base_url, headers=headers, timeout=10) as a,
+        httpx.Client(base_url=second.base_url, headers=headers, timeout=10) as b,
+    ):
+        created = a.post("/v1/widgets", json={"name": name})
+        assert created.status_code == 201, created.text
+        yield a, b, f"/v1/widgets/{created.json()['id']}"
+
+
 def read_until_in_memory(client: httpx.Client, path: str, redis: Redis) -> dict[str, object]:
     """Read until a read leaves Redis untouched: the replica answers from its copy."""
     deadline = time.monotonic() + 10
@@ -119,17 +135,9 @@ def test_perf1_no_read_is_staler_than_the_bound_after_another_replicas_write(
     redis_url: str,
     figures: Figures,
 ) -> None:
-    replica_a, replica_b = replicas
-    headers = dict(service_credentials.headers)
     redis = Redis.from_url(redis_url)
     seen_after: list[float] = []
-    with (
-        httpx.Client(base_url=replica_a.base_url, headers=headers, timeout=10) as a,
-        httpx.Client(base_url=replica_b.base_url, headers=headers, timeout=10) as b,
-    ):
-        created = a.post("/v1/widgets", json={"name": "Near widget 0"})
-        assert created.status_code == 201, created.text
-        path = f"/v1/widgets/{created.json()['id']}"
+    with clients_on_a_new_widget(*replicas, service_credentials, "Near widget 0") as (a, b, path):
         for write in range(1, WRITES + 1):
             read_until_in_memory(a, path, redis)
             name = f"Near widget {write}"
@@ -158,16 +166,8 @@ def test_perf1_during_a_rollout_each_version_sees_the_others_writes_within_the_b
 ) -> None:
     """The old and the next version cache widgets under different names; a write through
     either reaches the other's copies (cache.py: every live version's namespace)."""
-    old, new = rollout
-    headers = dict(service_credentials.headers)
     redis = Redis.from_url(redis_url)
-    with (
-        httpx.Client(base_url=old.base_url, headers=headers, timeout=10) as a,
-        httpx.Client(base_url=new.base_url, headers=headers, timeout=10) as b,
-    ):
-        created = a.post("/v1/widgets", json={"name": "Rollout widget 0"})
-        assert created.status_code == 201, created.text
-        path = f"/v1/widgets/{created.json()['id']}"
+    with clients_on_a_new_widget(*rollout, service_credentials, "Rollout widget 0") as (a, b, path):
         for write in range(1, 6):
             for reader, writer, version in ((a, b, "new"), (b, a, "old")):
                 name = f"Rollout widget {write}, written by the {version} version"
