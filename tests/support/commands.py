@@ -13,6 +13,11 @@ import plumbum
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
+# An empty value unsets PYTHONDONTWRITEBYTECODE, which the shell running these tests may set:
+# with it, every run and every process a run starts compiles all it imports again, which
+# neither CI nor a developer's machine does. Figures and Copier runs pass this.
+BYTECODE_CACHED: Mapping[str, str] = {"PYTHONDONTWRITEBYTECODE": ""}
+
 
 class CommandFailedError(AssertionError):
     pass

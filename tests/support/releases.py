@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from packaging.version import Version
 
-from .commands import REPOSITORY, run
+from .commands import BYTECODE_CACHED, REPOSITORY, run
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Tests",
@@ -113,9 +113,8 @@ class CopierRun:
 
 def copier(*args: str, cwd: Path) -> CopierRun:
     """The `copier` command line, as a user runs it (tasks and migrations print to stderr)."""
-    # Bytecode may be cached (an empty value unsets PYTHONDONTWRITEBYTECODE): Copier's imports
-    # then cost a fraction of a second instead of seconds on every run after the first.
-    env = GIT_IDENTITY | {"PYTHONDONTWRITEBYTECODE": ""}
+    # Copier's imports then cost a fraction of a second instead of seconds after the first run.
+    env = {**GIT_IDENTITY, **BYTECODE_CACHED}
     completed = run([sys.executable, "-m", "copier", *args], cwd=cwd, env=env)
     return CopierRun(completed.stdout, completed.stderr)
 
