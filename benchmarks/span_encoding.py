@@ -42,7 +42,7 @@ DRIVER = textwrap.dedent(
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from goldenpath_chassis._core.otlp import OtlpEncoders
-    from goldenpath_chassis._core.span_encoding import EndedSpan, otlp_request
+    from goldenpath_chassis._core.span_encoding import EndedSpan
     from goldenpath_chassis._core.tracing import ServerSpans, Tracing
     from {PACKAGE}.settings import load_settings
 
@@ -64,7 +64,6 @@ DRIVER = textwrap.dedent(
     )
     batches = {{"service": batch_of(service), "plain": batch_of(plain)}}
     encoders = OtlpEncoders()
-    headers = (encoders.span, encoders.resource_header, encoders.scope_header)
     best = {{name: float("inf") for name in ("service", "plain", "on_end", "framing")}}
     for _ in range(ROUNDS):
         for name, batch in batches.items():
@@ -80,7 +79,7 @@ DRIVER = textwrap.dedent(
         best["on_end"] = min(best["on_end"], on_end)
         started = time.perf_counter()
         for _ in range(REPEATS):
-            otlp_request(ended, *headers)
+            encoders.request(ended)
         best["framing"] = min(best["framing"], (time.perf_counter() - started) / REPEATS * 1e3)
     best["resource_type"] = type(service.resource).__qualname__
     print(json.dumps(best))

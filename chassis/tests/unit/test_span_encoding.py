@@ -24,7 +24,7 @@ from opentelemetry.trace import (
 )
 
 from goldenpath_chassis._core.otlp import OtlpEncoders
-from goldenpath_chassis._core.span_encoding import EncodeOnEnd, EndedSpan, otlp_request
+from goldenpath_chassis._core.span_encoding import EncodeOnEnd, EndedSpan
 from goldenpath_chassis._core.span_resource import hashed_once
 
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.44.0"
@@ -67,7 +67,7 @@ def spans_of(processor: SpanProcessor, resource: Resource, count: int) -> None:
 def framed_request(spans: Sequence[ReadableSpan], *, encode_on_end: bool) -> bytes:
     encoders = OtlpEncoders()
     ended = [EndedSpan(span, encoders.span(span) if encode_on_end else None) for span in spans]
-    return otlp_request(ended, encoders.span, encoders.resource_header, encoders.scope_header)
+    return encoders.request(ended)
 
 
 def finished_spans(count: int, *resources: Resource) -> list[ReadableSpan]:
@@ -96,7 +96,7 @@ def test_spans_encoded_and_not_yet_encoded_go_in_one_request() -> None:
         EndedSpan(span, encoders.span(span) if number % 2 else None)
         for number, span in enumerate(spans)
     ]
-    framed = otlp_request(ended, encoders.span, encoders.resource_header, encoders.scope_header)
+    framed = encoders.request(ended)
     assert ExportTraceServiceRequest.FromString(framed) == encode_spans(spans)
 
 

@@ -79,44 +79,40 @@ class OtlpEncoders:
         self.resource_header = resource_header
         self.scope_header = scope_header
 
+    def request(self, spans: Sequence[EndedSpan]) -> bytes:
+        """An `ExportTraceServiceRequest` of `spans`, those not encoded yet encoded here."""
+        return otlp_request(spans, self.span, self.resource_header, self.scope_header)
+
 
 class DeferredOtlpExporter(SpanExporter):
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self._exporter: Any = None  # OTLPSpanExporter, typed loosely for its private client
-        self._encoders: OtlpEncoders | None = None
+        # The SDK's OTLPSpanExporter (typed loosely for its private client) and the encoders,
+        # built together on the first export: spans are encoded with the exporter's encoder.
+        self._built: tuple[Any, OtlpEncoders] | None = None
         self._lock = threading.Lock()
-
-    @property
-    def built(self) -> bool:
-        return self._exporter is not None
 
     @property
     def span_encoder(self) -> SpanEncoder | None:
         """How a span is encoded where it ends; None until the first export has loaded it."""
-        encoders = self._encoders
-        return encoders.span if encoders is not None else None
+        built = self._built
+        return built[1].span if built is not None else None
 
     def _build(self) -> tuple[Any, OtlpEncoders]:
         with self._lock:
-            if self._exporter is None or self._encoders is None:
+            if self._built is None:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
                     OTLPSpanExporter,
                 )
 
-                # Both or neither: the encoder is what spans are encoded with where they end.
-                exporter, encoders = OTLPSpanExporter(endpoint=self.endpoint), OtlpEncoders()
-                self._exporter, self._encoders = exporter, encoders
-            return self._exporter, self._encoders
+                self._built = OTLPSpanExporter(endpoint=self.endpoint), OtlpEncoders()
+            return self._built
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         exporter, encoders = self._build()
         try:
             # The batch processor queued what EncodeOnEnd gave it (span_encoding.py).
-            ended = cast("Sequence[EndedSpan]", spans)
-            payload = otlp_request(
-                ended, encoders.span, encoders.resource_header, encoders.scope_header
-            )
+            payload = encoders.request(cast("Sequence[EndedSpan]", spans))
         except Exception:
             _log.exception("span_batch_not_encoded", spans=len(spans))
             return SpanExportResult.FAILURE
@@ -129,5 +125,5 @@ class DeferredOtlpExporter(SpanExporter):
 
     def shutdown(self) -> None:
         with self._lock:
-            if self._exporter is not None:
-                self._exporter.shutdown()
+            if self._built is not None:
+                self._built[0].shutdown()
