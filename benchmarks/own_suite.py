@@ -10,6 +10,7 @@ and the figure held against the target. A failing suite fails the benchmark, wit
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -30,16 +31,17 @@ class OwnSuite:
     outcome: str  # pytest's summary line, as it printed it
 
 
+def timed_run(project: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """One `uv run pytest` in the project and its wall time; it fails as the suite fails."""
+    started = time.monotonic()
+    # As CI and a developer run it: bytecode cached, whatever the caller's shell says.
+    result = uv_run(project, "pytest", "-q", "-p", "no:cacheprovider", env=BYTECODE_CACHED)
+    return time.monotonic() - started, result
+
+
 def time_own_suite(project: Path) -> OwnSuite:
-    durations: list[float] = []
-    outcome = ""
-    for _ in range(2):
-        started = time.monotonic()
-        # As CI and a developer run it: bytecode cached, whatever the caller's shell says.
-        result = uv_run(project, "pytest", "-q", "-p", "no:cacheprovider", env=BYTECODE_CACHED)
-        durations.append(time.monotonic() - started)
-        outcome = result.stdout.strip().splitlines()[-1].strip("= ")
-    return OwnSuite(durations[0], durations[1], outcome)
+    (first, _), (second, result) = timed_run(project), timed_run(project)
+    return OwnSuite(first, second, result.stdout.strip().splitlines()[-1].strip("= "))
 
 
 def describe(suite: OwnSuite | None) -> tuple[str, bool | None]:
