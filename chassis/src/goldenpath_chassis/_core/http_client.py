@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -208,14 +209,27 @@ def retry_policy_from(settings: ChassisSettings) -> RetryPolicy:
     )
 
 
+# One context per CA source and process: a process that starts many apps (a test suite starts
+# one per test) loads the bundle once, not once for each.
+_tls_contexts: dict[tuple[str, str], ssl.SSLContext] = {}
+
+
 async def load_tls_context() -> ssl.SSLContext:
     """httpx's default TLS context: certifi's CA bundle, or `SSL_CERT_FILE` / `SSL_CERT_DIR`.
 
-    Loading the bundle takes about 50 ms, in OpenSSL with the GIL released: the lifespan starts
-    this first, in a thread, so it overlaps the rest of start-up, and the outbound clients
-    share the one context instead of loading the bundle each.
+    Loading the bundle is the slowest step of an app's start, in OpenSSL with the GIL
+    released: the lifespan starts this first, in a thread, so it overlaps the rest of start-up,
+    and the outbound clients share the one context instead of loading the bundle each. Every
+    app of the process shares it too, so nothing may change it (a client certificate belongs
+    in a context of its own).
     """
-    return await asyncio.to_thread(httpx.create_ssl_context)
+    source = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    context = _tls_contexts.get(source)
+    if context is None:
+        # Two apps starting at once may both load it; either context is the same.
+        context = await asyncio.to_thread(httpx.create_ssl_context)
+        _tls_contexts[source] = context
+    return context
 
 
 @asynccontextmanager
