@@ -1,4 +1,5 @@
-"""TEST-2: the load run's verdict: thresholds read strictly, and each one able to fail a run."""
+"""TEST-2: the load run's verdict: thresholds read strictly, and each one able to fail a run;
+and the load generator's environment."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.load.report import (
     load_thresholds,
     read_stats,
 )
-from tests.load.run import THRESHOLDS, duration_seconds
+from tests.load.run import THRESHOLDS, duration_seconds, locust_environment
 
 pytestmark = pytest.mark.load
 
@@ -97,3 +98,20 @@ def test_test2_durations_use_locusts_notation(text: str, seconds: int) -> None:
 def test_test2_a_bad_duration_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         duration_seconds(text)
+
+
+def test_test2_locust_runs_untraced_with_the_runs_headers() -> None:
+    # What `uv run pytest` puts in the environment of every process it starts (coverage's
+    # subprocess hook), beside what Locust needs.
+    caller = {
+        "PATH": "/usr/bin",
+        "COVERAGE_PROCESS_CONFIG": "{}",
+        "COVERAGE_PROCESS_START": "pyproject.toml",
+    }
+    env = locust_environment(caller, {"Authorization": "Bearer x"}, wait_for="/health/live")
+    assert env == {
+        "PATH": "/usr/bin",
+        "LOAD_HEADERS": '{"Authorization": "Bearer x"}',
+        "LOAD_WAIT_FOR": "/health/live",
+    }
+    assert "LOAD_WAIT_FOR" not in locust_environment(caller, {}, wait_for=None)
