@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -211,7 +210,7 @@ def retry_policy_from(settings: ChassisSettings) -> RetryPolicy:
 
 # One context per CA source and process: a process that starts many apps (a test suite starts
 # one per test) loads the bundle once, not once for each.
-_tls_contexts: dict[tuple[str, str], ssl.SSLContext] = {}
+_tls_contexts: dict[ssl.DefaultVerifyPaths, ssl.SSLContext] = {}
 
 
 async def load_tls_context() -> ssl.SSLContext:
@@ -223,7 +222,9 @@ async def load_tls_context() -> ssl.SSLContext:
     app of the process shares it too, so nothing may change it (a client certificate belongs
     in a context of its own).
     """
-    source = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    # OpenSSL's default paths follow SSL_CERT_FILE and SSL_CERT_DIR, as httpx does: a new
+    # value in the environment is a new source.
+    source = ssl.get_default_verify_paths()
     context = _tls_contexts.get(source)
     if context is None:
         # Two apps starting at once may both load it; either context is the same.
