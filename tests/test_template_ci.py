@@ -2,7 +2,7 @@
 and the workflows every generated service carries (template/.github/workflows, verbatim files).
 
 GitHub cannot run here; these checks are what can be proven offline: the workflow schema,
-zizmor's audits, every action pinned by commit SHA with its version beside it, read-only
+zizmor's audits, actionlint's (tests/support/actionlint.py), every action pinned by commit SHA with its version beside it, read-only
 permissions (widened only where a job must write, as listed below), no persisted credentials,
 and a matrix that is the tests' own matrix.
 """
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.actionlint import actionlint
 from tests.support.commands import REPOSITORY, run
 from tests.support.projects import VARIANTS, main
 
@@ -46,6 +47,10 @@ ALLOWED_WRITES = {
 
 def relative(path: Path) -> str:
     return str(path.relative_to(REPOSITORY))
+
+
+def relative_root(path: Path) -> str:
+    return relative(path / ".github" / "workflows")
 
 
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}$")
@@ -95,6 +100,41 @@ def test_tpl3_zizmor_finds_nothing(folder: str, persona: str) -> None:
         [str(VENV_BIN / "zizmor"), "--offline", "--no-progress", "--persona", persona, folder],
         cwd=REPOSITORY,
     )
+
+
+@pytest.mark.parametrize("root", [REPOSITORY, REPOSITORY / "template"], ids=relative_root)
+def test_tpl3_actionlint_finds_nothing(root: Path) -> None:
+    result = actionlint(root)
+    assert result.files == len(list((root / ".github" / "workflows").glob("*.y*ml"))), result
+    assert result.passed, result.output
+
+
+def test_tpl3_actionlint_catches_what_the_schema_lets_through(tmp_path: Path) -> None:
+    # Valid against the workflow schema (checked below), and two mistakes only GitHub would
+    # report, at run time: a job that needs one that is not there, and a context property
+    # that does not exist (empty when expanded).
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    broken = workflows / "broken.yml"
+    broken.write_text(
+        "on: push\n"
+        "permissions: {contents: read}\n"
+        "jobs:\n"
+        "  test:\n"
+        "    runs-on: ubuntu-24.04\n"
+        "    needs: build\n"
+        "    steps:\n"
+        "      - run: echo ${{ github.sha_short }}\n"
+    )
+    check_schema = [str(VENV_BIN / "check-jsonschema"), "--builtin-schema"]
+    run([*check_schema, "vendor.github-workflows", str(broken)], cwd=tmp_path)
+
+    result = actionlint(tmp_path)
+
+    assert result.files == 1
+    assert not result.passed
+    assert 'needs job "build" which does not exist' in result.output, result.output
+    assert 'property "sha_short" is not defined' in result.output, result.output
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=relative)
