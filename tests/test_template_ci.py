@@ -2,18 +2,21 @@
 and the workflows every generated service carries (template/.github/workflows, verbatim files).
 
 GitHub cannot run here; these checks are what can be proven offline: the workflow schema,
-zizmor's audits, actionlint's (tests/support/actionlint.py), every action pinned by commit SHA with its version beside it, read-only
-permissions (widened only where a job must write, as listed below), no persisted credentials,
-and a matrix that is the tests' own matrix.
+zizmor's audits, actionlint's (tests/support/actionlint.py), shellcheck over every `run:` step
+(as actionlint would run it, which its WebAssembly build cannot), every action pinned by commit
+SHA with its version beside it, read-only permissions (widened only where a job must write, as
+listed below), no persisted credentials, and a matrix that is the tests' own matrix.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ import yaml
 from tests.support.actionlint import actionlint
 from tests.support.commands import REPOSITORY, run
 from tests.support.projects import VARIANTS, main
+from tests.support.workflows import RunScript, run_scripts
 
 TEMPLATE_WORKFLOWS = REPOSITORY / "template" / ".github" / "workflows"
 WORKFLOWS = sorted((REPOSITORY / ".github" / "workflows").glob("*.y*ml")) + sorted(
@@ -56,6 +60,14 @@ def relative_root(path: Path) -> str:
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}$")
 # The validators are dev dependencies, installed beside the interpreter running the tests.
 VENV_BIN = Path(sys.executable).parent
+# What actionlint leaves out of its own shellcheck run of `run:` steps, for the same reasons:
+# their variables come from `env:` blocks (SC2154), a blanked expression is a constant word
+# (SC2050, SC2157, SC2194), and sourced files are not there to follow (SC1091).
+SHELLCHECK = [
+    str(VENV_BIN / "shellcheck"),
+    "--severity=style",
+    "--exclude=SC1091,SC2050,SC2154,SC2157,SC2194",
+]
 
 
 def load(workflow: Path) -> dict[str, Any]:
@@ -135,6 +147,61 @@ def test_tpl3_actionlint_catches_what_the_schema_lets_through(tmp_path: Path) ->
     assert not result.passed
     assert 'needs job "build" which does not exist' in result.output, result.output
     assert 'property "sha_short" is not defined' in result.output, result.output
+
+
+def shellcheck(scripts: list[tuple[str, RunScript]], folder: Path) -> CompletedProcess[str]:
+    """shellcheck over each (label, script), each written to `folder` as a file of its own."""
+    files = []
+    for label, script in scripts:
+        path = folder / f"{label}.sh"
+        path.write_text(f"#!/usr/bin/env {script.shell}\n{script.text}")
+        files.append(str(path))
+    return subprocess.run(
+        [*SHELLCHECK, *files], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_tpl3_shellcheck_finds_nothing_in_the_run_steps(tmp_path: Path) -> None:
+    found = {workflow: run_scripts(load(workflow)) for workflow in WORKFLOWS}
+    unread = [
+        relative(workflow)
+        for workflow, scripts in found.items()
+        if not scripts and any("run" in step for step in steps(load(workflow)))
+    ]
+    assert not unread, f"run steps in no shell this test reads: {unread}"
+    labelled = [
+        (f"{relative(workflow).replace('/', '__')}.{script.job}.{position}", script)
+        for workflow, scripts in found.items()
+        for position, script in enumerate(scripts, start=1)
+    ]
+    result = shellcheck(labelled, tmp_path)
+    assert result.returncode == 0, result.stdout
+
+
+def test_tpl3_shellcheck_catches_an_unquoted_expansion(tmp_path: Path) -> None:
+    workflow = yaml.safe_load(
+        "jobs:\n"
+        "  build:\n"
+        "    steps:\n"
+        "      - name: Copy\n"
+        "        run: cp ${{ inputs.source }} $TARGET_DIR/\n"
+        "      - shell: python\n"
+        "        run: print('not a shell script')\n"
+    )
+    scripts = run_scripts(workflow)
+    assert [(script.job, script.step, script.shell) for script in scripts] == [
+        ("build", "Copy", "bash")
+    ]
+    assert scripts[0].text == "cp " + "_" * len("${{ inputs.source }}") + " $TARGET_DIR/"
+
+    result = shellcheck([("copy", scripts[0])], tmp_path)
+
+    assert result.returncode == 1
+    assert "SC2086" in result.stdout, result.stdout
+
+
+def test_tpl3_the_ci_entry_point_passes_shellcheck() -> None:
+    run([*SHELLCHECK, str(REPOSITORY / ".ci" / "run")], cwd=REPOSITORY)
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=relative)

@@ -1,7 +1,9 @@
-"""Reading GitHub workflow files and the files GitHub Actions hands to steps."""
+"""Reading GitHub workflow files, their steps' scripts, and the files Actions hands to steps."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +48,34 @@ def read_github_output(path: Path) -> dict[str, str]:
             name, _, value_text = line.partition("=")
             values[name] = value_text
     return values
+
+
+# GitHub expands `${{ }}` before the shell reads a step's script. actionlint hands shellcheck
+# the script with each expression blanked to underscores of its length, so positions hold.
+_EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+_SHELLS = ("bash", "sh")
+
+
+@dataclass(frozen=True)
+class RunScript:
+    """One `run:` step's script, as its shell will read it."""
+
+    job: str
+    step: str  # the step's name, or its position in the job
+    shell: str
+    text: str
+
+
+def run_scripts(workflow: dict[str, Any]) -> list[RunScript]:
+    """Every `run:` step that bash or sh runs (bash is GitHub's default on Linux runners),
+    each expression blanked."""
+    found = []
+    default = workflow.get("defaults", {}).get("run", {}).get("shell", "bash")
+    for job_name, job in workflow["jobs"].items():
+        job_shell = job.get("defaults", {}).get("run", {}).get("shell", default)
+        for position, step in enumerate(job.get("steps", []), start=1):
+            shell = str(step.get("shell", job_shell)).split()[0]
+            if "run" in step and shell in _SHELLS:
+                text = _EXPRESSION.sub(lambda match: "_" * len(match.group(0)), step["run"])
+                found.append(RunScript(job_name, str(step.get("name", position)), shell, text))
+    return found
