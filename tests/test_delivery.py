@@ -199,6 +199,9 @@ def test_ops3_ci_runs_every_gate(project: GeneratedProject) -> None:
         "alembic downgrade base",
     ):
         assert gate in commands, gate
+    # Every pre-commit hook runs in CI too; the ones skipped there run as steps of their own.
+    hooks = next(s for _, s in steps(ci) if "pre-commit run --all-files" in str(s.get("run")))
+    assert set(hooks["env"]["SKIP"].split(",")) == {"ruff-check", "ruff-format", "mypy"}
     services = ci["jobs"]["test"]["services"]
     assert {"postgres", "redis"} <= set(services)
     uses = [str(step.get("uses", "")) for _, step in steps(ci)]
