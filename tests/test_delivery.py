@@ -202,6 +202,13 @@ def test_ops3_ci_runs_every_gate(project: GeneratedProject) -> None:
     # Every pre-commit hook runs in CI too; the ones skipped there run as steps of their own.
     hooks = next(s for _, s in steps(ci) if "pre-commit run --all-files" in str(s.get("run")))
     assert set(hooks["env"]["SKIP"].split(",")) == {"ruff-check", "ruff-format", "mypy"}
+    # Their environments come from GitHub's cache, restored before they run, while the config
+    # that names them is unchanged.
+    lint = ci["jobs"]["lint"]["steps"]
+    cache = next(s for s in lint if str(s.get("uses", "")).startswith("actions/cache@"))
+    assert cache["with"]["path"] == "~/.cache/pre-commit"
+    assert "hashFiles('.pre-commit-config.yaml')" in cache["with"]["key"]
+    assert lint.index(cache) < lint.index(hooks)
     services = ci["jobs"]["test"]["services"]
     assert {"postgres", "redis"} <= set(services)
     uses = [str(step.get("uses", "")) for _, step in steps(ci)]
