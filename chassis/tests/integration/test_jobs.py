@@ -162,6 +162,37 @@ async def test_arch3_a_job_whose_worker_died_is_retried_after_its_lease(app: Fas
     assert await jobs_in(database) == []
 
 
+async def test_arch3_a_job_abandoned_on_its_last_attempt_is_failed_and_blocks_nothing(
+    app: FastAPI,
+) -> None:
+    """Its lease ran out with no attempt left: claiming it again would break the attempts'
+    bound and fail every claim, so it is marked failed and the queue moves on."""
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        queue.enqueue(session, "last", {}, max_attempts=1)
+        await session.commit()
+        (abandoned,) = await queue.claim(session, limit=1, lease=timedelta(seconds=60))
+        queue.enqueue(session, "next", {})
+        await session.commit()
+        await session.execute(
+            update(Job).values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+    ran: list[str] = []
+
+    async def record(_: Any, __: dict[str, Any]) -> None:
+        ran.append("next")
+
+    worker = Worker(database, {"last": record, "next": record})
+    assert await worker.run_once() == 1
+    assert ran == ["next"]
+    (job,) = await jobs_in(database)
+    assert job.id == abandoned.id
+    assert (job.status, job.attempts, job.locked_until) == ("failed", 1, None)
+    assert job.last_error == queue.ABANDONED_ERROR
+    assert await worker.run_once() == 0  # kept for a human, never claimed again
+
+
 async def test_arch3_stopping_lets_the_job_in_hand_finish(app: FastAPI) -> None:
     database = database_of(app)
     async with database.sessionmaker() as session:

@@ -6,7 +6,8 @@ claim due jobs in one statement (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so repl
 the same job; SQLite serialises writers by itself), hold them under a lease, and delete them in
 the same transaction as the handler's writes. A failed job is retried later with exponential
 backoff and jitter; after `max_attempts` it stays as `failed` for a human to inspect. A worker
-that dies mid-job leaves its lease to expire, and another worker retries the job.
+that dies mid-job leaves its lease to expire, and another worker retries the job (or, if that
+was its last attempt, marks it failed).
 
 Why not a library: procrastinate and pgqueuer are PostgreSQL-only and bring their own driver and
 connection, so enqueueing would not share the business transaction on SQLite, or even on the
@@ -92,15 +93,29 @@ def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedel
     return timedelta(seconds=(rng or random).uniform(ceiling / 2, ceiling))
 
 
+ABANDONED_ERROR = "abandoned: its worker stopped during the last attempt and the lease ran out"
+
+
 async def claim(session: AsyncSession, *, limit: int, lease: timedelta) -> Sequence[Job]:
-    """Take up to `limit` due jobs (or jobs whose worker's lease ran out) and commit the claim."""
+    """Take up to `limit` due jobs (or jobs whose worker's lease ran out) and commit the claim.
+
+    A job whose lease ran out during its last attempt has no attempt left to retry it with: it
+    is marked failed, for a human to inspect like any other, instead of claimed again (which
+    would break the attempts' bound and fail every claim after it)."""
     now = utc_now()
+    lease_ran_out = (Job.status == RUNNING) & (Job.locked_until < now)
+    await session.execute(
+        update(Job)
+        .where(lease_ran_out & (Job.attempts >= Job.max_attempts))
+        .values(status=FAILED, locked_until=None, last_error=ABANDONED_ERROR)
+        .execution_options(synchronize_session=False)
+    )
     due = (
         select(Job.id)
         .where(
             or_(
                 (Job.status == QUEUED) & (Job.run_after <= now),
-                (Job.status == RUNNING) & (Job.locked_until < now),
+                lease_ran_out & (Job.attempts < Job.max_attempts),
             )
         )
         .order_by(Job.run_after)
