@@ -123,6 +123,7 @@ def _postgres_engine(
     engine = create_async_engine(
         url,
         async_creator=connect,
+        hide_parameters=True,  # a failed statement's error, logged, names no value (personal data)
         pool_size=settings.database.pool_size,
         max_overflow=settings.database.max_overflow,
         pool_timeout=settings.database.pool_timeout_seconds,
@@ -169,7 +170,9 @@ def _sqlite_engine(url: str, settings: ChassisSettings) -> AsyncEngine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
-        url, connect_args={"timeout": settings.database.statement_timeout_ms / 1000}
+        url,
+        connect_args={"timeout": settings.database.statement_timeout_ms / 1000},
+        hide_parameters=True,  # as on PostgreSQL: errors name no parameter value
     )
 
     @event.listens_for(engine.sync_engine, "connect")
