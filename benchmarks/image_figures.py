@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import statistics
 import time
 from collections.abc import Mapping
@@ -119,6 +120,15 @@ def _started_at(tools: ContainerTools, name: str) -> float:
     """When the container's process started, as a Unix time (podman gives nanoseconds)."""
     inspected = tools.run("podman", "inspect", name, "--format", "{{json .State.StartedAt}}")
     stamp: str = json.loads(inspected.stdout)
-    seconds, _, fraction = stamp.removesuffix("Z").partition(".")
-    whole = datetime.datetime.fromisoformat(seconds).replace(tzinfo=datetime.UTC)
+    return _unix_time(stamp)
+
+
+def _unix_time(stamp: str) -> float:
+    """An RFC 3339 time with nanoseconds and any offset (podman writes the host's local time,
+    `Z` for UTC) as a Unix time; Python's parser takes at most microseconds."""
+    match = re.fullmatch(r"([^.]+?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", stamp)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 time: {stamp!r}")
+    seconds, fraction, offset = match.groups()
+    whole = datetime.datetime.fromisoformat(seconds + offset.replace("Z", "+00:00"))
     return whole.timestamp() + float(f"0.{fraction or 0}")

@@ -298,7 +298,7 @@ def seed(service: RunningService, items: int) -> Seeded:
 PER_REQUEST = (
     (
         "authentication",
-        "JWT (RS256) verified against the issuer's key, once per token (then cached until its "
+        "JWT (EdDSA) verified against the issuer's key, once per token (then cached until its "
         "exp); scopes checked",
         "JWT (HS256) decoded; the user read from PostgreSQL on every request",
     ),

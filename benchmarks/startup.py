@@ -1,7 +1,9 @@
-"""Benchmark: time to generate a project, and time from process start to `/health/ready` 200.
+"""Benchmark: time to generate a project, and time from process start to `/health/ready` 200
+in development settings (SQLite, what a developer's first run waits for).
 
-Prints figures beside their targets; it is not a test and fails nothing. Run it with
-`uv run python -m benchmarks.startup [--runs N]`.
+Prints figures; it is not a test and fails nothing. Run it with
+`uv run python -m benchmarks.startup [--runs N]`. The start-up issue 18 holds to its target is
+in production settings, with tracing configured: `standards_cost.py` prints it beside it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from tests.support.commands import pin_python_for_generated_projects
 from tests.support.projects import DEFAULTS, synced_defaults
 from tests.support.service import start
 
-STARTUP_TARGET_SECONDS = 2.0
 DEFAULTS_PACKAGE = "acme_orders"
 TEMPLATE = Path(__file__).resolve().parents[1]
 
@@ -60,15 +61,11 @@ def time_startup(project: Path, workdir: Path, runs: int) -> list[float]:
     return timings
 
 
-def report(name: str, timings: list[float], target: float | None = None) -> None:
-    line = (
+def report(name: str, timings: list[float]) -> None:
+    print(
         f"{name:<38} median {statistics.median(timings):6.3f} s"
         f"   min {min(timings):6.3f} s   max {max(timings):6.3f} s   (n={len(timings)})"
     )
-    if target is not None:
-        verdict = "meets" if statistics.median(timings) < target else "MISSES"
-        line += f"   target < {target:.1f} s: {verdict}"
-    print(line)
 
 
 def main() -> int:
@@ -80,11 +77,7 @@ def main() -> int:
         workdir = Path(tmp)
         report("copier copy --defaults (no tasks)", time_generation(workdir, args.runs))
         project = synced_defaults(workdir / "project")
-        report(
-            "process start -> /health/ready 200",
-            time_startup(project, workdir, args.runs),
-            STARTUP_TARGET_SECONDS,
-        )
+        report("development start -> /health/ready", time_startup(project, workdir, args.runs))
     return 0
 
 

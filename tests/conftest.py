@@ -3,9 +3,9 @@
 Which project a test runs against says which gates it is:
 - `project` / `synced_project`: a per-combination gate, run for every answer set in the matrix
   (tests/support/projects.py: VARIANTS);
-- `default_project`: a slow gate (image, contract, load smoke), run for the all-defaults
-  project only; mark it `@pytest.mark.slow` and with its gate's marker (`image`, `contract`,
-  `load`: see SLOW_GATE_MARKERS in tests/support/selection.py);
+- `default_project`: a slow gate (the image), run for the all-defaults project only; mark it
+  `@pytest.mark.slow` and with its gate's marker (`image`: see SLOW_GATE_MARKERS in
+  tests/support/selection.py); a service's contract and load tests run in its own suite;
 - neither: a test of the template itself (questions, hooks, workflows, docs).
 
 `--variant NAME` (repeatable; tests/support/selection.py) keeps only the tests of those

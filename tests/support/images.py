@@ -219,9 +219,13 @@ class StandIns:
         return {"BUILDER_IMAGE": self.builder, "RUNTIME_IMAGE": self.runtime, "UV_IMAGE": self.uv}
 
 
+def _build_lock() -> Path:
+    return cache_root() / "build.lock"
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """One builder of stand-ins at a time, across sessions sharing the cache."""
+    """One holder at a time, across sessions sharing the cache (stand-ins, image builds)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -375,7 +379,8 @@ def ensure_stand_ins(tools: ContainerTools) -> StandIns:
             _build_stand_ins(tools, stand_ins, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        _remove_stale_stand_ins(tools, keep=set(wanted))
+        with _locked(_build_lock()):  # a prune never runs beside another session's build
+            _remove_stale_stand_ins(tools, keep=set(wanted))
     return stand_ins
 
 
@@ -407,17 +412,20 @@ def build_image(
     arguments = [
         item for key, value in build_args.items() for item in ("--build-arg", f"{key}={value}")
     ]
-    before = set(tools.run("buildah", "containers", "--quiet").stdout.split())
-    try:
-        return tools.run(
-            "buildah", "bud", "--isolation", "chroot", "--network", "host", "--format", "docker",
-            "--pull-never", "--layers=false", *arguments, "-f", "Dockerfile",
-            "-t", reference, ".",
-            cwd=context, timeout=timeout,
-        )  # fmt: skip
-    finally:
-        # buildah keeps the working container of a stage used only by `COPY --from`. (Not
-        # `--force-rm`: buildah 1.28 then deletes that stage's base image, our uv stand-in.)
-        leftovers = set(tools.run("buildah", "containers", "--quiet").stdout.split()) - before
-        if leftovers:
-            tools.run("buildah", "rm", *sorted(leftovers), check=False)
+    # One build at a time in the shared storage: the clean-up below removes the working
+    # containers that appeared during this build, which would include another session's.
+    with _locked(_build_lock()):
+        before = set(tools.run("buildah", "containers", "--quiet").stdout.split())
+        try:
+            return tools.run(
+                "buildah", "bud", "--isolation", "chroot", "--network", "host", "--format",
+                "docker", "--pull-never", "--layers=false", *arguments, "-f", "Dockerfile",
+                "-t", reference, ".",
+                cwd=context, timeout=timeout,
+            )  # fmt: skip
+        finally:
+            # buildah keeps the working container of a stage used only by `COPY --from`. (Not
+            # `--force-rm`: buildah 1.28 then deletes that stage's base image, our uv stand-in.)
+            leftovers = set(tools.run("buildah", "containers", "--quiet").stdout.split()) - before
+            if leftovers:
+                tools.run("buildah", "rm", *sorted(leftovers), check=False)
