@@ -174,6 +174,21 @@ def test_tpl2_update_commands_refuse_bad_input_with_one_clear_line(
     assert "unknown gate(s) coverage" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("recorded", ["v9.9.9", "banana"])
+def test_tpl2_a_release_the_tagged_template_does_not_have_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recorded: str
+) -> None:
+    # Not "the newest release" nor "2 release(s) behind": the service's release is unknown.
+    template = make_template(tmp_path / "template")
+    project = answers(tmp_path / "service", template, recorded)
+    assert main(["update-check", str(project)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert f"records `_commit: {recorded}`, which the template at {template}" in captured.err
+    assert "does not have (releases: v0.1.0, v0.2.0, v0.10.0)" in captured.err
+
+
 # Release notes and migrations ----------------------------------------------------------------
 CHANGELOG = """# Changelog
 

@@ -136,8 +136,15 @@ def plan_update(project: Path, templates: Templates, *, to: str | None = None) -
         known = ", ".join(release.tag for release in template.releases)
         raise UpdateError(f"the template has no release {to!r} (releases: {known})")
     base = _recorded_base(template, recorded.commit)
+    if base is None:
+        known = ", ".join(release.tag for release in template.releases)
+        raise UpdateError(
+            f"{project / '.copier-answers.yml'} records `_commit: {recorded.commit}`, which the "
+            f"template at {recorded.src_path} does not have (releases: {known}): set it to the "
+            "release the service was generated from"
+        )
     # A bare hash before the first release: Copier orders it as 0.0.0.postN (dunamai).
-    version = recorded.version or (template.copier_version(base) if base else None)
+    version = recorded.version or template.copier_version(base)
     missing = tuple(template.releases_after(version))
     pending = tuple(release for release in missing if release.version <= target.version)
     return UpdatePlan(
@@ -151,7 +158,7 @@ def plan_update(project: Path, templates: Templates, *, to: str | None = None) -
         target=target,
         missing=missing,
         pending=pending,
-        commits_behind=len(template.commits_between(base, newest.commit)) if base else None,
+        commits_behind=len(template.commits_between(base, newest.commit)),
     )
 
 
