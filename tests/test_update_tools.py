@@ -131,9 +131,10 @@ def test_tpl2_update_check_counts_releases_and_days_behind(
     template = make_template(tmp_path / "template")
     project = answers(tmp_path / "service", template, "v0.1.0")
     output = tmp_path / "github-output"
+    # Taken before the tool's own clock: its count is this one, or one more if midnight passes.
+    days = (datetime.now(UTC) - datetime(2026, 2, 1, tzinfo=UTC)).days
     assert main(["update-check", str(project), "--format=json", f"--github-output={output}"]) == 0
     checked = json.loads(capsys.readouterr().out)
-    days = (datetime.now(UTC) - datetime(2026, 2, 1, tzinfo=UTC)).days
     assert checked["missing_releases"] == ["v0.2.0", "v0.10.0"]
     assert checked["releases_behind"] == 2
     assert checked["days_behind"] in {days, days + 1}
@@ -542,9 +543,9 @@ def test_tpl2_an_untagged_template_is_compared_by_commits(
     template, shas = make_untagged_template(tmp_path / "template")
     project = answers(tmp_path / "service", template, short(template, shas[0]))
     output = tmp_path / "github-output"
+    days = (datetime.now(UTC) - datetime(2026, 2, 2, 12, tzinfo=UTC)).days  # before the tool's
     assert main(["update-check", str(project), "--format=json", f"--github-output={output}"]) == 0
     checked = json.loads(capsys.readouterr().out)
-    days = (datetime.now(UTC) - datetime(2026, 2, 2, 12, tzinfo=UTC)).days
     assert checked["untagged"] is True
     assert (checked["commits_behind"], checked["releases_behind"]) == (2, None)
     assert checked["days_behind"] in {days, days + 1}
