@@ -190,6 +190,39 @@ def test_tpl2_a_release_the_tagged_template_does_not_have_is_a_clear_error(
     assert "does not have (releases: v0.1.0, v0.2.0, v0.10.0)" in captured.err
 
 
+def test_tpl2_a_file_that_is_not_utf8_is_one_clear_line_and_one_fleet_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = make_template(tmp_path / "template")
+    broken = answers(tmp_path / "broken", template, "v0.1.0")
+    with (broken / ".copier-answers.yml").open("ab") as file:
+        file.write(b"owner: \xff\n")
+    assert main(["update-check", str(broken)]) == 2
+    error = capsys.readouterr().err
+    assert error == f"goldenpath: error: {broken / '.copier-answers.yml'}: not UTF-8 text " + (
+        "(invalid start byte)\n"
+    )
+    # One such service costs the fleet its own row, not the report.
+    current = answers(tmp_path / "current", template, "v0.10.0")
+    arguments = ["fleet", str(current), str(broken), "--format=json", "--no-audit", "--no-cache"]
+    assert main(arguments) == 1
+    rows = json.loads(capsys.readouterr().out)["services"]
+    assert [(row["update"], row["error"] is None) for row in rows] == [
+        ("up-to-date", True),
+        ("failed", False),
+    ]
+    assert "not UTF-8 text" in rows[1]["error"]
+    listed = tmp_path / "services.txt"
+    listed.write_bytes(b"current\n\xff\n")
+    assert main(["fleet", str(listed), "--no-audit", "--no-cache"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"goldenpath: error: {listed}: not a list of repositories (not UTF-8 text: "
+        "invalid start byte)\n"
+    )
+
+
 # Release notes and migrations ----------------------------------------------------------------
 CHANGELOG = """# Changelog
 

@@ -177,6 +177,10 @@ def inspect_fleet(
         )
 
 
+class RepositoryListError(ValueError):
+    """A file argument of `goldenpath fleet` cannot be read as a list of repositories."""
+
+
 def repositories_from(arguments: Iterable[str]) -> list[Path]:
     """Folders as given; a file argument lists more, one per line (`#` comments, blank lines
     skipped, relative paths relative to the file)."""
@@ -184,7 +188,13 @@ def repositories_from(arguments: Iterable[str]) -> list[Path]:
     for argument in arguments:
         path = Path(argument).expanduser()
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as error:
+                raise RepositoryListError(
+                    f"{path}: not a list of repositories (not UTF-8 text: {error.reason})"
+                ) from error
+            for line in text.splitlines():
                 entry = line.split("#", 1)[0].strip()
                 if entry:
                     listed = Path(entry).expanduser()
