@@ -167,6 +167,36 @@ def test_audit_compare_refuses_what_is_not_a_report(
     assert "cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("previous", "problem"),
+    [
+        ({"score": "x", "standards": 5}, "`score` is 'x', not a number"),
+        ({"score": 80.0}, "`standards` is not a list of objects"),  # was 'score_change: 100'
+        ({"score": 80.0, "standards": [{"id": "SEC-1"}]}, "`standards` is not a list of objects"),
+        (
+            {"score": 8, "standards": [{"id": "X", "title": "", "status": "", "score": "9"}]},
+            "standard 'X': `score` is '9', not a number",
+        ),
+    ],
+)
+def test_audit_compare_refuses_a_report_that_is_not_whole(
+    service: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    previous: dict[str, Any],
+    problem: str,
+) -> None:
+    damaged = tmp_path / "previous.json"
+    damaged.write_text(json.dumps({"schema": "goldenpath-audit/1", **previous}))
+    assert main(["audit", str(service), "--compare", str(damaged)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"goldenpath audit: {damaged} is not a whole audit JSON report: {problem}"
+    )
+    assert captured.err.count("\n") == 1
+
+
 def test_audit_list_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--list"]) == 0
     listed = capsys.readouterr().out

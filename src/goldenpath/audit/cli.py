@@ -2,10 +2,10 @@
 
 Exit codes: 0 when the thresholds are met; 1 when the score is under `--fail-under` or a
 `--require`d standard is not met (a standard that does not apply to the service counts as
-met); 2 for a usage error (bad path, unknown standard ID, unreadable `--compare` file); 3 when
-the audit could not run: nothing to audit (an empty folder, a repository with no Python), the
-report cannot be written, or an error of the audit itself. Never a traceback: CI tells "below
-the bar" from "could not tell" by the code, and a person reads one line saying why.
+met); 2 for a usage error (bad path, unknown standard ID, unreadable or malformed `--compare`
+file); 3 when the audit could not run: nothing to audit (an empty folder, a repository with no
+Python), the report cannot be written, or an error of the audit itself. Never a traceback: CI
+tells "below the bar" from "could not tell" by the code, and a person reads one line saying why.
 """
 
 from __future__ import annotations
