@@ -11,6 +11,7 @@ tool are the same.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -138,18 +139,30 @@ def _audit_here(repository: Path, newest_release: str | None) -> AuditScore:
 def audit_processes(workers: int, audit: Auditor = _audit_here) -> Iterator[Auditor]:
     """Audits in processes of their own: an audit is Python parsing Python, and threads would
     take turns on one interpreter's lock, where the update tries (git, Copier) wait on
-    subprocesses and share a thread pool well."""
+    subprocesses and share a thread pool well.
+
+    A worker that dies (killed, out of memory) breaks its pool for good: the pool is replaced,
+    so only the audits it was running lose their score, not every audit after them."""
     # Not forked: the fleet's threads may hold locks at the moment a fork copies them.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pools = [ProcessPoolExecutor(max_workers=workers, mp_context=context)]
+    replacing = threading.Lock()  # the fleet's threads audit at once
 
-        def audit_elsewhere(repository: Path, newest_release: str | None) -> AuditScore:
-            try:
-                return pool.submit(audit, repository, newest_release).result()
-            except BrokenProcessPool as error:  # a worker died (killed, out of memory)
-                return AuditScore(note=f"{repository.name}: the audit's process died: {error}")
+    def audit_elsewhere(repository: Path, newest_release: str | None) -> AuditScore:
+        pool = pools[-1]
+        try:
+            return pool.submit(audit, repository, newest_release).result()
+        except BrokenProcessPool as error:
+            with replacing:
+                if pools[-1] is pool:  # the first to see it broken replaces it
+                    pools.append(ProcessPoolExecutor(max_workers=workers, mp_context=context))
+            return AuditScore(note=f"{repository.name}: the audit's process died: {error}")
 
+    try:
         yield audit_elsewhere
+    finally:
+        for pool in pools:
+            pool.shutdown()
 
 
 def inspect_fleet(
