@@ -702,3 +702,32 @@ def test_tpl2_a_fleet_row_of_a_service_without_a_commit_says_so(tmp_path: Path) 
     assert status.update == FAILED
     expected = f"{service.resolve()} has no commit yet: commit the generated service first"
     assert status.error == expected
+
+
+def test_tpl2_json_objects_have_the_same_keys_every_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = make_template(tmp_path / "template")
+    current = answers(tmp_path / "current", template, "v0.10.0")
+    # update-preview with nothing to apply: the keys of a preview that applied something.
+    assert main(["update-preview", str(current), "--gates=none", "--format=json"]) == 0
+    previewed = json.loads(capsys.readouterr().out)
+    assert list(previewed) == list(a_report().to_json(datetime.now(UTC)))
+    assert (previewed["ready"], previewed["changes"], previewed["conflicts"]) == (True, [], [])
+    assert previewed["gates"] == []
+    # A fleet row whose release could not be read: the keys of every other row, unknowns null.
+    with Templates() as templates:
+        rows = [
+            inspect_service(path, templates, with_audit=False).to_json(datetime.now(UTC))
+            for path in (current, tmp_path / "lost")
+        ]
+    assert list(rows[1]) == list(rows[0])
+    assert rows[1]["error"] == f"{tmp_path / 'lost'}: no such directory"
+    assert (rows[1]["newest"], rows[1]["missing_releases"]) == (None, [])
+    # An error is never on stdout, where a dashboard reads the JSON.
+    empty = tmp_path / "services.txt"
+    empty.write_text("# none yet\n")
+    assert main(["fleet", str(empty), "--format=json", "--no-audit", "--no-cache"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "goldenpath: error: no repositories given (the list files were empty)\n"

@@ -25,7 +25,9 @@ def _fleet(args: argparse.Namespace) -> int:
         print(f"goldenpath: error: {error}", file=sys.stderr)
         return 2
     if not repositories:
-        print("goldenpath: error: no repositories given (the list files were empty)")
+        print(
+            "goldenpath: error: no repositories given (the list files were empty)", file=sys.stderr
+        )
         return 2
     cache = None if args.no_cache else OutcomeCache(args.cache_dir or default_folder())
     now = datetime.now(UTC)

@@ -308,6 +308,22 @@ class UpdateReport:
         }
 
 
+def up_to_date_json(plan: UpdatePlan, now: datetime) -> dict[str, object]:
+    """`UpdateReport.to_json`'s keys for a plan with nothing to apply: nothing changes, no
+    person is needed, no gate ran."""
+    return {
+        **plan.to_json(now),
+        "changes": [],
+        "conflicts": [],
+        "deleted_files_changed": [],
+        "deleted_files_unchecked": None,
+        "migrations": [],
+        "changelog": [],
+        "gates": [],
+        "ready": True,
+    }
+
+
 def describe_release(
     plan: UpdatePlan, templates: Templates
 ) -> tuple[tuple[ChangelogSection, ...], tuple[Migration, ...]]:

@@ -34,6 +34,7 @@ from .update import (
     plan_update,
     prepare_branch,
     try_update,
+    up_to_date_json,
     write_bundle,
 )
 
@@ -70,7 +71,11 @@ def _preview(args: argparse.Namespace) -> int:
         plan, report = try_update(args.project, templates, to=args.to, gates=args.gates)
     json_output = args.format == "json"
     if report is None:
-        print(json.dumps(plan.to_json(now), indent=2) if json_output else plan_text(plan, now))
+        print(
+            json.dumps(up_to_date_json(plan, now), indent=2)
+            if json_output
+            else plan_text(plan, now)
+        )
         return 0
     write_text(args.pr_body, pull_request_body(report))
     print(json.dumps(report.to_json(now), indent=2) if json_output else report_text(report))
