@@ -731,3 +731,18 @@ def test_tpl2_json_objects_have_the_same_keys_every_time(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "goldenpath: error: no repositories given (the list files were empty)\n"
+
+
+def test_tpl2_a_preview_of_a_service_without_a_commit_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As the fleet says it, not Copier's "cannot obtain old template references".
+    template = make_template(tmp_path / "template")
+    service = answers(tmp_path / "service", template, "v0.1.0")
+    git(service, "init", "--quiet")
+    assert main(["update-preview", str(service), "--gates=none"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"goldenpath: error: {service} has no commit yet: commit the generated service first\n"
+    )

@@ -371,6 +371,7 @@ def try_plan(
     """`try_update` for a plan already made (None: nothing to apply)."""
     if plan.up_to_date:
         return None
+    head(plan.project)  # a service with no commit yet: say so, before its empty clone fails
     with private_clone(plan.project) as copy:
         applied = apply_update(copy, plan, templates)
         results = run_gates(copy, gates)
