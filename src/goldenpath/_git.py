@@ -16,12 +16,15 @@ def git(
     *args: str,
     env: Mapping[str, str] | None = None,
     check: bool = True,
+    stdin: str | None = None,
 ) -> str:
-    """Run `git ARGS` in `repository` and return its stdout (decoded, untouched)."""
+    """Run `git ARGS` in `repository` (with `stdin` as its input) and return its stdout (decoded,
+    untouched)."""
     completed = subprocess.run(
         ["git", *args],
         cwd=repository,
         env=None if env is None else dict(env),
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,

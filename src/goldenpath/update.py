@@ -416,6 +416,19 @@ def commit_message(plan: UpdatePlan) -> str:
     )
 
 
+def check_can_commit(project: Path) -> None:
+    """git knows who makes a commit in `project` (author and committer); else a clear error."""
+    for variable in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        if git(project, "var", variable, check=False).strip():
+            continue
+        who = variable.split("_")[1].lower()
+        raise UpdateError(
+            f"{project}: git cannot make a commit here ({who} identity unknown): set user.name "
+            "and user.email (`git config user.email you@example.com`), or GIT_AUTHOR_NAME, "
+            "GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL"
+        )
+
+
 def prepare_branch(
     project: Path,
     templates: Templates,
@@ -445,17 +458,19 @@ def prepare_branch(
             )
             return BranchResult("skipped", plan, reason=reason)
     base = head(project)
+    check_can_commit(project)
     lease = _ref_commit(project, remote_ref)
     git(project, "switch", "--quiet", "-C", branch)
     try:
         applied = apply_update(project, plan, templates)
+        # The message on stdin: an error names the command, and must not hold the message.
+        git(project, "commit", "--quiet", "--no-verify", "--file=-", stdin=commit_message(plan))
     except (UpdateError, GitError):
         # Leave the service as it was: back on its branch, the update's debris removed.
         git(project, "reset", "--quiet", "--hard", base, check=False)
         git(project, "clean", "-fdq", check=False)
         git(project, "switch", "--quiet", "-", check=False)
         raise
-    git(project, "commit", "--quiet", "--no-verify", "--message", commit_message(plan))
     results = run_gates(project, gates)
     changelog, migrations = describe_release(plan, templates)
     report = UpdateReport(plan, applied, changelog, migrations, tuple(results))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ._cli_support import (
     Subcommands,
+    check_output_files,
     gates_argument,
     reports_errors,
     write_github_output,
@@ -66,6 +67,7 @@ def _check(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _preview(args: argparse.Namespace) -> int:
+    check_output_files({"--pr-body": args.pr_body})
     now = datetime.now(UTC)
     with Templates() as templates:
         plan, report = try_update(args.project, templates, to=args.to, gates=args.gates)
@@ -84,6 +86,14 @@ def _preview(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _branch(args: argparse.Namespace) -> int:
+    check_output_files(
+        {
+            "--pr-body": args.pr_body,
+            "--bundle": args.bundle,
+            "--github-output": args.github_output,
+            "--github-summary": args.github_summary,
+        }
+    )
     with Templates() as templates:
         result = prepare_branch(
             args.project,
