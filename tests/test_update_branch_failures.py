@@ -122,3 +122,19 @@ def test_tpl2_a_commit_that_fails_is_undone(
     error = capsys.readouterr().err
     assert "`git commit --quiet --no-verify --file=-` failed" in error
     assert "Template-Update-By" not in error  # the commit message is not in the error
+
+
+def test_tpl2_the_default_pull_request_text_stays_out_of_the_working_tree(
+    service: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Run from inside the service, as a team does: an untracked template-update.md there made
+    # the next run refuse ("commit or stash your changes first").
+    monkeypatch.chdir(service)
+    assert main(["update-branch", "--gates=none"]) == 0
+    body = service / ".git" / "template-update.md"
+    assert f"the pull request text is in {body}." in capsys.readouterr().out
+    assert "Now with a changelog." in git(service, "show", "HEAD:README.md")
+    assert body.read_text().strip()
+    assert git(service, "status", "--porcelain", "--untracked-files=all") == ""
+    git(service, "switch", "--quiet", "main")
+    assert main(["update-branch", "--gates=none"]) == 0

@@ -56,3 +56,9 @@ def clone(source: str | Path, destination: Path, *, bare: bool = False) -> Path:
     args = ["clone", "--quiet", *(["--bare"] if bare else []), "--", str(source), str(destination)]
     git(destination.parent, *args)
     return destination
+
+
+def git_path(repository: Path, name: str) -> Path:
+    """Where `name` lives inside the repository's git folder (a worktree's own, for a worktree)."""
+    found = git(repository, "rev-parse", "--path-format=absolute", "--git-path", name)
+    return Path(found.strip())
