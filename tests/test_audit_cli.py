@@ -16,6 +16,7 @@ from goldenpath.cli import main
 from tests.support.commands import run
 from tests.support.samples import flask_service
 from tests.support.sarif import SARIF_CODE_SCANNING_SCHEMA
+from tests.support.servers import free_port
 
 VENV_BIN = Path(sys.executable).parent
 DIGEST = "sha256:" + "a" * 64
@@ -167,9 +168,70 @@ def test_audit_compare_refuses_what_is_not_a_report(
     assert "cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("previous", "problem"),
+    [
+        ({"score": "x", "standards": 5}, "`score` is 'x', not a number"),
+        ({"score": 80.0}, "`standards` is not a list of objects"),  # was 'score_change: 100'
+        ({"score": 80.0, "standards": [{"id": "SEC-1"}]}, "`standards` is not a list of objects"),
+        (
+            {"score": 8, "standards": [{"id": "X", "title": "", "status": "", "score": "9"}]},
+            "standard 'X': `score` is '9', not a number",
+        ),
+    ],
+)
+def test_audit_compare_refuses_a_report_that_is_not_whole(
+    service: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    previous: dict[str, Any],
+    problem: str,
+) -> None:
+    damaged = tmp_path / "previous.json"
+    damaged.write_text(json.dumps({"schema": "goldenpath-audit/1", **previous}))
+    assert main(["audit", str(service), "--compare", str(damaged)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"goldenpath audit: {damaged} is not a whole audit JSON report: {problem}"
+    )
+    assert captured.err.count("\n") == 1
+
+
 def test_audit_list_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--list"]) == 0
     listed = capsys.readouterr().out
     assert all(standard.id in listed for standard in STANDARDS)
     assert main([]) == 0
     assert "audit" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["--url=notaurl", "--url=ftp://example.com", "--url=http://[::1", "--probe-timeout=-1",
+     "--probe-timeout=0", "--probe-timeout=nan"],
+)  # fmt: skip
+def test_audit_refuses_a_url_or_timeout_that_cannot_probe(
+    service: Path, option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["audit", str(service), "--url=http://127.0.0.1:8000", option])
+    assert usage.value.code == 2
+    assert "not a positive number of seconds" in (err := capsys.readouterr().err) or (
+        "is not an http:// or https:// URL" in err
+    )
+
+
+def test_audit_of_a_url_that_does_not_answer_could_not_run(
+    service: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Not 0 with only a note: the live checks asked for did not run ("could not tell").
+    report = tmp_path / "report.json"
+    url = f"http://127.0.0.1:{free_port()}"
+    arguments = ["audit", str(service), f"--url={url}", "--probe-timeout=1", "--format=json"]
+    assert main([*arguments, f"--output={report}"]) == 3
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith(f"goldenpath audit: could not run the probe: the service at {url} ")
+    assert "did not answer" in error
+    written = json.loads(report.read_text())  # the code's verdicts are still reported
+    assert any("did not answer" in note for note in written["notes"])

@@ -127,9 +127,25 @@ def die(repository: Path, newest_release: str | None) -> AuditScore:
     os._exit(9)
 
 
+def die_on_oom(repository: Path, newest_release: str | None) -> AuditScore:
+    """`die` for the repository named oom; any other is scored."""
+    if repository.name == "oom":
+        os._exit(9)
+    return AuditScore(50.0)
+
+
 def test_tpl2_an_audit_whose_process_dies_is_a_note_in_its_row_not_the_runs_end() -> None:
     with audit_processes(1, audit=die) as auditor:
         score = auditor(Path("/fleet/orders"), "v0.4.0")
     assert score.score is None
     assert score.note is not None
     assert score.note.startswith("orders: the audit's process died")
+
+
+def test_tpl2_the_audits_after_one_whose_process_died_are_scored() -> None:
+    # A dead worker breaks its process pool for good: every later audit failed with it.
+    with audit_processes(2, audit=die_on_oom) as auditor:
+        scores = [auditor(Path("/fleet") / name, "v0.4.0") for name in ("a", "oom", "b", "c")]
+    assert [score.score for score in scores] == [50.0, None, 50.0, 50.0]
+    assert scores[1].note is not None
+    assert scores[1].note.startswith("oom: the audit's process died")

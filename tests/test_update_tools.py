@@ -131,9 +131,10 @@ def test_tpl2_update_check_counts_releases_and_days_behind(
     template = make_template(tmp_path / "template")
     project = answers(tmp_path / "service", template, "v0.1.0")
     output = tmp_path / "github-output"
+    # Taken before the tool's own clock: its count is this one, or one more if midnight passes.
+    days = (datetime.now(UTC) - datetime(2026, 2, 1, tzinfo=UTC)).days
     assert main(["update-check", str(project), "--format=json", f"--github-output={output}"]) == 0
     checked = json.loads(capsys.readouterr().out)
-    days = (datetime.now(UTC) - datetime(2026, 2, 1, tzinfo=UTC)).days
     assert checked["missing_releases"] == ["v0.2.0", "v0.10.0"]
     assert checked["releases_behind"] == 2
     assert checked["days_behind"] in {days, days + 1}
@@ -172,6 +173,54 @@ def test_tpl2_update_commands_refuse_bad_input_with_one_clear_line(
         main(["update-preview", "--gates=lint,coverage"])
     assert usage.value.code == 2
     assert "unknown gate(s) coverage" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("recorded", ["v9.9.9", "banana"])
+def test_tpl2_a_release_the_tagged_template_does_not_have_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recorded: str
+) -> None:
+    # Not "the newest release" nor "2 release(s) behind": the service's release is unknown.
+    template = make_template(tmp_path / "template")
+    project = answers(tmp_path / "service", template, recorded)
+    assert main(["update-check", str(project)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert f"records `_commit: {recorded}`, which the template at {template}" in captured.err
+    assert "does not have (releases: v0.1.0, v0.2.0, v0.10.0)" in captured.err
+
+
+def test_tpl2_a_file_that_is_not_utf8_is_one_clear_line_and_one_fleet_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = make_template(tmp_path / "template")
+    broken = answers(tmp_path / "broken", template, "v0.1.0")
+    with (broken / ".copier-answers.yml").open("ab") as file:
+        file.write(b"owner: \xff\n")
+    assert main(["update-check", str(broken)]) == 2
+    error = capsys.readouterr().err
+    assert error == f"goldenpath: error: {broken / '.copier-answers.yml'}: not UTF-8 text " + (
+        "(invalid start byte)\n"
+    )
+    # One such service costs the fleet its own row, not the report.
+    current = answers(tmp_path / "current", template, "v0.10.0")
+    arguments = ["fleet", str(current), str(broken), "--format=json", "--no-audit", "--no-cache"]
+    assert main(arguments) == 1
+    rows = json.loads(capsys.readouterr().out)["services"]
+    assert [(row["update"], row["error"] is None) for row in rows] == [
+        ("up-to-date", True),
+        ("failed", False),
+    ]
+    assert "not UTF-8 text" in rows[1]["error"]
+    listed = tmp_path / "services.txt"
+    listed.write_bytes(b"current\n\xff\n")
+    assert main(["fleet", str(listed), "--no-audit", "--no-cache"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"goldenpath: error: {listed}: not a list of repositories (not UTF-8 text: "
+        "invalid start byte)\n"
+    )
 
 
 # Release notes and migrations ----------------------------------------------------------------
@@ -527,9 +576,9 @@ def test_tpl2_an_untagged_template_is_compared_by_commits(
     template, shas = make_untagged_template(tmp_path / "template")
     project = answers(tmp_path / "service", template, short(template, shas[0]))
     output = tmp_path / "github-output"
+    days = (datetime.now(UTC) - datetime(2026, 2, 2, 12, tzinfo=UTC)).days  # before the tool's
     assert main(["update-check", str(project), "--format=json", f"--github-output={output}"]) == 0
     checked = json.loads(capsys.readouterr().out)
-    days = (datetime.now(UTC) - datetime(2026, 2, 2, 12, tzinfo=UTC)).days
     assert checked["untagged"] is True
     assert (checked["commits_behind"], checked["releases_behind"]) == (2, None)
     assert checked["days_behind"] in {days, days + 1}
@@ -653,3 +702,47 @@ def test_tpl2_a_fleet_row_of_a_service_without_a_commit_says_so(tmp_path: Path) 
     assert status.update == FAILED
     expected = f"{service.resolve()} has no commit yet: commit the generated service first"
     assert status.error == expected
+
+
+def test_tpl2_json_objects_have_the_same_keys_every_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = make_template(tmp_path / "template")
+    current = answers(tmp_path / "current", template, "v0.10.0")
+    # update-preview with nothing to apply: the keys of a preview that applied something.
+    assert main(["update-preview", str(current), "--gates=none", "--format=json"]) == 0
+    previewed = json.loads(capsys.readouterr().out)
+    assert list(previewed) == list(a_report().to_json(datetime.now(UTC)))
+    assert (previewed["ready"], previewed["changes"], previewed["conflicts"]) == (True, [], [])
+    assert previewed["gates"] == []
+    # A fleet row whose release could not be read: the keys of every other row, unknowns null.
+    with Templates() as templates:
+        rows = [
+            inspect_service(path, templates, with_audit=False).to_json(datetime.now(UTC))
+            for path in (current, tmp_path / "lost")
+        ]
+    assert list(rows[1]) == list(rows[0])
+    assert rows[1]["error"] == f"{tmp_path / 'lost'}: no such directory"
+    assert (rows[1]["newest"], rows[1]["missing_releases"]) == (None, [])
+    # An error is never on stdout, where a dashboard reads the JSON.
+    empty = tmp_path / "services.txt"
+    empty.write_text("# none yet\n")
+    assert main(["fleet", str(empty), "--format=json", "--no-audit", "--no-cache"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "goldenpath: error: no repositories given (the list files were empty)\n"
+
+
+def test_tpl2_a_preview_of_a_service_without_a_commit_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As the fleet says it, not Copier's "cannot obtain old template references".
+    template = make_template(tmp_path / "template")
+    service = answers(tmp_path / "service", template, "v0.1.0")
+    git(service, "init", "--quiet")
+    assert main(["update-preview", str(service), "--gates=none"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"goldenpath: error: {service} has no commit yet: commit the generated service first\n"
+    )

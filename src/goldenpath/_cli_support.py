@@ -49,6 +49,18 @@ def write_github_output(path: Path, values: Mapping[str, str]) -> None:
             output.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
+def check_output_files(files: Mapping[str, Path | None]) -> None:
+    """Each file an option names can be written: checked before a command changes anything,
+    so a mistyped path fails first, not after the work (option name to path; None: not given)."""
+    for option, path in files.items():
+        if path is None:
+            continue
+        if path.is_dir():
+            raise UpdateError(f"{option} {path}: a folder, not a file")
+        if not path.parent.is_dir():
+            raise UpdateError(f"{option} {path}: there is no folder {path.parent}")
+
+
 def write_text(path: Path | None, text: str) -> None:
     if path is not None:
         path.write_text(text, encoding="utf-8")

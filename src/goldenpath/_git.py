@@ -16,12 +16,15 @@ def git(
     *args: str,
     env: Mapping[str, str] | None = None,
     check: bool = True,
+    stdin: str | None = None,
 ) -> str:
-    """Run `git ARGS` in `repository` and return its stdout (decoded, untouched)."""
+    """Run `git ARGS` in `repository` (with `stdin` as its input) and return its stdout (decoded,
+    untouched)."""
     completed = subprocess.run(
         ["git", *args],
         cwd=repository,
         env=None if env is None else dict(env),
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,
@@ -53,3 +56,9 @@ def clone(source: str | Path, destination: Path, *, bare: bool = False) -> Path:
     args = ["clone", "--quiet", *(["--bare"] if bare else []), "--", str(source), str(destination)]
     git(destination.parent, *args)
     return destination
+
+
+def git_path(repository: Path, name: str) -> Path:
+    """Where `name` lives inside the repository's git folder (a worktree's own, for a worktree)."""
+    found = git(repository, "rev-parse", "--path-format=absolute", "--git-path", name)
+    return Path(found.strip())

@@ -11,6 +11,7 @@ tool are the same.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -50,9 +51,7 @@ class ServiceStatus:
 
     def to_json(self, now: datetime) -> dict[str, object]:
         plan: dict[str, object] = (
-            self.plan.to_json(now)
-            if self.plan
-            else {"service": self.service, "version": None, "releases_behind": None}
+            self.plan.to_json(now) if self.plan else unknown_plan(self.service)
         )
         return {
             "repository": str(self.repository),
@@ -66,6 +65,24 @@ class ServiceStatus:
             "update_reused": self.reused,
             "error": self.error,
         }
+
+
+def unknown_plan(service: str) -> dict[str, object]:
+    """`UpdatePlan.to_json`'s keys for a service whose release could not be read."""
+    return {
+        "service": service,
+        "template": None,
+        "untagged": None,
+        "version": None,
+        "version_date": None,
+        "newest": None,
+        "newest_date": None,
+        "releases_behind": None,
+        "commits_behind": None,
+        "days_behind": None,
+        "missing_releases": [],
+        "target": None,
+    }
 
 
 def inspect_service(
@@ -138,18 +155,30 @@ def _audit_here(repository: Path, newest_release: str | None) -> AuditScore:
 def audit_processes(workers: int, audit: Auditor = _audit_here) -> Iterator[Auditor]:
     """Audits in processes of their own: an audit is Python parsing Python, and threads would
     take turns on one interpreter's lock, where the update tries (git, Copier) wait on
-    subprocesses and share a thread pool well."""
+    subprocesses and share a thread pool well.
+
+    A worker that dies (killed, out of memory) breaks its pool for good: the pool is replaced,
+    so only the audits it was running lose their score, not every audit after them."""
     # Not forked: the fleet's threads may hold locks at the moment a fork copies them.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pools = [ProcessPoolExecutor(max_workers=workers, mp_context=context)]
+    replacing = threading.Lock()  # the fleet's threads audit at once
 
-        def audit_elsewhere(repository: Path, newest_release: str | None) -> AuditScore:
-            try:
-                return pool.submit(audit, repository, newest_release).result()
-            except BrokenProcessPool as error:  # a worker died (killed, out of memory)
-                return AuditScore(note=f"{repository.name}: the audit's process died: {error}")
+    def audit_elsewhere(repository: Path, newest_release: str | None) -> AuditScore:
+        pool = pools[-1]
+        try:
+            return pool.submit(audit, repository, newest_release).result()
+        except BrokenProcessPool as error:
+            with replacing:
+                if pools[-1] is pool:  # the first to see it broken replaces it
+                    pools.append(ProcessPoolExecutor(max_workers=workers, mp_context=context))
+            return AuditScore(note=f"{repository.name}: the audit's process died: {error}")
 
+    try:
         yield audit_elsewhere
+    finally:
+        for pool in pools:
+            pool.shutdown()
 
 
 def inspect_fleet(
@@ -177,6 +206,10 @@ def inspect_fleet(
         )
 
 
+class RepositoryListError(ValueError):
+    """A file argument of `goldenpath fleet` cannot be read as a list of repositories."""
+
+
 def repositories_from(arguments: Iterable[str]) -> list[Path]:
     """Folders as given; a file argument lists more, one per line (`#` comments, blank lines
     skipped, relative paths relative to the file)."""
@@ -184,7 +217,13 @@ def repositories_from(arguments: Iterable[str]) -> list[Path]:
     for argument in arguments:
         path = Path(argument).expanduser()
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as error:
+                raise RepositoryListError(
+                    f"{path}: not a list of repositories (not UTF-8 text: {error.reason})"
+                ) from error
+            for line in text.splitlines():
                 entry = line.split("#", 1)[0].strip()
                 if entry:
                     listed = Path(entry).expanduser()

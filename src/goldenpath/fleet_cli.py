@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ._cli_support import Subcommands, reports_errors
-from .fleet import inspect_fleet, repositories_from, table
+from .fleet import RepositoryListError, inspect_fleet, repositories_from, table
 from .fleet_cache import OutcomeCache, default_folder
 from .fleet_html import page
 
@@ -19,9 +19,15 @@ EXIT_SOME_FAILED = 1
 
 @reports_errors
 def _fleet(args: argparse.Namespace) -> int:
-    repositories = repositories_from(args.repositories)
+    try:
+        repositories = repositories_from(args.repositories)
+    except RepositoryListError as error:
+        print(f"goldenpath: error: {error}", file=sys.stderr)
+        return 2
     if not repositories:
-        print("goldenpath: error: no repositories given (the list files were empty)")
+        print(
+            "goldenpath: error: no repositories given (the list files were empty)", file=sys.stderr
+        )
         return 2
     cache = None if args.no_cache else OutcomeCache(args.cache_dir or default_folder())
     now = datetime.now(UTC)

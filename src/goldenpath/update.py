@@ -136,8 +136,15 @@ def plan_update(project: Path, templates: Templates, *, to: str | None = None) -
         known = ", ".join(release.tag for release in template.releases)
         raise UpdateError(f"the template has no release {to!r} (releases: {known})")
     base = _recorded_base(template, recorded.commit)
+    if base is None:
+        known = ", ".join(release.tag for release in template.releases)
+        raise UpdateError(
+            f"{project / '.copier-answers.yml'} records `_commit: {recorded.commit}`, which the "
+            f"template at {recorded.src_path} does not have (releases: {known}): set it to the "
+            "release the service was generated from"
+        )
     # A bare hash before the first release: Copier orders it as 0.0.0.postN (dunamai).
-    version = recorded.version or (template.copier_version(base) if base else None)
+    version = recorded.version or template.copier_version(base)
     missing = tuple(template.releases_after(version))
     pending = tuple(release for release in missing if release.version <= target.version)
     return UpdatePlan(
@@ -151,7 +158,7 @@ def plan_update(project: Path, templates: Templates, *, to: str | None = None) -
         target=target,
         missing=missing,
         pending=pending,
-        commits_behind=len(template.commits_between(base, newest.commit)) if base else None,
+        commits_behind=len(template.commits_between(base, newest.commit)),
     )
 
 
@@ -301,6 +308,22 @@ class UpdateReport:
         }
 
 
+def up_to_date_json(plan: UpdatePlan, now: datetime) -> dict[str, object]:
+    """`UpdateReport.to_json`'s keys for a plan with nothing to apply: nothing changes, no
+    person is needed, no gate ran."""
+    return {
+        **plan.to_json(now),
+        "changes": [],
+        "conflicts": [],
+        "deleted_files_changed": [],
+        "deleted_files_unchecked": None,
+        "migrations": [],
+        "changelog": [],
+        "gates": [],
+        "ready": True,
+    }
+
+
 def describe_release(
     plan: UpdatePlan, templates: Templates
 ) -> tuple[tuple[ChangelogSection, ...], tuple[Migration, ...]]:
@@ -348,6 +371,7 @@ def try_plan(
     """`try_update` for a plan already made (None: nothing to apply)."""
     if plan.up_to_date:
         return None
+    head(plan.project)  # a service with no commit yet: say so, before its empty clone fails
     with private_clone(plan.project) as copy:
         applied = apply_update(copy, plan, templates)
         results = run_gates(copy, gates)
@@ -392,6 +416,19 @@ def commit_message(plan: UpdatePlan) -> str:
     )
 
 
+def check_can_commit(project: Path) -> None:
+    """git knows who makes a commit in `project` (author and committer); else a clear error."""
+    for variable in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        if git(project, "var", variable, check=False).strip():
+            continue
+        who = variable.split("_")[1].lower()
+        raise UpdateError(
+            f"{project}: git cannot make a commit here ({who} identity unknown): set user.name "
+            "and user.email (`git config user.email you@example.com`), or GIT_AUTHOR_NAME, "
+            "GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL"
+        )
+
+
 def prepare_branch(
     project: Path,
     templates: Templates,
@@ -421,17 +458,19 @@ def prepare_branch(
             )
             return BranchResult("skipped", plan, reason=reason)
     base = head(project)
+    check_can_commit(project)
     lease = _ref_commit(project, remote_ref)
     git(project, "switch", "--quiet", "-C", branch)
     try:
         applied = apply_update(project, plan, templates)
+        # The message on stdin: an error names the command, and must not hold the message.
+        git(project, "commit", "--quiet", "--no-verify", "--file=-", stdin=commit_message(plan))
     except (UpdateError, GitError):
         # Leave the service as it was: back on its branch, the update's debris removed.
         git(project, "reset", "--quiet", "--hard", base, check=False)
         git(project, "clean", "-fdq", check=False)
         git(project, "switch", "--quiet", "-", check=False)
         raise
-    git(project, "commit", "--quiet", "--no-verify", "--message", commit_message(plan))
     results = run_gates(project, gates)
     changelog, migrations = describe_release(plan, templates)
     report = UpdateReport(plan, applied, changelog, migrations, tuple(results))

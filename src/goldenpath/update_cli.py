@@ -19,11 +19,13 @@ from pathlib import Path
 
 from ._cli_support import (
     Subcommands,
+    check_output_files,
     gates_argument,
     reports_errors,
     write_github_output,
     write_text,
 )
+from ._git import git_path
 from .gates import ALL, QUICK
 from .report import plan_text, pull_request_body, report_text, title
 from .update import (
@@ -34,6 +36,7 @@ from .update import (
     plan_update,
     prepare_branch,
     try_update,
+    up_to_date_json,
     write_bundle,
 )
 
@@ -65,12 +68,17 @@ def _check(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _preview(args: argparse.Namespace) -> int:
+    check_output_files({"--pr-body": args.pr_body})
     now = datetime.now(UTC)
     with Templates() as templates:
         plan, report = try_update(args.project, templates, to=args.to, gates=args.gates)
     json_output = args.format == "json"
     if report is None:
-        print(json.dumps(plan.to_json(now), indent=2) if json_output else plan_text(plan, now))
+        print(
+            json.dumps(up_to_date_json(plan, now), indent=2)
+            if json_output
+            else plan_text(plan, now)
+        )
         return 0
     write_text(args.pr_body, pull_request_body(report))
     print(json.dumps(report.to_json(now), indent=2) if json_output else report_text(report))
@@ -79,6 +87,14 @@ def _preview(args: argparse.Namespace) -> int:
 
 @reports_errors
 def _branch(args: argparse.Namespace) -> int:
+    check_output_files(
+        {
+            "--pr-body": args.pr_body,
+            "--bundle": args.bundle,
+            "--github-output": args.github_output,
+            "--github-summary": args.github_summary,
+        }
+    )
     with Templates() as templates:
         result = prepare_branch(
             args.project,
@@ -101,7 +117,10 @@ def _branch(args: argparse.Namespace) -> int:
     if result.report is not None:
         report = result.report
         body = pull_request_body(report)
-        write_text(args.pr_body, body)
+        # By default in the service's .git: in its working tree, the file would make the next
+        # run refuse a dirty tree.
+        pr_body = args.pr_body or git_path(args.project, "template-update.md")
+        write_text(pr_body, body)
         if args.bundle:
             write_bundle(args.project, result, args.branch, args.bundle)
         outputs |= {
@@ -112,7 +131,7 @@ def _branch(args: argparse.Namespace) -> int:
         }
         summary = f"# {title(result.report)}\n\n{body}"
         print(report_text(result.report))
-        print(f"Committed on branch {args.branch!r}; the pull request text is in {args.pr_body}.")
+        print(f"Committed on branch {args.branch!r}; the pull request text is in {pr_body}.")
         if args.github_output:
             annotate_conflicts(report)
     else:
@@ -201,7 +220,12 @@ def register(commands: Subcommands) -> None:
         metavar="LIST",
         help="as for update-preview (default: all = lint,format,types,tests)",
     )
-    branch.add_argument("--pr-body", type=Path, default=Path("template-update.md"), metavar="FILE")
+    branch.add_argument(
+        "--pr-body",
+        type=Path,
+        metavar="FILE",
+        help="write the PR text here (default: template-update.md in the service's .git)",
+    )
     branch.add_argument("--bundle", type=Path, metavar="FILE", help="the new commit, as a bundle")
     branch.add_argument("--github-output", type=Path, metavar="FILE", help="$GITHUB_OUTPUT")
     branch.add_argument("--github-summary", type=Path, metavar="FILE", help="$GITHUB_STEP_SUMMARY")

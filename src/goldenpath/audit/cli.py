@@ -2,16 +2,19 @@
 
 Exit codes: 0 when the thresholds are met; 1 when the score is under `--fail-under` or a
 `--require`d standard is not met (a standard that does not apply to the service counts as
-met); 2 for a usage error (bad path, unknown standard ID, unreadable `--compare` file); 3 when
-the audit could not run: nothing to audit (an empty folder, a repository with no Python), the
-report cannot be written, or an error of the audit itself. Never a traceback: CI tells "below
-the bar" from "could not tell" by the code, and a person reads one line saying why.
+met); 2 for a usage error (bad path, unknown standard ID, unreadable or malformed `--compare`
+file, a `--url` that is not http(s)); 3 when the audit could not run: nothing to audit (an empty
+folder, a repository with no Python), the report cannot be written, the `--url` service did not
+answer (the report is still written), or an error of the audit itself. Never a traceback: CI
+tells "below the bar" from "could not tell" by the code, and a person reads one line saying why.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,24 @@ def _percent(value: str) -> float:
     number = float(value)
     if not 0 <= number <= 100:
         raise argparse.ArgumentTypeError(f"{value} is not a percentage between 0 and 100")
+    return number
+
+
+def _http_url(value: str) -> str:
+    try:
+        parts = urllib.parse.urlsplit(value)
+        usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
+    except ValueError:  # a malformed address ("http://[::1")
+        usable = False
+    if not usable:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
     return number
 
 
@@ -78,8 +99,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="PREVIOUS.json",
         help="show what changed since a previous --format json report",
     )
-    parser.add_argument("--url", help="also probe the service running at this base URL (GET only)")
-    parser.add_argument("--probe-timeout", type=float, default=5.0, metavar="SECONDS")
+    parser.add_argument(
+        "--url",
+        type=_http_url,
+        help="also probe the service running at this http(s) base URL (GET only); exit 3 when "
+        "it does not answer",
+    )
+    parser.add_argument("--probe-timeout", type=_seconds, default=5.0, metavar="SECONDS")
     parser.add_argument(
         "--probe-burst",
         type=int,
@@ -161,6 +187,13 @@ def _deliver(args: argparse.Namespace, rendered: str) -> None:
         ) from error
 
 
+def _not_probed(report: Report) -> str | None:
+    """Why the probe checked nothing (the service did not answer), or None when it did."""
+    if any(r.source == "probe" for result in report.results for r in result.requirements):
+        return None
+    return next((note for note in report.notes if "did not answer" in note), "no live check ran")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.list:
         sys.stdout.write(_catalogue())
@@ -178,6 +211,10 @@ def run(args: argparse.Namespace) -> int:
         _deliver(args, rendered)
     except CouldNotRun as error:
         print(f"goldenpath audit: {error}", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    if args.url is not None and (unprobed := _not_probed(report)):
+        # The report (the code's verdicts) is written; the live checks asked for are not in it.
+        print(f"goldenpath audit: could not run the probe: {unprobed}", file=sys.stderr)
         return EXIT_COULD_NOT_RUN
     failures = []
     if args.fail_under is not None and round(report.score, 1) < args.fail_under:

@@ -33,7 +33,42 @@ def load_previous(path: Path) -> dict[str, Any]:
             f"{SCHEMA!r}); "
             "write one with --format json"
         )
+    if problem := _malformed(data):
+        raise ComparisonError(f"{path} is not a whole audit JSON report: {problem}")
     return data
+
+
+def _is_score(value: object, *, nullable: bool = False) -> bool:
+    if value is None:
+        return nullable
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _objects(value: object, keys: tuple[str, ...]) -> bool:
+    """A list of objects that each hold `keys`."""
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and all(key in item for key in keys) for item in value
+    )
+
+
+def _malformed(data: dict[str, Any]) -> str | None:
+    """What `compare` would trip on in a report whose schema is right, or None."""
+    if not _is_score(data.get("score")):
+        return f"`score` is {data.get('score')!r}, not a number"
+    standards = data.get("standards")
+    if not _objects(standards, ("id", "title", "status", "score")):
+        return "`standards` is not a list of objects with `id`, `title`, `status` and `score`"
+    assert isinstance(standards, list)
+    for standard in standards:
+        if not _is_score(standard["score"], nullable=True):
+            return f"standard {standard['id']!r}: `score` is {standard['score']!r}, not a number"
+        if not _objects(standard.get("requirements", []), ("name", "outcome")):
+            return f"standard {standard['id']!r}: `requirements` is not a list of objects"
+    if not _objects(data.get("areas", []), ("key", "score")) or not isinstance(
+        data.get("tool", {}), dict
+    ):
+        return "`areas` is not a list of objects with `key` and `score`, or `tool` no object"
+    return None
 
 
 def _by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
