@@ -15,6 +15,7 @@ import pytest
 from pydantic import Field, ValidationError
 
 from goldenpath_chassis import ChassisSettings, ConfigurationError, SettingsGroup, load_settings
+from goldenpath_chassis._core.security import secrets as secret_sources
 from goldenpath_chassis._core.security.dev_keys import generate_signing_key
 from goldenpath_chassis.settings import (
     DEVELOPMENT_DATABASE_URL,
@@ -502,6 +503,20 @@ def test_cfg2_explicit_values_beat_the_environment_which_beats_secret_files(
     assert settings.logging.level == "WARNING"  # the environment over the file
     assert settings.logging.format == "console"  # only the file sets it (upper-case name)
     assert settings.database.pool_size == 3  # a file's value lands in its group too
+
+
+def test_cfg2_tests_never_read_the_machines_mounted_secrets() -> None:
+    """Settings loaded without APP_ENV=test look in the default secrets directory: in tests, an
+    empty one of the suite's own, whatever the machine has mounted at /run/secrets."""
+    default = secret_sources.DEFAULT_SECRETS_DIR
+    assert default != Path("/run/secrets")
+    assert default.is_dir()
+    assert not any(default.iterdir())
+    (default / "log_level").write_text("error")
+    try:
+        assert load().logging.level == "ERROR"  # the directory the loader reads
+    finally:
+        (default / "log_level").unlink()
 
 
 def test_cfg2_a_secret_file_cannot_name_another_source(tmp_path: Path) -> None:
