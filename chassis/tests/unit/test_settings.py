@@ -519,14 +519,18 @@ def test_cfg2_tests_never_read_the_machines_mounted_secrets() -> None:
         (default / "log_level").unlink()
 
 
-def test_cfg2_a_secret_file_cannot_name_another_source(tmp_path: Path) -> None:
+@pytest.mark.parametrize("variable", ["SECRETS_DIR", "SECRETS_AWS_SECRET_ID"])
+def test_cfg2_a_secret_file_cannot_name_another_source(tmp_path: Path, variable: str) -> None:
+    """It would be read too late to take effect, yet show as set: refused, not ignored."""
     mounted, elsewhere = tmp_path / "mounted", tmp_path / "elsewhere"
     mounted.mkdir()
     elsewhere.mkdir()
-    (mounted / "secrets_dir").write_text(str(elsewhere))
-    (elsewhere / "log_level").write_text("error")
-    settings = load({"SECRETS_DIR": str(mounted), "APP_ENV": "test"})
-    assert settings.logging.level == "INFO"  # `elsewhere` was never read
+    (mounted / variable.lower()).write_text(str(elsewhere))
+    with pytest.raises(ConfigurationError) as caught:
+        load({"APP_ENV": "test"}, secrets_dir=str(mounted))
+    assert caught.value.problems == [
+        (variable, f"set by a file in {mounted}; only the environment may set it")
+    ]
 
 
 def test_cfg2_the_secrets_dir_may_come_from_an_override(tmp_path: Path) -> None:
