@@ -275,6 +275,35 @@ def test_sec_bad_security_settings_name_their_variable(
     assert message in problems[variable]
 
 
+@pytest.mark.parametrize(
+    ("overrides", "variable", "message"),
+    [
+        (
+            {"cors_allow_origins": "https://app.example.com,hunter2"},
+            "CORS_ALLOW_ORIGINS",
+            "entry 2 is not an origin",
+        ),
+        ({"rate_limit_per_ip": "hunter2"}, "RATE_LIMIT_PER_IP", "is not a rate limit"),
+        ({"rate_limit_per_principal": "hunter2"}, "RATE_LIMIT_PER_PRINCIPAL", "not a rate limit"),
+        (
+            {"auth_jwt_algorithms": "RS256,HS256,hunter2"},
+            "AUTH_JWT_ALGORITHMS",
+            "HS256, entry 3 not allowed",
+        ),
+    ],
+)
+def test_sec_a_bad_setting_is_named_by_variable_and_entry_never_by_its_value(
+    overrides: dict[str, str], variable: str, message: str
+) -> None:
+    """A value in the wrong variable could be a secret: the message never repeats it."""
+    with pytest.raises(ConfigurationError) as caught:
+        load(**overrides)
+    [(named, reason)] = caught.value.problems
+    assert named == variable
+    assert message in reason
+    assert "hunter2" not in str(caught.value)
+
+
 def test_sec3_a_key_and_a_jwks_url_together_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="not both"):
         load(
