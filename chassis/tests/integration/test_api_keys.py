@@ -252,3 +252,29 @@ def test_sec3_the_management_command_explains_an_unusable_database(tmp_path: Pat
     assert "the database cannot be used" in listed.stderr
     assert "migrate" in listed.stderr
     assert "Traceback" not in listed.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (  # a typo: the key would only ever get 403
+            ("--scope", "widgets:raed"),
+            "Not scopes of this service: widgets:raed (its scopes: metrics:read, widgets:admin, "
+            "widgets:read, widgets:write).",
+        ),
+        (  # too many days for a timedelta: was an OverflowError's traceback
+            ("--scope", "widgets:read", "--expires-in-days", "1000000000"),
+            "The lifetime must be positive and at most 3650 days.",
+        ),
+        (("--expires-in-days", "-1000000000"), "The lifetime must be positive"),
+    ],
+)
+def test_sec3_the_management_command_refuses_a_key_that_could_not_work(
+    database_url: str, args: tuple[str, ...], reason: str
+) -> None:
+    created = manage(database_url, "create", "--name", "typo", *args)
+    assert created.returncode == 1, created.stderr
+    assert created.stdout == ""  # no key
+    assert created.stderr.startswith(f"api-keys: {reason}"), created.stderr
+    assert len(created.stderr.splitlines()) == 1  # one line, no traceback
+    assert "typo" not in manage(database_url, "list").stdout  # nothing created

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -38,10 +37,32 @@ def metrics() -> Metrics:
     return Metrics(service_name="test", service_version="0")
 
 
+# Longer than any pause of a busy machine: breaker tests move the clock past it (`wall_clock`).
+RESET_SECONDS = 60
+
+
+class WallClock:
+    """`time.time()` moved forward on demand: the breakers (ours and purgatory's) read it to
+    decide an open breaker's reset time has passed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._offset = 0.0
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + self._offset)
+
+    def advance(self, seconds: float) -> None:
+        self._offset += seconds
+
+
+@pytest.fixture
+def wall_clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
+    return WallClock(monkeypatch)
+
+
 @pytest.fixture
 async def outbound(metrics: Metrics) -> AsyncIterator[OutboundHttp]:
     # Retry tests must not trip breakers; breaker tests declare a threshold of 3.
-    breakers = CircuitBreakers(threshold=50, reset_seconds=0.3, metrics=metrics)
+    breakers = CircuitBreakers(threshold=50, reset_seconds=RESET_SECONDS, metrics=metrics)
     # A read timeout a busy test machine never reaches by accident (a local reply takes
     # milliseconds), so only a deliberate hang is cut.
     timeout = httpx.Timeout(connect=0.5, read=1.0, write=0.5, pool=0.5)
@@ -130,7 +151,7 @@ async def test_res2_retry_after_is_honoured(server: FlakyServer, outbound: Outbo
 
 
 async def test_res1_breaker_opens_fails_fast_half_opens_and_closes(
-    server: FlakyServer, outbound: OutboundHttp, metrics: Metrics
+    server: FlakyServer, outbound: OutboundHttp, metrics: Metrics, wall_clock: WallClock
 ) -> None:
     once = RetryPolicy(attempts=1)
 
@@ -153,14 +174,14 @@ async def test_res1_breaker_opens_fails_fast_half_opens_and_closes(
     assert time.monotonic() - started < 0.2
     assert len(server.arrivals) == 3  # failed fast: the dependency was not called
 
-    await asyncio.sleep(0.35)  # the reset time
+    wall_clock.advance(RESET_SECONDS + 1)  # past the reset time
     assert outbound.breakers.state("webhook") == "half-open"
     assert state("half-open") == 1
     server.always(Respond(503))
     await outbound.request("GET", server.url, dependency="webhook", policy=once)
     assert outbound.breakers.state("webhook") == "open"  # the trial failed: open again
 
-    await asyncio.sleep(0.35)
+    wall_clock.advance(RESET_SECONDS + 1)
     server.always(Respond(200))
     response = await outbound.request("GET", server.url, dependency="webhook", policy=once)
     assert response.status_code == 200

@@ -120,3 +120,15 @@ def test_cfg2_a_cloud_secret_that_is_not_json_is_refused(aws: str) -> None:
         load_settings(app_env="test", secrets_aws_secret_id="plain")
     assert "not a JSON object" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_cfg2_a_cloud_secret_cannot_name_a_secrets_source(aws: str, tmp_path: Path) -> None:
+    """Read after the directory was chosen, it would be ignored yet show as set: refused."""
+    boto3.client("secretsmanager").create_secret(
+        Name="names-a-source", SecretString=json.dumps({"SECRETS_DIR": str(tmp_path)})
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(app_env="test", secrets_aws_secret_id="names-a-source")
+    assert caught.value.problems == [
+        ("SECRETS_DIR", "set by AWS secret 'names-a-source'; only the environment may set it")
+    ]

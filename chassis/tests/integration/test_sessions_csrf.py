@@ -274,6 +274,27 @@ async def test_sec2_a_copied_cookie_is_refused_after_signing_out(
     assert await count_widgets_with(browser, tokens) == 0
 
 
+async def test_sec2_signing_out_with_a_bearer_token_too_revokes_the_cookies_session(
+    browser: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    """The bearer token decides who is calling, but the cookie sent along is what signs out."""
+    csrf_token = await sign_in(browser, tokens)
+    copied = cookie_header(browser, {})
+    with_token = tokens.headers("widgets:read", subject="alice")
+    # Still a change made with the cookie: without the CSRF proof it is refused, and kept.
+    refused = await browser.delete("/v1/auth/session", headers=with_token)
+    assert refused.status_code == 403, refused.text
+    assert (await browser.get("/v1/auth/session", headers=copied)).status_code == 200
+
+    signed_out = await browser.delete(
+        "/v1/auth/session", headers={**with_token, "X-CSRF-Token": csrf_token, **SAME_ORIGIN}
+    )
+    assert signed_out.status_code == 204, signed_out.text
+    replayed = await browser.get("/v1/auth/session", headers=copied)
+    assert replayed.status_code == 401, replayed.text
+    assert "signed out" in replayed.json()["detail"]
+
+
 async def count_widgets_with(browser: httpx.AsyncClient, tokens: TokenFactory) -> int:
     response = await browser.get("/v1/widgets", headers=tokens.headers("widgets:read"))
     return len(response.json()["items"])

@@ -136,6 +136,7 @@ async def test_perf1_a_copy_is_served_until_its_key_is_invalidated(listening: Li
     listening.connection.invalidate("svc:cache:{things:v1:a}:gen")  # the generation's key
     await wait_for(lambda: near.get(KEY) is None)
     near.keep(KEY, b"v2", near.epoch)
+    assert near.get(KEY) == b"v2"
     listening.connection.invalidate(KEY)  # the value's key
     await wait_for(lambda: near.get(KEY) is None)
 
@@ -144,6 +145,7 @@ async def test_perf1_a_flush_drops_every_copy(listening: Listening) -> None:
     near = listening.near
     near.keep(KEY, b"v1", near.epoch)
     near.keep("svc:cache:{b}", b"b", near.epoch)
+    assert len(near) == 2  # kept, so the flush has something to drop
     listening.connection.flush()
     await wait_for(lambda: len(near) == 0)
 
@@ -176,6 +178,7 @@ async def test_perf1_copies_stop_being_served_within_the_bound_of_the_last_answe
 ) -> None:
     near = listening.near
     near.keep(KEY, b"v1", near.epoch)
+    assert near.get(KEY) == b"v1"  # served before the stall
     listening.connection.stall()
     stalled = time.monotonic()
     listening.connection.invalidate(KEY)  # a write while stalled: its message is held too
@@ -193,6 +196,7 @@ async def test_perf1_a_lost_connection_drops_every_copy_and_reconnects(
 ) -> None:
     near = listening.near
     near.keep(KEY, b"v1", near.epoch)
+    assert len(near) == 1  # kept, so the lost connection has something to drop
     listening.connection.drop()
     await wait_for(lambda: len(listening.connections) == 2 and near.serving)
     assert listening.connections[0].disconnected

@@ -15,6 +15,7 @@ import pytest
 from pydantic import Field, ValidationError
 
 from goldenpath_chassis import ChassisSettings, ConfigurationError, SettingsGroup, load_settings
+from goldenpath_chassis._core.security import secrets as secret_sources
 from goldenpath_chassis._core.security.dev_keys import generate_signing_key
 from goldenpath_chassis.settings import (
     DEVELOPMENT_DATABASE_URL,
@@ -274,6 +275,35 @@ def test_sec_bad_security_settings_name_their_variable(
     assert message in problems[variable]
 
 
+@pytest.mark.parametrize(
+    ("overrides", "variable", "message"),
+    [
+        (
+            {"cors_allow_origins": "https://app.example.com,hunter2"},
+            "CORS_ALLOW_ORIGINS",
+            "entry 2 is not an origin",
+        ),
+        ({"rate_limit_per_ip": "hunter2"}, "RATE_LIMIT_PER_IP", "is not a rate limit"),
+        ({"rate_limit_per_principal": "hunter2"}, "RATE_LIMIT_PER_PRINCIPAL", "not a rate limit"),
+        (
+            {"auth_jwt_algorithms": "RS256,HS256,hunter2"},
+            "AUTH_JWT_ALGORITHMS",
+            "HS256, entry 3 not allowed",
+        ),
+    ],
+)
+def test_sec_a_bad_setting_is_named_by_variable_and_entry_never_by_its_value(
+    overrides: dict[str, str], variable: str, message: str
+) -> None:
+    """A value in the wrong variable could be a secret: the message never repeats it."""
+    with pytest.raises(ConfigurationError) as caught:
+        load(**overrides)
+    [(named, reason)] = caught.value.problems
+    assert named == variable
+    assert message in reason
+    assert "hunter2" not in str(caught.value)
+
+
 def test_sec3_a_key_and_a_jwks_url_together_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="not both"):
         load(
@@ -504,14 +534,32 @@ def test_cfg2_explicit_values_beat_the_environment_which_beats_secret_files(
     assert settings.database.pool_size == 3  # a file's value lands in its group too
 
 
-def test_cfg2_a_secret_file_cannot_name_another_source(tmp_path: Path) -> None:
+def test_cfg2_tests_never_read_the_machines_mounted_secrets() -> None:
+    """Settings loaded without APP_ENV=test look in the default secrets directory: in tests, an
+    empty one of the suite's own, whatever the machine has mounted at /run/secrets."""
+    default = secret_sources.DEFAULT_SECRETS_DIR
+    assert default != Path("/run/secrets")
+    assert default.is_dir()
+    assert not any(default.iterdir())
+    (default / "log_level").write_text("error")
+    try:
+        assert load().logging.level == "ERROR"  # the directory the loader reads
+    finally:
+        (default / "log_level").unlink()
+
+
+@pytest.mark.parametrize("variable", ["SECRETS_DIR", "SECRETS_AWS_SECRET_ID"])
+def test_cfg2_a_secret_file_cannot_name_another_source(tmp_path: Path, variable: str) -> None:
+    """It would be read too late to take effect, yet show as set: refused, not ignored."""
     mounted, elsewhere = tmp_path / "mounted", tmp_path / "elsewhere"
     mounted.mkdir()
     elsewhere.mkdir()
-    (mounted / "secrets_dir").write_text(str(elsewhere))
-    (elsewhere / "log_level").write_text("error")
-    settings = load({"SECRETS_DIR": str(mounted), "APP_ENV": "test"})
-    assert settings.logging.level == "INFO"  # `elsewhere` was never read
+    (mounted / variable.lower()).write_text(str(elsewhere))
+    with pytest.raises(ConfigurationError) as caught:
+        load({"APP_ENV": "test"}, secrets_dir=str(mounted))
+    assert caught.value.problems == [
+        (variable, f"set by a file in {mounted}; only the environment may set it")
+    ]
 
 
 def test_cfg2_the_secrets_dir_may_come_from_an_override(tmp_path: Path) -> None:

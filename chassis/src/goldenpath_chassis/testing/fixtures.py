@@ -13,6 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from .._core.security import secrets as secret_sources
 from .._core.security.dev_keys import SigningKey, generate_signing_key
 from .._core.service import Service
 from .._core.settings import ChassisSettings, variables
@@ -26,11 +27,16 @@ from .servers import PostgresServer, RedisServer, ServerUnavailableError
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _hermetic_environment(service: Service) -> Iterator[None]:
-    """Settings come from each test, never from the developer's shell."""
+def _hermetic_environment(
+    service: Service, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Settings come from each test, never from the developer's shell or the machine's mounted
+    secrets (settings loaded without APP_ENV=test would read /run/secrets)."""
     names = set(variables(service.settings))
     saved = {name: os.environ.pop(name) for name in list(os.environ) if name.upper() in names}
-    yield
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(secret_sources, "DEFAULT_SECRETS_DIR", tmp_path_factory.mktemp("no-secrets"))
+        yield
     os.environ.update(saved)
 
 

@@ -22,6 +22,12 @@ def free_port() -> int:
         return port
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 @dataclass
 class ServiceProcess:
     process: subprocess.Popen[bytes]
@@ -59,10 +65,12 @@ class ServiceProcess:
                         f"service exited with {self.process.returncode}:\n{self.output()}"
                     )
                 try:
-                    if client.get(self.base_url + path).status_code < 500:
-                        return
+                    answered = client.get(self.base_url + path).status_code < 500
                 except httpx.TransportError:
-                    pass
+                    answered = False
+                # An answer counts while the process lives: if it exited, someone else answered.
+                if answered and self.process.poll() is None:
+                    return
                 time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"service did not answer {path} in {timeout}s:\n{self.output()}")
@@ -117,6 +125,9 @@ def start_service(
         "PYTHONFAULTHANDLER": "1",  # a hung service's tracebacks on SIGABRT (see `stop`)
         **env,
     }
+    if _listening(port):
+        # Whoever it is would answer the wait below in the service's place.
+        raise RuntimeError(f"something already listens on 127.0.0.1:{port}; pick another port")
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, *command], env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd

@@ -16,8 +16,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import redis
 
 POSTGRES_HINTS = (
     "install the PostgreSQL server binaries (Debian/Ubuntu: `apt-get install postgresql`, "
@@ -50,6 +53,28 @@ def _wait_for_port(port: int, *, timeout: float) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def _wait_for_own_server(
+    name: str,
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    *,
+    log: Path,
+    timeout: float,
+) -> None:
+    """Until `ready()`; fail with the server's log if its process exits first (a port taken by
+    someone else: "Address already in use") or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            state = "did not answer" if process.returncode is None else "exited"
+            raise RuntimeError(f"{name} {state}; its log:\n{_tail(log)}")
+        time.sleep(0.05)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:] if log.exists() else "(none)"
 
 
 def postgres_bindir() -> Path | None:
@@ -139,10 +164,15 @@ class PostgresServer:
                 "-c max_connections=200",
             ]
         )
-        self._run(
-            "pg_ctl", "--pgdata", str(self.data), "--log", str(self.root / "postgres.log"),
-            "--options", options, "--wait", "start",
-        )  # fmt: skip
+        log = self.root / "postgres.log"
+        try:
+            # pg_ctl --wait fails if the postmaster exits, as it does when the port is taken.
+            self._run(
+                "pg_ctl", "--pgdata", str(self.data), "--log", str(log),
+                "--options", options, "--wait", "start",
+            )  # fmt: skip
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\nits log:\n{_tail(log)}") from None
         _wait_for_port(self.port, timeout=30)
 
     def stop(self) -> None:
@@ -185,16 +215,41 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        log = (self.root / "redis.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.root),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        _wait_for_port(self.port, timeout=10)
+        log_path = self.root / "redis.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [
+                    str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1",
+                    "--save", "", "--appendonly", "no", "--dir", str(self.root),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self.process = process
+        try:
+            # Whatever listens on the port is not enough: it must be this process.
+            _wait_for_own_server(
+                f"redis-server on port {self.port}",
+                process,
+                lambda: self._process_id() == process.pid,
+                log=log_path,
+                timeout=10,
+            )
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def _process_id(self) -> int | None:
+        """The pid of the Redis answering on the port, if one does."""
+        client = redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        try:
+            return int(client.info("server")["process_id"])
+        except redis.RedisError:
+            return None
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -12,8 +12,6 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..settings import ChassisSettings
@@ -28,7 +26,7 @@ DEFAULT_LIFETIME_DAYS = 90
 
 
 @asynccontextmanager
-async def _service(settings: ChassisSettings, migrations: Path) -> AsyncIterator[ApiKeyService]:
+async def _service(settings: ChassisSettings, service: Service) -> AsyncIterator[ApiKeyService]:
     # Imported here: `--help` must stay fast, and only these commands need the database.
     from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
 
@@ -41,19 +39,22 @@ async def _service(settings: ChassisSettings, migrations: Path) -> AsyncIterator
         from ..migrations import upgrade_async  # noqa: PLC0415
 
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        await upgrade_async(settings, location=migrations)
+        await upgrade_async(settings, location=service.migrations)
     engine = create_engine(settings)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            yield ApiKeyService(session)
+            yield ApiKeyService(session, declared_scopes=service.scopes)
     finally:
         await engine.dispose()
 
 
 async def _create(args: argparse.Namespace, settings: ChassisSettings) -> int:
-    async with _service(settings, args.service.migrations) as service:
+    from .service import lifetime_in_days  # noqa: PLC0415
+
+    lifetime = lifetime_in_days(args.expires_in_days)
+    async with _service(settings, args.service) as service:
         api_key, plaintext = await service.create(
-            name=args.name, scopes=args.scopes, lifetime=timedelta(days=args.expires_in_days)
+            name=args.name, scopes=args.scopes, lifetime=lifetime
         )
     print(plaintext)
     print(
@@ -66,7 +67,7 @@ async def _create(args: argparse.Namespace, settings: ChassisSettings) -> int:
 
 
 async def _list(args: argparse.Namespace, settings: ChassisSettings) -> int:
-    async with _service(settings, args.service.migrations) as service:
+    async with _service(settings, args.service) as service:
         api_keys = await service.list()
     for api_key in api_keys:
         state = "revoked" if api_key.revoked_at else "active"
@@ -79,7 +80,7 @@ async def _list(args: argparse.Namespace, settings: ChassisSettings) -> int:
 
 
 async def _revoke(args: argparse.Namespace, settings: ChassisSettings) -> int:
-    async with _service(settings, args.service.migrations) as service:
+    async with _service(settings, args.service) as service:
         api_key = await service.revoke(args.key_id)
     print(f"api-keys: revoked {api_key.key_id} ({api_key.name})", file=sys.stderr)
     return 0

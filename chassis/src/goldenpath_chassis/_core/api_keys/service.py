@@ -3,7 +3,7 @@ Owns the transaction; raises domain errors; knows nothing of HTTP or the command
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +22,32 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _lifetime_error() -> InvalidApiKeyRequestError:
+    return InvalidApiKeyRequestError(
+        f"The lifetime must be positive and at most {MAX_LIFETIME.days} days."
+    )
+
+
+def lifetime_in_days(days: int) -> timedelta:
+    """A lifetime of `days`, range-checked first: a large count does not fit a timedelta."""
+    if not 0 < days <= MAX_LIFETIME.days:
+        raise _lifetime_error()
+    return timedelta(days=days)
+
+
 class ApiKeyService:
-    def __init__(self, session: AsyncSession, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        declared_scopes: Collection[str] | None = None,
+    ) -> None:
+        """`declared_scopes`: the service's scopes; a key with any other could never be used."""
         self._session = session
         self._repository = ApiKeyRepository(session)
         self._clock = clock
+        self._declared_scopes = declared_scopes
 
     async def create(
         self, *, name: str, scopes: Iterable[str], lifetime: timedelta = DEFAULT_LIFETIME
@@ -39,12 +60,17 @@ class ApiKeyService:
         invalid = [scope for scope in chosen if not SCOPE_PATTERN.fullmatch(scope)]
         if invalid:
             raise InvalidApiKeyRequestError(f"Not scope names: {', '.join(invalid)}.")
+        declared = self._declared_scopes
+        unknown = [] if declared is None else [s for s in chosen if s not in declared]
+        if unknown:
+            known = ", ".join(sorted(declared or ())) or "none"
+            raise InvalidApiKeyRequestError(
+                f"Not scopes of this service: {', '.join(unknown)} (its scopes: {known})."
+            )
         if len(" ".join(chosen)) > SCOPES_MAX_LENGTH:
             raise InvalidApiKeyRequestError("Too many scopes for one key.")
         if not timedelta(0) < lifetime <= MAX_LIFETIME:
-            raise InvalidApiKeyRequestError(
-                f"The lifetime must be positive and at most {MAX_LIFETIME.days} days."
-            )
+            raise _lifetime_error()
         new = generate_api_key()
         api_key = await self._repository.add(
             ApiKey(

@@ -3,7 +3,8 @@
 Precedence: `Authorization: Bearer <JWT or API key>`, then `X-API-Key`, then the session
 cookie. The first one present decides: a request is never authenticated by a weaker credential
 because a stronger one failed, and a cookie is ignored when a header credential is present (so
-such requests are exempt from CSRF, see `csrf.py`).
+such requests are exempt from CSRF, see `csrf.py`). Signing out is the exception: it ends the
+cookie's session too, CSRF-checked (`cookie_session`).
 
 An API key is accepted as a bearer credential too (`Authorization: Bearer ak_...`), so a client
 that only knows RFC 6750 (Prometheus's `authorization: credentials_file`) can carry one. The
@@ -39,7 +40,7 @@ from .jwt import JwtVerifier, KeySetUnavailableError, TokenRejectedError
 from .principal import Principal
 from .rate_limit import RateLimiter, Rejection
 from .revocation import RevocationUnavailableError, SessionRevocations
-from .session import SESSION_COOKIE, SessionCodec
+from .session import SESSION_COOKIE, Session, SessionCodec
 
 API_KEY_HEADER = "X-API-Key"
 PRINCIPAL_STATE_KEY = "principal"
@@ -255,19 +256,7 @@ class Authenticator:
         if session is None:
             _log.info("credentials_refused", method="session", reason="invalid or expired")
             raise InvalidCredentialsError("the session is invalid or expired")
-        if request.method not in SAFE_METHODS:
-            headers = request.headers
-            problem = self.csrf.problem(
-                session_id=session.session_id,
-                origin=headers.get("origin"),
-                fetch_site=headers.get("sec-fetch-site"),
-                host=headers.get("host"),
-                header_token=headers.get(CSRF_HEADER),
-                cookie_token=request.cookies.get(CSRF_COOKIE),
-            )
-            if problem is not None:
-                _log.warning("csrf_rejected", reason=problem)
-                raise CsrfRejectedError(f"Cross-site request refused: {problem}.")
+        self._check_csrf(request, session)
         try:
             revoked = await self.revocations.is_revoked(session.session_id)
         except RevocationUnavailableError:
@@ -283,6 +272,34 @@ class Authenticator:
             expires_at=session.expires_at,
             tenant=session.tenant,
         )
+
+    def cookie_session(self, request: Request) -> Session | None:
+        """The valid session named by the request's cookie, whatever authenticated the request.
+
+        Signing out must end it even when a header credential decided the principal; it is
+        still a change made with the cookie, so it passes the same CSRF check.
+        """
+        cookie = request.cookies.get(SESSION_COOKIE)
+        session = self.sessions.read(cookie) if cookie is not None else None
+        if session is not None:
+            self._check_csrf(request, session)
+        return session
+
+    def _check_csrf(self, request: Request, session: Session) -> None:
+        if request.method in SAFE_METHODS:
+            return
+        headers = request.headers
+        problem = self.csrf.problem(
+            session_id=session.session_id,
+            origin=headers.get("origin"),
+            fetch_site=headers.get("sec-fetch-site"),
+            host=headers.get("host"),
+            header_token=headers.get(CSRF_HEADER),
+            cookie_token=request.cookies.get(CSRF_COOKIE),
+        )
+        if problem is not None:
+            _log.warning("csrf_rejected", reason=problem)
+            raise CsrfRejectedError(f"Cross-site request refused: {problem}.")
 
 
 class _Authenticate(SecurityBase):

@@ -6,7 +6,8 @@ example `/run/secrets/database_url`), then one AWS Secrets Manager secret whose 
 object of variable names to values. Nothing is ever written to the image or the working tree.
 
 The two variables that point at the other sources (`SECRETS_DIR`, `SECRETS_AWS_SECRET_ID`) are
-read from the explicit arguments or the environment only: a source cannot name itself.
+read from the explicit arguments or the environment only: a source cannot name itself, and one
+that tries is refused rather than ignored.
 """
 
 from __future__ import annotations
@@ -103,8 +104,19 @@ def secret_sources(
         _bootstrap_value("APP_ENV", bootstrap),
     )
     if directory is not None:
-        sources.append(_secret_files(directory, names))
+        sources.append(
+            _refuse_source_names(_secret_files(directory, names), f"a file in {directory}")
+        )
     secret_id = _bootstrap_value(AWS_SECRET_ID_VARIABLE, bootstrap)
     if secret_id is not None:
-        sources.append(_aws_secret(secret_id, names))
+        found = _aws_secret(secret_id, names)
+        sources.append(_refuse_source_names(found, f"AWS secret {secret_id!r}"))
     return sources
+
+
+def _refuse_source_names(found: dict[str, str], where: str) -> dict[str, str]:
+    # Read too late to take effect: ignored, they would still show as set in `settings.secrets`.
+    for name in (SECRETS_DIR_VARIABLE, AWS_SECRET_ID_VARIABLE):
+        if name in found:
+            raise SecretSourceError(name, f"set by {where}; only the environment may set it")
+    return found

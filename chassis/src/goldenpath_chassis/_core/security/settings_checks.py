@@ -1,7 +1,8 @@
 """Validation helpers for the security settings, so `core/settings.py` stays one flat list.
 
 Each helper raises `ValueError` with a message that names what is wrong (never the value, which
-may be a secret); the settings class turns it into a `ConfigurationError` naming the variable.
+may be a secret: a bad entry of a list is named by its position); the settings class turns it
+into a `ConfigurationError` naming the variable.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ _RATE_LIMIT = re.compile(
 _ORIGIN = re.compile(
     r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
+# Public names, safe to repeat: any other refused entry is named by its position only.
+_KNOWN_ALGORITHMS = ASYMMETRIC_ALGORITHMS | {"HS256", "HS384", "HS512", "none"}
 
 
 def split_list(value: object) -> object:
@@ -32,10 +35,15 @@ def split_list(value: object) -> object:
 
 
 def check_jwt_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(algorithms))
+    given = tuple(algorithms)
+    chosen = tuple(dict.fromkeys(given))
     if not chosen:
         raise ValueError("name at least one algorithm, e.g. RS256,ES256,EdDSA")
-    refused = [name for name in chosen if name not in ASYMMETRIC_ALGORITHMS]
+    refused = [
+        name if name in _KNOWN_ALGORITHMS else f"entry {position}"
+        for position, name in enumerate(given, start=1)
+        if name not in ASYMMETRIC_ALGORITHMS
+    ]
     if refused:
         raise ValueError(
             f"{', '.join(refused)} not allowed: use asymmetric algorithms only "
@@ -74,12 +82,13 @@ def check_public_key(pem: str, algorithms: object) -> str:
     return text
 
 
-def check_origin(origin: str) -> str:
+def check_origin(origin: str, *, position: int) -> str:
+    """`position`: the origin's place in its list (from 1), which the message names instead."""
     if origin == "*":
         raise ValueError("'*' is not allowed: list each origin (credentials are allowed)")
     if not _ORIGIN.fullmatch(origin):
         raise ValueError(
-            f"{origin!r} is not an origin: scheme://host[:port], no path or trailing slash"
+            f"entry {position} is not an origin: scheme://host[:port], no path or trailing slash"
         )
     return origin.lower()
 
@@ -87,7 +96,6 @@ def check_origin(origin: str) -> str:
 def check_rate_limit(value: str) -> str:
     if not _RATE_LIMIT.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a rate limit: use '<count>/<second|minute|hour|day>', "
-            "e.g. '600/minute'"
+            "is not a rate limit: use '<count>/<second|minute|hour|day>', e.g. '600/minute'"
         )
     return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from ..openapi import problem_responses
 from ..security.authentication import (
@@ -17,6 +17,7 @@ from ..security.csrf import CSRF_COOKIE
 from ..security.revocation import RevocationUnavailableError
 from ..security.scopes import CurrentPrincipal
 from ..security.session import SESSION_COOKIE
+from ..state import request_chassis
 from .dependencies import CsrfDep, RevocationsDep, SameSiteDep, SessionsDep
 from .schemas import PrincipalRead, SessionRead
 
@@ -93,14 +94,18 @@ async def read_principal(principal: CurrentPrincipal) -> PrincipalRead:
     responses=problem_responses(401, 403, 429, 503),
 )
 async def close_session(
-    # Authenticated, and CSRF-checked when the session cookie is what authenticates it.
+    # Authenticated, and CSRF-checked whenever the request carries a session cookie.
     principal: CurrentPrincipal,
     revocations: RevocationsDep,
+    request: Request,
     response: Response,
 ) -> None:
-    if principal.session_id is not None and principal.expires_at is not None:
+    # The cookie's session, also when a bearer token or API key sent alongside it decided the
+    # principal: otherwise the cookies are cleared here while a copy of the cookie still works.
+    session = request_chassis(request).authenticator.cookie_session(request)
+    if session is not None:
         try:
-            await revocations.revoke(principal.session_id, expires_at=principal.expires_at)
+            await revocations.revoke(session.session_id, expires_at=session.expires_at)
         except RevocationUnavailableError:
             raise AuthenticationUnavailableError(SESSIONS_UNAVAILABLE) from None
     for name in (SESSION_COOKIE, CSRF_COOKIE):

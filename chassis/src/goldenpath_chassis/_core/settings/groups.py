@@ -511,7 +511,9 @@ class CorsSettings(SettingsGroup):
     @field_validator("allow_origins")
     @classmethod
     def _explicit_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(check_origin(origin) for origin in value)
+        return tuple(
+            check_origin(origin, position=position) for position, origin in enumerate(value, 1)
+        )
 
 
 class SecurityHeaderSettings(SettingsGroup):

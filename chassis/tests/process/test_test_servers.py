@@ -1,0 +1,87 @@
+"""The test servers (goldenpath_chassis.testing) are the suite's own, never whoever else holds
+their port: `free_port()` only finds a port that was free a moment ago."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from goldenpath_chassis.testing.processes import ServiceProcess, start_service
+from goldenpath_chassis.testing.servers import PostgresServer, RedisServer
+
+from tests.support.example_process import EXAMPLE_COMMAND, importable
+
+pytestmark = pytest.mark.process
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port someone else listens on, accepting connections and saying nothing."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+class _AnswersEverything(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def other_http_server() -> Iterator[int]:
+    """Another HTTP server, that answers every path (its /health/live too) with 200."""
+    server = HTTPServer(("127.0.0.1", 0), _AnswersEverything)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_redis_server_on_a_taken_port_fails_with_its_log(taken_port: int, tmp_path: Path) -> None:
+    server = RedisServer.create()
+    server.port = taken_port
+    try:
+        with pytest.raises(RuntimeError, match="Address already in use"):
+            server.start()
+        assert server.process is None  # stopped, nothing left running
+    finally:
+        server.destroy()
+
+
+def test_a_postgres_server_on_a_taken_port_fails_with_its_log(taken_port: int) -> None:
+    server = PostgresServer.create()
+    server.port = taken_port
+    try:
+        with pytest.raises(RuntimeError, match="Address already in use"):
+            server.start()
+    finally:
+        server.destroy()
+
+
+def test_a_service_is_not_started_where_another_server_answers(
+    other_http_server: int, service_env: dict[str, str], tmp_path: Path
+) -> None:
+    started: ServiceProcess | None = None
+    try:
+        with pytest.raises(RuntimeError, match="already listens"):
+            started = start_service(
+                EXAMPLE_COMMAND,
+                env=importable() | service_env,
+                port=other_http_server,
+                log_path=tmp_path / "service.log",
+            )
+    finally:
+        if started is not None:  # the other server answered in the service's place
+            started.stop()
