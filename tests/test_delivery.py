@@ -413,6 +413,67 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
             assert pod["terminationGracePeriodSeconds"] > worker_grace
 
 
+# `kubectl apply -k . -l SELECTOR`, the selector quoted or not.
+SELECTED_APPLY = re.compile(r"^kubectl apply -k \. -l ('[^']+'|\S+)", re.MULTILINE)
+SELECTOR_REQUIREMENT = re.compile(
+    r"\s*(?P<key>[\w./-]+)\s*(?:(?P<op>==|!=|=)\s*(?P<value>[\w.-]*)"
+    r"|\s+(?P<set>in|notin)\s*\((?P<values>[^)]*)\))\s*(?:,|$)"
+)
+
+
+def selects(selector: str, labels: dict[str, str]) -> bool:
+    """Whether a label selector (`k=v`, `k!=v`, `k in (..)`, `k notin (..)`) selects `labels`:
+    as in Kubernetes, `!=` and `notin` also select objects without the key."""
+    requirements = list(SELECTOR_REQUIREMENT.finditer(selector))
+    assert "".join(match.group(0) for match in requirements) == selector, selector
+    for match in requirements:
+        value = labels.get(match["key"])
+        if match["op"] in ("=", "=="):
+            matched = value == match["value"]
+        elif match["op"] == "!=":
+            matched = value != match["value"]
+        else:
+            listed = {item.strip() for item in match["values"].split(",")}
+            matched = (value in listed) == (match["set"] == "in")
+        if not matched:
+            return False
+    return True
+
+
+def test_arch2_the_release_applies_the_migration_job_with_what_it_needs(
+    project: GeneratedProject, rendered: list[Rendered]
+) -> None:
+    """docs/deployment.md's release runs the Job ahead of the rollout with a label selector:
+    the objects it selects include everything the Job needs to start, and no API or worker."""
+    if project.answers["database"] != "postgresql":
+        pytest.skip("a SQLite service migrates in an init container: no Job")
+    docs = (project.path / "docs" / "deployment.md").read_text()
+    found = SELECTED_APPLY.findall(docs)
+    assert len(found) == 1, found
+    selector = found[0].strip("'")
+    for overlay in rendered:
+        chosen = {
+            (document["kind"], document["metadata"]["name"])
+            for document in overlay.documents
+            if selects(selector, document["metadata"].get("labels", {}))
+        }
+        job = overlay.one("Job")
+        pod = job["spec"]["template"]["spec"]
+        needed = {
+            ("Job", job["metadata"]["name"]),
+            ("Namespace", job["metadata"]["namespace"]),
+            ("ServiceAccount", pod["serviceAccountName"]),
+        }
+        for container in pod["containers"]:
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    needed.add(("ConfigMap", source["configMapRef"]["name"]))
+        assert ("ConfigMap", overlay.one("ConfigMap")["metadata"]["name"]) in needed
+        assert needed <= chosen, f"{overlay.overlay}: {selector} leaves out {needed - chosen}"
+        deployments = {name for kind, name in chosen if kind == "Deployment"}
+        assert not deployments, f"{overlay.overlay}: {selector} rolls out {deployments} early"
+
+
 def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secrets(
     synced_project: GeneratedProject, rendered: list[Rendered]
 ) -> None:
