@@ -474,6 +474,42 @@ def test_arch2_the_release_applies_the_migration_job_with_what_it_needs(
         assert not deployments, f"{overlay.overlay}: {selector} rolls out {deployments} early"
 
 
+DOCUMENTED_OBJECT = re.compile(r"`([A-Z][A-Za-z]+)` `([a-z0-9-]+)`")  # | `Job` `x-migrate` |
+# A row of the table: | `HorizontalPodAutoscaler` | ... |
+DOCUMENTED_KIND = re.compile(r"^\| `([A-Z][a-z]+(?:[A-Z][a-z]+)*)`", re.MULTILINE)
+COMMAND_OBJECT = re.compile(r"\b(job|deployment)/([a-z0-9-]+)")  # kubectl wait ... job/x
+# How the docs speak of a kind of object without naming one.
+KIND_PHRASES = {"HorizontalPodAutoscaler": ("HPA", "autoscaler owns"), "Job": ("migration Job",)}
+
+
+def test_arch2_the_docs_describe_only_objects_the_manifests_have(
+    project: GeneratedProject, rendered: list[Rendered]
+) -> None:
+    """A SQLite service has no autoscaler, migration Job or worker Deployment: its docs must not
+    describe them, nor tell anyone to wait for them."""
+    objects = {
+        (document["kind"], document["metadata"]["name"])
+        for overlay in rendered
+        for document in overlay.documents
+    }
+    kinds = {kind for kind, _ in objects}
+    problems = []
+    for page in ("README.md", "docs/deployment.md", "docs/database.md"):
+        text = (project.path / page).read_text()
+        for kind, name in DOCUMENTED_OBJECT.findall(text):
+            if (kind, name) not in objects:
+                problems.append(f"{page} describes {kind} {name}")
+        problems += [f"{page} describes a {kind}" for kind in DOCUMENTED_KIND.findall(text)
+                     if kind not in kinds]  # fmt: skip
+        for kind, name in COMMAND_OBJECT.findall(text):
+            if (kind.capitalize(), name) not in objects:
+                problems.append(f"{page} runs a command on {kind}/{name}")
+        for kind, phrases in KIND_PHRASES.items():
+            if kind not in kinds:
+                problems += [f"{page} says {phrase!r}" for phrase in phrases if phrase in text]
+    assert not problems, "\n".join(problems)
+
+
 def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secrets(
     synced_project: GeneratedProject, rendered: list[Rendered]
 ) -> None:
