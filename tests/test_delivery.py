@@ -510,6 +510,32 @@ def test_arch2_the_docs_describe_only_objects_the_manifests_have(
     assert not problems, "\n".join(problems)
 
 
+CONNECTION_BUDGET = re.compile(
+    r"maximum of\s+(\d+)\s+API\s+replicas\s+and\s+(\d+)\s+workers,\s+(\d+) x (\d+) = (\d+)"
+)
+SOURCE_PATH = re.compile(r"\bsrc/[\w/]+\.py\b")
+
+
+def test_db1_the_docs_connection_budget_is_production_s(
+    project: GeneratedProject, rendered: list[Rendered]
+) -> None:
+    """docs/database.md sizes the pool for production's most replicas; the kustomization names
+    the settings file that exists."""
+    kustomization = (project.path / "deploy" / "k8s" / "base" / "kustomization.yaml").read_text()
+    for path in SOURCE_PATH.findall(kustomization):
+        assert (project.path / path).is_file(), f"base/kustomization.yaml names {path}"
+    if project.answers["database"] != "postgresql":
+        pytest.skip("a SQLite service runs one pod")
+    production = next(overlay for overlay in rendered if overlay.overlay == "production")
+    api = production.one("HorizontalPodAutoscaler")["spec"]["maxReplicas"]
+    workers = _deployment(production, "worker")["spec"]["replicas"]
+    found = CONNECTION_BUDGET.findall((project.path / "docs" / "database.md").read_text())
+    assert len(found) == 1, found
+    per_process = 10 + 5  # DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW, the defaults
+    expected = (api, workers, api + workers, per_process, (api + workers) * per_process)
+    assert tuple(map(int, found[0])) == expected
+
+
 def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secrets(
     synced_project: GeneratedProject, rendered: list[Rendered]
 ) -> None:

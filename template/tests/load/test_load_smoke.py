@@ -1,5 +1,5 @@
 """TEST-2: a short run of the load scenario against the service as a real process, judged by
-tests/load/thresholds.toml, through the same command a developer or CI runs."""
+tests/load/smoke_thresholds.toml, through the same command a developer or CI runs."""
 
 from __future__ import annotations
 
