@@ -119,6 +119,36 @@ def test_tpl1_control_characters_in_free_text_are_refused(
     assert "printable characters" in str(result.exception)
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://ci:s3cr3t@pypi.acme.internal/simple", "must not contain credentials"),
+        ("https://s3cr3t@pypi.acme.internal/simple", "must not contain credentials"),
+        ('https://pypi.acme.internal/simple"s3cr3t', "without spaces, quotes or backslashes"),
+        ("https://pypi.acme.internal/simple s3cr3t", "without spaces, quotes or backslashes"),
+        ("https://pypi.acme.internal/s3cr3t\\", "without spaces, quotes or backslashes"),
+        ("ftp://pypi.acme.internal/s3cr3t", "http:// or https:// URL"),
+    ],
+)
+def test_tpl5_the_chassis_index_url_carries_no_credentials_and_is_never_echoed(
+    copie: Any, url: str, message: str
+) -> None:
+    result = copie.copy(extra_answers={"project_name": "Acme", "chassis_index_url": url})
+    assert result.exit_code != 0
+    refusal = str(result.exception)
+    assert message in refusal
+    assert "s3cr3t" not in refusal, refusal
+    if "credentials" in message:
+        assert "UV_INDEX_PLATFORM_USERNAME" in refusal
+
+
+def test_tpl5_a_plain_chassis_index_url_is_accepted(copie: Any) -> None:
+    url = "https://pypi.acme.internal:8443/simple/?x=a@b"
+    result = copie.copy(extra_answers={"project_name": "Acme", "chassis_index_url": url})
+    assert result.exit_code == 0, result.exception
+    assert f'url = "{url}"' in (result.project_dir / "pyproject.toml").read_text()
+
+
 @pytest.mark.parametrize("package", ["acme", "a_much_longer_package_name_than_the_default"])
 def test_tpl1_the_after_copy_messages_comments_line_up(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], package: str
