@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ import pytest
 import yaml
 from copier import run_copy
 
-from tests.support.commands import REPOSITORY
+from tests.support.commands import REPOSITORY, uv_run
+from tests.support.projects import GeneratedProject
 
 
 def test_tpl1_names_are_derived_from_the_project_name(copie: Any) -> None:
@@ -35,6 +37,11 @@ def test_tpl1_names_are_derived_from_the_project_name(copie: Any) -> None:
         ({"project_name": "Acme", "package_name": "1acme"}, "lowercase Python identifier"),
         ({"project_name": "Acme", "package_name": "acme-orders"}, "lowercase Python identifier"),
         ({"project_name": "Acme", "package_name": "logging"}, "standard-library module"),
+        ({"project_name": "Acme", "package_name": "code"}, "standard-library module"),
+        ({"project_name": "Acme", "package_name": "inspect"}, "standard-library module"),
+        ({"project_name": "Acme", "package_name": "fastapi"}, "service's dependencies"),
+        ({"project_name": "Acme", "package_name": "starlette"}, "service's dependencies"),
+        ({"project_name": "Acme", "package_name": "tests"}, "generated tests' package"),
         ({"project_name": "Acme", "author_email": "not-an-address"}, "not an e-mail address"),
         ({"project_name": "Acme", "repository_owner": "-bad-"}, "not a valid GitHub"),
         ({"project_name": "Acme", "database": "mysql"}, "mysql"),
@@ -48,6 +55,55 @@ def test_tpl1_bad_answers_are_refused_and_nothing_is_written(
     assert message in str(result.exception)
     destination = copie.test_dir / f"copie{copie.counter - 1:03d}"
     assert not any(destination.iterdir())
+
+
+IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def computed_list(name: str) -> set[str]:
+    """A `type: yaml` computed value of copier.yml: a list written as a YAML string."""
+    config = yaml.safe_load((REPOSITORY / "copier.yml").read_text())
+    values = yaml.safe_load(config[name]["default"])
+    assert isinstance(values, list)
+    return {str(value) for value in values}
+
+
+def test_tpl1_every_standard_library_module_is_refused_as_the_package_name() -> None:
+    config = yaml.safe_load((REPOSITORY / "copier.yml").read_text())
+    python = config["python_version"]["default"]
+    if f"{sys.version_info.major}.{sys.version_info.minor}" != python:
+        pytest.skip(f"the list is Python {python}'s")
+    stdlib = {name for name in sys.stdlib_module_names if IDENTIFIER.fullmatch(name)}
+    assert computed_list("stdlib_module_names") == stdlib
+
+
+# The top-level modules of each distribution the service or the chassis requires directly
+# (extras included, when installed), read in the generated service's environment.
+DIRECT_MODULES = """
+import json, re, tomllib
+from importlib import metadata
+modules = {}
+for module, distributions in metadata.packages_distributions().items():
+    for distribution in distributions:
+        modules.setdefault(re.sub(r"[-_.]+", "-", distribution).lower(), set()).add(module)
+project = tomllib.load(open("pyproject.toml", "rb"))
+required = [*project["project"]["dependencies"], *project["dependency-groups"]["dev"]]
+required += metadata.requires("goldenpath-chassis") or []
+names = {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", r).group(0)).lower() for r in required}
+print(json.dumps(sorted(set().union(*(modules.get(name, set()) for name in names)))))
+"""
+
+
+def test_tpl1_the_dependencies_modules_are_refused_as_the_package_name(
+    synced_project: GeneratedProject,
+) -> None:
+    installed = json.loads(uv_run(synced_project.path, "python", "-c", DIRECT_MODULES).stdout)
+    assert "fastapi" in installed
+    refused = computed_list("dependency_module_names") | computed_list("stdlib_module_names")
+    missing = sorted(
+        name for name in installed if IDENTIFIER.fullmatch(name) and name not in refused
+    )
+    assert not missing, f"add {missing} to dependency_module_names in copier.yml"
 
 
 def test_tpl1_an_empty_project_name_gets_one_clear_message(copie: Any) -> None:
