@@ -34,6 +34,10 @@ def test_tpl1_names_are_derived_from_the_project_name(copie: Any) -> None:
         ({"project_name": "   "}, "must not be empty"),
         ({"project_name": "Acme", "project_slug": "Acme_Orders"}, "must be kebab-case"),
         ({"project_name": "Acme", "project_slug": "orders-"}, "must be kebab-case"),
+        # --defaults would derive the slug unseen, and mangle it: the name says so, and how.
+        ({"project_name": "3D Printing"}, "would drop its letters outside A-Z or start with"),
+        ({"project_name": "Équipe Données"}, "would drop its letters outside A-Z"),
+        ({"project_name": "Équipe Données"}, "give one with -d project_slug="),
         ({"project_name": "Acme", "package_name": "1acme"}, "lowercase Python identifier"),
         ({"project_name": "Acme", "package_name": "acme-orders"}, "lowercase Python identifier"),
         ({"project_name": "Acme", "package_name": "logging"}, "standard-library module"),
@@ -114,6 +118,18 @@ def test_tpl1_an_empty_project_name_gets_one_clear_message(copie: Any) -> None:
     assert "letter" not in message, message  # not a second rule's message run on
 
 
+@pytest.mark.parametrize(
+    ("name", "slug"), [("Équipe Données", "equipe-donnees"), ("Zoë Fish", "zo-fish")]
+)
+def test_tpl1_a_name_the_derivation_would_mangle_takes_a_given_slug(
+    copie: Any, name: str, slug: str
+) -> None:
+    """Given (or recorded by an earlier copy, as `copier update` replays it), any valid slug."""
+    result = copie.copy(extra_answers={"project_name": name, "project_slug": slug})
+    assert result.exit_code == 0, result.exception
+    assert result.answers["package_name"] == slug.replace("-", "_")
+
+
 def generate_quietly(destination: Path, answers: dict[str, Any]) -> Path:
     """Render the template (the working tree) without its tasks: files only."""
     run_copy(
@@ -133,6 +149,7 @@ def test_tpl1_free_text_answers_are_written_as_typed_in_every_format(tmp_path: P
         tmp_path / "project",
         {
             "project_name": AWKWARD_NAME,
+            "project_slug": "zoes-fish-chips",
             "description": AWKWARD_DESCRIPTION,
             "author_name": "Équipe & Co",
         },
