@@ -11,6 +11,7 @@ import answers_path
 import chassis_wheel
 import pytest
 import rename_setting
+import to_chassis
 import yaml
 
 HOOKS = Path(__file__).resolve().parents[1] / "hooks"
@@ -218,3 +219,13 @@ def test_tpl5_a_wanted_build_replaces_the_wheel(
     assert chassis_wheel.build_chassis_wheel(project, tmp_path / "clone" / "chassis")
     assert (project / WHEEL).read_text() == "new wheel"
     assert {path.name for path in (project / ".chassis").iterdir()} == {"SOURCE", Path(WHEEL).name}
+
+
+def test_tpl2_a_failed_render_says_which_release_and_shows_copiers_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-template-here"
+    with pytest.raises(SystemExit) as exited:
+        to_chassis.render(str(missing), "v0.3.9", {"project_name": "Probe"}, tmp_path / "old")
+    assert "could not render the template at v0.3.9" in str(exited.value.code)
+    assert "Local template must be a directory" in capsys.readouterr().err  # Copier's own
