@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parents[1]
@@ -63,15 +64,22 @@ def build_chassis_wheel(project: Path, chassis: Path = CHASSIS) -> bool:
         return False
     out = project / ".chassis"
     out.mkdir(exist_ok=True)
-    for old in out.glob("goldenpath_chassis-*.whl"):
-        old.unlink()
-    result = subprocess.run(
-        [uv, "build", "--wheel", "--quiet", "--out-dir", str(out), str(chassis)], check=False
-    )
-    if result.returncode != 0 or not (project / wheel).is_file():
-        _warn(f"could not build {wheel} from {chassis}; the service cannot sync until it exists.")
-        return False
-    (out / ".gitignore").unlink(missing_ok=True)  # uv build writes one; .gitignore has ours
+    # Built aside, and swapped in only when it is the wanted wheel: a failed build, or one of
+    # another version, leaves a wheel already there in place.
+    with tempfile.TemporaryDirectory(dir=out) as scratch:
+        result = subprocess.run(
+            [uv, "build", "--wheel", "--quiet", "--out-dir", scratch, str(chassis)], check=False
+        )
+        built = Path(scratch) / Path(wheel).name
+        if result.returncode != 0 or not built.is_file():
+            if (project / wheel).is_file():
+                _warn(f"could not build {wheel} from {chassis}; the one there is kept.")
+            else:
+                _warn(f"could not build {wheel} from {chassis}; the service cannot sync yet.")
+            return False
+        for old in out.glob("goldenpath_chassis-*.whl"):
+            old.unlink()
+        built.replace(project / wheel)
     clone = original_clone(project)
     if clone is not None:
         (out / "SOURCE").write_text(f"{clone}\n", encoding="utf-8")

@@ -413,6 +413,129 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
             assert pod["terminationGracePeriodSeconds"] > worker_grace
 
 
+# `kubectl apply -k . -l SELECTOR`, the selector quoted or not.
+SELECTED_APPLY = re.compile(r"^kubectl apply -k \. -l ('[^']+'|\S+)", re.MULTILINE)
+SELECTOR_REQUIREMENT = re.compile(
+    r"\s*(?P<key>[\w./-]+)\s*(?:(?P<op>==|!=|=)\s*(?P<value>[\w.-]*)"
+    r"|\s+(?P<set>in|notin)\s*\((?P<values>[^)]*)\))\s*(?:,|$)"
+)
+
+
+def selects(selector: str, labels: dict[str, str]) -> bool:
+    """Whether a label selector (`k=v`, `k!=v`, `k in (..)`, `k notin (..)`) selects `labels`:
+    as in Kubernetes, `!=` and `notin` also select objects without the key."""
+    requirements = list(SELECTOR_REQUIREMENT.finditer(selector))
+    assert "".join(match.group(0) for match in requirements) == selector, selector
+    for match in requirements:
+        value = labels.get(match["key"])
+        if match["op"] in ("=", "=="):
+            matched = value == match["value"]
+        elif match["op"] == "!=":
+            matched = value != match["value"]
+        else:
+            listed = {item.strip() for item in match["values"].split(",")}
+            matched = (value in listed) == (match["set"] == "in")
+        if not matched:
+            return False
+    return True
+
+
+def test_arch2_the_release_applies_the_migration_job_with_what_it_needs(
+    project: GeneratedProject, rendered: list[Rendered]
+) -> None:
+    """docs/deployment.md's release runs the Job ahead of the rollout with a label selector:
+    the objects it selects include everything the Job needs to start, and no API or worker."""
+    if project.answers["database"] != "postgresql":
+        pytest.skip("a SQLite service migrates in an init container: no Job")
+    docs = (project.path / "docs" / "deployment.md").read_text()
+    found = SELECTED_APPLY.findall(docs)
+    assert len(found) == 1, found
+    selector = found[0].strip("'")
+    for overlay in rendered:
+        chosen = {
+            (document["kind"], document["metadata"]["name"])
+            for document in overlay.documents
+            if selects(selector, document["metadata"].get("labels", {}))
+        }
+        job = overlay.one("Job")
+        pod = job["spec"]["template"]["spec"]
+        needed = {
+            ("Job", job["metadata"]["name"]),
+            ("Namespace", job["metadata"]["namespace"]),
+            ("ServiceAccount", pod["serviceAccountName"]),
+        }
+        for container in pod["containers"]:
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    needed.add(("ConfigMap", source["configMapRef"]["name"]))
+        assert ("ConfigMap", overlay.one("ConfigMap")["metadata"]["name"]) in needed
+        assert needed <= chosen, f"{overlay.overlay}: {selector} leaves out {needed - chosen}"
+        deployments = {name for kind, name in chosen if kind == "Deployment"}
+        assert not deployments, f"{overlay.overlay}: {selector} rolls out {deployments} early"
+
+
+DOCUMENTED_OBJECT = re.compile(r"`([A-Z][A-Za-z]+)` `([a-z0-9-]+)`")  # | `Job` `x-migrate` |
+# A row of the table: | `HorizontalPodAutoscaler` | ... |
+DOCUMENTED_KIND = re.compile(r"^\| `([A-Z][a-z]+(?:[A-Z][a-z]+)*)`", re.MULTILINE)
+COMMAND_OBJECT = re.compile(r"\b(job|deployment)/([a-z0-9-]+)")  # kubectl wait ... job/x
+# How the docs speak of a kind of object without naming one.
+KIND_PHRASES = {"HorizontalPodAutoscaler": ("HPA", "autoscaler owns"), "Job": ("migration Job",)}
+
+
+def test_arch2_the_docs_describe_only_objects_the_manifests_have(
+    project: GeneratedProject, rendered: list[Rendered]
+) -> None:
+    """A SQLite service has no autoscaler, migration Job or worker Deployment: its docs must not
+    describe them, nor tell anyone to wait for them."""
+    objects = {
+        (document["kind"], document["metadata"]["name"])
+        for overlay in rendered
+        for document in overlay.documents
+    }
+    kinds = {kind for kind, _ in objects}
+    problems = []
+    for page in ("README.md", "docs/deployment.md", "docs/database.md"):
+        text = (project.path / page).read_text()
+        for kind, name in DOCUMENTED_OBJECT.findall(text):
+            if (kind, name) not in objects:
+                problems.append(f"{page} describes {kind} {name}")
+        problems += [f"{page} describes a {kind}" for kind in DOCUMENTED_KIND.findall(text)
+                     if kind not in kinds]  # fmt: skip
+        for kind, name in COMMAND_OBJECT.findall(text):
+            if (kind.capitalize(), name) not in objects:
+                problems.append(f"{page} runs a command on {kind}/{name}")
+        for kind, phrases in KIND_PHRASES.items():
+            if kind not in kinds:
+                problems += [f"{page} says {phrase!r}" for phrase in phrases if phrase in text]
+    assert not problems, "\n".join(problems)
+
+
+CONNECTION_BUDGET = re.compile(
+    r"maximum of\s+(\d+)\s+API\s+replicas\s+and\s+(\d+)\s+workers,\s+(\d+) x (\d+) = (\d+)"
+)
+SOURCE_PATH = re.compile(r"\bsrc/[\w/]+\.py\b")
+
+
+def test_db1_the_docs_connection_budget_is_production_s(
+    project: GeneratedProject, rendered: list[Rendered]
+) -> None:
+    """docs/database.md sizes the pool for production's most replicas; the kustomization names
+    the settings file that exists."""
+    kustomization = (project.path / "deploy" / "k8s" / "base" / "kustomization.yaml").read_text()
+    for path in SOURCE_PATH.findall(kustomization):
+        assert (project.path / path).is_file(), f"base/kustomization.yaml names {path}"
+    if project.answers["database"] != "postgresql":
+        pytest.skip("a SQLite service runs one pod")
+    production = next(overlay for overlay in rendered if overlay.overlay == "production")
+    api = production.one("HorizontalPodAutoscaler")["spec"]["maxReplicas"]
+    workers = _deployment(production, "worker")["spec"]["replicas"]
+    found = CONNECTION_BUDGET.findall((project.path / "docs" / "database.md").read_text())
+    assert len(found) == 1, found
+    per_process = 10 + 5  # DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW, the defaults
+    expected = (api, workers, api + workers, per_process, (api + workers) * per_process)
+    assert tuple(map(int, found[0])) == expected
+
+
 def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secrets(
     synced_project: GeneratedProject, rendered: list[Rendered]
 ) -> None:

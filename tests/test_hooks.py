@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import answers_path
+import chassis_wheel
 import pytest
 import rename_setting
+import to_chassis
 import yaml
 
 HOOKS = Path(__file__).resolve().parents[1] / "hooks"
+SCRIPTS = HOOKS.parent / "template" / ".github" / "scripts"
 OLD, NEW = "HEALTH_TIMEOUT_SECONDS", "READINESS_TIMEOUT_SECONDS"
 
 
@@ -149,3 +152,80 @@ def test_tpl2_a_template_folder_without_git_is_its_own_source(
     lost = _service(tmp_path / "other", "./gone")
     assert answers_path.pin_template_path(lost, tmp_path / "gone") is None
     assert "is relative to where Copier ran" in capsys.readouterr().err
+
+
+# A stand-in for uv: `build` writes $FAKE_UV_BUILDS (a wheel's file name) into --out-dir, or
+# fails when it is empty; `lock` succeeds.
+FAKE_UV = """\
+import os, sys
+from pathlib import Path
+if sys.argv[1] == "build":
+    name = os.environ["FAKE_UV_BUILDS"]
+    if not name:
+        sys.exit("fake uv: the build failed")
+    out = Path(sys.argv[sys.argv.index("--out-dir") + 1])
+    (out / name).write_text("new wheel")
+"""
+WHEEL = ".chassis/goldenpath_chassis-0.4.0-py3-none-any.whl"
+
+
+def _service_with_a_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    fake = tmp_path / "fake-uv"
+    fake.write_text(f"#!{sys.executable}\n{FAKE_UV}")
+    fake.chmod(0o755)
+    monkeypatch.setenv("UV", str(fake))
+    clone = tmp_path / "clone"
+    (clone / "chassis").mkdir(parents=True)
+    (clone / "chassis" / "pyproject.toml").write_text("[project]\n")
+    project = tmp_path / "service"
+    (project / ".chassis").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        f'[tool.uv.sources]\ngoldenpath-chassis = {{ path = "{WHEEL}" }}\n'
+    )
+    (project / ".chassis" / "SOURCE").write_text(f"{clone}\n")
+    (project / WHEEL).write_text("working wheel")
+    return project
+
+
+@pytest.mark.parametrize("builds", ["", "goldenpath_chassis-0.5.0-py3-none-any.whl"])
+def test_tpl5_a_failed_or_other_version_build_keeps_the_working_wheel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builds: str
+) -> None:
+    project = _service_with_a_wheel(tmp_path, monkeypatch)
+    monkeypatch.setenv("FAKE_UV_BUILDS", builds)
+    refresh = subprocess.run(
+        [sys.executable, str(SCRIPTS / "chassis_source.py"), "refresh"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refresh.returncode == 2, refresh.stderr
+    assert "unchanged" in refresh.stderr
+    assert not chassis_wheel.build_chassis_wheel(project, tmp_path / "clone" / "chassis")
+    assert (project / WHEEL).read_text() == "working wheel"
+    assert {path.name for path in (project / ".chassis").iterdir()} == {"SOURCE", Path(WHEEL).name}
+
+
+def test_tpl5_a_wanted_build_replaces_the_wheel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _service_with_a_wheel(tmp_path, monkeypatch)
+    monkeypatch.setenv("FAKE_UV_BUILDS", Path(WHEEL).name)
+    refresh = subprocess.run(
+        [sys.executable, str(SCRIPTS / "chassis_source.py"), "refresh"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refresh.returncode == 0, refresh.stderr
+    assert (project / WHEEL).read_text() == "new wheel"
+    (project / WHEEL).write_text("working wheel")
+    assert chassis_wheel.build_chassis_wheel(project, tmp_path / "clone" / "chassis")
+    assert (project / WHEEL).read_text() == "new wheel"
+    assert {path.name for path in (project / ".chassis").iterdir()} == {"SOURCE", Path(WHEEL).name}
+
+
+def test_tpl2_a_failed_render_says_which_release_and_shows_copiers_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-template-here"
+    with pytest.raises(SystemExit) as exited:
+        to_chassis.render(str(missing), "v0.3.9", {"project_name": "Probe"}, tmp_path / "old")
+    assert "could not render the template at v0.3.9" in str(exited.value.code)
+    assert "Local template must be a directory" in capsys.readouterr().err  # Copier's own

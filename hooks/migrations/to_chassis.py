@@ -142,12 +142,19 @@ def render(template: str, ref: str, answers: dict[str, object], destination: Pat
     """The template at `ref` rendered with the service's answers, without its tasks."""
     data = destination.parent / f"{destination.name}-answers.yml"
     data.write_text(yaml.safe_dump({k: v for k, v in answers.items() if not k.startswith("_")}))
-    subprocess.run(
+    copied = subprocess.run(
         [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet",
          "--skip-tasks", "--vcs-ref", ref, "--data-file", str(data), template, str(destination)],
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
     )  # fmt: skip
+    if copied.returncode != 0:
+        print(copied.stderr, end="", file=sys.stderr)
+        raise SystemExit(
+            f"to_chassis: Copier could not render the template at {ref} (exit "
+            f"{copied.returncode}; its output is above); this migration changed nothing."
+        )
     return destination
 
 

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -69,18 +70,26 @@ def refresh() -> int:
         )
         return EXIT_USAGE
     uv = os.environ.get("UV") or shutil.which("uv") or "uv"
-    for old in WHEELS.glob("goldenpath_chassis-*.whl"):
-        old.unlink()
-    build = [uv, "build", "--wheel", "--quiet", "--out-dir", str(WHEELS), str(clone / "chassis")]
-    subprocess.run(build, check=True)  # noqa: S603 - uv, on the clone named in .chassis/SOURCE
-    if not Path(wheel).is_file():
-        built = ", ".join(p.name for p in WHEELS.glob("*.whl")) or "nothing"
-        print(
-            f"chassis_source: built {built}, but pyproject.toml wants {wheel}; "
-            "run `copier update`.",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    # Built aside, and swapped in only when it is the wheel pyproject.toml wants: a failed
+    # build, or one of another version, leaves the working wheel in place.
+    with tempfile.TemporaryDirectory(dir=WHEELS) as scratch:
+        build = [uv, "build", "--wheel", "--quiet", "--out-dir", scratch, str(clone / "chassis")]
+        # uv, on the clone named in .chassis/SOURCE.
+        if subprocess.run(build, check=False).returncode != 0:  # noqa: S603
+            print(f"chassis_source: the build failed; {wheel} is unchanged.", file=sys.stderr)
+            return EXIT_USAGE
+        built = Path(scratch) / Path(wheel).name
+        if not built.is_file():
+            names = ", ".join(p.name for p in Path(scratch).glob("*.whl")) or "nothing"
+            print(
+                f"chassis_source: built {names}, but pyproject.toml wants {wheel}, which is "
+                "unchanged; run `copier update`.",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        for old in WHEELS.glob("goldenpath_chassis-*.whl"):
+            old.unlink()
+        built.replace(wheel)
     relock = [uv, "lock", "--quiet", "--upgrade-package", "goldenpath-chassis"]
     subprocess.run(relock, check=True)  # noqa: S603 - uv, in this service
     print(f"chassis_source: rebuilt {wheel} from {clone} and re-locked.")

@@ -1,15 +1,17 @@
 """TEST-2: a short run of the load scenario against the service as a real process, judged by
-tests/load/thresholds.toml, through the same command a developer or CI runs."""
+tests/load/smoke_thresholds.toml, through the same command a developer or CI runs."""
 
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 from goldenpath_chassis import Service
 from goldenpath_chassis.testing.databases import empty_database
 from goldenpath_chassis.testing.figures import Figures
+from goldenpath_chassis.testing.processes import free_port
 
 from tests.load import run
 from tests.load.report import AGGREGATE, RequestStats
@@ -59,3 +61,25 @@ def test_test2_load_smoke_stays_within_the_thresholds(
         assert stats.get(name, {}).get("requests", 0) > 0, f"the scenario never sent {name}"
     assert exit_code == run.EXIT_PASSED, (report["violations"], report["failures"])
     assert aggregate.failures == 0, report["failures"]
+
+
+def test_test2_a_port_taken_before_the_service_binds_it_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch, service: Service, database_url: str, redis_url: str
+) -> None:
+    """free_port() closes the port it found; another process may bind it before the service
+    does. The run starts the service again on another port instead of failing."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        taken_port: int = taken.getsockname()[1]
+        ports = iter([taken_port])
+        monkeypatch.setattr(run, "free_port", lambda: next(ports, 0) or free_port())
+        options = run.LoadOptions(
+            users=1, duration="1s", database_url=database_url, redis_url=redis_url
+        )
+        try:
+            result = run.run_load(options)
+        finally:
+            empty_database(service, database_url)
+    assert not result.host.endswith(f":{taken_port}")
+    assert result.aggregate.requests > 0

@@ -16,7 +16,13 @@ from tests.load.report import (
     load_thresholds,
     read_stats,
 )
-from tests.load.run import THRESHOLDS, duration_seconds, locust_environment
+from tests.load.run import (
+    EXIT_RUN_FAILED,
+    THRESHOLDS,
+    duration_seconds,
+    locust_environment,
+    main,
+)
 
 pytestmark = pytest.mark.load
 
@@ -98,6 +104,30 @@ def test_test2_durations_use_locusts_notation(text: str, seconds: int) -> None:
 def test_test2_a_bad_duration_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         duration_seconds(text)
+
+
+@pytest.mark.parametrize("text", ["0", "0s", "0m", "0h0m0s"])
+def test_test2_a_zero_duration_is_refused(text: str) -> None:
+    # Locust would take a run time of 0 as "no limit".
+    with pytest.raises(ValueError, match="at least 1s"):
+        duration_seconds(text)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--duration", "0"], "at least 1s"),
+        (["--users", "0"], "at least 1 user"),
+        (["--users", "-3"], "at least 1 user"),
+    ],
+)
+def test_test2_a_run_that_would_measure_nothing_is_refused_before_it_starts(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        raise SystemExit(main(argv))
+    assert exited.value.code == EXIT_RUN_FAILED
+    assert message in capsys.readouterr().err
 
 
 def test_test2_locust_runs_untraced_with_the_runs_headers() -> None:
