@@ -5,12 +5,16 @@ temporary directory on a free loopback port and can be stopped and started again
 data and port, which is how the reliability tests take a dependency away and bring it back.
 
 PostgreSQL refuses to run as root, so under root (CI containers) it runs as the `postgres` user.
+
+The standard library only: the template's own tests load this file into an environment without
+the chassis's dependencies (tests/support/servers.py).
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,8 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import redis
 
 POSTGRES_HINTS = (
     "install the PostgreSQL server binaries (Debian/Ubuntu: `apt-get install postgresql`, "
@@ -71,6 +73,27 @@ def _wait_for_own_server(
             state = "did not answer" if process.returncode is None else "exited"
             raise RuntimeError(f"{name} {state}; its log:\n{_tail(log)}")
         time.sleep(0.05)
+
+
+def _read_bulk_string(connection: socket.socket) -> bytes:
+    """One RESP bulk string (`$<length>\\r\\n<bytes>\\r\\n`), the answer to INFO."""
+    received = b""
+    while b"\r\n" not in received:
+        received += _receive(connection)
+    header, _, body = received.partition(b"\r\n")
+    if not header.startswith(b"$"):
+        raise ValueError(f"not a bulk string: {header[:80]!r}")
+    length = int(header[1:])
+    while len(body) < length:
+        body += _receive(connection)
+    return body[:length]
+
+
+def _receive(connection: socket.socket) -> bytes:
+    chunk = connection.recv(65536)
+    if not chunk:
+        raise ValueError("the connection closed before the answer ended")
+    return chunk
 
 
 def _tail(log: Path) -> str:
@@ -240,16 +263,16 @@ class RedisServer:
             raise
 
     def _process_id(self) -> int | None:
-        """The pid of the Redis answering on the port, if one does."""
-        client = redis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5
-        )
+        """The pid of the Redis answering on the port, if one does. Asked over a plain socket:
+        this module serves the template's own tests too, whose environment has no redis-py."""
         try:
-            return int(client.info("server")["process_id"])
-        except redis.RedisError:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as connection:
+                connection.sendall(b"INFO server\r\n")
+                answer = _read_bulk_string(connection)
+        except (OSError, ValueError):
             return None
-        finally:
-            client.close()
+        found = re.search(rb"^process_id:(\d+)\r?$", answer, re.MULTILINE)
+        return int(found[1]) if found else None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
