@@ -99,6 +99,11 @@ class ServiceProcess:
         )
 
 
+class PortInUseError(RuntimeError):
+    """Something already listens on the port a service was to start on (free_port() found it
+    free, and another process took it since): start again on another port."""
+
+
 def start_service(
     command: Sequence[str],
     *,
@@ -127,7 +132,7 @@ def start_service(
     }
     if _listening(port):
         # Whoever it is would answer the wait below in the service's place.
-        raise RuntimeError(f"something already listens on 127.0.0.1:{port}; pick another port")
+        raise PortInUseError(f"something already listens on 127.0.0.1:{port}; pick another port")
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, *command], env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd
