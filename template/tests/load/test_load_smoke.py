@@ -4,14 +4,12 @@ tests/load/smoke_thresholds.toml, through the same command a developer or CI run
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 from goldenpath_chassis import Service
 from goldenpath_chassis.testing.databases import empty_database
 from goldenpath_chassis.testing.figures import Figures
-from goldenpath_chassis.testing.processes import free_port
 
 from tests.load import run
 from tests.load.report import AGGREGATE, RequestStats
@@ -61,29 +59,3 @@ def test_test2_load_smoke_stays_within_the_thresholds(
         assert stats.get(name, {}).get("requests", 0) > 0, f"the scenario never sent {name}"
     assert exit_code == run.EXIT_PASSED, (report["violations"], report["failures"])
     assert aggregate.failures == 0, report["failures"]
-
-
-def test_test2_a_port_taken_before_the_service_binds_it_is_tried_again(
-    monkeypatch: pytest.MonkeyPatch, service: Service, database_url: str, redis_url: str
-) -> None:
-    """free_port() closes the port it found; another process may bind it before the service
-    does. The run starts the service again on another port instead of failing, whether the
-    port was taken before the start (a listener: refused up front) or between the start's
-    check and the service's bind (bound, not listening: the service exits at start)."""
-    with socket.socket() as listening, socket.socket() as bound:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen()
-        bound.bind(("127.0.0.1", 0))
-        taken = [listening.getsockname()[1], bound.getsockname()[1]]
-        ports = iter(taken)
-        monkeypatch.setattr(run, "free_port", lambda: next(ports, 0) or free_port())
-        options = run.LoadOptions(
-            users=1, duration="1s", database_url=database_url, redis_url=redis_url
-        )
-        try:
-            result = run.run_load(options)
-        finally:
-            empty_database(service, database_url)
-    assert next(ports, None) is None, "not every taken port was tried"
-    assert int(result.host.rpartition(":")[2]) not in taken
-    assert result.aggregate.requests > 0
