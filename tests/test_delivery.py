@@ -388,7 +388,11 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
         assert settings["HOST"] == "0.0.0.0"  # noqa: S104 - inside the pod
         assert overlay.one("Service")["spec"]["ports"][0]["targetPort"] == "http"
         assert overlay.one("PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
-        assert overlay.one("NetworkPolicy")["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        policy = overlay.one("NetworkPolicy")["spec"]
+        assert policy["policyTypes"] == ["Ingress", "Egress"]
+        egress_ports = {port["port"] for rule in policy["egress"] for port in rule.get("ports", [])}
+        # Out to PostgreSQL only where the service has a PostgreSQL to reach.
+        assert (5432 in egress_ports) == (project.answers["database"] == "postgresql")
         assert (
             overlay.one("Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
             == "restricted"

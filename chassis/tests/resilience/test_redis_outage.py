@@ -113,7 +113,8 @@ async def test_perf1_a_stopped_redis_is_bypassed_reported_and_recovered(
         assert await resource.get_or_load("k", load) == "from the source"
     assert loads == 11
     assert time.monotonic() - started < 3  # no read waits on the dead Redis for long
-    assert redis_breaker(app) == "open"
+    # Opened: half-open once its short reset passes, which a slow machine may reach by now.
+    assert redis_breaker(app) in {"open", "half-open"}
 
     ready = await client.get("/health/ready")
     assert ready.status_code == 200  # Redis is not critical: degraded, still in rotation
