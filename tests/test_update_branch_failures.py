@@ -9,13 +9,12 @@ its commit, with a clean tree, and the error is one line.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from goldenpath.cli import main
-from tests.support.releases import GIT_IDENTITY
+from tests.support.releases import GIT_IDENTITY, copy_committed
 
 COPIER_YML = "name:\n  type: str\n  default: service\n_subdirectory: template\n"
 ANSWERS = "{{ _copier_conf.answers_file }}.jinja"
@@ -44,18 +43,7 @@ def service(tmp_path: Path) -> Path:
     (template / "template" / ANSWERS).write_text("{{ _copier_answers|to_nice_yaml }}")
     release(template, "v0.1.0", "# {{ name }}\n")
     release(template, "v0.2.0", "# {{ name }}\n\nNow with a changelog.\n")
-    service = tmp_path / "orders"
-    subprocess.run(
-        [
-            sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet",
-            "--vcs-ref=v0.1.0", "--data=name=orders", str(template), str(service),
-        ],
-        check=True,
-    )  # fmt: skip
-    git(service, "init", "--quiet", "--initial-branch=main")
-    git(service, "add", "--all")
-    git(service, "commit", "--quiet", "-m", "generated")
-    return service
+    return copy_committed(template, tmp_path / "orders", ref="v0.1.0", data=["name=orders"])
 
 
 def state(service: Path) -> tuple[str, str, str, str]:

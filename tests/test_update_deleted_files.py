@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from goldenpath.deleted_files import DeletedFile, RenderError, render
 from goldenpath.fleet import inspect_service, update_text
 from goldenpath.report import DELETED_DIFF_LINES, pull_request_body, release_change, report_text
 from goldenpath.update import Templates, prepare_branch, try_update
-from tests.support.releases import GIT_IDENTITY
+from tests.support.releases import GIT_IDENTITY, copy_committed
 
 COPIER_YML = """\
 name:
@@ -89,16 +88,7 @@ def template(tmp_path: Path) -> Path:
 
 
 def generate(template: Path, destination: Path, *, deleted: tuple[str, ...]) -> Path:
-    subprocess.run(
-        [
-            sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet",
-            "--vcs-ref=v0.1.0", "--data=name=orders", str(template), str(destination),
-        ],
-        check=True,
-    )  # fmt: skip
-    git(destination, "init", "--quiet", "--initial-branch=main")
-    git(destination, "add", "--all")
-    git(destination, "commit", "--quiet", "-m", "generated")
+    copy_committed(template, destination, ref="v0.1.0", data=["name=orders"])
     if deleted:
         git(destination, "rm", "--quiet", *deleted)
         git(destination, "commit", "--quiet", "-m", "not ours")

@@ -33,6 +33,23 @@ def git(repository: Path, *args: str) -> str:
     return run(["git", *args], cwd=repository, env=GIT_IDENTITY).stdout
 
 
+def copy_committed(template: Path, destination: Path, *, ref: str, data: Sequence[str]) -> Path:
+    """`copier copy` of the template at `ref` (`--data` items), made a git repository with one
+    commit, as a team starts a service."""
+    run(
+        [
+            sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet",
+            f"--vcs-ref={ref}", *(f"--data={item}" for item in data), str(template),
+            str(destination),
+        ],
+        cwd=template,
+    )  # fmt: skip
+    git(destination, "init", "--quiet", "--initial-branch=main")
+    git(destination, "add", "--all")
+    git(destination, "commit", "--quiet", "-m", "generated")
+    return destination
+
+
 def working_tree_version() -> Version:
     """The release the working tree is: the newest in CHANGELOG.md or in `_migrations`."""
     changelog = (REPOSITORY / "CHANGELOG.md").read_text()
