@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,15 @@ def service(clone: Path) -> Path:
     generated = generate_as_the_readme_says(clone)
     commit_all(generated, "generated from a clone without tags")
     return generated
+
+
+@pytest.fixture
+def clone_to_change(clone: Path) -> Iterator[Path]:
+    """The module's clone, for a test that commits to it, put back afterwards: the other
+    tests see the clone the service was generated from, whatever order they run in."""
+    head = git(clone, "rev-parse", "HEAD").strip()
+    yield clone
+    git(clone, "reset", "--quiet", "--hard", head)
 
 
 @pytest.fixture
@@ -93,25 +103,25 @@ def test_tpl2_the_readme_path_works_on_a_clone_without_tags(clone: Path, service
 
 
 def test_tpl2_an_untagged_template_updates_commit_by_commit(
-    clone: Path,
+    clone_to_change: Path,
     service: Path,
     tmp_path: Path,
     environment: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    before = described(clone)
-    readme_template = clone / "template" / "README.md.jinja"
+    before = described(clone_to_change)
+    readme_template = clone_to_change / "template" / "README.md.jinja"
     text = readme_template.read_text()
     readme_template.write_text(
         text.replace("{{ description }}\n", "{{ description }} Owned by the platform.\n", 1)
     )
-    commit_all(clone, "README: who owns the service")
-    changelog = clone / "CHANGELOG.md"
+    commit_all(clone_to_change, "README: who owns the service")
+    changelog = clone_to_change / "CHANGELOG.md"
     changelog.write_text(
         changelog.read_text().replace("## [Unreleased]\n", f"## [Unreleased]\n\n- {NOTE}\n", 1)
     )
-    commit_all(clone, "CHANGELOG: the README's owner")
-    newest = described(clone)
+    commit_all(clone_to_change, "CHANGELOG: the README's owner")
+    newest = described(clone_to_change)
 
     checked = bash(readme(service, "goldenpath update-check ."), service)
     assert checked.returncode == 0, checked.stderr
@@ -135,7 +145,7 @@ def test_tpl2_an_untagged_template_updates_commit_by_commit(
     code = main(["update-branch", str(copy), "--gates=none", f"--pr-body={body}"])
     assert code == 0, capsys.readouterr()
     assert answers(copy)["_commit"] == newest
-    assert answers(copy)["_src_path"] == str(clone)
+    assert answers(copy)["_src_path"] == str(clone_to_change)
     assert "Owned by the platform." in (copy / "README.md").read_text()
     assert not leftovers(copy), leftovers(copy)
     description = body.read_text()
