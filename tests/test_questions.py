@@ -46,6 +46,8 @@ def test_tpl1_names_are_derived_from_the_project_name(copie: Any) -> None:
         ({"project_name": "Acme", "package_name": "fastapi"}, "service's dependencies"),
         ({"project_name": "Acme", "package_name": "starlette"}, "service's dependencies"),
         ({"project_name": "Acme", "package_name": "tests"}, "generated tests' package"),
+        # A name whose derived package is refused says how to give one, as --defaults asks none.
+        ({"project_name": "Code"}, "-d package_name="),
         ({"project_name": "Acme", "author_email": "not-an-address"}, "not an e-mail address"),
         ({"project_name": "Acme", "repository_owner": "-bad-"}, "not a valid GitHub"),
         ({"project_name": "Acme", "database": "mysql"}, "mysql"),
