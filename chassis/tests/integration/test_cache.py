@@ -327,3 +327,25 @@ async def test_perf1_the_in_memory_fallback_is_bounded() -> None:
     loads = source.loads
     await things.get_or_load("e", source.loader("e"))  # the most recent entries stay
     assert source.loads == loads
+
+
+async def test_perf1_a_load_racing_the_in_memory_generations_reset_is_not_served_again() -> None:
+    """The fallback forgets its generations when they overflow its bound: a group invalidated
+    then must not come back to the generation a racing load read, or the load's old page would
+    be found again under it."""
+    backend = MemoryBackend(max_entries=1)
+    source = Source()
+    source.values["ann/first"] = "old"
+    source.gate = asyncio.Event()
+    pages = resource(backend)
+    reader = asyncio.create_task(
+        pages.get_or_load("first", source.loader("ann/first"), group="ann")
+    )
+    await source.loading.wait()
+    source.values["ann/first"] = "new"
+    await pages.invalidate("something-else")
+    await pages.invalidate_group("ann")  # the second generation overflows the bound of one
+    source.gate.set()
+    assert await reader == "old"
+    source.gate = None
+    assert await pages.get_or_load("first", source.loader("ann/first"), group="ann") == "new"

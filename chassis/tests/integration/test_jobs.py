@@ -162,6 +162,40 @@ async def test_arch3_a_job_whose_worker_died_is_retried_after_its_lease(app: Fas
     assert await jobs_in(database) == []
 
 
+async def test_arch3_a_worker_failing_after_its_lease_ran_out_leaves_the_new_claim_alone(
+    app: FastAPI,
+) -> None:
+    """Its lease ran out mid-job and another worker claimed the job again: its failure must not
+    requeue the job under that worker, or a third worker would run it at the same time."""
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        queue.enqueue(session, "slow", {}, max_attempts=5)
+        await session.commit()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_then_failing(_: Any, __: dict[str, Any]) -> None:
+        started.set()
+        await release.wait()
+        raise ConnectionResetError("the webhook hung up")
+
+    first = asyncio.create_task(Worker(database, {"slow": slow_then_failing}).run_once())
+    await asyncio.wait_for(started.wait(), 10)
+    async with database.sessionmaker() as session:
+        await session.execute(
+            update(Job).values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+        (second,) = await queue.claim(session, limit=1, lease=timedelta(seconds=60))
+    assert second.attempts == 2
+    release.set()
+    assert await first == 1
+    (job,) = await jobs_in(database)
+    assert (job.status, job.attempts, job.locked_until) == ("running", 2, second.locked_until)
+    await make_due(database)
+    async with database.sessionmaker() as session:
+        assert await queue.claim(session, limit=1, lease=timedelta(seconds=60)) == []
+
+
 async def test_arch3_a_job_abandoned_on_its_last_attempt_is_failed_and_blocks_nothing(
     app: FastAPI,
 ) -> None:

@@ -203,6 +203,9 @@ class MemoryBackend:
         # Generations of invalidated keys: never reused, so an old entry is never found again.
         self._generations: dict[str, bytes] = {}
         self._invalidations = itertools.count(1)
+        # The generation of a key never invalidated, or forgotten: a new one each time they are
+        # forgotten, so a load that read the old one stores where no reader looks any more.
+        self._unknown_generation = b""
 
     async def read(self, entry: Entry) -> tuple[bytes | None, bytes]:
         key = entry_key(entry)
@@ -227,7 +230,7 @@ class MemoryBackend:
             self._entries.popitem(last=False)
 
     async def generation(self, entry: Entry) -> bytes:
-        return self._generations.get(entry_key(entry), b"")
+        return self._generations.get(entry_key(entry), self._unknown_generation)
 
     async def invalidate(self, entries: Sequence[Entry]) -> Sequence[Entry]:
         # One process runs one version: no other namespace of a resource to reach.
@@ -236,13 +239,16 @@ class MemoryBackend:
             self._generations[key] = str(next(self._invalidations)).encode()
         if len(self._generations) > self._max_entries:
             # Forgetting a generation could find entries of an older one: forget those too.
-            self._entries.clear()
-            self._generations.clear()
+            self._forget_all()
         return ()
 
     async def clear(self) -> None:
+        self._forget_all()
+
+    def _forget_all(self) -> None:
         self._entries.clear()
         self._generations.clear()
+        self._unknown_generation = f"reset-{next(self._invalidations)}".encode()
 
     def __len__(self) -> int:
         return len(self._entries)

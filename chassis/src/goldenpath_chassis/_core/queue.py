@@ -142,11 +142,16 @@ async def complete(session: AsyncSession, job_id: uuid.UUID) -> None:
 
 
 async def record_failure(
-    session: AsyncSession, job_id: uuid.UUID, error: BaseException
+    session: AsyncSession, job_id: uuid.UUID, error: BaseException, *, attempt: int
 ) -> Job | None:
-    """Schedule a retry with backoff, or give up after the last attempt. Commits."""
-    job = await session.get(Job, job_id)
-    if job is None:
+    """Schedule a retry with backoff, or give up after the last attempt. Commits.
+
+    Only for the claim that made `attempt`: a worker whose lease ran out mid-job may fail after
+    another worker claimed the job again, and must not requeue (or fail) the job under it, which
+    would let a third worker run it at the same time. Returns None when the claim is not its."""
+    job = await session.get(Job, job_id, with_for_update=True)
+    if job is None or job.status != RUNNING or job.attempts != attempt:
+        await session.rollback()
         return None
     job.last_error = f"{type(error).__name__}: {error}"[:2000]
     job.locked_until = None

@@ -103,9 +103,11 @@ class Worker:
     async def _run_job(self, job: queue.Job) -> None:
         # One span per job, continuing the trace of the request that enqueued it.
         with job_span(self._tracer, job.kind, str(job.id), job.trace_context):
-            await self._run_job_traced(job.id, job.kind, job.payload)
+            await self._run_job_traced(job.id, job.kind, job.payload, job.attempts)
 
-    async def _run_job_traced(self, job_id: Any, kind: str, payload: dict[str, Any]) -> None:
+    async def _run_job_traced(
+        self, job_id: Any, kind: str, payload: dict[str, Any], attempt: int
+    ) -> None:
         log = _log.bind(job_id=str(job_id), job_kind=kind)
         try:
             handler = self._handlers.get(kind)
@@ -123,7 +125,7 @@ class Worker:
             raise
         except Exception as error:
             async with self._database.sessionmaker() as session:
-                job = await queue.record_failure(session, job_id, error)
+                job = await queue.record_failure(session, job_id, error, attempt=attempt)
             final = job is not None and job.status == queue.FAILED
             log.warning(
                 "job_failed", error=type(error).__name__, attempts=job and job.attempts, final=final
