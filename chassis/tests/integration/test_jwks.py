@@ -140,3 +140,26 @@ async def test_sec3_an_unreachable_jwks_url_without_keys_raises_unavailable() ->
         keys = JwksKeySource("http://127.0.0.1:9/jwks.json", client=http, timeout_seconds=0.5)
         with pytest.raises(KeySetUnavailableError):
             await keys.resolve("any", "EdDSA")
+
+
+async def test_sec3_a_cached_token_is_refused_once_its_key_is_withdrawn(
+    jwks: JwksEndpoint, idp_key: SigningKey
+) -> None:
+    clock = FakeClock()
+    async with httpx.AsyncClient() as http:
+        keys = JwksKeySource(
+            jwks.url, client=http, cache_seconds=60, min_refresh_seconds=30, clock=clock
+        )
+        verifier = JwtVerifier(keys, issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
+        token = mint(idp_key)
+        assert (await verifier.verify(token)).subject == "developer"
+        assert (await verifier.verify(token)).subject == "developer"  # from the cache
+        assert jwks.fetches == 1
+
+        # The identity provider withdraws the key (compromised): its tokens must end at the
+        # next refresh, not at their `exp`, even the ones already verified and cached.
+        jwks.publish(generate_signing_key(kid="idp-key-2").public_jwk)
+        clock.now += 61
+        with pytest.raises(TokenRejectedError, match="unknown key id"):
+            await verifier.verify(token)
+        assert jwks.fetches == 2

@@ -233,3 +233,24 @@ async def test_sec4_limits_come_back_when_redis_does(
             assert 429 in back, back
     finally:
         server.destroy()
+
+
+@pytest.mark.usefixtures("fresh_counters")
+async def test_sec4_ipv4_clients_of_a_dual_stack_listener_each_have_their_own_budget(
+    configure: Configure, redis_url: str, tokens: TokenFactory
+) -> None:
+    """A server listening on "::" sees IPv4 peers as IPv4-mapped IPv6 addresses; counted per
+    /64, they would all share one budget (`::/64`), which one client could spend for all."""
+    headers = tokens.headers("widgets:read")
+    app = configure(redis_url=redis_url, rate_limit_per_ip="2/minute")
+
+    def client_from(peer: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(peer, 4711))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    async with asgi_client(app, lifespan=True), client_from("::ffff:198.51.100.1") as first:
+        for _ in range(2):
+            assert (await first.get("/v1/widgets", headers=headers)).status_code == 200
+        assert_limited(await first.get("/v1/widgets", headers=headers), 2)
+        async with client_from("::ffff:198.51.100.2") as second:
+            assert (await second.get("/v1/widgets", headers=headers)).status_code == 200

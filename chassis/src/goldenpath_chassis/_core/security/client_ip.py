@@ -85,6 +85,10 @@ class ClientIpResolver:
     def __call__(self, scope: Scope) -> str:
         client = scope.get("client")
         peer = client[0] if client else "unknown"
+        if peer[:7].lower() == "::ffff:":
+            # An IPv4 client of a dual-stack listener ("::"): its IPv4 address, as in headers,
+            # or every IPv4 client shares one /64 budget and IPv4 proxies are not recognised.
+            peer = parse_ip(peer) or peer
         if not self._networks or not self.is_trusted(peer):
             return peer
         values = [

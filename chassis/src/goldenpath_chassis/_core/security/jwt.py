@@ -16,7 +16,9 @@ unknown `kid`, at most once per `min_refresh_seconds` whatever the traffic, so j
 cannot turn the service into a load generator against the identity provider.
 
 Verification costs a signature check (tens of microseconds); a bounded cache of verified tokens
-makes a token's second and later uses a dictionary lookup plus an expiry check.
+makes a token's second and later uses a dictionary lookup plus an expiry check, and a key
+lookup: a cached token holds only while the key that verified it is still the key set's (a key
+the identity provider withdrew ends its tokens at the next refresh, not at their `exp`).
 """
 
 from __future__ import annotations
@@ -267,16 +269,26 @@ class JwtVerifier:
         self._cache_size = cache_size
         self._clock = clock
         self._tenant_claim = tenant_claim
-        self._verified: dict[str, VerifiedToken] = {}
+        # Each verified token with the header it named and the key that verified it.
+        self._verified: dict[str, tuple[VerifiedToken, str | None, str, jwt.PyJWK]] = {}
         self._jwt = jwt.PyJWT(options={"require": list(REQUIRED_CLAIMS)})
 
     async def verify(self, token: str) -> VerifiedToken:
         """Return the token's subject and scopes, or raise `TokenRejectedError`."""
         cached = self._verified.get(token)
         if cached is not None:
-            if cached.expires_at + self._leeway > self._clock():
-                return cached
-            del self._verified[token]
+            verified, cached_kid, cached_algorithm, verified_by = cached
+            current: jwt.PyJWK | None = None
+            try:
+                if verified.expires_at + self._leeway > self._clock():
+                    # The key source refreshes on its schedule here too; after a refresh the
+                    # key is another object (or gone), and the token is verified again.
+                    current = await self._keys.resolve(cached_kid, cached_algorithm)
+            finally:
+                if current is not verified_by:
+                    self._verified.pop(token, None)
+            if current is verified_by:
+                return verified
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenRejectedError("malformed token")
         try:
@@ -299,7 +311,7 @@ class JwtVerifier:
         verified = VerifiedToken(
             subject, _scopes_of(claims), float(claims["exp"]), claims, self._tenant_of(claims)
         )
-        self._remember(token, verified)
+        self._remember(token, (verified, kid, algorithm, key))
         return verified
 
     def _tenant_of(self, claims: dict[str, Any]) -> str | None:
@@ -335,8 +347,10 @@ class JwtVerifier:
             raise TokenRejectedError("exp is not a number")
         return claims
 
-    def _remember(self, token: str, verified: VerifiedToken) -> None:
+    def _remember(
+        self, token: str, entry: tuple[VerifiedToken, str | None, str, jwt.PyJWK]
+    ) -> None:
         if len(self._verified) >= self._cache_size:
             # Oldest first: dictionaries keep insertion order.
             del self._verified[next(iter(self._verified))]
-        self._verified[token] = verified
+        self._verified[token] = entry
