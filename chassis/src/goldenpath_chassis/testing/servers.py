@@ -46,13 +46,18 @@ def free_port() -> int:
         return port
 
 
+def port_listening(port: int, *, timeout: float = 1.0) -> bool:
+    """Whether something accepts connections on the loopback port."""
+    with socket.socket() as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _wait_for_port(port: int, *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if port_listening(port, timeout=0.2):
+            return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
