@@ -309,19 +309,10 @@ class UpdateReport:
 
 
 def up_to_date_json(plan: UpdatePlan, now: datetime) -> dict[str, object]:
-    """`UpdateReport.to_json`'s keys for a plan with nothing to apply: nothing changes, no
-    person is needed, no gate ran."""
-    return {
-        **plan.to_json(now),
-        "changes": [],
-        "conflicts": [],
-        "deleted_files_changed": [],
-        "deleted_files_unchecked": None,
-        "migrations": [],
-        "changelog": [],
-        "gates": [],
-        "ready": True,
-    }
+    """`UpdateReport.to_json` for a plan with nothing to apply: nothing changes, no person is
+    needed, no gate ran."""
+    nothing = AppliedUpdate(log="", conflicts=(), changes=())
+    return UpdateReport(plan, nothing, changelog=(), migrations=()).to_json(now)
 
 
 def describe_release(
