@@ -51,7 +51,7 @@ class ServiceStatus:
 
     def to_json(self, now: datetime) -> dict[str, object]:
         plan: dict[str, object] = (
-            self.plan.to_json(now) if self.plan else unknown_plan(self.service)
+            self.plan.to_json(now) if self.plan else UpdatePlan.unknown_json(self.service)
         )
         return {
             "repository": str(self.repository),
@@ -65,24 +65,6 @@ class ServiceStatus:
             "update_reused": self.reused,
             "error": self.error,
         }
-
-
-def unknown_plan(service: str) -> dict[str, object]:
-    """`UpdatePlan.to_json`'s keys for a service whose release could not be read."""
-    return {
-        "service": service,
-        "template": None,
-        "untagged": None,
-        "version": None,
-        "version_date": None,
-        "newest": None,
-        "newest_date": None,
-        "releases_behind": None,
-        "commits_behind": None,
-        "days_behind": None,
-        "missing_releases": [],
-        "target": None,
-    }
 
 
 def inspect_service(

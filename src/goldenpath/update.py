@@ -123,6 +123,25 @@ class UpdatePlan:
             "target": self.target.tag,
         }
 
+    @staticmethod
+    def unknown_json(service: str) -> dict[str, object]:
+        """`to_json`'s keys for a service whose plan could not be made (its release could not
+        be read): unknowns null. Kept beside `to_json`: a key added there is added here."""
+        return {
+            "service": service,
+            "template": None,
+            "untagged": None,
+            "version": None,
+            "version_date": None,
+            "newest": None,
+            "newest_date": None,
+            "releases_behind": None,
+            "commits_behind": None,
+            "days_behind": None,
+            "missing_releases": [],
+            "target": None,
+        }
+
 
 def plan_update(project: Path, templates: Templates, *, to: str | None = None) -> UpdatePlan:
     recorded = read_recorded_template(project)
