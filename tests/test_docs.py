@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.commands import REPOSITORY, run
+from tests.support.projects import GeneratedProject
 
 DOCS = REPOSITORY / "docs"
 STANDARDS = DOCS / "standards"
@@ -117,6 +118,41 @@ def test_tpl4_what_the_service_lists_as_shipped_is_documented_as_shipped() -> No
         f"{not_documented} are listed in the generated docs/standards.md: fill in their sections "
         "in docs/standards/ and mark them 'ships' in docs/standards/index.md"
     )
+
+
+# A path in the service's standards table: `file`, a folder, or `file::test_name*`.
+CODE_SPAN = re.compile(r"`([^`\s]+/[^`\s]*)`")
+
+
+def test_tpl4_the_services_standards_table_names_files_and_tests_that_exist(
+    project: GeneratedProject,
+) -> None:
+    """Every file, folder and test the generated docs/standards.md points to is there: in the
+    service, in this repository (the chassis's and the template's tests), or in the chassis's
+    package (`goldenpath_chassis/...`, `_core/...`); a test named with `::` is defined there."""
+    chassis = REPOSITORY / "chassis" / "src"
+    roots = (
+        project.path,
+        project.path / "src" / project.package,
+        REPOSITORY,
+        chassis,
+        chassis / "goldenpath_chassis",
+    )
+    text = (project.path / "docs" / "standards.md").read_text()
+    problems = []
+    for reference in CODE_SPAN.findall(text):
+        path, _, test = reference.partition("::")
+        if path.startswith("http") or "..." in path or "<" in path:
+            continue  # a link, or a placeholder for the team's own code
+        found = [root / path for root in roots if (root / path).exists()]
+        if not found:
+            problems.append(f"{reference}: no such file or folder")
+        elif test and not any(
+            f.is_file() and re.search(rf"def {re.escape(test.rstrip('*'))}", f.read_text())
+            for f in found
+        ):
+            problems.append(f"{reference}: no such test")
+    assert not problems, problems
 
 
 def first_shell_block(path: Path) -> str:
