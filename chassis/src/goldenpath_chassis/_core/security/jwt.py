@@ -27,7 +27,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 import jwt
@@ -78,6 +78,16 @@ class VerifiedToken:
     expires_at: float
     claims: dict[str, Any]
     tenant: str | None = None
+
+
+class _CachedToken(NamedTuple):
+    """A verified token, with the header it named and the key that verified it: it holds
+    only while the key set still resolves that header to that key."""
+
+    verified: VerifiedToken
+    kid: str | None
+    algorithm: str
+    key: jwt.PyJWK
 
 
 class KeySource(Protocol):
@@ -269,8 +279,7 @@ class JwtVerifier:
         self._cache_size = cache_size
         self._clock = clock
         self._tenant_claim = tenant_claim
-        # Each verified token with the header it named and the key that verified it.
-        self._verified: dict[str, tuple[VerifiedToken, str | None, str, jwt.PyJWK]] = {}
+        self._verified: dict[str, _CachedToken] = {}
         self._jwt = jwt.PyJWT(options={"require": list(REQUIRED_CLAIMS)})
 
     async def verify(self, token: str) -> VerifiedToken:
@@ -311,7 +320,7 @@ class JwtVerifier:
         verified = VerifiedToken(
             subject, _scopes_of(claims), float(claims["exp"]), claims, self._tenant_of(claims)
         )
-        self._remember(token, (verified, kid, algorithm, key))
+        self._remember(token, _CachedToken(verified, kid, algorithm, key))
         return verified
 
     def _tenant_of(self, claims: dict[str, Any]) -> str | None:
@@ -347,9 +356,7 @@ class JwtVerifier:
             raise TokenRejectedError("exp is not a number")
         return claims
 
-    def _remember(
-        self, token: str, entry: tuple[VerifiedToken, str | None, str, jwt.PyJWK]
-    ) -> None:
+    def _remember(self, token: str, entry: _CachedToken) -> None:
         if len(self._verified) >= self._cache_size:
             # Oldest first: dictionaries keep insertion order.
             del self._verified[next(iter(self._verified))]
