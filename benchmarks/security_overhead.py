@@ -99,7 +99,7 @@ MEASURE = textwrap.dedent(
                 if label == "memory":
                     database = app.state.chassis.resources.database
                     async with database.sessionmaker() as session:
-                        service = ApiKeyService(session)
+                        service = ApiKeyService(session, declared_scopes=["items:read"])
                         _, key = await service.create(name="b", scopes=["items:read"])
                     api_key = [(b"x-api-key", key.encode())]
                     scenarios.append(("API key (cached), limiter memory", app, me, api_key, 200))

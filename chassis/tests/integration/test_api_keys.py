@@ -43,9 +43,9 @@ def settings(service: Service, database_url: str, auth_settings: dict[str, str])
 
 
 @pytest.fixture
-async def keys(app: FastAPI) -> AsyncIterator[ApiKeyService]:
+async def keys(app: FastAPI, service: Service) -> AsyncIterator[ApiKeyService]:
     async with chassis_of(app).resources.database.sessionmaker() as session:
-        yield ApiKeyService(session)
+        yield ApiKeyService(session, declared_scopes=service.scopes)
 
 
 def secret_of(key: str) -> str:
@@ -183,11 +183,12 @@ async def test_sec3_a_revoked_key_stops_working(
 
 
 async def test_sec3_an_expired_key_stops_working(
-    app: FastAPI, anonymous_client: httpx.AsyncClient
+    app: FastAPI, service: Service, anonymous_client: httpx.AsyncClient
 ) -> None:
     created_earlier = datetime.now(UTC) - timedelta(days=2)
     async with chassis_of(app).resources.database.sessionmaker() as session:
-        _, key = await ApiKeyService(session, clock=lambda: created_earlier).create(
+        keys = ApiKeyService(session, declared_scopes=service.scopes, clock=lambda: created_earlier)
+        _, key = await keys.create(
             name="temporary", scopes=["widgets:read"], lifetime=timedelta(days=1)
         )
     response = await anonymous_client.get("/v1/widgets", headers=key_header(key))
@@ -204,6 +205,22 @@ async def test_sec3_key_requests_are_checked(keys: ApiKeyService) -> None:
         await keys.create(name="x", scopes=[], lifetime=timedelta(days=99999))
     with pytest.raises(ApiKeyNotFoundError):
         await keys.revoke("nosuchkey000")
+
+
+async def test_sec3_a_key_gets_only_scopes_the_service_declares(
+    app: FastAPI, keys: ApiKeyService
+) -> None:
+    """Code that builds the service itself, not only the command, has the scopes checked: it
+    cannot leave them out (a key with an undeclared scope would only ever get 403)."""
+    async with chassis_of(app).resources.database.sessionmaker() as session:
+        with pytest.raises(TypeError, match="declared_scopes"):
+            ApiKeyService(session)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="not one string"):
+            ApiKeyService(session, declared_scopes="widgets:read")
+    with pytest.raises(InvalidApiKeyRequestError) as refused:
+        await keys.create(name="typo", scopes=["widgets:read", "widgets:raed"])
+    assert refused.value.detail.startswith("Not scopes of this service: widgets:raed (its scopes:")
+    assert await keys.list() == []  # nothing created
 
 
 def manage(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -92,7 +92,9 @@ async def test_sec6_an_api_key_and_a_user_are_different_owners(
 ) -> None:
     """What an API key creates is the key's, even for a token whose `sub` is the key's id."""
     async with chassis_of(app).resources.database.sessionmaker() as session:
-        api_key, plaintext = await ApiKeyService(session).create(name="robot", scopes=USER_SCOPES)
+        api_key, plaintext = await ApiKeyService(session, declared_scopes=USER_SCOPES).create(
+            name="robot", scopes=USER_SCOPES
+        )
     async with client_for(app, {"X-API-Key": plaintext}) as robot:
         widget = await create(robot, "The robot's")
         assert (await robot.get(f"/v1/widgets/{widget['id']}")).status_code == 200

@@ -40,14 +40,17 @@ class ApiKeyService:
         self,
         session: AsyncSession,
         *,
+        declared_scopes: Collection[str],
         clock: Callable[[], datetime] = _utc_now,
-        declared_scopes: Collection[str] | None = None,
     ) -> None:
-        """`declared_scopes`: the service's scopes; a key with any other could never be used."""
+        """`declared_scopes`: the service's scopes (`Service.scopes`); a key with any other could
+        never be used. Required: a caller that forgot them would grant scopes unchecked."""
+        if isinstance(declared_scopes, str):
+            raise TypeError("declared_scopes is a collection of scope names, not one string")
         self._session = session
         self._repository = ApiKeyRepository(session)
         self._clock = clock
-        self._declared_scopes = declared_scopes
+        self._declared_scopes = frozenset(declared_scopes)
 
     async def create(
         self, *, name: str, scopes: Iterable[str], lifetime: timedelta = DEFAULT_LIFETIME
@@ -60,10 +63,9 @@ class ApiKeyService:
         invalid = [scope for scope in chosen if not SCOPE_PATTERN.fullmatch(scope)]
         if invalid:
             raise InvalidApiKeyRequestError(f"Not scope names: {', '.join(invalid)}.")
-        declared = self._declared_scopes
-        unknown = [] if declared is None else [s for s in chosen if s not in declared]
+        unknown = [scope for scope in chosen if scope not in self._declared_scopes]
         if unknown:
-            known = ", ".join(sorted(declared or ())) or "none"
+            known = ", ".join(sorted(self._declared_scopes)) or "none"
             raise InvalidApiKeyRequestError(
                 f"Not scopes of this service: {', '.join(unknown)} (its scopes: {known})."
             )
