@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from structlog.testing import capture_logs
 
 from goldenpath_chassis import ChassisSettings, Service
 from goldenpath_chassis._core.security.dev_keys import SigningKey, generate_signing_key
@@ -18,7 +20,7 @@ from goldenpath_chassis._core.security.jwt import (
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.auth import TEST_AUDIENCE, TEST_ISSUER, bearer
 
-from tests.support.jwks import JwksEndpoint, serve_jwks
+from tests.support.jwks import JwksEndpoint, published_jwk, serve_jwks, sign_unchecked
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +165,75 @@ async def test_sec3_a_cached_token_is_refused_once_its_key_is_withdrawn(
         with pytest.raises(TokenRejectedError, match="unknown key id"):
             await verifier.verify(token)
         assert jwks.fetches == 2
+
+
+async def test_sec3_a_published_rsa_key_under_2048_bits_is_not_used(
+    jwks_client: httpx.AsyncClient, jwks: JwksEndpoint, idp_key: SigningKey
+) -> None:
+    """The rule a configured PEM key meets holds for the identity provider's keys too: a token
+    signed by a weak published key names an unknown key, and the log names it, not its bits."""
+    # The weak key under test: an identity provider that still publishes one.
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    strong = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    weak_jwk = published_jwk(weak, "weak-rsa", "RS256")
+    jwks.publish(idp_key.public_jwk, weak_jwk, published_jwk(strong, "strong-rsa", "RS256"))
+    with capture_logs() as logs:
+        accepted = await jwks_client.get(
+            "/v1/widgets", headers=bearer(sign_unchecked(strong, kid="strong-rsa", alg="RS256"))
+        )
+        refused = await jwks_client.get(
+            "/v1/widgets", headers=bearer(sign_unchecked(weak, kid="weak-rsa", alg="RS256"))
+        )
+    assert accepted.status_code == 200, accepted.text
+    assert refused.status_code == 401
+    assert refused.json()["type"] == "urn:problem-type:invalid-credentials"
+    assert "unknown key id" in refused.json()["detail"]
+    [warning] = [entry for entry in logs if entry["event"] == "jwks_key_refused"]
+    assert warning["log_level"] == "warning"
+    assert (warning["kid"], warning["kty"], warning["size"]) == ("weak-rsa", "RSA", 1024)
+    assert "2048" in warning["reason"]
+    assert weak_jwk["n"] not in str(logs)  # never the key material
+
+
+@pytest.mark.parametrize(
+    ("curve", "published_alg", "reason"),
+    [
+        (ec.SECP256R1(), "ES256", None),  # the curve ES256 names: accepted
+        (ec.SECP384R1(), "ES256", "unknown key id"),  # published for another curve's algorithm
+        (ec.SECP256K1(), "ES256", "unknown key id"),  # a curve no allowed algorithm uses
+        (ec.SECP256K1(), None, "unknown key id"),
+        (ec.SECP384R1(), None, "algorithm does not fit the key"),  # an ES384 key, not ES256
+    ],
+    ids=["p256-es256", "p384-published-es256", "k256-published-es256", "k256", "p384-as-es256"],
+)
+async def test_sec3_a_published_ec_key_verifies_only_its_curves_algorithm(
+    jwks: JwksEndpoint,
+    idp_key: SigningKey,
+    curve: ec.EllipticCurve,
+    published_alg: str | None,
+    reason: str | None,
+) -> None:
+    private = ec.generate_private_key(curve)
+    jwk = published_jwk(private, "ec-key", published_alg)
+    jwks.publish(idp_key.public_jwk, jwk)
+    token = sign_unchecked(private, kid="ec-key", alg="ES256")
+    async with httpx.AsyncClient() as http:
+        verifier = JwtVerifier(
+            JwksKeySource(jwks.url, client=http), issuer=TEST_ISSUER, audience=TEST_AUDIENCE
+        )
+        with capture_logs() as logs:
+            if reason is None:
+                assert (await verifier.verify(token)).subject == "developer"
+            else:
+                with pytest.raises(TokenRejectedError, match=reason):
+                    await verifier.verify(token)
+    refusals = [entry for entry in logs if entry["event"] == "jwks_key_refused"]
+    if reason == "unknown key id":
+        [warning] = refusals
+        assert (warning["kid"], warning["curve"], warning["size"]) == (
+            "ec-key",
+            jwk["crv"],
+            curve.key_size,
+        )
+    else:
+        assert refusals == []

@@ -15,6 +15,7 @@ from goldenpath_chassis._core.security.jwt import (
     TokenRejectedError,
     compatible_algorithms,
 )
+from goldenpath_chassis._core.security.settings_checks import check_public_key
 from goldenpath_chassis.testing.auth import TEST_AUDIENCE, TEST_ISSUER
 
 pytestmark = pytest.mark.unit
@@ -34,6 +35,16 @@ def test_sec3_each_key_type_verifies_only_its_own_algorithms() -> None:
     assert compatible_algorithms(p256, configured) == ("ES256",)
     edwards = generate_signing_key().private_key.public_key()
     assert compatible_algorithms(edwards, configured) == ("EdDSA",)
+
+
+def test_sec3_an_rsa_key_under_2048_bits_is_refused_however_it_is_configured() -> None:
+    """One rule, `key_weakness`, for the setting and the key source (and each JWKS key)."""
+    weak_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    weak = pem_of(weak_key.public_key())
+    with pytest.raises(ValueError, match="at least 2048 bits"):
+        check_public_key(weak, ("RS256",))
+    with pytest.raises(ValueError, match="at least 2048 bits"):
+        StaticKeySource(weak, algorithms=("RS256",))
 
 
 def test_sec3_the_verifier_refuses_symmetric_algorithms_outright() -> None:

@@ -13,7 +13,10 @@ Rules, each a defence against a known attack on JWT libraries and their users (R
 Keys come from one PEM public key or from a JWKS URL. The key set is fetched with httpx (never
 blocking the event loop), cached, and refreshed when it expires or when a token names an
 unknown `kid`, at most once per `min_refresh_seconds` whatever the traffic, so junk tokens
-cannot turn the service into a load generator against the identity provider.
+cannot turn the service into a load generator against the identity provider. A published key
+is held to the rule a configured one is (RSA of 2048 bits or more, an EC key on its algorithm's
+curve): a weaker one is left out of the key set, with a warning, and its tokens name an
+unknown key.
 
 Verification costs a signature check (tens of microseconds); a bounded cache of verified tokens
 makes a token's second and later uses a dictionary lookup plus an expiry check, and a key
@@ -36,7 +39,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 
 from ..logging import get_logger
-from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
+from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, MIN_RSA_BITS
 
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 MAX_TOKEN_LENGTH = 8192
@@ -109,6 +112,14 @@ def compatible_algorithms(key: object, algorithms: Iterable[str]) -> tuple[str, 
     return tuple(name for name in algorithms if name in fits)
 
 
+def key_weakness(key: object) -> str | None:
+    """Why this public key is too weak to verify tokens, or None (a PEM key and a JWKS key
+    alike; a curve that fits no algorithm is found by `compatible_algorithms`)."""
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return f"RSA keys must have at least {MIN_RSA_BITS} bits"
+    return None
+
+
 def _jwk_of(key: Any, algorithm: str) -> jwt.PyJWK:
     if algorithm.startswith("RS"):
         data = RSAAlgorithm.to_jwk(key, as_dict=True)
@@ -126,6 +137,9 @@ class StaticKeySource:
 
     def __init__(self, pem: str, *, algorithms: Sequence[str]) -> None:
         key = load_pem_public_key(pem.encode())
+        weakness = key_weakness(key)
+        if weakness is not None:
+            raise ValueError(weakness)
         self._by_algorithm = {
             name: _jwk_of(key, name) for name in compatible_algorithms(key, algorithms)
         }
@@ -188,6 +202,10 @@ class JwksKeySource:
                 bound = jwt.PyJWK.from_dict(jwk, algorithm=algorithm)
             except jwt.PyJWTError:
                 raise TokenRejectedError("algorithm does not fit the key") from None
+            if not compatible_algorithms(bound.key, (algorithm,)):
+                # An EC key without `alg`, used with another curve's algorithm: PyJWT 2.10,
+                # which the chassis allows, does not check the curve (jpadilla/pyjwt#1023).
+                raise TokenRejectedError("algorithm does not fit the key")
             self._bound[(kid, algorithm)] = bound
         return bound
 
@@ -231,16 +249,50 @@ def _usable_keys(document: object) -> dict[str | None, dict[str, Any]]:
         and key.get("kty") in {"RSA", "EC", "OKP"}  # never a symmetric ("oct") key
         and key.get("use", "sig") == "sig"
     ]
-    for key in candidates:
+    usable = [key for key in candidates if _strong_enough(key)]
+    for key in usable:
         kid = key.get("kid")
         keys[kid if isinstance(kid, str) else None] = key
-    if len(candidates) == 1:
-        keys[None] = candidates[0]  # a token without `kid` may use the only key
+    if len(usable) == 1:
+        keys[None] = usable[0]  # a token without `kid` may use the only key
     else:
         keys.pop(None, None)
     if not keys:
         raise ValueError("no signing keys in the JWK set")
     return keys
+
+
+def _strong_enough(jwk: dict[str, Any]) -> bool:
+    """Whether a published key may verify tokens; a refused one is logged by its `kid` and
+    size, never its material."""
+    declared = _text(jwk.get("alg"))
+    size: int | None = None
+    try:
+        key = jwt.PyJWK.from_dict(jwk).key  # the algorithm is `alg`, or follows from kty/crv
+    except jwt.PyJWTError:
+        reason: str | None = "not a readable public key"
+    else:
+        size = getattr(key, "key_size", None)  # an RSA modulus's or an EC curve's bits
+        reason = key_weakness(key)
+        fits = (declared,) if declared is not None else ASYMMETRIC_ALGORITHMS
+        if reason is None and not compatible_algorithms(key, fits):
+            reason = "its type or curve fits no allowed algorithm"
+    if reason is None:
+        return True
+    _log.warning(
+        "jwks_key_refused",
+        kid=_text(jwk.get("kid")),
+        kty=_text(jwk.get("kty")),
+        alg=declared,
+        curve=_text(jwk.get("crv")),
+        size=size,
+        reason=reason,
+    )
+    return False
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _scopes_of(claims: dict[str, Any]) -> frozenset[str]:

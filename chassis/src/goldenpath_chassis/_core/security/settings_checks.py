@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
 
 DEFAULT_JWT_ALGORITHMS = DEFAULT_ALGORITHMS
-MIN_RSA_BITS = 2048
 # One limit in the notation of the `limits` library (a subset of what it parses).
 _RATE_LIMIT = re.compile(
     r"\s*[1-9][0-9]{0,9}\s*(/|\s+per\s+)\s*([1-9][0-9]{0,5}\s*)?"
@@ -58,7 +57,7 @@ def check_public_key(pem: str, algorithms: object) -> str:
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa  # noqa: PLC0415
     from cryptography.hazmat.primitives.serialization import load_pem_public_key  # noqa: PLC0415
 
-    from .jwt import compatible_algorithms  # noqa: PLC0415
+    from .jwt import compatible_algorithms, key_weakness  # noqa: PLC0415
 
     text = pem.strip().replace("\\n", "\n")  # one-line values from .env-style tooling
     try:
@@ -73,8 +72,9 @@ def check_public_key(pem: str, algorithms: object) -> str:
         | ed448.Ed448PublicKey,
     ):
         raise ValueError("must be an RSA, EC or Ed25519/Ed448 public key")
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        raise ValueError(f"RSA keys must have at least {MIN_RSA_BITS} bits")
+    weakness = key_weakness(key)
+    if weakness is not None:
+        raise ValueError(weakness)
     if isinstance(algorithms, tuple) and not compatible_algorithms(key, algorithms):
         raise ValueError(
             f"fits none of AUTH_JWT_ALGORITHMS ({', '.join(algorithms)}) for its key type"
