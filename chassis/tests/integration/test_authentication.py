@@ -7,6 +7,7 @@ import time
 import uuid
 
 import httpx
+import jwt
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from goldenpath_chassis import ChassisSettings, Service
 from goldenpath_chassis._core.security.dev_keys import SigningKey, generate_signing_key
 from goldenpath_chassis.security import route_access
+from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.auth import (
     TEST_AUDIENCE,
     TEST_ISSUER,
@@ -206,6 +208,31 @@ def _bad_tokens(key: SigningKey, other_key: SigningKey) -> dict[str, tuple[str, 
             other_key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE),
             "signature does not verify",
         ),
+        # RFC 8725 section 3.11: JWTs of other kinds that say so are not access tokens.
+        "typ of a logout token": (
+            key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, headers={"typ": "logout+jwt"}),
+            "token type (typ) not accepted",
+        ),
+        "typ of a DPoP proof": (
+            key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, headers={"typ": "dpop+jwt"}),
+            "token type (typ) not accepted",
+        ),
+        "typ of a typed ID token": (
+            key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, headers={"typ": "id_token+jwt"}),
+            "token type (typ) not accepted",
+        ),
+        "typ of Okta's own API tokens": (
+            key.mint(
+                issuer=TEST_ISSUER,
+                audience=TEST_AUDIENCE,
+                headers={"typ": "application/okta-internal-at+jwt"},
+            ),
+            "token type (typ) not accepted",
+        ),
+        "typ is not a string": (
+            key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, headers={"typ": ["JWT"]}),
+            "malformed token",
+        ),
         "scope is not a string": (
             key.mint(
                 issuer=TEST_ISSUER, audience=TEST_AUDIENCE, claims={"scope": ["widgets:read"]}
@@ -232,6 +259,37 @@ async def test_sec3_bad_tokens_are_401_with_the_reason(
         assert response.json()["type"] == "urn:problem-type:invalid-credentials"
         assert reason in response.json()["detail"]
         assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize(
+    "typ", [None, "JWT", "jwt", "at+jwt", "AT+JWT", "application/at+jwt", "Application/At+Jwt"]
+)
+async def test_sec3_access_token_types_are_accepted(
+    anonymous_client: httpx.AsyncClient, tokens: TokenFactory, typ: str | None
+) -> None:
+    """What identity providers put on access tokens: nothing or `JWT` (Entra, Keycloak, Okta,
+    Auth0's default profile), or RFC 9068's `at+jwt`, in any case, with or without `application/`
+    (PyJWT leaves out a `typ` of None)."""
+    token = tokens("widgets:read", headers={"typ": typ})
+    assert ("typ" in jwt.get_unverified_header(token)) is (typ is not None)
+    response = await anonymous_client.get("/v1/widgets", headers=bearer(token))
+    assert response.status_code == 200, response.text
+
+
+async def test_sec3_auth_jwt_token_types_narrows_the_accepted_types(
+    service: Service, database_url: str, auth_settings: dict[str, str], tokens: TokenFactory
+) -> None:
+    settings = service.load_settings(
+        app_env="test", database_url=database_url, auth_jwt_token_types="at+jwt", **auth_settings
+    )
+    async with asgi_client(service.create_app(settings), lifespan=True) as http:
+        typed = tokens("widgets:read", headers={"typ": "at+jwt"})
+        assert (await http.get("/v1/widgets", headers=bearer(typed))).status_code == 200
+        for untyped in ("JWT", None):
+            token = tokens("widgets:read", headers={"typ": untyped})
+            refused = await http.get("/v1/widgets", headers=bearer(token))
+            assert refused.status_code == 401
+            assert "token type (typ) not accepted" in refused.json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,29 @@ async def test_sec3_a_token_for_an_algorithm_the_key_does_not_fit_is_refused() -
         await verifier.verify(eddsa_token)
 
 
+async def test_sec3_only_the_configured_token_types_are_accepted() -> None:
+    """AUTH_JWT_TOKEN_TYPES=at+jwt: RFC 9068's explicit typing, required (a token without
+    `typ` counts as a `JWT`, which is not in the list)."""
+    key = generate_signing_key()
+    verifier = JwtVerifier(
+        StaticKeySource(key.public_pem, algorithms=("EdDSA",)),
+        issuer=TEST_ISSUER,
+        audience=TEST_AUDIENCE,
+        token_types=("application/at+jwt",),
+    )
+
+    def mint(typ: str | None) -> str:
+        return key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, headers={"typ": typ})
+
+    assert (await verifier.verify(mint("at+jwt"))).subject == "developer"
+    assert (await verifier.verify(mint("AT+JWT"))).subject == "developer"
+    for refused in ("JWT", None, "application/jwt", "at+jwt+x", "text/at+jwt"):
+        with pytest.raises(TokenRejectedError, match=r"token type \(typ\) not accepted"):
+            await verifier.verify(mint(refused))
+    with pytest.raises(ValueError, match="at least one token type"):
+        JwtVerifier(verifier._keys, issuer=TEST_ISSUER, audience=TEST_AUDIENCE, token_types=())
+
+
 async def test_sec3_the_verified_token_cache_honours_expiry() -> None:
     key = generate_signing_key()
     keys = StaticKeySource(key.public_pem, algorithms=("EdDSA",))

@@ -94,6 +94,7 @@ VARIABLES_BEFORE_GROUPS = {
 # Added since, each with a default (a new variable renames nothing either).
 VARIABLES_ADDED_SINCE = {
     "AUTH_JWT_TENANT_CLAIM",
+    "AUTH_JWT_TOKEN_TYPES",
     "CACHE_NEAR_MAX_STALENESS_MS",
     "CACHE_NEAR_MAX_ENTRIES",
     "CACHE_NEAR_MAX_BYTES",
@@ -218,6 +219,7 @@ def test_sec3_production_requires_every_auth_setting() -> None:
 def test_sec3_production_starts_with_a_complete_auth_configuration() -> None:
     settings = load(**PRODUCTION_BASE, **PRODUCTION_AUTH)
     assert settings.jwt.algorithms == ("RS256", "ES256", "EdDSA")
+    assert settings.jwt.token_types == ("JWT", "at+jwt")
     assert "s" * 40 not in repr(settings)
 
 
@@ -245,6 +247,12 @@ def test_sec5_docs_are_off_by_default_in_production_only(
         ({"auth_jwt_algorithms": "RS256,HS256"}, "AUTH_JWT_ALGORITHMS", "HS256 not allowed"),
         ({"auth_jwt_algorithms": "none"}, "AUTH_JWT_ALGORITHMS", "none not allowed"),
         ({"auth_jwt_algorithms": ""}, "AUTH_JWT_ALGORITHMS", "at least one"),
+        ({"auth_jwt_token_types": ""}, "AUTH_JWT_TOKEN_TYPES", "at least one token type"),
+        (
+            {"auth_jwt_token_types": "at+jwt,at jwt"},
+            "AUTH_JWT_TOKEN_TYPES",
+            "entry 2 not a media type",
+        ),
         ({"auth_jwt_public_key": "not a key"}, "AUTH_JWT_PUBLIC_KEY", "not a PEM public key"),
         (
             {"auth_jwt_jwks_url": "http://login.example.com/jwks"},
@@ -290,6 +298,7 @@ def test_sec_bad_security_settings_name_their_variable(
             "AUTH_JWT_ALGORITHMS",
             "HS256, entry 3 not allowed",
         ),
+        ({"auth_jwt_token_types": "JWT,hunter2!?"}, "AUTH_JWT_TOKEN_TYPES", "entry 2 not a"),
     ],
 )
 def test_sec_a_bad_setting_is_named_by_variable_and_entry_never_by_its_value(
@@ -316,6 +325,7 @@ def test_sec4_lists_come_from_comma_separated_variables(monkeypatch: pytest.Monk
     monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://a.example.com, https://b.example.com:8443")
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::/32")
     monkeypatch.setenv("AUTH_JWT_ALGORITHMS", "ES256")
+    monkeypatch.setenv("AUTH_JWT_TOKEN_TYPES", "at+jwt, application/at+jwt")
     settings = load()
     assert settings.cors.allow_origins == ("https://a.example.com", "https://b.example.com:8443")
     assert [str(network) for network in settings.proxies.proxies] == [
@@ -323,6 +333,7 @@ def test_sec4_lists_come_from_comma_separated_variables(monkeypatch: pytest.Monk
         "2001:db8::/32",
     ]
     assert settings.jwt.algorithms == ("ES256",)
+    assert settings.jwt.token_types == ("at+jwt", "application/at+jwt")
 
 
 def test_cfg2_the_session_secret_is_random_outside_production_and_never_shown() -> None:

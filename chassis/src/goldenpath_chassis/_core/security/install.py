@@ -176,6 +176,7 @@ async def open_authenticator(
             algorithms=settings.jwt.algorithms,
             leeway_seconds=settings.jwt.leeway_seconds,
             tenant_claim=settings.jwt.tenant_claim,
+            token_types=settings.jwt.token_types,
         )
         api_keys = (
             ApiKeyVerifier(api_key_store, cache_seconds=settings.api_keys.cache_seconds)

@@ -5,6 +5,8 @@ Rules, each a defence against a known attack on JWT libraries and their users (R
   is touched, so a token "signed" with the public key as an HMAC secret cannot pass;
 - every key is bound to one algorithm (a `PyJWK`), so the token's header cannot choose how the
   key is used;
+- the `typ` header, when present, is one of the accepted token types (`token_types.py`), so a
+  JWT of another kind that says what it is (a logout token, a DPoP proof) is not an access token;
 - `exp`, `iat`, `iss`, `aud` and `sub` are required; issuer and audience must match exactly;
   clocks may disagree by a small leeway.
 - `sub` is at most 255 characters (OpenID Connect's bound), and so is the tenant claim, which is
@@ -40,6 +42,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgori
 
 from ..logging import get_logger
 from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, MIN_RSA_BITS
+from .token_types import DEFAULT_TOKEN_TYPES, UNTYPED, normalized_token_type
 
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 MAX_TOKEN_LENGTH = 8192
@@ -319,10 +322,14 @@ class JwtVerifier:
         cache_size: int = 4096,
         clock: Callable[[], float] = time.time,
         tenant_claim: str | None = None,
+        token_types: Iterable[str] = DEFAULT_TOKEN_TYPES,
     ) -> None:
         unsafe = set(algorithms) - ASYMMETRIC_ALGORITHMS
         if unsafe:
             raise ValueError(f"refusing non-asymmetric algorithms: {sorted(unsafe)}")
+        self._token_types = frozenset(normalized_token_type(name) for name in token_types)
+        if not self._token_types:
+            raise ValueError("accept at least one token type")
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
@@ -350,18 +357,7 @@ class JwtVerifier:
                     self._verified.pop(token, None)
             if current is verified_by:
                 return verified
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise TokenRejectedError("malformed token")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise TokenRejectedError("malformed token") from None
-        algorithm = header.get("alg")
-        if algorithm not in self._algorithms:
-            raise TokenRejectedError("algorithm not allowed")
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise TokenRejectedError("malformed token")
+        algorithm, kid = self._checked_header(token)
         key = await self._keys.resolve(kid, algorithm)
         claims = self._decode(token, key, algorithm)
         subject = claims["sub"]
@@ -374,6 +370,26 @@ class JwtVerifier:
         )
         self._remember(token, _CachedToken(verified, kid, algorithm, key))
         return verified
+
+    def _checked_header(self, token: str) -> tuple[str, str | None]:
+        """The token's algorithm and `kid`, once its header passes the checks that need no key."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenRejectedError("malformed token")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenRejectedError("malformed token") from None
+        algorithm = header.get("alg")
+        if algorithm not in self._algorithms:
+            raise TokenRejectedError("algorithm not allowed")
+        token_type = header.get("typ", UNTYPED)
+        kid = header.get("kid")
+        if not isinstance(token_type, str) or (kid is not None and not isinstance(kid, str)):
+            raise TokenRejectedError("malformed token")
+        if normalized_token_type(token_type) not in self._token_types:
+            # The value is the caller's: the reason (shown and logged) does not repeat it.
+            raise TokenRejectedError("token type (typ) not accepted")
+        return algorithm, kid
 
     def _tenant_of(self, claims: dict[str, Any]) -> str | None:
         if self._tenant_claim is None:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
+from .token_types import is_token_type
 
 DEFAULT_JWT_ALGORITHMS = DEFAULT_ALGORITHMS
 # One limit in the notation of the `limits` library (a subset of what it parses).
@@ -50,6 +51,22 @@ def check_jwt_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
             "verifier could also mint tokens"
         )
     return chosen
+
+
+def check_token_types(types: Iterable[str]) -> tuple[str, ...]:
+    given = tuple(types)
+    if not given:
+        raise ValueError("name at least one token type, e.g. JWT,at+jwt")
+    refused = [
+        f"entry {position}"
+        for position, name in enumerate(given, start=1)
+        if not is_token_type(name)
+    ]
+    if refused:
+        raise ValueError(
+            f"{', '.join(refused)} not a media type (a `typ` header value such as at+jwt)"
+        )
+    return tuple(dict.fromkeys(given))
 
 
 def check_public_key(pem: str, algorithms: object) -> str:

@@ -32,8 +32,10 @@ from ..security.settings_checks import (
     check_origin,
     check_public_key,
     check_rate_limit,
+    check_token_types,
     split_list,
 )
+from ..security.token_types import DEFAULT_TOKEN_TYPES
 
 Environment = Literal["development", "test", "production"]
 DatabaseBackend = Literal["postgresql", "sqlite"]
@@ -401,6 +403,10 @@ class JwtSettings(SettingsGroup):
     issuer: str | None = Field(None, min_length=1, max_length=2048)
     audience: str | None = Field(None, min_length=1, max_length=2048)
     algorithms: tuple[str, ...] = DEFAULT_JWT_ALGORITHMS
+    token_types: tuple[str, ...] = Field(
+        DEFAULT_TOKEN_TYPES,
+        description="Accepted `typ` headers (RFC 8725); a token without one is a `JWT`.",
+    )
     public_key: str | None = Field(None, description="A PEM public key.")
     jwks_url: str | None = Field(None, max_length=2048)
     leeway_seconds: int = Field(30, ge=0, le=300)
@@ -434,6 +440,16 @@ class JwtSettings(SettingsGroup):
     @classmethod
     def _asymmetric_algorithms_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return check_jwt_algorithms(value)
+
+    @field_validator("token_types", mode="before")
+    @classmethod
+    def _split_token_types(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("token_types")
+    @classmethod
+    def _media_types_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_token_types(value)
 
     @field_validator("public_key")
     @classmethod
