@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from goldenpath_chassis import ChassisSettings, Service
 from goldenpath_chassis._core.security.dev_keys import SigningKey, generate_signing_key
@@ -133,6 +134,24 @@ async def test_sec3_keys_already_fetched_survive_an_outage(
         clock.now += 120  # the cache expired and the refresh fails: keep the old keys
         assert (await verifier.verify(mint(idp_key))).subject == "developer"
         assert jwks.fetches == 2
+
+
+async def test_sec3_a_credential_in_the_jwks_url_never_reaches_the_log(
+    jwks: JwksEndpoint, idp_key: SigningKey
+) -> None:
+    clock = FakeClock()
+    secret = "jk-6d2f90ab"
+    async with httpx.AsyncClient() as http:
+        keys = JwksKeySource(
+            f"{jwks.url}?api_key={secret}", client=http, min_refresh_seconds=1, clock=clock
+        )
+        with capture_logs() as logs:
+            await keys.refresh()
+            jwks.failing = True
+            clock.now += 120
+            await keys.refresh()
+    assert [line["event"] for line in logs] == ["jwks_refreshed", "jwks_refresh_failed"]
+    assert {line["url"] for line in logs} == {f"{jwks.url}?api_key=REDACTED"}
 
 
 async def test_sec3_an_unreachable_jwks_url_without_keys_raises_unavailable() -> None:
