@@ -137,6 +137,24 @@ async def test_sec3_keys_already_fetched_survive_an_outage(
         assert jwks.fetches == 2
 
 
+async def test_sec3_a_credential_in_the_jwks_url_never_reaches_the_log(
+    jwks: JwksEndpoint, idp_key: SigningKey
+) -> None:
+    clock = FakeClock()
+    secret = "jk-6d2f90ab"
+    async with httpx.AsyncClient() as http:
+        keys = JwksKeySource(
+            f"{jwks.url}?api_key={secret}", client=http, min_refresh_seconds=1, clock=clock
+        )
+        with capture_logs() as logs:
+            await keys.refresh()
+            jwks.failing = True
+            clock.now += 120
+            await keys.refresh()
+    assert [line["event"] for line in logs] == ["jwks_refreshed", "jwks_refresh_failed"]
+    assert {line["url"] for line in logs} == {f"{jwks.url}?api_key=REDACTED"}
+
+
 async def test_sec3_an_unreachable_jwks_url_without_keys_raises_unavailable() -> None:
     async with httpx.AsyncClient() as http:
         keys = JwksKeySource("http://127.0.0.1:9/jwks.json", client=http, timeout_seconds=0.5)

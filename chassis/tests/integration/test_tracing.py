@@ -236,6 +236,84 @@ async def test_obs2_outbound_http_is_a_child_span_and_carries_traceparent(
     assert sent["traceparent"].split("-")[1] == client_span.trace_id
 
 
+# Query parameters that carry credentials, each with a value no span or log line may hold.
+CREDENTIALS = {
+    "access_token": "at-4f9c2e17",
+    "API_KEY": "ak-81d0b7c3",
+    "client_secret": "cs-5a6e1309",
+    "Password": "pw-c03f88d2",
+    "code": "oc-77b1aa64",  # an OAuth authorization code
+    "session": "ss-e1f0a3b5",
+    "X-Amz-Signature": "as-2d4e9012",  # the semantic conventions' own list
+    "sig": "sg-19ce42f0",
+    "acc%65ss%5Ftoken": "pe-0b93c7aa",  # access_token, percent-encoded
+}
+
+
+async def test_obs2_credentials_in_a_query_string_never_reach_the_span_or_the_log(
+    service: Service,
+    traced_settings: ChassisSettings,
+    receiver: OtlpReceiver,
+    auth_headers: dict[str, str],
+) -> None:
+    query = "limit=5&" + "&".join(f"{name}={value}" for name, value in CREDENTIALS.items())
+    app = service.create_app(traced_settings)
+    async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
+        with capture_logs(processors=[merge_contextvars]) as logs:
+            response = await client.get(f"/v1/widgets?{query}&cursor=&flag")
+        assert response.status_code == 200
+    span = receiver.wait_for(lambda s: s.name == "GET /v1/widgets")
+    # Each credential's name stays and its value goes; the rest is kept as it was sent.
+    redacted = "&".join(f"{name}=REDACTED" for name in CREDENTIALS)
+    assert span.attributes["url.query"] == f"limit=5&{redacted}&cursor=&flag"
+    for value in CREDENTIALS.values():
+        assert value not in repr(span.attributes)
+        assert value not in repr(logs)
+
+
+class _PathRecordingHandler(BaseHTTPRequestHandler):
+    """A downstream service that answers 200 and keeps the paths it was asked for."""
+
+    paths: list[str]
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+async def test_obs2_credentials_in_an_outbound_url_never_reach_its_span(
+    service: Service, traced_settings: ChassisSettings, receiver: OtlpReceiver
+) -> None:
+    app = service.create_app(traced_settings)
+    paths: list[str] = []
+    handler = type("Downstream", (_PathRecordingHandler,), {"paths": paths})
+    query = "page=2&" + "&".join(f"{name}={value}" for name, value in CREDENTIALS.items())
+    with loopback_http_server(handler) as downstream:
+        host, port = downstream.server_address[:2]
+        async with LifespanManager(app):
+            http = chassis_of(app).resources.http
+            # A webhook-style URL: credentials in the user information, the query and the
+            # fragment.
+            url = f"http://hook:pw-9e8d7c6b@{host!s}:{port}/hook?{query}#access_token=fr-5c1d9e02"
+            response = await http.request("GET", url, dependency="downstream")
+            assert response.status_code == 200
+    # The request itself is sent as it was given: only the span is redacted.
+    assert paths == [f"/hook?{query}"]
+    span = receiver.wait_for(lambda s: s.kind == SPAN_KIND_CLIENT)
+    recorded = str(span.attributes.get("url.full", span.attributes.get("http.url")))
+    redacted = "&".join(f"{name}=REDACTED" for name in CREDENTIALS)
+    assert recorded == (
+        f"http://REDACTED:REDACTED@{host!s}:{port}/hook?page=2&{redacted}#access_token=REDACTED"
+    )
+    for value in (*CREDENTIALS.values(), "pw-9e8d7c6b", "fr-5c1d9e02"):
+        assert value not in repr(span.attributes)
+
+
 async def test_obs2_jobs_and_sql_continue_the_trace_of_the_request_that_enqueued_them(
     service: Service,
     traced_settings: ChassisSettings,

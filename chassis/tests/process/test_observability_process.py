@@ -18,6 +18,7 @@ pytestmark = pytest.mark.process
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
+QUERY_TOKEN = "qt-3e71c0d95a"
 
 
 def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
@@ -44,7 +45,8 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
         )
         try:
             response = httpx.get(
-                service.base_url + "/v1/widgets", headers={"traceparent": TRACEPARENT, **headers}
+                service.base_url + f"/v1/widgets?limit=5&access_token={QUERY_TOKEN}",
+                headers={"traceparent": TRACEPARENT, **headers},
             )
             assert response.status_code == 200
             scrape = httpx.get(service.base_url + "/metrics", headers=headers).text
@@ -57,6 +59,9 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
     assert span.name == "GET /v1/widgets"
     assert span.trace_id == TRACE_ID
     assert span.resource["service.name"] == "orders-under-test"
+    # A credential sent in the query string reaches neither the span nor any log line.
+    assert span.attributes["url.query"] == "limit=5&access_token=REDACTED"
+    assert QUERY_TOKEN not in service.output()
     assert 'http_route="/v1/widgets"' in scrape
     lines = [json.loads(line) for line in service.output().splitlines() if line.startswith("{")]
     access = next(line for line in lines if line.get("event") == "request")

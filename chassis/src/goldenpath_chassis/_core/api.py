@@ -91,7 +91,7 @@ def _lifespan(
 def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
     # A request meets: the request layer (request ID, metrics, span, access log, security
-    # headers, the header limit, unhandled errors, clean-ups), CORS, the per-IP rate limit, the
+    # headers, the header limit, unhandled errors, clean-ups), the per-IP rate limit, CORS, the
     # body size limit, authentication before the body, then routing (security/install.py).
     settings = chassis.settings
     metrics = chassis.instruments.metrics

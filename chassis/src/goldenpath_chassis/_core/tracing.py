@@ -14,6 +14,8 @@ exporter, each span encoded where it ends (`core/span_encoding.py`). Spans come 
 - outbound HTTP (httpx) and Redis: the OpenTelemetry instrumentations, per client; httpx
   injects `traceparent` into every outbound request. A read served from the near cache makes
   no Redis call, so no span;
+- in both HTTP spans, the value of a query parameter that may carry a credential is replaced
+  by `REDACTED` (`core/url_redaction.py`), as is an outbound URL's user information;
 - the database and the job queue: see `core/database.py` and the worker.
 The provider is shut down, flushing every buffered span, when the app's lifespan ends.
 """
@@ -27,7 +29,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
 
 import anyio
 from fastapi.telemetry import TelemetryConfig
@@ -40,22 +41,23 @@ from structlog.typing import EventDict, WrappedLogger
 from .logging import get_logger
 from .request_context import PROBE_AND_SCRAPE_PREFIXES
 from .settings import ChassisSettings
+from .url_redaction import redacted_query, redacted_url
 
 if TYPE_CHECKING:
     import httpx
+    from opentelemetry.instrumentation.httpx import RequestInfo
     from opentelemetry.sdk.trace import TracerProvider
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from .span_encoding import EncodeOnEnd
 
-# Query parameters the HTTP semantic conventions say to redact in `url.query`.
-_SENSITIVE_QUERY_PARAMETERS = frozenset(
-    {"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "sig", "X-Goog-Signature"}
-)
 _KNOWN_METHODS = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
 )
+# Where the httpx instrumentation records an outbound request's URL: the old conventions' key,
+# the new one, or both (`OTEL_SEMCONV_STABILITY_OPT_IN`).
+_OUTBOUND_URL_ATTRIBUTES = ("http.url", "url.full")
 _EMPTY_CONTEXT = Context()
 _SCHEMA_URL = "https://opentelemetry.io/schemas/1.44.0"
 
@@ -136,7 +138,9 @@ class Tracing:
         if self.provider is not None:
             from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-            HTTPXClientInstrumentor.instrument_client(client, tracer_provider=self.provider)
+            HTTPXClientInstrumentor.instrument_client(
+                client, tracer_provider=self.provider, request_hook=_redact_outbound_url
+            )
 
     def instrument_redis(self, client: Redis) -> None:
         if self.provider is not None:
@@ -217,7 +221,7 @@ class ServerSpans:
             attributes["http.request.method_original"] = method
         query = scope.get("query_string")
         if query:
-            attributes["url.query"] = _redacted_query(query)
+            attributes["url.query"] = redacted_query(query.decode("latin-1"))
         parent = self._propagator.extract(carrier) if carrier else _EMPTY_CONTEXT
         name = "HTTP" if known == "_OTHER" else known
         span = self._tracer.start_span(
@@ -253,11 +257,22 @@ class ServerSpans:
             otel_context.detach(token)  # type: ignore[arg-type]
 
 
-def _redacted_query(query: bytes) -> str:
-    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-    return urlencode(
-        [(key, "REDACTED" if key in _SENSITIVE_QUERY_PARAMETERS else value) for key, value in pairs]
-    )
+async def _redact_outbound_url(span: trace.Span, request: RequestInfo) -> None:
+    """httpx request hook: the instrumentation redacts only four signature parameters, and
+    re-encodes the query to do so (a percent-encoded name is decoded, a repeated one merged):
+    the span gets the request's own URL, redacted by `url_redaction.py`, before it ends."""
+    import httpx
+
+    url = request.url
+    if not isinstance(url, httpx.URL) or not (url.query or url.fragment):
+        return  # the instrumentation's own redaction of the user information is enough
+    attributes = getattr(span, "attributes", None)
+    if not attributes:
+        return  # not recording
+    redacted = redacted_url(str(url))
+    for key in _OUTBOUND_URL_ATTRIBUTES:
+        if key in attributes:
+            span.set_attribute(key, redacted)
 
 
 @contextmanager

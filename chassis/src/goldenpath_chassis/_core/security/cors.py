@@ -9,8 +9,13 @@ also trusted by the CSRF check: they may already read responses with credentials
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ALLOWED_HEADERS = (
@@ -46,3 +51,21 @@ def cors_options(origins: Sequence[str]) -> dict[str, Any]:
         "expose_headers": list(EXPOSED_HEADERS),
         "max_age": PREFLIGHT_MAX_AGE_SECONDS,
     }
+
+
+async def _unreachable(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("CorsHeaders only decorates responses made before CORS")
+
+
+class CorsHeaders:
+    """The CORS headers of a response made outside `CORSMiddleware`: the per-IP limiter runs
+    before it, so that preflights (which CORS answers itself) are counted, and its refusals
+    must still be readable by a page on an allowed origin. Starlette's own middleware, built
+    with the same options, adds them: the same headers as on any other response."""
+
+    def __init__(self, origins: Sequence[str]) -> None:
+        self._cors = CORSMiddleware(_unreachable, **cors_options(origins))
+
+    def send(self, scope: Scope, send: Send) -> Send:
+        """`send`, adding the CORS headers the request's `Origin` calls for to the response."""
+        return functools.partial(self._cors.send, send=send, request_headers=Headers(scope=scope))

@@ -3,13 +3,16 @@
 Request path, outermost first (see `api.py`):
 
     request layer (request ID, metrics, span, access log, security headers, header limit,
-    unhandled errors) -> CORS -> per-IP rate limit -> body size limit -> authentication before
+    unhandled errors) -> per-IP rate limit -> CORS -> body size limit -> authentication before
     the body -> routing -> authentication, per-principal rate limit, scopes (route dependencies)
 
-Security headers are added by the request layer to every response, even a 500; CORS sits
-outside the limiters so that a browser can read a 401 or 429; the per-IP limit runs before the
-body is read and before any credential is checked; a protected route's caller is authenticated
-on the first read of its body, so an anonymous body is never read (`before_body.py`).
+Security headers are added by the request layer to every response, even a 500. The per-IP
+limit runs first, so that CORS preflights (which CORS answers without calling what is inside
+it) are counted like any request, before the body is read and before any credential is
+checked; its refusals carry the CORS headers CORS would have added (`cors.CorsHeaders`). CORS
+sits outside everything else, so that a browser can read a 401, a 413 or the per-principal
+429. A protected route's caller is authenticated on the first read of its body, so an
+anonymous body is never read (`before_body.py`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .before_body import (
 )
 from .body_limit import BodyLimitMiddleware
 from .client_ip import ClientIpResolver
-from .cors import cors_options
+from .cors import CorsHeaders, cors_options
 from .csrf import CsrfProtection
 from .dev_keys import (
     DEVELOPMENT_ALGORITHM,
@@ -98,21 +101,23 @@ class RequestGuards:
 
 
 def add_request_guards(app: FastAPI, settings: ChassisSettings, guards: RequestGuards) -> None:
-    """CORS, the per-IP rate limit, the body size limit and authentication before the body
+    """The per-IP rate limit, CORS, the body size limit and authentication before the body
     (add before the error handler)."""
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
     app.add_middleware(AuthenticateBeforeBodyMiddleware, guard=guards.before_body)
     app.add_exception_handler(RefusedBeforeBodyError, refused_before_body)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.request_limits.max_body_bytes)
+    origins = settings.cors.allow_origins
+    if origins:
+        app.add_middleware(CORSMiddleware, **cors_options(origins))
     if guards.rate_limiter is not None:
         app.add_middleware(
             IpRateLimitMiddleware,
             limiter=guards.rate_limiter,
             client_ip=guards.client_ip,
             exempt_prefixes=RATE_LIMIT_EXEMPT_PREFIXES,
+            cors=CorsHeaders(origins) if origins else None,
         )
-    if settings.cors.allow_origins:
-        app.add_middleware(CORSMiddleware, **cors_options(settings.cors.allow_origins))
 
 
 def security_headers(app: FastAPI, settings: ChassisSettings) -> SecurityHeaders:

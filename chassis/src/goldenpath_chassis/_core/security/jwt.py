@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 
 from ..logging import get_logger
+from ..url_redaction import redacted_url
 from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, MIN_RSA_BITS
 from .token_types import DEFAULT_TOKEN_TYPES, UNTYPED, normalized_token_type
 
@@ -170,6 +171,7 @@ class JwksKeySource:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
+        self._logged_url = redacted_url(url)  # a key set URL may carry a credential too
         self._client = client
         self._cache_seconds = cache_seconds
         self._min_refresh_seconds = min_refresh_seconds
@@ -233,12 +235,14 @@ class JwksKeySource:
                 response.raise_for_status()
                 keys = _usable_keys(response.json())
             except (httpx.HTTPError, ValueError) as error:
-                _log.warning("jwks_refresh_failed", url=self._url, error=type(error).__name__)
+                _log.warning(
+                    "jwks_refresh_failed", url=self._logged_url, error=type(error).__name__
+                )
                 return
             self._jwks = keys
             self._bound.clear()
             self._fetched_at = self._clock()
-            _log.info("jwks_refreshed", url=self._url, keys=len(keys))
+            _log.info("jwks_refreshed", url=self._logged_url, keys=len(keys))
 
 
 def _usable_keys(document: object) -> dict[str | None, dict[str, Any]]:

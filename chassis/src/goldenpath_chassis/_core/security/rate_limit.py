@@ -21,7 +21,9 @@ fit falls back to a single token) are counted exactly, one round trip a request,
 
 A rejected request gets a 429 problem with `Retry-After` and the `RateLimit-Limit`,
 `RateLimit-Remaining` and `RateLimit-Reset` headers (IETF draft, widely understood). Admitted
-requests carry no counters: that would cost a second round trip on every request.
+requests carry no counters: that would cost a second round trip on every request. The IP layer
+runs outside CORS, so that preflights are counted too: its refusal of a cross-origin request
+carries the CORS headers itself, or a page on an allowed origin could not read it.
 
 When Redis fails, the limiter follows `RATE_LIMIT_ON_STORAGE_ERROR`: `allow` (the default)
 serves the request, logs a warning at most every few seconds and tells the observers (metrics);
@@ -50,6 +52,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..errors import problem_response, problem_type
 from ..logging import get_logger
 from .client_ip import ClientIpResolver
+from .cors import CorsHeaders
 
 Layer = Literal["ip", "principal"]
 StoragePolicy = Literal["allow", "deny"]
@@ -245,11 +248,14 @@ class IpRateLimitMiddleware:
         limiter: RateLimiter,
         client_ip: ClientIpResolver,
         exempt_prefixes: tuple[str, ...] = ("/health/",),
+        cors: CorsHeaders | None = None,
     ) -> None:
         self.app = app
         self._limiter = limiter
         self._client_ip = client_ip
         self._exempt = exempt_prefixes
+        # This layer runs outside CORS (preflights count): its refusals get their headers here.
+        self._cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -267,6 +273,8 @@ class IpRateLimitMiddleware:
                     type_=problem_type(rejection.code),
                     headers=rejection.headers,
                 )
+                if self._cors is not None:
+                    send = self._cors.send(scope, send)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -1,0 +1,81 @@
+"""Credentials in URLs kept out of spans and logs: query parameters whose name says they hold one.
+
+A query string reaches a span as `url.query` (incoming requests, `tracing.py`) and inside
+`url.full` or `http.url` (outbound requests, the httpx instrumentation). Callers do send
+credentials there (`access_token`, `api_key`, an OAuth `code`, a webhook URL's `token`), and a
+trace backend keeps whatever it is sent, readable by everyone who reads traces.
+
+A parameter is sensitive when its name, percent-decoded and compared without case:
+- is one the HTTP semantic conventions list for `url.query` or OpenTelemetry's instrumentations
+  redact in `url.full` (signed cloud-storage URLs), or a short name credentials travel under
+  (`sig`, `code`, `sid`, `otp`, ...);
+- or contains a word that names a credential (`token`, `secret`, `passw`, `key`, `auth`, ...),
+  so `refresh_token`, `client_secret`, `X-API-Key` and `AWSAccessKeyId` are covered without
+  being listed. A harmless name that matches (`sort_key`, `author`) loses its value in the
+  trace only, never in the request: a cheap mistake, where a missed credential is not.
+The value becomes `REDACTED`; the name stays, so the trace still shows what was sent. Every
+other byte of the query is kept as sent.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+REDACTED = "REDACTED"
+
+# The semantic conventions' `url.query` list and OpenTelemetry's `url.full` one (lower case).
+_CONVENTIONS = frozenset(
+    {
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "sig",
+        "x-goog-signature",
+        "awsaccesskeyid",
+        "signature",
+    }
+)
+# Names too short or too common to match as part of another (`code` is in `postcode`).
+_NAMES = _CONVENTIONS | {"code", "sid", "otp", "pin", "jwt", "assertion", "ticket", "hmac"}
+_WORDS = re.compile(
+    "token|secret|passw|passphrase|pwd|key|auth|credential|signature|session|cookie|bearer"
+)
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: names come from callers
+def sensitive(name: str) -> bool:
+    """Whether the query parameter `name` (as sent, percent-encoded) may carry a credential."""
+    folded = unquote_plus(name).lower()
+    return folded in _NAMES or _WORDS.search(folded) is not None
+
+
+def redacted_query(query: str) -> str:
+    """`query` with the value of each sensitive parameter replaced by `REDACTED`."""
+    parts = query.split("&")
+    for index, part in enumerate(parts):
+        name, equals, _ = part.partition("=")
+        if equals and sensitive(name):
+            parts[index] = f"{name}={REDACTED}"
+    return "&".join(parts)
+
+
+def redacted_url(url: str) -> str:
+    """`url` with its user information and the sensitive values of its query and fragment
+    (an OAuth implicit grant puts its token there) replaced by `REDACTED`."""
+    if "?" not in url and "#" not in url and "@" not in url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{REDACTED}:{REDACTED}@{netloc.rpartition('@')[2]}"
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            parts.path,
+            redacted_query(parts.query),
+            redacted_query(parts.fragment),
+        )
+    )
