@@ -349,3 +349,37 @@ async def test_perf1_a_load_racing_the_in_memory_generations_reset_is_not_served
     assert await reader == "old"
     source.gate = None
     assert await pages.get_or_load("first", source.loader("ann/first"), group="ann") == "new"
+
+
+@pytest.mark.parametrize(
+    "history", ["never invalidated", "invalidated before and after", "a group's page"]
+)
+async def test_perf1_a_load_racing_a_clear_is_not_served_after_it(
+    redis: Redis, history: str
+) -> None:
+    """More invalidations owed than a process remembers (a long outage) are paid by clearing
+    the whole cache. A load that read the cache before the clear must not store where a reader
+    after it looks: not under "no generation", which every key has again after the clear, nor
+    under a generation that writes after the clear count up to again. Redis only: the
+    in-memory fallback has its own test above."""
+    prefix = f"test-{uuid.uuid4().hex}:"
+    here = resource(RedisBackend(redis, breakers=CircuitBreakers(), prefix=prefix))
+    clearing = RedisBackend(redis, breakers=CircuitBreakers(), prefix=prefix)
+    elsewhere = resource(clearing)
+    group = "ann" if history == "a group's page" else None
+    source = Source()
+    source.values["a"] = "old"
+    if history == "invalidated before and after":
+        await elsewhere.invalidate("a")  # its generation is 1 when the load reads it
+    source.gate = asyncio.Event()
+    reader = asyncio.create_task(here.get_or_load("a", source.loader("a"), group=group))
+    await source.loading.wait()
+    source.values["a"] = "new"  # a write whose invalidation was owed, then paid by the clear
+    await clearing.clear()
+    if history == "invalidated before and after":
+        source.values["a"] = "newer"  # a write after the clear: its generation is 1 again
+        await elsewhere.invalidate("a")
+    source.gate.set()
+    assert await reader == "old"
+    source.gate = None
+    assert await here.get_or_load("a", source.loader("a"), group=group) == source.values["a"]

@@ -26,7 +26,9 @@ write path calls `invalidate(key)` after its transaction commits. The guarantees
   (single flight); N replicas make at most N loads of a key, not one per request.
 - Redis down: reads go to the source (counted in `cache_errors_total`), the "redis" circuit
   breaker makes that immediate, and invalidations that could not be applied are replayed
-  before the cache is trusted again; until then this process bypasses it.
+  before the cache is trusted again; until then this process bypasses it. Past 10,000 owed,
+  the whole cache is cleared instead, and a new reset in Redis, part of every generation a
+  store checks, keeps any load that read the cache before from storing after.
 - Development without Redis: a bounded in-memory LRU (`CACHE_MEMORY_MAX_ENTRIES`). It is one
   process's: the worker process cannot invalidate it, so its TTL is capped at 5 seconds, the
   longest a worker's write can go unseen there. Production requires Redis.
@@ -40,6 +42,7 @@ import hashlib
 import itertools
 import json
 import random
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -67,6 +70,8 @@ _AFTER_COMMIT = "cache_invalidations"
 GENERATION_TTL_SECONDS = 3600
 # Invalidations remembered while Redis is unreachable; beyond this, the whole cache is cleared.
 MAX_PENDING_INVALIDATIONS = 10_000
+# The cache's reset (`RedisBackend.clear`) is under its prefix: the prefix and this.
+RESET_KEY = "reset"
 # A process renews its namespace's registration this often while it reads or stores there.
 NAMESPACE_RENEWAL_SECONDS = 30.0
 # Covers the round trips and clock steps between a registration and a store counted against it.
@@ -74,9 +79,15 @@ NAMESPACE_LEASE_MARGIN_SECONDS = 10.0
 
 _log = get_logger(__name__)
 
-# KEYS[1]: the value, KEYS[2]: its generation; ARGV: value, TTL in ms, generation seen at read.
+# KEYS[1]: the value, KEYS[2]: its generation, KEYS[3]: the cache's reset; ARGV: value, TTL
+# in ms, generation seen at read (as `RedisBackend.read` folds the reset into it).
 _STORE_IF_GENERATION_UNCHANGED = """
-if (redis.call('GET', KEYS[2]) or '') == ARGV[3] then
+local generation = redis.call('GET', KEYS[2]) or ''
+local reset = redis.call('GET', KEYS[3])
+if reset then
+  generation = reset .. '.' .. generation
+end
+if generation == ARGV[3] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
@@ -282,6 +293,8 @@ class RedisBackend:
         self._prefix = prefix
         # Outside the near cache's tracked prefix: a registration is not an entry's change.
         self._registry_prefix = prefix.rstrip(":") + "-namespaces:"
+        # Set by `clear()`, read with every entry: part of every generation a store checks.
+        self._reset_key = prefix + RESET_KEY
         self._generation_ttl = max(1, int(generation_ttl_seconds))
         self._lease_ms = int(
             (max_entry_ttl_seconds + NAMESPACE_RENEWAL_SECONDS + NAMESPACE_LEASE_MARGIN_SECONDS)
@@ -296,7 +309,8 @@ class RedisBackend:
         self.near = near
 
     def _keys(self, key: str) -> tuple[str, str]:
-        # The braces make both keys hash to one Redis Cluster slot, as the script needs.
+        # The braces keep an entry's keys in one Redis Cluster slot; but the reset key is read
+        # with every entry, so the cache needs one Redis (so does `clear()`'s SCAN).
         value_key = self._prefix + "{" + key + "}"
         return value_key, value_key + ":gen"
 
@@ -342,13 +356,14 @@ class RedisBackend:
             since = near.epoch
         await self._ensure_registered(entry[0])
         async with self._guarded():
-            value, generation = await self._redis.mget(keys)
+            value, generation, reset = await self._redis.mget(*keys, self._reset_key)
         found = _as_bytes(value)
         if near is not None and found is not None:
             near.keep(keys[0], found, since)
-        return found, _as_bytes(generation) or b""
+        return found, _with_reset(generation, reset)
 
     async def generation(self, entry: Entry) -> bytes:
+        # Without the reset: a group's page is read, and stored against it, as an entry.
         generation_key = self._keys(entry_key(entry))[1]
         near = self.near
         if near is not None:
@@ -371,7 +386,8 @@ class RedisBackend:
         keys = self._keys(entry_key(entry))
         async with self._guarded():
             stored = await self._store(
-                keys=list(keys), args=[value, max(1, int(ttl_seconds * 1000)), generation]
+                keys=[*keys, self._reset_key],
+                args=[value, max(1, int(ttl_seconds * 1000)), generation],
             )
             registry = self._registry(resource_label(namespace))
             if not stored or await self._redis.zscore(registry, namespace) is not None:
@@ -435,17 +451,34 @@ class RedisBackend:
             pipeline.unlink(value_key)
 
     async def clear(self) -> None:
+        """Every entry is gone for its readers, and no load that read the cache before this
+        call stores where a reader after it looks.
+
+        Deleting the generations alone would not do: a key would be back at "no generation",
+        or count its invalidations up to the one a load read, and the load's old value would
+        be stored there. The new reset, never used before, is part of every generation from
+        now on, so such a store fails; one that came before is deleted with the rest."""
         if self.near is not None:
             self.near.clear()
         async with self._guarded():
+            await self._redis.set(self._reset_key, secrets.token_hex(8))
             batch: list[Any] = []
-            async for key in self._redis.scan_iter(match=f"{self._prefix}*", count=500):
+            # Entries only (the braces): the reset stays, and so do the registrations.
+            async for key in self._redis.scan_iter(match=self._prefix + "{*", count=500):
                 batch.append(key)
                 if len(batch) >= 500:
                     await self._redis.unlink(*batch)
                     batch.clear()
             if batch:
                 await self._redis.unlink(*batch)
+
+
+def _with_reset(generation: bytes | str | None, reset: bytes | str | None) -> bytes:
+    """An entry's generation as the store script sees it: the cache's reset, if it was ever
+    cleared, then the entry's own."""
+    own = _as_bytes(generation) or b""
+    found = _as_bytes(reset)
+    return own if found is None else found + b"." + own
 
 
 def _as_text(value: bytes | str) -> str:
