@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from goldenpath_chassis._core.url_redaction import redacted_query, redacted_url, sensitive
+from goldenpath_chassis._core.url_redaction import (
+    redacted_query,
+    redacted_text,
+    redacted_url,
+    sensitive,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,3 +48,29 @@ def test_obs2_a_redacted_url_loses_its_user_information_and_query_credentials() 
     assert redacted_url("https://u:p@hooks.example/in?api_key=k&x=1#id_token=t") == (
         "https://REDACTED:REDACTED@hooks.example/in?api_key=REDACTED&x=1#id_token=REDACTED"
     )
+
+
+def test_obs3_every_url_in_a_text_loses_its_credentials_and_nothing_else() -> None:
+    # httpx's raise_for_status message, with a second URL after it.
+    message = (
+        "Client error '404 Not Found' for url 'https://api.example/x?q=1&access_token=at-1'\n"
+        "For more information check: https://developer.mozilla.org/Status/404"
+    )
+    assert redacted_text(message) == message.replace("at-1", "REDACTED")
+    text = (
+        'see (https://hook:pw-2@hooks.example/in?api_key=ak-3#id_token=it-4). Also "GET '
+        '/v1/x?token=tk-5&limit=5", a DSN postgresql://app:pw-6@db:5432/app, and HTTPS://H/?'
+    )
+    assert redacted_text(text) == (
+        "see (https://REDACTED:REDACTED@hooks.example/in?api_key=REDACTED#id_token=REDACTED)."
+        ' Also "GET /v1/x?token=REDACTED&limit=5", a DSN'
+        " postgresql://REDACTED:REDACTED@db:5432/app, and HTTPS://H/?"
+    )
+
+
+def test_obs3_a_text_without_a_url_is_returned_as_it_is() -> None:
+    plain = "failing on purpose (12 headers); token=abc is no URL"
+    assert redacted_text(plain) is plain
+    # Text that only looks like part of a URL is kept byte for byte, and never rejected.
+    odd = "why? http://[ is no URL, nor is a:// alone, nor ?=x"
+    assert redacted_text(odd) == odd

@@ -15,6 +15,10 @@ A parameter is sensitive when its name, percent-decoded and compared without cas
   trace only, never in the request: a cheap mistake, where a missed credential is not.
 The value becomes `REDACTED`; the name stays, so the trace still shows what was sent. Every
 other byte of the query is kept as sent.
+
+URLs also travel inside text: an exception's message (httpx's `raise_for_status` names the
+URL it called), and so its traceback. `redacted_text` redacts every URL and bare query string
+in a text, for where exceptions are rendered: log lines, span events, a job's last error.
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ import re
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 REDACTED = "REDACTED"
+
+# What a URL in a text ends at: white space, and the quotes and brackets text wraps it in.
+_WORD = re.compile(r"""[^\s'"<>`]+""")
+# Punctuation that ends a sentence or closes a parenthesis rather than the URL before it.
+_TRAILING = ".,;:!)]}"
 
 # The semantic conventions' `url.query` list and OpenTelemetry's `url.full` one (lower case).
 _CONVENTIONS = frozenset(
@@ -79,3 +88,33 @@ def redacted_url(url: str) -> str:
             redacted_query(parts.fragment),
         )
     )
+
+
+def redacted_text(text: str) -> str:
+    """`text` with the credentials of every URL or query string in it replaced by `REDACTED`
+    (user information, sensitive query and fragment values), every other byte kept."""
+    if "://" not in text and "?" not in text:
+        return text  # the common case costs two scans
+    return _WORD.sub(_redacted_word, text)
+
+
+def _redacted_word(match: re.Match[str]) -> str:
+    word = match.group()
+    if "://" not in word and "?" not in word:
+        return word
+    reference = word.rstrip(_TRAILING)
+    return _redacted_reference(reference) + word[len(reference) :]
+
+
+def _redacted_reference(reference: str) -> str:
+    # Split by hand, not by `urlsplit`: it rejects some authorities ("http://[") and rewrites
+    # others (an empty query or fragment is dropped, the scheme lower-cased).
+    rest, hash_, fragment = reference.partition("#")
+    rest, question, query = rest.partition("?")
+    scheme, separator, after = rest.partition("://")
+    if separator:
+        authority, slash, path = after.partition("/")
+        if "@" in authority:
+            authority = f"{REDACTED}:{REDACTED}@{authority.rpartition('@')[2]}"
+        rest = f"{scheme}{separator}{authority}{slash}{path}"
+    return f"{rest}{question}{redacted_query(query)}{hash_}{redacted_query(fragment)}"
