@@ -22,9 +22,11 @@ import pytest
 
 from goldenpath_chassis._core.security.session import b64decode
 from goldenpath_chassis.testing.auth import TokenFactory, bearer
+from goldenpath_chassis.testing.loopback_http import loopback_http_server
 from goldenpath_chassis.testing.processes import ServiceProcess
 
 from tests.example.service import SERVICE
+from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
 
 pytestmark = pytest.mark.process
 
@@ -135,3 +137,41 @@ def test_obs3_tracebacks_are_logged_without_frame_locals(fmt: str) -> None:
     assert "handle" in output  # the frames are named
     assert "the-cookie-value-in-a-frame" not in output
     assert "local-" not in output
+
+
+URL_ERROR_SCRIPT = textwrap.dedent(
+    """
+    import logging, sys
+
+    import httpx
+
+    from goldenpath_chassis._core.logging import configure_logging, get_logger
+
+    configure_logging(level="INFO", fmt=sys.argv[1])
+
+    for log in (get_logger("ours").exception, logging.getLogger("library").exception):
+        try:
+            httpx.get(sys.argv[2]).raise_for_status()  # httpx logs the request, then it raises
+        except httpx.HTTPStatusError:
+            log("downstream_failed")
+    """
+)
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_obs3_a_credential_in_a_url_reaches_no_log_line(fmt: str) -> None:
+    """httpx's error names the URL it called, and httpx logs each request's URL: in both formats,
+    our own lines and libraries' alike, the URL is logged with its credential redacted."""
+    with loopback_http_server(NotFound) as downstream:
+        url, redacted = url_with_token(downstream)
+        completed = subprocess.run(
+            [sys.executable, "-c", URL_ERROR_SCRIPT, fmt, url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    output = completed.stdout + completed.stderr
+    assert ACCESS_TOKEN not in output
+    assert output.count(f"for url '{redacted}'") == 2, output  # both tracebacks
+    assert output.count(f"HTTP Request: GET {redacted} ") == 2, output  # httpx's own lines

@@ -6,6 +6,11 @@ standard library (uvicorn, SQLAlchemy, ...) go through the same processors via a
 `ProcessorFormatter`, so every line has the same shape and carries the request context bound in
 `structlog.contextvars` (request ID, and trace and span IDs once tracing is on).
 
+An exception is rendered without its frames' local variables, and with the credentials of any
+URL in its message or notes redacted (`url_redaction.py`): httpx's `raise_for_status` puts the
+URL it called, query string and all, in its message. A library's own message is redacted the
+same way: httpx logs the URL of every outbound request at INFO.
+
 Lines go to the stream the command line chooses: stdout for the long-running processes, stderr
 for a command whose stdout is its result (`cli.py`). Without an explicit format, a terminal gets
 the console renderer (a person reads it) and anything else JSON (a collector reads it).
@@ -14,15 +19,17 @@ the console renderer (a person reads it) and anything else JSON (a collector rea
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import sys
 from collections.abc import Sequence
-from importlib.util import find_spec
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, cast
 
 import orjson
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
+
+from .url_redaction import redacted_text
 
 LogFormat = Literal["json", "console"]
 
@@ -126,6 +133,15 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
+def _redact_library_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    # A library's message is text it formatted: httpx's "HTTP Request: GET <url>" line, at INFO
+    # for every outbound call, holds the whole URL. Our own lines pass URLs redacted.
+    message = event_dict.get("event")
+    if isinstance(message, str):
+        event_dict["event"] = redacted_text(message)
+    return event_dict
+
+
 def _json_str(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
@@ -142,19 +158,39 @@ def _shared_processors() -> list[Processor]:
 
 # Tracebacks as data, without each frame's local variables: those hold what the request carried
 # (its headers, cookies, tokens, the session), which must never reach a log.
-_dict_tracebacks: Processor = structlog.processors.ExceptionRenderer(
-    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-)
+_dict_traceback = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+
+
+def _redacted(value: Any) -> Any:
+    """A rendered traceback's strings (messages, notes, nested groups') with the credentials
+    of the URLs they hold redacted (`url_redaction.py`); everything else as it was."""
+    if isinstance(value, str):
+        return redacted_text(value)
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    return value
+
+
+def _redacted_dict_traceback(exc_info: ExcInfo) -> list[dict[str, Any]]:
+    return cast("list[dict[str, Any]]", _redacted(_dict_traceback(exc_info)))
+
+
+_dict_tracebacks: Processor = structlog.processors.ExceptionRenderer(_redacted_dict_traceback)
+
+
+def _redacted_plain_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
+    """The console's traceback, its URLs' credentials redacted. Rich's is not used even when
+    installed: it wraps and colours the message as it renders it, so a URL could no longer be
+    found whole in what it wrote, and it shows locals unless told not to."""
+    rendered = io.StringIO()
+    structlog.dev.plain_traceback(rendered, exc_info)
+    sio.write(redacted_text(rendered.getvalue()))
 
 
 def _console_renderer() -> structlog.dev.ConsoleRenderer:
-    # Rich's tracebacks (used when rich is installed) show locals by default: not here either.
-    formatter = (
-        structlog.dev.RichTracebackFormatter(show_locals=False)
-        if find_spec("rich") is not None
-        else structlog.dev.plain_traceback
-    )
-    return structlog.dev.ConsoleRenderer(exception_formatter=formatter)
+    return structlog.dev.ConsoleRenderer(exception_formatter=_redacted_plain_traceback)
 
 
 def configure_logging(
@@ -192,6 +228,7 @@ def configure_logging(
         *shared,
         structlog.stdlib.ExtraAdder(),
         _drop_color_message,
+        _redact_library_message,
     ]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=stdlib_chain,
