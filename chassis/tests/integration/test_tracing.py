@@ -30,6 +30,8 @@ from goldenpath_chassis.testing.otlp import (
     otlp_receiver,
 )
 
+from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
+
 pytestmark = pytest.mark.integration
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -312,6 +314,46 @@ async def test_obs2_credentials_in_an_outbound_url_never_reach_its_span(
     )
     for value in (*CREDENTIALS.values(), "pw-9e8d7c6b", "fr-5c1d9e02"):
         assert value not in repr(span.attributes)
+
+
+async def test_obs2_an_exception_a_span_records_keeps_no_credential_of_a_url_it_names(
+    service: Service, traced_settings: ChassisSettings, receiver: OtlpReceiver
+) -> None:
+    app = service.create_app(traced_settings)
+    with loopback_http_server(NotFound) as downstream:
+        url, redacted = url_with_token(downstream)
+        async with LifespanManager(app):
+            chassis = chassis_of(app)
+            tracing = chassis.instruments.tracing
+            tracer = tracing.tracer("test")
+
+            async def sync() -> None:
+                # The span records the error escaping it: an event with its message and stack
+                # trace, and an error status that repeats the message.
+                with tracer.start_as_current_span("sync"):
+                    response = await chassis.resources.http.request("GET", url, dependency="x")
+                    response.raise_for_status()
+
+            export = tracing.span_export
+            assert export is not None
+            # Twice: the first span is encoded by the exporter's thread, the second where it
+            # ends, once the first export has loaded the encoder (span_encoding.py).
+            for _ in range(2):
+                with pytest.raises(httpx.HTTPStatusError):
+                    await sync()
+                assert export.force_flush()
+            assert export.encoding
+    spans = [span for span in receiver.received() if span.name == "sync"]
+    assert len(spans) == 2
+    for span in spans:
+        (event,) = span.events
+        assert event.name == "exception"
+        assert event.attributes["exception.type"] == "httpx.HTTPStatusError"
+        assert f"for url '{redacted}'" in event.attributes["exception.message"]
+        assert f"for url '{redacted}'" in event.attributes["exception.stacktrace"]
+        assert f"for url '{redacted}'" in span.status_message
+    for exported in receiver.received():  # the outbound calls' spans too
+        assert ACCESS_TOKEN not in repr(exported)
 
 
 async def test_obs2_jobs_and_sql_continue_the_trace_of_the_request_that_enqueued_them(

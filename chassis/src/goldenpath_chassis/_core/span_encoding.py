@@ -12,7 +12,8 @@ Protobuf's wire format lets a repeated field be written as its elements' encodin
 another, so a batch is the spans' bytes under their scope's and resource's headers, each
 header encoded once by the OTLP encoder itself; `otlp_request` frames them. Until the
 encoder is loaded (the exporter's first export loads it, off the start-up path: otlp.py), a
-span travels as itself and is encoded on the exporter's thread, as before.
+span travels as itself and is encoded on the exporter's thread, as before. Either way, an
+exception it recorded is redacted first (`span_redaction.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, cast
 
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from .span_redaction import exceptions_redacted
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -70,6 +73,7 @@ class EncodeOnEnd(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         if not (span.context and span.context.trace_flags.sampled):
             return  # what the batch processor would do, without encoding first
+        span = exceptions_redacted(span)  # before either thread encodes it
         encoder = self._encoder()
         encoded = None
         if encoder is not None:

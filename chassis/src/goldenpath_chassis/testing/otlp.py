@@ -40,6 +40,12 @@ def _attributes(pairs: Iterator[KeyValue] | Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class ReceivedEvent:
+    name: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ReceivedSpan:
     name: str
     kind: int
@@ -49,6 +55,9 @@ class ReceivedSpan:
     attributes: dict[str, Any]
     resource: dict[str, Any]
     scope: str
+    # An exception the span recorded: its `exception` event, and the status's description.
+    events: tuple[ReceivedEvent, ...] = ()
+    status_message: str = ""
 
 
 @dataclass
@@ -102,6 +111,11 @@ def _handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
                     attributes=_attributes(span.attributes),
                     resource=_attributes(resource_spans.resource.attributes),
                     scope=scope_spans.scope.name,
+                    events=tuple(
+                        ReceivedEvent(event.name, _attributes(event.attributes))
+                        for event in span.events
+                    ),
+                    status_message=span.status.message,
                 )
                 for resource_spans in request.resource_spans
                 for scope_spans in resource_spans.scope_spans
