@@ -26,8 +26,10 @@ from goldenpath_chassis._core.queue import Job
 from goldenpath_chassis._core.worker import Worker
 from goldenpath_chassis._core.worker_process import run_worker
 from goldenpath_chassis.settings import ChassisSettings
+from goldenpath_chassis.testing.loopback_http import loopback_http_server
 
 from tests.example.widgets import PUBLISH, Widget
+from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
 
 pytestmark = pytest.mark.integration
 
@@ -135,6 +137,30 @@ async def test_arch3_a_failing_job_is_retried_with_growing_backoff_then_failed(
     assert (job.status, job.attempts) == ("failed", 3)  # kept for a human to inspect
     await make_due(database)
     assert await worker.run_once() == 0
+
+
+async def test_arch3_a_failed_jobs_error_keeps_no_credential_of_the_url_it_called(
+    app: FastAPI,
+) -> None:
+    database = database_of(app)
+    with loopback_http_server(NotFound) as downstream:
+        url, redacted = url_with_token(downstream)
+
+        async def call_downstream(_: Any, __: dict[str, Any]) -> None:
+            async with httpx.AsyncClient() as http:
+                (await http.get(url)).raise_for_status()
+
+        async with database.sessionmaker() as session:
+            queue.enqueue(session, "call", {}, max_attempts=1)
+            await session.commit()
+        assert await Worker(database, {"call": call_downstream}).run_once() == 1
+    (job,) = await jobs_in(database)
+    assert job.status == "failed"
+    assert job.last_error is not None
+    # What failed is still there to read, the URL's credential is not.
+    assert job.last_error.startswith("HTTPStatusError: Client error '404 Not Found' for url")
+    assert f"'{redacted}'" in job.last_error
+    assert ACCESS_TOKEN not in job.last_error
 
 
 async def test_arch3_a_job_whose_worker_died_is_retried_after_its_lease(app: FastAPI) -> None:

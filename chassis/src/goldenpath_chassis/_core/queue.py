@@ -40,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
 from .tracing import trace_carrier
+from .url_redaction import redacted_text
 
 QUEUED, RUNNING, FAILED = "queued", "running", "failed"
 BACKOFF_BASE_SECONDS = 2.0
@@ -153,7 +154,8 @@ async def record_failure(
     if job is None or job.status != RUNNING or job.attempts != attempt:
         await session.rollback()
         return None
-    job.last_error = f"{type(error).__name__}: {error}"[:2000]
+    # Read by whoever inspects failed jobs: a URL's credentials in the message stay out of it.
+    job.last_error = redacted_text(f"{type(error).__name__}: {error}")[:2000]
     job.locked_until = None
     if job.attempts >= job.max_attempts:
         job.status = FAILED
