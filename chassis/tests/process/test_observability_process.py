@@ -9,10 +9,12 @@ import httpx
 import pytest
 
 from goldenpath_chassis.testing.live import ServiceCredentials
-from goldenpath_chassis.testing.otlp import SPAN_KIND_SERVER, otlp_receiver
+from goldenpath_chassis.testing.loopback_http import loopback_http_server
+from goldenpath_chassis.testing.otlp import SPAN_KIND_CLIENT, SPAN_KIND_SERVER, otlp_receiver
 from goldenpath_chassis.testing.processes import free_port, start_service
 
 from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
 
 pytestmark = pytest.mark.process
 
@@ -68,3 +70,50 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
     assert access["trace_id"] == TRACE_ID
     assert access["span_id"] == span.span_id
     assert access["request_id"] == response.headers["x-request-id"]
+
+
+def test_obs3_a_credential_in_an_errors_url_reaches_neither_the_log_nor_a_span(
+    tmp_path: Path, service_credentials: ServiceCredentials
+) -> None:
+    with otlp_receiver() as receiver, loopback_http_server(NotFound) as downstream:
+        url, redacted = url_with_token(downstream)
+        env = {
+            **importable(),
+            **service_credentials.env,
+            "APP_ENV": "development",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "EXAMPLE_DOWNSTREAM_URL": url,
+        }
+        service = start_service(
+            EXAMPLE_COMMAND,
+            env=env,
+            port=free_port(),
+            log_path=tmp_path / "out.log",
+            cwd=tmp_path,
+            timeout=60,
+        )
+        try:
+            # The route calls the downstream service, which answers 404, and lets httpx's
+            # HTTPStatusError (whose message holds the URL) escape: logged, and answered 500.
+            response = httpx.get(
+                service.base_url + "/v1/test/fail/downstream",
+                headers=dict(service_credentials.headers),
+            )
+        finally:
+            service.stop()
+        assert service.process.returncode == 0, service.output()
+        receiver.wait_for(lambda s: s.kind == SPAN_KIND_SERVER, timeout=5)
+        client = receiver.wait_for(lambda s: s.kind == SPAN_KIND_CLIENT, timeout=5)
+
+    assert response.status_code == 500
+    output = service.output()
+    assert ACCESS_TOKEN not in output
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    (unhandled,) = [line for line in lines if line.get("event") == "unhandled_error"]
+    # The traceback is logged as it was raised, with the URL's credential redacted.
+    (error,) = unhandled["exception"]
+    assert error["exc_type"] == "HTTPStatusError"
+    assert error["exc_value"].startswith(f"Client error '404 Not Found' for url '{redacted}'\n")
+    assert any(frame["name"] == "fail_downstream" for frame in error["frames"])
+    assert ACCESS_TOKEN not in repr(receiver.received())
+    assert client.attributes.get("url.full", client.attributes.get("http.url")) == redacted
