@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+from goldenpath_chassis.testing.processes import ServiceProcess
 
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import running_example
 
 
 @pytest.fixture
 def live(service_env: dict[str, str], tmp_path: Path) -> Iterator[ServiceProcess]:
     """The example service as a real process on loopback, logging to the test's folder."""
-    process = start_service(
-        EXAMPLE_COMMAND,
-        env=importable() | service_env,
-        port=free_port(),
-        log_path=tmp_path / "service.log",
-    )
-    try:
+    with running_example(service_env, log_path=tmp_path / "service.log") as process:
         yield process
-    finally:
-        process.stop()

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from goldenpath_chassis.testing.live import ServiceCredentials, service_environment
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+from goldenpath_chassis.testing.processes import ServiceProcess
 
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import running_example
 
 pytestmark = pytest.mark.process
 
@@ -38,16 +38,8 @@ def limited(
         CORS_ALLOW_ORIGINS=FRONTEND,
         RATE_LIMIT_PER_IP=f"{LIMIT}/minute",
     )
-    process = start_service(
-        EXAMPLE_COMMAND,
-        env=importable() | env,
-        port=free_port(),
-        log_path=tmp_path / "service.log",
-    )
-    try:
+    with running_example(env, log_path=tmp_path / "service.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def assert_readable_429(response: httpx.Response) -> None:

@@ -4,9 +4,12 @@ from any working directory, on the same database backend as the rest of the sess
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from goldenpath_chassis.testing.live import service_command
+from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
 
 # chassis/: where `tests.example` is importable from.
 CHASSIS_ROOT = Path(__file__).resolve().parents[2]
@@ -23,3 +26,15 @@ def importable() -> dict[str, str]:
     if backend:
         env["EXAMPLE_BACKEND"] = backend
     return env
+
+
+@contextmanager
+def running_example(env: Mapping[str, str], *, log_path: Path) -> Iterator[ServiceProcess]:
+    """The example service with `env` (its settings) on a free loopback port, stopped on exit."""
+    process = start_service(
+        EXAMPLE_COMMAND, env=importable() | dict(env), port=free_port(), log_path=log_path
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
