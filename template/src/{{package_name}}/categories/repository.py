@@ -9,12 +9,11 @@ import uuid
 from collections.abc import Sequence
 
 from goldenpath_chassis.security import OwnerAccess
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..pagination import Keyset
 from .models import Category
-
-MAX_CATEGORIES = 500
 
 
 class CategoryRepository:
@@ -34,15 +33,24 @@ class CategoryRepository:
         await self._session.flush()
         return category
 
-    async def list_all(self, access: OwnerAccess) -> Sequence[Category]:
+    async def page_after(
+        self, access: OwnerAccess, *, after: Keyset | None, size: int
+    ) -> Sequence[Category]:
+        """A page of `size` categories by name, and the next one if there is one (so the caller
+        knows whether there is a next page), as `ItemRepository.page_after`. The id breaks ties:
+        an admin's list holds one name once per owner. The keyset is a row comparison, which
+        sorts as ORDER BY does (the same collation).
+        """
         query = (
             select(Category)
             .where(access.criterion(Category.owner))
             .order_by(Category.name, Category.id)
-            .limit(MAX_CATEGORIES)
+            .limit(size + 1)
         )
+        if after is not None:
+            query = query.where(tuple_(Category.name, Category.id) > tuple_(after.value, after.id))
         categories = (await self._session.scalars(query)).all()
-        access.reached(categories)
+        access.reached(categories[:size])
         return categories
 
     async def delete(self, category: Category) -> None:

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from goldenpath_chassis.security import Principal, RequireScopes
-from goldenpath_chassis.web import problem_responses
+from goldenpath_chassis.web import omit_null, problem_responses
+from pydantic import AfterValidator, TypeAdapter
 
+from ..pagination import (
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    Keyset,
+    cursor_length,
+    decode_cursor,
+    encode_cursor,
+)
 from .dependencies import CategoryServiceDep
-from .schemas import CategoryCreate, CategoryList, CategoryRead
+from .schemas import (
+    CATEGORY_NAME_MAX_LENGTH,
+    CategoryCreate,
+    CategoryName,
+    CategoryPage,
+    CategoryRead,
+)
 
 router = APIRouter(prefix="/v1/categories", tags=["categories"])
 
@@ -20,6 +35,34 @@ router = APIRouter(prefix="/v1/categories", tags=["categories"])
 # rather than `dependencies=[...]` beside a `CurrentPrincipal`: each one costs every request.
 Reader = Annotated[Principal, RequireScopes("categories:read")]
 Writer = Annotated[Principal, RequireScopes("categories:write")]
+
+_NAME = TypeAdapter(CategoryName)
+CURSOR_FORMAT = "category-cursor"
+
+
+def _category_cursor(cursor: str) -> str:
+    """A cursor this list gave ends at a category, so it carries a category's name: anything
+    else is refused here, a 422 naming the parameter. (Called for a value sent only.)"""
+    decode_cursor(cursor, _NAME)
+    return cursor
+
+
+def _cursor_schema(schema: dict[str, Any]) -> None:
+    # No pattern could tell a cursor from any other string: the contract names its format
+    # instead, and the contract tests generate valid cursors for it (tests/contract/conftest.py).
+    omit_null(schema)
+    schema["format"] = CURSOR_FORMAT
+
+
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=cursor_length(CATEGORY_NAME_MAX_LENGTH),
+        description="`next_cursor` from the previous page (opaque).",
+        json_schema_extra=_cursor_schema,
+    ),
+    AfterValidator(_category_cursor),
+]
 
 
 @router.post(
@@ -43,12 +86,22 @@ async def create_category(
 @router.get(
     "",
     summary="List categories by name",
-    response_model=CategoryList,
-    responses=problem_responses(503),
+    response_model=CategoryPage,
+    responses=problem_responses(422, 503),
 )
-async def list_categories(service: CategoryServiceDep, principal: Reader) -> CategoryList:
-    categories = await service.list_all(principal)
-    return CategoryList(categories=[CategoryRead.model_validate(c) for c in categories])
+async def list_categories(
+    service: CategoryServiceDep,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
+    cursor: Cursor = None,
+) -> CategoryPage:
+    after = decode_cursor(cursor) if cursor else None  # checked by `Cursor` already
+    categories, has_more = await service.list(principal, after=after, limit=limit)
+    last = categories[-1] if has_more and categories else None
+    return CategoryPage(
+        categories=[CategoryRead.model_validate(c) for c in categories],
+        next_cursor=encode_cursor(Keyset(last.id, last.name)) if last else None,
+    )
 
 
 @router.get(

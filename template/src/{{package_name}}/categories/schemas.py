@@ -9,6 +9,8 @@ from uuid import UUID
 from goldenpath_chassis.web import RequestModel, name_field
 from pydantic import BaseModel, ConfigDict
 
+from ..pagination import NextCursor
+
 CATEGORY_NAME_MAX_LENGTH = 50
 
 CategoryName = Annotated[str, name_field(CATEGORY_NAME_MAX_LENGTH, "Widgets")]
@@ -26,5 +28,6 @@ class CategoryRead(BaseModel):
     created_at: datetime
 
 
-class CategoryList(BaseModel):
+class CategoryPage(BaseModel):
     categories: list[CategoryRead]
+    next_cursor: NextCursor = None

@@ -11,6 +11,7 @@ from goldenpath_chassis.security import OwnerAccess, Ownership, Principal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..pagination import Keyset
 from .exceptions import CategoryInUseError, CategoryNameTakenError, CategoryNotFoundError
 from .models import Category
 from .repository import CategoryRepository
@@ -38,8 +39,13 @@ class CategoryService:
     async def get(self, principal: Principal, category_id: uuid.UUID) -> Category:
         return await self._find(OWNERSHIP.access(principal, "read"), category_id)
 
-    async def list_all(self, principal: Principal) -> Sequence[Category]:
-        return await self._repository.list_all(OWNERSHIP.access(principal, "list"))
+    async def list(
+        self, principal: Principal, *, after: Keyset | None, limit: int
+    ) -> tuple[Sequence[Category], bool]:
+        """One page, by name, and whether there are more."""
+        access = OWNERSHIP.access(principal, "list")
+        categories = await self._repository.page_after(access, after=after, size=limit)
+        return categories[:limit], len(categories) > limit
 
     async def delete(self, principal: Principal, category_id: uuid.UUID) -> None:
         category = await self._find(OWNERSHIP.access(principal, "delete"), category_id)

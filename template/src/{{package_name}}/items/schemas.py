@@ -10,14 +10,14 @@ from goldenpath_chassis.security import sanitized_html
 from goldenpath_chassis.web import RequestModel, Text, name_field, omit_null
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ..pagination import NextCursor
+
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 2000
 # Sanitized HTML escapes text (`&` becomes `&amp;`): what is stored may be up to five times what
 # was sent, and is never cut (SEC-1).
 DESCRIPTION_STORED_MAX_LENGTH = 5 * DESCRIPTION_MAX_LENGTH
 PRICE_CENTS_MAX = 100_000_000
-PAGE_SIZE_DEFAULT = 20
-PAGE_SIZE_MAX = 100
 
 ItemStatus = Literal["pending", "active"]
 ItemName = Annotated[str, name_field(NAME_MAX_LENGTH, "Blue widget")]
@@ -89,6 +89,4 @@ class ItemRead(BaseModel):
 
 class ItemPage(BaseModel):
     items: list[ItemRead]
-    next_cursor: str | None = Field(
-        None, description="Pass as `cursor` to get the next page; absent on the last page."
-    )
+    next_cursor: NextCursor = None
