@@ -10,6 +10,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
@@ -19,6 +20,7 @@ from goldenpath_chassis._core.span_encoding import EndedSpan, otlp_request
 from goldenpath_chassis._core.span_resource import HashedOnceResource
 from goldenpath_chassis._core.tracing import add_trace_ids
 from goldenpath_chassis._core.worker import Worker
+from goldenpath_chassis.jobs import enqueue
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.databases import delete_all_rows
 from goldenpath_chassis.testing.loopback_http import loopback_http_server
@@ -26,6 +28,7 @@ from goldenpath_chassis.testing.otlp import (
     SPAN_KIND_CLIENT,
     SPAN_KIND_CONSUMER,
     SPAN_KIND_SERVER,
+    STATUS_CODE_ERROR,
     OtlpReceiver,
     otlp_receiver,
 )
@@ -384,6 +387,43 @@ async def test_obs2_jobs_and_sql_continue_the_trace_of_the_request_that_enqueued
     assert any(s.parent_span_id == job.span_id for s in sql)  # the job's UPDATE, as a child
     request = receiver.wait_for(lambda s: s.kind == SPAN_KIND_SERVER)
     assert any(s.parent_span_id == request.span_id and s.trace_id == TRACE_ID for s in sql)
+
+
+_DOWNSTREAM = "http://127.0.0.1:9/v1/things?access_token="
+
+
+class _FailingHandlerError(RuntimeError):
+    pass
+
+
+async def _fail(session: AsyncSession, payload: dict[str, Any]) -> None:
+    raise _FailingHandlerError(f"could not reach {_DOWNSTREAM}{ACCESS_TOKEN}")
+
+
+async def test_obs2_a_failed_jobs_span_is_an_error_with_its_exception(
+    service: Service, traced_settings: ChassisSettings, receiver: OtlpReceiver
+) -> None:
+    """The worker handles a handler's exception inside the job's span (it records the failure
+    and retries later): the span still says the job failed, and why, without a credential."""
+    app = service.create_app(traced_settings)
+    async with LifespanManager(app):
+        chassis = chassis_of(app)
+        database = chassis.resources.database
+        async with database.sessionmaker() as session:
+            enqueue(session, "fails", {})
+            await session.commit()
+        tracer = chassis.instruments.tracing.tracer("w")
+        worker = Worker(database, {"fails": _fail}, tracer=tracer)
+        assert await worker.run_once() == 1
+        await delete_all_rows(service, database.engine)
+    job = receiver.wait_for(lambda s: s.kind == SPAN_KIND_CONSUMER)
+    assert job.name == "process fails"
+    assert job.status_code == STATUS_CODE_ERROR
+    assert job.attributes["error.type"] == "_FailingHandlerError"
+    (event,) = job.events
+    assert event.name == "exception"
+    assert event.attributes["exception.message"] == f"could not reach {_DOWNSTREAM}REDACTED"
+    assert ACCESS_TOKEN not in repr(job)
 
 
 async def test_obs2_redis_commands_are_spans(

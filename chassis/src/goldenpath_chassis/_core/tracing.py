@@ -294,6 +294,15 @@ def job_span(
         yield span
 
 
+def mark_job_failed(span: trace.Span, error: BaseException) -> None:
+    """A job's span whose handler raised: an error, with its exception as an event. The worker
+    handles the exception inside the span (it records the failure and retries), so the span
+    would otherwise end as a success. The event's text is redacted where spans are encoded."""
+    span.record_exception(error)
+    span.set_attribute("error.type", type(error).__qualname__)
+    span.set_status(trace.StatusCode.ERROR, type(error).__qualname__)
+
+
 def trace_carrier() -> dict[str, str]:
     """The current trace context as W3C headers, to store with work done later (jobs)."""
     carrier: dict[str, str] = {}

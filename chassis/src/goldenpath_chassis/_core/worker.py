@@ -21,7 +21,7 @@ from . import queue
 from .cache import Cache
 from .database import Database
 from .logging import get_logger
-from .tracing import job_span
+from .tracing import job_span, mark_job_failed
 
 JobHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 """Does the job's work in the given session; the worker commits it with the job's removal."""
@@ -124,6 +124,7 @@ class Worker:
             log.warning("job_cancelled_at_shutdown")
             raise
         except Exception as error:
+            mark_job_failed(trace.get_current_span(), error)
             async with self._database.sessionmaker() as session:
                 job = await queue.record_failure(session, job_id, error, attempt=attempt)
             final = job is not None and job.status == queue.FAILED

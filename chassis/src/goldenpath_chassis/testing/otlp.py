@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from .loopback_http import loopback_http_server
 
@@ -28,6 +28,7 @@ SPAN_KIND_SERVER = Span.SpanKind.SPAN_KIND_SERVER
 SPAN_KIND_CLIENT = Span.SpanKind.SPAN_KIND_CLIENT
 SPAN_KIND_PRODUCER = Span.SpanKind.SPAN_KIND_PRODUCER
 SPAN_KIND_CONSUMER = Span.SpanKind.SPAN_KIND_CONSUMER
+STATUS_CODE_ERROR = Status.StatusCode.STATUS_CODE_ERROR
 
 
 def _value(value: AnyValue) -> Any:
@@ -58,6 +59,7 @@ class ReceivedSpan:
     # An exception the span recorded: its `exception` event, and the status's description.
     events: tuple[ReceivedEvent, ...] = ()
     status_message: str = ""
+    status_code: int = 0  # unset; STATUS_CODE_ERROR when the span failed
 
 
 @dataclass
@@ -116,6 +118,7 @@ def _handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
                         for event in span.events
                     ),
                     status_message=span.status.message,
+                    status_code=span.status.code,
                 )
                 for resource_spans in request.resource_spans
                 for scope_spans in resource_spans.scope_spans
