@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from tests.support import service as service_module
+from tests.support.servers import free_port
 from tests.support.service import start
 
 
@@ -78,3 +81,34 @@ def test_a_service_logging_through_a_pipe_loses_and_delays_no_line(tmp_path: Pat
     assert service.stop() == 0
     lines = service.output().splitlines()
     assert lines[-2:] == ["request /200", "stopped"]
+
+
+def test_a_service_moves_off_a_port_taken_before_it_binds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # free_port() closes the port it found: another process can take it before the service
+    # binds it, already listening there (never used: its answers would not be the service's)
+    # or bound after the check (the service exits at its bind). Either way `start` moves on.
+    script = tmp_path / "line_writer.py"
+    script.write_text(LINE_WRITER)
+    with socket.socket() as listening, socket.socket() as bound:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        bound.bind(("127.0.0.1", 0))
+        taken = [listening.getsockname()[1], bound.getsockname()[1]]
+        ports = iter(taken)
+        monkeypatch.setattr(service_module, "free_port", lambda: next(ports, 0) or free_port())
+        service = start(
+            tmp_path,
+            [str(script)],
+            env={},
+            log_path=tmp_path / "service.log",
+            python=Path(sys.executable),
+        )
+        try:
+            assert list(ports) == [], "not every taken port was tried"
+            assert int(service.base_url.rpartition(":")[2]) not in taken
+            httpx.get(service.base_url + "/answered").raise_for_status()
+            assert "request /answered" in service.output()
+        finally:
+            service.stop()

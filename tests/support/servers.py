@@ -32,3 +32,4 @@ PostgresServer = _servers.PostgresServer
 RedisServer = _servers.RedisServer
 ServerUnavailableError = _servers.ServerUnavailableError
 free_port = _servers.free_port
+port_listening = _servers.port_listening

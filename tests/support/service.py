@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import httpx
 
-from .servers import free_port
+from .servers import free_port, port_listening
 
 
 @dataclass
@@ -95,6 +95,15 @@ def _unread_bytes(read_end: int) -> int:
     return int(count)
 
 
+# Attempts at a port before giving up: `free_port()` closes the port it found, so another
+# process can take it before the service binds it.
+PORT_ATTEMPTS = 3
+
+
+class PortTakenError(RuntimeError):
+    """The port was taken before the service could bind it: start again on another."""
+
+
 def start(
     project: Path,
     arguments: Sequence[str],
@@ -107,14 +116,50 @@ def start(
     python: Path | None = None,
     log_through_pipe: bool = False,
 ) -> RunningService:
-    """Start `<project>/.venv/bin/python <arguments>` (or `python`'s) and wait until `wait_path`
-    answers.
+    """Start `<project>/.venv/bin/python <arguments>` (or `python`'s) on a free loopback port
+    and wait until `wait_path` answers.
 
-    Its output goes to `log_path`; with `log_through_pipe`, through a pipe a thread here copies
-    from (`PipeCopier`), as a container runtime reads a service's stdout: what benchmarks
-    measure against.
+    A port something already listens on is never used (its answers would not be the
+    service's), and a service that exits because the port was taken between the check and
+    its bind is started again on another. Its output goes to `log_path`; with
+    `log_through_pipe`, through a pipe a thread here copies from (`PipeCopier`), as a
+    container runtime reads a service's stdout: what benchmarks measure against.
     """
-    port = free_port()
+    for _ in range(PORT_ATTEMPTS):
+        port = free_port()
+        if port_listening(port):
+            continue
+        try:
+            return _start_on(
+                port,
+                project,
+                arguments,
+                env=env,
+                log_path=log_path,
+                wait_path=wait_path,
+                wait_status=wait_status,
+                timeout=timeout,
+                python=python,
+                log_through_pipe=log_through_pipe,
+            )
+        except PortTakenError:
+            continue
+    raise AssertionError(f"no free loopback port in {PORT_ATTEMPTS} attempts")
+
+
+def _start_on(
+    port: int,
+    project: Path,
+    arguments: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    wait_path: str,
+    wait_status: int,
+    timeout: float,
+    python: Path | None,
+    log_through_pipe: bool,
+) -> RunningService:
     base_env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     full_env = base_env | {"HOST": "127.0.0.1", "PORT": str(port)} | dict(env)
     python = python or project / ".venv" / "bin" / "python"
@@ -144,9 +189,11 @@ def start(
     with httpx.Client(timeout=1) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise AssertionError(
-                    f"service exited with {process.returncode}:\n{service.output()}"
-                )
+                service.stop()  # the log copier's end: all it wrote is in the log
+                written = service.output()
+                if "address already in use" in written.lower():
+                    raise PortTakenError(written)
+                raise AssertionError(f"service exited with {process.returncode}:\n{written}")
             try:
                 if client.get(service.base_url + wait_path).status_code == wait_status:
                     return service
