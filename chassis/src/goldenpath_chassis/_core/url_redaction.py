@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote_plus
 
 REDACTED = "REDACTED"
 
@@ -75,19 +75,7 @@ def redacted_url(url: str) -> str:
     (an OAuth implicit grant puts its token there) replaced by `REDACTED`."""
     if "?" not in url and "#" not in url and "@" not in url:
         return url
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{REDACTED}:{REDACTED}@{netloc.rpartition('@')[2]}"
-    return urlunsplit(
-        (
-            parts.scheme,
-            netloc,
-            parts.path,
-            redacted_query(parts.query),
-            redacted_query(parts.fragment),
-        )
-    )
+    return _redacted_reference(url)
 
 
 def redacted_text(text: str) -> str:
