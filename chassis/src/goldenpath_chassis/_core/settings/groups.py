@@ -431,20 +431,15 @@ class JwtSettings(SettingsGroup):
             raise ValueError("is required in production")
         return value
 
-    @field_validator("algorithms", mode="before")
+    @field_validator("algorithms", "token_types", mode="before")
     @classmethod
-    def _split_algorithms(cls, value: object) -> object:
+    def _split_lists(cls, value: object) -> object:
         return split_list(value)
 
     @field_validator("algorithms")
     @classmethod
     def _asymmetric_algorithms_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return check_jwt_algorithms(value)
-
-    @field_validator("token_types", mode="before")
-    @classmethod
-    def _split_token_types(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("token_types")
     @classmethod
