@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import service as service_module
 from tests.support.servers import free_port
-from tests.support.service import start
+from tests.support.service import RunningService, start
 
 
 def answers(port: int) -> bool:
@@ -61,19 +61,23 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_fo
 """
 
 
-def test_a_service_logging_through_a_pipe_loses_and_delays_no_line(tmp_path: Path) -> None:
-    # What the benchmarks start services with: each line is in `output()` once the service has
-    # written it, however far the copying thread lags, and every line is there after `stop()`.
+def start_line_writer(tmp_path: Path, *, log_through_pipe: bool = False) -> RunningService:
     script = tmp_path / "line_writer.py"
     script.write_text(LINE_WRITER)
-    service = start(
+    return start(
         tmp_path,
         [str(script)],
         env={},
         log_path=tmp_path / "service.log",
         python=Path(sys.executable),
-        log_through_pipe=True,
+        log_through_pipe=log_through_pipe,
     )
+
+
+def test_a_service_logging_through_a_pipe_loses_and_delays_no_line(tmp_path: Path) -> None:
+    # What the benchmarks start services with: each line is in `output()` once the service has
+    # written it, however far the copying thread lags, and every line is there after `stop()`.
+    service = start_line_writer(tmp_path, log_through_pipe=True)
     with httpx.Client(base_url=service.base_url) as client:
         for count in range(1, 201):
             client.get(f"/{count}").raise_for_status()
@@ -89,8 +93,6 @@ def test_a_service_moves_off_a_port_taken_before_it_binds(
     # free_port() closes the port it found: another process can take it before the service
     # binds it, already listening there (never used: its answers would not be the service's)
     # or bound after the check (the service exits at its bind). Either way `start` moves on.
-    script = tmp_path / "line_writer.py"
-    script.write_text(LINE_WRITER)
     with socket.socket() as listening, socket.socket() as bound:
         listening.bind(("127.0.0.1", 0))
         listening.listen()
@@ -98,13 +100,7 @@ def test_a_service_moves_off_a_port_taken_before_it_binds(
         taken = [listening.getsockname()[1], bound.getsockname()[1]]
         ports = iter(taken)
         monkeypatch.setattr(service_module, "free_port", lambda: next(ports, 0) or free_port())
-        service = start(
-            tmp_path,
-            [str(script)],
-            env={},
-            log_path=tmp_path / "service.log",
-            python=Path(sys.executable),
-        )
+        service = start_line_writer(tmp_path)
         try:
             assert list(ports) == [], "not every taken port was tried"
             assert int(service.base_url.rpartition(":")[2]) not in taken
