@@ -15,6 +15,7 @@ import re
 import uuid
 from typing import Annotated, NamedTuple
 
+from fastapi import Query
 from pydantic import Field, TypeAdapter
 
 PAGE_SIZE_DEFAULT = 20
@@ -22,6 +23,8 @@ PAGE_SIZE_MAX = 100
 _ID_BYTES = 16
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
+# The `limit` query parameter of every list: `limit: PageSize = PAGE_SIZE_DEFAULT`.
+PageSize = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 NextCursor = Annotated[
     str | None,
     Field(description="Pass as `cursor` to get the next page; `null` on the last page."),

@@ -12,8 +12,8 @@ from pydantic import AfterValidator, TypeAdapter
 
 from ..pagination import (
     PAGE_SIZE_DEFAULT,
-    PAGE_SIZE_MAX,
     Keyset,
+    PageSize,
     cursor_length,
     decode_cursor,
     encode_cursor,
@@ -92,7 +92,7 @@ async def create_category(
 async def list_categories(
     service: CategoryServiceDep,
     principal: Reader,
-    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
+    limit: PageSize = PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
 ) -> CategoryPage:
     after = decode_cursor(cursor) if cursor else None  # checked by `Cursor` already

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from goldenpath_chassis.security import Principal, RequireScopes
 from goldenpath_chassis.web import omit_null, problem_responses
 
-from ..pagination import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Keyset, decode_cursor, encode_cursor
+from ..pagination import PAGE_SIZE_DEFAULT, Keyset, PageSize, decode_cursor, encode_cursor
 from .dependencies import ItemServiceDep
 from .models import Item
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
@@ -87,7 +87,7 @@ async def create_item(
 async def list_items(
     service: ItemServiceDep,
     principal: Reader,
-    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
+    limit: PageSize = PAGE_SIZE_DEFAULT,
     cursor: Annotated[
         str | None,
         Query(
