@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from structlog.testing import capture_logs
 
 from goldenpath_chassis import chassis_of
 from goldenpath_chassis.testing.auth import TokenFactory
@@ -149,3 +150,27 @@ class _StrCodec:
 
 async def _load_value() -> str:
     return "value"
+
+
+async def test_obs1_a_failing_refresher_leaves_its_value_and_logs_no_credential(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A refresher's error is logged (and the scrape still answers), with any URL in its
+    message redacted: an HTTP client's error names the URL it called, query string and all."""
+    secret = "rt-5c1e9a"
+
+    async def failing_refresher() -> None:
+        raise RuntimeError(f"GET https://queue.example/depth?refresh_token={secret} failed")
+
+    metrics = chassis_of(app).instruments.metrics
+    metrics.add_refresher(failing_refresher)
+    try:
+        with capture_logs() as logs:
+            samples = await scrape(client)
+    finally:
+        metrics.remove_refresher(failing_refresher)
+    assert value(samples, "job_queue_depth", state="queued") is not None
+    failures = [line for line in logs if line["event"] == "metrics_refresh_failed"]
+    assert len(failures) == 1, logs
+    assert "refresh_token=REDACTED" in failures[0]["error"]
+    assert secret not in str(logs)

@@ -15,6 +15,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from goldenpath_chassis.testing.loopback_http import loopback_http_server
 from goldenpath_chassis.testing.processes import ServiceProcess
 
 from tests.example.service import SERVICE
+from tests.support.example_process import EXAMPLE_COMMAND, importable
 from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
 
 pytestmark = pytest.mark.process
@@ -175,3 +177,46 @@ def test_obs3_a_credential_in_a_url_reaches_no_log_line(fmt: str) -> None:
     assert ACCESS_TOKEN not in output
     assert output.count(f"for url '{redacted}'") == 2, output  # both tracebacks
     assert output.count(f"HTTP Request: GET {redacted} ") == 2, output  # httpx's own lines
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+@pytest.mark.parametrize("in_thread", [False, True], ids=["main-thread", "other-thread"])
+def test_obs3_an_uncaught_exception_is_one_log_line_without_its_credential(
+    fmt: str, in_thread: bool, tmp_path: Path
+) -> None:
+    """An exception that escapes a command is logged in the command's format, its URL's
+    credential redacted, and not printed by Python as a traceback of many bare lines; in the
+    main thread the process still fails, in another it goes on."""
+    with loopback_http_server(NotFound) as downstream:
+        url, redacted = url_with_token(downstream)
+        completed = subprocess.run(
+            [
+                sys.executable,
+                *EXAMPLE_COMMAND,
+                "fail-downstream",
+                url,
+                *(["--in-thread"] if in_thread else []),
+            ],
+            env={"PATH": "/usr/bin:/bin", **importable(), "APP_ENV": "development"}
+            | {"LOG_FORMAT": fmt},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == (0 if in_thread else 1), output
+    assert ACCESS_TOKEN not in output
+    assert "Traceback (most recent call last)" not in output or fmt == "console", output
+    event = "uncaught_exception_in_thread" if in_thread else "uncaught_exception"
+    if fmt == "console":
+        assert event in output, output
+        assert f"for url '{redacted}'" in output, output
+        return
+    lines = [json.loads(line) for line in completed.stderr.splitlines()]  # JSON, every one
+    uncaught = [line for line in lines if line["event"] == event]
+    assert len(uncaught) == 1, lines
+    assert uncaught[0]["level"] == "critical"
+    assert f"for url '{redacted}'" in json.dumps(uncaught[0]["exception"])
+    assert "HTTPStatusError" in json.dumps(uncaught[0]["exception"])

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import healthcheck, stdlib_bytecode
-from .logging import add_processor, configure_logging
+from .logging import add_processor, configure_logging, log_uncaught_exceptions
 from .settings import ChassisSettings, ConfigurationError
 
 if TYPE_CHECKING:
@@ -136,6 +136,7 @@ def main(service: Service, argv: Sequence[str] | None = None) -> int:
         fmt=settings.logging.format,
         stream=sys.stdout if handler in _LOGGING_TO_STDOUT else sys.stderr,
     )
+    log_uncaught_exceptions()
     if handler is not _serve:
         gc.enable()  # paused for the imports by `__main__`; serving resumes it once started
     return handler(args, settings)

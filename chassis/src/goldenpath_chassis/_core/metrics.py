@@ -47,6 +47,7 @@ from . import queue
 from .database import Database, add_query_observer, remove_query_observer
 from .logging import get_logger
 from .state import request_chassis
+from .url_redaction import redacted_text
 
 # The OpenTelemetry semantic conventions' advisory buckets for db.client.operation.duration.
 DB_DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
@@ -242,7 +243,11 @@ class Metrics:
                 async with asyncio.timeout(_REFRESH_TIMEOUT_SECONDS):
                     await refresher()
             except Exception as exc:  # a failing refresher leaves its last value, never a 500
-                _log.warning("metrics_refresh_failed", refresher=repr(refresher), error=repr(exc))
+                _log.warning(
+                    "metrics_refresh_failed",
+                    refresher=repr(refresher),
+                    error=redacted_text(repr(exc)),  # a URL in it may carry a credential
+                )
 
 
 def route_template(scope: Scope) -> str:
