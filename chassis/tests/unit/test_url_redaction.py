@@ -50,6 +50,19 @@ def test_obs2_a_redacted_url_loses_its_user_information_and_query_credentials() 
     )
 
 
+def test_obs2_a_url_nested_unencoded_in_a_value_loses_its_credentials_too() -> None:
+    assert redacted_url("https://app.example/login?next=https://api.example/cb?token=t1&x=1") == (
+        "https://app.example/login?next=https://api.example/cb?token=REDACTED&x=1"
+    )
+    assert redacted_query("next=https://u:p@api.example/cb?q=1?code=c1") == (
+        "next=https://REDACTED:REDACTED@api.example/cb?q=1?code=REDACTED"
+    )
+    # Encoded, the nested URL is one opaque value: nothing in it reads as a parameter.
+    encoded = "next=https%3A%2F%2Fapi.example%2Fcb%3Fq%3D1&email=a%40b.example"
+    assert redacted_query(encoded) == encoded
+    assert redacted_query("email=jane@example.com&q=a?b") == "email=jane@example.com&q=a?b"
+
+
 def test_obs3_every_url_in_a_text_loses_its_credentials_and_nothing_else() -> None:
     # httpx's raise_for_status message, with a second URL after it.
     message = (

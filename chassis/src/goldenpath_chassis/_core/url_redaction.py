@@ -14,7 +14,8 @@ A parameter is sensitive when its name, percent-decoded and compared without cas
   being listed. A harmless name that matches (`sort_key`, `author`) loses its value in the
   trace only, never in the request: a cheap mistake, where a missed credential is not.
 The value becomes `REDACTED`; the name stays, so the trace still shows what was sent. Every
-other byte of the query is kept as sent.
+other byte of the query is kept as sent. A value that holds a URL sent unencoded
+(`next=https://x/cb?token=t`) is redacted as a URL itself.
 
 URLs also travel inside text: an exception's message (httpx's `raise_for_status` names the
 URL it called), and so its traceback. `redacted_text` redacts every URL and bare query string
@@ -64,9 +65,15 @@ def redacted_query(query: str) -> str:
     """`query` with the value of each sensitive parameter replaced by `REDACTED`."""
     parts = query.split("&")
     for index, part in enumerate(parts):
-        name, equals, _ = part.partition("=")
-        if equals and sensitive(name):
+        name, equals, value = part.partition("=")
+        if not equals:
+            continue
+        if sensitive(name):
             parts[index] = f"{name}={REDACTED}"
+        elif "?" in value or "@" in value:
+            # A URL sent unencoded in a value (`redirect_uri=https://x/cb?token=t`) keeps its own
+            # query and user information: they are redacted as the outer URL's are.
+            parts[index] = f"{name}={_redacted_reference(value)}"
     return "&".join(parts)
 
 
