@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from .logging import get_logger
+from .path_redaction import redacted_path, route_template
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -220,7 +221,11 @@ def log_unhandled(scope: Scope) -> None:
     which catches what nothing else handled. Starlette's own ServerErrorMiddleware would log
     the error and then re-raise it to the server, which logs it a second time with a traceback.
     """
-    _log.exception("unhandled_error", http_method=scope.get("method"), url_path=scope.get("path"))
+    _log.exception(
+        "unhandled_error",
+        http_method=scope.get("method"),
+        url_path=redacted_path(scope, route_template(scope)),
+    )
 
 
 def unhandled_error_response(scope: Scope) -> ProblemResponse:

@@ -46,6 +46,7 @@ from starlette.types import Scope
 from . import queue
 from .database import Database, add_query_observer, remove_query_observer
 from .logging import get_logger
+from .path_redaction import route_template
 from .state import request_chassis
 from .url_redaction import redacted_text
 
@@ -250,13 +251,6 @@ class Metrics:
                 )
 
 
-def route_template(scope: Scope) -> str:
-    """The matched route's template (`/v1/items/{item_id}`), never the raw path; '' if none."""
-    route = scope.get("route")
-    path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return path if isinstance(path, str) else ""
-
-
 class HttpServerMetrics:
     """Records `http_server_request_duration_seconds` and active requests.
 
@@ -277,7 +271,7 @@ class HttpServerMetrics:
         """`route`: the matched route's template, if the caller has it (else read here)."""
         method = _method_label(scope)
         self.active[method] -= 1
-        template = route_template(scope) if route is None else route
+        template = (route_template(scope) or "") if route is None else route
         self.durations.observe((method, template, str(status)), seconds)
 
 

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import log_unhandled, problem_response, unhandled_error_response
 from .logging import get_logger
+from .path_redaction import redacted_path, route_template
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -67,12 +68,6 @@ def on_request_end(scope: Scope, cleanup: Cleanup) -> None:
     if cleanups is None:
         raise RuntimeError("the chassis's request layer is not installed on this app")
     cleanups.append(cleanup)
-
-
-def _route_template(scope: Scope) -> str | None:
-    route = scope.get("route")
-    path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return path if isinstance(path, str) else None
 
 
 class RequestLayer:
@@ -190,11 +185,11 @@ class RequestLayer:
     ) -> None:
         for cleanup in cleanups:
             await self._clean_up(cleanup)
-        route = _route_template(scope)
+        route = route_template(scope)
         answered = 500 if status is None else status
         if self.metrics is not None:
             self.metrics.request_finished(scope, answered, seconds, route)
-        path: str = scope["path"]
+        path = redacted_path(scope, route)
         if answered >= 400 or not path.startswith(PROBE_AND_SCRAPE_PREFIXES):
             client = scope.get("client")
             _access_log.info(
@@ -208,7 +203,13 @@ class RequestLayer:
                 client=scope["state"].get("client_ip") or (client[0] if client else None),
             )
         if span is not None and self.spans is not None:
-            self.spans.finish(*span, route=route, status=status, error=error)
+            self.spans.finish(
+                *span,
+                route=route,
+                status=status,
+                error=error,
+                redacted_path=path if path != scope["path"] else None,
+            )
         structlog.contextvars.clear_contextvars()
 
     @staticmethod

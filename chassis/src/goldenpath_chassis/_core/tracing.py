@@ -239,12 +239,17 @@ class ServerSpans:
         route: str | None,
         status: int | None,
         error: BaseException | None,
+        redacted_path: str | None = None,
     ) -> None:
+        """End the request's span. `redacted_path`, when the path held a credential
+        (`path_redaction.py`), replaces the raw `url.path` before any processor reads it."""
         try:
             if span.is_recording():
                 if route:
                     span.update_name(f"{name} {route}")
                     span.set_attribute("http.route", route)
+                if redacted_path is not None:
+                    span.set_attribute("url.path", redacted_path)
                 if status is not None:
                     span.set_attribute("http.response.status_code", status)
                 if error is not None or status is None or status >= 500:
