@@ -8,9 +8,9 @@ the test started, which answers 404) and lets httpx's `HTTPStatusError` escape: 
 holds that URL, credentials in its query string and all. Out of the API document, and only in
 the processes those tests start.
 
-`python -m tests.example fail-downstream URL [--in-thread]` lets the same error escape a
-command, in its main thread or in another, for the tests of what Python's last resort (an
-uncaught exception) leaves in the process's output.
+`python -m tests.example fail-downstream URL --where main|thread|finalizer|warning` lets the
+same error escape a command's main thread, another thread or a finalizer (or warns, naming the
+URL), for the tests of what Python's own reports leave in the process's output.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import threading
+import warnings
 from typing import TYPE_CHECKING
 
 import httpx
@@ -55,20 +56,36 @@ def _call_downstream(url: str) -> None:
     httpx.get(url, timeout=10).raise_for_status()
 
 
+class _CallsDownstreamWhenCollected:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __del__(self) -> None:
+        _call_downstream(self.url)
+
+
 def _fail_downstream(args: argparse.Namespace, settings: ChassisSettings) -> int:
-    if args.in_thread:
+    """Let the downstream's error (or a warning naming its URL) reach Python's last resort."""
+    if args.where == "thread":
         thread = threading.Thread(target=_call_downstream, args=(args.url,), name="downstream")
         thread.start()
         thread.join()
-        return 0  # the thread's failure does not end the process
-    _call_downstream(args.url)
-    return 0
+    elif args.where == "finalizer":
+        finalized = _CallsDownstreamWhenCollected(args.url)
+        del finalized  # its __del__ raises: Python cannot raise it, only report it
+    elif args.where == "warning":
+        warnings.warn(f"downstream {args.url} is slow", RuntimeWarning, stacklevel=1)
+    else:
+        _call_downstream(args.url)
+    return 0  # reached unless the main thread failed
 
 
 def register_fail_command(commands: Subcommands, service: Service) -> None:
     command = commands.add_parser("fail-downstream", help="test only: let a downstream 404 escape")
     command.add_argument("url")
-    command.add_argument("--in-thread", action="store_true")
+    command.add_argument(
+        "--where", choices=("main", "thread", "finalizer", "warning"), default="main"
+    )
     command.set_defaults(handler=_fail_downstream)
 
 

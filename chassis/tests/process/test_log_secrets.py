@@ -179,24 +179,26 @@ def test_obs3_a_credential_in_a_url_reaches_no_log_line(fmt: str) -> None:
     assert output.count(f"HTTP Request: GET {redacted} ") == 2, output  # httpx's own lines
 
 
+# Where the error escapes, the exit status, and the line it becomes.
+PYTHON_REPORTS = {
+    "main": (1, "uncaught_exception", "critical"),
+    "thread": (0, "uncaught_exception_in_thread", "critical"),
+    "finalizer": (0, "unraisable_exception", "error"),
+}
+
+
 @pytest.mark.parametrize("fmt", ["json", "console"])
-@pytest.mark.parametrize("in_thread", [False, True], ids=["main-thread", "other-thread"])
-def test_obs3_an_uncaught_exception_is_one_log_line_without_its_credential(
-    fmt: str, in_thread: bool, tmp_path: Path
+@pytest.mark.parametrize("where", [*PYTHON_REPORTS, "warning"])
+def test_obs3_what_python_reports_itself_is_one_log_line_without_its_credential(
+    fmt: str, where: str, tmp_path: Path
 ) -> None:
-    """An exception that escapes a command is logged in the command's format, its URL's
-    credential redacted, and not printed by Python as a traceback of many bare lines; in the
-    main thread the process still fails, in another it goes on."""
+    """An exception nothing caught (in a command's main thread, another thread, a finalizer)
+    and a warning are logged in the command's format, a URL's credential redacted, not printed
+    by Python as bare lines; only the main thread's failure ends the process with 1."""
     with loopback_http_server(NotFound) as downstream:
         url, redacted = url_with_token(downstream)
         completed = subprocess.run(
-            [
-                sys.executable,
-                *EXAMPLE_COMMAND,
-                "fail-downstream",
-                url,
-                *(["--in-thread"] if in_thread else []),
-            ],
+            [sys.executable, *EXAMPLE_COMMAND, "fail-downstream", url, "--where", where],
             env={"PATH": "/usr/bin:/bin", **importable(), "APP_ENV": "development"}
             | {"LOG_FORMAT": fmt},
             cwd=tmp_path,
@@ -206,17 +208,19 @@ def test_obs3_an_uncaught_exception_is_one_log_line_without_its_credential(
             check=False,
         )
     output = completed.stdout + completed.stderr
-    assert completed.returncode == (0 if in_thread else 1), output
+    status, event, level = PYTHON_REPORTS.get(where, (0, "", "warning"))
+    assert completed.returncode == status, output
     assert ACCESS_TOKEN not in output
-    assert "Traceback (most recent call last)" not in output or fmt == "console", output
-    event = "uncaught_exception_in_thread" if in_thread else "uncaught_exception"
+    assert redacted in output, output
     if fmt == "console":
         assert event in output, output
-        assert f"for url '{redacted}'" in output, output
         return
     lines = [json.loads(line) for line in completed.stderr.splitlines()]  # JSON, every one
-    uncaught = [line for line in lines if line["event"] == event]
-    assert len(uncaught) == 1, lines
-    assert uncaught[0]["level"] == "critical"
-    assert f"for url '{redacted}'" in json.dumps(uncaught[0]["exception"])
-    assert "HTTPStatusError" in json.dumps(uncaught[0]["exception"])
+    if where == "warning":
+        (reported,) = [line for line in lines if line.get("logger") == "py.warnings"]
+        assert "RuntimeWarning" in reported["event"]
+    else:
+        (reported,) = [line for line in lines if line["event"] == event]
+        assert f"for url '{redacted}'" in json.dumps(reported["exception"])
+        assert "HTTPStatusError" in json.dumps(reported["exception"])
+    assert reported["level"] == level

@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import healthcheck, stdlib_bytecode
-from .logging import add_processor, configure_logging, log_uncaught_exceptions
+from .logging import add_processor, configure_logging
+from .python_reports import log_python_reports
 from .settings import ChassisSettings, ConfigurationError
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ def main(service: Service, argv: Sequence[str] | None = None) -> int:
         fmt=settings.logging.format,
         stream=sys.stdout if handler in _LOGGING_TO_STDOUT else sys.stderr,
     )
-    log_uncaught_exceptions()
+    log_python_reports()
     if handler is not _serve:
         gc.enable()  # paused for the imports by `__main__`; serving resumes it once started
     return handler(args, settings)

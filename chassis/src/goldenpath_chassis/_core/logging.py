@@ -15,9 +15,8 @@ Lines go to the stream the command line chooses: stdout for the long-running pro
 for a command whose stdout is its result (`cli.py`). Without an explicit format, a terminal gets
 the console renderer (a person reads it) and anything else JSON (a collector reads it).
 
-An exception nothing caught, in the main thread or another, is one more line there
-(`log_uncaught_exceptions`), not Python's own traceback: many bare lines a collector would take
-one by one, none of them redacted.
+What Python itself would print to stderr (an exception nothing caught, a warning) is one more
+line there, in a process (`python_reports.py`).
 """
 
 from __future__ import annotations
@@ -26,9 +25,7 @@ import functools
 import io
 import logging
 import sys
-import threading
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, Literal, TextIO, cast
 
 import orjson
@@ -257,39 +254,6 @@ def configure_logging(
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     _quiet_alembic()
-
-
-def _log_uncaught(
-    exc_type: type[BaseException], exc_value: BaseException, exc_traceback: TracebackType | None
-) -> None:
-    if issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C: Python's own short message
-        sys.__excepthook__(exc_type, exc_value, exc_traceback)
-        return
-    get_logger("uncaught").critical(
-        "uncaught_exception", exc_info=(exc_type, exc_value, exc_traceback)
-    )
-
-
-def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
-    if args.exc_type is SystemExit or args.exc_value is None:  # as threading's own hook does
-        return
-    get_logger("uncaught").critical(
-        "uncaught_exception_in_thread",
-        thread=args.thread.name if args.thread is not None else None,
-        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
-    )
-
-
-def log_uncaught_exceptions() -> None:
-    """Log an exception nothing caught as one line in the configured format, its URLs'
-    credentials redacted like every other traceback, in the main thread and in any other.
-
-    For a process's entry point (`cli.main`), after `configure_logging`. Not part of
-    `configure_logging`: a test runner in-process watches threads' exceptions with its own hook.
-    The process still exits with status 1 after an uncaught exception.
-    """
-    sys.excepthook = _log_uncaught
-    threading.excepthook = _log_uncaught_in_thread
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
