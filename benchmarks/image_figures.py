@@ -9,12 +9,15 @@ for each container, which says nothing about a cluster.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import os
 import re
+import select
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +30,7 @@ from tests.support.images import (
     env_arguments,
     missing_tools,
 )
-from tests.support.servers import free_port
+from tests.support.ports import on_free_port
 
 READY_TIMEOUT_SECONDS = 60
 
@@ -99,16 +102,26 @@ def measure_images(
 
 
 def time_to_ready(tools: ContainerTools, reference: str, environment: Mapping[str, str]) -> float:
-    port = free_port()
+    """Seconds from the container's process start to /health/ready 200, on a free loopback port.
+    A container whose port was taken before it bound it is removed, and a new one started on
+    another port: the start timed is the new container's own."""
+    return on_free_port(lambda port: _time_to_ready_on(tools, reference, environment, port))
+
+
+def _time_to_ready_on(
+    tools: ContainerTools, reference: str, environment: Mapping[str, str], port: int
+) -> float:
     settings = dict(environment) | {"HOST": "127.0.0.1", "PORT": str(port)}
     url = f"http://127.0.0.1:{port}/health/ready"
-    with tools.serving(reference, env_arguments(settings)) as name:
+    with tools.serving(reference, env_arguments(settings)) as name, _watched(tools, name) as run:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         with httpx.Client(timeout=1) as client:
             while time.monotonic() < deadline:
+                if run.ended():
+                    tools.raise_for_exit(name)
                 try:
                     if client.get(url).status_code == 200:
-                        return time.time() - _started_at(tools, name)
+                        return time.time() - run.started_at
                 except httpx.TransportError:
                     pass
                 time.sleep(0.01)
@@ -116,11 +129,35 @@ def time_to_ready(tools: ContainerTools, reference: str, environment: Mapping[st
         raise RuntimeError(f"the image never became ready:\n{logs.stdout}{logs.stderr}")
 
 
-def _started_at(tools: ContainerTools, name: str) -> float:
-    """When the container's process started, as a Unix time (podman gives nanoseconds)."""
-    inspected = tools.run("podman", "inspect", name, "--format", "{{json .State.StartedAt}}")
-    stamp: str = json.loads(inspected.stdout)
-    return _unix_time(stamp)
+@dataclass(frozen=True)
+class _ContainerRun:
+    """When a container's process started, and whether it has ended, known without asking
+    podman again: a podman command on each poll would take CPU from the start-up being timed."""
+
+    started_at: float  # a Unix time
+    # A pidfd of the container's conmon: readable once conmon has exited, which it does after
+    # the container's process, with all of its output in the container's log.
+    _monitor: int | None
+
+    def ended(self) -> bool:
+        return self._monitor is None or bool(select.select([self._monitor], [], [], 0)[0])
+
+
+@contextlib.contextmanager
+def _watched(tools: ContainerTools, name: str) -> Iterator[_ContainerRun]:
+    inspected = tools.run("podman", "inspect", name, "--format", "{{json .State}}")
+    state = json.loads(inspected.stdout)
+    started_at = _unix_time(state["StartedAt"])
+    try:
+        # No ConmonPid once the container has ended (and its conmon with it).
+        monitor = os.pidfd_open(state["ConmonPid"]) if state.get("ConmonPid") else None
+    except ProcessLookupError:
+        monitor = None
+    try:
+        yield _ContainerRun(started_at, monitor)
+    finally:
+        if monitor is not None:
+            os.close(monitor)
 
 
 def _unix_time(stamp: str) -> float:

@@ -34,8 +34,9 @@ from tests.support.images import (
     env_arguments,
     missing_tools,
 )
+from tests.support.ports import on_free_port
 from tests.support.projects import GeneratedProject
-from tests.support.servers import free_port
+from tests.support.taken_ports import taken_ports_first
 
 pytestmark = [pytest.mark.image, pytest.mark.slow]
 
@@ -223,13 +224,13 @@ def _process_uid(pid: int) -> int:
     raise AssertionError(f"no Uid line for pid {pid}")
 
 
-def _production_environment(postgres: Any, redis: Any, port: int, **more: str) -> dict[str, str]:
-    """What production needs (the image already says APP_ENV=production), on loopback."""
+def _production_environment(postgres: Any, redis: Any, **more: str) -> dict[str, str]:
+    """What production needs (the image already says APP_ENV=production), on loopback; the
+    port is the serving container's (`_serving_ready`)."""
     return {
         "DATABASE_URL": postgres.create_database(f"image_{uuid.uuid4().hex[:8]}"),
         "REDIS_URL": redis.url,
         "HOST": "127.0.0.1",
-        "PORT": str(port),
         "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
         # Authentication settings production insists on (SEC-3). The key set is fetched when
         # the first token arrives, and these tests send none, so the URL is never contacted.
@@ -250,15 +251,39 @@ def _migrate(
     return migrated
 
 
+@dataclass(frozen=True)
+class Serving:
+    """The image serving in the background: its container, and the settings it runs with."""
+
+    name: str
+    environment: dict[str, str]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.environment['PORT']}"
+
+
 @contextlib.contextmanager
 def _serving_ready(
-    tools: ContainerTools, image: BuiltImage, arguments: list[str], port: int
-) -> Iterator[tuple[str, str]]:
-    """The image serving in the background, ready: its container's name and its base URL."""
-    with tools.serving(image.reference, arguments) as name:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(base_url, tools, name)
-        yield name, base_url
+    tools: ContainerTools, image: BuiltImage, environment: dict[str, str]
+) -> Iterator[Serving]:
+    """The image serving in the background on a free loopback port, ready; on another port if
+    the first was taken before the service bound it."""
+    with contextlib.ExitStack() as stack:
+        yield on_free_port(
+            lambda port: stack.enter_context(_serving_ready_on(tools, image, environment, port))
+        )
+
+
+@contextlib.contextmanager
+def _serving_ready_on(
+    tools: ContainerTools, image: BuiltImage, environment: dict[str, str], port: int
+) -> Iterator[Serving]:
+    serving_environment = environment | {"PORT": str(port)}
+    with tools.serving(image.reference, env_arguments(serving_environment)) as name:
+        serving = Serving(name, serving_environment)
+        _wait_ready(serving.base_url, tools, name)
+        yield serving
 
 
 def _wait_ready(base_url: str, tools: ContainerTools, name: str, timeout: float = 90) -> None:
@@ -267,8 +292,7 @@ def _wait_ready(base_url: str, tools: ContainerTools, name: str, timeout: float 
     while time.monotonic() < deadline:
         state = tools.run("podman", "inspect", name, "--format", "{{.State.Status}}", check=False)
         if state.stdout.strip() in {"exited", "stopped"}:
-            logs = tools.run("podman", "logs", name, check=False)
-            raise AssertionError(f"container exited:\n{logs.stdout}{logs.stderr}")
+            tools.raise_for_exit(name)
         try:
             response = httpx.get(base_url + "/health/ready", timeout=2)
             if response.status_code == 200:
@@ -288,27 +312,26 @@ def test_ops1_inf3_container_is_ready_as_uid_65532_and_stops_with_exit_0(
     redis: Any,
     pytestconfig: pytest.Config,
 ) -> None:
-    port = free_port()
-    arguments = env_arguments(_production_environment(postgres, redis, port))
-    _migrate(tools, image, arguments)
-    with _serving_ready(tools, image, arguments, port) as (name, base_url):
-        ready = httpx.get(base_url + "/health/ready", timeout=5)
+    environment = _production_environment(postgres, redis)
+    _migrate(tools, image, env_arguments(environment))
+    with _serving_ready(tools, image, environment) as serving:
+        ready = httpx.get(serving.base_url + "/health/ready", timeout=5)
         assert ready.status_code == 200, ready.text
         assert ready.json()["status"] == "ok"
 
-        pid = int(tools.run("podman", "inspect", name, "--format", "{{.State.Pid}}").stdout)
+        pid = int(tools.run("podman", "inspect", serving.name, "--format", "{{.State.Pid}}").stdout)
         assert _process_uid(pid) == NONROOT_UID
 
-        health = tools.run("podman", "healthcheck", "run", name, check=False)
+        health = tools.run("podman", "healthcheck", "run", serving.name, check=False)
         assert health.returncode == 0, f"HEALTHCHECK failed: {health.stdout}{health.stderr}"
 
         started = time.monotonic()
-        tools.run("podman", "stop", "--time", str(STOP_TIMEOUT_SECONDS), name)
+        tools.run("podman", "stop", "--time", str(STOP_TIMEOUT_SECONDS), serving.name)
         stopped_in = time.monotonic() - started
         state = json.loads(
-            tools.run("podman", "inspect", name, "--format", "{{json .State}}").stdout
+            tools.run("podman", "inspect", serving.name, "--format", "{{json .State}}").stdout
         )
-        logs = tools.run("podman", "logs", name, check=False)
+        logs = tools.run("podman", "logs", serving.name, check=False)
         assert state["ExitCode"] == 0, f"exit code {state['ExitCode']}:\n{logs.stdout}{logs.stderr}"
         assert stopped_in < STOP_TIMEOUT_SECONDS, "podman had to kill the container"
         report(pytestconfig, f"container stopped gracefully in {stopped_in:.1f} s (exit 0)")
@@ -332,16 +355,15 @@ def test_ops1_the_images_processes_compile_nothing_when_they_start(
     """The standard library's bytecode, compiled in the build stage (`compile-stdlib`), is valid
     in the image: `migrate`, `serve` up to its first answers, and the HEALTHCHECK's command read
     every module as bytecode, in a read-only container that could keep nothing it compiled."""
-    port = free_port()
-    arguments = env_arguments(_production_environment(postgres, redis, port, PYTHONVERBOSE="1"))
-    migrated = _migrate(tools, image, arguments)
-    with _serving_ready(tools, image, arguments, port) as (name, base_url):
+    environment = _production_environment(postgres, redis, PYTHONVERBOSE="1")
+    migrated = _migrate(tools, image, env_arguments(environment))
+    with _serving_ready(tools, image, environment) as serving:
         # A request through the whole stack (authentication refuses it), then the check.
-        assert httpx.get(base_url + "/v1/items", timeout=5).status_code == 401
-        health = tools.run_once(image.reference, arguments, "healthcheck")
+        assert httpx.get(serving.base_url + "/v1/items", timeout=5).status_code == 401
+        health = tools.run_once(image.reference, env_arguments(serving.environment), "healthcheck")
         assert health.returncode == 0, f"healthcheck failed:\n{health.stderr[-6000:]}"
-        tools.run("podman", "stop", "--time", str(STOP_TIMEOUT_SECONDS), name)
-        served = tools.run("podman", "logs", name, check=False)
+        tools.run("podman", "stop", "--time", str(STOP_TIMEOUT_SECONDS), serving.name)
+        served = tools.run("podman", "logs", serving.name, check=False)
     outputs = {
         "migrate": migrated.stderr,
         "serve": served.stdout + served.stderr,
@@ -360,6 +382,33 @@ def test_ops1_the_images_processes_compile_nothing_when_they_start(
     )
 
 
+def test_a_container_moves_off_a_port_taken_before_it_binds(
+    tools: ContainerTools,
+    image: BuiltImage,
+    postgres: Any,
+    redis: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service in the container logs uvicorn's "[Errno 98] error while attempting to bind on
+    address (...): address already in use" and exits: the tests' containers and the benchmark's
+    start again in a new container on another port; the benchmark times the new one's start."""
+    environment = _production_environment(postgres, redis)
+    _migrate(tools, image, env_arguments(environment))
+    with (
+        taken_ports_first(monkeypatch) as taken,
+        _serving_ready(tools, image, environment) as serving,
+    ):
+        taken.assert_moved_off()
+        assert serving.environment["PORT"] == str(taken.handed_out[-1])
+        assert httpx.get(serving.base_url + "/health/ready", timeout=5).status_code == 200
+    with taken_ports_first(monkeypatch) as taken:
+        seconds = time_to_ready(tools, image.reference, environment)
+        since_its_port = time.time() - taken.last_handed_out_at
+        taken.assert_moved_off()
+    # Timed from the start of the container that answered, not from the first one's.
+    assert 0.05 < seconds < since_its_port
+
+
 def test_ops1_the_benchmark_times_the_images_start_up(
     tools: ContainerTools,
     image: BuiltImage,
@@ -368,9 +417,8 @@ def test_ops1_the_benchmark_times_the_images_start_up(
     pytestconfig: pytest.Config,
 ) -> None:
     """`benchmarks/standards_cost.py --image` times the image's start-up as this does."""
-    environment = _production_environment(postgres, redis, free_port())
-    arguments = env_arguments(environment)
-    _migrate(tools, image, arguments)
+    environment = _production_environment(postgres, redis)
+    _migrate(tools, image, env_arguments(environment))
     seconds = time_to_ready(tools, image.reference, environment)
     # From the process's start, not from `podman run`: less than the whole wait, more than 0.
     assert 0.05 < seconds < READY_TIMEOUT_SECONDS

@@ -27,8 +27,9 @@ import yaml
 
 from tests.support.commands import tool_environment, uv_executable
 from tests.support.projects import GeneratedProject
-from tests.support.servers import free_port
+from tests.support.prometheus import RunningPrometheus, start_prometheus
 from tests.support.service import RunningService, start
+from tests.support.taken_ports import taken_ports_first
 
 README_ADDRESS = "http://127.0.0.1:8000"
 
@@ -144,7 +145,7 @@ def test_obs1_a_real_prometheus_scrapes_the_live_service_with_the_shipped_config
     assert syntax.returncode == 0, syntax.stdout + syntax.stderr
 
     service = start_development_service(default_project, tmp_path)
-    process: subprocess.Popen[bytes] | None = None
+    prometheus_server: RunningPrometheus | None = None
     try:
         key_file = tmp_path / "prometheus-api-key"
         made = shell(
@@ -175,46 +176,50 @@ def test_obs1_a_real_prometheus_scrapes_the_live_service_with_the_shipped_config
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
-        port = free_port()
-        log = (tmp_path / "prometheus.log").open("wb")
-        process = subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={config_file}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        prometheus_server = start_prometheus(
+            prometheus, config_file, tmp_path / "data", tmp_path / "prometheus.log"
         )
-        up, build = wait_for_scrape(process, port, tmp_path / "prometheus.log")
+        up, build = wait_for_scrape(prometheus_server)
     finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
+        if prometheus_server is not None:
+            prometheus_server.stop()
         service.stop()
     assert up["metric"]["job"] == "service"
     assert build["metric"]["service_name"] == default_project.answers["project_slug"]
 
 
 def wait_for_scrape(
-    process: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 120
+    prometheus: RunningPrometheus, timeout: float = 120
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Until Prometheus has scraped the service successfully: `up == 1` for its job, and one of
     the service's own metrics stored."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+    with httpx.Client(base_url=prometheus.base_url, timeout=5) as client:
         while time.monotonic() < deadline:
-            assert process.poll() is None, f"prometheus exited:\n{log.read_text()}"
-            try:
-                # Until it is ready, its API answers 503 in plain text, not JSON.
-                ready = client.get("/-/ready").status_code == 200
-                up = prometheus_query(client, 'up{job="service"} == 1') if ready else []
-                build = prometheus_query(client, 'service_build_info{job="service"}') if up else []
-            except httpx.TransportError:
-                up = build = []
+            assert prometheus.process.poll() is None, f"prometheus exited:\n{prometheus.output()}"
+            up = prometheus_query(client, 'up{job="service"} == 1')
+            build = prometheus_query(client, 'service_build_info{job="service"}') if up else []
             if up and build:
                 return up[0], build[0]
             time.sleep(0.5)
         targets = client.get("/api/v1/targets").text
     raise AssertionError(f"no successful scrape within {timeout}s; targets: {targets}")
+
+
+def test_prometheus_moves_off_a_port_taken_before_it_binds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Go's "bind: address already in use" when the port was taken after the check.
+    prometheus = tool("prometheus")
+    config_file = tmp_path / "prometheus.yaml"
+    config_file.write_text("global: {}\n")
+    with taken_ports_first(monkeypatch) as taken:
+        server = start_prometheus(
+            prometheus, config_file, tmp_path / "data", tmp_path / "prometheus.log"
+        )
+        try:
+            taken.assert_moved_off()
+            assert server.port == taken.handed_out[-1]
+            assert httpx.get(server.base_url + "/-/ready").status_code == 200
+        finally:
+            server.stop()

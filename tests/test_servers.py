@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import service as service_module
-from tests.support.servers import free_port
 from tests.support.service import RunningService, start
+from tests.support.taken_ports import taken_ports_first
 
 
 def answers(port: int) -> bool:
@@ -90,20 +89,13 @@ def test_a_service_logging_through_a_pipe_loses_and_delays_no_line(tmp_path: Pat
 def test_a_service_moves_off_a_port_taken_before_it_binds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # free_port() closes the port it found: another process can take it before the service
-    # binds it, already listening there (never used: its answers would not be the service's)
-    # or bound after the check (the service exits at its bind). Either way `start` moves on.
-    with socket.socket() as listening, socket.socket() as bound:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen()
-        bound.bind(("127.0.0.1", 0))
-        taken = [listening.getsockname()[1], bound.getsockname()[1]]
-        ports = iter(taken)
-        monkeypatch.setattr(service_module, "free_port", lambda: next(ports, 0) or free_port())
+    # A port already listened on is never used, and a service that exits at its bind (the port
+    # taken after the check) is started again on another.
+    with taken_ports_first(monkeypatch) as taken:
         service = start_line_writer(tmp_path)
         try:
-            assert list(ports) == [], "not every taken port was tried"
-            assert int(service.base_url.rpartition(":")[2]) not in taken
+            taken.assert_moved_off()
+            assert service.base_url.endswith(f":{taken.handed_out[-1]}")
             httpx.get(service.base_url + "/answered").raise_for_status()
             assert "request /answered" in service.output()
         finally:

@@ -29,8 +29,10 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from .commands import CommandFailedError, uv_executable
+from .ports import raise_if_port_taken
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SUITE = "trixie"
@@ -59,6 +61,10 @@ def env_arguments(environment: Mapping[str, str]) -> list[str]:
 
 class ImageToolsMissingError(RuntimeError):
     """buildah, podman, runc or debootstrap is not installed."""
+
+
+class ContainerExitedError(RuntimeError):
+    """A container that should be serving has exited; the message holds its logs."""
 
 
 def cache_root() -> Path:
@@ -178,6 +184,14 @@ class ContainerTools:
             yield name
         finally:
             self.remove_container(name)
+
+    def raise_for_exit(self, name: str) -> NoReturn:
+        """For a container that has exited: `PortTakenError` when its service could not bind
+        its port (its logs say so; another port may do), `ContainerExitedError` otherwise."""
+        logs = self.run("podman", "logs", name, check=False)
+        output = logs.stdout + logs.stderr
+        raise_if_port_taken(output)
+        raise ContainerExitedError(f"container {name} exited:\n{output}")
 
     def image_exists(self, reference: str) -> bool:
         return self.run("podman", "image", "exists", reference, check=False).returncode == 0

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import httpx
 
-from .servers import free_port, port_listening
+from .ports import on_free_port, raise_if_port_taken
 
 
 @dataclass
@@ -95,15 +95,6 @@ def _unread_bytes(read_end: int) -> int:
     return int(count)
 
 
-# Attempts at a port before giving up: `free_port()` closes the port it found, so another
-# process can take it before the service binds it.
-PORT_ATTEMPTS = 3
-
-
-class PortTakenError(RuntimeError):
-    """The port was taken before the service could bind it: start again on another."""
-
-
 def start(
     project: Path,
     arguments: Sequence[str],
@@ -125,26 +116,20 @@ def start(
     `log_through_pipe`, through a pipe a thread here copies from (`PipeCopier`), as a
     container runtime reads a service's stdout: what benchmarks measure against.
     """
-    for _ in range(PORT_ATTEMPTS):
-        port = free_port()
-        if port_listening(port):
-            continue
-        try:
-            return _start_on(
-                port,
-                project,
-                arguments,
-                env=env,
-                log_path=log_path,
-                wait_path=wait_path,
-                wait_status=wait_status,
-                timeout=timeout,
-                python=python,
-                log_through_pipe=log_through_pipe,
-            )
-        except PortTakenError:
-            continue
-    raise AssertionError(f"no free loopback port in {PORT_ATTEMPTS} attempts")
+    return on_free_port(
+        lambda port: _start_on(
+            port,
+            project,
+            arguments,
+            env=env,
+            log_path=log_path,
+            wait_path=wait_path,
+            wait_status=wait_status,
+            timeout=timeout,
+            python=python,
+            log_through_pipe=log_through_pipe,
+        )
+    )
 
 
 def _start_on(
@@ -191,8 +176,7 @@ def _start_on(
             if process.poll() is not None:
                 service.stop()  # the log copier's end: all it wrote is in the log
                 written = service.output()
-                if "address already in use" in written.lower():
-                    raise PortTakenError(written)
+                raise_if_port_taken(written)
                 raise AssertionError(f"service exited with {process.returncode}:\n{written}")
             try:
                 if client.get(service.base_url + wait_path).status_code == wait_status:
