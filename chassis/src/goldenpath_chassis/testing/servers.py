@@ -3,6 +3,8 @@
 Real servers, not mocks: the suites run against what production runs. Each server lives in a
 temporary directory on a free loopback port and can be stopped and started again on the same
 data and port, which is how the reliability tests take a dependency away and bring it back.
+`free_port()` only finds a port that was free a moment ago: a server whose first start finds it
+taken moves to another (a restart cannot: the tests' settings hold its URL).
 
 PostgreSQL refuses to run as root, so under root (CI containers) it runs as the `postgres` user.
 
@@ -33,6 +35,12 @@ REDIS_HINTS = (
     "install redis-server (Debian/Ubuntu: `apt-get install redis-server`, macOS: "
     "`brew install redis`) or set TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/0"
 )
+
+
+# Ports a server's first start tries before giving up.
+PORT_ATTEMPTS = 3
+# How a failed bind reads in PostgreSQL's and Redis's logs ("Address already in use").
+_ADDRESS_IN_USE = "address already in use"
 
 
 class ServerUnavailableError(RuntimeError):
@@ -105,6 +113,32 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-4000:] if log.exists() else "(none)"
 
 
+class _OnOnePort:
+    """A server that keeps its port across restarts, and moves to another free port if its
+    first start finds its own taken (its error, which holds its log, says the address is in
+    use)."""
+
+    port: int
+    _started: bool
+
+    def start(self) -> None:
+        """Start the server; the first time, on another free port if its own was taken."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start()
+            except RuntimeError as error:
+                moving = not self._started and _ADDRESS_IN_USE in str(error).lower()
+                if not moving or attempt == PORT_ATTEMPTS:
+                    raise
+                self.port = free_port()
+            else:
+                self._started = True
+                return
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+
 def postgres_bindir() -> Path | None:
     """Where initdb and pg_ctl live: PG_BINDIR, then PATH, then Debian's versioned folders."""
     candidates = [os.environ.get("PG_BINDIR", "")]
@@ -120,7 +154,7 @@ def postgres_bindir() -> Path | None:
 
 
 @dataclass
-class PostgresServer:
+class PostgresServer(_OnOnePort):
     """A private PostgreSQL cluster: `start()`, `stop()`, `start()` again keeps data and port."""
 
     bindir: Path
@@ -128,6 +162,7 @@ class PostgresServer:
     port: int = field(default_factory=free_port)
     user: str = "postgres"
     _run_as: list[str] = field(default_factory=list)
+    _started: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def create(cls) -> PostgresServer:
@@ -179,7 +214,7 @@ class PostgresServer:
                 f"{tool} failed with {completed.returncode}:\n{completed.stdout}{completed.stderr}"
             )
 
-    def start(self) -> None:
+    def _start(self) -> None:
         options = " ".join(
             [
                 f"-p {self.port}",
@@ -221,13 +256,14 @@ class PostgresServer:
 
 
 @dataclass
-class RedisServer:
+class RedisServer(_OnOnePort):
     """A private Redis without persistence: `start()`, `stop()`, `start()` again on one port."""
 
     binary: Path
     root: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    _started: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def create(cls) -> RedisServer:
@@ -242,7 +278,7 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
+    def _start(self) -> None:
         log_path = self.root / "redis.log"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
