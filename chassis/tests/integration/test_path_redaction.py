@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from goldenpath_chassis import ChassisSettings, Domain, Service
 from goldenpath_chassis.security import CurrentPrincipal
 from goldenpath_chassis.testing.asgi import asgi_client
-from goldenpath_chassis.testing.otlp import OtlpReceiver, otlp_receiver
+from goldenpath_chassis.testing.otlp import OtlpReceiver
 
 from tests.example.service import SERVICE
 
@@ -48,24 +48,6 @@ async def invitation(invitation_token: str, _: CurrentPrincipal) -> dict[str, bo
 def service() -> Service:
     invitations = Domain(name="invitations", routers=(router,))
     return dataclasses.replace(SERVICE, domains=lambda: (*SERVICE.domains(), invitations))
-
-
-@pytest.fixture
-def receiver() -> Iterator[OtlpReceiver]:
-    with otlp_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def traced_settings(
-    service: Service, receiver: OtlpReceiver, database_url: str, auth_settings: dict[str, str]
-) -> ChassisSettings:
-    return service.load_settings(
-        **auth_settings,
-        app_env="test",
-        database_url=database_url,
-        otel_exporter_otlp_endpoint=receiver.endpoint,
-    )
 
 
 def lines(logs: Sequence[Mapping[str, Any]], event: str) -> list[Mapping[str, Any]]:

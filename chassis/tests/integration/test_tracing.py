@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -30,7 +30,6 @@ from goldenpath_chassis.testing.otlp import (
     SPAN_KIND_SERVER,
     STATUS_CODE_ERROR,
     OtlpReceiver,
-    otlp_receiver,
 )
 
 from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
@@ -40,30 +39,6 @@ pytestmark = pytest.mark.integration
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
-
-
-@pytest.fixture
-def receiver() -> Iterator[OtlpReceiver]:
-    with otlp_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def traced_overrides(
-    receiver: OtlpReceiver, database_url: str, auth_settings: dict[str, str]
-) -> dict[str, str]:
-    return {
-        **auth_settings,
-        "app_env": "test",
-        "database_url": database_url,
-        "otel_exporter_otlp_endpoint": receiver.endpoint,
-        "otel_service_name": "traced-service",
-    }
-
-
-@pytest.fixture
-def traced_settings(service: Service, traced_overrides: dict[str, str]) -> ChassisSettings:
-    return service.load_settings(**traced_overrides)
 
 
 @pytest.fixture
