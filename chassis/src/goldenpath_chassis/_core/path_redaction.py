@@ -41,7 +41,7 @@ def redacted_path(scope: Scope, template: str | None) -> str:
     (`template`, the matched route's path format) replaced by `REDACTED`."""
     path: str = scope["path"]
     if not template or "{" not in template:
-        return path  # most routes: a dictionary look-up fewer
+        return path  # no parameter in the route: nothing to look up
     names = _sensitive_parameters(template)
     if not names:
         return path
