@@ -17,10 +17,17 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from goldenpath_chassis import Service, chassis_of
-from goldenpath_chassis._core.cache import Cache, RedisBackend
+from goldenpath_chassis._core.cache import (
+    MAX_PENDING_INVALIDATIONS,
+    Cache,
+    RedisBackend,
+    resource_label,
+)
 from goldenpath_chassis._core.resilience import CircuitBreakers
+from goldenpath_chassis._core.resources import open_resources
 from goldenpath_chassis.cache import CachedResource, JsonCodec
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.databases import delete_all_rows
@@ -65,6 +72,13 @@ def things(app: FastAPI) -> CachedResource[str]:
 
 def redis_breaker(app: FastAPI) -> str:
     return chassis_of(app).instruments.breakers.state("redis")
+
+
+def cache_errors(app: FastAPI, resource: CachedResource[str]) -> float | None:
+    labels = {"cache": resource_label(resource.name)}
+    return chassis_of(app).instruments.metrics.registry.get_sample_value(
+        "cache_errors_total", labels
+    )
 
 
 async def until_breaker_is_not_open(app: FastAPI) -> None:
@@ -200,3 +214,71 @@ async def test_perf1_a_redis_restarted_empty_gets_each_namespace_registered_agai
         assert loads == 3  # stored under the registration, and read from Redis
     finally:
         await redis.aclose()
+
+
+async def test_perf1_past_max_pending_invalidations_the_cache_is_cleared_and_no_older_load_stores(
+    app: FastAPI, redis_server: RedisServer
+) -> None:
+    """More invalidations owed during an outage than a process remembers: on recovery it clears
+    the whole cache instead of replaying them. Another replica's load that read the cache
+    before the outage finishes after the clear, and must not store its old value there. (The
+    load must be another process's: this process's own invalidation marks its load stale.)
+    This Redis restarts empty, so the entry's generation is back to the one the load read;
+    only the clear's new reset, part of every generation a store checks, tells them apart."""
+    source = {"k": "old"}
+    reading, held = asyncio.Event(), asyncio.Event()
+
+    async def load_held() -> str:
+        value = source["k"]  # read before waiting: the value the write below replaces
+        reading.set()
+        await held.wait()
+        return value
+
+    async def load() -> str:
+        return source["k"]
+
+    async def no_load() -> str:
+        raise AssertionError("a hit was expected")
+
+    here = things(app)
+    settings = chassis_of(app).resources.settings
+    async with open_resources(settings, service_version="replica") as replica:
+        there = replica.cache.resource(here.name, JsonCodec(str))
+        racing = asyncio.create_task(there.get_or_load("k", load_held))
+        try:
+            await reading.wait()  # the replica read the cache: a miss, and the generation
+
+            redis_server.stop()
+            source["k"] = "new"
+            await here.invalidate("k")  # owed
+            for n in range(MAX_PENDING_INVALIDATIONS):  # one more owed than remembered
+                await here.invalidate(f"other-{n}")
+            assert cache_errors(app, here) == MAX_PENDING_INVALIDATIONS + 1
+            assert await here.get_or_load("k", load) == "new"  # the source, while owed
+
+            redis_server.start()
+            await until_breaker_is_not_open(app)
+            with capture_logs() as logs:
+                assert await here.get_or_load("k", load) == "new"  # cleared, then stored
+            # The keys owed were forgotten when they overflowed: only the clear is reported.
+            replayed = [line for line in logs if line["event"] == "cache_invalidations_replayed"]
+            assert replayed == [
+                {
+                    "event": "cache_invalidations_replayed",
+                    "log_level": "info",
+                    "keys": 0,
+                    "cleared": True,
+                }
+            ]
+        finally:
+            held.set()
+        assert await racing == "old"  # its caller gets what it read; its store is refused
+
+        assert await there.get_or_load("k", no_load) == "new"
+        assert await here.get_or_load("k", no_load) == "new"
+        admin = Redis.from_url(redis_server.url)
+        try:
+            [key] = await admin.keys(f"*{here.name}:k}}")
+            assert await admin.get(key) == b'"new"'
+        finally:
+            await admin.aclose()
