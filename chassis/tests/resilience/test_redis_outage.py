@@ -251,8 +251,16 @@ async def test_perf1_past_max_pending_invalidations_the_cache_is_cleared_and_no_
             redis_server.stop()
             source["k"] = "new"
             await here.invalidate("k")  # owed
-            for n in range(MAX_PENDING_INVALIDATIONS):  # one more owed than remembered
-                await here.invalidate(f"other-{n}")
+            with capture_logs() as overflowing:
+                for n in range(MAX_PENDING_INVALIDATIONS):  # one more owed than remembered
+                    await here.invalidate(f"other-{n}")
+            # Said once, when the owed keys are forgotten: an operator learns the cache will go.
+            overflowed = [
+                line for line in overflowing if line["event"] == "cache_invalidations_overflowed"
+            ]
+            assert len(overflowed) == 1, overflowed
+            assert overflowed[0]["log_level"] == "warning"
+            assert overflowed[0]["owed"] == MAX_PENDING_INVALIDATIONS + 1
             assert cache_errors(app, here) == MAX_PENDING_INVALIDATIONS + 1
             assert await here.get_or_load("k", load) == "new"  # the source, while owed
 

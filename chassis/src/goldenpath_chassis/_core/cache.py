@@ -27,8 +27,9 @@ write path calls `invalidate(key)` after its transaction commits. The guarantees
 - Redis down: reads go to the source (counted in `cache_errors_total`), the "redis" circuit
   breaker makes that immediate, and invalidations that could not be applied are replayed
   before the cache is trusted again; until then this process bypasses it. Past 10,000 owed,
-  the whole cache is cleared instead, and a new reset in Redis, part of every generation a
-  store checks, keeps any load that read the cache before from storing after.
+  the whole cache is cleared instead (`cache_invalidations_overflowed`, a warning), and a new
+  reset in Redis, part of every generation a store checks, keeps any load that read the cache
+  before from storing after.
 - Development without Redis: a bounded in-memory LRU (`CACHE_MEMORY_MAX_ENTRIES`). It is one
   process's: the worker process cannot invalidate it, so its TTL is capped at 5 seconds, the
   longest a worker's write can go unseen there. Production requires Redis.
@@ -635,6 +636,13 @@ class Cache:
             return
         self._pending.update(entries)
         if len(self._pending) > MAX_PENDING_INVALIDATIONS:
+            # Said once an outage: the cache is wiped when Redis is back, so every read misses.
+            _log.warning(
+                "cache_invalidations_overflowed",
+                owed=len(self._pending),
+                limit=MAX_PENDING_INVALIDATIONS,
+                then="the whole cache is cleared once Redis answers",
+            )
             self._pending.clear()
             self._clear_pending = True
 
