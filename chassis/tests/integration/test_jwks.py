@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import RSAAlgorithm
 from structlog.testing import capture_logs
 
 from goldenpath_chassis import ChassisSettings, Service
@@ -255,3 +256,29 @@ async def test_sec3_a_published_ec_key_verifies_only_its_curves_algorithm(
         )
     else:
         assert refusals == []
+
+
+async def test_sec3_a_private_key_in_the_jwks_is_refused_and_named_as_one(
+    jwks_client: httpx.AsyncClient, jwks: JwksEndpoint, idp_key: SigningKey
+) -> None:
+    """An identity provider that publishes a private key has leaked its signing key: the key is
+    not used, and the warning says what happened (never the key's material)."""
+    leaked = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_jwk = {
+        **RSAAlgorithm.to_jwk(leaked, as_dict=True),
+        "kid": "leaked-rsa",
+        "use": "sig",
+        "alg": "RS256",
+    }
+    jwks.publish(idp_key.public_jwk, private_jwk)
+    with capture_logs() as logs:
+        refused = await jwks_client.get(
+            "/v1/widgets", headers=bearer(sign_unchecked(leaked, kid="leaked-rsa", alg="RS256"))
+        )
+    assert refused.status_code == 401
+    assert "unknown key id" in refused.json()["detail"]
+    [warning] = [entry for entry in logs if entry["event"] == "jwks_key_refused"]
+    assert warning["kid"] == "leaked-rsa"
+    assert "private key" in warning["reason"]
+    for member in ("d", "p", "q"):
+        assert private_jwk[member] not in str(logs)

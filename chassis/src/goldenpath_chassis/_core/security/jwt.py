@@ -269,18 +269,27 @@ def _usable_keys(document: object) -> dict[str | None, dict[str, Any]]:
     return keys
 
 
+# The members only a private JWK has (RFC 7518 6.2.2, 6.3.2; RFC 8037 2 for OKP's `d`).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
+
+
 def _strong_enough(jwk: dict[str, Any]) -> bool:
     """Whether a published key may verify tokens; a refused one is logged by its `kid` and
     size, never its material."""
     declared = _text(jwk.get("alg"))
     size: int | None = None
+    if _PRIVATE_MEMBERS.intersection(jwk):
+        # Published, a private key is everyone's: the provider's signing key has leaked.
+        reason: str | None = "it is a private key: the identity provider published its secret half"
+    else:
+        reason = None
     try:
         key = jwt.PyJWK.from_dict(jwk).key  # the algorithm is `alg`, or follows from kty/crv
     except jwt.PyJWTError:
-        reason: str | None = "not a readable public key"
+        reason = reason or "not a readable public key"
     else:
         size = getattr(key, "key_size", None)  # an RSA modulus's or an EC curve's bits
-        reason = key_weakness(key)
+        reason = reason or key_weakness(key)
         fits = (declared,) if declared is not None else ASYMMETRIC_ALGORITHMS
         if reason is None and not compatible_algorithms(key, fits):
             reason = "its type or curve fits no allowed algorithm"
