@@ -22,7 +22,7 @@ from goldenpath_chassis._core.api_keys.service import ApiKeyService
 from goldenpath_chassis.cache import JsonCodec
 from goldenpath_chassis.security import Principal
 from goldenpath_chassis.testing.asgi import asgi_client
-from goldenpath_chassis.testing.auth import TokenFactory, claims_of
+from goldenpath_chassis.testing.auth import TokenFactory, bearer, claims_of
 from goldenpath_chassis.testing.databases import delete_all_rows
 
 from tests.example.widgets import (
@@ -36,6 +36,8 @@ from tests.example.widgets import (
 )
 
 pytestmark = pytest.mark.integration
+
+ORIGIN = "https://testserver"  # HTTPS, so that the `Secure` session cookie travels
 
 USER_SCOPES = ("widgets:read", "widgets:write")
 Json = dict[str, Any]
@@ -240,6 +242,39 @@ async def test_sec6_with_a_tenant_claim_a_tenants_users_share_its_widgets(
         opened = await browser.post("/v1/auth/session", headers=member("carol", "acme"))
         assert opened.status_code == 201, opened.text
         assert (await browser.get(url)).json()["price_cents"] == 3
+
+
+async def test_sec6_a_session_opened_under_another_tenant_setting_is_refused(
+    service: Service, database_url: str, auth_settings: dict[str, str], tokens: TokenFactory
+) -> None:
+    """A session is its owner's as the service said when it opened: after AUTH_JWT_TENANT_CLAIM
+    is set (or unset), a session from before would own as the user where the service now says
+    the tenant (or the other way round), so it must be opened again. The session secret stays,
+    as it does across a restart with a changed setting."""
+
+    def app_with(**tenants: str) -> FastAPI:
+        settings = service.load_settings(
+            app_env="test",
+            database_url=database_url,
+            auth_session_secret="one-secret-across-the-change-0123456789",
+            **auth_settings,
+            **tenants,
+        )
+        return service.create_app(settings)
+
+    users, tenants = app_with(), app_with(auth_jwt_tenant_claim="org")
+    user_token = tokens(*USER_SCOPES, subject="alice")
+    member_token = tokens(*USER_SCOPES, subject="alice", claims={"org": "acme"})
+    for opened_on, token, used_on in ((users, user_token, tenants), (tenants, member_token, users)):
+        async with asgi_client(opened_on, base_url=ORIGIN, lifespan=True) as browser:
+            opened = await browser.post("/v1/auth/session", headers=bearer(token))
+            assert opened.status_code == 201, opened.text
+            cookie = {"Cookie": f"__Host-session={browser.cookies['__Host-session']}"}
+            assert (await browser.get("/v1/widgets", headers=cookie)).status_code == 200
+        async with asgi_client(used_on, base_url=ORIGIN, lifespan=True) as later:
+            refused = await later.get("/v1/widgets", headers=cookie)
+        assert refused.status_code == 401, refused.text
+        assert "another tenant setting" in refused.json()["detail"]
 
 
 def test_sec6_dev_token_carries_the_tenant_claim(

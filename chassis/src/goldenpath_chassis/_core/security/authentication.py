@@ -256,6 +256,13 @@ class Authenticator:
         if session is None:
             _log.info("credentials_refused", method="session", reason="invalid or expired")
             raise InvalidCredentialsError("the session is invalid or expired")
+        if (session.tenant is None) != (self.jwt.tenant_claim is None):
+            # Opened before AUTH_JWT_TENANT_CLAIM was set (or unset): its owner would be the
+            # user where the service now says the tenant, or the other way round (SEC-6).
+            _log.info("credentials_refused", method="session", reason="tenant setting changed")
+            raise InvalidCredentialsError(
+                "the session was opened under another tenant setting; open a new one"
+            )
         self._check_csrf(request, session)
         try:
             revoked = await self.revocations.is_revoked(session.session_id)

@@ -354,6 +354,11 @@ class JwtVerifier:
         self._verified: dict[str, _CachedToken] = {}
         self._jwt = jwt.PyJWT(options={"require": list(REQUIRED_CLAIMS)})
 
+    @property
+    def tenant_claim(self) -> str | None:
+        """The claim tenants come from (SEC-6), or None when owners are users and keys."""
+        return self._tenant_claim
+
     async def verify(self, token: str) -> VerifiedToken:
         """Return the token's subject and scopes, or raise `TokenRejectedError`."""
         cached = self._verified.get(token)
