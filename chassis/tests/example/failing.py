@@ -8,14 +8,17 @@ the test started, which answers 404) and lets httpx's `HTTPStatusError` escape: 
 holds that URL, credentials in its query string and all. Out of the API document, and only in
 the processes those tests start.
 
-`python -m tests.example fail-downstream URL --where main|thread|finalizer|warning` lets the
-same error escape a command's main thread, another thread or a finalizer (or warns, naming the
-URL), for the tests of what Python's own reports leave in the process's output.
+`python -m tests.example fail-downstream URL --where main|thread|finalizer|atexit|warning` lets
+the same error escape a command's main thread, another thread, a finalizer or an exit handler
+(or warns, naming the URL), for the tests of what Python's own reports leave in the process's
+output.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
 import os
 import threading
 import warnings
@@ -73,6 +76,9 @@ def _fail_downstream(args: argparse.Namespace, settings: ChassisSettings) -> int
     elif args.where == "finalizer":
         finalized = _CallsDownstreamWhenCollected(args.url)
         del finalized  # its __del__ raises: Python cannot raise it, only report it
+    elif args.where == "atexit":
+        # Python names the handler in its report's message: the URL is in the partial's repr.
+        atexit.register(functools.partial(_call_downstream, args.url))
     elif args.where == "warning":
         warnings.warn(f"downstream {args.url} is slow", RuntimeWarning, stacklevel=1)
     else:
@@ -84,7 +90,7 @@ def register_fail_command(commands: Subcommands, service: Service) -> None:
     command = commands.add_parser("fail-downstream", help="test only: let a downstream 404 escape")
     command.add_argument("url")
     command.add_argument(
-        "--where", choices=("main", "thread", "finalizer", "warning"), default="main"
+        "--where", choices=("main", "thread", "finalizer", "atexit", "warning"), default="main"
     )
     command.set_defaults(handler=_fail_downstream)
 

@@ -95,3 +95,37 @@ async def test_obs2_obs3_a_token_in_the_path_reaches_no_span_or_log_line(
         for span in receiver.received():
             assert secret not in repr(span), span.name
         assert secret not in repr(logs)
+
+
+async def test_obs2_obs3_a_token_in_a_path_no_route_answered_reaches_no_span_or_log_line(
+    service: Service,
+    traced_overrides: dict[str, str],
+    receiver: OtlpReceiver,
+    auth_headers: dict[str, str],
+) -> None:
+    """Refused before routing (the per-IP limit's 429) or not found (a trailing slash added to
+    the link): the path is redacted as the route it would have matched."""
+    settings = service.load_settings(**traced_overrides, rate_limit_per_ip="2/minute")
+    app = service.create_app(settings)
+    paths = [
+        f"/v1/invitations/{TOKEN}/",
+        f"/v1/invitations/{TOKEN}",
+        f"/v1/invitations/{TOKEN}/guests/g-42",
+    ]
+    async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
+        with capture_logs(processors=[merge_contextvars]) as logs:
+            statuses = [(await client.get(path)).status_code for path in paths]
+    assert statuses == [404, 200, 429]
+
+    assert [(line["status"], line["url_path"]) for line in lines(logs, "request")] == [
+        (404, "/v1/invitations/REDACTED/"),
+        (200, "/v1/invitations/REDACTED"),
+        (429, "/v1/invitations/REDACTED/guests/g-42"),
+    ]
+    not_found = receiver.wait_for(lambda s: s.attributes.get("http.response.status_code") == 404)
+    refused = receiver.wait_for(lambda s: s.attributes.get("http.response.status_code") == 429)
+    assert not_found.attributes["url.path"] == "/v1/invitations/REDACTED/"
+    assert refused.attributes["url.path"] == "/v1/invitations/REDACTED/guests/g-42"
+    for span in receiver.received():
+        assert TOKEN not in repr(span), span.name
+    assert TOKEN not in repr(logs)

@@ -184,6 +184,7 @@ PYTHON_REPORTS = {
     "main": (1, "uncaught_exception", "critical"),
     "thread": (0, "uncaught_exception_in_thread", "critical"),
     "finalizer": (0, "unraisable_exception", "error"),
+    "atexit": (0, "unraisable_exception", "error"),
 }
 
 
@@ -192,9 +193,10 @@ PYTHON_REPORTS = {
 def test_obs3_what_python_reports_itself_is_one_log_line_without_its_credential(
     fmt: str, where: str, tmp_path: Path
 ) -> None:
-    """An exception nothing caught (in a command's main thread, another thread, a finalizer)
-    and a warning are logged in the command's format, a URL's credential redacted, not printed
-    by Python as bare lines; only the main thread's failure ends the process with 1."""
+    """An exception nothing caught (in a command's main thread, another thread, a finalizer,
+    an exit handler) and a warning are logged in the command's format, a URL's credential
+    redacted, not printed by Python as bare lines; only the main thread's failure ends the
+    process with 1."""
     with loopback_http_server(NotFound) as downstream:
         url, redacted = url_with_token(downstream)
         completed = subprocess.run(
@@ -223,4 +225,7 @@ def test_obs3_what_python_reports_itself_is_one_log_line_without_its_credential(
         (reported,) = [line for line in lines if line["event"] == event]
         assert f"for url '{redacted}'" in json.dumps(reported["exception"])
         assert "HTTPStatusError" in json.dumps(reported["exception"])
+        if where == "atexit":  # Python names the handler in its message, and no object
+            assert reported["message"].startswith("Exception ignored in atexit callback")
+            assert reported["object"] is None
     assert reported["level"] == level

@@ -63,6 +63,16 @@ def test_obs2_a_url_nested_unencoded_in_a_value_loses_its_credentials_too() -> N
     assert redacted_query("email=jane@example.com&q=a?b") == "email=jane@example.com&q=a?b"
 
 
+def test_obs2_urls_nested_deeper_than_followed_lose_their_whole_value() -> None:
+    # The caller writes the query: `a=?a=?a=...` nests as deep as it is long, one more call for
+    # each level followed, and a span or a log line must still get it, redacted.
+    query = "a=" + "?a=" * 2000 + "?token=t1"
+    redacted = redacted_query(query)
+    assert redacted.startswith("a=?a=?a=?a=?a=REDACTED")
+    assert "t1" not in redacted
+    assert "t1" not in redacted_text(f"GET https://api.example/x?{query} failed")
+
+
 def test_obs3_every_url_in_a_text_loses_its_credentials_and_nothing_else() -> None:
     # httpx's raise_for_status message, with a second URL after it.
     message = (

@@ -3,17 +3,20 @@ they hold one.
 
 Some links carry their credential in the path (`/v1/invitations/{invitation_token}`, a password
 reset's or an unsubscribe link's token). The path reaches the request's span (`url.path`), its
-access-log line and the line of an unhandled error. Once the route is known, the value of each
-parameter whose name is sensitive by the query-string rule (`url_redaction.sensitive`: `token`,
-`secret`, `key`, `code`, ...) becomes `REDACTED` there; every other byte of the path is kept, so
-an item's ID still reads as sent. Before routing, or for a path no route matched, the path is
-kept as it came: nothing names its parts.
+access-log line and the line of an unhandled error. The value of each parameter whose name is
+sensitive by the query-string rule (`url_redaction.sensitive`: `token`, `secret`, `key`, `code`,
+...) becomes `REDACTED` there; every other byte of the path is kept, so an item's ID still reads
+as sent. The parameters are those of the matched route; for a request no route answered (one
+refused before routing, a 429 or a 431, or not found), of the app's first route that matches the
+path as sent or with its trailing slash added or removed. A path that matches no route at all
+(`/v1/invitations/{token}/extra`) is kept as it came: nothing names its parts.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Iterator
 
 from starlette.types import Scope
 
@@ -38,20 +41,69 @@ def route_template(scope: Scope) -> str | None:
 
 def redacted_path(scope: Scope, template: str | None) -> str:
     """The request's path with the value of each sensitive path parameter of its route
-    (`template`, the matched route's path format) replaced by `REDACTED`."""
+    (`template`, the matched route's path format; None if no route matched) replaced by
+    `REDACTED`."""
     path: str = scope["path"]
-    if not template or "{" not in template:
+    if template is None:
+        return _unrouted_path(scope)
+    if "{" not in template:
         return path  # no parameter in the route: nothing to look up
     names = _sensitive_parameters(template)
     if not names:
         return path
-    root = scope.get("root_path", "")
-    route_path = path[len(root) :] if root and path.startswith(root) else path
+    route_path = _route_path(scope)
     regex = getattr(scope.get("route"), "path_regex", None)
     match = regex.match(route_path) if isinstance(regex, re.Pattern) else None
     if match is None:
         return template  # cannot say where the value is: the template, which holds none
-    offset = len(path) - len(route_path)
+    return _replaced(path, len(path) - len(route_path), match, names)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the root path (a proxy's prefix, a mount's), which routes match."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _unrouted_path(scope: Scope) -> str:
+    """A path no route answered, redacted as the app's first route that matches it, as sent or
+    with its trailing slash added or removed (Starlette's `redirect_slashes` rule)."""
+    path: str = scope["path"]
+    router = scope.get("router") or getattr(scope.get("app"), "router", None)
+    routes = getattr(router, "routes", None)
+    if not routes:
+        return path
+    route_path = _route_path(scope)
+    toggled = route_path.rstrip("/") if route_path.endswith("/") else f"{route_path}/"
+    for candidate in (route_path, toggled):
+        for route in _flattened(routes):
+            regex = getattr(route, "path_regex", None)
+            template = getattr(route, "path_format", None)
+            if not isinstance(regex, re.Pattern) or not isinstance(template, str):
+                continue
+            match = regex.match(candidate)
+            if match is not None:
+                names = _sensitive_parameters(template)
+                return _replaced(path, len(path) - len(route_path), match, names)
+    return path
+
+
+def _flattened(routes: Iterable[object]) -> Iterator[object]:
+    """The routes in matching order, those of an included router (FastAPI keeps each one's
+    routes in it, `effective_route_contexts`) in its place."""
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):
+            yield from contexts()
+        else:
+            yield route
+
+
+def _replaced(path: str, offset: int, match: re.Match[str], names: tuple[str, ...]) -> str:
+    """`path` with each named group of `match` (on the path from `offset` on) as `REDACTED`."""
+    if not names:
+        return path
     redacted, end = [], 0
     for start, stop in sorted(match.span(name) for name in names):
         redacted += [path[end : offset + start], REDACTED]

@@ -42,6 +42,8 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
 
 
 def _described(obj: object) -> str | None:
+    if obj is None:  # Python named no object (its message may name one)
+        return None
     try:
         return redacted_text(repr(obj))
     except Exception:  # a broken __repr__ must not hide the report
@@ -56,7 +58,9 @@ def _log_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
     )
     _log.error(
         "unraisable_exception",
-        message=unraisable.err_msg or "Exception ignored in",
+        # Python may put an object's repr in the message itself (an exit handler's, a partial
+        # holding a URL), so it is redacted as the object's is.
+        message=redacted_text(unraisable.err_msg or "Exception ignored in"),
         object=_described(unraisable.object),
         exc_info=exc_info,
     )

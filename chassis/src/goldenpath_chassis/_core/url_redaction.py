@@ -15,7 +15,9 @@ A parameter is sensitive when its name, percent-decoded and compared without cas
   trace only, never in the request: a cheap mistake, where a missed credential is not.
 The value becomes `REDACTED`; the name stays, so the trace still shows what was sent. Every
 other byte of the query is kept as sent. A value that holds a URL sent unencoded
-(`next=https://x/cb?token=t`) is redacted as a URL itself.
+(`next=https://x/cb?token=t`) is redacted as a URL itself, to a few levels deep; a value
+nested deeper (the caller writes the query: `a=?a=?a=...` nests as deep as it is long) becomes
+`REDACTED` whole.
 
 URLs also travel inside text: an exception's message (httpx's `raise_for_status` names the
 URL it called), and so its traceback. `redacted_text` redacts every URL and bare query string
@@ -54,6 +56,10 @@ _WORDS = re.compile(
 )
 
 
+# How many URLs nested one in another's value are redacted part by part.
+_NESTING_FOLLOWED = 4
+
+
 @functools.lru_cache(maxsize=1024)  # bounded: names come from callers
 def sensitive(name: str) -> bool:
     """Whether the query parameter `name` (as sent, percent-encoded) may carry a credential."""
@@ -63,6 +69,10 @@ def sensitive(name: str) -> bool:
 
 def redacted_query(query: str) -> str:
     """`query` with the value of each sensitive parameter replaced by `REDACTED`."""
+    return _redacted_query(query, depth=0)
+
+
+def _redacted_query(query: str, *, depth: int) -> str:
     parts = query.split("&")
     for index, part in enumerate(parts):
         name, equals, value = part.partition("=")
@@ -73,7 +83,8 @@ def redacted_query(query: str) -> str:
         elif "?" in value or "@" in value:
             # A URL sent unencoded in a value (`redirect_uri=https://x/cb?token=t`) keeps its own
             # query and user information: they are redacted as the outer URL's are.
-            parts[index] = f"{name}={_redacted_reference(value)}"
+            nested = depth < _NESTING_FOLLOWED
+            parts[index] = f"{name}={_redacted_reference(value, depth + 1) if nested else REDACTED}"
     return "&".join(parts)
 
 
@@ -82,7 +93,7 @@ def redacted_url(url: str) -> str:
     (an OAuth implicit grant puts its token there) replaced by `REDACTED`."""
     if "?" not in url and "#" not in url and "@" not in url:
         return url
-    return _redacted_reference(url)
+    return _redacted_reference(url, depth=0)
 
 
 def redacted_text(text: str) -> str:
@@ -98,10 +109,10 @@ def _redacted_word(match: re.Match[str]) -> str:
     if "://" not in word and "?" not in word:
         return word
     reference = word.rstrip(_TRAILING)
-    return _redacted_reference(reference) + word[len(reference) :]
+    return _redacted_reference(reference, depth=0) + word[len(reference) :]
 
 
-def _redacted_reference(reference: str) -> str:
+def _redacted_reference(reference: str, depth: int) -> str:
     # Split by hand, not by `urlsplit`: it rejects some authorities ("http://[") and rewrites
     # others (an empty query or fragment is dropped, the scheme lower-cased).
     rest, hash_, fragment = reference.partition("#")
@@ -112,4 +123,5 @@ def _redacted_reference(reference: str) -> str:
         if "@" in authority:
             authority = f"{REDACTED}:{REDACTED}@{authority.rpartition('@')[2]}"
         rest = f"{scheme}{separator}{authority}{slash}{path}"
-    return f"{rest}{question}{redacted_query(query)}{hash_}{redacted_query(fragment)}"
+    query, fragment = _redacted_query(query, depth=depth), _redacted_query(fragment, depth=depth)
+    return f"{rest}{question}{query}{hash_}{fragment}"
