@@ -7,9 +7,10 @@ access-log line and the line of an unhandled error. The value of each parameter 
 sensitive by the query-string rule (`url_redaction.sensitive`: `token`, `secret`, `key`, `code`,
 ...) becomes `REDACTED` there; every other byte of the path is kept, so an item's ID still reads
 as sent. The parameters are those of the matched route; for a request no route answered (one
-refused before routing, a 429 or a 431, or not found), of the app's first route that matches the
-path as sent or with its trailing slash added or removed. A path that matches no route at all
-(`/v1/invitations/{token}/extra`) is kept as it came: nothing names its parts.
+refused before routing, a 429 or a 431, or not found), of the first of the app's routes with a
+sensitive parameter that matches the path as sent or with its trailing slash added or removed.
+A path that matches none (`/v1/invitations/{token}/extra`) is kept as it came: nothing names
+its parts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from collections.abc import Iterable, Iterator
 from starlette.types import Scope
 
 from .url_redaction import REDACTED, sensitive
+
+# A route with a sensitive parameter: its regex and those parameters' names.
+type _Sensitive = tuple[re.Pattern[str], tuple[str, ...]]
 
 # A parameter in a route template: `{name}` or `{name:converter}`.
 _PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
@@ -67,26 +71,47 @@ def _route_path(scope: Scope) -> str:
 
 
 def _unrouted_path(scope: Scope) -> str:
-    """A path no route answered, redacted as the app's first route that matches it, as sent or
-    with its trailing slash added or removed (Starlette's `redirect_slashes` rule)."""
+    """A path no route answered, redacted as the first of the app's routes with a sensitive
+    parameter that matches it, as sent or with its trailing slash added or removed (Starlette's
+    `redirect_slashes` rule). Only those routes are tried: a path another route would answer
+    first may lose a value it did not need to, never keep one it should not."""
     path: str = scope["path"]
-    router = scope.get("router") or getattr(scope.get("app"), "router", None)
-    routes = getattr(router, "routes", None)
-    if not routes:
-        return path
+    candidates = _sensitive_routes(scope.get("app"))
+    if not candidates:
+        return path  # most apps: no route names a credential, nothing to match
     route_path = _route_path(scope)
     toggled = route_path.rstrip("/") if route_path.endswith("/") else f"{route_path}/"
     for candidate in (route_path, toggled):
-        for route in _flattened(routes):
-            regex = getattr(route, "path_regex", None)
-            template = getattr(route, "path_format", None)
-            if not isinstance(regex, re.Pattern) or not isinstance(template, str):
-                continue
+        for regex, names in candidates:
             match = regex.match(candidate)
             if match is not None:
-                names = _sensitive_parameters(template)
                 return _replaced(path, len(path) - len(route_path), match, names)
     return path
+
+
+# Kept in the app's state: its routes with a sensitive parameter, and the count of routes they
+# were read from; found once, not on every 404 or refusal (a flood of them included).
+_STATE_KEY = "chassis_sensitive_path_routes"
+
+
+def _sensitive_routes(app: object) -> tuple[_Sensitive, ...]:
+    state = getattr(app, "state", None)
+    routes = getattr(getattr(app, "router", None), "routes", None) or ()
+    if state is None or not routes:
+        return ()
+    known: tuple[int, tuple[_Sensitive, ...]] | None = getattr(state, _STATE_KEY, None)
+    if known is not None and known[0] == len(routes):
+        return known[1]
+    found: list[_Sensitive] = []
+    for route in _flattened(routes):
+        regex = getattr(route, "path_regex", None)
+        template = getattr(route, "path_format", None)
+        if isinstance(regex, re.Pattern) and isinstance(template, str):
+            names = _sensitive_parameters(template)
+            if names:
+                found.append((regex, names))
+    setattr(state, _STATE_KEY, (len(routes), tuple(found)))
+    return tuple(found)
 
 
 def _flattened(routes: Iterable[object]) -> Iterator[object]:
