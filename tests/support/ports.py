@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .servers import free_port, port_listening
-
-# Attempts at a port before giving up.
-PORT_ATTEMPTS = 3
-# How a failed bind reads in the output of Python's asyncio (uvicorn logs its error, on the
-# standard event loop and on uvloop alike) and of Go's net package (Prometheus): lowercase, and
-# Python's http.server says it as the OS does ("Address already in use").
-ADDRESS_IN_USE = "address already in use"
+from .servers import PORT_ATTEMPTS, free_port, port_listening, port_taken
 
 
 class PortTakenError(RuntimeError):
@@ -25,7 +18,7 @@ class PortTakenError(RuntimeError):
 
 def raise_if_port_taken(output: str) -> None:
     """Raise `PortTakenError` if the output of a process that exited says its bind failed."""
-    if ADDRESS_IN_USE in output.lower():
+    if port_taken(output):
         raise PortTakenError(output)
 
 

@@ -31,5 +31,7 @@ _servers = _load_generated_servers_module()
 PostgresServer = _servers.PostgresServer
 RedisServer = _servers.RedisServer
 ServerUnavailableError = _servers.ServerUnavailableError
+PORT_ATTEMPTS = _servers.PORT_ATTEMPTS
 free_port = _servers.free_port
 port_listening = _servers.port_listening
+port_taken = _servers.port_taken

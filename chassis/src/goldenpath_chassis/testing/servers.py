@@ -37,10 +37,16 @@ REDIS_HINTS = (
 )
 
 
-# Ports a server's first start tries before giving up.
+# Ports a start tries before giving up (a server's first start here; the template's tests'
+# starts of services, containers and Prometheus, tests/support/ports.py).
 PORT_ATTEMPTS = 3
-# How a failed bind reads in PostgreSQL's and Redis's logs ("Address already in use").
-_ADDRESS_IN_USE = "address already in use"
+
+
+def port_taken(output: str) -> bool:
+    """Whether the output of a process that exited says its bind failed: "Address already in
+    use" in PostgreSQL's and Redis's logs (the OS's words), lowercase from Python's asyncio
+    (uvicorn, on the standard loop and uvloop alike) and Go's net package (Prometheus)."""
+    return "address already in use" in output.lower()
 
 
 class ServerUnavailableError(RuntimeError):
@@ -127,7 +133,7 @@ class _OnOnePort:
             try:
                 self._start()
             except RuntimeError as error:
-                moving = not self._started and _ADDRESS_IN_USE in str(error).lower()
+                moving = not self._started and port_taken(str(error))
                 if not moving or attempt == PORT_ATTEMPTS:
                     raise
                 self.port = free_port()
