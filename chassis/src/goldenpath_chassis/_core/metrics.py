@@ -46,7 +46,6 @@ from starlette.types import Scope
 from . import queue
 from .database import Database, add_query_observer, remove_query_observer
 from .logging import get_logger
-from .path_redaction import route_template
 from .state import request_chassis
 from .url_redaction import redacted_text
 
@@ -266,12 +265,13 @@ class HttpServerMetrics:
         self.active[method] = self.active.get(method, 0) + 1
 
     def request_finished(
-        self, scope: Scope, status: int, seconds: float, route: str | None = None
+        self, scope: Scope, status: int, seconds: float, route: str | None
     ) -> None:
-        """`route`: the matched route's template, if the caller has it (else read here)."""
+        """`route`: the matched route's template (`path_redaction.route_template`), None when
+        no route matched (one series for all of those, `""`)."""
         method = _method_label(scope)
         self.active[method] -= 1
-        template = (route_template(scope) or "") if route is None else route
+        template = route or ""
         self.durations.observe((method, template, str(status)), seconds)
 
 

@@ -127,8 +127,6 @@ def _flattened(routes: Iterable[object]) -> Iterator[object]:
 
 def _replaced(path: str, offset: int, match: re.Match[str], names: tuple[str, ...]) -> str:
     """`path` with each named group of `match` (on the path from `offset` on) as `REDACTED`."""
-    if not names:
-        return path
     redacted, end = [], 0
     for start, stop in sorted(match.span(name) for name in names):
         redacted += [path[end : offset + start], REDACTED]
