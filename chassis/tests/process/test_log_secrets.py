@@ -27,7 +27,7 @@ from goldenpath_chassis.testing.loopback_http import loopback_http_server
 from goldenpath_chassis.testing.processes import ServiceProcess
 
 from tests.example.service import SERVICE
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import EXAMPLE_COMMAND, development_env
 from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
 
 pytestmark = pytest.mark.process
@@ -201,8 +201,7 @@ def test_obs3_what_python_reports_itself_is_one_log_line_without_its_credential(
         url, redacted = url_with_token(downstream)
         completed = subprocess.run(
             [sys.executable, *EXAMPLE_COMMAND, "fail-downstream", url, "--where", where],
-            env={"PATH": "/usr/bin:/bin", **importable(), "APP_ENV": "development"}
-            | {"LOG_FORMAT": fmt},
+            env=development_env() | {"LOG_FORMAT": fmt},
             cwd=tmp_path,
             capture_output=True,
             text=True,

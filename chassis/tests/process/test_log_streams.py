@@ -26,18 +26,13 @@ import pytest
 from goldenpath_chassis._core.security.api_keys import API_KEY_PATTERN
 from goldenpath_chassis.testing.processes import free_port, start_service
 
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import EXAMPLE_COMMAND, development_env
 
 pytestmark = pytest.mark.process
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # What alembic says at INFO on every start when nothing quietens it.
 ALEMBIC_CHATTER = ("setup plugin", "Will assume", "Context impl")
-
-
-def development_env() -> dict[str, str]:
-    """Zero set-up: the embedded database (migrated on start, in the test's folder)."""
-    return {"PATH": "/usr/bin:/bin", **importable(), "APP_ENV": "development"}
 
 
 def is_json(line: str) -> bool:

@@ -28,6 +28,11 @@ def importable() -> dict[str, str]:
     return env
 
 
+def development_env() -> dict[str, str]:
+    """Zero set-up: the embedded database (migrated on start, in the test's folder)."""
+    return {"PATH": "/usr/bin:/bin", **importable(), "APP_ENV": "development"}
+
+
 @contextmanager
 def running_example(env: Mapping[str, str], *, log_path: Path) -> Iterator[ServiceProcess]:
     """The example service with `env` (its settings) on a free loopback port, stopped on exit."""
