@@ -14,9 +14,9 @@ import pytest
 from goldenpath.audit.catalogue import AREAS, STANDARDS
 from goldenpath.cli import main
 from tests.support.commands import run
+from tests.support.ports import refusing_port
 from tests.support.samples import flask_service
 from tests.support.sarif import SARIF_CODE_SCANNING_SCHEMA
-from tests.support.servers import free_port
 
 VENV_BIN = Path(sys.executable).parent
 DIGEST = "sha256:" + "a" * 64
@@ -227,9 +227,10 @@ def test_audit_of_a_url_that_does_not_answer_could_not_run(
 ) -> None:
     # Not 0 with only a note: the live checks asked for did not run ("could not tell").
     report = tmp_path / "report.json"
-    url = f"http://127.0.0.1:{free_port()}"
-    arguments = ["audit", str(service), f"--url={url}", "--probe-timeout=1", "--format=json"]
-    assert main([*arguments, f"--output={report}"]) == 3
+    with refusing_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        arguments = ["audit", str(service), f"--url={url}", "--probe-timeout=1", "--format=json"]
+        assert main([*arguments, f"--output={report}"]) == 3
     error = capsys.readouterr().err.splitlines()[-1]
     assert error.startswith(f"goldenpath audit: could not run the probe: the service at {url} ")
     assert "did not answer" in error

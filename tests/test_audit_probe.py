@@ -17,9 +17,9 @@ import pytest
 from goldenpath.audit import Report, audit
 from goldenpath.audit.model import Outcome
 from goldenpath.audit.probe import ProbeOptions
+from tests.support.ports import refusing_port
 from tests.support.projects import GeneratedProject
 from tests.support.samples import flask_service
-from tests.support.servers import free_port
 from tests.support.service import start
 
 
@@ -133,9 +133,9 @@ def test_audit_probe_of_a_bare_server_finds_what_is_missing(
 
 def test_audit_probe_of_nothing_listening_adds_a_note_not_verdicts(tmp_path: Path) -> None:
     service = flask_service(tmp_path / "flask")
-    report = audit(
-        service, url=f"http://127.0.0.1:{free_port()}", probe_options=ProbeOptions(timeout=1)
-    )
+    with refusing_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        report = audit(service, url=url, probe_options=ProbeOptions(timeout=1))
     assert any("did not answer" in note for note in report.notes)
     assert all(r.source == "static" for result in report.results for r in result.requirements)
 

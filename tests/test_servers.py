@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.ports import refusing_port
 from tests.support.service import RunningService, start
 from tests.support.taken_ports import taken_ports_first
 
@@ -18,6 +19,18 @@ def answers(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_refusing_port_refuses_and_cannot_be_taken_while_held() -> None:
+    # What a test's "URL where nothing answers" needs: a server started by anyone meanwhile
+    # would answer in nothing's place, as it could on a port free_port() found and let go.
+    with refusing_port() as port:
+        assert not answers(port)
+        with socket.socket() as squatter:
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with pytest.raises(OSError, match="Address already in use"):
+                squatter.bind(("127.0.0.1", port))
+        assert not answers(port)
 
 
 def test_postgres_restarts_on_its_port(postgres: Any) -> None:

@@ -1,13 +1,18 @@
-"""Start something on a free loopback port, and again on another when the port was taken.
+"""Start something on a free loopback port, and again on another when the port was taken; and a
+port where nothing answers.
 
 `free_port()` closes the port it found, so another process can take it before the process
 started on it binds it. Whatever is started through `on_free_port` raises `PortTakenError` when
 its process exited at its bind (`raise_if_port_taken` on its output), and is started again.
+For the same reason a port `free_port()` found is no port "where nothing answers":
+`refusing_port()` holds one for as long as a test needs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import socket
+from collections.abc import Callable, Iterator
 
 from .servers import PORT_ATTEMPTS, free_port, port_listening, port_taken
 
@@ -35,3 +40,13 @@ def on_free_port[Started](start: Callable[[int], Started]) -> Started:
         except PortTakenError:
             continue
     raise AssertionError(f"no free loopback port in {PORT_ATTEMPTS} attempts")
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses every connection until the block ends: a socket bound to
+    it and never listening holds it, so nothing else can listen there meanwhile."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port: int = held.getsockname()[1]
+        yield port
