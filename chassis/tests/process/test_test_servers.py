@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from goldenpath_chassis.testing import servers
 from goldenpath_chassis.testing.processes import ServiceProcess, start_service
 from goldenpath_chassis.testing.servers import PostgresServer, RedisServer
 
@@ -76,6 +77,38 @@ def test_a_servers_first_start_moves_off_a_port_taken_before_it_binds(
         server.start()
         assert server.port != taken_port
         assert answers(server)
+    finally:
+        server.destroy()
+
+
+# A port no server accepts: a start there fails, and not because the port was taken.
+OUT_OF_RANGE_PORT = 70000
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_start_that_moved_and_then_failed_otherwise_moves_no_further(
+    kind: str, taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's log holds every attempt's lines: the second attempt's own failure is the
+    verdict, not the first's "Address already in use", and the error shows both."""
+    handed_out: list[int] = []
+    free_port = servers.free_port
+
+    def out_of_range_then_free() -> int:
+        handed_out.append(OUT_OF_RANGE_PORT if not handed_out else free_port())
+        return handed_out[-1]
+
+    server = SERVERS[kind]()
+    server.port = taken_port
+    monkeypatch.setattr(servers, "free_port", out_of_range_then_free)
+    try:
+        with pytest.raises(RuntimeError) as failed:
+            server.start()
+        assert handed_out == [OUT_OF_RANGE_PORT]  # moved once, for the taken port only
+        assert server.port == OUT_OF_RANGE_PORT
+        message = str(failed.value)
+        assert "Address already in use" in message  # the first attempt's, kept
+        assert str(OUT_OF_RANGE_PORT) in message.rpartition("Address already in use")[2]
     finally:
         server.destroy()
 

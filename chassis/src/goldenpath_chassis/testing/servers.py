@@ -119,21 +119,40 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-4000:] if log.exists() else "(none)"
 
 
+def _log_size(log: Path) -> int:
+    return log.stat().st_size if log.exists() else 0
+
+
+def _written_since(log: Path, offset: int) -> str:
+    with log.open("rb") as opened:
+        opened.seek(offset)
+        return opened.read().decode(errors="replace")
+
+
 class _OnOnePort:
     """A server that keeps its port across restarts, and moves to another free port if its
-    first start finds its own taken (its error, which holds its log, says the address is in
-    use)."""
+    first start finds its own taken (its log says the address is in use).
+
+    The log is appended to by every start, so whether a start found its port taken is read in
+    what that start wrote: an earlier attempt's "Address already in use" must not make a later
+    one that failed otherwise move again. Its error shows the whole log, earlier attempts and
+    all."""
 
     port: int
     _started: bool
 
+    @property
+    def log_path(self) -> Path:
+        raise NotImplementedError
+
     def start(self) -> None:
         """Start the server; the first time, on another free port if its own was taken."""
         for attempt in range(1, PORT_ATTEMPTS + 1):
+            offset = _log_size(self.log_path)
             try:
                 self._start()
-            except RuntimeError as error:
-                moving = not self._started and port_taken(str(error))
+            except RuntimeError:
+                moving = not self._started and port_taken(_written_since(self.log_path, offset))
                 if not moving or attempt == PORT_ATTEMPTS:
                     raise
                 self.port = free_port()
@@ -201,6 +220,10 @@ class PostgresServer(_OnOnePort):
         return self.root / "data"
 
     @property
+    def log_path(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
     def url(self) -> str:
         return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/postgres"
 
@@ -233,15 +256,14 @@ class PostgresServer(_OnOnePort):
                 "-c max_connections=200",
             ]
         )
-        log = self.root / "postgres.log"
         try:
             # pg_ctl --wait fails if the postmaster exits, as it does when the port is taken.
             self._run(
-                "pg_ctl", "--pgdata", str(self.data), "--log", str(log),
+                "pg_ctl", "--pgdata", str(self.data), "--log", str(self.log_path),
                 "--options", options, "--wait", "start",
             )  # fmt: skip
         except RuntimeError as error:
-            raise RuntimeError(f"{error}\nits log:\n{_tail(log)}") from None
+            raise RuntimeError(f"{error}\nits log:\n{_tail(self.log_path)}") from None
         _wait_for_port(self.port, timeout=30)
 
     def stop(self) -> None:
@@ -281,12 +303,15 @@ class RedisServer(_OnOnePort):
         return cls(binary=Path(found), root=Path(tempfile.mkdtemp(prefix="test-redis-")))
 
     @property
+    def log_path(self) -> Path:
+        return self.root / "redis.log"
+
+    @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def _start(self) -> None:
-        log_path = self.root / "redis.log"
-        with log_path.open("ab") as log:
+        with self.log_path.open("ab") as log:
             process = subprocess.Popen(
                 [
                     str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1",
@@ -302,7 +327,7 @@ class RedisServer(_OnOnePort):
                 f"redis-server on port {self.port}",
                 process,
                 lambda: self._process_id() == process.pid,
-                log=log_path,
+                log=self.log_path,
                 timeout=10,
             )
         except RuntimeError:
