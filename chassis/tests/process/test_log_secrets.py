@@ -9,7 +9,9 @@ whole log is then searched for each secret, and for the head of each.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -27,7 +29,7 @@ from goldenpath_chassis.testing.loopback_http import loopback_http_server
 from goldenpath_chassis.testing.processes import ServiceProcess
 
 from tests.example.service import SERVICE
-from tests.support.example_process import EXAMPLE_COMMAND, development_env
+from tests.support.example_process import EXAMPLE_COMMAND, development_env, importable
 from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
 
 pytestmark = pytest.mark.process
@@ -228,3 +230,86 @@ def test_obs3_what_python_reports_itself_is_one_log_line_without_its_credential(
             assert reported["message"].startswith("Exception ignored in atexit callback")
             assert reported["object"] is None
     assert reported["level"] == level
+
+
+# A process logging to stdout (as `serve` does) whose reports fail or escape where `argv[2]`
+# says, naming the URL in `argv[3]`.
+UNWRITABLE_LOG_SCRIPT = textwrap.dedent(
+    """
+    import sys, threading
+
+    from goldenpath_chassis._core.logging import configure_logging
+    from goldenpath_chassis._core.python_reports import log_python_reports
+
+    configure_logging(level="INFO", fmt=sys.argv[1], stream=sys.stdout)
+    log_python_reports()
+
+
+    def fail():
+        raise RuntimeError(f"could not reach {sys.argv[3]}")
+
+
+    class FailsWhenCollected:
+        def __del__(self):
+            fail()
+
+
+    if sys.argv[2] == "thread":
+        thread = threading.Thread(target=fail, name="downstream")
+        thread.start()
+        thread.join()
+    elif sys.argv[2] == "finalizer":
+        collected = FailsWhenCollected()
+        del collected
+    else:
+        fail()
+    """
+)
+
+
+@contextlib.contextmanager
+def pipe_nobody_reads() -> Iterator[int]:
+    """The writing end of a pipe whose reader is gone: every write fails (a broken pipe), as
+    a process's stdout does once the collector reading it went away."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        yield write
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+@pytest.mark.parametrize("where", ["main", "thread", "finalizer"])
+def test_obs3_a_report_python_could_not_log_reaches_stderr_without_its_credential(
+    fmt: str, where: str
+) -> None:
+    """When its log line cannot be written, Python would print the hook's failure and then
+    the report raw, the URL's credential with it: the report goes to stderr redacted instead,
+    after a line saying the log failed."""
+    url = f"http://127.0.0.1:9/v1/things?access_token={ACCESS_TOKEN}"
+    with pipe_nobody_reads() as stdout:
+        completed = subprocess.run(
+            [sys.executable, "-c", UNWRITABLE_LOG_SCRIPT, fmt, where, url],
+            env=importable() | {"PYTHONUNBUFFERED": "1"},  # as the service's image runs
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    stderr = completed.stderr
+    event = {"main": "uncaught_exception", "thread": "uncaught_exception_in_thread"}.get(
+        where, "unraisable_exception"
+    )
+    assert completed.returncode == (1 if where == "main" else 0), stderr
+    assert ACCESS_TOKEN not in stderr
+    assert stderr.startswith(f"{event} could not be logged (BrokenPipeError: "), stderr
+    assert "RuntimeError: could not reach http://127.0.0.1:9/v1/things?access_token=REDACTED\n" in (
+        stderr
+    )
+    assert "Error in sys.excepthook" not in stderr, stderr  # Python's words when a hook fails
+    assert "Exception in threading.excepthook" not in stderr, stderr
+    assert "Exception ignored in sys.unraisablehook" not in stderr, stderr
+    if where == "thread":
+        assert "\nthread: downstream\n" in stderr

@@ -5,21 +5,53 @@ Printed by Python, each is many bare lines a log collector takes one by one, in 
 JSON nor the console format, and with no redaction; logged, each is one line in the configured
 format, its traceback and message redacted as every other line's (`logging.py`).
 
+If the log cannot be written (its stream closed, a pipe whose reader went away), the report
+goes to stderr with its URLs' credentials redacted, after a line saying the log failed: Python
+would print the hook's failure and then the report raw.
+
 For a process's entry point (`cli.main`), after `configure_logging`; not for a test runner,
 which watches threads' exceptions and warnings with hooks of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
+import traceback
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
+
+from structlog.typing import ExcInfo
 
 from .logging import get_logger
 from .url_redaction import redacted_text
 
 _log = get_logger("uncaught")
+
+
+def _report(
+    log: Callable[..., Any], event: str, exc_info: ExcInfo | None, **fields: str | None
+) -> None:
+    """Log the report; if that fails, write it to stderr, redacted (`_write_unlogged`)."""
+    try:
+        log(event, exc_info=exc_info, **fields)
+    except Exception as failure:
+        _write_unlogged(event, failure, exc_info, fields)
+
+
+def _write_unlogged(
+    event: str, failure: Exception, exc_info: ExcInfo | None, fields: dict[str, str | None]
+) -> None:
+    lines = [f"{event} could not be logged ({type(failure).__name__}: {failure}):\n"]
+    lines += [f"{name}: {value}\n" for name, value in fields.items() if value is not None]
+    if exc_info is not None:
+        lines += traceback.format_exception(*exc_info)  # no frame's locals, as in the log
+    with contextlib.suppress(Exception):  # stderr failed too: nothing is left to report to
+        sys.stderr.write(redacted_text("".join(lines)))
+        sys.stderr.flush()
 
 
 def _log_uncaught(
@@ -28,16 +60,17 @@ def _log_uncaught(
     if issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C: Python's own short message
         sys.__excepthook__(exc_type, exc_value, exc_traceback)
         return
-    _log.critical("uncaught_exception", exc_info=(exc_type, exc_value, exc_traceback))
+    _report(_log.critical, "uncaught_exception", (exc_type, exc_value, exc_traceback))
 
 
 def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
     if args.exc_type is SystemExit or args.exc_value is None:  # as threading's own hook does
         return
-    _log.critical(
+    _report(
+        _log.critical,
         "uncaught_exception_in_thread",
+        (args.exc_type, args.exc_value, args.exc_traceback),
         thread=args.thread.name if args.thread is not None else None,
-        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
     )
 
 
@@ -56,13 +89,14 @@ def _log_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
         if unraisable.exc_value is not None
         else None
     )
-    _log.error(
+    _report(
+        _log.error,
         "unraisable_exception",
+        exc_info,
         # Python may put an object's repr in the message itself (an exit handler's, a partial
         # holding a URL), so it is redacted as the object's is.
         message=redacted_text(unraisable.err_msg or "Exception ignored in"),
         object=_described(unraisable.object),
-        exc_info=exc_info,
     )
 
 
