@@ -233,10 +233,10 @@ def test_obs3_what_python_reports_itself_is_one_log_line_without_its_credential(
 
 
 # A process logging to stdout (as `serve` does) whose reports fail or escape where `argv[2]`
-# says, naming the URL in `argv[3]`.
+# says, or that logs a library's line or a warning, naming the URL in `argv[3]`.
 UNWRITABLE_LOG_SCRIPT = textwrap.dedent(
     """
-    import sys, threading
+    import logging, sys, threading, warnings
 
     from goldenpath_chassis._core.logging import configure_logging
     from goldenpath_chassis._core.python_reports import log_python_reports
@@ -254,7 +254,13 @@ UNWRITABLE_LOG_SCRIPT = textwrap.dedent(
             fail()
 
 
-    if sys.argv[2] == "thread":
+    if sys.argv[2] == "library":  # as httpx logs every request
+        logging.getLogger("httpx").info("HTTP Request: %s %s", "GET", sys.argv[3])
+    elif sys.argv[2] == "arguments":  # one argument short of its message
+        logging.getLogger("httpx").info("HTTP Request: %s %s", sys.argv[3])
+    elif sys.argv[2] == "warning":
+        warnings.warn(f"slow answer from {sys.argv[3]}", RuntimeWarning, stacklevel=1)
+    elif sys.argv[2] == "thread":
         thread = threading.Thread(target=fail, name="downstream")
         thread.start()
         thread.join()
@@ -279,6 +285,23 @@ def pipe_nobody_reads() -> Iterator[int]:
         os.close(write)
 
 
+UNWRITABLE_URL = f"http://127.0.0.1:9/v1/things?access_token={ACCESS_TOKEN}"
+REDACTED_URL = "http://127.0.0.1:9/v1/things?access_token=REDACTED"
+
+
+def run_with_unwritable_log(fmt: str, where: str) -> subprocess.CompletedProcess[str]:
+    with pipe_nobody_reads() as stdout:
+        return subprocess.run(
+            [sys.executable, "-c", UNWRITABLE_LOG_SCRIPT, fmt, where, UNWRITABLE_URL],
+            env=importable() | {"PYTHONUNBUFFERED": "1"},  # as the service's image runs
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+
 @pytest.mark.parametrize("fmt", ["json", "console"])
 @pytest.mark.parametrize("where", ["main", "thread", "finalizer"])
 def test_obs3_a_report_python_could_not_log_reaches_stderr_without_its_credential(
@@ -287,17 +310,7 @@ def test_obs3_a_report_python_could_not_log_reaches_stderr_without_its_credentia
     """When its log line cannot be written, Python would print the hook's failure and then
     the report raw, the URL's credential with it: the report goes to stderr redacted instead,
     after a line saying the log failed."""
-    url = f"http://127.0.0.1:9/v1/things?access_token={ACCESS_TOKEN}"
-    with pipe_nobody_reads() as stdout:
-        completed = subprocess.run(
-            [sys.executable, "-c", UNWRITABLE_LOG_SCRIPT, fmt, where, url],
-            env=importable() | {"PYTHONUNBUFFERED": "1"},  # as the service's image runs
-            stdout=stdout,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    completed = run_with_unwritable_log(fmt, where)
     stderr = completed.stderr
     event = {"main": "uncaught_exception", "thread": "uncaught_exception_in_thread"}.get(
         where, "unraisable_exception"
@@ -305,11 +318,34 @@ def test_obs3_a_report_python_could_not_log_reaches_stderr_without_its_credentia
     assert completed.returncode == (1 if where == "main" else 0), stderr
     assert ACCESS_TOKEN not in stderr
     assert stderr.startswith(f"{event} could not be logged (BrokenPipeError: "), stderr
-    assert "RuntimeError: could not reach http://127.0.0.1:9/v1/things?access_token=REDACTED\n" in (
-        stderr
-    )
+    assert f"RuntimeError: could not reach {REDACTED_URL}\n" in stderr
     assert "Error in sys.excepthook" not in stderr, stderr  # Python's words when a hook fails
     assert "Exception in threading.excepthook" not in stderr, stderr
     assert "Exception ignored in sys.unraisablehook" not in stderr, stderr
     if where == "thread":
         assert "\nthread: downstream\n" in stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+@pytest.mark.parametrize(
+    ("where", "failure", "message"),
+    [
+        ("library", "BrokenPipeError", f"message: HTTP Request: GET {REDACTED_URL}\n"),
+        ("warning", "BrokenPipeError", f"slow answer from {REDACTED_URL}"),
+        ("arguments", "TypeError", f"arguments: ('{REDACTED_URL}',)\n"),
+    ],
+    ids=["library", "warning", "arguments"],
+)
+def test_obs3_a_library_line_that_cannot_be_written_reaches_stderr_without_its_credential(
+    fmt: str, where: str, failure: str, message: str
+) -> None:
+    """A standard-library record (a library's line, a warning) whose line cannot be written,
+    or whose arguments do not fit its message, is reported on stderr redacted: the standard
+    library would print its message and arguments raw."""
+    completed = run_with_unwritable_log(fmt, where)
+    stderr = completed.stderr
+    assert completed.returncode == 0, stderr
+    assert ACCESS_TOKEN not in stderr
+    assert stderr.startswith(f"log line could not be written ({failure}: "), stderr
+    assert message in stderr, stderr
+    assert "--- Logging error ---" not in stderr, stderr  # the standard library's report

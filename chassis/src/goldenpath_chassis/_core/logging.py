@@ -16,7 +16,8 @@ for a command whose stdout is its result (`cli.py`). Without an explicit format,
 the console renderer (a person reads it) and anything else JSON (a collector reads it).
 
 What Python itself would print to stderr (an exception nothing caught, a warning) is one more
-line there, in a process (`python_reports.py`).
+line there, in a process (`python_reports.py`). A standard-library line that cannot be written
+is reported on stderr redacted (`unlogged.py`), where the standard library prints it raw.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import orjson
 import structlog
 from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
 
+from .unlogged import write_unlogged
 from .url_redaction import redacted_text
 
 LogFormat = Literal["json", "console"]
@@ -106,6 +108,31 @@ class _NamedPrintLogger(structlog.PrintLogger):
     def __init__(self, name: str, *, stream: Any) -> None:
         super().__init__(stream)
         self.name = name
+
+
+class _Handler(logging.StreamHandler[Any]):
+    """The standard library's records, written to the chosen stream; a line that cannot be
+    written (the stream closed, a record whose arguments do not fit its message) is reported
+    on stderr redacted, where `handleError` would print its message and arguments raw."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not logging.raiseExceptions:  # the standard library's switch for these reports
+            return
+        failure = sys.exception()
+        try:
+            message = [f"message: {record.getMessage()}"]
+        except Exception:  # the arguments do not fit the message: show both
+            message = [f"message: {record.msg!r}", f"arguments: {record.args!r}"]
+        write_unlogged(
+            f"log line could not be written ({type(failure).__name__}: {failure}):",
+            [
+                f"logger: {record.name}",
+                f"level: {record.levelname}",
+                f"logged at: {record.pathname}:{record.lineno}",
+                *message,
+            ],
+            failure,
+        )
 
 
 # Alembic announces, at INFO on every start, the plugins it loads and the DDL mode it assumes:
@@ -241,7 +268,7 @@ def configure_logging(
             stdlib_renderer,
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler = _Handler(stream)
     handler.setFormatter(formatter)
 
     root = logging.getLogger()

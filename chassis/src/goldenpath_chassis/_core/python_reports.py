@@ -15,11 +15,9 @@ which watches threads' exceptions and warnings with hooks of its own.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 from structlog.typing import ExcInfo
 
 from .logging import get_logger
+from .unlogged import write_unlogged
 from .url_redaction import redacted_text
 
 _log = get_logger("uncaught")
@@ -45,13 +44,11 @@ def _report(
 def _write_unlogged(
     event: str, failure: Exception, exc_info: ExcInfo | None, fields: dict[str, str | None]
 ) -> None:
-    lines = [f"{event} could not be logged ({type(failure).__name__}: {failure}):\n"]
-    lines += [f"{name}: {value}\n" for name, value in fields.items() if value is not None]
-    if exc_info is not None:
-        lines += traceback.format_exception(*exc_info)  # no frame's locals, as in the log
-    with contextlib.suppress(Exception):  # stderr failed too: nothing is left to report to
-        sys.stderr.write(redacted_text("".join(lines)))
-        sys.stderr.flush()
+    write_unlogged(
+        f"{event} could not be logged ({type(failure).__name__}: {failure}):",
+        (f"{name}: {value}" for name, value in fields.items() if value is not None),
+        exc_info[1] if exc_info is not None else None,
+    )
 
 
 def _log_uncaught(

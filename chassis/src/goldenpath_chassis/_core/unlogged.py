@@ -1,0 +1,28 @@
+"""Where a report goes when its log line cannot be written: stderr, its URLs' credentials
+redacted (`url_redaction.py`).
+
+Python's own fallbacks print what failed raw: a failed `sys.excepthook` the whole traceback,
+`logging.Handler.handleError` the record's message and arguments. Either may hold a URL's token
+(httpx logs every request's URL; an error's message names the URL it called).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+from collections.abc import Iterable
+
+from .url_redaction import redacted_text
+
+
+def write_unlogged(
+    headline: str, details: Iterable[str], error: BaseException | None = None
+) -> None:
+    """Write `headline`, one line per detail and `error`'s traceback to stderr, redacted."""
+    lines = [f"{headline}\n", *(f"{detail}\n" for detail in details)]
+    if error is not None:
+        lines += traceback.format_exception(error)  # no frame's locals, as in the log
+    with contextlib.suppress(Exception):  # stderr failed too: nothing is left to report to
+        sys.stderr.write(redacted_text("".join(lines)))
+        sys.stderr.flush()
