@@ -9,9 +9,7 @@ whole log is then searched for each secret, and for the head of each.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -31,6 +29,7 @@ from goldenpath_chassis.testing.processes import ServiceProcess
 from tests.example.service import SERVICE
 from tests.support.example_process import EXAMPLE_COMMAND, development_env, importable
 from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
+from tests.support.pipes import pipe_nobody_reads
 
 pytestmark = pytest.mark.process
 
@@ -233,14 +232,22 @@ def test_obs3_what_python_reports_itself_is_one_log_line_without_its_credential(
 
 
 # A process logging to stdout (as `serve` does) whose reports fail or escape where `argv[2]`
-# says, or that logs a library's line or a warning, naming the URL in `argv[3]`.
+# says, or that logs a library's line or a warning, naming the URL in `argv[3]`. Its stdout
+# is a pipe nobody reads; with `argv[4]` "pipeline", the log's processors fail before that.
 UNWRITABLE_LOG_SCRIPT = textwrap.dedent(
     """
     import logging, sys, threading, warnings
 
-    from goldenpath_chassis._core.logging import configure_logging
+    from goldenpath_chassis._core.logging import add_processor, configure_logging
     from goldenpath_chassis._core.python_reports import log_python_reports
 
+
+    def broken(logger, method, event):
+        raise RuntimeError("the log pipeline failed")
+
+
+    if sys.argv[4] == "pipeline":
+        add_processor(broken)
     configure_logging(level="INFO", fmt=sys.argv[1], stream=sys.stdout)
     log_python_reports()
 
@@ -273,26 +280,16 @@ UNWRITABLE_LOG_SCRIPT = textwrap.dedent(
 )
 
 
-@contextlib.contextmanager
-def pipe_nobody_reads() -> Iterator[int]:
-    """The writing end of a pipe whose reader is gone: every write fails (a broken pipe), as
-    a process's stdout does once the collector reading it went away."""
-    read, write = os.pipe()
-    os.close(read)
-    try:
-        yield write
-    finally:
-        os.close(write)
-
-
 UNWRITABLE_URL = f"http://127.0.0.1:9/v1/things?access_token={ACCESS_TOKEN}"
 REDACTED_URL = "http://127.0.0.1:9/v1/things?access_token=REDACTED"
 
 
-def run_with_unwritable_log(fmt: str, where: str) -> subprocess.CompletedProcess[str]:
+def run_with_unwritable_log(
+    fmt: str, where: str, failing: str = "stdout"
+) -> subprocess.CompletedProcess[str]:
     with pipe_nobody_reads() as stdout:
         return subprocess.run(
-            [sys.executable, "-c", UNWRITABLE_LOG_SCRIPT, fmt, where, UNWRITABLE_URL],
+            [sys.executable, "-c", UNWRITABLE_LOG_SCRIPT, fmt, where, UNWRITABLE_URL, failing],
             env=importable() | {"PYTHONUNBUFFERED": "1"},  # as the service's image runs
             stdout=stdout,
             stderr=subprocess.PIPE,
@@ -304,26 +301,33 @@ def run_with_unwritable_log(fmt: str, where: str) -> subprocess.CompletedProcess
 
 @pytest.mark.parametrize("fmt", ["json", "console"])
 @pytest.mark.parametrize("where", ["main", "thread", "finalizer"])
+@pytest.mark.parametrize("failing", ["stdout", "pipeline"])
 def test_obs3_a_report_python_could_not_log_reaches_stderr_without_its_credential(
-    fmt: str, where: str
+    fmt: str, where: str, failing: str
 ) -> None:
-    """When its log line cannot be written, Python would print the hook's failure and then
-    the report raw, the URL's credential with it: the report goes to stderr redacted instead,
-    after a line saying the log failed."""
-    completed = run_with_unwritable_log(fmt, where)
+    """When its log line cannot be written, or the log fails before that, Python would print
+    the hook's failure and then the report raw, the URL's credential with it: the report goes
+    to stderr redacted instead, after a line saying the log failed."""
+    completed = run_with_unwritable_log(fmt, where, failing)
     stderr = completed.stderr
     event = {"main": "uncaught_exception", "thread": "uncaught_exception_in_thread"}.get(
         where, "unraisable_exception"
     )
     assert completed.returncode == (1 if where == "main" else 0), stderr
     assert ACCESS_TOKEN not in stderr
-    assert stderr.startswith(f"{event} could not be logged (BrokenPipeError: "), stderr
-    assert f"RuntimeError: could not reach {REDACTED_URL}\n" in stderr
+    if failing == "stdout":  # the rendered line, where it could be written
+        assert stderr.startswith("log line could not be written (BrokenPipeError: "), stderr
+        assert event in stderr
+        assert f"could not reach {REDACTED_URL}" in stderr
+    else:  # the report itself, as Python would have printed it
+        headline = f"{event} could not be logged (RuntimeError: the log pipeline failed):"
+        assert stderr.startswith(headline), stderr
+        assert f"RuntimeError: could not reach {REDACTED_URL}\n" in stderr
     assert "Error in sys.excepthook" not in stderr, stderr  # Python's words when a hook fails
     assert "Exception in threading.excepthook" not in stderr, stderr
     assert "Exception ignored in sys.unraisablehook" not in stderr, stderr
     if where == "thread":
-        assert "\nthread: downstream\n" in stderr
+        assert "downstream" in stderr
 
 
 @pytest.mark.parametrize("fmt", ["json", "console"])

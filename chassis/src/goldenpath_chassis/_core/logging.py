@@ -96,18 +96,49 @@ def _followed(stream: TextIO) -> Any:
     return stream
 
 
+def _unwritten(name: str | None, line: str, failure: Exception) -> None:
+    write_unlogged(
+        f"log line could not be written ({type(failure).__name__}: {failure}):",
+        [f"logger: {name}", line.rstrip("\n")],
+    )
+
+
 class _NamedBytesLogger(structlog.BytesLogger):
-    """Writes bytes to its stream and knows its name, so `add_logger_name` works as for stdlib."""
+    """Writes bytes to its stream and knows its name, so `add_logger_name` works as for stdlib.
+
+    A line that cannot be written (the stream closed, its reader gone) goes to stderr instead
+    of raising into the request or job that logged it, as the standard library's handlers do.
+    """
 
     def __init__(self, name: str, *, stream: Any) -> None:
         super().__init__(stream.buffer)
         self.name = name
 
+    def msg(self, message: bytes) -> None:
+        try:
+            super().msg(message)
+        except Exception as failure:
+            _unwritten(self.name, message.decode(errors="replace"), failure)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
 
 class _NamedPrintLogger(structlog.PrintLogger):
+    """The console's lines; a line that cannot be written goes to stderr, as above."""
+
     def __init__(self, name: str, *, stream: Any) -> None:
         super().__init__(stream)
         self.name = name
+
+    def msg(self, message: str) -> None:
+        try:
+            super().msg(message)
+        except Exception as failure:
+            _unwritten(self.name, message, failure)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
 
 
 class _Handler(logging.StreamHandler[Any]):

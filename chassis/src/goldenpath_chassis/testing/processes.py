@@ -104,8 +104,13 @@ def start_service(
     wait_path: str | None = "/health/live",
     timeout: float = 30,
     cwd: Path | None = None,
+    stdout: int | None = None,
 ) -> ServiceProcess:
-    """Run `python <command...>` with `env` on top of a clean environment; wait until it answers."""
+    """Run `python <command...>` with `env` on top of a clean environment; wait until it answers.
+
+    Its output goes to `log_path`; with `stdout` (a file descriptor), its stdout goes there
+    instead and the log holds its stderr alone.
+    """
     # A clean environment (the service must not depend on the developer's shell), except what
     # the OS needs and coverage's variables, so the subprocess is measured too.
     full_env = {
@@ -126,7 +131,11 @@ def start_service(
         raise PortInUseError(f"something already listens on 127.0.0.1:{port}; pick another port")
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, *command], env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd
+        [sys.executable, *command],
+        env=full_env,
+        stdout=log if stdout is None else stdout,
+        stderr=subprocess.STDOUT if stdout is None else log,
+        cwd=cwd,
     )
     service = ServiceProcess(process, f"http://127.0.0.1:{port}", log_path)
     if wait_path is not None:
