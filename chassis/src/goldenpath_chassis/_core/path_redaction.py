@@ -82,9 +82,12 @@ def _route_path(scope: Scope) -> str:
 
 
 def _mounted(scope: Scope, app: object, route: object, inner: str) -> tuple[str | None, str]:
-    """A route inside one or more mounts: the root path grew by each mount's part of the path,
-    which the app's mounts say the template of."""
-    if isinstance(route, Mount):  # a Starlette router records the mount it passed the request to
+    """A route inside one or more mounts: the root path grew by their part of the path, which
+    the first of the app's mounts (or mounts inside mounts) to match it whole is the template
+    of, as routing tries them."""
+    if isinstance(route, Mount):
+        # Starlette's router (FastAPI's does not) records the mount it passed the request to:
+        # no route inside answered, or an app that is not a router did.
         return None, _unrouted_path(scope, app)
     path: str = scope["path"]
     app_root: str = scope["app_root_path"]

@@ -143,7 +143,8 @@ class RequestLayer:
         if self.spans is not None and self.spans.traced(scope):
             span = self.spans.start(scope, carrier)
         error: BaseException | None = None
-        route_and_redacted: _RouteAndPath | None = None  # found once a 500's line needs it
+        # Found early when an unhandled error's line needs the path, and not found again.
+        route_and_redacted: _RouteAndPath | None = None
         started = time.perf_counter()
         try:
             if size > self.max_header_bytes:
