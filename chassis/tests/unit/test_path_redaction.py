@@ -1,12 +1,14 @@
-"""OBS-2: which parts of a request's path lose their value, found by the matched route."""
+"""OBS-2: which parts of a request's path lose their value, found by the matched route, or for
+a path no route answered by the routes and mounts it starts like."""
 
 from __future__ import annotations
 
+from starlette.applications import Starlette
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import Scope
 
-from goldenpath_chassis._core.path_redaction import redacted_path, route_template
+from goldenpath_chassis._core.path_redaction import route_and_path
 
 
 def endpoint() -> Response:
@@ -19,25 +21,68 @@ def routed(template: str, path: str, *, root_path: str = "") -> Scope:
 
 def test_obs2_each_sensitive_parameter_loses_its_value_and_nothing_else() -> None:
     scope = routed("/v1/keys/{key_id}/reset/{reset_token}", "/v1/keys/k-1/reset/t-2")
-    assert redacted_path(scope, route_template(scope)) == "/v1/keys/REDACTED/reset/REDACTED"
+    assert route_and_path(scope, None) == (
+        "/v1/keys/{key_id}/reset/{reset_token}",
+        "/v1/keys/REDACTED/reset/REDACTED",
+    )
     scope = routed("/v1/items/{item_id}/{code:path}", "/v1/items/i-1/a/b")
-    assert redacted_path(scope, route_template(scope)) == "/v1/items/i-1/REDACTED"
+    assert route_and_path(scope, None) == ("/v1/items/{item_id}/{code}", "/v1/items/i-1/REDACTED")
 
 
 def test_obs2_a_path_under_a_root_path_keeps_its_prefix() -> None:
     scope = routed("/reset/{token}", "/api/reset/t-1", root_path="/api")
-    assert redacted_path(scope, route_template(scope)) == "/api/reset/REDACTED"
+    assert route_and_path(scope, None) == ("/reset/{token}", "/api/reset/REDACTED")
 
 
 def test_obs2_a_path_its_route_does_not_match_is_logged_as_the_template() -> None:
     # The value's place cannot be found: the template, which holds no value, is what is kept.
     scope = routed("/reset/{token}", "/elsewhere/t-1")
-    assert redacted_path(scope, "/reset/{token}") == "/reset/{token}"
+    assert route_and_path(scope, None) == ("/reset/{token}", "/reset/{token}")
 
 
 def test_obs2_paths_without_a_sensitive_parameter_or_route_are_kept() -> None:
     scope = routed("/v1/items/{item_id}", "/v1/items/i-1")
-    assert redacted_path(scope, route_template(scope)) == "/v1/items/i-1"
-    unrouted: Scope = {"path": "/reset/t-1"}
-    assert route_template(unrouted) is None
-    assert redacted_path(unrouted, None) == "/reset/t-1"
+    assert route_and_path(scope, None) == ("/v1/items/{item_id}", "/v1/items/i-1")
+    assert route_and_path({"path": "/reset/t-1"}, None) == (None, "/reset/t-1")
+
+
+APP = Starlette(
+    routes=[
+        Route("/v1/items/{item_id:int}", endpoint),
+        Route("/v1/grants/{grant_token:int}/items/{item_id}", endpoint),
+        Mount(
+            "/v1/shares/{share_token}",
+            routes=[Route("/photos/{photo_key}/{size}", endpoint), Route("/about", endpoint)],
+        ),
+    ]
+)
+
+
+def unrouted(path: str, *, root_path: str = "") -> str:
+    return route_and_path({"path": path, "root_path": root_path}, APP)[1]
+
+
+def test_obs2_a_path_no_route_answered_loses_each_value_of_the_routes_it_starts_like() -> None:
+    # Both the mount's and the route's inside it: the token and the photo's key.
+    assert unrouted("/v1/shares/s-1/photos/p-2/large/extra") == (
+        "/v1/shares/REDACTED/photos/REDACTED/large/extra"
+    )
+    assert unrouted("/api/v1/shares/s-1/", root_path="/api") == "/api/v1/shares/REDACTED/"
+    # A converter the path fails (a wrong link) does not keep the value.
+    assert unrouted("/v1/grants/g-1x/items") == "/v1/grants/REDACTED/items"
+    assert unrouted("/v1/items/not-a-number/extra") == "/v1/items/not-a-number/extra"
+    assert unrouted("/v1/sharesX/s-1") == "/v1/sharesX/s-1"
+
+
+def test_obs2_a_route_inside_a_mount_is_the_mount_s_path_and_its_own() -> None:
+    inner = APP.routes[2].routes[0]  # type: ignore[attr-defined]
+    scope: Scope = {
+        "path": "/api/v1/shares/s-1/photos/p-2/large",
+        "app_root_path": "/api",
+        "root_path": "/api/v1/shares/s-1",
+        "route": inner,
+    }
+    assert route_and_path(scope, APP) == (
+        "/v1/shares/{share_token}/photos/{photo_key}/{size}",
+        "/api/v1/shares/REDACTED/photos/REDACTED/large",
+    )

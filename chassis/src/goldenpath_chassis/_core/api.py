@@ -100,6 +100,7 @@ def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
         chassis.guards.rate_limiter.observers.append(RateLimitMetrics(metrics))
     app.add_middleware(
         RequestLayer,
+        routed_by=app,
         security_headers=security_headers(app, settings),
         max_header_bytes=settings.request_limits.max_header_bytes,
         metrics=HttpServerMetrics(metrics),

@@ -21,7 +21,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from .logging import get_logger
-from .path_redaction import redacted_path, route_template
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -214,8 +213,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
 
 
-def log_unhandled(scope: Scope) -> None:
-    """Log the exception being handled, once, with the request's method and path.
+def log_unhandled(scope: Scope, url_path: str) -> None:
+    """Log the exception being handled, once, with the request's method and its path as
+    redacted (`path_redaction.py`), which the access log line reuses.
 
     Called by the request layer (`request_context.py`), inside everything but the request ID,
     which catches what nothing else handled. Starlette's own ServerErrorMiddleware would log
@@ -224,7 +224,7 @@ def log_unhandled(scope: Scope) -> None:
     _log.exception(
         "unhandled_error",
         http_method=scope.get("method"),
-        url_path=redacted_path(scope, route_template(scope)),
+        url_path=url_path,
     )
 
 

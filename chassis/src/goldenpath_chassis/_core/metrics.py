@@ -267,7 +267,7 @@ class HttpServerMetrics:
     def request_finished(
         self, scope: Scope, status: int, seconds: float, route: str | None
     ) -> None:
-        """`route`: the matched route's template (`path_redaction.route_template`), None when
+        """`route`: the matched route's template (`path_redaction.route_and_path`), None when
         no route matched (one series for all of those, `""`)."""
         method = _method_label(scope)
         self.active[method] -= 1

@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import log_unhandled, problem_response, unhandled_error_response
 from .logging import get_logger
-from .path_redaction import redacted_path, route_template
+from .path_redaction import route_and_path
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -60,6 +60,8 @@ _log = get_logger(__name__)
 Cleanup = Callable[[], Awaitable[None]]
 # What `ServerSpans.start` returns: the span, the context's token and its name so far.
 _Span = tuple["Span", object, str]
+# What `route_and_path` returns: the route's template and the path, redacted.
+_RouteAndPath = tuple[str | None, str]
 
 
 def on_request_end(scope: Scope, cleanup: Cleanup) -> None:
@@ -75,12 +77,16 @@ class RequestLayer:
         self,
         app: ASGIApp,
         *,
+        routed_by: object,
         security_headers: SecurityHeaders,
         max_header_bytes: int,
         metrics: HttpServerMetrics | None = None,
         spans: ServerSpans | None = None,
     ) -> None:
         self.app = app
+        # The app whose routes requests are matched against, for the route's template and the
+        # redacted path (a mounted sub-application replaces the scope's `app`).
+        self.routed_by = routed_by
         self.security_headers = security_headers
         self.max_header_bytes = max_header_bytes
         self.metrics = metrics
@@ -137,6 +143,8 @@ class RequestLayer:
         if self.spans is not None and self.spans.traced(scope):
             span = self.spans.start(scope, carrier)
         error: BaseException | None = None
+        # Found early when an unhandled error's line needs the path, and not found again.
+        route_and_redacted: _RouteAndPath | None = None
         started = time.perf_counter()
         try:
             if size > self.max_header_bytes:
@@ -146,7 +154,8 @@ class RequestLayer:
                 await self.app(scope, receive, send_with_headers)
             except Exception as exc:
                 error = exc
-                log_unhandled(scope)
+                route_and_redacted = route_and_path(scope, self.routed_by)
+                log_unhandled(scope, route_and_redacted[1])
                 # Once a response has started it is too late for a problem: the server closes
                 # the connection.
                 if status is None:
@@ -162,6 +171,7 @@ class RequestLayer:
                 status=status,
                 error=error,
                 seconds=time.perf_counter() - started,
+                route_and_redacted=route_and_redacted,
             )
 
     async def _refuse_headers(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -182,14 +192,14 @@ class RequestLayer:
         status: int | None,
         error: BaseException | None,
         seconds: float,
+        route_and_redacted: _RouteAndPath | None,
     ) -> None:
         for cleanup in cleanups:
             await self._clean_up(cleanup)
-        route = route_template(scope)
+        route, path = route_and_redacted or route_and_path(scope, self.routed_by)
         answered = 500 if status is None else status
         if self.metrics is not None:
             self.metrics.request_finished(scope, answered, seconds, route)
-        path = redacted_path(scope, route)
         if answered >= 400 or not path.startswith(PROBE_AND_SCRAPE_PREFIXES):
             client = scope.get("client")
             _access_log.info(
