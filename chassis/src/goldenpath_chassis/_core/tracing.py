@@ -74,6 +74,8 @@ class Tracing:
 
     def __init__(self, settings: ChassisSettings, *, service_version: str) -> None:
         self.endpoint = settings.telemetry.traces_endpoint
+        self._telemetry = settings.telemetry
+        self._flush_seconds = settings.server.shutdown_trace_flush_seconds
         self.provider: TracerProvider | None = None
         self.span_export: EncodeOnEnd | None = None  # while `exporting`
         if self.endpoint is not None:
@@ -174,14 +176,23 @@ class Tracing:
 
         # Built on the first export, off the start-up path (core/otlp.py); from then on each
         # span is encoded as it ends (core/span_encoding.py).
-        exporter = DeferredOtlpExporter(self.endpoint)
-        self.span_export = EncodeOnEnd(exporter, lambda: exporter.span_encoder)
+        exporter = DeferredOtlpExporter(
+            self.endpoint, timeout_seconds=self._telemetry.traces_timeout
+        )
+        self.span_export = EncodeOnEnd(
+            exporter,
+            lambda: exporter.span_encoder,
+            max_queue_size=self._telemetry.bsp_max_queue_size,
+            max_export_batch_size=self._telemetry.bsp_max_export_batch_size,
+            flush_seconds=self._flush_seconds,
+        )
         self.provider.add_span_processor(self.span_export)
-        _log.info("tracing_enabled", endpoint=self.endpoint)
+        _log.info("tracing_enabled", endpoint=redacted_url(self.endpoint))
         try:
             yield
         finally:
-            # shutdown() flushes what is buffered; it blocks on the network, so not on the loop.
+            # shutdown() flushes what is buffered, for SHUTDOWN_TRACE_FLUSH_SECONDS at most; it
+            # blocks on the network, so not on the loop.
             await anyio.to_thread.run_sync(self.provider.shutdown)
             self.span_export = None
 
