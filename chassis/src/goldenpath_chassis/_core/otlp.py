@@ -2,18 +2,21 @@
 
 Building `OTLPSpanExporter` loads requests, urllib3 and protobuf: about 0.1 s of CPU that
 start-up would otherwise spend before `/health/ready` answers. Deferred, the batch processor's
-worker thread pays it on the first export, off the request path. Headers, timeout, compression
-and certificates still come from `OTEL_EXPORTER_OTLP_*`, read when it is built. Imported only
-when tracing is on (`core/tracing.py`).
+worker thread pays it on the first export, off the request path. Headers, compression and
+certificates still come from `OTEL_EXPORTER_OTLP_*`, read when it is built; the timeout is the
+chassis's setting of the same name, validated at start-up. Imported only when tracing is on
+(`core/tracing.py`).
 
 It exports spans already encoded where they ended (`span_encoding.py`): it frames them into one
 request and sends it with the SDK exporter's own HTTP client, which compresses, retries and
-backs off as the SDK's `export` does. That client is the one private part of the SDK the
-chassis uses (`OTLPSpanExporter.export` takes spans, never bytes); the chassis's tests send
-through it to a real receiver, so an SDK upgrade that moves it fails them. What the SDK's
-`export` adds around that client and this does not: the exporter's own metrics (off unless
-`OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`) and a 64 MiB cap on a request (a batch of 512
-spans is tens of kilobytes).
+backs off as the SDK's `export` does: a refused connection, a timeout, 429, 502, 503 and 504 are
+retried after 1, 2, 4 s ... (or the collector's `Retry-After`), all within one deadline,
+`OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` (10 s), which also bounds each attempt. That client is
+the one private part of the SDK the chassis uses (`OTLPSpanExporter.export` takes spans, never
+bytes); the chassis's tests send through it to a real receiver, so an SDK upgrade that moves it
+fails them. What the SDK's `export` adds around that client and this does not: the exporter's
+own metrics (off unless `OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`) and a 64 MiB cap on a
+request (a batch of 512 spans is tens of kilobytes).
 """
 
 # The deferred imports this module exists for (see above).

@@ -17,7 +17,9 @@ exporter, each span encoded where it ends (`core/span_encoding.py`). Spans come 
 - in both HTTP spans, the value of a query parameter that may carry a credential is replaced
   by `REDACTED` (`core/url_redaction.py`), as is an outbound URL's user information;
 - the database and the job queue: see `core/database.py` and the worker.
-The provider is shut down, flushing every buffered span, when the app's lifespan ends.
+The provider is shut down, flushing the buffered spans for `SHUTDOWN_TRACE_FLUSH_SECONDS` at
+most, when the app's lifespan ends; a collector that is down or hangs costs what
+`core/span_encoding.py` and `core/otlp.py` say (requests never wait for it).
 """
 
 # The SDK, the exporter and the instrumentations are imported only when tracing is on, so a

@@ -212,7 +212,7 @@ def otlp_receiver(answer: Answer = "ok") -> Iterator[OtlpReceiver]:
         try:
             yield receiver
         finally:
-            receiver.release()  # the handlers' threads end before the server closes
+            receiver.release()  # a handler holding an export open answers, and its thread ends
 
 
 @contextmanager
