@@ -382,6 +382,7 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
             pre_stop["sleep"]["seconds"]
             + float(settings["SHUTDOWN_DRAIN_SECONDS"])
             + float(settings["SHUTDOWN_GRACE_SECONDS"])
+            + float(settings["SHUTDOWN_TRACE_FLUSH_SECONDS"])
         )
         assert pod["terminationGracePeriodSeconds"] > needed, overlay.overlay
         assert settings["APP_ENV"] == "production"
@@ -397,7 +398,10 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
             overlay.one("Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
             == "restricted"
         )
-        worker_grace = float(settings["WORKER_SHUTDOWN_GRACE_SECONDS"])
+        # The worker finishes its jobs, then flushes its spans.
+        worker_grace = float(settings["WORKER_SHUTDOWN_GRACE_SECONDS"]) + float(
+            settings["SHUTDOWN_TRACE_FLUSH_SECONDS"]
+        )
         if project.answers["database"] == "postgresql":
             autoscaler = overlay.one("HorizontalPodAutoscaler")
             assert autoscaler["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]

@@ -98,6 +98,12 @@ VARIABLES_ADDED_SINCE = {
     "CACHE_NEAR_MAX_STALENESS_MS",
     "CACHE_NEAR_MAX_ENTRIES",
     "CACHE_NEAR_MAX_BYTES",
+    "SHUTDOWN_TRACE_FLUSH_SECONDS",
+    # Standard variables the SDK read alone, validated by the chassis since.
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
 }
 
 
@@ -381,6 +387,35 @@ def test_cfg1_a_service_adds_its_own_retired_variables() -> None:
     ]
 
 
+def test_obs2_what_bounds_span_export_is_validated_and_named_by_its_variable() -> None:
+    telemetry = load({"APP_ENV": "test"}).telemetry
+    assert telemetry.traces_timeout == 10.0  # the SDK's own default, retries included
+    assert (telemetry.bsp_max_queue_size, telemetry.bsp_max_export_batch_size) == (2048, 512)
+    assert load({"APP_ENV": "test"}).server.shutdown_trace_flush_seconds == 5.0
+    traces_only = load(
+        {"OTEL_EXPORTER_OTLP_TIMEOUT": "4", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "2"}
+    )
+    assert traces_only.telemetry.traces_timeout == 2.0
+    with pytest.raises(ConfigurationError) as caught:
+        load(
+            {
+                "SHUTDOWN_TRACE_FLUSH_SECONDS": "0",
+                "OTEL_EXPORTER_OTLP_TIMEOUT": "600",
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "ten",
+                "OTEL_BSP_MAX_QUEUE_SIZE": "8",
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "16",
+            }
+        )
+    assert dict(caught.value.problems) == {
+        "SHUTDOWN_TRACE_FLUSH_SECONDS": "Input should be greater than 0",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "Input should be less than or equal to 60",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": (
+            "Input should be a valid number, unable to parse string as a number"
+        ),
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "must not exceed OTEL_BSP_MAX_QUEUE_SIZE",
+    }
+
+
 def test_cfg1_readiness_timeout_is_read_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("READINESS_TIMEOUT_SECONDS", "2.5")
     assert load().health.timeout_seconds == 2.5
@@ -396,6 +431,7 @@ def test_cfg1_grouping_renamed_no_variable() -> None:
     [
         ("PORT", "8080", "server", "port", 8080),
         ("SHUTDOWN_DRAIN_SECONDS", "3", "server", "shutdown_drain_seconds", 3.0),
+        ("SHUTDOWN_TRACE_FLUSH_SECONDS", "2", "server", "shutdown_trace_flush_seconds", 2.0),
         ("LOG_FORMAT", "console", "logging", "format", "console"),
         ("DOCS_ENABLED", "false", "docs", "enabled", False),
         ("DATABASE_POOL_SIZE", "7", "database", "pool_size", 7),

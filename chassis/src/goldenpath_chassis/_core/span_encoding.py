@@ -18,13 +18,16 @@ exception it recorded is redacted first (`span_redaction.py`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from .logging import get_logger
 from .span_redaction import exceptions_redacted
+from .throttled_count import ThrottledCount
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -39,6 +42,10 @@ type SpanEncoder = Callable[[ReadableSpan], bytes]
 _REQUEST_RESOURCE_SPANS = 1
 _RESOURCE_SPANS_SCOPE_SPANS = 2
 _LENGTH_DELIMITED = 2
+
+_DROPS_SAID_EVERY_SECONDS = 60.0
+
+_log = get_logger(__name__)
 
 
 class EndedSpan:
@@ -56,11 +63,40 @@ class EndedSpan:
 
 
 class EncodeOnEnd(SpanProcessor):
-    """The SDK's batch processor, fed each span's OTLP bytes instead of the span."""
+    """The SDK's batch processor, fed each span's OTLP bytes instead of the span.
 
-    def __init__(self, exporter: SpanExporter, encoder: Callable[[], SpanEncoder | None]) -> None:
-        self._batches = BatchSpanProcessor(exporter)
+    Its queue holds at most `max_queue_size` spans: a span that ends while it is full (the
+    collector down or slow) is dropped here, before it is encoded, and counted in a
+    `spans_dropped` line at most once a minute; the SDK would log a line for each. Shutdown
+    flushes for at most `flush_seconds` (the SDK waits 30 s, a whole Kubernetes grace period,
+    while an export hangs): then what is left is dropped, said in `trace_flush_cut_short`, and
+    the exporter stops (its thread is a daemon: the process does not wait for it).
+    """
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        encoder: Callable[[], SpanEncoder | None],
+        *,
+        max_queue_size: int = 2048,
+        max_export_batch_size: int = 512,
+        flush_seconds: float = 5.0,
+    ) -> None:
+        self._handover = _Handover(exporter, self._taken)
+        self._batches = BatchSpanProcessor(
+            self._handover,
+            max_queue_size=max_queue_size,
+            max_export_batch_size=max_export_batch_size,
+        )
         self._encoder = encoder  # None until the exporter has loaded the OTLP encoder
+        self._max_queued = max_queue_size
+        self._flush_seconds = flush_seconds
+        self._lock = threading.Lock()
+        # Spans given to the batch processor and not yet handed to the exporter: what its queue
+        # holds, and at times a batch it has just taken out of it.
+        self._queued = 0
+        self._drops = ThrottledCount(_DROPS_SAID_EVERY_SECONDS)
+        self._closed = False
 
     @property
     def encoding(self) -> bool:
@@ -71,8 +107,10 @@ class EncodeOnEnd(SpanProcessor):
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
-        if not (span.context and span.context.trace_flags.sampled):
+        if not (span.context and span.context.trace_flags.sampled) or self._closed:
             return  # what the batch processor would do, without encoding first
+        if not self._admitted():
+            return
         span = exceptions_redacted(span)  # before either thread encodes it
         encoder = self._encoder()
         encoded = None
@@ -85,11 +123,66 @@ class EncodeOnEnd(SpanProcessor):
         # The batch processor only reads `context`; its exporter is ours and takes EndedSpans.
         self._batches.on_end(cast("ReadableSpan", ended))
 
+    def _admitted(self) -> bool:
+        with self._lock:
+            if self._queued < self._max_queued:
+                self._queued += 1
+                return True
+        dropped = self._drops.add()
+        if dropped:
+            _log.warning("spans_dropped", spans=dropped, max_queue_size=self._max_queued)
+        return False
+
+    def _taken(self, count: int) -> None:
+        with self._lock:
+            self._queued -= count
+
     def shutdown(self) -> None:
-        self._batches.shutdown()  # type: ignore[no-untyped-call]
+        self._closed = True
+        # The batch processor's shutdown exports what it holds and waits for it up to 30 s;
+        # here it runs on a daemon thread, waited for `flush_seconds` only.
+        flush = threading.Thread(target=self._batches.shutdown, name="SpanFlush", daemon=True)
+        flush.start()
+        flush.join(self._flush_seconds)
+        if flush.is_alive():
+            self._handover.cut_short()
+            with self._lock:
+                left = self._queued
+            _log.warning(
+                "trace_flush_cut_short", queued_spans=left, flush_seconds=self._flush_seconds
+            )
+        dropped = self._drops.rest()
+        if dropped:
+            _log.warning("spans_dropped", spans=dropped, max_queue_size=self._max_queued)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return self._batches.force_flush(timeout_millis)
+
+
+class _Handover(SpanExporter):
+    """Between the batch processor and the exporter: tells `EncodeOnEnd` which spans left the
+    queue, and sends nothing more once the final flush is cut short."""
+
+    def __init__(self, exporter: SpanExporter, taken: Callable[[int], None]) -> None:
+        self._exporter = exporter
+        self._taken = taken
+        self._cut = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self._taken(len(spans))
+        if self._cut:
+            return SpanExportResult.FAILURE  # counted in `trace_flush_cut_short`
+        return self._exporter.export(spans)
+
+    def cut_short(self) -> None:
+        self._cut = True
+        self.shutdown()  # ends a back-off the exporter waits in
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()  # also called by the batch processor's shutdown, if it ends
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
 
 
 def otlp_request(

@@ -17,7 +17,9 @@ exporter, each span encoded where it ends (`core/span_encoding.py`). Spans come 
 - in both HTTP spans, the value of a query parameter that may carry a credential is replaced
   by `REDACTED` (`core/url_redaction.py`), as is an outbound URL's user information;
 - the database and the job queue: see `core/database.py` and the worker.
-The provider is shut down, flushing every buffered span, when the app's lifespan ends.
+The provider is shut down, flushing the buffered spans for `SHUTDOWN_TRACE_FLUSH_SECONDS` at
+most, when the app's lifespan ends; a collector that is down or hangs costs what
+`core/span_encoding.py` and `core/otlp.py` say (requests never wait for it).
 """
 
 # The SDK, the exporter and the instrumentations are imported only when tracing is on, so a
@@ -74,6 +76,8 @@ class Tracing:
 
     def __init__(self, settings: ChassisSettings, *, service_version: str) -> None:
         self.endpoint = settings.telemetry.traces_endpoint
+        self._telemetry = settings.telemetry
+        self._flush_seconds = settings.server.shutdown_trace_flush_seconds
         self.provider: TracerProvider | None = None
         self.span_export: EncodeOnEnd | None = None  # while `exporting`
         if self.endpoint is not None:
@@ -174,14 +178,23 @@ class Tracing:
 
         # Built on the first export, off the start-up path (core/otlp.py); from then on each
         # span is encoded as it ends (core/span_encoding.py).
-        exporter = DeferredOtlpExporter(self.endpoint)
-        self.span_export = EncodeOnEnd(exporter, lambda: exporter.span_encoder)
+        exporter = DeferredOtlpExporter(
+            self.endpoint, timeout_seconds=self._telemetry.traces_timeout
+        )
+        self.span_export = EncodeOnEnd(
+            exporter,
+            lambda: exporter.span_encoder,
+            max_queue_size=self._telemetry.bsp_max_queue_size,
+            max_export_batch_size=self._telemetry.bsp_max_export_batch_size,
+            flush_seconds=self._flush_seconds,
+        )
         self.provider.add_span_processor(self.span_export)
-        _log.info("tracing_enabled", endpoint=self.endpoint)
+        _log.info("tracing_enabled", endpoint=redacted_url(self.endpoint))
         try:
             yield
         finally:
-            # shutdown() flushes what is buffered; it blocks on the network, so not on the loop.
+            # shutdown() flushes what is buffered, for SHUTDOWN_TRACE_FLUSH_SECONDS at most; it
+            # blocks on the network, so not on the loop.
             await anyio.to_thread.run_sync(self.provider.shutdown)
             self.span_export = None
 

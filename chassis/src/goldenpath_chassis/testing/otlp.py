@@ -2,18 +2,25 @@
 
 It accepts `POST /v1/traces` as a collector does, decodes the protobuf body with
 opentelemetry-proto (gzip or not), and keeps every span with its resource's attributes.
+
+It can also misbehave as a collector does (`answer=`): hold every export open without
+answering until the test releases it (a hung collector, or a slow one once released), or
+answer 503 to every export (an overloaded one). `unreachable_collector()` is an endpoint
+that refuses every connection (a collector that is down).
 """
 
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -29,6 +36,9 @@ SPAN_KIND_CLIENT = Span.SpanKind.SPAN_KIND_CLIENT
 SPAN_KIND_PRODUCER = Span.SpanKind.SPAN_KIND_PRODUCER
 SPAN_KIND_CONSUMER = Span.SpanKind.SPAN_KIND_CONSUMER
 STATUS_CODE_ERROR = Status.StatusCode.STATUS_CODE_ERROR
+
+# How the receiver answers an export: at once, not until released, or 503 every time.
+type Answer = Literal["ok", "hold", "unavailable"]
 
 
 def _value(value: AnyValue) -> Any:
@@ -65,9 +75,44 @@ class ReceivedSpan:
 @dataclass
 class OtlpReceiver:
     server: ThreadingHTTPServer
+    answer: Answer = "ok"
     spans: list[ReceivedSpan] = field(default_factory=list)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Exports held open, not answered yet ("hold"), and the event that lets them be answered.
+    held: int = 0
+    released: threading.Event = field(default_factory=threading.Event)
+    _changed: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._changed = threading.Condition(self.lock)
+
+    def release(self) -> None:
+        """Answer the exports held open, and every one after them, at once."""
+        self.released.set()
+
+    def wait_until_held(self, count: int = 1, *, timeout: float = 10) -> None:
+        """Block until `count` exports are held open at the same time."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.held >= count, timeout):
+                raise AssertionError(f"{self.held} exports held within {timeout}s, not {count}")
+
+    def wait_for_requests(self, count: int, *, timeout: float = 10) -> None:
+        """Block until `count` exports have been received (answered or not)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.requests >= count, timeout):
+                raise AssertionError(f"{self.requests} exports within {timeout}s, not {count}")
+
+    def _count_request(self, *, held: int = 0) -> None:
+        with self._changed:
+            self.requests += 1
+            self.held += held
+            self._changed.notify_all()
+
+    def _answered_held(self) -> None:
+        with self._changed:
+            self.held -= 1
+            self._changed.notify_all()
 
     @property
     def endpoint(self) -> str:
@@ -98,9 +143,22 @@ def _handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
-            if self.path != "/v1/traces":
+            if urlsplit(self.path).path != "/v1/traces":
                 self.send_error(404)
                 return
+            if receiver.answer == "unavailable":
+                receiver._count_request()
+                self._answer(503, b"")
+                return
+            if receiver.answer == "hold" and not receiver.released.is_set():
+                receiver._count_request(held=1)
+                receiver.released.wait()
+                receiver._answered_held()
+                self._record(body, counted=True)
+                return
+            self._record(body, counted=False)
+
+        def _record(self, body: bytes, *, counted: bool) -> None:
             request = ExportTraceServiceRequest()
             request.ParseFromString(body)
             spans = [
@@ -126,13 +184,19 @@ def _handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
             ]
             with receiver.lock:
                 receiver.spans.extend(spans)
-                receiver.requests += 1
-            payload = ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            if not counted:
+                receiver._count_request()
+            self._answer(200, ExportTraceServiceResponse().SerializeToString())
+
+        def _answer(self, status: int, payload: bytes) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:
+                pass  # the exporter gave up on an export held open, and closed its connection
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -141,8 +205,21 @@ def _handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def otlp_receiver() -> Iterator[OtlpReceiver]:
+def otlp_receiver(answer: Answer = "ok") -> Iterator[OtlpReceiver]:
     with loopback_http_server() as server:
-        receiver = OtlpReceiver(server)
+        receiver = OtlpReceiver(server, answer)
         server.RequestHandlerClass = _handler(receiver)
-        yield receiver
+        try:
+            yield receiver
+        finally:
+            receiver.release()  # a handler holding an export open answers, and its thread ends
+
+
+@contextmanager
+def unreachable_collector() -> Iterator[str]:
+    """An endpoint (as `OtlpReceiver.endpoint`) that refuses every connection until the block
+    ends: a socket bound to its port and never listening holds it, so nothing else can."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port: int = held.getsockname()[1]
+        yield f"http://127.0.0.1:{port}"

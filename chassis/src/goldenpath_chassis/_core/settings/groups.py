@@ -81,7 +81,7 @@ class SettingsGroup(BaseModel):
 
 
 class ServerSettings(SettingsGroup):
-    """The HTTP server and its shutdown (INF-1, INF-3)."""
+    """The HTTP server and the process's shutdown (INF-1, INF-3)."""
 
     host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8000, ge=1, le=65535)
@@ -94,6 +94,13 @@ class ServerSettings(SettingsGroup):
         le=120,
         description="After SIGTERM, keep serving while readiness is 503 for this long, so load "
         "balancers stop routing here before the listener closes.",
+    )
+    shutdown_trace_flush_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="At shutdown, spans not yet exported are sent for at most this long; what "
+        "the collector has not taken by then is dropped (the API and the worker alike).",
     )
 
 
@@ -244,7 +251,7 @@ class TelemetrySettings(SettingsGroup):
 
     Tracing is off (no provider, no exporter) unless an OTLP endpoint is set. The SDK itself
     reads the rest: OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER(_ARG),
-    OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*.
+    OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_SCHEDULE_DELAY.
     """
 
     env_prefix: ClassVar[str] = "OTEL_"
@@ -258,6 +265,16 @@ class TelemetrySettings(SettingsGroup):
     exporter_otlp_traces_endpoint: str | None = None
     exporter_otlp_protocol: str = "http/protobuf"
     exporter_otlp_traces_protocol: str | None = None
+    # Read here so that they are validated at start-up and passed to the SDK explicitly: the
+    # SDK would fall back to its default on a bad value, with a warning at the first export.
+    exporter_otlp_timeout: float = Field(
+        10.0, gt=0, le=60, description="Seconds one export may take, its retries included."
+    )
+    exporter_otlp_traces_timeout: float | None = Field(None, gt=0, le=60)
+    bsp_max_queue_size: int = Field(
+        2048, ge=1, le=65_536, description="Spans waiting for export; those beyond are dropped."
+    )
+    bsp_max_export_batch_size: int = Field(512, ge=1, le=65_536)
 
     @field_validator("exporter_otlp_endpoint", "exporter_otlp_traces_endpoint")
     @classmethod
@@ -273,6 +290,21 @@ class TelemetrySettings(SettingsGroup):
                 "OTLP/HTTP port (4318)"
             )
         return value
+
+    @field_validator("bsp_max_export_batch_size")
+    @classmethod
+    def _batch_fits_the_queue(cls, value: int, info: ValidationInfo) -> int:
+        queue = info.data.get("bsp_max_queue_size")
+        if queue is not None and value > queue:
+            raise ValueError("must not exceed OTEL_BSP_MAX_QUEUE_SIZE")
+        return value
+
+    @property
+    def traces_timeout(self) -> float:
+        """Seconds one export may take, retries and back-off included (the SDK's deadline)."""
+        if self.exporter_otlp_traces_timeout is not None:
+            return self.exporter_otlp_traces_timeout
+        return self.exporter_otlp_timeout
 
     @property
     def traces_endpoint(self) -> str | None:
