@@ -252,11 +252,40 @@ async def test_db1_the_server_cancels_a_statement_past_the_timeout(
     engines.append(engine)
     started = time.monotonic()
     async with engine.connect() as connection:
-        with pytest.raises(DBAPIError, match="statement timeout"):
+        backend = await connection.scalar(text("SELECT pg_backend_pid()"))
+        # The server's cancel, before the driver's own bound (the timeout and a margin) ends
+        # the wait and discards the connection.
+        with pytest.raises(DBAPIError, match="statement timeout") as cancelled:
             await connection.execute(text("SELECT pg_sleep(10)"))
+        assert not cancelled.value.connection_invalidated
     assert time.monotonic() - started < 5  # cancelled by the server, not run to its end
     async with engine.connect() as connection:  # the connection survives its cancelled query
-        assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+        assert await connection.scalar(text("SELECT pg_backend_pid()")) == backend
+
+
+async def test_db1_a_statement_past_the_driver_s_bound_is_given_up_and_its_connection_discarded(
+    postgres_url: str, engines: list[AsyncEngine]
+) -> None:
+    """What a frozen server amounts to for the driver: no answer within the statement timeout
+    (tests/resilience/test_postgres_frozen.py freezes one)."""
+    settings = chassis_settings(postgres_url, database_statement_timeout_ms=100)
+    assert settings.database.client_timeout_seconds == pytest.approx(1.1)
+    engine = create_engine(settings)
+    engines.append(engine)
+    async with engine.connect() as connection:
+        backend = await connection.scalar(text("SELECT pg_backend_pid()"))
+        # Longer than the driver waits (1.1 s), so the server's cancel comes too late.
+        await connection.execute(text("SET statement_timeout = '4s'"))
+        with pytest.raises(OperationalError) as given_up:
+            await connection.execute(text("SELECT pg_sleep(10)"))
+        # A connection failure (the request's answer is a 503 problem), the connection gone.
+        assert isinstance(given_up.value.orig, TimeoutError)
+        assert given_up.value.connection_invalidated
+        assert connection.invalidated
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    async with engine.connect() as connection:  # a new connection, its session reset
+        assert await connection.scalar(text("SELECT pg_backend_pid()")) != backend
+        assert await connection.scalar(text("SHOW statement_timeout")) == "100ms"
 
 
 async def test_db1_on_sqlite_a_locked_database_is_waited_for_the_statement_timeout(

@@ -7,50 +7,20 @@ recovers by itself (the pool's pre-ping replaces dead connections), without a re
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import ClassVar
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from goldenpath_chassis import Service
-from goldenpath_chassis.settings import BreakerSettings, DatabaseBackend
+from goldenpath_chassis.settings import BreakerSettings
 from goldenpath_chassis.testing.asgi import asgi_client
-from goldenpath_chassis.testing.databases import (
-    create_postgres_database,
-    drop_postgres_database,
-    migrate,
-)
 from goldenpath_chassis.testing.servers import PostgresServer
 
-from tests.example.service import ExampleSettings
+from tests.resilience.probes import assert_database_unavailable, database_breaker, poll
 
 pytestmark = pytest.mark.resilience
-
-PROBLEM = "application/problem+json"
-
-
-class PostgresExampleSettings(ExampleSettings):
-    database_backend: ClassVar[DatabaseBackend | None] = "postgresql"
-
-
-@pytest.fixture(scope="module")
-def postgres_service(service: Service) -> Service:
-    """The example on PostgreSQL, even in a run on SQLite (EXAMPLE_BACKEND=sqlite)."""
-    return dataclasses.replace(service, settings=PostgresExampleSettings)
-
-
-@pytest.fixture
-def outage_database(postgres_service: Service, postgres_server: PostgresServer) -> Iterator[str]:
-    """A database of its own on the restartable server (never CI's shared one)."""
-    url = create_postgres_database(postgres_server.url)
-    migrate(postgres_service, url)
-    yield url
-    if postgres_server.data.joinpath("postmaster.pid").exists():
-        drop_postgres_database(postgres_server.url, url)
 
 
 @pytest.fixture
@@ -76,23 +46,6 @@ async def client(
             postgres_server.start()  # a failed test must not leave PostgreSQL down
 
 
-async def poll(client: httpx.AsyncClient, path: str, status: int, *, within: float) -> float:
-    """Seconds until `path` answers `status`; fails after `within` seconds."""
-    started = time.monotonic()
-    while True:
-        response = await client.get(path)
-        if response.status_code == status:
-            return time.monotonic() - started
-        if time.monotonic() - started > within:
-            raise AssertionError(f"{path} still {response.status_code}: {response.text}")
-        await asyncio.sleep(0.1)
-
-
-async def database_breaker(client: httpx.AsyncClient) -> str:
-    state: str = (await client.get("/health/ready")).json()["circuit_breakers"]["database"]
-    return state
-
-
 async def test_inf2_a_stopped_database_is_reported_answered_with_503_and_recovered(
     client: httpx.AsyncClient, postgres_server: PostgresServer
 ) -> None:
@@ -113,10 +66,7 @@ async def test_inf2_a_stopped_database_is_reported_answered_with_503_and_recover
         await client.get("/v1/widgets"),
         await client.post("/v1/widgets", json={"name": "Refused"}),
     ):
-        assert response.status_code == 503, response.text
-        assert response.headers["content-type"] == PROBLEM
-        assert response.json()["type"] == "urn:problem-type:database-unavailable"
-        assert "retry-after" in response.headers
+        assert_database_unavailable(response)
     assert (await client.get("/health/live")).status_code == 200
     # Connections now fail fast (RES-1): the database's breaker opens after `threshold` failed
     # connection attempts, and each request that needs the database makes at most one. (The

@@ -1,8 +1,9 @@
 """The database: one async engine per process, sessions per request (DB-1, PERF-2).
 
 The engine is created in the app's lifespan and disposed on shutdown. PostgreSQL connections
-come from a bounded pool with pre-ping (of connections idle past a short window), recycling and
-a server-side statement timeout; SQLite (the zero-setup development default) gets foreign keys,
+come from a bounded pool with pre-ping (of connections idle past a short window), recycling, a
+server-side statement timeout and a client-side bound on every answer, for a server that stops
+answering (unanswered_database.py); SQLite (the zero-setup development default) gets foreign keys,
 WAL and a busy timeout. Every statement is timed: slow ones are logged (the statement, never
 its parameters) and registered observers (metrics) see each duration.
 
@@ -41,6 +42,7 @@ from .request_context import on_request_end
 from .resilience import CircuitBreakers, CircuitOpenError
 from .settings import ChassisSettings
 from .state import request_chassis
+from .unanswered_database import discard_unanswered_connections
 
 QueryObserver = Callable[[str, float], None]
 """Called with (statement kind, duration in seconds) after every statement."""
@@ -108,7 +110,12 @@ def _postgres_engine(
 
     async def _connect() -> Any:
         return await asyncpg.connect(
-            dsn, timeout=settings.database.connect_timeout_seconds, server_settings=server_settings
+            dsn,
+            timeout=settings.database.connect_timeout_seconds,
+            # The bound on every answer where the server's statement timeout cannot fire: a
+            # frozen server (unanswered_database.py).
+            command_timeout=settings.database.client_timeout_seconds,
+            server_settings=server_settings,
         )
 
     if breakers is not None:
@@ -130,6 +137,7 @@ def _postgres_engine(
         pool_recycle=settings.database.pool_recycle_seconds,
     )
     ping_before_use(engine.sync_engine, idle_seconds=settings.database.pool_pre_ping_idle_seconds)
+    discard_unanswered_connections(engine.sync_engine)
     return engine
 
 
@@ -158,6 +166,9 @@ def ping_before_use(engine: Engine, *, idle_seconds: float) -> None:
             return
         try:
             dialect.do_ping(dbapi_connection)
+        except TimeoutError as error:
+            # No answer within the driver's timeout: the database is frozen or cut off.
+            raise InvalidatePoolError(str(error)) from error
         except dialect.loaded_dbapi.Error as error:
             if not dialect.is_disconnect(error, dbapi_connection, None):
                 raise

@@ -119,7 +119,8 @@ class CircuitBreakers:
         """Run the block through `name`'s breaker; raise `CircuitOpenError` while it is open.
 
         An exception from the block counts as a failure when the dependency's classifier says
-        so; it is re-raised either way.
+        so, as an answer otherwise; it is re-raised either way. A cancelled block leaves the
+        breaker as it was (a half-open breaker's next call is the trial again).
         """
         declared = self._declared.get(name)
         if declared is None:
@@ -135,10 +136,21 @@ class CircuitBreakers:
             exclude=[(BaseException, not_a_failure)],
         )
         try:
-            async with breaker:
-                yield
+            await breaker.__aenter__()
         except OpenedState as exc:
             raise CircuitOpenError(name) from exc
+        try:
+            yield
+        except asyncio.CancelledError:
+            # Neither a failure nor a success: purgatory's exit would take it for an answer,
+            # resetting the failure count or closing a half-open breaker. A readiness deadline
+            # shorter than a frozen database's connect timeout cancels every probe's attempt.
+            raise
+        except BaseException as exc:
+            await breaker.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        else:
+            await breaker.__aexit__(None, None, None)
 
     def state(self, name: str) -> BreakerState:
         """The state as callers will find it: an open breaker past its reset time is half-open."""

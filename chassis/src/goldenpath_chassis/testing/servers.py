@@ -18,11 +18,13 @@ import glob
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +94,11 @@ def _wait_for_own_server(
             state = "did not answer" if process.returncode is None else "exited"
             raise RuntimeError(f"{name} {state}; its log:\n{_tail(log)}")
         time.sleep(0.05)
+
+
+def _children(pid: int) -> list[int]:
+    listed = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(line) for line in listed.stdout.split()]
 
 
 def _read_bulk_string(connection: socket.socket) -> bytes:
@@ -269,6 +276,26 @@ class PostgresServer(_OnOnePort):
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "--pgdata", str(self.data), "--mode", "fast", "--wait", "stop")
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The whole cluster stopped with SIGSTOP, as a frozen host or a network partition
+        leaves it: connections stay open and nothing answers (the kernel still accepts new
+        ones into the listen queue). Resumed with SIGCONT on exit."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        # The postmaster first, so it forks no backend between the listing and the signals.
+        # Each backend leads a process group of its own: one signal to the postmaster's
+        # group would miss them.
+        os.kill(postmaster, signal.SIGSTOP)
+        stopped = [postmaster]
+        try:
+            for child in _children(postmaster):
+                os.kill(child, signal.SIGSTOP)
+                stopped.append(child)
+            yield
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
 
     def create_database(self, name: str) -> str:
         """Create an empty database and return its URL."""

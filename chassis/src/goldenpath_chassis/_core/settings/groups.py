@@ -42,6 +42,9 @@ DatabaseBackend = Literal["postgresql", "sqlite"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 DEVELOPMENT_DATABASE_URL: Final = "sqlite+aiosqlite:///./var/development.sqlite3"
+# How much longer than the statement timeout the driver waits for PostgreSQL to answer: where
+# the server is alive, its own cancel (which leaves the connection clean) comes first.
+DATABASE_CLIENT_TIMEOUT_MARGIN_SECONDS: Final = 1.0
 _DATABASE_SCHEMES: Final[dict[str, str]] = {
     "postgresql": "postgresql+asyncpg://",
     "sqlite": "sqlite+aiosqlite://",
@@ -196,6 +199,12 @@ class DatabaseSettings(SettingsGroup):
         if not value.get_secret_value().startswith(tuple(allowed)):
             raise ValueError(f"must start with {' or '.join(sorted(allowed))}")
         return value
+
+    @property
+    def client_timeout_seconds(self) -> float:
+        """How long the driver waits for any answer from PostgreSQL: a server that stops
+        answering (a frozen host, a partition) cannot apply its own statement timeout."""
+        return self.statement_timeout_ms / 1000 + DATABASE_CLIENT_TIMEOUT_MARGIN_SECONDS
 
     @property
     def effective_url(self) -> str:
