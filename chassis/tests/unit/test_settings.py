@@ -99,6 +99,7 @@ VARIABLES_ADDED_SINCE = {
     "CACHE_NEAR_MAX_ENTRIES",
     "CACHE_NEAR_MAX_BYTES",
     "SHUTDOWN_TRACE_FLUSH_SECONDS",
+    "REQUEST_HEADER_TIMEOUT_SECONDS",
     # Standard variables the SDK read alone, validated by the chassis since.
     "OTEL_EXPORTER_OTLP_TIMEOUT",
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -416,6 +417,18 @@ def test_obs2_what_bounds_span_export_is_validated_and_named_by_its_variable() -
     }
 
 
+def test_sec1_the_request_head_deadline_is_validated_and_named_by_its_variable() -> None:
+    assert load({"APP_ENV": "test"}).request_limits.header_timeout_seconds == 10.0
+    for value, problem in [
+        ("0", "Input should be greater than 0"),
+        ("3600", "Input should be less than or equal to 300"),
+        ("soon", "Input should be a valid number, unable to parse string as a number"),
+    ]:
+        with pytest.raises(ConfigurationError) as caught:
+            load({"REQUEST_HEADER_TIMEOUT_SECONDS": value})
+        assert dict(caught.value.problems) == {"REQUEST_HEADER_TIMEOUT_SECONDS": problem}
+
+
 def test_cfg1_readiness_timeout_is_read_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("READINESS_TIMEOUT_SECONDS", "2.5")
     assert load().health.timeout_seconds == 2.5
@@ -457,6 +470,7 @@ def test_cfg1_grouping_renamed_no_variable() -> None:
             "https://cdn.example.com",
         ),
         ("REQUEST_MAX_BODY_BYTES", "2048", "request_limits", "max_body_bytes", 2048),
+        ("REQUEST_HEADER_TIMEOUT_SECONDS", "2.5", "request_limits", "header_timeout_seconds", 2.5),
         ("AUTH_JWT_LEEWAY_SECONDS", "5", "jwt", "leeway_seconds", 5),
         ("AUTH_API_KEY_CACHE_SECONDS", "0", "api_keys", "cache_seconds", 0.0),
         ("AUTH_SESSION_SAME_SITE", "lax", "sessions", "same_site", "lax"),

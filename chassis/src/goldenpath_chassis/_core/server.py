@@ -26,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from .garbage_collection import tune_for_serving
+from .head_deadline import protocol_with_head_deadline
 from .lifecycle import Lifecycle
 from .logging import get_logger
 from .settings import ChassisSettings
@@ -34,6 +35,8 @@ from .thread_switching import shorten_switch_interval
 
 EXIT_OK = 0
 EXIT_STARTUP_FAILED = 3
+# uvicorn's default, named here because the head deadline's idle timer uses it too.
+KEEP_ALIVE_SECONDS = 5
 _HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _log = get_logger(__name__)
@@ -121,6 +124,12 @@ def build_config(app: FastAPI, settings: ChassisSettings) -> uvicorn.Config:
         # Forwarded headers are read by the service itself, from trusted proxies only.
         proxy_headers=False,
         lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        # uvicorn times a connection out only between requests (head_deadline.py).
+        http=protocol_with_head_deadline(
+            head_timeout_seconds=settings.request_limits.header_timeout_seconds,
+            idle_timeout_seconds=KEEP_ALIVE_SECONDS,
+        ),
         # No WebSocket routes: "auto" would load a WebSocket implementation (wsproto) at start.
         ws="none",
     )

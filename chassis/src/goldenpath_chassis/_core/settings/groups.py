@@ -419,7 +419,7 @@ class StaticSettings(SettingsGroup):
 
 
 class RequestLimitSettings(SettingsGroup):
-    """Request size limits (SEC-1)."""
+    """Request size limits, and how long a request head may take to arrive (SEC-1)."""
 
     env_prefix: ClassVar[str] = "REQUEST_"
 
@@ -430,6 +430,13 @@ class RequestLimitSettings(SettingsGroup):
         description="Larger request headers (names and values together) are refused with 431.",
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824)
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A connection that has not sent a whole request head this long after it "
+        "opened, or after the first byte of its next request, is closed (slow clients).",
+    )
 
 
 class JwtSettings(SettingsGroup):

@@ -1,0 +1,167 @@
+"""A deadline for a connection's request head (SEC-1, CWE-400: slow clients).
+
+uvicorn times a connection out only between requests: its keep-alive timer starts once a
+response is sent, and any byte received cancels it. A connection that never sends anything, or
+that sends a request head a byte every few seconds (slowloris), is held forever: its socket,
+its buffers, its place in the server's connections. uvicorn has no setting for this (its issue
+157, "--timeout-request-start", was never done).
+
+The protocol uvicorn would pick (httptools, or h11 without it) gets two timers per connection:
+- idle: a new connection that sends no byte within the keep-alive timeout is closed, as uvicorn
+  closes one idle between requests;
+- head: a request head must be complete within `REQUEST_HEADER_TIMEOUT_SECONDS`, counted from
+  the connection's start for its first request and from the first byte of each next one; it is
+  cancelled once the head is parsed, so a slow handler, a long response or the body are not
+  timed by it.
+
+Either closes the connection without a response, like uvicorn's own keep-alive timeout, nginx's
+`client_header_timeout` and Go's `ReadHeaderTimeout`: a 408 would go to a client that is not
+keeping up (or never asked anything), and a client that reuses a connection the server just
+closed retries on a fresh one. The closes for a slow head are said in the log at most once a
+minute (`request_heads_timed_out`), so an attack is a line, not a line per connection.
+
+What a request costs: one timer started and one cancelled (a keep-alive connection's next
+request), nothing on the first request, whose timer started with the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from typing import ClassVar
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .logging import get_logger
+from .throttled_count import ThrottledCount
+
+_TIMEOUTS_SAID_EVERY_SECONDS = 60.0
+
+_log = get_logger(__name__)
+
+
+class HeadDeadline:
+    """One connection's two timers: idle until its first byte, and its current head's deadline."""
+
+    __slots__ = ("_head", "_head_seconds", "_idle", "_loop", "_slow_heads", "_transport")
+
+    def __init__(
+        self,
+        transport: asyncio.BaseTransport,
+        *,
+        head_seconds: float,
+        idle_seconds: float,
+        slow_heads: ThrottledCount,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._transport = transport
+        self._head_seconds = head_seconds
+        self._slow_heads = slow_heads
+        self._idle: asyncio.TimerHandle | None = self._loop.call_later(idle_seconds, self._close)
+        # The first request's head is timed from the connection's start, not from its first byte.
+        self._head: asyncio.TimerHandle | None = self._loop.call_later(
+            head_seconds, self._close_slow_head
+        )
+
+    def head_started(self) -> None:
+        """A request's first byte arrived."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        if self._head is None:  # a keep-alive connection's next request
+            self._head = self._loop.call_later(self._head_seconds, self._close_slow_head)
+
+    def head_complete(self) -> None:
+        if self._head is not None:
+            self._head.cancel()
+            self._head = None
+
+    def stop(self) -> None:
+        """The connection is gone: its timers must not keep it (and its protocol) alive."""
+        self.head_complete()
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def _close(self) -> None:
+        self._transport.close()
+
+    def _close_slow_head(self) -> None:
+        self._head = None
+        if self._transport.is_closing():
+            return
+        self._transport.close()
+        said = self._slow_heads.add()
+        if said:
+            _log.warning(
+                "request_heads_timed_out",
+                connections=said,
+                header_timeout_seconds=self._head_seconds,
+            )
+
+
+class HeadDeadlineProtocol(asyncio.Protocol):
+    """Starts and stops a connection's `HeadDeadline`; a subclass says when a head starts and
+    when it is complete, in its parser's terms. Put before uvicorn's protocol in the bases."""
+
+    head_timeout_seconds: ClassVar[float]
+    idle_timeout_seconds: ClassVar[float]
+    slow_heads: ClassVar[ThrottledCount]
+
+    _deadline: HeadDeadline
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._deadline = HeadDeadline(
+            transport,
+            head_seconds=self.head_timeout_seconds,
+            idle_seconds=self.idle_timeout_seconds,
+            slow_heads=self.slow_heads,
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._deadline.stop()
+        super().connection_lost(exc)
+
+
+class H11WithHeadDeadline(HeadDeadlineProtocol, H11Protocol):
+    """h11 hands over a request only once its head is parsed: after each batch of events, a
+    peer still IDLE with bytes buffered is in the middle of a head."""
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state is h11.IDLE:
+            if self.conn.trailing_data[0]:
+                self._deadline.head_started()
+        else:
+            self._deadline.head_complete()
+
+
+def _protocol_uvicorn_picks() -> type[HeadDeadlineProtocol]:
+    """uvicorn's "auto": httptools when it is installed (the chassis depends on it), else h11."""
+    if importlib.util.find_spec("httptools") is None:
+        return H11WithHeadDeadline
+    # Here, not at the top: it needs httptools, and it subclasses this module's protocol.
+    from .head_deadline_httptools import HttpToolsWithHeadDeadline  # noqa: PLC0415
+
+    return HttpToolsWithHeadDeadline
+
+
+def protocol_with_head_deadline(
+    *,
+    head_timeout_seconds: float,
+    idle_timeout_seconds: float,
+    base: type[HeadDeadlineProtocol] | None = None,
+) -> type[asyncio.Protocol]:
+    """The HTTP protocol class for `uvicorn.Config(http=...)`, with these timeouts."""
+    chosen = base or _protocol_uvicorn_picks()
+    return type(
+        chosen.__name__,
+        (chosen,),
+        {
+            "head_timeout_seconds": head_timeout_seconds,
+            "idle_timeout_seconds": idle_timeout_seconds,
+            "slow_heads": ThrottledCount(_TIMEOUTS_SAID_EVERY_SECONDS),
+        },
+    )

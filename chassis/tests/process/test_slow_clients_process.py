@@ -1,0 +1,80 @@
+"""SEC-1 (CWE-400): slow clients cannot hold the real service's connections.
+
+The example service runs as a process with a short `REQUEST_HEADER_TIMEOUT_SECONDS`; raw sockets
+play the clients. Without the head deadline uvicorn holds a silent connection and a trickled
+request head forever (its keep-alive timer only runs between requests).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+
+from tests.support.example_process import EXAMPLE_COMMAND, development_env
+from tests.support.slow_clients import (
+    closed_by_server,
+    connect,
+    get_on,
+    slow_complete_head,
+    trickled_until_closed,
+)
+
+pytestmark = pytest.mark.process
+
+HEAD_DEADLINE_SECONDS = 2.0
+# uvicorn's keep-alive timeout (server.py) is 5 s: pauses between the two, so a deadline wrongly
+# counted from the previous response, or from the connection's start, would close the client.
+PAUSE_BETWEEN_REQUESTS_SECONDS = 3.0
+
+
+@pytest.fixture(scope="module")
+def strict_heads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """The example service with a head deadline short enough for the tests to be quick."""
+    folder = tmp_path_factory.mktemp("slow-clients")
+    env = development_env() | {"REQUEST_HEADER_TIMEOUT_SECONDS": str(HEAD_DEADLINE_SECONDS)}
+    process = start_service(
+        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=folder / "out.log", cwd=folder
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_sec1_a_connection_that_sends_nothing_is_closed(strict_heads: ServiceProcess) -> None:
+    with connect(strict_heads.port) as silent:
+        assert closed_by_server(silent), "a silent connection is still open"
+
+
+def test_sec1_a_request_head_trickled_a_byte_at_a_time_is_closed(
+    strict_heads: ServiceProcess,
+) -> None:
+    with connect(strict_heads.port) as slowloris:
+        assert trickled_until_closed(slowloris), "a trickling request head is still open"
+    assert '"event":"request_heads_timed_out"' in strict_heads.output()
+
+
+def test_sec1_a_keep_alive_client_pausing_between_requests_is_served(
+    strict_heads: ServiceProcess,
+) -> None:
+    with connect(strict_heads.port) as client:
+        for request in range(3):
+            if request:
+                time.sleep(PAUSE_BETWEEN_REQUESTS_SECONDS)
+            assert get_on(client, "/health/live").status == 200
+
+
+def test_sec1_a_slow_but_complete_head_is_served(strict_heads: ServiceProcess) -> None:
+    with connect(strict_heads.port) as client:
+        # Four pieces 0.15 s apart: slow, and well within the deadline.
+        response = slow_complete_head(client, "/health/live", pieces=4, pause_seconds=0.15)
+        assert response.status == 200
+        # The next request's head is timed from its own first byte, not from the connection's
+        # start: sent slowly after a pause longer than the deadline, it is served too.
+        time.sleep(PAUSE_BETWEEN_REQUESTS_SECONDS)
+        response = slow_complete_head(client, "/health/live", pieces=4, pause_seconds=0.15)
+        assert response.status == 200
