@@ -19,7 +19,12 @@ from goldenpath_chassis._core.head_deadline import H11WithHeadDeadline, HeadDead
 from goldenpath_chassis._core.head_deadline_httptools import HttpToolsWithHeadDeadline
 
 from tests.support.protocol_server import KEEP_ALIVE_SECONDS, serving
-from tests.support.slow_clients import body_in_pieces, connect, trickled_body_until_closed
+from tests.support.slow_clients import (
+    body_after_continue,
+    body_in_pieces,
+    connect,
+    trickled_body_until_closed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -33,15 +38,19 @@ DECENT_BODY = b"x" * 1000
 DECENT_PIECES = 10
 DECENT_PAUSE = 0.2
 PAUSE_BETWEEN_REQUESTS_SECONDS = 2.0
+HANDLER_LATE_SECONDS = 2.0
 assert GRACE_SECONDS < PAUSE_BETWEEN_REQUESTS_SECONDS < KEEP_ALIVE_SECONDS
 
 
 async def refuse_or_read(scope: Scope, receive: Receive, send: Send) -> None:
     """`/refuse` answers 401 without reading the body (as the service does without
-    credentials); any other path reads the whole body and answers with its length."""
+    credentials); any other path reads the whole body and answers with its length, `/late`
+    only after longer than the grace period."""
     if scope["path"] == "/refuse":
         status, body = 401, b"no"
     else:
+        if scope["path"] == "/late":
+            await asyncio.sleep(HANDLER_LATE_SECONDS)
         received = 0
         while True:
             message = await receive()
@@ -120,3 +129,17 @@ async def test_sec1_a_keep_alive_client_pausing_after_a_body_is_served(
             (200, b"5"),
             (200, b"%d" % len(DECENT_BODY)),
         ]
+
+
+@PROTOCOLS
+async def test_sec1_a_client_waiting_for_100_continue_is_not_charged_for_the_wait(
+    protocol: type[HeadDeadlineProtocol],
+) -> None:
+    # The client sends no byte of its body until the handler first reads, past the grace period:
+    # the wait is the server's.
+    def expect_continue(port: int) -> tuple[int, bytes]:
+        with connect(port) as client:
+            return body_after_continue(client, "/late", DECENT_BODY)
+
+    async with strict_bodies(protocol) as port:
+        assert await asyncio.to_thread(expect_continue, port) == (200, b"%d" % len(DECENT_BODY))

@@ -117,3 +117,22 @@ def body_in_pieces(
     response = http.client.HTTPResponse(sock)
     response.begin()
     return response.status, response.read()
+
+
+def body_after_continue(sock: socket.socket, path: str, body: bytes) -> tuple[int, bytes]:
+    """POST a head with `Expect: 100-continue`, send `body` only once the server says
+    `100 Continue`; the final response's status and body."""
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+    )
+    interim = b""
+    while not interim.endswith(b"\r\n\r\n"):
+        received = sock.recv(1)
+        assert received, f"closed before 100 Continue: {interim!r}"
+        interim += received
+    assert interim.startswith(b"HTTP/1.1 100 "), interim
+    sock.sendall(body)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status, response.read()
