@@ -8,22 +8,15 @@ socket, in the test's event loop, with each protocol; the clients are raw socket
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from goldenpath_chassis._core.head_deadline import (
-    H11WithHeadDeadline,
-    HeadDeadlineProtocol,
-    protocol_with_head_deadline,
-)
+from goldenpath_chassis._core.head_deadline import H11WithHeadDeadline, HeadDeadlineProtocol
 from goldenpath_chassis._core.head_deadline_httptools import HttpToolsWithHeadDeadline
 
+from tests.support.protocol_server import NEVER, serving
 from tests.support.slow_clients import (
     closed_by_server,
     connect,
@@ -37,9 +30,6 @@ pytestmark = pytest.mark.integration
 PROTOCOLS = pytest.mark.parametrize(
     "protocol", [HttpToolsWithHeadDeadline, H11WithHeadDeadline], ids=["httptools", "h11"]
 )
-KEEP_ALIVE_SECONDS = 5
-# Far above the close bound of the clients (tests/support/slow_clients.py): never reached.
-NEVER = 600.0
 
 
 async def ok(scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,41 +37,12 @@ async def ok(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-@asynccontextmanager
-async def serving(
-    protocol: type[HeadDeadlineProtocol], *, head_seconds: float, idle_seconds: float
-) -> AsyncIterator[int]:
-    """A uvicorn server with `protocol` and these timeouts; its port."""
-    config = uvicorn.Config(
-        ok,
-        http=protocol_with_head_deadline(
-            head_timeout_seconds=head_seconds, idle_timeout_seconds=idle_seconds, base=protocol
-        ),
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        lifespan="off",
-        ws="none",
-        log_config=None,
-    )
-    server = uvicorn.Server(config)
-    listener = socket.create_server(("127.0.0.1", 0))
-    serve = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
-        while not server.started:
-            assert not serve.done(), serve.exception()
-            await asyncio.sleep(0.01)
-        yield listener.getsockname()[1]
-    finally:
-        server.should_exit = True
-        await serve
-        listener.close()
-
-
 @PROTOCOLS
 async def test_sec1_a_new_connection_that_sends_nothing_is_closed_when_idle(
     protocol: type[HeadDeadlineProtocol],
 ) -> None:
     # The head deadline is never reached: only the idle timer can close this connection.
-    async with serving(protocol, head_seconds=NEVER, idle_seconds=0.5) as port:
+    async with serving(ok, protocol, head_seconds=NEVER, idle_seconds=0.5) as port:
         with connect(port) as silent:
             assert await asyncio.to_thread(closed_by_server, silent)
 
@@ -90,7 +51,7 @@ async def test_sec1_a_new_connection_that_sends_nothing_is_closed_when_idle(
 async def test_sec1_a_trickled_request_head_is_closed_at_its_deadline(
     protocol: type[HeadDeadlineProtocol],
 ) -> None:
-    async with serving(protocol, head_seconds=1.0, idle_seconds=NEVER) as port:
+    async with serving(ok, protocol, head_seconds=1.0, idle_seconds=NEVER) as port:
         with connect(port) as slowloris:
             assert await asyncio.to_thread(trickled_until_closed, slowloris)
 
@@ -107,5 +68,5 @@ async def test_sec1_a_keep_alive_connection_times_each_head_from_its_first_byte(
             second = slow_complete_head(client, "/", pieces=3, pause_seconds=0.1).status
             return [first, second]
 
-    async with serving(protocol, head_seconds=1.0, idle_seconds=NEVER) as port:
+    async with serving(ok, protocol, head_seconds=1.0, idle_seconds=NEVER) as port:
         assert await asyncio.to_thread(two_requests_a_pause_apart, port) == [200, 200]

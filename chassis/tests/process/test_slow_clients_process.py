@@ -1,8 +1,9 @@
 """SEC-1 (CWE-400): slow clients cannot hold the real service's connections.
 
-The example service runs as a process with a short `REQUEST_HEADER_TIMEOUT_SECONDS`; raw sockets
-play the clients. Without the head deadline uvicorn holds a silent connection and a trickled
-request head forever (its keep-alive timer only runs between requests).
+The example service runs as a process with a short `REQUEST_HEADER_TIMEOUT_SECONDS` and a short
+`REQUEST_BODY_GRACE_SECONDS`; raw sockets play the clients. Without the head deadline uvicorn
+holds a silent connection and a trickled request head forever (its keep-alive timer only runs
+between requests); without the body rate, a body trickled after the service answered it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from tests.support.slow_clients import (
     connect,
     get_on,
     slow_complete_head,
+    trickled_body_until_closed,
     trickled_until_closed,
 )
 
 pytestmark = pytest.mark.process
 
 HEAD_DEADLINE_SECONDS = 2.0
+# The default rate (240 bytes a second) stays: the trickling client sends 4.
+BODY_GRACE_SECONDS = 1.0
 # uvicorn's keep-alive timeout (server.py) is 5 s: pauses between the two, so a deadline wrongly
 # counted from the previous response, or from the connection's start, would close the client.
 PAUSE_BETWEEN_REQUESTS_SECONDS = 3.0
@@ -35,7 +39,10 @@ PAUSE_BETWEEN_REQUESTS_SECONDS = 3.0
 def strict_heads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """The example service with a head deadline short enough for the tests to be quick."""
     folder = tmp_path_factory.mktemp("slow-clients")
-    env = development_env() | {"REQUEST_HEADER_TIMEOUT_SECONDS": str(HEAD_DEADLINE_SECONDS)}
+    env = development_env() | {
+        "REQUEST_HEADER_TIMEOUT_SECONDS": str(HEAD_DEADLINE_SECONDS),
+        "REQUEST_BODY_GRACE_SECONDS": str(BODY_GRACE_SECONDS),
+    }
     process = start_service(
         EXAMPLE_COMMAND, env=env, port=free_port(), log_path=folder / "out.log", cwd=folder
     )
@@ -56,6 +63,16 @@ def test_sec1_a_request_head_trickled_a_byte_at_a_time_is_closed(
     with connect(strict_heads.port) as slowloris:
         assert trickled_until_closed(slowloris), "a trickling request head is still open"
     assert '"event":"request_heads_timed_out"' in strict_heads.output()
+
+
+def test_sec1_a_body_trickled_after_its_401_is_closed(strict_heads: ServiceProcess) -> None:
+    # Without credentials the service answers before reading the body (SEC-3); uvicorn would
+    # then go on reading it for as long as the client keeps trickling.
+    with connect(strict_heads.port) as anonymous:
+        answer = trickled_body_until_closed(anonymous, "/v1/widgets")
+    assert answer is not None, "a trickled body is still open"
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:100]
+    assert '"event":"request_bodies_timed_out"' in strict_heads.output()
 
 
 def test_sec1_a_keep_alive_client_pausing_between_requests_is_served(

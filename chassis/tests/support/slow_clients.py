@@ -1,5 +1,6 @@
 """Clients that are slow on purpose, on raw sockets: one that connects and sends nothing, one
-that sends a request head a byte at a time (slowloris), one that sends a head slowly but whole.
+that sends a request head a byte at a time (slowloris), one that sends a head slowly but whole,
+one that sends a body a byte at a time, one that sends a body slowly but whole.
 
 "Closed" is read on the socket (end of file, or a reset), within a bound far above any deadline
 the tests set: how soon is not measured, only that the server let go.
@@ -17,6 +18,7 @@ CLOSE_BOUND_SECONDS = 30.0
 TRICKLED_HEAD = b"GET /health/live HTTP/1.1\r\n"
 # Endless in practice: one byte a tick for far longer than the bound.
 _TRICKLED_HEADER = b"X-Slow: " + b"a" * 1000
+_TRICKLED_BODY_BYTES = 100_000
 
 
 def connect(port: int) -> socket.socket:
@@ -73,3 +75,64 @@ def slow_complete_head(
 def get_on(sock: socket.socket, path: str) -> http.client.HTTPResponse:
     """One GET on an open (keep-alive) connection, its whole head in one write."""
     return slow_complete_head(sock, path, pieces=1, pause_seconds=0)
+
+
+def trickled_body_until_closed(
+    sock: socket.socket, path: str, *, tick_seconds: float = 0.25
+) -> bytes | None:
+    """POST a whole head announcing a large body, then the body a byte a tick, until the server
+    closes or the bound passes; what the server sent before it closed, or None if it did not."""
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {_TRICKLED_BODY_BYTES}\r\n\r\n".encode()
+    )
+    answer = b""
+    given_up_at = time.monotonic() + CLOSE_BOUND_SECONDS
+    while time.monotonic() < given_up_at:
+        readable, _, _ = select.select([sock], [], [], tick_seconds)
+        try:
+            if readable:
+                received = sock.recv(65536)
+                if not received:
+                    return answer
+                answer += received
+            sock.sendall(b" ")
+        except (BrokenPipeError, ConnectionResetError):
+            return answer
+    return None
+
+
+def body_in_pieces(
+    sock: socket.socket, path: str, body: bytes, *, pieces: int, pause_seconds: float
+) -> tuple[int, bytes]:
+    """POST a whole head, then `body` in `pieces` parts `pause_seconds` apart; the response's
+    status and body."""
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    )
+    size = -(-len(body) // pieces)
+    for start in range(0, len(body), size):
+        time.sleep(pause_seconds)
+        sock.sendall(body[start : start + size])
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status, response.read()
+
+
+def body_after_continue(sock: socket.socket, path: str, body: bytes) -> tuple[int, bytes]:
+    """POST a head with `Expect: 100-continue`, send `body` only once the server says
+    `100 Continue`; the final response's status and body."""
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+    )
+    interim = b""
+    while not interim.endswith(b"\r\n\r\n"):
+        received = sock.recv(1)
+        assert received, f"closed before 100 Continue: {interim!r}"
+        interim += received
+    assert interim.startswith(b"HTTP/1.1 100 "), interim
+    sock.sendall(body)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status, response.read()

@@ -100,6 +100,8 @@ VARIABLES_ADDED_SINCE = {
     "CACHE_NEAR_MAX_BYTES",
     "SHUTDOWN_TRACE_FLUSH_SECONDS",
     "REQUEST_HEADER_TIMEOUT_SECONDS",
+    "REQUEST_BODY_MIN_BYTES_PER_SECOND",
+    "REQUEST_BODY_GRACE_SECONDS",
     # Standard variables the SDK read alone, validated by the chassis since.
     "OTEL_EXPORTER_OTLP_TIMEOUT",
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -429,6 +431,24 @@ def test_sec1_the_request_head_deadline_is_validated_and_named_by_its_variable()
         assert dict(caught.value.problems) == {"REQUEST_HEADER_TIMEOUT_SECONDS": problem}
 
 
+def test_sec1_the_request_body_rate_is_validated_and_named_by_its_variables() -> None:
+    limits = load({"APP_ENV": "test"}).request_limits
+    assert (limits.body_min_bytes_per_second, limits.body_grace_seconds) == (240.0, 5.0)
+    for variable, value, problem in [
+        ("REQUEST_BODY_MIN_BYTES_PER_SECOND", "0", "Input should be greater than 0"),
+        (
+            "REQUEST_BODY_MIN_BYTES_PER_SECOND",
+            "fast",
+            "Input should be a valid number, unable to parse string as a number",
+        ),
+        ("REQUEST_BODY_GRACE_SECONDS", "-1", "Input should be greater than or equal to 0"),
+        ("REQUEST_BODY_GRACE_SECONDS", "3600", "Input should be less than or equal to 300"),
+    ]:
+        with pytest.raises(ConfigurationError) as caught:
+            load({variable: value})
+        assert dict(caught.value.problems) == {variable: problem}
+
+
 def test_cfg1_readiness_timeout_is_read_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("READINESS_TIMEOUT_SECONDS", "2.5")
     assert load().health.timeout_seconds == 2.5
@@ -471,6 +491,14 @@ def test_cfg1_grouping_renamed_no_variable() -> None:
         ),
         ("REQUEST_MAX_BODY_BYTES", "2048", "request_limits", "max_body_bytes", 2048),
         ("REQUEST_HEADER_TIMEOUT_SECONDS", "2.5", "request_limits", "header_timeout_seconds", 2.5),
+        (
+            "REQUEST_BODY_MIN_BYTES_PER_SECOND",
+            "1000",
+            "request_limits",
+            "body_min_bytes_per_second",
+            1000.0,
+        ),
+        ("REQUEST_BODY_GRACE_SECONDS", "0", "request_limits", "body_grace_seconds", 0.0),
         ("AUTH_JWT_LEEWAY_SECONDS", "5", "jwt", "leeway_seconds", 5),
         ("AUTH_API_KEY_CACHE_SECONDS", "0", "api_keys", "cache_seconds", 0.0),
         ("AUTH_SESSION_SAME_SITE", "lax", "sessions", "same_site", "lax"),

@@ -11,8 +11,9 @@ The protocol uvicorn would pick (httptools, or h11 without it) gets two timers p
   closes one idle between requests;
 - head: a request head must be complete within `REQUEST_HEADER_TIMEOUT_SECONDS`, counted from
   the connection's start for its first request and from the first byte of each next one; it is
-  cancelled once the head is parsed, so a slow handler, a long response or the body are not
-  timed by it.
+  cancelled once the head is parsed, so a slow handler or a long response is not timed by it.
+A third, for a body, is a minimum data rate (`body_rate.py`), started once a head is complete
+and its body is not, and stopped at the body's end.
 
 Either closes the connection without a response, like uvicorn's own keep-alive timeout, nginx's
 `client_header_timeout` and Go's `ReadHeaderTimeout`: a 408 would go to a client that is not
@@ -21,7 +22,8 @@ closed retries on a fresh one. The closes for a slow head are said in the log at
 minute (`request_heads_timed_out`), so an attack is a line, not a line per connection.
 
 What a request costs: one timer started and one cancelled (a keep-alive connection's next
-request), nothing on the first request, whose timer started with the connection.
+request), nothing on the first request, whose timer started with the connection; and one more
+for a body that did not arrive with its head.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import ClassVar
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .body_rate import BodyRate
 from .logging import get_logger
 from .throttled_count import ThrottledCount
 
@@ -102,14 +105,19 @@ class HeadDeadline:
 
 
 class HeadDeadlineProtocol(asyncio.Protocol):
-    """Starts and stops a connection's `HeadDeadline`; a subclass says when a head starts and
-    when it is complete, in its parser's terms. Put before uvicorn's protocol in the bases."""
+    """Starts and stops a connection's `HeadDeadline` and `BodyRate`; a subclass says when a
+    head starts, when it is complete, when a body is under way and what of it arrived, in its
+    parser's terms. Put before uvicorn's protocol in the bases."""
 
     head_timeout_seconds: ClassVar[float]
     idle_timeout_seconds: ClassVar[float]
     slow_heads: ClassVar[ThrottledCount]
+    body_min_bytes_per_second: ClassVar[float]
+    body_grace_seconds: ClassVar[float]
+    slow_bodies: ClassVar[ThrottledCount]
 
     _deadline: HeadDeadline
+    _body: BodyRate
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -119,23 +127,51 @@ class HeadDeadlineProtocol(asyncio.Protocol):
             idle_seconds=self.idle_timeout_seconds,
             slow_heads=self.slow_heads,
         )
+        self._body = BodyRate(
+            transport,
+            min_bytes_per_second=self.body_min_bytes_per_second,
+            grace_seconds=self.body_grace_seconds,
+            slow_bodies=self.slow_bodies,
+            held_back=self._server_holds_body_back,
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._deadline.stop()
+        self._body.stop()
         super().connection_lost(exc)
+
+    def _server_holds_body_back(self) -> bool:
+        """Whether the server, not the client, is why no body arrives now."""
+        raise NotImplementedError
 
 
 class H11WithHeadDeadline(HeadDeadlineProtocol, H11Protocol):
     """h11 hands over a request only once its head is parsed: after each batch of events, a
-    peer still IDLE with bytes buffered is in the middle of a head."""
+    peer still IDLE with bytes buffered is in the middle of a head, and one in SEND_BODY in
+    the middle of a body."""
+
+    def data_received(self, data: bytes) -> None:
+        # The bytes that complete a head are not counted for its body: h11 does not say where
+        # the head ended, and the rate errs towards the server.
+        if self.conn.their_state is h11.SEND_BODY:
+            self._body.received(len(data))
+        super().data_received(data)
 
     def handle_events(self) -> None:
         super().handle_events()
-        if self.conn.their_state is h11.IDLE:
+        state = self.conn.their_state
+        if state is h11.IDLE:
             if self.conn.trailing_data[0]:
                 self._deadline.head_started()
         else:
             self._deadline.head_complete()
+        if state is not h11.SEND_BODY:
+            self._body.stop()
+        elif not self._body.running and not self.transport.is_closing():
+            self._body.start()
+
+    def _server_holds_body_back(self) -> bool:
+        return self.flow.read_paused or self.conn.they_are_waiting_for_100_continue
 
 
 def _protocol_uvicorn_picks() -> type[HeadDeadlineProtocol]:
@@ -152,6 +188,8 @@ def protocol_with_head_deadline(
     *,
     head_timeout_seconds: float,
     idle_timeout_seconds: float,
+    body_min_bytes_per_second: float,
+    body_grace_seconds: float,
     base: type[HeadDeadlineProtocol] | None = None,
 ) -> type[asyncio.Protocol]:
     """The HTTP protocol class for `uvicorn.Config(http=...)`, with these timeouts."""
@@ -163,5 +201,8 @@ def protocol_with_head_deadline(
             "head_timeout_seconds": head_timeout_seconds,
             "idle_timeout_seconds": idle_timeout_seconds,
             "slow_heads": ThrottledCount(_TIMEOUTS_SAID_EVERY_SECONDS),
+            "body_min_bytes_per_second": body_min_bytes_per_second,
+            "body_grace_seconds": body_grace_seconds,
+            "slow_bodies": ThrottledCount(_TIMEOUTS_SAID_EVERY_SECONDS),
         },
     )

@@ -1,7 +1,9 @@
-"""uvicorn's httptools protocol with a request-head deadline (`head_deadline.py`); imported only
-when httptools is installed."""
+"""uvicorn's httptools protocol with a request-head deadline (`head_deadline.py`) and a minimum
+body rate (`body_rate.py`); imported only when httptools is installed."""
 
 from __future__ import annotations
+
+import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -9,8 +11,21 @@ from .head_deadline import HeadDeadlineProtocol
 
 
 class HttpToolsWithHeadDeadline(HeadDeadlineProtocol, HttpToolsProtocol):
-    """The parser's own callbacks: a message begins at its first byte, and its head is complete
-    before any of its body is read."""
+    """The parser's own callbacks: a message begins at its first byte, its head is complete
+    before any of its body is read, and its body is handed over as it arrives."""
+
+    _in_body: bool
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._in_body = False
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # After the whole batch is parsed, so a request without a body (complete in the same
+        # batch as its head) never starts the timer.
+        if self._in_body and not self._body.running and not self.transport.is_closing():
+            self._body.start()
 
     def on_message_begin(self) -> None:
         self._deadline.head_started()
@@ -18,4 +33,20 @@ class HttpToolsWithHeadDeadline(HeadDeadlineProtocol, HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._deadline.head_complete()
+        self._in_body = True
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.received(len(body))
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        self._body.stop()
+        super().on_message_complete()
+
+    def _server_holds_body_back(self) -> bool:
+        # uvicorn sends `100 Continue` at the handler's first read, and forgets it once a
+        # response starts.
+        waiting_for_continue = self.cycle is not None and self.cycle.waiting_for_100_continue
+        return self.flow.read_paused or waiting_for_continue

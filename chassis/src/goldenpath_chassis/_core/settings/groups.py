@@ -419,7 +419,8 @@ class StaticSettings(SettingsGroup):
 
 
 class RequestLimitSettings(SettingsGroup):
-    """Request size limits, and how long a request head may take to arrive (SEC-1)."""
+    """Request size limits, how long a request head may take to arrive and how slowly its body
+    may (SEC-1)."""
 
     env_prefix: ClassVar[str] = "REQUEST_"
 
@@ -436,6 +437,19 @@ class RequestLimitSettings(SettingsGroup):
         le=300,
         description="A connection that has not sent a whole request head this long after it "
         "opened, or after the first byte of its next request, is closed (slow clients).",
+    )
+    body_min_bytes_per_second: float = Field(
+        240.0,
+        gt=0,
+        le=1_073_741_824,
+        description="After REQUEST_BODY_GRACE_SECONDS, a request body must average at least this "
+        "rate since its head, or its connection is closed (slow clients).",
+    )
+    body_grace_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a request body may take before its minimum rate applies.",
     )
 
 
