@@ -12,7 +12,11 @@ average: by `t` seconds after its head, at least `(t - grace) * min_bytes_per_se
 One timer per body, armed for the moment the bytes received so far stop being enough, and
 re-armed only when it fires (receiving a chunk only adds to a count). Time in which the server
 holds the client back (reading paused because the handler has not taken what was sent, or a
-`100 Continue` not sent yet) is not the client's, and is not counted.
+`100 Continue` not sent yet) is not the client's, and is not counted. The timer sees a hold
+only when it fires, so an interval that began or ended held back is not counted at all: a hold
+that ends just before a check (the handler's first read sends `100 Continue`) still leaves the
+client a whole grace period to start sending, and the rate errs towards the client by at most
+one interval.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class BodyRate:
         "_started_at",
         "_timer",
         "_transport",
+        "_was_held_back",
     )
 
     def __init__(
@@ -60,6 +65,7 @@ class BodyRate:
         self._timer: asyncio.TimerHandle | None = None
         self._started_at = self._checked_at = 0.0
         self._received = 0
+        self._was_held_back = False
 
     @property
     def running(self) -> bool:
@@ -70,6 +76,7 @@ class BodyRate:
         self.stop()
         self._started_at = self._checked_at = self._loop.time()
         self._received = 0
+        self._was_held_back = self._held_back()  # a `100 Continue` not sent yet, for one
         self._timer = self._loop.call_later(self._grace_seconds, self._check)
 
     def received(self, count: int) -> None:
@@ -85,10 +92,12 @@ class BodyRate:
         if self._transport.is_closing():
             return
         now = self._loop.time()
-        if self._held_back():
-            # The server, not the client, stopped the bytes since the last check (or some of
-            # that time): the client is not charged for it.
+        held_back = self._held_back()
+        if held_back or self._was_held_back:
+            # The server, not the client, stopped the bytes for some of the time since the last
+            # check (until now, or since then): the client is not charged for any of it.
             self._started_at += now - self._checked_at
+        self._was_held_back = held_back
         self._checked_at = now
         enough_until = (
             self._started_at + self._grace_seconds + self._received / self._min_bytes_per_second
