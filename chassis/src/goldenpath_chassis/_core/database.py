@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import (
 from .errors import DomainError, problem_response
 from .health import HealthRegistry
 from .logging import get_logger
-from .request_context import on_request_end
+from .request_context import on_response_start
 from .resilience import CircuitBreakers, CircuitOpenError
 from .settings import ChassisSettings
 from .state import request_chassis
@@ -267,6 +267,12 @@ def request_session(request: Request) -> AsyncSession:
     A request that never touches the database (a cache hit) leaves its session unused, and an
     unused session holds no connection, transaction or object: it is dropped without `close()`,
     which would still cost a greenlet switch (most of a cached read's own work).
+
+    The session is closed as the response starts, before its body is sent: a client that reads
+    slowly, or not at all, holds no pooled connection, nor a transaction idle on the server.
+    Anything uncommitted by then is rolled back. A streamed body (or a background task) that
+    uses the session again gets a new transaction, closed once the app has answered; the
+    objects loaded before the start are detached by then (their loaded attributes still read).
     """
     state = request.scope.setdefault("state", {})
     session: AsyncSession | None = state.get(_SESSION_STATE_KEY)
@@ -281,7 +287,7 @@ def request_session(request: Request) -> AsyncSession:
         if session.in_transaction() or session.identity_map or session.new:
             await session.close()
 
-    on_request_end(request.scope, close)
+    on_response_start(request.scope, close)
     state[_SESSION_STATE_KEY] = session
     return session
 

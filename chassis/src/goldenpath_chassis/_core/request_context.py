@@ -18,7 +18,10 @@ Outermost first, as the layers it replaces were stacked:
   500 problem, if no response had started;
 - the request's clean-ups (`on_request_end`), once the app has answered: the database session
   is closed here rather than by a FastAPI dependency with `yield`, which costs more than the
-  session itself on a request that never uses it.
+  session itself on a request that never uses it; and the releases (`on_response_start`) as
+  the response starts, before its body is sent: the session is released there too, so a
+  client that reads a streamed body slowly, or stops reading, holds no pooled connection
+  (uvicorn's `send` waits for the client to drain before each piece of a body after the first).
 
 The headers are read in one pass: their size, the request ID and the trace context.
 """
@@ -70,6 +73,26 @@ def on_request_end(scope: Scope, cleanup: Cleanup) -> None:
     if cleanups is None:
         raise RuntimeError("the chassis's request layer is not installed on this app")
     cleanups.append(cleanup)
+
+
+class _Release:
+    """A clean-up run as the response starts, and again once the app has answered (for what
+    used the resource after the start: a streamed body, a background task)."""
+
+    __slots__ = ("release",)
+
+    def __init__(self, release: Cleanup) -> None:
+        self.release = release
+
+    def __call__(self) -> Awaitable[None]:
+        return self.release()
+
+
+def on_response_start(scope: Scope, release: Cleanup) -> None:
+    """Run `release` as the response starts, before its body is sent (or once the app has
+    answered, if no response starts), and again once the app has answered: it must cost
+    nothing when there is nothing left to release."""
+    on_request_end(scope, _Release(release))
 
 
 class RequestLayer:
@@ -131,6 +154,8 @@ class RequestLayer:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if cleanups:  # empty on most requests (a cache hit never opens a session)
+                    await self._release(cleanups)
                 headers = list(message.get("headers", ()))
                 add_headers(extra_headers, scope, headers)
                 headers.append(request_id_header)
@@ -221,6 +246,12 @@ class RequestLayer:
                 redacted_path=path if path != scope["path"] else None,
             )
         structlog.contextvars.clear_contextvars()
+
+    @classmethod
+    async def _release(cls, cleanups: list[Cleanup]) -> None:
+        for cleanup in cleanups:
+            if isinstance(cleanup, _Release):
+                await cls._clean_up(cleanup)
 
     @staticmethod
     async def _clean_up(cleanup: Cleanup) -> None:
