@@ -8,8 +8,10 @@ between requests); without the body rate, a body trickled after the service answ
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +97,24 @@ def test_sec1_a_slow_but_complete_head_is_served(strict_heads: ServiceProcess) -
         time.sleep(PAUSE_BETWEEN_REQUESTS_SECONDS)
         response = slow_complete_head(client, "/health/live", pieces=4, pause_seconds=0.15)
         assert response.status == 200
+
+
+def test_sec1_closes_not_said_yet_are_said_at_shutdown(tmp_path: Path) -> None:
+    """The first slow head is said at once, the next within the minute only at shutdown:
+    the last minute of an attack is not lost when the process stops."""
+    env = development_env() | {"REQUEST_HEADER_TIMEOUT_SECONDS": str(HEAD_DEADLINE_SECONDS)}
+    process = start_service(
+        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
+    )
+    try:
+        for _ in range(2):
+            with connect(process.port) as slowloris:
+                assert trickled_until_closed(slowloris), "a trickling request head is still open"
+    finally:
+        process.stop()
+    said = [
+        line["connections"]
+        for line in map(json.loads, process.output().splitlines())
+        if line.get("event") == "request_heads_timed_out"
+    ]
+    assert said == [1, 1], process.output()

@@ -24,10 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from .logging import get_logger
-from .throttled_count import ThrottledCount
-
-_log = get_logger(__name__)
+from .closes_said import ClosesSaid
 
 
 class BodyRate:
@@ -53,7 +50,7 @@ class BodyRate:
         *,
         min_bytes_per_second: float,
         grace_seconds: float,
-        slow_bodies: ThrottledCount,
+        slow_bodies: ClosesSaid,
         held_back: Callable[[], bool],
     ) -> None:
         self._loop = asyncio.get_running_loop()
@@ -106,11 +103,4 @@ class BodyRate:
             self._timer = self._loop.call_at(enough_until, self._check)
             return
         self._transport.close()
-        said = self._slow_bodies.add()
-        if said:
-            _log.warning(
-                "request_bodies_timed_out",
-                connections=said,
-                min_bytes_per_second=self._min_bytes_per_second,
-                grace_seconds=self._grace_seconds,
-            )
+        self._slow_bodies.add()

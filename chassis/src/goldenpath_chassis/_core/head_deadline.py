@@ -19,7 +19,8 @@ Either closes the connection without a response, like uvicorn's own keep-alive t
 `client_header_timeout` and Go's `ReadHeaderTimeout`: a 408 would go to a client that is not
 keeping up (or never asked anything), and a client that reuses a connection the server just
 closed retries on a fresh one. The closes for a slow head are said in the log at most once a
-minute (`request_heads_timed_out`), so an attack is a line, not a line per connection.
+minute (`request_heads_timed_out`), so an attack is a line, not a line per connection, and the
+rest at shutdown (`closes_said.py`).
 
 What a request costs: one timer started and one cancelled (a keep-alive connection's next
 request), nothing on the first request, whose timer started with the connection; and one more
@@ -36,12 +37,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .body_rate import BodyRate
-from .logging import get_logger
-from .throttled_count import ThrottledCount
-
-_TIMEOUTS_SAID_EVERY_SECONDS = 60.0
-
-_log = get_logger(__name__)
+from .closes_said import ClosesSaid
 
 
 class HeadDeadline:
@@ -55,7 +51,7 @@ class HeadDeadline:
         *,
         head_seconds: float,
         idle_seconds: float,
-        slow_heads: ThrottledCount,
+        slow_heads: ClosesSaid,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._transport = transport
@@ -95,13 +91,7 @@ class HeadDeadline:
         if self._transport.is_closing():
             return
         self._transport.close()
-        said = self._slow_heads.add()
-        if said:
-            _log.warning(
-                "request_heads_timed_out",
-                connections=said,
-                header_timeout_seconds=self._head_seconds,
-            )
+        self._slow_heads.add()
 
 
 class HeadDeadlineProtocol(asyncio.Protocol):
@@ -111,10 +101,10 @@ class HeadDeadlineProtocol(asyncio.Protocol):
 
     head_timeout_seconds: ClassVar[float]
     idle_timeout_seconds: ClassVar[float]
-    slow_heads: ClassVar[ThrottledCount]
+    slow_heads: ClassVar[ClosesSaid]
     body_min_bytes_per_second: ClassVar[float]
     body_grace_seconds: ClassVar[float]
-    slow_bodies: ClassVar[ThrottledCount]
+    slow_bodies: ClassVar[ClosesSaid]
 
     _deadline: HeadDeadline
     _body: BodyRate
@@ -200,9 +190,22 @@ def protocol_with_head_deadline(
         {
             "head_timeout_seconds": head_timeout_seconds,
             "idle_timeout_seconds": idle_timeout_seconds,
-            "slow_heads": ThrottledCount(_TIMEOUTS_SAID_EVERY_SECONDS),
+            "slow_heads": ClosesSaid(
+                "request_heads_timed_out", header_timeout_seconds=head_timeout_seconds
+            ),
             "body_min_bytes_per_second": body_min_bytes_per_second,
             "body_grace_seconds": body_grace_seconds,
-            "slow_bodies": ThrottledCount(_TIMEOUTS_SAID_EVERY_SECONDS),
+            "slow_bodies": ClosesSaid(
+                "request_bodies_timed_out",
+                min_bytes_per_second=body_min_bytes_per_second,
+                grace_seconds=body_grace_seconds,
+            ),
         },
     )
+
+
+def say_unsaid_closes(protocol: object) -> None:
+    """At shutdown: the slow heads' and bodies' closes not said yet (`closes_said.py`)."""
+    if isinstance(protocol, type) and issubclass(protocol, HeadDeadlineProtocol):
+        protocol.slow_heads.say_rest()
+        protocol.slow_bodies.say_rest()

@@ -26,7 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from .garbage_collection import tune_for_serving
-from .head_deadline import protocol_with_head_deadline
+from .head_deadline import protocol_with_head_deadline, say_unsaid_closes
 from .lifecycle import Lifecycle
 from .logging import get_logger
 from .settings import ChassisSettings
@@ -140,13 +140,13 @@ def build_config(app: FastAPI, settings: ChassisSettings) -> uvicorn.Config:
 def serve(app: FastAPI, settings: ChassisSettings) -> int:
     """Run until stopped; return the process exit code."""
     lifecycle = chassis_of(app).instruments.lifecycle
+    config = build_config(app, settings)
     server = GracefulServer(
-        build_config(app, settings),
-        lifecycle=lifecycle,
-        drain_seconds=settings.server.shutdown_drain_seconds,
+        config, lifecycle=lifecycle, drain_seconds=settings.server.shutdown_drain_seconds
     )
     server.run()
     if not server.started:
         return EXIT_STARTUP_FAILED
+    say_unsaid_closes(config.http)
     _log.info("shutdown_complete")
     return EXIT_OK
