@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from .closes_said import ClosesSaid
+from .throttled_line import ThrottledLine
 
 
 class BodyRate:
@@ -50,7 +50,7 @@ class BodyRate:
         *,
         min_bytes_per_second: float,
         grace_seconds: float,
-        slow_bodies: ClosesSaid,
+        slow_bodies: ThrottledLine,
         held_back: Callable[[], bool],
     ) -> None:
         self._loop = asyncio.get_running_loop()

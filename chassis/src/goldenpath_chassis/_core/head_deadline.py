@@ -20,7 +20,7 @@ Either closes the connection without a response, like uvicorn's own keep-alive t
 keeping up (or never asked anything), and a client that reuses a connection the server just
 closed retries on a fresh one. The closes for a slow head are said in the log at most once a
 minute (`request_heads_timed_out`), so an attack is a line, not a line per connection, and the
-rest at shutdown (`closes_said.py`).
+rest at shutdown (`throttled_line.py`).
 
 What a request costs: one timer started and one cancelled (a keep-alive connection's next
 request), nothing on the first request, whose timer started with the connection; and one more
@@ -37,7 +37,10 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .body_rate import BodyRate
-from .closes_said import ClosesSaid
+from .logging import get_logger
+from .throttled_line import ThrottledLine
+
+_log = get_logger(__name__)
 
 
 class HeadDeadline:
@@ -51,7 +54,7 @@ class HeadDeadline:
         *,
         head_seconds: float,
         idle_seconds: float,
-        slow_heads: ClosesSaid,
+        slow_heads: ThrottledLine,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._transport = transport
@@ -101,10 +104,10 @@ class HeadDeadlineProtocol(asyncio.Protocol):
 
     head_timeout_seconds: ClassVar[float]
     idle_timeout_seconds: ClassVar[float]
-    slow_heads: ClassVar[ClosesSaid]
+    slow_heads: ClassVar[ThrottledLine]
     body_min_bytes_per_second: ClassVar[float]
     body_grace_seconds: ClassVar[float]
-    slow_bodies: ClassVar[ClosesSaid]
+    slow_bodies: ClassVar[ThrottledLine]
 
     _deadline: HeadDeadline
     _body: BodyRate
@@ -190,13 +193,18 @@ def protocol_with_head_deadline(
         {
             "head_timeout_seconds": head_timeout_seconds,
             "idle_timeout_seconds": idle_timeout_seconds,
-            "slow_heads": ClosesSaid(
-                "request_heads_timed_out", header_timeout_seconds=head_timeout_seconds
+            "slow_heads": ThrottledLine(
+                _log,
+                "request_heads_timed_out",
+                count_name="connections",
+                header_timeout_seconds=head_timeout_seconds,
             ),
             "body_min_bytes_per_second": body_min_bytes_per_second,
             "body_grace_seconds": body_grace_seconds,
-            "slow_bodies": ClosesSaid(
+            "slow_bodies": ThrottledLine(
+                _log,
                 "request_bodies_timed_out",
+                count_name="connections",
                 min_bytes_per_second=body_min_bytes_per_second,
                 grace_seconds=body_grace_seconds,
             ),
@@ -205,7 +213,7 @@ def protocol_with_head_deadline(
 
 
 def say_unsaid_closes(protocol: object) -> None:
-    """At shutdown: the slow heads' and bodies' closes not said yet (`closes_said.py`)."""
+    """At shutdown: the slow heads' and bodies' closes not said yet (`throttled_line.py`)."""
     if isinstance(protocol, type) and issubclass(protocol, HeadDeadlineProtocol):
         protocol.slow_heads.say_rest()
         protocol.slow_bodies.say_rest()

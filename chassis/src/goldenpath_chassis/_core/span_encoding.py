@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 from .logging import get_logger
 from .span_redaction import exceptions_redacted
-from .throttled_count import ThrottledCount
+from .throttled_line import ThrottledLine
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -42,8 +42,6 @@ type SpanEncoder = Callable[[ReadableSpan], bytes]
 _REQUEST_RESOURCE_SPANS = 1
 _RESOURCE_SPANS_SCOPE_SPANS = 2
 _LENGTH_DELIMITED = 2
-
-_DROPS_SAID_EVERY_SECONDS = 60.0
 
 _log = get_logger(__name__)
 
@@ -95,7 +93,9 @@ class EncodeOnEnd(SpanProcessor):
         # Spans given to the batch processor and not yet handed to the exporter: what its queue
         # holds, and at times a batch it has just taken out of it.
         self._queued = 0
-        self._drops = ThrottledCount(_DROPS_SAID_EVERY_SECONDS)
+        self._drops = ThrottledLine(
+            _log, "spans_dropped", count_name="spans", max_queue_size=max_queue_size
+        )
         self._closed = False
 
     @property
@@ -128,9 +128,7 @@ class EncodeOnEnd(SpanProcessor):
             if self._queued < self._max_queued:
                 self._queued += 1
                 return True
-        dropped = self._drops.add()
-        if dropped:
-            _log.warning("spans_dropped", spans=dropped, max_queue_size=self._max_queued)
+        self._drops.add()
         return False
 
     def _taken(self, count: int) -> None:
@@ -151,9 +149,7 @@ class EncodeOnEnd(SpanProcessor):
             _log.warning(
                 "trace_flush_cut_short", queued_spans=left, flush_seconds=self._flush_seconds
             )
-        dropped = self._drops.rest()
-        if dropped:
-            _log.warning("spans_dropped", spans=dropped, max_queue_size=self._max_queued)
+        self._drops.say_rest()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return self._batches.force_flush(timeout_millis)

@@ -1,0 +1,37 @@
+"""A warning line for events that come in floods (connections closed for a slow head, spans
+dropped from a full queue): said at most once a minute, the first at once (`ThrottledCount`),
+and what is left unsaid at shutdown, so an attack or an outage is a few lines and its last
+minute is not lost when the process stops."""
+
+from __future__ import annotations
+
+from structlog.typing import FilteringBoundLogger
+
+from .throttled_count import ThrottledCount
+
+_SAID_EVERY_SECONDS = 60.0
+
+
+class ThrottledLine:
+    def __init__(
+        self, log: FilteringBoundLogger, event: str, *, count_name: str, **fields: float
+    ) -> None:
+        self._log = log
+        self._event = event
+        self._count_name = count_name
+        self._fields = fields
+        self._count = ThrottledCount(_SAID_EVERY_SECONDS)
+
+    def add(self) -> None:
+        said = self._count.add()
+        if said:
+            self._say(said)
+
+    def say_rest(self) -> None:
+        """At shutdown: the events since the last line."""
+        rest = self._count.rest()
+        if rest:
+            self._say(rest)
+
+    def _say(self, count: int) -> None:
+        self._log.warning(self._event, **{self._count_name: count}, **self._fields)
