@@ -96,49 +96,44 @@ def _followed(stream: TextIO) -> Any:
     return stream
 
 
+_UNWRITTEN = "log line could not be written"
+
+
 def _unwritten(name: str | None, line: str, failure: Exception) -> None:
-    write_unlogged(
-        f"log line could not be written ({type(failure).__name__}: {failure}):",
-        [f"logger: {name}", line.rstrip("\n")],
-    )
+    write_unlogged(_UNWRITTEN, failure, [f"logger: {name}", line.rstrip("\n")])
 
 
-class _NamedBytesLogger(structlog.BytesLogger):
-    """Writes bytes to its stream and knows its name, so `add_logger_name` works as for stdlib.
+class _ReportsUnwritten:
+    """A structlog logger's `msg` that never raises into the request or job that logged: a
+    line that cannot be written (the stream closed, its reader gone) goes to stderr instead, as
+    the standard library's handlers do. Comes before the structlog logger it guards."""
 
-    A line that cannot be written (the stream closed, its reader gone) goes to stderr instead
-    of raising into the request or job that logged it, as the standard library's handlers do.
-    """
+    name: str | None
 
-    def __init__(self, name: str, *, stream: Any) -> None:
-        super().__init__(stream.buffer)
-        self.name = name
-
-    def msg(self, message: bytes) -> None:
+    def msg(self, message: str | bytes) -> None:
         try:
-            super().msg(message)
+            super().msg(message)  # type: ignore[misc]  # the structlog logger after this one
         except Exception as failure:
-            _unwritten(self.name, message.decode(errors="replace"), failure)
+            line = message.decode(errors="replace") if isinstance(message, bytes) else message
+            _unwritten(self.name, line, failure)
 
     log = debug = info = warn = warning = msg
     fatal = failure = err = error = critical = exception = msg
 
 
-class _NamedPrintLogger(structlog.PrintLogger):
-    """The console's lines; a line that cannot be written goes to stderr, as above."""
+class _NamedBytesLogger(_ReportsUnwritten, structlog.BytesLogger):
+    """Writes bytes to its stream and knows its name, so `add_logger_name` works as for stdlib."""
+
+    def __init__(self, name: str, *, stream: Any) -> None:
+        super().__init__(stream.buffer, name=name)
+
+
+class _NamedPrintLogger(_ReportsUnwritten, structlog.PrintLogger):
+    """The console's lines."""
 
     def __init__(self, name: str, *, stream: Any) -> None:
         super().__init__(stream)
         self.name = name
-
-    def msg(self, message: str) -> None:
-        try:
-            super().msg(message)
-        except Exception as failure:
-            _unwritten(self.name, message, failure)
-
-    log = debug = info = warn = warning = msg
-    fatal = failure = err = error = critical = exception = msg
 
 
 class _Handler(logging.StreamHandler[Any]):
@@ -155,7 +150,8 @@ class _Handler(logging.StreamHandler[Any]):
         except Exception:  # the arguments do not fit the message: show both
             message = [f"message: {record.msg!r}", f"arguments: {record.args!r}"]
         write_unlogged(
-            f"log line could not be written ({type(failure).__name__}: {failure}):",
+            _UNWRITTEN,
+            failure,
             [
                 f"logger: {record.name}",
                 f"level: {record.levelname}",

@@ -45,7 +45,8 @@ def _write_unlogged(
     event: str, failure: Exception, exc_info: ExcInfo | None, fields: dict[str, str | None]
 ) -> None:
     write_unlogged(
-        f"{event} could not be logged ({type(failure).__name__}: {failure}):",
+        f"{event} could not be logged",
+        failure,
         (f"{name}: {value}" for name, value in fields.items() if value is not None),
         exc_info[1] if exc_info is not None else None,
     )

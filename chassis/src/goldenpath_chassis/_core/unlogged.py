@@ -17,9 +17,14 @@ from .url_redaction import redacted_text
 
 
 def write_unlogged(
-    headline: str, details: Iterable[str], error: BaseException | None = None
+    what: str,
+    failure: BaseException | None,
+    details: Iterable[str],
+    error: BaseException | None = None,
 ) -> None:
-    """Write `headline`, one line per detail and `error`'s traceback to stderr, redacted."""
+    """Write what could not be logged and why (`log line could not be written (OSError: ...):`),
+    one line per detail and `error`'s traceback to stderr, redacted."""
+    headline = f"{what} ({type(failure).__name__}: {failure}):"
     lines = [f"{headline}\n", *(f"{detail}\n" for detail in details)]
     if error is not None:
         lines += traceback.format_exception(error)  # no frame's locals, as in the log
