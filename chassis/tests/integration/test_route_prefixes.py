@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
@@ -117,7 +117,7 @@ async def scraped_routes(client: httpx.AsyncClient) -> dict[str, float]:
 
 
 async def test_obs1_a_router_included_under_two_prefixes_gives_two_route_labels(
-    app: FastAPI, client: httpx.AsyncClient
+    client: httpx.AsyncClient,
 ) -> None:
     for path in ("/v1/shop/orders/o-1", "/v1/shop/orders/o-2", "/v2/shop/orders/o-3"):
         assert (await client.get(path)).status_code == 200, path
