@@ -3,6 +3,8 @@ a path no route answered by the routes and mounts it starts like."""
 
 from __future__ import annotations
 
+import httpx
+from fastapi import APIRouter, FastAPI, Request
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -86,3 +88,51 @@ def test_obs2_a_route_inside_a_mount_is_the_mount_s_path_and_its_own() -> None:
         "/v1/shares/{share_token}/photos/{photo_key}/{size}",
         "/api/v1/shares/REDACTED/photos/REDACTED/large",
     )
+
+
+# Routed for real: each endpoint answers what `route_and_path` says of its own request.
+async def said(request: Request) -> list[str | None]:
+    return list(route_and_path(request.scope, INCLUDED))
+
+
+blobs = APIRouter()
+blobs.add_api_route("/blobs/{blob_token:path}", said)
+photos = APIRouter()
+photos.add_api_route("/photos/{photo_key}", said)
+album = FastAPI()
+album.include_router(photos, prefix="/albums/{album_id}")
+INCLUDED = FastAPI()
+INCLUDED.include_router(blobs)  # as declared, then under a prefix
+INCLUDED.include_router(blobs, prefix="/v2")
+INCLUDED.mount("/v1/shares/{share_token}", album)
+
+
+async def routed_by_included(path: str, *, root_path: str = "") -> list[str | None]:
+    transport = httpx.ASGITransport(app=INCLUDED, root_path=root_path)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get(path)
+    assert response.status_code == 200, response.text
+    answer: list[str | None] = response.json()
+    return answer
+
+
+async def test_obs2_a_route_included_as_declared_and_under_a_prefix_is_the_one_that_answered() -> (
+    None
+):
+    # A `path` parameter's value holds slashes of its own: the inclusion is looked up.
+    assert await routed_by_included("/blobs/a/b") == ["/blobs/{blob_token}", "/blobs/REDACTED"]
+    assert await routed_by_included("/v2/blobs/a/b") == [
+        "/v2/blobs/{blob_token}",
+        "/v2/blobs/REDACTED",
+    ]
+    assert await routed_by_included("/api/v2/blobs/a", root_path="/api") == [
+        "/v2/blobs/{blob_token}",
+        "/api/v2/blobs/REDACTED",
+    ]
+
+
+async def test_obs2_a_router_included_with_a_prefix_inside_a_mount_is_the_whole_chain() -> None:
+    assert await routed_by_included("/v1/shares/s-1/albums/a-1/photos/p-2") == [
+        "/v1/shares/{share_token}/albums/{album_id}/photos/{photo_key}",
+        "/v1/shares/REDACTED/albums/a-1/photos/REDACTED",
+    ]

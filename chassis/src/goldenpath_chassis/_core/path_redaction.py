@@ -9,30 +9,39 @@ sensitive by the query-string rule (`url_redaction.sensitive`: `token`, `secret`
 as sent.
 
 The parameters are those of the route that answered, the whole of it: the path of each mount
-the request went through (a sub-application's or a router's, `/v1/shares/{share_token}`) and
-the route inside. A request no route answered (one refused before routing, a 429 or a 431, or
-not found) is matched against the app's routes and mounts with a sensitive parameter, each cut
-after its last one: a path that starts like one (`/v1/invitations/{invitation_token}`, then a
-trailing slash or a wrong `/extra`) loses the values of those parameters, whatever follows.
+the request went through (a sub-application's or a router's, `/v1/shares/{share_token}`), each
+prefix its router was included with (`include_router(router, prefix="/v1/orders")`, a router
+included in one that was included, `prefix="/shares/{share_token}"`), and the route's own path.
+That whole template is also the request's route (its span's name and `http.route`, the access
+log's `http_route`, the duration metric's label): a router included under `/v1` and `/v2`
+gives each its own. A request no route answered (one refused before routing, a 429 or a 431,
+or not found) is matched against the app's routes and mounts with a sensitive parameter, each
+cut after its last one: a path that starts like one (`/v1/invitations/{invitation_token}`,
+then a trailing slash or a wrong `/extra`) loses the values of those parameters, whatever
+follows.
 
 What this relies on besides Starlette's public routing classes (`Mount`, its `path` and
-`routes`, a route's `path_format` and `path_regex`): the scope's `route` (the matched route, set
-by Starlette's and FastAPI's routers), `root_path` (grown by each mount by its part of the
-path) and `app_root_path` (the app's own root path, set by the first mount; Starlette's
-`Request.url_for` reads it too); and FastAPI's `iter_route_contexts`, which lists an included
-router's routes with its prefix, as the chassis's access checks do (`security/scopes.py`).
+`routes`, a route's `path_format` and `path_regex`, `compile_path`): the scope's `route` (the
+matched route, set by Starlette's and FastAPI's routers; for a route of an included router,
+FastAPI's own route as declared, without the prefixes, one object for all its inclusions),
+`root_path` (grown by each mount by its part of the path) and `app_root_path` (the app's own
+root path, set by the first mount; Starlette's `Request.url_for` reads it too); and FastAPI's
+`iter_route_contexts`, which lists each inclusion of an included router's routes with its
+prefixes, as the chassis's access checks do (`security/scopes.py`). Which inclusion answered is
+the first, in routing order, whose path matches, as routing tried them; FastAPI records it in
+the scope too, but under a private key.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi.routing import iter_route_contexts
 from starlette.convertors import CONVERTOR_TYPES
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, compile_path
 from starlette.types import Scope
 
 from .url_redaction import REDACTED, sensitive
@@ -49,9 +58,10 @@ def _sensitive_parameters(template: str) -> tuple[str, ...]:
 
 def route_and_path(scope: Scope, app: object) -> tuple[str | None, str]:
     """The template of the route that answered the request (`/v1/items/{item_id}`, each mount's
-    path before it; None before routing or when none did) and the request's path with the value
-    of each sensitive parameter replaced by `REDACTED`. `app` is the app whose routes the
-    request was matched against (a mounted sub-application sets the scope's own `app`)."""
+    path and each include prefix before it; None before routing or when none did) and the
+    request's path with the value of each sensitive parameter replaced by `REDACTED`. `app` is
+    the app whose routes the request was matched against (a mounted sub-application sets the
+    scope's own `app`)."""
     path: str = scope["path"]
     route = scope.get("route")
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
@@ -60,25 +70,56 @@ def route_and_path(scope: Scope, app: object) -> tuple[str | None, str]:
     app_root = scope.get("app_root_path")
     if app_root is not None and scope.get("root_path", "") != app_root:
         return _mounted(scope, app, route, template)
-    if "{" not in template:
-        return template, path  # no parameter in the route: nothing to look up
-    names = _sensitive_parameters(template)
+    if path == template:
+        return template, path  # no parameter, include prefix or root path: nothing to look up
+    root = scope.get("root_path")  # a proxy's prefix: routes match the path below it
+    route_path = path[len(root) :] if root and path.startswith(root) else path
+    own = _own_template(template)
+    if route_path.count("/") == own.slashes:
+        # Answered as declared: an include prefix adds a slash at least (a parameter's value
+        # may add more, with the `path` convertor: then the route's inclusions are looked up).
+        names = own.sensitive
+        match = _matched(getattr(route, "path_regex", None), route_path) if names else None
+    else:
+        template, match = _answered(app, route, template, route_path)
+        names = _sensitive_parameters(template)  # the prefixes' too
     if not names:
         return template, path
-    route_path = _route_path(scope)
-    regex = getattr(route, "path_regex", None)
-    match = regex.match(route_path) if isinstance(regex, re.Pattern) else None
     if match is None:
         return template, template  # cannot say where the value is: the template holds none
     offset = len(path) - len(route_path)
     return template, _replaced(path, [_moved(match.span(name), offset) for name in names])
 
 
-def _route_path(scope: Scope) -> str:
-    """The path below the root path (a proxy's prefix, a mount's), which routes match."""
-    path: str = scope["path"]
-    root = scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path
+@dataclass(frozen=True, slots=True)
+class _OwnTemplate:
+    """A route's template as declared (without the prefixes it may be included with)."""
+
+    slashes: int
+    sensitive: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: one entry per route template
+def _own_template(template: str) -> _OwnTemplate:
+    return _OwnTemplate(template.count("/"), _sensitive_parameters(template))
+
+
+def _answered(
+    app: object, route: object, template: str, route_path: str
+) -> tuple[str, re.Match[str] | None]:
+    """The whole template of the inclusion of `route` that answered `route_path` (a router
+    included under `/v1` and `/v2` has two), its include prefixes before the route's own
+    `template`, and the match of `route_path` against it. The first inclusion, in routing
+    order, to match is the one routing chose; a route no include prefix reaches is its own."""
+    for inclusion in _routes_of(app).included.get(id(route), ()):
+        match = inclusion.regex.match(route_path)
+        if match is not None:
+            return inclusion.template, match
+    return template, _matched(getattr(route, "path_regex", None), route_path)
+
+
+def _matched(regex: object, route_path: str) -> re.Match[str] | None:
+    return regex.match(route_path) if isinstance(regex, re.Pattern) else None
 
 
 def _mounted(scope: Scope, app: object, route: object, inner: str) -> tuple[str | None, str]:
@@ -99,12 +140,12 @@ def _mounted(scope: Scope, app: object, route: object, inner: str) -> tuple[str 
             break
     else:
         return inner, inner  # a mount the app's routes do not list: the template holds no value
+    # Inside the mount too, a router may be included with a prefix.
+    inner, inside = _answered(app, route, inner, path[len(root) :])
     template = mount.template + inner
     spans = [_moved(match.span(group), len(app_root)) for group in mount.regex.groupindex]
     names = _sensitive_parameters(inner)
     if names:
-        regex = getattr(route, "path_regex", None)
-        inside = regex.match(path[len(root) :]) if isinstance(regex, re.Pattern) else None
         if inside is None:
             return template, template
         spans += [_moved(inside.span(name), len(root)) for name in names]
@@ -142,15 +183,29 @@ class _Mount:
 
 
 @dataclass(frozen=True, slots=True)
+class _Inclusion:
+    """A route as a router included with a prefix serves it: its path from its router's root
+    (the app's, or a mount's), every include prefix before the route's own, and a regex for it
+    that groups each parameter's value by name."""
+
+    route: BaseRoute  # held, so that its `id`, the key it is found by, stays its own
+    template: str
+    regex: re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
 class _Routes:
     """What redaction needs of an app's routes, read once per app."""
 
     mounts: tuple[_Mount, ...]  # every mount, in the order routing tries them
     # For paths no route answered: the start of each route or mount with a sensitive parameter.
     sensitive_starts: tuple[re.Pattern[str], ...]
+    # By the `id` of the route (the one routing records in the scope): its inclusions, in
+    # routing order, for each route some router includes with a prefix.
+    included: Mapping[int, tuple[_Inclusion, ...]]
 
 
-_NO_ROUTES = _Routes((), ())
+_NO_ROUTES = _Routes((), (), {})
 # Kept in the app's state: what `_Routes` holds, and the count of routes it was read from; read
 # once, not on every 404 or refusal (a flood of them included) or mounted request.
 _STATE_KEY = "chassis_path_redaction_routes"
@@ -166,27 +221,43 @@ def _routes_of(app: object) -> _Routes:
         return known[1]
     mounts: list[_Mount] = []
     templates: list[str] = []
-    _read(routes, "", mounts, templates)
+    inclusions: dict[int, list[_Inclusion]] = {}
+    _read(routes, "", mounts, templates, inclusions)
     starts = dict.fromkeys(filter(None, map(_start, templates)))  # each once, in routing order
-    found = _Routes(tuple(mounts), tuple(re.compile(start) for start in starts))
+    prefixed = {
+        key: tuple(found)
+        for key, found in inclusions.items()
+        if any(each.template != getattr(each.route, "path_format", None) for each in found)
+    }
+    found = _Routes(tuple(mounts), tuple(re.compile(start) for start in starts), prefixed)
     setattr(state, _STATE_KEY, (len(routes), found))
     return found
 
 
 def _read(
-    routes: Sequence[BaseRoute], prefix: str, mounts: list[_Mount], templates: list[str]
+    routes: Sequence[BaseRoute],
+    prefix: str,
+    mounts: list[_Mount],
+    templates: list[str],
+    inclusions: dict[int, list[_Inclusion]],
 ) -> None:
     """Every route's and mount's template below `prefix` into `templates`, in routing order;
-    every mount into `mounts`, those inside it after it."""
+    every mount into `mounts`, those inside it after it; every other route's path, each include
+    prefix before it (FastAPI's route contexts, one for each inclusion), into `inclusions`."""
     for route in iter_route_contexts(routes):
         path = route.path
         if not isinstance(path, str):
             continue  # a host's routes, matched by its name
         template = prefix + path
         templates.append(template)
-        if isinstance(route.original_route, Mount):
+        original = route.original_route
+        if isinstance(original, Mount):
             mounts.append(_Mount(template, re.compile(_pattern(template, lenient=False))))
-            _read(getattr(route, "routes", None) or (), template, mounts, templates)
+            _read(getattr(route, "routes", None) or (), template, mounts, templates, inclusions)
+            continue
+        regex, path_format, _ = compile_path(path)
+        inclusion = _Inclusion(original, path_format, regex)
+        inclusions.setdefault(id(original), []).append(inclusion)
 
 
 def _start(template: str) -> str:
