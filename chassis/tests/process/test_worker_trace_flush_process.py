@@ -219,6 +219,8 @@ def test_obs2_inf3_the_workers_last_spans_reach_the_collector_at_shutdown(
             # claims' statements make a few spans a poll).
             "OTEL_BSP_SCHEDULE_DELAY": "600000",
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
+            # A millisecond an export, were it applied: the SDK does not, and the worker says so.
+            "OTEL_BSP_EXPORT_TIMEOUT": "1",
         }
         worker = _start_worker(env, tmp_path)
         try:
@@ -233,6 +235,7 @@ def test_obs2_inf3_the_workers_last_spans_reach_the_collector_at_shutdown(
     jobs = [span for span in receiver.received() if span.name == f"process {HELD_JOB}"]
     assert [span.attributes["messaging.message.id"] for span in jobs] == [job.id]
     events = [line["event"] for line in _lines(worker)]
+    assert "otel_bsp_export_timeout_ignored" in events
     assert "trace_flush_cut_short" not in events
     assert "span_export_failed" not in events
     assert stopped_in < STOP_SECONDS
