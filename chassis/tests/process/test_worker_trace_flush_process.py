@@ -3,10 +3,10 @@
 
 The worker's stop, on SIGTERM: it stops claiming, finishes the jobs in hand (within
 `WORKER_SHUTDOWN_GRACE_SECONDS`), closes its resources and flushes its spans last. Kubernetes
-gives it the sum of those two settings and a margin (tests/test_delivery.py); a flush waiting
-on a hung collector for the SDK's 30 s would overrun it, and the pod be killed. Each test holds
-a job in hand at SIGTERM (`test.held`, tests/example/slow.py) and releases it, then times the
-rest of the stop.
+gives it the sum of those two settings and a margin (the template's tests/test_delivery.py); a
+flush waiting on a hung collector for the SDK's 30 s would overrun it, and the pod be killed.
+Each test holds a job in hand at SIGTERM (`test.held`, tests/example/slow.py) and releases it,
+then times the rest of the stop.
 """
 
 from __future__ import annotations
