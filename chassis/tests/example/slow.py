@@ -1,17 +1,23 @@
-"""A test-only domain of the example service: one deliberately slow route, for graceful shutdown.
+"""A test-only domain of the example service: one deliberately slow route and one held job, for
+graceful shutdown.
 
 `GET /v1/test/slow?seconds=2.5` sleeps, then answers `{"slept": 2.5}`; `GET
 /v1/test/slow/in-flight` says how many of those the process is serving, so a test sends its
 signal only once they are in flight (no sleep-and-hope). Both are public and out of the API
 document: they exist for the shutdown tests (tests/process, tests/reliability).
+
+The `test.held` job connects to the loopback port its payload names and runs until the other
+end closes the connection: a worker's shutdown test knows the job is in hand when it accepts
+the connection, stops the worker then, and lets the job finish when it chooses.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from goldenpath_chassis import Domain
 from goldenpath_chassis.security import Public
@@ -36,4 +42,16 @@ async def in_flight() -> dict[str, int]:
     return {"in_flight": _in_flight}
 
 
-DOMAIN = Domain(name="slow", routers=(router,))
+HELD_JOB = "test.held"
+
+
+async def held_job(_: AsyncSession, payload: dict[str, Any]) -> None:
+    """Held until the test closes the connection (or the worker's grace period cancels it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", payload["release_port"])
+    try:
+        await reader.read()  # until the end of the stream: the release
+    finally:
+        writer.close()
+
+
+DOMAIN = Domain(name="slow", routers=(router,), jobs={HELD_JOB: held_job})

@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from goldenpath_chassis import ChassisSettings, ConfigurationError, Service, chassis_of
 from goldenpath_chassis._core import otlp
+from goldenpath_chassis._core.resources import open_resources
 from goldenpath_chassis._core.span_encoding import EndedSpan, otlp_request
 from goldenpath_chassis._core.span_resource import HashedOnceResource
 from goldenpath_chassis._core.tracing import add_trace_ids
@@ -447,6 +448,51 @@ def test_obs2_only_otlp_over_http_is_accepted(service: Service) -> None:
         otel_exporter_otlp_endpoint="http://collector:4318", otel_sdk_disabled=True
     )
     assert disabled.telemetry.traces_endpoint is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "bounded_by", "export_seconds"),
+    [
+        ({}, None, None),
+        ({"otel_bsp_export_timeout": "2000"}, "OTEL_EXPORTER_OTLP_TIMEOUT", 4.0),
+        (
+            {"otel_bsp_export_timeout": "2000", "otel_exporter_otlp_traces_timeout": "3"},
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            3.0,
+        ),
+    ],
+)
+async def test_obs2_otel_bsp_export_timeout_is_said_ignored_with_what_bounds_an_export(
+    service: Service,
+    traced_overrides: dict[str, str],
+    overrides: dict[str, str],
+    bounded_by: str | None,
+    export_seconds: float | None,
+) -> None:
+    settings = service.load_settings(
+        **traced_overrides,
+        otel_exporter_otlp_timeout="4",
+        shutdown_trace_flush_seconds="2",
+        **overrides,
+    )
+    # What the API's lifespan and the worker both open, tracing's exporter first.
+    with capture_logs() as logs:
+        async with open_resources(settings, service_version="1.2.3"):
+            pass
+    notes = [line for line in logs if line["event"] == "otel_bsp_export_timeout_ignored"]
+    if bounded_by is None:
+        assert notes == []
+        return
+    (note,) = notes
+    assert note == {
+        "event": "otel_bsp_export_timeout_ignored",
+        "log_level": "warning",
+        "reason": "the OpenTelemetry SDK does not apply it",
+        "export_bounded_by": bounded_by,
+        "export_timeout_seconds": export_seconds,
+        "final_flush_bounded_by": "SHUTDOWN_TRACE_FLUSH_SECONDS",
+        "flush_seconds": 2.0,
+    }
 
 
 def test_obs2_the_providers_resource_is_hashed_once(

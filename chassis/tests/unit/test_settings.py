@@ -107,6 +107,7 @@ VARIABLES_ADDED_SINCE = {
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
     "OTEL_BSP_MAX_QUEUE_SIZE",
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_EXPORT_TIMEOUT",
 }
 
 
@@ -417,6 +418,20 @@ def test_obs2_what_bounds_span_export_is_validated_and_named_by_its_variable() -
         ),
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "must not exceed OTEL_BSP_MAX_QUEUE_SIZE",
     }
+
+
+def test_obs2_otel_bsp_export_timeout_is_validated_though_the_sdk_ignores_it() -> None:
+    # Unset by default; set, it is read (to be said ignored at start-up, core/tracing.py).
+    assert load({"APP_ENV": "test"}).telemetry.bsp_export_timeout is None
+    assert load({"OTEL_BSP_EXPORT_TIMEOUT": "2000"}).telemetry.bsp_export_timeout == 2000
+    for value, problem in [
+        ("-1", "Input should be greater than or equal to 0"),
+        ("2.5", "Input should be a valid integer, unable to parse string as an integer"),
+        ("soon", "Input should be a valid integer, unable to parse string as an integer"),
+    ]:
+        with pytest.raises(ConfigurationError) as caught:
+            load({"OTEL_BSP_EXPORT_TIMEOUT": value})
+        assert dict(caught.value.problems) == {"OTEL_BSP_EXPORT_TIMEOUT": problem}
 
 
 def test_sec1_the_request_head_deadline_is_validated_and_named_by_its_variable() -> None:

@@ -42,6 +42,8 @@ type SpanEncoder = Callable[[ReadableSpan], bytes]
 _REQUEST_RESOURCE_SPANS = 1
 _RESOURCE_SPANS_SCOPE_SPANS = 2
 _LENGTH_DELIMITED = 2
+# The SDK's default for the batch processor's export timeout, which it does not use.
+_SDK_EXPORT_TIMEOUT_MILLIS = 30_000
 
 _log = get_logger(__name__)
 
@@ -85,6 +87,9 @@ class EncodeOnEnd(SpanProcessor):
             self._handover,
             max_queue_size=max_queue_size,
             max_export_batch_size=max_export_batch_size,
+            # Unused by the SDK; given, so that it never parses OTEL_BSP_EXPORT_TIMEOUT itself
+            # (a value it cannot parse was a traceback in the log): the settings read it.
+            export_timeout_millis=_SDK_EXPORT_TIMEOUT_MILLIS,
         )
         self._encoder = encoder  # None until the exporter has loaded the OTLP encoder
         self._max_queued = max_queue_size

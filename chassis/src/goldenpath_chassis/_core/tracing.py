@@ -190,6 +190,8 @@ class Tracing:
         )
         self.provider.add_span_processor(self.span_export)
         _log.info("tracing_enabled", endpoint=redacted_url(self.endpoint))
+        if self._telemetry.bsp_export_timeout is not None:
+            self._say_export_timeout_ignored()
         try:
             yield
         finally:
@@ -197,6 +199,18 @@ class Tracing:
             # blocks on the network, so not on the loop.
             await anyio.to_thread.run_sync(self.provider.shutdown)
             self.span_export = None
+
+    def _say_export_timeout_ignored(self) -> None:
+        """OTEL_BSP_EXPORT_TIMEOUT is read by the SDK and ignored (core/settings/groups.py): a
+        deployment that set it, expecting it to bound an export, is told what does."""
+        _log.warning(
+            "otel_bsp_export_timeout_ignored",
+            reason="the OpenTelemetry SDK does not apply it",
+            export_bounded_by=self._telemetry.traces_timeout_variable,
+            export_timeout_seconds=self._telemetry.traces_timeout,
+            final_flush_bounded_by="SHUTDOWN_TRACE_FLUSH_SECONDS",
+            flush_seconds=self._flush_seconds,
+        )
 
 
 class ServerSpans:

@@ -261,6 +261,11 @@ class TelemetrySettings(SettingsGroup):
     Tracing is off (no provider, no exporter) unless an OTLP endpoint is set. The SDK itself
     reads the rest: OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER(_ARG),
     OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_SCHEDULE_DELAY.
+
+    OTEL_BSP_EXPORT_TIMEOUT is validated like its neighbours, but nothing uses it: the SDK's
+    batch processor reads it and ignores it (opentelemetry-python#4555). Tracing says so at
+    start-up when it is set (core/tracing.py), with what bounds an export instead:
+    OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT, and SHUTDOWN_TRACE_FLUSH_SECONDS at shutdown.
     """
 
     env_prefix: ClassVar[str] = "OTEL_"
@@ -284,6 +289,9 @@ class TelemetrySettings(SettingsGroup):
         2048, ge=1, le=65_536, description="Spans waiting for export; those beyond are dropped."
     )
     bsp_max_export_batch_size: int = Field(512, ge=1, le=65_536)
+    bsp_export_timeout: int | None = Field(
+        None, ge=0, description="Milliseconds; ignored by the SDK (see the class's docstring)."
+    )
 
     @field_validator("exporter_otlp_endpoint", "exporter_otlp_traces_endpoint")
     @classmethod
@@ -314,6 +322,13 @@ class TelemetrySettings(SettingsGroup):
         if self.exporter_otlp_traces_timeout is not None:
             return self.exporter_otlp_traces_timeout
         return self.exporter_otlp_timeout
+
+    @property
+    def traces_timeout_variable(self) -> str:
+        """The variable `traces_timeout` comes from, to name it in the log."""
+        if self.exporter_otlp_traces_timeout is not None:
+            return "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+        return "OTEL_EXPORTER_OTLP_TIMEOUT"
 
     @property
     def traces_endpoint(self) -> str | None:
