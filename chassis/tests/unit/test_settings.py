@@ -108,6 +108,7 @@ VARIABLES_ADDED_SINCE = {
     "OTEL_BSP_MAX_QUEUE_SIZE",
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
     "OTEL_BSP_EXPORT_TIMEOUT",
+    "OTEL_BSP_SCHEDULE_DELAY",
 }
 
 
@@ -432,6 +433,21 @@ def test_obs2_otel_bsp_export_timeout_is_validated_though_the_sdk_ignores_it() -
         with pytest.raises(ConfigurationError) as caught:
             load({"OTEL_BSP_EXPORT_TIMEOUT": value})
         assert dict(caught.value.problems) == {"OTEL_BSP_EXPORT_TIMEOUT": problem}
+
+
+def test_obs2_otel_bsp_schedule_delay_is_validated_and_given_to_the_batch_processor() -> None:
+    # The SDK parsed it alone: a bad value was a traceback in the log at start-up and the
+    # default used; it is now a start-up error naming the variable.
+    assert load({"APP_ENV": "test"}).telemetry.bsp_schedule_delay == 5000
+    assert load({"OTEL_BSP_SCHEDULE_DELAY": "250"}).telemetry.bsp_schedule_delay == 250
+    for value, problem in [
+        ("0", "Input should be greater than 0"),
+        ("1e3", "Input should be a valid integer, unable to parse string as an integer"),
+        ("3600001", "Input should be less than or equal to 3600000"),
+    ]:
+        with pytest.raises(ConfigurationError) as caught:
+            load({"OTEL_BSP_SCHEDULE_DELAY": value})
+        assert dict(caught.value.problems) == {"OTEL_BSP_SCHEDULE_DELAY": problem}
 
 
 def test_sec1_the_request_head_deadline_is_validated_and_named_by_its_variable() -> None:

@@ -80,6 +80,7 @@ class EncodeOnEnd(SpanProcessor):
         *,
         max_queue_size: int = 2048,
         max_export_batch_size: int = 512,
+        schedule_delay_millis: int = 5000,
         flush_seconds: float = 5.0,
     ) -> None:
         self._handover = _Handover(exporter, self._taken)
@@ -87,6 +88,7 @@ class EncodeOnEnd(SpanProcessor):
             self._handover,
             max_queue_size=max_queue_size,
             max_export_batch_size=max_export_batch_size,
+            schedule_delay_millis=schedule_delay_millis,
             # Unused by the SDK; given, so that it never parses OTEL_BSP_EXPORT_TIMEOUT itself
             # (a value it cannot parse was a traceback in the log): the settings read it.
             export_timeout_millis=_SDK_EXPORT_TIMEOUT_MILLIS,

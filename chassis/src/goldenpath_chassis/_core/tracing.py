@@ -186,6 +186,7 @@ class Tracing:
             lambda: exporter.span_encoder,
             max_queue_size=self._telemetry.bsp_max_queue_size,
             max_export_batch_size=self._telemetry.bsp_max_export_batch_size,
+            schedule_delay_millis=self._telemetry.bsp_schedule_delay,
             flush_seconds=self._flush_seconds,
         )
         self.provider.add_span_processor(self.span_export)

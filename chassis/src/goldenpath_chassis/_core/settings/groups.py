@@ -260,7 +260,7 @@ class TelemetrySettings(SettingsGroup):
 
     Tracing is off (no provider, no exporter) unless an OTLP endpoint is set. The SDK itself
     reads the rest: OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER(_ARG),
-    OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_SCHEDULE_DELAY.
+    OTEL_RESOURCE_ATTRIBUTES.
 
     OTEL_BSP_EXPORT_TIMEOUT is validated like its neighbours, but nothing uses it: the SDK's
     batch processor reads it and ignores it (opentelemetry-python#4555). Tracing says so at
@@ -289,6 +289,9 @@ class TelemetrySettings(SettingsGroup):
         2048, ge=1, le=65_536, description="Spans waiting for export; those beyond are dropped."
     )
     bsp_max_export_batch_size: int = Field(512, ge=1, le=65_536)
+    bsp_schedule_delay: int = Field(
+        5000, gt=0, le=3_600_000, description="Milliseconds between two exports of the queue."
+    )
     bsp_export_timeout: int | None = Field(
         None, ge=0, description="Milliseconds; ignored by the SDK (see the class's docstring)."
     )
