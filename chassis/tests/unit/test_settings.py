@@ -451,7 +451,7 @@ def test_sec1_the_request_body_rate_is_validated_and_named_by_its_variables() ->
 
 
 def test_inf1_the_concurrency_limit_is_validated_and_named_by_its_variable() -> None:
-    assert load({"APP_ENV": "test"}).server.max_concurrent_requests == 200
+    assert load({"APP_ENV": "test"}).server.max_concurrent_requests == 100
     assert load({"MAX_CONCURRENT_REQUESTS": "2"}).server.max_concurrent_requests == 2
     for value, problem in [
         ("0", "Input should be greater than or equal to 1"),

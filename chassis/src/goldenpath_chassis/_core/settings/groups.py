@@ -106,16 +106,16 @@ class ServerSettings(SettingsGroup):
         "the collector has not taken by then is dropped (the API and the worker alike).",
     )
     max_concurrent_requests: int = Field(
-        200,
+        100,
         ge=1,
         le=100_000,
         description="Requests one process works on at once; past it a request is refused at "
         "once with 503 and Retry-After (the probes and the metrics scrape excepted), so an "
         "overloaded process keeps its latency instead of slowing every request past its "
-        "clients' timeouts. By Little's law (in flight = throughput x time in the process), 200 "
-        "is a generated service's cached reads at capacity (about 2,000 a second on one core) "
-        "queued for 100 ms, or its writes (about 500 a second) for 400 ms: well inside clients' "
-        "timeouts, and four times the in-flight of a 50-user load test.",
+        "clients' timeouts. By Little's law (in flight = throughput x time), an accepted request "
+        "queues at most about this many / the throughput: 50 ms for cached reads at 2,000 a "
+        "second, 330 ms for authenticated database reads at 300 a second (two cores, "
+        "docs/benchmarks.md); twice a 50-user load test's in-flight.",
     )
 
 
