@@ -29,8 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,10 +40,9 @@ from goldenpath_chassis._core.settings.groups import ServerSettings
 from goldenpath_chassis.testing.auth import fresh_service_credentials
 from goldenpath_chassis.testing.databases import create_postgres_database, migrate
 from goldenpath_chassis.testing.live import service_environment
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
 
 from tests.example.service import SERVICE
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import running_example
 
 PATH = "/v1/widgets?limit=5"
 OUT_OF_REACH = 100_000
@@ -202,17 +200,6 @@ async def open_loop(
     return outcome
 
 
-@contextmanager
-def example(env: Mapping[str, str], log_path: Path) -> Iterator[ServiceProcess]:
-    process = start_service(
-        EXAMPLE_COMMAND, env=importable() | dict(env), port=free_port(), log_path=log_path
-    )
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
 async def drive(port: int, headers: Mapping[str, str], **options: float) -> Outcome:
     client = Client(port, headers)
     try:
@@ -255,7 +242,7 @@ def main() -> None:
         )
         headers = dict(credentials.headers)
         folder = Path(tempfile.mkdtemp(prefix="overload-"))
-        with example(env, folder / "capacity.log") as service:
+        with running_example(env, log_path=folder / "capacity.log") as service:
             rate = asyncio.run(
                 measure_capacity(
                     service.port, headers, arguments.connections, arguments.capacity_seconds
@@ -275,7 +262,9 @@ def main() -> None:
         for round_number in range(arguments.rounds):
             for limit in limits if round_number % 2 == 0 else limits[::-1]:
                 log = folder / f"limit-{limit}-{round_number}.log"
-                with example(env | {"MAX_CONCURRENT_REQUESTS": str(limit)}, log) as service:
+                with running_example(
+                    env | {"MAX_CONCURRENT_REQUESTS": str(limit)}, log_path=log
+                ) as service:
                     outcome = asyncio.run(
                         drive(
                             service.port,
