@@ -23,16 +23,17 @@ class ExampleSettings(ChassisSettings):
 
 # Test-only routes, only in the processes the process-level tests start: a slow public route
 # for the shutdown tests (tests/example/slow.py), a failing one for the logging tests
-# (tests/example/failing.py) and a large answer for the slow readers (tests/example/large.py).
+# (tests/example/failing.py), a large answer for the slow readers (tests/example/large.py) and
+# one held until the test lets it go, for load shedding (tests/example/held.py).
 # Everywhere else the example has exactly its widgets.
 WITH_TEST_ROUTES = os.environ.get("EXAMPLE_TEST_ROUTES") == "1"
 
 
 def domains() -> tuple[Domain, ...]:
-    from . import failing, large, slow, widgets  # noqa: PLC0415
+    from . import failing, held, large, slow, widgets  # noqa: PLC0415
 
     if WITH_TEST_ROUTES:
-        return (widgets.DOMAIN, slow.DOMAIN, failing.DOMAIN, large.DOMAIN)
+        return (widgets.DOMAIN, slow.DOMAIN, failing.DOMAIN, large.DOMAIN, held.DOMAIN)
     return (widgets.DOMAIN,)
 
 

@@ -29,3 +29,24 @@ def test_cache_invalidation_prints_both_cases() -> None:
         assert re.search(
             rf"{count} live version\(s\): median +\d+ us, p99 +\d+ us", completed.stdout
         ), completed.stdout
+
+
+def test_overload_prints_both_limits() -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/overload.py",
+            *("--seconds", "1", "--capacity-seconds", "1", "--connections", "2"),
+        ],
+        cwd=CHASSIS,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert re.search(r"capacity: \d+ answers/s", completed.stdout), completed.stdout
+    for label in ("100 (default)", "100000 (off)"):
+        assert re.search(rf"{re.escape(label)}( +(?:[\d.]+|nan)){{8}}\n", completed.stdout), (
+            completed.stdout
+        )

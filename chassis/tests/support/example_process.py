@@ -35,9 +35,15 @@ def development_env() -> dict[str, str]:
 
 @contextmanager
 def running_example(env: Mapping[str, str], *, log_path: Path) -> Iterator[ServiceProcess]:
-    """The example service with `env` (its settings) on a free loopback port, stopped on exit."""
+    """The example service with `env` (its settings) on a free loopback port, stopped on exit;
+    run in its log's folder, where a development service keeps its database and keys (not the
+    checkout)."""
     process = start_service(
-        EXAMPLE_COMMAND, env=importable() | dict(env), port=free_port(), log_path=log_path
+        EXAMPLE_COMMAND,
+        env=importable() | dict(env),
+        port=free_port(),
+        log_path=log_path,
+        cwd=log_path.parent,
     )
     try:
         yield process

@@ -102,6 +102,7 @@ VARIABLES_ADDED_SINCE = {
     "REQUEST_HEADER_TIMEOUT_SECONDS",
     "REQUEST_BODY_MIN_BYTES_PER_SECOND",
     "REQUEST_BODY_GRACE_SECONDS",
+    "MAX_CONCURRENT_REQUESTS",
     # Standard variables the SDK read alone, validated by the chassis since.
     "OTEL_EXPORTER_OTLP_TIMEOUT",
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -478,6 +479,19 @@ def test_sec1_the_request_body_rate_is_validated_and_named_by_its_variables() ->
         with pytest.raises(ConfigurationError) as caught:
             load({variable: value})
         assert dict(caught.value.problems) == {variable: problem}
+
+
+def test_inf1_the_concurrency_limit_is_validated_and_named_by_its_variable() -> None:
+    assert load({"APP_ENV": "test"}).server.max_concurrent_requests == 100
+    assert load({"MAX_CONCURRENT_REQUESTS": "2"}).server.max_concurrent_requests == 2
+    for value, problem in [
+        ("0", "Input should be greater than or equal to 1"),
+        ("1000000", "Input should be less than or equal to 100000"),
+        ("many", "Input should be a valid integer, unable to parse string as an integer"),
+    ]:
+        with pytest.raises(ConfigurationError) as caught:
+            load({"MAX_CONCURRENT_REQUESTS": value})
+        assert dict(caught.value.problems) == {"MAX_CONCURRENT_REQUESTS": problem}
 
 
 def test_cfg1_readiness_timeout_is_read_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:

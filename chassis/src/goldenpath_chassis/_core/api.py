@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.routing import compile_path
 
+from .admission import Admission, LoadShedding
 from .api_keys.repository import ApiKeyStore
 from .database import install_database_error_handlers
 from .docs import install_docs
@@ -25,6 +26,7 @@ from .metrics import HttpServerMetrics, RateLimitMetrics, metrics_endpoint, watc
 from .openapi import install_openapi
 from .request_context import RequestLayer
 from .resources import Instruments, open_resources
+from .security.cors import CorsHeaders
 from .security.install import (
     RequestGuards,
     add_request_guards,
@@ -91,13 +93,20 @@ def _lifespan(
 def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
     # Starlette wraps in reverse order of addition: the last added runs first (outermost).
     # A request meets: the request layer (request ID, metrics, span, access log, security
-    # headers, the header limit, unhandled errors, clean-ups), the per-IP rate limit, CORS, the
-    # body size limit, authentication before the body, then routing (security/install.py).
+    # headers, the header limit, unhandled errors, clean-ups), load shedding, the per-IP rate
+    # limit, CORS, the body size limit, authentication before the body, then routing
+    # (security/install.py).
     settings = chassis.settings
     metrics = chassis.instruments.metrics
     add_request_guards(app, settings, chassis.guards)
     if chassis.guards.rate_limiter is not None:
         chassis.guards.rate_limiter.observers.append(RateLimitMetrics(metrics))
+    origins = settings.cors.allow_origins
+    app.add_middleware(
+        LoadShedding,
+        admission=chassis.admission,
+        cors=CorsHeaders(origins) if origins else None,
+    )
     app.add_middleware(
         RequestLayer,
         routed_by=app,
@@ -178,11 +187,14 @@ def build_api(service: Service, settings: ChassisSettings) -> FastAPI:
         redirect_slashes=False,
         telemetry=instruments.tracing.fastapi_telemetry(),
     )
+    limit = settings.server.max_concurrent_requests
+    instruments.metrics.http_server_max_concurrent_requests.set(limit)
     chassis = ChassisState(
         service=service,
         settings=settings,
         instruments=instruments,
         guards=RequestGuards.build(settings),
+        admission=Admission(limit, shed_counter=instruments.metrics.http_server_shed_requests),
     )
     app.state.chassis = chassis
     install_error_handlers(app)

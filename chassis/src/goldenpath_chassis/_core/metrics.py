@@ -162,6 +162,18 @@ class Metrics:
             ["cache", "reach"],
             registry=registry,
         )
+        self.http_server_shed_requests = Counter(
+            "http_server_shed_requests",
+            "Requests refused with 503 because the process had MAX_CONCURRENT_REQUESTS in flight "
+            "(load shedding).",
+            registry=registry,
+        )
+        self.http_server_max_concurrent_requests = Gauge(
+            "http_server_max_concurrent_requests",
+            "MAX_CONCURRENT_REQUESTS: past this many in flight (http_server_active_requests), "
+            "requests are shed.",
+            registry=registry,
+        )
         self.rate_limit_rejections = Counter(
             "rate_limit_rejections",
             "Requests refused with 429 by a rate limiter.",

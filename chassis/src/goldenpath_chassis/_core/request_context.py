@@ -24,6 +24,9 @@ Outermost first, as the layers it replaces were stacked:
   (uvicorn's `send` waits for the client to drain before each piece of a body after the first).
 
 The headers are read in one pass: their size, the request ID and the trace context.
+
+The next layer in is load shedding (INF-1, `admission.py`): the 503 it answers past
+`MAX_CONCURRENT_REQUESTS` in flight is logged, measured and traced here as any other answer.
 """
 
 from __future__ import annotations

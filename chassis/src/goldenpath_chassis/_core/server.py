@@ -148,5 +148,6 @@ def serve(app: FastAPI, settings: ChassisSettings) -> int:
     if not server.started:
         return EXIT_STARTUP_FAILED
     say_unsaid_closes(config.http)
+    chassis_of(app).admission.say_rest()
     _log.info("shutdown_complete")
     return EXIT_OK

@@ -1,8 +1,9 @@
 """What the chassis keeps on an app: one typed object at `app.state.chassis`.
 
-Built with the app: the service, its settings, the instruments and the request guards (their
-middleware needs them before anything opens). Set while the lifespan runs: the open resources
-and the authenticator. Code that serves a request reaches them through `chassis_of`.
+Built with the app: the service, its settings, the instruments, the request guards and the
+admission count (their middleware needs them before anything opens). Set while the lifespan
+runs: the open resources and the authenticator. Code that serves a request reaches them
+through `chassis_of`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.requests import HTTPConnection
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from .admission import Admission
     from .resources import Instruments, Resources
     from .security.authentication import Authenticator
     from .security.install import RequestGuards
@@ -33,6 +35,7 @@ class ChassisState:
     settings: ChassisSettings
     instruments: Instruments
     guards: RequestGuards
+    admission: Admission
     static: StaticAssets | None = None
     open_resources: Resources | None = None
     open_authenticator: Authenticator | None = None

@@ -105,6 +105,18 @@ class ServerSettings(SettingsGroup):
         description="At shutdown, spans not yet exported are sent for at most this long; what "
         "the collector has not taken by then is dropped (the API and the worker alike).",
     )
+    max_concurrent_requests: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Requests one process works on at once; past it a request is refused at "
+        "once with 503 and Retry-After (the probes and the metrics scrape excepted), so an "
+        "overloaded process keeps its latency instead of slowing every request past its "
+        "clients' timeouts. By Little's law (in flight = throughput x time), an accepted request "
+        "queues at most about this many / the throughput: 50 ms for cached reads at 2,000 a "
+        "second, 330 ms for authenticated database reads at 300 a second (two cores, "
+        "docs/benchmarks.md); twice a 50-user load test's in-flight.",
+    )
 
 
 class LoggingSettings(SettingsGroup):
