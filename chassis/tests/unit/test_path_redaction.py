@@ -136,3 +136,50 @@ async def test_obs2_a_router_included_with_a_prefix_inside_a_mount_is_the_whole_
         "/v1/shares/{share_token}/albums/{album_id}/photos/{photo_key}",
         "/v1/shares/REDACTED/albums/a-1/photos/REDACTED",
     ]
+
+
+async def said_of_its_app(request: Request) -> list[str | None]:
+    return list(route_and_path(request.scope, request.app))
+
+
+async def answered_by(app: FastAPI, path: str) -> list[str | None]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get(path)
+    assert response.status_code == 200, response.text
+    answer: list[str | None] = response.json()
+    return answer
+
+
+async def test_obs2_a_route_added_to_an_included_router_after_a_request_is_known_and_redacted() -> (
+    None
+):
+    # The app's count of routes is unchanged: the routes read at the first request are stale.
+    shared = APIRouter()
+    shared.add_api_route("/files", said_of_its_app)
+    app = FastAPI(redirect_slashes=False)
+    app.include_router(shared, prefix="/v1/shares/{share_token}")
+    assert await answered_by(app, "/v1/shares/s-1/files") == [
+        "/v1/shares/{share_token}/files",
+        "/v1/shares/REDACTED/files",
+    ]
+    shared.add_api_route("/photos", said_of_its_app)
+    assert await answered_by(app, "/v1/shares/s-2/photos") == [
+        "/v1/shares/{share_token}/photos",
+        "/v1/shares/REDACTED/photos",
+    ]
+
+
+def test_obs2_a_route_its_app_does_not_list_gives_its_template_not_the_path() -> None:
+    # Answered by a route of another app (the routes cannot say where a credential is): the
+    # path is not given, once the routes were read again, and no read is repeated for it.
+    stray = APIRouter()
+    stray.add_api_route("/files", said_of_its_app)
+    route = stray.routes[0]
+    app = FastAPI()
+    app.include_router(APIRouter(), prefix="/v1")
+    scope = {"type": "http", "path": "/v1/shares/s-1/files", "root_path": "", "route": route}
+    assert route_and_path(scope, app) == ("/files", "/files")
+    read = app.state.chassis_path_redaction_routes
+    assert route_and_path(scope, app) == ("/files", "/files")
+    assert app.state.chassis_path_redaction_routes is read

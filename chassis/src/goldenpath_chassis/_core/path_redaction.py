@@ -37,7 +37,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi.routing import iter_route_contexts
 from starlette.convertors import CONVERTOR_TYPES
@@ -79,13 +79,16 @@ def route_and_path(scope: Scope, app: object) -> tuple[str | None, str]:
         # Answered as declared: an include prefix adds a slash at least (a parameter's value
         # may add more, with the `path` convertor: then the route's inclusions are looked up).
         names = own.sensitive
-        match = _matched(getattr(route, "path_regex", None), route_path) if names else None
+        if not names:
+            return template, path
+        match = _matched(getattr(route, "path_regex", None), route_path)
     else:
         template, match = _answered(app, route, template, route_path)
         names = _sensitive_parameters(template)  # the prefixes' too
-    if not names:
-        return template, path
+        if match is not None and not names:
+            return template, path
     if match is None:
+        # Not even which prefixes it came under, whose parameters may be credentials.
         return template, template  # cannot say where the value is: the template holds none
     offset = len(path) - len(route_path)
     return template, _replaced(path, [_moved(match.span(name), offset) for name in names])
@@ -110,12 +113,30 @@ def _answered(
     """The whole template of the inclusion of `route` that answered `route_path` (a router
     included under `/v1` and `/v2` has two), its include prefixes before the route's own
     `template`, and the match of `route_path` against it. The first inclusion, in routing
-    order, to match is the one routing chose; a route no include prefix reaches is its own."""
-    for inclusion in _routes_of(app).included.get(id(route), ()):
+    order, to match is the one routing chose; a route no include prefix reaches is its own.
+
+    A route none of the inclusions read explains was added since they were read (to a router
+    included before, which leaves the app's count of routes as it was): they are read again,
+    once for that route. Still unexplained, the match is None."""
+    routes = _routes_of(app)
+    found = _inclusion_of(routes, route, template, route_path)
+    if found is None and routes is not _NO_ROUTES and id(route) not in routes.unexplained:
+        routes = _routes_of(app, again=True)
+        found = _inclusion_of(routes, route, template, route_path)
+        if found is None:
+            routes.unexplained[id(route)] = route
+    return found or (template, None)
+
+
+def _inclusion_of(
+    routes: _Routes, route: object, template: str, route_path: str
+) -> tuple[str, re.Match[str]] | None:
+    for inclusion in routes.included.get(id(route), ()):
         match = inclusion.regex.match(route_path)
         if match is not None:
             return inclusion.template, match
-    return template, _matched(getattr(route, "path_regex", None), route_path)
+    match = _matched(getattr(route, "path_regex", None), route_path)
+    return None if match is None else (template, match)
 
 
 def _matched(regex: object, route_path: str) -> re.Match[str] | None:
@@ -144,11 +165,9 @@ def _mounted(scope: Scope, app: object, route: object, inner: str) -> tuple[str 
     inner, inside = _answered(app, route, inner, path[len(root) :])
     template = mount.template + inner
     spans = [_moved(match.span(group), len(app_root)) for group in mount.regex.groupindex]
-    names = _sensitive_parameters(inner)
-    if names:
-        if inside is None:
-            return template, template
-        spans += [_moved(inside.span(name), len(root)) for name in names]
+    if inside is None:
+        return template, template  # its include prefixes unknown, and their parameters
+    spans += [_moved(inside.span(name), len(root)) for name in _sensitive_parameters(inner)]
     return template, _replaced(path, spans) if spans else path
 
 
@@ -203,6 +222,9 @@ class _Routes:
     # By the `id` of the route (the one routing records in the scope): its inclusions, in
     # routing order, for each route some router includes with a prefix.
     included: Mapping[int, tuple[_Inclusion, ...]]
+    # By `id`: the routes a request was answered by that this read did not explain (held, so
+    # that the id stays theirs); a flood of such requests is not a read each.
+    unexplained: dict[int, object] = field(default_factory=dict)
 
 
 _NO_ROUTES = _Routes((), (), {})
@@ -211,13 +233,15 @@ _NO_ROUTES = _Routes((), (), {})
 _STATE_KEY = "chassis_path_redaction_routes"
 
 
-def _routes_of(app: object) -> _Routes:
+def _routes_of(app: object, *, again: bool = False) -> _Routes:
+    """What the app's routes are, read at the first request and again when their count has
+    changed, or `again`."""
     state = getattr(app, "state", None)
     routes = getattr(getattr(app, "router", None), "routes", None) or ()
     if state is None or not routes:
         return _NO_ROUTES
     known: tuple[int, _Routes] | None = getattr(state, _STATE_KEY, None)
-    if known is not None and known[0] == len(routes):
+    if known is not None and known[0] == len(routes) and not again:
         return known[1]
     mounts: list[_Mount] = []
     templates: list[str] = []
