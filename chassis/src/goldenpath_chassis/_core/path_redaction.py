@@ -79,19 +79,27 @@ def route_and_path(scope: Scope, app: object) -> tuple[str | None, str]:
         # Answered as declared: an include prefix adds a slash at least (a parameter's value
         # may add more, with the `path` convertor: then the route's inclusions are looked up).
         names = own.sensitive
-        if not names:
-            return template, path
-        match = _matched(getattr(route, "path_regex", None), route_path)
+        match = _matched(getattr(route, "path_regex", None), route_path) if names else None
     else:
         template, match = _answered(app, route, template, route_path)
         names = _sensitive_parameters(template)  # the prefixes' too
-        if match is not None and not names:
-            return template, path
+        if match is None:
+            # Not even which prefixes it came under: their parameters may hold credentials.
+            return template, template
+    return template, _redacted(path, route_path, template, match, names)
+
+
+def _redacted(
+    path: str, route_path: str, template: str, match: re.Match[str] | None, names: Sequence[str]
+) -> str:
+    """`path` with the value of each of `names` where `match` (of its part below the root path)
+    found it; the template, which holds none, where the match cannot say."""
+    if not names:
+        return path
     if match is None:
-        # Not even which prefixes it came under, whose parameters may be credentials.
-        return template, template  # cannot say where the value is: the template holds none
+        return template
     offset = len(path) - len(route_path)
-    return template, _replaced(path, [_moved(match.span(name), offset) for name in names])
+    return _replaced(path, [_moved(match.span(name), offset) for name in names])
 
 
 @dataclass(frozen=True, slots=True)
