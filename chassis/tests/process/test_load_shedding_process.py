@@ -135,3 +135,32 @@ def test_inf1_shed_requests_are_logged_and_warned_of_once_a_minute(
     # What the minute had not said yet is said at shutdown.
     warned = [line for line in log_lines(capped) if line["event"] == "requests_shed"]
     assert [line["requests"] for line in warned] == [1, 2]
+
+
+def test_inf1_a_shed_request_whose_body_is_still_coming_has_its_connection_closed(
+    service_env: dict[str, str], tmp_path: Path, service_credentials: ServiceCredentials
+) -> None:
+    # Kept, the connection would be read to the body's declared end, past the body limit (which
+    # sits further in), to be reused: the client, not the server, would say when it ends. The
+    # body deadline is set out of the way, so only the refusal can close the connection.
+    env = service_env | {
+        "MAX_CONCURRENT_REQUESTS": str(LIMIT),
+        "REQUEST_BODY_GRACE_SECONDS": "120",
+    }
+    with (
+        running_example(env, log_path=tmp_path / "service.log") as capped,
+        requests_held(capped, LIMIT),
+        socket.create_connection(("127.0.0.1", capped.port), timeout=BOUND_SECONDS) as client,
+    ):
+        head = (
+            "POST /v1/widgets HTTP/1.1\r\nHost: localhost\r\n"
+            f"Authorization: {service_credentials.headers['Authorization']}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
+        )
+        client.sendall(head.encode())  # and not one byte of the body
+        answer = b""
+        while chunk := client.recv(65536):  # until the server closes the connection
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 503 Service Unavailable"
+    assert b"connection: close" in rest.lower()

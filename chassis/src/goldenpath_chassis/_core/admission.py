@@ -58,18 +58,35 @@ class Admission:
         """Count a refused request (metric, a warning at most once a minute) and its answer."""
         self._shed_counter.inc()
         self._shed_line.add()
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if _body_follows(scope):
+            # Closed rather than kept: the server would read the body to its end to reuse the
+            # connection, whatever its size (the body limit is further in), while overloaded.
+            headers["Connection"] = "close"
         return problem_response(
             status=HTTPStatus.SERVICE_UNAVAILABLE,
             scope=scope,
             type_=problem_type("overloaded"),
             title="Overloaded",
             detail=f"The service is at capacity; retry after {RETRY_AFTER_SECONDS}s.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            headers=headers,
         )
 
     def say_rest(self) -> None:
         """At shutdown: the requests shed since the last warning."""
         self._shed_line.say_rest()
+
+
+def _body_follows(scope: Scope) -> bool:
+    """Whether the request's head says a body follows it (a length above 0, or chunked)."""
+    name: bytes
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip(b"0") != b""
+        if name == b"transfer-encoding":
+            return True
+    return False
 
 
 class LoadShedding:
