@@ -105,6 +105,18 @@ class ServerSettings(SettingsGroup):
         description="At shutdown, spans not yet exported are sent for at most this long; what "
         "the collector has not taken by then is dropped (the API and the worker alike).",
     )
+    # The slow clients' other limits are REQUEST_* (RequestLimitSettings); this one times the
+    # server's side of a connection, and keeps the name nginx's `send_timeout` suggests.
+    response_send_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=300,
+        description="A connection whose client takes none of its response for this long is "
+        "reset (slow readers). nginx's send_timeout: a stall is timed, not a whole response, "
+        "so a large download on a slow link is never cut; a minute outlasts a live link's "
+        "stalls (a phone between cells, TCP's retransmissions backing off) and gives back the "
+        "buffer and the connection of a client that stopped reading.",
+    )
 
 
 class LoggingSettings(SettingsGroup):
