@@ -105,8 +105,8 @@ class ServerSettings(SettingsGroup):
         description="At shutdown, spans not yet exported are sent for at most this long; what "
         "the collector has not taken by then is dropped (the API and the worker alike).",
     )
-    # The slow clients' other limits are REQUEST_* (RequestLimitSettings); this one times the
-    # server's side of a connection, and keeps the name nginx's `send_timeout` suggests.
+    # Here, not beside the slow clients' other limits: RequestLimitSettings's prefix would make
+    # it REQUEST_RESPONSE_SEND_TIMEOUT_SECONDS.
     response_send_timeout_seconds: float = Field(
         60.0,
         gt=0,
