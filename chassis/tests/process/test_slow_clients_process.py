@@ -1,16 +1,19 @@
 """SEC-1 (CWE-400): slow clients cannot hold the real service's connections.
 
-The example service runs as a process with a short `REQUEST_HEADER_TIMEOUT_SECONDS` and a short
-`REQUEST_BODY_GRACE_SECONDS`; raw sockets play the clients. Without the head deadline uvicorn
-holds a silent connection and a trickled request head forever (its keep-alive timer only runs
-between requests); without the body rate, a body trickled after the service answered it.
+The example service runs as a process with a short `REQUEST_HEADER_TIMEOUT_SECONDS`, a short
+`REQUEST_BODY_GRACE_SECONDS` and a short `RESPONSE_SEND_TIMEOUT_SECONDS`; raw sockets play the
+clients. Without the head deadline uvicorn holds a silent connection and a trickled request
+head forever (its keep-alive timer only runs between requests); without the body rate, a body
+trickled after the service answered it; without the send timeout, a large answer its client
+never reads.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,7 @@ from tests.support.slow_clients import (
     trickled_body_until_closed,
     trickled_until_closed,
 )
+from tests.support.slow_readers import ended_by_server, read_to_the_end, unread_request
 
 pytestmark = pytest.mark.process
 
@@ -35,6 +39,10 @@ BODY_GRACE_SECONDS = 1.0
 # uvicorn's keep-alive timeout (server.py) is 5 s: pauses between the two, so a deadline wrongly
 # counted from the previous response, or from the connection's start, would close the client.
 PAUSE_BETWEEN_REQUESTS_SECONDS = 3.0
+SEND_TIMEOUT_SECONDS = 1.0
+# Far more than the kernel's buffers hold (loopback's take up to 4 MiB): the rest waits in the
+# service's transport, which pauses writing.
+UNREAD_KIB = 32 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +52,7 @@ def strict_heads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicePr
     env = development_env() | {
         "REQUEST_HEADER_TIMEOUT_SECONDS": str(HEAD_DEADLINE_SECONDS),
         "REQUEST_BODY_GRACE_SECONDS": str(BODY_GRACE_SECONDS),
+        "RESPONSE_SEND_TIMEOUT_SECONDS": str(SEND_TIMEOUT_SECONDS),
     }
     process = start_service(
         EXAMPLE_COMMAND, env=env, port=free_port(), log_path=folder / "out.log", cwd=folder
@@ -77,6 +86,28 @@ def test_sec1_a_body_trickled_after_its_401_is_closed(strict_heads: ServiceProce
     assert '"event":"request_bodies_timed_out"' in strict_heads.output()
 
 
+def unread_large_answer_is_reset(port: int, *, streamed: bool) -> bool:
+    """Ask for a large answer, read none of it until the service ends the connection (within
+    the bound), then all that is left: whether it was reset before the whole answer came."""
+    target = f"/v1/test/large?kib={UNREAD_KIB}&streamed={str(streamed).lower()}"
+    with unread_request(port, target) as sock:
+        assert ended_by_server(sock), "an unread answer is held"
+        ended = read_to_the_end(sock)
+    return ended.reset and len(ended.received) < UNREAD_KIB * 1024
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "in-pieces"])
+def test_sec1_an_answer_its_client_never_reads_is_reset(
+    strict_heads: ServiceProcess, streamed: bool
+) -> None:
+    assert unread_large_answer_is_reset(strict_heads.port, streamed=streamed)
+    output = strict_heads.output()
+    assert '"event":"responses_unread_timed_out"' in output
+    # Nothing is logged as an error: not uvicorn's "Exception in ASGI application" for the
+    # handler woken in `send` by the reset, not the chassis's unhandled error.
+    assert '"level":"error"' not in output, output
+
+
 def test_sec1_a_keep_alive_client_pausing_between_requests_is_served(
     strict_heads: ServiceProcess,
 ) -> None:
@@ -99,22 +130,50 @@ def test_sec1_a_slow_but_complete_head_is_served(strict_heads: ServiceProcess) -
         assert response.status == 200
 
 
-def test_sec1_closes_not_said_yet_are_said_at_shutdown(tmp_path: Path) -> None:
-    """The first slow head is said at once, the next within the minute only at shutdown:
-    the last minute of an attack is not lost when the process stops."""
-    env = development_env() | {"REQUEST_HEADER_TIMEOUT_SECONDS": str(HEAD_DEADLINE_SECONDS)}
+def slow_head_is_closed(port: int) -> bool:
+    with connect(port) as slowloris:
+        return trickled_until_closed(slowloris)
+
+
+@pytest.mark.parametrize(
+    ("event", "variable", "seconds", "slow_client"),
+    [
+        (
+            "request_heads_timed_out",
+            "REQUEST_HEADER_TIMEOUT_SECONDS",
+            HEAD_DEADLINE_SECONDS,
+            slow_head_is_closed,
+        ),
+        (
+            "responses_unread_timed_out",
+            "RESPONSE_SEND_TIMEOUT_SECONDS",
+            SEND_TIMEOUT_SECONDS,
+            functools.partial(unread_large_answer_is_reset, streamed=False),
+        ),
+    ],
+    ids=["slow-heads", "unread-answers"],
+)
+def test_sec1_closes_not_said_yet_are_said_at_shutdown(
+    tmp_path: Path,
+    event: str,
+    variable: str,
+    seconds: float,
+    slow_client: Callable[[int], bool],
+) -> None:
+    """The first close is said at once, the next within the minute only at shutdown: the last
+    minute of an attack is not lost when the process stops."""
+    env = development_env() | {variable: str(seconds)}
     process = start_service(
         EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
     )
     try:
         for _ in range(2):
-            with connect(process.port) as slowloris:
-                assert trickled_until_closed(slowloris), "a trickling request head is still open"
+            assert slow_client(process.port), "a slow client's connection is still open"
     finally:
         process.stop()
     said = [
         line["connections"]
         for line in map(json.loads, process.output().splitlines())
-        if line.get("event") == "request_heads_timed_out"
+        if line.get("event") == event
     ]
     assert said == [1, 1], process.output()

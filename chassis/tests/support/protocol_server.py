@@ -30,6 +30,7 @@ async def serving(
     idle_seconds: float = NEVER,
     body_min_bytes_per_second: float = 1.0,
     body_grace_seconds: float = NEVER,
+    send_seconds: float = NEVER,
 ) -> AsyncIterator[int]:
     """A uvicorn server with `protocol` and these timeouts; its port."""
     config = uvicorn.Config(
@@ -39,6 +40,7 @@ async def serving(
             idle_timeout_seconds=idle_seconds,
             body_min_bytes_per_second=body_min_bytes_per_second,
             body_grace_seconds=body_grace_seconds,
+            send_timeout_seconds=send_seconds,
             base=protocol,
         ),
         timeout_keep_alive=KEEP_ALIVE_SECONDS,

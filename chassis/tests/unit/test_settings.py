@@ -103,6 +103,7 @@ VARIABLES_ADDED_SINCE = {
     "REQUEST_BODY_MIN_BYTES_PER_SECOND",
     "REQUEST_BODY_GRACE_SECONDS",
     "MAX_CONCURRENT_REQUESTS",
+    "RESPONSE_SEND_TIMEOUT_SECONDS",
     # Standard variables the SDK read alone, validated by the chassis since.
     "OTEL_EXPORTER_OTLP_TIMEOUT",
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -463,6 +464,19 @@ def test_sec1_the_request_head_deadline_is_validated_and_named_by_its_variable()
         assert dict(caught.value.problems) == {"REQUEST_HEADER_TIMEOUT_SECONDS": problem}
 
 
+def test_sec1_the_response_send_timeout_is_validated_and_named_by_its_variable() -> None:
+    assert load({"APP_ENV": "test"}).server.response_send_timeout_seconds == 60.0
+    for value, problem in [
+        ("0", "Input should be greater than 0"),
+        ("-1", "Input should be greater than 0"),
+        ("3600", "Input should be less than or equal to 300"),
+        ("never", "Input should be a valid number, unable to parse string as a number"),
+    ]:
+        with pytest.raises(ConfigurationError) as caught:
+            load({"RESPONSE_SEND_TIMEOUT_SECONDS": value})
+        assert dict(caught.value.problems) == {"RESPONSE_SEND_TIMEOUT_SECONDS": problem}
+
+
 def test_sec1_the_request_body_rate_is_validated_and_named_by_its_variables() -> None:
     limits = load({"APP_ENV": "test"}).request_limits
     assert (limits.body_min_bytes_per_second, limits.body_grace_seconds) == (240.0, 5.0)
@@ -544,6 +558,7 @@ def test_cfg1_grouping_renamed_no_variable() -> None:
             1000.0,
         ),
         ("REQUEST_BODY_GRACE_SECONDS", "0", "request_limits", "body_grace_seconds", 0.0),
+        ("RESPONSE_SEND_TIMEOUT_SECONDS", "2.5", "server", "response_send_timeout_seconds", 2.5),
         ("AUTH_JWT_LEEWAY_SECONDS", "5", "jwt", "leeway_seconds", 5),
         ("AUTH_API_KEY_CACHE_SECONDS", "0", "api_keys", "cache_seconds", 0.0),
         ("AUTH_SESSION_SAME_SITE", "lax", "sessions", "same_site", "lax"),

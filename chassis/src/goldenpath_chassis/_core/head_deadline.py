@@ -13,7 +13,9 @@ The protocol uvicorn would pick (httptools, or h11 without it) gets two timers p
   the connection's start for its first request and from the first byte of each next one; it is
   cancelled once the head is parsed, so a slow handler or a long response is not timed by it.
 A third, for a body, is a minimum data rate (`body_rate.py`), started once a head is complete
-and its body is not, and stopped at the body's end.
+and its body is not, and stopped at the body's end. A fourth, for a response, runs while the
+transport has paused writing: a client that takes none of its response for
+`RESPONSE_SEND_TIMEOUT_SECONDS` is reset (`send_timeout.py`).
 
 Either closes the connection without a response, like uvicorn's own keep-alive timeout, nginx's
 `client_header_timeout` and Go's `ReadHeaderTimeout`: a 408 would go to a client that is not
@@ -24,20 +26,22 @@ rest at shutdown (`throttled_line.py`).
 
 What a request costs: one timer started and one cancelled (a keep-alive connection's next
 request), nothing on the first request, whose timer started with the connection; and one more
-for a body that did not arrive with its head.
+for a body that did not arrive with its head. The response's timer costs nothing while the
+kernel takes what is written, as it takes any response that fits its socket buffer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .body_rate import BodyRate
 from .logging import get_logger
+from .send_timeout import SendTimeout
 from .throttled_line import ThrottledLine
 
 _log = get_logger(__name__)
@@ -98,9 +102,10 @@ class HeadDeadline:
 
 
 class HeadDeadlineProtocol(asyncio.Protocol):
-    """Starts and stops a connection's `HeadDeadline` and `BodyRate`; a subclass says when a
-    head starts, when it is complete, when a body is under way and what of it arrived, in its
-    parser's terms. Put before uvicorn's protocol in the bases."""
+    """Starts and stops a connection's `HeadDeadline`, `BodyRate` and `SendTimeout`; a subclass
+    says when a head starts, when it is complete, when a body is under way and what of it
+    arrived, in its parser's terms (the transport says when writing pauses and resumes). Put
+    before uvicorn's protocol in the bases."""
 
     head_timeout_seconds: ClassVar[float]
     idle_timeout_seconds: ClassVar[float]
@@ -108,9 +113,12 @@ class HeadDeadlineProtocol(asyncio.Protocol):
     body_min_bytes_per_second: ClassVar[float]
     body_grace_seconds: ClassVar[float]
     slow_bodies: ClassVar[ThrottledLine]
+    send_timeout_seconds: ClassVar[float]
+    unread_responses: ClassVar[ThrottledLine]
 
     _deadline: HeadDeadline
     _body: BodyRate
+    _send: SendTimeout
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -127,11 +135,25 @@ class HeadDeadlineProtocol(asyncio.Protocol):
             slow_bodies=self.slow_bodies,
             held_back=self._server_holds_body_back,
         )
+        self._send = SendTimeout(
+            cast("asyncio.WriteTransport", transport),
+            seconds=self.send_timeout_seconds,
+            unread=self.unread_responses,
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._deadline.stop()
         self._body.stop()
+        self._send.stop()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._send.paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._send.resumed()
 
     def _server_holds_body_back(self) -> bool:
         """Whether the server, not the client, is why no body arrives now."""
@@ -183,6 +205,7 @@ def protocol_with_head_deadline(
     idle_timeout_seconds: float,
     body_min_bytes_per_second: float,
     body_grace_seconds: float,
+    send_timeout_seconds: float,
     base: type[HeadDeadlineProtocol] | None = None,
 ) -> type[asyncio.Protocol]:
     """The HTTP protocol class for `uvicorn.Config(http=...)`, with these timeouts."""
@@ -208,12 +231,21 @@ def protocol_with_head_deadline(
                 min_bytes_per_second=body_min_bytes_per_second,
                 grace_seconds=body_grace_seconds,
             ),
+            "send_timeout_seconds": send_timeout_seconds,
+            "unread_responses": ThrottledLine(
+                _log,
+                "responses_unread_timed_out",
+                count_name="connections",
+                send_timeout_seconds=send_timeout_seconds,
+            ),
         },
     )
 
 
 def say_unsaid_closes(protocol: object) -> None:
-    """At shutdown: the slow heads' and bodies' closes not said yet (`throttled_line.py`)."""
+    """At shutdown: the slow heads', bodies' and readers' closes not said yet
+    (`throttled_line.py`)."""
     if isinstance(protocol, type) and issubclass(protocol, HeadDeadlineProtocol):
         protocol.slow_heads.say_rest()
         protocol.slow_bodies.say_rest()
+        protocol.unread_responses.say_rest()

@@ -125,12 +125,14 @@ def build_config(app: FastAPI, settings: ChassisSettings) -> uvicorn.Config:
         proxy_headers=False,
         lifespan="on",
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        # uvicorn times a connection out only between requests (head_deadline.py, body_rate.py).
+        # uvicorn times a connection out only between requests (head_deadline.py, body_rate.py,
+        # send_timeout.py).
         http=protocol_with_head_deadline(
             head_timeout_seconds=settings.request_limits.header_timeout_seconds,
             idle_timeout_seconds=KEEP_ALIVE_SECONDS,
             body_min_bytes_per_second=settings.request_limits.body_min_bytes_per_second,
             body_grace_seconds=settings.request_limits.body_grace_seconds,
+            send_timeout_seconds=settings.server.response_send_timeout_seconds,
         ),
         # No WebSocket routes: "auto" would load a WebSocket implementation (wsproto) at start.
         ws="none",

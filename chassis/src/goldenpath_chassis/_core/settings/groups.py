@@ -117,6 +117,18 @@ class ServerSettings(SettingsGroup):
         "second, 330 ms for authenticated database reads at 300 a second (two cores, "
         "docs/benchmarks.md); twice a 50-user load test's in-flight.",
     )
+    # Here, not beside the slow clients' other limits: RequestLimitSettings's prefix would make
+    # it REQUEST_RESPONSE_SEND_TIMEOUT_SECONDS.
+    response_send_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=300,
+        description="A connection whose client takes none of its response for this long is "
+        "reset (slow readers). nginx's send_timeout: a stall is timed, not a whole response, "
+        "so a large download on a slow link is never cut; a minute outlasts a live link's "
+        "stalls (a phone between cells, TCP's retransmissions backing off) and gives back the "
+        "buffer and the connection of a client that stopped reading.",
+    )
 
 
 class LoggingSettings(SettingsGroup):
