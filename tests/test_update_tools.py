@@ -7,6 +7,7 @@ generated services with `copier update`.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from goldenpath.fleet_cache import OutcomeCache
 from goldenpath.gates import GateResult, parse_gates, run_gates
 from goldenpath.migrations import migrations_run
 from goldenpath.releases import Release, clone_url, list_releases
-from goldenpath.report import fenced, pull_request_body, report_text, title
+from goldenpath.report import BODY_LIMIT, fenced, pull_request_body, report_text, title
 from goldenpath.update import (
     TRAILER,
     AppliedUpdate,
@@ -366,7 +367,12 @@ def release(tag: str, day: int) -> Release:
     return Release(tag, Version(tag), "0" * 40, datetime(2026, 1, day, tzinfo=UTC))
 
 
-def a_report(*, conflicts: tuple[Conflict, ...] = (), gates_pass: bool = True) -> UpdateReport:
+def a_report(
+    *,
+    conflicts: tuple[Conflict, ...] = (),
+    gates_pass: bool = True,
+    changelog_text: str = CHANGELOG,
+) -> UpdateReport:
     old, new = release("v0.1.0", 1), release("v0.2.0", 20)
     plan = UpdatePlan(
         project=Path("service"),
@@ -382,7 +388,7 @@ def a_report(*, conflicts: tuple[Conflict, ...] = (), gates_pass: bool = True) -
     )
     applied = AppliedUpdate("migration x: renamed\n", conflicts, ("M\tREADME.md",))
     gates = (GateResult("lint", "uv run ruff check", gates_pass, 1.0, "E501 too long"),)
-    changelog = tuple(sections_between(CHANGELOG, Version("0.1.0"), Version("0.2.0")))
+    changelog = tuple(sections_between(changelog_text, Version("0.1.0"), Version("0.2.0")))
     migrations = tuple(migrations_run(COPIER_YML, Version("0.1.0"), Version("0.2.0")))
     return UpdateReport(plan, applied, changelog, migrations, gates)
 
@@ -430,6 +436,35 @@ def test_tpl2_the_pull_request_says_what_needs_a_person() -> None:
         "      your change (kept):\n"
         "        -x = 0\n        +x = 1"
     ) in said
+
+
+def test_tpl2_long_release_notes_leave_room_for_what_a_person_acts_on() -> None:
+    # A release of many changes (the template's own [Unreleased] reached it): its notes were
+    # the description's first section, and the cut at GitHub's limit took the migrations, the
+    # conflicts and the gates with them.
+    entries = "".join(f"- change {number}: {'x' * 80}\n" for number in range(1500))
+    long_changelog = CHANGELOG.replace("- two\n", "- two\n" + entries)
+    conflict = Conflict("README.md", 1, "# Ours\n", "# Theirs\n")
+    report = a_report(conflicts=(conflict,), gates_pass=False, changelog_text=long_changelog)
+    body = pull_request_body(report)
+    assert len(body) <= BODY_LIMIT
+    assert "the description exceeded GitHub's limit" not in body
+    notes = section(body, "What the release changes for this service")
+    assert notes.startswith(
+        "## What the release changes for this service\n\n### 0.2.0 - 2026-02-01\n\n- two\n"
+    )
+    cut = re.search(r"\[\.\.\. (\d+) characters of the release notes cut", notes)
+    assert cut is not None
+    assert int(cut[1]) > 0
+    assert "CHANGELOG.md in the template at v0.2.0 has them whole]" in notes
+    kept_lines = notes.split("\n\n[... ")[0].splitlines()
+    assert kept_lines[-1].startswith("- change ")
+    assert kept_lines[-1].endswith("x" * 80)  # cut between lines, not inside one
+    assert "- `hooks/migrations/a.py X` (crossing v0.2.0)" in section(body, "Migrations that ran")
+    assert "- `README.md`: line 1" in section(body, "Conflicts left for a person")
+    assert "| lint | `uv run ruff check` | **failed**" in section(body, "Gates")
+    # Notes that fit are not touched.
+    assert "characters of the release notes cut" not in pull_request_body(a_report())
 
 
 def section(body: str, heading: str) -> str:

@@ -265,9 +265,10 @@ def pull_request_body(report: UpdateReport) -> str:
         else f"This service is on template release **{plan.recorded_commit}**; this updates it "
         f"to **{plan.target.tag}** ({len(plan.pending)} release(s)) with `copier update`. {status}"
     )
+    notes_heading = "## What the release changes for this service\n\n"
     sections = [
         where,
-        "## What the release changes for this service\n\n" + _release_notes(report),
+        notes_heading,  # the release notes: what room the sections after them leave
         "## Migrations that ran\n\n" + _migrations(report),
         "## Conflicts left for a person\n\n" + _conflicts(report.applied.conflicts),
         *(
@@ -289,10 +290,27 @@ def pull_request_body(report: UpdateReport) -> str:
         "It refreshes this pull request on every run while the branch holds only its own "
         "commits; once you push to the branch it leaves it to you.",
     ]
+    room = BODY_LIMIT - len("\n\n".join(sections) + "\n")
+    sections[1] = notes_heading + _fitted_notes(_release_notes(report), room, report)
     body = "\n\n".join(sections) + "\n"
-    if len(body) > BODY_LIMIT:
+    if len(body) > BODY_LIMIT:  # the sections a person acts on are that long by themselves
         body = body[: BODY_LIMIT - 100] + "\n\n[... cut: the description exceeded GitHub's limit]\n"
     return body
+
+
+def _fitted_notes(notes: str, room: int, report: UpdateReport) -> str:
+    """The release notes, cut at a line to fit `room` when they are longer: a long release's
+    notes must not push the migrations, the conflicts and the gates out of the description."""
+    if len(notes) <= room:
+        return notes
+    target = report.plan.target.tag
+    marker = (
+        "\n\n[... {cut} characters of the release notes cut to fit GitHub's limit: "
+        f"CHANGELOG.md in the template at {target} has them whole]"
+    )
+    keep = max(0, room - len(marker.format(cut=len(notes))))
+    kept = notes[: notes.rfind("\n", 0, keep + 1) if "\n" in notes[:keep] else keep]
+    return kept + marker.format(cut=len(notes) - len(kept))
 
 
 def plan_text(plan: UpdatePlan, now: datetime) -> str:
