@@ -28,11 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from goldenpath_chassis import Service
 from goldenpath_chassis._core import queue
-from goldenpath_chassis.testing.databases import (
-    create_postgres_database,
-    drop_postgres_database,
-    migrate,
-)
+from goldenpath_chassis.testing.fixtures import own_database
 from goldenpath_chassis.testing.otlp import otlp_receiver
 from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
 
@@ -57,16 +53,8 @@ def worker_database(
 ) -> Iterator[str]:
     """A database of the worker's own: the session's holds jobs other tests left, which this
     worker would run (their spans in the export, their time in its drain)."""
-    if service.settings.database_backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('worker')}/worker.sqlite3"
-        migrate(service, url)
+    with own_database(service, request, tmp_path_factory, name="worker") as url:
         yield url
-        return
-    admin_url: str = request.getfixturevalue("postgres_admin_url")
-    url = create_postgres_database(admin_url)
-    migrate(service, url)
-    yield url
-    drop_postgres_database(admin_url, url)
 
 
 async def _in_session[T](database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -84,13 +85,18 @@ def postgres_admin_url(request: pytest.FixtureRequest) -> str:
     return server.url
 
 
-@pytest.fixture(scope="session")
-def database_url(
-    service: Service, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def own_database(
+    service: Service,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    name: str = "test",
 ) -> Iterator[str]:
-    """The session's database, of the service's kind, migrated to head by its migrations."""
+    """A database of the service's kind and of its own, migrated to head by its migrations, and
+    dropped afterwards (an SQLite file in a fresh folder, or a new PostgreSQL database)."""
     if service.settings.database_backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('database')}/test.sqlite3"
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp(name)}/{name}.sqlite3"
         migrate(service, url)
         yield url
         return
@@ -99,6 +105,15 @@ def database_url(
     migrate(service, url)
     yield url
     drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture(scope="session")
+def database_url(
+    service: Service, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The session's database, of the service's kind, migrated to head by its migrations."""
+    with own_database(service, request, tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
