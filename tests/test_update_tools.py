@@ -6,6 +6,7 @@ generated services with `copier update`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -29,7 +30,7 @@ from goldenpath.fleet_audit import audit_score
 from goldenpath.fleet_cache import OutcomeCache
 from goldenpath.gates import GateResult, parse_gates, run_gates
 from goldenpath.migrations import migrations_run
-from goldenpath.releases import Release, clone_url, list_releases
+from goldenpath.releases import Commit, Release, clone_url, list_releases
 from goldenpath.report import BODY_LIMIT, fenced, pull_request_body, report_text, title
 from goldenpath.update import (
     TRAILER,
@@ -465,6 +466,19 @@ def test_tpl2_long_release_notes_leave_room_for_what_a_person_acts_on() -> None:
     assert "| lint | `uv run ruff check` | **failed**" in section(body, "Gates")
     # Notes that fit are not touched.
     assert "characters of the release notes cut" not in pull_request_body(a_report())
+
+    # An untagged template's notes: what it is and its commits stay, around the cut changelog.
+    commit_ = Commit("a" * 40, datetime(2026, 2, 1, tzinfo=UTC), "README: who owns the service")
+    untagged = dataclasses.replace(
+        report, plan=dataclasses.replace(report.plan, untagged=True, pending_commits=(commit_,))
+    )
+    body = pull_request_body(untagged)
+    assert len(body) <= BODY_LIMIT
+    notes = section(body, "What the release changes for this service")
+    assert "The template has no release tag (vX.Y.Z)" in notes
+    assert "characters of the release notes cut" in notes
+    assert "README: who owns the service" in notes
+    assert "- `README.md`: line 1" in section(body, "Conflicts left for a person")
 
 
 def section(body: str, heading: str) -> str:

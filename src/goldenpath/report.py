@@ -67,36 +67,37 @@ def _commit_list(commits: Sequence[Commit]) -> str:
     return "\n".join(shown) or "none"
 
 
-def _untagged_notes(report: UpdateReport) -> str:
+def _release_notes(report: UpdateReport, room: int) -> str:
+    """What the release says it changes: the changelog's sections the update crosses, cut to fit
+    `room` (`_fitted`); around them, for an untagged template, what it is and its commits."""
     plan = report.plan
-    since = plan.current.tag if plan.current else plan.recorded_commit
-    parts = [
-        f"The template has no release tag (vX.Y.Z), so there are no release notes by version: "
-        f"this takes its commit {plan.target.tag}. What its CHANGELOG.md says that it did not "
-        f"say at {since}:"
-    ]
-    parts += [_demoted(section) for section in report.changelog] or [
-        "_Nothing: CHANGELOG.md did not change._"
-    ]
-    parts.append(
-        details(f"The {len(plan.pending_commits)} commit(s)", _commit_list(plan.pending_commits))
-    )
-    return "\n\n".join(parts)
-
-
-def _release_notes(report: UpdateReport) -> str:
-    plan = report.plan
+    changelog = "\n\n".join(_demoted(section) for section in report.changelog)
+    before: list[str] = []
+    after: list[str] = []
     if plan.untagged:
-        return _untagged_notes(report)
-    missing = [
-        release.tag
-        for release in plan.pending
-        if release.version not in {section.version for section in report.changelog}
-    ]
-    parts = [_demoted(section) for section in report.changelog]
-    if missing:
-        parts.append(f"_No changelog entry for {', '.join(missing)}._")
-    return "\n\n".join(parts)
+        since = plan.current.tag if plan.current else plan.recorded_commit
+        before.append(
+            "The template has no release tag (vX.Y.Z), so there are no release notes by "
+            f"version: this takes its commit {plan.target.tag}. What its CHANGELOG.md says that "
+            f"it did not say at {since}:"
+        )
+        changelog = changelog or "_Nothing: CHANGELOG.md did not change._"
+        after.append(
+            details(
+                f"The {len(plan.pending_commits)} commit(s)", _commit_list(plan.pending_commits)
+            )
+        )
+    else:
+        missing = [
+            release.tag
+            for release in plan.pending
+            if release.version not in {section.version for section in report.changelog}
+        ]
+        if missing:
+            after.append(f"_No changelog entry for {', '.join(missing)}._")
+    frame = len("\n\n".join([*before, "", *after]))
+    fitted = _fitted(changelog, room - frame, plan.target.tag)
+    return "\n\n".join(part for part in [*before, fitted, *after] if part)
 
 
 def _migrations(report: UpdateReport) -> str:
@@ -291,26 +292,26 @@ def pull_request_body(report: UpdateReport) -> str:
         "commits; once you push to the branch it leaves it to you.",
     ]
     room = BODY_LIMIT - len("\n\n".join(sections) + "\n")
-    sections[1] = notes_heading + _fitted_notes(_release_notes(report), room, report)
+    sections[1] = notes_heading + _release_notes(report, room)
     body = "\n\n".join(sections) + "\n"
     if len(body) > BODY_LIMIT:  # the sections a person acts on are that long by themselves
         body = body[: BODY_LIMIT - 100] + "\n\n[... cut: the description exceeded GitHub's limit]\n"
     return body
 
 
-def _fitted_notes(notes: str, room: int, report: UpdateReport) -> str:
-    """The release notes, cut at a line to fit `room` when they are longer: a long release's
+def _fitted(changelog: str, room: int, target: str) -> str:
+    """The changelog's text, cut at a line to fit `room` when it is longer: a long release's
     notes must not push the migrations, the conflicts and the gates out of the description."""
-    if len(notes) <= room:
-        return notes
-    target = report.plan.target.tag
+    if len(changelog) <= room:
+        return changelog
     marker = (
         "\n\n[... {cut} characters of the release notes cut to fit GitHub's limit: "
         f"CHANGELOG.md in the template at {target} has them whole]"
     )
-    keep = max(0, room - len(marker.format(cut=len(notes))))
-    kept = notes[: notes.rfind("\n", 0, keep + 1) if "\n" in notes[:keep] else keep]
-    return kept + marker.format(cut=len(notes) - len(kept))
+    keep = max(0, room - len(marker.format(cut=len(changelog))))
+    end = changelog.rfind("\n", 0, keep + 1)
+    kept = changelog[: end if end != -1 else keep]
+    return kept + marker.format(cut=len(changelog) - len(kept))
 
 
 def plan_text(plan: UpdatePlan, now: datetime) -> str:
