@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .errors import ProblemResponse, problem_response, problem_type
 from .logging import get_logger
 from .request_context import PROBE_AND_SCRAPE_PREFIXES
+from .security.body_limit import declared_body
 from .security.cors import CorsHeaders
 from .throttled_line import ThrottledLine
 
@@ -59,7 +60,8 @@ class Admission:
         self._shed_counter.inc()
         self._shed_line.add()
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        if _body_follows(scope):
+        declared, streamed = declared_body(scope)
+        if streamed or declared:
             # Closed rather than kept: the server would read the body to its end to reuse the
             # connection, whatever its size (the body limit is further in), while overloaded.
             headers["Connection"] = "close"
@@ -75,18 +77,6 @@ class Admission:
     def say_rest(self) -> None:
         """At shutdown: the requests shed since the last warning."""
         self._shed_line.say_rest()
-
-
-def _body_follows(scope: Scope) -> bool:
-    """Whether the request's head says a body follows it (a length above 0, or chunked)."""
-    name: bytes
-    value: bytes
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return value.strip(b"0") != b""
-        if name == b"transfer-encoding":
-            return True
-    return False
 
 
 class LoadShedding:

@@ -31,6 +31,21 @@ class BodyTooLargeError(HTTPException):
         )
 
 
+def declared_body(scope: Scope) -> tuple[int | None, bool]:
+    """What the request's head says of its body: its `Content-Length` (None without a valid
+    one), and whether it is sent in chunks (`Transfer-Encoding`)."""
+    declared: int | None = None
+    streamed = False
+    name: bytes
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == _CONTENT_LENGTH:
+            declared = int(value) if value.isdigit() else None
+        elif name == _TRANSFER_ENCODING:
+            streamed = True
+    return declared, streamed
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -40,13 +55,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared: int | None = None
-        streamed = False
-        for name, value in scope["headers"]:
-            if name == _CONTENT_LENGTH:
-                declared = int(value) if value.isdigit() else None
-            elif name == _TRANSFER_ENCODING:
-                streamed = True
+        declared, streamed = declared_body(scope)
         if declared is not None and declared > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
