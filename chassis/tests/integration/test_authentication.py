@@ -229,6 +229,17 @@ def _bad_tokens(key: SigningKey, other_key: SigningKey) -> dict[str, tuple[str, 
             ),
             "token type (typ) not accepted",
         ),
+        # RFC 7515 section 4.1.11: an extension the token marks critical, which no one here
+        # understands, makes it invalid (PyJWT before 2.12 ignored `crit`, CVE-2026-32597).
+        "a critical extension not understood": (
+            key.mint(
+                issuer=TEST_ISSUER,
+                audience=TEST_AUDIENCE,
+                scopes=["widgets:read"],
+                headers={"crit": ["x-require-mfa"], "x-require-mfa": True},
+            ),
+            "malformed token",
+        ),
         "typ is not a string": (
             key.mint(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, headers={"typ": ["JWT"]}),
             "malformed token",

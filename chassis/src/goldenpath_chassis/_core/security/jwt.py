@@ -208,8 +208,8 @@ class JwksKeySource:
             except jwt.PyJWTError:
                 raise TokenRejectedError("algorithm does not fit the key") from None
             if not compatible_algorithms(bound.key, (algorithm,)):
-                # An EC key without `alg`, used with another curve's algorithm: PyJWT 2.10,
-                # which the chassis allows, does not check the curve (jpadilla/pyjwt#1023).
+                # An EC key without `alg`, used with another curve's algorithm: PyJWT before 2.11
+                # did not check the curve (jpadilla/pyjwt#1023); the rule stays ours.
                 raise TokenRejectedError("algorithm does not fit the key")
             self._bound[(kid, algorithm)] = bound
         return bound
