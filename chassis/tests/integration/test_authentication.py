@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from goldenpath_chassis import ChassisSettings, Service
 from goldenpath_chassis._core.security.dev_keys import SigningKey, generate_signing_key
-from goldenpath_chassis.security import route_access
+from goldenpath_chassis.security import Public, route_access
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.auth import (
     TEST_AUDIENCE,
@@ -82,6 +82,26 @@ async def test_sec3_a_route_without_an_access_declaration_stops_start_up(
         return {"oops": "open"}
 
     with pytest.raises(RuntimeError, match="GET /v1/forgotten"):
+        async with LifespanManager(app):
+            pass
+
+
+async def test_sec3_a_declared_route_does_not_hide_an_undeclared_one_on_its_path(
+    service: Service, settings: ChassisSettings
+) -> None:
+    """The first of two routes with one method and path answers the requests: here the
+    undeclared one, which anyone could call had the declared one vouched for the path."""
+    app = service.create_app(settings)
+
+    @app.get("/v1/shadowed")
+    async def undeclared() -> dict[str, str]:
+        return {"oops": "open"}
+
+    @app.get("/v1/shadowed", dependencies=[Public])
+    async def declared() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(RuntimeError, match="GET /v1/shadowed"):
         async with LifespanManager(app):
             pass
 

@@ -82,7 +82,8 @@ def access_of(dependant: Dependant) -> str | None:
 
 
 def route_access(app: FastAPI) -> dict[tuple[str, str], str | None]:
-    """Every (method, path) the app serves, with its declared access."""
+    """Every (method, path) the app serves, with its declared access: None when any route of
+    that method and path declares none."""
     public_paths: set[str] = getattr(app.state, _PUBLIC_PATHS_STATE, set())
     found: dict[tuple[str, str], str | None] = {}
     for route in iter_route_contexts(app.routes):
@@ -94,7 +95,10 @@ def route_access(app: FastAPI) -> dict[tuple[str, str], str | None]:
         else:
             access = "public" if path in public_paths else None
         for method in methods:
-            found[(method, path)] = access
+            # Routes can share a method and path (the first serves them): a declared one must
+            # not hide an undeclared one, whichever comes first.
+            if (method, path) not in found or access is None:
+                found[(method, path)] = access
     return found
 
 
