@@ -7,6 +7,8 @@ Rules, each a defence against a known attack on JWT libraries and their users (R
   key is used;
 - the `typ` header, when present, is one of the accepted token types (`token_types.py`), so a
   JWT of another kind that says what it is (a logout token, a DPoP proof) is not an access token;
+- a `crit` header naming any extension makes the token invalid (RFC 7515 4.1.11): none is
+  understood here, and PyJWT refuses it from 2.12 on, the chassis's floor;
 - `exp`, `iat`, `iss`, `aud` and `sub` are required; issuer and audience must match exactly;
   clocks may disagree by a small leeway.
 - `sub` is at most 255 characters (OpenID Connect's bound), and so is the tenant claim, which is
