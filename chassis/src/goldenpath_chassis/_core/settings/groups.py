@@ -410,6 +410,12 @@ class HttpClientSettings(SettingsGroup):
     retry_deadline_seconds: float = Field(
         15.0, gt=0, le=600, description="No outbound call, retries included, takes longer."
     )
+    max_response_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="A longer response body (decompressed) fails its call, unread past this.",
+    )
 
 
 class BreakerSettings(SettingsGroup):
