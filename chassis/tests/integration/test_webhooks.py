@@ -28,7 +28,7 @@ from tests.support.unbounded_server import unbounded_server
 
 pytestmark = pytest.mark.integration
 
-SECRET = "whsec-test-secret"
+SECRET = "whsec-test-secret-of-32-characters"
 
 
 @pytest.fixture
