@@ -260,6 +260,16 @@ async def test_res2_a_response_without_end_fails_the_call_unread(
     assert not server.completed
 
 
+async def test_res2_a_head_answer_may_declare_any_length(bounded: OutboundHttp) -> None:
+    """A HEAD's Content-Length is the resource's, with no body to read: not over the bound."""
+    with unbounded_server(declare_length=True) as server:
+        response = await bounded.request("HEAD", server.url, dependency="partner")
+        server.wait_done()
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) > BOUND
+    assert response.content == b""
+
+
 async def test_res2_the_bound_counts_the_decompressed_body(
     server: FlakyServer, bounded: OutboundHttp
 ) -> None:

@@ -50,7 +50,7 @@ class UnboundedServer:
                 self.done.set()
 
     def _answer(self, connection: socket.socket) -> None:
-        connection.recv(65536)  # the request; its body, if any, is small
+        request = connection.recv(65536)  # its body, if any, is small
         length = len(self.prefix) + self.padding_bytes
         framing = (
             f"Content-Length: {length}" if self.declare_length else "Transfer-Encoding: chunked"
@@ -58,6 +58,9 @@ class UnboundedServer:
         connection.sendall(
             f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n".encode()
         )
+        if request.startswith(b"HEAD "):
+            self.completed = True  # the head says how long the body would be, and is all
+            return
         self._send(connection, self.prefix)
         while self.sent < length and not self.stopping.is_set():
             if self.byte_interval is not None:

@@ -25,7 +25,9 @@ async def read_bounded(response: httpx.Response, max_bytes: int) -> None:
     `ResponseTooLargeError` past `max_bytes` decoded bytes; the response is closed either way."""
     try:
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
+        # A HEAD's or a 304's length is the resource's: no body follows.
+        has_body = response.request.method != "HEAD" and response.status_code != 304
+        if has_body and declared.isdigit() and int(declared) > max_bytes:
             raise ResponseTooLargeError(max_bytes)  # refused before a byte of it is read
         chunks: list[bytes] = []
         size = 0
