@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -16,10 +17,15 @@ from goldenpath_chassis._core.http_client import (
     RetryPolicy,
 )
 from goldenpath_chassis._core.metrics import Metrics
-from goldenpath_chassis._core.resilience import CircuitBreakers, CircuitOpenError
+from goldenpath_chassis._core.resilience import (
+    CircuitBreakers,
+    CircuitOpenError,
+    DependencyUnavailableError,
+)
 from goldenpath_chassis.testing.asgi import asgi_client
 
 from tests.support.flaky_server import Drop, FlakyServer, Hang, Respond, flaky_server
+from tests.support.unbounded_server import unbounded_server
 
 pytestmark = pytest.mark.integration
 
@@ -227,3 +233,60 @@ async def test_res1_an_open_breaker_shows_in_readiness_without_failing_it(
         response = await client.get("/health/ready")
     assert response.status_code == 200
     assert response.json()["circuit_breakers"]["partner"] == "open"
+
+
+BOUND = 1024 * 1024
+
+
+@pytest.fixture
+async def bounded(metrics: Metrics) -> AsyncIterator[OutboundHttp]:
+    breakers = CircuitBreakers(threshold=50, reset_seconds=RESET_SECONDS, metrics=metrics)
+    async with httpx.AsyncClient(timeout=5) as client:
+        yield OutboundHttp(
+            client, breakers=breakers, metrics=metrics, policy=QUICK, max_response_bytes=BOUND
+        )
+
+
+@pytest.mark.parametrize("declare_length", [False, True], ids=["streamed", "declared"])
+async def test_res2_a_response_without_end_fails_the_call_unread(
+    bounded: OutboundHttp, declare_length: bool
+) -> None:
+    """64 MiB answered to a GET: the call fails at the bound, is not retried (the answer would
+    be as long again), and the client closes the connection before the server sends it all."""
+    with unbounded_server(declare_length=declare_length) as server:
+        with pytest.raises(DependencyUnavailableError, match="over 1048576 bytes"):
+            await bounded.request("GET", server.url, dependency="partner")
+        server.wait_done()
+    assert not server.completed
+
+
+async def test_res2_a_head_answer_may_declare_any_length(bounded: OutboundHttp) -> None:
+    """A HEAD's Content-Length is the resource's, with no body to read: not over the bound."""
+    with unbounded_server(declare_length=True) as server:
+        response = await bounded.request("HEAD", server.url, dependency="partner")
+        server.wait_done()
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) > BOUND
+    assert response.content == b""
+
+
+async def test_res2_the_bound_counts_the_decompressed_body(
+    server: FlakyServer, bounded: OutboundHttp
+) -> None:
+    """A few kilobytes of gzip that expand past the bound are refused as the expanded body."""
+    bomb = gzip.compress(b" " * (8 * BOUND))
+    assert len(bomb) < BOUND // 16
+    server.always(Respond(200, headers=(("Content-Encoding", "gzip"),), body=bomb))
+    with pytest.raises(DependencyUnavailableError, match="over 1048576 bytes"):
+        await bounded.request("GET", server.url, dependency="partner")
+    assert len(server.arrivals) == 1
+
+
+async def test_res2_a_response_within_the_bound_is_read_whole(
+    server: FlakyServer, bounded: OutboundHttp
+) -> None:
+    body = b"[" + b"1," * (BOUND // 2 - 2) + b"1]"
+    server.always(Respond(200, headers=(("Content-Encoding", "identity"),), body=body))
+    response = await bounded.request("GET", server.url, dependency="partner")
+    assert response.content == body
+    assert len(response.json()) == BOUND // 2 - 1

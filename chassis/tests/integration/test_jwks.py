@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -22,6 +24,7 @@ from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.auth import TEST_AUDIENCE, TEST_ISSUER, bearer
 
 from tests.support.jwks import JwksEndpoint, published_jwk, serve_jwks, sign_unchecked
+from tests.support.unbounded_server import unbounded_server
 
 pytestmark = pytest.mark.integration
 
@@ -282,3 +285,41 @@ async def test_sec3_a_private_key_in_the_jwks_is_refused_and_named_as_one(
     assert "private key" in warning["reason"]
     for member in ("d", "p", "q"):
         assert private_jwk[member] not in str(logs)
+
+
+@pytest.mark.parametrize("declare_length", [False, True], ids=["streamed", "declared"])
+async def test_sec3_a_key_set_without_end_is_refused_unread(
+    idp_key: SigningKey, declare_length: bool
+) -> None:
+    """A valid key set followed by 64 MiB of white space (valid JSON still) is read no further
+    than the bound: the fetch fails, the source has no keys, and the server never got to send
+    it all (the client closed the connection)."""
+    document = json.dumps({"keys": [idp_key.public_jwk]}).encode()
+    with unbounded_server(prefix=document, declare_length=declare_length) as server:
+        async with httpx.AsyncClient() as http:
+            keys = JwksKeySource(server.url, client=http)
+            with capture_logs() as logs, pytest.raises(KeySetUnavailableError):
+                await keys.resolve(idp_key.kid, "EdDSA")
+        server.wait_done()
+    assert not server.completed
+    [failure] = [line for line in logs if line["event"] == "jwks_refresh_failed"]
+    assert failure["error"] == "ResponseTooLargeError"
+
+
+async def test_sec3_a_key_set_sent_a_byte_at_a_time_is_cut_at_the_fetch_timeout(
+    idp_key: SigningKey,
+) -> None:
+    """Every byte arrives well within the read timeout, so only a timeout of the whole fetch
+    ends it: without one the refresh, and the lock every request for keys waits on, is held for
+    as long as the server likes."""
+    document = json.dumps({"keys": [idp_key.public_jwk]}).encode()
+    with unbounded_server(prefix=document, padding_bytes=10_000, byte_interval=0.05) as server:
+        async with httpx.AsyncClient() as http:
+            keys = JwksKeySource(server.url, client=http, timeout_seconds=0.5)
+            with capture_logs() as logs:
+                # Far past the timeout; a refresh without a deadline runs into this.
+                await asyncio.wait_for(keys.refresh(), 10)
+        server.wait_done()
+    assert not server.completed
+    [failure] = [line for line in logs if line["event"] == "jwks_refresh_failed"]
+    assert failure["error"] == "TimeoutError"

@@ -24,10 +24,11 @@ from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.databases import delete_all_rows
 
 from tests.support.flaky_server import FlakyServer, Respond, flaky_server
+from tests.support.unbounded_server import unbounded_server
 
 pytestmark = pytest.mark.integration
 
-SECRET = "whsec-test-secret"
+SECRET = "whsec-test-secret-of-32-characters"
 
 
 @pytest.fixture
@@ -145,3 +146,30 @@ async def test_res1_without_a_webhook_url_nothing_is_enqueued(
 ) -> None:
     assert (await client.post("/v1/widgets", json={"name": "Quiet"})).status_code == 201
     assert await webhook_jobs(app) == []
+
+
+async def test_res1_a_receiver_answering_without_end_fails_the_job_unread(
+    service: Service, database_url: str, auth_settings: dict[str, str], auth_headers: dict[str, str]
+) -> None:
+    """The receiver is another party's: an answer it never ends is read up to
+    HTTP_MAX_RESPONSE_BYTES, and the delivery fails for a later retry, the worker's memory
+    whole."""
+    with unbounded_server() as receiver:
+        settings = service.load_settings(
+            **auth_settings,
+            app_env="test",
+            database_url=database_url,
+            webhook_url=receiver.url,
+            http_max_response_bytes=65536,
+        )
+        application = service.create_app(settings)
+        async with LifespanManager(application):
+            await create_widget(application, "Answered at length", auth_headers)
+            await worker_for(application, service, settings).run_once()
+            receiver.wait_done()
+            [job] = await webhook_jobs(application)
+            await delete_all_rows(service, chassis_of(application).resources.database.engine)
+    assert not receiver.completed
+    assert job.status == "queued"
+    assert job.last_error is not None
+    assert "over 65536 bytes" in job.last_error

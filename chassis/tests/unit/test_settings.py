@@ -104,6 +104,7 @@ VARIABLES_ADDED_SINCE = {
     "REQUEST_BODY_GRACE_SECONDS",
     "MAX_CONCURRENT_REQUESTS",
     "RESPONSE_SEND_TIMEOUT_SECONDS",
+    "HTTP_MAX_RESPONSE_BYTES",
     # Standard variables the SDK read alone, validated by the chassis since.
     "OTEL_EXPORTER_OTLP_TIMEOUT",
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -234,6 +235,31 @@ def test_sec3_production_starts_with_a_complete_auth_configuration() -> None:
     assert settings.jwt.algorithms == ("RS256", "ES256", "EdDSA")
     assert settings.jwt.token_types == ("JWT", "at+jwt")
     assert "s" * 40 not in repr(settings)
+
+
+WEBHOOK_RECEIVER = "https://hooks.example.com/in"
+
+
+def test_sec3_production_sends_no_unsigned_webhook() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(**PRODUCTION_BASE, **PRODUCTION_AUTH, webhook_url=WEBHOOK_RECEIVER)
+    assert [variable for variable, _ in caught.value.problems] == ["WEBHOOK_SECRET"]
+    secret = "w" * 32
+    settings = load(
+        **PRODUCTION_BASE, **PRODUCTION_AUTH, webhook_url=WEBHOOK_RECEIVER, webhook_secret=secret
+    )
+    assert settings.webhooks.secret is not None
+    assert settings.webhooks.secret.get_secret_value() == secret
+    assert load(**PRODUCTION_BASE, **PRODUCTION_AUTH).webhooks.secret is None  # no URL, no key
+
+
+@pytest.mark.parametrize("app_env", ["development", "production"])
+def test_sec3_a_short_webhook_secret_is_refused_unshown(app_env: str) -> None:
+    base = {**PRODUCTION_BASE, **PRODUCTION_AUTH} if app_env == "production" else {}
+    with pytest.raises(ConfigurationError) as caught:
+        load(**base, webhook_url=WEBHOOK_RECEIVER, webhook_secret="hunter2-webhooks")
+    assert caught.value.problems == [("WEBHOOK_SECRET", "must be at least 32 characters long")]
+    assert "hunter2" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

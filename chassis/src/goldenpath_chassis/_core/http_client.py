@@ -8,6 +8,8 @@ one shared `httpx.AsyncClient` (connection pooling, connect/read timeouts):
   transient failures (connection errors, timeouts, 429, 502, 503, 504), honouring
   `Retry-After` when it fits in the deadline;
 - an overall deadline: no call, retries and waits included, outlasts it;
+- a bound on the response's body (`HTTP_MAX_RESPONSE_BYTES`): a longer one is not read into
+  memory but fails the call as the dependency's unavailability;
 - a trace span per attempt with `traceparent` injected (when tracing is on), and the
   `http_client_request_duration_seconds` and `http_client_retries_total` metrics.
 
@@ -28,6 +30,7 @@ from typing import Any
 import httpx
 import stamina
 
+from .bounded_response import ResponseTooLargeError, read_bounded
 from .logging import get_logger
 from .metrics import Metrics
 from .resilience import CircuitBreakers, DependencyUnavailableError
@@ -37,6 +40,7 @@ from .tracing import Tracing
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
 _log = get_logger(__name__)
 
@@ -100,11 +104,13 @@ class OutboundHttp:
         breakers: CircuitBreakers,
         metrics: Metrics | None = None,
         policy: RetryPolicy | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.client = client
         self.breakers = breakers
         self.metrics = metrics
         self.policy = policy or RetryPolicy()
+        self.max_response_bytes = max_response_bytes
 
     def declare(self, dependency: str, **breaker_options: Any) -> None:
         """Name a dependency up front, so its breaker shows in metrics and readiness."""
@@ -125,7 +131,8 @@ class OutboundHttp:
 
         Raises `CircuitOpenError` while the dependency's breaker is open,
         `DeadlineExceededError` past the deadline, and `DependencyUnavailableError` when every
-        attempt failed without a response. All three are 503 problems if they reach a client.
+        attempt failed without a response or the response's body is over the bound. All three
+        are 503 problems if they reach a client.
         """
         policy = policy or self.policy
         method = method.upper()
@@ -171,6 +178,10 @@ class OutboundHttp:
             ) from exc
         except TimeoutError as exc:
             raise DeadlineExceededError(dependency, policy.deadline_seconds) from exc
+        except ResponseTooLargeError as exc:
+            raise DependencyUnavailableError(
+                dependency, f"The {dependency} dependency answered with over {exc.max_bytes} bytes."
+            ) from exc
         raise AssertionError("unreachable: stamina either returns or re-raises")  # pragma: no cover
 
     async def _attempt(
@@ -187,9 +198,11 @@ class OutboundHttp:
         outcome = "error"
         try:
             async with self.breakers.protect(dependency):
-                response = await self.client.request(
+                request = self.client.build_request(
                     method, url, headers=headers, content=content, json=json
                 )
+                response = await self.client.send(request, stream=True)
+                await read_bounded(response, self.max_response_bytes)
                 outcome = str(response.status_code)
                 if response.status_code in TRANSIENT_STATUSES:
                     raise TransientStatusError(response)
@@ -260,7 +273,11 @@ async def outbound_http(
         tracing.instrument_httpx(client)
     try:
         yield OutboundHttp(
-            client, breakers=breakers, metrics=metrics, policy=retry_policy_from(settings)
+            client,
+            breakers=breakers,
+            metrics=metrics,
+            policy=retry_policy_from(settings),
+            max_response_bytes=settings.http_client.max_response_bytes,
         )
     finally:
         await client.aclose()

@@ -17,10 +17,11 @@ Rules, each a defence against a known attack on JWT libraries and their users (R
 Keys come from one PEM public key or from a JWKS URL. The key set is fetched with httpx (never
 blocking the event loop), cached, and refreshed when it expires or when a token names an
 unknown `kid`, at most once per `min_refresh_seconds` whatever the traffic, so junk tokens
-cannot turn the service into a load generator against the identity provider. A published key
-is held to the rule a configured one is (RSA of 2048 bits or more, an EC key on its algorithm's
-curve): a weaker one is left out of the key set, with a warning, and its tokens name an
-unknown key.
+cannot turn the service into a load generator against the identity provider. A fetch takes
+at most `timeout_seconds` in all and reads at most `MAX_JWKS_BYTES`, so a provider that answers
+slowly or without end cannot hold the requests waiting for keys. A published key is held to
+the rule a configured one is (RSA of 2048 bits or more, an EC key on its algorithm's curve): a
+weaker one is left out of the key set, with a warning, and its tokens name an unknown key.
 
 Verification costs a signature check (tens of microseconds); a bounded cache of verified tokens
 makes a token's second and later uses a dictionary lookup plus an expiry check, and a key
@@ -42,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 
+from ..bounded_response import ResponseTooLargeError, read_bounded
 from ..logging import get_logger
 from ..url_redaction import redacted_url
 from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, MIN_RSA_BITS
@@ -51,6 +53,8 @@ REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 MAX_TOKEN_LENGTH = 8192
 MAX_SCOPES = 100
 MAX_IDENTITY_LENGTH = 255
+# A key set is kilobytes, certificate chains included: a megabyte is no provider's.
+MAX_JWKS_BYTES = 1024 * 1024
 
 _EC_ALGORITHM_BY_CURVE = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 _REJECTIONS: tuple[tuple[type[Exception], str], ...] = (
@@ -233,10 +237,11 @@ class JwksKeySource:
             self._attempted_at = self._clock()
             self.fetches += 1
             try:
-                response = await self._client.get(self._url, timeout=self._timeout)
-                response.raise_for_status()
-                keys = _usable_keys(response.json())
-            except (httpx.HTTPError, ValueError) as error:
+                # httpx times each read, not the fetch: a provider answering a byte a second
+                # would hold the lock, and every request waiting on it, for good.
+                async with asyncio.timeout(self._timeout):
+                    keys = await self._fetch()
+            except (httpx.HTTPError, ValueError, TimeoutError, ResponseTooLargeError) as error:
                 _log.warning(
                     "jwks_refresh_failed", url=self._logged_url, error=type(error).__name__
                 )
@@ -245,6 +250,13 @@ class JwksKeySource:
             self._bound.clear()
             self._fetched_at = self._clock()
             _log.info("jwks_refreshed", url=self._logged_url, keys=len(keys))
+
+    async def _fetch(self) -> dict[str | None, dict[str, Any]]:
+        request = self._client.build_request("GET", self._url, timeout=self._timeout)
+        response = await self._client.send(request, stream=True)
+        await read_bounded(response, MAX_JWKS_BYTES)
+        response.raise_for_status()
+        return _usable_keys(response.json())
 
 
 def _usable_keys(document: object) -> dict[str | None, dict[str, Any]]:

@@ -410,6 +410,12 @@ class HttpClientSettings(SettingsGroup):
     retry_deadline_seconds: float = Field(
         15.0, gt=0, le=600, description="No outbound call, retries included, takes longer."
     )
+    max_response_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="A longer response body (decompressed) fails its call, unread past this.",
+    )
 
 
 class BreakerSettings(SettingsGroup):
@@ -432,13 +438,28 @@ class WebhookSettings(SettingsGroup):
 
     url: str | None = Field(None, description="Where events are POSTed; unset: no webhooks.")
     secret: SecretStr | None = Field(
-        None, description="Signs webhook bodies (HMAC-SHA256, Standard Webhooks headers)."
+        None,
+        description="Signs webhook bodies (HMAC-SHA256, Standard Webhooks headers); 32 or more "
+        "characters, required in production with a URL.",
     )
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         return _absolute_http_url(value)
+
+    @field_validator("secret")
+    @classmethod
+    def _signing_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Receivers tell our events from forgeries by the signature alone, and a short key falls
+        # to an offline search from any one signed event a receiver logged.
+        if value is None:
+            if info.data.get("url") is not None and in_production(info):
+                raise ValueError("is required in production with WEBHOOK_URL (32+ characters)")
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters long")
+        return value
 
 
 class StaticSettings(SettingsGroup):
