@@ -79,16 +79,19 @@ class HeadDeadline:
             self._head = self._loop.call_later(self._head_seconds, self._close_slow_head)
 
     def head_complete(self) -> None:
+        """A request's head is parsed: neither timer has anything left to time. The idle one
+        too: h11 says nothing of a head that arrives whole in one read, so `head_started` may
+        never have cancelled it."""
         if self._head is not None:
             self._head.cancel()
             self._head = None
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
 
     def stop(self) -> None:
         """The connection is gone: its timers must not keep it (and its protocol) alive."""
         self.head_complete()
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
 
     def _close(self) -> None:
         self._transport.close()
