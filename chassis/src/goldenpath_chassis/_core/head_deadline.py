@@ -17,6 +17,15 @@ and its body is not, and stopped at the body's end. A fourth, for a response, ru
 transport has paused writing: a client that takes none of its response for
 `RESPONSE_SEND_TIMEOUT_SECONDS` is reset (`send_timeout.py`).
 
+A head has a size too, on the wire. httptools sets none, and gathers a header's value (and the
+target, and a chunked body's trailers) by appending each read to what it holds, which costs the
+event loop the square of their size: one client sending a single endless header or trailer at
+tens of megabits blocked every request of the process for seconds and grew it by hundreds of
+megabytes. Bytes read with no part of a head completed and no body byte among them, past
+`head_max_bytes` (far above the 431 of the request layer, which counts names and values once the
+head is whole), close the connection (`request_heads_too_large`). h11 bounds its own (an
+incomplete head past 16 KiB is answered 400).
+
 Either closes the connection without a response, like uvicorn's own keep-alive timeout, nginx's
 `client_header_timeout` and Go's `ReadHeaderTimeout`: a 408 would go to a client that is not
 keeping up (or never asked anything), and a client that reuses a connection the server just
@@ -113,6 +122,8 @@ class HeadDeadlineProtocol(asyncio.Protocol):
     head_timeout_seconds: ClassVar[float]
     idle_timeout_seconds: ClassVar[float]
     slow_heads: ClassVar[ThrottledLine]
+    head_max_bytes: ClassVar[int]
+    large_heads: ClassVar[ThrottledLine]
     body_min_bytes_per_second: ClassVar[float]
     body_grace_seconds: ClassVar[float]
     slow_bodies: ClassVar[ThrottledLine]
@@ -206,6 +217,7 @@ def protocol_with_head_deadline(
     *,
     head_timeout_seconds: float,
     idle_timeout_seconds: float,
+    head_max_bytes: int,
     body_min_bytes_per_second: float,
     body_grace_seconds: float,
     send_timeout_seconds: float,
@@ -224,6 +236,10 @@ def protocol_with_head_deadline(
                 "request_heads_timed_out",
                 count_name="connections",
                 header_timeout_seconds=head_timeout_seconds,
+            ),
+            "head_max_bytes": head_max_bytes,
+            "large_heads": ThrottledLine(
+                _log, "request_heads_too_large", count_name="connections", max_bytes=head_max_bytes
             ),
             "body_min_bytes_per_second": body_min_bytes_per_second,
             "body_grace_seconds": body_grace_seconds,
@@ -246,9 +262,10 @@ def protocol_with_head_deadline(
 
 
 def say_unsaid_closes(protocol: object) -> None:
-    """At shutdown: the slow heads', bodies' and readers' closes not said yet
-    (`throttled_line.py`)."""
+    """At shutdown: the slow or large heads', the slow bodies' and the readers' closes not said
+    yet (`throttled_line.py`)."""
     if isinstance(protocol, type) and issubclass(protocol, HeadDeadlineProtocol):
         protocol.slow_heads.say_rest()
+        protocol.large_heads.say_rest()
         protocol.slow_bodies.say_rest()
         protocol.unread_responses.say_rest()
