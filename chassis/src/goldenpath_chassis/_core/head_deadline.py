@@ -26,6 +26,12 @@ megabytes. Bytes read with no part of a head completed and no body byte among th
 head is whole), close the connection (`request_heads_too_large`). h11 bounds its own (an
 incomplete head past 16 KiB is answered 400).
 
+And a request answered while its client still waits for `100 Continue` to send its body (an
+early 401, 429 or 413) leaves a connection whose next bytes may be that body or the next
+request: the server, which counts them as the body, would read a request as a body, and what
+follows it as a request (a desync, where a proxy shares the connection). uvicorn keeps it; the
+subclasses close it once the answer is sent, as Go's server does.
+
 Either closes the connection without a response, like uvicorn's own keep-alive timeout, nginx's
 `client_header_timeout` and Go's `ReadHeaderTimeout`: a 408 would go to a client that is not
 keeping up (or never asked anything), and a client that reuses a connection the server just
@@ -179,6 +185,14 @@ class H11WithHeadDeadline(HeadDeadlineProtocol, H11Protocol):
     peer still IDLE with bytes buffered is in the middle of a head, and one in SEND_BODY in
     the middle of a body."""
 
+    # The current request asked to wait for `100 Continue` and had sent none of its body after
+    # the last batch (h11 forgets it once any answer is sent).
+    _awaiting_continue: bool
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._awaiting_continue = False
+        super().connection_made(transport)
+
     def data_received(self, data: bytes) -> None:
         # The bytes that complete a head are not counted for its body: h11 does not say where
         # the head ended, and the rate errs towards the server.
@@ -198,6 +212,14 @@ class H11WithHeadDeadline(HeadDeadlineProtocol, H11Protocol):
             self._body.stop()
         elif not self._body.running and not self.transport.is_closing():
             self._body.start()
+        self._awaiting_continue = (
+            state is h11.SEND_BODY and self.conn.they_are_waiting_for_100_continue
+        )
+
+    def on_response_complete(self) -> None:
+        if self._awaiting_continue and not self.transport.is_closing():
+            self.transport.close()  # its next bytes, a body or a request (see the module)
+        super().on_response_complete()
 
     def _server_holds_body_back(self) -> bool:
         return self.flow.read_paused or self.conn.they_are_waiting_for_100_continue

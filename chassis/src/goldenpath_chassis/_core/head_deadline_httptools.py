@@ -20,11 +20,14 @@ class HttpToolsWithHeadDeadline(HeadDeadlineProtocol, HttpToolsProtocol):
     # counted, so what the parser holds is at most `head_max_bytes` and one read.
     _unframed_bytes: int
     _progressed: bool
+    # The current request asked to wait for `100 Continue` and has sent none of its body.
+    _awaiting_continue: bool
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._in_body = False
         self._unframed_bytes = 0
         self._progressed = False
+        self._awaiting_continue = False
         super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -50,18 +53,27 @@ class HttpToolsWithHeadDeadline(HeadDeadlineProtocol, HttpToolsProtocol):
         self._deadline.head_complete()
         self._in_body = True
         self._progressed = True
+        self._awaiting_continue = self.expect_100_continue
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
         self._body.received(len(body))
         self._progressed = True
+        self._awaiting_continue = False
         super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._in_body = False
         self._progressed = True
+        self._awaiting_continue = False
         self._body.stop()
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        # Not a pipelined request's flag: those wait behind the one answered.
+        if self._awaiting_continue and not self.pipeline and not self.transport.is_closing():
+            self.transport.close()  # its next bytes, a body or a request (`head_deadline.py`)
+        super().on_response_complete()
 
     def _server_holds_body_back(self) -> bool:
         # uvicorn sends `100 Continue` at the handler's first read, and forgets it once a
