@@ -70,3 +70,28 @@ async def test_sec1_a_keep_alive_connection_times_each_head_from_its_first_byte(
 
     async with serving(ok, protocol, head_seconds=1.0, idle_seconds=NEVER) as port:
         assert await asyncio.to_thread(two_requests_a_pause_apart, port) == [200, 200]
+
+
+IDLE_SECONDS = 0.5
+
+
+async def answer_after_idle(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers only once the connection has been open for longer than the idle timeout."""
+    await asyncio.sleep(IDLE_SECONDS * 2)
+    await ok(scope, receive, send)
+
+
+@PROTOCOLS
+async def test_sec1_a_head_that_arrives_whole_stops_the_idle_timer(
+    protocol: type[HeadDeadlineProtocol],
+) -> None:
+    # h11 says no head started when the whole head is in the first read: the idle timer, armed
+    # when the connection opened, closed it mid-request (and a keep-alive connection in use).
+    def get_in_one_write(port: int) -> int:
+        with connect(port) as client:
+            return get_on(client, "/").status
+
+    async with serving(
+        answer_after_idle, protocol, head_seconds=NEVER, idle_seconds=IDLE_SECONDS
+    ) as port:
+        assert await asyncio.to_thread(get_in_one_write, port) == 200

@@ -21,6 +21,7 @@ import pytest
 from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
 
 from tests.support.example_process import EXAMPLE_COMMAND, development_env
+from tests.support.large_heads import endless_header_cut, endless_trailer_cut
 from tests.support.slow_clients import (
     closed_by_server,
     connect,
@@ -43,6 +44,9 @@ SEND_TIMEOUT_SECONDS = 1.0
 # Far more than the kernel's buffers hold (loopback's take up to 4 MiB): the rest waits in the
 # service's transport, which pauses writing.
 UNREAD_KIB = 32 * 1024
+# Far past the bound on a head (eight times REQUEST_MAX_HEADER_BYTES) and what the kernel's
+# buffers take on loopback.
+ENDLESS_BYTES = 8 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +88,21 @@ def test_sec1_a_body_trickled_after_its_401_is_closed(strict_heads: ServiceProce
     assert answer is not None, "a trickled body is still open"
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:100]
     assert '"event":"request_bodies_timed_out"' in strict_heads.output()
+
+
+@pytest.mark.parametrize("where", ["header", "trailer"])
+def test_sec1_an_endless_header_or_trailer_is_cut(strict_heads: ServiceProcess, where: str) -> None:
+    # httptools bounds neither: it gathered all it was sent, at a cost that grows with the square
+    # of the size, holding every other request of the process meanwhile.
+    with connect(strict_heads.port) as client:
+        if where == "header":
+            cut = endless_header_cut(client, most_bytes=ENDLESS_BYTES)
+        else:
+            cut = endless_trailer_cut(client, "/v1/widgets", most_bytes=ENDLESS_BYTES)
+    assert cut, f"an endless {where} is still read"
+    output = strict_heads.output()
+    assert '"event":"request_heads_too_large"' in output
+    assert '"level":"error"' not in output, output
 
 
 def unread_large_answer_is_reset(port: int, *, streamed: bool) -> bool:

@@ -19,6 +19,8 @@ from goldenpath_chassis._core.head_deadline import (
 KEEP_ALIVE_SECONDS = 5
 # Far above the close bound of the clients (tests/support/slow_clients.py): never reached.
 NEVER = 600.0
+# Far above any head or trailers the tests send.
+UNBOUNDED = 1 << 40
 
 
 @asynccontextmanager
@@ -28,6 +30,7 @@ async def serving(
     *,
     head_seconds: float = NEVER,
     idle_seconds: float = NEVER,
+    head_max_bytes: int = UNBOUNDED,
     body_min_bytes_per_second: float = 1.0,
     body_grace_seconds: float = NEVER,
     send_seconds: float = NEVER,
@@ -38,6 +41,7 @@ async def serving(
         http=protocol_with_head_deadline(
             head_timeout_seconds=head_seconds,
             idle_timeout_seconds=idle_seconds,
+            head_max_bytes=head_max_bytes,
             body_min_bytes_per_second=body_min_bytes_per_second,
             body_grace_seconds=body_grace_seconds,
             send_timeout_seconds=send_seconds,

@@ -17,6 +17,21 @@ and its body is not, and stopped at the body's end. A fourth, for a response, ru
 transport has paused writing: a client that takes none of its response for
 `RESPONSE_SEND_TIMEOUT_SECONDS` is reset (`send_timeout.py`).
 
+A head has a size too, on the wire. httptools sets none, and gathers a header's value (and the
+target, and a chunked body's trailers) by appending each read to what it holds, which costs the
+event loop the square of their size: one client sending a single endless header or trailer at
+tens of megabits blocked every request of the process for seconds and grew it by hundreds of
+megabytes. Bytes read with no part of a head completed and no body byte among them, past
+`head_max_bytes` (far above the 431 of the request layer, which counts names and values once the
+head is whole), close the connection (`request_heads_too_large`). h11 bounds its own (an
+incomplete head past 16 KiB is answered 400).
+
+And a request answered while its client still waits for `100 Continue` to send its body (an
+early 401, 429 or 413) leaves a connection whose next bytes may be that body or the next
+request: the server, which counts them as the body, would read a request as a body, and what
+follows it as a request (a desync, where a proxy shares the connection). uvicorn keeps it; the
+subclasses close it once the answer is sent, as Go's server does.
+
 Either closes the connection without a response, like uvicorn's own keep-alive timeout, nginx's
 `client_header_timeout` and Go's `ReadHeaderTimeout`: a 408 would go to a client that is not
 keeping up (or never asked anything), and a client that reuses a connection the server just
@@ -79,16 +94,19 @@ class HeadDeadline:
             self._head = self._loop.call_later(self._head_seconds, self._close_slow_head)
 
     def head_complete(self) -> None:
+        """A request's head is parsed: neither timer has anything left to time. The idle one
+        too: h11 says nothing of a head that arrives whole in one read, so `head_started` may
+        never have cancelled it."""
         if self._head is not None:
             self._head.cancel()
             self._head = None
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
 
     def stop(self) -> None:
         """The connection is gone: its timers must not keep it (and its protocol) alive."""
         self.head_complete()
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
 
     def _close(self) -> None:
         self._transport.close()
@@ -110,6 +128,8 @@ class HeadDeadlineProtocol(asyncio.Protocol):
     head_timeout_seconds: ClassVar[float]
     idle_timeout_seconds: ClassVar[float]
     slow_heads: ClassVar[ThrottledLine]
+    head_max_bytes: ClassVar[int]
+    large_heads: ClassVar[ThrottledLine]
     body_min_bytes_per_second: ClassVar[float]
     body_grace_seconds: ClassVar[float]
     slow_bodies: ClassVar[ThrottledLine]
@@ -165,6 +185,14 @@ class H11WithHeadDeadline(HeadDeadlineProtocol, H11Protocol):
     peer still IDLE with bytes buffered is in the middle of a head, and one in SEND_BODY in
     the middle of a body."""
 
+    # The current request asked to wait for `100 Continue` and had sent none of its body after
+    # the last batch (h11 forgets it once any answer is sent).
+    _awaiting_continue: bool
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._awaiting_continue = False
+        super().connection_made(transport)
+
     def data_received(self, data: bytes) -> None:
         # The bytes that complete a head are not counted for its body: h11 does not say where
         # the head ended, and the rate errs towards the server.
@@ -184,6 +212,14 @@ class H11WithHeadDeadline(HeadDeadlineProtocol, H11Protocol):
             self._body.stop()
         elif not self._body.running and not self.transport.is_closing():
             self._body.start()
+        self._awaiting_continue = (
+            state is h11.SEND_BODY and self.conn.they_are_waiting_for_100_continue
+        )
+
+    def on_response_complete(self) -> None:
+        if self._awaiting_continue and not self.transport.is_closing():
+            self.transport.close()  # its next bytes, a body or a request (see the module)
+        super().on_response_complete()
 
     def _server_holds_body_back(self) -> bool:
         return self.flow.read_paused or self.conn.they_are_waiting_for_100_continue
@@ -203,6 +239,7 @@ def protocol_with_head_deadline(
     *,
     head_timeout_seconds: float,
     idle_timeout_seconds: float,
+    head_max_bytes: int,
     body_min_bytes_per_second: float,
     body_grace_seconds: float,
     send_timeout_seconds: float,
@@ -221,6 +258,10 @@ def protocol_with_head_deadline(
                 "request_heads_timed_out",
                 count_name="connections",
                 header_timeout_seconds=head_timeout_seconds,
+            ),
+            "head_max_bytes": head_max_bytes,
+            "large_heads": ThrottledLine(
+                _log, "request_heads_too_large", count_name="connections", max_bytes=head_max_bytes
             ),
             "body_min_bytes_per_second": body_min_bytes_per_second,
             "body_grace_seconds": body_grace_seconds,
@@ -243,9 +284,10 @@ def protocol_with_head_deadline(
 
 
 def say_unsaid_closes(protocol: object) -> None:
-    """At shutdown: the slow heads', bodies' and readers' closes not said yet
-    (`throttled_line.py`)."""
+    """At shutdown: the slow or large heads', the slow bodies' and the readers' closes not said
+    yet (`throttled_line.py`)."""
     if isinstance(protocol, type) and issubclass(protocol, HeadDeadlineProtocol):
         protocol.slow_heads.say_rest()
+        protocol.large_heads.say_rest()
         protocol.slow_bodies.say_rest()
         protocol.unread_responses.say_rest()

@@ -37,6 +37,11 @@ EXIT_OK = 0
 EXIT_STARTUP_FAILED = 3
 # uvicorn's default, named here because the head deadline's idle timer uses it too.
 KEEP_ALIVE_SECONDS = 5
+# The most bytes a request head (or a chunked body's trailers) may take on the wire, in
+# REQUEST_MAX_HEADER_BYTES, which counts names and values alone: a head that limit lets through
+# takes at most five times as much with its colons, line ends and one-letter names, and its
+# request line fits in the rest (head_deadline.py).
+HEAD_BYTES_PER_HEADER_BYTE = 8
 _HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _log = get_logger(__name__)
@@ -125,11 +130,12 @@ def build_config(app: FastAPI, settings: ChassisSettings) -> uvicorn.Config:
         proxy_headers=False,
         lifespan="on",
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        # uvicorn times a connection out only between requests (head_deadline.py, body_rate.py,
-        # send_timeout.py).
+        # uvicorn times a connection out only between requests, and httptools bounds no head
+        # (head_deadline.py, body_rate.py, send_timeout.py).
         http=protocol_with_head_deadline(
             head_timeout_seconds=settings.request_limits.header_timeout_seconds,
             idle_timeout_seconds=KEEP_ALIVE_SECONDS,
+            head_max_bytes=settings.request_limits.max_header_bytes * HEAD_BYTES_PER_HEADER_BYTE,
             body_min_bytes_per_second=settings.request_limits.body_min_bytes_per_second,
             body_grace_seconds=settings.request_limits.body_grace_seconds,
             send_timeout_seconds=settings.server.response_send_timeout_seconds,
