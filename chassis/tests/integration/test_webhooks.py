@@ -6,8 +6,10 @@ transaction, when WEBHOOK_URL is set.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
+from typing import Protocol
 
 import httpx
 import pytest
@@ -25,6 +27,7 @@ from goldenpath_chassis.testing.databases import delete_all_rows
 
 from tests.support.flaky_server import FlakyServer, Respond, flaky_server
 from tests.support.unbounded_server import unbounded_server
+from tests.support.verifying_receiver import VerifyingReceiver, verifying_receiver
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +111,9 @@ async def test_res2_a_created_widget_is_announced_once_signed_and_idempotent(
     headers = {name.lower(): value for name, value in delivered.headers.items()}
     assert headers["webhook-id"] == event["id"] == headers["idempotency-key"]
     assert {posts[0].headers["webhook-id"]} == {event["id"]}  # the retry is the same event
-    expected = signature(SECRET, event["id"], int(headers["webhook-timestamp"]), delivered.body)
+    # A secret without the whsec_ prefix keys the HMAC with its own bytes, as it always did.
+    timestamp = int(headers["webhook-timestamp"])
+    expected = signature(SECRET.encode(), event["id"], timestamp, delivered.body)
     assert headers["webhook-signature"] == expected
     assert await webhook_jobs(webhook_app) == []  # delivered: the job is gone
 
@@ -173,3 +178,91 @@ async def test_res1_a_receiver_answering_without_end_fails_the_job_unread(
     assert job.status == "queued"
     assert job.last_error is not None
     assert "over 65536 bytes" in job.last_error
+
+
+# --- Standard Webhooks secrets, verified by the spec's own library ------------------------------
+def whsec(key: bytes) -> str:
+    """A secret as the spec serializes it."""
+    return "whsec_" + base64.b64encode(key).decode()
+
+
+NEW_SECRET = whsec(b"the new key, thirty-two bytes!!!")
+OLD_SECRET = whsec(b"the old key: twenty-four")
+LEGACY_SECRET = "a secret from before whsec_, 32+ characters"
+
+
+class DeliverOne(Protocol):
+    async def __call__(self, receiver: VerifyingReceiver, **webhook_secrets: str) -> list[Job]: ...
+
+
+@pytest.fixture
+def deliver_one(
+    service: Service, database_url: str, auth_settings: dict[str, str], auth_headers: dict[str, str]
+) -> DeliverOne:
+    """Create a widget with its webhook going to `receiver` signed with `webhook_secrets`, and run
+    the worker once; the webhook jobs left (none: the receiver took the delivery)."""
+
+    async def deliver(receiver: VerifyingReceiver, **webhook_secrets: str) -> list[Job]:
+        settings = service.load_settings(
+            **auth_settings,
+            app_env="test",
+            database_url=database_url,
+            webhook_url=receiver.url,
+            **webhook_secrets,
+        )
+        application = service.create_app(settings)
+        async with LifespanManager(application):
+            await create_widget(application, "Verified", auth_headers)
+            await worker_for(application, service, settings).run_once()
+            left = await webhook_jobs(application)
+            await delete_all_rows(service, chassis_of(application).resources.database.engine)
+        return left
+
+    return deliver
+
+
+async def test_res2_a_whsec_secret_signs_as_the_official_library_verifies(
+    deliver_one: DeliverOne,
+) -> None:
+    """The library decodes a whsec_ secret's base64 before it signs; so must we, or a receiver
+    given the same string rejects every event."""
+    with verifying_receiver(NEW_SECRET) as receiver:
+        left = await deliver_one(receiver, webhook_secret=NEW_SECRET)
+    assert receiver.verdicts == [True]
+    assert left == []
+
+
+async def test_res2_a_secret_without_the_prefix_verifies_as_its_own_bytes(
+    deliver_one: DeliverOne,
+) -> None:
+    """A deployment from before keeps its receivers: the library given the secret's bytes."""
+    with verifying_receiver(LEGACY_SECRET.encode()) as receiver:
+        left = await deliver_one(receiver, webhook_secret=LEGACY_SECRET)
+    assert receiver.verdicts == [True]
+    assert left == []
+
+
+@pytest.mark.parametrize(
+    ("previous", "receivers_secret", "verified"),
+    [
+        (OLD_SECRET, NEW_SECRET, True),  # a receiver switched to the new secret
+        (OLD_SECRET, OLD_SECRET, True),  # one not switched yet
+        (LEGACY_SECRET, LEGACY_SECRET.encode(), True),  # from a secret without the prefix
+        (LEGACY_SECRET, NEW_SECRET, True),
+        (OLD_SECRET, whsec(b"some other key, neither of them"), False),
+    ],
+    ids=["new", "old", "legacy-old", "legacy-new", "neither"],
+)
+async def test_res2_during_a_rotation_a_receiver_on_either_secret_verifies(
+    deliver_one: DeliverOne, previous: str, receivers_secret: str | bytes, verified: bool
+) -> None:
+    """WEBHOOK_SECRET_PREVIOUS adds a second signature (the spec's space-separated list), so the
+    receiver switches secrets whenever it likes, with no event refused."""
+    with verifying_receiver(receivers_secret) as receiver:
+        left = await deliver_one(
+            receiver, webhook_secret=NEW_SECRET, webhook_secret_previous=previous
+        )
+    assert receiver.verdicts == [verified]
+    assert len(left) == (0 if verified else 1)
+    [header] = receiver.signature_headers
+    assert [part.split(",")[0] for part in header.split(" ")] == ["v1", "v1"]

@@ -7,6 +7,7 @@ variable; production refuses what only suits a laptop.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
@@ -105,6 +106,7 @@ VARIABLES_ADDED_SINCE = {
     "MAX_CONCURRENT_REQUESTS",
     "RESPONSE_SEND_TIMEOUT_SECONDS",
     "HTTP_MAX_RESPONSE_BYTES",
+    "WEBHOOK_SECRET_PREVIOUS",
     # Standard variables the SDK read alone, validated by the chassis since.
     "OTEL_EXPORTER_OTLP_TIMEOUT",
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -258,8 +260,100 @@ def test_sec3_a_short_webhook_secret_is_refused_unshown(app_env: str) -> None:
     base = {**PRODUCTION_BASE, **PRODUCTION_AUTH} if app_env == "production" else {}
     with pytest.raises(ConfigurationError) as caught:
         load(**base, webhook_url=WEBHOOK_RECEIVER, webhook_secret="hunter2-webhooks")
-    assert caught.value.problems == [("WEBHOOK_SECRET", "must be at least 32 characters long")]
+    [(variable, message)] = caught.value.problems
+    assert variable == "WEBHOOK_SECRET"
+    assert message.startswith("must be at least 32 characters long, or whsec_")
     assert "hunter2" not in str(caught.value)
+
+
+WHSEC_NEW = "whsec_" + base64.b64encode(b"n" * 32).decode()
+WHSEC_OLD = "whsec_" + base64.b64encode(b"o" * 24).decode()
+
+
+def test_sec3_a_whsec_secret_is_the_key_its_base64_holds() -> None:
+    settings = load(
+        **PRODUCTION_BASE, **PRODUCTION_AUTH, webhook_url=WEBHOOK_RECEIVER, webhook_secret=WHSEC_NEW
+    )
+    assert settings.webhooks.signing_keys() == (b"n" * 32,)
+    assert load(webhook_secret="r" * 32).webhooks.signing_keys() == (b"r" * 32,)  # as before
+    assert load().webhooks.signing_keys() == ()
+
+
+def test_sec3_a_bad_whsec_secret_is_refused_unshown() -> None:
+    short = "whsec_" + base64.b64encode(b"hunter2" * 3).decode()  # 21 bytes
+    with pytest.raises(ConfigurationError) as caught:
+        load(webhook_url=WEBHOOK_RECEIVER, webhook_secret=short)
+    assert caught.value.problems == [
+        ("WEBHOOK_SECRET", "must hold a key of 24 to 64 bytes after whsec_")
+    ]
+    assert base64.b64encode(b"hunter2" * 3).decode() not in str(caught.value)
+
+
+@pytest.mark.parametrize("app_env", ["development", "production"])
+def test_sec3_a_rotation_signs_with_the_new_secret_then_the_previous(app_env: str) -> None:
+    base = {**PRODUCTION_BASE, **PRODUCTION_AUTH} if app_env == "production" else {}
+    settings = load(
+        **base,
+        webhook_url=WEBHOOK_RECEIVER,
+        webhook_secret=WHSEC_NEW,
+        webhook_secret_previous=WHSEC_OLD,
+    )
+    assert settings.webhooks.signing_keys() == (b"n" * 32, b"o" * 24)
+    assert WHSEC_OLD not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("secrets", "problems"),
+    [
+        (
+            {"webhook_secret_previous": WHSEC_OLD},
+            [("WEBHOOK_SECRET_PREVIOUS", "needs WEBHOOK_SECRET, the new secret it is replaced by")],
+        ),
+        (
+            {"webhook_secret": WHSEC_NEW, "webhook_secret_previous": WHSEC_NEW},
+            [("WEBHOOK_SECRET_PREVIOUS", "is the same key as WEBHOOK_SECRET")],
+        ),
+        (
+            {"webhook_secret": WHSEC_NEW, "webhook_secret_previous": "hunter2"},
+            [
+                (
+                    "WEBHOOK_SECRET_PREVIOUS",
+                    "must be at least 32 characters long, or whsec_ and a base64 key of 24 to 64 "
+                    "bytes",
+                )
+            ],
+        ),
+        (  # the current secret's problem is reported alone
+            {"webhook_secret": "hunter2", "webhook_secret_previous": WHSEC_OLD},
+            [
+                (
+                    "WEBHOOK_SECRET",
+                    "must be at least 32 characters long, or whsec_ and a base64 key of 24 to 64 "
+                    "bytes",
+                )
+            ],
+        ),
+    ],
+    ids=["without-a-current-secret", "the-same-key", "previous-too-short", "current-too-short"],
+)
+def test_sec3_a_previous_secret_that_cannot_serve_a_rotation_is_refused(
+    secrets: dict[str, str], problems: list[tuple[str, str]]
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(webhook_url=WEBHOOK_RECEIVER, **secrets)
+    assert caught.value.problems == problems
+    assert "hunter2" not in str(caught.value)
+
+
+def test_sec3_production_posts_webhooks_over_https_only() -> None:
+    """The signature keeps an event whole, not private: over http:// anyone on the way reads
+    it. Local receivers stay on http:// outside production."""
+    plain = "http://hooks.example.com/in"
+    with pytest.raises(ConfigurationError) as caught:
+        load(**PRODUCTION_BASE, **PRODUCTION_AUTH, webhook_url=plain, webhook_secret=WHSEC_NEW)
+    assert caught.value.problems == [("WEBHOOK_URL", "must be an https:// URL in production")]
+    for app_env in ("development", "test"):
+        assert load(app_env=app_env, webhook_url=plain).webhooks.url == plain
 
 
 @pytest.mark.parametrize(

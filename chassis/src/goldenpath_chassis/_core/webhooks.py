@@ -10,7 +10,10 @@ still gets every event, once it is back.
 Requests follow the Standard Webhooks conventions (https://www.standardwebhooks.com): headers
 `webhook-id` (stable across retries: receivers deduplicate on it, and it is also sent as
 `Idempotency-Key`, which is what makes the POST safe to retry), `webhook-timestamp`, and, with
-`WEBHOOK_SECRET` set, `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
+`WEBHOOK_SECRET` set, `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`
+keyed as `webhook_keys.py` reads the secret. With `WEBHOOK_SECRET_PREVIOUS` too, the header
+carries a second signature, space-separated, as the spec provides for rotation: a receiver
+verifies with whichever of the two secrets it holds.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,10 +62,15 @@ def enqueue_webhook(
     enqueue(session, DELIVER_WEBHOOK, webhook_event(event_type, data), max_attempts=max_attempts)
 
 
-def signature(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
+def signature(key: bytes, event_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{event_id}.{timestamp}.".encode() + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def signature_header(keys: Iterable[bytes], event_id: str, timestamp: int, body: bytes) -> str:
+    """`webhook-signature`: one signature per key, space-separated, the current key's first."""
+    return " ".join(signature(key, event_id, timestamp, body) for key in keys)
 
 
 def webhook_handlers(http: OutboundHttp, settings: ChassisSettings) -> dict[str, JobHandler]:
@@ -81,9 +89,8 @@ def webhook_handlers(http: OutboundHttp, settings: ChassisSettings) -> dict[str,
             "webhook-timestamp": str(timestamp),
             IDEMPOTENCY_KEY_HEADER: event["id"],
         }
-        if settings.webhooks.secret is not None:
-            secret = settings.webhooks.secret.get_secret_value()
-            headers["webhook-signature"] = signature(secret, event["id"], timestamp, body)
+        if keys := settings.webhooks.signing_keys():
+            headers["webhook-signature"] = signature_header(keys, event["id"], timestamp, body)
         response = await http.request(
             "POST",
             settings.webhooks.url,

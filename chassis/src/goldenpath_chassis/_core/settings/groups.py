@@ -36,6 +36,7 @@ from ..security.settings_checks import (
     split_list,
 )
 from ..security.token_types import DEFAULT_TOKEN_TYPES
+from ..webhook_keys import signing_key
 
 Environment = Literal["development", "test", "production"]
 DatabaseBackend = Literal["postgresql", "sqlite"]
@@ -59,6 +60,14 @@ def app_env_of(info: ValidationInfo) -> str:
 
 def in_production(info: ValidationInfo) -> bool:
     return app_env_of(info) == "production"
+
+
+def _https_in_production(value: str | None, info: ValidationInfo) -> str | None:
+    """A key set and a webhook cross networks the service does not own: over plain http://
+    anyone on the path reads what is sent and can change what comes back."""
+    if value is not None and in_production(info) and urlsplit(value).scheme != "https":
+        raise ValueError("must be an https:// URL in production")
+    return value
 
 
 def _absolute_http_url(value: str | None) -> str | None:
@@ -436,17 +445,25 @@ class WebhookSettings(SettingsGroup):
 
     env_prefix: ClassVar[str] = "WEBHOOK_"
 
-    url: str | None = Field(None, description="Where events are POSTed; unset: no webhooks.")
+    url: str | None = Field(
+        None, description="Where events are POSTed (https:// in production); unset: no webhooks."
+    )
     secret: SecretStr | None = Field(
         None,
-        description="Signs webhook bodies (HMAC-SHA256, Standard Webhooks headers); 32 or more "
-        "characters, required in production with a URL.",
+        description="Signs webhook bodies (HMAC-SHA256, Standard Webhooks headers): whsec_ and a "
+        "base64 key of 24 to 64 bytes, as the spec and its libraries read it (recommended), or "
+        "32 or more characters taken as they are; required in production with a URL.",
+    )
+    secret_previous: SecretStr | None = Field(
+        None,
+        description="During a rotation, the secret being replaced: each delivery carries a "
+        "signature with it too, so a receiver still on it keeps verifying. Same forms.",
     )
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        return _absolute_http_url(value)
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _https_in_production(_absolute_http_url(value), info)
 
     @field_validator("secret")
     @classmethod
@@ -455,11 +472,32 @@ class WebhookSettings(SettingsGroup):
         # to an offline search from any one signed event a receiver logged.
         if value is None:
             if info.data.get("url") is not None and in_production(info):
-                raise ValueError("is required in production with WEBHOOK_URL (32+ characters)")
+                raise ValueError("is required in production with WEBHOOK_URL")
             return None
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters long")
+        signing_key(value.get_secret_value())
         return value
+
+    @field_validator("secret_previous")
+    @classmethod
+    def _rotated_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            return None
+        key = signing_key(value.get_secret_value())
+        if "secret" not in info.data:
+            return value  # the current secret was invalid and is reported on its own
+        current = info.data["secret"]
+        if current is None:
+            raise ValueError("needs WEBHOOK_SECRET, the new secret it is replaced by")
+        if key == signing_key(current.get_secret_value()):
+            raise ValueError("is the same key as WEBHOOK_SECRET")
+        return value
+
+    def signing_keys(self) -> tuple[bytes, ...]:
+        """The keys each delivery is signed with: the current secret's, then the previous one's."""
+        secrets = (self.secret, self.secret_previous)
+        return tuple(
+            signing_key(secret.get_secret_value()) for secret in secrets if secret is not None
+        )
 
 
 class StaticSettings(SettingsGroup):
@@ -584,8 +622,7 @@ class JwtSettings(SettingsGroup):
         production = in_production(info)
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError("must be an https:// URL")
-        if value is not None and production and not value.startswith("https://"):
-            raise ValueError("must be an https:// URL in production")
+        _https_in_production(value, info)
         if "public_key" not in info.data:
             return value  # the public key was invalid and is reported on its own
         has_key = info.data["public_key"] is not None
