@@ -13,6 +13,18 @@ loop's one thread (no lock). The probes and the metrics scrape are never refused
 as any request: a busy process is alive and ready, and killing or unreadying it would move its
 load onto the other replicas; a scrape is how its operators see the overload.
 
+A request whose response waits on its client is not counted while it waits. Above the
+transport's high-water mark uvicorn pauses writing, and the handler's next `send` waits
+(`drain`) until the client has taken enough of what was written: the client's pace, not the
+server's capacity. Counted, a client that asks for a streamed answer and stops reading would
+keep its place until the send timeout resets it (`send_timeout.py`, a minute by default), and
+that many such clients, renewed every minute, would have the process shed every other request.
+The layer puts its count in the request's context (a context variable, set and reset: all a
+request pays while writing never pauses); the flow control that `head_deadline.py` gives each
+connection (`ClientPacedFlow`) takes the request out of it for the wait, and puts it back when
+writing resumes. A body sent whole never waits (the transport takes it all, and the handler
+returns): nothing changes for it.
+
 uvicorn's own `limit_concurrency` is not used: it counts connections (an idle keep-alive
 connection from a load balancer's pool too), refuses the probes alike, and answers plain text
 that no log or metric of the service sees.
@@ -20,10 +32,12 @@ that no log or metric of the service sees.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from http import HTTPStatus
 
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.flow_control import FlowControl
 
 from .errors import ProblemResponse, problem_response, problem_type
 from .logging import get_logger
@@ -99,11 +113,41 @@ class LoadShedding:
             PROBE_AND_SCRAPE_PREFIXES
         ):
             admission.in_flight += 1
+            counted = _counted_in.set(admission)
             try:
                 await self.app(scope, receive, send)
             finally:
+                # Reset, or a response the server sends after the app (a 500) would take the
+                # request out of a count it has already left.
+                _counted_in.reset(counted)
                 admission.in_flight -= 1
         else:
             if self._cors is not None:
                 send = self._cors.send(scope, send)
             await admission.shed(scope)(scope, receive, send)
+
+
+# The count the running request is in: set by `LoadShedding` in the request's task (and the
+# tasks it starts), unset outside an admitted request (a shed one, the lifespan).
+_counted_in: ContextVar[Admission | None] = ContextVar("counted_in", default=None)
+
+
+class ClientPacedFlow(FlowControl):
+    """uvicorn's flow control of one connection, whose wait for its client to take the response
+    leaves the count of requests in flight while it lasts."""
+
+    async def drain(self) -> None:
+        admission = _counted_in.get()
+        if admission is None:
+            await super().drain()
+            return
+        admission.in_flight -= 1
+        try:
+            await super().drain()
+        finally:
+            # Back in when writing resumes (or the connection is gone), even if its place was
+            # taken meanwhile: an admitted request is never refused. The count overshoots the
+            # limit by the requests resuming at once, briefly (each writes its next piece and
+            # waits again, or its client reads and it is work like any other), and new requests
+            # are shed until it is back under.
+            admission.in_flight += 1

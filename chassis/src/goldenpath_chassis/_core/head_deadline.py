@@ -52,8 +52,10 @@ import importlib.util
 from typing import ClassVar, cast
 
 import h11
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .admission import ClientPacedFlow
 from .body_rate import BodyRate
 from .logging import get_logger
 from .send_timeout import SendTimeout
@@ -123,7 +125,8 @@ class HeadDeadlineProtocol(asyncio.Protocol):
     """Starts and stops a connection's `HeadDeadline`, `BodyRate` and `SendTimeout`; a subclass
     says when a head starts, when it is complete, when a body is under way and what of it
     arrived, in its parser's terms (the transport says when writing pauses and resumes). Put
-    before uvicorn's protocol in the bases."""
+    before uvicorn's protocol in the bases. Its flow control is `ClientPacedFlow`: a request
+    waiting on its client is not counted by the load shedding (`admission.py`)."""
 
     head_timeout_seconds: ClassVar[float]
     idle_timeout_seconds: ClassVar[float]
@@ -139,9 +142,12 @@ class HeadDeadlineProtocol(asyncio.Protocol):
     _deadline: HeadDeadline
     _body: BodyRate
     _send: SendTimeout
+    flow: FlowControl
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        # In place of uvicorn's, before any request of the connection is given it.
+        self.flow = ClientPacedFlow(cast("asyncio.Transport", transport))
         self._deadline = HeadDeadline(
             transport,
             head_seconds=self.head_timeout_seconds,

@@ -155,6 +155,7 @@ def serve(app: FastAPI, settings: ChassisSettings) -> int:
     server.run()
     if not server.started:
         return EXIT_STARTUP_FAILED
+    # What the throttled warnings have not said yet: the protocol's closes, the requests shed.
     say_unsaid_closes(config.http)
     chassis_of(app).admission.say_rest()
     _log.info("shutdown_complete")
