@@ -156,6 +156,11 @@ def slow_head_is_closed(port: int) -> bool:
         return trickled_until_closed(slowloris)
 
 
+def trickled_body_is_closed(port: int) -> bool:
+    with connect(port) as anonymous:
+        return trickled_body_until_closed(anonymous, "/v1/widgets") is not None
+
+
 def endless_head_is_cut(port: int) -> bool:
     with connect(port) as client:
         return endless_header_cut(client, most_bytes=ENDLESS_BYTES)
@@ -171,6 +176,12 @@ def endless_head_is_cut(port: int) -> bool:
             slow_head_is_closed,
         ),
         (
+            "request_bodies_timed_out",
+            "REQUEST_BODY_GRACE_SECONDS",
+            BODY_GRACE_SECONDS,
+            trickled_body_is_closed,
+        ),
+        (
             "responses_unread_timed_out",
             "RESPONSE_SEND_TIMEOUT_SECONDS",
             SEND_TIMEOUT_SECONDS,
@@ -183,7 +194,7 @@ def endless_head_is_cut(port: int) -> bool:
             endless_head_is_cut,
         ),
     ],
-    ids=["slow-heads", "unread-answers", "large-heads"],
+    ids=["slow-heads", "slow-bodies", "unread-answers", "large-heads"],
 )
 def test_sec1_closes_not_said_yet_are_said_at_shutdown(
     tmp_path: Path,
