@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import socket
 
 import pytest
 from starlette.types import Receive, Scope, Send
@@ -21,7 +20,7 @@ from goldenpath_chassis._core.head_deadline import H11WithHeadDeadline, HeadDead
 from goldenpath_chassis._core.head_deadline_httptools import HttpToolsWithHeadDeadline
 
 from tests.support.protocol_server import serving
-from tests.support.slow_clients import CLOSE_BOUND_SECONDS, body_after_continue, connect, get_on
+from tests.support.slow_clients import body_after_continue, connect, get_on, until_closed
 
 pytestmark = pytest.mark.integration
 
@@ -58,18 +57,7 @@ def after_an_early_answer(port: int) -> tuple[int, bytes]:
             client.sendall(DECLARED + SMUGGLED)
         except (BrokenPipeError, ConnectionResetError):
             return response.status, b""
-        return response.status, _until_the_end(client)
-
-
-def _until_the_end(sock: socket.socket) -> bytes:
-    sock.settimeout(CLOSE_BOUND_SECONDS)
-    received = b""
-    try:
-        while chunk := sock.recv(65536):
-            received += chunk
-    except ConnectionResetError:
-        pass
-    return received
+        return response.status, until_closed(client)
 
 
 @PROTOCOLS

@@ -47,6 +47,8 @@ UNREAD_KIB = 32 * 1024
 # Far past the bound on a head (eight times REQUEST_MAX_HEADER_BYTES) and what the kernel's
 # buffers take on loopback.
 ENDLESS_BYTES = 8 * 1024 * 1024
+# The least REQUEST_MAX_HEADER_BYTES allowed: an endless header is cut after 8 KiB.
+LEAST_HEADER_BYTES = 1024
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +156,18 @@ def slow_head_is_closed(port: int) -> bool:
         return trickled_until_closed(slowloris)
 
 
+def trickled_body_is_closed(port: int) -> bool:
+    with connect(port) as anonymous:
+        return trickled_body_until_closed(anonymous, "/v1/widgets") is not None
+
+
+def endless_head_is_cut(port: int) -> bool:
+    with connect(port) as client:
+        return endless_header_cut(client, most_bytes=ENDLESS_BYTES)
+
+
 @pytest.mark.parametrize(
-    ("event", "variable", "seconds", "slow_client"),
+    ("event", "variable", "value", "let_go"),
     [
         (
             "request_heads_timed_out",
@@ -164,30 +176,42 @@ def slow_head_is_closed(port: int) -> bool:
             slow_head_is_closed,
         ),
         (
+            "request_bodies_timed_out",
+            "REQUEST_BODY_GRACE_SECONDS",
+            BODY_GRACE_SECONDS,
+            trickled_body_is_closed,
+        ),
+        (
             "responses_unread_timed_out",
             "RESPONSE_SEND_TIMEOUT_SECONDS",
             SEND_TIMEOUT_SECONDS,
             functools.partial(unread_large_answer_is_reset, streamed=False),
         ),
+        (
+            "request_heads_too_large",
+            "REQUEST_MAX_HEADER_BYTES",
+            LEAST_HEADER_BYTES,
+            endless_head_is_cut,
+        ),
     ],
-    ids=["slow-heads", "unread-answers"],
+    ids=["slow-heads", "slow-bodies", "unread-answers", "large-heads"],
 )
 def test_sec1_closes_not_said_yet_are_said_at_shutdown(
     tmp_path: Path,
     event: str,
     variable: str,
-    seconds: float,
-    slow_client: Callable[[int], bool],
+    value: float,
+    let_go: Callable[[int], bool],
 ) -> None:
     """The first close is said at once, the next within the minute only at shutdown: the last
     minute of an attack is not lost when the process stops."""
-    env = development_env() | {variable: str(seconds)}
+    env = development_env() | {variable: str(value)}
     process = start_service(
         EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
     )
     try:
         for _ in range(2):
-            assert slow_client(process.port), "a slow client's connection is still open"
+            assert let_go(process.port), "the client's connection is still open"
     finally:
         process.stop()
     said = [

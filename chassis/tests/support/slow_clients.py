@@ -38,6 +38,19 @@ def closed_by_server(sock: socket.socket) -> bool:
     return True
 
 
+def until_closed(sock: socket.socket) -> bytes:
+    """All the server sends until it closes the connection (an end of file, or a reset); a
+    server that holds it past the bound fails with `TimeoutError`."""
+    sock.settimeout(CLOSE_BOUND_SECONDS)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
+
+
 def trickled_until_closed(sock: socket.socket, *, tick_seconds: float = 0.25) -> bool:
     """Send a request line, then a header a byte a tick, until the server closes (True) or the
     bound passes (False)."""

@@ -42,7 +42,7 @@ from uvicorn.protocols.http.flow_control import FlowControl
 from .errors import ProblemResponse, problem_response, problem_type
 from .logging import get_logger
 from .request_context import PROBE_AND_SCRAPE_PREFIXES
-from .security.body_limit import declared_body
+from .security.body_limit import body_may_exceed
 from .security.cors import CorsHeaders
 from .throttled_line import ThrottledLine
 
@@ -74,10 +74,10 @@ class Admission:
         self._shed_counter.inc()
         self._shed_line.add()
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        declared, streamed = declared_body(scope)
-        if streamed or declared:
+        if body_may_exceed(scope, 0):
             # Closed rather than kept: the server would read the body to its end to reuse the
             # connection, whatever its size (the body limit is further in), while overloaded.
+            # Any body, not only one past the limit as for other early answers (`unread_body`).
             headers["Connection"] = "close"
         return problem_response(
             status=HTTPStatus.SERVICE_UNAVAILABLE,

@@ -112,6 +112,7 @@ def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
         routed_by=app,
         security_headers=security_headers(app, settings),
         max_header_bytes=settings.request_limits.max_header_bytes,
+        max_body_bytes=settings.request_limits.max_body_bytes,
         metrics=HttpServerMetrics(metrics),
         spans=chassis.instruments.tracing.server_spans(),
     )

@@ -52,11 +52,13 @@ import importlib.util
 from typing import ClassVar, cast
 
 import h11
+from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE  # uvicorn's default too
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .admission import ClientPacedFlow
 from .body_rate import BodyRate
+from .h11_framing import FramedOnceConnection
 from .logging import get_logger
 from .send_timeout import SendTimeout
 from .throttled_line import ThrottledLine
@@ -189,7 +191,8 @@ class HeadDeadlineProtocol(asyncio.Protocol):
 class H11WithHeadDeadline(HeadDeadlineProtocol, H11Protocol):
     """h11 hands over a request only once its head is parsed: after each batch of events, a
     peer still IDLE with bytes buffered is in the middle of a head, and one in SEND_BODY in
-    the middle of a body."""
+    the middle of a body. Its connection refuses a request framed twice, as httptools does
+    (`h11_framing.py`)."""
 
     # The current request asked to wait for `100 Continue` and had sent none of its body after
     # the last batch (h11 forgets it once any answer is sent).
@@ -197,6 +200,13 @@ class H11WithHeadDeadline(HeadDeadlineProtocol, H11Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._awaiting_continue = False
+        # uvicorn's connection, with its limits, refusing a request framed twice (`h11_framing`);
+        # nothing is read before this.
+        incomplete = self.config.h11_max_incomplete_event_size
+        self.conn = FramedOnceConnection(
+            h11.SERVER,
+            DEFAULT_MAX_INCOMPLETE_EVENT_SIZE if incomplete is None else incomplete,
+        )
         super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:

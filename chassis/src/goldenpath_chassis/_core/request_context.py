@@ -16,6 +16,9 @@ Outermost first, as the layers it replaces were stacked:
   authenticator looks at the headers;
 - unhandled errors (OBS-4): anything the app raises is logged once and answered with a bare
   500 problem, if no response had started;
+- an early answer's connection (SEC-1, `unread_body.py`): an answer sent before the app read
+  to its end a body declared past `REQUEST_MAX_BODY_BYTES`, or sent in chunks, says
+  `Connection: close`, so that the server does not read the rest to reuse the connection;
 - the request's clean-ups (`on_request_end`), once the app has answered: the database session
   is closed here rather than by a FastAPI dependency with `yield`, which costs more than the
   session itself on a request that never uses it; and the releases (`on_response_start`) as
@@ -23,7 +26,9 @@ Outermost first, as the layers it replaces were stacked:
   client that reads a streamed body slowly, or stops reading, holds no pooled connection
   (uvicorn's `send` waits for the client to drain before each piece of a body after the first).
 
-The headers are read in one pass: their size, the request ID and the trace context.
+The headers are read in one pass: their size, the request ID and the trace context; and once
+more for what they say of the body (`body_limit.declared_body`, which the load shedding reads
+too).
 
 The next layer in is load shedding (INF-1, `admission.py`): the 503 it answers past
 `MAX_CONCURRENT_REQUESTS` in flight is logged, measured and traced here as any other answer.
@@ -44,6 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import log_unhandled, problem_response, unhandled_error_response
 from .logging import get_logger
 from .path_redaction import route_and_path
+from .unread_body import close_if_answered_early
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -106,6 +112,7 @@ class RequestLayer:
         routed_by: object,
         security_headers: SecurityHeaders,
         max_header_bytes: int,
+        max_body_bytes: int,
         metrics: HttpServerMetrics | None = None,
         spans: ServerSpans | None = None,
     ) -> None:
@@ -115,6 +122,7 @@ class RequestLayer:
         self.routed_by = routed_by
         self.security_headers = security_headers
         self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
         self.metrics = metrics
         self.spans = spans
         self._carrier_headers = spans.carrier_headers if spans is not None else frozenset()
@@ -152,6 +160,9 @@ class RequestLayer:
         add_headers = self.security_headers.add
         request_id_header = (_REQUEST_ID_BYTES, request_id.encode("ascii"))
         status: int | None = None
+        receive, send = close_if_answered_early(
+            scope, receive, send, max_body_bytes=self.max_body_bytes
+        )
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status

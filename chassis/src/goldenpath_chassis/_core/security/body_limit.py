@@ -46,6 +46,13 @@ def declared_body(scope: Scope) -> tuple[int | None, bool]:
     return declared, streamed
 
 
+def body_may_exceed(scope: Scope, most_bytes: int) -> bool:
+    """Whether the request's head lets its body be longer than `most_bytes`: a longer
+    `Content-Length`, or chunks (whose length is known only at their end)."""
+    declared, streamed = declared_body(scope)
+    return streamed or (declared is not None and declared > most_bytes)
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app

@@ -1,0 +1,59 @@
+"""A request framed twice (both `Content-Length` and `Transfer-Encoding`) is refused with 400
+and its connection closed, with both HTTP protocols uvicorn can pick (RFC 9112 section 6.1).
+
+It is the shape of request smuggling: a proxy in front that frames it by its length forwards,
+as its body, what the server framing it by chunks reads as a next request. h11 framed it by
+chunks and kept the connection, so the request hidden in the body was served; httptools
+already refused it. A real uvicorn server on a loopback socket, in the test's event loop
+(tests/support/protocol_server.py); the client is a raw socket in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from goldenpath_chassis._core.head_deadline import H11WithHeadDeadline, HeadDeadlineProtocol
+from goldenpath_chassis._core.head_deadline_httptools import HttpToolsWithHeadDeadline
+
+from tests.support.protocol_server import serving
+from tests.support.slow_clients import connect, until_closed
+
+pytestmark = pytest.mark.integration
+
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n"
+# The body as a proxy framing by length forwards it: the chunked body's end, then a request.
+BODY = b"0\r\n\r\n" + SMUGGLED
+
+
+async def read_and_answer(scope: Scope, receive: Receive, send: Send) -> None:
+    """Reads the body to its end, then answers 200 with the path."""
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+
+def framed_twice(port: int) -> bytes:
+    """POST a request with both framing headers (and a request after its chunked end) in one
+    write; all the server sent until it closed."""
+    with connect(port) as client:
+        client.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n%s" % (len(BODY), BODY)
+        )
+        return until_closed(client)
+
+
+@pytest.mark.parametrize(
+    "protocol", [HttpToolsWithHeadDeadline, H11WithHeadDeadline], ids=["httptools", "h11"]
+)
+async def test_sec1_a_request_framed_twice_is_refused_and_its_connection_closed(
+    protocol: type[HeadDeadlineProtocol],
+) -> None:
+    async with serving(read_and_answer, protocol) as port:
+        received = await asyncio.to_thread(framed_twice, port)
+    assert received.startswith(b"HTTP/1.1 400 "), received
+    assert received.count(b"HTTP/1.1 ") == 1, f"a request after it was served: {received!r}"
