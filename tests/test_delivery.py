@@ -354,7 +354,7 @@ def test_arch2_the_docs_keep_a_proxy_s_idle_timeout_below_the_keep_alive(
     """A proxy pooling connections to the pods must close an idle one before the service does,
     or its requests race the service's close: the docs give the service's keep-alive timeout
     and, for each proxy they name, an idle timeout below it."""
-    keep_alive = service_timings(synced_project, SECRET_PLACEHOLDERS).keep_alive_seconds
+    keep_alive = service_timings(synced_project, {}).keep_alive_seconds
     text = " ".join((synced_project.path / "docs" / "deployment.md").read_text().split())
     said = re.findall(r"closes a connection idle for (\d+) s \(its keep-alive timeout", text)
     assert said == [str(keep_alive)], said
