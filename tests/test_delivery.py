@@ -28,6 +28,7 @@ from tests.support.manifests import (
     workflows,
 )
 from tests.support.projects import GeneratedProject
+from tests.support.service_timings import SECRET_PLACEHOLDERS, service_timings
 
 DIGEST_PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
 TRIVY = ["--skip-check-update", "--skip-version-check", "--disable-telemetry", "--quiet"]
@@ -318,6 +319,51 @@ def test_ops3_compose_brings_up_the_whole_stack(project: GeneratedProject) -> No
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
 
 
+COMPOSE_DURATION = re.compile(r"(?=\d)(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def _compose_seconds(duration: str) -> int:
+    parts = COMPOSE_DURATION.fullmatch(duration)
+    assert parts is not None, f"not a duration this test reads: {duration}"
+    minutes, seconds = (int(part or 0) for part in parts.groups())
+    return minutes * 60 + seconds
+
+
+def test_ops3_inf3_compose_lets_each_process_stop_gracefully(
+    synced_project: GeneratedProject,
+) -> None:
+    """`docker compose stop` (SIGTERM, then SIGKILL after `stop_grace_period`) waits for the
+    whole graceful stop of the settings compose gives, the chassis's defaults for the rest."""
+    project = synced_project
+    services = load_yaml(project.path / "compose.yaml")["services"]
+    dockerfile = (project.path / "Dockerfile").read_text()
+    # SIGTERM is what the service stops gracefully on, and what compose and Kubernetes send.
+    assert not re.search(r"^STOPSIGNAL", dockerfile, flags=re.MULTILINE)
+    for name in ("app", "worker"):
+        service = services[name]
+        assert "stop_signal" not in service, name
+        environ = {key: str(value) for key, value in service["environment"].items()}
+        timings = service_timings(project, environ)
+        needed = timings.api_stop_seconds if name == "app" else timings.worker_stop_seconds
+        assert _compose_seconds(service["stop_grace_period"]) > needed, name
+
+
+def test_arch2_the_docs_keep_a_proxy_s_idle_timeout_below_the_keep_alive(
+    synced_project: GeneratedProject,
+) -> None:
+    """A proxy pooling connections to the pods must close an idle one before the service does,
+    or its requests race the service's close: the docs give the service's keep-alive timeout
+    and, for each proxy they name, an idle timeout below it."""
+    keep_alive = service_timings(synced_project, {}).keep_alive_seconds
+    text = " ".join((synced_project.path / "docs" / "deployment.md").read_text().split())
+    said = re.findall(r"closes a connection idle for (\d+) s \(its keep-alive timeout", text)
+    assert said == [str(keep_alive)], said
+    proxies = re.findall(r'`upstream-keepalive-timeout: "(\d+)"`|idleTimeout: (\d+)s`', text)
+    assert len(proxies) == 2, proxies
+    for nginx, envoy in proxies:
+        assert int(nginx or envoy) < keep_alive, proxies
+
+
 # --- ARCH-2: Kubernetes ---------------------------------------------------------------------
 def test_arch2_every_manifest_is_valid_kubernetes(
     project: GeneratedProject, rendered: list[Rendered], tmp_path: Path
@@ -364,8 +410,9 @@ def _deployment(overlay: Rendered, component: str) -> dict[str, Any]:
 
 
 def test_arch2_inf3_probes_and_grace_period_fit_the_service(
-    project: GeneratedProject, rendered: list[Rendered]
+    synced_project: GeneratedProject, rendered: list[Rendered]
 ) -> None:
+    project = synced_project
     for overlay in rendered:
         deployment = _deployment(overlay, "api")
         pod = deployment["spec"]["template"]["spec"]
@@ -378,13 +425,14 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
         pre_stop = app["lifecycle"]["preStop"]
         assert set(pre_stop) == {"sleep"}, "no exec hook: the image has no shell"
         settings = _configmap_values(overlay)
-        needed = (
-            pre_stop["sleep"]["seconds"]
-            + float(settings["SHUTDOWN_DRAIN_SECONDS"])
-            + float(settings["SHUTDOWN_GRACE_SECONDS"])
-            + float(settings["SHUTDOWN_TRACE_FLUSH_SECONDS"])
-        )
+        # What the pod's process runs with: the ConfigMap, the Secret, the chassis's defaults.
+        timings = service_timings(project, SECRET_PLACEHOLDERS | settings)
+        needed = pre_stop["sleep"]["seconds"] + timings.api_stop_seconds
         assert pod["terminationGracePeriodSeconds"] > needed, overlay.overlay
+        # Readiness runs its checks at once, each within READINESS_TIMEOUT_SECONDS: a probe
+        # timing out first would take a pod whose dependencies answer out of the Service.
+        ready_probe = app["readinessProbe"]
+        assert ready_probe["timeoutSeconds"] > timings.readiness_timeout_seconds, overlay.overlay
         assert settings["APP_ENV"] == "production"
         assert settings["HOST"] == "0.0.0.0"  # noqa: S104 - inside the pod
         assert overlay.one("Service")["spec"]["ports"][0]["targetPort"] == "http"
@@ -399,9 +447,7 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
             == "restricted"
         )
         # The worker finishes its jobs, then flushes its spans.
-        worker_grace = float(settings["WORKER_SHUTDOWN_GRACE_SECONDS"]) + float(
-            settings["SHUTDOWN_TRACE_FLUSH_SECONDS"]
-        )
+        worker_grace = timings.worker_stop_seconds
         if project.answers["database"] == "postgresql":
             autoscaler = overlay.one("HorizontalPodAutoscaler")
             assert autoscaler["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]

@@ -44,6 +44,10 @@ SEND_TIMEOUT_SECONDS = 1.0
 # Far more than the kernel's buffers hold (loopback's take up to 4 MiB): the rest waits in the
 # service's transport, which pauses writing.
 UNREAD_KIB = 32 * 1024
+SHUTDOWN_GRACE_SECONDS = 1
+# A stalled reader's shutdown ends after the grace period, and a busy machine's start of the
+# stop and its flush take seconds; the default send timeout (60 s) is far past this.
+STALLED_SHUTDOWN_BOUND_SECONDS = 20
 # Far past the bound on a head (eight times REQUEST_MAX_HEADER_BYTES) and what the kernel's
 # buffers take on loopback.
 ENDLESS_BYTES = 8 * 1024 * 1024
@@ -149,6 +153,27 @@ def test_sec1_a_slow_but_complete_head_is_served(strict_heads: ServiceProcess) -
         time.sleep(PAUSE_BETWEEN_REQUESTS_SECONDS)
         response = slow_complete_head(client, "/health/live", pieces=4, pause_seconds=0.15)
         assert response.status == 200
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "in-pieces"])
+def test_sec1_inf3_a_stalled_reader_holds_a_shutdown_only_for_its_grace_period(
+    tmp_path: Path, streamed: bool
+) -> None:
+    """A client that stopped reading when SIGTERM came is let go when SHUTDOWN_GRACE_SECONDS
+    ends, not when RESPONSE_SEND_TIMEOUT_SECONDS (a minute, by default) would reset it: the
+    pods' terminationGracePeriodSeconds is computed from the first, and leaves out the second."""
+    env = development_env() | {"SHUTDOWN_GRACE_SECONDS": str(SHUTDOWN_GRACE_SECONDS)}
+    process = start_service(
+        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
+    )
+    target = f"/v1/test/large?kib={UNREAD_KIB}&streamed={str(streamed).lower()}"
+    try:
+        with unread_request(process.port, target):
+            process.signal()
+            exit_code = process.wait(timeout=STALLED_SHUTDOWN_BOUND_SECONDS)
+    finally:
+        process.stop()
+    assert exit_code == 0, process.output()
 
 
 def slow_head_is_closed(port: int) -> bool:
