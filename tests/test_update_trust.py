@@ -9,6 +9,9 @@ it runs, so a test sees whether it did.
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +119,41 @@ def test_tpl2_a_trusted_template_is_recognised_however_it_is_spelled(
     recorded: str, trusted: str, same: bool
 ) -> None:
     assert same_source(recorded, trusted) is same
+
+
+def _limited_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))  # a bomb fails here, not the host
+
+
+def update_check(service: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "goldenpath", "update-check", str(service)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=_limited_memory,
+    )
+
+
+def test_tpl2_an_answers_file_that_expands_without_end_is_refused_at_once(tmp_path: Path) -> None:
+    # 600 bytes: ten lists of ten aliases of the one before, 10**9 items once walked.
+    template = template_with_a_task(tmp_path / "template", tmp_path / "ran")
+    service = service_of(tmp_path / "service", template)
+    lists = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 9)
+    ]
+    answers = service / ".copier-answers.yml"
+    answers.write_text(answers.read_text() + "\n".join(lists) + "\nproject_slug: *a8\n")
+    assert answers.stat().st_size < 1000
+    checked = update_check(service)
+    assert checked.returncode == 2, checked.stderr[-2000:]
+    assert checked.stderr.startswith(f"goldenpath: error: {answers}: not valid YAML")
+    assert "an alias (*name), which Copier never writes" in checked.stderr
+
+    answers.write_text(f"_commit: v0.1.0\n_src_path: {template}\n" + "# padding\n" * 100_001)
+    checked = update_check(service)
+    assert checked.returncode == 2, checked.stderr[-2000:]
+    assert checked.stderr == (
+        f"goldenpath: error: {answers}: over 1 MB, not an answers file Copier wrote\n"
+    )
