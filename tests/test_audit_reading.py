@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from goldenpath.audit import audit
+from goldenpath.audit.facts import Facts
+from goldenpath.audit.facts.chassis import MAX_WHEEL_BYTES, find_chassis
 from goldenpath.audit.facts.grammar import parse_source, rewrite_314
 from goldenpath.cli import main
 from tests.support.samples import flask_service, write
@@ -143,3 +147,75 @@ def test_audit_writing_the_report_somewhere_impossible_could_not_run(tmp_path: P
     assert result.returncode == 3
     assert "could not write the report" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_audit_follows_no_symbolic_link_out_of_the_repository(tmp_path: Path) -> None:
+    # A repository's link to the runner's files: what the audit reads can reach its report.
+    outside = tmp_path / "runner"
+    outside.mkdir()
+    (outside / "secret").write_text("FROM registry.example/leaked-7f3a9c:1\n")
+    service = flask_service(tmp_path / "service")
+    (service / "Dockerfile").unlink()
+    (service / "Dockerfile").symlink_to(outside / "secret")
+    (service / "settings.toml").symlink_to("/dev/zero")  # read, it never ends
+    (service / "own.toml").symlink_to("settings.toml.example")
+    (service / "settings.toml.example").write_text("[tool]\nkept = true\n")
+
+    report = audit(service)
+    unread = {item.path: item.reason for item in report.not_read}
+    assert unread["Dockerfile"] == f"not read: a symbolic link to {outside / 'secret'}, " + (
+        "outside the repository"
+    )
+    assert unread["settings.toml"].startswith("not read: a symbolic link to /dev/zero")
+    assert "own.toml" not in unread  # a link inside the repository is read
+    output = _cli(service, "--format", "json").stdout
+    assert "leaked-7f3a9c" not in output
+    assert "Dockerfile" in {item["path"] for item in json.loads(output)["not_read"]}
+
+
+def test_audit_does_not_inflate_a_chassis_wheel_past_any_chassis(tmp_path: Path) -> None:
+    # `.chassis/` is the service's to commit: a few kilobytes of zip can inflate to gigabytes.
+    pyproject = {"project": {"dependencies": ["goldenpath-chassis"]}}
+    (tmp_path / ".chassis").mkdir()
+    wheel = tmp_path / ".chassis" / "goldenpath_chassis-9.9.9-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("goldenpath_chassis/__init__.py", "VERSION = 1\n")
+        with archive.open("goldenpath_chassis/padding.py", "w") as padding:
+            for _ in range(MAX_WHEEL_BYTES // 1_000_000 + 1):
+                padding.write(b"#" * 1_000_000)
+    assert wheel.stat().st_size < 200_000
+    found = find_chassis(tmp_path, pyproject)
+    assert found is not None
+    assert found.origin == "the audit's own release"
+
+    # A wheel of a chassis's size is read as before; through a link out of the repository, not.
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.whl"
+    with zipfile.ZipFile(outside, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("goldenpath_chassis/__init__.py", "VERSION = 1\n")
+    wheel.unlink()
+    wheel.symlink_to(outside)
+    found = find_chassis(tmp_path, pyproject)
+    assert found is not None
+    assert found.origin == "the audit's own release"
+    wheel.unlink()
+    outside.rename(wheel)
+    found = find_chassis(tmp_path, pyproject)
+    assert found is not None
+    assert found.origin == f"the wheel {wheel.relative_to(tmp_path)}"
+    assert found.files["goldenpath-chassis/src/goldenpath_chassis/__init__.py"] == "VERSION = 1\n"
+
+
+def test_audit_of_a_folder_reads_no_link_out_of_its_repository(tmp_path: Path) -> None:
+    # Auditing `backend/` reads its repository's workflows (facts/files.py): those too.
+    (tmp_path / "runner").mkdir()
+    (tmp_path / "runner" / "secret.yml").write_text("on: push\njobs: {leaked: {}}\n")
+    repository = tmp_path / "repository"
+    shutil.rmtree(flask_service(repository / "backend") / ".github")  # the repository's, not its
+    (repository / ".git").mkdir()
+    workflows = repository / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text("on: push\njobs: {test: {}}\n")
+    (workflows / "linked.yml").symlink_to(tmp_path / "runner" / "secret.yml")
+    facts = Facts(repository / "backend")
+    assert facts.outer_repository == repository
+    assert facts.repository.outer_files == {".github/workflows/ci.yml"}

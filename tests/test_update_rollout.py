@@ -352,7 +352,7 @@ def test_tpl2_fleet_reports_each_service_and_only_reads_the_clones(
     missing = tmp_path / "not-a-service"
     before = {name: state(path) for name, path in services.items()}
     now = datetime.now(UTC)
-    code = main(["fleet", str(listing), str(missing), "--format=json"])
+    code = main(["fleet", str(listing), str(missing), "--format=json", trusting(releases)])
     report = json.loads(capsys.readouterr().out)
     assert {name: state(path) for name, path in services.items()} == before
     assert code == 1, "a repository that cannot be inspected fails the run"
@@ -402,11 +402,17 @@ def test_tpl2_fleet_reports_each_service_and_only_reads_the_clones(
     assert broken["update"] == "failed"
 
 
+def trusting(releases: Releases) -> str:
+    """The fleet's option naming the template the services were generated from."""
+    return f"--template={releases.template.path}"
+
+
 def outcome(status: ServiceStatus) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     return status.update, status.conflicts, status.deleted
 
 
 def test_tpl2_the_fleet_reuses_an_outcome_until_the_services_commit_moves(
+    releases: Releases,
     services: dict[str, Path],
     tmp_path: Path,
     environment: None,
@@ -415,7 +421,8 @@ def test_tpl2_the_fleet_reuses_an_outcome_until_the_services_commit_moves(
     cache = OutcomeCache(tmp_path / "cache")
     paths = [services["first"], services["second"], services["third"]]
     started = time.monotonic()
-    tried = inspect_fleet(paths, cache=cache, with_audit=False)
+    trusted = [str(releases.template.path)]
+    tried = inspect_fleet(paths, trusted=trusted, cache=cache, with_audit=False)
     first_run = time.monotonic() - started
     assert [status.update for status in tried] == ["clean", "conflicts", "up-to-date"]
     assert cache.hits == 0
@@ -423,7 +430,7 @@ def test_tpl2_the_fleet_reuses_an_outcome_until_the_services_commit_moves(
     # Another run, and a clone of the first service: the same last commit is the same outcome.
     copy = clone(services["first"], tmp_path / "copy-of-first")
     started = time.monotonic()
-    again = inspect_fleet([*paths, copy], cache=cache, with_audit=False)
+    again = inspect_fleet([*paths, copy], trusted=trusted, cache=cache, with_audit=False)
     with capsys.disabled():  # a figure for the record, not a timed test
         print(
             f"\nfleet, no audit: three services tried in {first_run:.1f} s; "
@@ -440,14 +447,15 @@ def test_tpl2_the_fleet_reuses_an_outcome_until_the_services_commit_moves(
     lines[0] = "# Our own title\n"
     readme.write_text("".join(lines))
     commit_all(copy, "our own title")
-    moved = inspect_fleet([copy], cache=cache, with_audit=False)[0]
+    moved = inspect_fleet([copy], trusted=trusted, cache=cache, with_audit=False)[0]
     assert cache.hits == 3
     assert not moved.reused
     assert (moved.update, moved.conflicts) == ("conflicts", ("README.md",))
     # From the command line: the reuse is said on stderr and in the JSON; --no-cache tries.
     capsys.readouterr()
     for options, reused in (([f"--cache-dir={cache.folder}"], True), (["--no-cache"], False)):
-        assert main(["fleet", str(copy), "--no-audit", "--format=json", *options]) == 0
+        arguments = [str(copy), "--no-audit", "--format=json", trusting(releases), *options]
+        assert main(["fleet", *arguments]) == 0
         output = capsys.readouterr()
         assert json.loads(output.out)["services"][0]["update_reused"] is reused
         assert ("1 update outcome(s) reused from" in output.err) is reused
@@ -463,7 +471,9 @@ def test_tpl2_the_fleet_page_of_a_real_fleet_in_a_browser(
     """`--format html` on the three services: one file, every area's score, sortable."""
     page_path = tmp_path / "fleet.html"
     paths = [str(services[name]) for name in ("first", "second", "third")]
-    assert main(["fleet", *paths, "--format=html", f"--output={page_path}"]) == 0
+    assert (
+        main(["fleet", *paths, "--format=html", f"--output={page_path}", trusting(releases)]) == 0
+    )
     assert "3 service(s) written to" in capsys.readouterr().out
     with headless_chromium() as browser:
         browser.get(page_path.as_uri())

@@ -207,6 +207,7 @@ def test_tpl2_a_file_that_is_not_utf8_is_one_clear_line_and_one_fleet_row(
     # One such service costs the fleet its own row, not the report.
     current = answers(tmp_path / "current", template, "v0.10.0")
     arguments = ["fleet", str(current), str(broken), "--format=json", "--no-audit", "--no-cache"]
+    arguments.append(f"--template={template}")
     assert main(arguments) == 1
     rows = json.loads(capsys.readouterr().out)["services"]
     assert [(row["update"], row["error"] is None) for row in rows] == [
@@ -216,7 +217,7 @@ def test_tpl2_a_file_that_is_not_utf8_is_one_clear_line_and_one_fleet_row(
     assert "not UTF-8 text" in rows[1]["error"]
     listed = tmp_path / "services.txt"
     listed.write_bytes(b"current\n\xff\n")
-    assert main(["fleet", str(listed), "--no-audit", "--no-cache"]) == 2
+    assert main(["fleet", str(listed), "--no-audit", f"--template={template}"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
@@ -776,7 +777,7 @@ def test_tpl2_json_objects_have_the_same_keys_every_time(
     # An error is never on stdout, where a dashboard reads the JSON.
     empty = tmp_path / "services.txt"
     empty.write_text("# none yet\n")
-    assert main(["fleet", str(empty), "--format=json", "--no-audit", "--no-cache"]) == 2
+    assert main(["fleet", str(empty), "--format=json", f"--template={template}"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "goldenpath: error: no repositories given (the list files were empty)\n"

@@ -166,15 +166,16 @@ def audit_processes(workers: int, audit: Auditor = _audit_here) -> Iterator[Audi
 def inspect_fleet(
     repositories: Sequence[Path],
     *,
+    trusted: Sequence[str],
     jobs: int = 2,
     with_audit: bool = True,
     cache: OutcomeCache | None = None,
 ) -> list[ServiceStatus]:
     """Every service's status, in the order given; `jobs` services are tried (and audited)
-    at once."""
+    at once. Only services of a `trusted` template source are tried (update.Templates)."""
     workers = max(1, jobs)
     with (
-        Templates() as templates,
+        Templates(trusted) as templates,
         audit_processes(workers) as auditor,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):

@@ -31,7 +31,9 @@ def _fleet(args: argparse.Namespace) -> int:
         return 2
     cache = None if args.no_cache else OutcomeCache(args.cache_dir or default_folder())
     now = datetime.now(UTC)
-    statuses = inspect_fleet(repositories, jobs=args.jobs, with_audit=args.audit, cache=cache)
+    statuses = inspect_fleet(
+        repositories, trusted=args.templates, jobs=args.jobs, with_audit=args.audit, cache=cache
+    )
     if cache is not None and cache.hits:
         # On stderr: stdout may be the JSON a dashboard reads.
         print(
@@ -68,6 +70,15 @@ def register(commands: Subcommands) -> None:
         nargs="+",
         metavar="REPO",
         help="a service's local clone, or a file listing clones one per line",
+    )
+    fleet.add_argument(
+        "--template",
+        dest="templates",
+        action="append",
+        required=True,
+        metavar="SOURCE",
+        help="a template your services may name in `_src_path` (repeat for more); a service "
+        "naming another is not tried: Copier would run that template's tasks",
     )
     fleet.add_argument(
         "--format",

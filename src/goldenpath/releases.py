@@ -74,6 +74,17 @@ def clone_url(src_path: str) -> str:
     return src_path.removeprefix("git+")
 
 
+def same_source(recorded: str, trusted: str) -> bool:
+    """Whether two spellings of a template source name one repository: Copier's shortcuts,
+    `git+`, a trailing `/` or `.git` aside (`gh:acme/goldenpath` is
+    `https://github.com/acme/goldenpath.git`)."""
+
+    def key(source: str) -> str:
+        return clone_url(source.strip()).rstrip("/").removesuffix(".git")
+
+    return key(recorded) == key(trusted)
+
+
 def release_version(tag: str) -> Version | None:
     """The version a tag stands for, or None when Copier would never update to it."""
     try:

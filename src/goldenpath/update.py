@@ -25,13 +25,13 @@ from tempfile import TemporaryDirectory
 from packaging.version import Version
 
 from ._git import GitError, clone, git, head, is_clean
-from .answers import RecordedTemplate, read_recorded_template
+from .answers import NotAGeneratedProjectError, RecordedTemplate, read_recorded_template
 from .changelog import ChangelogSection, changed_sections, sections_between
 from .conflicts import Conflict, files_with_markers, resolve_to_ours
 from .deleted_files import DeletedFile, RenderError, deleted_but_changed
 from .gates import GateResult, run_gates, service_environment
 from .migrations import Migration, migrations_run
-from .releases import Commit, Release, TemplateRepository, recorded_hash
+from .releases import Commit, Release, TemplateRepository, recorded_hash, same_source
 
 BRANCH = "template-update"
 REMOTE = "origin"
@@ -46,12 +46,20 @@ class UpdateError(RuntimeError):
 
 
 class Templates:
-    """Template clones shared by every service that names the same source (fleet runs)."""
+    """Template clones shared by every service that names the same source (fleet runs).
 
-    def __init__(self) -> None:
+    `copier update --trust` runs the template's tasks and migrations, so whoever names the
+    template chooses code this tool runs. A team updating its own service names it in its own
+    answers (`trusted` None: the source the service records). The fleet reads services it does
+    not control: it passes the sources its platform team named, and a service naming any other
+    is refused before its template is cloned, let alone run.
+    """
+
+    def __init__(self, trusted: Sequence[str] | None = None) -> None:
         self._folder = TemporaryDirectory(prefix="goldenpath-templates-")
         self._clones: dict[str, TemplateRepository] = {}
         self._lock = threading.Lock()  # the fleet view inspects services in threads
+        self._trusted = None if trusted is None else tuple(trusted)
 
     def __enter__(self) -> Templates:
         return self
@@ -59,7 +67,19 @@ class Templates:
     def __exit__(self, *_: object) -> None:
         self._folder.cleanup()
 
+    def check_trusted(self, source: str) -> None:
+        """An UpdateError when `source` is not a template this run may clone and run."""
+        if self._trusted is None or any(same_source(source, t) for t in self._trusted):
+            return
+        raise UpdateError(
+            f"the service names the template {source!r} (`_src_path`), not one this run trusts "
+            f"({', '.join(self._trusted) or 'none named'}): its update was not tried, since "
+            "Copier would run that template's tasks and migrations; name it with --template if "
+            "it is yours"
+        )
+
     def get(self, source: str) -> TemplateRepository:
+        self.check_trusted(source)
         with self._lock:
             if source not in self._clones:
                 self._clones[source] = TemplateRepository.clone(source, Path(self._folder.name))
@@ -255,6 +275,21 @@ def _deleted_files(
         return (), str(error)
 
 
+def _check_source(project: Path, plan: UpdatePlan) -> None:
+    """Copier takes the template from `project`'s own answers: they must name the source the
+    plan was made (and trusted) for. A preview's clone holds the last commit, whose answers
+    may not be the working tree's the plan read."""
+    try:
+        recorded = read_recorded_template(project).src_path
+    except NotAGeneratedProjectError as error:
+        raise UpdateError(f"{error}: commit the answers file first") from error
+    if recorded != plan.source:
+        raise UpdateError(
+            f"{project / '.copier-answers.yml'} names the template {recorded!r}, not "
+            f"{plan.source!r} as the service's working tree does: commit the answers file first"
+        )
+
+
 def apply_update(project: Path, plan: UpdatePlan, templates: Templates) -> AppliedUpdate:
     """`copier update` to the plan's target in `project`, conflicts resolved to the team's side.
 
@@ -263,6 +298,7 @@ def apply_update(project: Path, plan: UpdatePlan, templates: Templates) -> Appli
     """
     if not is_clean(project):
         raise UpdateError(f"{project}: commit or stash your changes first (`git status`)")
+    _check_source(project, plan)
     command = [
         sys.executable,
         "-m",

@@ -18,9 +18,13 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 
+from .files import MAX_FILE_BYTES
+
 DISTRIBUTION = "goldenpath-chassis"
 PACKAGE = "goldenpath_chassis"
 OVERLAY = "goldenpath-chassis"
+# What a chassis wheel may inflate to, whole: its sources are well under a megabyte.
+MAX_WHEEL_BYTES = 10 * MAX_FILE_BYTES
 _EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 _DEPENDS = re.compile(r"goldenpath[-_]chassis\s*(\[(?P<extras>[^\]]*)\])?", re.IGNORECASE)
 
@@ -91,12 +95,17 @@ def _installed(root: Path, extras: frozenset[str]) -> ChassisSource | None:
 
 
 def _wheel(root: Path, extras: frozenset[str]) -> ChassisSource | None:
+    """The chassis in the wheel the service builds from; None when it has none, or one this
+    audit will not unpack: a link out of the repository, or more to inflate than any chassis
+    holds (a few kilobytes of zip can inflate to gigabytes)."""
     wheels = sorted(root.glob(".chassis/goldenpath_chassis-*.whl"))
-    if not wheels:
+    if not wheels or not wheels[-1].resolve().is_relative_to(root.resolve()):
         return None
     files: dict[str, str] = {}
     version = None
     with zipfile.ZipFile(wheels[-1]) as wheel:
+        if sum(info.file_size for info in wheel.infolist()) > MAX_WHEEL_BYTES:
+            return None
         for name in wheel.namelist():
             if name.startswith(f"{PACKAGE}/") and name.endswith(".py"):
                 files[f"{OVERLAY}/src/{name}"] = wheel.read(name).decode("utf-8", "replace")

@@ -53,6 +53,22 @@ TEST_DIRECTORIES = frozenset({"tests", "test", "testing"})
 COMPOSE_FILES = ("compose.yml", "compose.yaml", "docker-compose.yml", "docker-compose.yaml")
 
 
+class OutsideError(OSError):
+    """A path that leads, through a symbolic link, out of the tree being read."""
+
+
+def read_inside(root: Path, full: Path, limit: int = MAX_FILE_BYTES) -> bytes | None:
+    """The bytes of `full`, a file under `root` (None: over `limit` bytes). A link out of
+    `root` is an OutsideError: a repository's symlink must not make the audit read the
+    runner's files (`/proc/self/environ`, a key) into its report, or `/dev/zero` forever."""
+    target = full.resolve()
+    if not target.is_relative_to(root):
+        raise OutsideError(f"a symbolic link to {target}, outside the repository")
+    if full.stat().st_size > limit:
+        return None
+    return full.read_bytes()
+
+
 class Repository:
     """Read-only access to one repository's files, by POSIX path relative to its root."""
 
@@ -89,9 +105,11 @@ class Repository:
             if relative in self._file_set:
                 continue
             try:
-                adopted[relative] = path.read_text(encoding="utf-8", errors="replace")
+                data = read_inside(top, path)
             except OSError:
                 continue
+            if data is not None:
+                adopted[relative] = data.decode("utf-8", errors="replace")
         if not adopted:
             return None
         self.add_overlay(adopted)
@@ -179,25 +197,31 @@ class Repository:
             return self._overlay[path]
         if path not in self._file_set:
             return None
+        data = self._bytes(path)
+        if data is None or b"\0" in data[:4096]:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def _bytes(self, path: str) -> bytes | None:
+        """The file's bytes; None, and why in `not_read` when it matters, when not read."""
         full = self.root / path
         try:
-            size = full.stat().st_size
-            if size > MAX_FILE_BYTES:
-                if self.is_source(path):
-                    self.unread(
-                        path,
-                        f"too large ({size / 1_000_000:.1f} MB; the limit is "
-                        f"{MAX_FILE_BYTES / 1_000_000:.0f} MB)",
-                    )
-                return None
-            data = full.read_bytes()
+            data = read_inside(self.root, full)
+            if data is None and self.is_source(path):
+                size = full.stat().st_size
+                self.unread(
+                    path,
+                    f"too large ({size / 1_000_000:.1f} MB; the limit is "
+                    f"{MAX_FILE_BYTES / 1_000_000:.0f} MB)",
+                )
+        except OutsideError as error:
+            self.unread(path, f"not read: {error}")
+            return None
         except OSError as error:
             if self.is_source(path):
                 self.unread(path, f"cannot be read: {error.strerror or error}")
             return None
-        if b"\0" in data[:4096]:
-            return None
-        return data.decode("utf-8", errors="replace")
+        return data
 
     @staticmethod
     def is_source(path: str) -> bool:
