@@ -3,6 +3,7 @@ suite against real PostgreSQL, Redis and processes (chassis/tests)."""
 
 from __future__ import annotations
 
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -44,6 +45,20 @@ def test_tpl5_the_chassis_suite_passes(chassis: Path) -> None:
     )
     print(result.stdout[-3000:])
     print(f"chassis suite: {time.monotonic() - started:.0f} s")
+
+
+def test_tpl5_the_chassis_installs_and_imports_at_its_floors() -> None:
+    """Services resolve the chassis's dependencies from its `>=` floors, not its lock: at uv's
+    lowest-direct resolution each floor has a Python 3.13 wheel where services build and every
+    chassis module imports. The whole suite at the floors is the script without
+    `--imports-only`, run before a release (docs/chassis.md)."""
+    result = run(
+        [sys.executable, "scripts/chassis_lowest_versions.py", "--imports-only"],
+        cwd=REPOSITORY,
+        env={"UV": uv_executable()},
+        timeout=600,
+    )
+    assert "every chassis module imports" in result.stdout
 
 
 def test_tpl5_one_version_for_the_template_and_the_chassis() -> None:
