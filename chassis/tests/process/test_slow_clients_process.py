@@ -5,7 +5,7 @@ The example service runs as a process with a short `REQUEST_HEADER_TIMEOUT_SECON
 clients. Without the head deadline uvicorn holds a silent connection and a trickled request
 head forever (its keep-alive timer only runs between requests); without the body rate, a body
 trickled after the service answered it; without the send timeout, a large answer its client
-never reads.
+never reads. Each close is counted in the metrics by its reason, scraped as Prometheus does.
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from goldenpath_chassis._core.head_deadline import CLOSE_REASONS
+from goldenpath_chassis.testing.live import ServiceCredentials
 from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
 
 from tests.support.example_process import EXAMPLE_COMMAND, development_env
@@ -55,18 +59,26 @@ ENDLESS_BYTES = 8 * 1024 * 1024
 LEAST_HEADER_BYTES = 1024
 
 
-@pytest.fixture(scope="module")
-def strict_heads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    """The example service with a head deadline short enough for the tests to be quick."""
-    folder = tmp_path_factory.mktemp("slow-clients")
-    env = development_env() | {
+def start_strict(folder: Path, credentials: ServiceCredentials) -> ServiceProcess:
+    """The example service with deadlines short enough for the tests to be quick; `credentials`
+    let a test scrape its metrics."""
+    env = {
+        **development_env(),
+        **credentials.env,
         "REQUEST_HEADER_TIMEOUT_SECONDS": str(HEAD_DEADLINE_SECONDS),
         "REQUEST_BODY_GRACE_SECONDS": str(BODY_GRACE_SECONDS),
         "RESPONSE_SEND_TIMEOUT_SECONDS": str(SEND_TIMEOUT_SECONDS),
     }
-    process = start_service(
+    return start_service(
         EXAMPLE_COMMAND, env=env, port=free_port(), log_path=folder / "out.log", cwd=folder
     )
+
+
+@pytest.fixture(scope="module")
+def strict_heads(
+    tmp_path_factory: pytest.TempPathFactory, service_credentials: ServiceCredentials
+) -> Iterator[ServiceProcess]:
+    process = start_strict(tmp_path_factory.mktemp("slow-clients"), service_credentials)
     try:
         yield process
     finally:
@@ -245,3 +257,41 @@ def test_sec1_closes_not_said_yet_are_said_at_shutdown(
         if line.get("event") == event
     ]
     assert said == [1, 1], process.output()
+
+
+def closed_connections(service: ServiceProcess, headers: dict[str, str]) -> dict[str, float]:
+    """`http_server_connections_closed_total` by reason, scraped from /metrics."""
+    scrape = httpx.get(service.base_url + "/metrics", headers=headers)
+    assert scrape.status_code == 200, scrape.text
+    return {
+        sample.labels["reason"]: sample.value
+        for family in text_string_to_metric_families(scrape.text)
+        for sample in family.samples
+        if sample.name == "http_server_connections_closed_total"
+    }
+
+
+def test_sec1_obs1_each_close_is_counted_once_by_its_reason(
+    tmp_path: Path, service_credentials: ServiceCredentials
+) -> None:
+    """An operator alerts on the closes' rate: every reason's series is there at 0 before the
+    first close, and each close adds one to its own. The close and the count are one callback
+    of the event loop, which serves the next scrape only after it: nothing is waited for."""
+    headers = dict(service_credentials.headers)
+    closes: list[tuple[str, Callable[[int], bool]]] = [
+        ("head_timeout", slow_head_is_closed),
+        ("response_unread", functools.partial(unread_large_answer_is_reset, streamed=False)),
+        ("body_too_slow", trickled_body_is_closed),
+        ("head_too_large", endless_head_is_cut),
+    ]
+    process = start_strict(tmp_path, service_credentials)
+    try:
+        counted = closed_connections(process, headers)
+        assert counted == dict.fromkeys(CLOSE_REASONS, 0.0)
+        for reason, let_go in closes:
+            assert let_go(process.port), f"{reason}: the client's connection is still open"
+            now = closed_connections(process, headers)
+            assert now == counted | {reason: counted[reason] + 1}, reason
+            counted = now
+    finally:
+        process.stop()

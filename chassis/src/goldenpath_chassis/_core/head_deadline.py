@@ -37,7 +37,9 @@ Either closes the connection without a response, like uvicorn's own keep-alive t
 keeping up (or never asked anything), and a client that reuses a connection the server just
 closed retries on a fresh one. The closes for a slow head are said in the log at most once a
 minute (`request_heads_timed_out`), so an attack is a line, not a line per connection, and the
-rest at shutdown (`throttled_line.py`).
+rest at shutdown (`throttled_line.py`). Each close of the four kinds (a slow or large head, a
+slow body, a response unread) is counted in `http_server_connections_closed_total` too, by
+`reason`, for an alert.
 
 What a request costs: one timer started and one cancelled (a keep-alive connection's next
 request), nothing on the first request, whose timer started with the connection; and one more
@@ -53,6 +55,7 @@ from typing import ClassVar, cast
 
 import h11
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE  # uvicorn's default too
+from prometheus_client import Counter
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -64,6 +67,9 @@ from .send_timeout import SendTimeout
 from .throttled_line import ThrottledLine
 
 _log = get_logger(__name__)
+
+# The `reason` label of `http_server_connections_closed_total`: why a connection was closed.
+CLOSE_REASONS = ("head_timeout", "head_too_large", "body_too_slow", "response_unread")
 
 
 class HeadDeadline:
@@ -260,9 +266,12 @@ def protocol_with_head_deadline(
     body_grace_seconds: float,
     send_timeout_seconds: float,
     base: type[HeadDeadlineProtocol] | None = None,
+    closed_connections: Counter | None = None,
 ) -> type[asyncio.Protocol]:
-    """The HTTP protocol class for `uvicorn.Config(http=...)`, with these timeouts."""
+    """The HTTP protocol class for `uvicorn.Config(http=...)`, with these timeouts; its closes
+    counted in `closed_connections` (labelled by `reason`, `CLOSE_REASONS`) when given."""
     chosen = base or _protocol_uvicorn_picks()
+    counted = _series_by_reason(closed_connections)
     return type(
         chosen.__name__,
         (chosen,),
@@ -273,11 +282,16 @@ def protocol_with_head_deadline(
                 _log,
                 "request_heads_timed_out",
                 count_name="connections",
+                counter=counted["head_timeout"],
                 header_timeout_seconds=head_timeout_seconds,
             ),
             "head_max_bytes": head_max_bytes,
             "large_heads": ThrottledLine(
-                _log, "request_heads_too_large", count_name="connections", max_bytes=head_max_bytes
+                _log,
+                "request_heads_too_large",
+                count_name="connections",
+                counter=counted["head_too_large"],
+                max_bytes=head_max_bytes,
             ),
             "body_min_bytes_per_second": body_min_bytes_per_second,
             "body_grace_seconds": body_grace_seconds,
@@ -285,6 +299,7 @@ def protocol_with_head_deadline(
                 _log,
                 "request_bodies_timed_out",
                 count_name="connections",
+                counter=counted["body_too_slow"],
                 min_bytes_per_second=body_min_bytes_per_second,
                 grace_seconds=body_grace_seconds,
             ),
@@ -293,10 +308,20 @@ def protocol_with_head_deadline(
                 _log,
                 "responses_unread_timed_out",
                 count_name="connections",
+                counter=counted["response_unread"],
                 send_timeout_seconds=send_timeout_seconds,
             ),
         },
     )
+
+
+def _series_by_reason(closed_connections: Counter | None) -> dict[str, Counter | None]:
+    """Each reason's series, made now: exported at 0 from the start, so that an alert on its
+    rate sees the first close (a series born at 1 shows no increase)."""
+    return {
+        reason: None if closed_connections is None else closed_connections.labels(reason)
+        for reason in CLOSE_REASONS
+    }
 
 
 def say_unsaid_closes(protocol: object) -> None:

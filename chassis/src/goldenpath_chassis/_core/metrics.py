@@ -168,6 +168,16 @@ class Metrics:
             "(load shedding).",
             registry=registry,
         )
+        # Its `reason` series are made by the server's protocol (`head_deadline.CLOSE_REASONS`).
+        self.http_server_connections_closed = Counter(
+            "http_server_connections_closed",
+            "Connections the server closed on a slow or abusive client: a request head not whole "
+            "within REQUEST_HEADER_TIMEOUT_SECONDS (head_timeout) or endless (head_too_large), a "
+            "body below REQUEST_BODY_MIN_BYTES_PER_SECOND (body_too_slow), a response not read "
+            "for RESPONSE_SEND_TIMEOUT_SECONDS (response_unread).",
+            ["reason"],
+            registry=registry,
+        )
         self.http_server_max_concurrent_requests = Gauge(
             "http_server_max_concurrent_requests",
             "MAX_CONCURRENT_REQUESTS: past this many in flight (http_server_active_requests), "

@@ -24,6 +24,7 @@ from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import Counter
 
 from .garbage_collection import tune_for_serving
 from .head_deadline import protocol_with_head_deadline, say_unsaid_closes
@@ -114,7 +115,11 @@ class GracefulServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
-def build_config(app: FastAPI, settings: ChassisSettings) -> uvicorn.Config:
+def build_config(
+    app: FastAPI, settings: ChassisSettings, *, closed_connections: Counter | None = None
+) -> uvicorn.Config:
+    """`closed_connections`: the app's `http_server_connections_closed_total`, which counts the
+    protocol's closes of slow or abusive clients."""
     return uvicorn.Config(
         app,
         host=settings.server.host,
@@ -139,6 +144,7 @@ def build_config(app: FastAPI, settings: ChassisSettings) -> uvicorn.Config:
             body_min_bytes_per_second=settings.request_limits.body_min_bytes_per_second,
             body_grace_seconds=settings.request_limits.body_grace_seconds,
             send_timeout_seconds=settings.server.response_send_timeout_seconds,
+            closed_connections=closed_connections,
         ),
         # No WebSocket routes: "auto" would load a WebSocket implementation (wsproto) at start.
         ws="none",
@@ -147,10 +153,14 @@ def build_config(app: FastAPI, settings: ChassisSettings) -> uvicorn.Config:
 
 def serve(app: FastAPI, settings: ChassisSettings) -> int:
     """Run until stopped; return the process exit code."""
-    lifecycle = chassis_of(app).instruments.lifecycle
-    config = build_config(app, settings)
+    instruments = chassis_of(app).instruments
+    config = build_config(
+        app, settings, closed_connections=instruments.metrics.http_server_connections_closed
+    )
     server = GracefulServer(
-        config, lifecycle=lifecycle, drain_seconds=settings.server.shutdown_drain_seconds
+        config,
+        lifecycle=instruments.lifecycle,
+        drain_seconds=settings.server.shutdown_drain_seconds,
     )
     server.run()
     if not server.started:

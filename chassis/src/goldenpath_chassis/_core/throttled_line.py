@@ -1,10 +1,12 @@
 """A warning line for events that come in floods (connections closed for a slow head, spans
 dropped from a full queue): said at most once a minute, the first at once (`ThrottledCount`),
 and what is left unsaid at shutdown, so an attack or an outage is a few lines and its last
-minute is not lost when the process stops."""
+minute is not lost when the process stops. An event may be counted in a metric too, where
+every one of them counts (an operator alerts on its rate)."""
 
 from __future__ import annotations
 
+from prometheus_client import Counter
 from structlog.typing import FilteringBoundLogger
 
 from .throttled_count import ThrottledCount
@@ -14,15 +16,24 @@ _SAID_EVERY_SECONDS = 60.0
 
 class ThrottledLine:
     def __init__(
-        self, log: FilteringBoundLogger, event: str, *, count_name: str, **fields: float
+        self,
+        log: FilteringBoundLogger,
+        event: str,
+        *,
+        count_name: str,
+        counter: Counter | None = None,
+        **fields: float,
     ) -> None:
         self._log = log
         self._event = event
         self._count_name = count_name
+        self._counter = counter
         self._fields = fields
         self._count = ThrottledCount(_SAID_EVERY_SECONDS)
 
     def add(self) -> None:
+        if self._counter is not None:
+            self._counter.inc()
         said = self._count.add()
         if said:
             self._say(said)
