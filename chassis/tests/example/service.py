@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import ClassVar
 
 from goldenpath_chassis import ChassisSettings, Domain, Service
+from goldenpath_chassis.logging import get_logger
 from goldenpath_chassis.settings import DatabaseBackend
 
 HERE = Path(__file__).resolve().parent
@@ -27,10 +29,18 @@ class ExampleSettings(ChassisSettings):
 # one held until the test lets it go, for load shedding (tests/example/held.py).
 # Everywhere else the example has exactly its widgets.
 WITH_TEST_ROUTES = os.environ.get("EXAMPLE_TEST_ROUTES") == "1"
+# A start-up held this long where an app or a worker loads the domains, for the tests of a
+# SIGTERM during start-up (tests/process/test_startup_stop_process.py).
+SLOW_STARTUP_SECONDS = float(os.environ.get("EXAMPLE_SLOW_STARTUP_SECONDS", "0"))
 
 
 def domains() -> tuple[Domain, ...]:
     from . import failing, held, large, slow, widgets  # noqa: PLC0415
+
+    if SLOW_STARTUP_SECONDS:
+        # Said first, so that the test signals the process only once it is starting up.
+        get_logger(__name__).info("slow_startup", seconds=SLOW_STARTUP_SECONDS)
+        time.sleep(SLOW_STARTUP_SECONDS)
 
     if WITH_TEST_ROUTES:
         return (widgets.DOMAIN, slow.DOMAIN, failing.DOMAIN, large.DOMAIN, held.DOMAIN)

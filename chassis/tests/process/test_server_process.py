@@ -18,6 +18,7 @@ from goldenpath_chassis.testing.processes import ServiceProcess, free_port, star
 
 from tests.example.service import BACKEND
 from tests.support.example_process import EXAMPLE_COMMAND, PACKAGE, importable
+from tests.support.slow_clients import closed_by_server, connect, get_on
 
 pytestmark = pytest.mark.process
 
@@ -125,6 +126,35 @@ def test_inf3_sigterm_lets_an_in_flight_request_finish_and_exits_0(
     events = [line.get("event") for line in json_lines(service.output())]
     assert "shutdown_signal" in events
     assert "resources_closed" in events
+
+
+def test_inf3_a_keep_alive_client_is_told_to_close_while_draining(
+    tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    """Draining, every answer says `Connection: close` and the connection closes after it: a
+    client holding a keep-alive connection moves to a pod still in the endpoints instead of
+    sending its next request as the listener closes."""
+    # Far longer than the test: the drain is still on when the client asks. The second signal
+    # (`stop`) skips the rest.
+    env = base_env | {"SHUTDOWN_DRAIN_SECONDS": "120"}
+    service = start_service(
+        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
+    )
+    try:
+        with connect(service.port) as client:
+            for _ in range(2):  # serving: the same connection answers again
+                serving = get_on(client, "/health/live")
+                assert serving.status == 200
+                assert serving.getheader("connection") is None
+            service.signal()
+            assert readiness_once_signalled(service).status_code == 503
+            draining = get_on(client, "/health/live")
+            assert draining.status == 200
+            assert draining.getheader("connection") == "close"
+            assert closed_by_server(client), "the connection is kept while draining"
+    finally:
+        service.stop()
+    assert service.process.returncode == 0, service.output()
 
 
 def test_cfg1_production_without_database_url_exits_naming_it(tmp_path: Path) -> None:

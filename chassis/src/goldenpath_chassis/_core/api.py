@@ -115,6 +115,7 @@ def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
         max_body_bytes=settings.request_limits.max_body_bytes,
         metrics=HttpServerMetrics(metrics),
         spans=chassis.instruments.tracing.server_spans(),
+        lifecycle=chassis.instruments.lifecycle,
     )
 
 

@@ -20,10 +20,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import structlog
+
 from . import healthcheck, stdlib_bytecode
-from .logging import add_processor, configure_logging
+from .logging import add_processor, configure_logging, get_logger
 from .python_reports import log_python_reports
 from .settings import ChassisSettings, ConfigurationError
+from .startup_stop import StoppedDuringStartup, stop_on_sigterm
 
 if TYPE_CHECKING:
     from .domain import Subcommands
@@ -91,11 +94,18 @@ def _register_processes(commands: Subcommands) -> None:
     stdlib_bytecode.register(commands)
 
 
+# The long-running processes, which a SIGTERM during their start-up must stop (startup_stop.py).
+_SERVING_COMMANDS = frozenset({"serve", "worker"})
 _PROCESS_COMMANDS = frozenset(
     {"serve", "worker", "migrate", "openapi", "healthcheck", "compile-stdlib"}
 )
 # The long-running processes: their output is their log.
 _LOGGING_TO_STDOUT: frozenset[Command] = frozenset({_serve, _worker})
+
+
+def _command_word(argv: Sequence[str]) -> str:
+    words = [word for word in argv if not word.startswith("-")]
+    return words[0] if words else "serve"
 
 
 def _wants_domain_commands(argv: Sequence[str]) -> bool:
@@ -121,6 +131,18 @@ def build_parser(service: Service, *, with_domains: bool = True) -> argparse.Arg
 
 def main(service: Service, argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if _command_word(arguments) not in _SERVING_COMMANDS:
+        return _run(service, arguments)
+    try:
+        with stop_on_sigterm():
+            return _run(service, arguments)
+    except StoppedDuringStartup:
+        if structlog.is_configured():  # otherwise structlog's default would print its own line
+            get_logger(__name__).info("stopped_during_startup", signal="SIGTERM")
+        return 0
+
+
+def _run(service: Service, arguments: list[str]) -> int:
     parser = build_parser(service, with_domains=_wants_domain_commands(arguments))
     args = parser.parse_args(arguments)
     try:

@@ -19,6 +19,10 @@ Outermost first, as the layers it replaces were stacked:
 - an early answer's connection (SEC-1, `unread_body.py`): an answer sent before the app read
   to its end a body declared past `REQUEST_MAX_BODY_BYTES`, or sent in chunks, says
   `Connection: close`, so that the server does not read the rest to reuse the connection;
+- draining (INF-3, `lifecycle.py`): once SIGTERM came, every answer says `Connection: close`,
+  so that a client holding a keep-alive connection opens its next one elsewhere (readiness
+  fails, the pod leaves the endpoints) rather than racing the listener's close at the drain's
+  end;
 - the request's clean-ups (`on_request_end`), once the app has answered: the database session
   is closed here rather than by a FastAPI dependency with `yield`, which costs more than the
   session itself on a request that never uses it; and the releases (`on_response_start`) as
@@ -54,6 +58,7 @@ from .unread_body import close_if_answered_early
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
+    from .lifecycle import Lifecycle
     from .metrics import HttpServerMetrics
     from .security.headers import SecurityHeaders
     from .tracing import ServerSpans
@@ -65,6 +70,7 @@ _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
 # log (they are logged only when they fail) and the traces (never traced, `tracing.py`).
 PROBE_AND_SCRAPE_PREFIXES = ("/health/", "/metrics")
 _CLEANUPS = "chassis.cleanups"
+_CLOSE = (b"connection", b"close")
 
 _access_log = get_logger("access")
 _log = get_logger(__name__)
@@ -74,6 +80,7 @@ Cleanup = Callable[[], Awaitable[None]]
 _Span = tuple["Span", object, str]
 # What `route_and_path` returns: the route's template and the path, redacted.
 _RouteAndPath = tuple[str | None, str]
+Header = tuple[bytes, bytes]
 
 
 def on_request_end(scope: Scope, cleanup: Cleanup) -> None:
@@ -115,6 +122,7 @@ class RequestLayer:
         max_body_bytes: int,
         metrics: HttpServerMetrics | None = None,
         spans: ServerSpans | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.app = app
         # The app whose routes requests are matched against, for the route's template and the
@@ -125,6 +133,7 @@ class RequestLayer:
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
         self.spans = spans
+        self.lifecycle = lifecycle
         self._carrier_headers = spans.carrier_headers if spans is not None else frozenset()
 
     def _read_headers(self, scope: Scope) -> tuple[int, str, dict[str, str] | None]:
@@ -172,7 +181,7 @@ class RequestLayer:
                     await self._release(cleanups)
                 headers = list(message.get("headers", ()))
                 add_headers(extra_headers, scope, headers)
-                headers.append(request_id_header)
+                self._add_own_headers(headers, request_id_header)
                 message["headers"] = headers
             await send(message)
 
@@ -212,6 +221,12 @@ class RequestLayer:
                 seconds=time.perf_counter() - started,
                 route_and_redacted=route_and_redacted,
             )
+
+    def _add_own_headers(self, headers: list[tuple[bytes, bytes]], request_id: Header) -> None:
+        headers.append(request_id)
+        # Read as the answer starts: a request in flight when SIGTERM came closes too.
+        if self.lifecycle is not None and self.lifecycle.draining and _CLOSE not in headers:
+            headers.append(_CLOSE)
 
     async def _refuse_headers(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = problem_response(

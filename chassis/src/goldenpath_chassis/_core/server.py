@@ -1,8 +1,10 @@
 """Serve the app with uvicorn as one process (INF-1), and stop it gracefully (INF-3).
 
 On SIGTERM or SIGINT the process flips readiness to 503 at once, keeps serving for
-`SHUTDOWN_DRAIN_SECONDS` (so load balancers stop sending traffic), then closes its listener, lets
-in-flight requests finish within `SHUTDOWN_GRACE_SECONDS`, runs the lifespan shutdown (pools and
+`SHUTDOWN_DRAIN_SECONDS` (so load balancers stop sending traffic; every answer meanwhile says
+`Connection: close`, request_context.py), then closes its listener, lets
+in-flight requests finish within `SHUTDOWN_GRACE_SECONDS` (those still running then are cut
+short, and said in one warning: shutdown_cuts.py), runs the lifespan shutdown (pools and
 exporters closed and flushed) and exits 0. A second signal skips the drain; a third forces exit.
 
 uvicorn re-raises the signal after a graceful shutdown, which makes the exit code 143 (128 +
@@ -31,6 +33,7 @@ from .head_deadline import protocol_with_head_deadline, say_unsaid_closes
 from .lifecycle import Lifecycle
 from .logging import get_logger
 from .settings import ChassisSettings
+from .shutdown_cuts import said_as_one_warning
 from .state import chassis_of
 from .thread_switching import shorten_switch_interval
 
@@ -57,6 +60,10 @@ class GracefulServer(uvicorn.Server):
         self.drain_seconds = drain_seconds
         self._exit_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        with said_as_one_warning(self.server_state, self.config.timeout_graceful_shutdown):
+            super().run(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None]:
