@@ -161,6 +161,18 @@ async def test_sec3_unknown_or_malformed_keys_are_401(
     assert response.json()["type"] == "urn:problem-type:invalid-credentials"
 
 
+async def test_sec3_a_key_cannot_sign_anyone_out_everywhere(
+    keys: ApiKeyService, anonymous_client: httpx.AsyncClient
+) -> None:
+    """A key's id is no user's `sub`: it must not end the sessions of a user it might spell."""
+    _, key = await keys.create(name="billing", scopes=["widgets:read"])
+    response = await anonymous_client.delete(
+        "/v1/auth/session?everywhere=true", headers=key_header(key)
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["detail"] == "An API key has no sessions to sign out everywhere."
+
+
 async def test_sec3_a_key_with_the_right_id_but_wrong_secret_is_401(
     keys: ApiKeyService, anonymous_client: httpx.AsyncClient
 ) -> None:

@@ -9,6 +9,7 @@ from .health import router as health_router
 from .queue import Job
 from .security.commands import register_dev_token_command
 from .security.scopes import METRICS_SCOPE
+from .sessions.cli import register_session_commands
 from .sessions.router import router as sessions_router
 
 
@@ -19,7 +20,11 @@ def chassis_domains() -> tuple[Domain, ...]:
             name="metrics",
             scopes={METRICS_SCOPE: "read /metrics (give Prometheus a key with only this scope)"},
         ),
-        Domain(name="sessions", routers=(sessions_router,), commands=(register_dev_token_command,)),
+        Domain(
+            name="sessions",
+            routers=(sessions_router,),
+            commands=(register_dev_token_command, register_session_commands),
+        ),
         Domain(name="api-keys", models=(ApiKey,), commands=(register_api_key_commands,)),
         Domain(name="jobs", models=(Job,)),
     )

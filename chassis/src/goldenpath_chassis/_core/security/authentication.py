@@ -133,8 +133,8 @@ class SessionOnlyForBearerError(DomainError):
     code = "bearer-token-required"
     title = "A bearer token is required"
 
-    def __init__(self) -> None:
-        super().__init__("A session is opened by exchanging a bearer token.")
+    def __init__(self, detail: str = "A session is opened by exchanging a bearer token.") -> None:
+        super().__init__(detail)
 
 
 class AuthenticationUnavailableError(DomainError):
@@ -265,7 +265,7 @@ class Authenticator:
             )
         self._check_csrf(request, session)
         try:
-            revoked = await self.revocations.is_revoked(session.session_id)
+            revoked = await self.revocations.is_revoked(session)
         except RevocationUnavailableError:
             raise AuthenticationUnavailableError(SESSIONS_UNAVAILABLE) from None
         if revoked:

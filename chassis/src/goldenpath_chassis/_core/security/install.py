@@ -94,7 +94,10 @@ class RequestGuards:
                 settings.proxies.proxies, header=settings.proxies.proxy_header
             ),
             sessions=SessionCodec(secret, max_age_seconds=settings.sessions.max_age_seconds),
-            revocations=SessionRevocations(namespace=f"{settings.service_name}:revoked-session"),
+            revocations=SessionRevocations(
+                namespace=settings.service_name,
+                session_max_age_seconds=settings.sessions.max_age_seconds,
+            ),
             csrf=CsrfProtection(secret, trusted_origins=settings.cors.allow_origins),
             before_body=BodyGuard(),
         )

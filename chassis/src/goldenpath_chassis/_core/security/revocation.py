@@ -1,4 +1,5 @@
-"""Signed-out sessions (SEC-2): a revocation record per session, until it would have expired.
+"""Signed-out sessions (SEC-2): a revocation record per session, until it would have expired,
+and one per user for "every session opened before this moment".
 
 The session cookie is stateless, so signing out cannot delete anything: it records that the
 session is over, and every request a session authenticates asks whether it is. The record lives
@@ -6,7 +7,13 @@ in Redis when `REDIS_URL` is set, so a sign-out on one replica holds on all of t
 expires with the session (a record for a session that has expired anyway would be dead weight).
 In development without Redis it lives in the process's memory.
 
-Records are keyed by a digest of the session id: Redis never holds an id a cookie carries.
+Signing out everywhere (the user, or an operator's `sessions revoke` after an account was
+stolen) cannot name every session: it records the moment instead, per user (and tenant: the
+same `sub` in two tenants is two users), and a session issued before it is refused. That record
+lives as long as the longest session, `AUTH_SESSION_MAX_AGE_SECONDS`. Both records are read in
+one `MGET`, so the check stays one round trip.
+
+Records are keyed by digests: Redis never holds an id a cookie carries, nor a user's id.
 
 When Redis cannot answer, whether a session was revoked cannot be known, so the session is not
 trusted (the caller answers 503, as it does when the identity provider's keys cannot be
@@ -19,11 +26,13 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import orjson
 from redis.asyncio import Redis
 
 from ..logging import get_logger
+from .session import Session
 
 # Beyond this many records in memory (development only), the expired ones are dropped.
 _MEMORY_PRUNE_AT = 10_000
@@ -40,50 +49,79 @@ class SessionRevocations:
         self,
         *,
         namespace: str,
+        session_max_age_seconds: int,
         cooldown_seconds: float = 2.0,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._namespace = namespace
+        self._session_max_age_seconds = session_max_age_seconds
         self._cooldown_seconds = cooldown_seconds
         self._clock = clock
         self._monotonic = monotonic
         self._redis: Redis | None = None
-        self._memory: dict[str, float] = {}
+        # Development without Redis: key -> (value, when it expires).
+        self._memory: dict[str, tuple[bytes, float]] = {}
         self._skip_until = 0.0
 
     def use_redis(self, redis: Redis) -> None:
         self._redis = redis
 
-    def _key(self, session_id: str) -> str:
+    def _session_key(self, session_id: str) -> str:
         digest = hashlib.sha256(session_id.encode()).hexdigest()
-        return f"{self._namespace}:{digest}"
+        return f"{self._namespace}:revoked-session:{digest}"
+
+    def _subject_key(self, subject: str, tenant: str | None) -> str:
+        # JSON keeps the pair unambiguous: no subject and tenant can spell another pair.
+        digest = hashlib.sha256(orjson.dumps([tenant, subject])).hexdigest()
+        return f"{self._namespace}:revoked-subject:{digest}"
 
     async def revoke(self, session_id: str, *, expires_at: float) -> None:
         """Refuse this session from now until `expires_at` (a Unix time), on every replica."""
         remaining = math.ceil(expires_at - self._clock())
         if remaining <= 0:
             return  # it has expired: nothing can use it any more
-        key = self._key(session_id)
+        await self._set(self._session_key(session_id), b"1", remaining)
+
+    async def revoke_subject(self, subject: str, *, tenant: str | None) -> float:
+        """Refuse every session of this user issued until now, on every replica; the moment."""
+        now = self._clock()
+        # Every session issued before now has expired once the longest lifetime has passed.
+        await self._set(
+            self._subject_key(subject, tenant), repr(now).encode(), self._session_max_age_seconds
+        )
+        return now
+
+    async def is_revoked(self, session: Session) -> bool:
+        signed_out, signed_out_everywhere = await self._get(
+            self._session_key(session.session_id),
+            self._subject_key(session.subject, session.tenant),
+        )
+        return signed_out is not None or (
+            signed_out_everywhere is not None and session.issued_at < _moment(signed_out_everywhere)
+        )
+
+    async def _set(self, key: str, value: bytes, seconds: int) -> None:
         if self._redis is None:
-            self._remember(key, expires_at)
+            self._remember(key, value, self._clock() + seconds)
             return
         self._ensure_reachable()
         try:
-            await self._redis.set(key, b"1", ex=remaining)
+            await self._redis.set(key, value, ex=seconds)
         except Exception as error:  # a storage failure is a 503, never a 500
             raise self._unavailable(error) from None
 
-    async def is_revoked(self, session_id: str) -> bool:
-        key = self._key(session_id)
+    async def _get(self, *keys: str) -> Sequence[bytes | str | None]:
         if self._redis is None:
-            expires_at = self._memory.get(key)
-            return expires_at is not None and expires_at > self._clock()
+            now = self._clock()
+            found = [self._memory.get(key) for key in keys]
+            return [None if item is None or item[1] <= now else item[0] for item in found]
         self._ensure_reachable()
         try:
-            return bool(await self._redis.exists(key))
+            values: list[bytes | str | None] = await self._redis.mget(keys)
         except Exception as error:  # a storage failure is a 503, never a 500
             raise self._unavailable(error) from None
+        return values
 
     def _ensure_reachable(self) -> None:
         if self._monotonic() < self._skip_until:
@@ -94,8 +132,16 @@ class SessionRevocations:
         _log.warning("session_revocations_unavailable", error=type(error).__name__)
         return RevocationUnavailableError()
 
-    def _remember(self, key: str, expires_at: float) -> None:
+    def _remember(self, key: str, value: bytes, expires_at: float) -> None:
         if len(self._memory) >= _MEMORY_PRUNE_AT:
             now = self._clock()
-            self._memory = {k: at for k, at in self._memory.items() if at > now}
-        self._memory[key] = expires_at
+            self._memory = {k: item for k, item in self._memory.items() if item[1] > now}
+        self._memory[key] = (value, expires_at)
+
+
+def _moment(value: bytes | str) -> float:
+    """The recorded moment; one that does not read as a number revokes everything (fail closed)."""
+    try:
+        return float(value)
+    except ValueError:
+        return math.inf

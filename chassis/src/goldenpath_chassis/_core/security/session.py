@@ -10,7 +10,9 @@ tenants come from a claim, SEC-6), a random session id and an expiry, signed wit
 under a key derived from `AUTH_SESSION_SECRET`. A session ends when the token that opened it
 would have (`AUTH_SESSION_MAX_AGE_SECONDS` is only an upper bound), and its scopes are the
 token's, fixed when it opens. Signing out clears the cookies and revokes the session on every
-replica (`revocation.py`), so a copied cookie is refused from then on.
+replica (`revocation.py`), so a copied cookie is refused from then on; signing out everywhere
+(or `sessions revoke`) refuses every session of the user opened before it, so the cookie
+carries when it was issued.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class Session:
     subject: str
     scopes: frozenset[str]
     expires_at: int
+    # A Unix time to the microsecond: "signed out everywhere at T" ends the sessions before T.
+    issued_at: float
     tenant: str | None = None
 
 
@@ -82,7 +86,8 @@ class SessionCodec:
         tenant: str | None = None,
     ) -> tuple[str, Session]:
         """A new session, which ends at the latest at `not_after` (the token's `exp`)."""
-        expires_at = int(self._clock()) + self.max_age_seconds
+        issued_at = self._clock()
+        expires_at = int(issued_at) + self.max_age_seconds
         if not_after is not None:
             expires_at = min(expires_at, math.floor(not_after))
         session = Session(
@@ -90,6 +95,7 @@ class SessionCodec:
             subject=subject,
             scopes=frozenset(scopes),
             expires_at=expires_at,
+            issued_at=issued_at,
             tenant=tenant,
         )
         data = {
@@ -97,6 +103,7 @@ class SessionCodec:
             "sub": session.subject,
             "scp": sorted(session.scopes),
             "exp": session.expires_at,
+            "iat": session.issued_at,
         }
         if tenant is not None:
             data["tnt"] = tenant
@@ -112,11 +119,15 @@ class SessionCodec:
             return None
         try:
             data = orjson.loads(b64decode(payload))
+            expires_at = int(data["exp"])
             session = Session(
                 session_id=str(data["sid"]),
                 subject=str(data["sub"]),
                 scopes=frozenset(str(scope) for scope in data["scp"]),
-                expires_at=int(data["exp"]),
+                expires_at=expires_at,
+                # A cookie from before `iat` was written: the earliest it can have been issued,
+                # so a sign-out everywhere after it surely covers it.
+                issued_at=float(data.get("iat", expires_at - self.max_age_seconds)),
                 tenant=None if data.get("tnt") is None else str(data["tnt"]),
             )
         except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):

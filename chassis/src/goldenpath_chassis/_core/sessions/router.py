@@ -1,11 +1,14 @@
-"""Session routes under /v1/auth: open (exchange a bearer token), inspect, close (revoke)."""
+"""Session routes under /v1/auth: open (exchange a bearer token), inspect, close (revoke, here
+or everywhere)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from ..openapi import problem_responses
 from ..security.authentication import (
@@ -29,20 +32,30 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
     summary="Open a browser session with a bearer token",
     description="Sets an HttpOnly, Secure, SameSite session cookie and a CSRF token. Browser "
     "code then calls the API with the cookie and sends `X-CSRF-Token` on state-changing "
-    "requests; it never has to keep the bearer token.",
+    "requests; it never has to keep the bearer token. A session cookie the request still "
+    "carries is revoked: the new session replaces it.",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionRead,
-    responses=problem_responses(401, 403, 429),
+    responses=problem_responses(401, 403, 429, 503),
 )
 async def open_session(
+    *,
     principal: CurrentPrincipal,
     sessions: SessionsDep,
     csrf: CsrfDep,
+    revocations: RevocationsDep,
     same_site: SameSiteDep,
+    request: Request,
     response: Response,
 ) -> SessionRead:
     if principal.method != "bearer":
         raise SessionOnlyForBearerError
+    # The cookie about to be replaced would otherwise stay valid wherever a copy of it is. No
+    # CSRF check: a bearer token authenticates this request, which no other site can send.
+    replaced_cookie = request.cookies.get(SESSION_COOKIE)
+    replaced = sessions.read(replaced_cookie) if replaced_cookie is not None else None
+    if replaced is not None:
+        await _revoke(revocations.revoke(replaced.session_id, expires_at=replaced.expires_at))
     # The session ends when the token would have, and keeps the token's scopes until then.
     cookie, session = sessions.issue(
         subject=principal.subject,
@@ -89,7 +102,8 @@ async def read_principal(principal: CurrentPrincipal) -> PrincipalRead:
     "/session",
     summary="Close the browser session",
     description="Clears the cookies and revokes the session on every replica: a copy of its "
-    "cookie is refused from then on.",
+    "cookie is refused from then on. With `everywhere=true`, every session of the caller "
+    "opened until now is revoked too, on every device.",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 403, 429, 503),
 )
@@ -99,14 +113,26 @@ async def close_session(
     revocations: RevocationsDep,
     request: Request,
     response: Response,
+    everywhere: Annotated[
+        bool, Query(description="Sign out every session of the caller, not only this one.")
+    ] = False,
 ) -> None:
     # The cookie's session, also when a bearer token or API key sent alongside it decided the
     # principal: otherwise the cookies are cleared here while a copy of the cookie still works.
     session = request_chassis(request).authenticator.cookie_session(request)
+    if everywhere and principal.method == "api_key":
+        # A key's id is no user's: it must not name a user whose sessions it would end.
+        raise SessionOnlyForBearerError("An API key has no sessions to sign out everywhere.")
     if session is not None:
-        try:
-            await revocations.revoke(session.session_id, expires_at=session.expires_at)
-        except RevocationUnavailableError:
-            raise AuthenticationUnavailableError(SESSIONS_UNAVAILABLE) from None
+        await _revoke(revocations.revoke(session.session_id, expires_at=session.expires_at))
+    if everywhere:
+        await _revoke(revocations.revoke_subject(principal.subject, tenant=principal.tenant))
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path="/", secure=True, httponly=name == SESSION_COOKIE)
+
+
+async def _revoke[T](revoking: Awaitable[T]) -> T:
+    try:
+        return await revoking
+    except RevocationUnavailableError:
+        raise AuthenticationUnavailableError(SESSIONS_UNAVAILABLE) from None
