@@ -53,7 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import log_unhandled, problem_response, unhandled_error_response
 from .logging import get_logger
 from .path_redaction import route_and_path
-from .unread_body import close_if_answered_early
+from .unread_body import close_if_answered_early, say_close
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -70,7 +70,6 @@ _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
 # log (they are logged only when they fail) and the traces (never traced, `tracing.py`).
 PROBE_AND_SCRAPE_PREFIXES = ("/health/", "/metrics")
 _CLEANUPS = "chassis.cleanups"
-_CLOSE = (b"connection", b"close")
 
 _access_log = get_logger("access")
 _log = get_logger(__name__)
@@ -225,8 +224,8 @@ class RequestLayer:
     def _add_own_headers(self, headers: list[tuple[bytes, bytes]], request_id: Header) -> None:
         headers.append(request_id)
         # Read as the answer starts: a request in flight when SIGTERM came closes too.
-        if self.lifecycle is not None and self.lifecycle.draining and _CLOSE not in headers:
-            headers.append(_CLOSE)
+        if self.lifecycle is not None and self.lifecycle.draining:
+            say_close(headers)
 
     async def _refuse_headers(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = problem_response(

@@ -21,6 +21,13 @@ from .security.body_limit import body_may_exceed
 _CLOSE = (b"connection", b"close")
 
 
+def say_close(headers: list[tuple[bytes, bytes]]) -> None:
+    """Add `Connection: close` to a response's headers, unless they say it already (the 413 and
+    the 503 do): uvicorn closes the connection once the response is sent."""
+    if _CLOSE not in headers:
+        headers.append(_CLOSE)
+
+
 def close_if_answered_early(
     scope: Scope, receive: Receive, send: Send, *, max_body_bytes: int
 ) -> tuple[Receive, Send]:
@@ -41,8 +48,8 @@ def close_if_answered_early(
     async def closing_send(message: Message) -> None:
         if message["type"] == "http.response.start" and not ended:
             headers = list(message.get("headers", ()))
-            if _CLOSE not in headers:  # the 413 and the 503 say it already
-                message = {**message, "headers": [*headers, _CLOSE]}
+            say_close(headers)
+            message = {**message, "headers": headers}
         await send(message)
 
     return watched_receive, closing_send
