@@ -12,7 +12,7 @@ from pathlib import Path
 from ._git import GitError
 from .answers import NotAGeneratedProjectError
 from .gates import parse_gates
-from .update import UpdateError
+from .update import UPDATE_TIMEOUT, UpdateError
 
 type Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 type Handler = Callable[[argparse.Namespace], int]
@@ -39,6 +39,27 @@ def gates_argument(value: str) -> tuple[str, ...]:
         return parse_gates(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def add_update_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--update-timeout",
+        type=_seconds,
+        default=UPDATE_TIMEOUT,
+        metavar="SECONDS",
+        help="stop `copier update` (a service's, with the template's tasks and migrations and "
+        f"every process they start) after this long (default: {UPDATE_TIMEOUT:g})",
+    )
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
+    return seconds
 
 
 def write_github_output(path: Path, values: Mapping[str, str]) -> None:

@@ -24,7 +24,7 @@ from ._git import GitError, head
 from .answers import NotAGeneratedProjectError
 from .fleet_audit import AuditScore, audit_score
 from .fleet_cache import OutcomeCache, UpdateOutcome, outcome_key
-from .update import Templates, UpdateError, UpdatePlan, plan_update, try_plan
+from .update import UPDATE_TIMEOUT, Templates, UpdateError, UpdatePlan, plan_update, try_plan
 
 # How a service's audit score is worked out: the repository and the template's newest release.
 type Auditor = Callable[[Path, str | None], AuditScore]
@@ -74,6 +74,7 @@ def inspect_service(
     with_audit: bool = True,
     cache: OutcomeCache | None = None,
     auditor: Auditor | None = None,
+    update_timeout: float = UPDATE_TIMEOUT,
 ) -> ServiceStatus:
     """One service's row; a problem with it becomes its `error`, never the whole run's.
 
@@ -93,7 +94,7 @@ def inspect_service(
     if plan.up_to_date:
         return ServiceStatus(repository, plan, UP_TO_DATE, audit=audit)
     try:
-        outcome, reused = _update_outcome(plan, templates, cache)
+        outcome, reused = _update_outcome(plan, templates, cache, update_timeout)
     except (UpdateError, GitError) as error:
         return ServiceStatus(repository, plan, FAILED, audit=audit, error=str(error))
     return ServiceStatus(
@@ -108,14 +109,14 @@ def inspect_service(
 
 
 def _update_outcome(
-    plan: UpdatePlan, templates: Templates, cache: OutcomeCache | None
+    plan: UpdatePlan, templates: Templates, cache: OutcomeCache | None, timeout: float
 ) -> tuple[UpdateOutcome, bool]:
     """The outcome of trying the plan, and whether an earlier run's was reused."""
     commit = head(plan.project)
     key = outcome_key(commit, plan.target.commit)
     if cache is not None and (kept := cache.get(key)) is not None:
         return kept, True
-    report = try_plan(plan, templates)
+    report = try_plan(plan, templates, timeout=timeout)
     assert report is not None  # the plan is not up to date
     conflicts = tuple(dict.fromkeys(conflict.path for conflict in report.applied.conflicts))
     outcome = UpdateOutcome(
@@ -170,6 +171,7 @@ def inspect_fleet(
     jobs: int = 2,
     with_audit: bool = True,
     cache: OutcomeCache | None = None,
+    update_timeout: float = UPDATE_TIMEOUT,
 ) -> list[ServiceStatus]:
     """Every service's status, in the order given; `jobs` services are tried (and audited)
     at once. Only services of a `trusted` template source are tried (update.Templates)."""
@@ -182,7 +184,12 @@ def inspect_fleet(
         return list(
             pool.map(
                 lambda path: inspect_service(
-                    path, templates, with_audit=with_audit, cache=cache, auditor=auditor
+                    path,
+                    templates,
+                    with_audit=with_audit,
+                    cache=cache,
+                    auditor=auditor,
+                    update_timeout=update_timeout,
                 ),
                 repositories,
             )

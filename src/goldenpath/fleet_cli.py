@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ._cli_support import Subcommands, reports_errors
+from ._cli_support import Subcommands, add_update_timeout, reports_errors
 from .fleet import RepositoryListError, inspect_fleet, repositories_from, table
 from .fleet_cache import OutcomeCache, default_folder
 from .fleet_html import page
@@ -32,7 +32,12 @@ def _fleet(args: argparse.Namespace) -> int:
     cache = None if args.no_cache else OutcomeCache(args.cache_dir or default_folder())
     now = datetime.now(UTC)
     statuses = inspect_fleet(
-        repositories, trusted=args.templates, jobs=args.jobs, with_audit=args.audit, cache=cache
+        repositories,
+        trusted=args.templates,
+        jobs=args.jobs,
+        with_audit=args.audit,
+        cache=cache,
+        update_timeout=args.update_timeout,
     )
     if cache is not None and cache.hits:
         # On stderr: stdout may be the JSON a dashboard reads.
@@ -88,6 +93,7 @@ def register(commands: Subcommands) -> None:
     )
     fleet.add_argument("--output", type=Path, metavar="FILE", help="write here, not to stdout")
     fleet.add_argument("--jobs", type=int, default=2, help="services tried at once (default: 2)")
+    add_update_timeout(fleet)
     fleet.add_argument(
         "--no-audit",
         dest="audit",

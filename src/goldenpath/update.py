@@ -25,6 +25,7 @@ from tempfile import TemporaryDirectory
 from packaging.version import Version
 
 from ._git import GitError, clone, git, head, is_clean
+from ._processes import run_bounded
 from .answers import NotAGeneratedProjectError, RecordedTemplate, read_recorded_template
 from .changelog import ChangelogSection, changed_sections, sections_between
 from .conflicts import Conflict, files_with_markers, resolve_to_ours
@@ -39,6 +40,9 @@ REMOTE = "origin"
 # been edited by a person, and is never reset or force-pushed over.
 TRAILER = "Template-Update-By: goldenpath"
 LOG_TAIL = 20000
+# How long `copier update` may run (a template's tasks and migrations included) before it is
+# stopped: a task or a git operation that hangs must not hold a fleet run of many services.
+UPDATE_TIMEOUT = 600.0
 
 
 class UpdateError(RuntimeError):
@@ -290,11 +294,29 @@ def _check_source(project: Path, plan: UpdatePlan) -> None:
         )
 
 
-def apply_update(project: Path, plan: UpdatePlan, templates: Templates) -> AppliedUpdate:
+def _timed_out(plan: UpdatePlan, expired: subprocess.TimeoutExpired) -> str:
+    """The error of an update that ran over its time: whose, how long, and what it printed
+    last (Copier names the task it runs)."""
+    printed = "".join(
+        part if isinstance(part, str) else (part or b"").decode(errors="replace")
+        for part in (expired.stdout, expired.stderr)
+    )
+    return (
+        f"{plan.service} ({plan.project}): `copier update` to {plan.target.tag} did not finish "
+        f"within {expired.timeout:g} s (a template task, a migration or a git operation that "
+        "hangs?), so it was stopped with every process it started; give it longer with "
+        "--update-timeout SECONDS if it needs it. What it printed last:\n" + printed[-LOG_TAIL:]
+    )
+
+
+def apply_update(
+    project: Path, plan: UpdatePlan, templates: Templates, *, timeout: float = UPDATE_TIMEOUT
+) -> AppliedUpdate:
     """`copier update` to the plan's target in `project`, conflicts resolved to the team's side.
 
     Everything the update changed is staged. Raises UpdateError when the working tree is not
-    clean (Copier's own precondition) or Copier fails; nothing is left half-merged with markers.
+    clean (Copier's own precondition), Copier fails, or it runs over `timeout` seconds (it and
+    every process it started are then stopped); nothing is left half-merged with markers.
     """
     if not is_clean(project):
         raise UpdateError(f"{project}: commit or stash your changes first (`git status`)")
@@ -309,14 +331,10 @@ def apply_update(project: Path, plan: UpdatePlan, templates: Templates) -> Appli
         "--conflict=inline",
         f"--vcs-ref={plan.target.ref}",
     ]
-    completed = subprocess.run(
-        command,
-        cwd=project,
-        env=service_environment(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        completed = run_bounded(command, cwd=project, env=service_environment(), timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        raise UpdateError(_timed_out(plan, expired)) from None
     log = (completed.stdout + completed.stderr)[-LOG_TAIL:]
     if completed.returncode != 0:
         raise UpdateError(f"`copier update` failed in {project}:\n{log}")
@@ -401,25 +419,34 @@ def private_clone(project: Path) -> Iterator[Path]:
 
 
 def try_update(
-    project: Path, templates: Templates, *, to: str | None = None, gates: Sequence[str] = ()
+    project: Path,
+    templates: Templates,
+    *,
+    to: str | None = None,
+    gates: Sequence[str] = (),
+    timeout: float = UPDATE_TIMEOUT,
 ) -> tuple[UpdatePlan, UpdateReport | None]:
     """Apply the update in a private clone and run `gates` there; the service is not touched.
 
     The clone holds the last commit: uncommitted changes are not part of the result.
     """
     plan = plan_update(project, templates, to=to)
-    return plan, try_plan(plan, templates, gates=gates)
+    return plan, try_plan(plan, templates, gates=gates, timeout=timeout)
 
 
 def try_plan(
-    plan: UpdatePlan, templates: Templates, *, gates: Sequence[str] = ()
+    plan: UpdatePlan,
+    templates: Templates,
+    *,
+    gates: Sequence[str] = (),
+    timeout: float = UPDATE_TIMEOUT,
 ) -> UpdateReport | None:
     """`try_update` for a plan already made (None: nothing to apply)."""
     if plan.up_to_date:
         return None
     head(plan.project)  # a service with no commit yet: say so, before its empty clone fails
     with private_clone(plan.project) as copy:
-        applied = apply_update(copy, plan, templates)
+        applied = apply_update(copy, plan, templates, timeout=timeout)
         results = run_gates(copy, gates)
     changelog, migrations = describe_release(plan, templates)
     return UpdateReport(plan, applied, changelog, migrations, tuple(results))
@@ -483,6 +510,7 @@ def prepare_branch(
     remote: str = REMOTE,
     to: str | None = None,
     gates: Sequence[str] = (),
+    timeout: float = UPDATE_TIMEOUT,
 ) -> BranchResult:
     """Commit the update on `branch` (created or reset from HEAD) and run the gates on it.
 
@@ -508,7 +536,7 @@ def prepare_branch(
     lease = _ref_commit(project, remote_ref)
     git(project, "switch", "--quiet", "-C", branch)
     try:
-        applied = apply_update(project, plan, templates)
+        applied = apply_update(project, plan, templates, timeout=timeout)
         # The message on stdin: an error names the command, and must not hold the message.
         git(project, "commit", "--quiet", "--no-verify", "--file=-", stdin=commit_message(plan))
     except (UpdateError, GitError):

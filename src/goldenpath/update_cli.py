@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ._cli_support import (
     Subcommands,
+    add_update_timeout,
     check_output_files,
     gates_argument,
     reports_errors,
@@ -71,7 +72,13 @@ def _preview(args: argparse.Namespace) -> int:
     check_output_files({"--pr-body": args.pr_body})
     now = datetime.now(UTC)
     with Templates() as templates:
-        plan, report = try_update(args.project, templates, to=args.to, gates=args.gates)
+        plan, report = try_update(
+            args.project,
+            templates,
+            to=args.to,
+            gates=args.gates,
+            timeout=args.update_timeout,
+        )
     json_output = args.format == "json"
     if report is None:
         print(
@@ -103,6 +110,7 @@ def _branch(args: argparse.Namespace) -> int:
             remote=args.remote,
             to=args.to,
             gates=args.gates,
+            timeout=args.update_timeout,
         )
     outputs = {
         "status": result.status,
@@ -200,6 +208,7 @@ def register(commands: Subcommands) -> None:
         help="comma-separated: sync, lint, format, types, unit, tests; or quick (default: "
         "lint,format,unit), all, none",
     )
+    add_update_timeout(preview)
     preview.add_argument("--format", choices=("text", "json"), default="text")
     preview.add_argument("--pr-body", type=Path, metavar="FILE", help="write the PR text here")
     preview.set_defaults(handler=_preview)
@@ -220,6 +229,7 @@ def register(commands: Subcommands) -> None:
         metavar="LIST",
         help="as for update-preview (default: all = lint,format,types,tests)",
     )
+    add_update_timeout(branch)
     branch.add_argument(
         "--pr-body",
         type=Path,
