@@ -15,6 +15,8 @@ from pathlib import Path
 
 import dunamai  # Copier's own dependency: the reference for how Copier versions a commit
 import pytest
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from packaging.version import Version
 
 from goldenpath._cli_support import write_github_output
@@ -25,13 +27,14 @@ from goldenpath.audit.runner import own_release
 from goldenpath.changelog import changed_sections, sections_between
 from goldenpath.cli import main
 from goldenpath.conflicts import Conflict, keep_ours, resolve_to_ours
+from goldenpath.deleted_files import DeletedFile
 from goldenpath.fleet import FAILED, ServiceStatus, inspect_service, repositories_from, table
 from goldenpath.fleet_audit import audit_score
 from goldenpath.fleet_cache import OutcomeCache
 from goldenpath.gates import GateResult, parse_gates, run_gates
 from goldenpath.migrations import migrations_run
 from goldenpath.releases import Commit, Release, clone_url, list_releases
-from goldenpath.report import BODY_LIMIT, fenced, pull_request_body, report_text, title
+from goldenpath.report import BODY_LIMIT, code, fenced, pull_request_body, report_text, title
 from goldenpath.update import (
     TRAILER,
     AppliedUpdate,
@@ -491,6 +494,53 @@ def section(body: str, heading: str) -> str:
 def test_tpl2_code_blocks_outlast_the_backticks_they_hold() -> None:
     assert fenced("plain") == "```\nplain\n```"
     assert fenced("a ```` b", "diff") == "`````diff\na ```` b\n`````"
+
+
+# Paths a service's tree may hold: each is one file name to git, whatever Markdown it spells.
+HOSTILE_PATHS = (
+    "docs/a`b.md",
+    "``x``.md",
+    "`lead.md",
+    "trail.md`",
+    " spaced ",
+    "x` [pwn](https://evil.example) `y",
+    "x`<img src=x onerror=alert(1)>`y",
+    "a\n\n[pwn](https://evil.example)",
+)
+
+
+def inline_tokens(markdown: str) -> list[Token]:
+    """What a CommonMark parser (GitHub's tables on) makes of `markdown`, inline level."""
+    parsed = MarkdownIt("commonmark").enable("table").parse(markdown)
+    return [child for token in parsed if token.type == "inline" for child in token.children or []]
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_tpl2_a_code_span_holds_the_whole_text_whatever_it_holds(path: str) -> None:
+    shown = path.replace("\n", " ")  # a line break in a span renders as a space
+    assert [(t.type, t.content) for t in inline_tokens(code(path))] == [("code_inline", shown)]
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_tpl2_a_path_holding_backticks_stays_in_its_code_span_in_the_pull_request(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A backtick in a path ended the single-backtick span early: what followed was Markdown
+    # in the pull request (a link, an image), written by whoever named the file.
+    for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)  # the run's link is the body's one link
+    conflict = Conflict(path, 3, "ours\n", "theirs\n")
+    rejected = Conflict(path, 0, "", "-a\n+b\n")
+    deleted = DeletedFile(path, "old\n", "new\n")
+    report = a_report(conflicts=(conflict, rejected))
+    applied = AppliedUpdate("log", (conflict, rejected), (f"M\t{path}",), (deleted,))
+    tokens = inline_tokens(pull_request_body(dataclasses.replace(report, applied=applied)))
+    spans = [token.content for token in tokens if token.type == "code_inline"]
+    shown = path.replace("\n", " ")
+    # The conflicts' index, each conflict, the deleted file; the changed files' list.
+    assert spans.count(shown) == 4
+    assert spans.count(f"M\t{shown}") == 1
+    assert [t.type for t in tokens if t.type in {"link_open", "image", "html_inline"}] == []
 
 
 def test_tpl2_github_outputs_survive_any_value(tmp_path: Path) -> None:

@@ -35,6 +35,25 @@ def fenced(text: str, language: str = "") -> str:
     return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
+def code(text: str) -> str:
+    """An inline code span that holds `text` whole, whatever it holds (CommonMark 6.1).
+
+    The span ends at the first run of backticks as long as the one that opened it: a path
+    holding a backtick ended a single-backtick span early, and what followed it was Markdown
+    (a link, an image, a mention) in the pull request. So the run is longer than any in the
+    text, and padded with a space each side, which the parser strips, where the text starts or
+    ends with a backtick, or starts and ends with a space. A line break becomes the space it
+    renders as in a span: two of them would end the paragraph, and the span with it.
+    """
+    text = re.sub(r"\r\n|\r|\n", " ", text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    spaced = text.startswith(" ") and text.endswith(" ") and text.strip(" ")
+    if text.startswith("`") or text.endswith("`") or spaced:
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
+
+
 def tail(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -59,7 +78,7 @@ def _demoted(section: ChangelogSection) -> str:
 
 def _commit_list(commits: Sequence[Commit]) -> str:
     shown = [
-        f"- `{commit.sha[:10]}` {commit.subject} ({commit.date.date().isoformat()})"
+        f"- {code(commit.sha[:10])} {commit.subject} ({commit.date.date().isoformat()})"
         for commit in commits[-COMMITS_LISTED:]
     ]
     if len(commits) > COMMITS_LISTED:
@@ -104,7 +123,7 @@ def _migrations(report: UpdateReport) -> str:
     if not report.migrations:
         return "None."
     lines = [
-        f"- `{migration.command}` "
+        f"- {code(migration.command)} "
         + (f"(crossing {migration.version})" if migration.version else "(after every update)")
         for migration in report.migrations
     ]
@@ -128,10 +147,10 @@ def change(before: str, after: str, *, context: int | None = None) -> list[str]:
 
 def _conflict(conflict: Conflict) -> str:
     if not conflict.line:  # a rejected hunk (`.rej`): nothing of it was applied
-        return f"**`{conflict.path}`**: the release's change did not apply:\n\n" + fenced(
+        return f"**{code(conflict.path)}**: the release's change did not apply:\n\n" + fenced(
             conflict.theirs, "diff"
         )
-    where = f"**`{conflict.path}`**, line {conflict.line}"
+    where = f"**{code(conflict.path)}**, line {conflict.line}"
     if conflict.base is None:
         ours = "".join(f"-{line}\n" for line in conflict.ours.splitlines()) or "-\n"
         theirs = "".join(f"+{line}\n" for line in conflict.theirs.splitlines()) or "+\n"
@@ -170,7 +189,7 @@ def _deleted_files_section(applied: AppliedUpdate) -> str:
         "where that code lives now.\n\n"
     )
     return intro + "\n\n".join(
-        f"**`{deleted.path}`**"
+        f"**{code(deleted.path)}**"
         + (" (new in the release)" if deleted.before is None else "")
         + ":\n\n"
         + fenced("\n".join(release_change(deleted)), "diff")
@@ -196,7 +215,7 @@ def _conflicts(conflicts: Iterable[Conflict]) -> str:
         by_file.setdefault(conflict.path, []).append(
             f"line {conflict.line}" if conflict.line else "a hunk that did not apply"
         )
-    index = "\n".join(f"- `{path}`: {', '.join(hunks)}" for path, hunks in by_file.items())
+    index = "\n".join(f"- {code(path)}: {', '.join(hunks)}" for path, hunks in by_file.items())
     intro = (
         f"{conflict_summary(listed)}. Where you and the release changed the same lines, this "
         "branch keeps **your** lines (so it has no conflict markers) and **drops the release's "
@@ -214,7 +233,7 @@ def _gates(gates: Iterable[GateResult]) -> str:
         return "Not run."
     rows = ["| gate | command | result |", "|---|---|---|"]
     rows += [
-        f"| {gate.name} | `{gate.command}` | {'passed' if gate.passed else '**failed**'} "
+        f"| {gate.name} | {code(gate.command)} | {'passed' if gate.passed else '**failed**'} "
         f"({gate.seconds:.0f} s) |"
         for gate in results
     ]
@@ -257,7 +276,7 @@ def pull_request_body(report: UpdateReport) -> str:
         if report.ready
         else "**Needs a person**: " + needs_a_person(report) + "."
     )
-    changes = "\n".join(f"- `{line}`" for line in report.applied.changes)
+    changes = "\n".join(f"- {code(line)}" for line in report.applied.changes)
     where = (
         f"This service is on template commit **{plan.recorded_commit}**. The template has no "
         f"release tag (vX.Y.Z), so this updates it to the commit **{plan.target.tag}** "
