@@ -157,3 +157,58 @@ def test_tpl2_an_answers_file_that_expands_without_end_is_refused_at_once(tmp_pa
     assert checked.stderr == (
         f"goldenpath: error: {answers}: over 1 MB, not an answers file Copier wrote\n"
     )
+
+
+COMMANDS = {
+    "update-check": ["update-check"],
+    "update-preview": ["update-preview", "--gates=none"],
+    "update-branch": ["update-branch", "--gates=none"],
+    "fleet": ["fleet", *FLEET],
+}
+
+
+def refusal(command: str, service: Path, template: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """What `command` says of `service`: its error line, or for the fleet its row's error."""
+    arguments = [*COMMANDS[command], str(service)]
+    if command == "fleet":
+        code, rows = fleet_rows(capsys, str(service), f"--template={template}")
+        assert (code, rows[0]["update"]) == (1, "failed")
+        return str(rows[0]["error"])
+    assert main(arguments) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1, captured.err
+    return captured.err.removeprefix("goldenpath: error: ").rstrip("\n")
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_tpl2_an_answers_file_that_is_a_symbolic_link_is_refused(
+    tmp_path: Path, command: str, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Copier writes the answers file itself, never as a link. Followed, a link made the tools
+    # read another file as the service's: one in the repository, or one of the runner's (which
+    # a YAML error then quoted).
+    ran = tmp_path / "ran"
+    template = template_with_a_task(tmp_path / "template", ran)
+    service = service_of(tmp_path / "service", template)
+    answers = service / ".copier-answers.yml"
+    if where == "inside":
+        target = service / "config" / "answers.yml"
+        target.parent.mkdir()
+        target.write_text(answers.read_text())
+    else:
+        target = tmp_path / "runner-secret"
+        target.write_text("token: [s3cr3t-value\n")
+    answers.unlink()
+    answers.symlink_to(target)
+    commit(service, "the answers, linked")
+
+    said = refusal(command, service, template, capsys)
+    assert said == (
+        f"{answers}: a symbolic link (to {target}), not a file; Copier writes its answers file "
+        "itself, never as a link, so the update tools follow none: put the answers file itself "
+        "in its place"
+    )
+    assert "s3cr3t" not in said
+    assert not ran.exists()
+    assert git(service, "status", "--porcelain") == ""

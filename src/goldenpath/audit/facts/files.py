@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from goldenpath._files import OutsideError, read_inside
+
 SKIPPED_DIRECTORIES = frozenset(
     {
         ".git",
@@ -51,22 +53,6 @@ SOURCE_SUFFIXES = (".py", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".txt", ".in
 SOURCE_NAMES = frozenset({"Dockerfile", "Containerfile", "Procfile", "Pipfile", "Jenkinsfile"})
 TEST_DIRECTORIES = frozenset({"tests", "test", "testing"})
 COMPOSE_FILES = ("compose.yml", "compose.yaml", "docker-compose.yml", "docker-compose.yaml")
-
-
-class OutsideError(OSError):
-    """A path that leads, through a symbolic link, out of the tree being read."""
-
-
-def read_inside(root: Path, full: Path, limit: int = MAX_FILE_BYTES) -> bytes | None:
-    """The bytes of `full`, a file under `root` (None: over `limit` bytes). A link out of
-    `root` is an OutsideError: a repository's symlink must not make the audit read the
-    runner's files (`/proc/self/environ`, a key) into its report, or `/dev/zero` forever."""
-    target = full.resolve()
-    if not target.is_relative_to(root):
-        raise OutsideError(f"a symbolic link to {target}, outside the repository")
-    if full.stat().st_size > limit:
-        return None
-    return full.read_bytes()
 
 
 class Repository:
@@ -105,7 +91,7 @@ class Repository:
             if relative in self._file_set:
                 continue
             try:
-                data = read_inside(top, path)
+                data = read_inside(top, path, MAX_FILE_BYTES)
             except OSError:
                 continue
             if data is not None:
@@ -206,7 +192,7 @@ class Repository:
         """The file's bytes; None, and why in `not_read` when it matters, when not read."""
         full = self.root / path
         try:
-            data = read_inside(self.root, full)
+            data = read_inside(self.root, full, MAX_FILE_BYTES)
             if data is None and self.is_source(path):
                 size = full.stat().st_size
                 self.unread(
