@@ -26,7 +26,7 @@ from . import healthcheck, stdlib_bytecode
 from .logging import add_processor, configure_logging, get_logger
 from .python_reports import log_python_reports
 from .settings import ChassisSettings, ConfigurationError
-from .startup_stop import StoppedDuringStartup, stop_on_sigterm
+from .startup_stop import SERVING_COMMANDS, StoppedBySignal, command_word, stopping_on_signals
 
 if TYPE_CHECKING:
     from .domain import Subcommands
@@ -94,18 +94,11 @@ def _register_processes(commands: Subcommands) -> None:
     stdlib_bytecode.register(commands)
 
 
-# The long-running processes, which a SIGTERM during their start-up must stop (startup_stop.py).
-_SERVING_COMMANDS = frozenset({"serve", "worker"})
 _PROCESS_COMMANDS = frozenset(
     {"serve", "worker", "migrate", "openapi", "healthcheck", "compile-stdlib"}
 )
 # The long-running processes: their output is their log.
 _LOGGING_TO_STDOUT: frozenset[Command] = frozenset({_serve, _worker})
-
-
-def _command_word(argv: Sequence[str]) -> str:
-    words = [word for word in argv if not word.startswith("-")]
-    return words[0] if words else "serve"
 
 
 def _wants_domain_commands(argv: Sequence[str]) -> bool:
@@ -131,15 +124,25 @@ def build_parser(service: Service, *, with_domains: bool = True) -> argparse.Arg
 
 def main(service: Service, argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if _command_word(arguments) not in _SERVING_COMMANDS:
-        return _run(service, arguments)
+    command = command_word(arguments)
     try:
-        with stop_on_sigterm():
+        with stopping_on_signals(command):  # as `__main__` did first (startup_stop.py)
             return _run(service, arguments)
-    except StoppedDuringStartup:
-        if structlog.is_configured():  # otherwise structlog's default would print its own line
-            get_logger(__name__).info("stopped_during_startup", signal="SIGTERM")
-        return 0
+    except StoppedBySignal as stop:
+        _say_stopped(command, stop)
+        return stop.exit_code
+
+
+def _say_stopped(command: str, stop: StoppedBySignal) -> None:
+    if not structlog.is_configured():  # otherwise structlog's default would print its own line
+        return
+    log = get_logger(__name__)
+    if command in SERVING_COMMANDS:
+        log.info("stopped_during_startup", signal=stop.signal_name)
+    else:  # its work is not done: a migration's transaction was rolled back on the way out
+        log.warning(
+            "command_stopped", command=command, signal=stop.signal_name, code=stop.exit_code
+        )
 
 
 def _run(service: Service, arguments: list[str]) -> int:

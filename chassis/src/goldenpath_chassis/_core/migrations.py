@@ -17,6 +17,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .database import create_engine
 from .models import UTCDateTime
@@ -30,10 +31,26 @@ def alembic_config(location: Path, connection: Connection | None = None) -> Conf
     return config
 
 
+# A migration whose process ends (SIGTERM to the Job or init container, a kill) is rolled back
+# by PostgreSQL once its backend sees the client gone, which it does at its next read of the
+# socket: after the statement running then, which may hold its locks for as long as
+# DATABASE_STATEMENT_TIMEOUT_MS allows. Asked to, PostgreSQL 14+ looks while a statement runs.
+CLIENT_CHECK_INTERVAL = "1s"
+
+
+async def _stop_when_the_client_goes(connection: AsyncConnection) -> None:
+    dialect = connection.dialect
+    if dialect.name == "postgresql" and (dialect.server_version_info or (0,)) >= (14,):
+        await connection.exec_driver_sql(
+            f"SET client_connection_check_interval = '{CLIENT_CHECK_INTERVAL}'"
+        )
+
+
 async def _run(settings: ChassisSettings, action: str, revision: str, location: Path) -> None:
     engine = create_engine(settings)
     try:
         async with engine.begin() as connection:
+            await _stop_when_the_client_goes(connection)
             await connection.run_sync(_run_sync, action, revision, location)
     finally:
         await engine.dispose()
@@ -105,6 +122,7 @@ async def _run_from_settings(settings: ChassisSettings, metadata: MetaData) -> N
     engine = create_engine(settings)
     try:
         async with engine.connect() as connection:
+            await _stop_when_the_client_goes(connection)
             await connection.run_sync(_configure_and_run, metadata)
             await connection.commit()
     finally:
