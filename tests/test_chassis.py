@@ -39,7 +39,8 @@ def test_tpl5_chassis_mypy_strict_is_clean(chassis: Path) -> None:
 def test_tpl5_the_chassis_suite_passes(chassis: Path) -> None:
     started = time.monotonic()
     result = run(
-        [uv_executable(), "run", "pytest", "-q", "-p", "no:cacheprovider"],
+        # Over every core (pytest-xdist): most of its time is processes and servers waiting.
+        [uv_executable(), "run", "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto"],
         cwd=chassis,
         timeout=1800,
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -22,9 +24,12 @@ from .._core.state import chassis_of
 from .asgi import asgi_client
 from .auth import TokenFactory, auth_environment, auth_overrides
 from .databases import create_postgres_database, delete_all_rows, drop_postgres_database, migrate
-from .figures import Figures, figures_of
+from .figures import Figures, figures_of, hand_to_controller, take_from_worker
 from .live import ServiceCredentials, service_environment
 from .servers import PostgresServer, RedisServer, ServerUnavailableError
+
+# Redis's default `databases`: a shared server's workers past the sixteenth wrap around.
+REDIS_DATABASES = 16
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -70,9 +75,20 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     """TEST_REDIS_URL (CI service containers) or a private server from the local binaries."""
     configured = os.environ.get("TEST_REDIS_URL")
     if configured:
-        return configured
+        return worker_redis_url(configured, os.environ.get("PYTEST_XDIST_WORKER"))
     server: RedisServer = request.getfixturevalue("redis_server")
     return server.url
+
+
+def worker_redis_url(url: str, worker: str | None) -> str:
+    """`url` for this pytest-xdist worker: a Redis database of its own (`gw1` the one after the
+    URL's), so workers sharing one server never see each other's cache, limits or sessions.
+    (A private server is one per worker already.)"""
+    if worker is None or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    first = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(first + int(worker[2:])) % REDIS_DATABASES}"))
 
 
 @pytest.fixture(scope="session")
@@ -200,3 +216,12 @@ def figures(pytestconfig: pytest.Config) -> Figures:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     figures_of(terminalreporter.config).write(terminalreporter)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    hand_to_controller(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: only called where it is installed
+def pytest_testnodedown(node: Any, error: object) -> None:
+    take_from_worker(node.config, getattr(node, "workeroutput", {}))
