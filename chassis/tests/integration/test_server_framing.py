@@ -1,5 +1,6 @@
 """A request framed twice (both `Content-Length` and `Transfer-Encoding`) is refused with 400
-and its connection closed, with both HTTP protocols uvicorn can pick (RFC 9112 section 6.1).
+and its connection closed, with both HTTP protocols uvicorn can pick (RFC 9112 section 6.1);
+so is a chunk whose data is not followed by CRLF (RFC 9112 section 7.1).
 
 It is the shape of request smuggling: a proxy in front that frames it by its length forwards,
 as its body, what the server framing it by chunks reads as a next request. h11 framed it by
@@ -36,15 +37,27 @@ async def read_and_answer(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": scope["path"].encode()})
 
 
+# A chunk's data ends with CRLF. h11 before 0.16.0 took any two bytes there (CVE-2025-43859):
+# a proxy that reads on to the next CRLF sees another body, and the two disagree on where the
+# next request starts. The chassis's floor for h11 is the release that refuses it.
+MISTERMINATED_CHUNK = b"5\r\nhelloXX0\r\n\r\n"
+
+
+def send_and_read(port: int, request: bytes) -> bytes:
+    """All the server sent, until it closed, for bytes sent in one write."""
+    with connect(port) as client:
+        client.sendall(request)
+        return until_closed(client)
+
+
 def framed_twice(port: int) -> bytes:
     """POST a request with both framing headers (and a request after its chunked end) in one
     write; all the server sent until it closed."""
-    with connect(port) as client:
-        client.sendall(
-            b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n%s" % (len(BODY), BODY)
-        )
-        return until_closed(client)
+    return send_and_read(
+        port,
+        b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n%s" % (len(BODY), BODY),
+    )
 
 
 @pytest.mark.parametrize(
@@ -55,5 +68,22 @@ async def test_sec1_a_request_framed_twice_is_refused_and_its_connection_closed(
 ) -> None:
     async with serving(read_and_answer, protocol) as port:
         received = await asyncio.to_thread(framed_twice, port)
+    assert received.startswith(b"HTTP/1.1 400 "), received
+    assert received.count(b"HTTP/1.1 ") == 1, f"a request after it was served: {received!r}"
+
+
+@pytest.mark.parametrize(
+    "protocol", [HttpToolsWithHeadDeadline, H11WithHeadDeadline], ids=["httptools", "h11"]
+)
+async def test_sec1_a_chunk_not_ended_by_crlf_is_refused_and_its_connection_closed(
+    protocol: type[HeadDeadlineProtocol],
+) -> None:
+    request = (
+        b"POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + MISTERMINATED_CHUNK
+        + SMUGGLED
+    )
+    async with serving(read_and_answer, protocol) as port:
+        received = await asyncio.to_thread(send_and_read, port, request)
     assert received.startswith(b"HTTP/1.1 400 "), received
     assert received.count(b"HTTP/1.1 ") == 1, f"a request after it was served: {received!r}"
