@@ -238,7 +238,7 @@ async def test_perf1_past_max_pending_invalidations_the_cache_is_cleared_and_no_
         return source["k"]
 
     async def no_load() -> str:
-        raise AssertionError("a hit was expected")
+        raise AssertionError(f"a hit was expected; the redis breaker is {redis_breaker(app)}")
 
     here = things(app)
     settings = chassis_of(app).resources.settings
@@ -277,7 +277,7 @@ async def test_perf1_past_max_pending_invalidations_the_cache_is_cleared_and_no_
                     "keys": 0,
                     "cleared": True,
                 }
-            ]
+            ], (logs, redis_breaker(app))  # what happened instead, should this fail again
         finally:
             held.set()
         assert await racing == "old"  # its caller gets what it read; its store is refused
