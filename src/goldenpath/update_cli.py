@@ -71,7 +71,7 @@ def _check(args: argparse.Namespace) -> int:
 def _preview(args: argparse.Namespace) -> int:
     check_output_files({"--pr-body": args.pr_body})
     now = datetime.now(UTC)
-    with Templates() as templates:
+    with Templates(timeout=args.update_timeout) as templates:
         plan, report = try_update(
             args.project,
             templates,
@@ -102,7 +102,7 @@ def _branch(args: argparse.Namespace) -> int:
             "--github-summary": args.github_summary,
         }
     )
-    with Templates() as templates:
+    with Templates(timeout=args.update_timeout) as templates:
         result = prepare_branch(
             args.project,
             templates,
