@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from goldenpath.audit import audit
 from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.chassis import MAX_WHEEL_BYTES, find_chassis
 from goldenpath.audit.facts.grammar import parse_source, rewrite_314
+from goldenpath.audit.model import NotRead
 from goldenpath.cli import main
 from tests.support.samples import flask_service, write
 
@@ -219,3 +221,39 @@ def test_audit_of_a_folder_reads_no_link_out_of_its_repository(tmp_path: Path) -
     facts = Facts(repository / "backend")
     assert facts.outer_repository == repository
     assert facts.repository.outer_files == {".github/workflows/ci.yml"}
+
+
+def _limited_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))  # a bomb fails here, not the host
+
+
+def test_audit_reads_the_answers_file_as_the_update_tools_do(tmp_path: Path) -> None:
+    # 900 bytes: ten lists of ten aliases of the one before, 10**10 items once printed, which
+    # TPL-1's evidence did with `_src_path`.
+    service = flask_service(tmp_path / "bomb")
+    lists = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 10)
+    ]
+    answers = service / ".copier-answers.yml"
+    answers.write_text("_commit: v0.1.0\n" + "\n".join(lists) + "\n_src_path: *a9\n")
+    assert answers.stat().st_size < 1000
+    audited = subprocess.run(
+        [sys.executable, "-m", "goldenpath", "audit", str(service), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_limited_memory,
+    )
+    assert audited.returncode in {0, 1}, audited.stderr[-2000:]
+    report = json.loads(audited.stdout)
+    (unread,) = report["not_read"]
+    assert unread["path"] == ".copier-answers.yml"
+    assert unread["reason"].startswith("not valid YAML (an alias (*name), which Copier never")
+    generated = next(s for s in report["standards"] if s["id"] == "TPL-1")
+    assert generated["status"] == "fail"
+
+    # Over 1 MB (and under the audit's 2 MB for any file): no answers file Copier wrote.
+    answers.write_text("_commit: v0.1.0\n_src_path: gh:acme/goldenpath\n" + "# padding\n" * 100_001)
+    (unread,) = audit(service).not_read
+    assert unread == NotRead(".copier-answers.yml", "over 1 MB, not an answers file Copier wrote")

@@ -15,6 +15,7 @@ import pytest
 
 from goldenpath.cli import main
 from tests.support.releases import GIT_IDENTITY, copy_committed
+from tests.support.workflows import without_stopping
 
 COPIER_YML = "name:\n  type: str\n  default: service\n_subdirectory: template\n"
 ANSWERS = "{{ _copier_conf.answers_file }}.jinja"
@@ -66,8 +67,9 @@ def test_tpl2_an_output_file_in_no_folder_is_refused_before_anything_changes(
     arguments = ["update-branch", str(service), "--gates=none", f"--pr-body={tmp_path / 'pr.md'}"]
     assert main([*arguments, f"{option}={missing}"]) == 2
     captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (
+    # With --github-output, a GitHub Actions step: its text framed by stop-commands.
+    assert without_stopping(captured.out) == ""
+    assert without_stopping(captured.err) == (
         f"goldenpath: error: {option} {missing}: there is no folder {missing.parent}\n"
     )
     assert state(service) == before

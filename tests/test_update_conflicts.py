@@ -30,7 +30,7 @@ from tests.support.releases import (
     next_patch,
     working_tree_version,
 )
-from tests.support.workflows import read_github_output
+from tests.support.workflows import read_github_output, without_stopping
 
 pytestmark = [pytest.mark.update, pytest.mark.slow]
 
@@ -108,7 +108,7 @@ def test_tpl2_update_branch_lists_each_hunk_and_shows_the_gates_before_a_merge(
     arguments = ["update-branch", str(copy), "--gates=lint", f"--pr-body={body_path}",
                  f"--github-output={outputs_path}"]  # fmt: skip
     assert main(arguments) == 0
-    said = capsys.readouterr().out
+    said = without_stopping(capsys.readouterr().out)  # a GitHub Actions step: --github-output
 
     # The commit: the team's line kept, the release's other hunk applied, no marker.
     conftest = (copy / "tests" / "conftest.py").read_text()

@@ -136,9 +136,9 @@ def test_tpl2_a_service_that_deleted_nothing_hears_nothing_of_it(
     assert previewed["deleted_files_unchecked"] is None
     rendered: list[str] = []
 
-    def recorded(template: str, ref: str, *rest: Any) -> Path:
+    def recorded(template: str, ref: str, *rest: Any, **options: Any) -> Path:
         rendered.append(ref)
-        return render(template, ref, *rest)
+        return render(template, ref, *rest, **options)
 
     monkeypatch.setattr("goldenpath.deleted_files.render", recorded)
     with Templates() as templates:
@@ -164,14 +164,16 @@ def test_tpl2_the_update_branch_reports_them_too(template: Path, tmp_path: Path)
 
 def test_tpl2_a_release_that_cannot_be_rendered_is_named(template: Path, tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=re.escape("cannot render the template at v9.9.9")):
-        render(f"git+file://{template}", "v9.9.9", {"name": "orders"}, tmp_path / "render")
+        render(
+            f"git+file://{template}", "v9.9.9", {"name": "orders"}, tmp_path / "render", timeout=60
+        )
 
 
 def test_tpl2_an_update_whose_deleted_files_cannot_be_checked_says_so(
     template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The update itself still applies; only the check is missing, and the report says why.
-    def unrenderable(*_: object) -> None:
+    def unrenderable(*_: object, **__: object) -> None:
         raise RenderError("cannot render the template at v0.1.0: its copier.yml is not YAML")
 
     monkeypatch.setattr("goldenpath.update.deleted_but_changed", unrenderable)

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from goldenpath._processes import run_bounded
 from goldenpath.cli import main
+from goldenpath.deleted_files import RenderError, render
+from goldenpath.gates import run_gates
 from tests.test_update_branch_failures import state
 from tests.test_update_tools import commit, git, repository
 from tests.test_update_trust import service_of
@@ -135,3 +140,97 @@ def test_tpl2_what_a_command_leaves_running_when_it_exits_is_stopped_too(tmp_pat
     )
     assert left.returncode == 0
     assert not running(int(left.stdout))
+
+
+# Other hangs: a template's server that never answers (the template's clone, the render that
+# names the files a service deleted) and a gate whose build step never ends. Each has no
+# normal path to wait for, so their bounds are short: what runs past them is the hang itself.
+HANG_BOUND_SECONDS = 2
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """An http URL whose server takes the connection and never answers: git waits for ever."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)  # the kernel accepts the connections; nothing reads them
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/template.git"
+
+
+def processes_naming(text: str) -> list[str]:
+    """The command lines of the running processes that hold `text` (git and its helpers)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # it ended while we looked
+            continue
+        if text in line and running(int(cmdline.parent.name)):
+            found.append(line)
+    return found
+
+
+@pytest.mark.timeout(60)  # unbounded, the command waits for ever
+def test_tpl2_a_template_server_that_never_answers_is_left_at_the_bound(
+    tmp_path: Path, silent_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = service_of(tmp_path / "orders", Path("/nowhere"))
+    answers = service / ".copier-answers.yml"
+    answers.write_text(f"_commit: v0.1.0\n_src_path: {silent_server}\n")
+    commit(service, "the template moved")
+
+    arguments = ["update-preview", str(service), "--gates=none"]
+    assert main([*arguments, f"--update-timeout={HANG_BOUND_SECONDS}"]) == 2
+    assert capsys.readouterr().err == (
+        f"goldenpath: error: cannot read the template at {silent_server!r}: `git clone "
+        f"{silent_server}` did not finish within {HANG_BOUND_SECONDS} s (a server that does not "
+        "answer?), so it was stopped with every process it started\n"
+    )
+    assert processes_naming(silent_server) == []
+
+
+@pytest.mark.timeout(60)  # unbounded, the command waits for ever
+def test_tpl2_a_render_that_hangs_is_stopped_and_named(tmp_path: Path, silent_server: str) -> None:
+    # Copier clones the template first; rendering would run its Jinja extensions.
+    with pytest.raises(RenderError) as stopped:
+        render(f"git+{silent_server}", "v0.2.0", {}, tmp_path / "after", timeout=HANG_BOUND_SECONDS)
+    assert str(stopped.value).startswith(
+        f"rendering the template at v0.2.0 (`copier copy`) did not finish within "
+        f"{HANG_BOUND_SECONDS} s, so it was stopped with every process it started"
+    )
+    assert processes_naming(silent_server) == []
+
+
+GATE_BOUND_SECONDS = 5  # uv reaches the build step in about 0.1 s on an idle machine
+
+
+@pytest.mark.timeout(60)  # unbounded, the command waits for ever
+def test_tpl2_a_gate_that_hangs_fails_and_leaves_nothing_running(tmp_path: Path) -> None:
+    # `uv sync` builds the service (an in-tree build backend); the build waits on a child that
+    # sleeps ten minutes. subprocess.run's timeout stopped uv and left both running.
+    pids = tmp_path / "pids"
+    service = tmp_path / "service"
+    service.mkdir()
+    (service / "pyproject.toml").write_text(
+        '[project]\nname = "hangs"\nversion = "0.1.0"\n\n'
+        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+    )
+    (service / "backend.py").write_text(
+        "import os, subprocess\n\n"
+        "def hang(*args, **kwargs):\n"
+        '    child = subprocess.Popen(["sleep", "600"])\n'
+        f"    with open({str(pids)!r}, 'w') as file:\n"
+        '        file.write(f"{os.getpid()} {child.pid}\\n")\n'
+        "    child.wait()\n\n"
+        "build_wheel = build_editable = build_sdist = hang\n"
+    )
+    subprocess.run(["uv", "lock", "--offline", "--quiet"], cwd=service, check=True)
+
+    sync, lint = run_gates(service, ["lint"], timeout_seconds=GATE_BOUND_SECONDS)
+    assert (sync.name, sync.passed) == ("sync", False)
+    assert sync.output.startswith(
+        f"did not finish within {GATE_BOUND_SECONDS} s, so it was stopped with every process it "
+        "started"
+    )
+    assert (lint.passed, lint.output) == (False, "not run: sync failed")
+    assert still_running(pids) == []

@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from packaging.version import Version
 
-from goldenpath._cli_support import write_github_output
+from goldenpath._github import write_github_output
 from goldenpath.answers import recorded_version
 from goldenpath.audit import audit
 from goldenpath.audit.checks.template import release_tuple

@@ -22,7 +22,13 @@ import pytest
 from tests.support.commands import REPOSITORY
 from tests.support.projects import GeneratedProject
 from tests.support.releases import GIT_IDENTITY
-from tests.support.workflows import load_workflow, read_github_output, step_named, triggers
+from tests.support.workflows import (
+    load_workflow,
+    read_github_output,
+    step_named,
+    triggers,
+    workflow_commands,
+)
 
 WORKFLOW = REPOSITORY / "template" / ".github" / "workflows" / "template-update.yml"
 TRAILER = "Template-Update-By: goldenpath"
@@ -195,6 +201,20 @@ def test_tpl2_the_workflow_reads_the_answers_copier_writes(
         "url": "https://github.com/acme/goldenpath.git",
         "release": expected,
     }
+
+
+def test_tpl2_a_percent_in_the_template_path_stays_in_the_error_annotation(
+    workflow: dict[str, Any], tmp_path: Path
+) -> None:
+    # Unescaped, the runner read `%0A` in the path as a line break of the annotation.
+    source = "/clones/%0A::warning::x"
+    service = service_with_answers(tmp_path / "service", f"_commit: v0.3.0\n_src_path: {source}\n")
+    step = step_named(workflow, "update", "Read the template's location")
+    completed = run_step(step["run"], service, {"GITHUB_OUTPUT": str(tmp_path / "output")})
+    assert completed.returncode == 1
+    (annotation,) = workflow_commands(completed.stdout + completed.stderr)
+    assert annotation.name == "error"
+    assert annotation.data.startswith(f"the template was copied from a local path ({source}),")
 
 
 FAKE_GH = """#!/usr/bin/env bash

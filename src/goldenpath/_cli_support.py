@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import secrets
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ._git import GitError
+from ._github import commands_stopped
 from .answers import NotAGeneratedProjectError
 from .gates import parse_gates
 from .update import UPDATE_TIMEOUT, UpdateError
@@ -23,13 +23,21 @@ EXPECTED_ERRORS = (UpdateError, NotAGeneratedProjectError, GitError, OSError)
 
 
 def reports_errors(handler: Handler) -> Handler:
+    """The handler's expected errors as one line; in a GitHub Actions step (the command writes
+    `--github-output`, and text), all it prints is text to the runner, and the workflow commands
+    it adds to `args.workflow_commands` are printed last (_github.commands_stopped)."""
+
     @functools.wraps(handler)
     def wrapper(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except EXPECTED_ERRORS as error:
-            print(f"goldenpath: error: {error}", file=sys.stderr)
-            return EXIT_ERROR
+        in_actions = bool(getattr(args, "github_output", None))
+        # JSON is read by a program, and holds no line break of a value: left as it is.
+        with commands_stopped(in_actions and getattr(args, "format", "text") == "text") as later:
+            args.workflow_commands = later
+            try:
+                return handler(args)
+            except EXPECTED_ERRORS as error:
+                print(f"goldenpath: error: {error}", file=sys.stderr)
+                return EXIT_ERROR
 
     return wrapper
 
@@ -60,14 +68,6 @@ def _seconds(value: str) -> float:
     if not seconds > 0 or seconds == float("inf"):
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
     return seconds
-
-
-def write_github_output(path: Path, values: Mapping[str, str]) -> None:
-    """Append `values` to a `$GITHUB_OUTPUT` file, in the delimiter form that no value can break."""
-    with path.open("a", encoding="utf-8") as output:
-        for name, value in values.items():
-            delimiter = f"goldenpath_{secrets.token_hex(8)}"
-            output.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
 def check_output_files(files: Mapping[str, Path | None]) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+
+from ._processes import run_bounded
+
+# How long a clone may take: the template's, from its server, or a service's, from its folder.
+CLONE_TIMEOUT = 600.0
 
 
 class GitError(RuntimeError):
@@ -51,10 +57,27 @@ def head(repository: Path) -> str:
     return commit
 
 
-def clone(source: str | Path, destination: Path, *, bare: bool = False) -> Path:
-    """A private copy (`git clone`), so whatever happens in it never touches `source`."""
+def clone(
+    source: str | Path, destination: Path, *, bare: bool = False, timeout: float = CLONE_TIMEOUT
+) -> Path:
+    """A private copy (`git clone`), so whatever happens in it never touches `source`. A clone
+    that runs over `timeout` seconds (a server that never answers) is stopped, with the
+    transport helper it started, and is a GitError that says so."""
     args = ["clone", "--quiet", *(["--bare"] if bare else []), "--", str(source), str(destination)]
-    git(destination.parent, *args)
+    try:
+        completed = run_bounded(
+            ["git", *args], cwd=destination.parent, env=os.environ, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise GitError(
+            f"`git clone {source}` did not finish within {timeout:g} s (a server that does not "
+            "answer?), so it was stopped with every process it started"
+        ) from None
+    if completed.returncode != 0:
+        raise GitError(
+            f"`git {' '.join(args)}` failed in {destination.parent}: "
+            f"{completed.stderr.strip() or completed.stdout.strip()}"
+        )
     return destination
 
 

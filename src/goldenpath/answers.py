@@ -47,6 +47,27 @@ class NotAGeneratedProjectError(ValueError):
     """The folder has no readable answers file, so it did not come from a Copier template."""
 
 
+class AnswersError(ValueError):
+    """An answers file's content is none Copier wrote: too large, not UTF-8, not plain YAML."""
+
+
+def parse_answers(data: bytes | None) -> object:
+    """What an answers file holds, read as Copier wrote it (`data` None: the file was over
+    MAX_ANSWERS_BYTES, so never read whole). Every reader of answers files goes through here:
+    the update tools, the fleet and the audit."""
+    if data is None or len(data) > MAX_ANSWERS_BYTES:
+        raise AnswersError(
+            f"over {MAX_ANSWERS_BYTES // 1_000_000} MB, not an answers file Copier wrote"
+        )
+    try:
+        # A SafeLoader, aliases refused: what `yaml.safe_load` builds, nothing more.
+        return yaml.load(data.decode("utf-8"), Loader=_PlainLoader)  # noqa: S506
+    except UnicodeDecodeError as error:
+        raise AnswersError(f"not UTF-8 text ({error.reason})") from error
+    except yaml.YAMLError as error:
+        raise AnswersError(f"not valid YAML ({error})") from error
+
+
 @dataclass(frozen=True)
 class RecordedTemplate:
     src_path: str
@@ -95,17 +116,10 @@ def _recorded(project: Path) -> dict[str, object]:
             f"{path}: {error}; Copier writes its answers file itself, never as a link, so the "
             "update tools follow none: put the answers file itself in its place"
         ) from error
-    if data is None:
-        raise NotAGeneratedProjectError(
-            f"{path}: over {MAX_ANSWERS_BYTES // 1_000_000} MB, not an answers file Copier wrote"
-        )
     try:
-        # A SafeLoader, aliases refused: what `yaml.safe_load` builds, nothing more.
-        loaded = yaml.load(data.decode("utf-8"), Loader=_PlainLoader)  # noqa: S506
-    except UnicodeDecodeError as error:
-        raise NotAGeneratedProjectError(f"{path}: not UTF-8 text ({error.reason})") from error
-    except yaml.YAMLError as error:
-        raise NotAGeneratedProjectError(f"{path}: not valid YAML ({error})") from error
+        loaded = parse_answers(data)
+    except AnswersError as error:
+        raise NotAGeneratedProjectError(f"{path}: {error}") from error
     if not isinstance(loaded, dict) or not loaded.get("_src_path") or not loaded.get("_commit"):
         raise NotAGeneratedProjectError(f"{path}: `_src_path` or `_commit` is missing")
     return loaded

@@ -18,6 +18,7 @@ from tempfile import TemporaryDirectory
 
 import yaml
 
+from ._processes import run_bounded
 from .answers import recorded_answers
 from .gates import service_environment
 
@@ -38,8 +39,12 @@ class DeletedFile:
         return {"path": self.path, "added_by_the_release": self.before is None}
 
 
-def render(template: str, ref: str, answers: dict[str, object], destination: Path) -> Path:
-    """The template at `ref`, rendered with `answers` into `destination`, tasks skipped."""
+def render(
+    template: str, ref: str, answers: dict[str, object], destination: Path, *, timeout: float
+) -> Path:
+    """The template at `ref`, rendered with `answers` into `destination`, tasks skipped; a
+    render (its Jinja extensions, its git clone) that runs over `timeout` seconds is stopped
+    with every process it started, and is a RenderError that says so."""
     data = destination.with_suffix(".answers.yml")
     data.write_text(yaml.safe_dump(answers), encoding="utf-8")
     command = [
@@ -48,9 +53,16 @@ def render(template: str, ref: str, answers: dict[str, object], destination: Pat
         f"--vcs-ref={ref}", f"--data-file={data}",
         template, str(destination),
     ]  # fmt: skip
-    completed = subprocess.run(
-        command, env=service_environment(), capture_output=True, text=True, check=False
-    )
+    try:
+        completed = run_bounded(
+            command, cwd=destination.parent, env=service_environment(), timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise RenderError(
+            f"rendering the template at {ref} (`copier copy`) did not finish within "
+            f"{timeout:g} s, so it was stopped with every process it started; give it longer "
+            "with --update-timeout SECONDS if it needs it"
+        ) from None
     if completed.returncode != 0:
         raise RenderError(
             f"cannot render the template at {ref}: {(completed.stderr or completed.stdout)[-2000:]}"
@@ -70,7 +82,7 @@ def _text(content: bytes) -> str:
 
 
 def deleted_but_changed(
-    project: Path, template: str, service_ref: str, target_ref: str
+    project: Path, template: str, service_ref: str, target_ref: str, *, timeout: float
 ) -> tuple[DeletedFile, ...]:
     """The files `target_ref` changes or adds that `project` (already updated) does not have.
 
@@ -78,12 +90,12 @@ def deleted_but_changed(
     """
     answers = recorded_answers(project)
     with TemporaryDirectory(prefix="goldenpath-renders-") as folder:
-        after = render(template, target_ref, answers, Path(folder) / "after")
+        after = render(template, target_ref, answers, Path(folder) / "after", timeout=timeout)
         rendered = (path.relative_to(after) for path in sorted(after.rglob("*")) if path.is_file())
         missing = [relative for relative in rendered if not (project / relative).exists()]
         if not missing:  # most services: nothing deleted, so no release to compare with
             return ()
-        before = render(template, service_ref, answers, Path(folder) / "before")
+        before = render(template, service_ref, answers, Path(folder) / "before", timeout=timeout)
         found = []
         for relative in missing:
             old, new = _content(before / relative), (after / relative).read_bytes()

@@ -177,7 +177,7 @@ def inspect_fleet(
     at once. Only services of a `trusted` template source are tried (update.Templates)."""
     workers = max(1, jobs)
     with (
-        Templates(trusted) as templates,
+        Templates(trusted, timeout=update_timeout) as templates,
         audit_processes(workers) as auditor,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._processes import run_bounded
+
 UV_RUN = ("uv", "run", "--locked")
 # Name -> command. `unit` is the quick subset for previews; `tests` is every suite, as CI runs.
 GATES: dict[str, tuple[str, ...]] = {
@@ -28,6 +30,8 @@ GATES: dict[str, tuple[str, ...]] = {
 QUICK = ("lint", "format", "unit")
 ALL = ("lint", "format", "types", "tests")
 OUTPUT_TAIL = 4000
+# How long one gate may run (the whole suite included) before it, and all it started, is stopped.
+GATE_TIMEOUT = 1800.0
 # Variables that would make `uv run` use this tool's environment instead of the service's.
 FOREIGN_ENVIRONMENT = ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME")
 
@@ -76,8 +80,20 @@ def uv_command(command: Sequence[str]) -> list[str]:
     return list(command)
 
 
+def _timed_out(expired: subprocess.TimeoutExpired) -> str:
+    printed = "".join(
+        part if isinstance(part, str) else (part or b"").decode(errors="replace")
+        for part in (expired.stdout, expired.stderr)
+    )
+    return (
+        f"did not finish within {expired.timeout:g} s, so it was stopped with every process it "
+        "started (a test or a build step that hangs?). What it printed last:\n"
+        + printed[-OUTPUT_TAIL:]
+    )
+
+
 def run_gates(
-    project: Path, names: Sequence[str], *, timeout_seconds: float = 1800
+    project: Path, names: Sequence[str], *, timeout_seconds: float = GATE_TIMEOUT
 ) -> list[GateResult]:
     """Install the locked environment, then run each gate; every gate runs even after a failure.
 
@@ -93,19 +109,13 @@ def run_gates(
             continue
         started = time.monotonic()
         try:
-            completed = subprocess.run(
-                uv_command(command),
-                cwd=project,
-                env=service_environment(),
-                capture_output=True,
-                text=True,
-                timeout=timeout_seconds,
-                check=False,
+            completed = run_bounded(
+                uv_command(command), cwd=project, env=service_environment(), timeout=timeout_seconds
             )
             passed = completed.returncode == 0
             output = (completed.stdout + completed.stderr)[-OUTPUT_TAIL:]
-        except subprocess.TimeoutExpired:
-            passed, output = False, f"timed out after {timeout_seconds:.0f} s"
+        except subprocess.TimeoutExpired as expired:
+            passed, output = False, _timed_out(expired)
         except FileNotFoundError as error:
             passed, output = False, f"cannot run it: {error}"
         results.append(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from ._git import GitError, clone, git
+from ._git import CLONE_TIMEOUT, GitError, clone, git
 
 # Copier's own shortcuts for template sources (see copier's `get_repo`).
 SHORTCUTS = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}
@@ -110,10 +110,12 @@ class TemplateRepository:
     releases: list[Release]
 
     @classmethod
-    def clone(cls, source: str, workdir: Path) -> TemplateRepository:
+    def clone(
+        cls, source: str, workdir: Path, *, timeout: float = CLONE_TIMEOUT
+    ) -> TemplateRepository:
         destination = Path(tempfile.mkdtemp(prefix="template-", dir=workdir)) / "template.git"
         try:
-            clone(clone_url(source), destination, bare=True)
+            clone(clone_url(source), destination, bare=True, timeout=timeout)
         except GitError as error:
             raise GitError(f"cannot read the template at {source!r}: {error}") from error
         return cls(source, destination, list_releases(destination))

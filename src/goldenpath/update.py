@@ -59,11 +59,14 @@ class Templates:
     is refused before its template is cloned, let alone run.
     """
 
-    def __init__(self, trusted: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, trusted: Sequence[str] | None = None, *, timeout: float = UPDATE_TIMEOUT
+    ) -> None:
         self._folder = TemporaryDirectory(prefix="goldenpath-templates-")
         self._clones: dict[str, TemplateRepository] = {}
         self._lock = threading.Lock()  # the fleet view inspects services in threads
         self._trusted = None if trusted is None else tuple(trusted)
+        self.timeout = timeout  # for each clone of a template and each render of one
 
     def __enter__(self) -> Templates:
         return self
@@ -86,7 +89,9 @@ class Templates:
         self.check_trusted(source)
         with self._lock:
             if source not in self._clones:
-                self._clones[source] = TemplateRepository.clone(source, Path(self._folder.name))
+                self._clones[source] = TemplateRepository.clone(
+                    source, Path(self._folder.name), timeout=self.timeout
+                )
             return self._clones[source]
 
 
@@ -274,7 +279,10 @@ def _deleted_files(
     """The release's changes to files the service deleted, or why they are unknown."""
     source = f"git+file://{templates.get(plan.source).path}"
     try:
-        return deleted_but_changed(project, source, _service_ref(plan), plan.target.ref), ""
+        found = deleted_but_changed(
+            project, source, _service_ref(plan), plan.target.ref, timeout=templates.timeout
+        )
+        return found, ""
     except RenderError as error:
         return (), str(error)
 

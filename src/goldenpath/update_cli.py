@@ -23,10 +23,10 @@ from ._cli_support import (
     check_output_files,
     gates_argument,
     reports_errors,
-    write_github_output,
     write_text,
 )
 from ._git import git_path
+from ._github import workflow_command, write_github_output
 from .gates import ALL, QUICK
 from .report import plan_text, pull_request_body, report_text, title
 from .update import (
@@ -71,7 +71,7 @@ def _check(args: argparse.Namespace) -> int:
 def _preview(args: argparse.Namespace) -> int:
     check_output_files({"--pr-body": args.pr_body})
     now = datetime.now(UTC)
-    with Templates() as templates:
+    with Templates(timeout=args.update_timeout) as templates:
         plan, report = try_update(
             args.project,
             templates,
@@ -102,7 +102,7 @@ def _branch(args: argparse.Namespace) -> int:
             "--github-summary": args.github_summary,
         }
     )
-    with Templates() as templates:
+    with Templates(timeout=args.update_timeout) as templates:
         result = prepare_branch(
             args.project,
             templates,
@@ -134,14 +134,16 @@ def _branch(args: argparse.Namespace) -> int:
         outputs |= {
             "title": title(report),
             "draft": str(not report.ready).lower(),
-            "conflicts": "\n".join(f"{c.path}:{c.line}" for c in report.applied.conflicts),
+            "conflicts": "\n".join(
+                f"{one_line(c.path)}:{c.line}" for c in report.applied.conflicts
+            ),
             **gate_outputs(report),
         }
         summary = f"# {title(result.report)}\n\n{body}"
         print(report_text(result.report))
         print(f"Committed on branch {args.branch!r}; the pull request text is in {pr_body}.")
         if args.github_output:
-            annotate_conflicts(report)
+            args.workflow_commands += conflict_annotations(report)
     else:
         up_to_date = result.status == "up-to-date"
         summary = plan_text(result.plan, datetime.now(UTC)) if up_to_date else result.reason
@@ -152,6 +154,13 @@ def _branch(args: argparse.Namespace) -> int:
         with args.github_summary.open("a", encoding="utf-8") as file:
             file.write(summary + "\n")
     return 0
+
+
+def one_line(path: str) -> str:
+    """`path` as is, or quoted as a JSON string when it holds a line break (or another control
+    character) or starts with a quote, as git quotes such names: one entry, one line."""
+    plain = not path.startswith('"') and all(character >= " " for character in path)
+    return path if plain else json.dumps(path, ensure_ascii=False)
 
 
 def gate_outputs(report: UpdateReport) -> dict[str, str]:
@@ -165,14 +174,17 @@ def gate_outputs(report: UpdateReport) -> dict[str, str]:
     return {"gates": "success", "gates_summary": f"passed: {names}"}
 
 
-def annotate_conflicts(report: UpdateReport) -> None:
+def conflict_annotations(report: UpdateReport) -> list[str]:
     """One GitHub Actions warning per conflict, on the file and line, in the run's summary."""
+    annotations = []
     for conflict in report.applied.conflicts:
-        where = f"file={conflict.path}" + (f",line={conflict.line}" if conflict.line else "")
-        print(
-            f"::warning {where},title=Template change dropped::Your lines are kept; the "
-            "release's change here was dropped (the pull request shows it)"
+        where = {"file": conflict.path} | ({"line": str(conflict.line)} if conflict.line else {})
+        message = (
+            "Your lines are kept; the release's change here was dropped (the pull request shows it)"
         )
+        properties = where | {"title": "Template change dropped"}
+        annotations.append(workflow_command("warning", message, properties))
+    return annotations
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -79,3 +79,75 @@ def run_scripts(workflow: dict[str, Any]) -> list[RunScript]:
                 text = _EXPRESSION.sub(lambda match: "_" * len(match.group(0)), step["run"])
                 found.append(RunScript(job_name, str(step.get("name", position)), shell, text))
     return found
+
+
+# What the runner reads as a workflow command in a step's output (actions/runner,
+# ActionCommand.cs and ActionCommandManager.cs): `::name props::data` once indentation is
+# stripped, or the older `##[name props]data` anywhere in a line, for a command it knows.
+RUNNER_COMMANDS = frozenset(
+    {"warning", "error", "notice", "debug", "group", "endgroup", "add-mask", "echo",
+     "set-output", "save-state", "set-env", "add-path", "add-matcher", "remove-matcher",
+     "stop-commands"}
+)  # fmt: skip
+_UNESCAPE_PROPERTY = (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%"))
+_UNESCAPE_DATA = (("%0D", "\r"), ("%0A", "\n"), ("%25", "%"))
+
+
+@dataclass(frozen=True)
+class WorkflowCommand:
+    name: str
+    properties: dict[str, str]
+    data: str
+
+
+def _unescape(text: str, mappings: tuple[tuple[str, str], ...]) -> str:
+    for escaped, character in mappings:
+        text = text.replace(escaped, character)
+    return text
+
+
+def _parse_command(line: str, known: set[str]) -> WorkflowCommand | None:
+    stripped = line.lstrip()
+    if stripped.startswith("::") and (end := stripped.find("::", 2)) >= 0:
+        name, _, listed = stripped[2:end].partition(" ")
+        if name.lower() in known:
+            pairs = (item.split("=", 1) for item in listed.strip().split(",") if item)
+            properties = {
+                pair[0]: _unescape(pair[1], _UNESCAPE_PROPERTY) for pair in pairs if len(pair) == 2
+            }
+            return WorkflowCommand(name, properties, _unescape(stripped[end + 2 :], _UNESCAPE_DATA))
+    if (start := line.find("##[")) >= 0 and (close := line.find("]", start)) >= 0:
+        name = line[start + 3 : close].partition(" ")[0]
+        if name.lower() in known:
+            return WorkflowCommand(name, {}, line[close + 1 :])
+    return None
+
+
+def workflow_commands(output: str) -> list[WorkflowCommand]:
+    """The commands the runner would carry out in `output`, a step's lines in the order it read
+    them (a line ends at LF, CR or CRLF, as .NET's ReadLine ends it); stopped and resumed as
+    `::stop-commands::TOKEN` and `::TOKEN::` say."""
+    known = {name.lower() for name in RUNNER_COMMANDS}
+    found, stop_token = [], None
+    for line in re.split(r"\r\n|\r|\n", output):
+        command = _parse_command(line, known | ({stop_token.lower()} if stop_token else set()))
+        if command is None:
+            continue
+        if stop_token is not None:
+            if command.name.lower() == stop_token.lower():
+                stop_token = None
+            continue
+        if command.name == "stop-commands":
+            stop_token = command.data
+            continue
+        found.append(command)
+    return found
+
+
+def without_stopping(output: str) -> str:
+    """`output` without the `::stop-commands::TOKEN` and `::TOKEN::` lines around its text."""
+    token = re.search(r"^::stop-commands::(\S+)$", output, re.MULTILINE)
+    if token is None:
+        return output
+    framing = {f"::stop-commands::{token[1]}", f"::{token[1]}::"}
+    return "".join(line for line in output.splitlines(keepends=True) if line.strip() not in framing)

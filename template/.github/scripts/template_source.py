@@ -151,8 +151,10 @@ def main(argv: list[str]) -> int:
             print(f"from={spec(text, override)}")
     except TemplateSourceError as error:
         first, _, rest = str(error).partition("\n")
-        # GitHub shows an ::error:: line as an annotation; a terminal shows it as it is.
-        print(f"::error::{first}" + (f"\n{rest}" if rest else ""), file=sys.stderr)
+        # GitHub shows an ::error:: line as an annotation; a terminal shows it as it is. A `%`
+        # in a path is escaped, or the runner would read `%0A` in it as a line break.
+        annotation = f"::error::{first.replace('%', '%25')}"
+        print(annotation + (f"\n{rest}" if rest else ""), file=sys.stderr)
         return 1
     return 0
 

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from goldenpath.answers import ANSWERS_FILE, AnswersError, parse_answers
 from goldenpath.audit.model import Evidence
 
 from .access import AccessAnalysis
@@ -165,8 +166,17 @@ class Facts:
 
     @cached_property
     def answers(self) -> dict[str, Any]:
-        documents = self.repository.yaml_documents(".copier-answers.yml")
-        return documents[0] if documents and isinstance(documents[0], dict) else {}
+        """The answers file, read as the update tools read it (answers.parse_answers): an alias
+        of an alias of a list was billions of items once a check printed a value."""
+        text = self.repository.text(ANSWERS_FILE)  # None: absent, or listed as not read
+        if text is None:
+            return {}
+        try:
+            loaded = parse_answers(text.encode("utf-8"))
+        except AnswersError as error:
+            self.repository.unread(ANSWERS_FILE, str(error))
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
 
     def library(self, library: Library, *, runtime_only: bool = True) -> list[Evidence]:
         """Where the service declares or imports `library` (declarations first)."""
