@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
+from structlog.testing import capture_logs
 
 from goldenpath_chassis import Service, chassis_of
 from goldenpath_chassis._core import queue
@@ -168,7 +169,7 @@ async def test_arch3_a_job_whose_worker_died_is_retried_after_its_lease(app: Fas
     async with database.sessionmaker() as session:
         queue.enqueue(session, "slow", {})
         await session.commit()
-        claimed = await queue.claim(session, limit=1, lease=timedelta(seconds=60))
+        claimed = await queue.claim(session, limit=1, lease=timedelta(seconds=60), kinds=["slow"])
     assert len(claimed) == 1
     # The worker that claimed it vanished; until the lease runs out, nobody else takes it.
     done: list[str] = []
@@ -211,7 +212,7 @@ async def test_arch3_a_worker_failing_after_its_lease_ran_out_leaves_the_new_cla
             update(Job).values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
         )
         await session.commit()
-        (second,) = await queue.claim(session, limit=1, lease=timedelta(seconds=60))
+        (second,) = await queue.claim(session, limit=1, lease=timedelta(seconds=60), kinds=["slow"])
     assert second.attempts == 2
     release.set()
     assert await first == 1
@@ -219,7 +220,9 @@ async def test_arch3_a_worker_failing_after_its_lease_ran_out_leaves_the_new_cla
     assert (job.status, job.attempts, job.locked_until) == ("running", 2, second.locked_until)
     await make_due(database)
     async with database.sessionmaker() as session:
-        assert await queue.claim(session, limit=1, lease=timedelta(seconds=60)) == []
+        assert (
+            await queue.claim(session, limit=1, lease=timedelta(seconds=60), kinds=["slow"]) == []
+        )
 
 
 async def test_arch3_a_job_abandoned_on_its_last_attempt_is_failed_and_blocks_nothing(
@@ -231,7 +234,9 @@ async def test_arch3_a_job_abandoned_on_its_last_attempt_is_failed_and_blocks_no
     async with database.sessionmaker() as session:
         queue.enqueue(session, "last", {}, max_attempts=1)
         await session.commit()
-        (abandoned,) = await queue.claim(session, limit=1, lease=timedelta(seconds=60))
+        (abandoned,) = await queue.claim(
+            session, limit=1, lease=timedelta(seconds=60), kinds=["last"]
+        )
         queue.enqueue(session, "next", {})
         await session.commit()
         await session.execute(
@@ -244,13 +249,68 @@ async def test_arch3_a_job_abandoned_on_its_last_attempt_is_failed_and_blocks_no
         ran.append("next")
 
     worker = Worker(database, {"last": record, "next": record})
-    assert await worker.run_once() == 1
+    with capture_logs() as logs:
+        assert await worker.run_once() == 1
     assert ran == ["next"]
+    # Its worker died on each attempt (a job that crashes the process): said, not only kept.
+    assert [line for line in logs if line["event"] == "job_abandoned"] == [
+        {
+            "event": "job_abandoned",
+            "log_level": "warning",
+            "job_id": str(abandoned.id),
+            "job_kind": "last",
+            "attempts": 1,
+        }
+    ]
     (job,) = await jobs_in(database)
     assert job.id == abandoned.id
     assert (job.status, job.attempts, job.locked_until) == ("failed", 1, None)
     assert job.last_error == queue.ABANDONED_ERROR
     assert await worker.run_once() == 0  # kept for a human, never claimed again
+
+
+async def test_arch3_a_hung_job_is_cancelled_before_its_lease_runs_out_and_retried(
+    app: FastAPI,
+) -> None:
+    """A handler that never returns would hold its slot for ever, and run again beside itself
+    once its lease ran out: it is cancelled at the end of its run time, a failed attempt."""
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        queue.enqueue(session, "hung", {}, max_attempts=3)
+        await session.commit()
+
+    async def hung(_: Any, __: dict[str, Any]) -> None:
+        await asyncio.Event().wait()
+
+    worker = Worker(database, {"hung": hung}, lease_seconds=0.6)
+    assert await asyncio.wait_for(worker.run_once(), timeout=5) == 1
+    (job,) = await jobs_in(database)
+    assert (job.status, job.attempts, job.locked_until) == ("queued", 1, None)
+    assert job.last_error == (
+        "JobRunTimeExceededError: ran past its run time limit of 0.3 s "
+        "(JOB_LEASE_SECONDS less a margin)"
+    )
+
+
+async def test_arch3_a_worker_leaves_a_kind_it_has_no_handler_for(app: FastAPI) -> None:
+    """An older worker, during a rolling deployment, must not spend the attempts of a job only
+    the new version handles: it leaves the job queued, untouched, and runs what it knows."""
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        queue.enqueue(session, "newer.kind", {})
+        queue.enqueue(session, "known", {})
+        await session.commit()
+    ran: list[str] = []
+
+    async def record(_: Any, __: dict[str, Any]) -> None:
+        ran.append("known")
+
+    older = Worker(database, {"known": record})
+    assert await older.run_once() == 1
+    assert await older.run_once() == 0
+    assert ran == ["known"]
+    (job,) = await jobs_in(database)
+    assert (job.kind, job.status, job.attempts, job.last_error) == ("newer.kind", "queued", 0, None)
 
 
 async def test_arch3_stopping_lets_the_job_in_hand_finish(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .logging import get_logger
 from .models import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
 from .tracing import trace_carrier
 from .url_redaction import redacted_text
@@ -45,6 +46,8 @@ from .url_redaction import redacted_text
 QUEUED, RUNNING, FAILED = "queued", "running", "failed"
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
+
+_log = get_logger(__name__)
 
 
 def utc_now() -> datetime:
@@ -97,27 +100,36 @@ def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedel
 ABANDONED_ERROR = "abandoned: its worker stopped during the last attempt and the lease ran out"
 
 
-async def claim(session: AsyncSession, *, limit: int, lease: timedelta) -> Sequence[Job]:
-    """Take up to `limit` due jobs (or jobs whose worker's lease ran out) and commit the claim.
+async def claim(
+    session: AsyncSession, *, limit: int, lease: timedelta, kinds: Collection[str]
+) -> Sequence[Job]:
+    """Take up to `limit` due jobs of `kinds` (or whose worker's lease ran out); commit the claim.
 
     A job whose lease ran out during its last attempt has no attempt left to retry it with: it
     is marked failed, for a human to inspect like any other, instead of claimed again (which
-    would break the attempts' bound and fail every claim after it)."""
+    would break the attempts' bound and fail every claim after it). Its worker died on it each
+    time (a job that crashes the process, or a hung one), so it is said in a warning.
+    Only `kinds` are claimed: a worker without the handler (an older version, during a rolling
+    deployment) leaves the job to one that has it, instead of failing its attempts."""
     now = utc_now()
     lease_ran_out = (Job.status == RUNNING) & (Job.locked_until < now)
-    await session.execute(
+    abandoned = await session.execute(
         update(Job)
         .where(lease_ran_out & (Job.attempts >= Job.max_attempts))
         .values(status=FAILED, locked_until=None, last_error=ABANDONED_ERROR)
+        .returning(Job.id, Job.kind, Job.attempts)
         .execution_options(synchronize_session=False)
     )
+    for job_id, kind, attempts in abandoned.all():
+        _log.warning("job_abandoned", job_id=str(job_id), job_kind=kind, attempts=attempts)
     due = (
         select(Job.id)
         .where(
+            Job.kind.in_(kinds),
             or_(
                 (Job.status == QUEUED) & (Job.run_after <= now),
                 lease_ran_out & (Job.attempts < Job.max_attempts),
-            )
+            ),
         )
         .order_by(Job.run_after)
         .limit(limit)

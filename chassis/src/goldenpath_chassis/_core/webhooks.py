@@ -4,8 +4,10 @@ The service enqueues a `webhooks.deliver` job in the transaction of the change i
 an event is sent exactly when the change happened (ARCH-3). The worker delivers it through the
 shared outbound client (`core/http_client.py`): timeouts, retries with backoff under an overall
 deadline, and the "webhook" circuit breaker. A delivery that still fails fails the job, which
-the queue retries later with its own, longer backoff; so a receiver that is down for an hour
-still gets every event, once it is back.
+the queue retries later with its own, longer backoff, up to `JOB_MAX_ATTEMPTS`: with the
+default 5, the job waits 15 to 30 s in all between its attempts before it is kept as failed;
+for a receiver down an hour to still get every event, 21 attempts (the waits then add up to
+at least an hour, a wait being at most 10 minutes).
 
 Requests follow the Standard Webhooks conventions (https://www.standardwebhooks.com): headers
 `webhook-id` (stable across retries: receivers deduplicate on it, and it is also sent as

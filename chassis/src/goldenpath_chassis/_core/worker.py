@@ -4,13 +4,20 @@ Runs as its own process (`python -m <package> worker`), one per container like t
 (INF-1); scale by replicas. On SIGTERM/SIGINT it stops claiming, lets the jobs in hand finish
 within `WORKER_SHUTDOWN_GRACE_SECONDS`, and exits 0; a job cut off by the grace period keeps its
 lease and is retried by another worker once the lease expires, so nothing is lost.
+
+A job runs for at most its lease: past it, another worker may claim the job again, so the
+handler is cancelled just before and the attempt fails (retried with backoff). A hung handler
+would otherwise hold its slot for ever, and run beside its own retry. A worker claims only the
+kinds it has a handler for, so during a rolling deployment an old worker leaves a new kind to
+the new workers instead of spending its attempts. A claim that fails (the database restarting)
+is said once and tried again each poll: the worker rides out the outage like the API does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,9 +35,18 @@ JobHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 
 _log = get_logger(__name__)
 
+# The end of a job's run time, before its lease's: time to record the failed attempt while the
+# claim is still this worker's.
+LEASE_MARGIN_SECONDS = 1.0
 
-class UnknownJobKindError(Exception):
-    pass
+
+class JobRunTimeExceededError(Exception):
+    """The handler was cancelled at the end of its run time, before its lease's."""
+
+
+def run_time_limit(lease: timedelta) -> float:
+    seconds = lease.total_seconds()
+    return max(seconds - LEASE_MARGIN_SECONDS, seconds / 2)
 
 
 class Worker:
@@ -53,6 +69,8 @@ class Worker:
         self._concurrency = concurrency
         self._poll_seconds = poll_seconds
         self._lease = timedelta(seconds=lease_seconds)
+        self._run_time_limit = run_time_limit(self._lease)
+        self._claim_failing = False
         self._grace = shutdown_grace_seconds
         self._stopping = asyncio.Event()
 
@@ -61,10 +79,34 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim one batch and run it to the end; return how many jobs were claimed."""
-        async with self._database.sessionmaker() as session:
-            jobs = await queue.claim(session, limit=self._concurrency, lease=self._lease)
-        await asyncio.gather(*(self._run_job(job) for job in jobs))
+        deadline = self._deadline()
+        jobs = await self._claim(self._concurrency)
+        await asyncio.gather(*(self._run_job(job, deadline) for job in jobs))
         return len(jobs)
+
+    def _deadline(self) -> float:
+        """When jobs claimed from now must end: taken before the claim, so before its lease."""
+        return asyncio.get_running_loop().time() + self._run_time_limit
+
+    async def _claim(self, limit: int) -> Sequence[queue.Job]:
+        async with self._database.sessionmaker() as session:
+            return await queue.claim(
+                session, limit=limit, lease=self._lease, kinds=self._handlers.keys()
+            )
+
+    async def _claim_or_wait(self, limit: int) -> Sequence[queue.Job]:
+        """Claim, or, if the database fails, say so once and claim again at the next poll."""
+        try:
+            jobs = await self._claim(limit)
+        except Exception as error:
+            if not self._claim_failing:
+                _log.warning("job_claim_failed", error=type(error).__name__)
+            self._claim_failing = True
+            return []
+        if self._claim_failing:
+            _log.info("job_claim_recovered")
+        self._claim_failing = False
+        return jobs
 
     async def run(self) -> None:
         """Work until `stop()`; then finish the jobs in hand, within the grace period."""
@@ -73,10 +115,10 @@ class Worker:
         while not self._stopping.is_set():
             free = self._concurrency - len(in_flight)
             if free > 0:
-                async with self._database.sessionmaker() as session:
-                    jobs = await queue.claim(session, limit=free, lease=self._lease)
+                deadline = self._deadline()
+                jobs = await self._claim_or_wait(free)
                 for job in jobs:
-                    task = asyncio.create_task(self._run_job(job))
+                    task = asyncio.create_task(self._run_job(job, deadline))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
                 if jobs and len(in_flight) < self._concurrency:
@@ -100,21 +142,19 @@ class Worker:
             if waiter not in in_flight:
                 waiter.cancel()
 
-    async def _run_job(self, job: queue.Job) -> None:
+    async def _run_job(self, job: queue.Job, deadline: float) -> None:
         # One span per job, continuing the trace of the request that enqueued it.
         with job_span(self._tracer, job.kind, str(job.id), job.trace_context):
-            await self._run_job_traced(job.id, job.kind, job.payload, job.attempts)
+            await self._run_job_traced(job.id, job.kind, job.payload, job.attempts, deadline)
 
     async def _run_job_traced(
-        self, job_id: Any, kind: str, payload: dict[str, Any], attempt: int
+        self, job_id: Any, kind: str, payload: dict[str, Any], attempt: int, deadline: float
     ) -> None:
         log = _log.bind(job_id=str(job_id), job_kind=kind)
+        handler = self._handlers[kind]  # claimed only for the kinds it handles
         try:
-            handler = self._handlers.get(kind)
-            if handler is None:
-                raise UnknownJobKindError(kind)
             async with self._database.sessionmaker() as session:
-                await handler(session, payload)
+                await self._within_run_time(handler(session, payload), deadline)
                 await queue.complete(session, job_id)
                 await session.commit()
                 if self._cache is not None:
@@ -133,6 +173,19 @@ class Worker:
             )
         else:
             log.info("job_done")
+
+    async def _within_run_time(self, work: Awaitable[None], deadline: float) -> None:
+        timeout = asyncio.timeout_at(deadline)
+        try:
+            async with timeout:
+                await work
+        except TimeoutError as error:
+            if not timeout.expired():
+                raise  # the handler's own
+            raise JobRunTimeExceededError(
+                f"ran past its run time limit of {self._run_time_limit:g} s "
+                "(JOB_LEASE_SECONDS less a margin)"
+            ) from error
 
 
 def install_signal_handlers(worker: Worker) -> None:

@@ -254,7 +254,12 @@ class JobSettings(SettingsGroup):
 
     max_attempts: int = Field(5, ge=1, le=50)
     lease_seconds: float = Field(
-        120.0, ge=5, le=3600, description="A job held longer than this by a worker is retried."
+        120.0,
+        ge=5,
+        le=3600,
+        description=(
+            "A job runs for at most this (less 1 s); a worker that died holds it this long."
+        ),
     )
 
 
