@@ -115,7 +115,7 @@ async def test_near_the_limit_a_lease_falls_back_to_single_tokens(redis: Redis) 
 
 async def window_key(redis: Redis, namespace: str, *, previous: bool) -> bytes:
     """The counter of the current window (`{...}`) or of the previous one (`{...}/-1`)."""
-    keys = [key async for key in redis.scan_iter(match=f"{namespace}*")]
+    keys: list[bytes] = [key async for key in redis.scan_iter(match=f"{namespace}*")]
     return next(key for key in keys if key.endswith(b"/-1") == previous)
 
 
