@@ -274,6 +274,27 @@ async def test_sec3_the_management_command_creates_lists_and_revokes_keys(
     assert "No API key" in unknown.stderr
 
 
+async def test_sec3_revoking_by_the_whole_key_never_prints_its_secret(
+    database_url: str, keys: ApiKeyService, anonymous_client: httpx.AsyncClient
+) -> None:
+    """An operator revoking a leaked key pastes the key itself: its id is revoked, and neither
+    the answer nor a refusal (what the command prints, into a job's log) repeats the secret."""
+    api_key, key = await keys.create(name="leaked", scopes=["widgets:read"])
+    revoked = manage(database_url, "revoke", key)
+    assert revoked.returncode == 0, revoked.stderr
+    assert secret_of(key) not in revoked.stdout + revoked.stderr
+    assert f"revoked {api_key.key_id} (leaked)" in revoked.stderr
+    assert (await anonymous_client.get("/v1/widgets", headers=key_header(key))).status_code == 401
+    with pytest.raises(ApiKeyNotFoundError) as unknown:
+        await keys.revoke("ak_nosuchkey000_" + secret_of(key))
+    assert unknown.value.detail == "No API key with id 'nosuchkey000'."
+    for garbled in (key + "x", "ak_" + secret_of(key)):  # neither a key nor an id
+        with pytest.raises(InvalidApiKeyRequestError) as refused:
+            await keys.revoke(garbled)
+        assert secret_of(key) not in refused.value.detail
+        assert refused.value.detail.startswith("Not a key id"), refused.value.detail
+
+
 def test_sec3_the_management_command_explains_an_unusable_database(tmp_path: Path) -> None:
     unmigrated = f"sqlite+aiosqlite:///{tmp_path}/empty.sqlite3"
     listed = manage(unmigrated, "list")

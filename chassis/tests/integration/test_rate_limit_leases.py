@@ -111,3 +111,32 @@ async def test_near_the_limit_a_lease_falls_back_to_single_tokens(redis: Redis) 
     assert outcomes.count(None) == 300
     assert all(outcome is not None and outcome.status == 429 for outcome in outcomes[300:])
     assert await counted(redis, namespace) == 300
+
+
+async def window_key(redis: Redis, namespace: str, *, previous: bool) -> bytes:
+    """The counter of the current window (`{...}`) or of the previous one (`{...}/-1`)."""
+    keys: list[bytes] = [key async for key in redis.scan_iter(match=f"{namespace}*")]
+    return next(key for key in keys if key.endswith(b"/-1") == previous)
+
+
+async def test_sec4_the_sliding_window_has_no_burst_at_its_edge_and_its_bound(
+    redis: Redis,
+) -> None:
+    """The bound SEC-4 states: a burst just past a window's edge gets next to nothing (a fixed
+    window would give it the whole limit again), and what one window length can admit, at
+    most twice the limit, comes as two bursts a window apart. Time moves by the windows'
+    expiry in Redis, which is all the strategy reads of it."""
+    namespace = f"test-{uuid.uuid4().hex}"
+    limiter = replica(redis, namespace, "10/minute", Clock())
+
+    async def burst() -> int:
+        return sum([await limiter.hit("ip", "client") is None for _ in range(10)])
+
+    assert await burst() == 10
+    # The window ended a second ago: the 10 move to the previous window, where they weigh 59/60.
+    await redis.pexpire(await window_key(redis, namespace, previous=False), 59_000)
+    assert await burst() == 1
+    # A second before the next window ends, the previous one weighs 1/60 of its 10: nothing.
+    await redis.pexpire(await window_key(redis, namespace, previous=False), 61_000)
+    await redis.pexpire(await window_key(redis, namespace, previous=True), 1_000)
+    assert await burst() == 9

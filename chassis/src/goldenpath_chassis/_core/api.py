@@ -116,6 +116,7 @@ def _install_middleware(app: FastAPI, chassis: ChassisState) -> None:
         metrics=HttpServerMetrics(metrics),
         spans=chassis.instruments.tracing.server_spans(),
         lifecycle=chassis.instruments.lifecycle,
+        client_ip=chassis.guards.client_ip,
     )
 
 

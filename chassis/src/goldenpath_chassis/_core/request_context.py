@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
     from .lifecycle import Lifecycle
     from .metrics import HttpServerMetrics
+    from .security.client_ip import ClientIpResolver
     from .security.headers import SecurityHeaders
     from .tracing import ServerSpans
 
@@ -122,6 +123,7 @@ class RequestLayer:
         metrics: HttpServerMetrics | None = None,
         spans: ServerSpans | None = None,
         lifecycle: Lifecycle | None = None,
+        client_ip: ClientIpResolver | None = None,
     ) -> None:
         self.app = app
         # The app whose routes requests are matched against, for the route's template and the
@@ -133,6 +135,8 @@ class RequestLayer:
         self.metrics = metrics
         self.spans = spans
         self.lifecycle = lifecycle
+        # The client behind trusted proxies (SEC-4), for the access log.
+        self.client_ip = client_ip
         self._carrier_headers = spans.carrier_headers if spans is not None else frozenset()
 
     def _read_headers(self, scope: Scope) -> tuple[int, str, dict[str, str] | None]:
@@ -254,7 +258,6 @@ class RequestLayer:
         if self.metrics is not None:
             self.metrics.request_finished(scope, answered, seconds, route)
         if answered >= 400 or not path.startswith(PROBE_AND_SCRAPE_PREFIXES):
-            client = scope.get("client")
             _access_log.info(
                 "request",
                 http_method=scope["method"],
@@ -262,8 +265,7 @@ class RequestLayer:
                 http_route=route,
                 status=answered,
                 duration_ms=round(seconds * 1000, 2),
-                # The address behind trusted proxies when the rate limiter resolved it.
-                client=scope["state"].get("client_ip") or (client[0] if client else None),
+                client=self._client(scope),
             )
         if span is not None and self.spans is not None:
             self.spans.finish(
@@ -274,6 +276,14 @@ class RequestLayer:
                 redacted_path=path if path != scope["path"] else None,
             )
         structlog.contextvars.clear_contextvars()
+
+    def _client(self, scope: Scope) -> str | None:
+        """The address behind trusted proxies: the rate limiter's, or resolved here when it did
+        not run (turned off, or an answer before it: a 431, a shed request's 503)."""
+        resolved: str | None = scope["state"].get("client_ip")
+        if resolved is None and scope.get("client"):
+            resolved = self.client_ip(scope) if self.client_ip else scope["client"][0]
+        return resolved
 
     @classmethod
     async def _release(cls, cleanups: list[Cleanup]) -> None:

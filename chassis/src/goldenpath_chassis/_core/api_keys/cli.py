@@ -126,6 +126,9 @@ def register_api_key_commands(commands: Subcommands, service: Service) -> None:
     listing = actions.add_parser("list", help="list keys (never their secrets)")
     listing.set_defaults(handler=_run, action=_list)
 
-    revoke = actions.add_parser("revoke", help="revoke a key by its id")
-    revoke.add_argument("key_id", help="the 12-character id shown by create and list")
+    revoke = actions.add_parser("revoke", help="revoke a key by its id, or by the key itself")
+    revoke.add_argument(
+        "key_id", metavar="KEY_ID",
+        help="the 12-character id shown by create and list, or the whole key (ak_...)",
+    )  # fmt: skip
     revoke.set_defaults(handler=_run, action=_revoke)

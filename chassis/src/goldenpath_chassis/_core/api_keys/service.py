@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain import SCOPE_PATTERN
-from ..security.api_keys import generate_api_key
+from ..security.api_keys import KEY_ID_PATTERN, generate_api_key, key_id_of
 from .exceptions import ApiKeyNotFoundError, InvalidApiKeyRequestError
 from .models import NAME_MAX_LENGTH, SCOPES_MAX_LENGTH, ApiKey
 from .repository import ApiKeyRepository
@@ -86,7 +86,14 @@ class ApiKeyService:
         await self._session.commit()
         return api_key, new.plaintext
 
-    async def revoke(self, key_id: str) -> ApiKey:
+    async def revoke(self, key_or_id: str) -> ApiKey:
+        """Revoke a key by its id, or by the whole key (what whoever found a leaked one holds)."""
+        key_id = key_id_of(key_or_id) or key_or_id
+        if not KEY_ID_PATTERN.fullmatch(key_id):
+            # Not echoed: a key pasted with a character too many or too few is still a secret.
+            raise InvalidApiKeyRequestError(
+                "Not a key id (12 lowercase letters and digits, as `list` shows) nor a whole key."
+            )
         api_key = await self._repository.find(key_id)
         if api_key is None:
             raise ApiKeyNotFoundError(key_id)

@@ -27,6 +27,7 @@ from typing import Protocol
 KEY_PREFIX = "ak"
 KEY_ID_LENGTH = 12
 API_KEY_PATTERN = re.compile(r"ak_([a-z0-9]{12})_([A-Za-z0-9_-]{43})")
+KEY_ID_PATTERN = re.compile(r"[a-z0-9]{12}")
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
 _CACHE_LIMIT = 10_000
 

@@ -7,8 +7,11 @@
 
 Counters live in Redis when `REDIS_URL` is set, so every replica enforces the same budget; in
 development without Redis they live in process memory. The sliding-window-counter strategy
-has no burst at window edges. IPv6 clients are counted per /64 network, the block one
-subscriber usually holds.
+weighs the previous window's count by how much of it still overlaps the last window length, so
+a burst just past a window's edge gets only what that weight leaves, not the whole limit again
+as with a fixed window: any s seconds (of a window of T) admit about the limit x (1 + s/T), at
+worst twice the limit within one window length, as two bursts a window apart. IPv6 clients are
+counted per /64 network, the block one subscriber usually holds.
 
 Leases keep busy callers off Redis: a Redis round trip costs more service CPU than the rest of
 a cached read, and two layers made two of them per request. A caller whose previous lease was
