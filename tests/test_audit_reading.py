@@ -257,3 +257,47 @@ def test_audit_reads_the_answers_file_as_the_update_tools_do(tmp_path: Path) -> 
     answers.write_text("_commit: v0.1.0\n_src_path: gh:acme/goldenpath\n" + "# padding\n" * 100_001)
     (unread,) = audit(service).not_read
     assert unread == NotRead(".copier-answers.yml", "over 1 MB, not an answers file Copier wrote")
+
+
+def _billion_laughs() -> str:
+    """Ten lists of ten aliases of the one before: 10**10 items once walked or printed."""
+    lists = ["x-a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"x-a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 10)
+    ]
+    return "\n".join(lists) + "\n"
+
+
+def test_audit_refuses_yaml_whose_aliases_expand_past_its_bound(tmp_path: Path) -> None:
+    # Aliases are legitimate in workflows and compose files; these ones ran the audit out of
+    # memory when a check printed the step's inputs, the compose file's image (TEST-1, for a
+    # service using Redis) and the manifest's name.
+    service = flask_service(tmp_path / "bomb")
+    with (service / "requirements.txt").open("a") as requirements:
+        requirements.write("redis==5.0.8\n")
+    workflow = service / ".github" / "workflows" / "ci.yml"
+    workflow.write_text(
+        _billion_laughs() + "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/setup-python@v5\n        with: {python-version: *a9}\n"
+    )
+    compose = service / "compose.yaml"
+    compose.write_text(_billion_laughs() + "services:\n  db:\n    image: *a9\n")
+    manifest = service / "deploy" / "deployment.yaml"
+    manifest.parent.mkdir()
+    manifest.write_text(
+        _billion_laughs() + "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: *a9}\n"
+    )
+    assert workflow.stat().st_size < 1200
+    audited = subprocess.run(
+        [sys.executable, "-m", "goldenpath", "audit", str(service), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_limited_memory,
+    )
+    assert audited.returncode in {0, 1}, audited.stderr[-2000:]
+    unread = {item["path"]: item["reason"] for item in json.loads(audited.stdout)["not_read"]}
+    refused = "not read: YAML whose aliases expand past 2,000,000 nodes (a 'billion laughs')"
+    assert unread == dict.fromkeys(
+        (".github/workflows/ci.yml", "compose.yaml", "deploy/deployment.yaml"), refused
+    )

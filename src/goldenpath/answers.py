@@ -16,6 +16,7 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from ._files import LinkError, read_inside
+from .bounded_yaml import YamlReadError, load_document
 
 ANSWERS_FILE = ".copier-answers.yml"
 # `git describe` of a commit past a tag: `v0.2.0-3-gabc1234`.
@@ -61,11 +62,9 @@ def parse_answers(data: bytes | None) -> object:
         )
     try:
         # A SafeLoader, aliases refused: what `yaml.safe_load` builds, nothing more.
-        return yaml.load(data.decode("utf-8"), Loader=_PlainLoader)  # noqa: S506
-    except UnicodeDecodeError as error:
-        raise AnswersError(f"not UTF-8 text ({error.reason})") from error
-    except yaml.YAMLError as error:
-        raise AnswersError(f"not valid YAML ({error})") from error
+        return load_document(data, loader=_PlainLoader, max_bytes=MAX_ANSWERS_BYTES)
+    except YamlReadError as error:
+        raise AnswersError(str(error)) from error
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from packaging.version import InvalidVersion, Version
+
+from .bounded_yaml import load_document
 
 # The interpreter and template path Copier substitutes: noise when a person reads the command.
 INTERPRETER = re.compile(r"^\{\{\s*_copier_python\s*\}\}$")
@@ -45,10 +46,11 @@ def migrations_run(copier_yml: str, old: Version | None, new: Version) -> list[M
     """The migrations `copier update` runs going from `old` to `new`, in declaration order.
 
     Copier runs none when the old version is unknown (a service on a bare commit hash).
+    A `copier.yml` past the YAML reader's bounds is a YamlReadError.
     """
     if old is None:
         return []
-    config = yaml.safe_load(copier_yml) or {}
+    config = load_document(copier_yml) or {}
     declared = config.get("_migrations", []) if isinstance(config, dict) else []
     selected = []
     for entry in declared:

@@ -27,6 +27,7 @@ from packaging.version import Version
 from ._git import GitError, clone, git, head, is_clean
 from ._processes import run_bounded
 from .answers import NotAGeneratedProjectError, RecordedTemplate, read_recorded_template
+from .bounded_yaml import YamlReadError
 from .changelog import ChangelogSection, changed_sections, sections_between
 from .conflicts import Conflict, files_with_markers, resolve_to_ours
 from .deleted_files import DeletedFile, RenderError, deleted_but_changed
@@ -413,10 +414,11 @@ def describe_release(
         sections = changed_sections(before, changelog)
     else:
         sections = sections_between(changelog, plan.version, plan.target.version)
-    return (
-        tuple(sections),
-        tuple(migrations_run(config, plan.version, plan.target.version)),
-    )
+    try:
+        migrations = migrations_run(config, plan.version, plan.target.version)
+    except YamlReadError as error:
+        raise UpdateError(f"the template's copier.yml at {ref}: {error}") from error
+    return tuple(sections), tuple(migrations)
 
 
 @contextmanager

@@ -15,9 +15,8 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from goldenpath._files import OutsideError, read_inside
+from goldenpath.bounded_yaml import NotYamlError, YamlRefusedError, load_documents
 
 SKIPPED_DIRECTORIES = frozenset(
     {
@@ -225,14 +224,20 @@ class Repository:
             return {}
 
     def yaml_documents(self, path: str) -> list[Any]:
-        """Every YAML document in the file; [] when it is not YAML (a Helm template, say)."""
+        """Every YAML document in the file; [] when it is not YAML (a Helm template, say), or
+        past the reader's bounds (then listed as not read): a repository's aliases can expand
+        to more items than the audit could ever walk."""
         text = self.text(path)
         if text is None:
             return []
         try:
-            return [document for document in yaml.safe_load_all(text) if document is not None]
-        except yaml.YAMLError:
+            documents = load_documents(text)
+        except YamlRefusedError as error:
+            self.unread(path, f"not read: {error}")
             return []
+        except NotYamlError:
+            return []
+        return [document for document in documents if document is not None]
 
     @staticmethod
     def is_test_path(path: str) -> bool:

@@ -1,0 +1,130 @@
+"""YAML from repositories the tools do not control, read within bounds.
+
+Anchors and aliases are legitimate (compose files' `x-` blocks, GitHub Actions workflows), but
+an alias names a node rather than copying it: ten anchors, each a list of ten aliases of the one
+before, is a kilobyte that is 10**10 items to whatever walks or prints it (a "billion laughs").
+So each document is composed first, its expanded size (every node counted as often as aliases
+reach it) measured on the node graph with each subtree's size worked out once, and only then
+built. A file past the size bound or the node bound, or whose aliases contain themselves, is
+refused before anything walks it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+# Bytes, or characters of text already decoded. The audit's bound for any file it reads: a
+# rendered manifest with its CRDs comes close to it.
+MAX_YAML_BYTES = 2_000_000
+# Each node counted as often as aliases reach it. YAML without aliases holds at most about one
+# node a byte (`{a,a,a}`), so aliases never cost a check more than a plain file within
+# MAX_YAML_BYTES can; real files, anchors and all, are far below it.
+MAX_YAML_NODES = 2_000_000
+
+
+class YamlReadError(ValueError):
+    """The file was not read as YAML; the message says why, as a report's "not read" line."""
+
+
+class NotYamlError(YamlReadError):
+    """Not UTF-8, or not valid YAML (a Helm template, say)."""
+
+
+class YamlRefusedError(YamlReadError):
+    """Past a bound: too large, nested too deeply, or expanding past MAX_YAML_NODES."""
+
+
+def load_documents(
+    data: bytes | str,
+    *,
+    loader: type[yaml.SafeLoader] = yaml.SafeLoader,
+    max_bytes: int = MAX_YAML_BYTES,
+    max_nodes: int = MAX_YAML_NODES,
+) -> list[Any]:
+    """Every document in `data` (None ones included), as `yaml.safe_load_all` builds them."""
+    reader = _reader(data, loader, max_bytes)
+    try:
+        nodes = 0
+        documents = []
+        while reader.check_node() and (node := reader.get_node()) is not None:
+            nodes += _expanded_size(node, nodes, max_nodes)
+            documents.append(reader.construct_document(node))
+        return documents
+    except yaml.YAMLError as error:
+        raise NotYamlError(f"not valid YAML ({error})") from error
+    except RecursionError as error:
+        raise YamlRefusedError("YAML nested too deeply") from error
+    finally:
+        reader.dispose()
+
+
+def load_document(
+    data: bytes | str,
+    *,
+    loader: type[yaml.SafeLoader] = yaml.SafeLoader,
+    max_bytes: int = MAX_YAML_BYTES,
+    max_nodes: int = MAX_YAML_NODES,
+) -> Any:
+    """The file's one document (None when empty), as `yaml.safe_load` builds it."""
+    reader = _reader(data, loader, max_bytes)
+    try:
+        node = reader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, 0, max_nodes)
+        return reader.construct_document(node)
+    except yaml.YAMLError as error:
+        raise NotYamlError(f"not valid YAML ({error})") from error
+    except RecursionError as error:
+        raise YamlRefusedError("YAML nested too deeply") from error
+    finally:
+        reader.dispose()
+
+
+def _reader(data: bytes | str, loader: type[yaml.SafeLoader], max_bytes: int) -> yaml.SafeLoader:
+    # Text already decoded is measured in characters, what the parser works through: re-encoded,
+    # a file read with its bad bytes replaced (the audit's) could pass its size on disk.
+    if len(data) > max_bytes:
+        raise YamlRefusedError(f"YAML over {max_bytes / 1_000_000:g} MB")
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise NotYamlError(f"not UTF-8 text ({error.reason})") from error
+    return loader(data)
+
+
+def _expanded_size(root: yaml.Node, counted: int, max_nodes: int) -> int:
+    """How many nodes `root` is once every alias is followed, refused when that and the
+    `counted` nodes of earlier documents pass `max_nodes`. An aliased node is one object in the
+    graph, so each subtree's size is worked out once."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # entered, not yet sized: reached again, an alias loops
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # depth first without recursion: nesting is the parser's bound, not ours
+        node, children_sized = stack.pop()
+        if children_sized:
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            if counted + size > max_nodes:
+                raise YamlRefusedError(
+                    f"YAML whose aliases expand past {max_nodes:,} nodes (a 'billion laughs')"
+                )
+            sizes[id(node)] = size
+            open_nodes.discard(id(node))
+        elif id(node) in open_nodes:
+            raise YamlRefusedError("YAML whose alias contains itself (an endless structure)")
+        elif id(node) not in sizes:
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node))
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
