@@ -2,6 +2,6 @@
 
 from ._core.queue import enqueue
 from ._core.webhooks import enqueue_webhook, webhook_event
-from ._core.worker import JobHandler
+from ._core.worker import JobHandler, PermanentJobError
 
-__all__ = ["JobHandler", "enqueue", "enqueue_webhook", "webhook_event"]
+__all__ = ["JobHandler", "PermanentJobError", "enqueue", "enqueue_webhook", "webhook_event"]

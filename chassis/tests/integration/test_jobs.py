@@ -26,6 +26,7 @@ from goldenpath_chassis._core.database import Database
 from goldenpath_chassis._core.queue import Job
 from goldenpath_chassis._core.worker import Worker
 from goldenpath_chassis._core.worker_process import run_worker
+from goldenpath_chassis.jobs import PermanentJobError
 from goldenpath_chassis.settings import ChassisSettings
 from goldenpath_chassis.testing.loopback_http import loopback_http_server
 
@@ -162,6 +163,52 @@ async def test_arch3_a_failed_jobs_error_keeps_no_credential_of_the_url_it_calle
     assert job.last_error.startswith("HTTPStatusError: Client error '404 Not Found' for url")
     assert f"'{redacted}'" in job.last_error
     assert ACCESS_TOKEN not in job.last_error
+
+
+async def test_arch3_a_job_that_can_never_succeed_is_failed_at_once_and_said(
+    app: FastAPI,
+) -> None:
+    """A payload whose shape changed fails the same way each time: the handler says so with
+    PermanentJobError, and the job is failed on its first attempt, not after all of them."""
+    database = database_of(app)
+    async with database.sessionmaker() as session:
+        queue.enqueue(session, "reshaped", {"old_field": 1}, max_attempts=5)
+        await session.commit()
+    attempts: list[str] = []
+
+    async def reshaped(_: Any, __: dict[str, Any]) -> None:
+        attempts.append("ran")
+        raise PermanentJobError(
+            "no 'widget_id' in the payload; its source: "
+            f"https://api.example/v1/callback?access_token={ACCESS_TOKEN}"
+        )
+
+    worker = Worker(database, {"reshaped": reshaped})
+    with capture_logs() as logs:
+        assert await worker.run_once() == 1
+        await make_due(database)
+        assert await worker.run_once() == 0  # never retried
+    assert attempts == ["ran"]
+    (job,) = await jobs_in(database)
+    reason = (
+        "no 'widget_id' in the payload; its source: "
+        "https://api.example/v1/callback?access_token=REDACTED"
+    )
+    assert (job.status, job.attempts, job.locked_until) == ("failed", 1, None)
+    assert job.last_error == f"PermanentJobError: {reason}"
+    assert [line for line in logs if line["log_level"] != "info"] == [
+        {
+            "event": "job_failed",
+            "log_level": "warning",
+            "job_id": str(job.id),
+            "job_kind": "reshaped",
+            "error": "PermanentJobError",
+            "reason": reason,
+            "attempts": 1,
+            "final": True,
+            "permanent": True,
+        }
+    ]
 
 
 async def test_arch3_a_job_whose_worker_died_is_retried_after_its_lease(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ from .api_keys.cli import register_api_key_commands
 from .api_keys.models import ApiKey
 from .domain import Domain
 from .health import router as health_router
+from .job_commands import register_job_commands
 from .queue import Job
 from .security.commands import register_dev_token_command
 from .security.scopes import METRICS_SCOPE
@@ -26,5 +27,5 @@ def chassis_domains() -> tuple[Domain, ...]:
             commands=(register_dev_token_command, register_session_commands),
         ),
         Domain(name="api-keys", models=(ApiKey,), commands=(register_api_key_commands,)),
-        Domain(name="jobs", models=(Job,)),
+        Domain(name="jobs", models=(Job,), commands=(register_job_commands,)),
     )

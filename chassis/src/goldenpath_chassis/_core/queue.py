@@ -46,6 +46,7 @@ from .url_redaction import redacted_text
 QUEUED, RUNNING, FAILED = "queued", "running", "failed"
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
+ERROR_TEXT_MAX_LENGTH = 2000
 
 _log = get_logger(__name__)
 
@@ -154,10 +155,22 @@ async def complete(session: AsyncSession, job_id: uuid.UUID) -> None:
         await session.delete(job)
 
 
+def error_text(error: BaseException, *, with_type: bool = True) -> str:
+    """An exception as whoever inspects failed jobs reads it: a URL's credentials left out."""
+    text = f"{type(error).__name__}: {error}" if with_type else str(error)
+    return redacted_text(text)[:ERROR_TEXT_MAX_LENGTH]
+
+
 async def record_failure(
-    session: AsyncSession, job_id: uuid.UUID, error: BaseException, *, attempt: int
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    error: BaseException,
+    *,
+    attempt: int,
+    give_up: bool = False,
 ) -> Job | None:
-    """Schedule a retry with backoff, or give up after the last attempt. Commits.
+    """Schedule a retry with backoff, or give up after the last attempt (or at once with
+    `give_up`: a job that can never succeed). Commits.
 
     Only for the claim that made `attempt`: a worker whose lease ran out mid-job may fail after
     another worker claimed the job again, and must not requeue (or fail) the job under it, which
@@ -166,10 +179,9 @@ async def record_failure(
     if job is None or job.status != RUNNING or job.attempts != attempt:
         await session.rollback()
         return None
-    # Read by whoever inspects failed jobs: a URL's credentials in the message stay out of it.
-    job.last_error = redacted_text(f"{type(error).__name__}: {error}")[:2000]
+    job.last_error = error_text(error)
     job.locked_until = None
-    if job.attempts >= job.max_attempts:
+    if give_up or job.attempts >= job.max_attempts:
         job.status = FAILED
     else:
         job.status = QUEUED

@@ -11,6 +11,11 @@ would otherwise hold its slot for ever, and run beside its own retry. A worker c
 kinds it has a handler for, so during a rolling deployment an old worker leaves a new kind to
 the new workers instead of spending its attempts. A claim that fails (the database restarting)
 is said once and tried again each poll: the worker rides out the outage like the API does.
+
+A handler that knows its job can never succeed (a payload of a shape it no longer reads) raises
+`PermanentJobError`: the job is failed at once, kept for a human, never retried. A failure the
+worker cannot record (the database down as the job fails) is said in a warning; the job keeps
+its claim, and is retried once its lease runs out.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
+from structlog.typing import FilteringBoundLogger
 
 from . import queue
 from .cache import Cache
@@ -31,7 +37,8 @@ from .logging import get_logger
 from .tracing import job_span, mark_job_failed
 
 JobHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
-"""Does the job's work in the given session; the worker commits it with the job's removal."""
+"""Does the job's work in the given session; the worker commits it with the job's removal.
+Raises `PermanentJobError` for a job that can never succeed, any other exception to be retried."""
 
 _log = get_logger(__name__)
 
@@ -42,6 +49,16 @@ LEASE_MARGIN_SECONDS = 1.0
 
 class JobRunTimeExceededError(Exception):
     """The handler was cancelled at the end of its run time, before its lease's."""
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler whose job can never succeed: failed at once, never retried.
+
+    For what no retry can mend (a payload whose shape changed, a record that can never be
+    valid), where the attempts left would only repeat the failure. The job is kept as
+    `failed` with the message as its last error, for a human to read and requeue
+    (`jobs retry`); the message reaches the log, its URLs' credentials redacted.
+    """
 
 
 def run_time_limit(lease: timedelta) -> float:
@@ -165,14 +182,42 @@ class Worker:
             raise
         except Exception as error:
             mark_job_failed(trace.get_current_span(), error)
-            async with self._database.sessionmaker() as session:
-                job = await queue.record_failure(session, job_id, error, attempt=attempt)
-            final = job is not None and job.status == queue.FAILED
-            log.warning(
-                "job_failed", error=type(error).__name__, attempts=job and job.attempts, final=final
-            )
+            await self._record_failure(log, job_id, error, attempt)
         else:
             log.info("job_done")
+
+    async def _record_failure(
+        self, log: FilteringBoundLogger, job_id: Any, error: Exception, attempt: int
+    ) -> None:
+        permanent = isinstance(error, PermanentJobError)
+        try:
+            async with self._database.sessionmaker() as session:
+                job = await queue.record_failure(
+                    session, job_id, error, attempt=attempt, give_up=permanent
+                )
+        except Exception as unrecorded:
+            # Raised out of the job's task, it was an exception nobody retrieved, in asyncio's
+            # words. The claim stands: the job is retried once its lease runs out.
+            log.warning(
+                "job_failure_not_recorded",
+                error=type(error).__name__,
+                record_error=type(unrecorded).__name__,
+            )
+            return
+        final = job is not None and job.status == queue.FAILED
+        # Why it can never succeed is for whoever is alerted, not only for the failed row.
+        why = (
+            {"reason": queue.error_text(error, with_type=False), "permanent": True}
+            if permanent
+            else {}
+        )
+        log.warning(
+            "job_failed",
+            error=type(error).__name__,
+            attempts=job and job.attempts,
+            final=final,
+            **why,
+        )
 
     async def _within_run_time(self, work: Awaitable[None], deadline: float) -> None:
         timeout = asyncio.timeout_at(deadline)

@@ -1,0 +1,161 @@
+"""`python -m <package> jobs list-failed|retry`: inspect failed jobs and queue them again (ARCH-3).
+
+Written for scripts as for people, like `api-keys list`: stdout holds the result only, one job
+a line in tab-separated columns that keep their order (new ones are added at the end), each
+value on one line; what a person reads goes to stderr. A payload is never printed (it may hold
+personal data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from .settings import ChassisSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from .domain import Subcommands
+    from .service import Service
+
+EXIT_FAILED = 1
+DEFAULT_LIMIT = 100
+# Control characters as escapes: a line break or tab in an error must not start a new line or
+# column for the script reading them (nor a terminal escape reach the terminal).
+_ONE_LINE = {code: f"\\x{code:02x}" for code in (*range(32), *range(127, 160))} | {
+    ord("\t"): "\\t",
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\\"): "\\\\",
+}
+
+
+def one_line(text: str) -> str:
+    return text.translate(_ONE_LINE)
+
+
+@asynccontextmanager
+async def _session(settings: ChassisSettings, service: Service) -> AsyncIterator[AsyncSession]:
+    # Imported here: `--help` must stay fast, and only these commands need the database.
+    from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
+
+    from .database import create_engine  # noqa: PLC0415
+
+    if settings.uses_embedded_database:
+        # The embedded database migrates itself, as in `serve`; quietly (stderr is the answer's).
+        from .migrations import upgrade_async  # noqa: PLC0415
+
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        await upgrade_async(settings, location=service.migrations)
+    engine = create_engine(settings)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+async def _list_failed(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    from .failed_jobs import list_failed  # noqa: PLC0415
+
+    async with _session(settings, args.service) as session:
+        jobs, total = await list_failed(session, kind=args.kind, limit=args.limit)
+    for job in jobs:
+        print(
+            f"{job.id}\t{one_line(job.kind)}\t{job.attempts}\t"
+            f"{job.failed_at:%Y-%m-%dT%H:%M:%SZ}\t{one_line(job.last_error or '-')}"
+        )
+    if total > len(jobs):
+        print(f"jobs: the {len(jobs)} latest of {total} failed jobs (--limit)", file=sys.stderr)
+    return 0
+
+
+async def _retry(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    from .failed_jobs import retry_failed  # noqa: PLC0415
+
+    async with _session(settings, args.service) as session:
+        retried = await retry_failed(session, ids=args.ids, kind=args.kind)
+    for job_id in retried:
+        print(job_id)
+    print(
+        f"jobs: {len(retried)} failed job{'' if len(retried) == 1 else 's'} queued again, "
+        "their attempts reset",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: ChassisSettings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from .failed_jobs import NotFailedError  # noqa: PLC0415
+
+    if args.action is _retry and bool(args.ids) == (args.all or args.kind is not None):
+        args.parser.error("name failed jobs by ID, or choose them with --all (and --kind)")
+    if args.action is _retry and args.kind is not None and not args.all:
+        args.parser.error("--kind retries every failed job of the kind: add --all")
+    try:
+        code: int = asyncio.run(args.action(args, settings))
+    except NotFailedError as error:
+        print(f"jobs: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (SQLAlchemyError, OSError) as error:
+        # Unreachable, or not migrated: say so in one line, never a traceback.
+        print(
+            f"jobs: the database cannot be used ({type(error).__name__}); check "
+            f"DATABASE_URL and run `python -m {args.service.package} migrate`.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return code
+
+
+def _job_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a job id (a UUID, as list-failed prints)") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("a whole number of at least 1")
+    return int(text)
+
+
+def register_job_commands(commands: Subcommands, service: Service) -> None:
+    parser = commands.add_parser("jobs", help="list failed background jobs and retry them")
+    actions = parser.add_subparsers(dest="jobs_action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser(
+        "list-failed",
+        help="list failed jobs, the latest first (never their payloads)",
+        description="One job a line, tab-separated: id, kind, attempts, failed at (UTC), "
+        "last error (control characters escaped). Example: "
+        f"python -m {service.package} jobs list-failed --kind KIND | cut -f1",
+    )
+    listing.add_argument("--kind", help="only jobs of this kind")
+    listing.add_argument(
+        "--limit", type=_positive, default=DEFAULT_LIMIT,
+        help=f"at most this many (default {DEFAULT_LIMIT}); stderr says when more failed",
+    )  # fmt: skip
+    listing.set_defaults(handler=_run, action=_list_failed, parser=listing)
+
+    retry = actions.add_parser(
+        "retry",
+        help="queue failed jobs again, their attempts reset",
+        description="Queues the failed jobs named, or with --all every failed job (of --kind), "
+        "due at once with their attempts reset; prints their ids. A job named that is not "
+        "failed refuses the whole retry: nothing changes.",
+    )
+    retry.add_argument("ids", nargs="*", type=_job_id, metavar="ID", help="a failed job's id")
+    retry.add_argument("--kind", help="with --all: only the failed jobs of this kind")
+    retry.add_argument("--all", action="store_true", help="every failed job (of --kind)")
+    retry.set_defaults(handler=_run, action=_retry, parser=retry)
