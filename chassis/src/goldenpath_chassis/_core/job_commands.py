@@ -9,23 +9,17 @@ personal data).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from .command_database import command_session, run_on_database
 from .settings import ChassisSettings
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from .domain import Subcommands
     from .service import Service
 
-EXIT_FAILED = 1
 DEFAULT_LIMIT = 100
 # Control characters as escapes: a line break or tab in an error must not start a new line or
 # column for the script reading them (nor a terminal escape reach the terminal).
@@ -41,31 +35,10 @@ def one_line(text: str) -> str:
     return text.translate(_ONE_LINE)
 
 
-@asynccontextmanager
-async def _session(settings: ChassisSettings, service: Service) -> AsyncIterator[AsyncSession]:
-    # Imported here: `--help` must stay fast, and only these commands need the database.
-    from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
-
-    from .database import create_engine  # noqa: PLC0415
-
-    if settings.uses_embedded_database:
-        # The embedded database migrates itself, as in `serve`; quietly (stderr is the answer's).
-        from .migrations import upgrade_async  # noqa: PLC0415
-
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        await upgrade_async(settings, location=service.migrations)
-    engine = create_engine(settings)
-    try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            yield session
-    finally:
-        await engine.dispose()
-
-
 async def _list_failed(args: argparse.Namespace, settings: ChassisSettings) -> int:
     from .failed_jobs import list_failed  # noqa: PLC0415
 
-    async with _session(settings, args.service) as session:
+    async with command_session(settings, args.service) as session:
         jobs, total = await list_failed(session, kind=args.kind, limit=args.limit)
     for job in jobs:
         print(
@@ -80,7 +53,7 @@ async def _list_failed(args: argparse.Namespace, settings: ChassisSettings) -> i
 async def _retry(args: argparse.Namespace, settings: ChassisSettings) -> int:
     from .failed_jobs import retry_failed  # noqa: PLC0415
 
-    async with _session(settings, args.service) as session:
+    async with command_session(settings, args.service) as session:
         retried = await retry_failed(session, ids=args.ids, kind=args.kind)
     for job_id in retried:
         print(job_id)
@@ -93,28 +66,15 @@ async def _retry(args: argparse.Namespace, settings: ChassisSettings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: ChassisSettings) -> int:
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
-
     from .failed_jobs import NotFailedError  # noqa: PLC0415
 
     if args.action is _retry and bool(args.ids) == (args.all or args.kind is not None):
         args.parser.error("name failed jobs by ID, or choose them with --all (and --kind)")
     if args.action is _retry and args.kind is not None and not args.all:
         args.parser.error("--kind retries every failed job of the kind: add --all")
-    try:
-        code: int = asyncio.run(args.action(args, settings))
-    except NotFailedError as error:
-        print(f"jobs: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except (SQLAlchemyError, OSError) as error:
-        # Unreachable, or not migrated: say so in one line, never a traceback.
-        print(
-            f"jobs: the database cannot be used ({type(error).__name__}); check "
-            f"DATABASE_URL and run `python -m {args.service.package} migrate`.",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    return code
+    return run_on_database(
+        "jobs", args.action(args, settings), args.service, refused=NotFailedError
+    )
 
 
 def _job_id(text: str) -> uuid.UUID:

@@ -7,8 +7,6 @@ its details on stderr; only its SHA-256 digest is stored, so it can never be sho
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,31 +19,16 @@ if TYPE_CHECKING:
     from ..service import Service
     from .service import ApiKeyService
 
-EXIT_FAILED = 1
 DEFAULT_LIFETIME_DAYS = 90
 
 
 @asynccontextmanager
 async def _service(settings: ChassisSettings, service: Service) -> AsyncIterator[ApiKeyService]:
-    # Imported here: `--help` must stay fast, and only these commands need the database.
-    from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
-
-    from ..database import create_engine  # noqa: PLC0415
+    from ..command_database import command_session  # noqa: PLC0415
     from .service import ApiKeyService  # noqa: PLC0415
 
-    if settings.uses_embedded_database:
-        # The embedded database migrates itself, as in `serve`; quietly: who asked for a key
-        # wants the key, not the migration log (which would go to stderr anyway).
-        from ..migrations import upgrade_async  # noqa: PLC0415
-
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        await upgrade_async(settings, location=service.migrations)
-    engine = create_engine(settings)
-    try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            yield ApiKeyService(session, declared_scopes=service.scopes)
-    finally:
-        await engine.dispose()
+    async with command_session(settings, service) as session:
+        yield ApiKeyService(session, declared_scopes=service.scopes)
 
 
 async def _create(args: argparse.Namespace, settings: ChassisSettings) -> int:
@@ -87,24 +70,16 @@ async def _revoke(args: argparse.Namespace, settings: ChassisSettings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: ChassisSettings) -> int:
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
-
+    from ..command_database import run_on_database  # noqa: PLC0415
     from ..errors import DomainError  # noqa: PLC0415
 
-    try:
-        code: int = asyncio.run(args.action(args, settings))
-    except DomainError as error:
-        print(f"api-keys: {error.detail}", file=sys.stderr)
-        return EXIT_FAILED
-    except (SQLAlchemyError, OSError) as error:
-        # Unreachable, or not migrated: say so in one line, never a traceback.
-        print(
-            f"api-keys: the database cannot be used ({type(error).__name__}); check "
-            f"DATABASE_URL and run `python -m {args.service.package} migrate`.",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    return code
+    return run_on_database(
+        "api-keys",
+        args.action(args, settings),
+        args.service,
+        refused=DomainError,
+        reason=lambda error: error.detail,
+    )
 
 
 def register_api_key_commands(commands: Subcommands, service: Service) -> None:
