@@ -11,8 +11,8 @@ was its last attempt, marks it failed).
 
 Why not a library: procrastinate and pgqueuer are PostgreSQL-only and bring their own driver and
 connection, so enqueueing would not share the business transaction on SQLite, or even on the
-same asyncpg session; this module is ~150 lines on the SQLAlchemy session every request already
-has.
+same asyncpg session; this module is a small layer on the SQLAlchemy session every request
+already has.
 """
 
 from __future__ import annotations
