@@ -9,7 +9,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -28,7 +28,8 @@ from .figures import Figures, figures_of, hand_to_controller, take_from_worker
 from .live import ServiceCredentials, service_environment
 from .servers import PostgresServer, RedisServer, ServerUnavailableError
 
-# Redis's default `databases`: a shared server's workers past the sixteenth wrap around.
+# Redis's default `databases`: a shared server's seventeenth worker is refused, not sent to
+# the first's.
 REDIS_DATABASES = 16
 
 
@@ -86,9 +87,22 @@ def worker_redis_url(url: str, worker: str | None) -> str:
     (A private server is one per worker already.)"""
     if worker is None or not worker.startswith("gw"):
         return url
+    index = int(worker[2:])
+    if index >= REDIS_DATABASES:  # wrapped around, it would be an earlier worker's
+        raise ValueError(
+            f"pytest-xdist worker {worker} would share a Redis database on TEST_REDIS_URL with "
+            f"another worker (Redis has {REDIS_DATABASES}): run with -n {REDIS_DATABASES} or fewer"
+        )
     parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    # redis-py reads `db` from the query before the path; a socket's path is the socket's.
+    if parts.scheme == "unix" or any(key == "db" for key, _ in query):
+        first = int(dict(query).get("db") or 0)
+        rest = [(key, value) for key, value in query if key != "db"]
+        query = [("db", str((first + index) % REDIS_DATABASES)), *rest]
+        return f"{url.partition('?')[0]}?{urlencode(query)}"  # urlunsplit drops unix://'s //
     first = int(parts.path.strip("/") or 0)
-    return urlunsplit(parts._replace(path=f"/{(first + int(worker[2:])) % REDIS_DATABASES}"))
+    return urlunsplit(parts._replace(path=f"/{(first + index) % REDIS_DATABASES}"))
 
 
 @pytest.fixture(scope="session")
