@@ -32,7 +32,9 @@ from types import FrameType
 
 # The long-running processes: the server and the worker take over the signals once they run.
 SERVING_COMMANDS = frozenset({"serve", "worker"})
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# SIGINT first: a test (or a person) that sends SIGINT once SIGTERM is handled must not find
+# Python's KeyboardInterrupt still in place.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _SIGNAL_EXIT_BASE = 128
 
 type Handler = Callable[[int, FrameType | None], object] | int | None
