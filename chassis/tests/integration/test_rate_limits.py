@@ -172,7 +172,7 @@ async def test_sec4_replicas_share_one_budget_through_redis(
     assert statuses.count(429) == 6
 
 
-async def test_sec4_without_redis_the_limiter_fails_open_and_warns(
+async def test_sec4_without_redis_the_allow_policy_fails_open_and_warns(
     configure: Configure, tokens: TokenFactory
 ) -> None:
     headers = tokens.headers("widgets:read")
@@ -182,6 +182,7 @@ async def test_sec4_without_redis_the_limiter_fails_open_and_warns(
             redis_url="redis://127.0.0.1:1/0",
             rate_limit_per_ip="1/minute",
             rate_limit_storage_retry_seconds=0,
+            rate_limit_on_storage_error="allow",
         ) as (app, http):
             statuses = [
                 (await http.get("/v1/widgets", headers=headers)).status_code for _ in range(5)
@@ -193,7 +194,9 @@ async def test_sec4_without_redis_the_limiter_fails_open_and_warns(
     # ...and counted, every time, by layer (OBS-1): an alert can fire on it.
     registry = chassis_of(app).instruments.metrics.registry
     for layer in ("ip", "principal"):
-        failed = registry.get_sample_value("rate_limit_storage_errors_total", {"limiter": layer})
+        failed = registry.get_sample_value(
+            "rate_limit_storage_errors_total", {"limiter": layer, "policy": "allow"}
+        )
         assert failed == 5, layer
 
 
@@ -211,7 +214,7 @@ async def test_sec4_the_fail_closed_policy_answers_503(
     assert response.headers["retry-after"]
 
 
-async def test_sec4_limits_come_back_when_redis_does(
+async def test_sec4_limits_come_back_when_redis_does_after_the_allow_policy(
     configure: Configure, tokens: TokenFactory
 ) -> None:
     server = RedisServer.create()
@@ -223,6 +226,7 @@ async def test_sec4_limits_come_back_when_redis_does(
             redis_url=server.url,
             rate_limit_per_ip="2/minute",
             rate_limit_storage_retry_seconds=0,
+            rate_limit_on_storage_error="allow",
         ) as (_, http):
             server.stop()
             down = [(await http.get("/v1/widgets", headers=headers)).status_code for _ in range(4)]

@@ -295,7 +295,7 @@ async def test_sec4_rate_limits_hold_across_replicas(
         "RATE_LIMIT_PER_IP": f"{RATE_LIMIT}/hour",
         "TRUSTED_PROXIES": "127.0.0.1/32",
         # A busy machine must not turn a slow Redis reply into a storage error, which the
-        # default policy answers by admitting (fail open): that would hide the shared count.
+        # default policy answers from each replica's own memory: that would hide the shared count.
         "REDIS_TIMEOUT_SECONDS": "5",
         "RATE_LIMIT_ON_STORAGE_ERROR": "deny",
     }

@@ -685,6 +685,7 @@ def test_cfg1_grouping_renamed_no_variable() -> None:
         ("SECURITY_HSTS_SECONDS", "0", "headers", "hsts_seconds", 0),
         ("TRUSTED_PROXY_HEADER", "forwarded", "proxies", "proxy_header", "forwarded"),
         ("RATE_LIMIT_ON_STORAGE_ERROR", "deny", "rate_limits", "on_storage_error", "deny"),
+        ("RATE_LIMIT_ON_STORAGE_ERROR", "allow", "rate_limits", "on_storage_error", "allow"),
     ],
 )
 def test_cfg1_a_variable_lands_in_its_group(

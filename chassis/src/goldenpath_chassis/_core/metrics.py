@@ -192,8 +192,9 @@ class Metrics:
         )
         self.rate_limit_storage_errors = Counter(
             "rate_limit_storage_errors",
-            "Rate-limit checks that could not reach their counters (RATE_LIMIT_ON_STORAGE_ERROR).",
-            ["limiter"],
+            "Rate-limit checks that could not reach their counters, by the policy that answered "
+            "them instead (RATE_LIMIT_ON_STORAGE_ERROR).",
+            ["limiter", "policy"],
             registry=registry,
         )
         self.http_client_request_duration = Histogram(
@@ -358,8 +359,8 @@ def watch_database(metrics: Metrics, database: Database) -> Callable[[], None]:
 
 
 class RateLimitMetrics:
-    """The rate limiter's observer (core/security/rate_limit.py): rejections and storage errors
-    by layer."""
+    """The rate limiter's observer (core/security/rate_limit.py): rejections by layer, storage
+    errors by layer and the policy that answered instead."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
@@ -367,5 +368,5 @@ class RateLimitMetrics:
     def rejected(self, layer: str) -> None:
         self._metrics.rate_limit_rejected(limiter=layer)
 
-    def storage_failed(self, layer: str) -> None:
-        self._metrics.rate_limit_storage_errors.labels(layer).inc()
+    def storage_failed(self, layer: str, policy: str) -> None:
+        self._metrics.rate_limit_storage_errors.labels(layer, policy).inc()

@@ -3,9 +3,9 @@
 Redis backs the cache, the rate limiter's counters and the signed-out sessions, so every
 replica sees the same state. Start-up does not wait for Redis: an outage shows in readiness (as
 "degraded": the check is not critical) and the users of the client degrade by their documented
-policy (the cache is bypassed, the rate limiter fails open, browser sessions answer 503 while
-bearer tokens and API keys work on), rather than the process refusing to start or leaving
-rotation.
+policy (the cache is bypassed, the rate limiter counts in each process's memory, browser
+sessions answer 503 while bearer tokens and API keys work on), rather than the process refusing
+to start or leaving rotation.
 """
 
 from __future__ import annotations

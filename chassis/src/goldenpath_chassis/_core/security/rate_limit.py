@@ -28,10 +28,14 @@ requests carry no counters: that would cost a second round trip on every request
 runs outside CORS, so that preflights are counted too: its refusal of a cross-origin request
 carries the CORS headers itself, or a page on an allowed origin could not read it.
 
-When Redis fails, the limiter follows `RATE_LIMIT_ON_STORAGE_ERROR`: `allow` (the default)
-serves the request, logs a warning at most every few seconds and tells the observers (metrics);
-`deny` answers 503. Either way it then skips Redis for a short cool-down, so an unreachable
-Redis costs one timeout per cool-down, not one per request.
+When Redis fails, the limiter follows `RATE_LIMIT_ON_STORAGE_ERROR`: `local` (the default)
+counts in this process's memory instead (rate_limit_fallback.py), so each process still holds
+every limit and the replicas together admit at most the limit times their number; `allow`
+serves the request unlimited; `deny` answers 503. Each logs a warning at most every few seconds
+and tells the observers (metrics) which policy answered. The limiter then skips Redis for a
+short cool-down, so an unreachable Redis costs one timeout per cool-down, not one per request,
+and counts in Redis again once it answers. The local counters are consulted only then: while
+Redis answers, a request costs what it did without them.
 """
 
 from __future__ import annotations
@@ -56,9 +60,10 @@ from ..errors import problem_response, problem_type
 from ..logging import get_logger
 from .client_ip import ClientIpResolver
 from .cors import CorsHeaders
+from .rate_limit_fallback import LocalWindows
 
 Layer = Literal["ip", "principal"]
-StoragePolicy = Literal["allow", "deny"]
+StoragePolicy = Literal["local", "allow", "deny"]
 _WARNING_INTERVAL_SECONDS = 10.0
 # A lease is spent within this time or its rest is lost; the next one doubles only if it was.
 LEASE_SECONDS = 1.0
@@ -76,7 +81,7 @@ class RateLimitObserver(Protocol):
 
     def rejected(self, layer: Layer) -> None: ...
 
-    def storage_failed(self, layer: Layer) -> None: ...
+    def storage_failed(self, layer: Layer, policy: StoragePolicy) -> None: ...
 
 
 @dataclass(slots=True)
@@ -122,7 +127,7 @@ class RateLimiter:
         *,
         per_ip: str,
         per_principal: str,
-        on_storage_error: StoragePolicy = "allow",
+        on_storage_error: StoragePolicy = "local",
         namespace: str = "ratelimit",
         cooldown_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
@@ -132,6 +137,7 @@ class RateLimiter:
             "principal": limits.parse(per_principal),
         }
         self._on_storage_error = on_storage_error
+        self._local = LocalWindows() if on_storage_error == "local" else None
         self._namespace = namespace
         self._cooldown_seconds = cooldown_seconds
         self._clock = clock
@@ -170,7 +176,7 @@ class RateLimiter:
             self._leases.move_to_end((layer, key))
             return None
         if now < self._skip_until:
-            return self._storage_unavailable(layer)
+            return self._storage_unavailable(layer, key, now)
         item = self._items[layer]
         size = self._next_lease_size(layer, lease, now)
         try:
@@ -183,12 +189,17 @@ class RateLimiter:
                 return None
             reset_at, remaining = await self._strategy.get_window_stats(item, layer, key)
         except Exception as error:  # storage errors must never become a 500
-            self._skip_until = self._clock() + self._cooldown_seconds
+            failed_at = self._clock()
+            self._skip_until = failed_at + self._cooldown_seconds
             self._warn(layer, error)
-            return self._storage_unavailable(layer)
+            return self._storage_unavailable(layer, key, failed_at)
+        return self._too_many(layer, remaining, reset_at - time.time())
+
+    def _too_many(self, layer: Layer, remaining: int, reset_in: float) -> Rejection:
+        item = self._items[layer]
         for observer in self.observers:
             observer.rejected(layer)
-        retry_after = max(1, math.ceil(reset_at - time.time()))
+        retry_after = max(1, math.ceil(reset_in))
         return Rejection(
             status=HTTPStatus.TOO_MANY_REQUESTS,
             headers={
@@ -218,9 +229,12 @@ class RateLimiter:
         while len(self._leases) > MAX_LEASED_CALLERS:
             self._leases.popitem(last=False)
 
-    def _storage_unavailable(self, layer: Layer) -> Rejection | None:
+    def _storage_unavailable(self, layer: Layer, key: str, now: float) -> Rejection | None:
         for observer in self.observers:
-            observer.storage_failed(layer)
+            observer.storage_failed(layer, self._on_storage_error)
+        if self._local is not None:
+            refusal = self._local.hit(self._items[layer], layer, key, now)
+            return None if refusal is None else self._too_many(layer, 0, refusal.retry_after)
         if self._on_storage_error == "allow":
             return None
         return Rejection(

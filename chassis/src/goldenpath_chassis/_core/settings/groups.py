@@ -728,8 +728,12 @@ class RateLimitSettings(SettingsGroup):
     enabled: bool = True
     per_ip: str = Field("1200/minute", description="Before authentication.")
     per_principal: str = Field("600/minute", description="Per user or API key.")
-    on_storage_error: Literal["allow", "deny"] = Field(
-        "allow", description="When Redis cannot be reached: serve (and warn) or answer 503."
+    on_storage_error: Literal["local", "allow", "deny"] = Field(
+        "local",
+        description=(
+            "When Redis cannot be reached (each warns): count in each process's memory "
+            "(the limits hold per process), serve unlimited, or answer 503."
+        ),
     )
     storage_retry_seconds: float = Field(
         2.0, ge=0, le=60, description="After a Redis failure, skip Redis this long."
