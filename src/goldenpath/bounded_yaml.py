@@ -11,6 +11,8 @@ refused before anything walks it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -44,20 +46,13 @@ def load_documents(
     max_nodes: int = MAX_YAML_NODES,
 ) -> list[Any]:
     """Every document in `data` (None ones included), as `yaml.safe_load_all` builds them."""
-    reader = _reader(data, loader, max_bytes)
-    try:
+    with _reading(data, loader, max_bytes) as reader:
         nodes = 0
         documents = []
         while reader.check_node() and (node := reader.get_node()) is not None:
             nodes += _expanded_size(node, nodes, max_nodes)
             documents.append(reader.construct_document(node))
         return documents
-    except yaml.YAMLError as error:
-        raise NotYamlError(f"not valid YAML ({error})") from error
-    except RecursionError as error:
-        raise YamlRefusedError("YAML nested too deeply") from error
-    finally:
-        reader.dispose()
 
 
 def load_document(
@@ -68,13 +63,22 @@ def load_document(
     max_nodes: int = MAX_YAML_NODES,
 ) -> Any:
     """The file's one document (None when empty), as `yaml.safe_load` builds it."""
-    reader = _reader(data, loader, max_bytes)
-    try:
+    with _reading(data, loader, max_bytes) as reader:
         node = reader.get_single_node()
         if node is None:
             return None
         _expanded_size(node, 0, max_nodes)
         return reader.construct_document(node)
+
+
+@contextmanager
+def _reading(
+    data: bytes | str, loader: type[yaml.SafeLoader], max_bytes: int
+) -> Iterator[yaml.SafeLoader]:
+    """A loader on `data`; a parser's error or a nesting too deep for it said as a read error."""
+    reader = _reader(data, loader, max_bytes)
+    try:
+        yield reader
     except yaml.YAMLError as error:
         raise NotYamlError(f"not valid YAML ({error})") from error
     except RecursionError as error:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,11 +22,11 @@ from goldenpath_chassis._core.api_keys.service import ApiKeyService
 from goldenpath_chassis._core.security.api_keys import API_KEY_PATTERN
 from goldenpath_chassis.testing.auth import TokenFactory
 
+from tests.support.example_command import example_command
+
 pytestmark = pytest.mark.integration
 
 # The example service's package; its command line is run from the chassis's directory.
-PACKAGE = "tests.example"
-CHASSIS = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -236,19 +234,7 @@ async def test_sec3_a_key_gets_only_scopes_the_service_declares(
 
 
 def manage(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m tests.example api-keys ...`, from the chassis's directory like a developer."""
-    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "test", "DATABASE_URL": database_url}
-    if "EXAMPLE_BACKEND" in os.environ:
-        env["EXAMPLE_BACKEND"] = os.environ["EXAMPLE_BACKEND"]
-    return subprocess.run(
-        [sys.executable, "-m", PACKAGE, "api-keys", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=CHASSIS,
-    )
+    return example_command(database_url, "api-keys", *args)
 
 
 async def test_sec3_the_management_command_creates_lists_and_revokes_keys(

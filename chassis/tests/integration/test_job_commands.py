@@ -6,12 +6,9 @@ failed. Their payloads hold personal data, which no output may show.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,27 +22,15 @@ from goldenpath_chassis._core.queue import Job
 from goldenpath_chassis._core.worker import Worker
 from goldenpath_chassis.jobs import PermanentJobError
 
+from tests.support.example_command import example_command
+
 pytestmark = pytest.mark.integration
 
-PACKAGE = "tests.example"
-CHASSIS = Path(__file__).resolve().parents[2]
 PERSONAL = "jane.doe@example.org"
 
 
 def jobs_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m tests.example jobs ...`, from the chassis's directory like an operator."""
-    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "test", "DATABASE_URL": database_url}
-    if "EXAMPLE_BACKEND" in os.environ:
-        env["EXAMPLE_BACKEND"] = os.environ["EXAMPLE_BACKEND"]
-    return subprocess.run(
-        [sys.executable, "-m", PACKAGE, "jobs", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=CHASSIS,
-    )
+    return example_command(database_url, "jobs", *args)
 
 
 async def reshaped(_: Any, payload: dict[str, Any]) -> None:
