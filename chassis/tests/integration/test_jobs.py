@@ -10,24 +10,28 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import select, update
 from structlog.testing import capture_logs
 
 from goldenpath_chassis import Service, chassis_of
 from goldenpath_chassis._core import queue
-from goldenpath_chassis._core.database import Database
+from goldenpath_chassis._core.database import Database, open_database
+from goldenpath_chassis._core.health import HealthRegistry
 from goldenpath_chassis._core.queue import Job
 from goldenpath_chassis._core.worker import Worker
 from goldenpath_chassis._core.worker_process import run_worker
 from goldenpath_chassis.jobs import PermanentJobError
 from goldenpath_chassis.settings import ChassisSettings
+from goldenpath_chassis.testing.databases import create_postgres_database, drop_postgres_database
 from goldenpath_chassis.testing.loopback_http import loopback_http_server
 
 from tests.example.widgets import PUBLISH, Widget
@@ -316,11 +320,12 @@ async def test_arch3_a_job_abandoned_on_its_last_attempt_is_failed_and_blocks_no
     assert await worker.run_once() == 0  # kept for a human, never claimed again
 
 
-async def test_arch3_a_hung_job_is_cancelled_before_its_lease_runs_out_and_retried(
+async def test_arch3_a_hung_job_is_cancelled_at_its_max_run_time_and_retried(
     app: FastAPI,
 ) -> None:
-    """A handler that never returns would hold its slot for ever, and run again beside itself
-    once its lease ran out: it is cancelled at the end of its run time, a failed attempt."""
+    """A handler that never returns would hold its slot for ever, its lease kept alive by the
+    heartbeat: it is cancelled at the end of its run time (JOB_MAX_RUN_SECONDS, here several
+    leases long), a failed attempt."""
     database = database_of(app)
     async with database.sessionmaker() as session:
         queue.enqueue(session, "hung", {}, max_attempts=3)
@@ -329,13 +334,12 @@ async def test_arch3_a_hung_job_is_cancelled_before_its_lease_runs_out_and_retri
     async def hung(_: Any, __: dict[str, Any]) -> None:
         await asyncio.Event().wait()
 
-    worker = Worker(database, {"hung": hung}, lease_seconds=0.6)
-    assert await asyncio.wait_for(worker.run_once(), timeout=5) == 1
+    worker = Worker(database, {"hung": hung}, lease_seconds=0.6, max_run_seconds=2)
+    assert await asyncio.wait_for(worker.run_once(), timeout=10) == 1
     (job,) = await jobs_in(database)
     assert (job.status, job.attempts, job.locked_until) == ("queued", 1, None)
     assert job.last_error == (
-        "JobRunTimeExceededError: ran past its run time limit of 0.3 s "
-        "(JOB_LEASE_SECONDS less a margin)"
+        "JobRunTimeExceededError: ran past its run time limit of 2 s (JOB_MAX_RUN_SECONDS)"
     )
 
 
@@ -453,3 +457,50 @@ async def test_arch3_the_worker_process_runs_the_services_jobs_and_stops_on_sigt
     finally:
         if not running.done():
             running.cancel()
+
+
+@pytest.fixture
+def never_migrated_database(
+    service: Service, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """An empty database of the example's kind: no jobs table to claim from."""
+    if service.settings.database_backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/never-migrated.sqlite3"
+        return
+    admin_url: str = request.getfixturevalue("postgres_admin_url")
+    url = create_postgres_database(admin_url)
+    yield url
+    drop_postgres_database(admin_url, url)
+
+
+async def test_arch3_a_worker_whose_claims_keep_failing_says_so_again_while_it_lasts(
+    service: Service, settings: ChassisSettings, never_migrated_database: str
+) -> None:
+    """A database never migrated: said at once, then again each interval (a minute; here a
+    fifth of a second), with what failed, so an operator tailing the log sees it lasts."""
+    unmigrated = settings.model_copy(
+        update={
+            "database": settings.database.model_copy(
+                update={"url": SecretStr(never_migrated_database)}
+            )
+        }
+    )
+    async with open_database(unmigrated, HealthRegistry()) as database:
+        worker = Worker(
+            database, {"any": failing}, poll_seconds=0.02, claim_failed_every_seconds=0.2
+        )
+        with capture_logs() as logs:
+            running = asyncio.create_task(worker.run())
+
+            async def said_twice() -> bool:
+                return len([line for line in logs if line["event"] == "job_claim_failed"]) >= 2
+
+            await until(said_twice, "job_claim_failed not said again")
+            worker.stop()
+            await asyncio.wait_for(running, timeout=5)
+    first, second = [line for line in logs if line["event"] == "job_claim_failed"][:2]
+    assert first["failures"] == 1
+    assert second["failures"] > 1  # the polls in between, counted
+    for line in (first, second):
+        assert line["error"] in {"ProgrammingError", "OperationalError"}
+        assert "jobs" in line["message"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -146,6 +146,29 @@ async def claim(
     jobs = claimed.all()
     await session.commit()
     return jobs
+
+
+async def extend_leases(
+    session: AsyncSession, claims: Mapping[uuid.UUID, int], *, lease: timedelta
+) -> set[uuid.UUID]:
+    """Extend the leases of the jobs a worker holds, in one UPDATE; commit. `claims` maps each
+    job to the attempt its claim made: a job claimed again since (its lease ran out, another
+    worker took it), finished or failed is left alone. Returns the jobs whose lease was extended."""
+    if not claims:
+        return set()
+    held = or_(
+        *((Job.id == job_id) & (Job.attempts == attempt) for job_id, attempt in claims.items())
+    )
+    extended = await session.scalars(
+        update(Job)
+        .where((Job.status == RUNNING) & held)
+        .values(locked_until=utc_now() + lease)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    kept = set(extended.all())
+    await session.commit()
+    return kept
 
 
 async def complete(session: AsyncSession, job_id: uuid.UUID) -> None:

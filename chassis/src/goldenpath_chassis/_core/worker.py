@@ -5,12 +5,14 @@ Runs as its own process (`python -m <package> worker`), one per container like t
 within `WORKER_SHUTDOWN_GRACE_SECONDS`, and exits 0; a job cut off by the grace period keeps its
 lease and is retried by another worker once the lease expires, so nothing is lost.
 
-A job runs for at most its lease: past it, another worker may claim the job again, so the
-handler is cancelled just before and the attempt fails (retried with backoff). A hung handler
-would otherwise hold its slot for ever, and run beside its own retry. A worker claims only the
-kinds it has a handler for, so during a rolling deployment an old worker leaves a new kind to
-the new workers instead of spending its attempts. A claim that fails (the database restarting)
-is said once and tried again each poll: the worker rides out the outage like the API does.
+The worker holds its jobs under a short lease (`JOB_LEASE_SECONDS`) that it extends while they
+run (`job_leases.py`): a worker that died leaves its jobs to another within about a lease. A job
+runs for at most `JOB_MAX_RUN_SECONDS`, and only while its lease holds: then the handler is
+cancelled and the attempt fails (retried with backoff). A hung handler would otherwise hold its
+slot for ever. A worker claims only the kinds it has a handler for, so during a rolling
+deployment an old worker leaves a new kind to the new workers instead of spending its attempts.
+A claim that fails (the database restarting) is said at once, then once a minute while it
+lasts, and tried again each poll: the worker rides out the outage like the API does.
 
 A handler that knows its job can never succeed (a payload of a shape it no longer reads) raises
 `PermanentJobError`: the job is failed at once, kept for a human, never retried. A failure the
@@ -21,8 +23,9 @@ its claim, and is retried once its lease runs out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +36,15 @@ from structlog.typing import FilteringBoundLogger
 from . import queue
 from .cache import Cache
 from .database import Database
+from .job_leases import (
+    HEARTBEAT_TASK_NAME,
+    HeldJob,
+    JobLeaseLostError,
+    JobRunTimeExceededError,
+    LeaseKeeper,
+)
 from .logging import get_logger
+from .repeated_failure_line import RepeatedFailureLine
 from .tracing import job_span, mark_job_failed
 
 JobHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
@@ -42,13 +53,14 @@ Raises `PermanentJobError` for a job that can never succeed, any other exception
 
 _log = get_logger(__name__)
 
-# The end of a job's run time, before its lease's: time to record the failed attempt while the
-# claim is still this worker's.
-LEASE_MARGIN_SECONDS = 1.0
-
-
-class JobRunTimeExceededError(Exception):
-    """The handler was cancelled at the end of its run time, before its lease's."""
+__all__ = [
+    "JobHandler",
+    "JobLeaseLostError",
+    "JobRunTimeExceededError",
+    "PermanentJobError",
+    "Worker",
+    "install_signal_handlers",
+]
 
 
 class PermanentJobError(Exception):
@@ -61,11 +73,6 @@ class PermanentJobError(Exception):
     """
 
 
-def run_time_limit(lease: timedelta) -> float:
-    seconds = lease.total_seconds()
-    return max(seconds - LEASE_MARGIN_SECONDS, seconds / 2)
-
-
 class Worker:
     def __init__(
         self,
@@ -74,10 +81,12 @@ class Worker:
         *,
         concurrency: int = 4,
         poll_seconds: float = 1.0,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 30.0,
+        max_run_seconds: float = 900.0,
         shutdown_grace_seconds: float = 30.0,
         cache: Cache | None = None,
         tracer: trace.Tracer | None = None,
+        claim_failed_every_seconds: float = 60.0,
     ) -> None:
         self._database = database
         self._cache = cache
@@ -86,8 +95,13 @@ class Worker:
         self._concurrency = concurrency
         self._poll_seconds = poll_seconds
         self._lease = timedelta(seconds=lease_seconds)
-        self._run_time_limit = run_time_limit(self._lease)
-        self._claim_failing = False
+        self._leases = LeaseKeeper(database, self._lease, max_run_seconds=max_run_seconds)
+        self._claim_failing = RepeatedFailureLine(
+            _log,
+            "job_claim_failed",
+            recovered_event="job_claim_recovered",
+            every_seconds=claim_failed_every_seconds,
+        )
         self._grace = shutdown_grace_seconds
         self._stopping = asyncio.Event()
 
@@ -96,14 +110,24 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim one batch and run it to the end; return how many jobs were claimed."""
-        deadline = self._deadline()
+        lease_ends = self._lease_ends()
         jobs = await self._claim(self._concurrency)
-        await asyncio.gather(*(self._run_job(job, deadline) for job in jobs))
+        async with self._keeping_leases():
+            await asyncio.gather(*(self._run_job(job, lease_ends) for job in jobs))
         return len(jobs)
 
-    def _deadline(self) -> float:
-        """When jobs claimed from now must end: taken before the claim, so before its lease."""
-        return asyncio.get_running_loop().time() + self._run_time_limit
+    def _lease_ends(self) -> float:
+        """When the lease of jobs claimed from now ends: taken before the claim, so no later."""
+        return asyncio.get_running_loop().time() + self._lease.total_seconds()
+
+    @contextlib.asynccontextmanager
+    async def _keeping_leases(self) -> AsyncIterator[None]:
+        heartbeat = asyncio.create_task(self._leases.keep(), name=HEARTBEAT_TASK_NAME)
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+            await asyncio.wait([heartbeat])
 
     async def _claim(self, limit: int) -> Sequence[queue.Job]:
         async with self._database.sessionmaker() as session:
@@ -112,30 +136,32 @@ class Worker:
             )
 
     async def _claim_or_wait(self, limit: int) -> Sequence[queue.Job]:
-        """Claim, or, if the database fails, say so once and claim again at the next poll."""
+        """Claim, or, if the database fails, say so (once a minute) and claim again at the
+        next poll."""
         try:
             jobs = await self._claim(limit)
         except Exception as error:
-            if not self._claim_failing:
-                _log.warning("job_claim_failed", error=type(error).__name__)
-            self._claim_failing = True
+            self._claim_failing.failed(error)
             return []
-        if self._claim_failing:
-            _log.info("job_claim_recovered")
-        self._claim_failing = False
+        self._claim_failing.succeeded()
         return jobs
 
     async def run(self) -> None:
         """Work until `stop()`; then finish the jobs in hand, within the grace period."""
         _log.info("worker_started", kinds=sorted(self._handlers), concurrency=self._concurrency)
+        async with self._keeping_leases():
+            await self._work()
+        _log.info("worker_stopped")
+
+    async def _work(self) -> None:
         in_flight: set[asyncio.Task[None]] = set()
         while not self._stopping.is_set():
             free = self._concurrency - len(in_flight)
             if free > 0:
-                deadline = self._deadline()
+                lease_ends = self._lease_ends()
                 jobs = await self._claim_or_wait(free)
                 for job in jobs:
-                    task = asyncio.create_task(self._run_job(job, deadline))
+                    task = asyncio.create_task(self._run_job(job, lease_ends))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
                 if jobs and len(in_flight) < self._concurrency:
@@ -146,7 +172,6 @@ class Worker:
             _, unfinished = await asyncio.wait(in_flight, timeout=self._grace)
             for task in unfinished:
                 task.cancel()
-        _log.info("worker_stopped")
 
     async def _sleep_or_stop(self, in_flight: set[asyncio.Task[None]]) -> None:
         waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._stopping.wait())}
@@ -159,19 +184,22 @@ class Worker:
             if waiter not in in_flight:
                 waiter.cancel()
 
-    async def _run_job(self, job: queue.Job, deadline: float) -> None:
+    async def _run_job(self, job: queue.Job, lease_ends: float) -> None:
         # One span per job, continuing the trace of the request that enqueued it.
-        with job_span(self._tracer, job.kind, str(job.id), job.trace_context):
-            await self._run_job_traced(job.id, job.kind, job.payload, job.attempts, deadline)
+        with (
+            self._leases.holding(job.id, job.attempts, lease_ends) as held,
+            job_span(self._tracer, job.kind, str(job.id), job.trace_context),
+        ):
+            await self._run_job_traced(job.id, job.kind, job.payload, held)
 
     async def _run_job_traced(
-        self, job_id: Any, kind: str, payload: dict[str, Any], attempt: int, deadline: float
+        self, job_id: Any, kind: str, payload: dict[str, Any], held: HeldJob
     ) -> None:
         log = _log.bind(job_id=str(job_id), job_kind=kind)
         handler = self._handlers[kind]  # claimed only for the kinds it handles
         try:
             async with self._database.sessionmaker() as session:
-                await self._within_run_time(handler(session, payload), deadline)
+                await held.run(handler(session, payload))
                 await queue.complete(session, job_id)
                 await session.commit()
                 if self._cache is not None:
@@ -182,7 +210,7 @@ class Worker:
             raise
         except Exception as error:
             mark_job_failed(trace.get_current_span(), error)
-            await self._record_failure(log, job_id, error, attempt)
+            await self._record_failure(log, job_id, error, held.attempt)
         else:
             log.info("job_done")
 
@@ -218,19 +246,6 @@ class Worker:
             final=final,
             **why,
         )
-
-    async def _within_run_time(self, work: Awaitable[None], deadline: float) -> None:
-        timeout = asyncio.timeout_at(deadline)
-        try:
-            async with timeout:
-                await work
-        except TimeoutError as error:
-            if not timeout.expired():
-                raise  # the handler's own
-            raise JobRunTimeExceededError(
-                f"ran past its run time limit of {self._run_time_limit:g} s "
-                "(JOB_LEASE_SECONDS less a margin)"
-            ) from error
 
 
 def install_signal_handlers(worker: Worker) -> None:

@@ -19,6 +19,7 @@ async def run_worker(service: Service, settings: ChassisSettings) -> None:
             concurrency=settings.worker.concurrency,
             poll_seconds=settings.worker.poll_seconds,
             lease_seconds=settings.jobs.lease_seconds,
+            max_run_seconds=settings.jobs.max_run_seconds,
             shutdown_grace_seconds=settings.worker.shutdown_grace_seconds,
             cache=resources.cache,
             tracer=resources.tracing.tracer(__name__),

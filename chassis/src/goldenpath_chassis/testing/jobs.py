@@ -28,6 +28,7 @@ async def run_due_jobs(app: FastAPI) -> int:
         {**chassis.service.jobs, **webhook_handlers(resources.http, settings)},
         concurrency=settings.worker.concurrency,
         lease_seconds=settings.jobs.lease_seconds,
+        max_run_seconds=settings.jobs.max_run_seconds,
         cache=resources.cache,
         tracer=resources.tracing.tracer(__name__),
     )

@@ -248,17 +248,29 @@ class DatabaseSettings(SettingsGroup):
 
 
 class JobSettings(SettingsGroup):
-    """Jobs in the queue (ARCH-3): `JOB_MAX_ATTEMPTS`, `JOB_LEASE_SECONDS`."""
+    """Jobs in the queue (ARCH-3): `JOB_MAX_ATTEMPTS`, `JOB_LEASE_SECONDS`,
+    `JOB_MAX_RUN_SECONDS`."""
 
     env_prefix: ClassVar[str] = "JOB_"
 
     max_attempts: int = Field(5, ge=1, le=50)
     lease_seconds: float = Field(
-        120.0,
+        30.0,
         ge=5,
         le=3600,
         description=(
-            "A job runs for at most this (less 1 s); a worker that died holds it this long."
+            "How long a claim holds a job: the worker extends it every third of it while the "
+            "job runs (one UPDATE for all its jobs), so a worker that died holds its jobs "
+            "this long before another retries them."
+        ),
+    )
+    max_run_seconds: float = Field(
+        900.0,
+        ge=1,
+        le=86400,
+        description=(
+            "A job's handler runs for at most this: then it is cancelled and the attempt "
+            "fails (retried with backoff)."
         ),
     )
 
