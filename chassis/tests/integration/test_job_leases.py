@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import select, update
 from structlog.testing import capture_logs
 
 from goldenpath_chassis import chassis_of
@@ -237,3 +237,39 @@ async def test_arch3_a_worker_whose_claim_was_taken_stops_the_job_and_leaves_the
     assert (job.status, job.attempts, job.locked_until) == ("running", 2, second.locked_until)
     (failed,) = [line for line in logs if line["event"] == "job_failed"]
     assert (failed["error"], failed["attempts"]) == ("JobLeaseLostError", None)
+
+
+async def test_arch3_a_run_that_ends_after_its_claim_was_taken_is_rolled_back(
+    app: FastAPI,
+) -> None:
+    """The claim was taken between two heartbeats and the handler finished before the next
+    noticed: its writes are rolled back and the job stays the other claim's, not deleted from
+    under it (that run counts, as it would had this one crashed)."""
+    database = database_of(app)
+    job_id = await enqueue(database)
+    claims: list[Job] = []
+
+    async def finishes_after_losing_its_claim(session: Any, _: dict[str, Any]) -> None:
+        async with database.sessionmaker() as other:
+            await other.execute(
+                update(Job).values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+            )
+            await other.commit()
+            claims.extend(
+                await queue.claim(other, limit=1, lease=timedelta(seconds=60), kinds=[KIND])
+            )
+        queue.enqueue(session, "written-by-the-lost-run", {}, max_attempts=1)
+
+    # A lease long enough that no heartbeat comes before the handler ends.
+    worker = Worker(database, {KIND: finishes_after_losing_its_claim}, lease_seconds=30)
+    with capture_logs() as logs:
+        assert await worker.run_once() == 1
+    [second] = claims
+    job = await job_row(database, job_id)
+    assert job is not None, "the other claim's job was deleted"
+    assert (job.status, job.attempts, job.locked_until) == ("running", 2, second.locked_until)
+    async with database.sessionmaker() as session:
+        kinds = (await session.scalars(select(Job.kind))).all()
+    assert kinds == [KIND], "the lost run's writes were committed"
+    (failed,) = [line for line in logs if line["event"] == "job_failed"]
+    assert failed["error"] == "JobLeaseLostError"

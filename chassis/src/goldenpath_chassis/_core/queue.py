@@ -30,6 +30,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    delete,
     func,
     or_,
     select,
@@ -171,11 +172,17 @@ async def extend_leases(
     return kept
 
 
-async def complete(session: AsyncSession, job_id: uuid.UUID) -> None:
-    """Remove a finished job, in the same transaction as the handler's writes."""
-    job = await session.get(Job, job_id)
-    if job is not None:
-        await session.delete(job)
+async def complete(session: AsyncSession, job_id: uuid.UUID, *, attempt: int) -> bool:
+    """Remove a finished job, in the same transaction as the handler's writes, if the claim that
+    made `attempt` still holds it. False when it does not (its lease ran out and another worker
+    claimed the job): the caller rolls its writes back, and the other claim's run counts."""
+    removed = await session.scalars(
+        delete(Job)
+        .where((Job.id == job_id) & (Job.status == RUNNING) & (Job.attempts == attempt))
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return removed.first() is not None
 
 
 def error_text(error: BaseException, *, with_type: bool = True) -> str:

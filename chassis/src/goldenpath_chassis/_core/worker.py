@@ -200,7 +200,9 @@ class Worker:
         try:
             async with self._database.sessionmaker() as session:
                 await held.run(handler(session, payload))
-                await queue.complete(session, job_id)
+                if not await queue.complete(session, job_id, attempt=held.attempt):
+                    # Claimed again before this run could finish: its writes are rolled back.
+                    raise JobLeaseLostError("claimed by another worker before it finished")
                 await session.commit()
                 if self._cache is not None:
                     # What the handler changed must not be served stale from the cache (PERF-1).
