@@ -1,4 +1,6 @@
-"""Access declarations for routes (SEC-3), object ownership (SEC-6) and HTML sanitizing (SEC-1).
+"""Access declarations for routes (SEC-3), object ownership (SEC-6), HTML sanitizing (SEC-1),
+and the refusal of a user's URL that points inside (`resources.http.for_user_urls()` raises
+`UnsafeUrlError`, SEC-1).
 
     @router.get("", dependencies=[RequireScopes("items:read")])
     async def me(principal: CurrentPrincipal) -> ...
@@ -22,6 +24,7 @@ from ._core.security.scopes import (
     RequireScopes,
     route_access,
 )
+from ._core.user_urls import UnsafeUrlError
 
 __all__ = [
     "METRICS_SCOPE",
@@ -34,6 +37,7 @@ __all__ = [
     "Principal",
     "Public",
     "RequireScopes",
+    "UnsafeUrlError",
     "route_access",
     "sanitized_html",
 ]

@@ -13,6 +13,10 @@ one shared `httpx.AsyncClient` (connection pooling, connect/read timeouts):
 - a trace span per attempt with `traceparent` injected (when tracing is on), and the
   `http_client_request_duration_seconds` and `http_client_retries_total` metrics.
 
+URLs that came from users (callbacks, webhooks a user registers) go through
+`http.for_user_urls()`: the same, on a client that refuses non-public destinations
+(`user_urls.py`, SEC-1).
+
 Tests switch waits off with `stamina.set_testing(True)`, or pass a short `RetryPolicy`.
 """
 
@@ -36,6 +40,7 @@ from .metrics import Metrics
 from .resilience import CircuitBreakers, DependencyUnavailableError
 from .settings import ChassisSettings
 from .tracing import Tracing
+from .user_urls import UserUrlPolicy, UserUrlTransport
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
@@ -105,12 +110,31 @@ class OutboundHttp:
         metrics: Metrics | None = None,
         policy: RetryPolicy | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_url_client: httpx.AsyncClient | None = None,
     ) -> None:
         self.client = client
         self.breakers = breakers
         self.metrics = metrics
         self.policy = policy or RetryPolicy()
         self.max_response_bytes = max_response_bytes
+        self._user_url_client = user_url_client
+        self._for_user_urls: OutboundHttp | None = None
+
+    def for_user_urls(self) -> OutboundHttp:
+        """The same calls, for a URL a user gave: one that resolves to a private, loopback,
+        link-local (cloud metadata) or otherwise non-public address raises `UnsafeUrlError`
+        before anything is sent. Redirects are not followed (nor are they by `request`)."""
+        if self._user_url_client is None:
+            raise RuntimeError("This OutboundHttp was built without a client for user URLs.")
+        if self._for_user_urls is None:
+            self._for_user_urls = OutboundHttp(
+                self._user_url_client,
+                breakers=self.breakers,
+                metrics=self.metrics,
+                policy=self.policy,
+                max_response_bytes=self.max_response_bytes,
+            )
+        return self._for_user_urls
 
     def declare(self, dependency: str, **breaker_options: Any) -> None:
         """Name a dependency up front, so its breaker shows in metrics and readiness."""
@@ -256,21 +280,30 @@ async def outbound_http(
     tls: ssl.SSLContext | None = None,
     service_version: str = "0",
 ) -> AsyncIterator[OutboundHttp]:
-    """The process's shared outbound client, closed (connections and all) on exit."""
-    client = httpx.AsyncClient(
-        verify=tls if tls is not None else True,
-        timeout=httpx.Timeout(
+    """The process's shared outbound clients (one for user URLs), closed on exit."""
+    tls = tls if tls is not None else httpx.create_ssl_context()
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    options: dict[str, Any] = {
+        "timeout": httpx.Timeout(
             connect=settings.http_client.connect_timeout_seconds,
             read=settings.http_client.read_timeout_seconds,
             write=settings.http_client.read_timeout_seconds,
             pool=settings.http_client.connect_timeout_seconds,
         ),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        headers={"User-Agent": f"{settings.service_name}/{service_version}"},
-        follow_redirects=False,
+        "headers": {"User-Agent": f"{settings.service_name}/{service_version}"},
+        "follow_redirects": False,
+    }
+    client = httpx.AsyncClient(verify=tls, limits=limits, **options)
+    user_url_policy = UserUrlPolicy(
+        https_only=settings.is_production,
+        allowed_networks=settings.http_client.user_url_allowed_networks,
+    )
+    user_url_client = httpx.AsyncClient(
+        transport=UserUrlTransport(user_url_policy, tls=tls, limits=limits), **options
     )
     if tracing is not None:
         tracing.instrument_httpx(client)
+        tracing.instrument_httpx(user_url_client)
     try:
         yield OutboundHttp(
             client,
@@ -278,6 +311,8 @@ async def outbound_http(
             metrics=metrics,
             policy=retry_policy_from(settings),
             max_response_bytes=settings.http_client.max_response_bytes,
+            user_url_client=user_url_client,
         )
     finally:
         await client.aclose()
+        await user_url_client.aclose()

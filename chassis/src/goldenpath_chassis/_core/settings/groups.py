@@ -442,6 +442,16 @@ class HttpClientSettings(SettingsGroup):
         le=1024**3,
         description="A longer response body (decompressed) fails its call, unread past this.",
     )
+    user_url_allowed_networks: tuple[IPvAnyNetwork, ...] = Field(
+        (),
+        description="Non-public networks that URLs from users may still reach (`for_user_urls`): "
+        "internal hosts a team trusts. Empty: public addresses only.",
+    )
+
+    @field_validator("user_url_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        return split_list(value)
 
 
 class BreakerSettings(SettingsGroup):

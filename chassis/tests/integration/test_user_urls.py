@@ -1,0 +1,266 @@
+"""SEC-1: URLs from users go through a client that refuses non-public destinations (SSRF).
+
+Real servers on loopback: one that records every connection made to it shows a refused call
+never connected; the guard's own backend shows the address connected to is the one checked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpcore
+import httpx
+import pytest
+from httpcore._backends.auto import AutoBackend
+
+from goldenpath_chassis._core.http_client import OutboundHttp, RetryPolicy
+from goldenpath_chassis._core.resilience import CircuitBreakers
+from goldenpath_chassis._core.user_urls import (
+    PinningBackend,
+    UserUrlPolicy,
+    UserUrlTransport,
+    is_public,
+)
+from goldenpath_chassis.security import UnsafeUrlError
+
+pytestmark = pytest.mark.integration
+
+ONCE = RetryPolicy(attempts=1, deadline_seconds=5)
+
+
+class _Answer(BaseHTTPRequestHandler):
+    location: str | None = None
+
+    def do_GET(self) -> None:
+        self.server.arrivals.append(self.headers.get("Host", ""))  # type: ignore[attr-defined]
+        self.send_response(302 if self.location else 200)
+        if self.location:
+            self.send_header("Location", self.location)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class RecordingServer(ThreadingHTTPServer):
+    """Counts the connections it accepts, before any byte is read."""
+
+    def __init__(self, host: str, location: str | None) -> None:
+        handler = type("Handler", (_Answer,), {"location": location})
+        super().__init__((host, 0), handler)
+        self.connections = 0
+        self.arrivals: list[str] = []
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        accepted = super().get_request()
+        self.connections += 1
+        return accepted
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+@contextmanager
+def serving(host: str = "127.0.0.1", location: str | None = None) -> Iterator[RecordingServer]:
+    server = RecordingServer(host, location)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class RecordingBackend(AutoBackend):
+    """The real backend, noting the host of every connection it opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connected_to: list[str] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.connected_to.append(host)
+        return await super().connect_tcp(host, port, timeout, local_address, socket_options)
+
+
+def guarded(
+    allowed: Sequence[str] = (), *, https_only: bool = False, backend: Any = None
+) -> OutboundHttp:
+    policy = UserUrlPolicy(
+        https_only=https_only, allowed_networks=[ipaddress.ip_network(n) for n in allowed]
+    )
+    transport = UserUrlTransport(
+        policy,
+        tls=httpx.create_ssl_context(),
+        limits=httpx.Limits(),
+        backend=PinningBackend(policy, inner=backend) if backend is not None else None,
+    )
+    client = httpx.AsyncClient(transport=transport, timeout=2)
+    return OutboundHttp(
+        httpx.AsyncClient(timeout=2),
+        breakers=CircuitBreakers(threshold=50, reset_seconds=60),
+        policy=ONCE,
+        user_url_client=client,
+    ).for_user_urls()
+
+
+@pytest.fixture
+async def user_urls() -> AsyncIterator[OutboundHttp]:
+    http = guarded()
+    yield http
+    await http.client.aclose()
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"], ids=["ip", "name", "mapped"]
+)
+async def test_sec1_a_user_url_to_loopback_is_refused_unconnected(
+    user_urls: OutboundHttp, host: str
+) -> None:
+    with serving() as server, pytest.raises(UnsafeUrlError, match="not a public address"):
+        await user_urls.request("GET", f"http://{host}:{server.port}/", dependency="hook")
+    assert server.connections == 0
+
+
+async def test_sec1_the_metadata_address_is_refused_without_a_connection() -> None:
+    backend = RecordingBackend()
+    http = guarded(backend=backend)
+    with pytest.raises(UnsafeUrlError, match=r"169\.254\.169\.254"):
+        await http.request("GET", "http://169.254.169.254/latest/meta-data/", dependency="hook")
+    assert backend.connected_to == []
+    await http.client.aclose()
+
+
+async def test_sec1_an_allowed_network_is_reached() -> None:
+    http = guarded(["127.0.0.0/8"])
+    with serving() as server:
+        response = await http.request("GET", f"http://localhost:{server.port}/", dependency="hook")
+    assert response.status_code == 200
+    assert server.arrivals == [f"localhost:{server.port}"]  # the URL's Host, not the address
+    await http.client.aclose()
+
+
+async def test_sec1_a_redirect_to_loopback_is_refused_at_its_hop() -> None:
+    """Only 127.0.0.2 is trusted; it redirects to 127.0.0.1, which is never connected to,
+    even by a caller that follows redirects (`request` does not follow them at all)."""
+    http = guarded(["127.0.0.2/32"])
+    with serving("127.0.0.1") as inside:
+        target = f"http://127.0.0.1:{inside.port}/"
+        with serving("127.0.0.2", location=target) as trusted:
+            url = f"http://127.0.0.2:{trusted.port}/"
+            response = await http.request("GET", url, dependency="hook")
+            assert response.status_code == 302  # returned, not followed
+            with pytest.raises(UnsafeUrlError):
+                await http.client.get(url, follow_redirects=True)
+    assert len(trusted.arrivals) == 2
+    assert inside.connections == 0
+    await http.client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://example.com/", "Only http or https"),
+        ("http://user:pass@example.com/", "credentials"),
+    ],
+)
+async def test_sec1_other_schemes_and_userinfo_are_refused(url: str, reason: str) -> None:
+    backend = RecordingBackend()
+    http = guarded(backend=backend)
+    with pytest.raises(UnsafeUrlError, match=reason):
+        await http.request("GET", url, dependency="hook")
+    assert backend.connected_to == []
+    await http.client.aclose()
+
+
+async def test_sec1_production_calls_only_https() -> None:
+    backend = RecordingBackend()
+    http = guarded(https_only=True, backend=backend)
+    with pytest.raises(UnsafeUrlError, match="Only https"):
+        await http.request("GET", "http://example.com/", dependency="hook")
+    assert backend.connected_to == []
+    await http.client.aclose()
+
+
+async def test_sec1_the_address_connected_to_is_the_one_checked() -> None:
+    """DNS rebinding: a name that answers a trusted address first and loopback after. The
+    backend asks once and connects to that answer's literal, so no second answer is ever used
+    (nor could the system resolver be asked: `rebind.test` resolves nowhere)."""
+    answers = iter([["127.0.0.2"], ["127.0.0.1"]])
+    asked: list[str] = []
+
+    async def rebinding(host: str, port: int) -> Sequence[str]:
+        asked.append(host)
+        return next(answers)
+
+    inner = RecordingBackend()
+    policy = UserUrlPolicy(
+        https_only=False, allowed_networks=[ipaddress.ip_network("127.0.0.2/32")]
+    )
+    backend = PinningBackend(policy, resolver=rebinding, inner=inner)
+    with serving("127.0.0.1") as inside, serving("127.0.0.2") as trusted:
+        stream = await backend.connect_tcp("rebind.test", trusted.port, timeout=2)
+        await stream.aclose()
+    assert asked == ["rebind.test"]
+    assert inner.connected_to == ["127.0.0.2"]
+    assert inside.connections == 0
+
+
+async def test_sec1_any_private_answer_refuses_the_name() -> None:
+    async def mixed(host: str, port: int) -> Sequence[str]:
+        return ["93.184.215.14", "10.0.0.5"]
+
+    inner = RecordingBackend()
+    backend = PinningBackend(UserUrlPolicy(https_only=False), resolver=mixed, inner=inner)
+    with pytest.raises(UnsafeUrlError, match=r"10\.0\.0\.5"):
+        await backend.connect_tcp("mixed.test", 80, timeout=2)
+    assert inner.connected_to == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "0.1.2.3",
+        "10.1.1.1",
+        "100.64.0.1",
+        "127.0.0.1",
+        "169.254.169.254",
+        "172.16.0.1",
+        "192.168.1.1",
+        "224.0.0.1",
+        "::1",
+        "::",
+        "fc00::1",
+        "fd12::1",
+        "fe80::1",
+        "::ffff:169.254.169.254",
+        "::ffff:10.0.0.1",
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    ],
+)
+def test_sec1_non_public_addresses(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::1111", "64:ff9b::808:808"])
+def test_sec1_public_addresses(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))
