@@ -106,6 +106,7 @@ VARIABLES_ADDED_SINCE = {
     "MAX_CONCURRENT_REQUESTS",
     "RESPONSE_SEND_TIMEOUT_SECONDS",
     "HTTP_MAX_RESPONSE_BYTES",
+    "HTTP_USER_URL_ALLOWED_NETWORKS",
     "WEBHOOK_SECRET_PREVIOUS",
     "JOB_MAX_RUN_SECONDS",
     # Standard variables the SDK read alone, validated by the chassis since.
