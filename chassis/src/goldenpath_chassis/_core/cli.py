@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from .service import Service
 
 EXIT_CONFIG = 78
+# A migration that gave up waiting: nothing applied, worth a retry (sysexits' EX_TEMPFAIL).
+EXIT_TEMPFAIL = 75
 
 type Command = Callable[[argparse.Namespace, ChassisSettings], int]
 
@@ -49,10 +51,21 @@ def _migrate(args: argparse.Namespace, settings: ChassisSettings) -> int:
     from . import migrations  # noqa: PLC0415
 
     service: Service = args.service
-    if args.downgrade:
-        migrations.downgrade(settings, args.downgrade, location=service.migrations)
-    else:
-        migrations.upgrade(settings, args.revision, location=service.migrations)
+    try:
+        if args.downgrade:
+            migrations.downgrade(settings, args.downgrade, location=service.migrations)
+        else:
+            migrations.upgrade(settings, args.revision, location=service.migrations)
+    except migrations.MigrationTimedOut as timed_out:
+        # One line, no traceback: a lock held elsewhere is no bug, and the Job retries.
+        get_logger(__name__).error(
+            "migration_timed_out",
+            error=timed_out.message,
+            setting=timed_out.setting,
+            bound_ms=timed_out.bound_ms,
+            code=EXIT_TEMPFAIL,
+        )
+        return EXIT_TEMPFAIL
     return 0
 
 

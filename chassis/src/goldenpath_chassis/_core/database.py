@@ -41,6 +41,7 @@ from .logging import get_logger
 from .request_context import on_response_start
 from .resilience import CircuitBreakers, CircuitOpenError
 from .settings import ChassisSettings
+from .settings.groups import DATABASE_CLIENT_TIMEOUT_MARGIN_SECONDS
 from .state import request_chassis
 from .unanswered_database import discard_unanswered_connections
 
@@ -86,16 +87,40 @@ class Database:
 DATABASE_DEPENDENCY = "database"
 
 
+@dataclass(frozen=True)
+class ServerTimeouts:
+    """What PostgreSQL bounds on each connection: a statement's run (0: no bound) and, if set, a
+    wait for a lock (0: no bound). The application's are DATABASE_STATEMENT_TIMEOUT_MS's;
+    `migrate` has its own (migrations.py)."""
+
+    statement_ms: int
+    lock_ms: int | None = None
+
+    @property
+    def client_seconds(self) -> float | None:
+        """The driver's bound on any answer (unanswered_database.py): none if statements have
+        none, or a statement that legitimately runs long would be cut off by the client."""
+        if self.statement_ms == 0:
+            return None
+        return self.statement_ms / 1000 + DATABASE_CLIENT_TIMEOUT_MARGIN_SECONDS
+
+
 def _postgres_engine(
-    url: str, settings: ChassisSettings, breakers: CircuitBreakers | None = None
+    url: str,
+    settings: ChassisSettings,
+    breakers: CircuitBreakers | None = None,
+    timeouts: ServerTimeouts | None = None,
 ) -> AsyncEngine:
     import asyncpg  # noqa: PLC0415 - only PostgreSQL services install the driver
 
+    timeouts = timeouts or ServerTimeouts(settings.database.statement_timeout_ms)
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     server_settings = {
-        "statement_timeout": str(settings.database.statement_timeout_ms),
+        "statement_timeout": str(timeouts.statement_ms),
         "application_name": settings.service_name,
     }
+    if timeouts.lock_ms is not None:
+        server_settings["lock_timeout"] = str(timeouts.lock_ms)
 
     async def connect() -> Any:
         # asyncpg reports a refused or timed-out connection with plain OSError/TimeoutError,
@@ -114,7 +139,7 @@ def _postgres_engine(
             timeout=settings.database.connect_timeout_seconds,
             # The bound on every answer where the server's statement timeout cannot fire: a
             # frozen server (unanswered_database.py).
-            command_timeout=settings.database.client_timeout_seconds,
+            command_timeout=timeouts.client_seconds,
             server_settings=server_settings,
         )
 
@@ -224,13 +249,18 @@ def instrument_queries(engine: Engine, *, slow_query_ms: int) -> None:
 
 
 def create_engine(
-    settings: ChassisSettings, *, breakers: CircuitBreakers | None = None
+    settings: ChassisSettings,
+    *,
+    breakers: CircuitBreakers | None = None,
+    timeouts: ServerTimeouts | None = None,
 ) -> AsyncEngine:
+    """The database's engine; `timeouts` in place of the application's (PostgreSQL only: SQLite
+    has no such bounds, and waits for its write lock up to DATABASE_STATEMENT_TIMEOUT_MS)."""
     url = settings.database.effective_url
     engine = (
         _sqlite_engine(url, settings)
         if url.startswith("sqlite")
-        else _postgres_engine(url, settings, breakers)
+        else _postgres_engine(url, settings, breakers, timeouts)
     )
     instrument_queries(engine.sync_engine, slow_query_ms=settings.database.slow_query_ms)
     return engine

@@ -17,9 +17,10 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .database import create_engine
+from .database import ServerTimeouts, create_engine
 from .models import UTCDateTime
 from .settings import ChassisSettings
 
@@ -31,10 +32,21 @@ def alembic_config(location: Path, connection: Connection | None = None) -> Conf
     return config
 
 
+def migration_timeouts(settings: ChassisSettings) -> ServerTimeouts:
+    """The migration's own bounds, not the application's: a statement that builds an index or
+    backfills a table may run for minutes, while a wait for a lock must be short, as every query
+    on the table queues behind the migration's request (an outage while it waits)."""
+    return ServerTimeouts(
+        statement_ms=settings.migration.statement_timeout_ms,
+        lock_ms=settings.migration.lock_timeout_ms,
+    )
+
+
 # A migration whose process ends (SIGTERM to the Job or init container, a kill) is rolled back
 # by PostgreSQL once its backend sees the client gone, which it does at its next read of the
 # socket: after the statement running then, which may hold its locks for as long as
-# DATABASE_STATEMENT_TIMEOUT_MS allows. Asked to, PostgreSQL 14+ looks while a statement runs.
+# MIGRATION_STATEMENT_TIMEOUT_MS allows (no bound by default). Asked to, PostgreSQL 14+ looks
+# while a statement runs.
 CLIENT_CHECK_INTERVAL = "1s"
 
 
@@ -46,12 +58,46 @@ async def _stop_when_the_client_goes(connection: AsyncConnection) -> None:
         )
 
 
+class MigrationTimedOut(Exception):
+    """PostgreSQL gave up a migration's statement at one of its bounds; nothing was applied (the
+    transaction is rolled back), and a retry may find the lock free."""
+
+    def __init__(self, setting: str, bound_ms: int, message: str) -> None:
+        super().__init__(f"{message} ({setting}={bound_ms})")
+        self.setting = setting
+        self.bound_ms = bound_ms
+        self.message = message
+
+
+_LOCK_NOT_AVAILABLE = "55P03"
+_QUERY_CANCELED = "57014"  # also a cancel by hand: only a timeout's says so
+
+
+def _timed_out(error: DBAPIError, settings: ChassisSettings) -> MigrationTimedOut | None:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    # The driver's own error says PostgreSQL's message alone, which names no value.
+    driver_error = error.orig.__cause__ or error.orig if error.orig else error
+    message = (str(driver_error).splitlines() or [""])[0]
+    bounds = settings.migration
+    if sqlstate == _LOCK_NOT_AVAILABLE:
+        return MigrationTimedOut("MIGRATION_LOCK_TIMEOUT_MS", bounds.lock_timeout_ms, message)
+    if sqlstate == _QUERY_CANCELED and "statement timeout" in message:
+        setting, bound = "MIGRATION_STATEMENT_TIMEOUT_MS", bounds.statement_timeout_ms
+        return MigrationTimedOut(setting, bound, message)
+    return None
+
+
 async def _run(settings: ChassisSettings, action: str, revision: str, location: Path) -> None:
-    engine = create_engine(settings)
+    engine = create_engine(settings, timeouts=migration_timeouts(settings))
     try:
         async with engine.begin() as connection:
             await _stop_when_the_client_goes(connection)
             await connection.run_sync(_run_sync, action, revision, location)
+    except DBAPIError as error:
+        timed_out = _timed_out(error, settings)
+        if timed_out is None:
+            raise
+        raise timed_out from error
     finally:
         await engine.dispose()
 
@@ -119,7 +165,7 @@ def _check_foreign_keys(connection: Connection) -> None:
 
 
 async def _run_from_settings(settings: ChassisSettings, metadata: MetaData) -> None:
-    engine = create_engine(settings)
+    engine = create_engine(settings, timeouts=migration_timeouts(settings))
     try:
         async with engine.connect() as connection:
             await _stop_when_the_client_goes(connection)

@@ -30,6 +30,7 @@ from .groups import (
     JobSettings,
     JwtSettings,
     LoggingSettings,
+    MigrationSettings,
     ProxySettings,
     RateLimitSettings,
     RedisSettings,
@@ -71,6 +72,7 @@ class ChassisSettings(BaseModel):
     docs: DocsSettings = Field(default_factory=DocsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    migration: MigrationSettings = Field(default_factory=MigrationSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

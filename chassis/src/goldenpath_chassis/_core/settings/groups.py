@@ -247,6 +247,35 @@ class DatabaseSettings(SettingsGroup):
         return DEVELOPMENT_DATABASE_URL
 
 
+class MigrationSettings(SettingsGroup):
+    """The bounds of `migrate`'s connection (DB-2), in place of the application's:
+    `MIGRATION_STATEMENT_TIMEOUT_MS`, `MIGRATION_LOCK_TIMEOUT_MS`. PostgreSQL only: SQLite has
+    neither, and its migrations wait for the write lock up to DATABASE_STATEMENT_TIMEOUT_MS."""
+
+    env_prefix: ClassVar[str] = "MIGRATION_"
+
+    # No bound by default: an index built or a table backfilled legitimately runs for minutes,
+    # and any figure here is wrong for some table. The migration Job's deadline
+    # (activeDeadlineSeconds) bounds the whole run; its SIGTERM ends the statement too.
+    statement_timeout_ms: int = Field(
+        0,
+        ge=0,
+        le=86_400_000,
+        description="The server cancels a migration's statement that runs longer (0: no bound).",
+    )
+    # Below the application's statement timeout: the queries queued behind a migration's lock
+    # request resume before their own timeout cancels them.
+    lock_timeout_ms: int = Field(
+        2000,
+        ge=0,
+        le=600_000,
+        description=(
+            "A migration gives up waiting this long for a lock (0: waits for ever), so the"
+            " queries queued behind its request are not held up."
+        ),
+    )
+
+
 class JobSettings(SettingsGroup):
     """Jobs in the queue (ARCH-3): `JOB_MAX_ATTEMPTS`, `JOB_LEASE_SECONDS`,
     `JOB_MAX_RUN_SECONDS`."""
