@@ -1,26 +1,31 @@
 """SEC-1: URLs from users go through a client that refuses non-public destinations (SSRF).
 
 Real servers on loopback: one that records every connection made to it shows a refused call
-never connected; the guard's own backend shows the address connected to is the one checked.
+never connected; the guard's own backend shows the address connected to is the one checked; an
+HTTPS server with a test CA's certificate shows TLS is still about the URL's host, not the
+address connected to.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpcore
 import httpx
 import pytest
+import trustme
 from httpcore._backends.auto import AutoBackend
 
-from goldenpath_chassis._core.http_client import OutboundHttp, RetryPolicy
-from goldenpath_chassis._core.resilience import CircuitBreakers
+from goldenpath_chassis._core.http_client import OutboundHttp, RetryPolicy, load_tls_context
+from goldenpath_chassis._core.resilience import CircuitBreakers, DependencyUnavailableError
 from goldenpath_chassis._core.user_urls import (
     PinningBackend,
     UserUrlPolicy,
@@ -28,6 +33,8 @@ from goldenpath_chassis._core.user_urls import (
     is_public,
 )
 from goldenpath_chassis.security import UnsafeUrlError
+
+from tests.support.tls_server import serving_tls
 
 pytestmark = pytest.mark.integration
 
@@ -101,14 +108,18 @@ class RecordingBackend(AutoBackend):
 
 
 def guarded(
-    allowed: Sequence[str] = (), *, https_only: bool = False, backend: Any = None
+    allowed: Sequence[str] = (),
+    *,
+    https_only: bool = False,
+    backend: Any = None,
+    tls: ssl.SSLContext | None = None,
 ) -> OutboundHttp:
     policy = UserUrlPolicy(
         https_only=https_only, allowed_networks=[ipaddress.ip_network(n) for n in allowed]
     )
     transport = UserUrlTransport(
         policy,
-        tls=httpx.create_ssl_context(),
+        tls=tls if tls is not None else httpx.create_ssl_context(),
         limits=httpx.Limits(),
         backend=PinningBackend(policy, inner=backend) if backend is not None else None,
     )
@@ -264,3 +275,71 @@ def test_sec1_non_public_addresses(address: str) -> None:
 @pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::1111", "64:ff9b::808:808"])
 def test_sec1_public_addresses(address: str) -> None:
     assert is_public(ipaddress.ip_address(address))
+
+
+@pytest.fixture
+async def test_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[trustme.CA, ssl.SSLContext]:
+    """A test CA, and the chassis's outbound TLS context trusting it the way a service trusts a
+    private CA: SSL_CERT_FILE."""
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    return ca, await load_tls_context()
+
+
+def cause[E: BaseException](exc: BaseException, kind: type[E]) -> E:
+    """The first exception of `kind` in `exc`'s chain of causes."""
+    link: BaseException | None = exc
+    while link is not None:
+        if isinstance(link, kind):
+            return link
+        link = link.__cause__
+    raise AssertionError(f"no {kind.__name__} caused {exc!r}")
+
+
+async def test_sec1_tls_to_the_pinned_address_is_about_the_urls_host(
+    test_ca: tuple[trustme.CA, ssl.SSLContext],
+) -> None:
+    """Connected to the literal checked, yet the hello names the URL's host (SNI) and the
+    certificate, for localhost and not for 127.0.0.1, is verified against that host."""
+    ca, tls = test_ca
+    backend = RecordingBackend()
+    http = guarded(["127.0.0.0/8"], https_only=True, backend=backend, tls=tls)
+    with serving_tls(ca.issue_cert("localhost")) as server:
+        url = f"https://localhost:{server.port}/"
+        response = await http.request("GET", url, dependency="hook")
+    assert response.status_code == 200
+    assert backend.connected_to == ["127.0.0.1"]
+    assert server.server_names == ["localhost"]
+    assert server.arrivals == [f"localhost:{server.port}"]
+    await http.client.aclose()
+
+
+@pytest.mark.parametrize("certified", ["example.test", "127.0.0.1"], ids=["other-name", "the-ip"])
+async def test_sec1_a_certificate_for_another_host_is_refused_at_the_handshake(
+    test_ca: tuple[trustme.CA, ssl.SSLContext], certified: str
+) -> None:
+    """The address is allowed and connected to, the certificate is signed by a trusted CA, but
+    it is for another name, or for the very address connected to: the handshake refuses it.
+    Not earlier (the guard let the connection through, the hello was sent), and before any
+    request."""
+    ca, tls = test_ca
+    backend = RecordingBackend()
+    http = guarded(["127.0.0.0/8"], https_only=True, backend=backend, tls=tls)
+    with serving_tls(ca.issue_cert(certified)) as server:
+        url = f"https://localhost:{server.port}/"
+        with pytest.raises(DependencyUnavailableError) as refused:
+            await http.request("GET", url, dependency="hook")
+    # httpcore keeps OpenSSL's message but not the ssl error itself.
+    failure = str(cause(refused.value, httpx.ConnectError))
+    assert "CERTIFICATE_VERIFY_FAILED" in failure
+    assert "Hostname mismatch, certificate is not valid for 'localhost'" in failure
+    assert backend.connected_to == ["127.0.0.1"]
+    assert server.connections == 1
+    assert server.server_names == ["localhost"]
+    assert server.arrivals == []
+    await http.client.aclose()
