@@ -1,6 +1,7 @@
 """A request framed twice (both `Content-Length` and `Transfer-Encoding`) is refused with 400
 and its connection closed, with both HTTP protocols uvicorn can pick (RFC 9112 section 6.1);
-so is a chunk whose data is not followed by CRLF (RFC 9112 section 7.1).
+so is a chunk whose data is not followed by CRLF (RFC 9112 section 7.1), and, with httptools,
+a request target too long for its URL parser.
 
 It is the shape of request smuggling: a proxy in front that frames it by its length forwards,
 as its body, what the server framing it by chunks reads as a next request. h11 framed it by
@@ -18,6 +19,8 @@ from starlette.types import Receive, Scope, Send
 
 from goldenpath_chassis._core.head_deadline import H11WithHeadDeadline, HeadDeadlineProtocol
 from goldenpath_chassis._core.head_deadline_httptools import HttpToolsWithHeadDeadline
+from goldenpath_chassis._core.server import HEAD_BYTES_PER_HEADER_BYTE
+from goldenpath_chassis._core.settings.groups import RequestLimitSettings
 
 from tests.support.protocol_server import serving
 from tests.support.slow_clients import connect, until_closed
@@ -87,3 +90,23 @@ async def test_sec1_a_chunk_not_ended_by_crlf_is_refused_and_its_connection_clos
         received = await asyncio.to_thread(send_and_read, port, request)
     assert received.startswith(b"HTTP/1.1 400 "), received
     assert received.count(b"HTTP/1.1 ") == 1, f"a request after it was served: {received!r}"
+
+
+# httptools before 0.8.0 read a request target with http-parser's URL parser, which keeps each
+# part's offset and length in 16 bits (MagicStack/httptools#142): a path of 65,536 bytes and
+# more reached the app cut to its length less 65,536. A proxy that routes or authorizes on the
+# whole target and the app on what is left disagree on the path. The default head limit lets a
+# target this long through (`HEAD_BYTES_PER_HEADER_BYTE`).
+WRAPPED_PATH = b"/admin" + b"/" * 65_536
+
+
+async def test_sec1_a_target_too_long_for_httptools_url_parser_is_refused() -> None:
+    request = b"GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % WRAPPED_PATH
+    default_header_bytes = RequestLimitSettings.model_fields["max_header_bytes"].default
+    head_max_bytes = default_header_bytes * HEAD_BYTES_PER_HEADER_BYTE
+    assert len(request) < head_max_bytes
+    async with serving(
+        read_and_answer, HttpToolsWithHeadDeadline, head_max_bytes=head_max_bytes
+    ) as port:
+        received = await asyncio.to_thread(send_and_read, port, request)
+    assert received.startswith(b"HTTP/1.1 400 "), f"served as {received[-40:]!r}"
