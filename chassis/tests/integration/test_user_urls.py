@@ -343,3 +343,27 @@ async def test_sec1_a_certificate_for_another_host_is_refused_at_the_handshake(
     assert server.server_names == ["localhost"]
     assert server.arrivals == []
     await http.client.aclose()
+
+
+async def test_a_certificate_that_does_not_verify_is_tried_once(
+    test_ca: tuple[trustme.CA, ssl.SSLContext],
+) -> None:
+    """No retry makes a certificate for another host verify: one connection, not one per
+    attempt, and it counts once against the breaker (the second call opens it at 2)."""
+    ca, tls = test_ca
+    http = OutboundHttp(
+        httpx.AsyncClient(verify=tls, timeout=2),
+        breakers=CircuitBreakers(threshold=2, reset_seconds=60),
+        policy=RetryPolicy(attempts=3, deadline_seconds=5, wait_initial=0.01, wait_jitter=0),
+    )
+    with serving_tls(ca.issue_cert("example.test")) as server:
+        url = f"https://localhost:{server.port}/"
+        with pytest.raises(DependencyUnavailableError, match="certificate did not verify"):
+            await http.request("GET", url, dependency="partner")
+        assert server.connections == 1
+        assert http.breakers.state("partner") == "closed"
+        with pytest.raises(DependencyUnavailableError):
+            await http.request("GET", url, dependency="partner")
+        assert server.connections == 2
+    assert http.breakers.state("partner") == "open"
+    await http.client.aclose()

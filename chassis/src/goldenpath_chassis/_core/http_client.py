@@ -6,7 +6,8 @@ one shared `httpx.AsyncClient` (connection pooling, connect/read timeouts):
 - bounded retries with exponential backoff and jitter (stamina), only for idempotent requests
   (GET, HEAD, OPTIONS, PUT, DELETE, or any request with an `Idempotency-Key`) and only after
   transient failures (connection errors, timeouts, 429, 502, 503, 504), honouring
-  `Retry-After` when it fits in the deadline;
+  `Retry-After` when it fits in the deadline; a certificate that did not verify is not
+  transient, and fails the call at once;
 - an overall deadline: no call, retries and waits included, outlasts it;
 - a bound on the response's body (`HTTP_MAX_RESPONSE_BYTES`): a longer one is not read into
   memory but fails the call as the dependency's unavailability;
@@ -15,7 +16,7 @@ one shared `httpx.AsyncClient` (connection pooling, connect/read timeouts):
 
 URLs that came from users (callbacks, webhooks a user registers) go through
 `http.for_user_urls()`: the same, on a client that refuses non-public destinations
-(`user_urls.py`, SEC-1).
+(`user_urls.py`, SEC-1); `http.check_user_url(url)` runs its checks when the URL is registered.
 
 Tests switch waits off with `stamina.set_testing(True)`, or pass a short `RetryPolicy`.
 """
@@ -84,6 +85,22 @@ def is_breaker_failure(exc: BaseException) -> bool:
     if isinstance(exc, TransientStatusError):
         return exc.response.status_code >= 500
     return isinstance(exc, httpx.TransportError)
+
+
+def is_certificate_failure(exc: BaseException) -> bool:
+    """The peer's TLS certificate did not verify: no retry will make it verify.
+
+    httpcore raises `ConnectError` with only the ssl error's message, so the chain is searched
+    for the `ssl.SSLCertVerificationError` first and OpenSSL's reason code is the fallback.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc)
 
 
 def _retry_after_seconds(response: httpx.Response) -> float | None:
@@ -170,6 +187,8 @@ class OutboundHttp:
         def retry_on(exc: Exception) -> bool | float:
             if not isinstance(exc, TransientStatusError | httpx.TransportError):
                 return False
+            if is_certificate_failure(exc):
+                return False
             remaining = deadline - asyncio.get_running_loop().time()
             if isinstance(exc, TransientStatusError):
                 wait = _retry_after_seconds(exc.response)
@@ -197,6 +216,14 @@ class OutboundHttp:
         except TransientStatusError as exc:
             return exc.response  # retries exhausted: the caller sees the last answer
         except httpx.TransportError as exc:
+            if is_certificate_failure(exc):
+                # Counted against the breaker, once: a peer serving a certificate that does not
+                # verify is the dependency failing (expired, wrong name, unknown CA), and every
+                # call to it fails alike until it is fixed. The ssl reason stays in the chain.
+                raise DependencyUnavailableError(
+                    dependency,
+                    f"The {dependency} dependency's TLS certificate did not verify (not retried).",
+                ) from exc
             raise DependencyUnavailableError(
                 dependency, f"The {dependency} dependency failed: {type(exc).__name__}."
             ) from exc
