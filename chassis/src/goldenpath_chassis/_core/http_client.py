@@ -128,6 +128,7 @@ class OutboundHttp:
         policy: RetryPolicy | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         user_url_client: httpx.AsyncClient | None = None,
+        user_url_policy: UserUrlPolicy | None = None,
     ) -> None:
         self.client = client
         self.breakers = breakers
@@ -135,6 +136,7 @@ class OutboundHttp:
         self.policy = policy or RetryPolicy()
         self.max_response_bytes = max_response_bytes
         self._user_url_client = user_url_client
+        self._user_url_policy = user_url_policy
         self._for_user_urls: OutboundHttp | None = None
 
     def for_user_urls(self) -> OutboundHttp:
@@ -150,8 +152,17 @@ class OutboundHttp:
                 metrics=self.metrics,
                 policy=self.policy,
                 max_response_bytes=self.max_response_bytes,
+                user_url_policy=self._user_url_policy,
             )
         return self._for_user_urls
+
+    async def check_user_url(self, url: str) -> None:
+        """Raise `UnsafeUrlError` now for a user's URL `for_user_urls()` would refuse, its host
+        resolved once, nothing connected to: for a URL checked when a user registers it. The
+        call still checks again (the name may resolve elsewhere by then)."""
+        if self._user_url_policy is None:
+            raise RuntimeError("This OutboundHttp was built without a policy for user URLs.")
+        await self._user_url_policy.check(url, timeout=self.client.timeout.connect)
 
     def declare(self, dependency: str, **breaker_options: Any) -> None:
         """Name a dependency up front, so its breaker shows in metrics and readiness."""
@@ -339,6 +350,7 @@ async def outbound_http(
             policy=retry_policy_from(settings),
             max_response_bytes=settings.http_client.max_response_bytes,
             user_url_client=user_url_client,
+            user_url_policy=user_url_policy,
         )
     finally:
         await client.aclose()
