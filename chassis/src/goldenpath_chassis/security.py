@@ -1,6 +1,6 @@
 """Access declarations for routes (SEC-3), object ownership (SEC-6), HTML sanitizing (SEC-1),
 and the refusal of a user's URL that points inside (`resources.http.for_user_urls()` raises
-`UnsafeUrlError`, SEC-1).
+`UnsafeUrlError`, SEC-1; so does `resources.http.check_user_url(url)`, without connecting).
 
     @router.get("", dependencies=[RequireScopes("items:read")])
     async def me(principal: CurrentPrincipal) -> ...

@@ -24,8 +24,14 @@ import pytest
 import trustme
 from httpcore._backends.auto import AutoBackend
 
-from goldenpath_chassis._core.http_client import OutboundHttp, RetryPolicy, load_tls_context
+from goldenpath_chassis._core.http_client import (
+    OutboundHttp,
+    RetryPolicy,
+    load_tls_context,
+    outbound_http,
+)
 from goldenpath_chassis._core.resilience import CircuitBreakers, DependencyUnavailableError
+from goldenpath_chassis._core.settings import ChassisSettings
 from goldenpath_chassis._core.user_urls import (
     PinningBackend,
     UserUrlPolicy,
@@ -129,6 +135,7 @@ def guarded(
         breakers=CircuitBreakers(threshold=50, reset_seconds=60),
         policy=ONCE,
         user_url_client=client,
+        user_url_policy=policy,
     ).for_user_urls()
 
 
@@ -183,6 +190,57 @@ async def test_sec1_a_redirect_to_loopback_is_refused_at_its_hop() -> None:
     assert len(trusted.arrivals) == 2
     assert inside.connections == 0
     await http.client.aclose()
+
+
+async def test_sec1_a_registered_url_to_a_private_address_is_refused(
+    user_urls: OutboundHttp,
+) -> None:
+    with pytest.raises(UnsafeUrlError, match=r"10\.0\.0\.5"):
+        await user_urls.check_user_url("https://10.0.0.5/hooks?token=secret")
+
+
+async def test_sec1_a_registered_url_to_loopback_is_refused_unconnected(
+    settings: ChassisSettings,
+) -> None:
+    """Through the process's own clients, as a service's registration route calls it."""
+    async with outbound_http(settings, breakers=CircuitBreakers()) as http:
+        with serving() as server, pytest.raises(UnsafeUrlError, match="not a public address"):
+            await http.check_user_url(f"http://localhost:{server.port}/hook")
+    assert server.connections == 0
+
+
+async def test_sec1_a_registered_url_in_an_allowed_network_is_accepted_unconnected() -> None:
+    http = guarded(["127.0.0.0/8"])
+    with serving() as server:
+        await http.check_user_url(f"http://localhost:{server.port}/hook")
+    assert server.connections == 0
+    await http.client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://example.com/", "Only http or https"),
+        ("http://user:pass@example.com/", "credentials"),
+        ("/relative/path", "Only http or https"),
+        ("http://[::1/", "Not a valid URL"),
+    ],
+)
+async def test_sec1_a_registered_url_is_refused_before_its_host_is_resolved(
+    user_urls: OutboundHttp, url: str, reason: str
+) -> None:
+    with pytest.raises(UnsafeUrlError, match=reason):
+        await user_urls.check_user_url(url)
+
+
+async def test_sec1_a_registered_url_whose_host_does_not_resolve_is_refused() -> None:
+    """What cannot be checked is not accepted (a call would fail on it anyway)."""
+
+    async def nowhere(host: str, port: int) -> Sequence[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.raises(UnsafeUrlError, match=r"nowhere\.test did not resolve"):
+        await UserUrlPolicy(https_only=False).check("http://nowhere.test/", resolver=nowhere)
 
 
 @pytest.mark.parametrize(
@@ -342,4 +400,28 @@ async def test_sec1_a_certificate_for_another_host_is_refused_at_the_handshake(
     assert server.connections == 1
     assert server.server_names == ["localhost"]
     assert server.arrivals == []
+    await http.client.aclose()
+
+
+async def test_a_certificate_that_does_not_verify_is_tried_once(
+    test_ca: tuple[trustme.CA, ssl.SSLContext],
+) -> None:
+    """No retry makes a certificate for another host verify: one connection, not one per
+    attempt, and it counts once against the breaker (the second call opens it at 2)."""
+    ca, tls = test_ca
+    http = OutboundHttp(
+        httpx.AsyncClient(verify=tls, timeout=2),
+        breakers=CircuitBreakers(threshold=2, reset_seconds=60),
+        policy=RetryPolicy(attempts=3, deadline_seconds=5, wait_initial=0.01, wait_jitter=0),
+    )
+    with serving_tls(ca.issue_cert("example.test")) as server:
+        url = f"https://localhost:{server.port}/"
+        with pytest.raises(DependencyUnavailableError, match="certificate did not verify"):
+            await http.request("GET", url, dependency="partner")
+        assert server.connections == 1
+        assert http.breakers.state("partner") == "closed"
+        with pytest.raises(DependencyUnavailableError):
+            await http.request("GET", url, dependency="partner")
+        assert server.connections == 2
+    assert http.breakers.state("partner") == "open"
     await http.client.aclose()

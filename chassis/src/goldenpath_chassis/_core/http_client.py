@@ -6,7 +6,8 @@ one shared `httpx.AsyncClient` (connection pooling, connect/read timeouts):
 - bounded retries with exponential backoff and jitter (stamina), only for idempotent requests
   (GET, HEAD, OPTIONS, PUT, DELETE, or any request with an `Idempotency-Key`) and only after
   transient failures (connection errors, timeouts, 429, 502, 503, 504), honouring
-  `Retry-After` when it fits in the deadline;
+  `Retry-After` when it fits in the deadline; a certificate that did not verify is not
+  transient, and fails the call at once;
 - an overall deadline: no call, retries and waits included, outlasts it;
 - a bound on the response's body (`HTTP_MAX_RESPONSE_BYTES`): a longer one is not read into
   memory but fails the call as the dependency's unavailability;
@@ -15,7 +16,7 @@ one shared `httpx.AsyncClient` (connection pooling, connect/read timeouts):
 
 URLs that came from users (callbacks, webhooks a user registers) go through
 `http.for_user_urls()`: the same, on a client that refuses non-public destinations
-(`user_urls.py`, SEC-1).
+(`user_urls.py`, SEC-1); `http.check_user_url(url)` runs its checks when the URL is registered.
 
 Tests switch waits off with `stamina.set_testing(True)`, or pass a short `RetryPolicy`.
 """
@@ -86,6 +87,22 @@ def is_breaker_failure(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError)
 
 
+def is_certificate_failure(exc: BaseException) -> bool:
+    """The peer's TLS certificate did not verify: no retry will make it verify.
+
+    httpcore raises `ConnectError` with only the ssl error's message, so the chain is searched
+    for the `ssl.SSLCertVerificationError` first and OpenSSL's reason code is the fallback.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 def _retry_after_seconds(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
@@ -111,6 +128,7 @@ class OutboundHttp:
         policy: RetryPolicy | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         user_url_client: httpx.AsyncClient | None = None,
+        user_url_policy: UserUrlPolicy | None = None,
     ) -> None:
         self.client = client
         self.breakers = breakers
@@ -118,6 +136,7 @@ class OutboundHttp:
         self.policy = policy or RetryPolicy()
         self.max_response_bytes = max_response_bytes
         self._user_url_client = user_url_client
+        self._user_url_policy = user_url_policy
         self._for_user_urls: OutboundHttp | None = None
 
     def for_user_urls(self) -> OutboundHttp:
@@ -133,8 +152,17 @@ class OutboundHttp:
                 metrics=self.metrics,
                 policy=self.policy,
                 max_response_bytes=self.max_response_bytes,
+                user_url_policy=self._user_url_policy,
             )
         return self._for_user_urls
+
+    async def check_user_url(self, url: str) -> None:
+        """Raise `UnsafeUrlError` now for a user's URL `for_user_urls()` would refuse, its host
+        resolved once, nothing connected to: for a URL checked when a user registers it. The
+        call still checks again (the name may resolve elsewhere by then)."""
+        if self._user_url_policy is None:
+            raise RuntimeError("This OutboundHttp was built without a policy for user URLs.")
+        await self._user_url_policy.check(url, timeout=self.client.timeout.connect)
 
     def declare(self, dependency: str, **breaker_options: Any) -> None:
         """Name a dependency up front, so its breaker shows in metrics and readiness."""
@@ -170,6 +198,8 @@ class OutboundHttp:
         def retry_on(exc: Exception) -> bool | float:
             if not isinstance(exc, TransientStatusError | httpx.TransportError):
                 return False
+            if is_certificate_failure(exc):
+                return False
             remaining = deadline - asyncio.get_running_loop().time()
             if isinstance(exc, TransientStatusError):
                 wait = _retry_after_seconds(exc.response)
@@ -197,6 +227,14 @@ class OutboundHttp:
         except TransientStatusError as exc:
             return exc.response  # retries exhausted: the caller sees the last answer
         except httpx.TransportError as exc:
+            if is_certificate_failure(exc):
+                # Counted against the breaker, once: a peer serving a certificate that does not
+                # verify is the dependency failing (expired, wrong name, unknown CA), and every
+                # call to it fails alike until it is fixed. The ssl reason stays in the chain.
+                raise DependencyUnavailableError(
+                    dependency,
+                    f"The {dependency} dependency's TLS certificate did not verify (not retried).",
+                ) from exc
             raise DependencyUnavailableError(
                 dependency, f"The {dependency} dependency failed: {type(exc).__name__}."
             ) from exc
@@ -312,6 +350,7 @@ async def outbound_http(
             policy=retry_policy_from(settings),
             max_response_bytes=settings.http_client.max_response_bytes,
             user_url_client=user_url_client,
+            user_url_policy=user_url_policy,
         )
     finally:
         await client.aclose()

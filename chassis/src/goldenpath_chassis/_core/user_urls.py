@@ -98,6 +98,41 @@ class UserUrlPolicy:
         if not url.host:
             raise UnsafeUrlError("The URL has no host.")
 
+    async def check(
+        self,
+        url: str | httpx.URL,
+        *,
+        resolver: Resolver | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (bounds the resolution only)
+    ) -> None:
+        """A call's checks without the call: the URL, then every address its host resolves to
+        (once). For a URL a user registers, so a bad one is refused then, not at its first
+        call. A host that does not resolve (within `timeout`) is refused too: what cannot be
+        checked is not accepted."""
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise UnsafeUrlError("Not a valid URL.") from exc
+        self.check_url(parsed)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await self.checked_addresses(parsed.host, port, resolver or resolve)
+        except OSError as exc:  # TimeoutError is one
+            raise UnsafeUrlError(f"{parsed.host} did not resolve.") from exc
+        if not addresses:
+            raise UnsafeUrlError(f"{parsed.host} resolved to no address.")
+
+    async def checked_addresses(self, host: str, port: int, resolver: Resolver) -> list[IPAddress]:
+        """The host's addresses, resolved once, every one checked: any one could be the one
+        connected to. Raises `OSError` when the host does not resolve."""
+        found = await resolver(host, port)
+        # A scoped IPv6 address (fe80::1%eth0) parses without its zone.
+        addresses = [ipaddress.ip_address(answer.split("%", 1)[0]) for answer in found]
+        for address in addresses:
+            self.check_address(host, address)
+        return addresses
+
     def check_address(self, host: str, address: IPAddress) -> None:
         if any(address in network for network in self.allowed_networks):
             return
@@ -137,15 +172,11 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         with anyio.fail_after(timeout):
             try:
-                found = await self.resolver(host, port)
+                addresses = await self.policy.checked_addresses(host, port, self.resolver)
             except OSError as exc:
                 raise httpcore.ConnectError(f"{host} did not resolve: {exc}") from exc
-        # A scoped IPv6 address (fe80::1%eth0) parses without its zone.
-        addresses = [ipaddress.ip_address(answer.split("%", 1)[0]) for answer in found]
         if not addresses:
             raise httpcore.ConnectError(f"{host} resolved to no address.")
-        for address in addresses:  # all of them: any one could be the one connected to
-            self.policy.check_address(host, address)
         failure: Exception | None = None
         for address in addresses:
             try:
