@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
-import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +38,7 @@ from goldenpath_chassis._core.user_urls import (
     is_public,
 )
 from goldenpath_chassis.security import UnsafeUrlError
+from goldenpath_chassis.testing.loopback_http import served_from_a_thread
 
 from tests.support.tls_server import serving_tls
 
@@ -84,14 +84,8 @@ class RecordingServer(ThreadingHTTPServer):
 
 @contextmanager
 def serving(host: str = "127.0.0.1", location: str | None = None) -> Iterator[RecordingServer]:
-    server = RecordingServer(host, location)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with served_from_a_thread(RecordingServer(host, location)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class RecordingBackend(AutoBackend):

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import trustme
+
+from goldenpath_chassis.testing.loopback_http import served_from_a_thread
 
 
 class _Answer(BaseHTTPRequestHandler):
@@ -67,11 +68,5 @@ class TlsServer(ThreadingHTTPServer):
 
 @contextmanager
 def serving_tls(certificate: trustme.LeafCert) -> Iterator[TlsServer]:
-    server = TlsServer(certificate)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with served_from_a_thread(TlsServer(certificate)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
