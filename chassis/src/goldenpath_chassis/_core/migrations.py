@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .database import ServerTimeouts, create_engine
+from .invalid_indexes import say_invalid_indexes
 from .models import UTCDateTime
 from .settings import ChassisSettings
 
@@ -90,9 +91,16 @@ def _timed_out(error: DBAPIError, settings: ChassisSettings) -> MigrationTimedOu
 async def _run(settings: ChassisSettings, action: str, revision: str, location: Path) -> None:
     engine = create_engine(settings, timeouts=migration_timeouts(settings))
     try:
-        async with engine.begin() as connection:
-            await _stop_when_the_client_goes(connection)
-            await connection.run_sync(_run_sync, action, revision, location)
+        try:
+            async with engine.connect() as connection:
+                await _stop_when_the_client_goes(connection)
+                await _run_in_alembics_transaction(
+                    connection, _run_sync, action, revision, location
+                )
+        except Exception:
+            await say_invalid_indexes(engine)
+            raise
+        await say_invalid_indexes(engine)
     except DBAPIError as error:
         timed_out = _timed_out(error, settings)
         if timed_out is None:
@@ -100,6 +108,17 @@ async def _run(settings: ChassisSettings, action: str, revision: str, location: 
         raise timed_out from error
     finally:
         await engine.dispose()
+
+
+async def _run_in_alembics_transaction(
+    connection: AsyncConnection, run: Callable[..., None], *args: object
+) -> None:
+    """Alembic begins and commits the run's transaction itself: a migration's
+    `autocommit_block()` (CREATE INDEX CONCURRENTLY) commits it and begins another, which it
+    cannot do to a transaction its caller holds (an AssertionError inside Alembic)."""
+    await connection.commit()  # the session's settings, applied; no transaction left open
+    await connection.run_sync(run, *args)
+    await connection.commit()
 
 
 def _run_sync(connection: Connection, action: str, revision: str, location: Path) -> None:
@@ -169,8 +188,7 @@ async def _run_from_settings(settings: ChassisSettings, metadata: MetaData) -> N
     try:
         async with engine.connect() as connection:
             await _stop_when_the_client_goes(connection)
-            await connection.run_sync(_configure_and_run, metadata)
-            await connection.commit()
+            await _run_in_alembics_transaction(connection, _configure_and_run, metadata)
     finally:
         await engine.dispose()
 
