@@ -21,7 +21,6 @@ import httpcore
 import httpx
 import pytest
 import trustme
-from httpcore._backends.auto import AutoBackend
 
 from goldenpath_chassis._core.http_client import (
     OutboundHttp,
@@ -88,7 +87,7 @@ def serving(host: str = "127.0.0.1", location: str | None = None) -> Iterator[Re
         yield server
 
 
-class RecordingBackend(AutoBackend):
+class RecordingBackend(httpcore.AnyIOBackend):
     """The real backend, noting the host of every connection it opens."""
 
     def __init__(self) -> None:
