@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import itertools
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -22,6 +24,7 @@ from goldenpath_chassis._core.resilience import (
     CircuitOpenError,
     DependencyUnavailableError,
 )
+from goldenpath_chassis._core.user_urls import UserUrlPolicy, UserUrlTransport
 from goldenpath_chassis.testing.asgi import asgi_client
 
 from tests.support.flaky_server import Drop, FlakyServer, Hang, Respond, flaky_server
@@ -65,14 +68,28 @@ def wall_clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
     return WallClock(monkeypatch)
 
 
-@pytest.fixture
-async def outbound(metrics: Metrics) -> AsyncIterator[OutboundHttp]:
+# Every test of a fixture below runs on httpx's own transport and on the user-URL client's
+# (the chassis's transport over an httpcore pool, `pool_transport.py`), loopback allowed: the
+# retries, breakers, timeouts and bounds must see the same errors through either.
+TRANSPORTS = ["httpx", "user-urls"]
+
+
+def client_on(transport: str, timeout: httpx.Timeout | float) -> httpx.AsyncClient:
+    if transport == "httpx":
+        return httpx.AsyncClient(timeout=timeout)
+    policy = UserUrlPolicy(https_only=False, allowed_networks=[ipaddress.ip_network("127.0.0.0/8")])
+    guarded = UserUrlTransport(policy, tls=httpx.create_ssl_context(), limits=httpx.Limits())
+    return httpx.AsyncClient(transport=guarded, timeout=timeout)
+
+
+@pytest.fixture(params=TRANSPORTS)
+async def outbound(metrics: Metrics, request: pytest.FixtureRequest) -> AsyncIterator[OutboundHttp]:
     # Retry tests must not trip breakers; breaker tests declare a threshold of 3.
     breakers = CircuitBreakers(threshold=50, reset_seconds=RESET_SECONDS, metrics=metrics)
     # A read timeout a busy test machine never reaches by accident (a local reply takes
     # milliseconds), so only a deliberate hang is cut.
     timeout = httpx.Timeout(connect=0.5, read=1.0, write=0.5, pool=0.5)
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    async with client_on(request.param, timeout) as client:
         yield OutboundHttp(client, breakers=breakers, metrics=metrics, policy=QUICK)
 
 
@@ -238,10 +255,10 @@ async def test_res1_an_open_breaker_shows_in_readiness_without_failing_it(
 BOUND = 1024 * 1024
 
 
-@pytest.fixture
-async def bounded(metrics: Metrics) -> AsyncIterator[OutboundHttp]:
+@pytest.fixture(params=TRANSPORTS)
+async def bounded(metrics: Metrics, request: pytest.FixtureRequest) -> AsyncIterator[OutboundHttp]:
     breakers = CircuitBreakers(threshold=50, reset_seconds=RESET_SECONDS, metrics=metrics)
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with client_on(request.param, 5) as client:
         yield OutboundHttp(
             client, breakers=breakers, metrics=metrics, policy=QUICK, max_response_bytes=BOUND
         )
@@ -290,3 +307,27 @@ async def test_res2_a_response_within_the_bound_is_read_whole(
     response = await bounded.request("GET", server.url, dependency="partner")
     assert response.content == body
     assert len(response.json()) == BOUND // 2 - 1
+
+
+async def test_res2_a_dropped_connection_is_retried(
+    server: FlakyServer, outbound: OutboundHttp, metrics: Metrics
+) -> None:
+    """Closed without an answer (RemoteProtocolError): a transport failure, tried again."""
+    server.then(Drop(), Drop())
+    response = await outbound.request("GET", server.url, dependency="dropping")
+    assert response.status_code == 200
+    assert len(server.arrivals) == 3
+    assert retries(metrics, "dropping") == 2
+
+
+async def test_res1_refused_connections_open_the_breaker(outbound: OutboundHttp) -> None:
+    """Connection refused (ConnectError), tried `attempts` times, counts against the breaker."""
+    # Bound, never listening: refused, and no other process can take the port meanwhile.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+        outbound.declare("refusing", threshold=2)
+        twice = RetryPolicy(attempts=2, deadline_seconds=5, wait_initial=0.01, wait_jitter=0)
+        with pytest.raises(DependencyUnavailableError, match="failed: ConnectError"):
+            await outbound.request("GET", url, dependency="refusing", policy=twice)
+    assert outbound.breakers.state("refusing") == "open"

@@ -21,7 +21,6 @@ import httpcore
 import httpx
 import pytest
 import trustme
-from httpcore._backends.auto import AutoBackend
 
 from goldenpath_chassis._core.http_client import (
     OutboundHttp,
@@ -40,6 +39,7 @@ from goldenpath_chassis._core.user_urls import (
 from goldenpath_chassis.security import UnsafeUrlError
 from goldenpath_chassis.testing.loopback_http import served_from_a_thread
 
+from tests.support.flaky_server import flaky_server
 from tests.support.tls_server import serving_tls
 
 pytestmark = pytest.mark.integration
@@ -88,7 +88,7 @@ def serving(host: str = "127.0.0.1", location: str | None = None) -> Iterator[Re
         yield server
 
 
-class RecordingBackend(AutoBackend):
+class RecordingBackend(httpcore.AnyIOBackend):
     """The real backend, noting the host of every connection it opens."""
 
     def __init__(self) -> None:
@@ -295,6 +295,29 @@ async def test_sec1_any_private_answer_refuses_the_name() -> None:
     with pytest.raises(UnsafeUrlError, match=r"10\.0\.0\.5"):
         await backend.connect_tcp("mixed.test", 80, timeout=2)
     assert inner.connected_to == []
+
+
+async def test_a_streamed_body_is_sent_and_the_connection_closed_with_the_client() -> None:
+    """The chassis's transport passes the body as it streams, keeps the connection for the
+    next call, and closes its pool when the client closes."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for part in (b"hello, ", b"stream"):
+            yield part
+
+    policy = UserUrlPolicy(
+        https_only=False, allowed_networks=[ipaddress.ip_network("127.0.0.1/32")]
+    )
+    transport = UserUrlTransport(policy, tls=httpx.create_ssl_context(), limits=httpx.Limits())
+    with flaky_server() as server:
+        async with httpx.AsyncClient(transport=transport, timeout=2) as client:
+            headers = {"Content-Length": "13"}
+            first = await client.post(server.url, content=body(), headers=headers)
+            second = await client.get(server.url)
+            assert (first.status_code, second.status_code) == (200, 200)
+            assert len(transport.pool.connections) == 1  # kept alive, used again
+        assert transport.pool.connections == []
+    assert server.arrivals[0].body == b"hello, stream"
 
 
 @pytest.mark.parametrize(

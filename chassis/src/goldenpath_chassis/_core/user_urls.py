@@ -26,7 +26,8 @@ from typing import Any
 import anyio
 import httpcore
 import httpx
-from httpcore._backends.auto import AutoBackend
+
+from .pool_transport import PoolTransport
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -160,7 +161,8 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
     ) -> None:
         self.policy = policy
         self.resolver = resolver
-        self.inner = inner if inner is not None else AutoBackend()
+        # anyio's backend runs on asyncio (the service's loop) and on trio alike.
+        self.inner = inner if inner is not None else httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -200,9 +202,10 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
-class UserUrlTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool on the pinning backend; every request's URL
-    (each redirect hop's too) checked before it is sent."""
+class UserUrlTransport(PoolTransport):
+    """A transport whose connection pool connects through the pinning backend; every
+    request's URL (each redirect hop's too) checked before it is sent. No proxy: none is
+    configured, and the environment's is not read."""
 
     def __init__(
         self,
@@ -212,16 +215,16 @@ class UserUrlTransport(httpx.AsyncHTTPTransport):
         limits: httpx.Limits,
         backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
-        super().__init__(verify=tls, limits=limits, trust_env=False)
-        self.policy = policy
-        # httpx builds its pool without a way to name the backend: rebuilt, same settings.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=tls,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend or PinningBackend(policy),
+        super().__init__(
+            httpcore.AsyncConnectionPool(
+                ssl_context=tls,
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=backend or PinningBackend(policy),
+            )
         )
+        self.policy = policy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.policy.check_url(request.url)
