@@ -4,7 +4,7 @@
   `KEY=$(...)` (stdout holds the key alone) and used against the service.
 - Metrics: the shipped Prometheus config (deploy/compose/prometheus.yaml) passes Debian's
   `promtool` (Prometheus 2.x), and a real Prometheus scrapes the live service with it, carrying
-  an API key as a bearer credential from a file.
+  an API key as a bearer credential from a file, and evaluates the shipped alerts on it.
 
 Everything listens on loopback, on ports chosen at run time; Prometheus keeps its data in the
 test's temporary folder.
@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,9 @@ def test_obs1_a_real_prometheus_scrapes_the_live_service_with_the_shipped_config
     default_project: GeneratedProject, tmp_path: Path
 ) -> None:
     promtool, prometheus = tool("promtool"), tool("prometheus")
+    slug = default_project.answers["project_slug"]
     shipped = default_project.path / "deploy" / "compose" / "prometheus.yaml"
+    alerts = default_project.path / "deploy" / "prometheus" / "alerts.yaml"
     # Valid as shipped (the key file exists only where compose mounts it).
     syntax = subprocess.run(
         [promtool, "check", "config", "--syntax-only", str(shipped)],
@@ -156,15 +159,19 @@ def test_obs1_a_real_prometheus_scrapes_the_live_service_with_the_shipped_config
         assert made.returncode == 0, made.stderr
         assert len(key_file.read_text().splitlines()) == 1
 
-        # The shipped config, pointed at this service and this key file; nothing else changed.
+        # The shipped config, pointed at this service, this key file and the shipped alerts;
+        # rules evaluated every second rather than 15 (the wait only).
         config = yaml.safe_load(shipped.read_text())
         config["scrape_configs"] = [
-            job for job in config["scrape_configs"] if job["job_name"] == "service"
+            job for job in config["scrape_configs"] if job["job_name"] == slug
         ]
         job = config["scrape_configs"][0]
         assert job["authorization"]["type"] == "Bearer"
         job["authorization"]["credentials_file"] = str(key_file)
         job["static_configs"] = [{"targets": [service.base_url.removeprefix("http://")]}]
+        assert config["rule_files"] == ["/etc/prometheus/alerts.yaml"]  # compose mounts it
+        config["rule_files"] = [str(alerts)]
+        config["global"]["evaluation_interval"] = "1s"
         config_file = tmp_path / "prometheus.yaml"
         config_file.write_text(yaml.safe_dump(config))
         checked = subprocess.run(
@@ -179,17 +186,96 @@ def test_obs1_a_real_prometheus_scrapes_the_live_service_with_the_shipped_config
         prometheus_server = start_prometheus(
             prometheus, config_file, tmp_path / "data", tmp_path / "prometheus.log"
         )
-        up, build = wait_for_scrape(prometheus_server)
+        up, build = wait_for_scrape(prometheus_server, slug)
+        rules = wait_for_rules(prometheus_server, after=datetime.now(UTC))
+        exported = exported_metric_names(service, key_file.read_text().strip())
     finally:
         if prometheus_server is not None:
             prometheus_server.stop()
         service.stop()
-    assert up["metric"]["job"] == "service"
-    assert build["metric"]["service_name"] == default_project.answers["project_slug"]
+    assert up["metric"]["job"] == slug
+    assert build["metric"]["service_name"] == slug
+    # Every alert loaded and evaluated against the live service, none pending or firing...
+    assert {rule["name"] for rule in rules} >= {"ServiceDown", "JobQueueStalled"}
+    assert all(rule["state"] == "inactive" for rule in rules), rules
+    # ...on metrics the service exports (some, such as the breakers' states, with no series
+    # until there is a dependency), under its own job: none is quiet for want of a name.
+    selected = alert_selectors(alerts)
+    assert selected, "the alerts select no series"
+    assert all(f'job="{slug}"' in matchers for _, matchers in selected), selected
+    assert {name for name, _ in selected} - {"up"} <= exported, exported
+
+
+def test_obs1_the_shipped_alerts_pass_their_own_unit_tests(project: GeneratedProject) -> None:
+    """`promtool test rules` on the alerts' tests, as docs/runbook.md tells a team to run it
+    after changing a threshold: each alert fires, and stays quiet, where they say."""
+    promtool = tool("promtool")
+    folder = project.path / "deploy" / "prometheus"
+    for command in (["check", "rules", "alerts.yaml"], ["test", "rules", "alerts.test.yaml"]):
+        completed = subprocess.run(
+            [promtool, *command],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def alert_selectors(rule_file: Path) -> list[tuple[str, str]]:
+    """Each series selector in the rules' expressions: its metric name and its matchers."""
+    groups = yaml.safe_load(rule_file.read_text())["groups"]
+    expressions = [rule["expr"] for group in groups for rule in group["rules"]]
+    return [
+        (match[1], match[2])
+        for expression in expressions
+        for match in re.finditer(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}", expression)
+    ]
+
+
+def wait_for_rules(
+    prometheus: RunningPrometheus, *, after: datetime, timeout: float = 60
+) -> list[dict[str, Any]]:
+    """The loaded alerting rules, once each has been evaluated `after` (the first evaluation
+    may come before the first scrape, when no replica is up yet)."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=prometheus.base_url, timeout=5) as client:
+        while time.monotonic() < deadline:
+            answer = client.get("/api/v1/rules", params={"type": "alert"}).json()
+            rules = [rule for group in answer["data"]["groups"] for rule in group["rules"]]
+            if rules and all(
+                rule["health"] == "ok" and _timestamp(rule["lastEvaluation"]) > after
+                for rule in rules
+            ):
+                return rules
+            time.sleep(0.5)
+    raise AssertionError(f"the alerts were not all evaluated within {timeout}s: {answer}")
+
+
+def _timestamp(text: str) -> datetime:
+    """Prometheus's RFC 3339 time, nanoseconds cut to what Python reads."""
+    seconds, _, fraction = text.removesuffix("Z").partition(".")
+    return datetime.fromisoformat(f"{seconds}.{(fraction or '0')[:6]:0<6}+00:00")
+
+
+def exported_metric_names(service: RunningService, key: str) -> set[str]:
+    """The names the service's /metrics declares (`# TYPE`), a histogram's series included."""
+    scraped = httpx.get(
+        f"{service.base_url}/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert scraped.status_code == 200, scraped.text
+    names = set()
+    for declared in re.finditer(r"^# TYPE (\S+) (\S+)$", scraped.text, re.MULTILINE):
+        name, kind = declared[1], declared[2]
+        names.add(name)
+        if kind == "histogram":
+            names |= {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+    return names
 
 
 def wait_for_scrape(
-    prometheus: RunningPrometheus, timeout: float = 120
+    prometheus: RunningPrometheus, job: str, timeout: float = 120
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Until Prometheus has scraped the service successfully: `up == 1` for its job, and one of
     the service's own metrics stored."""
@@ -197,8 +283,8 @@ def wait_for_scrape(
     with httpx.Client(base_url=prometheus.base_url, timeout=5) as client:
         while time.monotonic() < deadline:
             assert prometheus.process.poll() is None, f"prometheus exited:\n{prometheus.output()}"
-            up = prometheus_query(client, 'up{job="service"} == 1')
-            build = prometheus_query(client, 'service_build_info{job="service"}') if up else []
+            up = prometheus_query(client, f'up{{job="{job}"}} == 1')
+            build = prometheus_query(client, f'service_build_info{{job="{job}"}}') if up else []
             if up and build:
                 return up[0], build[0]
             time.sleep(0.5)

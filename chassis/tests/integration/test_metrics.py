@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from sqlalchemy import delete
 from structlog.testing import capture_logs
 
 from goldenpath_chassis import chassis_of
+from goldenpath_chassis._core import queue
+from goldenpath_chassis._core.queue import Job
 from goldenpath_chassis.testing.auth import TokenFactory
 
 pytestmark = pytest.mark.integration
@@ -110,6 +114,33 @@ async def test_obs1_database_pool_statements_and_queue_depth(client: httpx.Async
     assert used is not None
     assert idle is not None
     assert used + idle >= 1
+
+
+async def test_obs1_the_oldest_due_job_s_wait_is_exported(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """A stalled queue (no worker claiming) shows as the wait of its oldest due job; a job in
+    its retry backoff is not due, and a running job is due again once its lease has run out."""
+    oldest = "job_queue_oldest_due_age_seconds"
+    assert value(await scrape(client), oldest) == 0
+    now = datetime.now(UTC)
+    async with chassis_of(app).resources.database.sessionmaker() as session:
+        backing_off = queue.enqueue(session, "backing_off", {})
+        backing_off.run_after = now + timedelta(minutes=10)
+        await session.commit()
+        assert value(await scrape(client), oldest) == 0
+        waiting = queue.enqueue(session, "waiting", {})
+        waiting.run_after = now - timedelta(seconds=120)
+        await session.commit()
+        assert 120 <= (value(await scrape(client), oldest) or 0) < 180
+        abandoned = queue.enqueue(session, "abandoned", {})
+        abandoned.status, abandoned.attempts = queue.RUNNING, 1
+        abandoned.locked_until = now - timedelta(seconds=600)
+        await session.commit()
+        assert 600 <= (value(await scrape(client), oldest) or 0) < 660
+        await session.execute(delete(Job).where(Job.kind != "backing_off"))
+        await session.commit()
+    assert value(await scrape(client), oldest) == 0
 
 
 async def test_obs1_openmetrics_and_gzip_are_negotiated(client: httpx.AsyncClient) -> None:

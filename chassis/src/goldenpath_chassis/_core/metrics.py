@@ -222,6 +222,12 @@ class Metrics:
             ["state"],
             registry=registry,
         )
+        self.job_queue_oldest_due_age = Gauge(
+            "job_queue_oldest_due_age_seconds",
+            "How long the longest-waiting claimable job has been due (0 when none waits), read "
+            "from the database at scrape time. It grows only while no worker claims it.",
+            registry=registry,
+        )
         self._refreshers: list[Refresher] = []
 
     # --- API for other concerns -----------------------------------------------------------------
@@ -344,6 +350,9 @@ def watch_database(metrics: Metrics, database: Database) -> Callable[[], None]:
         async with database.sessionmaker() as session:
             for state, jobs in (await queue.depth(session)).items():
                 metrics.job_queue_depth.labels(state).set(jobs)
+            due_since = await queue.oldest_due_since(session)
+        waited = 0.0 if due_since is None else (queue.utc_now() - due_since).total_seconds()
+        metrics.job_queue_oldest_due_age.set(max(0.0, waited))
 
     pool_collector = metrics.add_collector(collect_pool)
     metrics.add_refresher(refresh_queue_depth)

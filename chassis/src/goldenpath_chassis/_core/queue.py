@@ -226,3 +226,21 @@ async def depth(session: AsyncSession) -> dict[str, int]:
     counts = {QUEUED: 0, RUNNING: 0, FAILED: 0}
     counts.update(rows.all())
     return counts
+
+
+async def oldest_due_since(session: AsyncSession) -> datetime | None:
+    """Since when the longest-waiting claimable job has been due: a queued job's `run_after`
+    once it has passed, or the end of the lease of a running job whose worker stopped extending
+    it. None when no job waits. A job waiting out its retry backoff is not due, so this grows
+    only while no worker claims what it could (every worker stopped, wedged, or without the
+    job's kind): the depth alone cannot tell that from a busy queue."""
+    now = utc_now()
+    queued = select(func.min(Job.run_after)).where((Job.status == QUEUED) & (Job.run_after <= now))
+    lease_ran_out = select(func.min(Job.locked_until)).where(
+        (Job.status == RUNNING) & (Job.locked_until < now)
+    )
+    dues = (
+        await session.execute(select(queued.scalar_subquery(), lease_ran_out.scalar_subquery()))
+    ).one()
+    waiting = [due for due in dues if due is not None]
+    return min(waiting) if waiting else None
