@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from goldenpath_chassis import Service
+from goldenpath_chassis._core.migration_lock import lock_key
 
 from tests.example.service import BACKEND
 from tests.process.test_migration_timeouts_process import (
@@ -170,7 +172,7 @@ def test_db2_two_migrate_runs_at_once_apply_a_data_migration_once(
 
 async def two_runs_at_once(url: str, tmp_path: Path) -> tuple[int, int, int, Migrate, Migrate]:
     async with connected(url) as connection:
-        await connection.execute(text(f"SELECT pg_advisory_lock({GATE})"))
+        await scalar(connection, "SELECT pg_advisory_lock(:gate)", gate=GATE)
         with migrate_runs(url, tmp_path) as start:
             first = start("first", **gated_env())
             await until(lambda: at_least(connection, 1), [first], "the first run at the gate")
@@ -181,10 +183,88 @@ async def two_runs_at_once(url: str, tmp_path: Path) -> tuple[int, int, int, Mig
                 return said(second, "migration_waiting_for_lock") or await at_least(connection, 2)
 
             await until(second_waits, [first, second], "the second run waiting")
-            await connection.execute(text(f"SELECT pg_advisory_unlock({GATE})"))
+            await scalar(connection, "SELECT pg_advisory_unlock(:gate)", gate=GATE)
             first_exit, second_exit = first.wait(), second.wait()
         return first_exit, second_exit, await applied(connection), first, second
 
 
 async def at_least(connection: AsyncConnection, runs: int) -> bool:
     return await waiting_at_the_gate(connection) >= runs
+
+
+def test_db2_a_run_gives_up_waiting_for_a_stuck_lock_holder_in_one_line(
+    database: str, tmp_path: Path
+) -> None:
+    holder_pid, exit_code, run = asyncio.run(migrate_behind_a_stuck_holder(database, tmp_path))
+    output = run.output()
+    assert exit_code == 75, output
+    lines = run.lines()
+    waiting = [line for line in lines if line["event"] == "migration_waiting_for_lock"]
+    assert [line["holder_pid"] for line in waiting] == [holder_pid], output
+    last = lines[-1]
+    assert last["event"] == "migration_timed_out", output
+    assert (last["setting"], last["bound_ms"], last["code"]) == (
+        "MIGRATION_LOCK_WAIT_SECONDS",
+        WAIT_BOUND_SECONDS * 1000,
+        75,
+    ), output
+    assert f"PostgreSQL pid {holder_pid}" in str(last["error"]), output
+    assert "Traceback" not in output, output
+    assert asyncio.run(revision(database)) == "0002"
+
+
+async def migrate_behind_a_stuck_holder(url: str, tmp_path: Path) -> tuple[int, int, Migrate]:
+    """The migration lock held by a session that never lets go (a client on a lost node)."""
+    async with connected(url) as connection:
+        schema = str(await scalar(connection, "SELECT current_schema()"))
+        await scalar(connection, "SELECT pg_advisory_lock(:key)", key=lock_key(schema))
+        holder_pid = int(str(await scalar(connection, "SELECT pg_backend_pid()")))
+        with migrate_runs(url, tmp_path) as start:
+            run = start("migrate", MIGRATION_LOCK_WAIT_SECONDS=str(WAIT_BOUND_SECONDS))
+            exit_code = run.wait()
+    return holder_pid, exit_code, run
+
+
+def test_db2_a_run_stopped_by_sigterm_lets_the_waiting_run_through(
+    database: str, tmp_path: Path
+) -> None:
+    first_exit, second_exit, rows, first, second = asyncio.run(
+        holder_stopped_while_another_waits(database, tmp_path)
+    )
+    assert first_exit == 128 + signal.SIGTERM, first.output()
+    assert first.lines()[-1]["event"] == "command_stopped", first.output()
+    assert "Traceback" not in first.output(), first.output()
+    assert second_exit == 0, second.output()
+    assert rows == 1  # the stopped run's row rolled back, the second run's committed
+    assert asyncio.run(revision(database)) == "0003"
+
+
+async def holder_stopped_while_another_waits(
+    url: str, tmp_path: Path
+) -> tuple[int, int, int, Migrate, Migrate]:
+    async with connected(url) as connection:
+        await scalar(connection, "SELECT pg_advisory_lock(:gate)", gate=GATE)
+        with migrate_runs(url, tmp_path) as start:
+            first = start("first", **gated_env())
+            await until(lambda: at_least(connection, 1), [first], "the first run at the gate")
+            second = start("second", **gated_env())
+            await until(
+                lambda: said_async(second, "migration_waiting_for_lock"),
+                [first, second],
+                "the second run waiting",
+            )
+            first.process.send_signal(signal.SIGTERM)
+            first_exit = first.wait()
+            # Through to the migration while the gate is still closed: the lock, let go.
+            await until(
+                lambda: said_async(second, "migration_lock_acquired"),
+                [second],
+                "the second run through",
+            )
+            await scalar(connection, "SELECT pg_advisory_unlock(:gate)", gate=GATE)
+            second_exit = second.wait()
+        return first_exit, second_exit, await applied(connection), first, second
+
+
+async def said_async(run: Migrate, event: str) -> bool:
+    return said(run, event)
