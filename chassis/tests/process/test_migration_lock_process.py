@@ -18,17 +18,20 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from goldenpath_chassis import Service
-from goldenpath_chassis._core.migration_lock import lock_key
+from goldenpath_chassis._core.migration_lock import MigrationLockBusy, lock_key
+from goldenpath_chassis._core.migrations import alembic_config
 
 from tests.example.service import BACKEND
 from tests.process.test_migration_timeouts_process import (
@@ -268,3 +271,36 @@ async def holder_stopped_while_another_waits(
 
 async def said_async(run: Migrate, event: str) -> bool:
     return said(run, event)
+
+
+def test_db2_alembic_from_the_command_line_takes_the_same_lock(
+    service: Service, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`alembic upgrade head` by hand: env.py connects from the settings, and waits too."""
+    for name, value in migrate_env(database, MIGRATION_LOCK_WAIT_SECONDS="0.5").items():
+        monkeypatch.setenv(name, value)
+    with lock_held_elsewhere(database), pytest.raises(MigrationLockBusy):
+        command.upgrade(alembic_config(service.migrations), "head")
+    assert asyncio.run(revision(database)) == "0002"
+
+
+@contextmanager
+def lock_held_elsewhere(url: str) -> Iterator[None]:
+    """The migration lock held by a session of another thread's event loop."""
+    held, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        async with connected(url) as connection:
+            schema = str(await scalar(connection, "SELECT current_schema()"))
+            await scalar(connection, "SELECT pg_advisory_lock(:key)", key=lock_key(schema))
+            held.set()
+            await asyncio.to_thread(release.wait)
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),))
+    holder.start()
+    try:
+        assert held.wait(START_SECONDS)
+        yield
+    finally:
+        release.set()
+        holder.join()
