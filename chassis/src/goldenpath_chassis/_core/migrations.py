@@ -62,8 +62,9 @@ async def _stop_when_the_client_goes(connection: AsyncConnection) -> None:
 
 
 class MigrationTimedOut(Exception):
-    """PostgreSQL gave up a migration's statement at one of its bounds; nothing was applied (the
-    transaction is rolled back), and a retry may find the lock free."""
+    """A migration gave up at one of its bounds (PostgreSQL's on a statement, or the wait for
+    another run's migration lock); nothing was applied (the transaction is rolled back), and a
+    retry may find the lock free."""
 
     def __init__(self, setting: str, bound_ms: int, message: str) -> None:
         super().__init__(f"{message} ({setting}={bound_ms})")
