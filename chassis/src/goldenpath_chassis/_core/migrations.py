@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .database import ServerTimeouts, create_engine
 from .invalid_indexes import say_invalid_indexes
+from .migration_lock import MigrationLockBusy, holding_the_migration_lock
 from .models import UTCDateTime
 from .settings import ChassisSettings
 
@@ -60,8 +62,9 @@ async def _stop_when_the_client_goes(connection: AsyncConnection) -> None:
 
 
 class MigrationTimedOut(Exception):
-    """PostgreSQL gave up a migration's statement at one of its bounds; nothing was applied (the
-    transaction is rolled back), and a retry may find the lock free."""
+    """A migration gave up at one of its bounds (PostgreSQL's on a statement, or the wait for
+    another run's migration lock); nothing was applied (the transaction is rolled back), and a
+    retry may find the lock free."""
 
     def __init__(self, setting: str, bound_ms: int, message: str) -> None:
         super().__init__(f"{message} ({setting}={bound_ms})")
@@ -94,13 +97,19 @@ async def _run(settings: ChassisSettings, action: str, revision: str, location: 
         try:
             async with engine.connect() as connection:
                 await _stop_when_the_client_goes(connection)
-                await _run_in_alembics_transaction(
-                    connection, _run_sync, action, revision, location
-                )
+                async with _one_run_at_a_time(connection, settings):
+                    await _run_in_alembics_transaction(
+                        connection, _run_sync, action, revision, location
+                    )
+        except MigrationLockBusy:
+            raise  # nothing ran
         except Exception:
             await say_invalid_indexes(engine)
             raise
         await say_invalid_indexes(engine)
+    except MigrationLockBusy as busy:
+        wait_ms = round(settings.migration.lock_wait_seconds * 1000)
+        raise MigrationTimedOut("MIGRATION_LOCK_WAIT_SECONDS", wait_ms, str(busy)) from busy
     except DBAPIError as error:
         timed_out = _timed_out(error, settings)
         if timed_out is None:
@@ -108,6 +117,12 @@ async def _run(settings: ChassisSettings, action: str, revision: str, location: 
         raise timed_out from error
     finally:
         await engine.dispose()
+
+
+def _one_run_at_a_time(
+    connection: AsyncConnection, settings: ChassisSettings
+) -> AbstractAsyncContextManager[None]:
+    return holding_the_migration_lock(connection, settings.migration.lock_wait_seconds)
 
 
 async def _run_in_alembics_transaction(
@@ -188,7 +203,8 @@ async def _run_from_settings(settings: ChassisSettings, metadata: MetaData) -> N
     try:
         async with engine.connect() as connection:
             await _stop_when_the_client_goes(connection)
-            await _run_in_alembics_transaction(connection, _configure_and_run, metadata)
+            async with _one_run_at_a_time(connection, settings):
+                await _run_in_alembics_transaction(connection, _configure_and_run, metadata)
     finally:
         await engine.dispose()
 

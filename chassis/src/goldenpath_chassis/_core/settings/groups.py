@@ -249,8 +249,9 @@ class DatabaseSettings(SettingsGroup):
 
 class MigrationSettings(SettingsGroup):
     """The bounds of `migrate`'s connection (DB-2), in place of the application's:
-    `MIGRATION_STATEMENT_TIMEOUT_MS`, `MIGRATION_LOCK_TIMEOUT_MS`. PostgreSQL only: SQLite has
-    neither, and its migrations wait for the write lock up to DATABASE_STATEMENT_TIMEOUT_MS."""
+    `MIGRATION_STATEMENT_TIMEOUT_MS`, `MIGRATION_LOCK_TIMEOUT_MS`, `MIGRATION_LOCK_WAIT_SECONDS`.
+    PostgreSQL only: SQLite has none, and its migrations wait for the write lock up to
+    DATABASE_STATEMENT_TIMEOUT_MS."""
 
     env_prefix: ClassVar[str] = "MIGRATION_"
 
@@ -272,6 +273,18 @@ class MigrationSettings(SettingsGroup):
         description=(
             "A migration gives up waiting this long for a lock (0: waits for ever), so the"
             " queries queued behind its request are not held up."
+        ),
+    )
+    # Another run migrating is normal (a retried Job, two pipelines): wait for it, then find
+    # nothing left to apply. Bounded, so that a stuck holder fails the run in one line (exit
+    # 75, the Job retries) well within the migration Job's deadline of 600 s.
+    lock_wait_seconds: float = Field(
+        120.0,
+        ge=0,
+        le=86_400,
+        description=(
+            "PostgreSQL: a migration waits this long for another run of migrate on the same"
+            " database to finish (0: for ever)."
         ),
     )
 
