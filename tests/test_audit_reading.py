@@ -342,3 +342,16 @@ def test_audit_parses_a_yaml_file_once_however_many_checks_read_it(
     test_1 = {r.name: r for r in report.result("TEST-1").requirements}
     assert test_1["against real databases"].evidence[0].detail == "test: services redis"
     assert parsed.count(COMPOSE_NAMED_WORKFLOW) == 1  # twice when each reader parses it
+
+
+def test_audit_lists_a_workflow_with_a_character_yaml_forbids_as_not_read(tmp_path: Path) -> None:
+    # A control character: PyYAML's pure loader refused it as it started, and each check
+    # reading the workflows failed with its ReaderError.
+    service = flask_service(tmp_path / "service")
+    (service / ".github" / "workflows" / "ci.yml").write_text("name: ci\x07\non: push\njobs: {}\n")
+    report = audit(service)
+    assert report.not_read == (
+        NotRead(".github/workflows/ci.yml", "unparseable YAML: not read as a workflow"),
+    )
+    failed = [r.standard.id for r in report.results for q in r.requirements if "failed" in q.detail]
+    assert failed == []

@@ -174,6 +174,7 @@ def test_yaml_past_the_other_bounds_is_refused() -> None:
 def test_nesting_is_bounded_the_same_for_both_loaders() -> None:
     # Past MAX_YAML_DEPTH the pure loader still has recursion to spare, libyaml its own limit.
     assert load_documents("[" * MAX_YAML_DEPTH + "]" * MAX_YAML_DEPTH) != []
+    assert load_documents("- " * MAX_YAML_DEPTH + "x\n") != []
     for deeper in (MAX_YAML_DEPTH + 1, 2 * MAX_YAML_DEPTH, 1_001):
         with pytest.raises(YamlRefusedError, match="nested too deeply"):
             load_documents("[" * deeper + "]" * deeper)

@@ -154,34 +154,45 @@ def _reader(
 def _expanded_size(root: yaml.Node, counted: int, max_nodes: int) -> int:
     """How many nodes `root` is once every alias is followed, refused when that and the
     `counted` nodes of earlier documents pass `max_nodes`, or when it nests deeper than
-    MAX_YAML_DEPTH. An aliased node is one object in the graph, so each subtree's size and
-    depth are worked out once."""
-    sizes: dict[int, int] = {}
-    depths: dict[int, int] = {}
-    open_nodes: set[int] = set()  # entered, not yet sized: reached again, an alias loops
+    MAX_YAML_DEPTH. An aliased node is one object in the graph, so each collection's size and
+    depth are worked out once; a scalar is one node a level deep however it is reached."""
+    if not isinstance(root, _COLLECTIONS):
+        return 1
+    measured: dict[int, tuple[int, int]] = {}  # a collection's id: its size and depth
+    open_nodes: set[int] = set()  # entered, not yet measured: reached again, an alias loops
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:  # depth first without recursion: the walk must not be what runs out
-        node, children_sized = stack.pop()
-        if children_sized:
-            children = _children(node)
-            size = 1 + sum(sizes[id(child)] for child in children)
+        node, children_measured = stack.pop()
+        key = id(node)
+        if children_measured:
+            size, depth = 1, 1
+            for child in _children(node):
+                if type(child) is yaml.ScalarNode:
+                    size += 1
+                else:
+                    child_size, child_depth = measured[id(child)]
+                    size += child_size
+                    depth = max(depth, child_depth + 1)
             if counted + size > max_nodes:
                 raise YamlRefusedError(
                     f"YAML whose aliases expand past {max_nodes:,} nodes (a 'billion laughs')"
                 )
-            depth = 1 + max((depths[id(child)] for child in children), default=0)
             if depth > MAX_YAML_DEPTH:
                 raise YamlRefusedError("YAML nested too deeply")
-            sizes[id(node)] = size
-            depths[id(node)] = depth
-            open_nodes.discard(id(node))
-        elif id(node) in open_nodes:
+            measured[key] = size, depth
+            open_nodes.discard(key)
+        elif key in open_nodes:
             raise YamlRefusedError("YAML whose alias contains itself (an endless structure)")
-        elif id(node) not in sizes:
-            open_nodes.add(id(node))
+        elif key not in measured:
+            open_nodes.add(key)
             stack.append((node, True))
-            stack.extend((child, False) for child in _children(node))
-    return sizes[id(root)]
+            stack.extend(
+                (child, False) for child in _children(node) if type(child) is not yaml.ScalarNode
+            )
+    return measured[id(root)][0]
+
+
+_COLLECTIONS = (yaml.SequenceNode, yaml.MappingNode)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
