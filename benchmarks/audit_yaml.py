@@ -6,16 +6,21 @@ bound. The audit runs on it in one process, the sides alternating, each round a 
 - before: PyYAML's pure-Python loader, each reader parsing the files it reads;
 - the pure loader with each file parsed once per audit (Repository.yaml_documents' memo);
 - after: libyaml's loader and the memo, what the audit does when PyYAML has libyaml.
-For each side: the audit's time (median and best of the rounds), how often the manifest was
-parsed in one audit, and the manifest's parse alone. The sides' reports must agree. Prints
-figures; fails nothing.
-`uv run python benchmarks/audit_yaml.py [--rounds N] [--megabytes M]`.
+With `--before-source SRC` (another checkout's `src/`, main's before a change), that code's
+audit too, in a process of its own, in the same rounds. The in-process sides share this
+checkout's other code (the bound's walk, line numbers), so the "before" side is the loader and
+the memo alone. For each side: the audit's time (median and best of the rounds), how often the
+manifest was parsed in one audit, and the manifest's parse alone. The in-process sides' reports
+must agree. Prints figures; fails nothing.
+`uv run python benchmarks/audit_yaml.py [--rounds N] [--megabytes M] [--before-source SRC]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -139,6 +144,26 @@ def verdicts(report: Report) -> list[Any]:
     ] + [(item.path, item.reason) for item in report.not_read]
 
 
+# Run with the other checkout's package first on the path: prints the audit's seconds.
+TIMED_AUDIT = (
+    "import sys, time; from pathlib import Path; from goldenpath.audit import audit; "
+    "started = time.perf_counter(); audit(Path(sys.argv[1])); "
+    "print(time.perf_counter() - started)"
+)
+
+
+def audit_elsewhere(source: Path, service: Path) -> float:
+    environment = {**os.environ, "PYTHONPATH": str(source)}
+    timed = subprocess.run(
+        [sys.executable, "-c", TIMED_AUDIT, str(service)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(timed.stdout.split()[-1])
+
+
 def parse_time(manifest: str, loader: Loader, rounds: int) -> float:
     """The best of `rounds` reads of the manifest alone, as the audit reads it."""
     times = []
@@ -153,6 +178,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--megabytes", type=float, default=1.95)
+    parser.add_argument("--before-source", type=Path, help="another checkout's src/ folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         service = flask_service(Path(folder) / "service")
@@ -162,7 +188,10 @@ def main() -> int:
         times: dict[str, list[float]] = {name: [] for name in SIDES}
         parses: dict[str, int] = {}
         reports: dict[str, list[Any]] = {}
+        elsewhere: list[float] = []
         for _ in range(args.rounds):
+            if args.before_source is not None:
+                elsewhere.append(audit_elsewhere(args.before_source.resolve(), service))
             for name, (loader, memo) in SIDES.items():
                 parsed: list[int] = []
                 with side(loader, memo, parsed):
@@ -184,6 +213,9 @@ def main() -> int:
                 f"{name:<32}{statistics.median(times[name]):>10.2f}{min(times[name]):>9.2f}"
                 f"{parses[name]:>17}{alone:>9.2f}"
             )
+        if elsewhere:
+            name = f"{args.before_source}'s code"[-31:]
+            print(f"{name:<32}{statistics.median(elsewhere):>10.2f}{min(elsewhere):>9.2f}")
         before, after = (statistics.median(times[name]) for name in (BEFORE, AFTER))
         agree = len({repr(verdicts) for verdicts in reports.values()}) == 1
         print(f"after/before: {after / before:.2f} ({before / after:.1f}x faster)")

@@ -4,7 +4,7 @@
   included (the generated service's compose file has them), with a hundredfold margin under
   the node bound; a workflow written with anchors audits as the same workflow written out.
 - Past a bound (the expanded size over all of a file's documents, an alias inside itself,
-  nesting too deep for the parser, the size) it is a YamlRefusedError, the update tools' error
+  nesting past MAX_YAML_DEPTH, the size) it is a YamlRefusedError, the update tools' error
   for a template's copier.yml too. The audit's refusal is in test_audit_reading.py.
 - Every test here runs with each loader: libyaml's (the default when PyYAML has it) and the
   pure-Python one (the fallback), through the default every read uses; both read the same files
