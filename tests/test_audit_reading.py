@@ -20,9 +20,11 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from goldenpath import bounded_yaml
 from goldenpath.audit import audit
 from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.chassis import MAX_WHEEL_BYTES, find_chassis
@@ -301,3 +303,55 @@ def test_audit_refuses_yaml_whose_aliases_expand_past_its_bound(tmp_path: Path) 
     assert unread == dict.fromkeys(
         (".github/workflows/ci.yml", "compose.yaml", "deploy/deployment.yaml"), refused
     )
+
+
+# Read as a workflow (the CI checks) and, by its name, as a compose file (TEST-1's servers).
+COMPOSE_NAMED_WORKFLOW = """
+name: integration
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    services:
+      redis: {image: "redis:7"}
+    steps:
+      - uses: actions/checkout@v4
+      - run: docker compose up -d && pytest
+"""
+
+
+def test_audit_parses_a_yaml_file_once_however_many_checks_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = flask_service(tmp_path / "service")
+    with (service / "requirements.txt").open("a") as requirements:
+        requirements.write("redis==5.0.8\n")
+    workflow = service / ".github" / "workflows" / "docker-compose.yml"
+    workflow.write_text(COMPOSE_NAMED_WORKFLOW)
+    parsed: list[str] = []
+    loader = bounded_yaml.DEFAULT_LOADER
+
+    def counted(self: Any, stream: str) -> None:
+        parsed.append(stream)
+        loader.__init__(self, stream)
+
+    monkeypatch.setattr(
+        bounded_yaml, "DEFAULT_LOADER", type("CountedLoader", (loader,), {"__init__": counted})
+    )
+    report = audit(service)
+    test_1 = {r.name: r for r in report.result("TEST-1").requirements}
+    assert test_1["against real databases"].evidence[0].detail == "test: services redis"
+    assert parsed.count(COMPOSE_NAMED_WORKFLOW) == 1  # twice when each reader parses it
+
+
+def test_audit_lists_a_workflow_with_a_character_yaml_forbids_as_not_read(tmp_path: Path) -> None:
+    # A control character: PyYAML's pure loader refused it as it started, and each check
+    # reading the workflows failed with its ReaderError.
+    service = flask_service(tmp_path / "service")
+    (service / ".github" / "workflows" / "ci.yml").write_text("name: ci\x07\non: push\njobs: {}\n")
+    report = audit(service)
+    assert report.not_read == (
+        NotRead(".github/workflows/ci.yml", "unparseable YAML: not read as a workflow"),
+    )
+    failed = [r.standard.id for r in report.results for q in r.requirements if "failed" in q.detail]
+    assert failed == []

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.audit_yaml import SIDES as AUDIT_SIDES
 from benchmarks.cached_get_breakdown import BEFORE, CONFIGURATIONS
 from tests.support.projects import GeneratedProject
 
@@ -132,3 +133,11 @@ def test_span_encoding_prints_both_resources(default_project: GeneratedProject) 
     assert re.search(r"^a batch: [\d.]+ ms", output, re.M), output
     assert re.search(r"^encoded as it ends \(the chassis\): [\d.]+ µs/span", output, re.M), output
     assert re.search(r"^framing a batch of them: [\d.]+ ms", output, re.M), output
+
+
+def test_audit_yaml_prints_every_side_and_that_their_reports_agree() -> None:
+    output = run_benchmark("audit_yaml.py", "--rounds", "1", "--megabytes", "0.1")
+    rows = {line[:32].rstrip() for line in output.splitlines()}
+    assert set(AUDIT_SIDES) <= rows, output
+    assert re.search(r"after/before: [\d.]+ \([\d.]+x faster\)", output), output
+    assert "reports agree: yes" in output, output

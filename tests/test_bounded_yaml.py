@@ -4,8 +4,11 @@
   included (the generated service's compose file has them), with a hundredfold margin under
   the node bound; a workflow written with anchors audits as the same workflow written out.
 - Past a bound (the expanded size over all of a file's documents, an alias inside itself,
-  nesting too deep for the parser, the size) it is a YamlRefusedError, the update tools' error
+  nesting past MAX_YAML_DEPTH, the size) it is a YamlRefusedError, the update tools' error
   for a template's copier.yml too. The audit's refusal is in test_audit_reading.py.
+- Every test here runs with each loader: libyaml's (the default when PyYAML has it) and the
+  pure-Python one (the fallback), through the default every read uses; both read the same files
+  the same way and refuse the same ones.
 """
 
 from __future__ import annotations
@@ -16,13 +19,45 @@ import pytest
 import yaml
 from packaging.version import Version
 
+from goldenpath import bounded_yaml
 from goldenpath.audit import Report, audit
 from goldenpath.audit.facts import Facts
-from goldenpath.bounded_yaml import MAX_YAML_NODES, YamlRefusedError, load_documents
+from goldenpath.bounded_yaml import (
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    Loader,
+    NotYamlError,
+    YamlRefusedError,
+    default_loader,
+    libyaml_reads_within_bounds,
+    load_documents,
+)
 from goldenpath.migrations import migrations_run
 from tests.support.commands import REPOSITORY
 from tests.support.projects import GeneratedProject
 from tests.support.samples import FLASK_SERVICE, write
+
+LIBYAML = libyaml_reads_within_bounds(yaml.__with_libyaml__)
+
+
+@pytest.fixture(
+    autouse=True,
+    params=[
+        pytest.param("libyaml", marks=pytest.mark.skipif(not LIBYAML, reason="no libyaml")),
+        "pure",
+    ],
+)
+def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Loader:
+    """The loader every read without one uses (the audit's too), for the test's length."""
+    chosen: Loader = yaml.CSafeLoader if request.param == "libyaml" else yaml.SafeLoader
+    monkeypatch.setattr(bounded_yaml, "DEFAULT_LOADER", chosen)
+    return chosen
+
+
+def test_libyaml_reads_when_pyyaml_has_it_and_the_pure_loader_otherwise() -> None:
+    assert default_loader(False) is yaml.SafeLoader
+    if yaml.__with_libyaml__:
+        assert default_loader(True) is yaml.CSafeLoader
 
 
 def test_real_yaml_reads_as_safe_load_all_does(default_project: GeneratedProject) -> None:
@@ -134,6 +169,27 @@ def test_yaml_past_the_other_bounds_is_refused() -> None:
         load_documents("[" * 5_000 + "]" * 5_000)
     with pytest.raises(YamlRefusedError, match="over 2 MB"):
         load_documents("# padding\n" * 200_001)
+
+
+def test_nesting_is_bounded_the_same_for_both_loaders() -> None:
+    # Past MAX_YAML_DEPTH the pure loader still has recursion to spare, libyaml its own limit.
+    assert load_documents("[" * MAX_YAML_DEPTH + "]" * MAX_YAML_DEPTH) != []
+    assert load_documents("- " * MAX_YAML_DEPTH + "x\n") != []
+    for deeper in (MAX_YAML_DEPTH + 1, 2 * MAX_YAML_DEPTH, 1_001):
+        with pytest.raises(YamlRefusedError, match="nested too deeply"):
+            load_documents("[" * deeper + "]" * deeper)
+        with pytest.raises(YamlRefusedError, match="nested too deeply"):
+            load_documents("- " * deeper + "x\n")
+    # Aliases nest too: each list holds the one before it, a shallow file walked deep.
+    chain = ["a0: &a0 []"] + [f"a{n}: &a{n} [*a{n - 1}]" for n in range(1, MAX_YAML_DEPTH + 1)]
+    with pytest.raises(YamlRefusedError, match="nested too deeply"):
+        load_documents("\n".join(chain))
+
+
+def test_a_character_yaml_forbids_is_not_yaml_for_both_loaders() -> None:
+    # The pure loader checks characters as it starts, libyaml as it parses.
+    with pytest.raises(NotYamlError, match="unacceptable character #x0007"):
+        load_documents("name: a\x07b\n")
 
 
 def test_the_update_tools_refuse_a_template_copier_yml_past_the_bound() -> None:

@@ -1,4 +1,4 @@
-"""The repository as a set of files: listed once, read lazily, parsed once.
+"""The repository as a set of files: listed once, read lazily, each parsed once.
 
 Only what a reviewer would read counts: virtual environments, caches, build output and VCS
 folders are skipped, so a repository with a synced `.venv` audits as fast as a fresh clone and
@@ -60,6 +60,9 @@ class Repository:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._texts: dict[str, str | None] = {}
+        # Each YAML file's documents, parsed once however many checks read it; shared, so read
+        # only (a check that must change one copies it).
+        self._yaml: dict[str, list[Any]] = {}
         # Files that are not in the tree but count as the service's (its chassis, facts/chassis.py).
         self._overlay: dict[str, str] = {}
         # Files the audit could not read (or read only in part): path -> why.
@@ -226,7 +229,13 @@ class Repository:
     def yaml_documents(self, path: str) -> list[Any]:
         """Every YAML document in the file; [] when it is not YAML (a Helm template, say), or
         past the reader's bounds (then listed as not read): a repository's aliases can expand
-        to more items than the audit could ever walk."""
+        to more items than the audit could ever walk. Parsed the first time it is asked for;
+        the documents are the same objects every time, not to be changed."""
+        if path not in self._yaml:
+            self._yaml[path] = self._parsed_yaml(path)
+        return list(self._yaml[path])
+
+    def _parsed_yaml(self, path: str) -> list[Any]:
         text = self.text(path)
         if text is None:
             return []

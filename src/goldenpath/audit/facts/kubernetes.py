@@ -61,6 +61,7 @@ class Kubernetes:
             if "apiVersion" not in text or "kind" not in text:
                 continue
             kinds = iter(_KIND.finditer(text))
+            counted_to, line_there = 0, 1  # lines counted on from the last object, not from 0
             for document in self._repository.yaml_documents(path):
                 if not isinstance(document, dict) or "kind" not in document:
                     continue
@@ -69,7 +70,10 @@ class Kubernetes:
                     if not isinstance(item, dict) or "apiVersion" not in item:
                         continue
                     match = next(kinds, None)
-                    line = text.count("\n", 0, match.start()) + 1 if match else None
+                    line = None
+                    if match:
+                        line_there += text.count("\n", counted_to, match.start())
+                        counted_to, line = match.start(), line_there
                     name = str((item.get("metadata") or {}).get("name", "?"))
                     found.append(KubeObject(path, str(item.get("kind")), name, item, line))
         return tuple(found)
