@@ -327,16 +327,20 @@ class RedisServer(_OnOnePort):
     root: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # More redis-server options, such as a TLS listener beside the plain port (which the start
+    # still waits on).
+    options: tuple[str, ...] = ()
     _started: bool = field(default=False, init=False, repr=False)
 
     @classmethod
-    def create(cls) -> RedisServer:
+    def create(cls, *, options: tuple[str, ...] = ()) -> RedisServer:
         found = shutil.which("redis-server") or (
             "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
         )
         if found is None:
             raise ServerUnavailableError(f"Redis is needed for these tests: {REDIS_HINTS}")
-        return cls(binary=Path(found), root=Path(tempfile.mkdtemp(prefix="test-redis-")))
+        root = Path(tempfile.mkdtemp(prefix="test-redis-"))
+        return cls(binary=Path(found), root=root, options=options)
 
     @property
     def log_path(self) -> Path:
@@ -352,6 +356,7 @@ class RedisServer(_OnOnePort):
                 [
                     str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1",
                     "--save", "", "--appendonly", "no", "--dir", str(self.root),
+                    *self.options,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
