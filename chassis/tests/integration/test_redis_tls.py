@@ -1,6 +1,6 @@
 """Redis over TLS (`rediss://`) against a real redis-server with a TLS listener on loopback: the
-server's certificate must be for the URL's host, on both of the chassis's connections (the
-shared client and the near cache's tracking connection).
+server's certificate must be for the URL's host, on each of the chassis's clients (the shared
+one, the near cache's tracking connection, `sessions revoke`'s).
 
 The certificates come from a test CA, trusted the way a service trusts a private CA
 (SSL_CERT_FILE). A certificate that CA issued for another name is what an attacker on the path
@@ -9,6 +9,7 @@ holding any valid certificate presents: it must be refused at the handshake.
 
 from __future__ import annotations
 
+import argparse
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from goldenpath_chassis import load_settings
 from goldenpath_chassis._core.health import HealthRegistry
 from goldenpath_chassis._core.redis import redis_client, tracking_connection
+from goldenpath_chassis._core.security.revocation import RevocationUnavailableError
+from goldenpath_chassis._core.sessions.cli import _revoke_subject
 from goldenpath_chassis.testing.servers import PORT_ATTEMPTS, RedisServer, free_port, port_taken
 
 from tests.example.service import ExampleSettings
@@ -47,10 +50,28 @@ async def ping_through_tracking(url: str) -> None:
         await connection.disconnect()
 
 
+async def revoke_through_command(url: str) -> None:
+    """`sessions revoke`'s own client, what an operator runs after an account was stolen."""
+    settings = load_settings(ExampleSettings, {"app_env": "test", "redis_url": url})
+    await _revoke_subject(argparse.Namespace(subject="stolen", tenant=None), settings)
+
+
 PINGS = [
     pytest.param(ping_through_client, id="client"),
     pytest.param(ping_through_tracking, id="tracking"),
+    pytest.param(revoke_through_command, id="sessions-revoke"),
 ]
+
+
+def verification_failure(error: BaseException) -> ssl.SSLCertVerificationError:
+    """The certificate's refusal behind `error` (a cause, or the error being handled when it was
+    raised: the revocation store raises its own error in place of Redis's)."""
+    link: BaseException | None = error
+    while link is not None:
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return link
+        link = link.__cause__ or link.__context__
+    raise AssertionError(f"no certificate refusal behind {error!r}")
 
 
 @pytest.fixture
@@ -126,8 +147,7 @@ async def test_a_certificate_for_another_host_is_refused(
 ) -> None:
     """Signed by the trusted CA, valid, but for example.test: refused as the handshake verifies
     it. redis-py before 6.0 checked only the chain and answered PONG."""
-    with pytest.raises(RedisConnectionError) as refused:
+    with pytest.raises((RedisConnectionError, RevocationUnavailableError)) as refused:
         await ping(f"rediss://localhost:{tls_for_another_host}/0")
-    verification = refused.value.__cause__ or refused.value.__context__
-    assert isinstance(verification, ssl.SSLCertVerificationError), repr(refused.value)
-    assert "Hostname mismatch, certificate is not valid for 'localhost'" in str(verification)
+    failure = verification_failure(refused.value)
+    assert "Hostname mismatch, certificate is not valid for 'localhost'" in str(failure)

@@ -8,8 +8,9 @@ sessions answer 503 while bearer tokens and API keys work on), rather than the p
 to start or leaving rotation.
 
 Over TLS (`rediss://`) the server's certificate must verify, for the URL's host: said here for
-both connections, not left to redis-py, whose default before 6.0 (the chassis allows 5.2) checked
-the chain but not the name, so any certificate a trusted CA issued, for any host, was accepted.
+every client the chassis makes (`redis_from_url`), not left to redis-py, whose default before 6.0
+(the chassis allows 5.2) checked the chain but not the name, so any certificate a trusted CA
+issued, for any host, was accepted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def tls_verification(url: str) -> dict[str, Any]:
     return {"ssl_cert_reqs": "required", "ssl_check_hostname": True}
 
 
+def redis_from_url(url: str, **options: Any) -> Redis:
+    """A client for `url` with `options`, its TLS, if any, verified for the URL's host."""
+    return Redis.from_url(url, **options, **tls_verification(url))
+
+
 @asynccontextmanager
 async def redis_client(
     settings: ChassisSettings, health: HealthRegistry
@@ -41,13 +47,11 @@ async def redis_client(
     if settings.redis.url is None:
         yield None
         return
-    url = settings.redis.url.get_secret_value()
-    client = Redis.from_url(
-        url,
+    client = redis_from_url(
+        settings.redis.url.get_secret_value(),
         socket_connect_timeout=settings.redis.timeout_seconds,
         socket_timeout=settings.redis.timeout_seconds,
         health_check_interval=30,
-        **tls_verification(url),
     )
 
     async def ping() -> None:
@@ -66,13 +70,12 @@ async def tracking_connection(url: str, *, connect_timeout: float) -> Connection
     RESP2, so the invalidations arrive as Pub/Sub messages on it, and no read timeout: it waits
     for messages, and the listener's PINGs tell whether Redis still answers.
     """
-    client = Redis.from_url(
+    client = redis_from_url(
         url,
         protocol=2,
         socket_connect_timeout=connect_timeout,
         socket_timeout=None,
         health_check_interval=0,
-        **tls_verification(url),
     )
     made = client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
     connection = cast(Connection, made)
