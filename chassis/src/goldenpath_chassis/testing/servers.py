@@ -203,10 +203,12 @@ class PostgresServer(_OnOnePort):
     port: int = field(default_factory=free_port)
     user: str = "postgres"
     _run_as: list[str] = field(default_factory=list)
+    # More server settings (`-c name=value`), such as TLS's.
+    settings: tuple[str, ...] = ()
     _started: bool = field(default=False, init=False, repr=False)
 
     @classmethod
-    def create(cls) -> PostgresServer:
+    def create(cls, *, settings: tuple[str, ...] = ()) -> PostgresServer:
         bindir = postgres_bindir()
         if bindir is None:
             raise ServerUnavailableError(f"PostgreSQL is needed for these tests: {POSTGRES_HINTS}")
@@ -216,7 +218,7 @@ class PostgresServer(_OnOnePort):
             # initdb refuses root; hand the folder to the postgres user and run as it.
             shutil.chown(root, user="postgres")
             run_as = ["runuser", "-u", "postgres", "--"]
-        server = cls(bindir=bindir, root=root, _run_as=run_as)
+        server = cls(bindir=bindir, root=root, _run_as=run_as, settings=settings)
         server._run(
             "initdb",
             "--pgdata",
@@ -270,6 +272,7 @@ class PostgresServer(_OnOnePort):
                 "-c synchronous_commit=off",
                 "-c full_page_writes=off",
                 "-c max_connections=200",
+                *(f"-c {setting}" for setting in self.settings),
             ]
         )
         try:
