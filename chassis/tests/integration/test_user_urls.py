@@ -321,6 +321,23 @@ async def test_a_streamed_body_is_sent_and_the_connection_closed_with_the_client
 
 
 @pytest.mark.parametrize(
+    "answer", ["::ffff:0:a9fe:a9fe", "::a9fe:a9fe"], ids=["ipv4-translated", "ipv4-compatible"]
+)
+async def test_sec1_an_ipv6_answer_carrying_the_metadata_address_is_refused(answer: str) -> None:
+    """A name whose only answer is IPv6 with 169.254.169.254 in its last 32 bits, which a
+    translator (SIIT) or an automatic tunnel delivers there: refused, nothing connected."""
+
+    async def carrying(host: str, port: int) -> Sequence[str]:
+        return [answer]
+
+    inner = RecordingBackend()
+    backend = PinningBackend(UserUrlPolicy(https_only=False), resolver=carrying, inner=inner)
+    with pytest.raises(UnsafeUrlError, match="not a public address"):
+        await backend.connect_tcp("carrying.test", 80, timeout=2)
+    assert inner.connected_to == []
+
+
+@pytest.mark.parametrize(
     "address",
     [
         "0.1.2.3",
@@ -341,6 +358,10 @@ async def test_a_streamed_body_is_sent_and_the_connection_closed_with_the_client
         "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
         "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
         "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "::ffff:0:a9fe:a9fe",  # IPv4-translated (SIIT) 169.254.169.254
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT) 127.0.0.1
+        "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254
+        "::a00:1",  # IPv4-compatible 10.0.0.1
     ],
 )
 def test_sec1_non_public_addresses(address: str) -> None:

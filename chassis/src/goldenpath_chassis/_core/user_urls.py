@@ -6,10 +6,11 @@ guard sits where a connection is made, so nothing about the request can slip pas
 - the transport refuses any scheme but http/https (https only in production) and any URL with
   userinfo, on every request, redirects included;
 - the network backend resolves the host itself, refuses when ANY address it resolves to is not
-  globally routable (unless inside `HTTP_USER_URL_ALLOWED_NETWORKS`), and connects to the
-  address it checked: there is no second resolution an attacker's DNS could answer differently
-  (DNS rebinding). TLS still verifies the certificate against the URL's hostname (httpcore
-  passes the origin's host as the server name), and the Host header is the URL's.
+  globally routable, or carries an IPv4 address that is not (unless inside
+  `HTTP_USER_URL_ALLOWED_NETWORKS`), and connects to the address it checked: there is no second
+  resolution an attacker's DNS could answer differently (DNS rebinding). TLS still verifies the
+  certificate against the URL's hostname (httpcore passes the origin's host as the server
+  name), and the Host header is the URL's.
 
 A refusal raises `UnsafeUrlError` before any byte is sent. Proxies from the environment are
 not used: a proxy would resolve the name again, out of the guard's sight.
@@ -53,7 +54,14 @@ _NEVER_PUBLIC: tuple[IPNetwork, ...] = tuple(
         "ff00::/8",
     )
 )
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 addresses whose last 32 bits are an IPv4 address a translator or tunnel reaches: NAT64's
+# well-known prefix, SIIT's IPv4-translated addresses (RFC 2765) and the deprecated
+# IPv4-compatible ones (RFC 4291). Python calls the last two global whatever they carry.
+_CARRYING_IPV4: tuple[ipaddress.IPv6Network, ...] = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+    ipaddress.IPv6Network("::/96"),
+)
 
 
 class UnsafeUrlError(Exception):
@@ -62,12 +70,13 @@ class UnsafeUrlError(Exception):
 
 
 def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one carries to the same host: mapped, NAT64, 6to4."""
+    """The IPv4 address an IPv6 one carries to the same host: mapped, NAT64, IPv4-translated,
+    IPv4-compatible, 6to4."""
     if not isinstance(address, ipaddress.IPv6Address):
         return None
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
-    if address in _NAT64:
+    if any(address in network for network in _CARRYING_IPV4):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address.sixtofour
 

@@ -203,10 +203,12 @@ class PostgresServer(_OnOnePort):
     port: int = field(default_factory=free_port)
     user: str = "postgres"
     _run_as: list[str] = field(default_factory=list)
+    # More server settings (`-c name=value`), such as TLS's.
+    settings: tuple[str, ...] = ()
     _started: bool = field(default=False, init=False, repr=False)
 
     @classmethod
-    def create(cls) -> PostgresServer:
+    def create(cls, *, settings: tuple[str, ...] = ()) -> PostgresServer:
         bindir = postgres_bindir()
         if bindir is None:
             raise ServerUnavailableError(f"PostgreSQL is needed for these tests: {POSTGRES_HINTS}")
@@ -216,7 +218,7 @@ class PostgresServer(_OnOnePort):
             # initdb refuses root; hand the folder to the postgres user and run as it.
             shutil.chown(root, user="postgres")
             run_as = ["runuser", "-u", "postgres", "--"]
-        server = cls(bindir=bindir, root=root, _run_as=run_as)
+        server = cls(bindir=bindir, root=root, _run_as=run_as, settings=settings)
         server._run(
             "initdb",
             "--pgdata",
@@ -270,6 +272,7 @@ class PostgresServer(_OnOnePort):
                 "-c synchronous_commit=off",
                 "-c full_page_writes=off",
                 "-c max_connections=200",
+                *(f"-c {setting}" for setting in self.settings),
             ]
         )
         try:
@@ -327,16 +330,20 @@ class RedisServer(_OnOnePort):
     root: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # More redis-server options, such as a TLS listener beside the plain port (which the start
+    # still waits on).
+    options: tuple[str, ...] = ()
     _started: bool = field(default=False, init=False, repr=False)
 
     @classmethod
-    def create(cls) -> RedisServer:
+    def create(cls, *, options: tuple[str, ...] = ()) -> RedisServer:
         found = shutil.which("redis-server") or (
             "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
         )
         if found is None:
             raise ServerUnavailableError(f"Redis is needed for these tests: {REDIS_HINTS}")
-        return cls(binary=Path(found), root=Path(tempfile.mkdtemp(prefix="test-redis-")))
+        root = Path(tempfile.mkdtemp(prefix="test-redis-"))
+        return cls(binary=Path(found), root=root, options=options)
 
     @property
     def log_path(self) -> Path:
@@ -352,6 +359,7 @@ class RedisServer(_OnOnePort):
                 [
                     str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1",
                     "--save", "", "--appendonly", "no", "--dir", str(self.root),
+                    *self.options,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

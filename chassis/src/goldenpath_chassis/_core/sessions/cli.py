@@ -25,8 +25,7 @@ EXIT_FAILED = 1
 
 async def _revoke_subject(args: argparse.Namespace, settings: ChassisSettings) -> float:
     # Imported here, so that `--help` stays fast.
-    from redis.asyncio import Redis  # noqa: PLC0415
-
+    from ..redis import redis_from_url  # noqa: PLC0415
     from ..security.revocation import SessionRevocations  # noqa: PLC0415
 
     assert settings.redis.url is not None  # checked by the caller
@@ -34,7 +33,7 @@ async def _revoke_subject(args: argparse.Namespace, settings: ChassisSettings) -
         namespace=settings.service_name,
         session_max_age_seconds=settings.sessions.max_age_seconds,
     )
-    redis = Redis.from_url(
+    redis = redis_from_url(
         settings.redis.url.get_secret_value(),
         socket_connect_timeout=settings.redis.timeout_seconds,
         socket_timeout=settings.redis.timeout_seconds,
