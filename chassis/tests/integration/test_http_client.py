@@ -24,7 +24,7 @@ from goldenpath_chassis._core.resilience import (
     CircuitOpenError,
     DependencyUnavailableError,
 )
-from goldenpath_chassis._core.user_urls import UserUrlPolicy, UserUrlTransport
+from goldenpath_chassis._core.user_urls import ANY_PORT, UserUrlPolicy, UserUrlTransport
 from goldenpath_chassis.testing.asgi import asgi_client
 
 from tests.support.flaky_server import Drop, FlakyServer, Hang, Respond, flaky_server
@@ -77,7 +77,11 @@ TRANSPORTS = ["httpx", "user-urls"]
 def client_on(transport: str, timeout: httpx.Timeout | float) -> httpx.AsyncClient:
     if transport == "httpx":
         return httpx.AsyncClient(timeout=timeout)
-    policy = UserUrlPolicy(https_only=False, allowed_networks=[ipaddress.ip_network("127.0.0.0/8")])
+    policy = UserUrlPolicy(
+        https_only=False,
+        allowed_networks=[ipaddress.ip_network("127.0.0.0/8")],
+        allowed_ports=ANY_PORT,  # the test servers listen on ephemeral ports
+    )
     guarded = UserUrlTransport(policy, tls=httpx.create_ssl_context(), limits=httpx.Limits())
     return httpx.AsyncClient(transport=guarded, timeout=timeout)
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpcore
 import httpx
@@ -31,6 +31,7 @@ from goldenpath_chassis._core.http_client import (
 from goldenpath_chassis._core.resilience import CircuitBreakers, DependencyUnavailableError
 from goldenpath_chassis._core.settings import ChassisSettings
 from goldenpath_chassis._core.user_urls import (
+    ANY_PORT,
     PinningBackend,
     UserUrlPolicy,
     UserUrlTransport,
@@ -110,12 +111,15 @@ class RecordingBackend(httpcore.AnyIOBackend):
 def guarded(
     allowed: Sequence[str] = (),
     *,
+    ports: Iterable[int] | Literal["*"] = ANY_PORT,
     https_only: bool = False,
     backend: Any = None,
     tls: ssl.SSLContext | None = None,
 ) -> OutboundHttp:
     policy = UserUrlPolicy(
-        https_only=https_only, allowed_networks=[ipaddress.ip_network(n) for n in allowed]
+        https_only=https_only,
+        allowed_networks=[ipaddress.ip_network(n) for n in allowed],
+        allowed_ports=ports,
     )
     transport = UserUrlTransport(
         policy,
@@ -186,6 +190,84 @@ async def test_sec1_a_redirect_to_loopback_is_refused_at_its_hop() -> None:
     await http.client.aclose()
 
 
+async def test_sec1_a_port_not_allowed_is_refused_unconnected() -> None:
+    """The host is trusted, its port is not: refused, nothing connected."""
+    http = guarded(["127.0.0.0/8"], ports=(80, 443))
+    with serving() as server, pytest.raises(UnsafeUrlError, match=f"Port {server.port} "):
+        await http.request("GET", f"http://127.0.0.1:{server.port}/", dependency="hook")
+    assert server.connections == 0
+    await http.client.aclose()
+
+
+async def test_sec1_an_allowed_port_is_reached() -> None:
+    with serving() as server:
+        http = guarded(["127.0.0.0/8"], ports=(443, server.port))
+        response = await http.request("GET", f"http://127.0.0.1:{server.port}/", dependency="hook")
+    assert response.status_code == 200
+    assert server.connections == 1
+    await http.client.aclose()
+
+
+async def test_sec1_a_redirect_to_a_port_not_allowed_is_refused_at_its_hop() -> None:
+    """Both servers' host is trusted, only the first one's port: the redirect to the second
+    is refused before it is connected to."""
+    with serving() as inside:
+        target = f"http://127.0.0.1:{inside.port}/"
+        with serving(location=target) as trusted:
+            http = guarded(["127.0.0.0/8"], ports=(trusted.port,))
+            url = f"http://127.0.0.1:{trusted.port}/"
+            with pytest.raises(UnsafeUrlError, match=f"Port {inside.port} "):
+                await http.client.get(url, follow_redirects=True)
+    assert trusted.connections == 1
+    assert inside.connections == 0
+    await http.client.aclose()
+
+
+async def test_sec1_the_process_client_allows_the_web_ports_only(
+    settings: ChassisSettings,
+) -> None:
+    """HTTP_USER_URL_ALLOWED_PORTS's default reaches the process's client: a trusted host on
+    another port is refused, at registration and at the call, with nothing connected."""
+    trusted = settings.http_client.model_copy(
+        update={"user_url_allowed_networks": (ipaddress.ip_network("127.0.0.0/8"),)}
+    )
+    settings = settings.model_copy(update={"http_client": trusted})
+    async with outbound_http(settings, breakers=CircuitBreakers()) as http:
+        user_urls = http.for_user_urls()
+        with serving() as server:
+            url = f"http://127.0.0.1:{server.port}/hook"
+            with pytest.raises(UnsafeUrlError, match=f"Port {server.port} "):
+                await user_urls.check_user_url(url)
+            with pytest.raises(UnsafeUrlError, match=f"Port {server.port} "):
+                await user_urls.request("GET", url, dependency="hook")
+    assert server.connections == 0
+
+
+async def test_sec1_a_registered_urls_port_is_checked_before_its_host_is_resolved() -> None:
+    asked: list[str] = []
+
+    async def recording(host: str, port: int) -> Sequence[str]:
+        asked.append(host)
+        return ["93.184.215.14"]
+
+    policy = UserUrlPolicy(https_only=False)
+    with pytest.raises(UnsafeUrlError, match=r"Port 6379 \(cache\.example\.com\)"):
+        await policy.check("http://cache.example.com:6379/", resolver=recording)
+    assert asked == []
+    # A scheme's default port, named or not, is the same port.
+    for url in ("https://example.com:443/", "http://example.com:80/", "https://example.com/"):
+        await policy.check(url, resolver=recording)
+    with pytest.raises(UnsafeUrlError, match="Port 80 "):
+        await UserUrlPolicy(https_only=False, allowed_ports=(443,)).check(
+            "http://example.com/", resolver=recording
+        )
+
+
+def test_sec1_no_allowed_port_is_not_any_port() -> None:
+    with pytest.raises(ValueError, match="No port allowed"):
+        UserUrlPolicy(https_only=False, allowed_ports=())
+
+
 async def test_sec1_a_registered_url_to_a_private_address_is_refused(
     user_urls: OutboundHttp,
 ) -> None:
@@ -197,6 +279,8 @@ async def test_sec1_a_registered_url_to_loopback_is_refused_unconnected(
     settings: ChassisSettings,
 ) -> None:
     """Through the process's own clients, as a service's registration route calls it."""
+    any_port = settings.http_client.model_copy(update={"user_url_allowed_ports": ANY_PORT})
+    settings = settings.model_copy(update={"http_client": any_port})
     async with outbound_http(settings, breakers=CircuitBreakers()) as http:
         with serving() as server, pytest.raises(UnsafeUrlError, match="not a public address"):
             await http.check_user_url(f"http://localhost:{server.port}/hook")
@@ -275,7 +359,9 @@ async def test_sec1_the_address_connected_to_is_the_one_checked() -> None:
 
     inner = RecordingBackend()
     policy = UserUrlPolicy(
-        https_only=False, allowed_networks=[ipaddress.ip_network("127.0.0.2/32")]
+        https_only=False,
+        allowed_networks=[ipaddress.ip_network("127.0.0.2/32")],
+        allowed_ports=ANY_PORT,
     )
     backend = PinningBackend(policy, resolver=rebinding, inner=inner)
     with serving("127.0.0.1") as inside, serving("127.0.0.2") as trusted:
@@ -306,7 +392,9 @@ async def test_a_streamed_body_is_sent_and_the_connection_closed_with_the_client
             yield part
 
     policy = UserUrlPolicy(
-        https_only=False, allowed_networks=[ipaddress.ip_network("127.0.0.1/32")]
+        https_only=False,
+        allowed_networks=[ipaddress.ip_network("127.0.0.1/32")],
+        allowed_ports=ANY_PORT,
     )
     transport = UserUrlTransport(policy, tls=httpx.create_ssl_context(), limits=httpx.Limits())
     with flaky_server() as server:

@@ -107,6 +107,7 @@ VARIABLES_ADDED_SINCE = {
     "RESPONSE_SEND_TIMEOUT_SECONDS",
     "HTTP_MAX_RESPONSE_BYTES",
     "HTTP_USER_URL_ALLOWED_NETWORKS",
+    "HTTP_USER_URL_ALLOWED_PORTS",
     "WEBHOOK_SECRET_PREVIOUS",
     "JOB_MAX_RUN_SECONDS",
     "MIGRATION_STATEMENT_TIMEOUT_MS",
@@ -851,3 +852,17 @@ def test_cfg2_a_missing_secrets_dir_is_named_with_every_other_problem(tmp_path: 
         "HEALTH_TIMEOUT_SECONDS",
         "SECRETS_DIR",
     ]
+
+
+def test_sec1_user_url_ports_are_the_webs_by_default_and_any_only_when_said() -> None:
+    assert load({"APP_ENV": "test"}).http_client.user_url_allowed_ports == (80, 443)
+    environ = {"HTTP_USER_URL_ALLOWED_PORTS": "443, 8443"}
+    assert load(environ).http_client.user_url_allowed_ports == (443, 8443)
+    assert load({"HTTP_USER_URL_ALLOWED_PORTS": "*"}).http_client.user_url_allowed_ports == "*"
+    for value in ("", " , ", "0", "70000", "https"):
+        with pytest.raises(ConfigurationError) as caught:
+            load({"HTTP_USER_URL_ALLOWED_PORTS": value})
+        # A bad port also says `*` was the other choice: one variable either way.
+        assert {variable for variable, _ in caught.value.problems} == {
+            "HTTP_USER_URL_ALLOWED_PORTS"
+        }, value

@@ -335,6 +335,7 @@ async def outbound_http(
     user_url_policy = UserUrlPolicy(
         https_only=settings.is_production,
         allowed_networks=settings.http_client.user_url_allowed_networks,
+        allowed_ports=settings.http_client.user_url_allowed_ports,
     )
     user_url_client = httpx.AsyncClient(
         transport=UserUrlTransport(user_url_policy, tls=tls, limits=limits), **options

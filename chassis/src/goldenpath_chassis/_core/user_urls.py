@@ -3,8 +3,10 @@
 A URL a user gave must not make the service call what only the service can reach: the cloud's
 metadata endpoint (169.254.169.254), its own loopback, the cluster's private addresses. The
 guard sits where a connection is made, so nothing about the request can slip past it:
-- the transport refuses any scheme but http/https (https only in production) and any URL with
-  userinfo, on every request, redirects included;
+- the transport refuses any scheme but http/https (https only in production), any URL with
+  userinfo, and any port but the allowed ones (`HTTP_USER_URL_ALLOWED_PORTS`, 80 and 443 by
+  default: a public host's SMTP, Redis or admin port is not a callback), on every request,
+  redirects included;
 - the network backend resolves the host itself, refuses when ANY address it resolves to is not
   globally routable, or carries an IPv4 address that is not (unless inside
   `HTTP_USER_URL_ALLOWED_NETWORKS`), and connects to the address it checked: there is no second
@@ -22,7 +24,7 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Final, Literal
 
 import anyio
 import httpcore
@@ -33,6 +35,10 @@ from .pool_transport import PoolTransport
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+# Any port, said explicitly: an empty list never means it.
+ANY_PORT: Final = "*"
+AllowedPorts = frozenset[int] | Literal["*"]
+WEB_PORTS: Final = frozenset({80, 443})
 
 # Refused whatever `is_global` says (it has been wrong for some of these across Python
 # versions, and multicast counts as global).
@@ -91,13 +97,31 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global
 
 
+def port_of(url: httpx.URL) -> int:
+    """The port connected to: the URL's, or its scheme's default (httpx drops an explicit
+    default port, so `https://host:443/` is `https://host/`)."""
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
 class UserUrlPolicy:
     """What a user's URL may point at. `allowed_networks` are internal networks a team trusts
-    (their own partners' hosts); everything else must be public."""
+    (their own partners' hosts); everything else must be public. `allowed_ports`: the ports it
+    may name, or `ANY_PORT`."""
 
-    def __init__(self, *, https_only: bool, allowed_networks: Iterable[IPNetwork] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        https_only: bool,
+        allowed_networks: Iterable[IPNetwork] = (),
+        allowed_ports: Iterable[int] | Literal["*"] = WEB_PORTS,
+    ) -> None:
         self.https_only = https_only
         self.allowed_networks = tuple(allowed_networks)
+        self.allowed_ports: AllowedPorts = (
+            ANY_PORT if allowed_ports == ANY_PORT else frozenset(allowed_ports)
+        )
+        if not self.allowed_ports:
+            raise ValueError("No port allowed: name them (80, 443), or ANY_PORT for any.")
 
     def check_url(self, url: httpx.URL) -> None:
         schemes = {"https"} if self.https_only else {"http", "https"}
@@ -107,6 +131,11 @@ class UserUrlPolicy:
             raise UnsafeUrlError("A URL with credentials in it (user:password@) is refused.")
         if not url.host:
             raise UnsafeUrlError("The URL has no host.")
+        self.check_port(url.host, port_of(url))
+
+    def check_port(self, host: str, port: int) -> None:
+        if self.allowed_ports != ANY_PORT and port not in self.allowed_ports:
+            raise UnsafeUrlError(f"Port {port} ({host}) is not one a user's URL may reach.")
 
     async def check(
         self,
@@ -124,7 +153,7 @@ class UserUrlPolicy:
         except httpx.InvalidURL as exc:
             raise UnsafeUrlError("Not a valid URL.") from exc
         self.check_url(parsed)
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        port = port_of(parsed)
         try:
             with anyio.fail_after(timeout):
                 addresses = await self.checked_addresses(parsed.host, port, resolver or resolve)
@@ -181,6 +210,8 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        # The transport checked the URL's port; the connection's is checked too, where it is made.
+        self.policy.check_port(host, port)
         with anyio.fail_after(timeout):
             try:
                 addresses = await self.policy.checked_addresses(host, port, self.resolver)

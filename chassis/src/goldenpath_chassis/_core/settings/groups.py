@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import ClassVar, Final, Literal
+from typing import Annotated, ClassVar, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -490,10 +490,30 @@ class HttpClientSettings(SettingsGroup):
         "internal hosts a team trusts. Empty: public addresses only.",
     )
 
+    user_url_allowed_ports: tuple[Annotated[int, Field(ge=1, le=65535)], ...] | Literal["*"] = (
+        Field(
+            (80, 443),
+            description="Ports URLs from users may name (`for_user_urls`), comma-separated; `*` "
+            "for any. The web's two by default: a callback is a web server, and any other port "
+            "of a public host (SMTP, Redis, an admin console) is not one to let users reach.",
+        )
+    )
+
     @field_validator("user_url_allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
         return split_list(value)
+
+    @field_validator("user_url_allowed_ports", mode="before")
+    @classmethod
+    def _split_ports(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip() == "*":
+            return "*"
+        ports = split_list(value)
+        if ports == ():
+            # Empty could be read as "none" or as "any": neither silently.
+            raise ValueError("name the ports (80,443), or * for any")
+        return ports
 
 
 class BreakerSettings(SettingsGroup):
