@@ -24,6 +24,7 @@ from tests.support.manifests import (
     render_overlays,
     steps,
     tool,
+    unfrozen_revs,
     unpinned_uses,
     workflows,
 )
@@ -240,7 +241,7 @@ def test_ops3_dependabot_keeps_python_actions_and_images_current(
 ) -> None:
     config = load_yaml(project.path / ".github" / "dependabot.yml")
     ecosystems = {update["package-ecosystem"] for update in config["updates"]}
-    assert ecosystems == {"uv", "github-actions", "docker", "docker-compose"}
+    assert ecosystems == {"uv", "github-actions", "docker", "docker-compose", "pre-commit"}
 
 
 def test_ops3_pre_commit_config_is_valid_and_has_every_gate(project: GeneratedProject) -> None:
@@ -253,6 +254,36 @@ def test_ops3_pre_commit_config_is_valid_and_has_every_gate(project: GeneratedPr
         "hadolint", "zizmor", "actionlint", "no-copier-conflict-markers", "no-copier-rejects",
     ):  # fmt: skip
         assert required in hook_ids, required
+
+
+def test_ops3_every_remote_pre_commit_hook_is_frozen_to_a_commit_sha(
+    project: GeneratedProject,
+) -> None:
+    text = (project.path / ".pre-commit-config.yaml").read_text()
+    count, problems = unfrozen_revs(text)
+    assert not problems, "\n".join(problems)
+    repos = load_yaml(project.path / ".pre-commit-config.yaml")["repos"]
+    assert count == len([repo for repo in repos if repo["repo"] not in ("local", "meta")]) >= 4
+    # A hook tool installed from PyPI has no SHA to pin: its exact version, then.
+    for repo in repos:
+        for hook in repo["hooks"]:
+            for requirement in hook.get("additional_dependencies", []):
+                assert re.fullmatch(r"[\w.-]+==[\w.]+", requirement), requirement
+
+
+def test_ops3_the_frozen_rev_check_catches_tags_short_shas_and_missing_comments() -> None:
+    sha = "3e8a8703264a2f4a69428a0aa4dcb512790b2c8c"
+    assert unfrozen_revs(f"    rev: {sha}  # frozen: v6.0.0\n") == (1, [])
+    assert unfrozen_revs("  - repo: local\n    hooks: []\n") == (0, [])
+    for bad in (
+        "    rev: v6.0.0\n",
+        "    rev: 3e8a870  # frozen: v6.0.0\n",
+        f"    rev: {sha}\n",
+        f"    rev: {sha}  # v6.0.0\n",
+    ):
+        count, problems = unfrozen_revs(bad)
+        assert count == 1
+        assert problems, bad
 
 
 def test_ops3_pre_commit_refuses_copier_conflict_markers_and_rej_files(

@@ -113,3 +113,24 @@ def unpinned_uses(text: str) -> tuple[int, list[str]]:
         elif not VERSION_COMMENT.match(match["rest"]):
             problems.append(f"{number}: {match['action']} has no `# vX.Y.Z` comment")
     return count, problems
+
+
+REV = re.compile(r"^\s*rev:\s*(?P<ref>\S+)(?P<rest>.*)$")
+# What `pre-commit autoupdate --freeze` writes after the SHA.
+FROZEN_COMMENT = re.compile(r"^\s+#\s+frozen:\s+v\d+(\.\d+)*$")
+
+
+def unfrozen_revs(text: str) -> tuple[int, list[str]]:
+    """Count a pre-commit config's `rev:` lines, and list those not pinned to a full commit SHA
+    with the `# frozen: vX.Y.Z` comment `pre-commit autoupdate --freeze` writes."""
+    count, problems = 0, []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = REV.match(line)
+        if match is None:
+            continue
+        count += 1
+        if not FULL_SHA.match(match["ref"]):
+            problems.append(f"{number}: rev {match['ref']} is not a commit SHA")
+        elif not FROZEN_COMMENT.match(match["rest"]):
+            problems.append(f"{number}: rev {match['ref']} has no `# frozen: vX.Y.Z` comment")
+    return count, problems
