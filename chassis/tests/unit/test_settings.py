@@ -111,6 +111,7 @@ VARIABLES_ADDED_SINCE = {
     "JOB_MAX_RUN_SECONDS",
     "MIGRATION_STATEMENT_TIMEOUT_MS",
     "MIGRATION_LOCK_TIMEOUT_MS",
+    "WORKER_HTTP_PORT",
     # Standard variables the SDK read alone, validated by the chassis since.
     "OTEL_EXPORTER_OTLP_TIMEOUT",
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
