@@ -2,22 +2,28 @@
 
 Liveness is the claim loop going round: when its task dies while the event loop runs on, the
 probe answers 503 once the bound has passed (and a restart brings a new loop). A worker that
-stops claiming is no longer ready, but stays live while it drains.
+stops claiming is no longer ready, but stays live while it drains. Each run is counted by its
+kind and outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from goldenpath_chassis import Service
+from goldenpath_chassis import Service, chassis_of
 from goldenpath_chassis._core.database import open_database
+from goldenpath_chassis._core.metrics import Metrics
 from goldenpath_chassis._core.resources import Instruments
 from goldenpath_chassis._core.worker import Worker
 from goldenpath_chassis._core.worker_http import build_worker_app, liveness_bound_seconds, serving
+from goldenpath_chassis.jobs import PermanentJobError, enqueue
 from goldenpath_chassis.settings import ChassisSettings
 from goldenpath_chassis.testing.processes import free_port
 
@@ -102,3 +108,41 @@ async def test_obs1_a_stopping_worker_is_not_ready_but_stays_live(
     # Past the bound, as a long drain would be: still live.
     await asyncio.sleep(liveness_bound_seconds(quick))
     assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_obs1_job_runs_are_counted_by_kind_and_outcome(
+    app: FastAPI, service: Service
+) -> None:
+    """A retried, a failed (permanently) and a succeeded run, each under its kind."""
+    database = chassis_of(app).resources.database
+    metrics = Metrics(service_name="example", service_version=service.version)
+
+    async def fails(_: AsyncSession, payload: dict[str, Any]) -> None:
+        raise RuntimeError("the receiver is down")
+
+    async def never(_: AsyncSession, payload: dict[str, Any]) -> None:
+        raise PermanentJobError("a payload of a shape no longer read")
+
+    async def works(_: AsyncSession, payload: dict[str, Any]) -> None:
+        return None
+
+    handlers = {"test.fails": fails, "test.never": never, "test.works": works}
+    async with database.sessionmaker() as session:
+        for kind in handlers:
+            enqueue(session, kind, {}, max_attempts=2)
+        await session.commit()
+    worker = Worker(database, handlers, metrics=metrics)
+    assert await worker.run_once() == 3
+
+    def runs(kind: str, outcome: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "job_runs_total", {"kind": kind, "outcome": outcome}
+        )
+
+    assert runs("test.fails", "retried") == 1
+    assert runs("test.never", "failed") == 1
+    assert runs("test.works", "succeeded") == 1
+    assert runs("test.works", "failed") is None
+    for kind in handlers:
+        count = metrics.registry.get_sample_value("job_run_duration_seconds_count", {"kind": kind})
+        assert count == 1
