@@ -345,6 +345,13 @@ def test_ops3_compose_brings_up_the_whole_stack(project: GeneratedProject) -> No
         )
     for mounted in ("deploy/compose/otel-collector.yaml", "deploy/compose/prometheus.yaml"):
         assert (project.path / mounted).is_file(), mounted
+    # The worker's own listener: its check asks it, and Prometheus scrapes it with the API's key.
+    assert services["worker"]["healthcheck"]["test"][-2:] == ["healthcheck", "--worker"]
+    scrapes = load_yaml(project.path / "deploy/compose/prometheus.yaml")["scrape_configs"]
+    jobs = {job["job_name"]: job for job in scrapes}
+    slug = project.answers["project_slug"]
+    assert jobs[f"{slug}-worker"]["static_configs"] == [{"targets": ["worker:9000"]}]
+    assert jobs[f"{slug}-worker"]["authorization"] == jobs[slug]["authorization"]
     for name, service in services.items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
@@ -489,6 +496,11 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
             worker_pod = _deployment(overlay, "worker")["spec"]["template"]["spec"]
             assert worker_pod["containers"][0]["args"] == ["worker"]
             assert worker_pod["terminationGracePeriodSeconds"] > worker_grace
+            worker_listens(worker_pod["containers"][0], timings.worker_http_port, policy)
+            assert worker_pod["containers"][0]["readinessProbe"]["httpGet"] == {
+                "path": "/health/ready",
+                "port": "worker-http",
+            }
         else:
             assert not overlay.of_kind("HorizontalPodAutoscaler")
             assert deployment["spec"]["replicas"] == 1
@@ -496,6 +508,20 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
             worker = next(c for c in pod["containers"] if c["name"] == "worker")
             assert worker["args"] == ["worker"]
             assert pod["terminationGracePeriodSeconds"] > worker_grace
+            worker_listens(worker, timings.worker_http_port, policy)
+            # A worker not claiming must not take the API's pod out of the Service.
+            assert "readinessProbe" not in worker
+
+
+def worker_listens(container: dict[str, Any], port: int, policy: dict[str, Any]) -> None:
+    """The worker's container declares its listener (WORKER_HTTP_PORT), the liveness probes
+    ask it, and the NetworkPolicy lets the kubelet's probes and the scrape in."""
+    declared = {entry["name"]: entry["containerPort"] for entry in container["ports"]}
+    assert declared == {"worker-http": port}
+    for probe in ("startupProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health/live", "port": "worker-http"}
+    ingress_ports = {entry["port"] for rule in policy["ingress"] for entry in rule["ports"]}
+    assert "worker-http" in ingress_ports
 
 
 # `kubectl apply -k . -l SELECTOR`, the selector quoted or not.

@@ -38,6 +38,7 @@ print(json.dumps({{
     "worker_grace_seconds": settings.worker.shutdown_grace_seconds,
     "readiness_timeout_seconds": settings.health.timeout_seconds,
     "keep_alive_seconds": config.timeout_keep_alive,
+    "worker_http_port": settings.worker.http_port,
 }}))
 """
 
@@ -50,6 +51,7 @@ class ServiceTimings:
     worker_grace_seconds: float
     readiness_timeout_seconds: float
     keep_alive_seconds: float
+    worker_http_port: int  # the worker's listener: its probes and /metrics
 
     @property
     def api_stop_seconds(self) -> float:

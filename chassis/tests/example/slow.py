@@ -9,17 +9,23 @@ document: they exist for the shutdown tests (tests/process, tests/reliability).
 The `test.held` job connects to the loopback port its payload names and runs until the other
 end closes the connection: a worker's shutdown test knows the job is in hand when it accepts
 the connection, stops the worker then, and lets the job finish when it chooses.
+
+The `test.blocking` job blocks the worker's event loop (time.sleep) for its payload's seconds,
+as a handler doing CPU-bound or blocking work would; it says `job_blocking_loop` first, so the
+liveness test probes while the loop is blocked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goldenpath_chassis import Domain
+from goldenpath_chassis.logging import get_logger
 from goldenpath_chassis.security import Public
 
 router = APIRouter(prefix="/v1/test/slow", dependencies=[Public], include_in_schema=False)
@@ -54,4 +60,15 @@ async def held_job(_: AsyncSession, payload: dict[str, Any]) -> None:
         writer.close()
 
 
-DOMAIN = Domain(name="slow", routers=(router,), jobs={HELD_JOB: held_job})
+BLOCKING_JOB = "test.blocking"
+
+
+async def blocking_job(_: AsyncSession, payload: dict[str, Any]) -> None:
+    """Blocks the event loop, and with it everything else the worker's process does."""
+    get_logger(__name__).info("job_blocking_loop", seconds=payload["seconds"])
+    time.sleep(payload["seconds"])  # noqa: ASYNC251 - the point: a handler that blocks the loop
+
+
+DOMAIN = Domain(
+    name="slow", routers=(router,), jobs={HELD_JOB: held_job, BLOCKING_JOB: blocking_job}
+)

@@ -33,6 +33,7 @@ from goldenpath_chassis.jobs import PermanentJobError
 from goldenpath_chassis.settings import ChassisSettings
 from goldenpath_chassis.testing.databases import create_postgres_database, drop_postgres_database
 from goldenpath_chassis.testing.loopback_http import loopback_http_server
+from goldenpath_chassis.testing.processes import free_port
 
 from tests.example.widgets import PUBLISH, Widget
 from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
@@ -435,7 +436,11 @@ async def test_arch3_the_worker_process_runs_the_services_jobs_and_stops_on_sigt
     """`run_worker` (what `python -m <package> worker` runs): the service's jobs on resources of
     its own, until SIGTERM stops it cleanly."""
     worker_settings = settings.model_copy(
-        update={"worker": settings.worker.model_copy(update={"poll_seconds": 0.05})}
+        update={
+            "worker": settings.worker.model_copy(
+                update={"poll_seconds": 0.05, "http_port": free_port()}
+            )
+        }
     )
     previous = signal.getsignal(signal.SIGTERM)
     running = asyncio.create_task(run_worker(service, worker_settings))

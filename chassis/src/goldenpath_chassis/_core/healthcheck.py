@@ -23,12 +23,14 @@ EXIT_UNHEALTHY = 1
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 - names, not a bind
 
 
-def probe_url(settings: ChassisSettings, path: str) -> str:
-    """Where the local server answers: loopback when it listens on every interface."""
+def probe_url(settings: ChassisSettings, path: str, *, worker: bool = False) -> str:
+    """Where the local server answers (the worker's listener with `worker`): loopback when it
+    listens on every interface."""
     host = "127.0.0.1" if settings.server.host in _WILDCARD_HOSTS else settings.server.host
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{settings.server.port}{path}"
+    port = settings.worker.http_port if worker else settings.server.port
+    return f"http://{host}:{port}{path}"
 
 
 def check(url: str, *, timeout: float) -> tuple[bool, str]:
@@ -45,7 +47,8 @@ def check(url: str, *, timeout: float) -> tuple[bool, str]:
 
 
 def _run(args: argparse.Namespace, settings: ChassisSettings) -> int:
-    healthy, reason = check(probe_url(settings, args.path), timeout=args.timeout)
+    url = probe_url(settings, args.path, worker=args.worker)
+    healthy, reason = check(url, timeout=args.timeout)
     if not healthy:
         print(f"unhealthy: {reason}", file=sys.stderr)
         return EXIT_UNHEALTHY
@@ -59,5 +62,10 @@ def register(commands: Subcommands) -> None:
     parser.add_argument("--path", default="/health/live", help="default: %(default)s")
     parser.add_argument(
         "--timeout", type=float, default=3.0, help="seconds to wait (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="probe the job worker's listener (WORKER_HTTP_PORT) instead of the API",
     )
     parser.set_defaults(handler=_run)

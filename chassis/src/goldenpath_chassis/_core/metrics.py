@@ -58,6 +58,8 @@ HTTP_DURATION_BUCKETS = (
 _KNOWN_METHODS = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
 )
+# From a webhook delivery's tenth of a second to JOB_MAX_RUN_SECONDS's default (900).
+JOB_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 # A scrape must answer even when a refresher (a database query) hangs.
 _REFRESH_TIMEOUT_SECONDS = 2.0
 
@@ -226,6 +228,23 @@ class Metrics:
             "job_queue_oldest_due_age_seconds",
             "How long the longest-waiting claimable job has been due (0 when none waits), read "
             "from the database at scrape time. It grows only while no worker claims it.",
+            registry=registry,
+        )
+        # Recorded by the worker process (worker.py), served on its own port (worker_http.py).
+        self.job_runs = Counter(
+            "job_runs",
+            "Job runs the worker finished, by kind and outcome: succeeded, retried (failed, "
+            "to be tried again), failed (no attempt left, or a permanent error), abandoned (the "
+            "failure could not be recorded, or another worker claimed the job again) or "
+            "cancelled (at shutdown).",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.job_run_duration = Histogram(
+            "job_run_duration_seconds",
+            "How long a job run took, whatever its outcome.",
+            ["kind"],
+            buckets=JOB_DURATION_BUCKETS,
             registry=registry,
         )
         self._refreshers: list[Refresher] = []

@@ -34,6 +34,11 @@ class RepeatedFailureLine:
         self._clock = clock
         self._count: ThrottledCount | None = None
 
+    @property
+    def failing(self) -> bool:
+        """Whether the last try failed."""
+        return self._count is not None
+
     def failed(self, error: Exception) -> None:
         if self._count is None:  # a new outage is said at once, however soon after the last
             self._count = ThrottledCount(self._every, clock=self._clock)

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Generator
 from types import FrameType
+from typing import Literal
 
 import uvicorn
 from fastapi import FastAPI
@@ -123,14 +124,20 @@ class GracefulServer(uvicorn.Server):
 
 
 def build_config(
-    app: FastAPI, settings: ChassisSettings, *, closed_connections: Counter | None = None
+    app: FastAPI,
+    settings: ChassisSettings,
+    *,
+    closed_connections: Counter | None = None,
+    port: int | None = None,
+    lifespan: Literal["on", "off"] = "on",
 ) -> uvicorn.Config:
     """`closed_connections`: the app's `http_server_connections_closed_total`, which counts the
-    protocol's closes of slow or abusive clients."""
+    protocol's closes of slow or abusive clients. `port` in place of SERVER_PORT and `lifespan`
+    off: the worker's listener (worker_http.py), whose resources the worker opens."""
     return uvicorn.Config(
         app,
         host=settings.server.host,
-        port=settings.server.port,
+        port=settings.server.port if port is None else port,
         # One process; replicas are the orchestrator's job (INF-1).
         workers=None,
         # Our logging pipeline handles uvicorn's loggers; the access log is ours (OBS-3).
@@ -140,7 +147,7 @@ def build_config(
         server_header=False,
         # Forwarded headers are read by the service itself, from trusted proxies only.
         proxy_headers=False,
-        lifespan="on",
+        lifespan=lifespan,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         # uvicorn times a connection out only between requests, and httptools bounds no head
         # (head_deadline.py, body_rate.py, send_timeout.py).

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -44,6 +45,7 @@ from .job_leases import (
     LeaseKeeper,
 )
 from .logging import get_logger
+from .metrics import Metrics
 from .repeated_failure_line import RepeatedFailureLine
 from .tracing import job_span, mark_job_failed
 
@@ -52,6 +54,14 @@ JobHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 Raises `PermanentJobError` for a job that can never succeed, any other exception to be retried."""
 
 _log = get_logger(__name__)
+
+# The outcomes of a run, the `outcome` label of job_runs_total. Abandoned: the run's failure
+# could not be recorded, or another worker had claimed the job again; its lease decides.
+SUCCEEDED = "succeeded"
+RETRIED = "retried"
+FAILED = "failed"
+ABANDONED = "abandoned"
+CANCELLED = "cancelled"
 
 __all__ = [
     "JobHandler",
@@ -87,6 +97,7 @@ class Worker:
         cache: Cache | None = None,
         tracer: trace.Tracer | None = None,
         claim_failed_every_seconds: float = 60.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._database = database
         self._cache = cache
@@ -104,9 +115,32 @@ class Worker:
         )
         self._grace = shutdown_grace_seconds
         self._stopping = asyncio.Event()
+        self._metrics = metrics
+        # The event loop's time when the claim loop last went round; None before it starts.
+        self._went_round_at: float | None = None
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def is_live(self, stale_after_seconds: float) -> bool:
+        """Whether the claim loop went round within `stale_after_seconds` (its liveness).
+
+        A wedged claim loop (its task dead, or stuck) stops going round. Draining after `stop()`
+        is live: the jobs in hand may take the grace period.
+        """
+        if self._stopping.is_set():
+            return True
+        if self._went_round_at is None:
+            return False
+        return asyncio.get_running_loop().time() - self._went_round_at <= stale_after_seconds
+
+    def is_ready(self) -> bool:
+        """Claiming: the claim loop runs, is not stopping, and its last claim succeeded."""
+        return (
+            self._went_round_at is not None
+            and not self._stopping.is_set()
+            and not self._claim_failing.failing
+        )
 
     async def run_once(self) -> int:
         """Claim one batch and run it to the end; return how many jobs were claimed."""
@@ -156,6 +190,7 @@ class Worker:
     async def _work(self) -> None:
         in_flight: set[asyncio.Task[None]] = set()
         while not self._stopping.is_set():
+            self._went_round_at = asyncio.get_running_loop().time()
             free = self._concurrency - len(in_flight)
             if free > 0:
                 lease_ends = self._lease_ends()
@@ -197,6 +232,7 @@ class Worker:
     ) -> None:
         log = _log.bind(job_id=str(job_id), job_kind=kind)
         handler = self._handlers[kind]  # claimed only for the kinds it handles
+        started = time.monotonic()
         try:
             async with self._database.sessionmaker() as session:
                 await held.run(handler(session, payload))
@@ -209,16 +245,25 @@ class Worker:
                     await self._cache.apply_invalidations(session)
         except asyncio.CancelledError:
             log.warning("job_cancelled_at_shutdown")
+            self._count_run(kind, CANCELLED, started)
             raise
         except Exception as error:
             mark_job_failed(trace.get_current_span(), error)
-            await self._record_failure(log, job_id, error, held.attempt)
+            outcome = await self._record_failure(log, job_id, error, held.attempt)
+            self._count_run(kind, outcome, started)
         else:
             log.info("job_done")
+            self._count_run(kind, SUCCEEDED, started)
+
+    def _count_run(self, kind: str, outcome: str, started: float) -> None:
+        if self._metrics is not None:
+            self._metrics.job_runs.labels(kind, outcome).inc()
+            self._metrics.job_run_duration.labels(kind).observe(time.monotonic() - started)
 
     async def _record_failure(
         self, log: FilteringBoundLogger, job_id: Any, error: Exception, attempt: int
-    ) -> None:
+    ) -> str:
+        """Record the failed run; return its outcome (retried, failed or abandoned)."""
         permanent = isinstance(error, PermanentJobError)
         try:
             async with self._database.sessionmaker() as session:
@@ -233,7 +278,7 @@ class Worker:
                 error=type(error).__name__,
                 record_error=type(unrecorded).__name__,
             )
-            return
+            return ABANDONED
         final = job is not None and job.status == queue.FAILED
         # Why it can never succeed is for whoever is alerted, not only for the failed row.
         why = (
@@ -248,6 +293,9 @@ class Worker:
             final=final,
             **why,
         )
+        if job is None:  # claimed again by another worker: its run decides
+            return ABANDONED
+        return FAILED if final else RETRIED
 
 
 def install_signal_handlers(worker: Worker) -> None:

@@ -1,18 +1,30 @@
-"""`python -m <package> worker`: the job worker process, on the same resources as the API."""
+"""`python -m <package> worker`: the job worker process, on the same resources as the API.
+
+Beside the claim loop it serves its own HTTP listener (worker_http.py): `/metrics`, so what the
+worker records (job runs, outbound calls, breakers, the pool) is scraped, and the probes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from .resources import open_resources
+from .api_keys.repository import ApiKeyStore
+from .metrics import watch_database
+from .resources import Instruments, open_resources
+from .security.install import open_authenticator
 from .service import Service
 from .settings import ChassisSettings
+from .state import chassis_of
 from .webhooks import webhook_handlers
 from .worker import Worker, install_signal_handlers
+from .worker_http import build_worker_app, serving
 
 
 async def run_worker(service: Service, settings: ChassisSettings) -> None:
-    async with open_resources(settings, service_version=service.version) as resources:
+    instruments = Instruments.build(settings, service_version=service.version)
+    async with open_resources(
+        settings, service_version=service.version, instruments=instruments
+    ) as resources:
         worker = Worker(
             resources.database,
             {**service.jobs, **webhook_handlers(resources.http, settings)},
@@ -23,9 +35,27 @@ async def run_worker(service: Service, settings: ChassisSettings) -> None:
             shutdown_grace_seconds=settings.worker.shutdown_grace_seconds,
             cache=resources.cache,
             tracer=resources.tracing.tracer(__name__),
+            metrics=resources.metrics,
         )
-        install_signal_handlers(worker)
-        await worker.run()
+        app = build_worker_app(service, settings, instruments, worker)
+        chassis = chassis_of(app)
+        stop_watching = watch_database(resources.metrics, resources.database)
+        try:
+            async with open_authenticator(
+                app,
+                settings,
+                chassis.guards,
+                redis=resources.redis,
+                tls=resources.tls,
+                api_key_store=ApiKeyStore(resources.database),
+            ) as authenticator:
+                chassis.open_resources = resources
+                chassis.open_authenticator = authenticator
+                install_signal_handlers(worker)
+                async with serving(app, settings):
+                    await worker.run()
+        finally:
+            stop_watching()
 
 
 def main(service: Service, settings: ChassisSettings) -> int:

@@ -122,6 +122,9 @@ def start_service(
     full_env |= {
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        # A worker's listener (/metrics, probes) on the same free port: a process is one or the
+        # other, and two workers of parallel tests must not both take the default.
+        "WORKER_HTTP_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
         "PYTHONFAULTHANDLER": "1",  # a hung service's tracebacks on SIGABRT (see `stop`)
         **env,

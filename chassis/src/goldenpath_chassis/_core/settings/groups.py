@@ -325,6 +325,13 @@ class WorkerSettings(SettingsGroup):
     concurrency: int = Field(4, ge=1, le=64)
     poll_seconds: float = Field(1.0, gt=0, le=60)
     shutdown_grace_seconds: float = Field(30.0, gt=0, le=600)
+    http_port: int = Field(
+        9000,
+        ge=1,
+        le=65535,
+        description="The worker's own HTTP listener, on SERVER_HOST: /metrics (the API's "
+        "metrics:read key) and the probes /health/live and /health/ready.",
+    )
 
 
 class RedisSettings(SettingsGroup):

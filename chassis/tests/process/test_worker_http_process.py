@@ -1,0 +1,142 @@
+"""OBS-1/ARCH-3: the worker process serves its own /metrics and probes, on WORKER_HTTP_PORT.
+
+A real worker on the session's PostgreSQL: its /metrics needs the API's `metrics:read`
+credential and counts each job run by kind and outcome; its liveness answers while the claim
+loop goes round, and a handler that blocks the event loop leaves the probe unanswered (the
+kubelet's timeout, a failure like a 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from goldenpath_chassis import Service
+from goldenpath_chassis._core.api_keys.service import ApiKeyService
+from goldenpath_chassis._core.database import open_database
+from goldenpath_chassis._core.health import HealthRegistry
+from goldenpath_chassis.jobs import enqueue
+from goldenpath_chassis.testing.auth import TokenFactory
+from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+
+from tests.example.slow import BLOCKING_JOB
+from tests.example.widgets import PUBLISH
+from tests.process.test_healthcheck import run_healthcheck
+from tests.process.test_worker_process import create_widget
+from tests.support.example_process import EXAMPLE_COMMAND, importable
+
+pytestmark = pytest.mark.process
+
+# A kubelet's probe waits this long (the manifest's timeoutSeconds) before counting a failure.
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
+@pytest.fixture
+def worker(tmp_path: Path, service_env: dict[str, str]) -> Iterator[ServiceProcess]:
+    port = free_port()
+    env = {
+        **importable(),
+        **service_env,
+        "WORKER_POLL_SECONDS": "0.1",
+        "WORKER_CONCURRENCY": "1",
+        "WORKER_HTTP_PORT": str(port),
+    }
+    process = start_service(
+        [*EXAMPLE_COMMAND, "worker"], env=env, port=port, log_path=tmp_path / "worker.log"
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+async def metrics_key(service: Service, database_url: str) -> str:
+    """An API key holding `metrics:read` alone, as Prometheus is given."""
+    settings = service.load_settings(app_env="test", database_url=database_url)
+    async with (
+        open_database(settings, HealthRegistry()) as database,
+        database.sessionmaker() as session,
+    ):
+        keys = ApiKeyService(session, declared_scopes=service.scopes)
+        _, plaintext = await keys.create(name="prometheus", scopes=["metrics:read"])
+        return plaintext
+
+
+async def enqueue_job(
+    service: Service, database_url: str, kind: str, payload: dict[str, float]
+) -> None:
+    settings = service.load_settings(app_env="test", database_url=database_url)
+    async with (
+        open_database(settings, HealthRegistry()) as database,
+        database.sessionmaker() as session,
+    ):
+        enqueue(session, kind, payload, max_attempts=1)
+        await session.commit()
+
+
+def succeeded_runs(scrape: str, kind: str) -> float:
+    prefix = f'job_runs_total{{kind="{kind}",outcome="succeeded"}} '
+    for line in scrape.splitlines():
+        if line.startswith(prefix):
+            return float(line.removeprefix(prefix))
+    return 0.0
+
+
+def test_obs1_the_worker_metrics_need_the_metrics_key_and_count_job_runs(
+    worker: ServiceProcess, service: Service, database_url: str, tokens: TokenFactory
+) -> None:
+    key = asyncio.run(metrics_key(service, database_url))
+    scraper = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=worker.base_url, timeout=5) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers=tokens.headers("widgets:read")).status_code == 403
+        before = succeeded_runs(client.get("/metrics", headers=scraper).text, PUBLISH)
+
+        asyncio.run(create_widget(service, database_url, f"metrics-{time.monotonic_ns()}"))
+        deadline = time.monotonic() + 20
+        while (scrape := client.get("/metrics", headers=scraper)).status_code == 200:
+            if succeeded_runs(scrape.text, PUBLISH) >= before + 1:
+                break
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.1)
+        assert scrape.status_code == 200, scrape.text
+        assert f'job_run_duration_seconds_count{{kind="{PUBLISH}"}}' in scrape.text
+        # What the worker's process records besides: its pool, its statements.
+        assert "db_client_connection_count{" in scrape.text
+
+
+def test_obs1_a_handler_blocking_the_event_loop_leaves_the_liveness_probe_unanswered(
+    worker: ServiceProcess, service: Service, database_url: str
+) -> None:
+    with httpx.Client(base_url=worker.base_url, timeout=PROBE_TIMEOUT_SECONDS) as client:
+        assert client.get("/health/live").json() == {"status": "ok"}
+        assert client.get("/health/ready").status_code == 200
+
+        # Blocked far longer than the probe waits: when the line is in the log, the handler's
+        # next statement is the time.sleep that holds the loop.
+        asyncio.run(enqueue_job(service, database_url, BLOCKING_JOB, {"seconds": 8.0}))
+        deadline = time.monotonic() + 20
+        while "job_blocking_loop" not in worker.output():
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.05)
+        with pytest.raises(httpx.ReadTimeout):
+            client.get("/health/live")
+
+
+def test_ops1_the_healthcheck_command_probes_the_worker_with_worker(
+    worker: ServiceProcess, database_url: str, tmp_path: Path
+) -> None:
+    """The image's HEALTHCHECK, as compose's worker runs it: `healthcheck --worker`."""
+    env = {
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "PORT": str(free_port()),  # no API here
+        "WORKER_HTTP_PORT": str(worker.port),
+    }
+    assert run_healthcheck(env, tmp_path, "--worker").returncode == 0
+    assert run_healthcheck(env, tmp_path, "--timeout", "1").returncode == 1
