@@ -666,7 +666,12 @@ def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secre
         ).stdout
     )
     known = {field.upper() for field in fields}
-    secrets = {"DATABASE_URL", "REDIS_URL", "AUTH_SESSION_SECRET"} & known
+    secrets = {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "AUTH_SESSION_SECRET",
+        "AUTH_SESSION_SECRET_PREVIOUS",
+    } & known
     for overlay in rendered:
         for name in _configmap_values(overlay):
             assert name in known or name.startswith("OTEL_"), f"{overlay.overlay}: {name}"
@@ -679,6 +684,9 @@ def test_arch2_cfg2_manifests_set_only_real_settings_and_secrets_come_from_secre
                     if variable["name"] in secrets:
                         assert "secretKeyRef" in variable["valueFrom"], f"{where}: {variable}"
                         assert "value" not in variable
+                    if variable["name"] == "AUTH_SESSION_SECRET_PREVIOUS":
+                        # Only there during a rotation: a required key would stop every pod.
+                        assert variable["valueFrom"]["secretKeyRef"]["optional"] is True
                 configured = names | set(_configmap_values(overlay))
                 assert {"REDIS_URL", "DATABASE_URL"} <= configured, f"{where} lacks a URL"
                 # What production refuses to start without (SEC-3, CFG-1).

@@ -109,6 +109,7 @@ VARIABLES_ADDED_SINCE = {
     "HTTP_USER_URL_ALLOWED_NETWORKS",
     "HTTP_USER_URL_ALLOWED_PORTS",
     "WEBHOOK_SECRET_PREVIOUS",
+    "AUTH_SESSION_SECRET_PREVIOUS",
     "JOB_MAX_RUN_SECONDS",
     "MIGRATION_STATEMENT_TIMEOUT_MS",
     "MIGRATION_LOCK_TIMEOUT_MS",
@@ -361,6 +362,77 @@ def test_sec3_production_posts_webhooks_over_https_only() -> None:
     assert caught.value.problems == [("WEBHOOK_URL", "must be an https:// URL in production")]
     for app_env in ("development", "test"):
         assert load(app_env=app_env, webhook_url=plain).webhooks.url == plain
+
+
+SESSION_OLD = "o" * 40  # PRODUCTION_AUTH's session secret is "s" * 40
+
+
+def test_sec2_a_session_secret_rotation_keeps_the_previous_secret_unshown() -> None:
+    settings = load(**PRODUCTION_BASE, **PRODUCTION_AUTH, auth_session_secret_previous=SESSION_OLD)
+    assert settings.sessions.secret_previous is not None
+    assert settings.sessions.secret_previous.get_secret_value() == SESSION_OLD
+    assert SESSION_OLD not in repr(settings)
+    assert SESSION_OLD not in str(settings.model_dump())
+    assert load(**PRODUCTION_BASE, **PRODUCTION_AUTH).sessions.secret_previous is None
+
+
+@pytest.mark.parametrize(
+    ("secrets", "problems"),
+    [
+        (
+            {"auth_session_secret_previous": "s" * 40},
+            [("AUTH_SESSION_SECRET_PREVIOUS", "is the same secret as AUTH_SESSION_SECRET")],
+        ),
+        (
+            {"auth_session_secret_previous": "hunter2-sessions"},
+            [("AUTH_SESSION_SECRET_PREVIOUS", "must be at least 32 characters long")],
+        ),
+        (  # the current secret's problem is reported alone
+            {"auth_session_secret": "hunter2-sessions", "auth_session_secret_previous": "o" * 40},
+            [("AUTH_SESSION_SECRET", "must be at least 32 characters long")],
+        ),
+    ],
+    ids=["the-same-secret", "previous-too-short", "current-too-short"],
+)
+def test_sec2_a_previous_session_secret_that_cannot_serve_a_rotation_is_refused(
+    secrets: dict[str, str], problems: list[tuple[str, str]]
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(**(PRODUCTION_BASE | PRODUCTION_AUTH | secrets))
+    assert caught.value.problems == problems
+    assert "hunter2" not in str(caught.value)
+    assert "s" * 40 not in str(caught.value)
+
+
+def test_sec5_production_refuses_plain_http_cors_origins_by_name() -> None:
+    """A listed origin calls with credentials and passes the CSRF check: over http, anyone on
+    the network path serves its pages. Development frontends stay on http outside production."""
+    origins = "https://app.example.com,http://admin.example.com,http://127.0.0.1.example.com:80"
+    with pytest.raises(ConfigurationError) as caught:
+        load(**PRODUCTION_BASE, **PRODUCTION_AUTH, cors_allow_origins=origins)
+    [(variable, message)] = caught.value.problems
+    assert variable == "CORS_ALLOW_ORIGINS"
+    assert message.startswith(
+        "http://admin.example.com, http://127.0.0.1.example.com:80 are plain http, refused in "
+        "production"
+    )
+    for app_env in ("development", "test"):
+        assert load(app_env=app_env, cors_allow_origins=origins).cors.allow_origins == tuple(
+            origins.split(",")
+        )
+
+
+def test_sec5_production_allows_https_and_loopback_http_cors_origins() -> None:
+    """A page on a loopback host is on the user's own machine: no network path to sit on."""
+    origins = (
+        "https://app.example.com",
+        "http://localhost:3000",
+        "http://127.0.0.1",
+        "http://[::1]:5173",
+        "http://LOCALHOST:8080",
+    )
+    settings = load(**PRODUCTION_BASE, **PRODUCTION_AUTH, cors_allow_origins=",".join(origins))
+    assert settings.cors.allow_origins == tuple(origin.lower() for origin in origins)
 
 
 @pytest.mark.parametrize(

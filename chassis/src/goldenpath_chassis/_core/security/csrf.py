@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from .loopback import LOOPBACK_HOSTS
 from .session import b64encode, derive_key, same_text
 
 CSRF_COOKIE = "__Host-csrf"
@@ -33,21 +34,28 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MAX_TOKEN_LENGTH = 128
 _SECURE_SCHEMES = frozenset({"https"})
 _LOOPBACK_SCHEMES = frozenset({"http", "https"})
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class CsrfProtection:
-    def __init__(self, secret: str, *, trusted_origins: Iterable[str] = ()) -> None:
+    """Tokens are made with `secret`; during a rotation, a token made with `previous` is still
+    valid, as the session it was issued with is (`session.SessionCodec`)."""
+
+    def __init__(
+        self, secret: str, *, previous: str | None = None, trusted_origins: Iterable[str] = ()
+    ) -> None:
         self._key = derive_key(secret, "csrf")
+        rotated = () if previous is None else (derive_key(previous, "csrf"),)
+        self._verifying_keys = (self._key, *rotated)
         self._trusted_origins = frozenset(origin.lower() for origin in trusted_origins)
 
-    def _mac(self, session_id: str, nonce: str) -> str:
+    @staticmethod
+    def _mac(key: bytes, session_id: str, nonce: str) -> str:
         message = f"{session_id}.{nonce}".encode()
-        return b64encode(hmac.new(self._key, message, hashlib.sha256).digest())
+        return b64encode(hmac.new(key, message, hashlib.sha256).digest())
 
     def token_for(self, session_id: str) -> str:
         nonce = secrets.token_urlsafe(16)
-        return f"{nonce}.{self._mac(session_id, nonce)}"
+        return f"{nonce}.{self._mac(self._key, session_id, nonce)}"
 
     def problem(
         self,
@@ -83,7 +91,9 @@ class CsrfProtection:
         if len(header_token) > MAX_TOKEN_LENGTH or not same_text(header_token, cookie_token):
             return "the X-CSRF-Token header does not match the __Host-csrf cookie"
         nonce, _, mac = header_token.partition(".")
-        if not same_text(self._mac(session_id, nonce), mac):
+        if not any(
+            same_text(self._mac(key, session_id, nonce), mac) for key in self._verifying_keys
+        ):
             return "the CSRF token does not belong to this session"
         return None
 
@@ -104,5 +114,5 @@ class CsrfProtection:
         # Browsers send the Secure session cookie only over HTTPS, or to a loopback host: the
         # only schemes this service's own pages can have. (The scheme the service itself sees
         # says nothing: TLS usually ends at a proxy.)
-        schemes = _LOOPBACK_SCHEMES if own_host in _LOOPBACK_HOSTS else _SECURE_SCHEMES
+        schemes = _LOOPBACK_SCHEMES if own_host in LOOPBACK_HOSTS else _SECURE_SCHEMES
         return parts.scheme in schemes and parts.netloc == host

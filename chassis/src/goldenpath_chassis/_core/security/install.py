@@ -88,17 +88,23 @@ class RequestGuards:
             else None
         )
         secret = settings.sessions.secret.get_secret_value()
+        previous = settings.sessions.secret_previous
+        rotated = None if previous is None else previous.get_secret_value()
         return cls(
             rate_limiter=limiter,
             client_ip=ClientIpResolver(
                 settings.proxies.proxies, header=settings.proxies.proxy_header
             ),
-            sessions=SessionCodec(secret, max_age_seconds=settings.sessions.max_age_seconds),
+            sessions=SessionCodec(
+                secret, previous=rotated, max_age_seconds=settings.sessions.max_age_seconds
+            ),
             revocations=SessionRevocations(
                 namespace=settings.service_name,
                 session_max_age_seconds=settings.sessions.max_age_seconds,
             ),
-            csrf=CsrfProtection(secret, trusted_origins=settings.cors.allow_origins),
+            csrf=CsrfProtection(
+                secret, previous=rotated, trusted_origins=settings.cors.allow_origins
+            ),
             before_body=BodyGuard(),
         )
 

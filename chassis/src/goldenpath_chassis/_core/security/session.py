@@ -63,19 +63,30 @@ class Session:
 
 
 class SessionCodec:
+    """Signs with `secret`; reads cookies signed with it or, during a rotation, with `previous`
+    (`AUTH_SESSION_SECRET_PREVIOUS`), so that changing the secret signs no one out. Nothing
+    re-signs an old cookie: it lasts until its session ends, as it would have."""
+
     def __init__(
         self,
         secret: str,
         *,
         max_age_seconds: int,
+        previous: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = derive_key(secret, "session")
+        rotated = () if previous is None else (derive_key(previous, "session"),)
+        self._verifying_keys = (self._key, *rotated)
         self.max_age_seconds = max_age_seconds
         self._clock = clock
 
-    def _sign(self, payload: str) -> str:
-        return b64encode(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+    @staticmethod
+    def _sign(payload: str, key: bytes) -> str:
+        return b64encode(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+    def _signed(self, payload: str, signature: str) -> bool:
+        return any(same_text(self._sign(payload, key), signature) for key in self._verifying_keys)
 
     def issue(
         self,
@@ -108,14 +119,14 @@ class SessionCodec:
         if tenant is not None:
             data["tnt"] = tenant
         payload = b64encode(orjson.dumps(data))
-        return f"{payload}.{self._sign(payload)}", session
+        return f"{payload}.{self._sign(payload, self._key)}", session
 
     def read(self, cookie: str) -> Session | None:
         """The session in a cookie, or None when it is forged, damaged or expired."""
         if len(cookie) > MAX_COOKIE_LENGTH:
             return None
         payload, _, signature = cookie.rpartition(".")
-        if not payload or not same_text(self._sign(payload), signature):
+        if not payload or not self._signed(payload, signature):
             return None
         try:
             data = orjson.loads(b64decode(payload))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from .algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
+from .loopback import LOOPBACK_HOSTS
 from .token_types import is_token_type
 
 DEFAULT_JWT_ALGORITHMS = DEFAULT_ALGORITHMS
@@ -108,6 +110,30 @@ def check_origin(origin: str, *, position: int) -> str:
             f"entry {position} is not an origin: scheme://host[:port], no path or trailing slash"
         )
     return origin.lower()
+
+
+def check_origins_in_production(origins: tuple[str, ...]) -> tuple[str, ...]:
+    """`origins`, each checked by `check_origin`; refused if any is plain http and not on a
+    loopback host.
+
+    A listed origin may send credentialed requests and read their answers, and passes the CSRF
+    check: over http, whoever is on the network path serves that origin's pages, and so acts as
+    the signed-in user. A loopback origin has no network path (the user's own machine is
+    trusted as much over https). Each origin is named: having passed `check_origin`, it is a
+    scheme, a host and a port and nothing else (no credentials), what browsers send anyway.
+    """
+    plain = [
+        origin
+        for origin in origins
+        if urlsplit(origin).scheme == "http" and urlsplit(origin).hostname not in LOOPBACK_HOSTS
+    ]
+    if plain:
+        raise ValueError(
+            f"{', '.join(plain)} {'is' if len(plain) == 1 else 'are'} plain http, refused in "
+            "production: anyone on the network path could serve the pages of an http origin and "
+            "call the API as the signed-in user; use https://"
+        )
+    return origins
 
 
 def check_rate_limit(value: str) -> str:

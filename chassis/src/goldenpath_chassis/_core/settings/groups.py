@@ -30,6 +30,7 @@ from ..security.settings_checks import (
     DEFAULT_JWT_ALGORITHMS,
     check_jwt_algorithms,
     check_origin,
+    check_origins_in_production,
     check_public_key,
     check_rate_limit,
     check_token_types,
@@ -748,6 +749,11 @@ class SessionSettings(SettingsGroup):
         None,  # type: ignore[assignment]  # the validator fills it outside production
         description="Signs session and CSRF cookies; random per process outside production.",
     )
+    secret_previous: SecretStr | None = Field(
+        None,
+        description="During a rotation, the secret being replaced: cookies it signed are still "
+        "accepted, new ones are signed with AUTH_SESSION_SECRET. Same rules.",
+    )
     max_age_seconds: int = Field(8 * 3600, ge=60, le=30 * 86400)
     same_site: Literal["strict", "lax"] = "strict"
 
@@ -759,10 +765,32 @@ class SessionSettings(SettingsGroup):
                 raise ValueError("is required in production (32 or more random characters)")
             # Outside production, sessions live as long as the process: nothing to configure.
             return secrets.token_urlsafe(32)
-        text = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(text, str) and len(text) < 32:
-            raise ValueError("must be at least 32 characters long")
+        return _long_enough(value)
+
+    @field_validator("secret_previous", mode="before")
+    @classmethod
+    def _rotated_secret(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            return None
+        _long_enough(value)
+        current = info.data.get("secret")
+        if current is None:
+            return value  # the current secret was invalid and is reported on its own
+        if _text_of(value) == current.get_secret_value():
+            raise ValueError("is the same secret as AUTH_SESSION_SECRET")
         return value
+
+
+def _text_of(value: object) -> object:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def _long_enough(value: object) -> object:
+    """A session secret short enough to search for offline would let anyone sign cookies."""
+    text = _text_of(value)
+    if isinstance(text, str) and len(text) < 32:
+        raise ValueError("must be at least 32 characters long")
+    return value
 
 
 class CorsSettings(SettingsGroup):
@@ -779,10 +807,11 @@ class CorsSettings(SettingsGroup):
 
     @field_validator("allow_origins")
     @classmethod
-    def _explicit_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(
+    def _explicit_origins(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        origins = tuple(
             check_origin(origin, position=position) for position, origin in enumerate(value, 1)
         )
+        return check_origins_in_production(origins) if in_production(info) else origins
 
 
 class SecurityHeaderSettings(SettingsGroup):
