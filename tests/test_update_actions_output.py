@@ -13,6 +13,7 @@ as the runner reads it
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,10 @@ import pytest
 from goldenpath._github import workflow_command
 from goldenpath.cli import main
 from tests.support.releases import GIT_IDENTITY
-from tests.support.workflows import read_github_output, workflow_commands
+from tests.support.workflows import read_github_output, readings, workflow_commands
+from tests.test_update_branch_restore import template_whose_task
 from tests.test_update_tools import answers, commit, git, make_template, repository
+from tests.test_update_trust import service_of
 
 HOSTILE_NAMES = (
     "a\n::error title=injected::from a file name",
@@ -127,5 +130,30 @@ def test_tpl2_a_hostile_service_name_makes_no_workflow_command_in_update_check(
     folder = tmp_path / "y\n::error::from an error"
     assert main(["update-check", str(folder), f"--github-output={output}"]) == 2
     printed = capsys.readouterr()
-    assert f"goldenpath: error: {folder}: no such directory\n" in printed.err
-    assert workflow_commands(printed.out) == workflow_commands(printed.err) == []
+    assert f"goldenpath: error: {folder}: no such directory\n" in printed.out  # one stream
+    assert printed.err == ""
+    assert workflow_commands(printed.out) == []
+
+
+def test_tpl2_an_error_in_an_actions_step_is_never_read_after_commands_resume(
+    tmp_path: Path,
+) -> None:
+    # The error holds what Copier printed, a task's `::error` line here. Printed on stderr, it
+    # could be read after the resume token the command prints last on stdout: a command.
+    service = tmp_path / "orders"
+    task = "echo '::error title=injected::from the task'; exit 1"
+    template = template_whose_task(tmp_path / "template", task)
+    service_of(service, template)
+    output = tmp_path / "github-output"
+    arguments = ["update-branch", str(service), "--gates=none", f"--github-output={output}"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "goldenpath", *arguments, f"--pr-body={tmp_path / 'pr.md'}"],
+        capture_output=True,
+        text=True,
+        env=os.environ | GIT_IDENTITY,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "::error title=injected::from the task" in completed.stdout + completed.stderr
+    for reading in readings(completed.stdout, completed.stderr):
+        assert workflow_commands(reading) == [], reading

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stderr
 from pathlib import Path
 
 # The runner's unescaping (actions/runner, ActionCommand.cs) undone. str.translate replaces each
@@ -39,17 +39,20 @@ def write_github_output(path: Path, values: Mapping[str, str]) -> None:
 @contextmanager
 def commands_stopped(active: bool) -> Iterator[list[str]]:
     """Inside, what is printed is text to the runner whatever it holds (`::stop-commands::`
-    with a token no printed text can know); the workflow commands added to the list yielded
-    are printed after, once the runner reads commands again. Not `active`: no stop, nothing
-    added to the output but those commands."""
+    with a token no printed text can know), on stdout, what is written to sys.stderr too;
+    the workflow commands added to the list yielded are printed after, once the runner reads
+    commands again. Not `active`: no stop, stderr left alone, nothing added to the output but
+    those commands."""
     commands: list[str] = []
     token = secrets.token_hex(16)
     if active:
-        # On both streams: the runner reads each in order, so neither's text comes before it.
-        for stream in (sys.stdout, sys.stderr):
-            print(f"::stop-commands::{token}", file=stream, flush=True)
+        print(f"::stop-commands::{token}", flush=True)
     try:
-        yield commands
+        # The runner reads stdout and stderr each on its own (a reader and a queue per stream,
+        # actions/runner's ProcessInvoker): a line on stderr, an error, can be handled after
+        # the resume token on stdout, as a command. Inside, stderr is stdout: one order.
+        with redirect_stderr(sys.stdout) if active else nullcontext():
+            yield commands
     finally:
         sys.stderr.flush()
         if active:

@@ -34,6 +34,7 @@ from .deleted_files import DeletedFile, RenderError, deleted_but_changed
 from .gates import GateResult, run_gates, service_environment
 from .migrations import Migration, migrations_run
 from .releases import Commit, Release, TemplateRepository, recorded_hash, same_source
+from .restore import NotRestoredError, restore
 
 BRANCH = "template-update"
 REMOTE = "origin"
@@ -542,6 +543,7 @@ def prepare_branch(
             )
             return BranchResult("skipped", plan, reason=reason)
     base = head(project)
+    checked_out = git(project, "branch", "--show-current").strip()  # "": a detached HEAD
     check_can_commit(project)
     lease = _ref_commit(project, remote_ref)
     git(project, "switch", "--quiet", "-C", branch)
@@ -549,11 +551,13 @@ def prepare_branch(
         applied = apply_update(project, plan, templates, timeout=timeout)
         # The message on stdin: an error names the command, and must not hold the message.
         git(project, "commit", "--quiet", "--no-verify", "--file=-", stdin=commit_message(plan))
-    except (UpdateError, GitError):
-        # Leave the service as it was: back on its branch, the update's debris removed.
-        git(project, "reset", "--quiet", "--hard", base, check=False)
-        git(project, "clean", "-fdq", check=False)
-        git(project, "switch", "--quiet", "-", check=False)
+    except (UpdateError, GitError) as failure:
+        # Leave the service as it was (its branch, its commit, the update's debris removed), or
+        # say after the failure's own words that it is not, where it is and what to run.
+        try:
+            restore(project, base, checked_out)
+        except NotRestoredError as not_restored:
+            raise UpdateError(f"{failure}\n\n{not_restored}") from failure
         raise
     results = run_gates(project, gates)
     changelog, migrations = describe_release(plan, templates)

@@ -7,7 +7,8 @@
   template-update workflow runs, and what a team runs to do the same by hand.
 
 Exit codes: 0 done (for `update-preview`: the update is clean and the gates pass), 1 the preview
-needs a person (conflicts or a failing gate), 2 an error (message on stderr).
+needs a person (conflicts or a failing gate), 2 an error (message on stderr; in a GitHub Actions
+step, `--github-output` with text, on stdout inside the framing: _github.commands_stopped).
 """
 
 from __future__ import annotations

@@ -151,3 +151,13 @@ def without_stopping(output: str) -> str:
         return output
     framing = {f"::stop-commands::{token[1]}", f"::{token[1]}::"}
     return "".join(line for line in output.splitlines(keepends=True) if line.strip() not in framing)
+
+
+def readings(stdout: str, stderr: str) -> list[str]:
+    """The orders in which the runner may read a step's two streams. It reads each on a task
+    and into a queue of its own, and on each wake handles stderr's queued lines, then stdout's
+    (actions/runner, ProcessInvoker.cs): either stream's lines may come before, between or after
+    the other's. Each stream whole on one side of a point in the other."""
+    out, err = stdout.splitlines(keepends=True), stderr.splitlines(keepends=True)
+    orders = ["".join([*err[:cut], *out, *err[cut:]]) for cut in range(len(err) + 1)]
+    return orders + ["".join([*out[:cut], *err, *out[cut:]]) for cut in range(len(out) + 1)]
