@@ -10,8 +10,9 @@ from tests.support.commands import REPOSITORY
 from tests.support.projects import CONDITIONAL_FILES, FORBIDDEN_GLOBS, GeneratedProject
 
 # Jinja left in an output file means a template forgot its suffix or a variable is undefined.
-# GitHub expressions (`${{ ... }}`) are the one legitimate use of double braces.
-GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+# Two other languages use double braces legitimately: GitHub expressions (`${{ ... }}`) and
+# Prometheus alert templates (`{{ $value }}`, `{{ $labels.x }}`: a `$` Jinja never starts with).
+FOREIGN_EXPRESSION = re.compile(r"\$\{\{.*?\}\}|\{\{\s*\$\w.*?\}\}")
 JINJA_MARKUP = re.compile(r"\{\{|\{%|\{#")
 BINARY_SUFFIXES = {".png", ".ico", ".woff2", ".lock"}
 
@@ -38,7 +39,7 @@ def test_tpl1_nothing_is_left_unrendered(project: GeneratedProject) -> None:
     for relative in text_files(project):
         text = (project.path / relative).read_text()
         for number, line in enumerate(text.splitlines(), start=1):
-            if JINJA_MARKUP.search(GITHUB_EXPRESSION.sub("", line)):
+            if JINJA_MARKUP.search(FOREIGN_EXPRESSION.sub("", line)):
                 leftovers.append(f"{relative}:{number}: {line.strip()}")
     assert not leftovers, "\n".join(leftovers)
     assert not any(name.endswith(".jinja") for name in text_files(project))
