@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -81,17 +82,20 @@ async def forwarder(
     await forwarder.close()
 
 
-@pytest.fixture
-async def client(
+@pytest.fixture(params=["", "?target_session_attrs=read-write"], ids=["any", "read-write"])
+async def client(  # noqa: PLR0917 - pytest passes fixtures by name
+    request: pytest.FixtureRequest,
     postgres_service: Service,
     primary_and_standby: tuple[PostgresServer, str, str],
     forwarder: TcpForwarder,
     auth_settings: dict[str, str],
     auth_headers: dict[str, str],
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """The service on the address, with the driver's default or asking for a server that takes
+    writes (libpq's `target_session_attrs`, which asyncpg reads in the URL)."""
     _, url, _ = primary_and_standby
     settings = postgres_service.load_settings(
-        **auth_settings, app_env="test", database_url=_through(url, forwarder)
+        **auth_settings, app_env="test", database_url=_through(url, forwarder) + request.param
     )
     app = postgres_service.create_app(settings)
     async with asgi_client(app, headers=auth_headers, lifespan=True) as http:
@@ -110,18 +114,22 @@ async def test_res1_writes_a_standby_refuses_are_503_and_the_pool_leaves_it_when
     primary_and_standby: tuple[PostgresServer, str, str],
 ) -> None:
     primary, _, standby_url = primary_and_standby
-    assert (await client.post("/v1/widgets", json={"name": "Before"})).status_code == 201
+    run = uuid.uuid4().hex  # the database is the module's: names of this run's own
+    assert (await client.post("/v1/widgets", json={"name": f"Before {run}"})).status_code == 201
 
     # The old primary restarts as a standby: its connections close, and the address reaches it.
     forwarder.retarget(_port(standby_url), drop=True)
-    refused = [await client.post("/v1/widgets", json={"name": f"Refused {n}"}) for n in range(3)]
+    refused = [
+        await client.post("/v1/widgets", json={"name": f"Refused {n} {run}"}) for n in range(3)
+    ]
     for response in refused:
         assert_database_unavailable(response)  # a database not there for writes: never a 500
-    assert (await client.get("/v1/widgets")).status_code == 200  # reads still work
+    # Reads still work, unless the URL asked for a server that takes writes.
+    assert (await client.get("/v1/widgets")).status_code in {200, 503}
 
     # The address now names the new primary; the standby stays up, its connections open.
     forwarder.retarget(primary.port, drop=False)
-    after = [await client.post("/v1/widgets", json={"name": f"After {n}"}) for n in range(3)]
+    after = [await client.post("/v1/widgets", json={"name": f"After {n} {run}"}) for n in range(3)]
     statuses = [response.status_code for response in after]
     # At most the first write meets a pooled connection to the standby; it clears the pool.
     assert statuses in ([201, 201, 201], [503, 201, 201]), [r.text for r in after]

@@ -124,6 +124,10 @@ def _postgres_engine(
     if timeouts.lock_ms is not None:
         server_settings["lock_timeout"] = str(timeouts.lock_ms)
 
+    # A URL's `target_session_attrs=read-write` refuses a standby (read_only_database.py): no
+    # database to use, as a refused connection is.
+    not_writable = asyncpg.TargetServerAttributeNotMatched
+
     async def connect() -> Any:
         # asyncpg reports a refused or timed-out connection with plain OSError/TimeoutError,
         # which SQLAlchemy passes through unwrapped; name it for what it is.
@@ -132,7 +136,7 @@ def _postgres_engine(
                 return await _connect()
             async with breakers.protect(DATABASE_DEPENDENCY):
                 return await _connect()
-        except (OSError, TimeoutError, CircuitOpenError) as exc:
+        except (OSError, TimeoutError, CircuitOpenError, not_writable) as exc:
             raise DatabaseUnavailableError from exc
 
     async def _connect() -> Any:
@@ -151,7 +155,7 @@ def _postgres_engine(
         breakers.declare(
             DATABASE_DEPENDENCY,
             reset_seconds=min(5.0, settings.breakers.reset_seconds),
-            is_failure=lambda exc: isinstance(exc, OSError | TimeoutError),
+            is_failure=lambda exc: isinstance(exc, OSError | TimeoutError | not_writable),
         )
 
     engine = create_async_engine(
