@@ -3,7 +3,8 @@
 The engine is created in the app's lifespan and disposed on shutdown. PostgreSQL connections
 come from a bounded pool with pre-ping (of connections idle past a short window), recycling, a
 server-side statement timeout and a client-side bound on every answer, for a server that stops
-answering (unanswered_database.py); SQLite (the zero-setup development default) gets foreign keys,
+answering (unanswered_database.py), and connections that reach a read-only standby are left
+(read_only_database.py); SQLite (the zero-setup development default) gets foreign keys,
 WAL and a busy timeout. Every statement is timed: slow ones are logged (the statement, never
 its parameters) and registered observers (metrics) see each duration.
 
@@ -38,6 +39,7 @@ from sqlalchemy.ext.asyncio import (
 from .errors import DomainError, problem_response
 from .health import HealthRegistry
 from .logging import get_logger
+from .read_only_database import leave_read_only_servers
 from .request_context import on_response_start
 from .resilience import CircuitBreakers, CircuitOpenError
 from .settings import ChassisSettings
@@ -122,6 +124,10 @@ def _postgres_engine(
     if timeouts.lock_ms is not None:
         server_settings["lock_timeout"] = str(timeouts.lock_ms)
 
+    # A URL's `target_session_attrs=read-write` refuses a standby (read_only_database.py): no
+    # database to use, as a refused connection is.
+    not_writable = asyncpg.TargetServerAttributeNotMatched
+
     async def connect() -> Any:
         # asyncpg reports a refused or timed-out connection with plain OSError/TimeoutError,
         # which SQLAlchemy passes through unwrapped; name it for what it is.
@@ -130,7 +136,7 @@ def _postgres_engine(
                 return await _connect()
             async with breakers.protect(DATABASE_DEPENDENCY):
                 return await _connect()
-        except (OSError, TimeoutError, CircuitOpenError) as exc:
+        except (OSError, TimeoutError, CircuitOpenError, not_writable) as exc:
             raise DatabaseUnavailableError from exc
 
     async def _connect() -> Any:
@@ -149,7 +155,7 @@ def _postgres_engine(
         breakers.declare(
             DATABASE_DEPENDENCY,
             reset_seconds=min(5.0, settings.breakers.reset_seconds),
-            is_failure=lambda exc: isinstance(exc, OSError | TimeoutError),
+            is_failure=lambda exc: isinstance(exc, OSError | TimeoutError | not_writable),
         )
 
     engine = create_async_engine(
@@ -163,6 +169,7 @@ def _postgres_engine(
     )
     ping_before_use(engine.sync_engine, idle_seconds=settings.database.pool_pre_ping_idle_seconds)
     discard_unanswered_connections(engine.sync_engine)
+    leave_read_only_servers(engine.sync_engine)
     return engine
 
 
