@@ -260,6 +260,23 @@ async def test_sec3_the_management_command_creates_lists_and_revokes_keys(
     assert "No API key" in unknown.stderr
 
 
+async def test_sec3_the_management_command_creates_a_replacement_key(
+    database_url: str, keys: ApiKeyService
+) -> None:
+    """`--owner-of` gives the new key the old one's objects (SEC-6); `list` shows each owner."""
+    old, _ = await keys.create(name="billing", scopes=["widgets:read"])
+    created = manage(
+        database_url, "create", "--name", "billing", "--scope", "widgets:read",
+        "--owner-of", old.key_id,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert f"owner key:{old.key_id}" in created.stderr
+    new_id = created.stdout.strip().split("_")[1]
+    listed = manage(database_url, "list").stdout.splitlines()
+    owners = {line.split("\t")[0]: line.split("\t")[4] for line in listed}
+    assert owners == {old.key_id: f"key:{old.key_id}", new_id: f"key:{old.key_id}"}
+
+
 async def test_sec3_revoking_by_the_whole_key_never_prints_its_secret(
     database_url: str, keys: ApiKeyService, anonymous_client: httpx.AsyncClient
 ) -> None:

@@ -18,6 +18,10 @@ from fastapi import FastAPI
 from structlog.testing import capture_logs
 
 from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core.api_keys.exceptions import (
+    ApiKeyNotFoundError,
+    InvalidApiKeyRequestError,
+)
 from goldenpath_chassis._core.api_keys.service import ApiKeyService
 from goldenpath_chassis.cache import JsonCodec
 from goldenpath_chassis.security import Principal
@@ -102,6 +106,69 @@ async def test_sec6_an_api_key_and_a_user_are_different_owners(
         assert (await robot.get(f"/v1/widgets/{widget['id']}")).status_code == 200
     async with client_for(app, tokens.headers(*USER_SCOPES, subject=api_key.key_id)) as lookalike:
         assert (await lookalike.get(f"/v1/widgets/{widget['id']}")).status_code == 404
+
+
+async def test_sec6_a_replacement_key_keeps_the_objects_of_the_key_it_replaces(
+    app: FastAPI,
+) -> None:
+    """Rotating a key (they expire in 90 days by default) must not cost its caller its objects,
+    nor push an operator to grant the admin scope, which reaches every owner's, to get them back."""
+    async with chassis_of(app).resources.database.sessionmaker() as session:
+        keys = ApiKeyService(session, declared_scopes=USER_SCOPES)
+        first, first_key = await keys.create(name="billing", scopes=USER_SCOPES)
+        async with client_for(app, {"X-API-Key": first_key}) as billing:
+            widget = await create(billing, "Invoices")
+        await keys.revoke(first.key_id)
+        _, second_key = await keys.create(name="billing", scopes=USER_SCOPES, owner_of=first.key_id)
+        _, third_key = await keys.create(name="billing", scopes=USER_SCOPES, owner_of=second_key)
+        _, stranger_key = await keys.create(name="reporting", scopes=USER_SCOPES)
+    url = f"/v1/widgets/{widget['id']}"
+    for replacement in (second_key, third_key):  # a replacement's replacement too
+        async with client_for(app, {"X-API-Key": replacement}) as billing:
+            assert (await billing.get(url)).status_code == 200
+            listed = (await billing.get("/v1/widgets")).json()["items"]
+            assert [w["id"] for w in listed] == [widget["id"]]
+    async with client_for(app, {"X-API-Key": third_key}) as billing:
+        assert (await billing.patch(url, json={"price_cents": 5})).status_code == 200
+    async with client_for(app, {"X-API-Key": stranger_key}) as stranger:
+        assert (await stranger.get(url)).status_code == 404
+
+
+async def test_sec6_a_key_made_for_a_tenant_reaches_that_tenants_objects_only(
+    tenant_app: FastAPI, tokens: TokenFactory
+) -> None:
+    """A tenant's integration needs no admin scope, which would reach every tenant's objects."""
+    headers = {
+        "Authorization": f"Bearer {tokens(*USER_SCOPES, subject='alice', claims={'org': 'acme'})}"
+    }
+    async with client_for(tenant_app, headers) as alice:
+        widget = await create(alice, "Acme's")
+    async with chassis_of(tenant_app).resources.database.sessionmaker() as session:
+        keys = ApiKeyService(session, declared_scopes=USER_SCOPES, tenant_claim="org")
+        _, acme_key = await keys.create(name="acme-sync", scopes=USER_SCOPES, tenant="acme")
+        _, globex_key = await keys.create(name="globex-sync", scopes=USER_SCOPES, tenant="globex")
+    url = f"/v1/widgets/{widget['id']}"
+    async with client_for(tenant_app, {"X-API-Key": acme_key}) as acme:
+        assert (await acme.get(url)).status_code == 200
+        made = await create(acme, "From the sync")
+    async with client_for(tenant_app, headers) as alice:
+        assert (await alice.get(f"/v1/widgets/{made['id']}")).status_code == 200
+    async with client_for(tenant_app, {"X-API-Key": globex_key}) as globex:
+        assert (await globex.get(url)).status_code == 404
+        assert (await globex.get("/v1/widgets")).json()["items"] == []
+
+
+async def test_sec6_a_key_acts_for_a_tenant_only_where_owners_are_tenants(app: FastAPI) -> None:
+    async with chassis_of(app).resources.database.sessionmaker() as session:
+        keys = ApiKeyService(session, declared_scopes=USER_SCOPES)
+        with pytest.raises(InvalidApiKeyRequestError, match="AUTH_JWT_TENANT_CLAIM"):
+            await keys.create(name="sync", scopes=USER_SCOPES, tenant="acme")
+        tenants = ApiKeyService(session, declared_scopes=USER_SCOPES, tenant_claim="org")
+        for blank_or_long in (" ", "x" * 256):
+            with pytest.raises(InvalidApiKeyRequestError, match="1 to 255"):
+                await tenants.create(name="sync", scopes=USER_SCOPES, tenant=blank_or_long)
+        with pytest.raises(ApiKeyNotFoundError):
+            await keys.create(name="sync", scopes=USER_SCOPES, owner_of="nosuchkey000")
 
 
 async def test_sec6_names_are_unique_per_owner(app: FastAPI, tokens: TokenFactory) -> None:

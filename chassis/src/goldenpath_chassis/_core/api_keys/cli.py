@@ -17,6 +17,7 @@ from ..settings import ChassisSettings
 if TYPE_CHECKING:
     from ..domain import Subcommands
     from ..service import Service
+    from .models import ApiKey
     from .service import ApiKeyService
 
 DEFAULT_LIFETIME_DAYS = 90
@@ -28,7 +29,9 @@ async def _service(settings: ChassisSettings, service: Service) -> AsyncIterator
     from .service import ApiKeyService  # noqa: PLC0415
 
     async with command_session(settings, service) as session:
-        yield ApiKeyService(session, declared_scopes=service.scopes)
+        yield ApiKeyService(
+            session, declared_scopes=service.scopes, tenant_claim=settings.jwt.tenant_claim
+        )
 
 
 async def _create(args: argparse.Namespace, settings: ChassisSettings) -> int:
@@ -37,16 +40,24 @@ async def _create(args: argparse.Namespace, settings: ChassisSettings) -> int:
     lifetime = lifetime_in_days(args.expires_in_days)
     async with _service(settings, args.service) as service:
         api_key, plaintext = await service.create(
-            name=args.name, scopes=args.scopes, lifetime=lifetime
+            name=args.name,
+            scopes=args.scopes,
+            lifetime=lifetime,
+            owner_of=args.owner_of,
+            tenant=args.tenant,
         )
     print(plaintext)
     print(
         f"api-keys: created {api_key.key_id} ({api_key.name}), scopes: "
-        f"{api_key.scopes or '(none)'}, expires {api_key.expires_at:%Y-%m-%d}. "
-        "Store the key now: it is not shown again.",
+        f"{api_key.scopes or '(none)'}, expires {api_key.expires_at:%Y-%m-%d}, "
+        f"owner {_owner_of(api_key)}. Store the key now: it is not shown again.",
         file=sys.stderr,
     )
     return 0
+
+
+def _owner_of(api_key: ApiKey) -> str:
+    return api_key.owner or f"key:{api_key.key_id}"
 
 
 async def _list(args: argparse.Namespace, settings: ChassisSettings) -> int:
@@ -57,7 +68,7 @@ async def _list(args: argparse.Namespace, settings: ChassisSettings) -> int:
         scopes = api_key.scopes.replace(" ", ",") or "-"
         print(
             f"{api_key.key_id}\t{state}\texpires {api_key.expires_at:%Y-%m-%d}\t"
-            f"{scopes}\t{api_key.name}"
+            f"{scopes}\t{_owner_of(api_key)}\t{api_key.name}"
         )
     return 0
 
@@ -96,6 +107,15 @@ def register_api_key_commands(commands: Subcommands, service: Service) -> None:
         "--expires-in-days", type=int, default=DEFAULT_LIFETIME_DAYS,
         help=f"lifetime in days (default {DEFAULT_LIFETIME_DAYS})",
     )  # fmt: skip
+    # A key owns what it creates; these make it act for another owner instead (SEC-6).
+    acting = create.add_mutually_exclusive_group()
+    acting.add_argument(
+        "--owner-of", metavar="KEY_ID",
+        help="replace this key (revoked or expired too): the new key reaches its objects",
+    )  # fmt: skip
+    acting.add_argument(
+        "--tenant", help="act for this tenant's objects (needs AUTH_JWT_TENANT_CLAIM)"
+    )
     create.set_defaults(handler=_run, action=_create)
 
     listing = actions.add_parser("list", help="list keys (never their secrets)")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..models import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
 from ..security.api_keys import KEY_ID_LENGTH
+from ..security.ownership import OWNER_MAX_LENGTH
 
 NAME_MAX_LENGTH = 100
 SCOPES_MAX_LENGTH = 2000
@@ -24,6 +25,7 @@ class ApiKey(UUIDPrimaryKey, Timestamps, Base):
             f"length(name) BETWEEN 1 AND {NAME_MAX_LENGTH} AND name = trim(name)",
             name="name_length",
         ),
+        CheckConstraint(f"length(owner) BETWEEN 1 AND {OWNER_MAX_LENGTH}", name="owner_length"),
     )
     # SQLAlchemy reads this mapping once, at class creation.
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
@@ -36,3 +38,6 @@ class ApiKey(UUIDPrimaryKey, Timestamps, Base):
     scopes: Mapped[str] = mapped_column(String(SCOPES_MAX_LENGTH), default="")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Whose objects the key reaches (SEC-6), when not its own (`key:<key id>`, NULL here): the
+    # key it replaced's owner (`--owner-of`), or a tenant's (`--tenant`).
+    owner: Mapped[str | None] = mapped_column(String(OWNER_MAX_LENGTH), nullable=True)

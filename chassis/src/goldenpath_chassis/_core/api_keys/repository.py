@@ -22,6 +22,7 @@ def record_of(row: ApiKey) -> ApiKeyRecord:
         created_at=row.created_at,
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
+        owner=row.owner,
     )
 
 

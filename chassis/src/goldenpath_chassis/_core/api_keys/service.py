@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain import SCOPE_PATTERN
 from ..security.api_keys import KEY_ID_PATTERN, generate_api_key, key_id_of
+from ..security.jwt import MAX_IDENTITY_LENGTH
 from .exceptions import ApiKeyNotFoundError, InvalidApiKeyRequestError
 from .models import NAME_MAX_LENGTH, SCOPES_MAX_LENGTH, ApiKey
 from .repository import ApiKeyRepository
@@ -41,21 +42,35 @@ class ApiKeyService:
         session: AsyncSession,
         *,
         declared_scopes: Collection[str],
+        tenant_claim: str | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         """`declared_scopes`: the service's scopes (`Service.scopes`); a key with any other could
-        never be used. Required: a caller that forgot them would grant scopes unchecked."""
+        never be used. Required: a caller that forgot them would grant scopes unchecked.
+        `tenant_claim`: `AUTH_JWT_TENANT_CLAIM`; only then can a key act for a tenant."""
         if isinstance(declared_scopes, str):
             raise TypeError("declared_scopes is a collection of scope names, not one string")
         self._session = session
         self._repository = ApiKeyRepository(session)
         self._clock = clock
         self._declared_scopes = frozenset(declared_scopes)
+        self._tenant_claim = tenant_claim
 
     async def create(
-        self, *, name: str, scopes: Iterable[str], lifetime: timedelta = DEFAULT_LIFETIME
+        self,
+        *,
+        name: str,
+        scopes: Iterable[str],
+        lifetime: timedelta = DEFAULT_LIFETIME,
+        owner_of: str | None = None,
+        tenant: str | None = None,
     ) -> tuple[ApiKey, str]:
-        """Store a new key and return it with its plaintext, which is never stored."""
+        """Store a new key and return it with its plaintext, which is never stored.
+
+        A key owns what it creates (SEC-6) unless it is made to act for another owner: the
+        owner of the key `owner_of` names (a replacement, so a rotation keeps the caller's
+        objects), or `tenant` (a tenant's integration, which otherwise could only reach the
+        tenant's objects through the admin scope, which reaches every tenant's)."""
         name = name.strip()
         if not name or len(name) > NAME_MAX_LENGTH:
             raise InvalidApiKeyRequestError(f"The name must be 1 to {NAME_MAX_LENGTH} characters.")
@@ -73,6 +88,7 @@ class ApiKeyService:
             raise InvalidApiKeyRequestError("Too many scopes for one key.")
         if not timedelta(0) < lifetime <= MAX_LIFETIME:
             raise _lifetime_error()
+        owner = await self._owner(owner_of, tenant)
         new = generate_api_key()
         api_key = await self._repository.add(
             ApiKey(
@@ -81,13 +97,34 @@ class ApiKeyService:
                 secret_hash=new.secret_hash,
                 scopes=" ".join(chosen),
                 expires_at=self._clock() + lifetime,
+                owner=owner,
             )
         )
         await self._session.commit()
         return api_key, new.plaintext
 
-    async def revoke(self, key_or_id: str) -> ApiKey:
-        """Revoke a key by its id, or by the whole key (what whoever found a leaked one holds)."""
+    async def _owner(self, owner_of: str | None, tenant: str | None) -> str | None:
+        """The owner a new key acts for; None for its own."""
+        if owner_of is not None and tenant is not None:
+            raise InvalidApiKeyRequestError("A key acts for another key's owner or a tenant.")
+        if tenant is not None:
+            if self._tenant_claim is None:
+                # No user's owner is a tenant then: the key's objects would be nobody else's.
+                raise InvalidApiKeyRequestError(
+                    "Tenants need AUTH_JWT_TENANT_CLAIM; without it, owners are users and keys."
+                )
+            if not tenant.strip() or len(tenant) > MAX_IDENTITY_LENGTH:
+                raise InvalidApiKeyRequestError(
+                    f"A tenant is 1 to {MAX_IDENTITY_LENGTH} characters, as in tokens."
+                )
+            return f"tenant:{tenant}"
+        if owner_of is None:
+            return None
+        predecessor = await self._find(owner_of)
+        return predecessor.owner or f"key:{predecessor.key_id}"
+
+    async def _find(self, key_or_id: str) -> ApiKey:
+        """A key by its id, or by the whole key; revoked and expired keys too."""
         key_id = key_id_of(key_or_id) or key_or_id
         if not KEY_ID_PATTERN.fullmatch(key_id):
             # Not echoed: a key pasted with a character too many or too few is still a secret.
@@ -97,6 +134,11 @@ class ApiKeyService:
         api_key = await self._repository.find(key_id)
         if api_key is None:
             raise ApiKeyNotFoundError(key_id)
+        return api_key
+
+    async def revoke(self, key_or_id: str) -> ApiKey:
+        """Revoke a key by its id, or by the whole key (what whoever found a leaked one holds)."""
+        api_key = await self._find(key_or_id)
         if api_key.revoked_at is None:
             api_key.revoked_at = self._clock()
             await self._session.commit()

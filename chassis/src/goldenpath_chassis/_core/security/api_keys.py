@@ -43,6 +43,8 @@ class ApiKeyRecord:
     created_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    # The owner the key acts for (SEC-6), when it is not its own `key:<key id>`.
+    owner: str | None = None
 
     def is_usable(self, now: datetime) -> bool:
         if self.revoked_at is not None:

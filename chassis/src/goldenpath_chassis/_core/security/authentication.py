@@ -249,7 +249,7 @@ class Authenticator:
         except ApiKeyRejectedError as error:
             _log.info("credentials_refused", method="api_key", reason=error.reason)
             raise InvalidCredentialsError(error.reason) from None
-        return Principal(record.key_id, record.scopes, "api_key")
+        return Principal(record.key_id, record.scopes, "api_key", key_owner=record.owner)
 
     async def _from_session(self, request: Request, cookie: str) -> Principal:
         session = self.sessions.read(cookie)

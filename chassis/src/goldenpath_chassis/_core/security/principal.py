@@ -19,6 +19,9 @@ class Principal:
     expires_at: float | None = None
     # The tenant claim's value, when AUTH_JWT_TENANT_CLAIM is set and the credential carries one.
     tenant: str | None = None
+    # An API key's owner when it is not the key itself: the owner of the key it replaced, or a
+    # tenant's (`api-keys create --owner-of/--tenant`), so a rotation keeps the caller's objects.
+    key_owner: str | None = None
 
     @property
     def owner(self) -> str:
@@ -26,6 +29,8 @@ class Principal:
 
         The prefixes keep the three kinds apart: no token's `sub` can pose as an API key's id.
         """
+        if self.key_owner is not None:
+            return self.key_owner
         if self.tenant is not None:
             return f"tenant:{self.tenant}"
         kind = "key" if self.method == "api_key" else "user"
