@@ -9,6 +9,8 @@ kubelet's timeout, a failure like a 503).
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,9 @@ from tests.process.test_worker_process import create_widget
 from tests.support.example_process import EXAMPLE_COMMAND, importable
 
 pytestmark = pytest.mark.process
+
+# A stop far inside this; only a hang reaches it.
+EXIT_BOUND_SECONDS = 60
 
 # A kubelet's probe waits this long (the manifest's timeoutSeconds) before counting a failure.
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -140,3 +145,34 @@ def test_ops1_the_healthcheck_command_probes_the_worker_with_worker(
     }
     assert run_healthcheck(env, tmp_path, "--worker").returncode == 0
     assert run_healthcheck(env, tmp_path, "--timeout", "1").returncode == 1
+
+
+def test_obs1_arch3_a_taken_listener_port_ends_the_worker_with_one_line_before_any_claim(
+    tmp_path: Path, service_env: dict[str, str]
+) -> None:
+    """Two workers on a host's network, or WORKER_HTTP_PORT the API's PORT in one pod: the
+    second one stops at once, saying which setting, and claims nothing without its probes."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**importable(), **service_env, "WORKER_HTTP_PORT": str(port)}
+        process = start_service(
+            [*EXAMPLE_COMMAND, "worker"],
+            env=env,
+            port=free_port(),
+            log_path=tmp_path / "worker.log",
+            wait_path=None,
+        )
+        try:
+            exit_code = process.wait(timeout=EXIT_BOUND_SECONDS)
+        finally:
+            process.stop()
+    output = process.output()
+    assert exit_code == 3, output  # uvicorn's, as the API's when its port is taken
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    last = lines[-1]
+    assert last["event"] == "worker_listener_not_started", output
+    assert (last["setting"], last["port"], last["level"]) == ("WORKER_HTTP_PORT", port, "error")
+    assert "in use" in last["error"], output
+    assert "Traceback" not in output, output
+    assert not any("exception" in line for line in lines), output
+    assert all(line["event"] != "worker_started" for line in lines), output
