@@ -237,3 +237,45 @@ def test_arch3_an_identity_provider_outage_leaves_the_workers_jobs_and_key_scrap
             worker.stop()
     finally:
         idp.close()
+
+
+def test_arch3_a_worker_that_cannot_write_the_development_key_still_runs_its_jobs(
+    tmp_path: Path,
+    service: Service,
+    database_url: str,
+    service_env: dict[str, str],
+    tokens: TokenFactory,
+) -> None:
+    """Development without a configured key, in a read-only root (compose's): the listener's
+    key is read when a token first needs it, so the jobs and a key's scrape go on; the token
+    alone is answered 503, with the line saying why."""
+    (tmp_path / "var").write_text("a file where var/dev-keys/ would be made")
+    port = free_port()
+    env = {key: value for key, value in service_env.items() if key != "AUTH_JWT_PUBLIC_KEY"} | {
+        **importable(),
+        "WORKER_POLL_SECONDS": "0.1",
+        "WORKER_HTTP_PORT": str(port),
+    }
+    worker = start_service(
+        [*EXAMPLE_COMMAND, "worker"],
+        env=env,
+        port=port,
+        log_path=tmp_path / "worker.log",
+        cwd=tmp_path,
+    )
+    try:
+        name = f"no-dev-key-{time.monotonic_ns()}"
+        asyncio.run(create_widget(service, database_url, name))
+        deadline = time.monotonic() + 20
+        while asyncio.run(status_of(service, database_url, name)) != "active":
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.1)
+        key = asyncio.run(metrics_key(service, database_url))
+        with httpx.Client(base_url=worker.base_url, timeout=5) as client:
+            scrape = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+            assert scrape.status_code == 200, scrape.text
+            by_token = client.get("/metrics", headers=tokens.headers("metrics:read"))
+            assert by_token.status_code == 503, by_token.text
+        assert '"development_signing_key_unavailable"' in worker.output()
+    finally:
+        worker.stop()

@@ -51,6 +51,8 @@ async def run_worker(service: Service, settings: ChassisSettings) -> None:
                 redis=resources.redis,
                 tls=resources.tls,
                 api_key_store=ApiKeyStore(resources.database),
+                # Jobs must not wait on the listener's key: a read-only root has no var/.
+                development_key_on_first_use=True,
             ) as authenticator:
                 chassis.open_resources = resources
                 chassis.open_authenticator = authenticator
