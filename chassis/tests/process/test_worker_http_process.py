@@ -9,6 +9,9 @@ kubelet's timeout, a failure like a 503).
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +30,13 @@ from goldenpath_chassis.testing.processes import ServiceProcess, free_port, star
 from tests.example.slow import BLOCKING_JOB
 from tests.example.widgets import PUBLISH
 from tests.process.test_healthcheck import run_healthcheck
-from tests.process.test_worker_process import create_widget
+from tests.process.test_worker_process import create_widget, status_of
 from tests.support.example_process import EXAMPLE_COMMAND, importable
 
 pytestmark = pytest.mark.process
+
+# A stop far inside this; only a hang reaches it.
+EXIT_BOUND_SECONDS = 60
 
 # A kubelet's probe waits this long (the manifest's timeoutSeconds) before counting a failure.
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -140,3 +146,136 @@ def test_ops1_the_healthcheck_command_probes_the_worker_with_worker(
     }
     assert run_healthcheck(env, tmp_path, "--worker").returncode == 0
     assert run_healthcheck(env, tmp_path, "--timeout", "1").returncode == 1
+
+
+def test_obs1_arch3_a_taken_listener_port_ends_the_worker_with_one_line_before_any_claim(
+    tmp_path: Path, service_env: dict[str, str]
+) -> None:
+    """Two workers on a host's network, or WORKER_HTTP_PORT the API's PORT in one pod: the
+    second one stops at once, saying which setting, and claims nothing without its probes."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**importable(), **service_env, "WORKER_HTTP_PORT": str(port)}
+        process = start_service(
+            [*EXAMPLE_COMMAND, "worker"],
+            env=env,
+            port=free_port(),
+            log_path=tmp_path / "worker.log",
+            wait_path=None,
+        )
+        try:
+            exit_code = process.wait(timeout=EXIT_BOUND_SECONDS)
+        finally:
+            process.stop()
+    output = process.output()
+    assert exit_code == 3, output  # uvicorn's, as the API's when its port is taken
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    last = lines[-1]
+    assert last["event"] == "worker_listener_not_started", output
+    assert (last["setting"], last["port"], last["level"]) == ("WORKER_HTTP_PORT", port, "error")
+    assert "in use" in last["error"], output
+    assert "Traceback" not in output, output
+    assert not any("exception" in line for line in lines), output
+    assert all(line["event"] != "worker_started" for line in lines), output
+
+
+class SilentIdentityProvider:
+    """A JWKS endpoint that accepts connections and never answers, counting who came."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def jwks_url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}/jwks"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.connections.append(self._socket.accept()[0])
+            except OSError:  # closed
+                return
+
+    def close(self) -> None:
+        self._socket.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def test_arch3_an_identity_provider_outage_leaves_the_workers_jobs_and_key_scrapes_alone(
+    tmp_path: Path, service: Service, database_url: str, service_env: dict[str, str]
+) -> None:
+    """The listener's authenticator opens at start-up, for /metrics: the key set is fetched on
+    a token's first use, never before, so jobs do not wait on the IdP, nor does an API key."""
+    idp = SilentIdentityProvider()
+    port = free_port()
+    env = {key: value for key, value in service_env.items() if key != "AUTH_JWT_PUBLIC_KEY"} | {
+        **importable(),
+        "AUTH_JWT_JWKS_URL": idp.jwks_url,
+        "WORKER_POLL_SECONDS": "0.1",
+        "WORKER_HTTP_PORT": str(port),
+    }
+    try:
+        worker = start_service(
+            [*EXAMPLE_COMMAND, "worker"], env=env, port=port, log_path=tmp_path / "worker.log"
+        )
+        try:
+            name = f"idp-down-{time.monotonic_ns()}"
+            asyncio.run(create_widget(service, database_url, name))
+            deadline = time.monotonic() + 20
+            while asyncio.run(status_of(service, database_url, name)) != "active":
+                assert time.monotonic() < deadline, worker.output()
+                time.sleep(0.1)
+            key = asyncio.run(metrics_key(service, database_url))
+            with httpx.Client(base_url=worker.base_url, timeout=5) as client:
+                scrape = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+            assert scrape.status_code == 200, scrape.text
+            assert idp.connections == [], worker.output()
+        finally:
+            worker.stop()
+    finally:
+        idp.close()
+
+
+def test_arch3_a_worker_that_cannot_write_the_development_key_still_runs_its_jobs(
+    tmp_path: Path,
+    service: Service,
+    database_url: str,
+    service_env: dict[str, str],
+    tokens: TokenFactory,
+) -> None:
+    """Development without a configured key, in a read-only root (compose's): the listener's
+    key is read when a token first needs it, so the jobs and a key's scrape go on; the token
+    alone is answered 503, with the line saying why."""
+    (tmp_path / "var").write_text("a file where var/dev-keys/ would be made")
+    port = free_port()
+    env = {key: value for key, value in service_env.items() if key != "AUTH_JWT_PUBLIC_KEY"} | {
+        **importable(),
+        "WORKER_POLL_SECONDS": "0.1",
+        "WORKER_HTTP_PORT": str(port),
+    }
+    worker = start_service(
+        [*EXAMPLE_COMMAND, "worker"],
+        env=env,
+        port=port,
+        log_path=tmp_path / "worker.log",
+        cwd=tmp_path,
+    )
+    try:
+        name = f"no-dev-key-{time.monotonic_ns()}"
+        asyncio.run(create_widget(service, database_url, name))
+        deadline = time.monotonic() + 20
+        while asyncio.run(status_of(service, database_url, name)) != "active":
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.1)
+        key = asyncio.run(metrics_key(service, database_url))
+        with httpx.Client(base_url=worker.base_url, timeout=5) as client:
+            scrape = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+            assert scrape.status_code == 200, scrape.text
+            by_token = client.get("/metrics", headers=tokens.headers("metrics:read"))
+            assert by_token.status_code == 503, by_token.text
+        assert '"development_signing_key_unavailable"' in worker.output()
+    finally:
+        worker.stop()

@@ -85,6 +85,16 @@ def build_worker_app(
     return app
 
 
+class ListenerNotStartedError(Exception):
+    """The worker's listener could not start: its port taken, most often (another worker on the
+    host's network, or the API in the same pod on the same port)."""
+
+    def __init__(self, host: str, port: int, reason: BaseException | None) -> None:
+        super().__init__(f"{reason}" if reason is not None else "the listener did not start")
+        self.host = host
+        self.port = port
+
+
 class _ListenerServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None]:
@@ -97,14 +107,24 @@ async def serving(app: FastAPI, settings: ChassisSettings) -> AsyncIterator[None
     """Serve `app` on WORKER_HTTP_PORT while the block runs; it starts listening first."""
     config = build_config(app, settings, port=settings.worker.http_port, lifespan="off")
     server = _ListenerServer(config)
-    task = asyncio.create_task(server.serve(), name="worker-http")
+    task = asyncio.create_task(_serve(server), name="worker-http")
     while not server.started:
-        if task.done():  # the port taken: uvicorn said why
-            await task
-            raise RuntimeError(f"the worker's HTTP listener did not start on {config.port}")
+        if task.done():
+            await task  # raises why
+            raise ListenerNotStartedError(config.host, config.port, None)
         await asyncio.sleep(0.05)
     try:
         yield
     finally:
         server.should_exit = True
         await task
+
+
+async def _serve(server: uvicorn.Server) -> None:
+    # uvicorn calls sys.exit when it cannot bind, for its own process: in a task, that
+    # SystemExit would leave the event loop past this module, a stray traceback in the log.
+    try:
+        await server.serve()
+    except SystemExit as exited:
+        config = server.config
+        raise ListenerNotStartedError(config.host, config.port, exited.__context__) from None

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
+from uvicorn.config import STARTUP_FAILURE
+
 from .api_keys.repository import ApiKeyStore
+from .logging import get_logger
 from .metrics import watch_database
 from .resources import Instruments, open_resources
 from .security.install import open_authenticator
@@ -17,7 +20,7 @@ from .settings import ChassisSettings
 from .state import chassis_of
 from .webhooks import webhook_handlers
 from .worker import Worker, install_signal_handlers
-from .worker_http import build_worker_app, serving
+from .worker_http import ListenerNotStartedError, build_worker_app, serving
 
 
 async def run_worker(service: Service, settings: ChassisSettings) -> None:
@@ -48,6 +51,8 @@ async def run_worker(service: Service, settings: ChassisSettings) -> None:
                 redis=resources.redis,
                 tls=resources.tls,
                 api_key_store=ApiKeyStore(resources.database),
+                # Jobs must not wait on the listener's key: a read-only root has no var/.
+                development_key_on_first_use=True,
             ) as authenticator:
                 chassis.open_resources = resources
                 chassis.open_authenticator = authenticator
@@ -59,5 +64,18 @@ async def run_worker(service: Service, settings: ChassisSettings) -> None:
 
 
 def main(service: Service, settings: ChassisSettings) -> int:
-    asyncio.run(run_worker(service, settings))
+    try:
+        asyncio.run(run_worker(service, settings))
+    except ListenerNotStartedError as error:
+        # One line, no traceback; no job was claimed: a worker without its probes would run
+        # unwatched. The API's exit code when its own port is taken.
+        get_logger(__name__).error(
+            "worker_listener_not_started",
+            setting="WORKER_HTTP_PORT",
+            host=error.host,
+            port=error.port,
+            error=str(error),
+            code=STARTUP_FAILURE,
+        )
+        return STARTUP_FAILURE
     return 0

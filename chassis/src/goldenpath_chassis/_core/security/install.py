@@ -42,6 +42,7 @@ from .body_limit import BodyLimitMiddleware
 from .client_ip import ClientIpResolver
 from .cors import CorsHeaders, cors_options
 from .csrf import CsrfProtection
+from .dev_key_source import DevelopmentKeySourceOnFirstUse
 from .dev_keys import (
     DEVELOPMENT_ALGORITHM,
     DEVELOPMENT_KEY_DIR,
@@ -142,7 +143,10 @@ def security_headers(app: FastAPI, settings: ChassisSettings) -> SecurityHeaders
 
 @asynccontextmanager
 async def _key_source(
-    settings: ChassisSettings, tls: ssl.SSLContext | None = None
+    settings: ChassisSettings,
+    tls: ssl.SSLContext | None = None,
+    *,
+    development_key_on_first_use: bool = False,
 ) -> AsyncIterator[KeySource]:
     if settings.jwt.jwks_url is not None:
         # Identity providers answer JWKS quickly or not at all: short timeouts, no redirects.
@@ -158,6 +162,8 @@ async def _key_source(
             )
     elif settings.jwt.public_key is not None:
         yield StaticKeySource(settings.jwt.public_key, algorithms=settings.jwt.algorithms)
+    elif development_key_on_first_use:
+        yield DevelopmentKeySourceOnFirstUse()
     else:
         # Development and tests only: production refuses to start without a key source.
         key = load_or_create_development_key()
@@ -174,15 +180,21 @@ async def open_authenticator(
     redis: Redis | None,
     tls: ssl.SSLContext | None,
     api_key_store: ApiKeyStore | None,
+    development_key_on_first_use: bool = False,
 ) -> AsyncIterator[Authenticator]:
-    """Open what authentication and rate limiting need; refuse undeclared routes."""
+    """Open what authentication and rate limiting need; refuse undeclared routes.
+
+    `development_key_on_first_use`: without a configured key, read the development key when a
+    token first needs it rather than now (the worker's listener: dev_key_source.py)."""
     ensure_access_declared(app)
     if guards.rate_limiter is not None and redis is not None:
         guards.rate_limiter.use_redis(redis)
     if redis is not None:
         guards.revocations.use_redis(redis)
     async with AsyncExitStack() as stack:
-        keys = await stack.enter_async_context(_key_source(settings, tls))
+        keys = await stack.enter_async_context(
+            _key_source(settings, tls, development_key_on_first_use=development_key_on_first_use)
+        )
         verifier = JwtVerifier(
             keys,
             issuer=settings.jwt.issuer or development_issuer(settings.service_name),
