@@ -1,0 +1,103 @@
+"""Shapes found by checking the audit's verdicts by hand on repositories it was never tuned on
+(HackSoftware/Django-Styleguide-Example, CTFd/CTFd, onyx-dot-app/onyx,
+litestar-org/litestar-fullstack), each cut down to the lines that decided a wrong verdict: a
+REST framework session authentication with its CSRF check emptied, a column called "origin"
+taken for an Origin header check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from goldenpath.audit import audit
+from goldenpath.audit.model import Outcome
+from tests.support.samples import outcome, write
+
+# HackSoftware/Django-Styleguide-Example, styleguide_example/api/mixins.py (shortened).
+STYLEGUIDE_MIXINS = """\
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAuthenticated
+
+
+class CsrfExemptedSessionAuthentication(SessionAuthentication):
+    \"\"\"DRF SessionAuthentication is enforcing CSRF, which may be problematic.\"\"\"
+
+    def enforce_csrf(self, request):
+        return
+
+
+class ApiAuthMixin:
+    authentication_classes = [CsrfExemptedSessionAuthentication]
+    permission_classes = (IsAuthenticated,)
+"""
+
+
+def _styleguide(root: Path, mixins: str) -> Path:
+    return write(
+        root,
+        {
+            "requirements.txt": "django\ndjangorestframework\n",
+            "config/settings.py": "ROOT_URLCONF = 'config.urls'\nINSTALLED_APPS = []\n"
+            "MIDDLEWARE = ['django.contrib.sessions.middleware.SessionMiddleware', "
+            "'django.middleware.csrf.CsrfViewMiddleware']\nCSRF_USE_SESSIONS = True\n",
+            "app/__init__.py": "",
+            "app/mixins.py": mixins,
+            "app/apis.py": "from rest_framework.views import APIView\n"
+            "from rest_framework.response import Response\n"
+            "from app.mixins import ApiAuthMixin\n\n"
+            "class FileUploadApi(ApiAuthMixin, APIView):\n"
+            "    def post(self, request):\n        return Response({})\n",
+            "config/urls.py": "from django.urls import path\nfrom app.apis import FileUploadApi\n"
+            "urlpatterns = [path('api/files/upload/', FileUploadApi.as_view())]\n",
+        },
+    )
+
+
+def test_audit_rest_framework_session_authentication_without_csrf_is_no_csrf_check(
+    tmp_path: Path,
+) -> None:
+    report = audit(_styleguide(tmp_path / "exempted", STYLEGUIDE_MIXINS))
+    token = next(r for r in report.result("SEC-2").requirements if r.name == "CSRF token checked")
+    assert token.outcome is Outcome.MISSING
+    assert any(
+        e.path == "app/mixins.py" and "enforce_csrf skips" in e.detail for e in token.evidence
+    )
+    assert outcome(report, "SEC-2", "same-origin check") is Outcome.MISSING
+    # The check left in place, Django's middleware and REST framework's check both count.
+    checked = STYLEGUIDE_MIXINS.replace(
+        "    def enforce_csrf(self, request):\n        return\n", "    pass\n"
+    )
+    report = audit(_styleguide(tmp_path / "checked", checked))
+    assert outcome(report, "SEC-2", "CSRF token checked") is Outcome.MET
+    assert outcome(report, "SEC-2", "same-origin check") is Outcome.MET
+
+
+def _cookie_service(root: Path, extra: dict[str, str]) -> Path:
+    return write(
+        root,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['fastapi', 'alembic']\n",
+            "app/main.py": "from fastapi import FastAPI, Request\napp = FastAPI()\n\n"
+            "@app.post('/v1/chat')\ndef chat(request: Request) -> dict[str, str]:\n"
+            "    return {'session': request.cookies.get('session', '')}\n",
+            **extra,
+        },
+    )
+
+
+def test_audit_a_column_called_origin_is_no_origin_header_check(tmp_path: Path) -> None:
+    # onyx-dot-app/onyx, backend/alembic/versions/28429dd43807_scheduled_tasks.py (shortened).
+    migration = (
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        "def upgrade() -> None:\n"
+        "    op.add_column('build_session', sa.Column('origin', sa.String(), nullable=False))\n\n"
+        "def downgrade() -> None:\n    op.drop_column('build_session', 'origin')\n"
+    )
+    report = audit(_cookie_service(tmp_path / "column", {"alembic/versions/a1.py": migration}))
+    assert outcome(report, "SEC-2", "same-origin check") is Outcome.MISSING
+    # onyx-dot-app/onyx, backend/onyx/auth/users.py: the header itself read.
+    reading = (
+        "def allowed(websocket) -> bool:\n"
+        "    origin = websocket.headers.get('origin')\n    return origin == 'https://a'\n"
+    )
+    report = audit(_cookie_service(tmp_path / "header", {"app/origin.py": reading}))
+    assert outcome(report, "SEC-2", "same-origin check") is Outcome.MET
