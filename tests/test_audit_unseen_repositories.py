@@ -101,3 +101,58 @@ def test_audit_a_column_called_origin_is_no_origin_header_check(tmp_path: Path) 
     )
     report = audit(_cookie_service(tmp_path / "header", {"app/origin.py": reading}))
     assert outcome(report, "SEC-2", "same-origin check") is Outcome.MET
+
+
+# CTFd/CTFd, CTFd/utils/exports/__init__.py (shortened): the limit read, to check a zip's members.
+CTFD_EXPORTS = """\
+import zipfile
+from CTFd.utils import get_app_config
+
+
+def import_ctf(backup):
+    backup = zipfile.ZipFile(backup)
+    max_content_length = get_app_config("MAX_CONTENT_LENGTH")
+    for f in backup.namelist():
+        if max_content_length and backup.getinfo(f).file_size > max_content_length:
+            raise zipfile.LargeZipFile
+"""
+# onyx-dot-app/onyx, backend/onyx/llm/utils.py (shortened): an upstream's refusal, in a message.
+ONYX_LLM_ERRORS = """\
+def llm_error(error_msg: str) -> str:
+    if "413" in error_msg:
+        error_msg = (
+            "Request too large: The LLM endpoint rejected the request because it "
+            "exceeded the maximum allowed size (HTTP 413). Increase the "
+            "maximum request body size on the gateway in front of your LLM "
+            "endpoint (e.g. nginx `client_max_body_size`)."
+        )
+    return error_msg
+"""
+
+
+def _flask(root: Path, config: str) -> Path:
+    return write(
+        root,
+        {
+            "requirements.txt": "flask\n",
+            "CTFd/__init__.py": "from flask import Flask\nfrom CTFd.config import Config\n\n"
+            "def create_app():\n    app = Flask(__name__)\n"
+            "    app.config.from_object(Config)\n    return app\n",
+            "CTFd/config.py": config,
+            "CTFd/utils/__init__.py": "def get_app_config(key):\n    return None\n",
+            "CTFd/utils/exports.py": CTFD_EXPORTS,
+            "CTFd/llm.py": ONYX_LLM_ERRORS,
+        },
+    )
+
+
+def test_audit_a_body_limit_read_or_named_in_a_message_is_no_limit(tmp_path: Path) -> None:
+    report = audit(_flask(tmp_path / "unset", "class Config:\n    SECRET_KEY = None\n"))
+    assert outcome(report, "SEC-1", "request body size limit") is Outcome.MISSING
+    # Set in Flask's configuration class, or in the app's config, the limit counts.
+    config = "import os\n\nclass Config:\n    MAX_CONTENT_LENGTH = int(os.getenv('MAX', '1000'))\n"
+    report = audit(_flask(tmp_path / "class", config))
+    assert outcome(report, "SEC-1", "request body size limit") is Outcome.MET
+    setting = "def configure(app):\n    app.config['MAX_CONTENT_LENGTH'] = 16 * 1024 * 1024\n"
+    report = audit(_flask(tmp_path / "item", setting))
+    assert outcome(report, "SEC-1", "request body size limit") is Outcome.MET

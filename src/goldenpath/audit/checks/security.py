@@ -29,6 +29,7 @@ from ._base import (
     undetermined,
     verdict,
 )
+from ._body_limit import body_limits_set
 from ._csrf import csrf_exempt_session_authentication, origin_header_reads
 from ._signals import (
     LIMITER_MODULES,
@@ -179,11 +180,7 @@ def input_validation(facts: Facts) -> Assessment:
             fix="bound every string and number: Field(max_length=...), Field(le=...)",
         )
     )
-    limits = facts.code.find_tokens(
-        r"(max_?body|body_?(size|limit)|request_?max_?body|max_?request_?size|"
-        r"max_?content_?length|data_upload_max)",
-        kinds=("name", "string"),
-    )
+    limits = body_limits_set(facts)
     if not limits and facts.framework == "django":
         settings = next(iter(facts.django_settings.values()), None)
         if settings:
