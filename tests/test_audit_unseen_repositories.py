@@ -2,7 +2,8 @@
 (HackSoftware/Django-Styleguide-Example, CTFd/CTFd, onyx-dot-app/onyx,
 litestar-org/litestar-fullstack), each cut down to the lines that decided a wrong verdict: a
 REST framework session authentication with its CSRF check emptied, a column called "origin"
-taken for an Origin header check."""
+taken for an Origin header check, a body limit only read or named in a message, Celery's warm
+shutdown turned cold by REMAP_SIGTERM=SIGQUIT."""
 
 from __future__ import annotations
 
@@ -156,3 +157,48 @@ def test_audit_a_body_limit_read_or_named_in_a_message_is_no_limit(tmp_path: Pat
     setting = "def configure(app):\n    app.config['MAX_CONTENT_LENGTH'] = 16 * 1024 * 1024\n"
     report = audit(_flask(tmp_path / "item", setting))
     assert outcome(report, "SEC-1", "request body size limit") is Outcome.MET
+
+
+# HackSoftware/Django-Styleguide-Example: Procfile, styleguide_example/tasks/celery.py and
+# config/settings/celery.py (two modules called celery, so neither shadows the library).
+STYLEGUIDE_PROCFILE = (
+    "web: gunicorn config.wsgi:application\n"
+    "worker: REMAP_SIGTERM=SIGQUIT celery -A styleguide_example.tasks worker -l info "
+    "--without-gossip --without-mingle --without-heartbeat\n"
+)
+
+
+def _celery_service(root: Path, procfile: str) -> Path:
+    return write(
+        root,
+        {
+            "requirements.txt": "flask\ncelery\n",
+            "Procfile": procfile,
+            "app/__init__.py": "from flask import Flask\napp = Flask(__name__)\n",
+            "app/tasks/__init__.py": "",
+            "app/tasks/celery.py": "from celery import Celery\n"
+            "app = Celery('styleguide_example')\napp.autodiscover_tasks()\n",
+            "config/__init__.py": "",
+            "config/settings/__init__.py": "",
+            "config/settings/celery.py": "import os\n"
+            "CELERY_BROKER_URL = os.getenv('CELERY_BROKER_URL', 'amqp://localhost//')\n",
+            "app/tasks/emails.py": "from celery import shared_task\n\n"
+            "@shared_task(bind=True)\ndef email_send(self, email_id):\n"
+            "    try:\n        pass\n    except Exception as exc:\n"
+            "        self.retry(exc=exc, countdown=5)\n",
+        },
+    )
+
+
+def test_audit_celery_remapped_to_a_cold_stop_is_no_graceful_worker_shutdown(
+    tmp_path: Path,
+) -> None:
+    report = audit(_celery_service(tmp_path / "cold", STYLEGUIDE_PROCFILE))
+    graceful = next(
+        r for r in report.result("ARCH-3").requirements if r.name == "graceful worker shutdown"
+    )
+    assert graceful.outcome is Outcome.MISSING
+    assert [(e.path, e.line) for e in graceful.evidence] == [("Procfile", 2)]
+    warm = STYLEGUIDE_PROCFILE.replace("REMAP_SIGTERM=SIGQUIT ", "")
+    report = audit(_celery_service(tmp_path / "warm", warm))
+    assert outcome(report, "ARCH-3", "graceful worker shutdown") is Outcome.MET
