@@ -292,6 +292,25 @@ def _fire_and_forget(facts: Facts) -> list[Evidence]:
     return found_
 
 
+# `REMAP_SIGTERM=SIGQUIT`, `REMAP_SIGTERM: SIGQUIT`, or a manifest's `name:` / `value:` pair.
+COLD_STOP = re.compile(r"REMAP_SIGTERM[\"']?\s*(?:[=:]|\n\s*value:)\s*[\"']?SIGQUIT")
+WORKER_CONFIGURATION = (".yml", ".yaml", ".env", ".sh", ".toml", ".cfg", ".ini")
+WORKER_COMMANDS = ("Procfile", "Dockerfile", "Containerfile", "Makefile")
+
+
+def _celery_cold_stops(facts: Facts) -> list[Evidence]:
+    """Where a worker's environment sets REMAP_SIGTERM=SIGQUIT (Heroku's advice for Celery):
+    Celery then answers SIGTERM as SIGQUIT, a cold shutdown, instead of its warm one."""
+    hits = []
+    for path in facts.repository.matching(*WORKER_CONFIGURATION, names=WORKER_COMMANDS):
+        text = facts.repository.text(path) or ""
+        match = COLD_STOP.search(text)
+        if match:
+            line = text.count("\n", 0, match.start()) + 1
+            hits.append(Evidence(path, line, "REMAP_SIGTERM=SIGQUIT"))
+    return hits
+
+
 @check("ARCH-3")
 def queue(facts: Facts) -> Assessment:
     durable = task_queue(facts)
@@ -363,13 +382,18 @@ def queue(facts: Facts) -> Assessment:
         graceful.append(
             Evidence("pyproject.toml", None, "the worker library stops warm on SIGTERM")
         )
+    cold = _celery_cold_stops(facts) if "celery" in library else []
     requirements.append(
         found(
             "graceful worker shutdown",
-            graceful,
+            [] if cold else graceful,
             met="on SIGTERM the worker finishes the jobs in hand",
-            missing="the worker does not handle SIGTERM: jobs in hand are cut off",
+            missing="REMAP_SIGTERM=SIGQUIT turns Celery's SIGTERM into a cold shutdown: the "
+            "jobs in hand are cut off"
+            if cold
+            else "the worker does not handle SIGTERM: jobs in hand are cut off",
             fix="on SIGTERM stop claiming, finish the jobs in hand within a grace period, exit 0",
+            where=cold,
         )
     )
     transactional = facts.code.find_tokens(r"(outbox|skip_locked)", modules=queue_modules, limit=2)

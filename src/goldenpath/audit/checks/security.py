@@ -29,6 +29,8 @@ from ._base import (
     undetermined,
     verdict,
 )
+from ._body_limit import body_limits_set
+from ._csrf import csrf_exempt_session_authentication, origin_header_reads
 from ._signals import (
     LIMITER_MODULES,
     library_calls,
@@ -178,11 +180,7 @@ def input_validation(facts: Facts) -> Assessment:
             fix="bound every string and number: Field(max_length=...), Field(le=...)",
         )
     )
-    limits = facts.code.find_tokens(
-        r"(max_?body|body_?(size|limit)|request_?max_?body|max_?request_?size|"
-        r"max_?content_?length|data_upload_max)",
-        kinds=("name", "string"),
-    )
+    limits = body_limits_set(facts)
     if not limits and facts.framework == "django":
         settings = next(iter(facts.django_settings.values()), None)
         if settings:
@@ -300,32 +298,43 @@ def csrf(facts: Facts) -> Assessment:
             "no cookie-based authentication: bearer tokens and API keys are not sent by browsers "
             "on their own, so they need no CSRF token"
         )
-    tokens = facts.code.find_tokens(r"csrf", kinds=("name", "string"))
+    # A name that exempts (CsrfExemptedSessionAuthentication, csrf_exempt) checks nothing.
+    tokens = [
+        hit
+        for hit in facts.code.find_tokens(r"csrf", kinds=("name", "string"))
+        if "exempt" not in hit.detail.lower()
+    ]
     tokens += facts.uses(
         "flask-wtf", "flask-seasurf", "starlette-csrf", "fastapi-csrf-protect", "asgi-csrf"
     )
     django_csrf = _django_middleware(facts, "CsrfViewMiddleware")
     tokens += django_csrf
-    origin = facts.code.find_tokens(r"^(sec-fetch-site|origin|HTTP_ORIGIN)$", kinds=("string",))
+    origin = origin_header_reads(facts)
     origin += django_csrf  # Django's CSRF middleware checks Origin (4.0+)
+    # REST framework's views skip the middleware and check in SessionAuthentication, Origin
+    # included: an emptied enforce_csrf leaves the API's cookie sessions with neither check.
+    exempted = csrf_exempt_session_authentication(facts)
     requirements = [
         found(
             "CSRF token checked",
-            tokens,
+            [] if exempted else tokens,
             met="cookie-authenticated state changes need a CSRF token",
-            missing="cookies authenticate requests but no CSRF token is checked",
+            missing="REST framework's session authentication is used with its CSRF check "
+            "switched off"
+            if exempted
+            else "cookies authenticate requests but no CSRF token is checked",
             fix="require a CSRF token (double-submit or synchronizer) on state-changing requests "
             "that authenticate with a cookie",
-            where=cookies,
+            where=exempted or cookies,
         ),
         found(
             "same-origin check",
-            origin,
+            [] if exempted else origin,
             met="the Origin / Sec-Fetch-Site of state-changing requests is checked",
             missing="the Origin and Sec-Fetch-Site headers are never checked",
             fix="refuse state-changing cookie requests whose Origin is not trusted or whose "
             "Sec-Fetch-Site is cross-site",
-            where=cookies,
+            where=exempted or cookies,
         ),
     ]
     flags = []
