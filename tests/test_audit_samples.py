@@ -221,3 +221,31 @@ def test_audit_sec6_a_lookup_by_primary_key_alone_reaches_every_owner(tmp_path: 
     assert "notes/repository.py:14 get: Note by primary key alone" in missing(
         result, "every query of an owned table filtered"
     )
+
+
+def _fastapi_with_probe_app(root: Path, api_arguments: str) -> Path:
+    """A FastAPI service and a second app of its own for probes (a worker's listener, say),
+    its OpenAPI document switched off."""
+    return write(
+        root,
+        {
+            "pyproject.toml": '[project]\nname = "svc"\ndependencies = ["fastapi"]\n',
+            "svc/__init__.py": "",
+            "svc/main.py": f"from fastapi import FastAPI\n\napp = FastAPI({api_arguments})\n\n\n"
+            "@app.get('/v1/items', summary='The items')\n"
+            "async def items() -> list[str]:\n    return []\n",
+            "svc/probes.py": "from fastapi import FastAPI\n\n"
+            "probes = FastAPI(openapi_url=None)\n\n\n"
+            "@probes.get('/health/live')\nasync def live() -> dict[str, str]:\n    return {}\n",
+        },
+    )
+
+
+def test_api2_a_probe_app_without_a_document_leaves_the_api_documented(tmp_path: Path) -> None:
+    documented = audit(_fastapi_with_probe_app(tmp_path / "kept", "")).result("API-2")
+    switched_off = audit(_fastapi_with_probe_app(tmp_path / "off", "openapi_url=None"))
+    assert any(
+        r.name == "OpenAPI from the code" and r.outcome is Outcome.MET
+        for r in documented.requirements
+    ), documented
+    assert "switched off" in missing(switched_off.result("API-2"), "OpenAPI from the code")

@@ -151,12 +151,13 @@ REMOVALS = {
     ),
     "metrics-route": Removal(
         "OBS-1",
+        # One registration serves the API and the worker's listener alike.
         _replace_in_chassis(
-            "api.py",
+            "metrics_route.py",
             '    app.add_api_route(\n        "/metrics",\n        metrics_endpoint,\n'
             '        methods=["GET"],\n        include_in_schema=False,\n'
             "        dependencies=[RequireScopes(METRICS_SCOPE)],\n    )\n",
-            "",
+            "    pass\n",
         ),
         "/metrics endpoint",
         r"no /metrics endpoint",

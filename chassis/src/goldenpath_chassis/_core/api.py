@@ -22,7 +22,8 @@ from .docs import install_docs
 from .domain import Domain
 from .errors import install_error_handlers
 from .logging import get_logger
-from .metrics import HttpServerMetrics, RateLimitMetrics, metrics_endpoint, watch_database
+from .metrics import HttpServerMetrics, RateLimitMetrics, watch_database
+from .metrics_route import add_metrics_route
 from .openapi import install_openapi
 from .request_context import RequestLayer
 from .resources import Instruments, open_resources
@@ -33,7 +34,6 @@ from .security.install import (
     open_authenticator,
     security_headers,
 )
-from .security.scopes import METRICS_SCOPE, RequireScopes
 from .service import Service
 from .settings import ChassisSettings
 from .state import ChassisState, chassis_of
@@ -206,15 +206,8 @@ def build_api(service: Service, settings: ChassisSettings) -> FastAPI:
     _install_middleware(app, chassis)
     _include_domain_routes(app, service)
     # After the API: routing tries routes in order, and these are rarely requested.
-    # /metrics shares the API's port, so it is protected like the API: Prometheus scrapes it
-    # with an API key holding the `metrics:read` scope.
-    app.add_api_route(
-        "/metrics",
-        metrics_endpoint,
-        methods=["GET"],
-        include_in_schema=False,
-        dependencies=[RequireScopes(METRICS_SCOPE)],
-    )
+    # /metrics shares the API's port, so it is protected like the API.
+    add_metrics_route(app)
     chassis.static = install_static(app, settings, own_folder=service.static)
     install_docs(app, chassis.static)
     return app

@@ -23,10 +23,10 @@ from fastapi.responses import JSONResponse
 
 from .admission import Admission
 from .errors import install_error_handlers
-from .metrics import metrics_endpoint
+from .metrics_route import add_metrics_route
 from .resources import Instruments
 from .security.install import RequestGuards
-from .security.scopes import METRICS_SCOPE, Public, RequireScopes
+from .security.scopes import Public
 from .server import build_config
 from .service import Service
 from .settings import ChassisSettings
@@ -79,9 +79,7 @@ def build_worker_app(
 
     app.add_api_route("/health/live", live, methods=["GET"], dependencies=[Public])
     app.add_api_route("/health/ready", ready, methods=["GET"], dependencies=[Public])
-    app.add_api_route(
-        "/metrics", metrics_endpoint, methods=["GET"], dependencies=[RequireScopes(METRICS_SCOPE)]
-    )
+    add_metrics_route(app)
     return app
 
 

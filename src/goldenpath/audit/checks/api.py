@@ -124,23 +124,25 @@ def documentation(facts: Facts) -> Assessment:
         "apiflask",
         "flask-restx",
     )
+    # An app of its own for probes or metrics (a worker's listener) often switches its document
+    # off: the document is off only when no FastAPI app keeps it.
     disabled = []
     for module, call in facts.code.calls_named("FastAPI"):
-        for name in ("openapi_url",):
-            node = next((k.value for k in call.keywords if k.arg == name), None)
-            if node is not None and literal(node) is None and isinstance(node, ast.Constant):
-                disabled.append(module.evidence(call, f"{name}=None"))
-        generators.append(module.evidence(call, "FastAPI generates OpenAPI from the code"))
+        node = next((k.value for k in call.keywords if k.arg == "openapi_url"), None)
+        if node is not None and isinstance(node, ast.Constant) and node.value is None:
+            disabled.append(module.evidence(call, "openapi_url=None"))
+        else:
+            generators.append(module.evidence(call, "FastAPI generates OpenAPI from the code"))
     requirements: list[Requirement] = [
         verdict(
             "OpenAPI from the code",
-            bool(generators) and not disabled,
+            bool(generators),
             "the OpenAPI document is generated from the routes and models"
-            if generators and not disabled
+            if generators
             else "the OpenAPI document is switched off"
             if disabled
             else "no OpenAPI document",
-            disabled or generators,
+            generators or disabled,
             fix="generate the OpenAPI document from the code (FastAPI, drf-spectacular, "
             "flask-smorest)",
         )
