@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from benchmarks.image_figures import READY_TIMEOUT_SECONDS, time_to_ready
+from tests.support.compose_service import ComposeService, load_service
 from tests.support.figures import report_figure
 from tests.support.images import (
     NONROOT_UID,
@@ -47,6 +48,8 @@ BUILD_ARGS = {"VERSION": "1.2.3-test", "REVISION": "0123456789abcdef"}
 MAX_IMAGE_MB = 120
 GRACE_SECONDS = 5
 STOP_TIMEOUT_SECONDS = 20
+# Compose's network, on loopback: the tests' PostgreSQL and Redis stand in for its servers.
+COMPOSE_ON_LOOPBACK = ("--network", "host", "--pids-limit", "0")
 
 
 def report(config: pytest.Config, line: str) -> None:
@@ -138,8 +141,13 @@ def test_ops1_final_image_has_no_shell_build_tools_sources_or_tests(
             "app/pyproject.toml", "app/uv.lock", "app/.env", "app/.venv/bin/pip",
         ):  # fmt: skip
             assert not (root / absent).exists(), f"/{absent} must not be in the runtime image"
-        # Only the virtual environment was copied in: no sources, lock files, tests or .env.
-        assert sorted(path.name for path in (root / "app").iterdir()) == [".venv"]
+        # Only the virtual environment was copied in: no sources, lock files, tests or .env;
+        # and the development key's empty folder, the service's own (compose mounts a volume).
+        assert sorted(path.name for path in (root / "app").iterdir()) == [".venv", "var"]
+        dev_keys = root / "app" / "var" / "dev-keys"
+        assert [path.name for path in (root / "app" / "var").iterdir()] == ["dev-keys"]
+        assert not list(dev_keys.iterdir())
+        assert dev_keys.stat().st_uid == NONROOT_UID  # the key file itself is made 0600
         # The venv's interpreter is the runtime's own, at the path the builder used.
         python = root / "app" / ".venv" / "bin" / "python"
         assert python.is_symlink()
@@ -423,3 +431,69 @@ def test_ops1_the_benchmark_times_the_images_start_up(
     # From the process's start, not from `podman run`: less than the whole wait, more than 0.
     assert 0.05 < seconds < READY_TIMEOUT_SECONDS
     report(pytestconfig, f"start-up in the image, process start to ready: {seconds:.2f} s")
+
+
+@contextlib.contextmanager
+def _compose_app_serving(
+    tools: ContainerTools, image: BuiltImage, app: ComposeService, environment: dict[str, str]
+) -> Iterator[Serving]:
+    """`serve` in a container made as compose makes the app's, ready on a free loopback port."""
+
+    @contextlib.contextmanager
+    def on_port(port: int) -> Iterator[Serving]:
+        serving = Serving(f"goldenpath-{uuid.uuid4().hex[:8]}", environment | {"PORT": str(port)})
+        tools.run(
+            "podman", "run", "--detach", "--name", serving.name, "--health-interval", "disable",
+            *COMPOSE_ON_LOOPBACK, *app.arguments, *env_arguments(serving.environment),
+            image.reference, "serve",
+        )  # fmt: skip
+        try:
+            _wait_ready(serving.base_url, tools, serving.name)
+            yield serving
+        finally:
+            tools.remove_container(serving.name)
+
+    with contextlib.ExitStack() as stack:
+        yield on_free_port(lambda port: stack.enter_context(on_port(port)))
+
+
+def test_compose_runs_the_api_in_development_and_accepts_a_dev_token_minted_inside(
+    tools: ContainerTools,
+    image: BuiltImage,
+    default_project: GeneratedProject,
+    postgres: Any,
+    redis: Any,
+) -> None:
+    """The image run as compose.yaml runs its `app` (read-only root, its tmpfs and volumes, the
+    development environment without AUTH_JWT_*): the API makes its development key where compose
+    lets it write, becomes ready, and accepts a token minted inside the container, as
+    `docker compose exec app python -m <package> dev-token` does. Only the addresses of
+    compose's PostgreSQL and Redis are replaced, by the test's."""
+    app = load_service(default_project.path, "app")
+    assert "--read-only" in app.arguments, "compose.yaml's app no longer has a read-only root"
+    environment = app.environment | {
+        "DATABASE_URL": postgres.create_database(f"compose_{uuid.uuid4().hex[:8]}"),
+        "REDIS_URL": redis.url,
+        "HOST": "127.0.0.1",
+    }
+    assert environment["APP_ENV"] == "development"
+    assert not any(key.startswith("AUTH_JWT_") for key in environment)
+    try:
+        tools.run(
+            "podman", "run", "--rm", *COMPOSE_ON_LOOPBACK, *app.arguments,
+            *env_arguments(environment), image.reference, "migrate",
+        )  # fmt: skip
+        with _compose_app_serving(tools, image, app, environment) as serving:
+            minted = tools.run(
+                "podman", "exec", serving.name, "python", "-m", image.package, "dev-token",
+                "--scope", "items:read",
+            )  # fmt: skip
+            listed = httpx.get(
+                serving.base_url + "/v1/items",
+                headers={"Authorization": f"Bearer {minted.stdout.strip()}"},
+                timeout=5,
+            )
+            assert listed.status_code == 200, listed.text
+    finally:
+        for volume in app.volume_names:
+            tools.run("podman", "volume", "rm", "--force", volume, check=False)
