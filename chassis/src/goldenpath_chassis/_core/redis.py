@@ -11,6 +11,15 @@ Over TLS (`rediss://`) the server's certificate must verify, for the URL's host:
 every client the chassis makes (`redis_from_url`), not left to redis-py, whose default before 6.0
 (the chassis allows 5.2) checked the chain but not the name, so any certificate a trusted CA
 issued, for any host, was accepted.
+
+A connection that Redis answers with READONLY has reached a replica: after a failover the old
+primary comes back as one, and for a while (a DNS record's lifetime, a Service's endpoints
+catching up) the address may still lead there. Such a connection stays open once the address
+names the new primary, and the pool's health check (a PING, which a replica answers) keeps it,
+so every write through it would be refused until the process restarted. So a connection that
+was refused as a replica is closed before its next command (not at once: a pipeline's other
+replies are still to be read), and the pool opens a new one to wherever the address now leads.
+The error itself reaches the caller as before (an outage, by each user's policy).
 """
 
 from __future__ import annotations
@@ -20,7 +29,8 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import ReadOnlyError
 
 from .health import HealthRegistry
 from .settings import ChassisSettings
@@ -35,9 +45,51 @@ def tls_verification(url: str) -> dict[str, Any]:
     return {"ssl_cert_reqs": "required", "ssl_check_hostname": True}
 
 
+class _ReplicaRefusalMixin:
+    """Closes the connection before its next command once Redis refused a write as a replica."""
+
+    _refused_as_replica = False
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except ReadOnlyError:
+            self._refused_as_replica = True
+            raise
+
+    async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+        if self._refused_as_replica:
+            self._refused_as_replica = False
+            await self.disconnect()  # type: ignore[attr-defined]
+        await super().send_packed_command(*args, **kwargs)  # type: ignore[misc]
+
+
+class _PrimaryConnection(_ReplicaRefusalMixin, Connection):
+    pass
+
+
+class _PrimarySSLConnection(_ReplicaRefusalMixin, SSLConnection):
+    pass
+
+
+class _PrimaryUnixConnection(_ReplicaRefusalMixin, UnixDomainSocketConnection):
+    pass
+
+
+_PRIMARY_CONNECTIONS: dict[type[Any], type[Any]] = {
+    Connection: _PrimaryConnection,
+    SSLConnection: _PrimarySSLConnection,
+    UnixDomainSocketConnection: _PrimaryUnixConnection,
+}
+
+
 def redis_from_url(url: str, **options: Any) -> Redis:
-    """A client for `url` with `options`, its TLS, if any, verified for the URL's host."""
-    return Redis.from_url(url, **options, **tls_verification(url))
+    """A client for `url` with `options`, its TLS, if any, verified for the URL's host, whose
+    connections refused as a replica's are replaced (the module docstring says why)."""
+    client = Redis.from_url(url, **options, **tls_verification(url))
+    pool = client.connection_pool
+    pool.connection_class = _PRIMARY_CONNECTIONS.get(pool.connection_class, pool.connection_class)
+    return client
 
 
 @asynccontextmanager

@@ -1,0 +1,161 @@
+"""A Redis failover, as the service's Redis address sees it (RES-1, PERF-1, SEC-4).
+
+The old primary comes back as a replica of the new one, and for a while (a DNS record's
+lifetime, a Service's endpoints catching up) the address still reaches it: connections open,
+reads and PINGs are answered, but every write is refused with READONLY. Those connections stay
+open once the address names the new primary (Redis does not close them when it is demoted).
+
+Two real redis-servers, the old primary made a replica with REPLICAOF, behind a forwarder that
+plays the address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis.cache import CachedResource, JsonCodec
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.databases import delete_all_rows
+from goldenpath_chassis.testing.servers import RedisServer
+
+from tests.support.tcp_forwarder import TcpForwarder
+
+pytestmark = pytest.mark.resilience
+
+
+@pytest.fixture
+def old_and_new_primary() -> Iterator[tuple[RedisServer, RedisServer]]:
+    servers = [RedisServer.create(), RedisServer.create()]
+    try:
+        for server in servers:
+            server.start()
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            server.destroy()
+
+
+@pytest.fixture
+async def address(
+    old_and_new_primary: tuple[RedisServer, RedisServer],
+) -> AsyncIterator[TcpForwarder]:
+    forwarder = TcpForwarder(old_and_new_primary[0].port)
+    await forwarder.start()
+    try:
+        yield forwarder
+    finally:
+        await forwarder.close()
+
+
+@pytest.fixture
+async def app(
+    service: Service, address: TcpForwarder, database_url: str, auth_settings: dict[str, str]
+) -> AsyncIterator[FastAPI]:
+    settings = service.load_settings(
+        **auth_settings,
+        app_env="test",
+        database_url=database_url,
+        redis_url=f"redis://127.0.0.1:{address.port}/0",
+        breaker_failure_threshold=3,
+        breaker_reset_seconds=0.5,
+    )
+    application = service.create_app(settings)
+    async with LifespanManager(application):
+        yield application
+        await delete_all_rows(service, chassis_of(application).resources.database.engine)
+
+
+@pytest.fixture
+async def client(app: FastAPI, auth_headers: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app, headers=auth_headers) as http:
+        yield http
+
+
+async def demote(old: RedisServer, new: RedisServer) -> None:
+    """`old` becomes a replica of `new`, synchronised (its data replaced by `new`'s)."""
+    admin = Redis.from_url(old.url)
+    try:
+        await admin.replicaof("127.0.0.1", new.port)
+        deadline = time.monotonic() + 10
+        while (await admin.info("replication")).get("master_link_status") != "up":
+            assert time.monotonic() < deadline, "the old primary never synchronised"
+            await asyncio.sleep(0.05)
+    finally:
+        await admin.aclose()
+
+
+async def until(condition: Callable[[], Awaitable[bool]], *, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not await condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.1)
+
+
+async def test_res1_after_a_failover_the_service_writes_to_the_new_primary(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    address: TcpForwarder,
+    old_and_new_primary: tuple[RedisServer, RedisServer],
+) -> None:
+    old, new = old_and_new_primary
+    loads = 0
+
+    async def load() -> str:
+        nonlocal loads
+        loads += 1
+        return "from the source"
+
+    name = f"things-{uuid.uuid4().hex[:8]}:v1"
+    resource: CachedResource[str] = chassis_of(app).resources.cache.resource(name, JsonCodec(str))
+    await resource.get_or_load("k", load)
+    assert await resource.get_or_load("k", load) == "from the source"
+    assert loads == 1  # stored in the old primary, read back
+    widget = (await client.post("/v1/widgets", json={"name": "Before the failover"})).json()
+    url = f"/v1/widgets/{widget['id']}"
+    assert (await client.get(url)).status_code == 200  # cached
+
+    await demote(old, new)
+    # The address still reaches the old primary, now a replica: writes are refused there. The
+    # service answers as in an outage (never a 500), and never reads its old cached value.
+    changed = await client.patch(url, json={"name": "Changed on the replica's watch"})
+    assert changed.status_code == 200
+    for _ in range(3):
+        read = await client.get(url)
+        assert read.status_code == 200
+        assert read.json()["name"] == "Changed on the replica's watch"
+
+    address.retarget(new.port, drop=False)  # the address names the new primary
+    primary = Redis.from_url(new.url)
+    try:
+
+        async def stored_in_the_new_primary() -> bool:
+            await resource.get_or_load(uuid.uuid4().hex, load)
+            return bool(await primary.keys(f"*{name}*"))
+
+        # Each pooled connection is refused once, then replaced: not kept until a restart.
+        await until(
+            stored_in_the_new_primary, within=10, what="the cache never wrote to the new primary"
+        )
+
+        async def counted_in_the_new_primary() -> bool:
+            assert (await client.get(url)).status_code == 200
+            return bool(await primary.keys("*ratelimit*"))
+
+        await until(
+            counted_in_the_new_primary,
+            within=10,
+            what="the rate limiter never counted in the new primary",
+        )
+    finally:
+        await primary.aclose()
+    assert (await client.get(url)).json()["name"] == "Changed on the replica's watch"
