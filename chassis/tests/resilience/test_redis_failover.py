@@ -125,6 +125,13 @@ async def test_res1_after_a_failover_the_service_writes_to_the_new_primary(
     assert (await client.get(url)).status_code == 200  # cached
 
     await demote(old, new)
+
+    async def readiness_names_the_replica() -> bool:
+        checks = (await client.get("/health/ready")).json()["checks"]
+        return bool(checks["redis"].get("error") == "ReadOnlyError")
+
+    # Readiness stays 200 (Redis is not critical) but says why writes fail: a PING would pass.
+    await until(readiness_names_the_replica, within=5, what="readiness missed the replica")
     # The address still reaches the old primary, now a replica: writes are refused there. The
     # service answers as in an outage (never a 500), and never reads its old cached value.
     changed = await client.patch(url, json={"name": "Changed on the replica's watch"})
@@ -159,3 +166,8 @@ async def test_res1_after_a_failover_the_service_writes_to_the_new_primary(
     finally:
         await primary.aclose()
     assert (await client.get(url)).json()["name"] == "Changed on the replica's watch"
+
+    async def ready() -> bool:
+        return bool((await client.get("/health/ready")).json()["status"] == "ok")
+
+    await until(ready, within=5, what="readiness never saw the new primary")

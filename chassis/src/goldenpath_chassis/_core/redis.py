@@ -19,7 +19,8 @@ names the new primary, and the pool's health check (a PING, which a replica answ
 so every write through it would be refused until the process restarted. So a connection that
 was refused as a replica is closed before its next command (not at once: a pipeline's other
 replies are still to be read), and the pool opens a new one to wherever the address now leads.
-The error itself reaches the caller as before (an outage, by each user's policy).
+The error itself reaches the caller as before (an outage, by each user's policy), and the
+readiness check reports such a Redis as failing (`ReadOnlyError`) rather than answering.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import ReadOnlyError, ResponseError
 
 from .health import HealthRegistry
 from .settings import ChassisSettings
@@ -107,13 +108,26 @@ async def redis_client(
     )
 
     async def ping() -> None:
-        await client.ping()
+        await answers_as_primary(client)
 
     health.register("redis", ping, critical=False)
     try:
         yield client
     finally:
         await client.aclose()
+
+
+async def answers_as_primary(client: Redis) -> None:
+    """Raise unless Redis answers, as a primary: a replica answers PING too, but refuses every
+    write the service makes (`ReadOnlyError`, which readiness then names). Without the right to
+    ask (ROLE is an admin command an ACL may withhold), an answer is all it can tell."""
+    try:
+        role = await client.execute_command("ROLE")  # type: ignore[no-untyped-call]
+    except ResponseError:
+        await client.ping()
+        return
+    if role[0] not in (b"master", "master"):
+        raise ReadOnlyError("Redis answers as a replica")
 
 
 async def tracking_connection(url: str, *, connect_timeout: float) -> Connection:
