@@ -21,8 +21,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.exceptions import ReadOnlyError
 
 from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core.redis import answers_as_primary, redis_from_url
 from goldenpath_chassis.cache import CachedResource, JsonCodec
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.databases import delete_all_rows
@@ -171,3 +173,22 @@ async def test_res1_after_a_failover_the_service_writes_to_the_new_primary(
         return bool((await client.get("/health/ready")).json()["status"] == "ok")
 
     await until(ready, within=5, what="readiness never saw the new primary")
+
+
+async def test_res1_without_the_right_to_ask_its_role_readiness_takes_an_answer(
+    old_and_new_primary: tuple[RedisServer, RedisServer],
+) -> None:
+    server = old_and_new_primary[0]
+    admin = Redis.from_url(server.url)
+    user = f"no-role-{uuid.uuid4().hex[:8]}"
+    await admin.acl_setuser(user, enabled=True, passwords=["+secret"], commands=["+@all", "-role"])
+    limited = redis_from_url(f"redis://{user}:secret@127.0.0.1:{server.port}/0")
+    try:
+        await answers_as_primary(limited)  # ROLE refused (NOPERM): the PING decides
+        await admin.replicaof("127.0.0.1", old_and_new_primary[1].port)
+        await answers_as_primary(limited)  # it cannot tell a replica: no false alarm either
+        with pytest.raises(ReadOnlyError):
+            await answers_as_primary(admin)
+    finally:
+        await limited.aclose()
+        await admin.aclose()
