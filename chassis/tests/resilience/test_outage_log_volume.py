@@ -32,8 +32,9 @@ def _warnings(logs: Logs) -> Logs:
     return [line for line in logs if line["log_level"] == "warning"]
 
 
-def _said(logs: Logs, event: str, count_name: str) -> list[int]:
-    return [line[count_name] for line in logs if line["event"] == event]
+def _said(logs: Logs, event: str, count_name: str) -> list[int | None]:
+    # A line without the count (a line a request) is None.
+    return [line.get(count_name) for line in logs if line["event"] == event]
 
 
 def _access_lines(logs: Logs, status: int) -> int:
