@@ -9,7 +9,10 @@ WAL and a busy timeout. Every statement is timed: slow ones are logged (the stat
 its parameters) and registered observers (metrics) see each duration.
 
 A lost database is not a bug in a request: `DatabaseUnavailableError` and the handlers installed
-here answer 503 problems, never a 500 with a traceback, and readiness reports it. New PostgreSQL
+here answer 503 problems, never a 500 with a traceback, and readiness reports it; the warning,
+`database_unavailable`, is said at once, then at most once a minute with the number of requests
+refused since (the rest when the database closes): an outage is not one line a request on top
+of the access log, just when the log pipeline is needed most. New PostgreSQL
 connections go through the "database" circuit breaker (RES-1): while it is open, requests fail
 at once instead of each waiting out the connect timeout on a database that is down.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -36,7 +39,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from .errors import DomainError, problem_response
+from .errors import DomainError, domain_error_response, problem_response
 from .health import HealthRegistry
 from .logging import get_logger
 from .read_only_database import leave_read_only_servers
@@ -45,6 +48,7 @@ from .resilience import CircuitBreakers, CircuitOpenError
 from .settings import ChassisSettings
 from .settings.groups import DATABASE_CLIENT_TIMEOUT_MARGIN_SECONDS
 from .state import request_chassis
+from .throttled_line import ThrottledLine
 from .unanswered_database import discard_unanswered_connections
 
 QueryObserver = Callable[[str, float], None]
@@ -76,10 +80,16 @@ class DatabaseUnavailableError(DomainError):
         super().__init__("The database cannot be reached right now; retry shortly.")
 
 
+def _unavailable_line() -> ThrottledLine:
+    return ThrottledLine(_log, "database_unavailable", count_name="requests")
+
+
 @dataclass(frozen=True)
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # The requests answered 503 because the database is not there, said as a flood.
+    unavailable: ThrottledLine = field(default_factory=_unavailable_line)
 
     @property
     def is_sqlite(self) -> bool:
@@ -289,6 +299,7 @@ async def open_database(
         yield database
     finally:
         await engine.dispose()
+        database.unavailable.say_rest()
 
 
 _SESSION_STATE_KEY = "database_session"
@@ -353,7 +364,7 @@ def is_connection_failure(exc: BaseException) -> bool:
 async def _database_error(request: Request, exc: Exception) -> Any:
     if not is_connection_failure(exc):
         raise exc
-    _log.warning("database_unavailable", error=type(exc).__name__)
+    _count_unavailable(request, error=type(exc).__name__)
     unavailable = DatabaseUnavailableError()
     return problem_response(
         status=unavailable.status,
@@ -365,6 +376,23 @@ async def _database_error(request: Request, exc: Exception) -> Any:
     )
 
 
+def _count_unavailable(request: Request, *, error: str) -> None:
+    resources = request_chassis(request).open_resources
+    if resources is None:  # not the app's database (it is closed): said as it comes
+        _log.warning("database_unavailable", error=error, requests=1)
+    else:
+        resources.database.unavailable.add(error=error)
+
+
+async def _connection_refused(request: Request, exc: Exception) -> Any:
+    # No connection could be made (refused, timed out, the breaker open): said by its cause.
+    assert isinstance(exc, DatabaseUnavailableError)
+    cause = exc.__cause__
+    _count_unavailable(request, error=type(cause or exc).__name__)
+    return domain_error_response(request, exc)
+
+
 def install_database_error_handlers(app: FastAPI) -> None:
     for error in (DBAPIError, PoolTimeoutError):
         app.add_exception_handler(error, _database_error)
+    app.add_exception_handler(DatabaseUnavailableError, _connection_refused)

@@ -9,7 +9,8 @@ after the address had moved, and each write would be a 500.
 
 A refused write is handled as a lost connection instead: the connection and every older pooled
 one are invalidated (the next checkouts reconnect through the address as it is now), and the
-request gets the 503 "database unavailable" problem. Said once a minute at most, as a flood.
+request gets the 503 "database unavailable" problem. Said once a minute at most, as a flood,
+by each engine; the writes not said yet when the engine is disposed (at shutdown) are said then.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ from .throttled_line import ThrottledLine
 
 READ_ONLY_SQL_TRANSACTION = "25006"
 
-_refused_writes = ThrottledLine(
-    get_logger(__name__), "database_read_only", count_name="refused_writes"
-)
+_log = get_logger(__name__)
 
 
 def refused_as_read_only(error: BaseException) -> bool:
@@ -33,8 +32,14 @@ def refused_as_read_only(error: BaseException) -> bool:
 
 
 def leave_read_only_servers(engine: Engine) -> None:
+    refused_writes = ThrottledLine(_log, "database_read_only", count_name="refused_writes")
+
+    @event.listens_for(engine, "engine_disposed")
+    def _say_rest(_: Engine) -> None:
+        refused_writes.say_rest()
+
     @event.listens_for(engine, "handle_error")
     def _read_only(context: ExceptionContext) -> None:
         if refused_as_read_only(context.original_exception):
             context.is_disconnect = True
-            _refused_writes.add()
+            refused_writes.add()

@@ -2,7 +2,8 @@
 dropped from a full queue): said at most once a minute, the first at once (`ThrottledCount`),
 and what is left unsaid at shutdown, so an attack or an outage is a few lines and its last
 minute is not lost when the process stops. An event may be counted in a metric too, where
-every one of them counts (an operator alerts on its rate)."""
+every one of them counts (an operator alerts on its rate). Fields that vary between events
+(an error's type) are the latest event's."""
 
 from __future__ import annotations
 
@@ -29,11 +30,14 @@ class ThrottledLine:
         self._count_name = count_name
         self._counter = counter
         self._fields = fields
+        self._latest: dict[str, object] = {}
         self._count = ThrottledCount(_SAID_EVERY_SECONDS)
 
-    def add(self) -> None:
+    def add(self, **latest: object) -> None:
+        """Count one event; `latest`, its own fields, are said with the count."""
         if self._counter is not None:
             self._counter.inc()
+        self._latest = latest
         said = self._count.add()
         if said:
             self._say(said)
@@ -45,4 +49,4 @@ class ThrottledLine:
             self._say(rest)
 
     def _say(self, count: int) -> None:
-        self._log.warning(self._event, **{self._count_name: count}, **self._fields)
+        self._log.warning(self._event, **self._latest, **{self._count_name: count}, **self._fields)

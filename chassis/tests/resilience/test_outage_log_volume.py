@@ -1,0 +1,111 @@
+"""The log during a database outage: the access log's line a request, and the outage's warning
+said once, not once a request on top of it (OBS-1, RES-1).
+
+A service answering 1,000 requests a second with a 503 each would double its log volume just
+when the log pipeline is needed most. The warning is said at once, then at most once a minute
+with the number of requests since; the number not said yet is said when the app shuts down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from structlog.testing import capture_logs
+
+from goldenpath_chassis import Service
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.servers import PostgresServer
+
+from tests.resilience.probes import assert_database_unavailable
+
+pytestmark = pytest.mark.resilience
+
+REQUESTS = 12
+Logs = list[MutableMapping[str, Any]]
+
+
+def _warnings(logs: Logs) -> Logs:
+    return [line for line in logs if line["log_level"] == "warning"]
+
+
+def _said(logs: Logs, event: str, count_name: str) -> list[int | None]:
+    # A line without the count (a line a request) is None.
+    return [line.get(count_name) for line in logs if line["event"] == event]
+
+
+def _access_lines(logs: Logs, status: int) -> int:
+    return sum(1 for line in logs if line["event"] == "request" and line["status"] == status)
+
+
+async def test_a_stopped_database_is_one_warning_and_its_count_at_shutdown(
+    postgres_service: Service,
+    outage_database: str,
+    postgres_server: PostgresServer,
+    auth_settings: dict[str, str],
+    auth_headers: dict[str, str],
+) -> None:
+    settings = postgres_service.load_settings(
+        **auth_settings,
+        app_env="test",
+        database_url=outage_database,
+        database_connect_timeout_seconds=1,
+    )
+    app = postgres_service.create_app(settings)
+    try:
+        with capture_logs() as logs:
+            async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
+                assert (await client.get("/v1/widgets")).status_code == 200
+                postgres_server.stop()
+                for _ in range(REQUESTS):
+                    assert_database_unavailable(await client.get("/v1/widgets"))
+                during = _warnings(logs)
+    finally:
+        if not postgres_server.data.joinpath("postmaster.pid").exists():
+            postgres_server.start()  # a failed test must not leave PostgreSQL down
+    # While it lasted: one line, the first request's, with why.
+    assert _said(during, "database_unavailable", "requests") == [1]
+    assert {line["event"] for line in during} <= {"database_unavailable", "circuit_breaker_opened"}
+    assert "error" in during[0]
+    assert _access_lines(logs, 503) == REQUESTS
+    # At shutdown: the requests it has not said yet.
+    assert _said(logs, "database_unavailable", "requests") == [1, REQUESTS - 1]
+
+
+async def test_refused_writes_are_one_warning_and_their_count_at_shutdown(
+    postgres_service: Service,
+    outage_database: str,
+    auth_settings: dict[str, str],
+    auth_headers: dict[str, str],
+) -> None:
+    """A database that refuses writes (SQLSTATE 25006, as a standby does): every new session
+    is read-only, so each write, on a fresh connection, is refused again."""
+    settings = postgres_service.load_settings(
+        **auth_settings, app_env="test", database_url=outage_database
+    )
+    url = make_url(outage_database)
+    admin = await asyncpg.connect(
+        url.set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        await admin.execute(
+            f'ALTER DATABASE "{url.database}" SET default_transaction_read_only = on'
+        )
+    finally:
+        await admin.close()
+    app = postgres_service.create_app(settings)
+    with capture_logs() as logs:
+        async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
+            for _ in range(REQUESTS):
+                assert_database_unavailable(
+                    await client.post("/v1/widgets", json={"name": "Refused"})
+                )
+            during = _warnings(logs)
+    assert _said(during, "database_read_only", "refused_writes") == [1]
+    assert _said(during, "database_unavailable", "requests") == [1]
+    assert _access_lines(logs, 503) == REQUESTS
+    assert _said(logs, "database_read_only", "refused_writes") == [1, REQUESTS - 1]
+    assert _said(logs, "database_unavailable", "requests") == [1, REQUESTS - 1]
