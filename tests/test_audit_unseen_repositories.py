@@ -202,3 +202,72 @@ def test_audit_celery_remapped_to_a_cold_stop_is_no_graceful_worker_shutdown(
     warm = STYLEGUIDE_PROCFILE.replace("REMAP_SIGTERM=SIGQUIT ", "")
     report = audit(_celery_service(tmp_path / "warm", warm))
     assert outcome(report, "ARCH-3", "graceful worker shutdown") is Outcome.MET
+
+
+# onyx-dot-app/onyx, backend/alembic/versions/4d93b0fd5ca8_seed_pinned_assistants_from_featured_.py
+# and 15326fcec57e_introduce_onyx_apis.py (shortened): a backfill joined on the user's id and a
+# column's length, in revisions beside backend/alembic/env.py.
+ONYX_REVISION = """\
+import sqlalchemy as sa
+from alembic import op
+
+revision = "4d93b0fd5ca8"
+down_revision = "f54501f1435a"
+
+user = sa.table("user", sa.column("id", sa.UUID()))
+pinned_persona = sa.table(
+    "user__pinned_persona", sa.column("user_id", sa.UUID()), sa.column("persona_id", sa.Integer())
+)
+
+
+def upgrade() -> None:
+    op.alter_column("connector", "source", type_=sa.String(length=50))
+
+
+def downgrade() -> None:
+    ordered_pins = (
+        sa.select(sa.func.jsonb_agg(pinned_persona.c.persona_id))
+        .where(pinned_persona.c.user_id == user.c.id)
+        .scalar_subquery()
+    )
+    op.execute(sa.update(user).values(pinned_assistants=ordered_pins))
+"""
+
+
+def _migrated_service(root: Path, revisions: dict[str, str]) -> Path:
+    return write(
+        root,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\n"
+            "dependencies = ['fastapi', 'sqlalchemy', 'alembic']\n",
+            "app/__init__.py": "",
+            "app/models.py": "from sqlalchemy.orm import DeclarativeBase, Mapped\n\n"
+            "class Base(DeclarativeBase):\n    pass\n\n"
+            "class Persona(Base):\n    __tablename__ = 'persona'\n"
+            "    id: Mapped[int]\n    user_id: Mapped[str]\n",
+            "app/main.py": "from fastapi import FastAPI\nfrom sqlalchemy import select\n"
+            "from app.models import Persona\napp = FastAPI()\n\n"
+            "@app.get('/personas')\nasync def personas(session) -> list[Persona]:\n"
+            "    return list(await session.scalars(select(Persona)))\n",
+            **revisions,
+        },
+    )
+
+
+def test_audit_migrations_are_no_evidence_of_request_handling(tmp_path: Path) -> None:
+    alembic = {"alembic/env.py": "from alembic import context\n"} | {
+        "alembic/versions/4d93b0fd5ca8_seed.py": ONYX_REVISION
+    }
+    report = audit(_migrated_service(tmp_path / "alembic", alembic))
+    assert outcome(report, "SEC-6", "queries filtered by owner") is Outcome.MISSING
+    assert outcome(report, "SEC-1", "bounded fields") is Outcome.MISSING
+    # The schema checks still read them.
+    assert outcome(report, "DB-2", "versioned migrations") is Outcome.MET
+    # A Django app's migrations package is the schema's history too.
+    django = {"app/migrations/__init__.py": "", "app/migrations/0002_seed.py": ONYX_REVISION}
+    report = audit(_migrated_service(tmp_path / "django", django))
+    assert outcome(report, "SEC-1", "bounded fields") is Outcome.MISSING
+    # The same lines in the application's code count.
+    report = audit(_migrated_service(tmp_path / "app", {"app/pins.py": ONYX_REVISION}))
+    assert outcome(report, "SEC-6", "queries filtered by owner") is Outcome.MET
+    assert outcome(report, "SEC-1", "bounded fields") is Outcome.MET
