@@ -271,3 +271,50 @@ def test_audit_migrations_are_no_evidence_of_request_handling(tmp_path: Path) ->
     report = audit(_migrated_service(tmp_path / "app", {"app/pins.py": ONYX_REVISION}))
     assert outcome(report, "SEC-6", "queries filtered by owner") is Outcome.MET
     assert outcome(report, "SEC-1", "bounded fields") is Outcome.MET
+
+
+# Celery's documented Django layout, "First steps with Django"
+# (https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html): proj/celery.py
+# defines the app and proj/__init__.py imports it; the project module is proj.celery, and
+# `from celery import Celery` in it (and everywhere else) is still the library.
+CELERY_DOCS_APP = """\
+import os
+
+from celery import Celery
+
+os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')
+
+app = Celery('proj')
+app.config_from_object('django.conf:settings', namespace='CELERY')
+app.autodiscover_tasks()
+
+
+@app.task(bind=True, ignore_result=True)
+def debug_task(self):
+    print(f'Request: {self.request!r}')
+"""
+
+
+def test_audit_a_project_module_called_celery_does_not_hide_the_library(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "requirements.txt": "django\ncelery\n",
+            "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', "
+            "'proj.settings')\n",
+            "proj/__init__.py": "from .celery import app as celery_app\n\n"
+            "__all__ = ('celery_app',)\n",
+            "proj/celery.py": CELERY_DOCS_APP,
+            "proj/settings.py": "INSTALLED_APPS = ['demoapp']\nMIDDLEWARE = []\n"
+            "CELERY_BROKER_URL = 'redis://localhost:6379/0'\n",
+            "demoapp/__init__.py": "",
+            "demoapp/tasks.py": "from celery import shared_task\n\n"
+            "@shared_task\ndef add(x, y):\n    return x + y\n",
+        },
+    )
+    report = audit(root)
+    durable = next(r for r in report.result("ARCH-3").requirements if r.name == "durable queue")
+    assert durable.outcome is Outcome.MET
+    assert ("proj/celery.py", "celery.Celery(...)") in {
+        (e.path, e.detail) for e in durable.evidence
+    }

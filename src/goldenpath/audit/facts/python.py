@@ -332,7 +332,13 @@ class PythonCode:
         found: dict[str, list[PythonModule]] = {}
         for module in self.all_modules:
             parts = module.name.split(".")
+            folders = PurePosixPath(module.path.removesuffix("/__init__.py")).parents
             for index in range(1, len(parts)):
+                # In a package (`proj/celery.py` beside `proj/__init__.py`) the module is
+                # `proj.celery` only: `import celery` is the library, not this file.
+                holder = folders[len(parts) - index - 1]
+                if self._repository.exists(f"{holder}/__init__.py"):
+                    continue
                 found.setdefault(".".join(parts[index:]), []).append(module)
         return found
 
