@@ -168,7 +168,22 @@ STYLEGUIDE_PROCFILE = (
 )
 
 
-def _celery_service(root: Path, procfile: str) -> Path:
+# HackSoftware/Django-Styleguide-Example, styleguide_example/emails/tasks.py (shortened): retried
+# after a fixed five seconds.
+STYLEGUIDE_EMAIL_TASK = """\
+from celery import shared_task
+
+
+@shared_task(bind=True)
+def email_send(self, email_id):
+    try:
+        pass
+    except Exception as exc:
+        self.retry(exc=exc, countdown=5)
+"""
+
+
+def _celery_service(root: Path, procfile: str, task: str = STYLEGUIDE_EMAIL_TASK) -> Path:
     return write(
         root,
         {
@@ -182,10 +197,7 @@ def _celery_service(root: Path, procfile: str) -> Path:
             "config/settings/__init__.py": "",
             "config/settings/celery.py": "import os\n"
             "CELERY_BROKER_URL = os.getenv('CELERY_BROKER_URL', 'amqp://localhost//')\n",
-            "app/tasks/emails.py": "from celery import shared_task\n\n"
-            "@shared_task(bind=True)\ndef email_send(self, email_id):\n"
-            "    try:\n        pass\n    except Exception as exc:\n"
-            "        self.retry(exc=exc, countdown=5)\n",
+            "app/tasks/emails.py": task,
         },
     )
 
@@ -202,6 +214,30 @@ def test_audit_celery_remapped_to_a_cold_stop_is_no_graceful_worker_shutdown(
     warm = STYLEGUIDE_PROCFILE.replace("REMAP_SIGTERM=SIGQUIT ", "")
     report = audit(_celery_service(tmp_path / "warm", warm))
     assert outcome(report, "ARCH-3", "graceful worker shutdown") is Outcome.MET
+
+
+def test_audit_a_fixed_retry_countdown_is_no_backoff(tmp_path: Path) -> None:
+    report = audit(_celery_service(tmp_path / "fixed", STYLEGUIDE_PROCFILE))
+    retries = next(r for r in report.result("ARCH-3").requirements if r.name == "retries")
+    assert retries.outcome is Outcome.MISSING
+    assert "retried, without backoff" in retries.detail
+    assert ("app/tasks/emails.py", 9, "countdown=5") in {
+        (e.path, e.line, e.detail) for e in retries.evidence
+    }
+    # A delay that grows with the attempts, or Celery's own backoff, is backoff.
+    growing = STYLEGUIDE_EMAIL_TASK.replace("countdown=5", "countdown=2 ** self.request.retries")
+    report = audit(_celery_service(tmp_path / "growing", STYLEGUIDE_PROCFILE, growing))
+    assert outcome(report, "ARCH-3", "retries") is Outcome.MET
+    automatic = (
+        "from celery import shared_task\n\n"
+        "@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)\n"
+        "def email_send(email_id):\n    pass\n"
+    )
+    report = audit(_celery_service(tmp_path / "automatic", STYLEGUIDE_PROCFILE, automatic))
+    assert outcome(report, "ARCH-3", "retries") is Outcome.MET
+    switched_off = automatic.replace("retry_backoff=True", "retry_backoff=False")
+    report = audit(_celery_service(tmp_path / "off", STYLEGUIDE_PROCFILE, switched_off))
+    assert outcome(report, "ARCH-3", "retries") is Outcome.MISSING
 
 
 # onyx-dot-app/onyx, backend/alembic/versions/4d93b0fd5ca8_seed_pinned_assistants_from_featured_.py
