@@ -3,7 +3,8 @@
 litestar-org/litestar-fullstack), each cut down to the lines that decided a wrong verdict: a
 REST framework session authentication with its CSRF check emptied, a column called "origin"
 taken for an Origin header check, a body limit only read or named in a message, Celery's warm
-shutdown turned cold by REMAP_SIGTERM=SIGQUIT."""
+shutdown turned cold by REMAP_SIGTERM=SIGQUIT, migrations read as request handling, a project's
+celery.py taken for the library, a fixed retry countdown taken for backoff."""
 
 from __future__ import annotations
 
@@ -160,7 +161,7 @@ def test_audit_a_body_limit_read_or_named_in_a_message_is_no_limit(tmp_path: Pat
 
 
 # HackSoftware/Django-Styleguide-Example: Procfile, styleguide_example/tasks/celery.py and
-# config/settings/celery.py (two modules called celery, so neither shadows the library).
+# config/settings/celery.py (two modules called celery, each in a package: neither is the library).
 STYLEGUIDE_PROCFILE = (
     "web: gunicorn config.wsgi:application\n"
     "worker: REMAP_SIGTERM=SIGQUIT celery -A styleguide_example.tasks worker -l info "
