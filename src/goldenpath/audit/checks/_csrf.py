@@ -34,7 +34,7 @@ def origin_header_reads(facts: Facts) -> list[Evidence]:
     """Code that reads the Origin or Sec-Fetch-Site header of a request. A string "origin"
     elsewhere (a column, a dict key, a log field) checks nothing."""
     found: list[Evidence] = []
-    for module in facts.code.modules:
+    for module in facts.code.request_time:
         for node in module.nodes:
             name = _header_name(node)
             if name is not None and ORIGIN_HEADERS.match(name):

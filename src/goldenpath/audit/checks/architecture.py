@@ -11,6 +11,7 @@ from goldenpath.audit.facts.routes import Route
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, NotApplicable, check, found, listing, only_if, verdict
+from ._job_retries import job_retries
 from ._signals import task_queue
 from .infrastructure import server_commands
 
@@ -360,23 +361,24 @@ def queue(facts: Facts) -> Assessment:
     queue_modules = [
         m for m in facts.code.modules if re.search(r"(queue|jobs|tasks|worker|outbox)", m.path)
     ]
-    library = set(facts.dependencies.names(runtime_only=True))
-    retries = facts.code.find_tokens(
-        r"(max_?attempts|max_retries|autoretry_for|retry_backoff|^attempts$|Retry)",
-        modules=queue_modules,
-        limit=3,
-    )
-    if library & {"dramatiq", "arq", "procrastinate", "taskiq"}:
-        retries.append(Evidence("pyproject.toml", None, "the queue library retries failed jobs"))
+    retries = job_retries(facts, queue_modules)
     requirements.append(
         found(
             "retries",
-            retries,
+            retries.backoff,
             met="failed jobs are retried with backoff",
-            missing="failed jobs are not retried",
-            fix="retry failed jobs with exponential backoff up to a maximum of attempts",
+            missing="failed jobs are retried, without backoff"
+            + (f" ({listing(retries.fixed)})" if retries.fixed else "")
+            + ": a dependency that stays down is hit at the same pace until the attempts run out"
+            if retries.retried
+            else "failed jobs are not retried",
+            fix="retry failed jobs with exponential backoff up to a maximum of attempts "
+            "(Celery: autoretry_for with retry_backoff=True, or countdown=2 ** "
+            "self.request.retries)",
+            where=retries.fixed + retries.retried,
         )
     )
+    library = set(facts.dependencies.names(runtime_only=True))
     graceful = facts.code.find_tokens(r"SIGTERM", modules=queue_modules, limit=2)
     if library & {"celery", "dramatiq", "rq", "arq", "procrastinate"}:
         graceful.append(

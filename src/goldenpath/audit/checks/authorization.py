@@ -37,9 +37,7 @@ STATEMENTS = frozenset({"select", "update", "delete"})
 def _own_code(facts: Facts) -> list[PythonModule]:
     """The service's application modules: not its tests, migrations or the chassis."""
     return [
-        module
-        for module in facts.code.modules
-        if not module.path.startswith(f"{OVERLAY}/") and "/migrations/" not in f"/{module.path}"
+        module for module in facts.code.request_time if not module.path.startswith(f"{OVERLAY}/")
     ]
 
 

@@ -177,7 +177,7 @@ def _idempotent_guard(facts: Facts, module: PythonModule, call: ast.Call) -> boo
     return False
 
 
-def _retry_sites(facts: Facts) -> list[RetrySite]:
+def retry_sites(facts: Facts) -> list[RetrySite]:
     sites: list[RetrySite] = []
     for module, call, symbol in library_calls(facts, ("tenacity", "stamina", "backoff", "urllib3")):
         name, last = symbol.name, symbol.last
@@ -268,7 +268,7 @@ def _retry_sites(facts: Facts) -> list[RetrySite]:
 def retries(facts: Facts) -> Assessment:
     if not _dependencies(facts):
         return NotApplicable(NO_DEPENDENCIES)
-    sites = _retry_sites(facts)
+    sites = retry_sites(facts)
     exponential = [site for site in sites if site.exponential]
     requirements: list[Requirement] = [
         verdict(

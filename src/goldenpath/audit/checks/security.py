@@ -148,7 +148,7 @@ def input_validation(facts: Facts) -> Assessment:
         for route in facts.routes.business
         if route.changes_state or route.framework == "django"
     ]
-    strict = [hit for module in facts.code.modules for hit in _forbids_extra(module)]
+    strict = [hit for module in facts.code.request_time for hit in _forbids_extra(module)]
     strict += [
         module.evidence(node, f"{node.name} (marshmallow raises on unknown fields)")
         for module, node in facts.code.subclasses("Schema")
@@ -168,8 +168,11 @@ def input_validation(facts: Facts) -> Assessment:
         )
     else:
         requirements.append(skipped("unknown fields rejected", "no route takes a request body"))
+    # A migration's `sa.String(length=50)` bounds a column, not what a request may send.
     bounds = facts.code.find_tokens(
-        r"^(max_length|max_items|max_len|le|lt|Length|conlist|constr)$", kinds=("name",)
+        r"^(max_length|max_items|max_len|le|lt|Length|conlist|constr)$",
+        kinds=("name",),
+        modules=facts.code.request_time,
     )
     requirements.append(
         found(
@@ -301,7 +304,9 @@ def csrf(facts: Facts) -> Assessment:
     # A name that exempts (CsrfExemptedSessionAuthentication, csrf_exempt) checks nothing.
     tokens = [
         hit
-        for hit in facts.code.find_tokens(r"csrf", kinds=("name", "string"))
+        for hit in facts.code.find_tokens(
+            r"csrf", kinds=("name", "string"), modules=facts.code.request_time
+        )
         if "exempt" not in hit.detail.lower()
     ]
     tokens += facts.uses(

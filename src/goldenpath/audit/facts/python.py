@@ -35,6 +35,8 @@ class PythonModule:
     tree: ast.Module
     is_test: bool
     imports: dict[str, str] = field(default_factory=dict)  # local name -> "module:attr"
+    # Alembic's or Django's migrations: the schema's history, never run to serve a request.
+    is_migration: bool = False
 
     @cached_property
     def tokens(self) -> tuple[Token, ...]:
@@ -216,6 +218,26 @@ def constant_string(module: PythonModule, node: ast.AST | None, depth: int = 0) 
 PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
+def alembic_folders(files: Iterable[str]) -> frozenset[str]:
+    """Alembic script folders, as prefixes ("alembic/", "" for the root): an `env.py` with a
+    `versions/` folder of revisions beside it, as `alembic init` and Flask-Migrate lay out."""
+    listed = tuple(files)
+    prefixes = {f.removesuffix("env.py") for f in listed if PurePosixPath(f).name == "env.py"}
+    return frozenset(
+        prefix for prefix in prefixes if any(f.startswith(f"{prefix}versions/") for f in listed)
+    )
+
+
+def is_migration(path: str, alembic: frozenset[str]) -> bool:
+    """A module of a Django `migrations/` package, or of an Alembic script folder (its
+    revisions and the `env.py` that runs them)."""
+    if "migrations" in PurePosixPath(path).parts[:-1]:
+        return True
+    return any(
+        path == f"{prefix}env.py" or path.startswith(f"{prefix}versions/") for prefix in alembic
+    )
+
+
 def module_name(path: str, project_roots: Iterable[str] = ()) -> str:
     """The dotted name `path` is imported as: relative to the deepest project folder (one with
     a pyproject.toml or setup.py, such as a monorepo's `backend/`) and below its `src/`."""
@@ -274,6 +296,7 @@ class PythonCode:
                 module_name(path, self.project_roots),
                 parsed.tree,
                 Repository.is_test_path(path),
+                is_migration=is_migration(path, self.alembic_folders),
             )
             module.imports = _import_table(module)
             modules.append(module)
@@ -284,6 +307,17 @@ class PythonCode:
     def modules(self) -> tuple[PythonModule, ...]:
         """The application's modules (tests excluded)."""
         return tuple(module for module in self.all_modules if not module.is_test)
+
+    @cached_property
+    def request_time(self) -> tuple[PythonModule, ...]:
+        """The application's modules that can run while a request is served: migrations
+        excluded, for a column's length or a backfill's filter in one says nothing about how
+        requests are handled."""
+        return tuple(module for module in self.modules if not module.is_migration)
+
+    @cached_property
+    def alembic_folders(self) -> frozenset[str]:
+        return alembic_folders(self._repository.files)
 
     @cached_property
     def tests(self) -> tuple[PythonModule, ...]:
@@ -298,7 +332,13 @@ class PythonCode:
         found: dict[str, list[PythonModule]] = {}
         for module in self.all_modules:
             parts = module.name.split(".")
+            folders = PurePosixPath(module.path.removesuffix("/__init__.py")).parents
             for index in range(1, len(parts)):
+                # In a package (`proj/celery.py` beside `proj/__init__.py`) the module is
+                # `proj.celery` only: `import celery` is the library, not this file.
+                holder = folders[len(parts) - index - 1]
+                if self._repository.exists(f"{holder}/__init__.py"):
+                    continue
                 found.setdefault(".".join(parts[index:]), []).append(module)
         return found
 
