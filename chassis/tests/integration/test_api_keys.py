@@ -233,8 +233,10 @@ async def test_sec3_a_key_gets_only_scopes_the_service_declares(
     assert await keys.list() == []  # nothing created
 
 
-def manage(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return example_command(database_url, "api-keys", *args)
+def manage(
+    database_url: str, *args: str, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return example_command(database_url, "api-keys", *args, environment=environment)
 
 
 async def test_sec3_the_management_command_creates_lists_and_revokes_keys(
@@ -331,3 +333,66 @@ def test_sec3_the_management_command_refuses_a_key_that_could_not_work(
     assert created.stderr.startswith(f"api-keys: {reason}"), created.stderr
     assert len(created.stderr.splitlines()) == 1  # one line, no traceback
     assert "typo" not in manage(database_url, "list").stdout  # nothing created
+
+
+# What could spoof `list`'s columns or rows, or rewrite an operator's terminal: a tab, a line
+# break, ESC's sequence to clear the screen, a C1 control (CSI), a line separator (a row for
+# `str.splitlines`), a right-to-left override and a zero-width space.
+SPOOFING = ["\t", "\n", "\x1b[2J", "\x9b", "\u2028", "\u202e", "\u200b"]
+
+
+@pytest.mark.parametrize(
+    ("field", "spoof"),
+    [("name", spoof) for spoof in SPOOFING] + [("tenant", "\t"), ("tenant", "\x1b[2J")],
+)
+async def test_sec3_the_management_command_refuses_control_characters_in_a_name_or_tenant(
+    database_url: str, keys: ApiKeyService, field: str, spoof: str
+) -> None:
+    code = f"U+{ord(spoof[0]):04X}"
+    values = {"name": "sync", "tenant": "acme"} | {field: f"billing{spoof}admin"}
+    created = manage(
+        database_url, "create", "--name", values["name"], "--tenant", values["tenant"],
+        "--scope", "widgets:read", environment={"AUTH_JWT_TENANT_CLAIM": "org"},
+    )  # fmt: skip
+    assert created.returncode == 1, created.stderr
+    assert created.stdout == ""  # no key
+    assert created.stderr.startswith(f"api-keys: The {field} holds {code}: "), created.stderr
+    line = created.stderr.removesuffix("\n")
+    assert spoof not in line  # named, never echoed
+    assert len(line.splitlines()) == 1
+    assert await keys.list() == []  # nothing created
+
+
+async def test_sec3_list_escapes_what_keys_made_before_the_check_hold(
+    database_url: str, app: FastAPI, keys: ApiKeyService
+) -> None:
+    """Rows stored before names and tenants were checked cannot spoof `list` either: each key
+    stays one line of six columns, its control characters escaped (and `\\` doubled)."""
+    spoofed, _ = await keys.create(name="spoofed", scopes=["widgets:read"])
+    plain, _ = await keys.create(name="plain", scopes=["widgets:read"])
+    # A forged row after a tab, then a line break, a terminal title set by ESC ] ... BEL, and
+    # a right-to-left override.
+    name = "x\tactive\texpires 2099-01-01\twidgets:admin\tkey:admin\tadmin\n\x1b]0;owned\x07\u202e"
+    async with chassis_of(app).resources.database.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE api_keys SET name = :name, owner = :owner WHERE key_id = :key_id"),
+            {"name": name + "\\", "owner": "tenant:acme\u2028b", "key_id": spoofed.key_id},
+        )
+    listed = manage(database_url, "list")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert len(rows) == 2
+    assert all(len(row) == 6 for row in rows), rows
+    columns = {row[0]: (row[4], row[5]) for row in rows}
+    assert columns[plain.key_id] == (f"key:{plain.key_id}", "plain")
+    assert columns[spoofed.key_id] == (
+        "tenant:acme\\u2028b",
+        "x\\tactive\\texpires 2099-01-01\\twidgets:admin\\tkey:admin\\tadmin\\n"
+        "\\x1b]0;owned\\x07\\u202e\\\\",
+    )
+    assert not any(character in listed.stdout for character in "\x1b\x07\u202e\u2028")
+
+    revoked = manage(database_url, "revoke", spoofed.key_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "\x1b" not in revoked.stderr
+    assert len(revoked.stderr.splitlines()) == 1

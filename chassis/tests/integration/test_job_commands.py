@@ -87,6 +87,29 @@ async def test_arch3_list_failed_prints_one_line_per_failed_job_and_never_a_payl
     assert mail.stderr == "jobs: the 1 latest of 2 failed jobs (--limit)\n"
 
 
+async def test_arch3_list_failed_escapes_escape_sequences_and_bidirectional_overrides(
+    database: Database, database_url: str
+) -> None:
+    """An error may quote what a client sent: ESC's sequences must not reach the operator's
+    terminal, nor a line separator (a line for `str.splitlines`) or a right-to-left override
+    change how the row reads."""
+
+    async def quoting(_: Any, payload: dict[str, Any]) -> None:
+        raise PermanentJobError("bad name \x1b]0;owned\x07 \u202egnp.exe\u2028next")
+
+    async with database.sessionmaker() as session:
+        job = queue.enqueue(session, "quote", {"email": PERSONAL})
+        await session.commit()
+    assert await Worker(database, {"quote": quoting}).run_once() == 1
+
+    listed = jobs_command(database_url, "list-failed")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [(row[0], row[4]) for row in rows] == [
+        (str(job.id), "PermanentJobError: bad name \\x1b]0;owned\\x07 \\u202egnp.exe\\u2028next")
+    ]
+
+
 async def test_arch3_retry_queues_failed_jobs_again_and_refuses_one_not_failed(
     database: Database, database_url: str
 ) -> None:

@@ -344,6 +344,40 @@ async def test_sec6_a_session_opened_under_another_tenant_setting_is_refused(
         assert "another tenant setting" in refused.json()["detail"]
 
 
+async def test_sec6_a_tenants_key_is_refused_once_the_service_has_no_tenants(
+    tenant_app: FastAPI, app: FastAPI
+) -> None:
+    """A key made with --tenant acted as the tenant; after AUTH_JWT_TENANT_CLAIM is unset it
+    would go on reaching the tenant's objects, which no user reaches any more. It is refused,
+    as a session is, and so is a replacement that inherited its owner; a key of its own is not.
+    The log says why, with the key's id, never the key."""
+    async with chassis_of(tenant_app).resources.database.sessionmaker() as session:
+        tenants = ApiKeyService(session, declared_scopes=USER_SCOPES, tenant_claim="org")
+        tenant_key, acme_key = await tenants.create(name="acme", scopes=USER_SCOPES, tenant="acme")
+    async with client_for(tenant_app, {"X-API-Key": acme_key}) as acme:
+        await create(acme, "Acme's")
+    async with chassis_of(app).resources.database.sessionmaker() as session:
+        users = ApiKeyService(session, declared_scopes=USER_SCOPES)
+        _, replacement = await users.create(
+            name="acme", scopes=USER_SCOPES, owner_of=tenant_key.key_id
+        )
+        _, own_key = await users.create(name="billing", scopes=USER_SCOPES)
+    for key in (acme_key, replacement):
+        async with client_for(app, {"Authorization": f"Bearer {key}"}) as later:
+            with capture_logs() as logs:
+                refused = await later.get("/v1/widgets")
+        assert refused.status_code == 401, refused.text
+        assert "no longer has tenants" in refused.json()["detail"]
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+        [line] = [line for line in logs if line["event"] == "credentials_refused"]
+        assert line["log_level"] == "warning"
+        assert line["reason"] == "tenant key without AUTH_JWT_TENANT_CLAIM"
+        assert line["key_id"] == key.split("_")[1]
+        assert key.split("_", 2)[2] not in str(logs)
+    async with client_for(app, {"X-API-Key": own_key}) as billing:
+        assert (await billing.get("/v1/widgets")).json()["items"] == []
+
+
 def test_sec6_dev_token_carries_the_tenant_claim(
     service: Service,
     monkeypatch: pytest.MonkeyPatch,

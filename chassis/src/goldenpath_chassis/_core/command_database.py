@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from .settings import ChassisSettings
+from .terminal_text import one_line
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,7 +60,8 @@ def run_on_database[E: Exception](
     try:
         return asyncio.run(action)
     except refused as error:
-        print(f"{command}: {reason(error)}", file=sys.stderr)
+        # One line, escaped: a refusal may repeat what the operator typed (a scope's name).
+        print(f"{command}: {one_line(reason(error))}", file=sys.stderr)
     except (SQLAlchemyError, OSError) as error:
         # Unreachable, or not migrated.
         print(

@@ -2,8 +2,8 @@
 
 Written for scripts as for people, like `api-keys list`: stdout holds the result only, one job
 a line in tab-separated columns that keep their order (new ones are added at the end), each
-value on one line; what a person reads goes to stderr. A payload is never printed (it may hold
-personal data).
+value on one line, its control characters escaped (`terminal_text.one_line`); what a person
+reads goes to stderr. A payload is never printed (it may hold personal data).
 """
 
 from __future__ import annotations
@@ -15,24 +15,13 @@ from typing import TYPE_CHECKING
 
 from .command_database import command_session, run_on_database
 from .settings import ChassisSettings
+from .terminal_text import one_line
 
 if TYPE_CHECKING:
     from .domain import Subcommands
     from .service import Service
 
 DEFAULT_LIMIT = 100
-# Control characters as escapes: a line break or tab in an error must not start a new line or
-# column for the script reading them (nor a terminal escape reach the terminal).
-_ONE_LINE = {code: f"\\x{code:02x}" for code in (*range(32), *range(127, 160))} | {
-    ord("\t"): "\\t",
-    ord("\n"): "\\n",
-    ord("\r"): "\\r",
-    ord("\\"): "\\\\",
-}
-
-
-def one_line(text: str) -> str:
-    return text.translate(_ONE_LINE)
 
 
 async def _list_failed(args: argparse.Namespace, settings: ChassisSettings) -> int:
@@ -98,7 +87,7 @@ def register_job_commands(commands: Subcommands, service: Service) -> None:
         "list-failed",
         help="list failed jobs, the latest first (never their payloads)",
         description="One job a line, tab-separated: id, kind, attempts, failed at (UTC), "
-        "last error (control characters escaped). Example: "
+        "last error (control and formatting characters escaped). Example: "
         f"python -m {service.package} jobs list-failed --kind KIND | cut -f1",
     )
     listing.add_argument("--kind", help="only jobs of this kind")

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from ..settings import ChassisSettings
+from ..terminal_text import one_line
 
 if TYPE_CHECKING:
     from ..domain import Subcommands
@@ -48,7 +49,7 @@ async def _create(args: argparse.Namespace, settings: ChassisSettings) -> int:
         )
     print(plaintext)
     print(
-        f"api-keys: created {api_key.key_id} ({api_key.name}), scopes: "
+        f"api-keys: created {api_key.key_id} ({one_line(api_key.name)}), scopes: "
         f"{api_key.scopes or '(none)'}, expires {api_key.expires_at:%Y-%m-%d}, "
         f"owner {_owner_of(api_key)}. Store the key now: it is not shown again.",
         file=sys.stderr,
@@ -57,7 +58,9 @@ async def _create(args: argparse.Namespace, settings: ChassisSettings) -> int:
 
 
 def _owner_of(api_key: ApiKey) -> str:
-    return api_key.owner or f"key:{api_key.key_id}"
+    # Escaped: a replacement inherits the owner of a key made before control characters were
+    # refused.
+    return one_line(api_key.owner or f"key:{api_key.key_id}")
 
 
 async def _list(args: argparse.Namespace, settings: ChassisSettings) -> int:
@@ -65,10 +68,12 @@ async def _list(args: argparse.Namespace, settings: ChassisSettings) -> int:
         api_keys = await service.list()
     for api_key in api_keys:
         state = "revoked" if api_key.revoked_at else "active"
-        scopes = api_key.scopes.replace(" ", ",") or "-"
+        scopes = one_line(api_key.scopes.replace(" ", ",")) or "-"
+        # Escaped, as every stored value: a key made before names were checked must not add a
+        # column or a line, nor reach the terminal with an escape sequence.
         print(
             f"{api_key.key_id}\t{state}\texpires {api_key.expires_at:%Y-%m-%d}\t"
-            f"{scopes}\t{_owner_of(api_key)}\t{api_key.name}"
+            f"{scopes}\t{_owner_of(api_key)}\t{one_line(api_key.name)}"
         )
     return 0
 
@@ -76,7 +81,7 @@ async def _list(args: argparse.Namespace, settings: ChassisSettings) -> int:
 async def _revoke(args: argparse.Namespace, settings: ChassisSettings) -> int:
     async with _service(settings, args.service) as service:
         api_key = await service.revoke(args.key_id)
-    print(f"api-keys: revoked {api_key.key_id} ({api_key.name})", file=sys.stderr)
+    print(f"api-keys: revoked {api_key.key_id} ({one_line(api_key.name)})", file=sys.stderr)
     return 0
 
 

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..domain import SCOPE_PATTERN
 from ..security.api_keys import KEY_ID_PATTERN, generate_api_key, key_id_of
 from ..security.jwt import MAX_IDENTITY_LENGTH
+from ..security.principal import TENANT_OWNER_PREFIX
+from ..terminal_text import unsafe_character
 from .exceptions import ApiKeyNotFoundError, InvalidApiKeyRequestError
 from .models import NAME_MAX_LENGTH, SCOPES_MAX_LENGTH, ApiKey
 from .repository import ApiKeyRepository
@@ -27,6 +29,17 @@ def _lifetime_error() -> InvalidApiKeyRequestError:
     return InvalidApiKeyRequestError(
         f"The lifetime must be positive and at most {MAX_LIFETIME.days} days."
     )
+
+
+def _refuse_unsafe_characters(field: str, value: str) -> None:
+    """`list` prints names and owners in tab-separated rows, to scripts and terminals."""
+    found = unsafe_character(value)
+    if found is not None:
+        # The character is named, not echoed: it may be an escape sequence's start.
+        raise InvalidApiKeyRequestError(
+            f"The {field} holds {found}: tabs, line breaks, terminal escapes and other control "
+            "or formatting characters (such as bidirectional overrides) are refused."
+        )
 
 
 def lifetime_in_days(days: int) -> timedelta:
@@ -74,6 +87,7 @@ class ApiKeyService:
         name = name.strip()
         if not name or len(name) > NAME_MAX_LENGTH:
             raise InvalidApiKeyRequestError(f"The name must be 1 to {NAME_MAX_LENGTH} characters.")
+        _refuse_unsafe_characters("name", name)
         chosen = sorted(set(scopes))
         invalid = [scope for scope in chosen if not SCOPE_PATTERN.fullmatch(scope)]
         if invalid:
@@ -117,7 +131,8 @@ class ApiKeyService:
                 raise InvalidApiKeyRequestError(
                     f"A tenant is 1 to {MAX_IDENTITY_LENGTH} characters, as in tokens."
                 )
-            return f"tenant:{tenant}"
+            _refuse_unsafe_characters("tenant", tenant)
+            return f"{TENANT_OWNER_PREFIX}{tenant}"
         if owner_of is None:
             return None
         predecessor = await self._find(owner_of)

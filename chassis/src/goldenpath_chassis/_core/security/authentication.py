@@ -37,7 +37,7 @@ from ..state import request_chassis
 from .api_keys import ApiKeyRejectedError, ApiKeyVerifier, looks_like_api_key
 from .csrf import CSRF_COOKIE, CSRF_HEADER, SAFE_METHODS, CsrfProtection
 from .jwt import JwtVerifier, KeySetUnavailableError, TokenRejectedError
-from .principal import Principal
+from .principal import TENANT_OWNER_PREFIX, Principal
 from .rate_limit import RateLimiter, Rejection
 from .revocation import RevocationUnavailableError, SessionRevocations
 from .session import SESSION_COOKIE, Session, SessionCodec
@@ -170,6 +170,10 @@ def _rate_limit_error(rejection: Rejection) -> DomainError:
     return kind(rejection.detail, headers=rejection.headers)
 
 
+def _acts_for_a_tenant(owner: str | None) -> bool:
+    return owner is not None and owner.startswith(TENANT_OWNER_PREFIX)
+
+
 class Authenticator:
     """Turns the credential of a request into a `Principal`, or refuses it."""
 
@@ -249,6 +253,20 @@ class Authenticator:
         except ApiKeyRejectedError as error:
             _log.info("credentials_refused", method="api_key", reason=error.reason)
             raise InvalidCredentialsError(error.reason) from None
+        if self.jwt.tenant_claim is None and _acts_for_a_tenant(record.owner):
+            # Made with --tenant (or replacing such a key) while AUTH_JWT_TENANT_CLAIM was set.
+            # Owners are now users and keys: it would still reach a tenant's objects, which no
+            # user does any more (a session is refused after the change too). A warning: an
+            # operator revokes the key or sets the claim again. Its id is not its secret.
+            _log.warning(
+                "credentials_refused",
+                method="api_key",
+                reason="tenant key without AUTH_JWT_TENANT_CLAIM",
+                key_id=record.key_id,
+            )
+            raise InvalidCredentialsError(
+                "the key acts for a tenant, and this service no longer has tenants"
+            )
         return Principal(record.key_id, record.scopes, "api_key", key_owner=record.owner)
 
     async def _from_session(self, request: Request, cookie: str) -> Principal:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 AuthMethod = Literal["bearer", "api_key", "session"]
+TENANT_OWNER_PREFIX = "tenant:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class Principal:
         if self.key_owner is not None:
             return self.key_owner
         if self.tenant is not None:
-            return f"tenant:{self.tenant}"
+            return f"{TENANT_OWNER_PREFIX}{self.tenant}"
         kind = "key" if self.method == "api_key" else "user"
         return f"{kind}:{self.subject}"
 
