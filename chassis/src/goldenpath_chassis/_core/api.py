@@ -16,13 +16,13 @@ from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.routing import compile_path
 
 from .admission import Admission, LoadShedding
-from .api_keys.repository import ApiKeyStore
+from .attached_resources import attached_resources
 from .database import install_database_error_handlers
 from .docs import install_docs
 from .domain import Domain
 from .errors import install_error_handlers
 from .logging import get_logger
-from .metrics import HttpServerMetrics, RateLimitMetrics, watch_database
+from .metrics import HttpServerMetrics, RateLimitMetrics
 from .metrics_route import add_metrics_route
 from .openapi import install_openapi
 from .request_context import RequestLayer
@@ -31,7 +31,6 @@ from .security.cors import CorsHeaders
 from .security.install import (
     RequestGuards,
     add_request_guards,
-    open_authenticator,
     security_headers,
 )
 from .service import Service
@@ -55,36 +54,21 @@ def _lifespan(
             from .migrations import upgrade_async  # noqa: PLC0415 - Alembic only when needed
 
             await upgrade_async(settings, location=service.migrations)
-        async with open_resources(
-            settings, service_version=service.version, instruments=chassis.instruments
-        ) as resources:
-            stop_watching = watch_database(resources.metrics, resources.database)
-            try:
-                async with open_authenticator(
-                    app,
-                    settings,
-                    chassis.guards,
-                    redis=resources.redis,
-                    tls=resources.tls,
-                    api_key_store=ApiKeyStore(resources.database),
-                ) as authenticator:
-                    chassis.open_resources = resources
-                    chassis.open_authenticator = authenticator
-                    _log.info(
-                        "startup_complete",
-                        app_env=settings.app_env,
-                        version=service.version,
-                        checks=resources.health.names,
-                        tracing=resources.tracing.enabled,
-                        cache=resources.cache.backend.kind,
-                    )
-                    try:
-                        yield
-                    finally:
-                        chassis.open_authenticator = None
-                        chassis.open_resources = None
-            finally:
-                stop_watching()
+        async with (
+            open_resources(
+                settings, service_version=service.version, instruments=chassis.instruments
+            ) as resources,
+            attached_resources(app, settings, resources),
+        ):
+            _log.info(
+                "startup_complete",
+                app_env=settings.app_env,
+                version=service.version,
+                checks=resources.health.names,
+                tracing=resources.tracing.enabled,
+                cache=resources.cache.backend.kind,
+            )
+            yield
         _log.info("resources_closed")
 
     return lifespan

@@ -10,14 +10,11 @@ import asyncio
 
 from uvicorn.config import STARTUP_FAILURE
 
-from .api_keys.repository import ApiKeyStore
+from .attached_resources import attached_resources
 from .logging import get_logger
-from .metrics import watch_database
 from .resources import Instruments, open_resources
-from .security.install import open_authenticator
 from .service import Service
 from .settings import ChassisSettings
-from .state import chassis_of
 from .webhooks import webhook_handlers
 from .worker import Worker, install_signal_handlers
 from .worker_http import ListenerNotStartedError, build_worker_app, serving
@@ -41,26 +38,11 @@ async def run_worker(service: Service, settings: ChassisSettings) -> None:
             metrics=resources.metrics,
         )
         app = build_worker_app(service, settings, instruments, worker)
-        chassis = chassis_of(app)
-        stop_watching = watch_database(resources.metrics, resources.database)
-        try:
-            async with open_authenticator(
-                app,
-                settings,
-                chassis.guards,
-                redis=resources.redis,
-                tls=resources.tls,
-                api_key_store=ApiKeyStore(resources.database),
-                # Jobs must not wait on the listener's key: a read-only root has no var/.
-                development_key_on_first_use=True,
-            ) as authenticator:
-                chassis.open_resources = resources
-                chassis.open_authenticator = authenticator
-                install_signal_handlers(worker)
-                async with serving(app, settings):
-                    await worker.run()
-        finally:
-            stop_watching()
+        # Jobs must not wait on the listener's key: a read-only root has no var/.
+        async with attached_resources(app, settings, resources, development_key_on_first_use=True):
+            install_signal_handlers(worker)
+            async with serving(app, settings):
+                await worker.run()
 
 
 def main(service: Service, settings: ChassisSettings) -> int:
