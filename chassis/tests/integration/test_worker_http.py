@@ -15,12 +15,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core.api_keys.service import ApiKeyService
+from goldenpath_chassis._core.attached_resources import attached_resources
 from goldenpath_chassis._core.database import open_database
 from goldenpath_chassis._core.metrics import Metrics
-from goldenpath_chassis._core.resources import Instruments
+from goldenpath_chassis._core.resources import Instruments, open_resources
 from goldenpath_chassis._core.worker import Worker
 from goldenpath_chassis._core.worker_http import build_worker_app, liveness_bound_seconds, serving
 from goldenpath_chassis.jobs import PermanentJobError, enqueue
@@ -146,3 +149,36 @@ async def test_obs1_job_runs_are_counted_by_kind_and_outcome(
     for kind in handlers:
         count = metrics.registry.get_sample_value("job_run_duration_seconds_count", {"kind": kind})
         assert count == 1
+
+
+async def test_obs1_a_scrape_the_database_cannot_serve_is_a_503_problem(
+    app: FastAPI, service: Service, quick: ChassisSettings
+) -> None:
+    """An API key's lookup finds the worker's pool taken (its jobs hold every connection): the
+    scrape is answered as the API answers it, 503 database-unavailable, not a bare 500 with a
+    traceback in the worker's log."""
+    async with chassis_of(app).resources.database.sessionmaker() as session:
+        _, key = await ApiKeyService(session, declared_scopes=service.scopes).create(
+            name="prometheus", scopes=["metrics:read"]
+        )
+    one_connection = quick.model_copy(
+        update={"database": quick.database.model_copy(update={"pool_size": 1, "max_overflow": 0})}
+    )
+    instruments = Instruments.build(one_connection, service_version=service.version)
+    async with open_resources(
+        one_connection, service_version=service.version, instruments=instruments
+    ) as resources:
+        worker = Worker(resources.database, {PUBLISH: publish_widget})
+        listener = build_worker_app(service, one_connection, instruments, worker)
+        base_url = f"http://127.0.0.1:{one_connection.worker.http_port}"
+        async with (
+            attached_resources(listener, one_connection, resources),
+            serving(listener, one_connection),
+            httpx.AsyncClient(base_url=base_url) as client,
+            resources.database.engine.connect() as held,  # the pool's only connection
+        ):
+            await held.execute(text("SELECT 1"))
+            scrape = await client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+    assert scrape.status_code == 503
+    assert scrape.headers["content-type"].startswith("application/problem+json")
+    assert scrape.json()["type"].endswith("database-unavailable")

@@ -8,7 +8,8 @@ what mends both. `/health/ready` says whether the worker claims: 503 while a cla
 database down) or once it stops; no traffic depends on it, it shows in `kubectl get pods`.
 
 `/metrics` is the API's own endpoint on the worker's registry, behind the same check: an API key
-(or token) holding `metrics:read`, so one Prometheus credential scrapes both.
+(or token) holding `metrics:read`, so one Prometheus credential scrapes both. A database that
+cannot serve the key's lookup answers the API's 503 problem, counted in `database_unavailable`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from .admission import Admission
+from .database import install_database_error_handlers
 from .errors import install_error_handlers
 from .metrics_route import add_metrics_route
 from .resources import Instruments
@@ -65,6 +67,8 @@ def build_worker_app(
         ),
     )
     install_error_handlers(app)
+    # A scrape's API key is looked up in the database: its outage is a 503, as on the API.
+    install_database_error_handlers(app)
     stale_after = liveness_bound_seconds(settings)
 
     async def live() -> JSONResponse:

@@ -330,7 +330,7 @@ class WorkerSettings(SettingsGroup):
         9000,
         ge=1,
         le=65535,
-        description="The worker's own HTTP listener, on SERVER_HOST: /metrics (the API's "
+        description="The worker's own HTTP listener, on HOST: /metrics (the API's "
         "metrics:read key) and the probes /health/live and /health/ready.",
     )
 
