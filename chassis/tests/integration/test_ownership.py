@@ -167,6 +167,9 @@ async def test_sec6_a_key_acts_for_a_tenant_only_where_owners_are_tenants(app: F
         for blank_or_long in (" ", "x" * 256):
             with pytest.raises(InvalidApiKeyRequestError, match="1 to 255"):
                 await tenants.create(name="sync", scopes=USER_SCOPES, tenant=blank_or_long)
+        for padded in (" acme", "acme "):  # a token's claim is compared as it is
+            with pytest.raises(InvalidApiKeyRequestError, match="no spaces around it"):
+                await tenants.create(name="sync", scopes=USER_SCOPES, tenant=padded)
         with pytest.raises(ApiKeyNotFoundError):
             await keys.create(name="sync", scopes=USER_SCOPES, owner_of="nosuchkey000")
 

@@ -131,6 +131,9 @@ class ApiKeyService:
                 raise InvalidApiKeyRequestError(
                     f"A tenant is 1 to {MAX_IDENTITY_LENGTH} characters, as in tokens."
                 )
+            if tenant != tenant.strip():
+                # Compared with a token's claim as it is: " acme" is no user's tenant.
+                raise InvalidApiKeyRequestError("A tenant has no spaces around it.")
             _refuse_unsafe_characters("tenant", tenant)
             return f"{TENANT_OWNER_PREFIX}{tenant}"
         if owner_of is None:
