@@ -26,6 +26,7 @@ from structlog.testing import capture_logs
 from goldenpath_chassis import Service
 from goldenpath_chassis._core import migrations
 from goldenpath_chassis._core.database import create_engine
+from goldenpath_chassis._core.migration_lock import lock_key
 from goldenpath_chassis.settings import ChassisSettings
 from goldenpath_chassis.testing.databases import create_postgres_database, drop_postgres_database
 
@@ -346,3 +347,27 @@ def test_db2_the_concurrent_index_migration_runs_on_sqlite(
     assert asyncio.run(
         scalar(url, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_ledger_note'")
     ) == (0,)
+
+
+@on_postgresql
+def test_db2_a_lock_wait_given_up_names_its_bound_in_seconds(
+    service: Service, postgres_admin_url: str, location: Path
+) -> None:
+    """Another run's migration lock outlasting MIGRATION_LOCK_WAIT_SECONDS: the error says the
+    setting as written (seconds), not the milliseconds the log line's `bound_ms` carries."""
+    with postgres_database(postgres_admin_url) as url:
+        settings = service.load_settings(
+            app_env="test", database_url=url, migration_lock_wait_seconds=0.5
+        )
+
+        async def behind_a_holder() -> None:
+            async with engine_for(url) as engine, engine.connect() as holder:
+                schema = (await holder.execute(text("SELECT current_schema()"))).scalar_one()
+                key = lock_key(str(schema))
+                await holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                await migrations.upgrade_async(settings, location=location)
+
+        with pytest.raises(migrations.MigrationTimedOut) as timed_out:
+            asyncio.run(behind_a_holder())
+        assert timed_out.value.bound_ms == 500
+        assert "(MIGRATION_LOCK_WAIT_SECONDS=0.5)" in str(timed_out.value), timed_out.value

@@ -66,8 +66,9 @@ class MigrationTimedOut(Exception):
     another run's migration lock); nothing was applied (the transaction is rolled back), and a
     retry may find the lock free."""
 
-    def __init__(self, setting: str, bound_ms: int, message: str) -> None:
-        super().__init__(f"{message} ({setting}={bound_ms})")
+    def __init__(self, setting: str, bound_ms: int, message: str, *, value: str = "") -> None:
+        # `value` is the setting as written where it is not in milliseconds.
+        super().__init__(f"{message} ({setting}={value or bound_ms})")
         self.setting = setting
         self.bound_ms = bound_ms
         self.message = message
@@ -109,7 +110,12 @@ async def _run(settings: ChassisSettings, action: str, revision: str, location: 
         await say_invalid_indexes(engine)
     except MigrationLockBusy as busy:
         wait_ms = round(settings.migration.lock_wait_seconds * 1000)
-        raise MigrationTimedOut("MIGRATION_LOCK_WAIT_SECONDS", wait_ms, str(busy)) from busy
+        raise MigrationTimedOut(
+            "MIGRATION_LOCK_WAIT_SECONDS",
+            wait_ms,
+            str(busy),
+            value=f"{settings.migration.lock_wait_seconds:g}",
+        ) from busy
     except DBAPIError as error:
         timed_out = _timed_out(error, settings)
         if timed_out is None:
