@@ -1,5 +1,6 @@
-"""The log during a database outage: the access log's line a request, and the outage's warning
-said once, not once a request on top of it (OBS-1, RES-1).
+"""The log during a database outage, or a Redis outage under cookie sessions: the access log's
+line a request, and the outage's warning said once, not once a request on top of it (OBS-1,
+RES-1).
 
 A service answering 1,000 requests a second with a 503 each would double its log volume just
 when the log pipeline is needed most. The warning is said at once, then at most once a minute
@@ -8,6 +9,8 @@ with the number of requests since; the number not said yet is said when the app 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -18,13 +21,16 @@ from structlog.testing import capture_logs
 
 from goldenpath_chassis import Service
 from goldenpath_chassis.testing.asgi import asgi_client
-from goldenpath_chassis.testing.servers import PostgresServer
+from goldenpath_chassis.testing.auth import TokenFactory
+from goldenpath_chassis.testing.servers import PostgresServer, RedisServer
 
 from tests.resilience.probes import assert_database_unavailable
 
 pytestmark = pytest.mark.resilience
 
 REQUESTS = 12
+# SessionRevocations' default: after a failure, Redis is not asked again for this long.
+REVOCATION_COOLDOWN_SECONDS = 2.0
 Logs = list[MutableMapping[str, Any]]
 
 
@@ -109,3 +115,56 @@ async def test_refused_writes_are_one_warning_and_their_count_at_shutdown(
     assert _access_lines(logs, 503) == REQUESTS
     assert _said(logs, "database_read_only", "refused_writes") == [1, REQUESTS - 1]
     assert _said(logs, "database_unavailable", "requests") == [1, REQUESTS - 1]
+
+
+async def test_a_stopped_redis_is_one_revocation_warning_and_its_count_at_shutdown(
+    service: Service,
+    database_url: str,
+    redis_server: RedisServer,
+    auth_settings: dict[str, str],
+    tokens: TokenFactory,
+) -> None:
+    """Cookie-authenticated requests during the outage, some in flight together when it is
+    found, and one after the revocation check's cool-down, when Redis is asked again."""
+    settings = service.load_settings(
+        **auth_settings,
+        app_env="test",
+        database_url=database_url,
+        redis_url=redis_server.url,
+        auth_session_secret="a-secret-for-the-outage-test-32-characters-long",
+    )
+    app = service.create_app(settings)
+    origin = "https://testserver"
+    refused = 0
+    try:
+        with capture_logs() as logs:
+            async with asgi_client(app, base_url=origin, lifespan=True) as browser:
+                opened = await browser.post(
+                    "/v1/auth/session", headers=tokens.headers("widgets:read")
+                )
+                assert opened.status_code == 201, opened.text
+                redis_server.stop()
+                in_flight = await asyncio.gather(*(browser.get("/v1/widgets") for _ in range(4)))
+                found_at = time.monotonic()
+                refused += len(in_flight)
+                while True:
+                    past_cooldown = time.monotonic() > found_at + REVOCATION_COOLDOWN_SECONDS
+                    response = await browser.get("/v1/widgets")
+                    assert response.status_code == 503, response.text
+                    refused += 1
+                    if past_cooldown:
+                        break
+                    await asyncio.sleep(0.2)
+                for response in in_flight:
+                    assert response.status_code == 503, response.text
+                    assert response.json()["type"] == "urn:problem-type:authentication-unavailable"
+                during = _warnings(logs)
+    finally:
+        if redis_server.process is None:  # a failed test must not leave Redis down
+            redis_server.start()
+    # While it lasted: one line, the first request's, with why.
+    assert _said(during, "session_revocations_unavailable", "requests") == [1]
+    first = next(line for line in during if line["event"] == "session_revocations_unavailable")
+    assert first["error"]
+    # At shutdown: the requests it has not said yet.
+    assert _said(logs, "session_revocations_unavailable", "requests") == [1, refused - 1]

@@ -222,3 +222,4 @@ async def open_authenticator(
             yield authenticator
         finally:
             guards.before_body.close()
+            guards.revocations.say_rest()

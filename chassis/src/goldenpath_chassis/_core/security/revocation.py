@@ -19,6 +19,9 @@ When Redis cannot answer, whether a session was revoked cannot be known, so the 
 trusted (the caller answers 503, as it does when the identity provider's keys cannot be
 fetched); bearer tokens and API keys never depend on it. After a failure, Redis is skipped for
 a short cool-down, so an unreachable Redis costs one timeout per cool-down, not one per request.
+The warning, `session_revocations_unavailable`, is said at once (with the error's type), then at
+most once a minute with the number of requests refused since, the rest when the authenticator
+closes (`throttled_line.py`): an outage is not a line per cool-down and per request in flight.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import orjson
 from redis.asyncio import Redis
 
 from ..logging import get_logger
+from ..throttled_line import ThrottledLine
 from .session import Session
 
 # Beyond this many records in memory (development only), the expired ones are dropped.
@@ -63,6 +67,11 @@ class SessionRevocations:
         # Development without Redis: key -> (value, when it expires).
         self._memory: dict[str, tuple[bytes, float]] = {}
         self._skip_until = 0.0
+        # Requests refused while Redis cannot answer, said as a flood; the last failure's type.
+        self._refused = ThrottledLine(
+            _log, "session_revocations_unavailable", count_name="requests"
+        )
+        self._failure = ""
 
     def use_redis(self, redis: Redis) -> None:
         self._redis = redis
@@ -125,12 +134,18 @@ class SessionRevocations:
 
     def _ensure_reachable(self) -> None:
         if self._monotonic() < self._skip_until:
+            self._refused.add(error=self._failure)
             raise RevocationUnavailableError
 
     def _unavailable(self, error: Exception) -> RevocationUnavailableError:
         self._skip_until = self._monotonic() + self._cooldown_seconds
-        _log.warning("session_revocations_unavailable", error=type(error).__name__)
+        self._failure = type(error).__name__
+        self._refused.add(error=self._failure)
         return RevocationUnavailableError()
+
+    def say_rest(self) -> None:
+        """At shutdown: the refusals not said yet."""
+        self._refused.say_rest()
 
     def _remember(self, key: str, value: bytes, expires_at: float) -> None:
         if len(self._memory) >= _MEMORY_PRUNE_AT:
