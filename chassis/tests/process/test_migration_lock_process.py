@@ -4,7 +4,8 @@ Two runs at once (a Job's retry while a pod on a lost node still runs, two pipel
 hand): without a lock both apply the same revision, and one fails, or a backfill is applied
 twice. The second run waits for the first, says so once, and finds nothing left to apply; its
 wait is bounded (MIGRATION_LOCK_WAIT_SECONDS: one line, exit 75, the Job retries); a holder
-stopped by SIGTERM lets the next run through.
+stopped by SIGTERM lets the next run through. `alembic upgrade` by hand takes the same lock, gives
+up in Alembic's one line, and names invalid indexes as `migrate` does.
 
 The migration is tests/example/migrations/versions/0003_long.py's data migration: it inserts a
 row, then waits at a gate (an advisory lock the test holds), so that each step below waits for
@@ -18,20 +19,18 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from goldenpath_chassis import Service
-from goldenpath_chassis._core.migration_lock import MigrationLockBusy, lock_key
-from goldenpath_chassis._core.migrations import alembic_config
+from goldenpath_chassis._core.migration_lock import lock_key
 
 from tests.example.service import BACKEND
 from tests.process.test_migration_timeouts_process import (
@@ -219,13 +218,18 @@ def test_db2_a_run_gives_up_waiting_for_a_stuck_lock_holder_in_one_line(
 async def migrate_behind_a_stuck_holder(url: str, tmp_path: Path) -> tuple[int, int, Migrate]:
     """The migration lock held by a session that never lets go (a client on a lost node)."""
     async with connected(url) as connection:
-        schema = str(await scalar(connection, "SELECT current_schema()"))
-        await scalar(connection, "SELECT pg_advisory_lock(:key)", key=lock_key(schema))
-        holder_pid = int(str(await scalar(connection, "SELECT pg_backend_pid()")))
+        holder_pid = await hold_the_migration_lock(connection)
         with migrate_runs(url, tmp_path) as start:
             run = start("migrate", MIGRATION_LOCK_WAIT_SECONDS=str(WAIT_BOUND_SECONDS))
             exit_code = run.wait()
     return holder_pid, exit_code, run
+
+
+async def hold_the_migration_lock(connection: AsyncConnection) -> int:
+    """Takes the lock a run of this database's schema takes; the holder's pid."""
+    schema = str(await scalar(connection, "SELECT current_schema()"))
+    await scalar(connection, "SELECT pg_advisory_lock(:key)", key=lock_key(schema))
+    return int(str(await scalar(connection, "SELECT pg_backend_pid()")))
 
 
 def test_db2_a_run_stopped_by_sigterm_lets_the_waiting_run_through(
@@ -274,33 +278,66 @@ async def said_async(run: Migrate, event: str) -> bool:
 
 
 def test_db2_alembic_from_the_command_line_takes_the_same_lock(
-    service: Service, database: str, monkeypatch: pytest.MonkeyPatch
+    service: Service, database: str, tmp_path: Path
 ) -> None:
-    """`alembic upgrade head` by hand: env.py connects from the settings, and waits too."""
-    for name, value in migrate_env(database, MIGRATION_LOCK_WAIT_SECONDS="0.5").items():
-        monkeypatch.setenv(name, value)
-    with lock_held_elsewhere(database), pytest.raises(MigrationLockBusy):
-        command.upgrade(alembic_config(service.migrations), "head")
+    """`alembic upgrade head` by hand: env.py connects from the settings, waits too, and gives up
+    in Alembic's one line, as `migrate` does in its own."""
+    holder_pid, result = asyncio.run(alembic_behind_a_stuck_holder(service, database, tmp_path))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output, output
+    failed = [line for line in output.splitlines() if line.startswith("FAILED: ")]
+    assert len(failed) == 1, output
+    assert f"migration lock (PostgreSQL pid {holder_pid})" in failed[0], output
+    assert failed[0].endswith("(MIGRATION_LOCK_WAIT_SECONDS=0.5)"), output
     assert asyncio.run(revision(database)) == "0002"
 
 
-@contextmanager
-def lock_held_elsewhere(url: str) -> Iterator[None]:
-    """The migration lock held by a session of another thread's event loop."""
-    held, release = threading.Event(), threading.Event()
+async def alembic_behind_a_stuck_holder(
+    service: Service, url: str, tmp_path: Path
+) -> tuple[int, subprocess.CompletedProcess[str]]:
+    async with connected(url) as connection:
+        holder_pid = await hold_the_migration_lock(connection)
+        result = alembic_by_hand(service, url, tmp_path, MIGRATION_LOCK_WAIT_SECONDS="0.5")
+    return holder_pid, result
 
-    async def hold() -> None:
-        async with connected(url) as connection:
-            schema = str(await scalar(connection, "SELECT current_schema()"))
-            await scalar(connection, "SELECT pg_advisory_lock(:key)", key=lock_key(schema))
-            held.set()
-            await asyncio.to_thread(release.wait)
 
-    holder = threading.Thread(target=asyncio.run, args=(hold(),))
-    holder.start()
-    try:
-        assert held.wait(START_SECONDS)
-        yield
-    finally:
-        release.set()
-        holder.join()
+def test_db2_alembic_from_the_command_line_names_invalid_indexes(
+    service: Service, database: str, tmp_path: Path
+) -> None:
+    """The warning `migrate` gives after every run on PostgreSQL, by hand too."""
+    asyncio.run(leave_an_invalid_index(database))
+    result = alembic_by_hand(service, database, tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    warnings = [line for line in output.splitlines() if "migration_left_invalid_indexes" in line]
+    assert len(warnings) == 1, output
+    assert "public.ix_one_run" in warnings[0], output
+    assert asyncio.run(revision(database)) == "0003"
+
+
+async def leave_an_invalid_index(url: str) -> None:
+    """A concurrent build that fails (a duplicate under UNIQUE) leaves its index INVALID."""
+    async with connected(url) as connection:
+        await connection.execute(text("INSERT INTO data_migration_runs DEFAULT VALUES"))
+        await connection.execute(text("INSERT INTO data_migration_runs DEFAULT VALUES"))
+        with pytest.raises(IntegrityError):
+            await connection.execute(
+                text("CREATE UNIQUE INDEX CONCURRENTLY ix_one_run ON data_migration_runs ((1))")
+            )
+
+
+def alembic_by_hand(
+    service: Service, url: str, folder: Path, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    """`alembic upgrade head` on the command line: env.py finds the database in the settings."""
+    config = folder / "alembic.ini"
+    config.write_text(f"[alembic]\nscript_location = {service.migrations}\n")
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(config), "upgrade", "head"],
+        env=migrate_env(url, **variables),
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS,
+        check=False,
+    )

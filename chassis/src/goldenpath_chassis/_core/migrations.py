@@ -16,6 +16,7 @@ from typing import Any, Literal
 from alembic import command, context
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -93,15 +94,20 @@ def _timed_out(error: DBAPIError, settings: ChassisSettings) -> MigrationTimedOu
 
 
 async def _run(settings: ChassisSettings, action: str, revision: str, location: Path) -> None:
+    await _migrating(settings, _run_sync, action, revision, location)
+
+
+async def _migrating(settings: ChassisSettings, run: Callable[..., None], *args: object) -> None:
+    """`run(connection, *args)` in Alembic's transaction, holding the migration lock, under the
+    migration's bounds; the invalid indexes named after it, whatever its end. `migrate` and
+    `alembic` by hand both run this way."""
     engine = create_engine(settings, timeouts=migration_timeouts(settings))
     try:
         try:
             async with engine.connect() as connection:
                 await _stop_when_the_client_goes(connection)
                 async with _one_run_at_a_time(connection, settings):
-                    await _run_in_alembics_transaction(
-                        connection, _run_sync, action, revision, location
-                    )
+                    await _run_in_alembics_transaction(connection, run, *args)
         except MigrationLockBusy:
             raise  # nothing ran
         except Exception:
@@ -204,17 +210,6 @@ def _check_foreign_keys(connection: Connection) -> None:
         raise RuntimeError(f"the migrations left rows whose foreign keys point nowhere: {tables}")
 
 
-async def _run_from_settings(settings: ChassisSettings, metadata: MetaData) -> None:
-    engine = create_engine(settings, timeouts=migration_timeouts(settings))
-    try:
-        async with engine.connect() as connection:
-            await _stop_when_the_client_goes(connection)
-            async with _one_run_at_a_time(connection, settings):
-                await _run_in_alembics_transaction(connection, _configure_and_run, metadata)
-    finally:
-        await engine.dispose()
-
-
 def run_migrations(metadata: MetaData, load_settings: Callable[[], ChassisSettings]) -> None:
     """The body of a service's `migrations/env.py`.
 
@@ -227,4 +222,9 @@ def run_migrations(metadata: MetaData, load_settings: Callable[[], ChassisSettin
     if connection is not None:
         _configure_and_run(connection, metadata)
     else:
-        asyncio.run(_run_from_settings(load_settings(), metadata))
+        try:
+            asyncio.run(_migrating(load_settings(), _configure_and_run, metadata))
+        except MigrationTimedOut as timed_out:
+            # Alembic's command line prints a CommandError as one line (FAILED: ...), with no
+            # traceback: a lock held elsewhere or a bound reached is no bug.
+            raise CommandError(str(timed_out)) from timed_out
