@@ -1,6 +1,6 @@
-"""The log during a database outage, or a Redis outage under cookie sessions: the access log's
-line a request, and the outage's warning said once, not once a request on top of it (OBS-1,
-RES-1).
+"""The log during a database outage, or a Redis outage (rate limits, cookie sessions): the access
+log's line a request, and the outage's warning said once, not once a request on top of it
+(OBS-1, RES-1).
 
 A service answering 1,000 requests a second with a 503 each would double its log volume just
 when the log pipeline is needed most. The warning is said at once, then at most once a minute
@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
 
-from goldenpath_chassis import Service
+from goldenpath_chassis import Service, chassis_of
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.auth import TokenFactory
 from goldenpath_chassis.testing.servers import PostgresServer, RedisServer
@@ -168,3 +168,45 @@ async def test_a_stopped_redis_is_one_revocation_warning_and_its_count_at_shutdo
     assert first["error"]
     # At shutdown: the requests it has not said yet.
     assert _said(logs, "session_revocations_unavailable", "requests") == [1, refused - 1]
+
+
+async def test_a_stopped_redis_is_one_rate_limit_warning_a_layer_and_its_count_at_shutdown(
+    service: Service,
+    database_url: str,
+    redis_server: RedisServer,
+    auth_settings: dict[str, str],
+    auth_headers: dict[str, str],
+) -> None:
+    """Redis stopped before the first request, so no lease from before answers one: each layer
+    (the address's, then the principal's) answers every request from this process's memory."""
+    settings = service.load_settings(
+        **auth_settings,
+        app_env="test",
+        database_url=database_url,
+        redis_url=redis_server.url,
+    )
+    app = service.create_app(settings)
+    try:
+        with capture_logs() as logs:
+            async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
+                redis_server.stop()
+                for _ in range(REQUESTS):
+                    response = await client.get("/v1/widgets")
+                    assert response.status_code == 200, response.text
+                during = _warnings(logs)
+    finally:
+        if redis_server.process is None:  # a failed test must not leave Redis down
+            redis_server.start()
+    registry = chassis_of(app).instruments.metrics.registry
+    for layer in ("ip", "principal"):
+        # Every request is counted in the metric, which an alert fires on.
+        errors = {"limiter": layer, "policy": "local"}
+        assert registry.get_sample_value("rate_limit_storage_errors_total", errors) == REQUESTS
+        # While it lasted: one line, the first request's, with why.
+        said = [line for line in during if line.get("layer") == layer]
+        assert _said(said, "rate_limit_storage_unavailable", "requests") == [1]
+        assert said[0]["error"]
+        assert said[0]["policy"] == "local"
+        # At shutdown: the requests it has not said yet.
+        lines = [line for line in logs if line.get("layer") == layer]
+        assert _said(lines, "rate_limit_storage_unavailable", "requests") == [1, REQUESTS - 1]

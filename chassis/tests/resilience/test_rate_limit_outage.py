@@ -107,9 +107,13 @@ async def test_sec4_with_redis_stopped_each_address_is_limited_from_memory(
     assert refused.headers["ratelimit-limit"] == str(LIMIT)
     assert refused.headers["ratelimit-remaining"] == "0"
     assert refused.headers["ratelimit-reset"] == refused.headers["retry-after"]
-    # Still warned, once, and counted on every request by the policy that answered (OBS-1).
+    # Still warned, once a layer, and counted on every request by the policy that answered
+    # (OBS-1).
     warnings = [line for line in logs if line["event"] == "rate_limit_storage_unavailable"]
-    assert [line["policy"] for line in warnings] == ["local"]
+    assert [(line["layer"], line["policy"]) for line in warnings] == [
+        ("ip", "local"),
+        ("principal", "local"),
+    ]
     errors = {"limiter": "ip", "policy": "local"}
     assert samples(app, "rate_limit_storage_errors_total", errors) == 2 * (LIMIT + 1)
     assert samples(app, "rate_limit_rejections_total", {"limiter": "ip"}) == 2

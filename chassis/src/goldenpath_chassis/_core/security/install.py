@@ -223,3 +223,5 @@ async def open_authenticator(
         finally:
             guards.before_body.close()
             guards.revocations.say_rest()
+            if guards.rate_limiter is not None:
+                guards.rate_limiter.say_rest()

@@ -31,11 +31,13 @@ carries the CORS headers itself, or a page on an allowed origin could not read i
 When Redis fails, the limiter follows `RATE_LIMIT_ON_STORAGE_ERROR`: `local` (the default)
 counts in this process's memory instead (rate_limit_fallback.py), so each process still holds
 every limit and the replicas together admit at most the limit times their number; `allow`
-serves the request unlimited; `deny` answers 503. Each logs a warning at most every few seconds
-and tells the observers (metrics) which policy answered. The limiter then skips Redis for a
-short cool-down, so an unreachable Redis costs one timeout per cool-down, not one per request,
-and counts in Redis again once it answers. The local counters are consulted only then: while
-Redis answers, a request costs what it did without them.
+serves the request unlimited; `deny` answers 503. Each tells the observers (metrics) which policy
+answered. The warning, `rate_limit_storage_unavailable`, is said at once per layer (with the
+error's type), then at most once a minute with the number of requests answered without Redis
+since, the rest when the authenticator closes (`throttled_line.py`). The limiter then skips
+Redis for a short cool-down, so an unreachable Redis costs one timeout per cool-down, not one
+per request, and counts in Redis again once it answers. The local counters are consulted only
+then: while Redis answers, a request costs what it did without them.
 """
 
 from __future__ import annotations
@@ -58,13 +60,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import problem_response, problem_type
 from ..logging import get_logger
+from ..throttled_line import ThrottledLine
 from .client_ip import ClientIpResolver
 from .cors import CorsHeaders
 from .rate_limit_fallback import LocalWindows
 
 Layer = Literal["ip", "principal"]
 StoragePolicy = Literal["local", "allow", "deny"]
-_WARNING_INTERVAL_SECONDS = 10.0
 # A lease is spent within this time or its rest is lost; the next one doubles only if it was.
 LEASE_SECONDS = 1.0
 # Leases are at most 1% of the limit (so a limit under 200 is counted exactly) and this many.
@@ -144,7 +146,12 @@ class RateLimiter:
         self._storage: Storage = MemoryStorage()
         self._strategy = SlidingWindowCounterRateLimiter(self._storage)
         self._skip_until = 0.0
-        self._last_warning = -math.inf
+        # Requests each layer answered without Redis, said as a flood; the last failure's type.
+        self._unavailable: dict[Layer, ThrottledLine] = {
+            layer: ThrottledLine(_log, "rate_limit_storage_unavailable", count_name="requests")
+            for layer in self._items
+        }
+        self._failure = ""
         self._leases: OrderedDict[tuple[Layer, str], _Lease] = OrderedDict()
         self._max_lease: dict[Layer, int] = {
             layer: max(1, min(MAX_LEASE, item.amount // LEASE_SHARE_DIVISOR))
@@ -191,7 +198,7 @@ class RateLimiter:
         except Exception as error:  # storage errors must never become a 500
             failed_at = self._clock()
             self._skip_until = failed_at + self._cooldown_seconds
-            self._warn(layer, error)
+            self._failure = type(error).__name__
             return self._storage_unavailable(layer, key, failed_at)
         return self._too_many(layer, remaining, reset_at - time.time())
 
@@ -232,6 +239,9 @@ class RateLimiter:
     def _storage_unavailable(self, layer: Layer, key: str, now: float) -> Rejection | None:
         for observer in self.observers:
             observer.storage_failed(layer, self._on_storage_error)
+        self._unavailable[layer].add(
+            layer=layer, error=self._failure, policy=self._on_storage_error
+        )
         if self._local is not None:
             refusal = self._local.hit(self._items[layer], layer, key, now)
             return None if refusal is None else self._too_many(layer, 0, refusal.retry_after)
@@ -243,16 +253,10 @@ class RateLimiter:
             detail="Rate limiting is unavailable; retry shortly.",
         )
 
-    def _warn(self, layer: Layer, error: Exception) -> None:
-        now = self._clock()
-        if now - self._last_warning >= _WARNING_INTERVAL_SECONDS:
-            self._last_warning = now
-            _log.warning(
-                "rate_limit_storage_unavailable",
-                layer=layer,
-                error=type(error).__name__,
-                policy=self._on_storage_error,
-            )
+    def say_rest(self) -> None:
+        """At shutdown: the requests answered without Redis not said yet."""
+        for line in self._unavailable.values():
+            line.say_rest()
 
 
 class IpRateLimitMiddleware:
