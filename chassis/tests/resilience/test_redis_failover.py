@@ -6,7 +6,7 @@ reads and PINGs are answered, but every write is refused with READONLY. Those co
 open once the address names the new primary (Redis does not close them when it is demoted).
 
 Two real redis-servers, the old primary made a replica with REPLICAOF, behind a forwarder that
-plays the address.
+plays the address (and, where the replication link is cut, another that plays the link).
 """
 
 from __future__ import annotations
@@ -15,21 +15,25 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.exceptions import ReadOnlyError
 
 from goldenpath_chassis import Service, chassis_of
-from goldenpath_chassis._core.redis import answers_as_primary, redis_from_url
+from goldenpath_chassis._core.near_cache import NearCache
+from goldenpath_chassis._core.redis import answers_as_primary, redis_from_url, tracking_connection
 from goldenpath_chassis.cache import CachedResource, JsonCodec
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.databases import delete_all_rows
 from goldenpath_chassis.testing.servers import RedisServer
 
+from tests.support.near_cache import wait_for
 from tests.support.tcp_forwarder import TcpForwarder
 
 pytestmark = pytest.mark.resilience
@@ -83,11 +87,12 @@ async def client(app: FastAPI, auth_headers: dict[str, str]) -> AsyncIterator[ht
         yield http
 
 
-async def demote(old: RedisServer, new: RedisServer) -> None:
-    """`old` becomes a replica of `new`, synchronised (its data replaced by `new`'s)."""
+async def demote(old: RedisServer, new: RedisServer, *, through: int | None = None) -> None:
+    """`old` becomes a replica of `new` (reached `through` a forwarder's port, if given),
+    synchronised (its data replaced by `new`'s)."""
     admin = Redis.from_url(old.url)
     try:
-        await admin.replicaof("127.0.0.1", new.port)
+        await admin.replicaof("127.0.0.1", through or new.port)
         deadline = time.monotonic() + 10
         while (await admin.info("replication")).get("master_link_status") != "up":
             assert time.monotonic() < deadline, "the old primary never synchronised"
@@ -192,3 +197,105 @@ async def test_res1_without_the_right_to_ask_its_role_readiness_takes_an_answer(
     finally:
         await limited.aclose()
         await admin.aclose()
+
+
+async def test_perf1_after_a_failover_the_near_cache_listens_to_the_new_primary(
+    app: FastAPI,
+    address: TcpForwarder,
+    old_and_new_primary: tuple[RedisServer, RedisServer],
+) -> None:
+    old, new = old_and_new_primary
+    cache = chassis_of(app).resources.cache
+    near = getattr(cache.backend, "near", None)
+    assert isinstance(near, NearCache)
+    await wait_for(lambda: near.serving)
+    sessions = near.sessions
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        return loads
+
+    name = f"things-{uuid.uuid4().hex[:8]}:v1"
+    resource: CachedResource[int] = cache.resource(name, JsonCodec(int))
+    link = TcpForwarder(new.port)  # the old primary's replication link, to be cut
+    await link.start()
+    primary = Redis.from_url(new.url)
+    try:
+        await resource.get_or_load(
+            "before", load
+        )  # the shared client's connection: the old primary
+        await demote(old, new, through=link.port)
+        address.retarget(new.port, drop=False)
+
+        async def stored_in_the_new_primary() -> bool:
+            await resource.get_or_load(uuid.uuid4().hex, load)
+            return bool(await primary.keys(f"*{name}*"))
+
+        # Refused once as the replica's, the shared client's connection moved to the new primary.
+        await until(
+            stored_in_the_new_primary, within=10, what="the cache never wrote to the new primary"
+        )
+        await wait_for(lambda: near.serving)
+        loaded = await resource.get_or_load("k", load)
+        assert await resource.get_or_load("k", load) == loaded  # a copy kept
+
+        # The old primary still answers (PINGs too), but no longer hears of the new one's writes.
+        await link.close()
+        replica = Redis.from_url(old.url)
+        try:
+
+            async def link_down() -> bool:
+                return bool((await replica.info("replication"))["master_link_status"] == "down")
+
+            await until(link_down, within=10, what="the replication link stayed up")
+        finally:
+            await replica.aclose()
+
+        await primary.delete(*await primary.keys(f"*{name}*"))  # another process invalidates
+        await asyncio.sleep(near.max_staleness_seconds)
+        assert await resource.get_or_load("k", load) != loaded  # loaded again: not the copy
+    finally:
+        await primary.aclose()
+        await link.close()
+    await wait_for(lambda: near.serving)  # listening to the new primary, not turned off
+    assert near.sessions > sessions
+
+
+async def test_perf1_the_near_cache_does_not_listen_to_a_replica(
+    old_and_new_primary: tuple[RedisServer, RedisServer],
+) -> None:
+    old, new = old_and_new_primary
+    admin = Redis.from_url(old.url)
+    await admin.replicaof("127.0.0.1", new.port)  # a replica at once, synchronised or not
+    await admin.aclose()
+    near = NearCache(prefix="svc:cache:", max_staleness_seconds=0.1, max_entries=10, ttl_seconds=60)
+    connections = 0
+
+    async def connect() -> Connection:
+        nonlocal connections
+        connections += 1
+        return await tracking_connection(old.url, connect_timeout=5)
+
+    async with near.listening_while(connect):
+        # The first session is over, or (were it a replica's) listening.
+        await wait_for(lambda: connections >= 2 or near.sessions > 0)
+        assert near.sessions == 0
+        assert not near.serving
+
+
+async def test_perf1_without_the_right_to_ask_its_role_the_near_cache_listens(
+    old_and_new_primary: tuple[RedisServer, RedisServer],
+) -> None:
+    server = old_and_new_primary[0]
+    admin = Redis.from_url(server.url)
+    user = f"no-role-{uuid.uuid4().hex[:8]}"
+    await admin.acl_setuser(
+        user, enabled=True, passwords=["+secret"], commands=["+@all", "-role"], channels=["*"]
+    )
+    await admin.aclose()
+    near = NearCache(prefix="svc:cache:", max_staleness_seconds=0.1, max_entries=10, ttl_seconds=60)
+    url = f"redis://{user}:secret@127.0.0.1:{server.port}/0"
+    async with near.listening_while(partial(tracking_connection, url, connect_timeout=5)):
+        await wait_for(lambda: near.serving)  # ROLE refused (NOPERM): it listens as before

@@ -22,8 +22,9 @@ KEY = "svc:cache:{things:v1:a}"
 
 
 class ScriptedConnection:
-    """Answers CLIENT ID, CLIENT TRACKING, SUBSCRIBE and PING as Redis does, in order, on one
-    stream; the test pushes invalidations into the same stream, or stops answering PINGs."""
+    """Answers ROLE (a primary), CLIENT ID, CLIENT TRACKING, SUBSCRIBE and PING as Redis does,
+    in order, on one stream; the test pushes invalidations into the same stream, or stops
+    answering PINGs."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[Any, ...]] = []
@@ -51,6 +52,8 @@ class ScriptedConnection:
             raise ConnectionError("closed")
         self.sent.append(args)
         match args:
+            case ("ROLE",):
+                self.incoming.put_nowait([b"master", 0, []])
             case ("CLIENT", "ID"):
                 self.incoming.put_nowait(7)
             case ("CLIENT", "TRACKING", *_):
@@ -122,7 +125,8 @@ async def test_perf1_tracking_is_broadcast_for_the_prefix_on_the_listeners_own_c
     listening: Listening,
 ) -> None:
     sent = listening.connection.sent
-    assert sent[:3] == [
+    assert sent[:4] == [
+        ("ROLE",),  # a replica is refused (tests/resilience/test_redis_failover.py)
         ("CLIENT", "ID"),
         ("CLIENT", "TRACKING", "ON", "REDIRECT", 7, "BCAST", "PREFIX", "svc:cache:"),
         ("SUBSCRIBE", INVALIDATION_CHANNEL),

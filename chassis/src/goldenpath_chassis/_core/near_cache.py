@@ -18,6 +18,14 @@ without a near cache), and every copy is dropped before one is served on a new c
 A copy is kept only if no invalidation of its key arrived while the read that fetched it was in
 flight, so a read that started before a write never keeps the old value after the write's
 message.
+
+The listener listens only to a primary. A replica forwards the invalidations of the writes it
+replicates, but while its link to the primary is down it still answers PINGs and forwards
+nothing, so copies would be served stale up to their TTL. So a session begins by asking ROLE
+(unless an ACL withholds it) and refuses a replica (reconnecting later, copies not served), and
+a session in progress ends when the shared client is refused as a replica (`reconnect`, called
+by `redis.when_refused_as_replica`): the server behind the address was demoted, or the address
+moved after a failover, and the listener follows it as the shared client's connections do.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
+
+from redis.exceptions import ResponseError
 
 from .logging import get_logger
 
@@ -89,6 +99,7 @@ class NearCache:
         self._serving_until = -math.inf
         self.listening = False
         self.sessions = 0  # connections that started listening, for tests and logs
+        self._reconnect_asked = asyncio.Event()
 
     @property
     def serving(self) -> bool:
@@ -185,7 +196,17 @@ class NearCache:
             # Everything Redis queued on this connection before the PING has been applied.
             self._answered(pings.popleft())
 
+    async def _refuse_a_replica(self, connection: TrackingConnection) -> None:
+        await connection.send_command("ROLE")
+        try:
+            role = await connection.read_response()
+        except ResponseError:  # ROLE withheld by an ACL: an answer is all it can tell
+            return
+        if role[0] not in (b"master", "master"):
+            raise ConnectionError("Redis answers as a replica")
+
     async def _track(self, connection: TrackingConnection) -> None:
+        await self._refuse_a_replica(connection)
         await connection.send_command("CLIENT", "ID")
         client_id = await connection.read_response()
         await connection.send_command(
@@ -211,7 +232,17 @@ class NearCache:
             await connection.send_command("PING", check_health=False)
             await asyncio.sleep(interval)
 
+    def reconnect(self) -> None:
+        """End the listening session, if any: the listener connects again, through the address."""
+        self._reconnect_asked.set()
+
+    async def _until_reconnect_asked(self) -> None:
+        await self._reconnect_asked.wait()
+        raise ConnectionError("asked to reconnect: Redis refused a command as a replica")
+
     async def _session(self, connect: Connect) -> None:
+        # Asked before this session began: about a connection already closed.
+        self._reconnect_asked.clear()
         connection = await connect()
         try:
             await self._track(connection)
@@ -224,6 +255,7 @@ class NearCache:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._read(connection, pings))
                 group.create_task(self._ping(connection, pings))
+                group.create_task(self._until_reconnect_asked())
         finally:
             self.listening = False
             self._stop_serving()

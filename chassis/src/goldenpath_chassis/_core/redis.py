@@ -21,13 +21,15 @@ was refused as a replica is closed before its next command (not at once: a pipel
 replies are still to be read), and the pool opens a new one to wherever the address now leads.
 The error itself reaches the caller as before (an outage, by each user's policy), and the
 readiness check reports such a Redis as failing (`ReadOnlyError`) rather than answering.
+Whatever else holds a connection of its own through the address (the near cache's listener)
+is told (`when_refused_as_replica`), so that it connects again too.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
@@ -50,12 +52,16 @@ class _ReplicaRefusalMixin:
     """Closes the connection before its next command once Redis refused a write as a replica."""
 
     _refused_as_replica = False
+    # Set for each client's connections, a class of their own (`redis_from_url`).
+    replica_refusal_callbacks: ClassVar[tuple[Callable[[], None], ...]] = ()
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().read_response(*args, **kwargs)  # type: ignore[misc]
         except ReadOnlyError:
             self._refused_as_replica = True
+            for callback in self.replica_refusal_callbacks:
+                callback()
             raise
 
     async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
@@ -89,8 +95,20 @@ def redis_from_url(url: str, **options: Any) -> Redis:
     connections refused as a replica's are replaced (the module docstring says why)."""
     client = Redis.from_url(url, **options, **tls_verification(url))
     pool = client.connection_pool
-    pool.connection_class = _PRIMARY_CONNECTIONS.get(pool.connection_class, pool.connection_class)
+    primary = _PRIMARY_CONNECTIONS.get(pool.connection_class)
+    if primary is not None:
+        pool.connection_class = type(primary.__name__, (primary,), {})
     return client
+
+
+def when_refused_as_replica(client: Redis, callback: Callable[[], None]) -> None:
+    """Call `callback` each time Redis refuses one of `client`'s commands as a replica."""
+    connection_class = client.connection_pool.connection_class
+    if issubclass(connection_class, _ReplicaRefusalMixin):
+        connection_class.replica_refusal_callbacks = (
+            *connection_class.replica_refusal_callbacks,
+            callback,
+        )
 
 
 @asynccontextmanager

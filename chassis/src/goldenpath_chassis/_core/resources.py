@@ -25,7 +25,7 @@ from .http_client import OutboundHttp, load_tls_context, outbound_http
 from .lifecycle import Lifecycle
 from .metrics import Metrics
 from .near_cache import NearCache
-from .redis import redis_client, tracking_connection
+from .redis import redis_client, tracking_connection, when_refused_as_replica
 from .resilience import CircuitBreakers
 from .settings import ChassisSettings
 from .tracing import Tracing
@@ -103,7 +103,8 @@ async def open_resources(
             tracing.instrument_redis(redis)
         cache = build_cache(settings, redis, breakers=made.breakers, metrics=made.metrics)
         near = getattr(cache.backend, "near", None)
-        if isinstance(near, NearCache) and settings.redis.url is not None:
+        if isinstance(near, NearCache) and redis is not None and settings.redis.url is not None:
+            when_refused_as_replica(redis, near.reconnect)
             connect = partial(
                 tracking_connection,
                 settings.redis.url.get_secret_value(),
