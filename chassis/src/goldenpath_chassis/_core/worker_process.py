@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 
-from uvicorn.config import STARTUP_FAILURE
-
 from .attached_resources import attached_resources
 from .logging import get_logger
 from .resources import Instruments, open_resources
@@ -43,6 +41,11 @@ async def run_worker(service: Service, settings: ChassisSettings) -> None:
             install_signal_handlers(worker)
             async with serving(app, settings):
                 await worker.run()
+
+
+# uvicorn's exit code when the API's own port is taken (its STARTUP_FAILURE, which uvicorn
+# 0.34, the chassis's floor, does not export).
+STARTUP_FAILURE = 3
 
 
 def main(service: Service, settings: ChassisSettings) -> int:
