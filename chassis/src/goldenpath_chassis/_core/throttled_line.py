@@ -2,8 +2,9 @@
 dropped from a full queue): said at most once a minute, the first at once (`ThrottledCount`),
 and what is left unsaid at shutdown, so an attack or an outage is a few lines and its last
 minute is not lost when the process stops. An event may be counted in a metric too, where
-every one of them counts (an operator alerts on its rate). Fields that vary between events
-(an error's type) are the latest event's."""
+every one of them counts (an operator alerts on its rate). Fields fixed for the line (a limit,
+a layer) are given once; fields that vary between events (an error's type) are the latest
+event's."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class ThrottledLine:
         *,
         count_name: str,
         counter: Counter | None = None,
-        **fields: float,
+        **fields: str | float,
     ) -> None:
         self._log = log
         self._event = event

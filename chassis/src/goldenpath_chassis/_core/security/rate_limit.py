@@ -148,7 +148,13 @@ class RateLimiter:
         self._skip_until = 0.0
         # Requests each layer answered without Redis, said as a flood; the last failure's type.
         self._unavailable: dict[Layer, ThrottledLine] = {
-            layer: ThrottledLine(_log, "rate_limit_storage_unavailable", count_name="requests")
+            layer: ThrottledLine(
+                _log,
+                "rate_limit_storage_unavailable",
+                count_name="requests",
+                layer=layer,
+                policy=on_storage_error,
+            )
             for layer in self._items
         }
         self._failure = ""
@@ -239,9 +245,7 @@ class RateLimiter:
     def _storage_unavailable(self, layer: Layer, key: str, now: float) -> Rejection | None:
         for observer in self.observers:
             observer.storage_failed(layer, self._on_storage_error)
-        self._unavailable[layer].add(
-            layer=layer, error=self._failure, policy=self._on_storage_error
-        )
+        self._unavailable[layer].add(error=self._failure)
         if self._local is not None:
             refusal = self._local.hit(self._items[layer], layer, key, now)
             return None if refusal is None else self._too_many(layer, 0, refusal.retry_after)
