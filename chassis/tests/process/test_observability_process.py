@@ -11,9 +11,8 @@ import pytest
 from goldenpath_chassis.testing.live import ServiceCredentials
 from goldenpath_chassis.testing.loopback_http import loopback_http_server
 from goldenpath_chassis.testing.otlp import SPAN_KIND_CLIENT, SPAN_KIND_SERVER, otlp_receiver
-from goldenpath_chassis.testing.processes import free_port, start_service
 
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import FIRST_START_SECONDS, running_example
 from tests.support.not_found import ACCESS_TOKEN, NotFound, url_with_token
 
 pytestmark = pytest.mark.process
@@ -29,7 +28,6 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
     headers = dict(service_credentials.headers)
     with otlp_receiver() as receiver:
         env = {
-            **importable(),
             **service_credentials.env,
             "APP_ENV": "development",  # the embedded database, in the test's folder
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
@@ -37,15 +35,8 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
             # Nothing is exported on a timer in this test: only the shutdown flush can send it.
             "OTEL_BSP_SCHEDULE_DELAY": "600000",
         }
-        service = start_service(
-            EXAMPLE_COMMAND,
-            env=env,
-            port=free_port(),
-            log_path=tmp_path / "out.log",
-            cwd=tmp_path,
-            timeout=60,  # the first start migrates the embedded database
-        )
-        try:
+        log = tmp_path / "out.log"
+        with running_example(env, log_path=log, timeout=FIRST_START_SECONDS) as service:
             response = httpx.get(
                 service.base_url + f"/v1/widgets?limit=5&access_token={QUERY_TOKEN}",
                 headers={"traceparent": TRACEPARENT, **headers},
@@ -53,8 +44,6 @@ def test_obs2_otel_variables_alone_turn_export_on_and_shutdown_flushes(
             assert response.status_code == 200
             scrape = httpx.get(service.base_url + "/metrics", headers=headers).text
             assert receiver.received() == []
-        finally:
-            service.stop()
         assert service.process.returncode == 0, service.output()
         span = receiver.wait_for(lambda s: s.kind == SPAN_KIND_SERVER, timeout=5)
 
@@ -78,29 +67,19 @@ def test_obs3_a_credential_in_an_errors_url_reaches_neither_the_log_nor_a_span(
     with otlp_receiver() as receiver, loopback_http_server(NotFound) as downstream:
         url, redacted = url_with_token(downstream)
         env = {
-            **importable(),
             **service_credentials.env,
             "APP_ENV": "development",
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
             "EXAMPLE_DOWNSTREAM_URL": url,
         }
-        service = start_service(
-            EXAMPLE_COMMAND,
-            env=env,
-            port=free_port(),
-            log_path=tmp_path / "out.log",
-            cwd=tmp_path,
-            timeout=60,
-        )
-        try:
+        log = tmp_path / "out.log"
+        with running_example(env, log_path=log, timeout=FIRST_START_SECONDS) as service:
             # The route calls the downstream service, which answers 404, and lets httpx's
             # HTTPStatusError (whose message holds the URL) escape: logged, and answered 500.
             response = httpx.get(
                 service.base_url + "/v1/test/fail/downstream",
                 headers=dict(service_credentials.headers),
             )
-        finally:
-            service.stop()
         assert service.process.returncode == 0, service.output()
         receiver.wait_for(lambda s: s.kind == SPAN_KIND_SERVER, timeout=5)
         client = receiver.wait_for(lambda s: s.kind == SPAN_KIND_CLIENT, timeout=5)

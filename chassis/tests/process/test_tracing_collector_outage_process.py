@@ -23,9 +23,9 @@ from goldenpath_chassis.testing.otlp import (
     otlp_receiver,
     unreachable_collector,
 )
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+from goldenpath_chassis.testing.processes import ServiceProcess
 
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import FIRST_START_SECONDS, running_example
 
 pytestmark = pytest.mark.process
 
@@ -70,7 +70,6 @@ def test_obs2_a_misbehaving_collector_costs_no_request_and_no_clean_shutdown(
     with _collector(kind) as (endpoint, receiver):
         host = endpoint.removeprefix("http://")
         env = {
-            **importable(),
             **service_credentials.env,
             "APP_ENV": "development",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://collector:{COLLECTOR_PASSWORD}@{host}",
@@ -81,15 +80,8 @@ def test_obs2_a_misbehaving_collector_costs_no_request_and_no_clean_shutdown(
             "OTEL_EXPORTER_OTLP_TIMEOUT": "60" if kind in {"hung", "slow"} else "0.5",
             "SHUTDOWN_TRACE_FLUSH_SECONDS": str(FLUSH_SECONDS),
         }
-        service = start_service(
-            EXAMPLE_COMMAND,
-            env=env,
-            port=free_port(),
-            log_path=tmp_path / "out.log",
-            cwd=tmp_path,
-            timeout=60,  # the first start migrates the embedded database
-        )
-        try:
+        log = tmp_path / "out.log"
+        with running_example(env, log_path=log, timeout=FIRST_START_SECONDS) as service:
             with httpx.Client(base_url=service.base_url, headers=headers, timeout=10) as client:
                 assert client.get("/v1/widgets").status_code == 200
                 if receiver is not None and kind != "overloaded":
@@ -106,8 +98,6 @@ def test_obs2_a_misbehaving_collector_costs_no_request_and_no_clean_shutdown(
                 receiver.wait_for(lambda s: s.kind == SPAN_KIND_SERVER)
             service.signal()
             assert service.wait(timeout=SHUTDOWN_BOUND_SECONDS) == 0, service.output()
-        finally:
-            service.stop()
 
     output = service.output()
     lines = _lines(service)  # every line is JSON: nothing printed raw

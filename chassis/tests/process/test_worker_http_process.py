@@ -25,13 +25,17 @@ from goldenpath_chassis._core.database import open_database
 from goldenpath_chassis._core.health import HealthRegistry
 from goldenpath_chassis.jobs import enqueue
 from goldenpath_chassis.testing.auth import TokenFactory
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+from goldenpath_chassis.testing.processes import ServiceProcess, free_port
 
 from tests.example.slow import BLOCKING_JOB
 from tests.example.widgets import PUBLISH
 from tests.process.test_healthcheck import run_healthcheck
-from tests.process.test_worker_process import create_widget, status_of
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import running_worker
+from tests.support.published_widgets import (
+    PUBLISH_BOUND_SECONDS,
+    create_widget,
+    create_widget_and_wait_until_published,
+)
 
 pytestmark = pytest.mark.process
 
@@ -44,21 +48,9 @@ PROBE_TIMEOUT_SECONDS = 2.0
 
 @pytest.fixture
 def worker(tmp_path: Path, service_env: dict[str, str]) -> Iterator[ServiceProcess]:
-    port = free_port()
-    env = {
-        **importable(),
-        **service_env,
-        "WORKER_POLL_SECONDS": "0.1",
-        "WORKER_CONCURRENCY": "1",
-        "WORKER_HTTP_PORT": str(port),
-    }
-    process = start_service(
-        [*EXAMPLE_COMMAND, "worker"], env=env, port=port, log_path=tmp_path / "worker.log"
-    )
-    try:
+    env = {**service_env, "WORKER_POLL_SECONDS": "0.1", "WORKER_CONCURRENCY": "1"}
+    with running_worker(env, log_path=tmp_path / "worker.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 async def metrics_key(service: Service, database_url: str) -> str:
@@ -104,7 +96,7 @@ def test_obs1_the_worker_metrics_need_the_metrics_key_and_count_job_runs(
         before = succeeded_runs(client.get("/metrics", headers=scraper).text, PUBLISH)
 
         asyncio.run(create_widget(service, database_url, f"metrics-{time.monotonic_ns()}"))
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + PUBLISH_BOUND_SECONDS
         while (scrape := client.get("/metrics", headers=scraper)).status_code == 200:
             if succeeded_runs(scrape.text, PUBLISH) >= before + 1:
                 break
@@ -155,18 +147,9 @@ def test_obs1_arch3_a_taken_listener_port_ends_the_worker_with_one_line_before_a
     second one stops at once, saying which setting, and claims nothing without its probes."""
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        env = {**importable(), **service_env, "WORKER_HTTP_PORT": str(port)}
-        process = start_service(
-            [*EXAMPLE_COMMAND, "worker"],
-            env=env,
-            port=free_port(),
-            log_path=tmp_path / "worker.log",
-            wait_path=None,
-        )
-        try:
+        env = {**service_env, "WORKER_HTTP_PORT": str(port)}
+        with running_worker(env, log_path=tmp_path / "worker.log", wait_path=None) as process:
             exit_code = process.wait(timeout=EXIT_BOUND_SECONDS)
-        finally:
-            process.stop()
     output = process.output()
     assert exit_code == 3, output  # uvicorn's, as the API's when its port is taken
     lines = [json.loads(line) for line in output.splitlines() if line.strip()]
@@ -210,31 +193,19 @@ def test_arch3_an_identity_provider_outage_leaves_the_workers_jobs_and_key_scrap
     """The listener's authenticator opens at start-up, for /metrics: the key set is fetched on
     a token's first use, never before, so jobs do not wait on the IdP, nor does an API key."""
     idp = SilentIdentityProvider()
-    port = free_port()
     env = {key: value for key, value in service_env.items() if key != "AUTH_JWT_PUBLIC_KEY"} | {
-        **importable(),
         "AUTH_JWT_JWKS_URL": idp.jwks_url,
         "WORKER_POLL_SECONDS": "0.1",
-        "WORKER_HTTP_PORT": str(port),
     }
     try:
-        worker = start_service(
-            [*EXAMPLE_COMMAND, "worker"], env=env, port=port, log_path=tmp_path / "worker.log"
-        )
-        try:
+        with running_worker(env, log_path=tmp_path / "worker.log") as worker:
             name = f"idp-down-{time.monotonic_ns()}"
-            asyncio.run(create_widget(service, database_url, name))
-            deadline = time.monotonic() + 20
-            while asyncio.run(status_of(service, database_url, name)) != "active":
-                assert time.monotonic() < deadline, worker.output()
-                time.sleep(0.1)
+            create_widget_and_wait_until_published(worker, service, database_url, name)
             key = asyncio.run(metrics_key(service, database_url))
             with httpx.Client(base_url=worker.base_url, timeout=5) as client:
                 scrape = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
             assert scrape.status_code == 200, scrape.text
             assert idp.connections == [], worker.output()
-        finally:
-            worker.stop()
     finally:
         idp.close()
 
@@ -250,26 +221,12 @@ def test_arch3_a_worker_that_cannot_write_the_development_key_still_runs_its_job
     key is read when a token first needs it, so the jobs and a key's scrape go on; the token
     alone is answered 503, with the line saying why."""
     (tmp_path / "var").write_text("a file where var/dev-keys/ would be made")
-    port = free_port()
     env = {key: value for key, value in service_env.items() if key != "AUTH_JWT_PUBLIC_KEY"} | {
-        **importable(),
-        "WORKER_POLL_SECONDS": "0.1",
-        "WORKER_HTTP_PORT": str(port),
+        "WORKER_POLL_SECONDS": "0.1"
     }
-    worker = start_service(
-        [*EXAMPLE_COMMAND, "worker"],
-        env=env,
-        port=port,
-        log_path=tmp_path / "worker.log",
-        cwd=tmp_path,
-    )
-    try:
+    with running_worker(env, log_path=tmp_path / "worker.log", cwd=tmp_path) as worker:
         name = f"no-dev-key-{time.monotonic_ns()}"
-        asyncio.run(create_widget(service, database_url, name))
-        deadline = time.monotonic() + 20
-        while asyncio.run(status_of(service, database_url, name)) != "active":
-            assert time.monotonic() < deadline, worker.output()
-            time.sleep(0.1)
+        create_widget_and_wait_until_published(worker, service, database_url, name)
         key = asyncio.run(metrics_key(service, database_url))
         with httpx.Client(base_url=worker.base_url, timeout=5) as client:
             scrape = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
@@ -277,5 +234,3 @@ def test_arch3_a_worker_that_cannot_write_the_development_key_still_runs_its_job
             by_token = client.get("/metrics", headers=tokens.headers("metrics:read"))
             assert by_token.status_code == 503, by_token.text
         assert '"development_signing_key_unavailable"' in worker.output()
-    finally:
-        worker.stop()

@@ -30,10 +30,10 @@ from goldenpath_chassis import Service
 from goldenpath_chassis._core import queue
 from goldenpath_chassis.testing.fixtures import own_database
 from goldenpath_chassis.testing.otlp import otlp_receiver
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+from goldenpath_chassis.testing.processes import ServiceProcess
 
 from tests.example.slow import HELD_JOB
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import running_worker
 
 pytestmark = pytest.mark.process
 
@@ -117,16 +117,6 @@ def _job_status(database_url: str, job_id: str) -> str | None:
     return asyncio.run(_in_session(database_url, status))
 
 
-def _start_worker(env: dict[str, str], tmp_path: Path) -> ServiceProcess:
-    return start_service(
-        [*EXAMPLE_COMMAND, "worker"],
-        env=env,
-        port=free_port(),
-        log_path=tmp_path / "worker.log",
-        wait_path=None,
-    )
-
-
 def _stop_while_in_hand(worker: ServiceProcess) -> None:
     """SIGTERM, and wait until the worker says it is draining the job still in hand."""
     worker.signal()
@@ -152,7 +142,6 @@ def _lines(worker: ServiceProcess) -> list[dict[str, Any]]:
 
 def _worker_env(database_url: str, redis_url: str, endpoint: str) -> dict[str, str]:
     return {
-        **importable(),
         "APP_ENV": "test",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -171,18 +160,17 @@ def test_obs2_inf3_a_hung_collector_holds_the_workers_stop_for_the_flush_bound_o
             # A held export stays open past the test: only the flush's bound ends the wait.
             "OTEL_EXPORTER_OTLP_TIMEOUT": "60",
         }
-        worker = _start_worker(env, tmp_path)
-        try:
-            job.wait_until_in_hand(worker)
-            # The collector hangs: the exporter's thread waits on it, the job's span will queue.
-            receiver.wait_until_held(1)
-            _stop_while_in_hand(worker)
-            stopped_in = _release_and_time_the_stop(
-                worker, job, timeout=FLUSH_SECONDS + STOP_SECONDS
-            )
-        finally:
-            job.release()  # a failed test's worker is not left draining it for its grace period
-            worker.stop()
+        with running_worker(env, log_path=tmp_path / "worker.log", wait_path=None) as worker:
+            try:
+                job.wait_until_in_hand(worker)
+                # The collector hangs: the exporter's thread waits on it, the job's span will queue.
+                receiver.wait_until_held(1)
+                _stop_while_in_hand(worker)
+                stopped_in = _release_and_time_the_stop(
+                    worker, job, timeout=FLUSH_SECONDS + STOP_SECONDS
+                )
+            finally:
+                job.release()  # a failed test's worker is not left draining it for its grace period
 
     # The flush was waited for, its whole bound, and then given up.
     assert stopped_in >= FLUSH_SECONDS, worker.output()
@@ -210,15 +198,14 @@ def test_obs2_inf3_the_workers_last_spans_reach_the_collector_at_shutdown(
             # A millisecond an export, were it applied: the SDK does not, and the worker says so.
             "OTEL_BSP_EXPORT_TIMEOUT": "1",
         }
-        worker = _start_worker(env, tmp_path)
-        try:
-            job.wait_until_in_hand(worker)
-            _stop_while_in_hand(worker)
-            assert receiver.requests == 0  # only the final flush can deliver the job's span
-            stopped_in = _release_and_time_the_stop(worker, job, timeout=STOP_SECONDS)
-        finally:
-            job.release()  # a failed test's worker is not left draining it for its grace period
-            worker.stop()
+        with running_worker(env, log_path=tmp_path / "worker.log", wait_path=None) as worker:
+            try:
+                job.wait_until_in_hand(worker)
+                _stop_while_in_hand(worker)
+                assert receiver.requests == 0  # only the final flush can deliver the job's span
+                stopped_in = _release_and_time_the_stop(worker, job, timeout=STOP_SECONDS)
+            finally:
+                job.release()  # a failed test's worker is not left draining it for its grace period
 
     jobs = [span for span in receiver.received() if span.name == f"process {HELD_JOB}"]
     assert [span.attributes["messaging.message.id"] for span in jobs] == [job.id]

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
 
@@ -48,30 +49,18 @@ def _access_lines(logs: Logs, status: int) -> int:
 
 
 async def test_a_stopped_database_is_one_warning_and_its_count_at_shutdown(
-    postgres_service: Service,
-    outage_database: str,
+    app_on_outage_database: FastAPI,
     postgres_server: PostgresServer,
-    auth_settings: dict[str, str],
     auth_headers: dict[str, str],
 ) -> None:
-    settings = postgres_service.load_settings(
-        **auth_settings,
-        app_env="test",
-        database_url=outage_database,
-        database_connect_timeout_seconds=1,
-    )
-    app = postgres_service.create_app(settings)
-    try:
-        with capture_logs() as logs:
-            async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
-                assert (await client.get("/v1/widgets")).status_code == 200
-                postgres_server.stop()
-                for _ in range(REQUESTS):
-                    assert_database_unavailable(await client.get("/v1/widgets"))
-                during = _warnings(logs)
-    finally:
-        if not postgres_server.data.joinpath("postmaster.pid").exists():
-            postgres_server.start()  # a failed test must not leave PostgreSQL down
+    app = app_on_outage_database
+    with capture_logs() as logs:
+        async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
+            assert (await client.get("/v1/widgets")).status_code == 200
+            postgres_server.stop()
+            for _ in range(REQUESTS):
+                assert_database_unavailable(await client.get("/v1/widgets"))
+            during = _warnings(logs)
     # While it lasted: one line, the first request's, with why.
     assert _said(during, "database_unavailable", "requests") == [1]
     assert {line["event"] for line in during} <= {"database_unavailable", "circuit_breaker_opened"}
@@ -120,7 +109,7 @@ async def test_refused_writes_are_one_warning_and_their_count_at_shutdown(
 async def test_a_stopped_redis_is_one_revocation_warning_and_its_count_at_shutdown(
     service: Service,
     database_url: str,
-    redis_server: RedisServer,
+    stoppable_redis: RedisServer,
     auth_settings: dict[str, str],
     tokens: TokenFactory,
 ) -> None:
@@ -130,38 +119,32 @@ async def test_a_stopped_redis_is_one_revocation_warning_and_its_count_at_shutdo
         **auth_settings,
         app_env="test",
         database_url=database_url,
-        redis_url=redis_server.url,
+        redis_url=stoppable_redis.url,
         auth_session_secret="a-secret-for-the-outage-test-32-characters-long",
     )
     app = service.create_app(settings)
     origin = "https://testserver"
     refused = 0
-    try:
-        with capture_logs() as logs:
-            async with asgi_client(app, base_url=origin, lifespan=True) as browser:
-                opened = await browser.post(
-                    "/v1/auth/session", headers=tokens.headers("widgets:read")
-                )
-                assert opened.status_code == 201, opened.text
-                redis_server.stop()
-                in_flight = await asyncio.gather(*(browser.get("/v1/widgets") for _ in range(4)))
-                found_at = time.monotonic()
-                refused += len(in_flight)
-                while True:
-                    past_cooldown = time.monotonic() > found_at + REVOCATION_COOLDOWN_SECONDS
-                    response = await browser.get("/v1/widgets")
-                    assert response.status_code == 503, response.text
-                    refused += 1
-                    if past_cooldown:
-                        break
-                    await asyncio.sleep(0.2)
-                for response in in_flight:
-                    assert response.status_code == 503, response.text
-                    assert response.json()["type"] == "urn:problem-type:authentication-unavailable"
-                during = _warnings(logs)
-    finally:
-        if redis_server.process is None:  # a failed test must not leave Redis down
-            redis_server.start()
+    with capture_logs() as logs:
+        async with asgi_client(app, base_url=origin, lifespan=True) as browser:
+            opened = await browser.post("/v1/auth/session", headers=tokens.headers("widgets:read"))
+            assert opened.status_code == 201, opened.text
+            stoppable_redis.stop()
+            in_flight = await asyncio.gather(*(browser.get("/v1/widgets") for _ in range(4)))
+            found_at = time.monotonic()
+            refused += len(in_flight)
+            while True:
+                past_cooldown = time.monotonic() > found_at + REVOCATION_COOLDOWN_SECONDS
+                response = await browser.get("/v1/widgets")
+                assert response.status_code == 503, response.text
+                refused += 1
+                if past_cooldown:
+                    break
+                await asyncio.sleep(0.2)
+            for response in in_flight:
+                assert response.status_code == 503, response.text
+                assert response.json()["type"] == "urn:problem-type:authentication-unavailable"
+            during = _warnings(logs)
     # While it lasted: one line, the first request's, with why.
     assert _said(during, "session_revocations_unavailable", "requests") == [1]
     first = next(line for line in during if line["event"] == "session_revocations_unavailable")
@@ -173,7 +156,7 @@ async def test_a_stopped_redis_is_one_revocation_warning_and_its_count_at_shutdo
 async def test_a_stopped_redis_is_one_rate_limit_warning_a_layer_and_its_count_at_shutdown(
     service: Service,
     database_url: str,
-    redis_server: RedisServer,
+    stoppable_redis: RedisServer,
     auth_settings: dict[str, str],
     auth_headers: dict[str, str],
 ) -> None:
@@ -183,20 +166,16 @@ async def test_a_stopped_redis_is_one_rate_limit_warning_a_layer_and_its_count_a
         **auth_settings,
         app_env="test",
         database_url=database_url,
-        redis_url=redis_server.url,
+        redis_url=stoppable_redis.url,
     )
     app = service.create_app(settings)
-    try:
-        with capture_logs() as logs:
-            async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
-                redis_server.stop()
-                for _ in range(REQUESTS):
-                    response = await client.get("/v1/widgets")
-                    assert response.status_code == 200, response.text
-                during = _warnings(logs)
-    finally:
-        if redis_server.process is None:  # a failed test must not leave Redis down
-            redis_server.start()
+    with capture_logs() as logs:
+        async with asgi_client(app, headers=auth_headers, lifespan=True) as client:
+            stoppable_redis.stop()
+            for _ in range(REQUESTS):
+                response = await client.get("/v1/widgets")
+                assert response.status_code == 200, response.text
+            during = _warnings(logs)
     registry = chassis_of(app).instruments.metrics.registry
     for layer in ("ip", "principal"):
         # Every request is counted in the metric, which an alert fires on.

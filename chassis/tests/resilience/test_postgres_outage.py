@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from goldenpath_chassis import Service
 from goldenpath_chassis.settings import BreakerSettings
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.servers import PostgresServer
@@ -25,25 +25,10 @@ pytestmark = pytest.mark.resilience
 
 @pytest.fixture
 async def client(
-    postgres_service: Service,
-    outage_database: str,
-    postgres_server: PostgresServer,
-    auth_settings: dict[str, str],
-    auth_headers: dict[str, str],
+    app_on_outage_database: FastAPI, auth_headers: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = postgres_service.load_settings(
-        **auth_settings,
-        app_env="test",
-        database_url=outage_database,
-        database_connect_timeout_seconds=1,
-    )
-    app = postgres_service.create_app(settings)
-    try:
-        async with asgi_client(app, headers=auth_headers, lifespan=True) as http:
-            yield http
-    finally:
-        if not postgres_server.data.joinpath("postmaster.pid").exists():
-            postgres_server.start()  # a failed test must not leave PostgreSQL down
+    async with asgi_client(app_on_outage_database, headers=auth_headers, lifespan=True) as http:
+        yield http
 
 
 async def test_inf2_a_stopped_database_is_reported_answered_with_503_and_recovered(

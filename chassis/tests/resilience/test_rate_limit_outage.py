@@ -30,7 +30,7 @@ LIMIT = 3
 @pytest.fixture
 async def app(
     service: Service,
-    redis_server: RedisServer,
+    stoppable_redis: RedisServer,
     database_url: str,
     auth_settings: dict[str, str],
 ) -> AsyncIterator[FastAPI]:
@@ -41,17 +41,13 @@ async def app(
         **auth_settings,
         app_env="test",
         database_url=database_url,
-        redis_url=redis_server.url,
+        redis_url=stoppable_redis.url,
         rate_limit_per_ip=f"{LIMIT}/day",
         rate_limit_storage_retry_seconds=0,
     )
     application = service.create_app(settings)
-    try:
-        async with LifespanManager(application):
-            yield application
-    finally:
-        if redis_server.process is None:  # a failed test must not leave Redis down
-            redis_server.start()
+    async with LifespanManager(application):
+        yield application
 
 
 type ClientFrom = Callable[[str], httpx.AsyncClient]

@@ -38,24 +38,23 @@ pytestmark = pytest.mark.resilience
 
 @pytest.fixture
 async def app(
-    service: Service, redis_server: RedisServer, database_url: str, auth_settings: dict[str, str]
+    service: Service,
+    stoppable_redis: RedisServer,
+    database_url: str,
+    auth_settings: dict[str, str],
 ) -> AsyncIterator[FastAPI]:
     settings = service.load_settings(
         **auth_settings,
         app_env="test",
         database_url=database_url,
-        redis_url=redis_server.url,
+        redis_url=stoppable_redis.url,
         breaker_failure_threshold=3,
         breaker_reset_seconds=0.5,
     )
     application = service.create_app(settings)
-    try:
-        async with LifespanManager(application):
-            yield application
-            await delete_all_rows(service, chassis_of(application).resources.database.engine)
-    finally:
-        if redis_server.process is None:  # a failed test must not leave Redis down
-            redis_server.start()
+    async with LifespanManager(application):
+        yield application
+        await delete_all_rows(service, chassis_of(application).resources.database.engine)
 
 
 @pytest.fixture

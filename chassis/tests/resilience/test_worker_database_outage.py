@@ -39,29 +39,25 @@ async def test_arch3_the_worker_rides_out_a_stopped_database_and_claims_again(
     async def record(_: Any, __: dict[str, Any]) -> None:
         ran.set()
 
-    try:
-        async with open_database(settings, HealthRegistry()) as database:
-            worker = Worker(database, {"after": record}, poll_seconds=0.05)
-            with capture_logs() as logs:
-                running = asyncio.create_task(worker.run())
-                postgres_server.stop()
-                deadline = asyncio.get_running_loop().time() + 10
-                while not any(line["event"] == "job_claim_failed" for line in logs):
-                    assert not running.done(), running.exception()
-                    assert asyncio.get_running_loop().time() < deadline, logs
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(0.3)  # several polls on the stopped database
+    async with open_database(settings, HealthRegistry()) as database:
+        worker = Worker(database, {"after": record}, poll_seconds=0.05)
+        with capture_logs() as logs:
+            running = asyncio.create_task(worker.run())
+            postgres_server.stop()
+            deadline = asyncio.get_running_loop().time() + 10
+            while not any(line["event"] == "job_claim_failed" for line in logs):
                 assert not running.done(), running.exception()
-                postgres_server.start()
-                async with database.sessionmaker() as session:
-                    queue.enqueue(session, "after", {})
-                    await session.commit()
-                await asyncio.wait_for(ran.wait(), timeout=10)
-                worker.stop()
-                await asyncio.wait_for(running, timeout=5)
-    finally:
-        if not postgres_server.data.joinpath("postmaster.pid").exists():
-            postgres_server.start()  # a failed test must not leave PostgreSQL down
+                assert asyncio.get_running_loop().time() < deadline, logs
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # several polls on the stopped database
+            assert not running.done(), running.exception()
+            postgres_server.start()
+            async with database.sessionmaker() as session:
+                queue.enqueue(session, "after", {})
+                await session.commit()
+            await asyncio.wait_for(ran.wait(), timeout=10)
+            worker.stop()
+            await asyncio.wait_for(running, timeout=5)
     claims = [line for line in logs if line["event"].startswith("job_claim")]
     failed = claims[0]
     assert claims == [
@@ -130,8 +126,6 @@ async def test_arch3_a_failure_the_worker_cannot_record_is_said_and_the_lease_re
             gc.collect()  # a task's exception nobody retrieved is reported when it is collected
     finally:
         loop.set_exception_handler(previous_handler)
-        if not postgres_server.data.joinpath("postmaster.pid").exists():
-            postgres_server.start()  # a failed test must not leave PostgreSQL down
     assert unhandled == []
     assert attempts == [1, 2]
     (not_recorded,) = [line for line in logs if line["event"] == "job_failure_not_recorded"]
