@@ -93,6 +93,10 @@ _PRIMARY_CONNECTIONS: dict[type[Any], type[Any]] = {
 def redis_from_url(url: str, **options: Any) -> Redis:
     """A client for `url` with `options`, its TLS, if any, verified for the URL's host, whose
     connections refused as a replica's are replaced (the module docstring says why)."""
+    # No `retry`: the connections `from_url` makes retry nothing (redis-py 5.2 to 8.x; the default
+    # `Retry` of 6.0 and later is `Redis(...)`'s, for a pool it builds itself). So a Redis that
+    # stops answering costs a command one timeout, as the documents say, and each user's breaker
+    # or cool-down decides what follows (tests/resilience/test_redis_blackholed.py).
     client = Redis.from_url(url, **options, **tls_verification(url))
     pool = client.connection_pool
     primary = _PRIMARY_CONNECTIONS.get(pool.connection_class)
