@@ -4,10 +4,16 @@ litestar-org/litestar-fullstack), each cut down to the lines that decided a wron
 REST framework session authentication with its CSRF check emptied, a column called "origin"
 taken for an Origin header check, a body limit only read or named in a message, Celery's warm
 shutdown turned cold by REMAP_SIGTERM=SIGQUIT, migrations read as request handling, a project's
-celery.py taken for the library, a fixed retry countdown taken for backoff."""
+celery.py taken for the library, a fixed retry countdown taken for backoff; and from the third
+round (mealie-recipes/mealie, wger-project/wger, getredash/redash), Alembic revisions with dots
+in their names that stopped the audit, an editor's development-container Dockerfile read as the
+service's image, a third party's CDN in a page's text taken for a CDN setting, a `length`
+parameter taken for marshmallow's `Length`, a Gravatar md5 beside an API key kept in clear taken
+for hashed keys, a template's `_FILE` variable taken for a mounted secret."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from goldenpath.audit import audit
@@ -355,3 +361,164 @@ def test_audit_a_project_module_called_celery_does_not_hide_the_library(tmp_path
     assert ("proj/celery.py", "celery.Celery(...)") in {
         (e.path, e.detail) for e in durable.evidence
     }
+
+
+def _fastapi(root: Path, files: dict[str, str]) -> Path:
+    return write(
+        root,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['fastapi', 'alembic']\n",
+            "app/__init__.py": "",
+            "app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n\n"
+            "@app.get('/v1/items')\ndef items() -> list[str]:\n    return []\n",
+            **files,
+        },
+    )
+
+
+def test_audit_reads_alembic_revisions_with_dots_in_their_names(tmp_path: Path) -> None:
+    # mealie-recipes/mealie: alembic.ini's file_template puts the time, dots and all, in each
+    # revision's name (alembic/versions/2022-02-21-19.56.24_6b0f5f32d602_initial_tables.py);
+    # a module looked up by the end of its name stopped the audit with an IndexError.
+    revision = (
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        "revision = '6b0f5f32d602'\ndown_revision = None\n\n"
+        "def upgrade() -> None:\n    op.create_table('users', sa.Column('id', sa.Integer()))\n\n"
+        "def downgrade() -> None:\n    op.drop_table('users')\n"
+    )
+    root = _fastapi(
+        tmp_path,
+        {
+            "alembic/env.py": "from alembic import context\n",
+            "alembic/versions/2022-02-21-19.56.24_6b0f5f32d602_initial_tables.py": revision,
+            # A name the audit resolves by its ending: `settings` is app.settings.
+            "app/settings.py": "class Settings:\n    debug = False\n",
+            "app/routes.py": "from settings import Settings\n",
+        },
+    )
+    report = audit(root)
+    assert outcome(report, "DB-2", "versioned migrations") is Outcome.MET
+
+
+def test_audit_keeps_the_audited_code_s_syntax_warnings_to_itself(tmp_path: Path) -> None:
+    # mealie-recipes/mealie, mealie/repos/repository_cookbooks.py: a regular expression in a
+    # plain string ("\\d"), which the parser warns about on stderr, or refuses under -W error.
+    root = _fastapi(tmp_path, {"app/slugs.py": 'import re\nSLUG = re.compile("^\\d+$")\n'})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("error")
+        report = audit(root)
+    assert [w for w in caught if issubclass(w.category, SyntaxWarning)] == []
+    assert "app/slugs.py" not in {unread.path for unread in report.not_read}
+
+
+def test_audit_takes_the_service_s_image_before_a_development_container(tmp_path: Path) -> None:
+    # mealie-recipes/mealie: .devcontainer/Dockerfile (the editor's workspace) sorted before
+    # docker/Dockerfile (the multi-stage image the project ships) and was judged as the image.
+    root = _fastapi(
+        tmp_path,
+        {
+            ".devcontainer/Dockerfile": "FROM mcr.microsoft.com/vscode/devcontainers/python:3.10\n"
+            "RUN apt-get install -y curl\n",
+            "docker/Dockerfile": "FROM python:3.12-slim AS builder\nRUN pip wheel -w /w .\n"
+            "FROM python:3.12-slim AS production\nCOPY --from=builder /w /w\n"
+            'USER 1000\nENTRYPOINT ["/app/run.sh"]\n',
+        },
+    )
+    report = audit(root)
+    stages = next(r for r in report.result("OPS-1").requirements if r.name == "multi-stage build")
+    assert stages.outcome is Outcome.MET
+    assert {e.path for e in stages.evidence} == {"docker/Dockerfile"}
+    assert outcome(report, "OPS-1", "non-root user") is Outcome.MET
+
+
+# mealie-recipes/mealie, dev/code-generation/gen_docs_api.py (shortened): a page that loads
+# ReDoc from a public CDN.
+REDOC_PAGE = """\
+HTML_TEMPLATE = \"\"\"<!-- Custom HTML site displayed as the Home chapter -->
+<script src="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js"> </script>
+\"\"\"
+"""
+
+
+def test_audit_a_third_party_cdn_in_a_page_is_no_cdn_setting(tmp_path: Path) -> None:
+    static = {
+        "app/spa.py": "from fastapi.staticfiles import StaticFiles\n"
+        "assets = StaticFiles(directory='static')\n",
+        "static/app.js": "",
+    }
+    report = audit(_fastapi(tmp_path / "page", {**static, "app/docs_page.py": REDOC_PAGE}))
+    assert outcome(report, "PERF-3", "CDN base URL setting") is Outcome.MISSING
+    setting = "class Settings:\n    cdn_base_url: str | None = None\n"
+    report = audit(_fastapi(tmp_path / "setting", {**static, "app/settings.py": setting}))
+    assert outcome(report, "PERF-3", "CDN base URL setting") is Outcome.MET
+
+
+def test_audit_a_length_parameter_is_no_bounded_field(tmp_path: Path) -> None:
+    # mealie-recipes/mealie, mealie/pkgs/cache/cache_key.py (shortened): the only "length" in a
+    # service whose request models bound nothing.
+    key = (
+        "import random\nimport string\n\n"
+        "def new_key(length=4) -> str:\n"
+        "    return ''.join(random.choices(string.ascii_letters, k=length))\n"
+    )
+    report = audit(_fastapi(tmp_path / "parameter", {"app/cache_key.py": key}))
+    assert outcome(report, "SEC-1", "bounded fields") is Outcome.MISSING
+    # marshmallow's validator still counts.
+    schema = (
+        "from marshmallow import Schema, fields, validate\n\n"
+        "class ItemSchema(Schema):\n"
+        "    name = fields.Str(validate=validate.Length(max=80))\n"
+    )
+    report = audit(_fastapi(tmp_path / "validator", {"app/schemas.py": schema}))
+    assert outcome(report, "SEC-1", "bounded fields") is Outcome.MET
+
+
+# getredash/redash, redash/models/users.py (shortened): the key is a column kept in clear and
+# looked up as it is; the md5 is the Gravatar URL's.
+REDASH_USER = """\
+import hashlib
+
+from sqlalchemy import Column, String
+
+from app.base import Base, generate_token
+
+
+class User(Base):
+    api_key = Column(String(40), default=lambda: generate_token(40), unique=True)
+
+    def regenerate_api_key(self):
+        self.api_key = generate_token(40)
+
+    @property
+    def profile_image_url(self):
+        email_md5 = hashlib.md5(self.email.lower().encode(), usedforsecurity=False).hexdigest()
+        return "https://www.gravatar.com/avatar/{}".format(email_md5)
+"""
+
+
+def test_audit_a_gravatar_hash_beside_a_clear_api_key_is_no_hashed_key(tmp_path: Path) -> None:
+    report = audit(_fastapi(tmp_path / "clear", {"app/users.py": REDASH_USER}))
+    assert outcome(report, "SEC-3", "API keys stored hashed") is Outcome.MISSING
+    hashed = REDASH_USER.replace(
+        "        self.api_key = generate_token(40)\n",
+        "        self.api_key = hashlib.sha256(generate_token(40).encode()).hexdigest()\n",
+    )
+    report = audit(_fastapi(tmp_path / "hashed", {"app/users.py": hashed}))
+    assert outcome(report, "SEC-3", "API keys stored hashed") is Outcome.MET
+
+
+def test_audit_a_template_file_variable_is_no_mounted_secret(tmp_path: Path) -> None:
+    # getredash/redash, redash/settings/__init__.py: a mail template's path read from a _FILE
+    # variable, in a service whose secrets all come from the environment.
+    template = (
+        "import os\n\n"
+        "SECRET_KEY = os.environ.get('REDASH_SECRET_KEY')\n"
+        "MAIL_TEMPLATE = os.environ.get('REDASH_ALERTS_DEFAULT_MAIL_BODY_TEMPLATE_FILE')\n"
+    )
+    report = audit(_fastapi(tmp_path / "template", {"app/settings.py": template}))
+    requirement = "mounted secret files or a secrets manager"
+    assert outcome(report, "CFG-2", requirement) is Outcome.MISSING
+    # Docker's convention for a secret's file still counts.
+    mounted = template + "PASSWORD = open(os.environ.get('POSTGRES_PASSWORD_FILE')).read()\n"
+    report = audit(_fastapi(tmp_path / "mounted", {"app/settings.py": mounted}))
+    assert outcome(report, "CFG-2", requirement) is Outcome.MET

@@ -265,7 +265,11 @@ def _secret_sources(facts: Facts) -> list[Evidence]:
                 first = string_value(node.args[0]) if node.args else None
                 symbol = facts.symbols.resolve(module, node.func)
                 qualified = symbol.name if isinstance(symbol, External) else ""
-                if first and first.endswith("_FILE") and dotted(node.func) in ENVIRONMENT_READS:
+                if (
+                    first
+                    and SECRET_FILE_VARIABLE.search(first)
+                    and dotted(node.func) in ENVIRONMENT_READS
+                ):
                     found_.append(module.evidence(node, f"{dotted(node.func)}({first!r})"))
                 elif (first == "secretsmanager" and last_name(node.func) == "client") or (
                     SECRET_MANAGERS.match(qualified)
@@ -276,6 +280,11 @@ def _secret_sources(facts: Facts) -> list[Evidence]:
     return found_
 
 
+# Docker's convention names the secret (POSTGRES_PASSWORD_FILE); a template's or a config's
+# path (ALEMBIC_CONFIG_FILE, MAIL_BODY_TEMPLATE_FILE) is a file, not a secret.
+SECRET_FILE_VARIABLE = re.compile(
+    r"(SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIALS?|DSN|DATABASE_URL|URI)_FILE$", re.IGNORECASE
+)
 ENVIRONMENT_READS = frozenset(
     {"os.environ.get", "os.getenv", "environ.get", "getenv", "config", "env"}
 )

@@ -169,8 +169,10 @@ def static_assets(facts: Facts) -> Assessment:
         r"immutable", kinds=("string",), modules=static_modules, limit=3
     )
     immutable += whitenoise
-    # A setting named for it, or the `CDN_` prefix of a settings group that holds one.
-    cdn = facts.code.find_tokens(r"(cdn|asset_?url|static_?host)", limit=3)
+    # A setting named for it, or the `CDN_` prefix of a settings group that holds one: a whole
+    # word, for a third party's CDN in a page's text (`<script src="https://cdn.jsdelivr...`)
+    # is where someone else's assets come from, not a setting for this service's.
+    cdn = facts.code.find_tokens(r"^\w*(cdn|asset_?url|static_?host)\w*$", limit=3)
     return [
         found(
             "fingerprinted file names",

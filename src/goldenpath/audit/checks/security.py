@@ -168,12 +168,20 @@ def input_validation(facts: Facts) -> Assessment:
         )
     else:
         requirements.append(skipped("unknown fields rejected", "no route takes a request body"))
-    # A migration's `sa.String(length=50)` bounds a column, not what a request may send.
+    # A migration's `sa.String(length=50)` bounds a column, not what a request may send. Case
+    # counts: `Length` is marshmallow's and WTForms' validator; `length` only as a call's
+    # keyword (`String(length=50)`), for a `length` parameter or variable can be anything.
     bounds = facts.code.find_tokens(
-        r"^(max_length|max_items|max_len|le|lt|Length|conlist|constr)$",
+        re.compile(r"^(max_length|max_items|max_len|le|lt|Length|conlist|constr)$"),
         kinds=("name",),
         modules=facts.code.request_time,
     )
+    bounds += [
+        module.evidence(call, "length")
+        for module in facts.code.request_time
+        for call in module.calls()
+        if any(keyword.arg == "length" for keyword in call.keywords)
+    ][:3]
     requirements.append(
         found(
             "bounded fields",
@@ -384,14 +392,46 @@ HASH_CALLS = re.compile(
 )
 
 
+API_KEY = re.compile(r"api_?key", re.IGNORECASE)
+
+
+def _mentions_api_keys(node: ast.AST) -> bool:
+    return any(
+        (isinstance(inner, ast.Name) and API_KEY.search(inner.id))
+        or (isinstance(inner, ast.Attribute) and API_KEY.search(inner.attr))
+        or (isinstance(inner, ast.arg) and API_KEY.search(inner.arg))
+        or (isinstance(inner, ast.keyword) and API_KEY.search(inner.arg or ""))
+        or (
+            isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef) and API_KEY.search(inner.name)
+        )
+        for inner in ast.walk(node)
+    )
+
+
+def _hashing_calls(node: ast.AST) -> list[ast.Call]:
+    return [
+        call
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call) and HASH_CALLS.search(dotted(call.func))
+    ]
+
+
 def _hashed_api_keys(facts: Facts) -> list[Evidence]:
-    """Modules about API keys that call a hash function: keys stored as digests."""
+    """Hash calls where API keys are handled: keys stored as digests. In a module about API
+    keys, a function that never touches one hashes something else (a user model's Gravatar
+    md5 of the e-mail, beside a key kept in clear)."""
     found_ = []
     for module in facts.code.modules:
-        names = {token.value.lower() for token in module.tokens if token.kind == "name"}
-        if not any(re.search(r"api_?key", name) for name in names):
-            continue
-        hashing = [call for call in module.calls() if HASH_CALLS.search(dotted(call.func))]
+        if API_KEY.search(module.path):
+            hashing = _hashing_calls(module.tree)
+        else:
+            hashing = [
+                call
+                for function in ast.walk(module.tree)
+                if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+                and _mentions_api_keys(function)
+                for call in _hashing_calls(function)
+            ]
         if hashing:
             found_.append(
                 module.evidence(hashing[0], f"API keys hashed ({dotted(hashing[0].func)})")

@@ -161,8 +161,13 @@ def parse(path: str, text: str) -> Dockerfile:
     return Dockerfile(path, global_args, stages, text)
 
 
+def _is_devcontainer(path: str) -> bool:
+    return ".devcontainer" in PurePosixPath(path).parts
+
+
 def find_dockerfiles(repository: Repository) -> list[Dockerfile]:
-    """Every Dockerfile or Containerfile, the one at the root first."""
+    """Every Dockerfile or Containerfile, the one at the root first and a development
+    container's (`.devcontainer/`, the editor's workspace, never deployed) last."""
     paths = [
         path
         for path in repository.files
@@ -173,7 +178,7 @@ def find_dockerfiles(repository: Repository) -> list[Dockerfile]:
         and not path.endswith((".jinja", ".j2", ".md"))
         and not Repository.is_test_path(path)
     ]
-    paths.sort(key=lambda path: (path.count("/"), path))
+    paths.sort(key=lambda path: (_is_devcontainer(path), path.count("/"), path))
     found = []
     for path in paths:
         text = repository.text(path)

@@ -18,6 +18,7 @@ import io
 import itertools
 import sys
 import tokenize
+import warnings
 from dataclasses import dataclass
 
 _CLAUSES = frozenset({"else", "elif", "except", "finally"})
@@ -41,7 +42,11 @@ def _why(error: BaseException, *, line: bool = True) -> str:
 
 
 def _parse(text: str, path: str) -> ast.Module:
-    return ast.parse(text, filename=path)
+    # The audited code's own warnings (an invalid escape such as "\\d") are not the audit's to
+    # print, and under -W error they would turn a readable file into a syntax error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.parse(text, filename=path)
 
 
 def _tokens(text: str) -> list[tokenize.TokenInfo] | None:

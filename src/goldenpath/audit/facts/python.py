@@ -252,6 +252,13 @@ def module_name(path: str, project_roots: Iterable[str] = ()) -> str:
     return ".".join(parts)
 
 
+def _importable(path: str) -> bool:
+    """Whether `import` can name the file: a dot in a folder or file name (Alembic's dated
+    revisions, `2022-02-21-19.56.24_6b0f_initial.py`) leaves it to be loaded by path only, and
+    its dotted name would have more parts than the path has folders."""
+    return not any("." in part for part in PurePosixPath(path).with_suffix("").parts)
+
+
 class PythonCode:
     """Every parseable Python file of the repository, application and tests apart."""
 
@@ -332,6 +339,8 @@ class PythonCode:
         found: dict[str, list[PythonModule]] = {}
         for module in self.all_modules:
             parts = module.name.split(".")
+            if not _importable(module.path):
+                continue
             folders = PurePosixPath(module.path.removesuffix("/__init__.py")).parents
             for index in range(1, len(parts)):
                 # In a package (`proj/celery.py` beside `proj/__init__.py`) the module is
