@@ -522,3 +522,87 @@ def test_audit_a_template_file_variable_is_no_mounted_secret(tmp_path: Path) -> 
     mounted = template + "PASSWORD = open(os.environ.get('POSTGRES_PASSWORD_FILE')).read()\n"
     report = audit(_fastapi(tmp_path / "mounted", {"app/settings.py": mounted}))
     assert outcome(report, "CFG-2", requirement) is Outcome.MET
+
+
+# mealie-recipes/mealie, mealie/app.py (shortened): the lifespan starts things and, after its
+# yield, only logs.
+LOGGING_LIFESPAN = """\
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.db import engine, start_scheduler
+
+
+@asynccontextmanager
+async def lifespan_fn(_: FastAPI):
+    await start_scheduler()
+    yield
+    print("-----SYSTEM SHUTDOWN-----")
+
+
+app = FastAPI(lifespan=lifespan_fn)
+"""
+
+
+def test_audit_a_lifespan_that_only_logs_after_its_yield_closes_nothing(tmp_path: Path) -> None:
+    def closes(main: str, **files: str) -> Outcome:
+        root = _fastapi(tmp_path / str(len(list(tmp_path.iterdir()))), {"app/main.py": main})
+        for path, text in files.items():
+            (root / path).write_text(text)
+        return outcome(audit(root), "INF-3", "resources closed on shutdown")
+
+    db = "engine = object()\n\nasync def start_scheduler():\n    pass\n"
+    assert closes(LOGGING_LIFESPAN, **{"app/db.py": db}) is Outcome.MISSING
+    # A helper called `shutdown` that only logs closes nothing either.
+    helper = db + "\ndef shutdown():\n    print('bye')\n"
+    only_logs = LOGGING_LIFESPAN.replace("from app.db import", "from app.db import shutdown,")
+    only_logs = only_logs.replace('    print("-----SYSTEM SHUTDOWN-----")\n', "    shutdown()\n")
+    assert closes(only_logs, **{"app/db.py": helper}) is Outcome.MISSING
+    # A close after the yield, in a finally around it, or an `async with` spanning it counts.
+    disposed = LOGGING_LIFESPAN.replace(
+        '    print("-----SYSTEM SHUTDOWN-----")\n', "    await engine.dispose()\n"
+    )
+    assert closes(disposed, **{"app/db.py": db}) is Outcome.MET
+    in_finally = LOGGING_LIFESPAN.replace(
+        "    yield\n", "    try:\n        yield\n    finally:\n        await engine.dispose()\n"
+    )
+    assert closes(in_finally, **{"app/db.py": db}) is Outcome.MET
+    # A factory's lifespan (the chassis's shape), its resources opened by `async with`.
+    factory = (
+        "from contextlib import asynccontextmanager\n\nfrom fastapi import FastAPI\n\n"
+        "from app.db import open_pool\n\n\n"
+        "def make_lifespan(settings):\n"
+        "    @asynccontextmanager\n"
+        "    async def lifespan(app: FastAPI):\n"
+        "        async with open_pool(settings) as pool:\n"
+        "            yield\n"
+        "        print('closed')\n\n"
+        "    return lifespan\n\n\n"
+        "app = FastAPI(lifespan=make_lifespan(None))\n"
+    )
+    assert closes(factory, **{"app/db.py": "def open_pool(settings):\n    pass\n"}) is Outcome.MET
+
+
+def test_audit_takes_the_image_that_starts_the_service_before_a_base_image(
+    tmp_path: Path,
+) -> None:
+    # wger-project/wger, extras/docker/: base/ (the common packages, no CMD) sorted before
+    # production/ (multi-stage, USER, CMD) and was judged as the image; demo/ ends as root.
+    root = _fastapi(
+        tmp_path,
+        {
+            "extras/docker/base/Dockerfile": "FROM ubuntu:24.04\nRUN apt install -y python3\n",
+            "extras/docker/demo/Dockerfile": "FROM wger/base AS builder\nRUN pip wheel -w /w .\n"
+            "FROM wger/base AS final\nCOPY --from=builder /w /w\nUSER root\n"
+            'CMD ["/usr/sbin/apache2ctl", "-D", "FOREGROUND"]\n',
+            "extras/docker/production/Dockerfile": "FROM wger/base AS builder\n"
+            "RUN pip wheel -w /w .\nFROM wger/base AS final\nCOPY --from=builder /w /w\n"
+            'USER wger\nCMD ["/home/wger/entrypoint.sh"]\n',
+        },
+    )
+    report = audit(root)
+    stages = next(r for r in report.result("OPS-1").requirements if r.name == "multi-stage build")
+    assert stages.outcome is Outcome.MET
+    assert {e.path for e in stages.evidence} == {"extras/docker/production/Dockerfile"}
+    assert outcome(report, "OPS-1", "non-root user") is Outcome.MET

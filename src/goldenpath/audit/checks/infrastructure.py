@@ -14,6 +14,7 @@ from goldenpath.audit.facts.python import keyword, names_in
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, skipped, verdict
+from ._lifespan import lifespan_closes
 
 SERVERS = re.compile(r"\b(uvicorn|gunicorn|hypercorn|granian|daphne|waitress|uwsgi|fastapi run)\b")
 LIVENESS = r"^/(health/?live(ness)?|livez|healthz|health|live|ping|_?health/?alive)/?$"
@@ -291,20 +292,29 @@ def graceful_shutdown(facts: Facts) -> Assessment:
         )
     )
     if facts.framework in {"fastapi", "starlette"}:
-        closers = [
-            module.evidence(call, "lifespan")
-            for module, call in facts.code.calls_named("FastAPI", "Starlette")
-            if keyword(call, "lifespan") is not None or keyword(call, "on_shutdown") is not None
-        ]
+        closers: list[Evidence] = []
+        lifespans: list[Evidence] = []
+        for module, call in facts.code.calls_named("FastAPI", "Starlette"):
+            if keyword(call, "on_shutdown") is not None:
+                closers.append(module.evidence(call, "on_shutdown"))
+            lifespan = keyword(call, "lifespan")
+            if lifespan is not None:
+                lifespans.append(module.evidence(call, "lifespan"))
+                closers += lifespan_closes(facts, module, lifespan)
         closers += facts.code.find_tokens(r"^shutdown$", kinds=("string",))
         requirements.append(
             found(
                 "resources closed on shutdown",
                 closers,
                 met="a lifespan closes pools and flushes exporters",
-                missing="no lifespan or shutdown hook: pools are not closed, buffered spans and "
-                "metrics are lost",
-                fix="pass lifespan= to the app and close every resource in it",
+                missing=(
+                    "the lifespan closes nothing after its yield"
+                    if lifespans
+                    else "no lifespan or shutdown hook"
+                )
+                + ": pools are not closed, buffered spans and metrics are lost",
+                fix="pass lifespan= to the app and close every resource in it after the yield",
+                where=lifespans,
             )
         )
     ready = facts.routes.with_path(READINESS)

@@ -161,13 +161,35 @@ def parse(path: str, text: str) -> Dockerfile:
     return Dockerfile(path, global_args, stages, text)
 
 
+# Words in a path that name an image for a workstation or a showcase, not the one deployed
+# (wger's extras/docker/demo/ and development/ beside production/).
+_NOT_DEPLOYED = frozenset({"dev", "devel", "development", "demo", "example", "examples", "local"})
+
+
 def _is_devcontainer(path: str) -> bool:
     return ".devcontainer" in PurePosixPath(path).parts
 
 
+def _names_development(path: str) -> bool:
+    return not _NOT_DEPLOYED.isdisjoint(re.split(r"[/._-]", path.lower()))
+
+
+def _starts_something(dockerfile: Dockerfile) -> bool:
+    """Whether the final image says what it runs (CMD or ENTRYPOINT, in its stage or a stage of
+    the file it builds on): a base image for other Dockerfiles says nothing."""
+    stage = dockerfile.final
+    while stage is not None:
+        if stage.all("CMD") or stage.all("ENTRYPOINT"):
+            return True
+        stage = next((s for s in dockerfile.stages[: stage.index] if s.name == stage.image), None)
+    return False
+
+
 def find_dockerfiles(repository: Repository) -> list[Dockerfile]:
-    """Every Dockerfile or Containerfile, the one at the root first and a development
-    container's (`.devcontainer/`, the editor's workspace, never deployed) last."""
+    """Every Dockerfile or Containerfile, the service's image first: one that starts something
+    before a base image, one for a deployment before a development or demo one, the one at the
+    root before deeper ones; a development container's (`.devcontainer/`, the editor's
+    workspace, never deployed) last."""
     paths = [
         path
         for path in repository.files
@@ -178,7 +200,6 @@ def find_dockerfiles(repository: Repository) -> list[Dockerfile]:
         and not path.endswith((".jinja", ".j2", ".md"))
         and not Repository.is_test_path(path)
     ]
-    paths.sort(key=lambda path: (_is_devcontainer(path), path.count("/"), path))
     found = []
     for path in paths:
         text = repository.text(path)
@@ -186,4 +207,13 @@ def find_dockerfiles(repository: Repository) -> list[Dockerfile]:
             parsed = parse(path, text)
             if parsed.stages:
                 found.append(parsed)
+    found.sort(
+        key=lambda dockerfile: (
+            _is_devcontainer(dockerfile.path),
+            not _starts_something(dockerfile),
+            _names_development(dockerfile.path),
+            dockerfile.path.count("/"),
+            dockerfile.path,
+        )
+    )
     return found
