@@ -9,7 +9,9 @@ round (mealie-recipes/mealie, wger-project/wger, getredash/redash), Alembic revi
 in their names that stopped the audit, an editor's development-container Dockerfile read as the
 service's image, a third party's CDN in a page's text taken for a CDN setting, a `length`
 parameter taken for marshmallow's `Length`, a Gravatar md5 beside an API key kept in clear taken
-for hashed keys, a template's `_FILE` variable taken for a mounted secret."""
+for hashed keys, a template's `_FILE` variable taken for a mounted secret, a lifespan that only
+logs after its yield credited with closing resources, a base image without CMD read before the
+production one, a Flask static folder given in a dict missed."""
 
 from __future__ import annotations
 
@@ -606,3 +608,32 @@ def test_audit_takes_the_image_that_starts_the_service_before_a_base_image(
     assert stages.outcome is Outcome.MET
     assert {e.path for e in stages.evidence} == {"extras/docker/production/Dockerfile"}
     assert outcome(report, "OPS-1", "non-root user") is Outcome.MET
+
+
+# getredash/redash, redash/app.py (shortened): Flask's static folder, the built front end, given
+# through the kwargs of a subclass.
+REDASH_APP = """\
+from flask import Flask
+
+STATIC_ASSETS_PATH = "../client/dist/"
+
+
+class Redash(Flask):
+    def __init__(self, *args, **kwargs):
+        kwargs.update({"static_folder": STATIC_ASSETS_PATH, "static_url_path": "/static"})
+        super().__init__(__name__, *args, **kwargs)
+"""
+
+
+def test_audit_a_flask_static_folder_in_the_app_s_kwargs_serves_assets(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['flask']\n",
+            "app/__init__.py": "",
+            "app/app.py": REDASH_APP,
+        },
+    )
+    report = audit(root)
+    assert report.result("PERF-3").not_applicable is None
+    assert outcome(report, "PERF-3", "CDN base URL setting") is Outcome.MISSING

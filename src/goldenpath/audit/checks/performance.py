@@ -136,6 +136,11 @@ def static_assets(facts: Facts) -> Assessment:
         kinds=("name",),
         limit=3,
     )
+    # Flask's own arguments passed as a dict (redash's Flask subclass updates its kwargs with
+    # {"static_folder": ..., "static_url_path": "/static"}, the built front end).
+    serving += facts.code.find_tokens(
+        r"^(static_folder|static_url_path)$", kinds=("string",), limit=3
+    )
     static_url = facts.django_setting("STATIC_URL")
     if static_url is not None:
         serving.append(static_url)
