@@ -637,3 +637,52 @@ def test_audit_a_flask_static_folder_in_the_app_s_kwargs_serves_assets(tmp_path:
     report = audit(root)
     assert report.result("PERF-3").not_applicable is None
     assert outcome(report, "PERF-3", "CDN base URL setting") is Outcome.MISSING
+
+
+# wger-project/wger, extras/docker/production/entrypoint.sh (its shape): the image's exec-form CMD
+# runs a script whose last line starts gunicorn without `exec`, so bash stays PID 1.
+WGER_ENTRYPOINT = """\
+#!/bin/bash
+python3 manage.py migrate
+if [[ "$WGER_USE_GUNICORN" == "True" ]]; then
+    echo "Using gunicorn..."
+    gunicorn wger.wsgi:application --bind 0.0.0.0:8000
+fi
+"""
+
+
+def _entrypoint_image(root: Path, script: str) -> Path:
+    return _fastapi(
+        root,
+        {
+            "Dockerfile": "FROM python:3.13 AS build\nRUN pip wheel -w /w .\n"
+            "FROM python:3.13-slim\nCOPY --from=build /w /w\nUSER app\n"
+            'CMD ["/home/app/entrypoint.sh"]\n',
+            "entrypoint.sh": script,
+        },
+    )
+
+
+def test_audit_an_entry_point_script_that_does_not_exec_keeps_signals(tmp_path: Path) -> None:
+    held = audit(_entrypoint_image(tmp_path / "held", WGER_ENTRYPOINT))
+    signals = next(
+        r for r in held.result("INF-3").requirements if r.name == "signals reach the server"
+    )
+    assert signals.outcome is Outcome.MISSING
+    assert [(e.path, e.line) for e in signals.evidence] == [("entrypoint.sh", 5)]
+    execs = WGER_ENTRYPOINT.replace("    gunicorn", "    exec gunicorn")
+    assert (
+        outcome(
+            audit(_entrypoint_image(tmp_path / "exec", execs)), "INF-3", "signals reach the server"
+        )
+        is Outcome.MET
+    )
+    passes_on = WGER_ENTRYPOINT.replace("if [[", 'exec "$@"\nif [[')
+    assert (
+        outcome(
+            audit(_entrypoint_image(tmp_path / "args", passes_on)),
+            "INF-3",
+            "signals reach the server",
+        )
+        is Outcome.MET
+    )

@@ -55,6 +55,53 @@ def _script_commands(facts: Facts, path: str) -> Iterator[tuple[Evidence, list[s
         yield Evidence(path, number, stripped[:100]), words
 
 
+def _servers_started_without_exec(facts: Facts, script: str) -> list[Evidence]:
+    """The server lines of an entry-point script that leaves the shell as PID 1: it `exec`s
+    nothing (neither the server nor `"$@"`), and no `trap` passes SIGTERM on."""
+    text = facts.repository.text(script) or ""
+    if re.search(r"^\s*trap\b.*\b(TERM|SIGTERM|15)\b", text, re.MULTILINE):
+        return []
+    if re.search(r"(^|[;&|]|\bthen|\belse|\bdo)\s*exec\s", text, re.MULTILINE):
+        return []
+    return [
+        evidence
+        for evidence, words in _script_commands(facts, script)
+        if words[:1] not in (["echo"], ["printf"])
+    ]
+
+
+def _signals_reach_the_server(facts: Facts) -> Requirement:
+    dockerfile = facts.dockerfile
+    if dockerfile is None or dockerfile.final is None:
+        return skipped("signals reach the server", "no Dockerfile")
+    final = dockerfile.final
+    starts = [item for item in (final.last("ENTRYPOINT"), final.last("CMD")) if item]
+    shell = [item for item in starts if item.exec_form is None]
+    script = _script(facts, [word for item in starts for word in item.words])
+    held = _servers_started_without_exec(facts, script) if script and not shell else []
+    if script and held:
+        return verdict(
+            "signals reach the server",
+            False,
+            f"the entry-point script {script} starts the server without `exec`: the shell "
+            "stays PID 1 and SIGTERM never reaches the server",
+            held,
+            fix=f'in {script}, start the server with `exec` (exec gunicorn ...) or `exec "$@"`',
+        )
+    return verdict(
+        "signals reach the server",
+        bool(starts) and not shell,
+        "the image starts the server in exec form, so it is PID 1 and gets SIGTERM"
+        if starts and not shell
+        else "the image's CMD/ENTRYPOINT is in shell form: /bin/sh is PID 1 and does not pass "
+        "SIGTERM on"
+        if shell
+        else "the image has no CMD or ENTRYPOINT",
+        [dockerfile.evidence(item.line, item.keyword) for item in (shell or starts)],
+        fix='use the exec form: CMD ["python", "-m", "service"]',
+    )
+
+
 def _uwsgi_ini(facts: Facts, words: list[str]) -> Iterator[tuple[Evidence, list[str]]]:
     """uWSGI's ini file, read as the command-line options it stands for."""
     names = [word.rsplit("/", 1)[-1] for word in words if word.endswith(".ini")]
@@ -340,28 +387,7 @@ def graceful_shutdown(facts: Facts) -> Assessment:
             where=[route.evidence() for route in ready],
         )
     )
-    dockerfile = facts.dockerfile
-    if dockerfile is not None and dockerfile.final is not None:
-        final = dockerfile.final
-        starts = [item for item in (final.last("ENTRYPOINT"), final.last("CMD")) if item]
-        shell = [item for item in starts if item.exec_form is None]
-        requirements.append(
-            verdict(
-                "signals reach the server",
-                bool(starts) and not shell,
-                "the image starts the server in exec form, so it is PID 1 and gets SIGTERM"
-                if starts and not shell
-                else "the image's CMD/ENTRYPOINT is in shell form: /bin/sh is PID 1 and does "
-                "not pass "
-                "SIGTERM on"
-                if shell
-                else "the image has no CMD or ENTRYPOINT",
-                [dockerfile.evidence(item.line, item.keyword) for item in (shell or starts)],
-                fix='use the exec form: CMD ["python", "-m", "service"]',
-            )
-        )
-    else:
-        requirements.append(skipped("signals reach the server", "no Dockerfile"))
+    requirements.append(_signals_reach_the_server(facts))
     workloads = facts.kubernetes.workloads
     if workloads:
         without = [
