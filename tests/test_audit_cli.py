@@ -118,9 +118,11 @@ def test_audit_exit_codes_gate_on_score_and_required_standards(
     assert code("--require", "NOPE-1") == 2
     assert main(["audit", str(tmp_path / "absent")]) == 2
     assert "not a directory" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as usage:
-        main(["audit", str(service), "--fail-under", "150"])
-    assert usage.value.code == 2
+    for percent in ("150", "abc"):
+        with pytest.raises(SystemExit) as usage:
+            main(["audit", str(service), "--fail-under", percent])
+        assert usage.value.code == 2
+        assert f"{percent} is not a percentage between 0 and 100" in capsys.readouterr().err
 
 
 def test_audit_compare_shows_what_improved_and_what_regressed(
@@ -209,7 +211,7 @@ def test_audit_list_and_help(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     "option",
     ["--url=notaurl", "--url=ftp://example.com", "--url=http://[::1", "--probe-timeout=-1",
-     "--probe-timeout=0", "--probe-timeout=nan"],
+     "--probe-timeout=0", "--probe-timeout=nan", "--probe-timeout=soon"],
 )  # fmt: skip
 def test_audit_refuses_a_url_or_timeout_that_cannot_probe(
     service: Path, option: str, capsys: pytest.CaptureFixture[str]

@@ -355,3 +355,18 @@ def test_audit_lists_a_workflow_with_a_character_yaml_forbids_as_not_read(tmp_pa
     )
     failed = [r.standard.id for r in report.results for q in r.requirements if "failed" in q.detail]
     assert failed == []
+
+
+def test_audit_prints_no_syntax_warning_for_the_services_code(tmp_path: Path) -> None:
+    """An invalid escape in the audited code ("\\d" in a plain string) is the service's to fix:
+    Python's SyntaxWarning for it is not printed among the audit's own output."""
+    service = flask_service(tmp_path)
+    invalid_escape = 'import re\n\nDIGITS = re.compile("\\d+")\n'
+    setup = 'from setuptools import setup\n\nsetup(install_requires=["flask"], url="\\d")\n'
+    write(service, {"app/patterns.py": invalid_escape, "setup.py": setup})
+    with pytest.warns(SyntaxWarning):  # what Python itself says about this code
+        ast.parse(invalid_escape)
+    result = _cli(service, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["not_read"] == []

@@ -394,3 +394,20 @@ def test_sec6_dev_token_carries_the_tenant_claim(
     assert claims_of(capsys.readouterr().out.strip())["org"] == "acme"
     assert service.main(["dev-token", "--scope", "widgets:read"]) == 64
     assert "--tenant is required" in capsys.readouterr().err
+
+
+def test_sec3_dev_token_refuses_a_scope_the_service_does_not_declare(
+    service: Service,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A misspelt scope is refused, as `api-keys create` refuses it, not minted into a token
+    that every route answers with 403."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APP_ENV", "development")
+    assert service.main(["dev-token", "--scope", "widgets:read", "--scope", "widget:write"]) == 64
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "not scopes of this service: widget:write" in captured.err
+    assert "widgets:write" in captured.err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +44,20 @@ def test_arch1_the_openapi_document_names_the_real_package(service: Service) -> 
     assert f"python -m {service.package} api-keys create" in schemes["apiKey"]["description"]
     # A key is accepted as a bearer credential too, and the document says so.
     assert "API key" in schemes["bearerToken"]["description"]
+
+
+def test_arch1_openapi_to_a_file_it_cannot_write_says_so_without_a_traceback(
+    service: Service,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("APP_ENV", "test")
+    missing = tmp_path / "no-such-folder" / "openapi.json"
+    assert service.main(["openapi", "--output", str(missing)]) == 73
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (
+        f"openapi: cannot write {missing}: No such file or directory"
+    ), captured.err
+    assert "Traceback" not in captured.out + captured.err
+    assert not missing.parent.exists()

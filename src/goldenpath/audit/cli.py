@@ -36,8 +36,17 @@ def _required(values: list[str]) -> list[str]:
     return [known_standard(part) for value in values for part in value.split(",") if part.strip()]
 
 
+def _number(value: str) -> float:
+    """`value` as a float; NaN for what is not a number, which every range check refuses, so
+    argparse names the option's range rather than this function ("invalid _percent value")."""
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
+
+
 def _percent(value: str) -> float:
-    number = float(value)
+    number = _number(value)
     if not 0 <= number <= 100:
         raise argparse.ArgumentTypeError(f"{value} is not a percentage between 0 and 100")
     return number
@@ -55,7 +64,7 @@ def _http_url(value: str) -> str:
 
 
 def _seconds(value: str) -> float:
-    number = float(value)
+    number = _number(value)
     if not (math.isfinite(number) and number > 0):
         raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
     return number

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 EXIT_CONFIG = 78
 # A migration that gave up waiting: nothing applied, worth a retry (sysexits' EX_TEMPFAIL).
 EXIT_TEMPFAIL = 75
+EXIT_CANTCREAT = 73  # sysexits.h: an output file cannot be created
 
 type Command = Callable[[argparse.Namespace, ChassisSettings], int]
 
@@ -87,8 +88,12 @@ def _openapi(args: argparse.Namespace, settings: ChassisSettings) -> int:
     if args.output == "-":
         sys.stdout.buffer.write(encoded)
     else:
-        with open(args.output, "wb") as output:
-            output.write(encoded)
+        try:
+            with open(args.output, "wb") as output:
+                output.write(encoded)
+        except OSError as error:  # a missing folder, no permission: a usage error, no traceback
+            print(f"openapi: cannot write {args.output}: {error.strerror}", file=sys.stderr)
+            return EXIT_CANTCREAT
     return 0
 
 

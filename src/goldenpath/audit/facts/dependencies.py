@@ -21,6 +21,7 @@ from typing import Any
 from goldenpath.audit.model import Evidence
 
 from .files import Repository
+from .grammar import parse_quietly
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _DEV_HINTS = ("dev", "test", "lint", "doc", "ci", "typing")
@@ -154,7 +155,7 @@ class Dependencies:
         """`install_requires=[...]` and `extras_require={...}` when written as literals."""
         text = self._repository.text(path) or ""
         try:
-            tree = ast.parse(text)
+            tree = parse_quietly(text, path)
         except (SyntaxError, ValueError, RecursionError):
             return
         for call in ast.walk(tree):

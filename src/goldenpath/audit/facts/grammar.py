@@ -41,9 +41,11 @@ def _why(error: BaseException, *, line: bool = True) -> str:
     return f"unparseable: {type(error).__name__}"
 
 
-def _parse(text: str, path: str) -> ast.Module:
-    # The audited code's own warnings (an invalid escape such as "\\d") are not the audit's to
-    # print, and under -W error they would turn a readable file into a syntax error.
+def parse_quietly(text: str, path: str = "<unknown>") -> ast.Module:
+    """`ast.parse` without the SyntaxWarnings (an invalid escape like "\\d") that Python would
+    print for the audited service's code: they are the service's to fix, not the audit's
+    output, and on a large repository they bury the report's own lines."""
+    # Under -W error they would also turn a readable file into a syntax error.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
         return ast.parse(text, filename=path)
@@ -177,7 +179,7 @@ def _tolerant(text: str, path: str) -> tuple[ast.Module | None, list[str]]:
     for first, last in spans:
         chunk = "".join(lines[first - 1 : last])
         try:
-            tree = _parse(chunk, path)
+            tree = parse_quietly(chunk, path)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             span = f"line {first}" if first == last else f"lines {first}-{last}"
             skipped.append(f"{span} {_why(error, line=False)}")
@@ -192,13 +194,13 @@ def _tolerant(text: str, path: str) -> tuple[ast.Module | None, list[str]]:
 def parse_source(text: str, path: str) -> Parsed:
     """Parse `text`, with the 3.14 rewrite and the statement-by-statement fallback."""
     try:
-        return Parsed(_parse(text, path))
+        return Parsed(parse_quietly(text, path))
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         first_error: BaseException = error
     rewritten = rewrite_314(text) if sys.version_info < (3, 14) else None
     if rewritten is not None:
         try:
-            return Parsed(_parse(rewritten, path), rewritten=True)
+            return Parsed(parse_quietly(rewritten, path), rewritten=True)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             pass
     tree, skipped = _tolerant(rewritten or text, path)

@@ -45,6 +45,16 @@ def _mint(args: argparse.Namespace, settings: ChassisSettings) -> int:
     if not 1 <= args.ttl_seconds <= MAX_TTL_SECONDS:
         print(f"dev-token: --ttl-seconds must be 1 to {MAX_TTL_SECONDS}.", file=sys.stderr)
         return EXIT_USAGE
+    # A misspelt scope would mint a token every route refuses with 403, for no visible reason.
+    declared = args.service.scopes
+    unknown = sorted(set(args.scopes) - set(declared))
+    if unknown:
+        print(
+            f"dev-token: not scopes of this service: {', '.join(unknown)} "
+            f"(its scopes: {', '.join(sorted(declared)) or 'none'}).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     claim = settings.jwt.tenant_claim
     if (claim is None) != (args.tenant is None):
         print(
