@@ -156,6 +156,24 @@ def test_tpl2_update_check_counts_releases_and_days_behind(
     assert "the newest release. Nothing to do." in capsys.readouterr().out
 
 
+def test_tpl2_update_check_exit_code_tells_a_script_an_update_is_available(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = make_template(tmp_path / "template")
+    project = answers(tmp_path / "service", template, "v0.1.0")
+    # Opt-in: without --exit-code, 0 either way, for the callers written before it.
+    assert main(["update-check", str(project)]) == 0
+    assert "2 release(s) behind" in capsys.readouterr().out
+    assert main(["update-check", str(project), "--exit-code", "--format=json"]) == 1
+    assert json.loads(capsys.readouterr().out)["releases_behind"] == 2
+    assert main(["update-check", str(project), "--exit-code", "--to=v0.1.0"]) == 0
+    answers(project, template, "v0.10.0")
+    assert main(["update-check", str(project), "--exit-code"]) == 0
+    assert "Nothing to do." in capsys.readouterr().out
+    # An error stays 2, not to be read as "an update is available".
+    assert main(["update-check", str(tmp_path / "nowhere"), "--exit-code"]) == 2
+
+
 def test_tpl2_update_commands_refuse_bad_input_with_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -693,6 +711,7 @@ def test_tpl2_an_untagged_template_is_compared_by_commits(
         "untagged": "true",
     }
 
+    assert main(["update-check", str(project), "--exit-code"]) == 1
     assert main(["update-check", str(project)]) == 0
     said = capsys.readouterr().out
     assert "is untagged (it has no release tag vX.Y.Z), so its commits are compared" in said
@@ -703,7 +722,7 @@ def test_tpl2_an_untagged_template_is_compared_by_commits(
     checked = json.loads(capsys.readouterr().out)
     assert (checked["target"], checked["commits_behind"]) == (short(template, shas[1]), 2)
     answers(project, template, short(template, shas[2]))
-    assert main(["update-check", str(project)]) == 0
+    assert main(["update-check", str(project), "--exit-code"]) == 0
     assert "on commit" in (said := capsys.readouterr().out)
     assert "the newest commit" in said
     assert "Nothing to do." in said
