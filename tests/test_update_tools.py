@@ -181,7 +181,7 @@ def test_tpl2_update_commands_refuse_bad_input_with_one_clear_line(
     assert main(["update-check", str(tmp_path / "nowhere")]) == 2
     assert (
         capsys.readouterr().err.strip()
-        == f"goldenpath: error: {tmp_path / 'nowhere'}: no such directory"
+        == f"goldenpath update-check: error: {tmp_path / 'nowhere'}: no such directory"
     )
     (tmp_path / "plain").mkdir()
     assert main(["update-check", str(tmp_path / "plain")]) == 2
@@ -222,8 +222,10 @@ def test_tpl2_a_file_that_is_not_utf8_is_one_clear_line_and_one_fleet_row(
         file.write(b"owner: \xff\n")
     assert main(["update-check", str(broken)]) == 2
     error = capsys.readouterr().err
-    assert error == f"goldenpath: error: {broken / '.copier-answers.yml'}: not UTF-8 text " + (
-        "(invalid start byte)\n"
+    assert (
+        error
+        == f"goldenpath update-check: error: {broken / '.copier-answers.yml'}: not UTF-8 text "
+        + ("(invalid start byte)\n")
     )
     # One such service costs the fleet its own row, not the report.
     current = answers(tmp_path / "current", template, "v0.10.0")
@@ -242,7 +244,7 @@ def test_tpl2_a_file_that_is_not_utf8_is_one_clear_line_and_one_fleet_row(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        f"goldenpath: error: {listed}: not a list of repositories (not UTF-8 text: "
+        f"goldenpath fleet: error: {listed}: not a list of repositories (not UTF-8 text: "
         "invalid start byte)\n"
     )
 
@@ -849,7 +851,10 @@ def test_tpl2_json_objects_have_the_same_keys_every_time(
     assert main(["fleet", str(empty), "--format=json", f"--template={template}"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == "goldenpath: error: no repositories given (the list files were empty)\n"
+    assert (
+        captured.err
+        == "goldenpath fleet: error: no repositories given (the list files were empty)\n"
+    )
 
 
 def test_tpl2_a_preview_of_a_service_without_a_commit_says_so(
@@ -863,5 +868,6 @@ def test_tpl2_a_preview_of_a_service_without_a_commit_says_so(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        f"goldenpath: error: {service} has no commit yet: commit the generated service first\n"
+        f"goldenpath update-preview: error: {service} has no commit yet: commit the generated "
+        "service first\n"
     )
