@@ -1,8 +1,9 @@
 """TPL-2 on the README's own path: a clone of this repository without tags, used as written.
 
 A new user clones the repository (no tags come with it here), runs the README's first command in
-the clone, and follows the generated service's README. Copier takes the clone's newest commit
-and records its hash; the service records the clone's path. Then, as the generated README
+the clone, and follows the generated service's README, first committing the service as
+generated. Copier takes the clone's newest commit and records its hash; the service records the
+clone's path. Then, as the generated README
 writes them (`uvx --from "$(python3 .github/scripts/template_source.py --spec)" goldenpath ...`):
 - `update-check` says the template is untagged and compares commits; the local audit runs, with
   TPL-2 met;
@@ -48,7 +49,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def service(clone: Path) -> Path:
     generated = generate_as_the_readme_says(clone)
-    commit_all(generated, "generated from a clone without tags")
+    # Committed as its README's first step says: the update tools start from the last commit.
+    committed = bash(readme(generated, "git commit"), generated, **GIT_IDENTITY)
+    assert committed.returncode == 0, committed.stderr
+    assert not git(generated, "status", "--porcelain")
     return generated
 
 

@@ -130,7 +130,8 @@ def test_tpl2_a_hostile_service_name_makes_no_workflow_command_in_update_check(
     folder = tmp_path / "y\n::error::from an error"
     assert main(["update-check", str(folder), f"--github-output={output}"]) == 2
     printed = capsys.readouterr()
-    assert f"goldenpath: error: {folder}: no such directory\n" in printed.out  # one stream
+    # One stream: the error too is on stdout.
+    assert f"goldenpath update-check: error: {folder}: no such directory\n" in printed.out
     assert printed.err == ""
     assert workflow_commands(printed.out) == []
 

@@ -67,7 +67,8 @@ def test_tpl2_an_output_file_in_no_folder_is_refused_before_anything_changes(
     arguments = ["update-branch", str(service), "--gates=none", f"--pr-body={tmp_path / 'pr.md'}"]
     assert main([*arguments, f"{option}={missing}"]) == 2
     captured = capsys.readouterr()
-    error = f"goldenpath: error: {option} {missing}: there is no folder {missing.parent}\n"
+    error = "goldenpath update-branch: error: "
+    error += f"{option} {missing}: there is no folder {missing.parent}\n"
     # With --github-output, a GitHub Actions step: its text framed by stop-commands, all of it
     # on stdout (tests/test_update_actions_output.py says why).
     in_actions = option == "--github-output"
@@ -92,7 +93,9 @@ def test_tpl2_without_a_git_identity_the_service_is_not_touched(
     assert main(["update-branch", str(service), "--gates=none", f"--pr-body={body}"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1
-    assert error.startswith(f"goldenpath: error: {service}: git cannot make a commit here")
+    assert error.startswith(
+        f"goldenpath update-branch: error: {service}: git cannot make a commit here"
+    )
     assert "set user.name and user.email" in error
     assert state(service) == before
     assert not body.exists()

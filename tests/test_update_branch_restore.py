@@ -63,7 +63,9 @@ def test_tpl2_a_stale_index_lock_fails_the_update_loudly_and_is_left_in_place(
     captured = capsys.readouterr()
     assert captured.out == ""
     error = captured.err
-    assert error.startswith(f"goldenpath: error: `copier update` failed in {service}:")
+    assert error.startswith(
+        f"goldenpath update-branch: error: `copier update` failed in {service}:"
+    )
     branch, commit_, changes, _ = state(service)
     assert (branch, commit_) == ("template-update", before[1])  # what the error must say
     assert changes  # the update's unfinished changes
@@ -98,6 +100,8 @@ def test_tpl2_a_failed_update_from_a_detached_head_goes_back_to_it(
     arguments = ["update-branch", str(service), "--gates=none", f"--pr-body={tmp_path / 'pr.md'}"]
     assert main(arguments) == 2
     error = capsys.readouterr().err
-    assert error.startswith(f"goldenpath: error: `copier update` failed in {service}:")
+    assert error.startswith(
+        f"goldenpath update-branch: error: `copier update` failed in {service}:"
+    )
     assert "NOT put back" not in error
     assert state(service)[:3] == before[:3]  # detached, at its commit, a clean tree

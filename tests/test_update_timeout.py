@@ -109,8 +109,8 @@ def test_tpl2_update_branch_stopped_at_its_bound_leaves_the_service_as_it_was(
     assert main([*arguments, f"--update-timeout={BOUND_SECONDS}"]) == 2
     error = capsys.readouterr().err
     assert error.startswith(
-        f"goldenpath: error: orders ({service}): `copier update` to v0.2.0 did not finish "
-        f"within {BOUND_SECONDS} s"
+        f"goldenpath update-branch: error: orders ({service}): `copier update` to v0.2.0 did "
+        f"not finish within {BOUND_SECONDS} s"
     )
     assert "Updating to template version 0.2.0" in error  # what it printed before it hung
     assert still_running(pids) == []
@@ -182,9 +182,9 @@ def test_tpl2_a_template_server_that_never_answers_is_left_at_the_bound(
     arguments = ["update-preview", str(service), "--gates=none"]
     assert main([*arguments, f"--update-timeout={HANG_BOUND_SECONDS}"]) == 2
     assert capsys.readouterr().err == (
-        f"goldenpath: error: cannot read the template at {silent_server!r}: `git clone "
-        f"{silent_server}` did not finish within {HANG_BOUND_SECONDS} s (a server that does not "
-        "answer?), so it was stopped with every process it started\n"
+        f"goldenpath update-preview: error: cannot read the template at {silent_server!r}: "
+        f"`git clone {silent_server}` did not finish within {HANG_BOUND_SECONDS} s (a server that "
+        "does not answer?), so it was stopped with every process it started\n"
     )
     assert processes_naming(silent_server) == []
 

@@ -156,6 +156,24 @@ def test_tpl2_update_check_counts_releases_and_days_behind(
     assert "the newest release. Nothing to do." in capsys.readouterr().out
 
 
+def test_tpl2_update_check_exit_code_tells_a_script_an_update_is_available(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = make_template(tmp_path / "template")
+    project = answers(tmp_path / "service", template, "v0.1.0")
+    # Opt-in: without --exit-code, 0 either way, for the callers written before it.
+    assert main(["update-check", str(project)]) == 0
+    assert "2 release(s) behind" in capsys.readouterr().out
+    assert main(["update-check", str(project), "--exit-code", "--format=json"]) == 1
+    assert json.loads(capsys.readouterr().out)["releases_behind"] == 2
+    assert main(["update-check", str(project), "--exit-code", "--to=v0.1.0"]) == 0
+    answers(project, template, "v0.10.0")
+    assert main(["update-check", str(project), "--exit-code"]) == 0
+    assert "Nothing to do." in capsys.readouterr().out
+    # An error stays 2, not to be read as "an update is available".
+    assert main(["update-check", str(tmp_path / "nowhere"), "--exit-code"]) == 2
+
+
 def test_tpl2_update_commands_refuse_bad_input_with_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -163,7 +181,7 @@ def test_tpl2_update_commands_refuse_bad_input_with_one_clear_line(
     assert main(["update-check", str(tmp_path / "nowhere")]) == 2
     assert (
         capsys.readouterr().err.strip()
-        == f"goldenpath: error: {tmp_path / 'nowhere'}: no such directory"
+        == f"goldenpath update-check: error: {tmp_path / 'nowhere'}: no such directory"
     )
     (tmp_path / "plain").mkdir()
     assert main(["update-check", str(tmp_path / "plain")]) == 2
@@ -204,8 +222,10 @@ def test_tpl2_a_file_that_is_not_utf8_is_one_clear_line_and_one_fleet_row(
         file.write(b"owner: \xff\n")
     assert main(["update-check", str(broken)]) == 2
     error = capsys.readouterr().err
-    assert error == f"goldenpath: error: {broken / '.copier-answers.yml'}: not UTF-8 text " + (
-        "(invalid start byte)\n"
+    assert (
+        error
+        == f"goldenpath update-check: error: {broken / '.copier-answers.yml'}: not UTF-8 text "
+        + ("(invalid start byte)\n")
     )
     # One such service costs the fleet its own row, not the report.
     current = answers(tmp_path / "current", template, "v0.10.0")
@@ -224,7 +244,7 @@ def test_tpl2_a_file_that_is_not_utf8_is_one_clear_line_and_one_fleet_row(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        f"goldenpath: error: {listed}: not a list of repositories (not UTF-8 text: "
+        f"goldenpath fleet: error: {listed}: not a list of repositories (not UTF-8 text: "
         "invalid start byte)\n"
     )
 
@@ -693,6 +713,7 @@ def test_tpl2_an_untagged_template_is_compared_by_commits(
         "untagged": "true",
     }
 
+    assert main(["update-check", str(project), "--exit-code"]) == 1
     assert main(["update-check", str(project)]) == 0
     said = capsys.readouterr().out
     assert "is untagged (it has no release tag vX.Y.Z), so its commits are compared" in said
@@ -703,7 +724,7 @@ def test_tpl2_an_untagged_template_is_compared_by_commits(
     checked = json.loads(capsys.readouterr().out)
     assert (checked["target"], checked["commits_behind"]) == (short(template, shas[1]), 2)
     answers(project, template, short(template, shas[2]))
-    assert main(["update-check", str(project)]) == 0
+    assert main(["update-check", str(project), "--exit-code"]) == 0
     assert "on commit" in (said := capsys.readouterr().out)
     assert "the newest commit" in said
     assert "Nothing to do." in said
@@ -830,7 +851,10 @@ def test_tpl2_json_objects_have_the_same_keys_every_time(
     assert main(["fleet", str(empty), "--format=json", f"--template={template}"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == "goldenpath: error: no repositories given (the list files were empty)\n"
+    assert (
+        captured.err
+        == "goldenpath fleet: error: no repositories given (the list files were empty)\n"
+    )
 
 
 def test_tpl2_a_preview_of_a_service_without_a_commit_says_so(
@@ -844,5 +868,6 @@ def test_tpl2_a_preview_of_a_service_without_a_commit_says_so(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        f"goldenpath: error: {service} has no commit yet: commit the generated service first\n"
+        f"goldenpath update-preview: error: {service} has no commit yet: commit the generated "
+        "service first\n"
     )

@@ -148,14 +148,14 @@ def test_tpl2_an_answers_file_that_expands_without_end_is_refused_at_once(tmp_pa
     assert answers.stat().st_size < 1000
     checked = update_check(service)
     assert checked.returncode == 2, checked.stderr[-2000:]
-    assert checked.stderr.startswith(f"goldenpath: error: {answers}: not valid YAML")
+    assert checked.stderr.startswith(f"goldenpath update-check: error: {answers}: not valid YAML")
     assert "an alias (*name), which Copier never writes" in checked.stderr
 
     answers.write_text(f"_commit: v0.1.0\n_src_path: {template}\n" + "# padding\n" * 100_001)
     checked = update_check(service)
     assert checked.returncode == 2, checked.stderr[-2000:]
     assert checked.stderr == (
-        f"goldenpath: error: {answers}: over 1 MB, not an answers file Copier wrote\n"
+        f"goldenpath update-check: error: {answers}: over 1 MB, not an answers file Copier wrote\n"
     )
 
 
@@ -177,7 +177,7 @@ def refusal(command: str, service: Path, template: Path, capsys: pytest.CaptureF
     assert main(arguments) == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1, captured.err
-    return captured.err.removeprefix("goldenpath: error: ").rstrip("\n")
+    return captured.err.removeprefix(f"goldenpath {command}: error: ").rstrip("\n")
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))

@@ -23,7 +23,8 @@ EXPECTED_ERRORS = (UpdateError, NotAGeneratedProjectError, GitError, OSError)
 
 
 def reports_errors(handler: Handler) -> Handler:
-    """The handler's expected errors as one line; in a GitHub Actions step (the command writes
+    """The handler's expected errors as one line, after the subcommand's name (`args.prog`, set
+    by cli.build_parser); in a GitHub Actions step (the command writes
     `--github-output`, and text), all it prints is text to the runner, and the workflow commands
     it adds to `args.workflow_commands` are printed last (_github.commands_stopped)."""
 
@@ -36,7 +37,7 @@ def reports_errors(handler: Handler) -> Handler:
             try:
                 return handler(args)
             except EXPECTED_ERRORS as error:
-                print(f"goldenpath: error: {error}", file=sys.stderr)
+                print(f"{args.prog}: error: {error}", file=sys.stderr)
                 return EXIT_ERROR
 
     return wrapper

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for register in _COMMAND_REGISTRARS:
         register(commands)
+    for subcommand in commands.choices.values():
+        # Its errors name it (`goldenpath update-check: error: ...`), as argparse's usage errors do.
+        subcommand.set_defaults(prog=subcommand.prog)
     return parser
 
 

@@ -22,11 +22,12 @@ def _fleet(args: argparse.Namespace) -> int:
     try:
         repositories = repositories_from(args.repositories)
     except RepositoryListError as error:
-        print(f"goldenpath: error: {error}", file=sys.stderr)
+        print(f"{args.prog}: error: {error}", file=sys.stderr)
         return 2
     if not repositories:
         print(
-            "goldenpath: error: no repositories given (the list files were empty)", file=sys.stderr
+            f"{args.prog}: error: no repositories given (the list files were empty)",
+            file=sys.stderr,
         )
         return 2
     cache = None if args.no_cache else OutcomeCache(args.cache_dir or default_folder())

@@ -7,8 +7,10 @@
   template-update workflow runs, and what a team runs to do the same by hand.
 
 Exit codes: 0 done (for `update-preview`: the update is clean and the gates pass), 1 the preview
-needs a person (conflicts or a failing gate), 2 an error (message on stderr; in a GitHub Actions
-step, `--github-output` with text, on stdout inside the framing: _github.commands_stopped).
+needs a person (conflicts or a failing gate) or, asked with `update-check --exit-code`, an update
+is available (as `git diff --exit-code` exits 1 on a difference), 2 an error (message on stderr;
+in a GitHub Actions step, `--github-output` with text, on stdout inside the framing:
+_github.commands_stopped).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from .update import (
 )
 
 EXIT_NEEDS_A_PERSON = 1
+EXIT_UPDATE_AVAILABLE = 1  # only with `update-check --exit-code`: 0 stays the default for scripts
 
 
 @reports_errors
@@ -65,7 +68,7 @@ def _check(args: argparse.Namespace) -> int:
                 "untagged": str(plan.untagged).lower(),
             },
         )
-    return 0
+    return EXIT_UPDATE_AVAILABLE if args.exit_code and not plan.up_to_date else 0
 
 
 @reports_errors
@@ -206,6 +209,12 @@ def register(commands: Subcommands) -> None:
     _common(check)
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--github-output", type=Path, metavar="FILE", help="$GITHUB_OUTPUT")
+    check.add_argument(
+        "--exit-code",
+        action="store_true",
+        help=f"exit {EXIT_UPDATE_AVAILABLE} when an update is available (default: 0 either way; "
+        "2 is an error)",
+    )
     check.set_defaults(handler=_check)
 
     preview = commands.add_parser(
