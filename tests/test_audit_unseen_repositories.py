@@ -686,3 +686,70 @@ def test_audit_an_entry_point_script_that_does_not_exec_keeps_signals(tmp_path: 
         )
         is Outcome.MET
     )
+
+
+# getredash/redash (its shape): a query runner named for the product it reads, registered in its
+# own module and loaded by a dotted string, and the handlers of its Query objects in queries.py.
+REDASH_RUNNER = """\
+from app.query_runner import BaseQueryRunner, register
+
+
+class AmazonElasticsearchService(BaseQueryRunner):
+    def run_query(self, query, user):
+        return self.search(query)
+
+
+register(AmazonElasticsearchService)
+"""
+REDASH_QUERIES = """\
+from flask import Blueprint
+
+from app.models import Query
+
+routes = Blueprint("queries", __name__)
+
+
+@routes.route("/api/queries/<int:query_id>")
+def query(query_id):
+    return Query.get_by_id(query_id).to_dict()
+"""
+
+
+def _flask_layers(root: Path, files: dict[str, str]) -> Path:
+    return write(
+        root,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['flask', 'sqlalchemy']\n",
+            "app/__init__.py": "",
+            "app/query_runner/__init__.py": "class BaseQueryRunner:\n    pass\n\n\n"
+            "def register(runner):\n    return runner\n",
+            "app/query_runner/amazon_elasticsearch.py": REDASH_RUNNER,
+            "app/models.py": "class Query:\n    pass\n",
+            **files,
+        },
+    )
+
+
+def test_audit_a_class_named_for_a_product_is_no_service_layer(tmp_path: Path) -> None:
+    report = audit(_flask_layers(tmp_path / "runner", {"app/handlers/queries.py": REDASH_QUERIES}))
+    layers = next(
+        r for r in report.result("ARCH-1").requirements if r.name == "service and repository layers"
+    )
+    assert layers.outcome is Outcome.MISSING
+    assert layers.detail == "missing layer: services and repositories"
+    # A service the handler calls, and a module of queries apart from the handlers, both count.
+    calling = REDASH_QUERIES.replace(
+        "from app.models import Query", "from app.billing import BillingService"
+    )
+    calling = calling.replace("Query.get_by_id(query_id)", "BillingService().invoice(query_id)")
+    served = _flask_layers(
+        tmp_path / "service",
+        {
+            "app/handlers/queries.py": calling,
+            "app/billing.py": "from app.db.queries import invoices\n\n\nclass BillingService:\n"
+            "    def invoice(self, query_id):\n        return invoices(query_id)\n",
+            "app/db/__init__.py": "",
+            "app/db/queries.py": "def invoices(query_id):\n    return []\n",
+        },
+    )
+    assert outcome(audit(served), "ARCH-1", "service and repository layers") is Outcome.MET
