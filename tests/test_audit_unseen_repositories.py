@@ -753,3 +753,30 @@ def test_audit_a_class_named_for_a_product_is_no_service_layer(tmp_path: Path) -
         },
     )
     assert outcome(audit(served), "ARCH-1", "service and repository layers") is Outcome.MET
+
+
+# getredash/redash, redash/handlers/query_results.py (its shape): the Origin header read to echo
+# an allowed one back in Access-Control-Allow-Origin, CORS for embeds, never refusing a request.
+REDASH_CORS = """\
+ALLOWED_ORIGINS = {"https://dashboards.example.com"}
+
+
+def add_cors_headers(request, headers):
+    if "Origin" in request.headers:
+        origin = request.headers["Origin"]
+        if {"*", origin} & ALLOWED_ORIGINS:
+            headers["Access-Control-Allow-Origin"] = origin
+"""
+
+
+def test_audit_an_origin_echoed_in_cors_headers_is_no_same_origin_check(tmp_path: Path) -> None:
+    report = audit(_cookie_service(tmp_path / "cors", {"app/cors.py": REDASH_CORS}))
+    assert outcome(report, "SEC-2", "same-origin check") is Outcome.MISSING
+    # The same function turning a foreign Origin away checks it.
+    refusing = REDASH_CORS.replace(
+        "        if {",
+        "        if origin not in ALLOWED_ORIGINS:\n"
+        "            raise PermissionError(origin)\n        if {",
+    )
+    report = audit(_cookie_service(tmp_path / "refusing", {"app/cors.py": refusing}))
+    assert outcome(report, "SEC-2", "same-origin check") is Outcome.MET
