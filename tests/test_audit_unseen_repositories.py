@@ -780,3 +780,54 @@ def test_audit_an_origin_echoed_in_cors_headers_is_no_same_origin_check(tmp_path
     )
     report = audit(_cookie_service(tmp_path / "refusing", {"app/cors.py": refusing}))
     assert outcome(report, "SEC-2", "same-origin check") is Outcome.MET
+
+
+# getredash/redash (its shape): webpack names the bundles by content hash, and the app looks each
+# name up in the manifest the bundler writes beside them.
+REDASH_WEBPACK = """\
+module.exports = {
+  output: {
+    path: path.join(__dirname, "client", "dist"),
+    filename: isProduction ? "[name].[chunkhash].js" : "[name].js",
+  },
+  plugins: [new WebpackManifestPlugin({ fileName: "asset-manifest.json" })],
+};
+"""
+REDASH_MANIFEST_LOOKUP = """\
+import json
+import os
+
+MANIFEST = os.path.join(os.path.dirname(__file__), "../client/dist/", "asset-manifest.json")
+
+
+def asset(path):
+    with open(MANIFEST) as manifest:
+        return json.load(manifest).get(path, path)
+"""
+
+
+def _flask_assets(root: Path, files: dict[str, str]) -> Path:
+    return write(
+        root,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['flask']\n",
+            "app/__init__.py": "",
+            "app/app.py": REDASH_APP,
+            **files,
+        },
+    )
+
+
+def test_audit_a_bundler_s_hashed_names_are_fingerprints(tmp_path: Path) -> None:
+    plain = audit(_flask_assets(tmp_path / "plain", {}))
+    assert outcome(plain, "PERF-3", "fingerprinted file names") is Outcome.MISSING
+    configured = audit(_flask_assets(tmp_path / "webpack", {"webpack.config.js": REDASH_WEBPACK}))
+    fingerprints = next(
+        r for r in configured.result("PERF-3").requirements if r.name == "fingerprinted file names"
+    )
+    assert fingerprints.outcome is Outcome.MET
+    assert ("webpack.config.js", 4) in [(e.path, e.line) for e in fingerprints.evidence]
+    looked_up = audit(
+        _flask_assets(tmp_path / "manifest", {"app/assets.py": REDASH_MANIFEST_LOOKUP})
+    )
+    assert outcome(looked_up, "PERF-3", "fingerprinted file names") is Outcome.MET
