@@ -831,3 +831,96 @@ def test_audit_a_bundler_s_hashed_names_are_fingerprints(tmp_path: Path) -> None
         _flask_assets(tmp_path / "manifest", {"app/assets.py": REDASH_MANIFEST_LOOKUP})
     )
     assert outcome(looked_up, "PERF-3", "fingerprinted file names") is Outcome.MET
+
+
+# mealie-recipes/mealie (its shape): class-based views whose base class asks for the user as a
+# class attribute, a router class that passes the same dependency to APIRouter, and the
+# dependency re-exported by its package with `from .auth import *`.
+MEALIE_AUTH = """\
+import jwt
+from fastapi import HTTPException, Request
+
+
+async def get_current_user(request: Request) -> dict[str, str]:
+    try:
+        return jwt.decode(request.cookies["token"], "secret", algorithms=["HS256"])
+    except jwt.PyJWTError as error:
+        raise HTTPException(401) from error
+"""
+MEALIE_CONTROLLERS = """\
+from fastapi import APIRouter, Depends
+
+from app.dependencies import get_current_user
+
+
+class UserAPIRouter(APIRouter):
+    def __init__(self, prefix: str = "", **kwargs):
+        super().__init__(prefix=prefix, dependencies=[Depends(get_current_user)], **kwargs)
+
+
+def controller(router):
+    def decorator(cls):
+        return cls  # mealie's makes FastAPI resolve the class attributes per request
+
+    return decorator
+
+
+class BasePublicController:
+    pass
+
+
+class BaseUserController:
+    user: dict[str, str] = Depends(get_current_user)
+"""
+MEALIE_ROUTES = """\
+from fastapi import APIRouter
+
+from app.controllers import BasePublicController, BaseUserController, UserAPIRouter, controller
+
+router = APIRouter(prefix="/recipes")
+tags = UserAPIRouter(prefix="/tags")
+
+
+@controller(router)
+class RecipeController(BaseUserController):
+    @router.get("")
+    def recipes(self):
+        return [self.user]
+
+
+@controller(router)
+class ExploreController(BasePublicController):
+    @router.get("/explore")
+    def explore(self):
+        return []
+
+
+@tags.get("")
+def all_tags():
+    return []
+"""
+
+
+def test_audit_a_class_based_view_s_user_attribute_and_a_router_class_authenticate(
+    tmp_path: Path,
+) -> None:
+    root = write(
+        tmp_path,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['fastapi', 'pyjwt']\n",
+            "app/__init__.py": "",
+            "app/dependencies/__init__.py": "from .auth import *\n",
+            "app/dependencies/auth.py": MEALIE_AUTH,
+            "app/controllers.py": MEALIE_CONTROLLERS,
+            "app/routes.py": MEALIE_ROUTES,
+            "app/main.py": "from fastapi import FastAPI\n\nfrom app import routes\n\n"
+            "app = FastAPI()\napp.include_router(routes.router, prefix='/api')\n"
+            "app.include_router(routes.tags, prefix='/api')\n",
+        },
+    )
+    access = {route.path: route.access for route in audit(root).routes}
+    assert access == {
+        "/api/recipes": "authenticated",
+        "/api/recipes/explore": "open",
+        "/api/tags": "authenticated",
+    }
