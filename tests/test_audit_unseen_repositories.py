@@ -11,7 +11,10 @@ service's image, a third party's CDN in a page's text taken for a CDN setting, a
 parameter taken for marshmallow's `Length`, a Gravatar md5 beside an API key kept in clear taken
 for hashed keys, a template's `_FILE` variable taken for a mounted secret, a lifespan that only
 logs after its yield credited with closing resources, a base image without CMD read before the
-production one, a Flask static folder given in a dict missed."""
+production one, a Flask static folder given in a dict missed, a query runner named
+`*Service` taken for a service layer, an Origin echoed in CORS headers taken for a same-origin
+check, webpack's hashed names missed, and class-based views' and router classes' dependencies
+missed."""
 
 from __future__ import annotations
 
