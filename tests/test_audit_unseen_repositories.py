@@ -11,7 +11,10 @@ service's image, a third party's CDN in a page's text taken for a CDN setting, a
 parameter taken for marshmallow's `Length`, a Gravatar md5 beside an API key kept in clear taken
 for hashed keys, a template's `_FILE` variable taken for a mounted secret, a lifespan that only
 logs after its yield credited with closing resources, a base image without CMD read before the
-production one, a Flask static folder given in a dict missed."""
+production one, a Flask static folder given in a dict missed, a query runner named
+`*Service` taken for a service layer, an Origin echoed in CORS headers taken for a same-origin
+check, webpack's hashed names missed, and class-based views' and router classes' dependencies
+missed."""
 
 from __future__ import annotations
 
@@ -686,3 +689,241 @@ def test_audit_an_entry_point_script_that_does_not_exec_keeps_signals(tmp_path: 
         )
         is Outcome.MET
     )
+
+
+# getredash/redash (its shape): a query runner named for the product it reads, registered in its
+# own module and loaded by a dotted string, and the handlers of its Query objects in queries.py.
+REDASH_RUNNER = """\
+from app.query_runner import BaseQueryRunner, register
+
+
+class AmazonElasticsearchService(BaseQueryRunner):
+    def run_query(self, query, user):
+        return self.search(query)
+
+
+register(AmazonElasticsearchService)
+"""
+REDASH_QUERIES = """\
+from flask import Blueprint
+
+from app.models import Query
+
+routes = Blueprint("queries", __name__)
+
+
+@routes.route("/api/queries/<int:query_id>")
+def query(query_id):
+    return Query.get_by_id(query_id).to_dict()
+"""
+
+
+def _flask_layers(root: Path, files: dict[str, str]) -> Path:
+    return write(
+        root,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['flask', 'sqlalchemy']\n",
+            "app/__init__.py": "",
+            "app/query_runner/__init__.py": "class BaseQueryRunner:\n    pass\n\n\n"
+            "def register(runner):\n    return runner\n",
+            "app/query_runner/amazon_elasticsearch.py": REDASH_RUNNER,
+            "app/models.py": "class Query:\n    pass\n",
+            **files,
+        },
+    )
+
+
+def test_audit_a_class_named_for_a_product_is_no_service_layer(tmp_path: Path) -> None:
+    report = audit(_flask_layers(tmp_path / "runner", {"app/handlers/queries.py": REDASH_QUERIES}))
+    layers = next(
+        r for r in report.result("ARCH-1").requirements if r.name == "service and repository layers"
+    )
+    assert layers.outcome is Outcome.MISSING
+    assert layers.detail == "missing layer: services and repositories"
+    # A service the handler calls, and a module of queries apart from the handlers, both count.
+    calling = REDASH_QUERIES.replace(
+        "from app.models import Query", "from app.billing import BillingService"
+    )
+    calling = calling.replace("Query.get_by_id(query_id)", "BillingService().invoice(query_id)")
+    served = _flask_layers(
+        tmp_path / "service",
+        {
+            "app/handlers/queries.py": calling,
+            "app/billing.py": "from app.db.queries import invoices\n\n\nclass BillingService:\n"
+            "    def invoice(self, query_id):\n        return invoices(query_id)\n",
+            "app/db/__init__.py": "",
+            "app/db/queries.py": "def invoices(query_id):\n    return []\n",
+        },
+    )
+    assert outcome(audit(served), "ARCH-1", "service and repository layers") is Outcome.MET
+
+
+# getredash/redash, redash/handlers/query_results.py (its shape): the Origin header read to echo
+# an allowed one back in Access-Control-Allow-Origin, CORS for embeds, never refusing a request.
+REDASH_CORS = """\
+ALLOWED_ORIGINS = {"https://dashboards.example.com"}
+
+
+def add_cors_headers(request, headers):
+    if "Origin" in request.headers:
+        origin = request.headers["Origin"]
+        if {"*", origin} & ALLOWED_ORIGINS:
+            headers["Access-Control-Allow-Origin"] = origin
+"""
+
+
+def test_audit_an_origin_echoed_in_cors_headers_is_no_same_origin_check(tmp_path: Path) -> None:
+    report = audit(_cookie_service(tmp_path / "cors", {"app/cors.py": REDASH_CORS}))
+    assert outcome(report, "SEC-2", "same-origin check") is Outcome.MISSING
+    # The same function turning a foreign Origin away checks it.
+    refusing = REDASH_CORS.replace(
+        "        if {",
+        "        if origin not in ALLOWED_ORIGINS:\n"
+        "            raise PermissionError(origin)\n        if {",
+    )
+    report = audit(_cookie_service(tmp_path / "refusing", {"app/cors.py": refusing}))
+    assert outcome(report, "SEC-2", "same-origin check") is Outcome.MET
+
+
+# getredash/redash (its shape): webpack names the bundles by content hash, and the app looks each
+# name up in the manifest the bundler writes beside them.
+REDASH_WEBPACK = """\
+module.exports = {
+  output: {
+    path: path.join(__dirname, "client", "dist"),
+    filename: isProduction ? "[name].[chunkhash].js" : "[name].js",
+  },
+  plugins: [new WebpackManifestPlugin({ fileName: "asset-manifest.json" })],
+};
+"""
+REDASH_MANIFEST_LOOKUP = """\
+import json
+import os
+
+MANIFEST = os.path.join(os.path.dirname(__file__), "../client/dist/", "asset-manifest.json")
+
+
+def asset(path):
+    with open(MANIFEST) as manifest:
+        return json.load(manifest).get(path, path)
+"""
+
+
+def _flask_assets(root: Path, files: dict[str, str]) -> Path:
+    return write(
+        root,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['flask']\n",
+            "app/__init__.py": "",
+            "app/app.py": REDASH_APP,
+            **files,
+        },
+    )
+
+
+def test_audit_a_bundler_s_hashed_names_are_fingerprints(tmp_path: Path) -> None:
+    plain = audit(_flask_assets(tmp_path / "plain", {}))
+    assert outcome(plain, "PERF-3", "fingerprinted file names") is Outcome.MISSING
+    configured = audit(_flask_assets(tmp_path / "webpack", {"webpack.config.js": REDASH_WEBPACK}))
+    fingerprints = next(
+        r for r in configured.result("PERF-3").requirements if r.name == "fingerprinted file names"
+    )
+    assert fingerprints.outcome is Outcome.MET
+    assert ("webpack.config.js", 4) in [(e.path, e.line) for e in fingerprints.evidence]
+    looked_up = audit(
+        _flask_assets(tmp_path / "manifest", {"app/assets.py": REDASH_MANIFEST_LOOKUP})
+    )
+    assert outcome(looked_up, "PERF-3", "fingerprinted file names") is Outcome.MET
+
+
+# mealie-recipes/mealie (its shape): class-based views whose base class asks for the user as a
+# class attribute, a router class that passes the same dependency to APIRouter, and the
+# dependency re-exported by its package with `from .auth import *`.
+MEALIE_AUTH = """\
+import jwt
+from fastapi import HTTPException, Request
+
+
+async def get_current_user(request: Request) -> dict[str, str]:
+    try:
+        return jwt.decode(request.cookies["token"], "secret", algorithms=["HS256"])
+    except jwt.PyJWTError as error:
+        raise HTTPException(401) from error
+"""
+MEALIE_CONTROLLERS = """\
+from fastapi import APIRouter, Depends
+
+from app.dependencies import get_current_user
+
+
+class UserAPIRouter(APIRouter):
+    def __init__(self, prefix: str = "", **kwargs):
+        super().__init__(prefix=prefix, dependencies=[Depends(get_current_user)], **kwargs)
+
+
+def controller(router):
+    def decorator(cls):
+        return cls  # mealie's makes FastAPI resolve the class attributes per request
+
+    return decorator
+
+
+class BasePublicController:
+    pass
+
+
+class BaseUserController:
+    user: dict[str, str] = Depends(get_current_user)
+"""
+MEALIE_ROUTES = """\
+from fastapi import APIRouter
+
+from app.controllers import BasePublicController, BaseUserController, UserAPIRouter, controller
+
+router = APIRouter(prefix="/recipes")
+tags = UserAPIRouter(prefix="/tags")
+
+
+@controller(router)
+class RecipeController(BaseUserController):
+    @router.get("")
+    def recipes(self):
+        return [self.user]
+
+
+@controller(router)
+class ExploreController(BasePublicController):
+    @router.get("/explore")
+    def explore(self):
+        return []
+
+
+@tags.get("")
+def all_tags():
+    return []
+"""
+
+
+def test_audit_a_class_based_view_s_user_attribute_and_a_router_class_authenticate(
+    tmp_path: Path,
+) -> None:
+    root = write(
+        tmp_path,
+        {
+            "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['fastapi', 'pyjwt']\n",
+            "app/__init__.py": "",
+            "app/dependencies/__init__.py": "from .auth import *\n",
+            "app/dependencies/auth.py": MEALIE_AUTH,
+            "app/controllers.py": MEALIE_CONTROLLERS,
+            "app/routes.py": MEALIE_ROUTES,
+            "app/main.py": "from fastapi import FastAPI\n\nfrom app import routes\n\n"
+            "app = FastAPI()\napp.include_router(routes.router, prefix='/api')\n"
+            "app.include_router(routes.tags, prefix='/api')\n",
+        },
+    )
+    access = {route.path: route.access for route in audit(root).routes}
+    assert access == {
+        "/api/recipes": "authenticated",
+        "/api/recipes/explore": "open",
+        "/api/tags": "authenticated",
+    }

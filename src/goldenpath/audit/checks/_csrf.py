@@ -7,7 +7,7 @@ import ast
 import re
 
 from goldenpath.audit.facts import Facts
-from goldenpath.audit.facts.python import dotted, string_value
+from goldenpath.audit.facts.python import PythonModule, dotted, string_value
 from goldenpath.audit.facts.symbols import External
 from goldenpath.audit.model import Evidence
 
@@ -30,12 +30,48 @@ def _header_name(node: ast.AST) -> str | None:
     return string_value(key)
 
 
+CORS_HEADER = re.compile(r"^access-control-allow-", re.I)
+
+
+def _refuses(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Raises, aborts or answers 403 somewhere: it can turn a request away."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Raise):
+            return True
+        if isinstance(node, ast.Call) and dotted(node.func).rsplit(".", 1)[-1] == "abort":
+            return True
+        if isinstance(node, ast.Constant) and node.value == 403:
+            return True
+    return False
+
+
+def _cors_only(module: PythonModule) -> set[int]:
+    """The nodes of functions that read Origin to answer with Access-Control-Allow-* headers and
+    never refuse: redash's add_cors_headers echoes an allowed Origin back, which lets a
+    cross-site page read the answer but stops no request."""
+    skipped: set[int] = set()
+    for function in module.functions():
+        writes_cors = any(
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and CORS_HEADER.match(node.value)
+            for node in ast.walk(function)
+        )
+        if writes_cors and not _refuses(function):
+            skipped.update(id(node) for node in ast.walk(function))
+    return skipped
+
+
 def origin_header_reads(facts: Facts) -> list[Evidence]:
-    """Code that reads the Origin or Sec-Fetch-Site header of a request. A string "origin"
-    elsewhere (a column, a dict key, a log field) checks nothing."""
+    """Code that reads the Origin or Sec-Fetch-Site header of a request to check it. A string
+    "origin" elsewhere (a column, a dict key, a log field) checks nothing, nor does a read that
+    only builds CORS response headers."""
     found: list[Evidence] = []
     for module in facts.code.request_time:
+        cors = _cors_only(module)
         for node in module.nodes:
+            if id(node) in cors:
+                continue
             name = _header_name(node)
             if name is not None and ORIGIN_HEADERS.match(name):
                 found.append(module.evidence(node, f"reads the {name} header"))

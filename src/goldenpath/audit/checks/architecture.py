@@ -42,6 +42,34 @@ def _handler_calls(route: Route) -> list[str]:
     return [dotted(node.func) for node in ast.walk(handler) if isinstance(node, ast.Call)]
 
 
+def _service_classes(facts: Facts, business: tuple[Route, ...]) -> list[Evidence]:
+    """Classes named `*Service` that other code calls on: named in another module, or in a route
+    handler. A class merely named for a product (redash's query runner
+    AmazonElasticsearchService, registered in its own module and loaded by a dotted string) is
+    no service layer."""
+    declared = [
+        (module, node)
+        for module in facts.code.modules
+        for node in module.classes()
+        if node.name.endswith("Service")
+    ]
+    wanted = {node.name for _, node in declared}
+    named_in: dict[str, set[str]] = {}
+    for module in facts.code.modules:
+        for token in module.tokens:
+            if token.kind == "name" and token.value in wanted:
+                named_in.setdefault(token.value, set()).add(module.path)
+    for route in business:
+        if route.handler is not None and route.handler_module is not None:
+            for name in names_in(route.handler) & wanted:
+                named_in.setdefault(name, set()).add(f"{route.handler_module.path} (a handler)")
+    return [
+        module.evidence(node, node.name)
+        for module, node in declared
+        if named_in.get(node.name, set()) - {module.path}
+    ]
+
+
 @check("ARCH-1")
 def layers(facts: Facts) -> Assessment:
     business = facts.routes.business
@@ -64,14 +92,14 @@ def layers(facts: Facts) -> Assessment:
             fix="move queries into a repository and business rules into a service the route calls",
         )
     ]
-    services = [Evidence(m.path) for m in facts.code.modules if SERVICE_MODULE.search(m.path)]
-    services += [
-        m.evidence(n, n.name)
-        for m in facts.code.modules
-        for n in m.classes()
-        if n.name.endswith("Service")
-    ]
-    data = [Evidence(m.path) for m in facts.code.modules if DATA_MODULE.search(m.path)]
+    # A module holding route handlers is the handler layer whatever it is called (redash's
+    # handlers/queries.py serves its Query objects).
+    handlers = {route.handler_module.path for route in business if route.handler_module}
+    handlers |= {route.module.path for route in business}
+    layered = [m for m in facts.code.modules if m.path not in handlers]
+    services = [Evidence(m.path) for m in layered if SERVICE_MODULE.search(m.path)]
+    services += _service_classes(facts, business)
+    data = [Evidence(m.path) for m in layered if DATA_MODULE.search(m.path)]
     data += [
         m.evidence(n, n.name)
         for m in facts.code.modules

@@ -127,6 +127,30 @@ def query_monitoring(facts: Facts) -> Assessment:
     ]
 
 
+BUNDLER_CONFIG = re.compile(r"(^|/)(webpack|vite)\.config(\.[\w-]+)?\.[cm]?[jt]s$")
+HASHED_NAME = re.compile(r"\[(contenthash|chunkhash|fullhash|hash)(:\d+)?\]")
+# The file a bundler writes to map each entry to its hashed name, named in the code that looks
+# names up in it (redash's asset-manifest.json, from webpack-manifest-plugin).
+BUNDLER_MANIFEST = (
+    r"(asset-manifest\.json|\.vite/manifest\.json|webpack-manifest|webpack-stats\.json)"
+)
+
+
+def _bundler_fingerprints(facts: Facts) -> list[Evidence]:
+    """A webpack or Vite config that names its output by content hash (`[name].[chunkhash].js`),
+    or the service reading the bundler's manifest of hashed names."""
+    found: list[Evidence] = []
+    for path in facts.repository.files:
+        if not BUNDLER_CONFIG.search(path) or facts.repository.is_test_path(path):
+            continue
+        text = facts.repository.text(path) or ""
+        hashed = HASHED_NAME.search(text)
+        if hashed:
+            line = facts.repository.line_of(text, hashed.group(0))
+            found.append(Evidence(path, line, f"output named {hashed.group(0)}"))
+    return found + facts.code.find_tokens(BUNDLER_MANIFEST, kinds=("string",), limit=3)
+
+
 @check("PERF-3")
 def static_assets(facts: Facts) -> Assessment:
     serving = [route.evidence() for route in facts.routes.with_path(r"^/(static|assets)")]
@@ -169,6 +193,7 @@ def static_assets(facts: Facts) -> Assessment:
             limit=3,
         )
         + whitenoise
+        + _bundler_fingerprints(facts)
     )
     immutable = facts.code.find_tokens(
         r"immutable", kinds=("string",), modules=static_modules, limit=3

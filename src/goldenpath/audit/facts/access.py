@@ -841,7 +841,55 @@ class AccessAnalysis:
         if isinstance(handler, Function):
             judgements += self._handler_parameters(module, handler)
             judgements += self._decorators(module, handler.decorator_list)
+            judgements += self._view_class_dependencies(module, handler)
         return judgements
+
+    def _view_class_dependencies(self, module: PythonModule, handler: Function) -> list[Judgement]:
+        """A method of a class-based view (fastapi-utils' `@cbv(router)`, mealie's
+        `@controller(router)`): the decorator makes FastAPI resolve the class's attributes
+        `user: User = Depends(get_current_user)`, its bases' included, before every method."""
+        parameters = handler.args.args
+        if not parameters or parameters[0].arg != "self":
+            return []
+        owner = next(
+            (node for node in module.classes() if handler in node.body and node.decorator_list),
+            None,
+        )
+        if owner is None:
+            return []
+        judgements = []
+        assigned: set[str] = set()  # a subclass's attribute hides its bases' of that name
+        for where, statement in self._class_attributes(module, owner):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            names = {t.id for t in targets if isinstance(t, ast.Name)}
+            if names & assigned:
+                continue
+            assigned |= names
+            value = statement.value
+            if not isinstance(value, ast.Call) or last_name(value.func) not in {
+                "Depends",
+                "Security",
+            }:
+                continue
+            if not value.args and isinstance(statement, ast.AnnAssign):
+                judgements.append(self.callable_(where, statement.annotation))
+            else:
+                judgements.append(self.dependency(where, value))
+        return judgements
+
+    def _class_attributes(
+        self, module: PythonModule, node: ast.ClassDef, depth: int = 0
+    ) -> Iterator[tuple[PythonModule, ast.Assign | ast.AnnAssign]]:
+        """The class's attribute assignments, then its bases' in the code."""
+        for statement in node.body:
+            if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
+                yield module, statement
+        if depth >= MAX_DEPTH:
+            return
+        for base in node.bases:
+            parent = self._symbols.resolve(module, base)
+            if isinstance(parent, Local) and isinstance(parent.node, ast.ClassDef):
+                yield from self._class_attributes(parent.module, parent.node, depth + 1)
 
     # --- the verdict ---------------------------------------------------------------------------
     def of(self, route: Route) -> Access:

@@ -394,12 +394,25 @@ class PythonCode:
             if any(isinstance(t, ast.Name) and t.id == name for t in targets):
                 return module, statement
         target = module.imports.get(name)
-        if target is not None:
-            source, _, attribute = target.partition(":")
-            if attribute:
-                if self.module(f"{source}.{attribute}") is not None:
-                    return None  # a module, not a definition
-                return self.definition(source, attribute, depth + 1)
+        if target is None:
+            return self._star_exported(module, name, depth)
+        source, _, attribute = target.partition(":")
+        if not attribute or self.module(f"{source}.{attribute}") is not None:
+            return None  # a module, not a definition
+        return self.definition(source, attribute, depth + 1)
+
+    def _star_exported(
+        self, module: PythonModule, name: str, depth: int
+    ) -> tuple[PythonModule, ast.AST] | None:
+        """A public name a package re-exports with `from .dependencies import *` (mealie's
+        mealie/core/dependencies/__init__.py); underscored names are not star-imported."""
+        if name.startswith("_"):
+            return None
+        for key, star in module.imports.items():
+            if key.startswith("*"):
+                found = self.definition(star.partition(":")[0], name, depth + 1)
+                if found is not None:
+                    return found
         return None
 
     def imports_any(self, *prefixes: str, tests: bool = False) -> list[Evidence]:
@@ -504,5 +517,8 @@ def _import_table(module: PythonModule) -> dict[str, str]:
         else:
             source = node.module or ""
         for alias in node.names:
-            table[alias.asname or alias.name] = f"{source}:{alias.name}"
+            if alias.name == "*":  # keyed by its source: a module may star-import several
+                table[f"*{source}"] = f"{source}:*"
+            else:
+                table[alias.asname or alias.name] = f"{source}:{alias.name}"
     return table

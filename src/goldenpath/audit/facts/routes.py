@@ -233,6 +233,36 @@ class Routes:
         name = last_name(call.func)
         return name if symbol is None and name in FACTORIES and name != "Api" else None
 
+    def _subclass_dependencies(self, module: PythonModule, call: ast.Call) -> list[Located]:
+        """The `dependencies=` a router subclass passes to APIRouter in its `__init__` (mealie's
+        `UserAPIRouter(APIRouter)` calls `super().__init__(dependencies=[Depends(...)])`)."""
+        symbol = self._symbols.resolve(module, call.func)
+        found: list[Located] = []
+        for _ in range(8):  # a chain of subclasses, bounded
+            if not isinstance(symbol, Local) or not isinstance(symbol.node, ast.ClassDef):
+                break
+            init = next(
+                (
+                    item
+                    for item in symbol.node.body
+                    if isinstance(item, ast.FunctionDef) and item.name == "__init__"
+                ),
+                None,
+            )
+            for node in ast.walk(init) if init is not None else ():
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "__init__"
+                    and isinstance(node.func.value, ast.Call)
+                    and last_name(node.func.value.func) == "super"
+                ):
+                    found += [(symbol.module, d) for d in elements(keyword(node, "dependencies"))]
+            if init is not None or not symbol.node.bases:
+                break  # its __init__ decides what reaches APIRouter's
+            symbol = self._symbols.resolve(symbol.module, symbol.node.bases[0])
+        return found
+
     def _made_class(self, module: PythonModule, call: ast.Call) -> Local | None:
         """The class a class factory returns (`APIRouter = get_api_router_class(Route)`, whose
         body defines and returns a subclass of FastAPI's APIRouter)."""
@@ -295,7 +325,10 @@ class Routes:
                             FACTORIES[kind],
                             prefix or "",
                             value,
-                            tuple((module, d) for d in elements(keyword(value, "dependencies"))),
+                            (
+                                *((module, d) for d in elements(keyword(value, "dependencies"))),
+                                *self._subclass_dependencies(module, value),
+                            ),
                             tuple((module, d) for d in elements(keyword(value, "decorators"))),
                         )
         for module in self._code.modules:
