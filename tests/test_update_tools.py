@@ -6,6 +6,7 @@ generated services with `copier update`.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import re
@@ -19,6 +20,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from packaging.version import Version
 
+from goldenpath._cli_support import EXIT_ERROR, reports_errors
 from goldenpath._github import write_github_output
 from goldenpath.answers import recorded_version
 from goldenpath.audit import audit
@@ -44,6 +46,7 @@ from goldenpath.update import (
     foreign_commits,
     plan_update,
 )
+from goldenpath.update_cli import EXIT_UPDATE_AVAILABLE
 from tests.support.releases import GIT_IDENTITY, working_tree_version
 from tests.support.workflows import read_github_output
 
@@ -870,4 +873,21 @@ def test_tpl2_a_preview_of_a_service_without_a_commit_says_so(
     assert captured.err == (
         f"goldenpath update-preview: error: {service} has no commit yet: commit the generated "
         "service first\n"
+    )
+
+
+def test_tpl2_a_defect_of_the_tools_is_an_error_not_a_verdict(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # An unexpected exception ended in a traceback and Python's exit 1: to a script, the same as
+    # `update-check --exit-code`'s "an update is available" or `update-preview`'s "needs a person".
+    @reports_errors
+    def defective(args: argparse.Namespace) -> int:
+        raise IndexError("list index out of range")
+
+    assert defective(argparse.Namespace(prog="goldenpath update-check")) == EXIT_ERROR
+    assert EXIT_ERROR != EXIT_UPDATE_AVAILABLE
+    assert capsys.readouterr().err == (
+        "goldenpath update-check: error: a defect of goldenpath itself, please report it: "
+        "IndexError: list index out of range\n"
     )

@@ -39,6 +39,16 @@ def reports_errors(handler: Handler) -> Handler:
             except EXPECTED_ERRORS as error:
                 print(f"{args.prog}: error: {error}", file=sys.stderr)
                 return EXIT_ERROR
+            except Exception as error:
+                # A defect of the tool: still an error (2), never Python's exit 1, which a
+                # script would read as `update-check --exit-code`'s "an update is available"
+                # or `update-preview`'s "needs a person".
+                print(
+                    f"{args.prog}: error: a defect of goldenpath itself, please report it: "
+                    f"{type(error).__name__}: {error}",
+                    file=sys.stderr,
+                )
+                return EXIT_ERROR
 
     return wrapper
 
