@@ -474,7 +474,21 @@ def test_arch2_inf3_probes_and_grace_period_fit_the_service(
         assert settings["APP_ENV"] == "production"
         assert settings["HOST"] == "0.0.0.0"  # noqa: S104 - inside the pod
         assert overlay.one("Service")["spec"]["ports"][0]["targetPort"] == "http"
-        assert overlay.one("PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+        # Each Deployment has a budget that selects exactly its pods: a drain takes one at a time.
+        budgets = overlay.of_kind("PodDisruptionBudget")
+        assert len(budgets) == len(overlay.of_kind("Deployment")), overlay.overlay
+        for budget in budgets:
+            assert budget["spec"]["maxUnavailable"] == 1
+            component = budget["metadata"]["labels"]["app.kubernetes.io/component"]
+            pod_labels = _deployment(overlay, component)["spec"]["template"]["metadata"]["labels"]
+            selector = budget["spec"]["selector"]["matchLabels"]
+            assert selector.items() <= pod_labels.items(), f"{overlay.overlay}: {component}"
+            others = [
+                deployment["spec"]["template"]["metadata"]["labels"]
+                for deployment in overlay.of_kind("Deployment")
+                if deployment["metadata"]["labels"]["app.kubernetes.io/component"] != component
+            ]
+            assert not any(selector.items() <= labels.items() for labels in others), component
         policy = overlay.one("NetworkPolicy")["spec"]
         assert policy["policyTypes"] == ["Ingress", "Egress"]
         egress_ports = {port["port"] for rule in policy["egress"] for port in rule.get("ports", [])}
