@@ -14,7 +14,10 @@ logs after its yield credited with closing resources, a base image without CMD r
 production one, a Flask static folder given in a dict missed, a query runner named
 `*Service` taken for a service layer, an Origin echoed in CORS headers taken for a same-origin
 check, webpack's hashed names missed, and class-based views' and router classes' dependencies
-missed."""
+missed; and from the fourth (healthchecks/healthchecks, freedomofpress/securedrop,
+Chainlit/chainlit), a SECRET_KEY and DEBUG falling back to development values taken for a
+refusal, a helper reading `name + "_FILE"` missed, a Redis session store taken for a cache, and
+a database URL given to an object whose queries are mocked taken for a real server."""
 
 from __future__ import annotations
 
@@ -927,3 +930,122 @@ def test_audit_a_class_based_view_s_user_attribute_and_a_router_class_authentica
         "/api/recipes/explore": "open",
         "/api/tags": "authenticated",
     }
+
+
+# Round four: healthchecks/healthchecks, freedomofpress/securedrop, Chainlit/chainlit.
+# healthchecks' hc/settings.py (shortened): every secret may come from NAME_FILE, and an unset
+# SECRET_KEY or DEBUG falls back to a development value.
+HEALTHCHECKS_SETTINGS = """\
+import os
+from pathlib import Path
+
+
+def envbool(s, default):
+    return os.getenv(s, default=default) == "True"
+
+
+def envsecret(s, default=None):
+    if secret_path := os.getenv(s + "_FILE"):
+        return Path(secret_path).read_text().strip()
+    return os.getenv(s, default)
+
+
+SECRET_KEY = envsecret("SECRET_KEY", "---")
+DEBUG = envbool("DEBUG", "True")
+INSTALLED_APPS = ["django.contrib.auth"]
+MIDDLEWARE = []
+"""
+
+
+def _django_settings(root: Path, settings: str) -> Path:
+    return write(
+        root, {"requirements.txt": "django\n", "manage.py": "", "hc/settings.py": settings}
+    )
+
+
+def test_audit_a_secret_key_and_debug_falling_back_to_development_values_are_not_refused(
+    tmp_path: Path,
+) -> None:
+    report = audit(_django_settings(tmp_path / "defaults", HEALTHCHECKS_SETTINGS))
+    assert outcome(report, "CFG-1", "production refuses development defaults") is Outcome.MISSING
+    required = HEALTHCHECKS_SETTINGS.replace(', "---")', ")").replace('"True")', '"False")')
+    report = audit(_django_settings(tmp_path / "required", required))
+    assert outcome(report, "CFG-1", "production refuses development defaults") is Outcome.MET
+
+
+def test_audit_a_helper_reading_name_plus_file_for_a_secret_is_a_mounted_secret(
+    tmp_path: Path,
+) -> None:
+    report = audit(_django_settings(tmp_path / "file", HEALTHCHECKS_SETTINGS))
+    requirement = "mounted secret files or a secrets manager"
+    assert outcome(report, "CFG-2", requirement) is Outcome.MET
+    only_environment = HEALTHCHECKS_SETTINGS.replace('s + "_FILE"', "s")
+    report = audit(_django_settings(tmp_path / "environment", only_environment))
+    assert outcome(report, "CFG-2", requirement) is Outcome.MISSING
+
+
+# securedrop's journalist_app/sessions.py (shortened): Flask sessions kept in Redis.
+SECUREDROP_SESSIONS = """\
+from flask.sessions import SessionInterface as FlaskSessionInterface
+from redis import Redis
+
+
+class SessionInterface(FlaskSessionInterface):
+    def __init__(self):
+        self.redis = Redis()
+
+    def open_session(self, app, request):
+        return self.redis.get("session:" + request.cookies["sid"])
+
+    def save_session(self, app, session, response):
+        self.redis.setex(name="session:" + session.sid, value=session.data, time=7200)
+        self.redis.set(name="session:" + session.sid, value=session.data, ex=7200, xx=True)
+"""
+
+
+def test_audit_sessions_kept_in_redis_with_an_expiry_are_no_cache(tmp_path: Path) -> None:
+    files = {
+        "requirements.txt": "flask\nredis\n",
+        "app/__init__.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+        "app/sessions.py": SECUREDROP_SESSIONS,
+    }
+    report = audit(write(tmp_path / "sessions", files))
+    assert outcome(report, "PERF-1", "cache layer") is Outcome.MISSING
+    cached = SECUREDROP_SESSIONS.replace(
+        "class SessionInterface(FlaskSessionInterface)", "class Reports"
+    )
+    cached = cached.replace("def open_session", "def read").replace("def save_session", "def write")
+    report = audit(write(tmp_path / "cache", {**files, "app/sessions.py": cached}))
+    assert outcome(report, "PERF-1", "cache layer") is Outcome.MET
+
+
+# chainlit's tests/data/test_chainlit_data_layer.py (shortened): the data layer is given a
+# database URL, then its query method is replaced by a mock.
+CHAINLIT_DATA_LAYER_TEST = """\
+from unittest.mock import AsyncMock
+
+from app.data import DataLayer
+
+
+async def test_get_user():
+    layer = DataLayer(database_url="postgresql://test")
+    layer.execute_query = AsyncMock(return_value=[{"id": "1"}])
+    assert await layer.get_user("1")
+"""
+
+
+def test_audit_a_database_url_given_to_an_object_whose_queries_are_mocked_is_no_real_server(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "requirements.txt": "fastapi\nasyncpg\n",
+        "app/data.py": "import asyncpg\n\n\nclass DataLayer:\n    pass\n",
+        "tests/test_data.py": CHAINLIT_DATA_LAYER_TEST,
+    }
+    report = audit(write(tmp_path / "mocked", files))
+    assert outcome(report, "TEST-1", "against real databases") is Outcome.MISSING
+    real = CHAINLIT_DATA_LAYER_TEST.replace(
+        '    layer.execute_query = AsyncMock(return_value=[{"id": "1"}])\n', ""
+    )
+    report = audit(write(tmp_path / "real", {**files, "tests/test_data.py": real}))
+    assert outcome(report, "TEST-1", "against real databases") is Outcome.MET

@@ -240,15 +240,34 @@ def _cache(facts: Facts) -> list[Evidence]:
         if "redis" not in {name.split(".")[0] for name in module.imported_modules}:
             continue
         calls = {last_name(call.func): call for call in module.calls()}
+        sessions = {id(node) for store in _session_stores(module) for node in ast.walk(store)}
         expiring = [
             call
             for call in module.calls()
-            if last_name(call.func) in {"setex", "psetex", "expire", "pexpire"}
-            or (last_name(call.func) == "set" and any(k.arg in {"ex", "px"} for k in call.keywords))
+            if id(call) not in sessions
+            and (
+                last_name(call.func) in {"setex", "psetex", "expire", "pexpire"}
+                or (
+                    last_name(call.func) == "set"
+                    and any(k.arg in {"ex", "px"} for k in call.keywords)
+                )
+            )
         ]
         if expiring and {"get", "mget"} & set(calls):
             found.append(module.evidence(expiring[0], "entries cached in Redis with an expiry"))
     return found
+
+
+def _session_stores(module: PythonModule) -> list[ast.ClassDef]:
+    """Server-side session stores (a Flask SessionInterface, a Django SessionBase): the
+    sessions they keep in Redis with an expiry are the only copy of the data, not a cache."""
+    return [
+        node
+        for node in module.classes()
+        if {"save_session", "open_session"}
+        <= {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
+        or any(last_name(base) in {"SessionInterface", "SessionBase"} for base in node.bases)
+    ]
 
 
 def _queue(facts: Facts) -> list[Evidence]:

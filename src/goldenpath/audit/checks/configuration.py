@@ -119,6 +119,26 @@ def _environment_guards(facts: Facts, modules: list[PythonModule]) -> list[Evide
     return found_
 
 
+TRUTHY = frozenset({True, "True", "true", "1", "yes", "on"})
+
+
+def _fallback(value: object) -> object:
+    """The literal a setting read from the environment falls back to when the variable is unset
+    (`envsecret("SECRET_KEY", "---")`, `env("DEBUG", default="True")`, `getenv("X") or "dev"`):
+    production started without the variable runs with it. None when there is none; an empty
+    SECRET_KEY is no fallback, Django refuses to start with it."""
+    if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or):
+        value = value.values[-1]
+    elif isinstance(value, ast.Call):
+        value = next(
+            (k.value for k in value.keywords if k.arg == "default"),
+            value.args[1] if len(value.args) > 1 else None,
+        )
+    if isinstance(value, ast.Constant) and value.value not in (None, ""):
+        return value.value
+    return None
+
+
 @check("CFG-1")
 def environment_validation(facts: Facts) -> Assessment:
     modules = settings_modules(facts)
@@ -169,7 +189,8 @@ def environment_validation(facts: Facts) -> Assessment:
     if (
         secret_key is not None
         and not isinstance(secret_key[2], str)
-        and (debug is None or debug[2] is not True)
+        and _fallback(secret_key[2]) is None
+        and (debug is None or (debug[2] is not True and _fallback(debug[2]) not in TRUTHY))
     ):
         guards.append(
             Evidence(secret_key[0], secret_key[1], "SECRET_KEY and DEBUG from the environment")
@@ -277,7 +298,41 @@ def _secret_sources(facts: Facts) -> list[Evidence]:
                     found_.append(module.evidence(node, "a secrets manager client"))
             if len(found_) >= 3:
                 return found_
-    return found_
+        found_ += _secret_file_readers(facts, module)
+    return found_[:3]
+
+
+def _secret_file_readers(facts: Facts, module: PythonModule) -> list[Evidence]:
+    """A helper that reads `NAME + "_FILE"` for the name it is given (healthchecks'
+    envsecret), called for a secret: the Docker-secrets convention applied to any setting."""
+    readers = [
+        function
+        for function in module.functions()
+        if any(
+            isinstance(node, ast.Call)
+            and dotted(node.func) in ENVIRONMENT_READS
+            and node.args
+            and _suffixed_file(node.args[0])
+            for node in ast.walk(function)
+        )
+    ]
+    return [
+        module.evidence(call, f"{reader.name}({first!r}) reads {first}_FILE")
+        for reader in readers
+        for call in module.calls()
+        if last_name(call.func) == reader.name
+        and (first := string_value(call.args[0]) if call.args else None)
+        and SECRET_FILE_VARIABLE.search(f"{first}_FILE")
+    ][:1]
+
+
+def _suffixed_file(name: ast.AST) -> bool:
+    """A variable's name computed as `name + "_FILE"` or `f"{name}_FILE"`."""
+    if isinstance(name, ast.BinOp) and isinstance(name.op, ast.Add):
+        return (string_value(name.right) or "").endswith("_FILE")
+    if isinstance(name, ast.JoinedStr) and name.values:
+        return (string_value(name.values[-1]) or "").endswith("_FILE")
+    return False
 
 
 # Docker's convention names the secret (POSTGRES_PASSWORD_FILE); a template's or a config's

@@ -36,7 +36,7 @@ def _real_services(facts: Facts) -> list[Evidence]:
     found_ += facts.code.find_tokens(
         r"(postgres(ql)?(\+\w+)?://|redis://|^initdb$|pg_ctl|redis-server|TEST_DATABASE_URL|"
         r"TEST_REDIS_URL|PostgresContainer|RedisContainer)",
-        tests=True,
+        modules=[module for module in facts.code.tests if not _mocks_attributes(module)],
         limit=3,
     )
     for workflow in facts.ci.workflows:
@@ -53,6 +53,21 @@ def _real_services(facts: Facts) -> list[Evidence]:
             for e in facts.ci.search(r"docker[- ]compose\b.*\bup\b", include_hooks=False)
         ]
     return found_
+
+
+MOCKS = frozenset({"Mock", "MagicMock", "AsyncMock", "NonCallableMock"})
+
+
+def _mocks_attributes(module: PythonModule) -> bool:
+    """A test module that replaces methods with mocks (`layer.execute_query = AsyncMock()`):
+    the database URL it builds its object with is a placeholder no query ever reaches."""
+    return any(
+        isinstance(node, ast.Assign)
+        and any(isinstance(target, ast.Attribute) for target in node.targets)
+        and isinstance(node.value, ast.Call)
+        and last_name(node.value.func) in MOCKS
+        for node in module.nodes
+    )
 
 
 SERVER_IMAGES = re.compile(r"^(\S+/)?(postgres|postgis|mysql|mariadb|mongo|redis|valkey)\b")
