@@ -50,3 +50,26 @@ def test_overload_prints_both_limits() -> None:
         assert re.search(rf"{re.escape(label)}( +(?:[\d.]+|nan)){{8}}\n", completed.stdout), (
             completed.stdout
         )
+
+
+def test_soak_prints_the_rss_slope_and_the_series() -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/soak.py",
+            *("--minutes", "0.2", "--interval", "3", "--warm-up", "3", "--connections", "2"),
+        ],
+        cwd=CHASSIS,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert re.search(r"RSS slope after warm-up: [+-][\d.]+ MB per 10 minutes", completed.stdout), (
+        completed.stdout
+    )
+    assert re.search(
+        r"/metrics series: \d+ at start, \d+ after warm-up, \d+ at the end", (completed.stdout)
+    ), completed.stdout
+    assert "Redis ended" not in completed.stdout

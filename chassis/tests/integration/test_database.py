@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from sqlalchemy.pool import QueuePool
 from structlog.testing import capture_logs
 
 from goldenpath_chassis import Service, chassis_of
-from goldenpath_chassis._core import migrations
+from goldenpath_chassis._core import database, migrations
 from goldenpath_chassis._core.database import (
     add_query_observer,
     create_engine,
@@ -387,6 +388,38 @@ async def test_perf2_a_failed_statements_error_names_no_parameter_value(
             )
     assert "no_such_table" in str(failed.value)
     assert "alice@example.com" not in str(failed.value)
+
+
+FAILURES = 1000
+
+
+async def test_perf2_failed_statements_leave_nothing_behind_on_their_connection(
+    each_backend_url: str, engines: list[AsyncEngine]
+) -> None:
+    """A failed statement (a name taken, a timeout) never reaches `after_cursor_execute`; what
+    its timing kept must not stay on the pooled connection, which lives for
+    DATABASE_POOL_RECYCLE_SECONDS (30 minutes by default), growing with every failure."""
+    engine = create_engine(chassis_settings(each_backend_url))
+    engines.append(engine)
+
+    async def fail(times: int) -> None:
+        async with engine.connect() as connection:
+            for _ in range(times):
+                with pytest.raises(DBAPIError):
+                    await connection.execute(text("SELECT * FROM no_such_table"))
+                await connection.rollback()
+
+    await fail(10)  # the connection opened, and what a first use allocates
+    only_the_module = [tracemalloc.Filter(True, database.__file__)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot().filter_traces(only_the_module)
+        await fail(FAILURES)
+        after = tracemalloc.take_snapshot().filter_traces(only_the_module)
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < FAILURES * 8, f"{grown} bytes kept by database.py after {FAILURES} failures"
 
 
 async def test_perf2_fast_queries_are_not_logged(

@@ -248,13 +248,19 @@ def _statement_kind(statement: str) -> str:
 def instrument_queries(engine: Engine, *, slow_query_ms: int) -> None:
     """Time every statement: log the slow ones, report each to the query observers."""
 
+    # One slot per connection, overwritten by its next statement: a connection runs one at a
+    # time, and a failed one never reaches after_cursor_execute, so a stack of start times
+    # grew by one with every failure for as long as the pooled connection lived.
     @event.listens_for(engine, "before_cursor_execute")
     def _start(conn: Connection, *_: Any) -> None:
-        conn.info.setdefault("query_started", []).append(time.perf_counter())
+        conn.info["query_started"] = time.perf_counter()
 
     @event.listens_for(engine, "after_cursor_execute")
     def _finish(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
-        duration = time.perf_counter() - conn.info["query_started"].pop()
+        started: float | None = conn.info.pop("query_started", None)
+        if started is None:
+            return
+        duration = time.perf_counter() - started
         kind = _statement_kind(statement)
         for observer in _query_observers:
             observer(kind, duration)
