@@ -169,7 +169,8 @@ def _uses_sqlite(answers: Mapping[str, Any]) -> bool:
 
 _K8S_BASE = "deploy/k8s/base/"
 CONDITIONAL_FILES: tuple[ConditionalFile, ...] = (
-    # PostgreSQL services scale out: an autoscaler, a migration Job and a worker Deployment.
+    # PostgreSQL services scale out: an autoscaler, a migration Job, a worker Deployment and its
+    # disruption budget.
     # SQLite services run one pod on a volume, with migrations and the worker inside it.
     ConditionalFile(
         _K8S_BASE + "{% if uses_postgresql %}horizontalpodautoscaler.yaml{% endif %}.jinja",
@@ -184,6 +185,11 @@ CONDITIONAL_FILES: tuple[ConditionalFile, ...] = (
     ConditionalFile(
         _K8S_BASE + "{% if uses_postgresql %}worker-deployment.yaml{% endif %}.jinja",
         _K8S_BASE + "worker-deployment.yaml",
+        _uses_postgresql,
+    ),
+    ConditionalFile(
+        _K8S_BASE + "{% if uses_postgresql %}worker-poddisruptionbudget.yaml{% endif %}.jinja",
+        _K8S_BASE + "worker-poddisruptionbudget.yaml",
         _uses_postgresql,
     ),
     ConditionalFile(
