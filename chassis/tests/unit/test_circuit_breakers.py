@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from goldenpath_chassis._core.resilience import CircuitBreakers
+from goldenpath_chassis._core.resilience import CircuitBreakers, CircuitOpenError
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +65,27 @@ async def test_res1_an_answer_resets_the_failures() -> None:
         pass
     await fail(breakers)
     assert breakers.state("database") == "closed"
+
+
+def traceback_length(error: BaseException) -> int:
+    length, entry = 0, error.__traceback__
+    while entry is not None:
+        length, entry = length + 1, entry.tb_next
+    return length
+
+
+async def test_res1_refused_calls_leave_no_frames_behind_on_the_open_breaker() -> None:
+    breakers = CircuitBreakers(threshold=1, reset_seconds=RESET_SECONDS)
+    await fail(breakers)
+    refusals = []
+    for _ in range(200):
+        with pytest.raises(CircuitOpenError) as refused:
+            async with breakers.protect("database"):
+                pass
+        refusals.append(refused.value)
+    # The open state is one object, raised for every refused call (purgatory's OpenedState).
+    open_state = refusals[-1].__cause__
+    assert open_state is not None
+    assert all(refusal.__cause__ is open_state for refusal in refusals)
+    # Each refusal's own frames stay with that refusal, not with the state every call shares.
+    assert traceback_length(open_state) <= 2

@@ -138,6 +138,10 @@ class CircuitBreakers:
         try:
             await breaker.__aenter__()
         except OpenedState as exc:
+            # purgatory raises the one state object on every call while the breaker is open,
+            # and each raise adds its frames to that object's traceback: kept, it would hold
+            # every refused call's frames (and their locals) until the breaker next closes.
+            exc.__traceback__ = None
             raise CircuitOpenError(name) from exc
         try:
             yield
