@@ -52,6 +52,8 @@ def _script_commands(facts: Facts, path: str) -> Iterator[tuple[Evidence, list[s
             words = shlex.split(stripped, comments=True)
         except ValueError:
             words = stripped.split()
+        if words[:1] in (["echo"], ["printf"]):  # says the server's name, starts nothing
+            continue
         yield Evidence(path, number, stripped[:100]), words
 
 
@@ -63,11 +65,7 @@ def _servers_started_without_exec(facts: Facts, script: str) -> list[Evidence]:
         return []
     if re.search(r"(^|[;&|]|\bthen|\belse|\bdo)\s*exec\s", text, re.MULTILINE):
         return []
-    return [
-        evidence
-        for evidence, words in _script_commands(facts, script)
-        if words[:1] not in (["echo"], ["printf"])
-    ]
+    return [evidence for evidence, _ in _script_commands(facts, script)]
 
 
 def _signals_reach_the_server(facts: Facts) -> Requirement:
