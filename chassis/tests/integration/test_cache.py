@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -17,7 +17,6 @@ from goldenpath_chassis._core.cache import (
     Cache,
     CacheBackend,
     CachedResource,
-    Entry,
     JsonCodec,
     MemoryBackend,
     RedisBackend,
@@ -25,6 +24,8 @@ from goldenpath_chassis._core.cache import (
 )
 from goldenpath_chassis._core.metrics import Metrics
 from goldenpath_chassis._core.resilience import CircuitBreakers
+
+from tests.support.counting_backend import CountingBackend
 
 pytestmark = pytest.mark.integration
 
@@ -232,49 +233,16 @@ async def until(condition: Callable[[], bool], failure: str, *, within: float = 
         await asyncio.sleep(0.001)
 
 
-class CountingReads:
-    """A backend wrapper that counts completed reads, so a test knows every reader missed."""
-
-    def __init__(self, inner: CacheBackend, *, expected: int) -> None:
-        self.inner = inner
-        self.kind = inner.kind
-        self.reads = 0
-        self.expected = expected
-        self.all_done = asyncio.Event()
-
-    async def read(self, entry: Entry) -> tuple[bytes | None, bytes]:
-        try:
-            return await self.inner.read(entry)
-        finally:
-            self.reads += 1
-            if self.reads >= self.expected:
-                self.all_done.set()
-
-    async def write(
-        self, entry: Entry, value: bytes, *, ttl_seconds: float, generation: bytes
-    ) -> None:
-        await self.inner.write(entry, value, ttl_seconds=ttl_seconds, generation=generation)
-
-    async def generation(self, entry: Entry) -> bytes:
-        return await self.inner.generation(entry)
-
-    async def invalidate(self, entries: Sequence[Entry]) -> Sequence[Entry]:
-        return await self.inner.invalidate(entries)
-
-    async def clear(self) -> None:
-        await self.inner.clear()
-
-
 async def test_perf1_concurrent_misses_share_one_load(backends: BackendFactory) -> None:
     source = Source()
     source.values["hot"] = "value"
     source.gate = asyncio.Event()
-    backend = CountingReads(backends(), expected=50)
+    backend = CountingBackend(backends(), reads_expected=50)
     things = resource(backend)
     readers = [
         asyncio.create_task(things.get_or_load("hot", source.loader("hot"))) for _ in range(50)
     ]
-    await backend.all_done.wait()  # every reader has missed, and is now waiting on a load
+    await backend.all_read.wait()  # every reader has missed, and is now waiting on a load
     source.gate.set()
     assert await asyncio.gather(*readers) == ["value"] * 50
     assert source.loads == 1

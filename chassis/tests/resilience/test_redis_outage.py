@@ -33,6 +33,8 @@ from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.databases import delete_all_rows
 from goldenpath_chassis.testing.servers import RedisServer
 
+from tests.support.counting_backend import CountingBackend
+
 pytestmark = pytest.mark.resilience
 
 
@@ -175,6 +177,77 @@ async def test_perf1_invalidations_missed_during_an_outage_are_replayed(
     # The owed invalidation reached Redis, and the cache is trusted again: it holds "v2".
     assert await admin.get(key) == b'"v2"'
     await admin.aclose()
+
+
+def counted_cache(redis: Redis, breakers: CircuitBreakers) -> tuple[CountingBackend, Cache]:
+    """A cache of its own on `redis`, its backend's calls counted."""
+    prefix = f"test-{uuid.uuid4().hex}:cache:"
+    backend = CountingBackend(RedisBackend(redis, breakers=breakers, prefix=prefix))
+    return backend, Cache(backend, ttl_seconds=60)
+
+
+async def test_perf1_owed_invalidations_are_not_retried_while_the_redis_breaker_is_open(
+    stoppable_redis: RedisServer,
+) -> None:
+    """Every read asks for the owed invalidations first, and a replay costs what is owed: an
+    outage's reads, each replaying in turn, once grew the process's memory without bound and
+    cut its throughput to a quarter. While the breaker refuses calls, none is tried."""
+    redis = Redis.from_url(stoppable_redis.url, socket_timeout=5, socket_connect_timeout=5)
+    breakers = CircuitBreakers(threshold=1, reset_seconds=3600)  # open for the whole test
+    backend, cache = counted_cache(redis, breakers)
+    things = cache.resource("things:0ld0ld00", JsonCodec(str))
+
+    async def load() -> str:
+        return "from the source"
+
+    try:
+        stoppable_redis.stop()
+        await things.invalidate("a")  # refused: owed, and the breaker opens
+        assert breakers.state("redis") == "open"
+        assert backend.invalidations == 1
+        for _ in range(100):
+            assert await things.get_or_load("a", load) == "from the source"
+        assert backend.invalidations == 1, "a read retried the owed invalidation"
+    finally:
+        await redis.aclose()
+
+
+async def test_perf1_one_replay_of_owed_invalidations_at_a_time(
+    stoppable_redis: RedisServer,
+) -> None:
+    """Readers that arrive while the owed invalidations are being replayed bypass the cache
+    instead of replaying them again, each with its own round trip and its copy of what is
+    owed; once the replay lands the cache is trusted again."""
+    redis = Redis.from_url(stoppable_redis.url, socket_timeout=5, socket_connect_timeout=5)
+    breakers = CircuitBreakers(threshold=1000)  # stays closed: only the replay is in question
+    backend, cache = counted_cache(redis, breakers)
+    things = cache.resource("things:0ld0ld00", JsonCodec(str))
+    loads = 0
+
+    async def load() -> str:
+        nonlocal loads
+        loads += 1
+        return "v2"
+
+    try:
+        stoppable_redis.stop()
+        await things.invalidate("a")  # owed
+        stoppable_redis.start()  # same port: the client reconnects by itself
+        backend.invalidating.clear()
+        held = backend.hold_next_invalidation = asyncio.Event()
+        first = asyncio.create_task(things.get_or_load("a", load))
+        await backend.invalidating.wait()  # the first reader's replay is in flight, held
+        others = await asyncio.gather(*(things.get_or_load("a", load) for _ in range(20)))
+        assert others == ["v2"] * 20  # from the source, as during the outage
+        assert backend.invalidations == 2, "a reader replayed again while one replay ran"
+        held.set()
+        assert await first == "v2"  # replayed, then loaded and stored
+        loads_before = loads
+        assert await things.get_or_load("a", load) == "v2"
+        assert loads == loads_before  # a hit: the cache is trusted again
+        assert backend.invalidations == 2
+    finally:
+        await redis.aclose()
 
 
 async def test_perf1_a_redis_restarted_empty_gets_each_namespace_registered_again(

@@ -26,7 +26,8 @@ write path calls `invalidate(key)` after its transaction commits. The guarantees
   (single flight); N replicas make at most N loads of a key, not one per request.
 - Redis down: reads go to the source (counted in `cache_errors_total`), the "redis" circuit
   breaker makes that immediate, and invalidations that could not be applied are replayed
-  before the cache is trusted again; until then this process bypasses it. Past 10,000 owed,
+  before the cache is trusted again (one replay at a time, tried only when the breaker lets a
+  call through); until then this process bypasses it. Past 10,000 owed,
   the whole cache is cleared instead (`cache_invalidations_overflowed`, a warning), and a new
   reset in Redis, part of every generation a store checks, keeps any load that read the cache
   before from storing after.
@@ -203,6 +204,11 @@ class CacheBackend(Protocol):
 
     async def clear(self) -> None: ...
 
+    def refusing(self) -> bool:
+        """True while a call would fail at once without being tried (Redis's breaker is open):
+        the cache does not retry owed invalidations then."""
+        ...
+
 
 class MemoryBackend:
     """A bounded LRU with expiry, for one process without Redis."""
@@ -256,6 +262,9 @@ class MemoryBackend:
 
     async def clear(self) -> None:
         self._forget_all()
+
+    def refusing(self) -> bool:
+        return False  # in this process's memory: it always answers
 
     def _forget_all(self) -> None:
         self._entries.clear()
@@ -473,6 +482,9 @@ class RedisBackend:
             if batch:
                 await self._redis.unlink(*batch)
 
+    def refusing(self) -> bool:
+        return self._breakers.state(REDIS_DEPENDENCY) == "open"
+
 
 def _with_reset(generation: bytes | str | None, reset: bytes | str | None) -> bytes:
     """An entry's generation as the store script sees it: the cache's reset, if it was ever
@@ -512,6 +524,7 @@ class Cache:
         self._flights: dict[Entry, _Flight] = {}
         self._pending: set[Entry] = set()
         self._clear_pending = False
+        self._replaying = False
 
     def resource[T](self, name: str, codec: Codec[T]) -> CachedResource[T]:
         return CachedResource(self, name, codec)
@@ -647,6 +660,12 @@ class Cache:
             self._clear_pending = True
 
     async def _replay_pending(self) -> bool:
+        # Every read asks while invalidations are owed, and a replay's cost grows with what is
+        # owed: only one at a time, and none while the backend refuses calls untried. A read
+        # that does not replay bypasses the cache, as during the outage.
+        if self._replaying or self.backend.refusing():
+            return False
+        self._replaying = True
         owed, clear = set(self._pending), self._clear_pending
         try:
             if clear:
@@ -655,6 +674,8 @@ class Cache:
                 await self.backend.invalidate(sorted(owed))
         except CacheUnavailableError:
             return False
+        finally:
+            self._replaying = False
         self._pending -= owed
         if clear:
             self._clear_pending = False
