@@ -146,7 +146,10 @@ async def test_db3_a_delete_overtaken_by_a_patch_is_a_409_and_the_patch_is_kept(
 ) -> None:
     url = f"/v1/widgets/{widget['id']}"
     late, winner = await overtaken(
-        engine, "DELETE FROM widgets", client.delete(url), client.patch(url, json={"price_cents": 20})
+        engine,
+        "DELETE FROM widgets",
+        client.delete(url),
+        client.patch(url, json={"price_cents": 20}),
     )
     assert winner.status_code == 200, winner.text
     assert_concurrent_update_problem(late, widget["id"])
