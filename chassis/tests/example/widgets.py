@@ -20,6 +20,7 @@ from sqlalchemy import CheckConstraint, Index, Integer, String, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 
 from goldenpath_chassis import Domain
 from goldenpath_chassis.cache import CachedResource, JsonCodec, invalidate_after_commit
@@ -135,6 +136,17 @@ class WidgetNameTakenError(DomainError):
         super().__init__(f"A widget named {name!r} already exists.")
 
 
+class WidgetConcurrentUpdateError(DomainError):
+    """Another request changed or deleted the widget between our read and our write."""
+
+    status = 409
+    code = "widget-concurrent-update"
+    title = "Widget changed concurrently"
+
+    def __init__(self, widget_id: uuid.UUID) -> None:
+        super().__init__(f"Widget {widget_id} was changed by another request; retry.")
+
+
 def cache_key(owner: str, widget_id: uuid.UUID | str) -> str:
     """Entries are per owner: a cached widget is only ever found by a query of its owner."""
     return f"{owner}/{widget_id}"
@@ -204,6 +216,10 @@ class WidgetService:
             setattr(widget, field, value)
         try:
             await self._session.commit()
+        except StaleDataError as error:
+            # The version counter moved (or the row went) since `_find`: never a silent overwrite.
+            await self._session.rollback()
+            raise WidgetConcurrentUpdateError(widget_id) from error
         except IntegrityError as error:
             await self._session.rollback()
             if violation_of(error).kind == "unique" and data.name is not None:
@@ -216,7 +232,11 @@ class WidgetService:
         widget = await self._find(principal, "delete", widget_id)
         owner = widget.owner
         await self._session.delete(widget)
-        await self._session.commit()
+        try:
+            await self._session.commit()
+        except StaleDataError as error:
+            await self._session.rollback()
+            raise WidgetConcurrentUpdateError(widget_id) from error
         await asyncio.shield(self._cache.invalidate(cache_key(owner, widget_id)))
 
 
@@ -296,7 +316,7 @@ async def update_widget(
     "/{widget_id}",
     summary="Delete a widget",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(404, 409, 422),
     dependencies=[WRITE],
 )
 async def delete_widget(

@@ -1,0 +1,156 @@
+"""DB-3 on the example's widgets: a write overtaken by another between its read and its write is
+a 409 problem, as the template's items answer, never a 500 and never a silent overwrite; the
+write that won is what the table holds.
+
+Each race is made to happen, not hoped for: the first request is held just before its
+UPDATE or DELETE reaches PostgreSQL, the second runs to its end, then the first goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
+
+from goldenpath_chassis import chassis_of
+
+from tests.example.widgets import Widget
+
+pytestmark = pytest.mark.integration
+
+Json = dict[str, Any]
+
+
+class Hold:
+    """Holds the first statement that starts with `prefix` until `release` is set."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __call__(self, *args: Any) -> None:
+        statement: str = args[2]
+        if self.reached.is_set() or not statement.startswith(self.prefix):
+            return
+        self.reached.set()
+        # Listeners run inside SQLAlchemy's greenlet: this suspends only the held request.
+        await_only(self.release.wait())
+
+    async def until_held(self, request: asyncio.Task[httpx.Response]) -> None:
+        reached = asyncio.ensure_future(self.reached.wait())
+        await asyncio.wait({request, reached}, return_when=asyncio.FIRST_COMPLETED)
+        reached.cancel()
+        assert self.reached.is_set(), f"the request ended without being held: {request.result()}"
+
+
+@asynccontextmanager
+async def held(engine: AsyncEngine, prefix: str) -> AsyncIterator[Hold]:
+    hold = Hold(prefix)
+    event.listen(engine.sync_engine, "before_cursor_execute", hold)
+    try:
+        yield hold
+    finally:
+        hold.release.set()
+        event.remove(engine.sync_engine, "before_cursor_execute", hold)
+
+
+async def overtaken(
+    engine: AsyncEngine,
+    prefix: str,
+    first: Awaitable[httpx.Response],
+    second: Awaitable[httpx.Response],
+) -> tuple[httpx.Response, httpx.Response]:
+    """Runs `first` up to its statement starting with `prefix`, then `second` to its end, then
+    the rest of `first`; returns both responses, first's first."""
+    async with held(engine, prefix) as hold:
+        request = asyncio.ensure_future(first)
+        await hold.until_held(request)
+        answer = await second
+        hold.release.set()
+        return await request, answer
+
+
+async def stored(engine: AsyncEngine, widget_id: str) -> tuple[int, int] | None:
+    """The widget's price and version as the table holds them, or None if it is gone."""
+    query = select(Widget.price_cents, Widget.version).where(Widget.id == uuid.UUID(widget_id))
+    async with engine.connect() as connection:
+        row = (await connection.execute(query)).one_or_none()
+    return None if row is None else (row.price_cents, row.version)
+
+
+def assert_concurrent_update_problem(response: httpx.Response, widget_id: str) -> None:
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == "urn:problem-type:widget-concurrent-update"
+    assert problem["title"] == "Widget changed concurrently"
+    assert problem["status"] == 409
+    assert widget_id in problem["detail"]
+
+
+@pytest.fixture
+def engine(app: FastAPI) -> AsyncEngine:
+    return chassis_of(app).resources.database.engine
+
+
+@pytest.fixture
+async def widget(client: httpx.AsyncClient) -> Json:
+    response = await client.post("/v1/widgets", json={"name": "Contended", "price_cents": 1})
+    assert response.status_code == 201, response.text
+    body: Json = response.json()
+    return body
+
+
+async def test_db3_a_patch_overtaken_by_a_patch_is_a_409_and_the_winner_is_kept(
+    client: httpx.AsyncClient, engine: AsyncEngine, widget: Json
+) -> None:
+    url = f"/v1/widgets/{widget['id']}"
+    late, winner = await overtaken(
+        engine,
+        "UPDATE widgets",
+        client.patch(url, json={"price_cents": 10}),
+        client.patch(url, json={"price_cents": 20}),
+    )
+    assert winner.status_code == 200, winner.text
+    assert_concurrent_update_problem(late, widget["id"])
+    assert await stored(engine, widget["id"]) == (20, 2)
+    read = (await client.get(url)).json()
+    assert (read["price_cents"], read["version"]) == (20, 2)
+
+
+async def test_db3_a_patch_overtaken_by_a_delete_is_a_409_and_the_widget_stays_deleted(
+    client: httpx.AsyncClient, engine: AsyncEngine, widget: Json
+) -> None:
+    url = f"/v1/widgets/{widget['id']}"
+    late, winner = await overtaken(
+        engine, "UPDATE widgets", client.patch(url, json={"price_cents": 10}), client.delete(url)
+    )
+    assert winner.status_code == 204, winner.text
+    assert_concurrent_update_problem(late, widget["id"])
+    assert await stored(engine, widget["id"]) is None
+    assert (await client.patch(url, json={"price_cents": 10})).status_code == 404
+
+
+async def test_db3_a_delete_overtaken_by_a_patch_is_a_409_and_the_patch_is_kept(
+    client: httpx.AsyncClient, engine: AsyncEngine, widget: Json
+) -> None:
+    url = f"/v1/widgets/{widget['id']}"
+    late, winner = await overtaken(
+        engine,
+        "DELETE FROM widgets",
+        client.delete(url),
+        client.patch(url, json={"price_cents": 20}),
+    )
+    assert winner.status_code == 200, winner.text
+    assert_concurrent_update_problem(late, widget["id"])
+    assert await stored(engine, widget["id"]) == (20, 2)
