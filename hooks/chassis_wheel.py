@@ -64,6 +64,10 @@ def build_chassis_wheel(project: Path, chassis: Path = CHASSIS) -> bool:
         return False
     out = project / ".chassis"
     out.mkdir(exist_ok=True)
+    # Noted before the build, so that `chassis_source.py refresh` can retry a failed one.
+    clone = original_clone(project)
+    if clone is not None:
+        (out / "SOURCE").write_text(f"{clone}\n", encoding="utf-8")
     # Built aside, and swapped in only when it is the wanted wheel: a failed build, or one of
     # another version, leaves a wheel already there in place.
     with tempfile.TemporaryDirectory(dir=out) as scratch:
@@ -80,7 +84,4 @@ def build_chassis_wheel(project: Path, chassis: Path = CHASSIS) -> bool:
         for old in out.glob("goldenpath_chassis-*.whl"):
             old.unlink()
         built.replace(project / wheel)
-    clone = original_clone(project)
-    if clone is not None:
-        (out / "SOURCE").write_text(f"{clone}\n", encoding="utf-8")
     return True

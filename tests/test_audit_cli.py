@@ -195,7 +195,7 @@ def test_audit_compare_refuses_a_report_that_is_not_whole(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith(
-        f"goldenpath audit: {damaged} is not a whole audit JSON report: {problem}"
+        f"goldenpath audit: error: {damaged} is not a whole audit JSON report: {problem}"
     )
     assert captured.err.count("\n") == 1
 
@@ -204,7 +204,9 @@ def test_audit_list_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--list"]) == 0
     listed = capsys.readouterr().out
     assert all(standard.id in listed for standard in STANDARDS)
-    assert main([]) == 0
+    with pytest.raises(SystemExit) as helped:
+        main(["--help"])
+    assert helped.value.code == 0
     assert "audit" in capsys.readouterr().out
 
 
@@ -234,7 +236,9 @@ def test_audit_of_a_url_that_does_not_answer_could_not_run(
         arguments = ["audit", str(service), f"--url={url}", "--probe-timeout=1", "--format=json"]
         assert main([*arguments, f"--output={report}"]) == 3
     error = capsys.readouterr().err.splitlines()[-1]
-    assert error.startswith(f"goldenpath audit: could not run the probe: the service at {url} ")
+    assert error.startswith(
+        f"goldenpath audit: error: could not run the probe: the service at {url} "
+    )
     assert "did not answer" in error
     written = json.loads(report.read_text())  # the code's verdicts are still reported
     assert any("did not answer" in note for note in written["notes"])

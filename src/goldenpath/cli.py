@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="goldenpath", description="Tools that keep services on the golden path."
     )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    # Required: a script that calls `goldenpath` with no command gets a usage error (exit 2).
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for register in _COMMAND_REGISTRARS:
         register(commands)
     for subcommand in commands.choices.values():
@@ -36,8 +37,5 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 0
+    handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)

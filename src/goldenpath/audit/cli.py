@@ -203,6 +203,12 @@ def _not_probed(report: Report) -> str | None:
     return next((note for note in report.notes if "did not answer" in note), "no live check ran")
 
 
+def _report_error(args: argparse.Namespace, message: str) -> None:
+    # The line every subcommand's errors take (`goldenpath update-check: error: ...`,
+    # _cli_support.reports_errors); the score and FAILED lines are results, not errors.
+    print(f"{getattr(args, 'prog', 'goldenpath audit')}: error: {message}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.list:
         sys.stdout.write(_catalogue())
@@ -213,17 +219,17 @@ def run(args: argparse.Namespace) -> int:
         if not args.path.is_dir():
             raise ValueError(f"{args.path} is not a directory")
     except (ValueError, comparing.ComparisonError) as error:
-        print(f"goldenpath audit: {error}", file=sys.stderr)
+        _report_error(args, str(error))
         return EXIT_USAGE
     try:
         report, rendered = _produce(args, previous)
         _deliver(args, rendered)
     except CouldNotRun as error:
-        print(f"goldenpath audit: {error}", file=sys.stderr)
+        _report_error(args, str(error))
         return EXIT_COULD_NOT_RUN
     if args.url is not None and (unprobed := _not_probed(report)):
         # The report (the code's verdicts) is written; the live checks asked for are not in it.
-        print(f"goldenpath audit: could not run the probe: {unprobed}", file=sys.stderr)
+        _report_error(args, f"could not run the probe: {unprobed}")
         return EXIT_COULD_NOT_RUN
     failures = []
     if args.fail_under is not None and round(report.score, 1) < args.fail_under:
