@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from goldenpath.audit import audit
 from goldenpath.audit.model import Outcome
 from tests.support.samples import access, outcome, write
@@ -318,3 +320,54 @@ def test_audit_a_balance_spent_below_zero_is_no_rate_limiter(tmp_path: Path) -> 
         )
     )
     assert outcome(report, "SEC-4", "rate limiter") is Outcome.MISSING
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ('Field(default_factory=lambda: ["*"])', Outcome.MISSING),
+        ('Field(default=["*"])', Outcome.MISSING),
+        ('["*"]', Outcome.MISSING),
+        ('Field(default=["https://app.example.org"])', Outcome.MET),
+    ],
+)
+def test_audit_cors_origins_from_a_config_field_are_judged_by_its_default(
+    tmp_path: Path, declared: str, expected: Outcome
+) -> None:
+    # chainlit passes `allow_origins=config.project.allow_origins`: `config` is what a loader
+    # function returns, `project` a field typed with a settings class whose default is ["*"].
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "requirements.txt": "fastapi\npydantic-settings\n",
+                "chat/settings.py": f"""
+                    from typing import Optional
+                    from pydantic import BaseModel, Field
+                    from pydantic_settings import BaseSettings
+
+                    class WebOptions(BaseModel):
+                        cors_origins: list[str] = {declared}
+
+                    class AppConfig(BaseSettings):
+                        web: Optional[WebOptions] = None
+
+                    def read_config():
+                        return AppConfig(web=WebOptions())
+
+                    config = read_config()
+                """,
+                "chat/app.py": """
+                    from fastapi import FastAPI
+                    from starlette.middleware.cors import CORSMiddleware
+                    from chat.settings import config
+
+                    app = FastAPI()
+                    app.add_middleware(
+                        CORSMiddleware, allow_origins=config.web.cors_origins, allow_methods=["*"]
+                    )
+                """,
+            },
+        )
+    )
+    assert outcome(report, "SEC-5", "CORS with explicit origins") is expected
