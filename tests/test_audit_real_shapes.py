@@ -371,3 +371,53 @@ def test_audit_cors_origins_from_a_config_field_are_judged_by_its_default(
         )
     )
     assert outcome(report, "SEC-5", "CORS with explicit origins") is expected
+
+
+# paperless-ngx's settings tests (shape only): Redis URLs are a parser's cases and expectations,
+# and an environment patched to see a setting read. No test reaches a Redis server.
+URL_PARSING_TESTS = """
+import os
+from unittest import TestCase, mock
+
+import pytest
+
+from app.settings import broker_urls, cache_location
+
+
+class TestBrokerUrls:
+    @pytest.mark.parametrize(
+        ("given", "expected"),
+        [
+            pytest.param(None, ("redis://localhost:6379", "redis://localhost:6379"), id="default"),
+            ("redis://cache-host:6379", ("redis://cache-host:6379", "redis://cache-host:6379")),
+        ],
+    )
+    def test_broker_urls(self, given, expected):
+        assert broker_urls(given) == expected
+
+    def test_default_location(self):
+        text = "location=redis://localhost:6379/2"
+        assert cache_location(text) == "redis://localhost:6379/2"
+
+
+class TestCacheSetting(TestCase):
+    @mock.patch.dict(os.environ, {"APP_CACHE_URL": "redis://localhost:6380/7"})
+    def test_location_from_environment(self):
+        self.assertEqual(cache_location(None), "redis://localhost:6380/7")
+"""
+
+
+def test_audit_redis_urls_a_parser_is_tested_with_are_no_real_server(tmp_path: Path) -> None:
+    files = {
+        "requirements.txt": "django\nredis\n",
+        "app/settings.py": "def broker_urls(url):\n    return url, url\n\n"
+        "def cache_location(text):\n    return text\n",
+        "tests/test_settings.py": URL_PARSING_TESTS,
+    }
+    report = audit(write(tmp_path / "parsing", files))
+    assert outcome(report, "TEST-1", "against real databases") is Outcome.MISSING
+    # A fixture that opens a client on a URL is a server the tests reach.
+    conftest = "import pytest\nimport redis\n\n@pytest.fixture\ndef cache():\n"
+    conftest += '    return redis.Redis.from_url("redis://localhost:6379/15")\n'
+    report = audit(write(tmp_path / "real", {**files, "tests/conftest.py": conftest}))
+    assert outcome(report, "TEST-1", "against real databases") is Outcome.MET
