@@ -421,3 +421,48 @@ def test_audit_redis_urls_a_parser_is_tested_with_are_no_real_server(tmp_path: P
     conftest += '    return redis.Redis.from_url("redis://localhost:6379/15")\n'
     report = audit(write(tmp_path / "real", {**files, "tests/conftest.py": conftest}))
     assert outcome(report, "TEST-1", "against real databases") is Outcome.MET
+
+
+# redash's handlers (shape only): Flask-RESTful resources whose methods commit themselves.
+RESOURCE_HANDLERS = """
+from flask import request
+from flask_restful import Resource
+
+from app import models
+from app.services import alerts
+
+
+class AlertResource(Resource):
+    def get(self, alert_id):
+        return alerts.read(alert_id, request.query_params.get("fields"))
+
+    def post(self, alert_id):
+        alert = alerts.read(alert_id)
+        alert.name = request.json["name"]
+        models.db.session.commit()
+        return alert
+"""
+
+
+def test_audit_a_resource_method_that_commits_is_a_handler_querying_the_database(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "requirements.txt": "flask-restful\nflask-sqlalchemy\n",
+        "app/__init__.py": "",
+        "app/models.py": "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n",
+        "app/services/__init__.py": "",
+        "app/services/alerts.py": "def read(alert_id, fields=None):\n    return None\n",
+        "app/handlers.py": RESOURCE_HANDLERS,
+        "app/api.py": "from flask_restful import Api\nfrom app.handlers import AlertResource\n"
+        "api = Api(prefix='/api')\napi.add_resource(AlertResource, '/alerts/<alert_id>')\n",
+    }
+    report = audit(write(tmp_path / "commits", files))
+    handlers = report.result("ARCH-1").requirements[0]
+    assert handlers.outcome is Outcome.MISSING
+    assert "(models.db.session.commit)" in handlers.detail
+    # Reading query parameters is no query; a resource that leaves the commit to its service is
+    # a handler that calls services.
+    delegated = RESOURCE_HANDLERS.replace("        models.db.session.commit()\n", "")
+    report = audit(write(tmp_path / "delegates", {**files, "app/handlers.py": delegated}))
+    assert outcome(report, "ARCH-1", "handlers do not query the database") is Outcome.MET
