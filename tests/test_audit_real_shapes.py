@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from goldenpath.audit import audit
 from goldenpath.audit.model import Outcome
 from tests.support.samples import access, outcome, write
@@ -318,3 +320,149 @@ def test_audit_a_balance_spent_below_zero_is_no_rate_limiter(tmp_path: Path) -> 
         )
     )
     assert outcome(report, "SEC-4", "rate limiter") is Outcome.MISSING
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ('Field(default_factory=lambda: ["*"])', Outcome.MISSING),
+        ('Field(default=["*"])', Outcome.MISSING),
+        ('["*"]', Outcome.MISSING),
+        ('Field(default=["https://app.example.org"])', Outcome.MET),
+    ],
+)
+def test_audit_cors_origins_from_a_config_field_are_judged_by_its_default(
+    tmp_path: Path, declared: str, expected: Outcome
+) -> None:
+    # chainlit passes `allow_origins=config.project.allow_origins`: `config` is what a loader
+    # function returns, `project` a field typed with a settings class whose default is ["*"].
+    report = audit(
+        write(
+            tmp_path,
+            {
+                "requirements.txt": "fastapi\npydantic-settings\n",
+                "chat/settings.py": f"""
+                    from typing import Optional
+                    from pydantic import BaseModel, Field
+                    from pydantic_settings import BaseSettings
+
+                    class WebOptions(BaseModel):
+                        cors_origins: list[str] = {declared}
+
+                    class AppConfig(BaseSettings):
+                        web: Optional[WebOptions] = None
+
+                    def read_config():
+                        return AppConfig(web=WebOptions())
+
+                    config = read_config()
+                """,
+                "chat/app.py": """
+                    from fastapi import FastAPI
+                    from starlette.middleware.cors import CORSMiddleware
+                    from chat.settings import config
+
+                    app = FastAPI()
+                    app.add_middleware(
+                        CORSMiddleware, allow_origins=config.web.cors_origins, allow_methods=["*"]
+                    )
+                """,
+            },
+        )
+    )
+    assert outcome(report, "SEC-5", "CORS with explicit origins") is expected
+
+
+# paperless-ngx's settings tests (shape only): Redis URLs are a parser's cases and expectations,
+# and an environment patched to see a setting read. No test reaches a Redis server.
+URL_PARSING_TESTS = """
+import os
+from unittest import TestCase, mock
+
+import pytest
+
+from app.settings import broker_urls, cache_location
+
+
+class TestBrokerUrls:
+    @pytest.mark.parametrize(
+        ("given", "expected"),
+        [
+            pytest.param(None, ("redis://localhost:6379", "redis://localhost:6379"), id="default"),
+            ("redis://cache-host:6379", ("redis://cache-host:6379", "redis://cache-host:6379")),
+        ],
+    )
+    def test_broker_urls(self, given, expected):
+        assert broker_urls(given) == expected
+
+    def test_default_location(self):
+        text = "location=redis://localhost:6379/2"
+        assert cache_location(text) == "redis://localhost:6379/2"
+
+
+class TestCacheSetting(TestCase):
+    @mock.patch.dict(os.environ, {"APP_CACHE_URL": "redis://localhost:6380/7"})
+    def test_location_from_environment(self):
+        self.assertEqual(cache_location(None), "redis://localhost:6380/7")
+"""
+
+
+def test_audit_redis_urls_a_parser_is_tested_with_are_no_real_server(tmp_path: Path) -> None:
+    files = {
+        "requirements.txt": "django\nredis\n",
+        "app/settings.py": "def broker_urls(url):\n    return url, url\n\n"
+        "def cache_location(text):\n    return text\n",
+        "tests/test_settings.py": URL_PARSING_TESTS,
+    }
+    report = audit(write(tmp_path / "parsing", files))
+    assert outcome(report, "TEST-1", "against real databases") is Outcome.MISSING
+    # A fixture that opens a client on a URL is a server the tests reach.
+    conftest = "import pytest\nimport redis\n\n@pytest.fixture\ndef cache():\n"
+    conftest += '    return redis.Redis.from_url("redis://localhost:6379/15")\n'
+    report = audit(write(tmp_path / "real", {**files, "tests/conftest.py": conftest}))
+    assert outcome(report, "TEST-1", "against real databases") is Outcome.MET
+
+
+# redash's handlers (shape only): Flask-RESTful resources whose methods commit themselves.
+RESOURCE_HANDLERS = """
+from flask import request
+from flask_restful import Resource
+
+from app import models
+from app.services import alerts
+
+
+class AlertResource(Resource):
+    def get(self, alert_id):
+        return alerts.read(alert_id, request.query_params.get("fields"))
+
+    def post(self, alert_id):
+        alert = alerts.read(alert_id)
+        alert.name = request.json["name"]
+        models.db.session.commit()
+        return alert
+"""
+
+
+def test_audit_a_resource_method_that_commits_is_a_handler_querying_the_database(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "requirements.txt": "flask-restful\nflask-sqlalchemy\n",
+        "app/__init__.py": "",
+        "app/models.py": "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n",
+        "app/services/__init__.py": "",
+        "app/services/alerts.py": "def read(alert_id, fields=None):\n    return None\n",
+        "app/handlers.py": RESOURCE_HANDLERS,
+        "app/api.py": "from flask_restful import Api\nfrom app.handlers import AlertResource\n"
+        "api = Api(prefix='/api')\napi.add_resource(AlertResource, '/alerts/<alert_id>')\n",
+    }
+    report = audit(write(tmp_path / "commits", files))
+    handlers = report.result("ARCH-1").requirements[0]
+    assert handlers.outcome is Outcome.MISSING
+    assert "(models.db.session.commit)" in handlers.detail
+    # Reading query parameters is no query; a resource that leaves the commit to its service is
+    # a handler that calls services.
+    delegated = RESOURCE_HANDLERS.replace("        models.db.session.commit()\n", "")
+    report = audit(write(tmp_path / "delegates", {**files, "app/handlers.py": delegated}))
+    assert outcome(report, "ARCH-1", "handlers do not query the database") is Outcome.MET

@@ -7,7 +7,7 @@ import re
 
 from goldenpath.audit.facts import Facts
 from goldenpath.audit.facts.python import PythonModule, dotted, last_name, names_in
-from goldenpath.audit.facts.routes import Route
+from goldenpath.audit.facts.routes import HTTP_METHODS, Route
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, NotApplicable, check, found, listing, only_if, verdict
@@ -16,7 +16,7 @@ from ._signals import task_queue
 from .infrastructure import server_commands
 
 QUERY_CALLS = re.compile(
-    r"(\.execute|\.scalars?|\.query|\.objects\.|^select$|\.cursor|\.fetch\w*|\.get_or_404|"
+    r"(\.execute|\.scalars?|\.query\b|\.objects\.|^select$|\.cursor|\.fetch\w*|\.get_or_404|"
     r"\.filter_by|\.add$|\.commit$)"
 )
 SERVICE_MODULE = re.compile(r"(^|/)(services?|use_?cases?|domain|logic|interactors?)(\.py$|/)")
@@ -37,9 +37,24 @@ DI_LIBRARIES = (
 
 def _handler_calls(route: Route) -> list[str]:
     handler = route.handler
-    if not isinstance(handler, ast.FunctionDef | ast.AsyncFunctionDef):
+    if isinstance(handler, ast.ClassDef):
+        # A resource or class-based view: its get/post/... methods are the handlers.
+        bodies = [
+            item
+            for item in handler.body
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+            and item.name in HTTP_METHODS
+        ]
+    elif isinstance(handler, ast.FunctionDef | ast.AsyncFunctionDef):
+        bodies = [handler]
+    else:
         return []
-    return [dotted(node.func) for node in ast.walk(handler) if isinstance(node, ast.Call)]
+    return [
+        dotted(node.func)
+        for body in bodies
+        for node in ast.walk(body)
+        if isinstance(node, ast.Call)
+    ]
 
 
 def _service_classes(facts: Facts, business: tuple[Route, ...]) -> list[Evidence]:
@@ -75,11 +90,17 @@ def layers(facts: Facts) -> Assessment:
     business = facts.routes.business
     if not business:
         return NotApplicable("no HTTP routes found")
+    # One line per route, naming the first query its handler makes.
     querying = [
-        route.evidence(f"queries in the handler ({call})")
+        route.evidence(f"queries in the handler ({calls[0]})")
         for route in business
-        for call in _handler_calls(route)[:50]
-        if QUERY_CALLS.search(call) and not call.startswith(("service", "self.service"))
+        if (
+            calls := [
+                call
+                for call in _handler_calls(route)[:50]
+                if QUERY_CALLS.search(call) and not call.startswith(("service", "self.service"))
+            ]
+        )
     ]
     requirements: list[Requirement] = [
         verdict(

@@ -707,11 +707,12 @@ def headers_and_cors(facts: Facts) -> Assessment:
     ]
     cors = [module.evidence(node, "CORSMiddleware") for module, node in _cors_uses(facts)]
     wildcard = [
-        module.evidence(call, "allows any origin")
+        module.evidence(call, _any_origin(origins, keyword(call, name)))
         for module, call in facts.code.calls_named("add_middleware", "CORS", "CORSMiddleware")
         for name in ("allow_origins", "origins", "allow_origin_regex")
-        if (value := literal(keyword(call, name))) in ("*", ".*")
-        or (isinstance(value, list | tuple) and "*" in value)
+        # A setting's default counts: `allow_origins=config.allow_origins` declared `["*"]`.
+        if (origins := facts.symbols.value(module, keyword(call, name))) in ("*", ".*")
+        or (isinstance(origins, list | tuple) and "*" in origins)
         or (last_name(call.func) == "CORS" and not call.keywords)
     ]
     cors += facts.uses("flask-cors", "django-cors-headers")
@@ -739,6 +740,12 @@ def headers_and_cors(facts: Facts) -> Assessment:
         )
     )
     return requirements
+
+
+def _any_origin(origins: object, argument: ast.expr | None) -> str:
+    if argument is None or literal(argument) == origins:
+        return "allows any origin"
+    return f"allows any origin: {dotted(argument)} defaults to {origins!r}"
 
 
 def _cors_uses(facts: Facts) -> list[tuple[PythonModule, ast.Name]]:

@@ -12,6 +12,7 @@ from goldenpath.audit.facts.symbols import Local
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, skipped
+from ._server_urls import server_urls
 
 
 def _test_functions(facts: Facts) -> list[Evidence]:
@@ -33,12 +34,14 @@ def _real_services(facts: Facts) -> list[Evidence]:
         "pytest-mongo",
         runtime_only=False,
     )
+    unmocked = [module for module in facts.code.tests if not _mocks_attributes(module)]
     found_ += facts.code.find_tokens(
-        r"(postgres(ql)?(\+\w+)?://|redis://|^initdb$|pg_ctl|redis-server|TEST_DATABASE_URL|"
-        r"TEST_REDIS_URL|PostgresContainer|RedisContainer)",
-        modules=[module for module in facts.code.tests if not _mocks_attributes(module)],
+        r"(^initdb$|pg_ctl|redis-server|TEST_DATABASE_URL|TEST_REDIS_URL|PostgresContainer|"
+        r"RedisContainer)",
+        modules=unmocked,
         limit=3,
     )
+    found_ += server_urls(unmocked, limit=3)
     for workflow in facts.ci.workflows:
         for job_name, job in workflow.jobs.items():
             services = job.get("services") or {}

@@ -204,7 +204,25 @@ class Symbols:
             symbol = self.resolve(module, node)
             if isinstance(symbol, Local) and not isinstance(symbol.node, Definition):
                 return self.instance_of(symbol.module, symbol.node, depth + 1)
+        if isinstance(node, ast.Attribute):
+            return self._field_type(module, node, depth)
         return None
+
+    def _field_type(self, module: PythonModule, node: ast.Attribute, depth: int) -> Symbol:
+        """The class of an instance's field (`config.project` with `project: ProjectSettings`
+        declared on the class of `config`), from its annotation or its default."""
+        owner = self.instance_of(module, node.value, depth + 1)
+        if not (isinstance(owner, Local) and isinstance(owner.node, ast.ClassDef)):
+            return None
+        annotation = _field_annotation(owner.node, node.attr)
+        if annotation is not None:
+            declared = self.resolve(owner.module, _optional_inner(annotation), depth + 1)
+            if isinstance(declared, Local) and isinstance(declared.node, ast.ClassDef):
+                return declared
+        member = self.class_member(owner.module, owner.node, node.attr)
+        if member is None or isinstance(member.node, Definition):
+            return None
+        return self.instance_of(member.module, member.node, depth + 1)
 
     # --- values --------------------------------------------------------------------------
     def value(self, module: PythonModule, node: ast.AST | None, depth: int = 0) -> object:
@@ -267,6 +285,26 @@ class Symbols:
         default = next((k.value for k in call.keywords if k.arg == "default"), None)
         if default is not None and call.args:
             return self.value(module, default, depth + 1)
+        if last in {"Field", "field"}:
+            return self._field_default(module, call, depth)
+        return UNKNOWN
+
+    def _field_default(self, module: PythonModule, call: ast.Call, depth: int) -> object:
+        """A declared field's default: pydantic's `Field(["*"])`, `Field(default=...)`, or a
+        `default_factory` that is a lambda or a builtin collection (dataclasses' `field` too)."""
+        given = {k.arg: k.value for k in call.keywords if k.arg}
+        default = given.get("default", call.args[0] if call.args else None)
+        if default is not None and not (
+            isinstance(default, ast.Constant) and default.value is Ellipsis
+        ):
+            return self.value(module, default, depth + 1)
+        factory = given.get("default_factory")
+        if isinstance(factory, ast.Lambda):
+            return self.value(module, factory.body, depth + 1)
+        if isinstance(factory, ast.Name) and factory.id in {"list", "tuple", "set"}:
+            return []
+        if isinstance(factory, ast.Name) and factory.id == "dict":
+            return {}
         return UNKNOWN
 
     _EVALUATORS: ClassVar[dict[type, Callable[..., object]]] = {}
@@ -285,6 +323,30 @@ Symbols._EVALUATORS.update(
         ast.Attribute: Symbols._reference_value,
     }
 )
+
+
+def _field_annotation(node: ast.ClassDef, name: str) -> ast.expr | None:
+    """The annotation a class body gives `name` (`project: ProjectSettings`), if any."""
+    for statement in node.body:
+        if (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and statement.target.id == name
+        ):
+            return statement.annotation
+    return None
+
+
+def _optional_inner(annotation: ast.expr) -> ast.expr:
+    """`X` from `Optional[X]`, `X | None` or `None | X`; otherwise the annotation itself."""
+    if isinstance(annotation, ast.Subscript) and dotted(annotation.value).endswith("Optional"):
+        return annotation.slice
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        sides = [annotation.left, annotation.right]
+        kept = [s for s in sides if not (isinstance(s, ast.Constant) and s.value is None)]
+        if len(kept) == 1:
+            return kept[0]
+    return annotation
 
 
 def _returned(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
