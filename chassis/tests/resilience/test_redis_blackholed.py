@@ -1,7 +1,8 @@
 """Redis blackholed while the service runs (RES-1): each command of the shared client waits one
-`REDIS_TIMEOUT_SECONDS` and fails. Retrying it is not the client's call: each user of Redis has
-its own breaker or cool-down (the cache, the rate limiter, session revocation, readiness), and
-the documents promise one timeout per interval, not several.
+`REDIS_TIMEOUT_SECONDS` and fails. Retrying it is not the client's call, and one request must
+not wait once per user of Redis it crosses (the rate limiter's two layers, session revocation,
+the cache): after a timeout the client skips Redis for a moment, for every user at once, so a
+request waits at most one timeout (redis_unanswered.py).
 
 The client retries nothing: the connections redis-py's `from_url` makes carry no `Retry` (from
 5.2, the chassis's floor, to the locked version), unlike those of a pool `Redis(...)` builds for

@@ -5,7 +5,8 @@ replica sees the same state. Start-up does not wait for Redis: an outage shows i
 "degraded": the check is not critical) and the users of the client degrade by their documented
 policy (the cache is bypassed, the rate limiter counts in each process's memory, browser
 sessions answer 503 while bearer tokens and API keys work on), rather than the process refusing
-to start or leaving rotation.
+to start or leaving rotation. A Redis that stops answering costs a request one timeout, not
+one per user: after any timeout the client skips Redis for a moment (redis_unanswered.py).
 
 Over TLS (`rediss://`) the server's certificate must verify, for the URL's host: said here for
 every client the chassis makes (`redis_from_url`), not left to redis-py, whose default before 6.0
