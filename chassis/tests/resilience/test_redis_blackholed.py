@@ -1,7 +1,8 @@
 """Redis blackholed while the service runs (RES-1): each command of the shared client waits one
-`REDIS_TIMEOUT_SECONDS` and fails. Retrying it is not the client's call: each user of Redis has
-its own breaker or cool-down (the cache, the rate limiter, session revocation, readiness), and
-the documents promise one timeout per interval, not several.
+`REDIS_TIMEOUT_SECONDS` and fails. Retrying it is not the client's call, and one request must
+not wait once per user of Redis it crosses (the rate limiter's two layers, session revocation,
+the cache): after a timeout the client skips Redis for a moment, for every user at once, so a
+request waits at most one timeout (redis_unanswered.py).
 
 The client retries nothing: the connections redis-py's `from_url` makes carry no `Retry` (from
 5.2, the chassis's floor, to the locked version), unlike those of a pool `Redis(...)` builds for
@@ -16,13 +17,19 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from goldenpath_chassis import Service
+from goldenpath_chassis import Service, chassis_of
 from goldenpath_chassis._core.health import HealthRegistry
-from goldenpath_chassis._core.redis import redis_client
+from goldenpath_chassis._core.redis import redis_client, skip_while_unanswered
+from goldenpath_chassis._core.redis_unanswered import RedisUnansweredError, UnansweredWindow
+from goldenpath_chassis.testing.asgi import asgi_client
+from goldenpath_chassis.testing.auth import TokenFactory, bearer
+from goldenpath_chassis.testing.databases import delete_all_rows
 from goldenpath_chassis.testing.servers import RedisServer
 
 from tests.support.blackhole import BlackholeProxy
@@ -57,6 +64,8 @@ async def redis(service: Service, route: BlackholeProxy, database_url: str) -> A
 async def test_res1_a_blackholed_redis_gets_each_command_once(
     redis: Redis, route: BlackholeProxy
 ) -> None:
+    now = [0.0]
+    skip_while_unanswered(redis, UnansweredWindow(seconds=1.0, clock=lambda: now[0]))
     key = f"blackholed-{uuid.uuid4().hex}"
     await redis.set(key, "v")  # a pooled connection, open before the route drops everything
     route.dropping = True
@@ -67,9 +76,90 @@ async def test_res1_a_blackholed_redis_gets_each_command_once(
     assert route.commands_swallowed(b"GET") == 1
     assert route.connections_dropped == 0
 
+    # For a moment after the timeout, the client's commands fail at once, neither sent nor
+    # sent on another connection: whichever user of the client asks.
+    with pytest.raises(RedisUnansweredError):
+        await redis.get(key)
+    assert route.commands() == [b"GET"]
+    assert route.connections_dropped == 0
+
+    now[0] += 1.0
     with pytest.raises((RedisTimeoutError, RedisConnectionError)):
         await redis.get(key)
-    # That connection was closed: the next command opens one, whose handshake gets no answer,
-    # and gives up there, without another connection or the command itself.
+    # Then Redis is asked again. That connection was closed: the next command opens one, whose
+    # handshake gets no answer, and gives up there, without another connection or the command.
     assert route.connections_dropped == 1
     assert route.commands_swallowed(b"GET") == 1
+
+
+ORIGIN = "https://testserver"
+
+
+@pytest.fixture(params=[2.0, 0.0], ids=["limiter-cool-down", "no-limiter-cool-down"])
+async def app(
+    request: pytest.FixtureRequest,
+    service: Service,
+    route: BlackholeProxy,
+    database_url: str,
+    auth_settings: dict[str, str],
+) -> AsyncIterator[FastAPI]:
+    """The example with its Redis through the route. Limits under 200 a window take no leases,
+    so each request asks Redis in both layers; no near cache, so each cached read asks Redis
+    too (its listener's PINGs would be counted with the request's commands)."""
+    settings = service.load_settings(
+        **auth_settings,
+        app_env="test",
+        database_url=database_url,
+        redis_url=f"redis://127.0.0.1:{route.port}/0",
+        redis_timeout_seconds=0.2,
+        rate_limit_per_ip="150/minute",
+        rate_limit_per_principal="150/minute",
+        rate_limit_storage_retry_seconds=request.param,
+        cache_near_max_staleness_ms=0,
+    )
+    application = service.create_app(settings)
+    async with LifespanManager(application):
+        yield application
+        await delete_all_rows(service, chassis_of(application).resources.database.engine)
+
+
+async def test_res1_a_cached_read_waits_on_a_blackholed_redis_once(
+    app: FastAPI, route: BlackholeProxy, auth_headers: dict[str, str]
+) -> None:
+    """The read crosses the rate limiter's two layers and the cache: the first to ask Redis
+    waits its timeout, and the others go their outage ways at once (counted in memory, read
+    from the database), not after a timeout each."""
+    async with asgi_client(app, headers=auth_headers) as client:
+        created = await client.post("/v1/widgets", json={"name": "Read through Redis"})
+        url = f"/v1/widgets/{created.json()['id']}"
+        assert (await client.get(url)).status_code == 200  # cached in Redis
+
+        route.dropping = True
+        read = await client.get(url)
+
+    assert read.status_code == 200, read.text
+    assert read.json()["name"] == "Read through Redis"
+    # One command sent into the black hole, on a connection the pool had: one wait.
+    assert route.commands() == [b"EVALSHA"], route.commands()
+    assert route.connections_dropped == 0
+
+
+async def test_res1_a_session_read_waits_on_a_blackholed_redis_once(
+    app: FastAPI, route: BlackholeProxy, tokens: TokenFactory
+) -> None:
+    """A session cookie's read asks the rate limiter and the sign-out check: the check refuses
+    the session (503) as it does whenever Redis cannot answer, without a timeout of its own."""
+    async with asgi_client(app, base_url=ORIGIN) as client:
+        opened = await client.post(
+            "/v1/auth/session", headers=bearer(tokens("widgets:read", subject="alice"))
+        )
+        assert opened.status_code == 201, opened.text
+        assert (await client.get("/v1/widgets")).status_code == 200
+
+        route.dropping = True
+        read = await client.get("/v1/widgets")
+
+    assert read.status_code == 503, read.text
+    assert read.json()["type"] == "urn:problem-type:authentication-unavailable"
+    assert route.commands() == [b"EVALSHA"], route.commands()
+    assert route.connections_dropped == 0

@@ -28,6 +28,21 @@ class BlackholeProxy:
         """How many times a RESP command `name` (b"GET") was sent into the black hole."""
         return self.swallowed.upper().count(b"\r\n" + name.upper() + b"\r\n")
 
+    def commands(self) -> list[bytes]:
+        """The name of each RESP command sent into the black hole, in order (a pipeline's too)."""
+        names: list[bytes] = []
+        data, at = bytes(self.swallowed), 0
+        while data.startswith(b"*", at):
+            end = data.index(b"\r\n", at)
+            arguments, at = int(data[at + 1 : end]), end + 2
+            for n in range(arguments):
+                end = data.index(b"\r\n", at)
+                length = int(data[at + 1 : end])
+                if n == 0:
+                    names.append(data[end + 2 : end + 2 + length].upper())
+                at = end + 2 + length + 2
+        return names
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         opened = [writer]
         self._writers.add(writer)

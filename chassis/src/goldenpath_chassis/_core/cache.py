@@ -25,7 +25,8 @@ write path calls `invalidate(key)` after its transaction commits. The guarantees
 - Stampede protection: concurrent misses of one key in one process share a single load
   (single flight); N replicas make at most N loads of a key, not one per request.
 - Redis down: reads go to the source (counted in `cache_errors_total`), the "redis" circuit
-  breaker makes that immediate, and invalidations that could not be applied are replayed
+  breaker makes that immediate (and, for a moment after any timeout, the client itself:
+  `redis_unanswered.py`), and invalidations that could not be applied are replayed
   before the cache is trusted again (one replay at a time, tried only when the breaker lets a
   call through); until then this process bypasses it. Past 10,000 owed,
   the whole cache is cleared instead (`cache_invalidations_overflowed`, a warning), and a new

@@ -5,7 +5,8 @@ replica sees the same state. Start-up does not wait for Redis: an outage shows i
 "degraded": the check is not critical) and the users of the client degrade by their documented
 policy (the cache is bypassed, the rate limiter counts in each process's memory, browser
 sessions answer 503 while bearer tokens and API keys work on), rather than the process refusing
-to start or leaving rotation.
+to start or leaving rotation. A Redis that stops answering costs a request one timeout, not
+one per user: after any timeout the client skips Redis for a moment (redis_unanswered.py).
 
 Over TLS (`rediss://`) the server's certificate must verify, for the URL's host: said here for
 every client the chassis makes (`redis_from_url`), not left to redis-py, whose default before 6.0
@@ -34,8 +35,10 @@ from typing import Any, ClassVar, cast
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import ReadOnlyError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .health import HealthRegistry
+from .redis_unanswered import UnansweredWindow
 from .settings import ChassisSettings
 
 
@@ -71,15 +74,55 @@ class _ReplicaRefusalMixin:
         await super().send_packed_command(*args, **kwargs)  # type: ignore[misc]
 
 
-class _PrimaryConnection(_ReplicaRefusalMixin, Connection):
+class _UnansweredMixin:
+    """Skips Redis for a moment after a timeout, on every connection of the client at once
+    (redis_unanswered.py); off unless `skip_while_unanswered` set the client's window."""
+
+    # Set for each client's connections, a class of their own (`redis_from_url`).
+    unanswered: ClassVar[UnansweredWindow | None] = None
+
+    async def connect(self, *args: Any, **kwargs: Any) -> None:
+        # The pool calls this before every command, connected or not: refused here, nothing is
+        # opened or sent, and the pool keeps the connection as it was.
+        window = self.unanswered
+        if window is not None:
+            window.refuse_while_open()
+        try:
+            await super().connect(*args, **kwargs)  # type: ignore[misc]
+        except RedisTimeoutError:
+            if window is not None:
+                window.timed_out()
+            raise
+
+    async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+        window = self.unanswered
+        if window is not None:
+            window.refuse_while_open()
+        try:
+            await super().send_packed_command(*args, **kwargs)  # type: ignore[misc]
+        except RedisTimeoutError:
+            if window is not None:
+                window.timed_out()
+            raise
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except RedisTimeoutError:
+            if self.unanswered is not None:
+                self.unanswered.timed_out()
+            raise
+
+
+class _PrimaryConnection(_UnansweredMixin, _ReplicaRefusalMixin, Connection):
     pass
 
 
-class _PrimarySSLConnection(_ReplicaRefusalMixin, SSLConnection):
+class _PrimarySSLConnection(_UnansweredMixin, _ReplicaRefusalMixin, SSLConnection):
     pass
 
 
-class _PrimaryUnixConnection(_ReplicaRefusalMixin, UnixDomainSocketConnection):
+class _PrimaryUnixConnection(_UnansweredMixin, _ReplicaRefusalMixin, UnixDomainSocketConnection):
     pass
 
 
@@ -115,6 +158,14 @@ def when_refused_as_replica(client: Redis, callback: Callable[[], None]) -> None
         )
 
 
+def skip_while_unanswered(client: Redis, window: UnansweredWindow) -> None:
+    """After a timeout, fail `client`'s commands at once while `window` says so, whichever
+    user of the client sent the command that timed out (redis_unanswered.py)."""
+    connection_class = client.connection_pool.connection_class
+    if issubclass(connection_class, _UnansweredMixin):
+        connection_class.unanswered = window
+
+
 @asynccontextmanager
 async def redis_client(
     settings: ChassisSettings, health: HealthRegistry
@@ -128,6 +179,8 @@ async def redis_client(
         socket_timeout=settings.redis.timeout_seconds,
         health_check_interval=30,
     )
+    # Every part of a request that reaches Redis uses this client: one timeout is the request's.
+    skip_while_unanswered(client, UnansweredWindow())
 
     async def ping() -> None:
         await answers_as_primary(client)

@@ -36,8 +36,9 @@ answered. The warning, `rate_limit_storage_unavailable`, is said at once per lay
 error's type), then at most once a minute with the number of requests answered without Redis
 since, the rest when the authenticator closes (`throttled_line.py`). The limiter then skips
 Redis for a short cool-down, so an unreachable Redis costs one timeout per cool-down, not one
-per request, and counts in Redis again once it answers. The local counters are consulted only
-then: while Redis answers, a request costs what it did without them.
+per request, and counts in Redis again once it answers. (After a timeout anywhere, the shared
+client skips Redis for a moment too, cool-down or none: `redis_unanswered.py`.) The local
+counters are consulted only then: while Redis answers, a request costs what it did without them.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ Records are keyed by digests: Redis never holds an id a cookie carries, nor a us
 When Redis cannot answer, whether a session was revoked cannot be known, so the session is not
 trusted (the caller answers 503, as it does when the identity provider's keys cannot be
 fetched); bearer tokens and API keys never depend on it. After a failure, Redis is skipped for
-a short cool-down, so an unreachable Redis costs one timeout per cool-down, not one per request.
+a short cool-down, so an unreachable Redis costs one timeout per cool-down, not one per request;
+after another part's timeout the client fails the check at once (`redis_unanswered.py`).
 The warning, `session_revocations_unavailable`, is said at once (with the error's type), then at
 most once a minute with the number of requests refused since, the rest when the authenticator
 closes (`throttled_line.py`): an outage is not a line per cool-down and per request in flight.
