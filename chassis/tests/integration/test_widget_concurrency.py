@@ -8,76 +8,23 @@ UPDATE or DELETE reaches PostgreSQL, the second runs to its end, then the first 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import await_only
 
 from goldenpath_chassis import chassis_of
+from goldenpath_chassis.testing.races import overtaken
 
 from tests.example.widgets import Widget
 
 pytestmark = pytest.mark.integration
 
 Json = dict[str, Any]
-
-
-class Hold:
-    """Holds the first statement that starts with `prefix` until `release` is set."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.reached = asyncio.Event()
-        self.release = asyncio.Event()
-
-    def __call__(self, *args: Any) -> None:
-        statement: str = args[2]
-        if self.reached.is_set() or not statement.startswith(self.prefix):
-            return
-        self.reached.set()
-        # Listeners run inside SQLAlchemy's greenlet: this suspends only the held request.
-        await_only(self.release.wait())
-
-    async def until_held(self, request: asyncio.Task[httpx.Response]) -> None:
-        reached = asyncio.ensure_future(self.reached.wait())
-        await asyncio.wait({request, reached}, return_when=asyncio.FIRST_COMPLETED)
-        reached.cancel()
-        assert self.reached.is_set(), f"the request ended without being held: {request.result()}"
-
-
-@asynccontextmanager
-async def held(engine: AsyncEngine, prefix: str) -> AsyncIterator[Hold]:
-    hold = Hold(prefix)
-    event.listen(engine.sync_engine, "before_cursor_execute", hold)
-    try:
-        yield hold
-    finally:
-        hold.release.set()
-        event.remove(engine.sync_engine, "before_cursor_execute", hold)
-
-
-async def overtaken(
-    engine: AsyncEngine,
-    prefix: str,
-    first: Awaitable[httpx.Response],
-    second: Awaitable[httpx.Response],
-) -> tuple[httpx.Response, httpx.Response]:
-    """Runs `first` up to its statement starting with `prefix`, then `second` to its end, then
-    the rest of `first`; returns both responses, first's first."""
-    async with held(engine, prefix) as hold:
-        request = asyncio.ensure_future(first)
-        await hold.until_held(request)
-        answer = await second
-        hold.release.set()
-        return await request, answer
 
 
 async def stored(engine: AsyncEngine, widget_id: str) -> tuple[int, int] | None:

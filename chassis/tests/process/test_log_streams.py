@@ -24,9 +24,9 @@ import httpx
 import pytest
 
 from goldenpath_chassis._core.security.api_keys import API_KEY_PATTERN
-from goldenpath_chassis.testing.processes import free_port, start_service
+from goldenpath_chassis.testing.processes import free_port
 
-from tests.support.example_process import EXAMPLE_COMMAND, development_env
+from tests.support.example_process import EXAMPLE_COMMAND, development_env, running_example
 
 pytestmark = pytest.mark.process
 
@@ -124,14 +124,8 @@ def test_obs3_log_format_json_is_json_even_on_a_terminal(tmp_path: Path) -> None
 
 
 def test_obs3_without_a_terminal_or_log_format_every_line_is_json(tmp_path: Path) -> None:
-    service = start_service(
-        EXAMPLE_COMMAND,
-        env=development_env(),
-        port=free_port(),
-        log_path=tmp_path / "out.log",
-        cwd=tmp_path,
-    )
-    service.stop()
+    with running_example(development_env(), log_path=tmp_path / "out.log") as service:
+        pass  # it answered: stopped, it has said all it will
     lines = service.output().splitlines()
     assert service.process.returncode == 0, lines
     assert any(json.loads(line)["event"] == "shutdown_complete" for line in lines)

@@ -14,10 +14,10 @@ import pytest
 
 from goldenpath_chassis._core.security.dev_keys import SigningKey
 from goldenpath_chassis.testing.auth import TokenFactory, auth_environment
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+from goldenpath_chassis.testing.processes import ServiceProcess
 
 from tests.example.service import BACKEND
-from tests.support.example_process import EXAMPLE_COMMAND, PACKAGE, importable
+from tests.support.example_process import EXAMPLE_COMMAND, PACKAGE, importable, running_example
 from tests.support.slow_clients import closed_by_server, connect, get_on
 
 pytestmark = pytest.mark.process
@@ -78,15 +78,10 @@ def json_lines(text: str) -> list[dict[str, object]]:
 
 
 def test_inf2_health_endpoints_answer_on_loopback(tmp_path: Path, base_env: dict[str, str]) -> None:
-    service = start_service(
-        EXAMPLE_COMMAND, env=base_env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
-    )
-    try:
+    with running_example(base_env, log_path=tmp_path / "out.log") as service:
         assert httpx.get(service.base_url + "/health/live").status_code == 200
         ready = httpx.get(service.base_url + "/health/ready")
         assert ready.status_code == 200, ready.text
-    finally:
-        service.stop()
     assert service.process.returncode == 0
 
 
@@ -94,18 +89,15 @@ def test_inf3_sigterm_lets_an_in_flight_request_finish_and_exits_0(
     tmp_path: Path, base_env: dict[str, str]
 ) -> None:
     env = base_env | {"SHUTDOWN_DRAIN_SECONDS": "1", "SHUTDOWN_GRACE_SECONDS": "10"}
-    service = start_service(
-        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
-    )
     result: dict[str, object] = {}
 
-    def slow_request() -> None:
+    def slow_request(service: ServiceProcess) -> None:
         response = httpx.get(service.base_url + SLOW, params={"seconds": 2.5}, timeout=20)
         result["status"] = response.status_code
         result["body"] = response.json()
 
-    try:
-        worker = threading.Thread(target=slow_request)
+    with running_example(env, log_path=tmp_path / "out.log") as service:
+        worker = threading.Thread(target=slow_request, args=(service,))
         worker.start()
         wait_until_in_flight(service, 1)
         signalled = time.monotonic()
@@ -117,8 +109,6 @@ def test_inf3_sigterm_lets_an_in_flight_request_finish_and_exits_0(
         worker.join(timeout=20)
         exit_code = service.wait(timeout=20)
         took = time.monotonic() - signalled
-    finally:
-        service.stop()
 
     assert result == {"status": 200, "body": {"slept": 2.5}}
     assert exit_code == 0, service.output()
@@ -137,23 +127,20 @@ def test_inf3_a_keep_alive_client_is_told_to_close_while_draining(
     # Far longer than the test: the drain is still on when the client asks. The second signal
     # (`stop`) skips the rest.
     env = base_env | {"SHUTDOWN_DRAIN_SECONDS": "120"}
-    service = start_service(
-        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
-    )
-    try:
-        with connect(service.port) as client:
-            for _ in range(2):  # serving: the same connection answers again
-                serving = get_on(client, "/health/live")
-                assert serving.status == 200
-                assert serving.getheader("connection") is None
-            service.signal()
-            assert readiness_once_signalled(service).status_code == 503
-            draining = get_on(client, "/health/live")
-            assert draining.status == 200
-            assert draining.getheader("connection") == "close"
-            assert closed_by_server(client), "the connection is kept while draining"
-    finally:
-        service.stop()
+    with (
+        running_example(env, log_path=tmp_path / "out.log") as service,
+        connect(service.port) as client,
+    ):
+        for _ in range(2):  # serving: the same connection answers again
+            serving = get_on(client, "/health/live")
+            assert serving.status == 200
+            assert serving.getheader("connection") is None
+        service.signal()
+        assert readiness_once_signalled(service).status_code == 503
+        draining = get_on(client, "/health/live")
+        assert draining.status == 200
+        assert draining.getheader("connection") == "close"
+        assert closed_by_server(client), "the connection is kept while draining"
     assert service.process.returncode == 0, service.output()
 
 
@@ -183,14 +170,7 @@ def test_sec3_dev_token_opens_the_api_of_a_development_service(tmp_path: Path) -
     assert token.count(".") == 2
     assert (tmp_path / "var" / "dev-keys").is_dir()  # the key pair stays in the project
 
-    service = start_service(
-        EXAMPLE_COMMAND,
-        env=importable() | env,
-        port=free_port(),
-        log_path=tmp_path / "out.log",
-        cwd=tmp_path,
-    )
-    try:
+    with running_example(env, log_path=tmp_path / "out.log") as service:
         widgets = service.base_url + "/v1/widgets"
         assert httpx.get(widgets).status_code == 401
         assert httpx.get(widgets, headers={"Authorization": f"Bearer {token}"}).status_code == 200
@@ -198,8 +178,6 @@ def test_sec3_dev_token_opens_the_api_of_a_development_service(tmp_path: Path) -
             widgets, json={"name": "x"}, headers={"Authorization": f"Bearer {token}"}
         )
         assert created.status_code == 403  # the token was minted without widgets:write
-    finally:
-        service.stop()
     assert service.process.returncode == 0
 
 
@@ -226,17 +204,12 @@ def test_sec3_dev_token_refuses_production(tmp_path: Path, signing_key: SigningK
 def test_obs3_every_output_line_is_json_with_request_ids(
     tmp_path: Path, base_env: dict[str, str], tokens: TokenFactory
 ) -> None:
-    service = start_service(
-        EXAMPLE_COMMAND, env=base_env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
-    )
-    try:
+    with running_example(base_env, log_path=tmp_path / "out.log") as service:
         response = httpx.get(
             service.base_url + "/v1/widgets",
             headers={"X-Request-ID": "abc-12345678", **tokens.headers("widgets:read")},
         )
         assert response.status_code == 200
-    finally:
-        service.stop()
     lines = json_lines(service.output())
     access = [line for line in lines if line.get("event") == "request"]
     assert any(line["request_id"] == "abc-12345678" for line in access)

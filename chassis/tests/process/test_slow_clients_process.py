@@ -14,6 +14,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -22,9 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from goldenpath_chassis._core.head_deadline import CLOSE_REASONS
 from goldenpath_chassis.testing.live import ServiceCredentials
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+from goldenpath_chassis.testing.processes import ServiceProcess
 
-from tests.support.example_process import EXAMPLE_COMMAND, development_env
+from tests.support.example_process import development_env, running_example
 from tests.support.large_heads import endless_header_cut, endless_trailer_cut
 from tests.support.slow_clients import (
     closed_by_server,
@@ -59,7 +60,9 @@ ENDLESS_BYTES = 8 * 1024 * 1024
 LEAST_HEADER_BYTES = 1024
 
 
-def start_strict(folder: Path, credentials: ServiceCredentials) -> ServiceProcess:
+def running_strict(
+    folder: Path, credentials: ServiceCredentials
+) -> AbstractContextManager[ServiceProcess]:
     """The example service with deadlines short enough for the tests to be quick; `credentials`
     let a test scrape its metrics."""
     env = {
@@ -69,20 +72,15 @@ def start_strict(folder: Path, credentials: ServiceCredentials) -> ServiceProces
         "REQUEST_BODY_GRACE_SECONDS": str(BODY_GRACE_SECONDS),
         "RESPONSE_SEND_TIMEOUT_SECONDS": str(SEND_TIMEOUT_SECONDS),
     }
-    return start_service(
-        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=folder / "out.log", cwd=folder
-    )
+    return running_example(env, log_path=folder / "out.log")
 
 
 @pytest.fixture(scope="module")
 def strict_heads(
     tmp_path_factory: pytest.TempPathFactory, service_credentials: ServiceCredentials
 ) -> Iterator[ServiceProcess]:
-    process = start_strict(tmp_path_factory.mktemp("slow-clients"), service_credentials)
-    try:
+    with running_strict(tmp_path_factory.mktemp("slow-clients"), service_credentials) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def test_sec1_a_connection_that_sends_nothing_is_closed(strict_heads: ServiceProcess) -> None:
@@ -175,16 +173,13 @@ def test_sec1_inf3_a_stalled_reader_holds_a_shutdown_only_for_its_grace_period(
     ends, not when RESPONSE_SEND_TIMEOUT_SECONDS (a minute, by default) would reset it: the
     pods' terminationGracePeriodSeconds is computed from the first, and leaves out the second."""
     env = development_env() | {"SHUTDOWN_GRACE_SECONDS": str(SHUTDOWN_GRACE_SECONDS)}
-    process = start_service(
-        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
-    )
     target = f"/v1/test/large?kib={UNREAD_KIB}&streamed={str(streamed).lower()}"
-    try:
-        with unread_request(process.port, target):
-            process.signal()
-            exit_code = process.wait(timeout=STALLED_SHUTDOWN_BOUND_SECONDS)
-    finally:
-        process.stop()
+    with (
+        running_example(env, log_path=tmp_path / "out.log") as process,
+        unread_request(process.port, target),
+    ):
+        process.signal()
+        exit_code = process.wait(timeout=STALLED_SHUTDOWN_BOUND_SECONDS)
     output = process.output()
     assert exit_code == 0, output
     # A planned stop that cut a client short is one warning, not uvicorn's error lines ("Cancel
@@ -256,14 +251,9 @@ def test_sec1_closes_not_said_yet_are_said_at_shutdown(
     """The first close is said at once, the next within the minute only at shutdown: the last
     minute of an attack is not lost when the process stops."""
     env = development_env() | {variable: str(value)}
-    process = start_service(
-        EXAMPLE_COMMAND, env=env, port=free_port(), log_path=tmp_path / "out.log", cwd=tmp_path
-    )
-    try:
+    with running_example(env, log_path=tmp_path / "out.log") as process:
         for _ in range(2):
             assert let_go(process.port), "the client's connection is still open"
-    finally:
-        process.stop()
     said = [
         line["connections"]
         for line in map(json.loads, process.output().splitlines())
@@ -297,8 +287,7 @@ def test_sec1_obs1_each_close_is_counted_once_by_its_reason(
         ("body_too_slow", trickled_body_is_closed),
         ("head_too_large", endless_head_is_cut),
     ]
-    process = start_strict(tmp_path, service_credentials)
-    try:
+    with running_strict(tmp_path, service_credentials) as process:
         counted = closed_connections(process, headers)
         assert counted == dict.fromkeys(CLOSE_REASONS, 0.0)
         for reason, let_go in closes:
@@ -306,5 +295,3 @@ def test_sec1_obs1_each_close_is_counted_once_by_its_reason(
             now = closed_connections(process, headers)
             assert now == counted | {reason: counted[reason] + 1}, reason
             counted = now
-    finally:
-        process.stop()

@@ -33,9 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from goldenpath_chassis import Service
 from goldenpath_chassis.testing.databases import empty_database, table_states
 from goldenpath_chassis.testing.live import ServiceCredentials
-from goldenpath_chassis.testing.processes import ServiceProcess, free_port, start_service
+from goldenpath_chassis.testing.processes import ServiceProcess
 
-from tests.support.example_process import EXAMPLE_COMMAND, importable
+from tests.support.example_process import running_example
 
 # One event loop for the module, so the client and the database probe stay connected from case
 # to case: each case then costs a few milliseconds.
@@ -284,13 +284,10 @@ def live_service(
 ) -> Iterator[ServiceProcess]:
     """One service process for the whole corpus; the database is emptied when it stops."""
     log_path = tmp_path_factory.mktemp("bad-input") / "service.log"
-    process = start_service(
-        EXAMPLE_COMMAND, env=importable() | service_env, port=free_port(), log_path=log_path
-    )
     try:
-        yield process
+        with running_example(service_env, log_path=log_path) as process:
+            yield process
     finally:
-        process.stop()
         empty_database(service, database_url)
 
 

@@ -19,6 +19,7 @@ from goldenpath_chassis.testing.databases import (
 from goldenpath_chassis.testing.servers import PostgresServer, RedisServer
 
 from tests.example.service import ExampleSettings
+from tests.support.example_app import ExampleOnRedis, example_on_redis
 
 
 class PostgresExampleSettings(ExampleSettings):
@@ -66,3 +67,12 @@ def stoppable_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
     yield redis_server
     if redis_server.process is None:
         redis_server.start()
+
+
+@pytest.fixture
+def example_app_on_redis(
+    service: Service, database_url: str, auth_settings: dict[str, str]
+) -> ExampleOnRedis:
+    """`example_app_on_redis(redis_url, **settings)`: the example on the session's database and
+    that Redis, started and stopped by `async with` (tests/support/example_app.py)."""
+    return example_on_redis(service, database_url=database_url, auth_settings=auth_settings)

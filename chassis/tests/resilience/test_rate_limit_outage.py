@@ -12,15 +12,16 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis import chassis_of
 from goldenpath_chassis.testing.auth import TokenFactory
 from goldenpath_chassis.testing.servers import RedisServer
+
+from tests.support.example_app import ExampleOnRedis
 
 pytestmark = pytest.mark.resilience
 
@@ -29,24 +30,14 @@ LIMIT = 3
 
 @pytest.fixture
 async def app(
-    service: Service,
-    stoppable_redis: RedisServer,
-    database_url: str,
-    auth_settings: dict[str, str],
+    example_app_on_redis: ExampleOnRedis, stoppable_redis: RedisServer
 ) -> AsyncIterator[FastAPI]:
     # A window of a day, so that a test almost never straddles two (where the previous window's
     # weight, rounded down, could admit one more). Redis is tried on every request (no
     # cool-down), so each request is answered by whichever counter is reachable at that moment.
-    settings = service.load_settings(
-        **auth_settings,
-        app_env="test",
-        database_url=database_url,
-        redis_url=stoppable_redis.url,
-        rate_limit_per_ip=f"{LIMIT}/day",
-        rate_limit_storage_retry_seconds=0,
-    )
-    application = service.create_app(settings)
-    async with LifespanManager(application):
+    async with example_app_on_redis(
+        stoppable_redis.url, rate_limit_per_ip=f"{LIMIT}/day", rate_limit_storage_retry_seconds=0
+    ) as application:
         yield application
 
 

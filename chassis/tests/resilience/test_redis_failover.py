@@ -19,20 +19,19 @@ from functools import partial
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 from redis.exceptions import ReadOnlyError
 
-from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis import chassis_of
 from goldenpath_chassis._core.near_cache import NearCache
 from goldenpath_chassis._core.redis import answers_as_primary, redis_from_url, tracking_connection
 from goldenpath_chassis.cache import CachedResource, JsonCodec
 from goldenpath_chassis.testing.asgi import asgi_client
-from goldenpath_chassis.testing.databases import delete_all_rows
 from goldenpath_chassis.testing.servers import RedisServer
 
+from tests.support.example_app import ExampleOnRedis
 from tests.support.near_cache import wait_for
 from tests.support.tcp_forwarder import TcpForwarder
 
@@ -65,20 +64,14 @@ async def address(
 
 @pytest.fixture
 async def app(
-    service: Service, address: TcpForwarder, database_url: str, auth_settings: dict[str, str]
+    example_app_on_redis: ExampleOnRedis, address: TcpForwarder
 ) -> AsyncIterator[FastAPI]:
-    settings = service.load_settings(
-        **auth_settings,
-        app_env="test",
-        database_url=database_url,
-        redis_url=f"redis://127.0.0.1:{address.port}/0",
+    async with example_app_on_redis(
+        f"redis://127.0.0.1:{address.port}/0",
         breaker_failure_threshold=3,
         breaker_reset_seconds=0.5,
-    )
-    application = service.create_app(settings)
-    async with LifespanManager(application):
+    ) as application:
         yield application
-        await delete_all_rows(service, chassis_of(application).resources.database.engine)
 
 
 @pytest.fixture

@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
-from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis import chassis_of
 from goldenpath_chassis._core.cache import (
     MAX_PENDING_INVALIDATIONS,
     Cache,
@@ -30,33 +29,22 @@ from goldenpath_chassis._core.resilience import CircuitBreakers
 from goldenpath_chassis._core.resources import open_resources
 from goldenpath_chassis.cache import CachedResource, JsonCodec
 from goldenpath_chassis.testing.asgi import asgi_client
-from goldenpath_chassis.testing.databases import delete_all_rows
 from goldenpath_chassis.testing.servers import RedisServer
 
 from tests.support.counting_backend import CountingBackend
+from tests.support.example_app import ExampleOnRedis
 
 pytestmark = pytest.mark.resilience
 
 
 @pytest.fixture
 async def app(
-    service: Service,
-    stoppable_redis: RedisServer,
-    database_url: str,
-    auth_settings: dict[str, str],
+    example_app_on_redis: ExampleOnRedis, stoppable_redis: RedisServer
 ) -> AsyncIterator[FastAPI]:
-    settings = service.load_settings(
-        **auth_settings,
-        app_env="test",
-        database_url=database_url,
-        redis_url=stoppable_redis.url,
-        breaker_failure_threshold=3,
-        breaker_reset_seconds=0.5,
-    )
-    application = service.create_app(settings)
-    async with LifespanManager(application):
+    async with example_app_on_redis(
+        stoppable_redis.url, breaker_failure_threshold=3, breaker_reset_seconds=0.5
+    ) as application:
         yield application
-        await delete_all_rows(service, chassis_of(application).resources.database.engine)
 
 
 @pytest.fixture

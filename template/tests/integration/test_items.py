@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -11,7 +10,8 @@ import pytest
 from fastapi import FastAPI
 from goldenpath_chassis import chassis_of
 from goldenpath_chassis.testing.databases import assert_max_queries
-from sqlalchemy import text
+from goldenpath_chassis.testing.races import overtaken
+from sqlalchemy import Uuid, column, select, table, text
 
 pytestmark = [pytest.mark.integration, pytest.mark.database]
 
@@ -134,22 +134,80 @@ async def test_db3_current_if_match_applies(client: httpx.AsyncClient) -> None:
     assert response.json()["version"] == 2
 
 
-async def test_db3_concurrent_updates_never_silently_overwrite(
-    client: httpx.AsyncClient,
+# Each race is made to happen, not hoped for: the first request is held just before its UPDATE
+# or DELETE reaches the database, the second runs to its end, then the first goes on.
+
+
+async def stored(app: FastAPI, item_id: str) -> tuple[int, int] | None:
+    """The item's price and version as the table holds them, or None if it is gone."""
+    items = table("items", column("id", Uuid()), column("price_cents"), column("version"))
+    query = select(items.c.price_cents, items.c.version).where(items.c.id == uuid.UUID(item_id))
+    async with chassis_of(app).resources.database.engine.connect() as connection:
+        row = (await connection.execute(query)).one_or_none()
+    return None if row is None else (row.price_cents, row.version)
+
+
+def assert_concurrent_update_problem(response: httpx.Response, item_id: str) -> None:
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "urn:problem-type:item-concurrent-update"
+    assert problem["title"] == "Item changed concurrently"
+    assert problem["status"] == 409
+    assert item_id in problem["detail"]
+
+
+async def test_db3_a_patch_overtaken_by_a_patch_is_a_409_and_the_winner_is_kept(
+    client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    created = await create(client, "Contended")
-    responses = await asyncio.gather(
-        *(
-            client.patch(f"/v1/items/{created['id']}", json={"price_cents": price})
-            for price in range(1, 9)
-        )
+    item = await create(client, "Contended", price_cents=1)
+    url = f"/v1/items/{item['id']}"
+    late, winner = await overtaken(
+        chassis_of(app).resources.database.engine,
+        "UPDATE items",
+        client.patch(url, json={"price_cents": 10}),
+        client.patch(url, json={"price_cents": 20}),
     )
-    statuses = [response.status_code for response in responses]
-    assert set(statuses) <= {200, 409}, statuses
-    succeeded = statuses.count(200)
-    final = (await client.get(f"/v1/items/{created['id']}")).json()
-    # Every success bumped the version exactly once: no lost update.
-    assert final["version"] == 1 + succeeded
+    assert winner.status_code == 200, winner.text
+    assert_concurrent_update_problem(late, item["id"])
+    assert await stored(app, item["id"]) == (20, 2)
+    read = (await client.get(url)).json()
+    assert (read["price_cents"], read["version"]) == (20, 2)
+
+
+async def test_db3_a_patch_overtaken_by_a_delete_is_a_409_and_the_item_stays_deleted(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    item = await create(client, "Contended", price_cents=1)
+    url = f"/v1/items/{item['id']}"
+    late, winner = await overtaken(
+        chassis_of(app).resources.database.engine,
+        "UPDATE items",
+        client.patch(url, json={"price_cents": 10}),
+        client.delete(url),
+    )
+    assert winner.status_code == 204, winner.text
+    assert_concurrent_update_problem(late, item["id"])
+    assert await stored(app, item["id"]) is None
+    assert (await client.get(url)).status_code == 404
+
+
+async def test_db3_a_delete_overtaken_by_a_patch_is_a_409_and_the_patch_is_kept(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    item = await create(client, "Contended", price_cents=1)
+    url = f"/v1/items/{item['id']}"
+    late, winner = await overtaken(
+        chassis_of(app).resources.database.engine,
+        "DELETE FROM items",
+        client.delete(url),
+        client.patch(url, json={"price_cents": 20}),
+    )
+    assert winner.status_code == 200, winner.text
+    assert_concurrent_update_problem(late, item["id"])
+    assert await stored(app, item["id"]) == (20, 2)
+    read = (await client.get(url)).json()
+    assert (read["price_cents"], read["version"]) == (20, 2)
 
 
 # --- Categories and the foreign key -------------------------------------------------------------

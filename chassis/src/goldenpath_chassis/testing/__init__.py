@@ -6,5 +6,6 @@ and Redis servers from the local binaries (or `TEST_DATABASE_URL`/`TEST_REDIS_UR
 database per session, settings that accept the session's test tokens, the app with its lifespan
 running, and clients with and without credentials. The modules beside it hold the parts:
 `servers`, `databases`, `auth`, `asgi`, `processes`, `live`, `otlp`, `openapi_diff`,
-`loopback_http` and `jobs` (run the queued jobs as the worker would).
+`loopback_http`, `jobs` (run the queued jobs as the worker would) and `races` (hold one
+request at a statement while another overtakes it).
 """
