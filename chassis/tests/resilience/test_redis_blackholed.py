@@ -24,9 +24,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from goldenpath_chassis import Service, chassis_of
+from goldenpath_chassis._core.cache import Cache, CacheUnavailableError, JsonCodec, RedisBackend
 from goldenpath_chassis._core.health import HealthRegistry
 from goldenpath_chassis._core.redis import redis_client, skip_while_unanswered
 from goldenpath_chassis._core.redis_unanswered import RedisUnansweredError, UnansweredWindow
+from goldenpath_chassis._core.resilience import CircuitBreakers
 from goldenpath_chassis.testing.asgi import asgi_client
 from goldenpath_chassis.testing.auth import TokenFactory, bearer
 from goldenpath_chassis.testing.databases import delete_all_rows
@@ -90,6 +92,33 @@ async def test_res1_a_blackholed_redis_gets_each_command_once(
     # handshake gets no answer, and gives up there, without another connection or the command.
     assert route.connections_dropped == 1
     assert route.commands_swallowed(b"GET") == 1
+
+
+async def test_res1_reads_skipped_after_one_timeout_leave_the_cache_breaker_closed(
+    redis: Redis, route: BlackholeProxy
+) -> None:
+    """A single timeout (a blip) is one failure for the cache's breaker. The reads the client
+    skips after it reached nothing, so they count neither way: counted as failures, they would
+    open the breaker, and every read would go to the database for its whole reset time."""
+    now = [0.0]
+    skip_while_unanswered(redis, UnansweredWindow(seconds=1.0, clock=lambda: now[0]))
+    breakers = CircuitBreakers(threshold=3)
+    prefix = f"test-{uuid.uuid4().hex}:cache:"
+    things = Cache(RedisBackend(redis, breakers=breakers, prefix=prefix), ttl_seconds=60)
+    widgets = things.resource("things:0ld0ld00", JsonCodec(str))
+
+    async def load() -> str:
+        return "from the source"
+
+    assert await widgets.get_or_load("a", load) == "from the source"  # connected, registered
+    route.dropping = True
+    assert await widgets.get_or_load("a", load) == "from the source"  # waited: one failure
+    with pytest.raises(CacheUnavailableError, match="RedisUnansweredError"):
+        await things.backend.read(("things:0ld0ld00", "a"))  # skipped: not sent
+    for _ in range(10):
+        assert await widgets.get_or_load("a", load) == "from the source"  # skipped at once
+    assert route.commands() == [b"MGET"], route.commands()  # the one read that waited
+    assert breakers.state("redis") == "closed"
 
 
 ORIGIN = "https://testserver"

@@ -22,13 +22,16 @@ from collections.abc import Callable
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from .resilience import NotSentError
+
 # How long the client skips Redis after a timeout: longer than what a request does after its
 # Redis timeout, short enough that a Redis back from a pause is used again at once.
 UNANSWERED_SKIP_SECONDS = 1.0
 
 
-class RedisUnansweredError(RedisConnectionError):
-    """Not sent: Redis timed out moments ago, and its users skip it for a moment."""
+class RedisUnansweredError(RedisConnectionError, NotSentError):
+    """Not sent: Redis timed out moments ago, and its users skip it for a moment. An outage to
+    each user; to the cache's breaker, nothing (one timeout must not open it for seconds)."""
 
 
 class UnansweredWindow:

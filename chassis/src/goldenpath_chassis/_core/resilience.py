@@ -59,6 +59,12 @@ class CircuitOpenError(DependencyUnavailableError):
         super().__init__(dependency, f"The {dependency} dependency is failing; retry later.")
 
 
+class NotSentError(Exception):
+    """Raised by a client that did not send the call at all (it knows the dependency is not
+    answering just now): neither a failure nor an answer for the dependency's breaker, which
+    counts only what reached the dependency."""
+
+
 def is_dependency_failure(exc: BaseException) -> bool:
     """The default classifier: anything but cancellation and our own domain errors."""
     return not isinstance(exc, asyncio.CancelledError | DomainError)
@@ -145,10 +151,11 @@ class CircuitBreakers:
             raise CircuitOpenError(name) from exc
         try:
             yield
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, NotSentError):
             # Neither a failure nor a success: purgatory's exit would take it for an answer,
             # resetting the failure count or closing a half-open breaker. A readiness deadline
-            # shorter than a frozen database's connect timeout cancels every probe's attempt.
+            # shorter than a frozen database's connect timeout cancels every probe's attempt;
+            # a call not sent would otherwise count once more the one failure that stopped it.
             raise
         except BaseException as exc:
             await breaker.__aexit__(type(exc), exc, exc.__traceback__)
