@@ -20,8 +20,16 @@ from post_copy import lock_dependencies
 
 def main() -> int:
     build_chassis_wheel(Path.cwd())
-    if lock_dependencies(Path.cwd()):
+    failure = lock_dependencies(Path.cwd())
+    if failure is None:
         print("post-update: dependencies re-locked", file=sys.stderr)
+    else:
+        # The update itself is done and its diff is what the team reviews next: a lock that
+        # could not be made is said, not a failed update.
+        print(
+            f"post-update: WARNING: {failure}; run `uv lock` once the package index is reachable",
+            file=sys.stderr,
+        )
     return 0
 
 
