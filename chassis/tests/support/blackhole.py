@@ -19,6 +19,7 @@ class BlackholeProxy:
         # While dropping: the connections opened, and everything the clients sent.
         self.connections_dropped = 0
         self.swallowed = bytearray()
+        self.swallowed_some = asyncio.Event()
         # What the clients sent that reached the server.
         self.passed = bytearray()
         self._server: asyncio.Server | None = None
@@ -40,6 +41,10 @@ class BlackholeProxy:
         """The name of each RESP command passed on to the server, in order."""
         return _command_names(bytes(self.passed))
 
+    def _swallow(self, data: bytes) -> None:
+        self.swallowed += data
+        self.swallowed_some.set()
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         opened = [writer]
         self._writers.add(writer)
@@ -47,7 +52,7 @@ class BlackholeProxy:
             if self.dropping:
                 self.connections_dropped += 1
                 while data := await reader.read(65536):
-                    self.swallowed += data
+                    self._swallow(data)
                 return
             upstream_reader, upstream = await asyncio.open_connection("127.0.0.1", self.target_port)
             opened.append(upstream)
@@ -70,7 +75,7 @@ class BlackholeProxy:
             while data := await source.read(65536):
                 if self.dropping:
                     if to_server:
-                        self.swallowed += data
+                        self._swallow(data)
                     continue
                 if to_server:
                     self.passed += data
