@@ -2,7 +2,8 @@
 `REDIS_TIMEOUT_SECONDS` and fails. Retrying it is not the client's call, and one request must
 not wait once per user of Redis it crosses (the rate limiter's two layers, session revocation,
 the cache): after a timeout the client skips Redis for a moment, for every user at once, so a
-request waits at most one timeout (redis_unanswered.py).
+request waits at most one timeout (redis_unanswered.py). When the moment is over, one command
+tries Redis for everyone, and however that trial ends, the next commands are not refused for good.
 
 The client retries nothing: the connections redis-py's `from_url` makes carry no `Retry` (from
 5.2, the chassis's floor, to the locked version), unlike those of a pool `Redis(...)` builds for
@@ -13,6 +14,7 @@ where they arrive, not timed.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -21,6 +23,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from goldenpath_chassis import Service, chassis_of
@@ -92,6 +95,118 @@ async def test_res1_a_blackholed_redis_gets_each_command_once(
     # handshake gets no answer, and gives up there, without another connection or the command.
     assert route.connections_dropped == 1
     assert route.commands_swallowed(b"GET") == 1
+
+
+async def test_res1_once_the_moment_is_over_one_command_tries_redis_for_all(
+    redis: Redis, route: BlackholeProxy
+) -> None:
+    """Sent together when the moment is over, each command would wait its own timeout on a
+    Redis still blackholed: one tries it, the others are refused at once until it knows."""
+    now = [0.0]
+    skip_while_unanswered(redis, UnansweredWindow(seconds=1.0, clock=lambda: now[0]))
+    key = f"blackholed-{uuid.uuid4().hex}"
+    await redis.set(key, "v")
+    route.dropping = True
+    with pytest.raises(RedisTimeoutError):
+        await redis.get(key)
+
+    now[0] += 1.0
+    tried = await asyncio.gather(*(redis.get(key) for _ in range(10)), return_exceptions=True)
+    refused = [each for each in tried if isinstance(each, RedisUnansweredError)]
+    assert len(refused) == 9, tried
+    # One connection opened, its handshake's first command unanswered: the trial, timed out.
+    assert route.connections_dropped == 1
+    assert len(route.commands()) == 2, route.commands()
+    with pytest.raises(RedisUnansweredError):  # so Redis is skipped for another moment
+        await redis.get(key)
+    assert len(route.commands()) == 2, route.commands()
+
+    route.dropping = False
+    now[0] += 1.0
+    tried = await asyncio.gather(*(redis.get(key) for _ in range(10)), return_exceptions=True)
+    assert tried.count(b"v") == 1, tried
+    assert sum(isinstance(each, RedisUnansweredError) for each in tried) == 9, tried
+    # Redis answered the trial: every command is sent again.
+    assert await asyncio.gather(*(redis.get(key) for _ in range(10))) == [b"v"] * 10
+    assert route.commands_passed().count(b"GET") == 11, route.commands_passed()
+
+
+async def test_res1_an_error_reply_to_the_trial_is_an_answer(
+    redis: Redis, route: BlackholeProxy
+) -> None:
+    now = [0.0]
+    window = UnansweredWindow(seconds=1.0, clock=lambda: now[0])
+    skip_while_unanswered(redis, window)
+    key = f"not-a-number-{uuid.uuid4().hex}"
+    await redis.set(key, "v")
+    window.timed_out()
+    now[0] += 1.0
+
+    with pytest.raises(ResponseError):
+        await redis.incr(key)
+    assert await asyncio.gather(*(redis.get(key) for _ in range(3))) == [b"v"] * 3
+
+
+@pytest.fixture
+async def patient_redis(
+    service: Service, route: BlackholeProxy, database_url: str
+) -> AsyncIterator[Redis]:
+    """The shared client with a timeout no test waits for: a trial it cancels is not timed out."""
+    settings = service.load_settings(
+        app_env="test",
+        database_url=database_url,
+        redis_url=f"redis://127.0.0.1:{route.port}/0",
+        redis_timeout_seconds=10,
+    )
+    async with redis_client(settings, HealthRegistry()) as client:
+        assert client is not None
+        yield client
+
+
+async def test_res1_a_cancelled_trial_lets_the_next_command_try(
+    patient_redis: Redis, redis: Redis, route: BlackholeProxy
+) -> None:
+    """Otherwise the trial would stay unresolved, and Redis refused for good to every command
+    but those the trial's connection sends (here: another client's, on the same window)."""
+    now = [0.0]
+    window = UnansweredWindow(seconds=1.0, clock=lambda: now[0])
+    skip_while_unanswered(patient_redis, window)
+    skip_while_unanswered(redis, window)
+    key = f"cancelled-{uuid.uuid4().hex}"
+    await patient_redis.set(key, "v")
+    route.dropping = True
+    window.timed_out()
+    now[0] += 1.0
+
+    async def read() -> object:
+        return await patient_redis.get(key)
+
+    trial = asyncio.create_task(read())
+    async with asyncio.timeout(5):
+        await route.swallowed_some.wait()  # sent into the black hole: the trial waits its answer
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+
+    route.dropping = False
+    assert await redis.get(key) == b"v"
+
+
+async def test_res1_a_refused_trial_lets_the_next_command_try(
+    patient_redis: Redis, redis: Redis, route: BlackholeProxy
+) -> None:
+    now = [0.0]
+    window = UnansweredWindow(seconds=1.0, clock=lambda: now[0])
+    skip_while_unanswered(patient_redis, window)
+    skip_while_unanswered(redis, window)
+    window.timed_out()
+    now[0] += 1.0
+    await route.close()  # nothing listens: each connection is refused at once
+
+    for client in (patient_redis, redis):
+        with pytest.raises(RedisConnectionError) as refused:
+            await client.get("anything")
+        assert not isinstance(refused.value, RedisUnansweredError)
 
 
 async def test_res1_reads_skipped_after_one_timeout_leave_the_cache_breaker_closed(

@@ -1,7 +1,9 @@
 """A TCP proxy on loopback that can turn into a black hole: what a dropped route or a partition
 is to a server's clients. While `dropping`, connections open (as the kernel of a frozen host
 still accepts them) and writes succeed, but nothing reaches the server or comes back; what the
-clients sent meanwhile is kept, so a test can count their attempts instead of timing them."""
+clients sent meanwhile is kept, so a test can count their attempts instead of timing them.
+Once `dropping` is unset, the connections opened since pass everything on again (those opened
+while dropping stay a black hole: the clients close them on their timeout)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ class BlackholeProxy:
         # While dropping: the connections opened, and everything the clients sent.
         self.connections_dropped = 0
         self.swallowed = bytearray()
+        self.swallowed_some = asyncio.Event()
+        # What the clients sent that reached the server.
+        self.passed = bytearray()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -30,18 +35,15 @@ class BlackholeProxy:
 
     def commands(self) -> list[bytes]:
         """The name of each RESP command sent into the black hole, in order (a pipeline's too)."""
-        names: list[bytes] = []
-        data, at = bytes(self.swallowed), 0
-        while data.startswith(b"*", at):
-            end = data.index(b"\r\n", at)
-            arguments, at = int(data[at + 1 : end]), end + 2
-            for n in range(arguments):
-                end = data.index(b"\r\n", at)
-                length = int(data[at + 1 : end])
-                if n == 0:
-                    names.append(data[end + 2 : end + 2 + length].upper())
-                at = end + 2 + length + 2
-        return names
+        return _command_names(bytes(self.swallowed))
+
+    def commands_passed(self) -> list[bytes]:
+        """The name of each RESP command passed on to the server, in order."""
+        return _command_names(bytes(self.passed))
+
+    def _swallow(self, data: bytes) -> None:
+        self.swallowed += data
+        self.swallowed_some.set()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         opened = [writer]
@@ -50,7 +52,7 @@ class BlackholeProxy:
             if self.dropping:
                 self.connections_dropped += 1
                 while data := await reader.read(65536):
-                    self.swallowed += data
+                    self._swallow(data)
                 return
             upstream_reader, upstream = await asyncio.open_connection("127.0.0.1", self.target_port)
             opened.append(upstream)
@@ -73,8 +75,10 @@ class BlackholeProxy:
             while data := await source.read(65536):
                 if self.dropping:
                     if to_server:
-                        self.swallowed += data
+                        self._swallow(data)
                     continue
+                if to_server:
+                    self.passed += data
                 sink.write(data)
                 await sink.drain()
         except ConnectionError:
@@ -89,3 +93,18 @@ class BlackholeProxy:
             self._server.close()
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
+
+
+def _command_names(data: bytes) -> list[bytes]:
+    names: list[bytes] = []
+    at = 0
+    while data.startswith(b"*", at):
+        end = data.index(b"\r\n", at)
+        arguments, at = int(data[at + 1 : end]), end + 2
+        for n in range(arguments):
+            end = data.index(b"\r\n", at)
+            length = int(data[at + 1 : end])
+            if n == 0:
+                names.append(data[end + 2 : end + 2 + length].upper())
+            at = end + 2 + length + 2
+    return names

@@ -6,7 +6,8 @@ replica sees the same state. Start-up does not wait for Redis: an outage shows i
 policy (the cache is bypassed, the rate limiter counts in each process's memory, browser
 sessions answer 503 while bearer tokens and API keys work on), rather than the process refusing
 to start or leaving rotation. A Redis that stops answering costs a request one timeout, not
-one per user: after any timeout the client skips Redis for a moment (redis_unanswered.py).
+one per user: after any timeout the client skips Redis for a moment, then one command tries it
+again (redis_unanswered.py).
 
 Over TLS (`rediss://`) the server's certificate must verify, for the URL's host: said here for
 every client the chassis makes (`redis_from_url`), not left to redis-py, whose default before 6.0
@@ -28,8 +29,8 @@ is told (`when_refused_as_replica`), so that it connects again too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, ClassVar, cast
 
 from redis.asyncio import Redis
@@ -75,8 +76,9 @@ class _ReplicaRefusalMixin:
 
 
 class _UnansweredMixin:
-    """Skips Redis for a moment after a timeout, on every connection of the client at once
-    (redis_unanswered.py); off unless `skip_while_unanswered` set the client's window."""
+    """Skips Redis for a moment after a timeout, on every connection of the client at once,
+    then lets one command try it again (redis_unanswered.py); off unless
+    `skip_while_unanswered` set the client's window."""
 
     # Set for each client's connections, a class of their own (`redis_from_url`).
     unanswered: ClassVar[UnansweredWindow | None] = None
@@ -84,33 +86,40 @@ class _UnansweredMixin:
     async def connect(self, *args: Any, **kwargs: Any) -> None:
         # The pool calls this before every command, connected or not: refused here, nothing is
         # opened or sent, and the pool keeps the connection as it was.
-        window = self.unanswered
-        if window is not None:
-            window.refuse_while_open()
-        try:
+        with self._asking_redis(admit=True):
             await super().connect(*args, **kwargs)  # type: ignore[misc]
-        except RedisTimeoutError:
-            if window is not None:
-                window.timed_out()
-            raise
 
     async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
-        window = self.unanswered
-        if window is not None:
-            window.refuse_while_open()
-        try:
+        with self._asking_redis(admit=True):
             await super().send_packed_command(*args, **kwargs)  # type: ignore[misc]
-        except RedisTimeoutError:
-            if window is not None:
-                window.timed_out()
-            raise
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        with self._asking_redis(admit=False):
+            response = await super().read_response(*args, **kwargs)  # type: ignore[misc]
+        if self.unanswered is not None:
+            self.unanswered.answered()
+        return response
+
+    @contextmanager
+    def _asking_redis(self, *, admit: bool) -> Iterator[None]:
+        """Tells the window how asking Redis ended, whatever ended it (a trial left unresolved
+        would keep the other commands refused)."""
+        window = self.unanswered
+        if window is None:
+            yield
+            return
+        if admit:
+            window.admit(self)
         try:
-            return await super().read_response(*args, **kwargs)  # type: ignore[misc]
+            yield
         except RedisTimeoutError:
-            if self.unanswered is not None:
-                self.unanswered.timed_out()
+            window.timed_out()
+            raise
+        except ResponseError:  # an error reply: Redis answered
+            window.answered()
+            raise
+        except BaseException:
+            window.failed(self)
             raise
 
 
