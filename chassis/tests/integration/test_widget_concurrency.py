@@ -101,3 +101,25 @@ async def test_db3_a_delete_overtaken_by_a_patch_is_a_409_and_the_patch_is_kept(
     assert winner.status_code == 200, winner.text
     assert_concurrent_update_problem(late, widget["id"])
     assert await stored(engine, widget["id"]) == (20, 2)
+
+
+async def test_db3_a_failed_second_request_lets_the_held_one_finish_first(
+    client: httpx.AsyncClient, engine: AsyncEngine, widget: Json
+) -> None:
+    """The helper's own guarantee: when the second request fails, the first, held, is let go
+    and awaited before the failure reaches the test, so it never runs on behind the test."""
+    url = f"/v1/widgets/{widget['id']}"
+    finished: list[int] = []
+
+    async def first() -> httpx.Response:
+        response = await client.patch(url, json={"price_cents": 7})
+        finished.append(response.status_code)
+        return response
+
+    async def second() -> httpx.Response:
+        raise RuntimeError("the second request failed")
+
+    with pytest.raises(RuntimeError, match="the second request failed"):
+        await overtaken(engine, "UPDATE widgets", first(), second())
+    assert finished == [200]
+    assert await stored(engine, widget["id"]) == (7, 2)
