@@ -466,3 +466,47 @@ def test_audit_a_resource_method_that_commits_is_a_handler_querying_the_database
     delegated = RESOURCE_HANDLERS.replace("        models.db.session.commit()\n", "")
     report = audit(write(tmp_path / "delegates", {**files, "app/handlers.py": delegated}))
     assert outcome(report, "ARCH-1", "handlers do not query the database") is Outcome.MET
+
+
+# saleor's telemetry (shape only): a trace_id serialized with a task's span links, and JSON logs
+# whose formatter adds a host name, never the trace.
+SPAN_LINKS = """
+from dataclasses import dataclass
+
+
+@dataclass
+class TaskContext:
+    links: list
+
+    def to_dict(self):
+        return {"links": [{"trace_id": link.trace_id, "span_id": link.span_id} for link in self.links]}
+"""
+
+JSON_FORMATTER = """
+import platform
+
+from pythonjsonlogger.jsonlogger import JsonFormatter
+
+
+class HostFormatter(JsonFormatter):
+    def add_fields(self, log_record, record, message_dict):
+        super().add_fields(log_record, record, message_dict)
+        log_record["hostname"] = platform.node()
+"""
+
+
+def test_audit_a_trace_id_outside_logging_is_no_trace_id_on_log_lines(tmp_path: Path) -> None:
+    files = {
+        "requirements.txt": "django\npython-json-logger\nopentelemetry-api\n",
+        "shop/settings.py": "INSTALLED_APPS = []\n",
+        "shop/telemetry.py": SPAN_LINKS,
+        "shop/logging.py": JSON_FORMATTER,
+    }
+    report = audit(write(tmp_path / "links", files))
+    assert outcome(report, "OBS-3", "trace IDs on log lines") is Outcome.MISSING
+    # The formatter adding the current span's trace ID puts it on every line.
+    traced = JSON_FORMATTER.replace(
+        '"hostname"] = platform.node()', '"trace_id"] = current_trace_id()'
+    )
+    report = audit(write(tmp_path / "formatter", {**files, "shop/logging.py": traced}))
+    assert outcome(report, "OBS-3", "trace IDs on log lines") is Outcome.MET

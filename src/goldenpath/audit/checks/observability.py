@@ -11,6 +11,7 @@ from goldenpath.audit.facts.symbols import Local
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, only_if, skipped, verdict
+from ._log_trace_ids import trace_ids_on_log_lines
 from ._signals import breakers, cache_layer, rate_limiter, task_queue
 from .infrastructure import server_commands
 
@@ -287,7 +288,7 @@ def structured_logs(facts: Facts) -> Assessment:
             fix="accept or generate X-Request-ID, bind it to the logging context, echo it back",
         )
     )
-    trace_ids = facts.code.find_tokens(r"^trace_id$", kinds=("name", "string"))
+    trace_ids = trace_ids_on_log_lines(facts)
     trace_ids += facts.uses("opentelemetry-instrumentation-logging")
     requirements.append(
         found(
