@@ -479,7 +479,8 @@ class TaskContext:
     links: list
 
     def to_dict(self):
-        return {"links": [{"trace_id": link.trace_id, "span_id": link.span_id} for link in self.links]}
+        links = [{"trace_id": link.trace_id, "span_id": link.span_id} for link in self.links]
+        return {"links": links}
 """
 
 JSON_FORMATTER = """

@@ -58,22 +58,15 @@ def trace_ids_on_log_lines(facts: Facts) -> list[Evidence]:
     found: list[Evidence] = []
     for module in facts.code.modules:
         hits: list[ast.AST] = [
-            node
-            for hook in _log_hooks(module)
-            for node in ast.walk(hook)
-            if _names_trace_id(node)
+            node for hook in _log_hooks(module) for node in ast.walk(hook) if _names_trace_id(node)
         ]
         hits += [
             call
             for call in module.calls()
-            if last_name(call.func) in BINDS and any(map(_names_trace_id, call.keywords))
+            if (last_name(call.func) in BINDS and any(map(_names_trace_id, call.keywords)))
             or _extra_trace_id(call)
         ]
-        hits += [
-            node
-            for node in module.nodes
-            if FORMAT_FIELD.search(string_value(node) or "")
-        ]
+        hits += [node for node in module.nodes if FORMAT_FIELD.search(string_value(node) or "")]
         if hits:
             first = min(hits, key=lambda node: getattr(node, "lineno", 0))
             found.append(module.evidence(first, "trace_id on log lines"))
