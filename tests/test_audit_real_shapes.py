@@ -511,3 +511,71 @@ def test_audit_a_trace_id_outside_logging_is_no_trace_id_on_log_lines(tmp_path: 
     )
     report = audit(write(tmp_path / "formatter", {**files, "shop/logging.py": traced}))
     assert outcome(report, "OBS-3", "trace IDs on log lines") is Outcome.MET
+
+
+# lnbits's app factory and server (shape only): slowapi keyed by the client address alone, an
+# app description that names accounts, and a proxy list whose settings default is "*".
+LIMITED_APP = """
+from fastapi import FastAPI
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+
+def create_app():
+    app = FastAPI(
+        description="Wallets and accounts for everyone.",
+        license_info={"url": "https://raw.githubusercontent.com/acme/wallet/main/LICENSE"},
+    )
+    app.state.limiter = Limiter(key_func=get_remote_address, default_limits=["200/minute"])
+    return app
+"""
+
+PROXY_SETTINGS = """
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class Settings(BaseSettings):
+    forwarded_allow_ips: str = Field(default="*")
+
+
+settings = Settings()
+"""
+
+SERVER = """
+import uvicorn
+
+from wallet.settings import settings
+
+
+def main(forwarded_allow_ips: str = settings.forwarded_allow_ips):
+    uvicorn.run("wallet.app:create_app", factory=True, forwarded_allow_ips=forwarded_allow_ips)
+"""
+
+
+def test_audit_a_limiter_keyed_by_address_alone_behind_every_proxy(tmp_path: Path) -> None:
+    files = {
+        "requirements.txt": "fastapi\nslowapi\npydantic-settings\nuvicorn\n",
+        "wallet/__init__.py": "",
+        "wallet/app.py": LIMITED_APP,
+        "wallet/settings.py": PROXY_SETTINGS,
+        "wallet/server.py": SERVER,
+    }
+    report = audit(write(tmp_path / "star", files))
+    assert outcome(report, "SEC-4", "rate limiter") is Outcome.MET
+    # Prose and a URL name no caller; "*" lets any client choose its own address.
+    assert outcome(report, "SEC-4", "per IP and per caller") is Outcome.MISSING
+    assert outcome(report, "SEC-4", "client IP from trusted proxies") is Outcome.MISSING
+    keyed = LIMITED_APP.replace(
+        "def create_app():",
+        "def caller_key(request):\n    return request.state.user_id\n\n\ndef create_app():",
+    ).replace(
+        'default_limits=["200/minute"]',
+        'default_limits=["200/minute"])\n    Limiter(key_func=caller_key',
+    )
+    listed = PROXY_SETTINGS.replace('"*"', '"10.0.0.0/8"')
+    report = audit(
+        write(tmp_path / "listed", {**files, "wallet/app.py": keyed, "wallet/settings.py": listed})
+    )
+    assert outcome(report, "SEC-4", "per IP and per caller") is Outcome.MET
+    assert outcome(report, "SEC-4", "client IP from trusted proxies") is Outcome.MET
