@@ -579,3 +579,17 @@ def test_audit_a_limiter_keyed_by_address_alone_behind_every_proxy(tmp_path: Pat
     )
     assert outcome(report, "SEC-4", "per IP and per caller") is Outcome.MET
     assert outcome(report, "SEC-4", "client IP from trusted proxies") is Outcome.MET
+
+
+def test_audit_body_size_histogram_buckets_are_no_body_size_limit(tmp_path: Path) -> None:
+    # saleor's webhook metrics (shape only): the sizes a histogram counts bodies into.
+    files = {
+        "requirements.txt": "fastapi\n",
+        "shop/app.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+        "shop/metrics.py": "BODY_SIZE_BUCKETS = [0, 100, 1000, 10000]\n",
+    }
+    report = audit(write(tmp_path / "buckets", files))
+    assert outcome(report, "SEC-1", "request body size limit") is Outcome.MISSING
+    limited = {**files, "shop/limits.py": "MAX_BODY_SIZE = 1_000_000\n"}
+    report = audit(write(tmp_path / "limit", limited))
+    assert outcome(report, "SEC-1", "request body size limit") is Outcome.MET

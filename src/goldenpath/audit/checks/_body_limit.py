@@ -38,6 +38,9 @@ def _set_names(node: ast.AST, configuration: set[int]) -> Iterator[str]:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if isinstance(node, ast.AnnAssign) and node.value is None:
             return
+        # A list of sizes is a histogram's buckets (`BODY_SIZE_BUCKETS = [0, 100, ...]`), no limit.
+        if isinstance(node.value, ast.List | ast.Tuple | ast.Set):
+            return
         for target in targets:
             if isinstance(target, ast.Subscript):
                 yield string_value(target.slice) or ""
