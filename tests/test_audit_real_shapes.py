@@ -593,3 +593,54 @@ def test_audit_body_size_histogram_buckets_are_no_body_size_limit(tmp_path: Path
     limited = {**files, "shop/limits.py": "MAX_BODY_SIZE = 1_000_000\n"}
     report = audit(write(tmp_path / "limit", limited))
     assert outcome(report, "SEC-1", "request body size limit") is Outcome.MET
+
+
+# saleor's telemetry set-up (shape only): the distro with its otlp extra, the SDK configured by
+# its own configurator at start-up, and the API view opening a server span per request.
+TELEMETRY = """
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+
+
+def start_telemetry():
+    _OTelSDKConfigurator().configure(resource_attributes={"service.instance.id": "1"})
+"""
+
+GRAPHQL_VIEW = """
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind
+
+tracer = trace.get_tracer(__name__)
+
+
+def api(request):
+    context = extract(request.headers)
+    with tracer.start_as_current_span(request.path, kind=SpanKind.SERVER, context=context):
+        return None
+"""
+
+
+def test_audit_the_sdk_configurator_and_distro_otlp_extra_export_spans(tmp_path: Path) -> None:
+    pyproject = (
+        '[project]\nname = "shop"\nversion = "1"\ndependencies = ["django", '
+        '"opentelemetry-sdk", "opentelemetry-distro[otlp]"]\n'
+    )
+    files = {
+        "pyproject.toml": pyproject,
+        "shop/settings.py": "INSTALLED_APPS = []\nROOT_URLCONF = 'shop.urls'\n",
+        "shop/telemetry.py": TELEMETRY,
+        "shop/views.py": GRAPHQL_VIEW,
+        "shop/urls.py": "from django.urls import path\nfrom shop import views\n"
+        "urlpatterns = [path('graphql/', views.api)]\n",
+    }
+    report = audit(write(tmp_path / "configured", files))
+    for name in (
+        "OpenTelemetry SDK with OTLP export",
+        "incoming requests traced",
+        "configured by OTEL_* variables",
+    ):
+        assert outcome(report, "OBS-2", name) is Outcome.MET, name
+    # The distro without the extra brings no exporter.
+    bare = {**files, "pyproject.toml": pyproject.replace("[otlp]", "")}
+    report = audit(write(tmp_path / "bare", bare))
+    assert outcome(report, "OBS-2", "OpenTelemetry SDK with OTLP export") is Outcome.MISSING
