@@ -644,3 +644,27 @@ def test_audit_the_sdk_configurator_and_distro_otlp_extra_export_spans(tmp_path:
     bare = {**files, "pyproject.toml": pyproject.replace("[otlp]", "")}
     report = audit(write(tmp_path / "bare", bare))
     assert outcome(report, "OBS-2", "OpenTelemetry SDK with OTLP export") is Outcome.MISSING
+
+
+def test_audit_an_activitypub_outbox_view_is_no_transactional_outbox(tmp_path: Path) -> None:
+    # bookwyrm's federation (shape only): a user's outbox is a view other servers read, and
+    # jobs go to Celery after the write commits.
+    files = {
+        "requirements.txt": "django\ncelery\n",
+        "social/settings.py": "INSTALLED_APPS = []\nROOT_URLCONF = 'social.urls'\n",
+        "social/tasks.py": "from celery import Celery\n\napp = Celery('social')\n\n"
+        "@app.task\ndef deliver(activity_id):\n    return activity_id\n",
+        "social/models.py": "from django.db import transaction\nfrom social.tasks import deliver\n"
+        "\n\ndef publish(status):\n"
+        "    transaction.on_commit(lambda: deliver.delay(status.id))\n",
+        "social/views/__init__.py": "",
+        "social/views/outbox.py": "from django.http import JsonResponse\n"
+        "from django.views import View\n\n\nclass Outbox(View):\n"
+        "    def get(self, request, username):\n"
+        "        return JsonResponse({'type': 'OrderedCollection'})\n",
+        "social/urls.py": "from django.urls import path\nfrom social.views.outbox import Outbox\n"
+        "urlpatterns = [path('user/<username>/outbox', Outbox.as_view())]\n",
+    }
+    report = audit(write(tmp_path, files))
+    assert outcome(report, "ARCH-3", "durable queue") is Outcome.MET
+    assert outcome(report, "ARCH-3", "enqueued with the business write") is Outcome.MISSING
