@@ -582,11 +582,13 @@ def test_audit_a_limiter_keyed_by_address_alone_behind_every_proxy(tmp_path: Pat
 
 
 def test_audit_body_size_histogram_buckets_are_no_body_size_limit(tmp_path: Path) -> None:
-    # saleor's webhook metrics (shape only): the sizes a histogram counts bodies into.
+    # saleor's webhook metrics (shape only): a histogram of body sizes and its buckets.
     files = {
         "requirements.txt": "fastapi\n",
         "shop/app.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
-        "shop/metrics.py": "BODY_SIZE_BUCKETS = [0, 100, 1000, 10000]\n",
+        "shop/metrics.py": "from prometheus_client import Histogram\n\n"
+        "BODY_SIZE_BUCKETS = [0, 100, 1000, 10000]\n"
+        "METRIC_REQUEST_BODY_SIZE = Histogram('body_bytes', 'sizes', buckets=BODY_SIZE_BUCKETS)\n",
     }
     report = audit(write(tmp_path / "buckets", files))
     assert outcome(report, "SEC-1", "request body size limit") is Outcome.MISSING
