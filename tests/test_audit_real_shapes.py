@@ -5,7 +5,9 @@ module called `setup.py` (redash), a plugin's router included at run time under 
 configured through a local dict with pre-ping off by default, cookies set but never read back
 (dispatch), a router class made by a factory and dependencies built at run time (polar), a
 settings validator that refuses values by environment (full-stack-fastapi-template), integer
-primary keys beside one UUID, mapped classes of a declarative base."""
+primary keys beside one UUID, mapped classes of a declarative base; a trace_id in span links,
+body-size histograms and the SDK's own configurator (saleor), a limiter keyed by address alone
+behind proxies trusted with "*" (lnbits), an ActivityPub outbox view (bookwyrm)."""
 
 from __future__ import annotations
 
