@@ -5,7 +5,9 @@ module called `setup.py` (redash), a plugin's router included at run time under 
 configured through a local dict with pre-ping off by default, cookies set but never read back
 (dispatch), a router class made by a factory and dependencies built at run time (polar), a
 settings validator that refuses values by environment (full-stack-fastapi-template), integer
-primary keys beside one UUID, mapped classes of a declarative base."""
+primary keys beside one UUID, mapped classes of a declarative base; a trace_id in span links,
+body-size histograms and the SDK's own configurator (saleor), a limiter keyed by address alone
+behind proxies trusted with "*" (lnbits), an ActivityPub outbox view (bookwyrm)."""
 
 from __future__ import annotations
 
@@ -466,3 +468,207 @@ def test_audit_a_resource_method_that_commits_is_a_handler_querying_the_database
     delegated = RESOURCE_HANDLERS.replace("        models.db.session.commit()\n", "")
     report = audit(write(tmp_path / "delegates", {**files, "app/handlers.py": delegated}))
     assert outcome(report, "ARCH-1", "handlers do not query the database") is Outcome.MET
+
+
+# saleor's telemetry (shape only): a trace_id serialized with a task's span links, and JSON logs
+# whose formatter adds a host name, never the trace.
+SPAN_LINKS = """
+from dataclasses import dataclass
+
+
+@dataclass
+class TaskContext:
+    links: list
+
+    def to_dict(self):
+        links = [{"trace_id": link.trace_id, "span_id": link.span_id} for link in self.links]
+        return {"links": links}
+"""
+
+JSON_FORMATTER = """
+import platform
+
+from pythonjsonlogger.jsonlogger import JsonFormatter
+
+
+class HostFormatter(JsonFormatter):
+    def add_fields(self, log_record, record, message_dict):
+        super().add_fields(log_record, record, message_dict)
+        log_record["hostname"] = platform.node()
+"""
+
+
+def test_audit_a_trace_id_outside_logging_is_no_trace_id_on_log_lines(tmp_path: Path) -> None:
+    files = {
+        "requirements.txt": "django\npython-json-logger\nopentelemetry-api\n",
+        "shop/settings.py": "INSTALLED_APPS = []\n",
+        "shop/telemetry.py": SPAN_LINKS,
+        "shop/logging.py": JSON_FORMATTER,
+    }
+    report = audit(write(tmp_path / "links", files))
+    assert outcome(report, "OBS-3", "trace IDs on log lines") is Outcome.MISSING
+    # The formatter adding the current span's trace ID puts it on every line.
+    traced = JSON_FORMATTER.replace(
+        '"hostname"] = platform.node()', '"trace_id"] = current_trace_id()'
+    )
+    report = audit(write(tmp_path / "formatter", {**files, "shop/logging.py": traced}))
+    assert outcome(report, "OBS-3", "trace IDs on log lines") is Outcome.MET
+
+
+# lnbits's app factory and server (shape only): slowapi keyed by the client address alone, an
+# app description that names accounts, and a proxy list whose settings default is "*".
+LIMITED_APP = """
+from fastapi import FastAPI
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+
+def create_app():
+    app = FastAPI(
+        description="Wallets and accounts for everyone.",
+        license_info={"url": "https://raw.githubusercontent.com/acme/wallet/main/LICENSE"},
+    )
+    app.state.limiter = Limiter(key_func=get_remote_address, default_limits=["200/minute"])
+    return app
+"""
+
+PROXY_SETTINGS = """
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class Settings(BaseSettings):
+    forwarded_allow_ips: str = Field(default="*")
+
+
+settings = Settings()
+"""
+
+SERVER = """
+import uvicorn
+
+from wallet.settings import settings
+
+
+def main(forwarded_allow_ips: str = settings.forwarded_allow_ips):
+    uvicorn.run("wallet.app:create_app", factory=True, forwarded_allow_ips=forwarded_allow_ips)
+"""
+
+
+def test_audit_a_limiter_keyed_by_address_alone_behind_every_proxy(tmp_path: Path) -> None:
+    files = {
+        "requirements.txt": "fastapi\nslowapi\npydantic-settings\nuvicorn\n",
+        "wallet/__init__.py": "",
+        "wallet/app.py": LIMITED_APP,
+        "wallet/settings.py": PROXY_SETTINGS,
+        "wallet/server.py": SERVER,
+    }
+    report = audit(write(tmp_path / "star", files))
+    assert outcome(report, "SEC-4", "rate limiter") is Outcome.MET
+    # Prose and a URL name no caller; "*" lets any client choose its own address.
+    assert outcome(report, "SEC-4", "per IP and per caller") is Outcome.MISSING
+    assert outcome(report, "SEC-4", "client IP from trusted proxies") is Outcome.MISSING
+    keyed = LIMITED_APP.replace(
+        "def create_app():",
+        "def caller_key(request):\n    return request.state.user_id\n\n\ndef create_app():",
+    ).replace(
+        'default_limits=["200/minute"]',
+        'default_limits=["200/minute"])\n    Limiter(key_func=caller_key',
+    )
+    listed = PROXY_SETTINGS.replace('"*"', '"10.0.0.0/8"')
+    report = audit(
+        write(tmp_path / "listed", {**files, "wallet/app.py": keyed, "wallet/settings.py": listed})
+    )
+    assert outcome(report, "SEC-4", "per IP and per caller") is Outcome.MET
+    assert outcome(report, "SEC-4", "client IP from trusted proxies") is Outcome.MET
+
+
+def test_audit_body_size_histogram_buckets_are_no_body_size_limit(tmp_path: Path) -> None:
+    # saleor's webhook metrics (shape only): a histogram of body sizes and its buckets.
+    files = {
+        "requirements.txt": "fastapi\n",
+        "shop/app.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+        "shop/metrics.py": "from prometheus_client import Histogram\n\n"
+        "BODY_SIZE_BUCKETS = [0, 100, 1000, 10000]\n"
+        "METRIC_REQUEST_BODY_SIZE = Histogram('body_bytes', 'sizes', buckets=BODY_SIZE_BUCKETS)\n",
+    }
+    report = audit(write(tmp_path / "buckets", files))
+    assert outcome(report, "SEC-1", "request body size limit") is Outcome.MISSING
+    limited = {**files, "shop/limits.py": "MAX_BODY_SIZE = 1_000_000\n"}
+    report = audit(write(tmp_path / "limit", limited))
+    assert outcome(report, "SEC-1", "request body size limit") is Outcome.MET
+
+
+# saleor's telemetry set-up (shape only): the distro with its otlp extra, the SDK configured by
+# its own configurator at start-up, and the API view opening a server span per request.
+TELEMETRY = """
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+
+
+def start_telemetry():
+    _OTelSDKConfigurator().configure(resource_attributes={"service.instance.id": "1"})
+"""
+
+GRAPHQL_VIEW = """
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind
+
+tracer = trace.get_tracer(__name__)
+
+
+def api(request):
+    context = extract(request.headers)
+    with tracer.start_as_current_span(request.path, kind=SpanKind.SERVER, context=context):
+        return None
+"""
+
+
+def test_audit_the_sdk_configurator_and_distro_otlp_extra_export_spans(tmp_path: Path) -> None:
+    pyproject = (
+        '[project]\nname = "shop"\nversion = "1"\ndependencies = ["django", '
+        '"opentelemetry-sdk", "opentelemetry-distro[otlp]"]\n'
+    )
+    files = {
+        "pyproject.toml": pyproject,
+        "shop/settings.py": "INSTALLED_APPS = []\nROOT_URLCONF = 'shop.urls'\n",
+        "shop/telemetry.py": TELEMETRY,
+        "shop/views.py": GRAPHQL_VIEW,
+        "shop/urls.py": "from django.urls import path\nfrom shop import views\n"
+        "urlpatterns = [path('graphql/', views.api)]\n",
+    }
+    report = audit(write(tmp_path / "configured", files))
+    for name in (
+        "OpenTelemetry SDK with OTLP export",
+        "incoming requests traced",
+        "configured by OTEL_* variables",
+    ):
+        assert outcome(report, "OBS-2", name) is Outcome.MET, name
+    # The distro without the extra brings no exporter.
+    bare = {**files, "pyproject.toml": pyproject.replace("[otlp]", "")}
+    report = audit(write(tmp_path / "bare", bare))
+    assert outcome(report, "OBS-2", "OpenTelemetry SDK with OTLP export") is Outcome.MISSING
+
+
+def test_audit_an_activitypub_outbox_view_is_no_transactional_outbox(tmp_path: Path) -> None:
+    # bookwyrm's federation (shape only): a user's outbox is a view other servers read, and
+    # jobs go to Celery after the write commits.
+    files = {
+        "requirements.txt": "django\ncelery\n",
+        "social/settings.py": "INSTALLED_APPS = []\nROOT_URLCONF = 'social.urls'\n",
+        "social/tasks.py": "from celery import Celery\n\napp = Celery('social')\n\n"
+        "@app.task\ndef deliver(activity_id):\n    return activity_id\n",
+        "social/models.py": "from django.db import transaction\nfrom social.tasks import deliver\n"
+        "\n\ndef publish(status):\n"
+        "    transaction.on_commit(lambda: deliver.delay(status.id))\n",
+        "social/views/__init__.py": "",
+        "social/views/outbox.py": "from django.http import JsonResponse\n"
+        "from django.views import View\n\n\nclass Outbox(View):\n"
+        "    def get(self, request, username):\n"
+        "        return JsonResponse({'type': 'OrderedCollection'})\n",
+        "social/urls.py": "from django.urls import path\nfrom social.views.outbox import Outbox\n"
+        "urlpatterns = [path('user/<username>/outbox', Outbox.as_view())]\n",
+    }
+    report = audit(write(tmp_path, files))
+    assert outcome(report, "ARCH-3", "durable queue") is Outcome.MET
+    assert outcome(report, "ARCH-3", "enqueued with the business write") is Outcome.MISSING

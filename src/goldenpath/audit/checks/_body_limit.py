@@ -16,6 +16,9 @@ BODY_LIMIT = re.compile(
     re.IGNORECASE,
 )
 
+# A metric of body sizes (`REQUEST_BODY_SIZE_HISTOGRAM`, `METRIC_REQUEST_BODY_SIZE`) limits none.
+MEASURES = re.compile(r"(metric|histogram|bucket)", re.IGNORECASE)
+
 
 def _outside_functions(tree: ast.AST) -> set[int]:
     """The nodes of module and class bodies: where a configuration is written. A function's
@@ -37,6 +40,9 @@ def _set_names(node: ast.AST, configuration: set[int]) -> Iterator[str]:
     if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if isinstance(node, ast.AnnAssign) and node.value is None:
+            return
+        # A list of sizes is a histogram's buckets (`BODY_SIZE_BUCKETS = [0, 100, ...]`), no limit.
+        if isinstance(node.value, ast.List | ast.Tuple | ast.Set):
             return
         for target in targets:
             if isinstance(target, ast.Subscript):
@@ -67,7 +73,7 @@ def body_limits_set(facts: Facts) -> list[Evidence]:
         configuration = _outside_functions(module.tree)
         for node in module.nodes:
             names = _set_names(node, configuration)
-            name = next((n for n in names if BODY_LIMIT.search(n)), None)
+            name = next((n for n in names if BODY_LIMIT.search(n) and not MEASURES.search(n)), None)
             if name is not None:
                 found.append(module.evidence(node, name))
                 break

@@ -447,7 +447,12 @@ def queue(facts: Facts) -> Assessment:
             where=cold,
         )
     )
-    transactional = facts.code.find_tokens(r"(outbox|skip_locked)", modules=queue_modules, limit=2)
+    # A module serving routes is no job table: an ActivityPub outbox (bookwyrm's views/outbox.py)
+    # is a feed other servers read.
+    serving = {route.module.path for route in facts.routes.business}
+    serving |= {r.handler_module.path for r in facts.routes.business if r.handler_module}
+    job_modules = [m for m in queue_modules if m.path not in serving]
+    transactional = facts.code.find_tokens(r"(outbox|skip_locked)", modules=job_modules, limit=2)
     transactional += [
         module.evidence(call, "enqueued in the caller's transaction")
         for module, call in facts.code.calls_named("enqueue", "defer_async", "defer")

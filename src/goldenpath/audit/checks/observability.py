@@ -6,11 +6,12 @@ import ast
 import re
 
 from goldenpath.audit.facts import Facts
-from goldenpath.audit.facts.python import PythonModule, keyword, last_name, literal
+from goldenpath.audit.facts.python import PythonModule, dotted, keyword, last_name, literal
 from goldenpath.audit.facts.symbols import Local
 from goldenpath.audit.model import Evidence, Requirement
 
 from ._base import Assessment, check, found, only_if, skipped, verdict
+from ._log_trace_ids import trace_ids_on_log_lines
 from ._signals import breakers, cache_layer, rate_limiter, task_queue
 from .infrastructure import server_commands
 
@@ -160,6 +161,12 @@ def tracing(facts: Facts) -> Assessment:
         "opentelemetry-exporter-otlp-proto-http",
         "opentelemetry-exporter-otlp-proto-grpc",
     )
+    # The distro's `otlp` extra installs the OTLP exporter and makes it the default.
+    exporter += [
+        declared.evidence()
+        for declared in facts.dependencies.find("opentelemetry-distro", runtime_only=True)
+        if re.search(r"\[[^\]]*\botlp\b", declared.spec)
+    ]
     requirements = [
         verdict(
             "OpenTelemetry SDK with OTLP export",
@@ -190,6 +197,13 @@ def tracing(facts: Facts) -> Assessment:
         for module, call in facts.code.calls_named("FastAPI")
         if keyword(call, "telemetry") is not None
     ]
+    # A server span the service starts itself for each request (its own middleware or view).
+    incoming += [
+        module.evidence(call, "span of kind SpanKind.SERVER")
+        for module in facts.code.modules
+        for call in module.calls()
+        if dotted(keyword(call, "kind")).endswith("SpanKind.SERVER")
+    ][:3]
     requirements.append(
         found(
             "incoming requests traced",
@@ -231,6 +245,11 @@ def tracing(facts: Facts) -> Assessment:
         for module, call in facts.code.calls_named("OTLPSpanExporter")
         if keyword(call, "endpoint") is None
         or not isinstance(literal(keyword(call, "endpoint")), str)
+    ]
+    # The SDK's own configurator (what opentelemetry-instrument runs) reads OTEL_* variables.
+    configured += [
+        module.evidence(call, "_OTelSDKConfigurator reads OTEL_*")
+        for module, call in facts.code.calls_named("_OTelSDKConfigurator")
     ]
     configured += auto
     requirements.append(
@@ -287,7 +306,7 @@ def structured_logs(facts: Facts) -> Assessment:
             fix="accept or generate X-Request-ID, bind it to the logging context, echo it back",
         )
     )
-    trace_ids = facts.code.find_tokens(r"^trace_id$", kinds=("name", "string"))
+    trace_ids = trace_ids_on_log_lines(facts)
     trace_ids += facts.uses("opentelemetry-instrumentation-logging")
     requirements.append(
         found(

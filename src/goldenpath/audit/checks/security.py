@@ -38,6 +38,7 @@ from ._signals import (
     stored_in_a_database,
     token_buckets,
 )
+from ._trusted_proxies import proxies_trusting_everyone
 
 SQL_CALLS = frozenset(
     {
@@ -559,7 +560,10 @@ def rate_limiting(facts: Facts) -> Assessment:
 
     requirements.append(_shared_store(facts, limiter_modules))
     per_ip = in_limiters(r"(^ip$|client_?ip|remote_?addr|client_host|get_remote_address|per_ip)")
-    per_caller = in_limiters(r"(principal|user|api_?key|subject|identity|account|tenant|caller)")
+    # A key or name, not prose or a URL: an app description's "accounts", "githubusercontent".
+    per_caller = in_limiters(
+        r"^[^\s/]*(principal|user|api_?key|subject|identity|account|tenant|caller)[^\s/]*$"
+    )
     requirements.append(
         verdict(
             "per IP and per caller",
@@ -600,6 +604,19 @@ def rate_limiting(facts: Facts) -> Assessment:
         r"trusted_hosts)",
         kinds=("name", "string"),
     )
+    everyone = proxies_trusting_everyone(facts)
+    if trusted and everyone:
+        requirements.append(
+            verdict(
+                "client IP from trusted proxies",
+                False,
+                "every proxy is trusted ('*'): any client can forge X-Forwarded-For and "
+                "choose the address it is limited by",
+                everyone[:3],
+                fix="list the load balancer's networks instead of '*'",
+            )
+        )
+        return requirements
     requirements.append(
         found(
             "client IP from trusted proxies",
