@@ -672,3 +672,129 @@ def test_audit_an_activitypub_outbox_view_is_no_transactional_outbox(tmp_path: P
     report = audit(write(tmp_path, files))
     assert outcome(report, "ARCH-3", "durable queue") is Outcome.MET
     assert outcome(report, "ARCH-3", "enqueued with the business write") is Outcome.MISSING
+
+
+def test_audit_tool_and_example_folders_are_not_the_service(tmp_path: Path) -> None:
+    # saleor's linter rules (shape only): `.semgrep/` holds sample code each rule is tested on,
+    # here a task that retries with backoff; the service's own task retries nothing. An
+    # `examples/` folder's snippet is no more the service's.
+    sample = (
+        "from celery import shared_task\n\n\n"
+        "@shared_task(autoretry_for=(Exception,), retry_backoff=True)\n"
+        "def ruleexample(order_id):\n    return order_id\n"
+    )
+    files = {
+        "requirements.txt": "django\ncelery\n",
+        "shop/settings.py": "INSTALLED_APPS = []\nROOT_URLCONF = 'shop.urls'\n",
+        "shop/tasks.py": "from celery import Celery\n\napp = Celery('shop')\n\n\n"
+        "@app.task\ndef send_receipt(order_id):\n    return order_id\n",
+        "shop/urls.py": "urlpatterns = []\n",
+        ".semgrep/correctness/tasks/retry_backoff.py": sample,
+        "examples/tasks.py": sample,
+        ".github/workflows/ci.yml": "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: pytest\n",
+    }
+    report = audit(write(tmp_path, files))
+    assert outcome(report, "ARCH-3", "retries") is Outcome.MISSING
+    # The workflows beside them are still read as the CI pipeline.
+    assert outcome(report, "OPS-3", "CI pipeline") is Outcome.MET
+
+
+DJANGO_SETTINGS = (
+    "INSTALLED_APPS = ['rest_framework']\nROOT_URLCONF = 'ops.urls'\n"
+    "STATIC_URL = '/static/'\n"
+    "PASSWORD_HASHERS = ['django.contrib.auth.hashers.BCryptSHA256PasswordHasher']\n"
+    "CACHES = {'default': {'BACKEND': 'django_redis.cache.RedisCache'}}\n"
+)
+
+
+def _ops_service(**modules: str) -> dict[str, str]:
+    # jumpserver's shapes (shape only): a Django REST service whose `assets` app is the hosts
+    # it manages, not static files.
+    return {
+        "requirements.txt": "django\ndjangorestframework\ndjango-redis\n",
+        "ops/settings.py": DJANGO_SETTINGS,
+        "ops/urls.py": "from django.urls import path\nfrom ops import views\n"
+        "urlpatterns = [path('api/tasks/', views.TaskList.as_view())]\n",
+        "ops/static/app.css": "body {}\n",
+        **modules,
+    }
+
+
+def test_audit_rest_frameworks_json_renderer_is_no_json_log(tmp_path: Path) -> None:
+    views = (
+        "import logging\n\nfrom rest_framework.renderers import JSONRenderer\n"
+        "from rest_framework.views import APIView\n\nlogger = logging.getLogger(__name__)\n\n\n"
+        "class TaskList(APIView):\n    renderer_classes = [JSONRenderer]\n\n"
+        "    def get(self, request):\n        return JSONRenderer().render([])\n"
+    )
+    report = audit(write(tmp_path / "drf", _ops_service(**{"ops/views.py": views})))
+    assert outcome(report, "OBS-3", "JSON logs") is Outcome.MISSING
+    logs = (
+        "import structlog\n\n"
+        "structlog.configure(processors=[structlog.processors.JSONRenderer()])\n"
+    )
+    files = _ops_service(**{"ops/views.py": views, "ops/logs.py": logs})
+    report = audit(write(tmp_path / "structlog", files))
+    assert outcome(report, "OBS-3", "JSON logs") is Outcome.MET
+
+
+def test_audit_names_holding_invalidate_by_accident_invalidate_no_cache(tmp_path: Path) -> None:
+    views = (
+        "from django.core.cache import cache\nfrom rest_framework.views import APIView\n\n\n"
+        "class LDAPInvalidAttributeError(Exception):\n    pass\n\n\n"
+        "class SessionJoinValidateView(APIView):\n    def get(self, request):\n"
+        "        return cache.get('tasks')\n\n\n"
+        "class TaskList(SessionJoinValidateView):\n    pass\n"
+    )
+    report = audit(write(tmp_path / "accidental", _ops_service(**{"ops/views.py": views})))
+    assert outcome(report, "PERF-1", "invalidation on writes") is Outcome.MISSING
+    views += "\n\ndef invalidate_tasks():\n    cache.delete('tasks')\n"
+    report = audit(write(tmp_path / "invalidating", _ops_service(**{"ops/views.py": views})))
+    assert outcome(report, "PERF-1", "invalidation on writes") is Outcome.MET
+
+
+def test_audit_hashes_beside_static_url_are_no_fingerprinted_assets(tmp_path: Path) -> None:
+    files = _ops_service(
+        **{
+            "ops/views.py": "from rest_framework.views import APIView\n\n\n"
+            "class TaskList(APIView):\n    def get(self, request):\n        return []\n",
+            # The managed hosts' app: a checksum of a playbook, nothing served.
+            "ops/assets/__init__.py": "",
+            "ops/assets/manager.py": "import hashlib\n\n\ndef checksum(text):\n"
+            "    return hashlib.md5(text.encode()).hexdigest()\n",
+            # A user's avatar falls back to a static file; its tokens are HMAC-signed.
+            "ops/users.py": "import hmac\n\nfrom django.conf import settings\n\n"
+            "AVATAR = settings.STATIC_URL + 'avatar.png'\n\n\ndef sign(key, text):\n"
+            "    return hmac.new(key, text, 'sha256').hexdigest()\n",
+        }
+    )
+    report = audit(write(tmp_path, files))
+    assert outcome(report, "PERF-3", "fingerprinted file names") is Outcome.MISSING
+
+
+def test_audit_variables_named_like_bounds_bound_no_field(tmp_path: Path) -> None:
+    # freqtrade's models (shape only): a label encoder called `le`, a model's `max_len`.
+    model = (
+        "from sklearn.preprocessing import LabelEncoder\nfrom torch import nn\n\n\n"
+        "def decode(labels):\n    le = LabelEncoder()\n    return le.fit_transform(labels)\n\n\n"
+        "def encoder(width):\n    return nn.Transformer(width, max_len=64)\n"
+    )
+    api = (
+        "from fastapi import FastAPI\nfrom pydantic import BaseModel\n\napp = FastAPI()\n\n\n"
+        "class Order(BaseModel):\n    pair: str\n    amount: float\n\n\n"
+        "@app.post('/api/v1/orders')\ndef create(order: Order):\n    return order\n"
+    )
+    files = {
+        "requirements.txt": "fastapi\npydantic\n",
+        "bot/__init__.py": "",
+        "bot/models.py": model,
+        "bot/api.py": api,
+    }
+    report = audit(write(tmp_path / "unbounded", files))
+    assert outcome(report, "SEC-1", "bounded fields") is Outcome.MISSING
+    bounded = api.replace("amount: float", "amount: float = Field(le=1000)").replace(
+        "import BaseModel", "import BaseModel, Field"
+    )
+    report = audit(write(tmp_path / "bounded", {**files, "bot/api.py": bounded}))
+    assert outcome(report, "SEC-1", "bounded fields") is Outcome.MET

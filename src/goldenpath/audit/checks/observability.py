@@ -267,9 +267,14 @@ def tracing(facts: Facts) -> Assessment:
 @check("OBS-3")
 def structured_logs(facts: Facts) -> Assessment:
     json_logs = facts.code.find_tokens(
-        r"^(JSONRenderer|JsonFormatter|jsonlogger|JSONFormatter|"
-        r"EcsFormatter|json_log_formatter)$",
+        r"^(JsonFormatter|jsonlogger|JSONFormatter|EcsFormatter|json_log_formatter)$",
         kinds=("name",),
+    )
+    # structlog's JSONRenderer, not Django REST framework's, which renders responses.
+    json_logs += facts.code.find_tokens(
+        r"^JSONRenderer$",
+        kinds=("name",),
+        modules=[m for m in facts.code.modules if "structlog" in m.imported_modules],
     )
     json_logs += facts.uses("python-json-logger", "ecs-logging", "json-log-formatter")
     for module in facts.code.modules:

@@ -57,7 +57,13 @@ def caching(facts: Facts) -> Assessment:
         found(
             "invalidation on writes",
             facts.code.find_tokens(
-                r"(invalidat|evict|delete_memoized|delete_many|bust)", kinds=("name",), limit=3
+                # Case counts: `JoinValidate` holds "invalidate", `InvalidAttribute` "Invalidat".
+                re.compile(
+                    r"(^|_)(invalidat(e|ion|ing)|evict|bust)|Invalidat(e|ion|ing)|Evict|"
+                    r"delete_memoized|delete_many"
+                ),
+                kinds=("name",),
+                limit=3,
             ),
             met="write paths invalidate what they change",
             missing="nothing invalidates cached entries when the data changes",
@@ -179,17 +185,23 @@ def static_assets(facts: Facts) -> Assessment:
     static_modules = [
         module
         for module in facts.code.modules
-        if re.search(r"static|assets", module.path, re.IGNORECASE)
+        # `assets/` as a folder is as often a domain (the hosts an inventory manages) as files.
+        if re.search(r"static|(^|/)assets\.py$", module.path, re.IGNORECASE)
         or any(
             t.value in {"StaticFiles", "STATIC_URL", "STATICFILES_STORAGE", "STORAGES"}
             for t in module.tokens
         )
     ]
     whitenoise = facts.uses("whitenoise")
+    # A bare hash counts only in a module about static files: one that merely links to
+    # STATIC_URL may hash a password or a token.
     fingerprints = (
         facts.code.find_tokens(
-            r"(Manifest\w*Storage|fingerprint|hashed|content_?hash|sha256|md5|blake2|hashlib)",
-            modules=static_modules,
+            r"(Manifest\w*Storage|fingerprint|content_?hash)", modules=static_modules, limit=3
+        )
+        + facts.code.find_tokens(
+            r"(hashed|sha256|md5|blake2|hashlib)",
+            modules=[m for m in static_modules if re.search(r"static", m.path, re.IGNORECASE)],
             limit=3,
         )
         + whitenoise

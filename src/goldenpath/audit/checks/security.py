@@ -169,19 +169,22 @@ def input_validation(facts: Facts) -> Assessment:
         )
     else:
         requirements.append(skipped("unknown fields rejected", "no route takes a request body"))
-    # A migration's `sa.String(length=50)` bounds a column, not what a request may send. Case
-    # counts: `Length` is marshmallow's and WTForms' validator; `length` only as a call's
-    # keyword (`String(length=50)`), for a `length` parameter or variable can be anything.
-    bounds = facts.code.find_tokens(
-        re.compile(r"^(max_length|max_items|max_len|le|lt|Length|conlist|constr)$"),
-        kinds=("name",),
-        modules=facts.code.request_time,
-    )
-    bounds += [
-        module.evidence(call, "length")
+    # A migration's `sa.String(length=50)` bounds a column, not what a request may send. A
+    # bound counts as a call's keyword (`Field(le=100)`, `CharField(max_length=50)`) or a
+    # validator's call (`Length(max=50)`, `constr(...)`): a variable called `le` or `max_len`
+    # is as often a label encoder or a model's sequence length.
+    bounds = [
+        module.evidence(call, keyword.arg)
         for module in facts.code.request_time
         for call in module.calls()
-        if any(keyword.arg == "length" for keyword in call.keywords)
+        for keyword in call.keywords
+        if keyword.arg in {"length", "le", "lt", "max_length", "max_items"}
+    ][:3]
+    bounds += [
+        module.evidence(call, last_name(call.func) or "")
+        for module in facts.code.request_time
+        for call in module.calls()
+        if last_name(call.func) in {"Length", "conlist", "constr"}
     ][:3]
     requirements.append(
         found(

@@ -51,6 +51,9 @@ MAX_FILE_BYTES = 2_000_000  # a larger text file is data, not configuration or c
 SOURCE_SUFFIXES = (".py", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".txt", ".in", ".sh", ".conf")
 SOURCE_NAMES = frozenset({"Dockerfile", "Containerfile", "Procfile", "Pipfile", "Jenkinsfile"})
 TEST_DIRECTORIES = frozenset({"tests", "test", "testing"})
+# Folders of code that is not the service: examples and documentation snippets, whatever they
+# do, are not what the service runs. Hidden folders (`.semgrep/`, `.github/`) belong to tools.
+NOT_SERVICE_DIRECTORIES = frozenset({"examples", "example", "docs", "docs_src", "doc"})
 COMPOSE_FILES = ("compose.yml", "compose.yaml", "docker-compose.yml", "docker-compose.yaml")
 
 
@@ -257,6 +260,17 @@ class Repository:
             or name.startswith("test_")
             or name.endswith("_test.py")
             or name in {"tests.py", "conftest.py"}  # tests.py: Django's convention
+        )
+
+    @staticmethod
+    def is_tooling_path(path: str) -> bool:
+        """True for code a tool or a reader runs, never the service: a hidden folder's (a
+        linter's rule samples in `.semgrep/`, a workflow's helper in `.github/`), or an example
+        or documentation folder's. Their YAML stays read where a check asks for it by path."""
+        folders = PurePosixPath(path).parts[:-1]
+        return any(
+            (part.startswith(".") and part not in {".", ".."}) or part in NOT_SERVICE_DIRECTORIES
+            for part in folders
         )
 
     @staticmethod

@@ -37,6 +37,8 @@ class PythonModule:
     imports: dict[str, str] = field(default_factory=dict)  # local name -> "module:attr"
     # Alembic's or Django's migrations: the schema's history, never run to serve a request.
     is_migration: bool = False
+    # A tool's, an example's or the documentation's code (files.py): neither service nor tests.
+    is_tooling: bool = False
 
     @cached_property
     def tokens(self) -> tuple[Token, ...]:
@@ -304,6 +306,7 @@ class PythonCode:
                 parsed.tree,
                 Repository.is_test_path(path),
                 is_migration=is_migration(path, self.alembic_folders),
+                is_tooling=Repository.is_tooling_path(path),
             )
             module.imports = _import_table(module)
             modules.append(module)
@@ -312,8 +315,10 @@ class PythonCode:
 
     @cached_property
     def modules(self) -> tuple[PythonModule, ...]:
-        """The application's modules (tests excluded)."""
-        return tuple(module for module in self.all_modules if not module.is_test)
+        """The application's modules (tests, tools' and examples' code excluded)."""
+        return tuple(
+            module for module in self.all_modules if not module.is_test and not module.is_tooling
+        )
 
     @cached_property
     def request_time(self) -> tuple[PythonModule, ...]:
@@ -328,7 +333,9 @@ class PythonCode:
 
     @cached_property
     def tests(self) -> tuple[PythonModule, ...]:
-        return tuple(module for module in self.all_modules if module.is_test)
+        return tuple(
+            module for module in self.all_modules if module.is_test and not module.is_tooling
+        )
 
     @cached_property
     def by_name(self) -> dict[str, PythonModule]:
