@@ -7,7 +7,10 @@ configured through a local dict with pre-ping off by default, cookies set but ne
 settings validator that refuses values by environment (full-stack-fastapi-template), integer
 primary keys beside one UUID, mapped classes of a declarative base; a trace_id in span links,
 body-size histograms and the SDK's own configurator (saleor), a limiter keyed by address alone
-behind proxies trusted with "*" (lnbits), an ActivityPub outbox view (bookwyrm)."""
+behind proxies trusted with "*" (lnbits), an ActivityPub outbox view (bookwyrm); a linter's
+rule samples in a hidden folder (saleor), REST framework's renderer, names that hold
+"invalidate", hashes beside STATIC_URL and an `assets` app (jumpserver), variables called `le`
+(freqtrade)."""
 
 from __future__ import annotations
 
