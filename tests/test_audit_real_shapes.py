@@ -801,3 +801,26 @@ def test_audit_variables_named_like_bounds_bound_no_field(tmp_path: Path) -> Non
     )
     report = audit(write(tmp_path / "bounded", {**files, "bot/api.py": bounded}))
     assert outcome(report, "SEC-1", "bounded fields") is Outcome.MET
+
+
+def test_audit_django_routes_added_under_a_module_level_if_are_read(tmp_path: Path) -> None:
+    # Flagsmith's urls (shape only): the whole API is added to `urlpatterns` unless the process
+    # runs as a task processor; the list itself holds one metadata route.
+    files = {
+        "requirements.txt": "django\n",
+        "flags/settings.py": "INSTALLED_APPS = []\nROOT_URLCONF = 'flags.urls'\n"
+        "WORKER_MODE = False\n",
+        "flags/models.py": "from django.db import models\n\n\n"
+        "class Flag(models.Model):\n    name = models.CharField(max_length=50)\n",
+        "flags/views.py": "from django.http import JsonResponse\n\nfrom flags.models import Flag\n\n\n"
+        "def metadata(request):\n    return JsonResponse({})\n\n\n"
+        "def flags(request):\n    return JsonResponse({'names': list(Flag.objects.all())})\n",
+        "flags/urls.py": "from django.conf import settings\nfrom django.urls import path\n\n"
+        "from flags import views\n\n"
+        "urlpatterns = [path('.well-known/metadata', views.metadata)]\n\n"
+        "if not settings.WORKER_MODE:\n"
+        "    urlpatterns += [path('api/v1/flags/', views.flags)]\n",
+    }
+    report = audit(write(tmp_path, files))
+    assert set(access(report)) == {"ANY /.well-known/metadata", "ANY /api/v1/flags/"}
+    assert outcome(report, "ARCH-1", "handlers do not query the database") is Outcome.MISSING

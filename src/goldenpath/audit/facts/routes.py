@@ -7,7 +7,7 @@
 - Flask: blueprints registered with `url_prefix`, and Flask-RESTful resources added with
   `api.add_resource(Resource, "/path")` (or through a helper method of an `Api` subclass) on an
   `Api` with its prefix; a resource's methods are its `get`/`post`/... methods.
-- Django: `urlpatterns` from ROOT_URLCONF down, through `include()` of a module path, of a list
+- Django: `urlpatterns` (those added under a module-level `if` too) from ROOT_URLCONF down, through `include()` of a module path, of a list
   (inline or held in a variable) and of a REST framework router's `urls`.
 
 Prefixes are values, not just literals: a constant, `settings.API_V1_STR` from a settings class's
@@ -885,8 +885,26 @@ def _django_segment(raw: str, regex: bool) -> str:
     return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", text)
 
 
+def _module_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The module's statements, those under a module-level `if`, `try` or `with` included:
+    `if not settings.WORKER_MODE: urlpatterns += [...]` adds routes the service serves in one
+    of its configurations (Flagsmith's API is all there)."""
+    for node in body:
+        yield node
+        if isinstance(node, ast.If):
+            yield from _module_statements(node.body)
+            yield from _module_statements(node.orelse)
+        elif isinstance(node, ast.Try):
+            for block in (node.body, node.orelse, node.finalbody):
+                yield from _module_statements(block)
+            for handler in node.handlers:
+                yield from _module_statements(handler.body)
+        elif isinstance(node, ast.With):
+            yield from _module_statements(node.body)
+
+
 def _assigned(module: PythonModule, name: str) -> Iterator[ast.expr]:
-    for node in module.tree.body:
+    for node in _module_statements(module.tree.body):
         if (
             isinstance(node, ast.Assign)
             and any(isinstance(target, ast.Name) and target.id == name for target in node.targets)
