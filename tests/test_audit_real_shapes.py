@@ -812,7 +812,8 @@ def test_audit_django_routes_added_under_a_module_level_if_are_read(tmp_path: Pa
         "WORKER_MODE = False\n",
         "flags/models.py": "from django.db import models\n\n\n"
         "class Flag(models.Model):\n    name = models.CharField(max_length=50)\n",
-        "flags/views.py": "from django.http import JsonResponse\n\nfrom flags.models import Flag\n\n\n"
+        "flags/views.py": "from django.http import JsonResponse\n\n"
+        "from flags.models import Flag\n\n\n"
         "def metadata(request):\n    return JsonResponse({})\n\n\n"
         "def flags(request):\n    return JsonResponse({'names': list(Flag.objects.all())})\n",
         "flags/urls.py": "from django.conf import settings\nfrom django.urls import path\n\n"

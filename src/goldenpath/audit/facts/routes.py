@@ -7,8 +7,9 @@
 - Flask: blueprints registered with `url_prefix`, and Flask-RESTful resources added with
   `api.add_resource(Resource, "/path")` (or through a helper method of an `Api` subclass) on an
   `Api` with its prefix; a resource's methods are its `get`/`post`/... methods.
-- Django: `urlpatterns` (those added under a module-level `if` too) from ROOT_URLCONF down, through `include()` of a module path, of a list
-  (inline or held in a variable) and of a REST framework router's `urls`.
+- Django: `urlpatterns` (those added under a module-level `if` too) from ROOT_URLCONF down,
+  through `include()` of a module path, of a list (inline or held in a variable) and of a REST
+  framework router's `urls`.
 
 Prefixes are values, not just literals: a constant, `settings.API_V1_STR` from a settings class's
 default, an f-string of those. A route whose path the audit cannot compute is not guessed: it is
