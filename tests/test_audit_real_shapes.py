@@ -10,7 +10,7 @@ body-size histograms and the SDK's own configurator (saleor), a limiter keyed by
 behind proxies trusted with "*" (lnbits), an ActivityPub outbox view (bookwyrm); a linter's
 rule samples in a hidden folder (saleor), REST framework's renderer, names that hold
 "invalidate", hashes beside STATIC_URL and an `assets` app (jumpserver), variables called `le`
-(freqtrade)."""
+and a bot's class that looks like a breaker (freqtrade), routes added under an `if` (Flagsmith)."""
 
 from __future__ import annotations
 
@@ -825,3 +825,26 @@ def test_audit_django_routes_added_under_a_module_level_if_are_read(tmp_path: Pa
     report = audit(write(tmp_path, files))
     assert set(access(report)) == {"ANY /.well-known/metadata", "ANY /api/v1/flags/"}
     assert outcome(report, "ARCH-1", "handlers do not query the database") is Outcome.MISSING
+
+
+def test_audit_a_class_with_an_open_status_and_a_counter_is_no_breaker(tmp_path: Path) -> None:
+    # freqtrade's bot (shape only): a large class that appends to an order's attribute, raises,
+    # reads the clock and compares a status with "open"; it breaks no circuit.
+    bot = (
+        "import time\n\nimport httpx\n\n\nclass TradingBot:\n"
+        "    def prices(self):\n        return httpx.get('https://exchange.test/prices')\n\n"
+        "    def cancel(self, order):\n"
+        "        if order.status != 'open':\n            raise ValueError(order)\n"
+        "        order.cancel_reason += ', fully cancelled'\n"
+        "        order.closed_at = time.time()\n"
+    )
+    breaker = bot.replace("order.cancel_reason +=", "self.failures += 1\n        order.reason =")
+    api = (
+        "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n"
+        "@app.get('/api/v1/status')\ndef status():\n    return {}\n"
+    )
+    files = {"requirements.txt": "fastapi\nhttpx\n", "bot/api.py": api, "bot/bot.py": bot}
+    report = audit(write(tmp_path / "bot", files))
+    assert outcome(report, "RES-1", "circuit breaker") is Outcome.MISSING
+    report = audit(write(tmp_path / "breaker", {**files, "bot/bot.py": breaker}))
+    assert outcome(report, "RES-1", "circuit breaker") is Outcome.MET

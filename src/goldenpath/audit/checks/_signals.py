@@ -158,8 +158,13 @@ def _breakers(facts: Facts) -> list[Evidence]:
     for module in facts.code.modules:
         for node in module.classes():
             nodes = list(ast.walk(node))
+            # What it counts is failures: a bot's `order.cancel_reason += ...` beside an order
+            # status "open" is no breaker (freqtrade's main class).
             counts = any(
-                isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Attribute) for n in nodes
+                isinstance(n, ast.AugAssign)
+                and isinstance(n.target, ast.Attribute)
+                and re.search(r"fail|error|fault", n.target.attr, re.IGNORECASE)
+                for n in nodes
             )
             refuses = any(isinstance(n, ast.Raise) for n in nodes)
             clocks = any(
