@@ -848,3 +848,24 @@ def test_audit_a_class_with_an_open_status_and_a_counter_is_no_breaker(tmp_path:
     assert outcome(report, "RES-1", "circuit breaker") is Outcome.MISSING
     report = audit(write(tmp_path / "breaker", {**files, "bot/bot.py": breaker}))
     assert outcome(report, "RES-1", "circuit breaker") is Outcome.MET
+
+
+def test_audit_a_function_named_for_asset_urls_is_no_cdn_setting(tmp_path: Path) -> None:
+    # jumpserver's notifications (shape only): the URLs of the hosts it manages.
+    notice = (
+        "class SessionNotice:\n    def get_asset_urls(self, hosts):\n"
+        "        return [host.url for host in hosts]\n\n"
+        "    def html(self, hosts):\n        return ''.join(self.get_asset_urls(hosts))\n"
+    )
+    files = _ops_service(
+        **{
+            "ops/views.py": "from rest_framework.views import APIView\n\n\n"
+            "class TaskList(APIView):\n    def get(self, request):\n        return []\n",
+            "ops/notices.py": notice,
+        }
+    )
+    report = audit(write(tmp_path / "function", files))
+    assert outcome(report, "PERF-3", "CDN base URL setting") is Outcome.MISSING
+    files["ops/settings.py"] += "ASSET_URL = '/'\n"
+    report = audit(write(tmp_path / "setting", files))
+    assert outcome(report, "PERF-3", "CDN base URL setting") is Outcome.MET

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 from goldenpath.audit.facts import Facts
-from goldenpath.audit.facts.python import PythonModule
+from goldenpath.audit.facts.python import PythonModule, last_name
 from goldenpath.audit.model import Evidence
 
 from ._base import Assessment, NotApplicable, check, found
@@ -214,7 +215,12 @@ def static_assets(facts: Facts) -> Assessment:
     # A setting named for it, or the `CDN_` prefix of a settings group that holds one: a whole
     # word, for a third party's CDN in a page's text (`<script src="https://cdn.jsdelivr...`)
     # is where someone else's assets come from, not a setting for this service's.
-    cdn = facts.code.find_tokens(r"^\w*(cdn|asset_?url|static_?host)\w*$", limit=3)
+    # A function is no setting: jumpserver's `get_asset_urls()` links the hosts it manages.
+    cdn = [
+        evidence
+        for evidence in facts.code.find_tokens(r"^\w*(cdn|asset_?url|static_?host)\w*$")
+        if evidence.detail not in _function_names(facts, evidence.path)
+    ][:3]
     return [
         found(
             "fingerprinted file names",
@@ -242,3 +248,16 @@ def static_assets(facts: Facts) -> Assessment:
             where=serving,
         ),
     ]
+
+
+def _function_names(facts: Facts, path: str) -> frozenset[str]:
+    """The names the module at `path` defines as functions or calls."""
+    module = next((m for m in facts.code.modules if m.path == path), None)
+    if module is None:
+        return frozenset()
+    defined = {
+        node.name
+        for node in module.nodes
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    return frozenset(defined | {last_name(call.func) or "" for call in module.calls()})
