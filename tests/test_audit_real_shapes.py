@@ -869,3 +869,22 @@ def test_audit_a_function_named_for_asset_urls_is_no_cdn_setting(tmp_path: Path)
     files["ops/settings.py"] += "ASSET_URL = '/'\n"
     report = audit(write(tmp_path / "setting", files))
     assert outcome(report, "PERF-3", "CDN base URL setting") is Outcome.MET
+
+
+def test_audit_a_worker_module_without_a_queue_is_no_worker_process(tmp_path: Path) -> None:
+    # freqtrade's shape: `worker.py` runs the bot's loop, and the API's background work is
+    # FastAPI's BackgroundTasks inside that same process.
+    api = (
+        "from fastapi import BackgroundTasks, FastAPI\n\napp = FastAPI()\n\n\n"
+        "def backtest():\n    return None\n\n\n"
+        "@app.post('/api/v1/backtest')\ndef start(tasks: BackgroundTasks):\n"
+        "    tasks.add_task(backtest)\n    return {}\n"
+    )
+    worker = (
+        "import time\n\n\nclass Worker:\n    def run(self):\n"
+        "        while True:\n            time.sleep(5)\n"
+    )
+    files = {"requirements.txt": "fastapi\n", "bot/api.py": api, "bot/worker.py": worker}
+    report = audit(write(tmp_path, files))
+    assert outcome(report, "ARCH-3", "durable queue") is Outcome.MISSING
+    assert outcome(report, "ARCH-3", "worker process") is Outcome.MISSING

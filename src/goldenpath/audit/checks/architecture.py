@@ -387,8 +387,12 @@ def queue(facts: Facts) -> Assessment:
         )
     ]
     workers = list(facts.code.find_tokens(r"^worker$", kinds=("string",), limit=3))
+    # A `worker.py` is a worker only beside a queue it could take jobs from: freqtrade's is the
+    # bot's main loop, the API server in a thread of it.
     workers += [
-        Evidence(m.path) for m in facts.code.modules if re.search(r"(^|/)worker\.py$", m.path)
+        Evidence(m.path)
+        for m in facts.code.modules
+        if durable and re.search(r"(^|/)worker\.py$", m.path)
     ]
     workers += [
         e
