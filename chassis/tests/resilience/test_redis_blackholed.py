@@ -66,11 +66,31 @@ async def redis(service: Service, route: BlackholeProxy, database_url: str) -> A
         yield client
 
 
+class ManualClock:
+    """The skip window's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def window(clock: ManualClock) -> UnansweredWindow:
+    """A one-second skip window on the test's clock: `clock.now += 1.0` ends the moment."""
+    return UnansweredWindow(seconds=1.0, clock=clock)
+
+
 async def test_res1_a_blackholed_redis_gets_each_command_once(
-    redis: Redis, route: BlackholeProxy
+    redis: Redis, route: BlackholeProxy, window: UnansweredWindow, clock: ManualClock
 ) -> None:
-    now = [0.0]
-    skip_while_unanswered(redis, UnansweredWindow(seconds=1.0, clock=lambda: now[0]))
+    skip_while_unanswered(redis, window)
     key = f"blackholed-{uuid.uuid4().hex}"
     await redis.set(key, "v")  # a pooled connection, open before the route drops everything
     route.dropping = True
@@ -88,7 +108,7 @@ async def test_res1_a_blackholed_redis_gets_each_command_once(
     assert route.commands() == [b"GET"]
     assert route.connections_dropped == 0
 
-    now[0] += 1.0
+    clock.now += 1.0
     with pytest.raises((RedisTimeoutError, RedisConnectionError)):
         await redis.get(key)
     # Then Redis is asked again. That connection was closed: the next command opens one, whose
@@ -98,19 +118,18 @@ async def test_res1_a_blackholed_redis_gets_each_command_once(
 
 
 async def test_res1_once_the_moment_is_over_one_command_tries_redis_for_all(
-    redis: Redis, route: BlackholeProxy
+    redis: Redis, route: BlackholeProxy, window: UnansweredWindow, clock: ManualClock
 ) -> None:
     """Sent together when the moment is over, each command would wait its own timeout on a
     Redis still blackholed: one tries it, the others are refused at once until it knows."""
-    now = [0.0]
-    skip_while_unanswered(redis, UnansweredWindow(seconds=1.0, clock=lambda: now[0]))
+    skip_while_unanswered(redis, window)
     key = f"blackholed-{uuid.uuid4().hex}"
     await redis.set(key, "v")
     route.dropping = True
     with pytest.raises(RedisTimeoutError):
         await redis.get(key)
 
-    now[0] += 1.0
+    clock.now += 1.0
     tried = await asyncio.gather(*(redis.get(key) for _ in range(10)), return_exceptions=True)
     refused = [each for each in tried if isinstance(each, RedisUnansweredError)]
     assert len(refused) == 9, tried
@@ -122,7 +141,7 @@ async def test_res1_once_the_moment_is_over_one_command_tries_redis_for_all(
     assert len(route.commands()) == 2, route.commands()
 
     route.dropping = False
-    now[0] += 1.0
+    clock.now += 1.0
     tried = await asyncio.gather(*(redis.get(key) for _ in range(10)), return_exceptions=True)
     assert tried.count(b"v") == 1, tried
     assert sum(isinstance(each, RedisUnansweredError) for each in tried) == 9, tried
@@ -132,15 +151,13 @@ async def test_res1_once_the_moment_is_over_one_command_tries_redis_for_all(
 
 
 async def test_res1_an_error_reply_to_the_trial_is_an_answer(
-    redis: Redis, route: BlackholeProxy
+    redis: Redis, route: BlackholeProxy, window: UnansweredWindow, clock: ManualClock
 ) -> None:
-    now = [0.0]
-    window = UnansweredWindow(seconds=1.0, clock=lambda: now[0])
     skip_while_unanswered(redis, window)
     key = f"not-a-number-{uuid.uuid4().hex}"
     await redis.set(key, "v")
     window.timed_out()
-    now[0] += 1.0
+    clock.now += 1.0
 
     with pytest.raises(ResponseError):
         await redis.incr(key)
@@ -164,19 +181,21 @@ async def patient_redis(
 
 
 async def test_res1_a_cancelled_trial_lets_the_next_command_try(
-    patient_redis: Redis, redis: Redis, route: BlackholeProxy
+    patient_redis: Redis,
+    redis: Redis,
+    route: BlackholeProxy,
+    window: UnansweredWindow,
+    clock: ManualClock,
 ) -> None:
     """Otherwise the trial would stay unresolved, and Redis refused for good to every command
     but those the trial's connection sends (here: another client's, on the same window)."""
-    now = [0.0]
-    window = UnansweredWindow(seconds=1.0, clock=lambda: now[0])
     skip_while_unanswered(patient_redis, window)
     skip_while_unanswered(redis, window)
     key = f"cancelled-{uuid.uuid4().hex}"
     await patient_redis.set(key, "v")
     route.dropping = True
     window.timed_out()
-    now[0] += 1.0
+    clock.now += 1.0
 
     async def read() -> object:
         return await patient_redis.get(key)
@@ -193,14 +212,16 @@ async def test_res1_a_cancelled_trial_lets_the_next_command_try(
 
 
 async def test_res1_a_refused_trial_lets_the_next_command_try(
-    patient_redis: Redis, redis: Redis, route: BlackholeProxy
+    patient_redis: Redis,
+    redis: Redis,
+    route: BlackholeProxy,
+    window: UnansweredWindow,
+    clock: ManualClock,
 ) -> None:
-    now = [0.0]
-    window = UnansweredWindow(seconds=1.0, clock=lambda: now[0])
     skip_while_unanswered(patient_redis, window)
     skip_while_unanswered(redis, window)
     window.timed_out()
-    now[0] += 1.0
+    clock.now += 1.0
     await route.close()  # nothing listens: each connection is refused at once
 
     for client in (patient_redis, redis):
@@ -210,13 +231,12 @@ async def test_res1_a_refused_trial_lets_the_next_command_try(
 
 
 async def test_res1_reads_skipped_after_one_timeout_leave_the_cache_breaker_closed(
-    redis: Redis, route: BlackholeProxy
+    redis: Redis, route: BlackholeProxy, window: UnansweredWindow
 ) -> None:
     """A single timeout (a blip) is one failure for the cache's breaker. The reads the client
     skips after it reached nothing, so they count neither way: counted as failures, they would
     open the breaker, and every read would go to the database for its whole reset time."""
-    now = [0.0]
-    skip_while_unanswered(redis, UnansweredWindow(seconds=1.0, clock=lambda: now[0]))
+    skip_while_unanswered(redis, window)
     breakers = CircuitBreakers(threshold=3)
     prefix = f"test-{uuid.uuid4().hex}:cache:"
     things = Cache(RedisBackend(redis, breakers=breakers, prefix=prefix), ttl_seconds=60)
